@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+// Augur: a self-partitioning embedded storage engine.
+// Module layering (arrows point down) is described in docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Augur",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Augur", targets: ["Augur"]),
+        .executable(name: "augur", targets: ["augur"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C shim: system headers, liburing and libnuma, and the few things Swift cannot import
+        // (macros, static inline atomics over raw memory, the SSE4.2 CRC32C instruction).
+        .target(
+            name: "CAugurSys",
+            path: "Sources/CAugurSys",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa")]
+        ),
+        // The only Swift module that calls libc, liburing and libnuma.
+        .target(
+            name: "AugurSys",
+            dependencies: ["CAugurSys", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/AugurSys"
+        ),
+        // The engine: public API, WAL, partitions, segments, manifest, recovery.
+        .target(
+            name: "Augur",
+            dependencies: ["AugurSys"],
+            path: "Sources/Augur"
+        ),
+        .executableTarget(
+            name: "augur",
+            dependencies: ["Augur", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/augur"
+        ),
+        .executableTarget(
+            name: "augur-bench",
+            dependencies: ["Augur"],
+            path: "Benchmarks/AugurBench"
+        ),
+        // Fault-injecting and crash-simulating file systems live in AugurSys (the crash
+        // harness uses them too); this target holds the in-memory model and test helpers.
+        .target(
+            name: "AugurTestSupport",
+            dependencies: ["Augur", "AugurSys"],
+            path: "Tests/AugurTestSupport"
+        ),
+        .testTarget(
+            name: "AugurSysTests",
+            dependencies: ["AugurSys", "AugurTestSupport"],
+            path: "Tests/AugurSysTests"
+        ),
+        .testTarget(
+            name: "AugurTests",
+            dependencies: ["Augur", "AugurSys", "AugurTestSupport"],
+            path: "Tests/AugurTests"
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

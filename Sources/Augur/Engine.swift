@@ -1,0 +1,392 @@
+// The engine: one directory, one shared WAL, one manifest, many tables of range partitions.
+// Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift.
+import AugurSys
+import Dispatch
+import Synchronization
+
+/// What opening a store found and did. Printed by `augur demo` and checked by crash tests.
+public struct RecoveryReport: Sendable, Equatable {
+    /// Where the WAL's torn tail was cut.
+    public struct TornTail: Sendable, Equatable {
+        public var file: String
+        public var offset: Int
+        /// Bytes after `offset` that held data and were dropped.
+        public var bytesDropped: Int
+    }
+    public var createdNewStore = false
+    public var manifest = ""
+    public var manifestTornTailBytes = 0
+    public var tables = 0
+    public var partitions = 0
+    public var segmentsVerified = 0
+    public var walSegmentsReplayed = 0
+    public var walFramesReplayed = 0
+    /// Operations re-applied to memtables.
+    public var walRecordsApplied = 0
+    /// Operations already in segments (sequence ≤ the partition's flushed mark) or of dropped tables.
+    public var walRecordsSkipped = 0
+    public var walTornTail: TornTail? = nil
+    /// Files deleted because nothing referenced them (leftovers of interrupted flushes or splits).
+    public var filesRemoved: [String] = []
+    public var lastSequence: UInt64 = 0
+}
+
+/// An open Augur store.
+///
+/// Thread-safety: `Sendable`; all methods may be called concurrently from many threads.
+/// `close()` must be the last call; operations racing it get `engineClosed`.
+public final class Engine: @unchecked Sendable {
+    public let path: String
+    let options: EngineOptions
+    let fileSystem: any FileSystem
+    let segmentDirectory: String
+    let walDirectory: String
+    private let directoryLock: any FileLock
+    let manifest: Manifest
+    let wal: WriteAheadLog
+    private let tablesLock = PThreadMutex()
+    private var tablesByName: [String: Table] = [:]
+    private var tablesByID: [UInt32: Table] = [:]
+    private let closed = Atomic<Bool>(false)
+    let maintenanceQueue = DispatchQueue(label: "augur.maintenance")
+    private let periodicSync: DispatchSourceTimer?
+    private let _backgroundError = Mutex<AugurError?>(nil)
+    /// Segment files being written: garbage collection must not take them for leftovers.
+    let filesInProgress = Mutex<Set<String>>([])
+    /// Set when a manifest commit failed after files were written; the next successful commit
+    /// sweeps files nothing references.
+    let needsFileSweep = Atomic<Bool>(false)
+    public let recoveryReport: RecoveryReport
+    let maxKeySize: Int
+    let maxValueSize: Int
+    let syncWrites: Bool
+    let flushSize: Int
+
+    /// Opens (or creates) the store in `path`.
+    public static func open(at path: String, options: EngineOptions = EngineOptions()) throws(AugurError) -> Engine {
+        try options.validate()
+        let recovered = try Recovery.run(path: path, options: options)
+        return Engine(path: path, options: options, recovered: recovered)
+    }
+
+    private init(path: String, options: EngineOptions, recovered: Recovery.Result) {
+        self.path = path
+        self.options = options
+        fileSystem = options.fileSystem
+        segmentDirectory = joinPath(path, "seg")
+        walDirectory = joinPath(path, "wal")
+        directoryLock = recovered.lock
+        manifest = recovered.manifest
+        wal = recovered.wal
+        recoveryReport = recovered.report
+        maxKeySize = options.maxKeySize
+        maxValueSize = options.maxValueSize
+        syncWrites = options.durability == .sync
+        flushSize = options.memtableFlushSize
+        if case .periodic(let interval) = options.durability {
+            let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.periodic-sync"))
+            let (s, a) = interval.components
+            let ns = max(1_000_000, Int(s) * 1_000_000_000 + Int(a / 1_000_000_000))
+            timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
+            periodicSync = timer
+        } else {
+            periodicSync = nil
+        }
+        for (id, name) in recovered.manifest.state.tables {
+            let parts = recovered.partitions.filter { $0.tableID == id }
+            let table = Table(name: name, id: id, engine: self, map: PartitionMap(parts))
+            tablesByName[name] = table
+            tablesByID[id] = table
+        }
+        if let periodicSync {
+            let wal = self.wal
+            periodicSync.setEventHandler { try? wal.syncCurrent() }
+            periodicSync.resume()
+        }
+        // Memtables rebuilt from the WAL are flushed in the background so the old WAL segments
+        // can be trimmed; trimming also drops WAL segments with nothing unflushed in them.
+        maintenanceQueue.async { [self] in
+            if isClosed { return }
+            for table in allTables() {
+                for p in table.map.partitions where !p.activeMemtable.isEmpty {
+                    do throws(AugurError) { try flush(p) } catch { recordBackgroundError(error) }
+                }
+            }
+            do throws(AugurError) { try trimWAL() } catch { recordBackgroundError(error) }
+        }
+    }
+
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// The first error a background flush hit since the last call (flushes are retried).
+    public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
+
+    func recordBackgroundError(_ error: AugurError) { _backgroundError.withLock { if $0 == nil { $0 = error } } }
+
+    func allTables() -> [Table] { tablesLock.withLock { Array(tablesByID.values) } }
+
+    // MARK: tables
+
+    /// Creates a table of one partition over the whole key space.
+    @discardableResult
+    public func createTable(_ name: String) throws(AugurError) -> Table {
+        try checkOpen()
+        try validateTableName(name)
+        return try tablesLock.withLock { () throws(AugurError) -> Table in
+            if tablesByName[name] != nil { throw .tableAlreadyExists(name) }
+            let record = try manifest.lock.withLock { () throws(AugurError) -> PartitionRecord in
+                let id = manifest.allocateTableID()
+                let record = PartitionRecord(id: manifest.allocatePartitionID(), tableID: id, lowerBound: [],
+                                             upperBound: nil, runs: [], flushedSeq: wal.lastSequence)
+                try manifest.commit([.createTable(id: id, name: name), .addPartition(record)], lastSeq: wal.lastSequence)
+                return record
+            }
+            let table = Table(name: name, id: record.tableID, engine: self,
+                              map: PartitionMap([Partition(record: record, runs: [])]))
+            tablesByName[name] = table
+            tablesByID[record.tableID] = table
+            return table
+        }
+    }
+
+    /// The table called `name`.
+    public func table(named name: String) throws(AugurError) -> Table {
+        try checkOpen()
+        guard let t = tablesLock.withLock({ tablesByName[name] }) else { throw .tableNotFound(name) }
+        return t
+    }
+
+    /// Names of all tables, sorted.
+    public func tableNames() throws(AugurError) -> [String] {
+        try checkOpen()
+        return tablesLock.withLock { tablesByName.keys.sorted() }
+    }
+
+    /// Deletes a table and all its data. Handles to it then throw `tableNotFound`.
+    public func dropTable(_ name: String) throws(AugurError) {
+        try checkOpen()
+        try tablesLock.withLock { () throws(AugurError) in
+            guard let table = tablesByName[name] else { throw .tableNotFound(name) }
+            let partitions = table.map.partitions
+            for p in partitions { p.maintenanceLock.lock() }
+            defer { for p in partitions { p.maintenanceLock.unlock() } }
+            try manifest.lock.withLock { () throws(AugurError) in
+                try manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
+            }
+            table.dropped.store(true, ordering: .releasing)
+            for p in partitions {
+                p.gate.lockExclusive()
+                p.retire()
+                p.gate.unlock()
+                for s in p.view.runs { s.markObsolete() }
+            }
+            tablesByName[name] = nil
+            tablesByID[table.id] = nil
+        }
+    }
+
+    private func validateTableName(_ name: String) throws(AugurError) {
+        if name.isEmpty { throw .invalidTableName(name, reason: "must not be empty") }
+        if name.utf8.count > 255 { throw .invalidTableName(name, reason: "\(name.utf8.count) bytes exceeds the limit of 255") }
+        if name.utf8.contains(0) { throw .invalidTableName(name, reason: "must not contain NUL") }
+    }
+
+    @inline(__always)
+    func checkOpen() throws(AugurError) {
+        if closed.load(ordering: .acquiring) { throw .engineClosed }
+    }
+
+    @inline(__always)
+    func validate(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(AugurError) {
+        if key.count == 0 { throw .emptyKey }
+        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        if value.count > maxValueSize { throw .valueTooLarge(size: value.count, limit: maxValueSize) }
+    }
+
+    // MARK: writes
+
+    func writeOne(_ table: Table, _ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(AugurError) {
+        try table.checkUsable()
+        try validate(key: key, value: value)
+        let payload = WALFormat.opHeaderSize + key.count + value.count
+        if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
+        while true {
+            let p = table.map.partition(for: key)
+            p.gate.lockShared()
+            if p.retired {
+                p.gate.unlock()
+                try table.checkUsable()
+                continue
+            }
+            let position: WALPosition
+            do {
+                position = try wal.append(payloadSize: payload, opCount: 1) { base, _ in
+                    var w = WALPayloadWriter(base: base)
+                    w.add(kind: kind, tableID: table.id, key: key, value: value)
+                }
+            } catch {
+                p.gate.unlock()
+                throw error
+            }
+            let memtable = p.activeMemtable
+            p.writeLock.withLock { memtable.apply(key: key, seq: position.firstSeq, kind: kind, value: value) }
+            p.gate.unlock()
+            if memtable.approximateBytes >= flushSize { scheduleFlush(p) }
+            if syncWrites { try wal.sync(upTo: position) }
+            return
+        }
+    }
+
+    /// Applies a batch atomically: one WAL frame, all partitions' write gates held together.
+    public func write(_ batch: WriteBatch) throws(AugurError) {
+        try checkOpen()
+        if batch.ops.isEmpty { return }
+        var payload = 0
+        for op in batch.ops {
+            try op.table.checkUsable()
+            guard op.table.engine === self else { throw .tableNotFound(op.table.name) }
+            try op.key.withUnsafeBytes { k in
+                op.value.withUnsafeBytes { v in Result { () throws(AugurError) in try validate(key: k, value: v) } }
+            }.get()
+            payload += WALFormat.opHeaderSize + op.key.count + op.value.count
+        }
+        if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
+        while true {
+            let targets = batch.ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
+            // Lock each partition once, in id order, so two batches can never deadlock.
+            var distinct: [Partition] = []
+            var seen = Set<ObjectIdentifier>()
+            for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
+            distinct.sort { $0.id < $1.id }
+            for p in distinct { p.gate.lockShared() }
+            if distinct.contains(where: { $0.retired }) {
+                for p in distinct { p.gate.unlock() }
+                for op in batch.ops { try op.table.checkUsable() }
+                continue
+            }
+            let position: WALPosition
+            do {
+                position = try wal.append(payloadSize: payload, opCount: batch.ops.count) { base, _ in
+                    var w = WALPayloadWriter(base: base)
+                    for op in batch.ops {
+                        op.key.withUnsafeBytes { k in
+                            op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.table.id, key: k, value: v) }
+                        }
+                    }
+                }
+            } catch {
+                for p in distinct { p.gate.unlock() }
+                throw error
+            }
+            for (i, op) in batch.ops.enumerated() {
+                let p = targets[i]
+                let memtable = p.activeMemtable
+                op.key.withUnsafeBytes { k in
+                    op.value.withUnsafeBytes { v in
+                        p.writeLock.withLock { memtable.apply(key: k, seq: position.firstSeq + UInt64(i), kind: op.kind, value: v) }
+                    }
+                }
+            }
+            for p in distinct { p.gate.unlock() }
+            for p in distinct where p.activeMemtable.approximateBytes >= flushSize { scheduleFlush(p) }
+            if syncWrites { try wal.sync(upTo: position) }
+            return
+        }
+    }
+
+    // MARK: reads
+
+    func read(_ table: Table, _ key: UnsafeRawBufferPointer) throws(AugurError) -> [UInt8]? {
+        try table.checkUsable()
+        if key.count == 0 { throw .emptyKey }
+        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        let view = table.map.partition(for: key).view
+        if let e = view.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
+        for f in view.frozen {
+            if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
+        }
+        for run in view.runs {
+            if let r = run.lookup(key) { return r.kind == .put ? Array(r.value) : nil }
+        }
+        return nil
+    }
+
+    func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
+        try table.checkUsable()
+        if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
+        let limit = limit ?? Int.max
+        var out: [KeyValue] = []
+        if limit == 0 { return out }
+        if let lo = range.lowerBound, let hi = range.upperBound, compareKeys(lo, hi) >= 0 { return out }
+        var partitions = table.map.partitions.filter { p in
+            if let hi = range.upperBound, compareKeys(p.lowerBound, hi) >= 0 { return false }
+            if let lo = range.lowerBound, let pHi = p.upperBound, compareKeys(pHi, lo) <= 0 { return false }
+            return true
+        }
+        if reverse { partitions.reverse() }
+        for p in partitions {
+            // Clamp the range to the partition so a stale view never returns keys it no longer owns.
+            var start = p.lowerBound.isEmpty ? range.lowerBound : p.lowerBound
+            if let lo = range.lowerBound, compareKeys(lo, p.lowerBound) > 0 { start = lo }
+            var end = p.upperBound
+            if let hi = range.upperBound, end == nil || compareKeys(hi, end!) < 0 { end = hi }
+            var cursor = MergedCursor(view: p.view, reverse: reverse)
+            cursor.position(start: start, end: end)
+            while cursor.isValid {
+                if reverse {
+                    if let start, start.withUnsafeBytes({ compareKeys(cursor.key, $0) }) < 0 { break }
+                } else if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 {
+                    break
+                }
+                if cursor.kind == .put {
+                    out.append(KeyValue(key: Array(cursor.key), value: Array(cursor.value)))
+                    if out.count >= limit { return out }
+                }
+                cursor.advance()
+            }
+        }
+        return out
+    }
+
+    // MARK: lifecycle
+
+    /// Flushes every memtable to segments and trims the WAL. Throws the first failure.
+    public func flush() throws(AugurError) {
+        try checkOpen()
+        for table in allTables() {
+            for p in table.map.partitions { try flush(p) }
+        }
+        try trimWAL()
+    }
+
+    /// Syncs the WAL (useful with `.none` and `.periodic` durability).
+    public func syncWAL() throws(AugurError) {
+        try checkOpen()
+        try wal.syncCurrent()
+    }
+
+    /// Stops background work, syncs the WAL and releases the directory lock. Idempotent.
+    public func close() throws(AugurError) {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        periodicSync?.cancel()
+        maintenanceQueue.sync {}
+        let tables = allTables()
+        // Wait for writers already past their checks.
+        for t in tables { for p in t.map.partitions { p.gate.lockExclusive(); p.gate.unlock() } }
+        var failure: AugurError? = nil
+        if !wal.failed.load(ordering: .acquiring) {
+            do throws(AugurError) { try wal.syncCurrent() } catch { failure = error }
+        }
+        wal.close()
+        manifest.lock.withLock { manifest.close() }
+        tablesLock.withLock {
+            tablesByName.removeAll()
+            tablesByID.removeAll()
+        }
+        directoryLock.unlock()
+        if let failure { throw failure }
+    }
+
+    /// Numbers of the WAL segment files in use (oldest first).
+    public var walSegments: [UInt64] { wal.segmentNumbers }
+}

@@ -1,0 +1,238 @@
+// Flush, run merging, WAL trimming and the plain-copy split.
+//
+// Flush of a partition:
+//   1. freeze: under the exclusive write gate (microseconds) the active memtable becomes
+//      frozen with `upToSeq` = the WAL's last sequence number — every write to this partition
+//      with seq ≤ upToSeq is in it, because writers hold the gate shared from taking their
+//      sequence number until they have inserted;
+//   2. write the frozen memtable as a new run (or, when the partition already has
+//      `maxRunsPerPartition` runs, merge it with all runs into one base run without
+//      tombstones), fdatasync it and the directory;
+//   3. commit `setRuns(…, flushedSeq: upToSeq)` to the manifest;
+//   4. install the run, drop the frozen memtable, mark replaced runs obsolete.
+// A failure before 3 removes the new file and leaves the frozen memtable to be retried.
+import AugurSys
+import Synchronization
+
+extension Engine {
+    func scheduleFlush(_ p: Partition) {
+        if p.flushQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
+        maintenanceQueue.async { [self] in
+            p.flushQueued.store(false, ordering: .releasing)
+            if isClosed { return }
+            do throws(AugurError) {
+                try flush(p)
+                try trimWAL()
+            } catch {
+                recordBackgroundError(error)
+            }
+        }
+    }
+
+    /// Flushes `p`'s memtable (and any frozen ones) to segment runs.
+    func flush(_ p: Partition) throws(AugurError) {
+        try p.maintenanceLock.withLock { () throws(AugurError) in
+            if p.retired { return }
+            p.gate.lockExclusive()
+            let memtable = p.activeMemtable
+            if !memtable.isEmpty {
+                let upTo = wal.lastSequence
+                p.updateView { v in
+                    v.frozen.insert(FrozenMemtable(memtable: memtable, upToSeq: upTo), at: 0)
+                    v.memtable = Memtable(seed: upTo | 1)
+                }
+            }
+            p.gate.unlock()
+            while let oldest = p.view.frozen.last {
+                try flushFrozen(p, oldest)
+            }
+        }
+    }
+
+    func segmentName(partition: UInt64, file: UInt64) -> String { "\(partition)-\(file).seg" }
+
+    /// Writes records from `cursor` into a new segment of partition `partitionID`, or no file
+    /// when there is nothing to write. Caller decides whether tombstones are kept.
+    func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
+                      until end: [UInt8]? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+        let number = manifest.lock.withLock { manifest.allocateFileNumber() }
+        let name = segmentName(partition: partitionID, file: number)
+        let path = joinPath(segmentDirectory, name)
+        filesInProgress.withLock { _ = $0.insert(name) }
+        defer { filesInProgress.withLock { _ = $0.remove(name) } }
+        var size = 0
+        var count = 0
+        do throws(FileSystemError) {
+            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval)
+            while cursor.isValid {
+                if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
+                if keepTombstones || cursor.kind == .put {
+                    try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
+                }
+                cursor.advance()
+            }
+            count = writer.count
+            if count > 0 {
+                size = try writer.finish()
+                try fileSystem.syncDirectory(segmentDirectory)
+            }
+        } catch {
+            try? fileSystem.remove(path)
+            throw AugurError(error)
+        }
+        if count == 0 {
+            try? fileSystem.remove(path)
+            return nil
+        }
+        do throws(AugurError) {
+            let segment = try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size)
+            return (segment, RunRecord(name: name, size: UInt64(size)))
+        } catch {
+            try? fileSystem.remove(path)
+            throw error
+        }
+    }
+
+    private func flushFrozen(_ p: Partition, _ frozen: FrozenMemtable) throws(AugurError) {
+        let view = p.view
+        let mergeAll = view.runs.count + 1 > options.maxRunsPerPartition
+        var sources: [SourceCursor] = [.memtable(Memtable.Cursor(frozen.memtable))]
+        if mergeAll { for r in view.runs { sources.append(.segment(Segment.Cursor(r))) } }
+        var cursor = MergedCursor(sources: sources)
+        cursor.position(start: nil, end: nil)
+        // Tombstones must stay only while an older run below might still hold the key.
+        let keepTombstones = !mergeAll && !view.runs.isEmpty
+        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones)
+        options.crashPoint?(.flushSegmentWritten)
+        let keptRecords = mergeAll ? [] : p.runRecords
+        let newRecords = (written.map { [$0.record] } ?? []) + keptRecords
+        do throws(AugurError) {
+            try commitEdits([.setRuns(partitionID: p.id, runs: newRecords, flushedSeq: max(p.flushedSeq, frozen.upToSeq))])
+        } catch {
+            // The record may or may not have reached the disk; leave the file for the sweep
+            // that follows the next successful commit (or for recovery) to decide.
+            throw error
+        }
+        options.crashPoint?(.flushManifestCommitted)
+        p.runRecords = newRecords
+        p.flushedSeq = max(p.flushedSeq, frozen.upToSeq)
+        let replaced = mergeAll ? view.runs : []
+        p.updateView { v in
+            v.runs = (written.map { [$0.segment] } ?? []) + (mergeAll ? [] : v.runs)
+            v.frozen.removeLast()
+        }
+        for s in replaced { s.markObsolete() }
+    }
+
+    /// Commits edits to the manifest; after an earlier failed commit, sweeps unreferenced files.
+    func commitEdits(_ edits: [VersionEdit]) throws(AugurError) {
+        try manifest.lock.withLock { () throws(AugurError) in
+            do throws(AugurError) {
+                try manifest.commit(edits, lastSeq: wal.lastSequence)
+            } catch {
+                needsFileSweep.store(true, ordering: .releasing)
+                throw error
+            }
+            if needsFileSweep.exchange(false, ordering: .acquiringAndReleasing) { sweepUnreferencedFiles() }
+        }
+    }
+
+    /// Removes segment files nothing references and nobody is writing. Caller holds manifest.lock.
+    func sweepUnreferencedFiles() {
+        let referenced = manifest.state.referencedFiles
+        let inProgress = filesInProgress.withLock { $0 }
+        guard let names = try? fileSystem.listDirectory(segmentDirectory) else { return }
+        for name in names where !referenced.contains(name) && !inProgress.contains(name) {
+            // Obsolete runs still mapped by readers are also unreferenced; unlinking them early
+            // is safe (the mapping keeps the pages) and their own removal then finds nothing.
+            try? fileSystem.remove(joinPath(segmentDirectory, name))
+        }
+    }
+
+    /// Marks idle partitions flushed up to the current sequence number, then deletes WAL
+    /// segments whose every record is flushed.
+    func trimWAL() throws(AugurError) {
+        var edits: [VersionEdit] = []
+        var bumped: [(Partition, UInt64)] = []
+        var floor = UInt64.max
+        for table in allTables() {
+            for p in table.map.partitions {
+                p.maintenanceLock.withLock {
+                    if p.retired { return }
+                    p.gate.lockExclusive()
+                    let idle = p.activeMemtable.isEmpty && p.view.frozen.isEmpty
+                    let seq = wal.lastSequence
+                    p.gate.unlock()
+                    if idle && seq > p.flushedSeq {
+                        edits.append(.setFlushed(partitionID: p.id, flushedSeq: seq))
+                        bumped.append((p, seq))
+                        floor = min(floor, seq)
+                    } else {
+                        floor = min(floor, p.flushedSeq)
+                    }
+                }
+            }
+        }
+        if !edits.isEmpty {
+            try commitEdits(edits)
+            for (p, seq) in bumped { p.maintenanceLock.withLock { p.flushedSeq = max(p.flushedSeq, seq) } }
+        }
+        if floor == .max { floor = wal.lastSequence }
+        wal.trim(flushedFloor: floor)
+    }
+
+    /// Splits the partition holding `key` at `key` by copying its live records into two new
+    /// segments. Writers to that partition wait for the copy (the io_uring executor replaces
+    /// this with a copy that does not block them); readers continue on the old partition.
+    func split(_ table: Table, at key: [UInt8]) throws(AugurError) {
+        try table.checkUsable()
+        if key.isEmpty { throw .emptyKey }
+        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        while true {
+            let p = key.withUnsafeBytes { table.map.partition(for: $0) }
+            let done = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
+                if p.retired { return false }
+                if p.lowerBound == key {
+                    throw .invalidSplitKey(key: key, reason: "it is already the lower bound of partition \(p.id)")
+                }
+                p.gate.lockExclusive()
+                defer { p.gate.unlock() }
+                let upTo = wal.lastSequence
+                let view = p.view
+                let (leftID, rightID) = manifest.lock.withLock { (manifest.allocatePartitionID(), manifest.allocatePartitionID()) }
+                var cursor = MergedCursor(view: view)
+                cursor.position(start: nil, end: nil)
+                let left = try writeSegment(partitionID: leftID, from: &cursor, keepTombstones: false, until: key)
+                let right: (segment: Segment, record: RunRecord)?
+                do throws(AugurError) {
+                    right = try writeSegment(partitionID: rightID, from: &cursor, keepTombstones: false)
+                } catch {
+                    if let left { left.segment.markObsolete() }
+                    throw error
+                }
+                options.crashPoint?(.splitSegmentsWritten)
+                let flushed = max(upTo, p.flushedSeq)
+                let leftRecord = PartitionRecord(id: leftID, tableID: table.id, lowerBound: p.lowerBound, upperBound: key,
+                                                 runs: left.map { [$0.record] } ?? [], flushedSeq: flushed)
+                let rightRecord = PartitionRecord(id: rightID, tableID: table.id, lowerBound: key, upperBound: p.upperBound,
+                                                  runs: right.map { [$0.record] } ?? [], flushedSeq: flushed)
+                do throws(AugurError) {
+                    try commitEdits([.removePartition(id: p.id), .addPartition(leftRecord), .addPartition(rightRecord)])
+                } catch {
+                    throw error
+                }
+                options.crashPoint?(.splitCommitted)
+                let l = Partition(record: leftRecord, runs: left.map { [$0.segment] } ?? [])
+                let r = Partition(record: rightRecord, runs: right.map { [$0.segment] } ?? [])
+                table.swapMap { old in
+                    PartitionMap(old.partitions.filter { $0 !== p } + [l, r])
+                }
+                p.retire()
+                for s in view.runs { s.markObsolete() }
+                return true
+            }
+            if done { return }
+            try table.checkUsable()
+        }
+    }
+}

@@ -1,0 +1,275 @@
+// The memtable: a skiplist in an arena, in the manner of LevelDB's, with one twist — each key
+// has exactly one node, and the node points at its newest value record through an atomic
+// pointer. An overwrite allocates a new value record and publishes it with a release store;
+// the node never moves. So readers never lock, never see a torn value, and scans see at most
+// one version per key.
+//
+// Threading contract: any number of readers may run concurrently with one writer. Writers are
+// serialised by the owner (the partition's `writeLock`). Memory lives until the memtable
+// object dies; readers keep it alive by holding a reference.
+//
+// Node layout (8-byte aligned, in the arena):
+//   0   value record pointer (atomic)
+//   8   key length  u32
+//   12  height      u32
+//   16  next[height] pointers (atomic)
+//   16+8h key bytes
+// Value record layout:
+//   0   sequence number u64
+//   8   value length    u32
+//   12  kind            u32   (1 = put, 2 = delete)
+//   16  value bytes
+import CAugurSys
+
+/// What a record does to its key.
+public enum RecordKind: UInt8, Sendable {
+    case put = 1
+    case delete = 2
+}
+
+/// Bump allocator in 1 MiB chunks. Not thread-safe: used by the single writer.
+struct Arena: ~Copyable {
+    static let chunkSize = 1 << 20
+    private var chunks: [UnsafeMutableRawPointer] = []
+    private var cursor: UnsafeMutableRawPointer? = nil
+    private var remaining = 0
+    private(set) var allocatedBytes = 0
+
+    mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer {
+        let size = (size + 7) & ~7
+        if size > remaining {
+            if size > Arena.chunkSize / 4 {
+                // Large values get a chunk of their own so the current chunk's tail is not wasted.
+                let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+                chunks.append(p)
+                allocatedBytes += size
+                return p
+            }
+            let p = UnsafeMutableRawPointer.allocate(byteCount: Arena.chunkSize, alignment: 8)
+            chunks.append(p)
+            cursor = p
+            remaining = Arena.chunkSize
+            allocatedBytes += Arena.chunkSize
+        }
+        let p = cursor!
+        cursor = p + size
+        remaining -= size
+        return p
+    }
+
+    deinit {
+        for c in chunks { c.deallocate() }
+    }
+}
+
+/// One entry as seen by a reader: pointers into the memtable's arena, valid while the
+/// memtable is alive.
+struct MemtableEntry {
+    let key: UnsafeRawBufferPointer
+    let seq: UInt64
+    let kind: RecordKind
+    let value: UnsafeRawBufferPointer
+}
+
+final class Memtable: @unchecked Sendable {
+    static let maxHeight = 12
+    private static let nodeHeader = 16
+    private static let valueHeader = 16
+
+    private var arena = Arena()
+    private let head: UnsafeMutableRawPointer
+    private var height = 1                       // read racily by readers: only a hint
+    private var rng: UInt64
+    private let prevs: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    private var _count = 0
+    /// Arena bytes in use; read by the flush trigger from any thread (relaxed).
+    private let bytesUsed: UnsafeMutablePointer<UInt64>
+    /// Smallest and largest sequence numbers applied (writer-only; read after quiescing).
+    private(set) var maxSeq: UInt64 = 0
+
+    init(seed: UInt64 = 0x9E3779B97F4A7C15) {
+        rng = seed | 1
+        prevs = .allocate(capacity: Memtable.maxHeight)
+        bytesUsed = .allocate(capacity: 1)
+        bytesUsed.initialize(to: 0)
+        let size = Memtable.nodeHeader + 8 * Memtable.maxHeight
+        head = arena.allocate(size)
+        head.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        storeU32(head, 12, UInt32(Memtable.maxHeight))
+    }
+
+    deinit {
+        prevs.deallocate()
+        bytesUsed.deallocate()
+    }
+
+    /// Approximate memory held, in bytes (any thread).
+    var approximateBytes: Int {
+        Int(caugur_load_acquire_u64(bytesUsed))
+    }
+
+    /// Number of distinct keys (writer side, or after the memtable became immutable).
+    var count: Int { _count }
+    var isEmpty: Bool { nextNode(head, 0) == nil }
+
+    // MARK: node accessors
+
+    @inline(__always) private func nextSlot(_ node: UnsafeMutableRawPointer, _ level: Int) -> UnsafeMutablePointer<UnsafeMutableRawPointer?> {
+        (node + Memtable.nodeHeader + 8 * level).assumingMemoryBound(to: UnsafeMutableRawPointer?.self)
+    }
+    @inline(__always) private func nextNode(_ node: UnsafeMutableRawPointer, _ level: Int) -> UnsafeMutableRawPointer? {
+        nextSlot(node, level).withMemoryRebound(to: UnsafeMutableRawPointer?.self, capacity: 1) { slot in
+            caugur_load_acquire_ptr(UnsafeRawPointer(slot).assumingMemoryBound(to: UnsafeMutableRawPointer?.self))
+        }
+    }
+    @inline(__always) private func setNext(_ node: UnsafeMutableRawPointer, _ level: Int, _ value: UnsafeMutableRawPointer?) {
+        caugur_store_release_ptr(nextSlot(node, level), value)
+    }
+    @inline(__always) private func keyOf(_ node: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        let h = Int(loadU32(node, 12))
+        return UnsafeRawBufferPointer(start: node + Memtable.nodeHeader + 8 * h, count: Int(loadU32(node, 8)))
+    }
+    @inline(__always) private func valueRecord(_ node: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        caugur_load_acquire_ptr(node.assumingMemoryBound(to: UnsafeMutableRawPointer?.self))!
+    }
+
+    private func entry(_ node: UnsafeMutableRawPointer) -> MemtableEntry {
+        let v = valueRecord(node)
+        return MemtableEntry(
+            key: keyOf(node), seq: loadU64(v), kind: RecordKind(rawValue: UInt8(loadU32(v, 12))) ?? .put,
+            value: UnsafeRawBufferPointer(start: v + Memtable.valueHeader, count: Int(loadU32(v, 8))))
+    }
+
+    // MARK: search
+
+    /// First node with key ≥ `key`; fills `prevs` when asked (writer only).
+    private func findGreaterOrEqual(_ key: UnsafeRawBufferPointer, fillPrevs: Bool) -> UnsafeMutableRawPointer? {
+        var x = head
+        var level = Memtable.maxHeight - 1
+        while true {
+            let next = nextNode(x, level)
+            if let next, compareKeys(keyOf(next), key) < 0 {
+                x = next
+            } else {
+                if fillPrevs { prevs[level] = x }
+                if level == 0 { return next }
+                level -= 1
+            }
+        }
+    }
+
+    /// Last node with key < `key` (head when none).
+    private func findLessThan(_ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
+        var x = head
+        var level = Memtable.maxHeight - 1
+        while true {
+            if let next = nextNode(x, level), compareKeys(keyOf(next), key) < 0 {
+                x = next
+            } else {
+                if level == 0 { return x }
+                level -= 1
+            }
+        }
+    }
+
+    private func findLast() -> UnsafeMutableRawPointer {
+        var x = head
+        var level = Memtable.maxHeight - 1
+        while true {
+            if let next = nextNode(x, level) {
+                x = next
+            } else {
+                if level == 0 { return x }
+                level -= 1
+            }
+        }
+    }
+
+    // MARK: writer
+
+    private func randomHeight() -> Int {
+        var h = 1
+        while h < Memtable.maxHeight {
+            rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+            if rng & 3 != 0 { break }      // branching factor 4, as LevelDB
+            h += 1
+        }
+        return h
+    }
+
+    /// Applies a record. If the key already holds a newer sequence number (writers to one key
+    /// can reach the memtable out of order), the older record is dropped. Caller holds the
+    /// partition's write lock.
+    func apply(key: UnsafeRawBufferPointer, seq: UInt64, kind: RecordKind, value: UnsafeRawBufferPointer) {
+        let v = arena.allocate(Memtable.valueHeader + value.count)
+        storeU64(v, 0, seq)
+        storeU32(v, 8, UInt32(value.count))
+        storeU32(v, 12, UInt32(kind.rawValue))
+        if value.count > 0 { (v + Memtable.valueHeader).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        if seq > maxSeq { maxSeq = seq }
+
+        let found = findGreaterOrEqual(key, fillPrevs: true)
+        if let found, compareKeys(keyOf(found), key) == 0 {
+            if loadU64(valueRecord(found)) < seq {
+                caugur_store_release_ptr(UnsafeMutableRawPointer(found).assumingMemoryBound(to: UnsafeMutableRawPointer?.self), v)
+            }
+        } else {
+            let h = randomHeight()
+            let node = arena.allocate(Memtable.nodeHeader + 8 * h + key.count)
+            node.storeBytes(of: v, as: UnsafeMutableRawPointer.self)
+            storeU32(node, 8, UInt32(key.count))
+            storeU32(node, 12, UInt32(h))
+            if key.count > 0 { (node + Memtable.nodeHeader + 8 * h).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+            if h > height {
+                for level in height..<h { prevs[level] = head }
+                height = h
+            }
+            // Link bottom-up: a reader that finds the node at level i also finds it below.
+            for level in 0..<h {
+                nextSlot(node, level).pointee = nextNode(prevs[level], level)
+                setNext(prevs[level], level, node)
+            }
+            _count += 1
+        }
+        caugur_store_release_u64(bytesUsed, UInt64(arena.allocatedBytes))
+    }
+
+    // MARK: readers
+
+    /// The newest record for `key`, if any (any thread).
+    func lookup(_ key: UnsafeRawBufferPointer) -> MemtableEntry? {
+        guard let node = findGreaterOrEqual(key, fillPrevs: false), compareKeys(keyOf(node), key) == 0 else { return nil }
+        return entry(node)
+    }
+
+    /// A cursor over the memtable in key order. Valid while the memtable is alive; sees
+    /// inserts that happen concurrently (or not), never a torn entry.
+    struct Cursor {
+        let table: Memtable
+        private(set) var node: UnsafeMutableRawPointer?
+
+        init(_ table: Memtable) {
+            self.table = table
+            node = nil
+        }
+
+        var isValid: Bool { node != nil }
+        var current: MemtableEntry { table.entry(node!) }
+
+        mutating func seekToFirst() { node = table.nextNode(table.head, 0) }
+        mutating func seek(atLeast key: UnsafeRawBufferPointer) { node = table.findGreaterOrEqual(key, fillPrevs: false) }
+        mutating func seekToLast() {
+            let n = table.findLast()
+            node = n == table.head ? nil : n
+        }
+        mutating func seek(before key: UnsafeRawBufferPointer) {
+            let n = table.findLessThan(key)
+            node = n == table.head ? nil : n
+        }
+        mutating func next() { node = table.nextNode(node!, 0) }
+        mutating func prev() {
+            let n = table.findLessThan(table.keyOf(node!))
+            node = n == table.head ? nil : n
+        }
+    }
+}

@@ -1,0 +1,133 @@
+/// One sorted source under a merge: a memtable or a segment run.
+enum SourceCursor {
+    case memtable(Memtable.Cursor)
+    case segment(Segment.Cursor)
+
+    var isValid: Bool {
+        switch self {
+        case .memtable(let c): c.isValid
+        case .segment(let c): c.isValid
+        }
+    }
+    var key: UnsafeRawBufferPointer {
+        switch self {
+        case .memtable(let c): c.current.key
+        case .segment(let c): c.current.key
+        }
+    }
+    var kind: RecordKind {
+        switch self {
+        case .memtable(let c): c.current.kind
+        case .segment(let c): c.current.kind
+        }
+    }
+    var value: UnsafeRawBufferPointer {
+        switch self {
+        case .memtable(let c): c.current.value
+        case .segment(let c): c.current.value
+        }
+    }
+    mutating func seekToFirst() {
+        switch self {
+        case .memtable(var c): c.seekToFirst(); self = .memtable(c)
+        case .segment(var c): c.seekToFirst(); self = .segment(c)
+        }
+    }
+    mutating func seekToLast() {
+        switch self {
+        case .memtable(var c): c.seekToLast(); self = .memtable(c)
+        case .segment(var c): c.seekToLast(); self = .segment(c)
+        }
+    }
+    mutating func seek(atLeast key: UnsafeRawBufferPointer) {
+        switch self {
+        case .memtable(var c): c.seek(atLeast: key); self = .memtable(c)
+        case .segment(var c): c.seek(atLeast: key); self = .segment(c)
+        }
+    }
+    mutating func seek(before key: UnsafeRawBufferPointer) {
+        switch self {
+        case .memtable(var c): c.seek(before: key); self = .memtable(c)
+        case .segment(var c): c.seek(before: key); self = .segment(c)
+        }
+    }
+    mutating func next() {
+        switch self {
+        case .memtable(var c): c.next(); self = .memtable(c)
+        case .segment(var c): c.next(); self = .segment(c)
+        }
+    }
+    mutating func prev() {
+        switch self {
+        case .memtable(var c): c.prev(); self = .memtable(c)
+        case .segment(var c): c.prev(); self = .segment(c)
+        }
+    }
+}
+
+/// Merges a partition's sources (newest first) into one key-ordered stream with one record
+/// per key: the newest source's record wins. Tombstones are surfaced (callers decide whether
+/// to keep them: a flush into a run over older runs must, a full merge or a scan must not).
+///
+/// Not thread-safe; the sources it holds keep their memtables and segments alive.
+struct MergedCursor {
+    private var sources: [SourceCursor]
+    private var currentIndex = -1
+    private let reverse: Bool
+
+    init(view: PartitionView, reverse: Bool = false) {
+        var s: [SourceCursor] = [.memtable(Memtable.Cursor(view.memtable))]
+        for f in view.frozen { s.append(.memtable(Memtable.Cursor(f.memtable))) }
+        for r in view.runs { s.append(.segment(Segment.Cursor(r))) }
+        sources = s
+        self.reverse = reverse
+    }
+
+    init(sources: [SourceCursor], reverse: Bool = false) {
+        self.sources = sources
+        self.reverse = reverse
+    }
+
+    var isValid: Bool { currentIndex >= 0 }
+    var key: UnsafeRawBufferPointer { sources[currentIndex].key }
+    var kind: RecordKind { sources[currentIndex].kind }
+    var value: UnsafeRawBufferPointer { sources[currentIndex].value }
+
+    /// Positions at the first key ≥ `start` (forward) or the last key < `end` (reverse).
+    mutating func position(start: [UInt8]?, end: [UInt8]?) {
+        for i in sources.indices {
+            if reverse {
+                if let end { end.withUnsafeBytes { sources[i].seek(before: $0) } } else { sources[i].seekToLast() }
+            } else {
+                if let start { start.withUnsafeBytes { sources[i].seek(atLeast: $0) } } else { sources[i].seekToFirst() }
+            }
+        }
+        pick()
+    }
+
+    /// Chooses the smallest (largest, in reverse) key; ties go to the newest source.
+    private mutating func pick() {
+        var best = -1
+        for i in sources.indices where sources[i].isValid {
+            if best < 0 {
+                best = i
+                continue
+            }
+            let c = compareKeys(sources[i].key, sources[best].key)
+            if reverse ? c > 0 : c < 0 { best = i }
+        }
+        currentIndex = best
+    }
+
+    /// Moves past the current key in every source that holds it.
+    mutating func advance() {
+        guard currentIndex >= 0 else { return }
+        // Key bytes live in an arena or a mapping that the sources keep alive, so the pointer
+        // stays valid while the cursors move.
+        let k = sources[currentIndex].key
+        for i in sources.indices where sources[i].isValid && compareKeys(sources[i].key, k) == 0 {
+            if reverse { sources[i].prev() } else { sources[i].next() }
+        }
+        pick()
+    }
+}

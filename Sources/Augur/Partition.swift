@@ -1,0 +1,123 @@
+import AugurSys
+import Synchronization
+
+/// An immutable memtable waiting to be flushed, with the sequence number up to which it holds
+/// every write to its partition.
+struct FrozenMemtable {
+    let memtable: Memtable
+    let upToSeq: UInt64
+}
+
+/// What a reader needs to read a partition at one moment: newest data first.
+struct PartitionView {
+    var memtable: Memtable
+    var frozen: [FrozenMemtable]          // newest first
+    var runs: [Segment]                   // newest first
+}
+
+/// A key range `[lowerBound, upperBound)` of one table: a memtable fed from the shared WAL,
+/// memtables being flushed, and immutable segment runs.
+///
+/// Threading contract:
+///   * `gate` is the write gate. Writers hold it shared from taking their sequence number until
+///     their records are in the memtable; a memtable swap or split cutover holds it exclusive
+///     (microseconds for a swap). So "every write with seq ≤ S is in the old memtable" holds
+///     at the swap, which is what makes `flushedSeq` exact.
+///   * `writeLock` serialises memtable inserts (the skiplist has one writer at a time).
+///   * `maintenanceLock` serialises flushes, merges and splits of this partition.
+///   * `view` is read under `stateLock` by readers, who then read without locks.
+final class Partition: @unchecked Sendable {
+    let id: UInt64
+    let tableID: UInt32
+    let lowerBound: [UInt8]
+    let upperBound: [UInt8]?
+    let gate = ReadWriteLock()
+    let writeLock = PThreadMutex()
+    let maintenanceLock = PThreadMutex()
+    private let stateLock = PThreadMutex()
+    private var _view: PartitionView
+    /// Runs as the manifest records them (guarded by maintenanceLock).
+    var runRecords: [RunRecord]
+    /// Sequence number up to which this partition's writes are in `runRecords` (maintenanceLock).
+    var flushedSeq: UInt64
+    /// Set under the exclusive gate when a split replaces this partition; writers that then get
+    /// the gate route again.
+    private(set) var retired = false
+    /// Set while a background flush of this partition is queued.
+    let flushQueued = Atomic<Bool>(false)
+
+    init(record: PartitionRecord, runs: [Segment]) {
+        id = record.id
+        tableID = record.tableID
+        lowerBound = record.lowerBound
+        upperBound = record.upperBound
+        runRecords = record.runs
+        flushedSeq = record.flushedSeq
+        _view = PartitionView(memtable: Memtable(seed: record.id &* 0x9E3779B97F4A7C15 | 1), frozen: [], runs: runs)
+    }
+
+    var record: PartitionRecord {
+        PartitionRecord(id: id, tableID: tableID, lowerBound: lowerBound, upperBound: upperBound,
+                        runs: runRecords, flushedSeq: flushedSeq)
+    }
+
+    /// A consistent view for a reader.
+    var view: PartitionView { stateLock.withLock { _view } }
+
+    /// The active memtable. Stable while the caller holds `gate` (shared or exclusive).
+    var activeMemtable: Memtable { stateLock.withLock { _view.memtable } }
+
+    func updateView(_ body: (inout PartitionView) -> Void) { stateLock.withLock { body(&_view) } }
+
+    /// Marks the partition replaced. Caller holds `gate` exclusive.
+    func retire() { retired = true }
+
+    func contains(_ key: UnsafeRawBufferPointer) -> Bool {
+        if lowerBound.withUnsafeBytes({ compareKeys($0, key) }) > 0 { return false }
+        if let upperBound, upperBound.withUnsafeBytes({ compareKeys(key, $0) }) >= 0 { return false }
+        return true
+    }
+}
+
+/// A table's partitions in key order; immutable, swapped whole (RCU-style) on reshard.
+/// Thread-safe: immutable.
+final class PartitionMap: Sendable {
+    let partitions: [Partition]
+
+    init(_ partitions: [Partition]) {
+        self.partitions = partitions.sorted { compareKeys($0.lowerBound, $1.lowerBound) < 0 }
+    }
+
+    /// Index of the partition holding `key`: the last one whose lower bound ≤ key.
+    @inline(__always)
+    func index(for key: UnsafeRawBufferPointer) -> Int {
+        var lo = 1, hi = partitions.count - 1, found = 0
+        while lo <= hi {
+            let mid = (lo + hi) >> 1
+            if partitions[mid].lowerBound.withUnsafeBytes({ compareKeys($0, key) }) <= 0 {
+                found = mid
+                lo = mid + 1
+            } else {
+                hi = mid - 1
+            }
+        }
+        return found
+    }
+
+    @inline(__always)
+    func partition(for key: UnsafeRawBufferPointer) -> Partition { partitions[index(for: key)] }
+
+    /// Checks the map covers the whole key space with no gap or overlap (tests, recovery).
+    func coverageProblem() -> String? {
+        guard let first = partitions.first else { return "no partitions" }
+        if !first.lowerBound.isEmpty { return "first partition starts at \(formatKey(first.lowerBound)), not at the start" }
+        for i in 1..<max(1, partitions.count) {
+            guard let hi = partitions[i - 1].upperBound else { return "partition \(partitions[i - 1].id) is unbounded but not last" }
+            if hi != partitions[i].lowerBound {
+                return "gap or overlap between \(formatKey(hi)) and \(formatKey(partitions[i].lowerBound))"
+            }
+        }
+        if partitions.last!.upperBound != nil { return "last partition is bounded" }
+        return nil
+    }
+}

@@ -1,0 +1,232 @@
+// Opening a store: lock, read CURRENT and the manifest, verify every referenced segment before
+// mapping it, delete what nothing references, replay the WAL through the recovered partition
+// map, and start a fresh WAL segment.
+import AugurSys
+import CAugurSys
+
+enum Recovery {
+    struct Result {
+        let lock: any FileLock
+        let manifest: Manifest
+        let wal: WriteAheadLog
+        let partitions: [Partition]
+        let report: RecoveryReport
+    }
+
+    /// Names a store's own files may have at the top of its directory.
+    static func isStoreEntry(_ name: String) -> Bool {
+        name == "LOCK" || name == "wal" || name == "seg" || name == Manifest.currentName
+            || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
+    }
+
+    static func run(path: String, options: EngineOptions) throws(AugurError) -> Result {
+        let fs = options.fileSystem
+        var report = RecoveryReport()
+        if !fs.isDirectory(path) {
+            if fs.fileExists(path) { throw .notAnAugurStore(path: path, reason: "it is a file, not a directory") }
+            if !options.createIfMissing { throw .notAnAugurStore(path: path, reason: "the directory does not exist") }
+            try io { () throws(FileSystemError) in
+                try fs.createDirectory(path)
+                try fs.syncDirectory(parentDirectory(path))
+            }
+        }
+        let lock: any FileLock
+        do { lock = try fs.lock(joinPath(path, "LOCK")) } catch {
+            if error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable { throw .alreadyOpen(path: path) }
+            throw AugurError(error)
+        }
+        do {
+            let result = try recover(path: path, options: options, lock: lock, report: &report)
+            return result
+        } catch {
+            lock.unlock()
+            throw error
+        }
+    }
+
+    private static func recover(path: String, options: EngineOptions, lock: any FileLock,
+                                report: inout RecoveryReport) throws(AugurError) -> Result {
+        let fs = options.fileSystem
+        let segDir = joinPath(path, "seg"), walDir = joinPath(path, "wal")
+        let entries = try io { () throws(FileSystemError) in try fs.listDirectory(path) }
+        let manifest: Manifest
+        if !entries.contains(Manifest.currentName) {
+            let foreign = entries.filter { !isStoreEntry($0) }.sorted()
+            if !foreign.isEmpty {
+                let shown = foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
+                throw .notAnAugurStore(path: path, reason: "no CURRENT file, and it holds other files (\(shown))")
+            }
+            if !options.createIfMissing { throw .notAnAugurStore(path: path, reason: "no CURRENT file") }
+            // A new store (or one whose creation was interrupted before CURRENT existed).
+            try io { () throws(FileSystemError) in
+                try fs.createDirectory(segDir)
+                try fs.createDirectory(walDir)
+                try fs.syncDirectory(path)
+            }
+            manifest = try Manifest.create(fileSystem: fs, directory: path, rotationSize: options.manifestRotationSize,
+                                           crashPoint: options.crashPoint,
+                                           skipCurrentDirectorySyncBug: options.plantedBug == .skipCurrentDirectorySync)
+            report.createdNewStore = true
+        } else {
+            guard fs.isDirectory(segDir), fs.isDirectory(walDir) else {
+                throw .notAnAugurStore(path: path, reason: "CURRENT exists but the seg/ or wal/ directory is missing")
+            }
+            let (m, loadReport) = try Manifest.load(fileSystem: fs, directory: path, rotationSize: options.manifestRotationSize,
+                                                    crashPoint: options.crashPoint,
+                                                    skipCurrentDirectorySyncBug: options.plantedBug == .skipCurrentDirectorySync)
+            manifest = m
+            report.manifestTornTailBytes = loadReport.tornTailBytes
+        }
+        report.manifest = Manifest.fileName(manifest.number)
+        let state = manifest.state
+
+        // Verify every referenced segment before anything is mapped for use.
+        var partitions: [Partition] = []
+        for record in state.partitions.values.sorted(by: { $0.id < $1.id }) {
+            var runs: [Segment] = []
+            for run in record.runs {
+                let file = joinPath(segDir, run.name)
+                guard fs.fileExists(file) else {
+                    throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                }
+                runs.append(try Segment(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size)))
+                report.segmentsVerified += 1
+            }
+            partitions.append(Partition(record: record, runs: runs))
+        }
+        for table in state.tables.keys {
+            if let problem = PartitionMap(partitions.filter { $0.tableID == table }).coverageProblem() {
+                throw .corruption(file: joinPath(path, report.manifest), offset: 0,
+                                  reason: "table \(state.tables[table]!): \(problem)")
+            }
+        }
+        report.tables = state.tables.count
+        report.partitions = partitions.count
+
+        // Remove leftovers: unreferenced segments, stale manifests, a half-written CURRENT.tmp.
+        let referenced = state.referencedFiles
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(segDir) }) where !referenced.contains(name) {
+            try? fs.remove(joinPath(segDir, name))
+            report.filesRemoved.append("seg/" + name)
+        }
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(path) }) {
+            if let n = Manifest.number(of: name), n != manifest.number {
+                try? fs.remove(joinPath(path, name))
+                report.filesRemoved.append(name)
+            } else if name == Manifest.currentName + ".tmp" {
+                try? fs.remove(joinPath(path, name))
+                report.filesRemoved.append(name)
+            }
+        }
+
+        // Replay the WAL through the recovered partition map.
+        var byTable: [UInt32: PartitionMap] = [:]
+        for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }
+        let walNames = try io { () throws(FileSystemError) in try fs.listDirectory(walDir) }
+        var numbers: [UInt64] = []
+        for name in walNames {
+            if let n = WALFormat.segmentNumber(name) { numbers.append(n) } else {
+                try? fs.remove(joinPath(walDir, name))
+                report.filesRemoved.append("wal/" + name)
+            }
+        }
+        numbers.sort()
+        var maxSeq = state.lastSeq
+        for p in partitions { maxSeq = max(maxSeq, p.flushedSeq) }
+        var inherited: [(number: UInt64, maxSeq: UInt64)] = []
+        for (i, number) in numbers.enumerated() {
+            let file = joinPath(walDir, WALFormat.segmentName(number))
+            let segMax = try replay(file: file, isLast: i == numbers.count - 1, fileSystem: fs,
+                                    maps: byTable, report: &report)
+            inherited.append((number, segMax))
+            maxSeq = max(maxSeq, segMax)
+            report.walSegmentsReplayed += 1
+        }
+        report.lastSequence = maxSeq
+        options.crashPoint?(.recoveryReplayed)
+        let wal = try WriteAheadLog(fileSystem: fs, directory: walDir, firstSegment: (numbers.last ?? 0) + 1,
+                                    segmentSize: options.walSegmentSize, durability: options.durability,
+                                    lastSeq: maxSeq, inherited: inherited, crashPoint: options.crashPoint,
+                                    skipSyncBug: options.plantedBug == .skipWALSync)
+        return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
+    }
+
+    /// Replays one WAL segment. Returns the highest sequence number seen in it.
+    private static func replay(file: String, isLast: Bool, fileSystem fs: any FileSystem,
+                               maps: [UInt32: PartitionMap], report: inout RecoveryReport) throws(AugurError) -> UInt64 {
+        let handle = try io { () throws(FileSystemError) in try fs.open(file, mode: .readOnly) }
+        defer { handle.close() }
+        let size = try io { () throws(FileSystemError) in try handle.size() }
+        if size < WALFormat.frameHeaderSize { return 0 }
+        let region = try io { () throws(FileSystemError) in try handle.mapReadOnly(length: size) }
+        let base = UnsafeRawPointer(region.base)
+        var offset = 0
+        var maxSeq: UInt64 = 0
+        func lastNonZero() -> Int { max(offset, caugur_nonzero_prefix_length(base, size)) }
+        while offset + WALFormat.frameHeaderSize <= size {
+            let len = Int(loadU32(base, offset + 4))
+            var problem: String? = nil
+            if len == 0 {
+                // End of data, or a frame whose writer never finished. Anything after it was
+                // never acknowledged (acknowledgement needs a complete prefix).
+                let end = lastNonZero()
+                if end > offset {
+                    if !isLast {
+                        throw .corruption(file: file, offset: offset, reason: "data after an unfinished frame in a sealed WAL segment")
+                    }
+                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+                }
+                break
+            }
+            let frameSize = WALFormat.frameSize(payload: len)
+            if len > size - offset - WALFormat.frameHeaderSize {
+                problem = "frame length \(len) runs past the end of the segment"
+            } else {
+                let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + offset + 8, count: WALFormat.frameHeaderSize - 8 + len))
+                if CRC32C.mask(crc) != loadU32(base, offset) { problem = "frame checksum mismatch" }
+            }
+            if let problem {
+                if isLast {
+                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: lastNonZero() - offset)
+                    break
+                }
+                throw .corruption(file: file, offset: offset, reason: problem)
+            }
+            let firstSeq = loadU64(base, offset + 8)
+            let count = Int(loadU32(base, offset + 16))
+            var at = offset + WALFormat.frameHeaderSize
+            let end = at + len
+            for i in 0..<count {
+                guard end - at >= WALFormat.opHeaderSize else {
+                    throw .corruption(file: file, offset: offset, reason: "operation \(i) header past the frame")
+                }
+                let kindRaw = base.load(fromByteOffset: at, as: UInt8.self)
+                let table = loadU32(base, at + 1), klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
+                guard let kind = RecordKind(rawValue: kindRaw), klen > 0,
+                      klen + vlen <= end - at - WALFormat.opHeaderSize else {
+                    throw .corruption(file: file, offset: offset, reason: "malformed operation \(i)")
+                }
+                let key = UnsafeRawBufferPointer(start: base + at + WALFormat.opHeaderSize, count: klen)
+                let value = UnsafeRawBufferPointer(start: key.baseAddress! + klen, count: vlen)
+                let seq = firstSeq + UInt64(i)
+                maxSeq = max(maxSeq, seq)
+                if let map = maps[table] {
+                    let p = map.partition(for: key)
+                    if seq > p.flushedSeq {
+                        let memtable = p.activeMemtable
+                        p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                        report.walRecordsApplied += 1
+                    } else {
+                        report.walRecordsSkipped += 1
+                    }
+                } else {
+                    report.walRecordsSkipped += 1
+                }
+                at += WALFormat.opHeaderSize + klen + vlen
+            }
+            report.walFramesReplayed += 1
+            offset += frameSize
+        }
+        return maxSeq
+    }
+}

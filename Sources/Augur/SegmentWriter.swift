@@ -1,0 +1,92 @@
+import AugurSys
+
+/// Writes one segment file from records supplied in increasing key order.
+///
+/// Not thread-safe: one writer per file. Output is buffered and written with positional writes
+/// in 1 MiB pieces; `finish()` appends the index and footer and fdatasyncs the file. The caller
+/// syncs the directory and records the file in the manifest.
+final class SegmentWriter {
+    let path: String
+    private let handle: any FileHandle
+    private let indexInterval: Int
+    private var buffer: [UInt8] = []
+    private var fileOffset = 0                 // bytes already written to the file
+    private var dataLength = 0
+    private var recordCount = 0
+    private var index: [UInt64] = []
+    private var lastKey: [UInt8] = []
+    private static let flushThreshold = 1 << 20
+
+    init(fileSystem: any FileSystem, path: String, indexInterval: Int) throws(FileSystemError) {
+        self.path = path
+        self.indexInterval = indexInterval
+        handle = try fileSystem.open(path, mode: .createNew)
+        buffer.reserveCapacity(SegmentWriter.flushThreshold + 4096)
+        buffer.append(contentsOf: SegmentFormat.headerMagic)
+        var w = ByteWriter()
+        w.u32(SegmentFormat.version)
+        buffer.append(contentsOf: w.bytes)
+        buffer.append(contentsOf: [UInt8](repeating: 0, count: SegmentFormat.headerSize - buffer.count))
+    }
+
+    deinit { handle.close() }
+
+    var count: Int { recordCount }
+
+    /// Appends one record. Keys must strictly increase.
+    func add(kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(FileSystemError) {
+        if recordCount % indexInterval == 0 { index.append(UInt64(dataLength)) }
+        let start = buffer.count
+        buffer.append(contentsOf: [0, 0, 0, 0, kind.rawValue])
+        withUnsafeBytes(of: UInt32(key.count).littleEndian) { buffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(value.count).littleEndian) { buffer.append(contentsOf: $0) }
+        buffer.append(contentsOf: key)
+        buffer.append(contentsOf: value)
+        let crc = buffer.withUnsafeBytes { b in
+            CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 4)...])))
+        }
+        buffer.withUnsafeMutableBytes { storeU32($0.baseAddress!, start, crc) }
+        dataLength += buffer.count - start
+        recordCount += 1
+        if buffer.count >= SegmentWriter.flushThreshold { try drain() }
+    }
+
+    func add(kind: RecordKind, key: [UInt8], value: [UInt8]) throws(FileSystemError) {
+        try key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in Result { () throws(FileSystemError) in try add(kind: kind, key: k, value: v) } }
+        }.get()
+    }
+
+    private func drain() throws(FileSystemError) {
+        guard !buffer.isEmpty else { return }
+        try buffer.withUnsafeBytes { b in Result { () throws(FileSystemError) in try handle.write(at: fileOffset, b) } }.get()
+        fileOffset += buffer.count
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Writes index and footer, syncs, closes. Returns the file size.
+    func finish() throws(FileSystemError) -> Int {
+        var w = ByteWriter()
+        for o in index { w.u64(o) }
+        let indexCRC = CRC32C.mask(CRC32C.checksum(w.bytes))
+        buffer.append(contentsOf: w.bytes)
+        let dataOffset = SegmentFormat.headerSize
+        let indexOffset = dataOffset + dataLength
+        var f = ByteWriter()
+        f.u64(SegmentFormat.footerMagic)
+        f.u64(UInt64(dataOffset))
+        f.u64(UInt64(dataLength))
+        f.u64(UInt64(recordCount))
+        f.u64(UInt64(indexOffset))
+        f.u64(UInt64(index.count))
+        f.u32(UInt32(indexInterval))
+        f.u32(indexCRC)
+        f.u32(0)
+        f.u32(CRC32C.mask(CRC32C.checksum(f.bytes)))
+        buffer.append(contentsOf: f.bytes)
+        try drain()
+        try handle.sync()
+        handle.close()
+        return fileOffset
+    }
+}

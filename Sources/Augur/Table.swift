@@ -1,0 +1,157 @@
+import AugurSys
+import Synchronization
+
+/// A key/value pair returned by scans.
+public struct KeyValue: Sendable, Equatable {
+    public var key: [UInt8]
+    public var value: [UInt8]
+    public init(key: [UInt8], value: [UInt8]) {
+        self.key = key
+        self.value = value
+    }
+}
+
+/// A half-open key range `[lowerBound, upperBound)`; nil bounds are open.
+public struct KeyRange: Sendable, Equatable {
+    public var lowerBound: [UInt8]?
+    public var upperBound: [UInt8]?
+    public init(from lowerBound: [UInt8]? = nil, to upperBound: [UInt8]? = nil) {
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+    }
+    /// Every key.
+    public static let all = KeyRange()
+    /// Keys that start with `prefix`.
+    public static func prefix(_ prefix: [UInt8]) -> KeyRange {
+        var upper = prefix
+        while let last = upper.last, last == 0xFF { upper.removeLast() }
+        if upper.isEmpty { return KeyRange(from: prefix, to: nil) }
+        upper[upper.count - 1] += 1
+        return KeyRange(from: prefix, to: upper)
+    }
+}
+
+/// One partition as the engine reports it.
+public struct PartitionStats: Sendable, Equatable {
+    public var id: UInt64
+    /// Inclusive lower bound (empty = start of the key space).
+    public var lowerBound: [UInt8]
+    /// Exclusive upper bound (nil = end of the key space).
+    public var upperBound: [UInt8]?
+    /// Bytes in segment files plus memtable arena bytes.
+    public var bytes: Int
+    /// Records in segments plus keys in memtables (a key overwritten across runs counts once per run).
+    public var records: Int
+    public var segmentCount: Int
+    public var memtableBytes: Int
+}
+
+/// A named table: an ordered map from byte-string keys to byte-string values, split into
+/// key-range partitions.
+///
+/// Thread-safety: `Sendable`; every method may be called from many threads at once. A handle
+/// stays usable until its table is dropped or the engine closes (then calls throw).
+public final class Table: Sendable {
+    public let name: String
+    let id: UInt32
+    let engine: Engine
+    private let _map: Mutex<PartitionMap>
+    let dropped = Atomic<Bool>(false)
+
+    init(name: String, id: UInt32, engine: Engine, map: PartitionMap) {
+        self.name = name
+        self.id = id
+        self.engine = engine
+        _map = Mutex(map)
+    }
+
+    /// The current partition map (an immutable snapshot).
+    var map: PartitionMap { _map.withLock { $0 } }
+
+    func swapMap(_ body: (PartitionMap) -> PartitionMap) { _map.withLock { $0 = body($0) } }
+
+    @inline(__always)
+    func checkUsable() throws(AugurError) {
+        if engine.isClosed { throw .engineClosed }
+        if dropped.load(ordering: .acquiring) { throw .tableNotFound(name) }
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws(AugurError) {
+        try key.withUnsafeBytes { k in
+            value.withUnsafeBytes { v in Result { () throws(AugurError) in try engine.writeOne(self, .put, k, v) } }
+        }.get()
+    }
+
+    /// Removes `key` (a no-op when absent).
+    public func delete(_ key: [UInt8]) throws(AugurError) {
+        try key.withUnsafeBytes { k in
+            Result { () throws(AugurError) in try engine.writeOne(self, .delete, k, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }.get()
+    }
+
+    /// The value stored under `key`, or nil.
+    public func get(_ key: [UInt8]) throws(AugurError) -> [UInt8]? {
+        try key.withUnsafeBytes { k in Result { () throws(AugurError) in try engine.read(self, k) } }.get()
+    }
+
+    /// Records in `range` in key order (descending when `reverse`), at most `limit` of them.
+    public func scan(range: KeyRange = .all, limit: Int? = nil, reverse: Bool = false) throws(AugurError) -> [KeyValue] {
+        try engine.scan(self, range: range, limit: limit, reverse: reverse)
+    }
+
+    /// Splits the partition holding `key` into `[lo, key)` and `[key, hi)`.
+    public func splitPartition(at key: [UInt8]) throws(AugurError) {
+        try engine.split(self, at: key)
+    }
+
+    /// Per-partition statistics in key order.
+    public func partitionStats() throws(AugurError) -> [PartitionStats] {
+        try checkUsable()
+        return map.partitions.map { p in
+            let v = p.view
+            let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
+            let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
+            return PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
+                                  bytes: v.runs.reduce(0) { $0 + $1.fileSize } + memBytes,
+                                  records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords,
+                                  segmentCount: v.runs.count, memtableBytes: memBytes)
+        }
+    }
+}
+
+extension Table {
+    public func put(_ key: String, _ value: String) throws(AugurError) { try put(Array(key.utf8), Array(value.utf8)) }
+    public func get(_ key: String) throws(AugurError) -> String? {
+        try get(Array(key.utf8)).map { String(decoding: $0, as: UTF8.self) }
+    }
+    public func delete(_ key: String) throws(AugurError) { try delete(Array(key.utf8)) }
+}
+
+/// Operations applied atomically across tables and partitions by `Engine.write(_:)`: after a
+/// crash either all of them are present or none.
+public struct WriteBatch: Sendable {
+    struct Op: Sendable {
+        let table: Table
+        let kind: RecordKind
+        let key: [UInt8]
+        let value: [UInt8]
+    }
+    var ops: [Op] = []
+
+    public init() {}
+
+    public var count: Int { ops.count }
+    public var isEmpty: Bool { ops.isEmpty }
+
+    public mutating func put(_ key: [UInt8], _ value: [UInt8], in table: Table) {
+        ops.append(Op(table: table, kind: .put, key: key, value: value))
+    }
+    public mutating func delete(_ key: [UInt8], in table: Table) {
+        ops.append(Op(table: table, kind: .delete, key: key, value: []))
+    }
+    public mutating func put(_ key: String, _ value: String, in table: Table) {
+        put(Array(key.utf8), Array(value.utf8), in: table)
+    }
+    public mutating func delete(_ key: String, in table: Table) { delete(Array(key.utf8), in: table) }
+}

@@ -1,0 +1,157 @@
+// Manifest records: each is a list of version edits applied atomically (one CRC-framed
+// record). Encoded as a tag byte and little-endian fields; see docs/FORMAT.md.
+
+/// One immutable segment file of a partition, as the manifest knows it.
+struct RunRecord: Sendable, Equatable {
+    var name: String          // file name inside seg/
+    var size: UInt64          // exact file size; checked before mapping
+}
+
+/// A partition as the manifest knows it.
+struct PartitionRecord: Sendable, Equatable {
+    var id: UInt64
+    var tableID: UInt32
+    var lowerBound: [UInt8]           // inclusive; empty = the start of the key space
+    var upperBound: [UInt8]?          // exclusive; nil = the end of the key space
+    var runs: [RunRecord]             // newest first
+    /// Every write to this key range with a sequence number ≤ this is in `runs`.
+    var flushedSeq: UInt64
+}
+
+enum VersionEdit: Sendable, Equatable {
+    case createTable(id: UInt32, name: String)
+    case dropTable(id: UInt32)
+    case addPartition(PartitionRecord)
+    case removePartition(id: UInt64)
+    case setRuns(partitionID: UInt64, runs: [RunRecord], flushedSeq: UInt64)
+    case setFlushed(partitionID: UInt64, flushedSeq: UInt64)
+    case counters(nextFileNumber: UInt64, nextPartitionID: UInt64, nextTableID: UInt32, lastSeq: UInt64)
+
+    private enum Tag: UInt8 {
+        case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
+    }
+
+    func encode(into w: inout ByteWriter) {
+        switch self {
+        case .createTable(let id, let name):
+            w.u8(Tag.createTable.rawValue); w.u32(id); w.string(name)
+        case .dropTable(let id):
+            w.u8(Tag.dropTable.rawValue); w.u32(id)
+        case .addPartition(let p):
+            w.u8(Tag.addPartition.rawValue)
+            w.u64(p.id); w.u32(p.tableID); w.blob(p.lowerBound)
+            w.u8(p.upperBound == nil ? 0 : 1); w.blob(p.upperBound ?? [])
+            VersionEdit.encodeRuns(p.runs, &w); w.u64(p.flushedSeq)
+        case .removePartition(let id):
+            w.u8(Tag.removePartition.rawValue); w.u64(id)
+        case .setRuns(let id, let runs, let flushed):
+            w.u8(Tag.setRuns.rawValue); w.u64(id); VersionEdit.encodeRuns(runs, &w); w.u64(flushed)
+        case .setFlushed(let id, let flushed):
+            w.u8(Tag.setFlushed.rawValue); w.u64(id); w.u64(flushed)
+        case .counters(let f, let p, let t, let s):
+            w.u8(Tag.counters.rawValue); w.u64(f); w.u64(p); w.u32(t); w.u64(s)
+        }
+    }
+
+    private static func encodeRuns(_ runs: [RunRecord], _ w: inout ByteWriter) {
+        w.u32(UInt32(runs.count))
+        for r in runs { w.string(r.name); w.u64(r.size) }
+    }
+
+    private static func decodeRuns(_ r: inout ByteReader) -> [RunRecord]? {
+        guard let n = r.u32(), Int(n) <= r.remaining else { return nil }
+        var runs: [RunRecord] = []
+        for _ in 0..<n {
+            guard let name = r.string(), let size = r.u64() else { return nil }
+            runs.append(RunRecord(name: name, size: size))
+        }
+        return runs
+    }
+
+    /// Decodes one edit; nil on malformed input.
+    static func decode(_ r: inout ByteReader) -> VersionEdit? {
+        guard let raw = r.u8(), let tag = Tag(rawValue: raw) else { return nil }
+        switch tag {
+        case .createTable:
+            guard let id = r.u32(), let name = r.string() else { return nil }
+            return .createTable(id: id, name: name)
+        case .dropTable:
+            guard let id = r.u32() else { return nil }
+            return .dropTable(id: id)
+        case .addPartition:
+            guard let id = r.u64(), let table = r.u32(), let lo = r.blob(), let hasHi = r.u8(), let hi = r.blob(),
+                  let runs = decodeRuns(&r), let flushed = r.u64() else { return nil }
+            return .addPartition(PartitionRecord(id: id, tableID: table, lowerBound: lo,
+                                                 upperBound: hasHi == 0 ? nil : hi, runs: runs, flushedSeq: flushed))
+        case .removePartition:
+            guard let id = r.u64() else { return nil }
+            return .removePartition(id: id)
+        case .setRuns:
+            guard let id = r.u64(), let runs = decodeRuns(&r), let flushed = r.u64() else { return nil }
+            return .setRuns(partitionID: id, runs: runs, flushedSeq: flushed)
+        case .setFlushed:
+            guard let id = r.u64(), let flushed = r.u64() else { return nil }
+            return .setFlushed(partitionID: id, flushedSeq: flushed)
+        case .counters:
+            guard let f = r.u64(), let p = r.u64(), let t = r.u32(), let s = r.u64() else { return nil }
+            return .counters(nextFileNumber: f, nextPartitionID: p, nextTableID: t, lastSeq: s)
+        }
+    }
+}
+
+/// The state a manifest describes: the result of applying every edit in order.
+struct ManifestState: Sendable, Equatable {
+    var tables: [UInt32: String] = [:]
+    var partitions: [UInt64: PartitionRecord] = [:]
+    var nextFileNumber: UInt64 = 1
+    var nextPartitionID: UInt64 = 1
+    var nextTableID: UInt32 = 1
+    var lastSeq: UInt64 = 0
+
+    /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
+    mutating func apply(_ edit: VersionEdit) -> String? {
+        switch edit {
+        case .createTable(let id, let name):
+            if tables[id] != nil { return "table id \(id) created twice" }
+            tables[id] = name
+        case .dropTable(let id):
+            if tables.removeValue(forKey: id) == nil { return "drop of unknown table id \(id)" }
+            partitions = partitions.filter { $0.value.tableID != id }
+        case .addPartition(let p):
+            if partitions[p.id] != nil { return "partition \(p.id) added twice" }
+            if tables[p.tableID] == nil { return "partition \(p.id) of unknown table \(p.tableID)" }
+            partitions[p.id] = p
+        case .removePartition(let id):
+            if partitions.removeValue(forKey: id) == nil { return "removal of unknown partition \(id)" }
+        case .setRuns(let id, let runs, let flushed):
+            guard partitions[id] != nil else { return "runs for unknown partition \(id)" }
+            partitions[id]!.runs = runs
+            partitions[id]!.flushedSeq = flushed
+        case .setFlushed(let id, let flushed):
+            guard partitions[id] != nil else { return "flush mark for unknown partition \(id)" }
+            partitions[id]!.flushedSeq = max(partitions[id]!.flushedSeq, flushed)
+        case .counters(let f, let p, let t, let s):
+            nextFileNumber = max(nextFileNumber, f)
+            nextPartitionID = max(nextPartitionID, p)
+            nextTableID = max(nextTableID, t)
+            lastSeq = max(lastSeq, s)
+        }
+        return nil
+    }
+
+    /// Edits that rebuild this state from nothing (a rotated manifest's first record).
+    var snapshot: [VersionEdit] {
+        var edits: [VersionEdit] = [.counters(nextFileNumber: nextFileNumber, nextPartitionID: nextPartitionID,
+                                              nextTableID: nextTableID, lastSeq: lastSeq)]
+        for (id, name) in tables.sorted(by: { $0.key < $1.key }) { edits.append(.createTable(id: id, name: name)) }
+        for (_, p) in partitions.sorted(by: { $0.key < $1.key }) { edits.append(.addPartition(p)) }
+        return edits
+    }
+
+    /// Names of every segment file the state references.
+    var referencedFiles: Set<String> {
+        var names = Set<String>()
+        for p in partitions.values { for r in p.runs { names.insert(r.name) } }
+        return names
+    }
+}

@@ -1,0 +1,297 @@
+// The write-ahead log shared by every partition of every table, so a batch that spans
+// partitions is one frame (atomic) and one fdatasync acknowledges many writers (group commit).
+//
+// Append protocol (no lock on the fast path):
+//   1. reserve: CAS the segment's `reserved` offset forward by the frame size. A CAS (rather than
+//      a blind fetch-add) keeps `reserved` ≤ capacity, so when a segment fills, the roller reads
+//      the exact end of its data with one exchange.
+//   2. take sequence numbers with a fetch-add (WAL order need not equal sequence order: the
+//      memtable and replay both keep the highest sequence per key);
+//   3. copy the payload into the mapping, write the checksum, then publish the length word with
+//      a release store. A frame is complete exactly when its length is non-zero.
+//
+// Group commit: a writer that needs durability takes `syncLock`; if a sync that started after
+// its frame was complete already covered it, it returns at once. Otherwise it becomes the
+// leader: it walks frame headers from the durable watermark up to the reservation end seen,
+// waiting for any frame still being copied, then fdatasyncs once for everyone in that prefix.
+// Because the prefix is contiguous and complete, a crash can never keep an acknowledged frame
+// behind a torn one (replay stops at the first invalid frame).
+//
+// A failed fdatasync disables writes for the life of the instance: after a failed fsync Linux
+// may have dropped the dirty pages and a retry can report success for lost data.
+import AugurSys
+import Synchronization
+import CAugurSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class WALSegment: @unchecked Sendable {
+    let number: UInt64
+    let file: MappedFile
+    let capacity: Int
+    /// Next free offset; set to `sealed` when the segment is full.
+    let reserved: Atomic<Int>
+    /// Highest sequence number written into this segment.
+    let maxSeq = Atomic<UInt64>(0)
+    /// Offset below which every frame is complete and synced (guarded by the log's syncLock).
+    var durableEnd = 0
+    /// Offset below which every frame is known complete (guarded by syncLock).
+    var completeEnd = 0
+    /// End of data once sealed (guarded by rollLock), nil while current.
+    var sealedEnd: Int? = nil
+
+    static let sealed = Int.max / 2
+
+    init(number: UInt64, file: MappedFile, start: Int = 0) {
+        self.number = number
+        self.file = file
+        capacity = file.capacity
+        reserved = Atomic(start)
+        durableEnd = start
+        completeEnd = start
+    }
+
+    var path: String { file.path }
+
+    /// Length word of the frame at `offset` (acquire: its contents are visible once non-zero).
+    @inline(__always) func frameLength(at offset: Int) -> Int {
+        Int(caugur_load_acquire_u32(file.base + offset + 4))
+    }
+}
+
+/// Where a frame ended; what a writer waits to see durable.
+struct WALPosition {
+    let segment: WALSegment
+    let end: Int
+    /// Sequence number of the frame's first operation.
+    let firstSeq: UInt64
+}
+
+final class WriteAheadLog: @unchecked Sendable {
+    let fileSystem: any FileSystem
+    let directory: String
+    let segmentSize: Int
+    let durability: Durability
+    let crashPoint: (@Sendable (CrashPoint) -> Void)?
+
+    private let current: Mutex<WALSegment>
+    /// Sealed segments still needed for recovery, oldest first (guarded by rollLock).
+    private var sealedSegments: [WALSegment] = []
+    /// Numbers and highest sequence of segments left from before this open (replayed, not mapped).
+    private var inheritedSegments: [(number: UInt64, maxSeq: UInt64)] = []
+    private let rollLock = PThreadMutex()
+    private let syncLock = PThreadMutex()
+    private let lastSeq: Atomic<UInt64>
+    private let failure = Mutex<String?>(nil)
+    let failed = Atomic<Bool>(false)
+    /// Test-only planted bug for the crash harness: acknowledge `sync` writes without syncing.
+    let skipSyncBug: Bool
+
+    init(fileSystem: any FileSystem, directory: String, firstSegment number: UInt64, segmentSize: Int,
+         durability: Durability, lastSeq: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
+         crashPoint: (@Sendable (CrashPoint) -> Void)?, skipSyncBug: Bool = false) throws(AugurError) {
+        self.fileSystem = fileSystem
+        self.directory = directory
+        self.segmentSize = segmentSize
+        self.durability = durability
+        self.crashPoint = crashPoint
+        self.skipSyncBug = skipSyncBug
+        self.lastSeq = Atomic(lastSeq)
+        inheritedSegments = inherited
+        let first = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory, number: number, size: segmentSize)
+        current = Mutex(first)
+    }
+
+    private static func createSegment(fileSystem: any FileSystem, directory: String, number: UInt64, size: Int) throws(AugurError) -> WALSegment {
+        let path = joinPath(directory, WALFormat.segmentName(number))
+        let file = try io { () throws(FileSystemError) in
+            let f = try MappedFile(fileSystem: fileSystem, path: path, capacity: size, create: true)
+            // The new file's directory entry must be durable before any frame in it is acknowledged.
+            try fileSystem.syncDirectory(directory)
+            return f
+        }
+        return WALSegment(number: number, file: file)
+    }
+
+    /// Largest payload one frame can carry.
+    var maxPayload: Int { segmentSize - WALFormat.frameHeaderSize - 8 }
+
+    var lastSequence: UInt64 { lastSeq.load(ordering: .acquiring) }
+
+    func checkWritable() throws(AugurError) {
+        if failed.load(ordering: .acquiring) {
+            throw .writesDisabled(reason: failure.withLock { $0 } ?? "a WAL sync failed")
+        }
+    }
+
+    private func fail(_ reason: String) {
+        failure.withLock { if $0 == nil { $0 = reason } }
+        failed.store(true, ordering: .releasing)
+    }
+
+    /// Appends one frame of `opCount` operations whose encoded payload is `payloadSize` bytes.
+    /// `encode` writes the payload given its base address and the first sequence number.
+    /// Nothing can fail after space is reserved, so a reservation always becomes a frame.
+    @inline(__always)
+    func append(payloadSize: Int, opCount: Int,
+                encode: (UnsafeMutableRawPointer, UInt64) -> Void) throws(AugurError) -> WALPosition {
+        try checkWritable()
+        let size = WALFormat.frameSize(payload: payloadSize)
+        var segment = current.withLock { $0 }
+        var offset = 0
+        while true {
+            var off = segment.reserved.load(ordering: .relaxed)
+            var reservedHere = false
+            while off + size <= segment.capacity {
+                let (ok, seen) = segment.reserved.compareExchange(expected: off, desired: off + size, ordering: .relaxed)
+                if ok { reservedHere = true; break }
+                off = seen
+            }
+            if reservedHere { offset = off; break }
+            segment = try roll(from: segment)
+        }
+        let firstSeq = lastSeq.wrappingAdd(UInt64(opCount), ordering: .relaxed).oldValue + 1
+        let frame = segment.file.base + offset
+        encode(frame + WALFormat.frameHeaderSize, firstSeq)
+        storeU64(frame, 8, firstSeq)
+        storeU32(frame, 16, UInt32(opCount))
+        storeU32(frame, 20, 0)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: frame + 8, count: WALFormat.frameHeaderSize - 8 + payloadSize))
+        storeU32(frame, 0, CRC32C.mask(crc))
+        caugur_store_release_u32(frame + 4, UInt32(payloadSize))
+        segment.maxSeq.max(firstSeq + UInt64(opCount) - 1, ordering: .relaxed)
+        crashPoint?(.walAppend)
+        return WALPosition(segment: segment, end: offset + size, firstSeq: firstSeq)
+    }
+
+    /// Walks frame headers from `segment.completeEnd`: waits for frames still being copied
+    /// below `mustReach`, then advances over frames that happen to be complete, up to
+    /// `mayReach`. Caller holds syncLock. Never waits past `mustReach`, which must lie within
+    /// reserved space (beyond it the zeros may be unreserved, not in progress).
+    private func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
+        var at = segment.completeEnd
+        var spins = 0
+        while at < mustReach {
+            let len = segment.frameLength(at: at)
+            if len == 0 {
+                spins += 1
+                if spins > 64 { sched_yield(); spins = 0 }
+                continue
+            }
+            at += WALFormat.frameSize(payload: len)
+        }
+        while at + WALFormat.frameHeaderSize <= mayReach {
+            let len = segment.frameLength(at: at)
+            if len == 0 { break }
+            at += WALFormat.frameSize(payload: len)
+        }
+        segment.completeEnd = max(segment.completeEnd, at)
+    }
+
+    /// Makes everything up to `position` durable (group commit). Throws once the log has failed.
+    func sync(upTo position: WALPosition) throws(AugurError) {
+        try syncLock.withLock { () throws(AugurError) in
+            try checkWritable()
+            let segment = position.segment
+            if segment.durableEnd >= position.end { return }
+            // Cover everyone already reserved, not just us: that is what makes it group commit.
+            let reservedNow = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
+            advanceComplete(segment, mustReach: position.end, mayReach: reservedNow)
+            crashPoint?(.walSync)
+            if !skipSyncBug {
+                do throws(FileSystemError) { try segment.file.sync() } catch {
+                    fail("fdatasync of \(segment.path) failed: \(error.errno)")
+                    throw AugurError(error)
+                }
+            }
+            segment.durableEnd = segment.completeEnd
+        }
+    }
+
+    /// Syncs whatever is complete in the current segment (periodic durability, close).
+    func syncCurrent() throws(AugurError) {
+        let segment = current.withLock { $0 }
+        try syncLock.withLock { () throws(AugurError) in
+            try checkWritable()
+            let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
+            advanceComplete(segment, mustReach: segment.completeEnd, mayReach: end)
+            let at = segment.completeEnd
+            do throws(FileSystemError) { try segment.file.sync() } catch {
+                fail("fdatasync of \(segment.path) failed: \(error.errno)")
+                throw AugurError(error)
+            }
+            segment.durableEnd = at
+        }
+    }
+
+    /// Seals a full segment and installs the next one. Returns the segment to retry on.
+    private func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
+        try rollLock.withLock { () throws(AugurError) -> WALSegment in
+            let now = current.withLock { $0 }
+            if now !== full { return now }
+            try checkWritable()
+            let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
+            full.sealedEnd = end
+            try syncLock.withLock { () throws(AugurError) in
+                advanceComplete(full, mustReach: end, mayReach: end)
+                if durability != .none && !skipSyncBug {
+                    do throws(FileSystemError) { try full.file.sync() } catch {
+                        fail("fdatasync of \(full.path) failed: \(error.errno)")
+                        throw AugurError(error)
+                    }
+                    full.durableEnd = end
+                }
+            }
+            let next: WALSegment
+            do throws(AugurError) {
+                next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
+                                                       number: full.number + 1, size: segmentSize)
+            } catch {
+                // The full segment stays sealed; every writer comes back here and retries, so
+                // freeing disk space lets writes resume. Remove the half-made file.
+                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(full.number + 1)))
+                throw error
+            }
+            sealedSegments.append(full)
+            current.withLock { $0 = next }
+            crashPoint?(.walRoll)
+            return next
+        }
+    }
+
+    /// Deletes sealed and inherited segments whose every record has been flushed
+    /// (highest sequence ≤ `flushedFloor`). Returns how many were removed.
+    @discardableResult
+    func trim(flushedFloor: UInt64) -> Int {
+        rollLock.withLock {
+            var removed = 0
+            inheritedSegments.removeAll { seg in
+                guard seg.maxSeq <= flushedFloor else { return false }
+                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(seg.number)))
+                removed += 1
+                return true
+            }
+            sealedSegments.removeAll { seg in
+                guard seg.maxSeq.load(ordering: .acquiring) <= flushedFloor else { return false }
+                try? fileSystem.remove(seg.path)
+                removed += 1
+                return true
+            }
+            return removed
+        }
+    }
+
+    /// Segment files currently part of the log (for tests and `augur info`).
+    var segmentNumbers: [UInt64] {
+        rollLock.withLock {
+            inheritedSegments.map(\.number) + sealedSegments.map(\.number) + [current.withLock { $0.number }]
+        }
+    }
+
+    func close() {
+        let seg = current.withLock { $0 }
+        seg.file.close()
+        rollLock.withLock { for s in sealedSegments { s.file.close() } }
+    }
+}

@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A plain mutex for state guarded by a class (where `Mutex<Value>` would need the state moved
+/// inside it). Thread-safe by construction; not recursive.
+public final class PThreadMutex: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    public init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        precondition(pthread_mutex_init(mutex, nil) == 0)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inline(__always)
+    public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// A reader-writer lock (pthread_rwlock). Used as a partition's write gate: writers take it
+/// shared, the rare memtable swap or reshard cutover takes it exclusive for microseconds.
+/// Writer-preferring so a cutover is not starved by a stream of writers.
+public final class ReadWriteLock: @unchecked Sendable {
+    private let rw: UnsafeMutablePointer<pthread_rwlock_t>
+
+    public init() {
+        rw = .allocate(capacity: 1)
+        rw.initialize(to: pthread_rwlock_t())
+        var attr = pthread_rwlockattr_t()
+        pthread_rwlockattr_init(&attr)
+        // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP = 2
+        pthread_rwlockattr_setkind_np(&attr, 2)
+        precondition(pthread_rwlock_init(rw, &attr) == 0)
+        pthread_rwlockattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_rwlock_destroy(rw)
+        rw.deallocate()
+    }
+
+    @inline(__always) public func lockShared() { pthread_rwlock_rdlock(rw) }
+    @inline(__always) public func lockExclusive() { pthread_rwlock_wrlock(rw) }
+    @inline(__always) public func unlock() { pthread_rwlock_unlock(rw) }
+}

@@ -1,0 +1,125 @@
+#define _GNU_SOURCE
+#include "CAugurSys.h"
+#include <sys/syscall.h>
+#include <pthread.h>
+
+int caugur_fallocate(int fd, int64_t offset, int64_t length) {
+    return fallocate(fd, 0, (off_t)offset, (off_t)length);
+}
+
+int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len) {
+    loff_t in = (loff_t)*off_in, out = (loff_t)*off_out;
+    ssize_t n = copy_file_range(fd_in, &in, fd_out, &out, len, 0);
+    *off_in = (int64_t)in;
+    *off_out = (int64_t)out;
+    return (int64_t)n;
+}
+
+int caugur_pin_thread_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
+int caugur_allowed_cpu_count(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+    return CPU_COUNT(&set);
+}
+
+int32_t caugur_gettid(void) { return (int32_t)syscall(SYS_gettid); }
+
+void caugur_kill_self(void) { kill(getpid(), SIGKILL); }
+
+size_t caugur_nonzero_prefix_length(const void *buf, size_t len) {
+    const uint8_t *p = (const uint8_t *)buf;
+    size_t n = len;
+    while (n && (n & 7)) { if (p[n - 1]) return n; n--; }
+    while (n >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p + n - 8, 8);
+        if (w) break;
+        n -= 8;
+    }
+    while (n && !p[n - 1]) n--;
+    return n;
+}
+
+// MARK: - CRC32C
+
+// Table-driven CRC32C (reflected polynomial 0x82F63B78), slicing-by-8. The tables are built
+// once under pthread_once so concurrent first callers are safe.
+static uint32_t crc_tables[8][256];
+static pthread_once_t crc_tables_once = PTHREAD_ONCE_INIT;
+
+static void crc_build_tables(void) {
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        crc_tables[0][n] = c;
+    }
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = crc_tables[0][n];
+        for (int k = 1; k < 8; k++) {
+            c = crc_tables[0][c & 0xff] ^ (c >> 8);
+            crc_tables[k][n] = c;
+        }
+    }
+}
+
+uint32_t caugur_crc32c_portable(uint32_t crc, const void *buf, size_t len) {
+    pthread_once(&crc_tables_once, crc_build_tables);
+    const uint8_t *p = (const uint8_t *)buf;
+    uint32_t c = ~crc;
+    while (len && ((uintptr_t)p & 7)) { c = crc_tables[0][(c ^ *p++) & 0xff] ^ (c >> 8); len--; }
+    while (len >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        w ^= c;
+        c = crc_tables[7][w & 0xff] ^ crc_tables[6][(w >> 8) & 0xff] ^
+            crc_tables[5][(w >> 16) & 0xff] ^ crc_tables[4][(w >> 24) & 0xff] ^
+            crc_tables[3][(w >> 32) & 0xff] ^ crc_tables[2][(w >> 40) & 0xff] ^
+            crc_tables[1][(w >> 48) & 0xff] ^ crc_tables[0][w >> 56];
+        p += 8; len -= 8;
+    }
+    while (len--) c = crc_tables[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    return ~c;
+}
+
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+__attribute__((target("sse4.2")))
+static uint32_t crc32c_sse42(uint32_t crc, const void *buf, size_t len) {
+    const uint8_t *p = (const uint8_t *)buf;
+    uint64_t c = (uint32_t)~crc;
+    while (len && ((uintptr_t)p & 7)) { c = _mm_crc32_u8((uint32_t)c, *p++); len--; }
+    while (len >= 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        c = _mm_crc32_u64(c, w);
+        p += 8; len -= 8;
+    }
+    while (len--) c = _mm_crc32_u8((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+#endif
+
+bool caugur_crc32c_is_hardware(void) {
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("sse4.2");
+#else
+    return false;
+#endif
+}
+
+uint32_t caugur_crc32c(uint32_t crc, const void *buf, size_t len) {
+#if defined(__x86_64__)
+    static int hw = -1;
+    int h = __atomic_load_n(&hw, __ATOMIC_RELAXED);
+    if (h < 0) { h = caugur_crc32c_is_hardware() ? 1 : 0; __atomic_store_n(&hw, h, __ATOMIC_RELAXED); }
+    if (h) return crc32c_sse42(crc, buf, len);
+#endif
+    return caugur_crc32c_portable(crc, buf, len);
+}

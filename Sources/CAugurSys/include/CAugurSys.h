@@ -1,0 +1,97 @@
+// CAugurSys: the C shim under AugurSys.
+//
+// Holds only what Swift cannot import or express well:
+//   * system headers, included in an order that keeps liburing happy: liburing.h defines
+//     _XOPEN_SOURCE, which hides declarations other headers need if they come after it, so
+//     every libc header Augur uses is included first;
+//   * GNU-only calls (fallocate, copy_file_range, CPU_SET) behind functions compiled with
+//     _GNU_SOURCE in CAugurSys.c, because the Glibc module Swift imports is built without it;
+//   * atomics over raw memory (the memtable's skiplist lives in an arena, not in Swift objects),
+//     as static inline functions so the Swift optimizer inlines them to single instructions;
+//   * CRC32C with the SSE4.2 instruction and a portable fallback.
+// Every symbol is prefixed caugur_.
+#ifndef CAUGURSYS_H
+#define CAUGURSYS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/mman.h>
+#include <sys/file.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+#include <dirent.h>
+#include <sched.h>
+#include <pthread.h>
+#include <time.h>
+
+#include <liburing.h>
+#include <numa.h>
+
+// MARK: - GNU calls (implemented in CAugurSys.c with _GNU_SOURCE)
+
+/// fallocate(2) with mode 0: allocates and extends the file size. Returns 0 or -1 with errno.
+int caugur_fallocate(int fd, int64_t offset, int64_t length);
+/// copy_file_range(2). Returns bytes copied or -1 with errno.
+int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len);
+/// Pins the calling thread to one CPU. Returns 0 or an errno value.
+int caugur_pin_thread_to_cpu(int cpu);
+/// Number of CPUs the calling thread may run on.
+int caugur_allowed_cpu_count(void);
+/// Current thread's kernel id (gettid).
+int32_t caugur_gettid(void);
+/// Raises SIGKILL on the calling process; used by named crash points.
+void caugur_kill_self(void);
+
+/// Length of the prefix of `buf` that ends with its last non-zero byte (0 if all zero).
+/// Used by WAL recovery to measure a torn tail in a mostly zero, preallocated file.
+size_t caugur_nonzero_prefix_length(const void *buf, size_t len);
+
+// MARK: - CRC32C (Castagnoli)
+
+/// CRC32C of `len` bytes continuing from `crc` (pass 0 to start). Uses the SSE4.2 crc32
+/// instruction when the CPU has it, else a slicing-by-8 table.
+uint32_t caugur_crc32c(uint32_t crc, const void *buf, size_t len);
+/// The portable table-driven implementation, exposed so tests can check both paths.
+uint32_t caugur_crc32c_portable(uint32_t crc, const void *buf, size_t len);
+/// Whether caugur_crc32c uses the hardware instruction on this CPU.
+bool caugur_crc32c_is_hardware(void);
+
+// MARK: - Atomics over raw memory
+
+static inline void *caugur_load_acquire_ptr(void *const *p) {
+    return __atomic_load_n((void **)p, __ATOMIC_ACQUIRE);
+}
+static inline void caugur_store_release_ptr(void **p, void *v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline void *caugur_load_relaxed_ptr(void *const *p) {
+    return __atomic_load_n((void **)p, __ATOMIC_RELAXED);
+}
+static inline void caugur_store_relaxed_ptr(void **p, void *v) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+static inline uint64_t caugur_load_acquire_u64(const uint64_t *p) {
+    return __atomic_load_n((uint64_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void caugur_store_release_u64(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline uint32_t caugur_load_acquire_u32(const void *p) {
+    return __atomic_load_n((const uint32_t *)p, __ATOMIC_ACQUIRE);
+}
+static inline void caugur_store_release_u32(void *p, uint32_t v) {
+    __atomic_store_n((uint32_t *)p, v, __ATOMIC_RELEASE);
+}
+static inline uint64_t caugur_fetch_add_relaxed_u64(uint64_t *p, uint64_t v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+#endif
