@@ -125,8 +125,18 @@ extension Engine {
     }
 
     /// Commits edits to the manifest; after an earlier failed commit, sweeps unreferenced files.
-    func commitEdits(_ edits: [VersionEdit]) throws(AugurError) {
+    func commitEdits(_ edits: [VersionEdit], droppingRetired: Bool = false) throws(AugurError) {
         try manifest.lock.withLock { () throws(AugurError) in
+            var edits = edits
+            if droppingRetired {
+                // Flush marks gathered without the manifest lock may name partitions a split or
+                // a table drop has removed since; those marks no longer mean anything.
+                edits.removeAll { edit in
+                    if case .setFlushed(let id, _) = edit { return manifest.state.partitions[id] == nil }
+                    return false
+                }
+                if edits.isEmpty { return }
+            }
             do throws(AugurError) {
                 try manifest.commit(edits, lastSeq: wal.lastSequence)
             } catch {
@@ -174,7 +184,7 @@ extension Engine {
             }
         }
         if !edits.isEmpty {
-            try commitEdits(edits)
+            try commitEdits(edits, droppingRetired: true)
             for (p, seq) in bumped { p.maintenanceLock.withLock { p.flushedSeq = max(p.flushedSeq, seq) } }
         }
         if floor == .max { floor = wal.lastSequence }

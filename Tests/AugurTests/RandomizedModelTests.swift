@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import Augur
+import AugurSys
+import AugurTestSupport
+
+/// Thousands of mixed operations against the in-memory model, with flushes, splits, table
+/// drops and reopens in between. Replay one seed with AUGUR_SEED=<n>.
+@Suite struct RandomizedModelTests {
+    static var seeds: [UInt64] {
+        if let s = environmentValue("AUGUR_SEED"), let seed = UInt64(s) { return [seed] }
+        return [1, 2, 3, 0xA06A_2026]
+    }
+
+    static func options(_ fs: any FileSystem) -> EngineOptions {
+        var o = EngineOptions()
+        o.fileSystem = fs
+        o.durability = .none
+        o.walSegmentSize = 64 << 10
+        o.memtableFlushSize = 16 << 10
+        o.maxRunsPerPartition = 3
+        o.segmentIndexInterval = 4
+        o.manifestRotationSize = 8 << 10
+        return o
+    }
+
+    @Test(arguments: seeds)
+    func mixedOperationsMatchModel(seed: UInt64) throws {
+        let fs = CrashSimulatingFileSystem()
+        try runRandomized(seed: seed, fileSystem: fs, path: "/db", operations: 4000)
+    }
+
+    @Test func mixedOperationsOnRealFiles() throws {
+        let dir = TemporaryDirectory()
+        try runRandomized(seed: 77, fileSystem: PosixFileSystem(), path: dir.child("db"), operations: 1500)
+    }
+
+    func runRandomized(seed: UInt64, fileSystem: any FileSystem, path: String, operations: Int) throws {
+        var r = RandomData(seed: seed)
+        var model = ModelStore()
+        var engine = try Engine.open(at: path, options: Self.options(fileSystem))
+        let names = ["alpha", "beta", "gamma"]
+        for n in names.prefix(2) { try engine.createTable(n); model.tables[n] = [:] }
+        let context = "seed \(seed)"
+        for step in 0..<operations {
+            let live = model.tables.keys.sorted()
+            guard let name = live.isEmpty ? nil : live[r.int(0..<live.count)] else {
+                try engine.createTable("alpha"); model.tables["alpha"] = [:]
+                continue
+            }
+            let table = try engine.table(named: name)
+            let dice = r.int(0..<1000)
+            switch dice {
+            case 0..<450:
+                let k = r.key(), v = r.value()
+                try table.put(k, v)
+                model.put(name, k, v)
+            case 450..<600:
+                let k = r.key()
+                try table.delete(k)
+                model.delete(name, k)
+            case 600..<780:
+                let k = r.key()
+                #expect(try table.get(k) == model.tables[name]?[k], "\(context) step \(step) get \(formatKey(k))")
+            case 780..<840:
+                var batch = WriteBatch()
+                var next = model
+                for _ in 0..<r.int(1..<8) {
+                    let t = live[r.int(0..<live.count)], k = r.key()
+                    if r.chance(0.7) {
+                        let v = r.value()
+                        batch.put(k, v, in: try engine.table(named: t))
+                        next.put(t, k, v)
+                    } else {
+                        batch.delete(k, in: try engine.table(named: t))
+                        next.delete(t, k)
+                    }
+                }
+                try engine.write(batch)
+                model = next
+            case 840..<920:
+                let range = r.range(), limit: Int? = r.chance(0.5) ? r.int(0..<20) : nil, reverse = r.chance(0.4)
+                let got = try table.scan(range: range, limit: limit, reverse: reverse)
+                let want = model.scan(name, range: range, limit: limit, reverse: reverse)
+                #expect(got == want, "\(context) step \(step) scan \(range) limit \(String(describing: limit)) reverse \(reverse)")
+            case 920..<945:
+                try engine.flush()
+            case 945..<975:
+                let k = r.key()
+                let isBoundary = try table.partitionStats().contains { $0.lowerBound == k }
+                let result = Result { () throws(AugurError) in try table.splitPartition(at: k) }
+                if isBoundary {
+                    #expect(throws: AugurError.self, "\(context) step \(step)") { try result.get() }
+                } else {
+                    try result.get()
+                }
+                #expect(coverageProblem(try table.partitionStats()) == nil, "\(context) step \(step)")
+            case 975..<990:
+                try engine.close()
+                engine = try Engine.open(at: path, options: Self.options(fileSystem))
+                #expect(try dumpStore(engine) == model, "\(context) step \(step) after reopen")
+            case 990..<995:
+                if live.count > 1 {
+                    try engine.dropTable(name)
+                    model.tables[name] = nil
+                    #expect(throws: AugurError.tableNotFound(name)) { try table.get([1]) }
+                }
+            default:
+                if let missing = names.first(where: { model.tables[$0] == nil }) {
+                    try engine.createTable(missing)
+                    model.tables[missing] = [:]
+                }
+            }
+        }
+        #expect(try dumpStore(engine) == model, "\(context) final")
+        try engine.close()
+        engine = try Engine.open(at: path, options: Self.options(fileSystem))
+        #expect(try dumpStore(engine) == model, "\(context) final after reopen")
+        for name in try engine.tableNames() {
+            #expect(coverageProblem(try engine.table(named: name).partitionStats()) == nil, "\(context) coverage of \(name)")
+        }
+        try engine.close()
+    }
+}
+
+func environmentValue(_ name: String) -> String? {
+    guard let v = getenv(name) else { return nil }
+    return String(cString: v)
+}
