@@ -94,7 +94,7 @@ public struct EngineOptions: Sendable {
         try check(memtableFlushSize >= 4096, "memtableFlushSize", memtableFlushSize, "must be at least 4096")
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")
-        try check(manifestRotationSize >= 4096, "manifestRotationSize", manifestRotationSize, "must be at least 4096")
+        try check(manifestRotationSize >= 1024, "manifestRotationSize", manifestRotationSize, "must be at least 1024")
         if case .periodic(let d) = durability, d <= .zero {
             throw .invalidOption(name: "durability", value: "\(d)", reason: "periodic interval must be positive")
         }

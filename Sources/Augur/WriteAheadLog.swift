@@ -231,16 +231,20 @@ final class WriteAheadLog: @unchecked Sendable {
             let now = current.withLock { $0 }
             if now !== full { return now }
             try checkWritable()
-            let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
-            full.sealedEnd = end
-            try syncLock.withLock { () throws(AugurError) in
-                advanceComplete(full, mustReach: end, mayReach: end)
-                if durability != .none && !skipSyncBug {
-                    do throws(FileSystemError) { try full.file.sync() } catch {
-                        fail("fdatasync of \(full.path) failed: \(error.errno)")
-                        throw AugurError(error)
+            // A roll whose new segment could not be created leaves `full` sealed; the retry
+            // must not seal (and wait for) it a second time.
+            if full.sealedEnd == nil {
+                let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
+                full.sealedEnd = end
+                try syncLock.withLock { () throws(AugurError) in
+                    advanceComplete(full, mustReach: end, mayReach: end)
+                    if durability != .none && !skipSyncBug {
+                        do throws(FileSystemError) { try full.file.sync() } catch {
+                            fail("fdatasync of \(full.path) failed: \(error.errno)")
+                            throw AugurError(error)
+                        }
+                        full.durableEnd = end
                     }
-                    full.durableEnd = end
                 }
             }
             let next: WALSegment

@@ -63,7 +63,8 @@ import AugurTestSupport
                 model.delete(name, k)
             case 600..<780:
                 let k = r.key()
-                #expect(try table.get(k) == model.tables[name]?[k], "\(context) step \(step) get \(formatKey(k))")
+                let got = try table.get(k)
+                #expect(got == model.tables[name]?[k], "\(context) step \(step) get \(formatKey(k)): \(got?.count ?? -1) bytes")
             case 780..<840:
                 var batch = WriteBatch()
                 var next = model
@@ -84,7 +85,7 @@ import AugurTestSupport
                 let range = r.range(), limit: Int? = r.chance(0.5) ? r.int(0..<20) : nil, reverse = r.chance(0.4)
                 let got = try table.scan(range: range, limit: limit, reverse: reverse)
                 let want = model.scan(name, range: range, limit: limit, reverse: reverse)
-                #expect(got == want, "\(context) step \(step) scan \(range) limit \(String(describing: limit)) reverse \(reverse)")
+                #expect(got == want, "\(context) step \(step) scan limit \(String(describing: limit)) reverse \(reverse): got \(got.count) rows, want \(want.count)")
             case 920..<945:
                 try engine.flush()
             case 945..<975:
@@ -100,7 +101,8 @@ import AugurTestSupport
             case 975..<990:
                 try engine.close()
                 engine = try Engine.open(at: path, options: Self.options(fileSystem))
-                #expect(try dumpStore(engine) == model, "\(context) step \(step) after reopen")
+                let diff = difference(model, try dumpStore(engine))
+                #expect(diff == nil, "\(context) step \(step) after reopen: \(diff ?? "")")
             case 990..<995:
                 if live.count > 1 {
                     try engine.dropTable(name)
@@ -114,10 +116,12 @@ import AugurTestSupport
                 }
             }
         }
-        #expect(try dumpStore(engine) == model, "\(context) final")
+        var diff = difference(model, try dumpStore(engine))
+        #expect(diff == nil, "\(context) final: \(diff ?? "")")
         try engine.close()
         engine = try Engine.open(at: path, options: Self.options(fileSystem))
-        #expect(try dumpStore(engine) == model, "\(context) final after reopen")
+        diff = difference(model, try dumpStore(engine))
+        #expect(diff == nil, "\(context) final after reopen: \(diff ?? "")")
         for name in try engine.tableNames() {
             #expect(coverageProblem(try engine.table(named: name).partitionStats()) == nil, "\(context) coverage of \(name)")
         }
