@@ -30,6 +30,15 @@ enum Recovery {
                 try fs.syncDirectory(parentDirectory(path))
             }
         }
+        // Refuse a foreign directory before writing anything into it (not even LOCK).
+        let existing = try io { () throws(FileSystemError) in try fs.listDirectory(path) }
+        if !existing.contains(Manifest.currentName) {
+            let foreign = existing.filter { !isStoreEntry($0) }.sorted()
+            if !foreign.isEmpty {
+                let shown = foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
+                throw .notAnAugurStore(path: path, reason: "no CURRENT file, and it holds other files (\(shown))")
+            }
+        }
         let lock: any FileLock
         do { lock = try fs.lock(joinPath(path, "LOCK")) } catch {
             if error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable { throw .alreadyOpen(path: path) }
