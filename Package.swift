@@ -29,21 +29,35 @@ let package = Package(
             dependencies: ["CAugurSys", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/AugurSys"
         ),
+        // Pure: workload telemetry (key histograms, workload vectors, rolling windows, sketches).
+        .target(name: "AugurStats", path: "Sources/AugurStats"),
+        // Pure: online load forecasting (models, ensemble, prediction intervals).
+        .target(name: "AugurForecast", path: "Sources/AugurForecast"),
         // The engine: public API, WAL, partitions, segments, manifest, recovery.
         .target(
             name: "Augur",
-            dependencies: ["AugurSys"],
+            dependencies: ["AugurSys", "AugurStats"],
             path: "Sources/Augur"
         ),
         .executableTarget(
             name: "augur",
-            dependencies: ["Augur", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Augur", "AugurForecast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/augur"
         ),
         .executableTarget(
             name: "augur-bench",
             dependencies: ["Augur"],
             path: "Benchmarks/AugurBench"
+        ),
+        .executableTarget(
+            name: "augur-forecast-bench",
+            dependencies: ["AugurForecast"],
+            path: "Benchmarks/AugurForecastBench"
+        ),
+        .executableTarget(
+            name: "augur-stats-bench",
+            dependencies: ["AugurStats"],
+            path: "Benchmarks/AugurStatsBench"
         ),
         // Fault-injecting and crash-simulating file systems live in AugurSys (the crash
         // harness uses them too); this target holds the in-memory model and test helpers.
@@ -57,6 +71,8 @@ let package = Package(
             dependencies: ["AugurSys", "AugurTestSupport"],
             path: "Tests/AugurSysTests"
         ),
+        .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
+        .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
         .testTarget(
             name: "AugurTests",
             dependencies: ["Augur", "AugurSys", "AugurTestSupport"],

@@ -1,1 +1,147 @@
-print("x")
+// augur-bench: engine micro-benchmarks in the manner of LevelDB's db_bench.
+//
+// Workloads (run in this order, on one store):
+//   fillseq      N puts, keys in increasing order, durability none, 1 thread
+//   fillrandom   N puts, keys in random order, durability none, 1 thread (fresh store)
+//   readrandom   N gets of random existing keys, 1 thread
+//   readseq      one full scan in key order
+//   fillsync     puts with durability sync (group commit), 1 and 2 threads, fixed duration
+//
+// Keys are 16 bytes, values 100 bytes. Usage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]
+import Augur
+import Foundation
+
+struct Config {
+    var records = 1_000_000
+    var dir = NSTemporaryDirectory() + "augur-bench-\(getpid())"
+    var syncSeconds = 3.0
+}
+
+var config = Config()
+var args = CommandLine.arguments.dropFirst()
+while let a = args.popFirst() {
+    switch a {
+    case "--records": config.records = Int(args.popFirst() ?? "") ?? config.records
+    case "--dir": config.dir = args.popFirst() ?? config.dir
+    case "--sync-seconds": config.syncSeconds = Double(args.popFirst() ?? "") ?? config.syncSeconds
+    default:
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]\n".utf8))
+        exit(2)
+    }
+}
+
+func key(_ i: Int) -> [UInt8] {
+    var k = [UInt8](repeating: 0, count: 16)
+    var v = UInt64(i)
+    for j in (0..<16).reversed() {
+        k[j] = UInt8(ascii: "0") + UInt8(v % 10)
+        v /= 10
+    }
+    return k
+}
+
+let value = [UInt8]((0..<100).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+func report(_ name: String, _ ops: Int, _ d: Duration, _ extra: String = "") {
+    let s = seconds(d)
+    let padded = name + String(repeating: " ", count: max(0, 14 - name.count))
+    print(padded + String(format: "%10.0f ops/s  %8.3f µs/op  %9d ops  %7.2f s  ", Double(ops) / s, s * 1e6 / Double(ops), ops, s) + extra)
+}
+
+func shuffled(_ n: Int, seed: UInt64) -> [Int] {
+    var a = Array(0..<n)
+    var state = seed
+    for i in stride(from: n - 1, to: 0, by: -1) {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        let j = Int((state >> 33) % UInt64(i + 1))
+        a.swapAt(i, j)
+    }
+    return a
+}
+
+/// Per-thread operation counts, written once by each thread.
+final class Counts: @unchecked Sendable {
+    private var values: [Int]
+    private let lock = NSLock()
+    init(_ n: Int) { values = Array(repeating: 0, count: n) }
+    func set(_ i: Int, _ v: Int) { lock.lock(); values[i] = v; lock.unlock() }
+    var total: Int { lock.lock(); defer { lock.unlock() }; return values.reduce(0, +) }
+}
+
+func openStore(_ path: String, _ durability: Durability) throws -> Engine {
+    var o = EngineOptions()
+    o.durability = durability
+    return try Engine.open(at: path, options: o)
+}
+
+do {
+    let n = config.records
+    let keys = (0..<n).map(key)
+    print("augur-bench: \(n) records, 16-byte keys, 100-byte values, store under \(config.dir)")
+    try? FileManager.default.removeItem(atPath: config.dir)
+    try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+
+    // fillseq
+    var engine = try openStore(config.dir + "/seq", .none)
+    var t = try engine.createTable("bench")
+    var start = ContinuousClock.now
+    for k in keys { try t.put(k, value) }
+    report("fillseq", n, ContinuousClock.now - start)
+    try engine.close()
+
+    // fillrandom (fresh store)
+    let order = shuffled(n, seed: 42)
+    engine = try openStore(config.dir + "/random", .none)
+    t = try engine.createTable("bench")
+    start = ContinuousClock.now
+    for i in order { try t.put(keys[i], value) }
+    report("fillrandom", n, ContinuousClock.now - start)
+
+    // readrandom
+    let reads = shuffled(n, seed: 7)
+    var found = 0
+    start = ContinuousClock.now
+    for i in reads where try t.get(keys[i]) != nil { found += 1 }
+    report("readrandom", n, ContinuousClock.now - start, "(\(found) found; memtable + segments)")
+
+    // readrandom after flush: every read served from mapped segments
+    try engine.flush()
+    found = 0
+    start = ContinuousClock.now
+    for i in reads where try t.get(keys[i]) != nil { found += 1 }
+    report("readrandom", n, ContinuousClock.now - start, "(\(found) found; after flush, from segments)")
+
+    // readseq
+    start = ContinuousClock.now
+    let rows = try t.scan()
+    report("readseq", rows.count, ContinuousClock.now - start)
+    try engine.close()
+
+    // fillsync: durability sync with group commit, 1 and 2 threads
+    for threads in [1, 2] {
+        let e = try openStore(config.dir + "/sync\(threads)", .sync)
+        let table = try e.createTable("bench")
+        let deadline = ContinuousClock.now + .milliseconds(Int(config.syncSeconds * 1000))
+        let counts = Counts(threads)
+        let begin = ContinuousClock.now
+        DispatchQueue.concurrentPerform(iterations: threads) { tid in
+            var i = tid
+            var done = 0
+            while ContinuousClock.now < deadline {
+                try! table.put(key(i), value)
+                i += threads
+                done += 1
+            }
+            counts.set(tid, done)
+        }
+        let total = counts.total
+        report("fillsync/\(threads)t", total, ContinuousClock.now - begin, "(durability sync, group commit)")
+        try e.close()
+    }
+    try? FileManager.default.removeItem(atPath: config.dir)
+} catch {
+    print("augur-bench failed: \(error)")
+    exit(1)
+}

@@ -1,0 +1,195 @@
+/// The per-observation machinery behind `ForecastEnsemble`. Its buffers are fixed at init
+/// (see `allocateFixed`), so the hot path neither allocates nor pays copy-on-write checks.
+///
+/// Per observation, in bounded work that does not grow with history and without allocating:
+/// 1. score the forecasts issued 1…H observations ago against the new actual (members'
+///    residuals, the ensemble's residuals, coverage of the ensemble's intervals);
+/// 2. update every model;
+/// 3. issue each warm member's forecasts for steps 1…H;
+/// 4. combine them: point = Σ wₘ·ŷₘ with wₘ ∝ (min MSE / MSEₘ)^k over a sliding window of that
+///    step's errors, and 80%/95% bounds from the empirical quantiles of the ensemble's own
+///    step-h residuals.
+///
+/// Issued forecasts live in rings indexed by issue count mod H (issue count c = observations
+/// seen when issued; step h of issue c targets observation c + h − 1), so scoring needs no
+/// search. NaN marks "nothing issued".
+///
+/// Thread-safety: not thread-safe; owned by one `ForecastEnsemble`.
+final class EnsembleState {
+    static let memberCount = ModelSet.Member.allCases.count
+    /// Values stored per issued ensemble step: point, lower80, upper80, lower95, upper95.
+    static let ensembleFields = 5
+
+    let horizon: Int
+    let periods: [Int]
+    private let minimumResiduals: Int
+    private let minimumWeightSamples: Int
+    private let weightExponent: Int
+
+    private let models: ModelSet
+    private(set) var observationCount = 0
+    /// [slot][member][step]
+    private let issued: UnsafeMutableBufferPointer<Double>
+    /// Rows member·H + (step − 1).
+    let memberResiduals: ResidualWindows
+    /// [slot][step][field]
+    private let ensembleIssued: UnsafeMutableBufferPointer<Double>
+    /// One window per step.
+    private let ensembleResiduals: SlidingQuantiles
+    let monitor: CoverageMonitor
+    /// Per-row weight inputs, gathered once per observation.
+    private let rowMSE: UnsafeMutableBufferPointer<Double>
+    private let rowReady: UnsafeMutableBufferPointer<Bool>
+
+    init(periods: [Int], options: ForecastOptions) {
+        horizon = options.horizon
+        self.periods = periods
+        minimumResiduals = options.intervals.minimumResiduals
+        minimumWeightSamples = options.weighting.minimumSamples
+        weightExponent = options.weighting.exponent
+        models = ModelSet(periods: periods, grids: options.grids)
+        let m = Self.memberCount
+        issued = allocateFixed(horizon * m * horizon, Double.nan)
+        memberResiduals = ResidualWindows(rows: m * horizon, capacity: options.intervals.residualWindow,
+                                          weightWindow: options.weighting.window)
+        ensembleIssued = allocateFixed(horizon * horizon * Self.ensembleFields, Double.nan)
+        ensembleResiduals = SlidingQuantiles(windows: horizon, capacity: options.intervals.residualWindow)
+        monitor = CoverageMonitor(horizon: horizon, options: options.alert)
+        rowMSE = allocateFixed(m * horizon, 0.0)
+        rowReady = allocateFixed(m * horizon, false)
+    }
+
+    deinit {
+        releaseFixed(issued)
+        releaseFixed(ensembleIssued)
+        releaseFixed(rowMSE)
+        releaseFixed(rowReady)
+    }
+
+    /// Slot of the forecasts issued after the latest observation.
+    var currentSlot: Int { observationCount % horizon }
+
+    /// Ensemble step `step` (1-based) issued at `slot`: point, and bounds (NaN when none).
+    func ensembleIssue(slot: Int, step: Int) -> (point: Double, lower80: Double, upper80: Double,
+                                                  lower95: Double, upper95: Double) {
+        let b = (slot * horizon + step - 1) * Self.ensembleFields
+        return (ensembleIssued[b], ensembleIssued[b + 1], ensembleIssued[b + 2], ensembleIssued[b + 3],
+                ensembleIssued[b + 4])
+    }
+
+    /// Member forecast issued at `slot` for `step` (NaN when the member was not warm).
+    func memberIssue(slot: Int, member: Int, step: Int) -> Double {
+        issued[(slot * Self.memberCount + member) * horizon + step - 1]
+    }
+
+    func absorb(_ y: Double) {
+        let t = observationCount
+        let m = Self.memberCount
+        let fields = Self.ensembleFields
+
+        // 1. Score forecasts issued h observations ago (issue count t − h + 1) for this actual.
+        for h in 1...horizon {
+            let c = t - h + 1
+            if c < 1 { break }
+            let slot = c % horizon
+            let memberForecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)
+            for member in 0..<m {
+                let residual = y - memberForecasts[member &* horizon]
+                if residual.isFinite { memberResiduals.push(row: member &* horizon &+ (h &- 1), residual: residual) }
+            }
+            let e = ensembleIssued.baseAddress! + (slot &* horizon &+ h &- 1) &* fields
+            let residual = y - e[0]
+            guard residual.isFinite else { continue }
+            ensembleResiduals.push(h &- 1, residual)
+            if !e[1].isNaN {
+                monitor.record(step: h, levelIndex: 0, inside: e[1] <= y && y <= e[2])
+                monitor.record(step: h, levelIndex: 1, inside: e[3] <= y && y <= e[4])
+            }
+        }
+
+        // 2. Update every model.
+        models.observe(y)
+        observationCount = t + 1
+
+        // 3. Issue member forecasts.
+        let slot = observationCount % horizon
+        for raw in 0..<m {
+            let member = ModelSet.Member(rawValue: raw).unsafelyUnwrapped
+            let row = issued.baseAddress! + (slot &* m &+ raw) &* horizon
+            if models.isWarm(member) {
+                models.forecast(member, into: UnsafeMutableBufferPointer(start: row, count: horizon))
+            } else {
+                row.update(repeating: .nan, count: horizon)
+            }
+        }
+
+        // 4. Combine them and attach the ensemble's own empirical intervals.
+        for row in 0..<(m &* horizon) {
+            rowReady[row] = memberResiduals.weightSamples(row: row) >= minimumWeightSamples
+            rowMSE[row] = memberResiduals.meanSquaredError(row: row)
+        }
+        for h in 1...horizon {
+            let point = combine(slot: slot, step: h)
+            let base = (slot * horizon + h - 1) * fields
+            ensembleIssued[base] = point
+            if !point.isNaN && ensembleResiduals.count(h - 1) >= minimumResiduals {
+                ensembleIssued[base + 1] = point + ensembleResiduals.quantile(h - 1, 0.1)
+                ensembleIssued[base + 2] = point + ensembleResiduals.quantile(h - 1, 0.9)
+                ensembleIssued[base + 3] = point + ensembleResiduals.quantile(h - 1, 0.025)
+                ensembleIssued[base + 4] = point + ensembleResiduals.quantile(h - 1, 0.975)
+            } else {
+                for f in 1..<fields { ensembleIssued[base + f] = .nan }
+            }
+        }
+    }
+
+    /// Error-weighted mean of the members' step-`h` forecasts issued at `slot`, from the
+    /// per-row error summaries gathered in `absorb`.
+    @inline(__always)
+    private func combine(slot: Int, step h: Int) -> Double {
+        let m = Self.memberCount
+        let forecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)   // stride: horizon
+        let mse = rowMSE.baseAddress! + (h &- 1)
+        let ready = rowReady.baseAddress! + (h &- 1)
+        var bestMSE = Double.infinity
+        var eligible = false
+        for member in 0..<m where !forecasts[member &* horizon].isNaN && ready[member &* horizon] {
+            eligible = true
+            bestMSE = min(bestMSE, mse[member &* horizon])
+        }
+        var weightSum = 0.0
+        var total = 0.0
+        for member in 0..<m {
+            let row = member &* horizon
+            let f = forecasts[row]
+            guard !f.isNaN else { continue }
+            var w = 1.0   // nobody has a track record yet: plain average of the warm members
+            if eligible {
+                guard ready[row] else { continue }
+                if bestMSE == 0 {
+                    w = mse[row] == 0 ? 1 : 0
+                } else {
+                    w = integerPower(bestMSE / mse[row], weightExponent)
+                }
+            }
+            weightSum += w
+            total += w * f
+        }
+        return weightSum > 0 ? total / weightSum : .nan
+    }
+}
+
+/// xⁿ by squaring (n ≥ 0): two multiplications for the default n = 4, where pow() would cost
+/// more than the rest of the weighting and a plain loop is a chain of n dependent products.
+@inline(__always)
+func integerPower(_ x: Double, _ n: Int) -> Double {
+    var result = 1.0
+    var base = x
+    var e = n
+    while e > 0 {
+        if e & 1 == 1 { result *= base }
+        base *= base
+        e >>= 1
+    }
+    return result
+}

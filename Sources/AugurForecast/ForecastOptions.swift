@@ -1,0 +1,232 @@
+/// Everything a `ForecastEnsemble` can be tuned with. Defaults suit a load series sampled at
+/// a fixed rate (e.g. half-hourly) with daily and weekly cycles; every field is in
+/// observations (steps) unless it says otherwise.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct ForecastOptions: Sendable, Equatable {
+    /// Largest horizon accepted, in steps.
+    public static let maximumHorizon = 4096
+    /// Largest seasonal period accepted, in observations (bounds per-series memory).
+    public static let maximumPeriod = 1 << 16
+
+    /// Steps forecast ahead, in observations. Default 4.
+    public var horizon = 4
+    /// Seasonal periods in observations, at most two, each ≥ 2 (e.g. `[48, 336]` for daily
+    /// and weekly cycles of half-hourly data). Default empty: detect them from the
+    /// autocorrelation of the first `periodDetection.history` observations.
+    public var seasonalPeriods: [Int] = []
+    /// How periods are detected when `seasonalPeriods` is empty.
+    public var periodDetection = PeriodDetectionOptions()
+    /// Prediction interval estimation.
+    public var intervals = IntervalOptions()
+    /// Ensemble weighting.
+    public var weighting = EnsembleWeightingOptions()
+    /// Forecast-error alert.
+    public var alert = AlertOptions()
+    /// Parameter grids raced by each model family.
+    public var grids = ModelGridOptions()
+
+    public init() {}
+
+    /// Throws the first invalid option found.
+    public func validate() throws(ForecastError) {
+        guard (1...Self.maximumHorizon).contains(horizon) else {
+            throw .invalidHorizon(horizon: horizon, minimum: 1, maximum: Self.maximumHorizon)
+        }
+        guard seasonalPeriods.count <= 2 else {
+            throw .invalidOption(name: "seasonalPeriods.count", value: Double(seasonalPeriods.count),
+                                 limit: "at most two seasonal periods")
+        }
+        for period in seasonalPeriods {
+            guard period >= 2 else { throw .periodTooShort(period: period, minimum: 2) }
+            guard period <= Self.maximumPeriod else {
+                throw .invalidOption(name: "seasonalPeriods", value: Double(period),
+                                     limit: "at most \(Self.maximumPeriod)")
+            }
+        }
+        if seasonalPeriods.count == 2 && seasonalPeriods[0] == seasonalPeriods[1] {
+            throw .invalidOption(name: "seasonalPeriods", value: Double(seasonalPeriods[1]),
+                                 limit: "the two periods must differ")
+        }
+        try periodDetection.validate()
+        try intervals.validate()
+        try weighting.validate(residualWindow: intervals.residualWindow)
+        try alert.validate()
+        try grids.validate()
+    }
+}
+
+/// Prediction-interval options.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct IntervalOptions: Sendable, Equatable {
+    /// Residuals kept per model and per step for the empirical distribution, in observations.
+    /// Default 672 (two weeks of half-hours): enough for a stable 2.5% tail (≈17 points). The
+    /// ensemble's own window is merged in batches of residualWindow/16 (see `SlidingQuantiles`),
+    /// so its quantiles lag the newest residuals by less than 1/16 of the window.
+    public var residualWindow = 672
+    /// Residuals a step needs before intervals are reported for it. Default 40.
+    public var minimumResiduals = 40
+
+    public init() {}
+
+    func validate() throws(ForecastError) {
+        guard residualWindow >= 2 else {
+            throw .invalidOption(name: "intervals.residualWindow", value: Double(residualWindow),
+                                 limit: "must be at least 2 observations")
+        }
+        guard (2...residualWindow).contains(minimumResiduals) else {
+            throw .invalidOption(name: "intervals.minimumResiduals", value: Double(minimumResiduals),
+                                 limit: "must be between 2 and residualWindow (\(residualWindow))")
+        }
+    }
+}
+
+/// How the ensemble weighs its members.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct EnsembleWeightingOptions: Sendable, Equatable {
+    /// Sliding window of h-step errors each member's weight for step h is computed from, in
+    /// observations. Default 96 (two days of half-hours). Must not exceed
+    /// `IntervalOptions.residualWindow`.
+    public var window = 96
+    /// Weight ∝ (best MSE / member MSE)^exponent; dimensionless integer ≥ 0. Default 4:
+    /// high enough that the ensemble leans on its best member when one is clearly better,
+    /// while near-ties still average (0 gives equal weights).
+    public var exponent = 4
+    /// Errors a member needs in the window before it gets a weight, in observations. Default 24.
+    public var minimumSamples = 24
+
+    public init() {}
+
+    func validate(residualWindow: Int) throws(ForecastError) {
+        guard (1...residualWindow).contains(window) else {
+            throw .invalidOption(name: "weighting.window", value: Double(window),
+                                 limit: "must be between 1 and intervals.residualWindow (\(residualWindow))")
+        }
+        guard (0...16).contains(exponent) else {
+            throw .invalidOption(name: "weighting.exponent", value: Double(exponent), limit: "must be between 0 and 16")
+        }
+        guard (1...window).contains(minimumSamples) else {
+            throw .invalidOption(name: "weighting.minimumSamples", value: Double(minimumSamples),
+                                 limit: "must be between 1 and weighting.window (\(window))")
+        }
+    }
+}
+
+/// Forecast-error alert options.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct AlertOptions: Sendable, Equatable {
+    /// Most recent scored forecasts per step the binomial test looks at, in observations.
+    /// Default 192 (four days of half-hours).
+    public var window = 192
+    /// Probability, under calibrated intervals, of at least the observed number of misses that
+    /// raises the alert (one-sided binomial test). Dimensionless, default 0.001: each step and
+    /// level is tested at every observation, so a lax level would fire by chance.
+    public var significance = 0.001
+
+    public init() {}
+
+    func validate() throws(ForecastError) {
+        guard window >= 10 else {
+            throw .invalidOption(name: "alert.window", value: Double(window), limit: "must be at least 10 observations")
+        }
+        guard significance > 0 && significance < 0.5 else {
+            throw .invalidOption(name: "alert.significance", value: significance, limit: "must be in (0, 0.5)")
+        }
+    }
+}
+
+/// The parameter values each model family races (see `ModelGrid`). All smoothing weights are
+/// dimensionless fractions in (0, 1].
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct ModelGridOptions: Sendable, Equatable {
+    /// Half-life of the exponentially weighted one-step squared error that picks each family's
+    /// best member, in observations. Default 96.
+    public var errorHalfLife = 96.0
+    /// EWMA α values. Default [0.1, 0.3, 0.6, 1.0] (1.0 = last value).
+    public var ewmaAlpha = [0.1, 0.3, 0.6, 1.0]
+    /// Damped Holt level α values. Default [0.2, 0.5, 0.8].
+    public var holtAlpha = [0.2, 0.5, 0.8]
+    /// Damped Holt trend β values. Default [0.05, 0.2].
+    public var holtBeta = [0.05, 0.2]
+    /// Damped Holt damping φ values. Default [0.95].
+    public var holtDamping = [0.95]
+    /// Holt-Winters level α values. Default [0.01, 0.05] (Taylor 2003 fits α ≈ 0.01; the level
+    /// barely moves once two seasons absorb the shape).
+    public var holtWintersAlpha = [0.01, 0.05]
+    /// Holt-Winters first (short) season δ values. Default [0.1, 0.2, 0.35].
+    public var holtWintersSeason1 = [0.1, 0.2, 0.35]
+    /// Holt-Winters second (long) season ω values. Default [0.2, 0.35]; unused with one
+    /// season. (With α, 12 members: each member costs ~25 ns per observation, so the grid is
+    /// kept to values that were ever selected on development data.)
+    public var holtWintersSeason2 = [0.2, 0.35]
+    /// Holt-Winters trend β (single value: Taylor found no trend term helps intraday load, so
+    /// the default 0 keeps the trend at zero). Default 0.
+    public var holtWintersTrend = 0.0
+    /// Holt-Winters trend damping φ. Default 0.98.
+    public var holtWintersDamping = 0.98
+    /// Forgetting factor of Holt-Winters' residual AR(1) estimate, per observation. Default
+    /// 0.998 (memory ≈ 500 observations).
+    public var holtWintersResidualForgetting = 0.998
+    /// Length of Holt-Winters' warm-up, in cycles of the longest period. Default 1.
+    public var holtWintersWarmUpCycles = 1
+    /// AR order p (lags of the differenced series). Default 3.
+    public var autoRegressiveOrder = 3
+    /// RLS forgetting factors λ raced for the AR model, per observation. Default [0.999]
+    /// (memory ≈ 1000 observations): one member, since RLS fits the coefficients itself and a
+    /// second member doubles the model's cost for little gain.
+    public var autoRegressiveForgetting = [0.999]
+    /// RLS updates the AR model needs after its first regression before it forecasts, in
+    /// observations. Default 48.
+    public var autoRegressiveSettle = 48
+
+    public init() {}
+
+    func validate() throws(ForecastError) {
+        guard errorHalfLife >= 1 && errorHalfLife.isFinite else {
+            throw .invalidOption(name: "grids.errorHalfLife", value: errorHalfLife, limit: "must be ≥ 1 observation")
+        }
+        try Self.check("grids.ewmaAlpha", ewmaAlpha, openLower: true)
+        try Self.check("grids.holtAlpha", holtAlpha, openLower: true)
+        try Self.check("grids.holtBeta", holtBeta, openLower: false)
+        try Self.check("grids.holtDamping", holtDamping, openLower: true)
+        try Self.check("grids.holtWintersAlpha", holtWintersAlpha, openLower: true)
+        try Self.check("grids.holtWintersSeason1", holtWintersSeason1, openLower: false)
+        try Self.check("grids.holtWintersSeason2", holtWintersSeason2, openLower: false)
+        try Self.check("grids.holtWintersTrend", [holtWintersTrend], openLower: false)
+        try Self.check("grids.holtWintersDamping", [holtWintersDamping], openLower: true)
+        try Self.check("grids.holtWintersResidualForgetting", [holtWintersResidualForgetting], openLower: true)
+        try Self.check("grids.autoRegressiveForgetting", autoRegressiveForgetting, openLower: true)
+        guard (1...16).contains(holtWintersWarmUpCycles) else {
+            throw .invalidOption(name: "grids.holtWintersWarmUpCycles", value: Double(holtWintersWarmUpCycles),
+                                 limit: "must be between 1 and 16 cycles")
+        }
+        guard (1...32).contains(autoRegressiveOrder) else {
+            throw .invalidOption(name: "grids.autoRegressiveOrder", value: Double(autoRegressiveOrder),
+                                 limit: "must be between 1 and 32")
+        }
+        guard autoRegressiveSettle >= 1 else {
+            throw .invalidOption(name: "grids.autoRegressiveSettle", value: Double(autoRegressiveSettle),
+                                 limit: "must be at least 1 observation")
+        }
+    }
+
+    private static func check(_ name: String, _ values: [Double], openLower: Bool) throws(ForecastError) {
+        guard !values.isEmpty else {
+            throw .invalidOption(name: name, value: 0, limit: "needs at least one value")
+        }
+        guard values.count <= 64 else {
+            throw .invalidOption(name: name, value: Double(values.count), limit: "at most 64 values")
+        }
+        for value in values {
+            let lowerOK = openLower ? value > 0 : value >= 0
+            guard lowerOK && value <= 1 else {
+                throw .invalidOption(name: name, value: value,
+                                     limit: openLower ? "must be in (0, 1]" : "must be in [0, 1]")
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+/// The ensemble's members: one parameter grid per model family, built once the seasonal
+/// periods are known.
+///
+/// Concrete fields rather than an array of existentials: every call is statically dispatched
+/// and specialised, which is what keeps the per-observation cost within budget.
+///
+/// Thread-safety: not thread-safe; owned by one ensemble.
+struct ModelSet {
+    /// Member order used throughout the ensemble (and in `ForecastEnsemble.memberNames`).
+    enum Member: Int, CaseIterable {
+        case seasonalNaive, ewma, dampedHolt, holtWinters, autoRegressive
+
+        var name: String {
+            switch self {
+            case .seasonalNaive: return "seasonal_naive"
+            case .ewma: return "ewma"
+            case .dampedHolt: return "damped_holt"
+            case .holtWinters: return "holt_winters"
+            case .autoRegressive: return "autoregressive"
+            }
+        }
+    }
+
+    private let seasonalNaive: ModelGrid<SeasonalNaive>
+    private let ewma: ModelGrid<EWMA>
+    private let dampedHolt: ModelGrid<DampedHolt>
+    /// nil without a seasonal period.
+    private let holtWinters: HoltWintersBank?
+    private let autoRegressive: ModelGrid<AutoRegressive>
+
+    /// `periods`: ascending, zero to two entries, already validated.
+    init(periods: [Int], grids g: ModelGridOptions) {
+        let halfLife = g.errorHalfLife
+        // Without a season, seasonal naive degenerates to the last value (period 1).
+        seasonalNaive = ModelGrid(members: (periods.isEmpty ? [1] : periods).map { SeasonalNaive(period: $0) },
+                                  errorHalfLife: halfLife)
+        ewma = ModelGrid(members: g.ewmaAlpha.map { EWMA(alpha: $0) }, errorHalfLife: halfLife)
+        var holt: [DampedHolt] = []
+        for a in g.holtAlpha {
+            for b in g.holtBeta {
+                for d in g.holtDamping { holt.append(DampedHolt(alpha: a, beta: b, damping: d)) }
+            }
+        }
+        dampedHolt = ModelGrid(members: holt, errorHalfLife: halfLife)
+        if periods.isEmpty {
+            holtWinters = nil
+        } else {
+            var parameters: [HoltWintersBank.Parameters] = []
+            let season2Grid = periods.count == 2 ? g.holtWintersSeason2 : [0]
+            for a in g.holtWintersAlpha {
+                for d in g.holtWintersSeason1 {
+                    for w in season2Grid {
+                        parameters.append(HoltWintersBank.Parameters(
+                            level: a, trend: g.holtWintersTrend, damping: g.holtWintersDamping, season1: d,
+                            season2: w, residualForgetting: g.holtWintersResidualForgetting))
+                    }
+                }
+            }
+            holtWinters = HoltWintersBank(periods: periods, parameters: parameters,
+                                          warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
+        }
+        // Difference at the longest season (or at lag 1 without one: ARIMA(p,1,0)-like).
+        let lag = periods.last ?? 1
+        autoRegressive = ModelGrid(
+            members: g.autoRegressiveForgetting.map {
+                AutoRegressive(order: g.autoRegressiveOrder, differencingLag: lag, forgetting: $0,
+                               settleObservations: g.autoRegressiveSettle)
+            },
+            errorHalfLife: halfLife)
+    }
+
+    func observe(_ value: Double) {
+        seasonalNaive.observe(value)
+        ewma.observe(value)
+        dampedHolt.observe(value)
+        holtWinters?.observe(value)
+        autoRegressive.observe(value)
+    }
+
+    func isWarm(_ member: Member) -> Bool {
+        switch member {
+        case .seasonalNaive: return seasonalNaive.isWarm
+        case .ewma: return ewma.isWarm
+        case .dampedHolt: return dampedHolt.isWarm
+        case .holtWinters: return holtWinters?.isWarm ?? false
+        case .autoRegressive: return autoRegressive.isWarm
+        }
+    }
+
+    /// Forecasts of a warm member for steps 1...out.count.
+    func forecast(_ member: Member, into out: UnsafeMutableBufferPointer<Double>) {
+        switch member {
+        case .seasonalNaive: seasonalNaive.forecast(into: out)
+        case .ewma: ewma.forecast(into: out)
+        case .dampedHolt: dampedHolt.forecast(into: out)
+        case .holtWinters: holtWinters?.forecast(into: out)
+        case .autoRegressive: autoRegressive.forecast(into: out)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Testing
+@testable import AugurForecast
+
+@Suite("Backtest protocol and CSV column reading")
+struct BacktestTests {
+    @Test func originsFollowTheProtocol() throws {
+        let origins = try Backtest.origins(count: 4032, horizon: 4, originCount: 30)
+        #expect(origins.count == 30)
+        #expect(origins.first == 3225 && origins.last == 4028)
+        #expect(origins == origins.sorted() && Set(origins).count == 30)
+        #expect(origins[1] == 3225 + 803 / 29)
+        #expect(try Backtest.origins(count: 100, horizon: 1, originCount: 1) == [80])
+    }
+
+    @Test func seasonalNaiveScaleIsTheInSampleMAE() throws {
+        let y = [1.0, 2, 4, 7, 11, 16]
+        // period 2, training 5: |4−1| + |7−2| + |11−4| = 15 over 3.
+        #expect(try Backtest.seasonalNaiveScale(y, period: 2, trainingCount: 5) == 5)
+    }
+
+    @Test func rowsCoverEveryModelStepAndOrigin() throws {
+        var options = ForecastOptions()
+        options.seasonalPeriods = [24, 168]
+        options.horizon = 3
+        let y = doubleSeasonal(count: 168 * 8, p1: 24, p2: 168, noise: 1, seed: 3)
+        let report = try Backtest.run(series: y, options: options, originCount: 5)
+        #expect(report.origins.count == 5)
+        #expect(report.scores.map(\.model) == ForecastEnsemble.memberNames + ["ensemble"])
+        #expect(report.rows.count == 5 * 6 * 3)
+        for row in report.rows { #expect(row.actual == y[row.origin + row.step - 1]) }
+        // 15 forecasts are too few to rank close models; the flat models must lose clearly.
+        let mase = Dictionary(uniqueKeysWithValues: report.scores.map { ($0.model, $0.mase) })
+        #expect(mase["ensemble"]! < 0.5 * min(mase["ewma"]!, mase["damped_holt"]!), "\(report.scores)")
+        // Same input, same report.
+        #expect(try Backtest.run(series: y, options: options, originCount: 5) == report)
+    }
+
+    @Test func noLookAhead() throws {
+        // Changing values after the last origin's targets must not change any forecast.
+        var options = ForecastOptions()
+        options.seasonalPeriods = [24]
+        options.horizon = 2
+        let y = doubleSeasonal(count: 1000, p1: 24, p2: 168, noise: 1, seed: 6)
+        let a = try Backtest.run(series: y, options: options, originCount: 3)
+        // Origins for n = 1000, H = 2: 800, 899, 998 — the last target is y[999]. Perturb the
+        // target of the first origin: forecasts at that origin must not move.
+        var z = y
+        z[800] += 1000
+        let b = try Backtest.run(series: z, options: options, originCount: 3)
+        let first = { (r: BacktestReport) in r.rows.filter { $0.origin == 800 }.map(\.forecast) }
+        #expect(first(a) == first(b))
+        #expect(a.rows.filter { $0.origin == 899 }.map(\.forecast) != b.rows.filter { $0.origin == 899 }.map(\.forecast))
+    }
+
+    @Test func csvColumnIsReadWithQuotesSpacesAndCRLF() throws {
+        let text = "time, \"ops\" ,other\r\n1, 10.5 ,x\r\n2,\"11\",y\r\n\r\n3,-2e3,z\r\n"
+        #expect(try CSVSeries.column(named: "ops", in: text) == [10.5, 11, -2000])
+    }
+}

@@ -1,0 +1,101 @@
+import Testing
+@testable import AugurForecast
+
+@Suite("Bad input gives typed errors, never a crash")
+struct BadInputTests {
+    static var options: ForecastOptions {
+        var options = ForecastOptions()
+        options.seasonalPeriods = [4]
+        options.horizon = 2
+        return options
+    }
+
+    @Test func emptySeries() throws {
+        #expect(throws: ForecastError.emptySeries) { try Backtest.run(series: [], options: Self.options, originCount: 1) }
+        let ensemble = try ForecastEnsemble(options: Self.options)
+        #expect(throws: ForecastError.emptySeries) { try ensemble.forecast() }
+        #expect(throws: ForecastError.emptySeries) { try CSVSeries.column(named: "x", in: "") }
+        #expect(throws: ForecastError.emptySeries) { try CSVSeries.column(named: "x", in: "x\n") }
+    }
+
+    @Test func nonFiniteValuesNameTheirIndex() throws {
+        let y = [1.0, 2, .nan, 4, 5, 6, 7, 8, 9, 10]
+        do {
+            _ = try Backtest.run(series: y, options: Self.options, originCount: 1)
+            Issue.record("NaN accepted")
+        } catch {
+            guard case let .nonFinite(index, value) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(index == 2 && value.isNaN)
+        }
+        let ensemble = try ForecastEnsemble(options: Self.options)
+        try ensemble.observe(1)
+        #expect(throws: ForecastError.nonFinite(index: 1, value: .infinity)) { try ensemble.observe(.infinity) }
+        #expect(ensemble.observationCount == 1)   // the bad value changed nothing
+        do {
+            _ = try CSVSeries.column(named: "v", in: "v\n1\nnan\n")
+            Issue.record("NaN cell accepted")
+        } catch {
+            guard case .nonFinite(index: 1, _) = error else { Issue.record("wrong error \(error)"); return }
+        }
+    }
+
+    @Test func periodLongerThanTheData() {
+        var options = Self.options
+        options.seasonalPeriods = [50]
+        let y = (0..<40).map(Double.init)
+        #expect(throws: ForecastError.periodTooLong(period: 50, count: 40)) {
+            try Backtest.run(series: y, options: options, originCount: 1)
+        }
+        // Shorter than the data but not than the in-sample part the MASE scale needs.
+        options.seasonalPeriods = [35]
+        #expect(throws: ForecastError.periodTooLong(period: 35, count: 32)) {
+            try Backtest.run(series: y, options: options, originCount: 1)
+        }
+    }
+
+    @Test func unknownColumnListsTheAvailableOnes() {
+        #expect(throws: ForecastError.unknownColumn(name: "load", available: ["time", "ops"])) {
+            try CSVSeries.column(named: "load", in: "time,ops\n1,2\n")
+        }
+    }
+
+    @Test func unparsableCell() {
+        #expect(throws: ForecastError.unparsableValue(row: 2, text: "abc")) {
+            try CSVSeries.column(named: "ops", in: "time,ops\n1,2\n2,abc\n")
+        }
+    }
+
+    @Test func invalidHorizonAndOrigins() throws {
+        var options = Self.options
+        options.horizon = 0
+        #expect(throws: ForecastError.invalidHorizon(horizon: 0, minimum: 1, maximum: ForecastOptions.maximumHorizon)) {
+            try ForecastEnsemble(options: options)
+        }
+        #expect(throws: ForecastError.invalidHorizon(horizon: 5, minimum: 1, maximum: 2)) {
+            try Backtest.origins(count: 10, horizon: 5, originCount: 1)
+        }
+        #expect(throws: ForecastError.invalidOriginCount(count: 9, minimum: 1, maximum: 7)) {
+            try Backtest.origins(count: 40, horizon: 2, originCount: 9)
+        }
+    }
+
+    @Test func invalidOptionsAreNamed() {
+        var options = Self.options
+        options.seasonalPeriods = [1]
+        #expect(throws: ForecastError.periodTooShort(period: 1, minimum: 2)) { try ForecastEnsemble(options: options) }
+        options = Self.options
+        options.grids.ewmaAlpha = [0.5, 1.5]
+        #expect(throws: ForecastError.invalidOption(name: "grids.ewmaAlpha", value: 1.5, limit: "must be in (0, 1]")) {
+            try ForecastEnsemble(options: options)
+        }
+        options = Self.options
+        options.weighting.window = 10_000
+        #expect(throws: (any Error).self) { try ForecastEnsemble(options: options) }
+    }
+
+    @Test func errorDescriptionsNameValueAndLimit() {
+        #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("5000"))
+        #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("4032"))
+        #expect(ForecastError.unknownColumn(name: "x", available: ["a", "b"]).description.contains("a, b"))
+    }
+}

@@ -1,0 +1,112 @@
+import Testing
+@testable import AugurForecast
+
+@Suite("Forecast ensemble: intervals, coverage, alert, determinism")
+struct EnsembleTests {
+    static func options(periods: [Int] = [24, 168], horizon: Int = 3) -> ForecastOptions {
+        var options = ForecastOptions()
+        options.horizon = horizon
+        options.seasonalPeriods = periods
+        options.intervals.residualWindow = 400
+        return options
+    }
+
+    @Test func intervalsCoverGaussianNoiseAtTheirNominalRates() throws {
+        let seed: UInt64 = 2024
+        let y = doubleSeasonal(count: 168 * 30, p1: 24, p2: 168, noise: 2, seed: seed)
+        let ensemble = try ForecastEnsemble(options: Self.options())
+        // Warm up (models, residual windows) before counting coverage.
+        try ensemble.observe(contentsOf: y[..<(168 * 6)])
+        let before = ensemble.coverage
+        try ensemble.observe(contentsOf: y[(168 * 6)...])
+        for (after, start) in zip(ensemble.coverage, before) {
+            let total = after.total - start.total
+            let rate = Double(after.hits - start.hits) / Double(total)
+            #expect(total > 3000, "seed \(seed)")
+            let tolerance = after.level == 0.8 ? 0.04 : 0.025
+            #expect(abs(rate - after.level) < tolerance,
+                    "seed \(seed): step \(after.step) level \(after.level) covered \(rate)")
+        }
+        #expect(!ensemble.alert.isRaised, "seed \(seed): \(ensemble.alert)")
+    }
+
+    @Test func alertRisesWhenTheNoiseJumps() throws {
+        let seed: UInt64 = 99
+        var rng = SeededRandom(seed: seed)
+        let base = doubleSeasonal(count: 168 * 16, p1: 24, p2: 168, noise: 0)
+        let ensemble = try ForecastEnsemble(options: Self.options())
+        for (t, v) in base.enumerated() {
+            let scale = t < 168 * 14 ? 1.0 : 6.0          // variance jumps for the last two days
+            try ensemble.observe(v + scale * rng.gaussian())
+            if t == 168 * 14 - 1 { #expect(!ensemble.alert.isRaised, "seed \(seed): before the jump") }
+        }
+        let alert = ensemble.alert
+        #expect(alert.isRaised, "seed \(seed)")
+        #expect(alert.breaches.contains { $0.level == 0.8 }, "seed \(seed): \(alert)")
+    }
+
+    @Test func sameInputGivesTheSameOutput() throws {
+        let y = doubleSeasonal(count: 2000, p1: 24, p2: 168, noise: 3, seed: 5)
+        func run() throws -> ([LoadForecast], [IntervalCoverage]) {
+            let ensemble = try ForecastEnsemble(options: Self.options())
+            var forecasts: [LoadForecast] = []
+            for (t, v) in y.enumerated() {
+                try ensemble.observe(v)
+                if t % 97 == 0 { forecasts.append(try ensemble.forecast()); forecasts += ensemble.memberForecasts() }
+            }
+            return (forecasts, ensemble.coverage)
+        }
+        let first = try run()
+        let second = try run()
+        #expect(first.0 == second.0)
+        #expect(first.1 == second.1)
+    }
+
+    @Test func ensembleLeansOnItsBestMember() throws {
+        // Strong double seasonality: the seasonal members must dominate the flat ones, so the
+        // ensemble's step-1 error stays close to the best member's (and far below the worst).
+        let y = doubleSeasonal(count: 168 * 12, p1: 24, p2: 168, noise: 1, seed: 8)
+        let ensemble = try ForecastEnsemble(options: Self.options(horizon: 1))
+        var errors: [String: Double] = [:]
+        for (t, v) in y.enumerated() {
+            if t >= 168 * 8 {
+                errors["ensemble", default: 0] += abs(v - (try ensemble.forecast().steps[0].point))
+                for f in ensemble.memberForecasts() { errors[f.model, default: 0] += abs(v - f.steps[0].point) }
+            }
+            try ensemble.observe(v)
+        }
+        let members = errors.filter { $0.key != "ensemble" }
+        let best = members.values.min()!
+        let worst = members.values.max()!
+        #expect(Set(members.keys) == Set(ForecastEnsemble.memberNames))
+        #expect(errors["ensemble"]! < 1.1 * best, "\(errors)")
+        #expect(errors["ensemble"]! < 0.5 * worst, "\(errors)")
+    }
+
+    @Test func forecastShapeAndIntervalOrder() throws {
+        let y = doubleSeasonal(count: 1500, p1: 24, p2: 168, noise: 2, seed: 4)
+        let ensemble = try ForecastEnsemble(options: Self.options(horizon: 5))
+        try ensemble.observe(contentsOf: y)
+        let forecast = try ensemble.forecast()
+        #expect(forecast.model == "ensemble")
+        #expect(forecast.observationCount == 1500)
+        #expect(forecast.steps.map(\.step) == [1, 2, 3, 4, 5])
+        for step in forecast.steps {
+            let i80 = try #require(step.interval80)
+            let i95 = try #require(step.interval95)
+            #expect(i95.lower <= i80.lower && i80.lower <= step.point + 1e-9)
+            #expect(step.point - 1e-9 <= i80.upper && i80.upper <= i95.upper)
+        }
+    }
+
+    @Test func worksOnAShortSeriesAndWithoutSeasons() throws {
+        var options = ForecastOptions()
+        options.seasonalPeriods = [7]
+        let ensemble = try ForecastEnsemble(options: options)
+        try ensemble.observe(5)
+        let first = try ensemble.forecast()
+        #expect(first.steps.allSatisfy { $0.point == 5 && $0.interval80 == nil })
+        for t in 0..<100 { try ensemble.observe(Double(t % 7)) }
+        #expect(try ensemble.forecast().steps.allSatisfy { $0.point.isFinite })
+    }
+}

@@ -1,0 +1,95 @@
+import Testing
+@testable import AugurForecast
+
+@Suite("Holt-Winters bank on closed-form series")
+struct HoltWintersTests {
+    static func parameters(_ alpha: Double = 0.05, _ d: Double = 0.2, _ w: Double = 0.2) -> HoltWintersBank.Parameters {
+        .init(level: alpha, trend: 0, damping: 0.98, season1: d, season2: w, residualForgetting: 0.998)
+    }
+
+    @Test func doubleSeasonalPatternIsForecastExactly() {
+        // y = level + daily + weekly with no noise: after the one-cycle warm-up the initial
+        // components reproduce y exactly, every residual is 0 and so are all updates.
+        let y = doubleSeasonal(count: 168 * 3, p1: 24, p2: 168)
+        let bank = HoltWintersBank(periods: [24, 168], parameters: [Self.parameters()], warmUpCycles: 1,
+                                   errorHalfLife: 48)
+        for v in y[..<(168 * 2)] { bank.observe(v) }
+        #expect(bank.isWarm)
+        let forecast = path(bank, steps: 30)
+        for h in 1...30 {
+            let expected = y[168 * 2 + h - 1]
+            #expect(isClose(forecast[h - 1], expected, tolerance: 1e-9), "step \(h): \(forecast[h - 1]) vs \(expected)")
+        }
+    }
+
+    @Test func singleSeasonPatternIsForecastExactly() {
+        let season = [5.0, 9, 2, 7, 1, 3]
+        let bank = HoltWintersBank(periods: [6], parameters: [Self.parameters(0.1, 0.3, 0)], warmUpCycles: 2,
+                                   errorHalfLife: 10)
+        for t in 0..<60 { bank.observe(50 + season[t % 6]) }
+        let forecast = path(bank, steps: 8)
+        for h in 1...8 {
+            #expect(isClose(forecast[h - 1], 50 + season[(60 + h - 1) % 6], tolerance: 1e-9), "step \(h)")
+        }
+    }
+
+    @Test func isColdDuringWarmUp() {
+        let bank = HoltWintersBank(periods: [4, 8], parameters: [Self.parameters()], warmUpCycles: 2,
+                                   errorHalfLife: 10)
+        for t in 0..<15 { bank.observe(Double(t)) }
+        #expect(!bank.isWarm)
+        bank.observe(15)
+        #expect(bank.isWarm)
+    }
+
+    @Test func constantSeriesStaysConstant() {
+        let bank = HoltWintersBank(periods: [12, 24], parameters: [Self.parameters(0.3, 0.3, 0.3)],
+                                   warmUpCycles: 1, errorHalfLife: 10)
+        for _ in 0..<200 { bank.observe(17) }
+        for f in path(bank, steps: 5) { #expect(isClose(f, 17, tolerance: 1e-12)) }
+    }
+
+    @Test func residualAutocorrelationIsLearned() {
+        // Seasonal pattern plus AR(1) noise with ρ = 0.8: the bank's residual AR term must pick up
+        // the persistence, so its one-step error beats the same model without it (ρ estimate 0).
+        let seed: UInt64 = 7
+        var rng = SeededRandom(seed: seed)
+        var noise = 0.0
+        let base = doubleSeasonal(count: 24 * 7 * 6, p1: 24, p2: 168)
+        let y = base.map { v -> Double in
+            noise = 0.8 * noise + rng.gaussian()
+            return v + noise
+        }
+        let withAR = Self.parameters(0.01, 0.05, 0.05)
+        let bank = HoltWintersBank(periods: [24, 168], parameters: [withAR], warmUpCycles: 1, errorHalfLife: 1e9)
+        var errorWith = 0.0
+        var errorNaiveAR = 0.0
+        for (t, v) in y.enumerated() {
+            if bank.isWarm && t > 168 * 2 {
+                let e = v - bank.oneStepForecast(member: 0)
+                errorWith += e * e
+                errorNaiveAR += (v - base[t]) * (v - base[t])   // forecasting the noise as 0
+            }
+            bank.observe(v)
+        }
+        // An AR(1) with ρ = 0.8 leaves innovation variance 1 out of 1/(1−0.64) ≈ 2.8, so even an
+        // oracle that knows the exact seasonal pattern but ignores persistence must lose clearly.
+        #expect(errorWith < 0.75 * errorNaiveAR, "seed \(seed): \(errorWith) vs \(errorNaiveAR)")
+        let rho = bank.residualAutocorrelation(member: 0)
+        #expect(rho > 0.6 && rho < 0.95, "seed \(seed): ρ = \(rho)")
+    }
+
+    @Test func bankSelectsTheBetterMember() {
+        // On a pattern whose weekly shape changes, fast weekly smoothing must win.
+        let seed: UInt64 = 11
+        var rng = SeededRandom(seed: seed)
+        let bank = HoltWintersBank(periods: [24, 168],
+                                   parameters: [Self.parameters(0.01, 0.01, 0.01), Self.parameters(0.01, 0.3, 0.3)],
+                                   warmUpCycles: 1, errorHalfLife: 48)
+        for t in 0..<(168 * 8) {
+            let shift = t >= 168 * 3 ? 20.0 * Double((t % 168) / 24 == 2 ? 1 : 0) : 0
+            bank.observe(100 + 10 * Double(t % 24) / 24 + shift + 0.1 * rng.gaussian())
+        }
+        #expect(bank.best == 1, "seed \(seed)")
+    }
+}

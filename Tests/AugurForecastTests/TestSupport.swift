@@ -1,0 +1,57 @@
+import Foundation
+@testable import AugurForecast
+
+/// Deterministic generator for tests (SplitMix64); every test prints its seed on failure.
+struct SeededRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// Standard normal (Box-Muller).
+    mutating func gaussian() -> Double {
+        let u1 = max(uniform(), 1e-300)
+        let u2 = uniform()
+        return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
+    }
+}
+
+/// Forecasts for steps 1...steps from any online model.
+func path(_ model: some OnlineForecastModel, steps: Int) -> [Double] {
+    [Double](unsafeUninitializedCapacity: steps) { buffer, count in
+        model.forecast(into: UnsafeMutableBufferPointer(rebasing: buffer[0..<steps]))
+        count = steps
+    }
+}
+
+/// Forecasts for steps 1...steps from a Holt-Winters bank's best member.
+func path(_ bank: HoltWintersBank, steps: Int) -> [Double] {
+    [Double](unsafeUninitializedCapacity: steps) { buffer, count in
+        bank.forecast(into: UnsafeMutableBufferPointer(rebasing: buffer[0..<steps]))
+        count = steps
+    }
+}
+
+/// Daily (period p1) and weekly (period p2) pattern plus a level, with optional noise.
+func doubleSeasonal(count: Int, p1: Int = 24, p2: Int = 168, noise: Double = 0, seed: UInt64 = 1) -> [Double] {
+    var rng = SeededRandom(seed: seed)
+    return (0..<count).map { t in
+        let daily = 10 * Foundation.sin(2 * Double.pi * Double(t % p1) / Double(p1))
+            + 4 * Foundation.cos(4 * Double.pi * Double(t % p1) / Double(p1))
+        let weekly = (t % p2) >= 5 * p1 ? -8.0 : 3 * Foundation.sin(2 * Double.pi * Double(t % p2) / Double(p2))
+        return 100 + daily + weekly + noise * rng.gaussian()
+    }
+}
+
+func isClose(_ a: Double, _ b: Double, tolerance: Double) -> Bool {
+    abs(a - b) <= tolerance * max(1, abs(a), abs(b))
+}

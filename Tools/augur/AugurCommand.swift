@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `augur`: the operator's command line. Each subcommand lives in its own file.
+@main
+struct AugurCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "augur",
+        abstract: "Augur, a self-partitioning embedded storage engine: inspect, demonstrate and forecast.",
+        subcommands: [DemoCommand.self, DemoWriterCommand.self, InfoCommand.self, ForecastCommand.self]
+    )
+}

@@ -1,0 +1,116 @@
+import ArgumentParser
+import AugurForecast
+import Foundation
+
+/// `augur forecast`: rolling-origin backtest of the load forecaster on one CSV column.
+///
+/// Feeds the column in order; at K origins evenly spaced from floor(0.8·n) to n−H it writes
+/// every model's and the ensemble's H forecasts with 80%/95% bounds, then prints per model the
+/// MASE (scaled by the in-sample seasonal-naive MAE of the first 80% at the first period) and
+/// the interval coverage.
+///
+/// Thread-safety: a command value, run once on the main thread.
+public struct ForecastCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Backtest the load forecaster on a CSV column and write its forecasts."
+    )
+
+    @Option(name: .long, help: "CSV file with a header row.")
+    public var csv: String
+
+    @Option(name: .long, help: "Name of the column to forecast.")
+    public var column: String
+
+    @Option(name: .long, help: "Seasonal period in observations (repeat once for a second period). The first is the MASE period.")
+    public var period: [Int] = []
+
+    @Option(name: .long, help: "Forecast horizon H, in steps.")
+    public var horizon: Int = 4
+
+    @Option(name: .long, help: "Number of forecast origins K.")
+    public var origins: Int = 30
+
+    @Option(name: .long, help: "Where to write the forecasts CSV.")
+    public var output: String = "forecasts.csv"
+
+    public init() {}
+
+    public func validate() throws {
+        guard !period.isEmpty else { throw ValidationError("give at least one --period (the first is the MASE period)") }
+        guard period.count <= 2 else { throw ValidationError("at most two --period values, got \(period.count)") }
+        guard horizon > 0 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+        guard origins > 0 else { throw ValidationError("--origins must be at least 1, got \(origins)") }
+    }
+
+    public func run() throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: csv, encoding: .utf8)
+        } catch {
+            throw CommandFailure("cannot read --csv '\(csv)': \(Self.reason(error))")
+        }
+        do {
+            let series = try CSVSeries.column(named: column, in: text)
+            var options = ForecastOptions()
+            options.horizon = horizon
+            options.seasonalPeriods = period
+            let report = try Backtest.run(series: series, options: options, originCount: origins)
+            try write(report, to: output)
+            printSummary(report, count: series.count)
+        } catch let error as ForecastError {
+            throw CommandFailure("\(csv): \(error)")
+        }
+    }
+
+    private func write(_ report: BacktestReport, to path: String) throws {
+        var out = "origin,step,actual,model,forecast,lower80,upper80,lower95,upper95\n"
+        out.reserveCapacity(report.rows.count * 96)
+        func bound(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
+        for r in report.rows {
+            out += "\(r.origin),\(r.step),\(r.actual),\(r.model),\(r.forecast),"
+            out += "\(bound(r.interval80?.lower)),\(bound(r.interval80?.upper)),"
+            out += "\(bound(r.interval95?.lower)),\(bound(r.interval95?.upper))\n"
+        }
+        do {
+            try out.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw CommandFailure("cannot write --output '\(path)': \(Self.reason(error))")
+        }
+    }
+
+    private func printSummary(_ report: BacktestReport, count: Int) {
+        print("series: \(column), \(count) observations; periods \(period.map(String.init).joined(separator: ", ")); "
+              + "horizon \(horizon); \(report.origins.count) origins \(report.origins.first!)…\(report.origins.last!)")
+        print("MASE scale (in-sample seasonal-naive MAE, period \(period[0]), first 80%): \(Self.fixed(report.scale, 3))")
+        print("model           forecasts   MASE    cover80  cover95")
+        for s in report.scores {
+            let name = s.model.padding(toLength: 15, withPad: " ", startingAt: 0)
+            let n = String(s.count).leftPadded(9)
+            print("\(name) \(n)   \(Self.fixed(s.mase, 4))  \(Self.percent(s.coverage80))   \(Self.percent(s.coverage95))")
+        }
+        let tracked = report.trackedCoverage.map { c in
+            "step \(c.step) \(Int(c.level * 100))%: \(Self.percent(c.rate).trimmingCharacters(in: .whitespaces)) of \(c.total)"
+        }
+        print("ensemble coverage tracked at every observation up to the last origin: " + tracked.joined(separator: "; "))
+        let alert = report.alert.breaches.map { "step \($0.step) \(Int($0.level * 100))%: \($0.misses)/\($0.window) misses ≥ \($0.criticalMisses)" }
+        print("forecast-error alert: " + (report.alert.isRaised ? "RAISED (" + alert.joined(separator: "; ") + ")" : "not raised"))
+        print("wrote \(report.rows.count) rows to \(output)")
+    }
+
+    private static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
+    private static func percent(_ v: Double?) -> String { v.map { String(format: "%5.1f%%", $0 * 100) } ?? "    – " }
+    private static func reason(_ error: Error) -> String {
+        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
+    }
+}
+
+/// A failure already phrased for the user; ArgumentParser prints it and exits non-zero.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
