@@ -6,6 +6,7 @@
 //   readrandom   N gets of random existing keys, 1 thread
 //   readseq      one full scan in key order
 //   fillsync     puts with durability sync (group commit), 1 and 2 threads, fixed duration
+//   telemetry    ingest with telemetry on and off, 1 and 2 threads, interleaved rounds in one run
 //
 // Keys are 16 bytes, values 100 bytes. Usage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]
 import Augur
@@ -70,10 +71,26 @@ final class Counts: @unchecked Sendable {
     var total: Int { lock.lock(); defer { lock.unlock() }; return values.reduce(0, +) }
 }
 
-func openStore(_ path: String, _ durability: Durability) throws -> Engine {
+func openStore(_ path: String, _ durability: Durability, telemetry: Bool = true) throws -> Engine {
     var o = EngineOptions()
     o.durability = durability
+    o.telemetry.enabled = telemetry
     return try Engine.open(at: path, options: o)
+}
+
+/// Puts `count` random keys from `threads` threads into a fresh store; returns ops/s.
+func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UInt8]], order: [Int]) throws -> Double {
+    let e = try openStore(path, .none, telemetry: telemetry)
+    let table = try e.createTable("bench")
+    let per = count / threads
+    let begin = ContinuousClock.now
+    DispatchQueue.concurrentPerform(iterations: threads) { tid in
+        for j in (tid * per)..<((tid + 1) * per) { try! table.put(keys[order[j]], value) }
+    }
+    let elapsed = seconds(ContinuousClock.now - begin)
+    try e.close()
+    try? FileManager.default.removeItem(atPath: path)
+    return Double(per * threads) / elapsed
 }
 
 do {
@@ -139,6 +156,24 @@ do {
         let total = counts.total
         report("fillsync/\(threads)t", total, ContinuousClock.now - begin, "(durability sync, group commit)")
         try e.close()
+    }
+
+    // telemetry overhead: the same ingest with telemetry on and off, rounds interleaved so
+    // machine noise hits both alike; the median of each is compared.
+    let rounds = 5
+    let count = min(n, 300_000)
+    for threads in [1, 2] {
+        var on: [Double] = [], off: [Double] = []
+        for r in 0..<rounds {
+            for telemetry in (r % 2 == 0 ? [true, false] : [false, true]) {
+                let rate = try ingest(path: config.dir + "/tele", threads: threads, count: count, telemetry: telemetry,
+                                      keys: keys, order: order)
+                if telemetry { on.append(rate) } else { off.append(rate) }
+            }
+        }
+        let medOn = on.sorted()[rounds / 2], medOff = off.sorted()[rounds / 2]
+        print(String(format: "telemetry/%dt   on %9.0f ops/s   off %9.0f ops/s   overhead %+.1f%%   (median of %d interleaved rounds of %d puts)",
+                     threads, medOn, medOff, (medOff - medOn) / medOff * 100, rounds, count))
     }
     try? FileManager.default.removeItem(atPath: config.dir)
 } catch {

@@ -1,5 +1,6 @@
 // The engine: one directory, one shared WAL, one manifest, many tables of range partitions.
 // Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift.
+import AugurStats
 import AugurSys
 import Dispatch
 import Synchronization
@@ -57,6 +58,10 @@ public final class Engine: @unchecked Sendable {
     /// sweeps files nothing references.
     let needsFileSweep = Atomic<Bool>(false)
     public let recoveryReport: RecoveryReport
+    /// nil when telemetry is disabled.
+    let telemetry: Telemetry?
+    private let collectorTimer: DispatchSourceTimer?
+    private let lastHealthFile = Atomic<UInt64>(0)
     let maxKeySize: Int
     let maxValueSize: Int
     let syncWrites: Bool
@@ -83,10 +88,11 @@ public final class Engine: @unchecked Sendable {
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
         flushSize = options.memtableFlushSize
+        telemetry = options.telemetry.enabled ? Telemetry(options: options.telemetry, clock: options.clock) : nil
+        collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
         if case .periodic(let interval) = options.durability {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.periodic-sync"))
-            let (s, a) = interval.components
-            let ns = max(1_000_000, Int(s) * 1_000_000_000 + Int(a / 1_000_000_000))
+            let ns = nanoseconds(interval)
             timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
             periodicSync = timer
         } else {
@@ -97,6 +103,13 @@ public final class Engine: @unchecked Sendable {
             let table = Table(name: name, id: id, engine: self, map: PartitionMap(parts))
             tablesByName[name] = table
             tablesByID[id] = table
+        }
+        telemetry?.register(recovered.partitions)
+        if let collectorTimer {
+            let ns = nanoseconds(options.telemetry.collectInterval)
+            collectorTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
+            collectorTimer.setEventHandler { [weak self] in self?.collectTelemetry() }
+            collectorTimer.resume()
         }
         if let periodicSync {
             let wal = self.wal
@@ -142,9 +155,10 @@ public final class Engine: @unchecked Sendable {
                 return record
             }
             let table = Table(name: name, id: record.tableID, engine: self,
-                              map: PartitionMap([Partition(record: record, runs: [])]))
+                              map: PartitionMap([Partition(record: record, runs: [], histogram: newHistogram(record))]))
             tablesByName[name] = table
             tablesByID[record.tableID] = table
+            telemetry?.register(table.map.partitions)
             return table
         }
     }
@@ -179,6 +193,7 @@ public final class Engine: @unchecked Sendable {
                 p.retire()
                 p.gate.unlock()
                 for s in p.view.runs { s.markObsolete() }
+                telemetry?.collector.removePartition(p.id)
             }
             tablesByName[name] = nil
             tablesByID[table.id] = nil
@@ -231,6 +246,7 @@ public final class Engine: @unchecked Sendable {
             let memtable = p.activeMemtable
             p.writeLock.withLock { memtable.apply(key: key, seq: position.firstSeq, kind: kind, value: value) }
             p.gate.unlock()
+            telemetry?.record(kind == .put ? .store : .delete, p, key: key, bytes: key.count + value.count)
             if memtable.approximateBytes >= flushSize { scheduleFlush(p) }
             if syncWrites { try wal.sync(upTo: position) }
             return
@@ -288,6 +304,13 @@ public final class Engine: @unchecked Sendable {
                 }
             }
             for p in distinct { p.gate.unlock() }
+            if let telemetry {
+                for (i, op) in batch.ops.enumerated() {
+                    op.key.withUnsafeBytes { k in
+                        telemetry.record(op.kind == .put ? .store : .delete, targets[i], key: k, bytes: op.key.count + op.value.count)
+                    }
+                }
+            }
             for p in distinct where p.activeMemtable.approximateBytes >= flushSize { scheduleFlush(p) }
             if syncWrites { try wal.sync(upTo: position) }
             return
@@ -300,7 +323,14 @@ public final class Engine: @unchecked Sendable {
         try table.checkUsable()
         if key.count == 0 { throw .emptyKey }
         if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
-        let view = table.map.partition(for: key).view
+        let p = table.map.partition(for: key)
+        let value = lookup(p.view, key)
+        telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0))
+        return value
+    }
+
+    @inline(__always)
+    private func lookup(_ view: PartitionView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
         if let e = view.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
         for f in view.frozen {
             if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
@@ -332,6 +362,14 @@ public final class Engine: @unchecked Sendable {
             if let hi = range.upperBound, end == nil || compareKeys(hi, end!) < 0 { end = hi }
             var cursor = MergedCursor(view: p.view, reverse: reverse)
             cursor.position(start: start, end: end)
+            let before = out.count
+            defer {
+                if let telemetry {
+                    let bytes = out[before...].reduce(0) { $0 + $1.key.count + $1.value.count }
+                    let probe = (reverse ? end : start) ?? p.lowerBound
+                    probe.withUnsafeBytes { telemetry.record(.scan, p, key: $0, bytes: bytes) }
+                }
+            }
             while cursor.isValid {
                 if reverse {
                     if let start, start.withUnsafeBytes({ compareKeys(cursor.key, $0) }) < 0 { break }
@@ -369,7 +407,9 @@ public final class Engine: @unchecked Sendable {
     public func close() throws(AugurError) {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         periodicSync?.cancel()
+        collectorTimer?.cancel()
         maintenanceQueue.sync {}
+        if telemetry != nil { collectTelemetry(force: true, closing: true) }
         let tables = allTables()
         // Wait for writers already past their checks.
         for t in tables { for p in t.map.partitions { p.gate.lockExclusive(); p.gate.unlock() } }
@@ -389,4 +429,61 @@ public final class Engine: @unchecked Sendable {
 
     /// Numbers of the WAL segment files in use (oldest first).
     public var walSegments: [UInt64] { wal.segmentNumbers }
+}
+
+func nanoseconds(_ d: Duration) -> Int {
+    let (s, a) = d.components
+    return max(1_000_000, Int(s) * 1_000_000_000 + Int(a / 1_000_000_000))
+}
+
+extension Engine {
+    func newHistogram(_ record: PartitionRecord) -> KeyHistogram {
+        KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound, options: options.telemetry.histogram)
+    }
+
+    /// Per-partition health of `table`: range, size, records, rates per window, skew, entropy,
+    /// hot ranges and hot keys. Rates are as of the last collector tick (≤ `collectInterval` old).
+    public func partitionHealth(table name: String) throws(AugurError) -> [PartitionHealth] {
+        let table = try self.table(named: name)
+        guard let telemetry else {
+            throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "partition health needs telemetry")
+        }
+        let now = telemetry.collect(partitions: table.map.partitions)
+        return table.map.partitions.map { telemetry.health(table: name, partition: $0, now: now) }
+    }
+
+    /// Alias of `partitionHealth(table:)` under the name the seeds use.
+    public func monitorPartitionHealth(table name: String) throws(AugurError) -> [PartitionHealth] {
+        try partitionHealth(table: name)
+    }
+
+    /// The collector tick: drain, fold exact totals, and now and then write TELEMETRY.json.
+    func collectTelemetry(force: Bool = false, closing: Bool = false) {
+        guard let telemetry, closing || !isClosed else { return }
+        let tables = allTables()
+        let now = telemetry.collect(partitions: tables.flatMap { $0.map.partitions })
+        let last = lastHealthFile.load(ordering: .relaxed)
+        guard force || now &- last >= UInt64(nanoseconds(options.telemetry.healthFileInterval)) else { return }
+        lastHealthFile.store(now, ordering: .relaxed)
+        var file = TelemetryFile(engineTime: now, partitions: [])
+        for t in tables {
+            for p in t.map.partitions { file.partitions.append(telemetry.health(table: t.name, partition: p, now: now)) }
+        }
+        writeTelemetryFile(file)
+    }
+
+    /// Written with a rename so readers never see half a file; not synced (it is advisory).
+    private func writeTelemetryFile(_ file: TelemetryFile) {
+        let bytes = encodeTelemetry(file)
+        let tmp = joinPath(path, TelemetryFile.name + ".tmp")
+        do throws(FileSystemError) {
+            try? fileSystem.remove(tmp)
+            let h = try fileSystem.open(tmp, mode: .createNew)
+            defer { h.close() }
+            try h.write(at: 0, bytes)
+            try fileSystem.rename(tmp, to: joinPath(path, TelemetryFile.name))
+        } catch {
+            try? fileSystem.remove(tmp)
+        }
+    }
 }

@@ -232,8 +232,10 @@ extension Engine {
                     throw error
                 }
                 options.crashPoint?(.splitCommitted)
-                let l = Partition(record: leftRecord, runs: left.map { [$0.segment] } ?? [])
-                let r = Partition(record: rightRecord, runs: right.map { [$0.segment] } ?? [])
+                let (leftHistogram, rightHistogram) = p.histogram.split(at: key)
+                let l = Partition(record: leftRecord, runs: left.map { [$0.segment] } ?? [], histogram: leftHistogram)
+                let r = Partition(record: rightRecord, runs: right.map { [$0.segment] } ?? [], histogram: rightHistogram)
+                telemetry?.inherit(children: [l, r], from: p)
                 table.swapMap { old in
                     PartitionMap(old.partitions.filter { $0 !== p } + [l, r])
                 }

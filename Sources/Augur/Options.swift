@@ -1,4 +1,7 @@
 import AugurSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// When a write is acknowledged relative to its WAL bytes reaching stable storage.
 public enum Durability: Sendable, Equatable {
@@ -22,14 +25,10 @@ public protocol EngineClock: Sendable {
 public struct SystemClock: EngineClock {
     public init() {}
     public func now() -> UInt64 {
-        let t = ContinuousClock.now - ContinuousClock.Instant.zeroReference
-        let (s, a) = t.components
-        return UInt64(s) &* 1_000_000_000 &+ UInt64(a / 1_000_000_000)
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
-}
-
-extension ContinuousClock.Instant {
-    static let zeroReference = ContinuousClock.now
 }
 
 /// Named protocol steps where a crash test can stop the process (or a simulation can cut the
@@ -78,6 +77,8 @@ public struct EngineOptions: Sendable {
     /// Called at every named protocol step; the crash harness kills the process from here.
     public var crashPoint: (@Sendable (CrashPoint) -> Void)? = nil
 
+    /// Workload telemetry (key histograms, sampled workload vectors, rolling windows).
+    public var telemetry = TelemetryOptions()
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).
     public var plantedBug: PlantedBug? = nil
 
@@ -108,4 +109,16 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     case skipCurrentDirectorySync = "skip-current-dir-sync"
     /// Acknowledge `sync` writes without syncing the WAL.
     case skipWALSync = "skip-wal-sync"
+}
+
+/// A clock that moves only when told to: for tests and simulations. Thread-safe.
+public final class ManualClock: EngineClock, @unchecked Sendable {
+    private let lock = PThreadMutex()
+    private var nanos: UInt64
+    public init(startNanos: UInt64 = 1_000_000_000) { nanos = startNanos }
+    public func now() -> UInt64 { lock.withLock { nanos } }
+    public func advance(by d: Duration) {
+        let (s, a) = d.components
+        lock.withLock { nanos &+= UInt64(s) &* 1_000_000_000 &+ UInt64(a / 1_000_000_000) }
+    }
 }

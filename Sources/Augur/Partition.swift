@@ -1,3 +1,4 @@
+import AugurStats
 import AugurSys
 import Synchronization
 
@@ -43,10 +44,13 @@ final class Partition: @unchecked Sendable {
     /// Set under the exclusive gate when a split replaces this partition; writers that then get
     /// the gate route again.
     private(set) var retired = false
+    /// Load by key position, updated on every operation (telemetry).
+    let histogram: KeyHistogram
     /// Set while a background flush of this partition is queued.
     let flushQueued = Atomic<Bool>(false)
 
-    init(record: PartitionRecord, runs: [Segment]) {
+    init(record: PartitionRecord, runs: [Segment], histogram: KeyHistogram) {
+        self.histogram = histogram
         id = record.id
         tableID = record.tableID
         lowerBound = record.lowerBound

@@ -1,6 +1,7 @@
 // Opening a store: lock, read CURRENT and the manifest, verify every referenced segment before
 // mapping it, delete what nothing references, replay the WAL through the recovered partition
 // map, and start a fresh WAL segment.
+import AugurStats
 import AugurSys
 import CAugurSys
 
@@ -17,6 +18,7 @@ enum Recovery {
     static func isStoreEntry(_ name: String) -> Bool {
         name == "LOCK" || name == "wal" || name == "seg" || name == Manifest.currentName
             || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
+            || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp"
     }
 
     static func run(path: String, options: EngineOptions) throws(AugurError) -> Result {
@@ -101,7 +103,9 @@ enum Recovery {
                 runs.append(try Segment(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size)))
                 report.segmentsVerified += 1
             }
-            partitions.append(Partition(record: record, runs: runs))
+            partitions.append(Partition(record: record, runs: runs,
+                                        histogram: KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound,
+                                                                options: options.telemetry.histogram)))
         }
         for table in state.tables.keys {
             if let problem = PartitionMap(partitions.filter { $0.tableID == table }).coverageProblem() {

@@ -31,6 +31,12 @@ int caugur_allowed_cpu_count(void) {
 
 int32_t caugur_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
+int32_t caugur_thread_id(void) {
+    static __thread int32_t tid = 0;
+    if (!tid) tid = (int32_t)syscall(SYS_gettid);
+    return tid;
+}
+
 void caugur_kill_self(void) { kill(getpid(), SIGKILL); }
 
 size_t caugur_nonzero_prefix_length(const void *buf, size_t len) {

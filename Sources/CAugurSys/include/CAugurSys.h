@@ -47,6 +47,8 @@ int caugur_pin_thread_to_cpu(int cpu);
 int caugur_allowed_cpu_count(void);
 /// Current thread's kernel id (gettid).
 int32_t caugur_gettid(void);
+/// A cheap per-thread identifier (the kernel thread id, cached per thread).
+int32_t caugur_thread_id(void);
 /// Raises SIGKILL on the calling process; used by named crash points.
 void caugur_kill_self(void);
 

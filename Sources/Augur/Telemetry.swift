@@ -1,0 +1,249 @@
+// Workload telemetry inside the engine: every operation bumps its partition's KeyHistogram
+// (relaxed, per-thread-striped counters) and offers a workload vector to the sampler; a
+// collector tick on a background queue drains the sampled vectors, feeds exact per-partition
+// totals into rolling windows, and periodically writes partition health to
+// <dir>/TELEMETRY.json so `augur stats` can read it without opening (and locking) the store.
+//
+// Hot-path cost: one pthread_getspecific for the thread's slot, one histogram update (~5 ns),
+// one sampler countdown (~4 ns), one relaxed load of the coarse clock. No allocation.
+import AugurStats
+import CAugurSys
+import AugurSys
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Telemetry knobs. Every number has its unit in its name or doc comment.
+public struct TelemetryOptions: Sendable {
+    /// Record telemetry on every operation. Default true.
+    public var enabled = true
+    /// Buckets and per-thread stripes of each partition's key histogram.
+    public var histogram = HistogramOptions()
+    /// Threads that get a private histogram stripe and sampler ring (the rest share one).
+    public var threadSlots = ThreadSlotOptions()
+    /// Workload-vector sampling: mean period (1 in N operations), ring capacity.
+    public var sampling = SamplingOptions()
+    /// Rolling windows (1 s × 300, 1 min × 60, 15 min × 96), heavy hitters, client sketches.
+    public var collector = CollectorOptions()
+    /// How often the collector drains samples and folds exact counters. Default 100 ms.
+    public var collectInterval: Duration = .milliseconds(100)
+    /// How often partition health is written to `<dir>/TELEMETRY.json`. Default 5 s.
+    public var healthFileInterval: Duration = .seconds(5)
+    /// Hot-range threshold: buckets above this multiple of the mean load. Default 2.
+    public var statistics = LoadStatisticsOptions()
+    /// Hot keys are reported only once the sketch has seen at least this many (weighted)
+    /// operations of the partition: a handful of samples proves nothing. Default 1,000.
+    public var minimumOperationsForHotKeys: UInt64 = 1000
+
+    public init() {}
+}
+
+/// One rolling window of a partition's load.
+public struct WindowHealth: Sendable, Codable, Equatable {
+    /// "5m", "1h" or "1d".
+    public var window: String
+    public var coveredSeconds: Double
+    public var operationsPerSecond: Double
+    public var storesPerSecond: Double
+    public var retrievesPerSecond: Double
+    public var deletesPerSecond: Double
+    public var scansPerSecond: Double
+    public var bytesPerSecond: Double
+    /// Reads / (reads + writes); nil without operations.
+    public var readFraction: Double?
+    /// Estimated distinct clients (threads) in the window's sampled operations.
+    public var distinctClients: Double
+    /// True when the counts came from exact counters rather than samples.
+    public var exact: Bool
+}
+
+/// A contiguous key range carrying more than its share of a partition's load.
+public struct HotRangeHealth: Sendable, Codable, Equatable {
+    public var lowerBound: [UInt8]
+    public var upperBound: [UInt8]?
+    /// Fraction of the partition's operations in this range.
+    public var loadFraction: Double
+    /// Peak bucket load over the mean bucket load.
+    public var peakToMean: Double
+}
+
+/// A key the heavy-hitter sketch saw often (identified by its first 8 bytes and a hash).
+public struct HotKeyHealth: Sendable, Codable, Equatable {
+    public var keyPrefix: [UInt8]
+    public var keyHash: UInt64
+    /// Estimated fraction of the partition's sampled operations, and the guaranteed lower bound.
+    public var loadFraction: Double
+    public var guaranteedLoadFraction: Double
+    /// A single key hot enough that no split can spread its load.
+    public var isHotKey: Bool
+}
+
+/// What `Engine.partitionHealth(table:)` reports for one partition.
+public struct PartitionHealth: Sendable, Codable, Equatable {
+    public var table: String
+    public var id: UInt64
+    public var lowerBound: [UInt8]
+    public var upperBound: [UInt8]?
+    /// Bytes in segments plus memtable bytes.
+    public var bytes: Int
+    /// Records in segments plus keys in memtables.
+    public var records: Int
+    public var segmentCount: Int
+    public var windows: [WindowHealth]
+    /// Max bucket load over mean bucket load (1 = even).
+    public var skew: Double
+    /// Shannon entropy of the bucket loads normalised to [0, 1] (1 = even).
+    public var entropy: Double
+    public var hotRanges: [HotRangeHealth]
+    public var hotKeys: [HotKeyHealth]
+    /// The key that splits the partition's load in half (histogram estimate), if any load.
+    public var medianKey: [UInt8]?
+    /// Operations per histogram bucket since the partition was created (or inherited).
+    public var bucketOperations: [UInt64]
+}
+
+/// The file `augur stats` reads.
+public struct TelemetryFile: Sendable, Codable, Equatable {
+    /// Engine-clock time of the snapshot, nanoseconds.
+    public var engineTime: UInt64
+    public var partitions: [PartitionHealth]
+    public static let name = "TELEMETRY.json"
+}
+
+/// Per-thread telemetry identity, kept in thread-specific storage.
+final class ThreadTelemetry {
+    let slot: StatsSlot
+    let clientID: UInt64
+    let registry: StatsSlotRegistry
+    init(registry: StatsSlotRegistry) {
+        self.registry = registry
+        slot = registry.acquire() ?? .unregistered
+        clientID = UInt64(caugur_thread_id())
+    }
+    deinit { if slot.isRegistered { registry.release(slot) } }
+}
+
+final class Telemetry: @unchecked Sendable {
+    let options: TelemetryOptions
+    let registry: StatsSlotRegistry
+    let recorder: WorkloadRecorder
+    let collector: WorkloadCollector
+    let clock: any EngineClock
+    /// Engine time refreshed by the collector tick: the hot path reads it instead of a clock.
+    let coarseNow: Atomic<UInt64>
+    private var key = pthread_key_t()
+
+    init(options: TelemetryOptions, clock: any EngineClock) {
+        self.options = options
+        self.clock = clock
+        registry = StatsSlotRegistry(options: options.threadSlots)
+        recorder = WorkloadRecorder(slots: registry, options: options.sampling)
+        collector = WorkloadCollector(options: options.collector)
+        coarseNow = Atomic(clock.now())
+        // Thread exit releases the thread's slot.
+        pthread_key_create(&key) { value in
+            if let value { Unmanaged<ThreadTelemetry>.fromOpaque(value).release() }
+        }
+    }
+
+    deinit { pthread_key_delete(key) }
+
+    @inline(__always)
+    private func thread() -> ThreadTelemetry {
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<ThreadTelemetry>.fromOpaque(p).takeUnretainedValue()
+        }
+        let t = ThreadTelemetry(registry: registry)
+        pthread_setspecific(key, Unmanaged.passRetained(t).toOpaque())
+        return t
+    }
+
+    /// The hot path: histogram counters plus a sampled workload vector.
+    @inline(__always)
+    func record(_ type: OperationType, _ partition: Partition, key: UnsafeRawBufferPointer, bytes: Int) {
+        let t = thread()
+        partition.histogram.record(type.histogramAccess, key: key, bytes: UInt64(bytes), slot: t.slot)
+        recorder.record(type, partition: partition.id, key: key, timestamp: coarseNow.load(ordering: .relaxed),
+                        clientID: t.clientID, bytes: UInt64(bytes), slot: t.slot)
+    }
+
+    /// Starts a partition's exact-counter series at its current totals (zero for a new
+    /// partition; the inherited counts for a split child, which are not new traffic).
+    func register(_ partitions: [Partition]) {
+        let now = clock.now()
+        for p in partitions {
+            collector.observeCumulativeTotals(partition: p.id, totals: p.histogram.totals(), timestamp: now)
+        }
+    }
+
+    /// One collector tick: refresh the coarse clock, drain samples, fold exact totals.
+    func collect(partitions: [Partition]) -> UInt64 {
+        let now = clock.now()
+        coarseNow.store(now, ordering: .relaxed)
+        _ = collector.drain(recorder)
+        for p in partitions {
+            collector.observeCumulativeTotals(partition: p.id, totals: p.histogram.totals(), timestamp: now)
+        }
+        return now
+    }
+
+    /// Children of a split inherit the parent's window history in proportion to their share
+    /// of its histogram load; the parent's history is then dropped.
+    func inherit(children: [Partition], from parent: Partition) {
+        let now = clock.now()
+        let total = Double(parent.histogram.totals().operations)
+        for child in children {
+            let share = total > 0 ? Double(child.histogram.totals().operations) / total : 1.0 / Double(children.count)
+            collector.inherit(child: child.id, from: [PartitionShare(partition: parent.id, share: share)], now: now)
+        }
+        collector.removePartition(parent.id)
+        register(children)
+    }
+
+    func health(table: String, partition p: Partition, now: UInt64) -> PartitionHealth {
+        let v = p.view
+        let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
+        let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
+        let snapshot = p.histogram.snapshot()
+        let names = ["5m", "1h", "1d"]
+        var windows: [WindowHealth] = []
+        if let w = collector.workload(partition: p.id, now: now) {
+            for (i, rates) in w.windows.enumerated() {
+                let o = rates.operationsPerSecond
+                windows.append(WindowHealth(
+                    window: i < names.count ? names[i] : "tier\(i)",
+                    coveredSeconds: Double(rates.coveredNanos) / 1e9,
+                    operationsPerSecond: rates.readsPerSecond + rates.writesPerSecond,
+                    storesPerSecond: o.store + o.modify, retrievesPerSecond: o.retrieve,
+                    deletesPerSecond: o.delete, scansPerSecond: o.scan,
+                    bytesPerSecond: rates.bytesPerSecond, readFraction: rates.readFraction,
+                    distinctClients: rates.distinctClients, exact: rates.countsAreExact))
+            }
+        }
+        var hotKeys: [HotKeyHealth] = []
+        if let report = collector.heavyHitters(partition: p.id, now: now, top: 5),
+           report.totalWeight >= options.minimumOperationsForHotKeys {
+            for h in report.hitters {
+                var prefix = [UInt8](repeating: 0, count: 8)
+                for i in 0..<8 { prefix[i] = UInt8(truncatingIfNeeded: h.keyPrefix >> (56 - 8 * UInt64(i))) }
+                while prefix.last == 0 { prefix.removeLast() }
+                hotKeys.append(HotKeyHealth(keyPrefix: prefix, keyHash: h.keyHash, loadFraction: h.loadFraction,
+                                            guaranteedLoadFraction: h.guaranteedLoadFraction, isHotKey: h.isHotKey))
+            }
+        }
+        let buckets = zip(snapshot.reads, snapshot.writes).map { $0 &+ $1 }
+        let hot = snapshot.hotRanges(metric: .operations, options: options.statistics).map {
+            HotRangeHealth(lowerBound: $0.interval.lower, upperBound: $0.interval.upper,
+                           loadFraction: $0.loadFraction, peakToMean: $0.peakToMean)
+        }
+        return PartitionHealth(
+            table: table, id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
+            bytes: v.runs.reduce(0) { $0 + $1.fileSize } + memBytes,
+            records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords, segmentCount: v.runs.count,
+            windows: windows, skew: snapshot.skew(metric: .operations),
+            entropy: snapshot.entropy(metric: .operations).normalized, hotRanges: hot, hotKeys: hotKeys,
+            medianKey: snapshot.quantile(0.5, metric: .operations)?.estimate, bucketOperations: buckets)
+    }
+}

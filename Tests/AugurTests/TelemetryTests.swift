@@ -1,0 +1,110 @@
+import Testing
+import Augur
+import AugurSys
+import AugurTestSupport
+import Dispatch
+
+/// Telemetry as the engine reports it: exact counts under concurrency, rates per window under
+/// a manual clock, inheritance across a split, and the TELEMETRY.json file.
+@Suite struct TelemetryTests {
+    func options(_ clock: ManualClock) -> EngineOptions {
+        var o = EngineOptions()
+        o.fileSystem = CrashSimulatingFileSystem()
+        o.durability = .none
+        o.clock = clock
+        o.telemetry.collectInterval = .seconds(3600)   // the test drives collection
+        return o
+    }
+
+    @Test func countsAreExactUnderConcurrentWriters() throws {
+        let clock = ManualClock()
+        let engine = try Engine.open(at: "/db", options: options(clock))
+        let table = try engine.createTable("t")
+        let threads = 4, perThread = 5000
+        DispatchQueue.concurrentPerform(iterations: threads) { tid in
+            for i in 0..<perThread {
+                try! table.put(Array("k\(tid)-\(i)".utf8), [1, 2, 3])
+                if i % 5 == 0 { _ = try! table.get(Array("k\(tid)-\(i)".utf8)) }
+            }
+        }
+        let health = try engine.partitionHealth(table: "t")
+        let ops = health.reduce(0) { $0 + $1.bucketOperations.reduce(0, +) }
+        #expect(ops == UInt64(threads * perThread + threads * perThread / 5), "histogram totals must be exact")
+        try engine.close()
+    }
+
+    @Test func ratesFollowTheManualClockAndWindowsExpire() throws {
+        let clock = ManualClock()
+        let engine = try Engine.open(at: "/db", options: options(clock))
+        let table = try engine.createTable("t")
+        _ = try engine.partitionHealth(table: "t")          // baseline for exact counters
+        for second in 0..<10 {
+            clock.advance(by: .seconds(1))
+            for i in 0..<100 { try table.put(Array("k\(second)-\(i)".utf8), [UInt8](repeating: 0, count: 10)) }
+            _ = try engine.partitionHealth(table: "t")
+        }
+        let h = try #require(try engine.partitionHealth(table: "t").first)
+        let fiveMinutes = try #require(h.windows.first { $0.window == "5m" })
+        #expect(fiveMinutes.exact)
+        #expect(abs(fiveMinutes.operationsPerSecond - 100) < 15, "≈100 puts/s over the covered 10 s, got \(fiveMinutes.operationsPerSecond)")
+        // Ten minutes of silence: the 5-minute window empties, the hour window still remembers.
+        clock.advance(by: .seconds(600))
+        let later = try #require(try engine.partitionHealth(table: "t").first)
+        #expect(later.windows.first { $0.window == "5m" }!.operationsPerSecond == 0)
+        #expect(later.windows.first { $0.window == "1h" }!.operationsPerSecond > 0)
+        try engine.close()
+    }
+
+    @Test func splitChildrenInheritTheirShareOfCounts() throws {
+        let clock = ManualClock()
+        let engine = try Engine.open(at: "/db", options: options(clock))
+        let table = try engine.createTable("t")
+        // 3:1 load between [.., "m") and ["m", ..).
+        for i in 0..<3000 { try table.put(Array("a\(i)".utf8), [1]) }
+        for i in 0..<1000 { try table.put(Array("z\(i)".utf8), [1]) }
+        let before = try engine.partitionHealth(table: "t")
+        let total = before[0].bucketOperations.reduce(0, +)
+        try table.splitPartition(at: Array("m".utf8))
+        let after = try engine.partitionHealth(table: "t")
+        #expect(after.count == 2)
+        let left = after[0].bucketOperations.reduce(0, +), right = after[1].bucketOperations.reduce(0, +)
+        #expect(left + right == total, "counts are conserved across a split")
+        #expect(Double(left) / Double(total) > 0.7 && Double(left) / Double(total) < 0.8, "left child got \(left) of \(total)")
+        try engine.close()
+    }
+
+    @Test func hotKeyAndSkewAreReported() throws {
+        let clock = ManualClock()
+        var o = options(clock)
+        o.telemetry.sampling.samplingPeriod = 1
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        for i in 0..<5000 {
+            try table.put(Array("user\(i % 500)".utf8), [1])
+            _ = try table.get(Array("hot-key".utf8))       // two thirds of the load on one key:
+            _ = try table.get(Array("hot-key".utf8))       // no split point can balance that
+        }
+        let h = try #require(try engine.partitionHealth(table: "t").first)
+        #expect(h.hotKeys.contains { $0.isHotKey && $0.keyPrefix == Array("hot-key".utf8) }, "hot keys: \(h.hotKeys.map { "\(formatKey($0.keyPrefix)) \($0.loadFraction) \($0.isHotKey)" })")
+        #expect(h.skew > 5, "skew \(h.skew)")
+        #expect(h.entropy < 0.9)
+        try engine.close()
+    }
+
+    @Test func healthFileIsWrittenAtClose() throws {
+        let clock = ManualClock()
+        let o = options(clock)
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        for i in 0..<100 { try table.put(Array("k\(i)".utf8), [1]) }
+        try engine.close()
+        let bytes = try o.fileSystem.readFile("/db/" + TelemetryFile.name)
+        let file = try TelemetryFile.decode(bytes)
+        #expect(file.partitions.count == 1)
+        #expect(file.partitions[0].table == "t")
+        #expect(file.partitions[0].bucketOperations.reduce(0, +) == 100)
+        let reopened = try Engine.open(at: "/db", options: o)    // the file is part of the store
+        #expect(reopened.recoveryReport.filesRemoved.isEmpty)
+        try reopened.close()
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Augur
+import Foundation
+
+/// `augur stats --dir DIR [--table T]`: partition health from the store's TELEMETRY.json,
+/// which a running engine rewrites every few seconds (and at close). Reading the file needs no
+/// lock, so this works while the application holding the store is running.
+struct StatsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats", abstract: "Show partition health: rates per window, skew, hot ranges and keys.")
+
+    @Option(help: "Store directory.")
+    var dir: String
+
+    @Option(help: "Only this table.")
+    var table: String?
+
+    @Flag(help: "Print the raw JSON instead of tables.")
+    var json = false
+
+    func run() throws {
+        let path = (dir as NSString).appendingPathComponent(TelemetryFile.name)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ValidationError("no telemetry at \(path): the store has not been opened with telemetry enabled yet")
+        }
+        if json {
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        let file = try TelemetryFile.decode(Array(data))
+        let rows = file.partitions.filter { table == nil || $0.table == table }
+        if let table, rows.isEmpty { throw ValidationError("no table named \(table) in \(path)") }
+        for name in Array(Set(rows.map(\.table))).sorted() {
+            let parts = rows.filter { $0.table == name }
+            print("table \(name): \(parts.count) partitions")
+            print("  " + ["id", "range", "bytes", "records", "ops/s 5m", "ops/s 1h", "bytes/s 5m", "read%", "skew", "entropy"]
+                .enumerated().map { pad($1, widths[$0]) }.joined(separator: " "))
+            for p in parts {
+                let w5 = p.windows.first { $0.window == "5m" }, w1h = p.windows.first { $0.window == "1h" }
+                let lower: String = p.lowerBound.isEmpty ? "-inf" : formatKey(p.lowerBound)
+                let upper: String = p.upperBound.map(formatKey) ?? "+inf"
+                let ops5: String = w5.map { f($0.operationsPerSecond) } ?? "-"
+                let ops1h: String = w1h.map { f($0.operationsPerSecond) } ?? "-"
+                let bytes5: String = w5.map { f($0.bytesPerSecond) } ?? "-"
+                var readPct = "-"
+                if let r = w5?.readFraction { readPct = String(format: "%.0f%%", r * 100) }
+                var cells: [String] = [String(p.id), "[\(lower), \(upper))", String(p.bytes), String(p.records)]
+                cells += [ops5, ops1h, bytes5, readPct, String(format: "%.2f", p.skew), String(format: "%.2f", p.entropy)]
+                print("  " + cells.enumerated().map { pad($1, widths[$0]) }.joined(separator: " "))
+            }
+            for p in parts {
+                print("\n  partition \(p.id) load by key position (\(p.bucketOperations.count) buckets, ops since creation):")
+                print("    " + sparkline(p.bucketOperations))
+                if let m = p.medianKey { print("    load median at \(formatKey(m))") }
+                for h in p.hotRanges {
+                    print(String(format: "    hot range [%@, %@): %.0f%% of the load, peak %.1f× the mean",
+                                 formatKey(h.lowerBound), h.upperBound.map(formatKey) ?? "+inf", h.loadFraction * 100, h.peakToMean))
+                }
+                for k in p.hotKeys.prefix(3) where k.loadFraction >= 0.05 {
+                    print(String(format: "    hot key %@…: ≈%.0f%% of sampled operations%@", formatKey(k.keyPrefix),
+                                 k.loadFraction * 100, k.isHotKey ? " — a single hot key: splitting cannot spread it" : ""))
+                }
+            }
+        }
+    }
+
+    private let widths = [6, 28, 12, 10, 10, 10, 12, 6, 6, 7]
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    private func f(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v) }
+
+    /// One character per bucket, eight heights.
+    private func sparkline(_ values: [UInt64]) -> String {
+        let bars = Array("▁▂▃▄▅▆▇█")
+        guard let top = values.max(), top > 0 else { return String(repeating: "▁", count: values.count) + "  (no operations yet)" }
+        return String(values.map { v in v == 0 ? " " : bars[min(7, Int(Double(v) / Double(top) * 7.999))] }) + "  (max \(top))"
+    }
+}
