@@ -117,13 +117,13 @@ public final class Engine: @unchecked Sendable {
             periodicSync.resume()
         }
         // Memtables rebuilt from the WAL are flushed in the background so the old WAL segments
-        // can be trimmed; trimming also drops WAL segments with nothing unflushed in them.
+        // can be trimmed; trimming also drops WAL segments with nothing unflushed in them. Only
+        // the partitions that held replayed data at open: later writes flush on their own terms.
+        let replayed = recovered.partitions.filter { !$0.activeMemtable.isEmpty }
         maintenanceQueue.async { [self] in
             if isClosed { return }
-            for table in allTables() {
-                for p in table.map.partitions where !p.activeMemtable.isEmpty {
-                    do throws(AugurError) { try flush(p) } catch { recordBackgroundError(error) }
-                }
+            for p in replayed {
+                do throws(AugurError) { try flush(p) } catch { recordBackgroundError(error) }
             }
             do throws(AugurError) { try trimWAL() } catch { recordBackgroundError(error) }
         }

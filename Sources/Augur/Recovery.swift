@@ -164,10 +164,27 @@ enum Recovery {
         return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
     }
 
+    /// Zeroes a torn tail and syncs it. New writes go to a new segment, so this one will not be
+    /// the newest at the next recovery, where a torn frame would be taken for corruption.
+    private static func eraseTornTail(_ handle: any FileHandle, from offset: Int, to end: Int) throws(AugurError) {
+        let zeros = [UInt8](repeating: 0, count: min(1 << 20, end - offset))
+        var at = offset
+        try io { () throws(FileSystemError) in
+            while at < end {
+                let n = min(zeros.count, end - at)
+                try zeros.withUnsafeBytes { b in
+                    Swift.Result { () throws(FileSystemError) in try handle.write(at: at, UnsafeRawBufferPointer(rebasing: b[0..<n])) }
+                }.get()
+                at += n
+            }
+            try handle.sync()
+        }
+    }
+
     /// Replays one WAL segment. Returns the highest sequence number seen in it.
     private static func replay(file: String, isLast: Bool, fileSystem fs: any FileSystem,
                                maps: [UInt32: PartitionMap], report: inout RecoveryReport) throws(AugurError) -> UInt64 {
-        let handle = try io { () throws(FileSystemError) in try fs.open(file, mode: .readOnly) }
+        let handle = try io { () throws(FileSystemError) in try fs.open(file, mode: isLast ? .readWrite : .readOnly) }
         defer { handle.close() }
         let size = try io { () throws(FileSystemError) in try handle.size() }
         if size < WALFormat.frameHeaderSize { return 0 }
@@ -188,6 +205,7 @@ enum Recovery {
                         throw .corruption(file: file, offset: offset, reason: "data after an unfinished frame in a sealed WAL segment")
                     }
                     report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+                    try eraseTornTail(handle, from: offset, to: end)
                 }
                 break
             }
@@ -200,7 +218,9 @@ enum Recovery {
             }
             if let problem {
                 if isLast {
-                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: lastNonZero() - offset)
+                    let end = lastNonZero()
+                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+                    try eraseTornTail(handle, from: offset, to: end)
                     break
                 }
                 throw .corruption(file: file, offset: offset, reason: problem)

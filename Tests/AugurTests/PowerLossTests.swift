@@ -46,7 +46,13 @@ import Synchronization
         return o
     }
 
-    @Test(arguments: [(UInt64(11), 60), (UInt64(12), 60), (UInt64(13), 60)])
+    /// Fixed seeds in CI; AUGUR_POWER_SEEDS=N runs seeds 1000…1000+N-1 instead (a soak).
+    static var seeds: [(UInt64, Int)] {
+        if let v = environmentValue("AUGUR_POWER_SEEDS"), let n = Int(v) { return (0..<n).map { (UInt64(1000 + $0), 60) } }
+        return [(11, 60), (12, 60), (13, 60)]
+    }
+
+    @Test(arguments: seeds)
     func acknowledgedWritesSurvivePowerLoss(seed: UInt64, crashes: Int) throws {
         let outcome = try run(seed: seed, crashes: crashes, bug: nil)
         #expect(outcome.failures.isEmpty, "seed \(seed): \(outcome.failures.prefix(3))")
