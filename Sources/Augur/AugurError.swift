@@ -29,6 +29,8 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
     case writesDisabled(reason: String)
     /// A split key that would leave one side of the partition empty or lies outside it.
     case invalidSplitKey(key: [UInt8], reason: String)
+    /// A reshard plan that does not fit the table's current partitions.
+    case invalidReshardPlan(plan: String, reason: String)
     /// An option outside its allowed range.
     case invalidOption(name: String, value: String, reason: String)
 
@@ -49,6 +51,7 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
         case .io(let op, let path, let errno, let message): "\(op) \(path) failed: \(message) (errno \(errno))"
         case .writesDisabled(let reason): "writes are disabled until the store is reopened: \(reason)"
         case .invalidSplitKey(let key, let reason): "invalid split key \(formatKey(key)): \(reason)"
+        case .invalidReshardPlan(let plan, let reason): "invalid reshard plan (\(plan)): \(reason)"
         case .invalidOption(let name, let value, let reason): "invalid option \(name)=\(value): \(reason)"
         }
     }

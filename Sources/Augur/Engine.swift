@@ -29,6 +29,8 @@ public struct RecoveryReport: Sendable, Equatable {
     public var walTornTail: TornTail? = nil
     /// Files deleted because nothing referenced them (leftovers of interrupted flushes or splits).
     public var filesRemoved: [String] = []
+    /// Reshards found prepared but not committed, rolled back (their ids).
+    public var reshardsRolledBack: [UInt64] = []
     public var lastSequence: UInt64 = 0
 }
 
@@ -50,6 +52,10 @@ public final class Engine: @unchecked Sendable {
     private var tablesByID: [UInt32: Table] = [:]
     private let closed = Atomic<Bool>(false)
     let maintenanceQueue = DispatchQueue(label: "augur.maintenance")
+    /// Reshards run one at a time, in request order, off the caller's thread.
+    let reshardQueue = DispatchQueue(label: "augur.reshard")
+    let reshardJobs = Mutex<[ReshardJob]>([])
+    let rangeCopier = ByteRangeCopier()
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
     /// Segment files being written: garbage collection must not take them for leftovers.
@@ -408,6 +414,7 @@ public final class Engine: @unchecked Sendable {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         periodicSync?.cancel()
         collectorTimer?.cancel()
+        reshardQueue.sync {}
         maintenanceQueue.sync {}
         if telemetry != nil { collectTelemetry(force: true, closing: true) }
         let tables = allTables()
@@ -485,5 +492,13 @@ extension Engine {
         } catch {
             try? fileSystem.remove(tmp)
         }
+    }
+}
+
+extension Engine {
+    /// Every reshard of `table` requested since open, oldest first.
+    public func reshardingStatus(table name: String) throws(AugurError) -> [ReshardStatus] {
+        try checkOpen()
+        return reshardJobs.withLock { $0.map(\.current).filter { $0.table == name } }
     }
 }

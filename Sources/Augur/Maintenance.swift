@@ -31,8 +31,13 @@ extension Engine {
 
     /// Flushes `p`'s memtable (and any frozen ones) to segment runs.
     func flush(_ p: Partition) throws(AugurError) {
-        try p.maintenanceLock.withLock { () throws(AugurError) in
-            if p.retired { return }
+        try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p) }
+    }
+
+    /// `flush` for a caller that holds `p.maintenanceLock`.
+    func flushLocked(_ p: Partition) throws(AugurError) {
+        if p.retired { return }
+        do {
             p.gate.lockExclusive()
             let memtable = p.activeMemtable
             if !memtable.isEmpty {
@@ -54,7 +59,7 @@ extension Engine {
     /// Writes records from `cursor` into a new segment of partition `partitionID`, or no file
     /// when there is nothing to write. Caller decides whether tombstones are kept.
     func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
-                      until end: [UInt8]? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+                      until end: [UInt8]?) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
         let number = manifest.lock.withLock { manifest.allocateFileNumber() }
         let name = segmentName(partition: partitionID, file: number)
         let path = joinPath(segmentDirectory, name)
@@ -99,10 +104,12 @@ extension Engine {
         var sources: [SourceCursor] = [.memtable(Memtable.Cursor(frozen.memtable))]
         if mergeAll { for r in view.runs { sources.append(.segment(Segment.Cursor(r))) } }
         var cursor = MergedCursor(sources: sources)
-        cursor.position(start: nil, end: nil)
+        // A frozen memtable carried over from a reshard may hold keys of the neighbours too:
+        // write only this partition's range.
+        cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
         // Tombstones must stay only while an older run below might still hold the key.
         let keepTombstones = !mergeAll && !view.runs.isEmpty
-        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones)
+        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound)
         options.crashPoint?(.flushSegmentWritten)
         let keptRecords = mergeAll ? [] : p.runRecords
         let newRecords = (written.map { [$0.record] } ?? []) + keptRecords
@@ -189,62 +196,5 @@ extension Engine {
         }
         if floor == .max { floor = wal.lastSequence }
         wal.trim(flushedFloor: floor)
-    }
-
-    /// Splits the partition holding `key` at `key` by copying its live records into two new
-    /// segments. Writers to that partition wait for the copy (the io_uring executor replaces
-    /// this with a copy that does not block them); readers continue on the old partition.
-    func split(_ table: Table, at key: [UInt8]) throws(AugurError) {
-        try table.checkUsable()
-        if key.isEmpty { throw .emptyKey }
-        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
-        while true {
-            let p = key.withUnsafeBytes { table.map.partition(for: $0) }
-            let done = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
-                if p.retired { return false }
-                if p.lowerBound == key {
-                    throw .invalidSplitKey(key: key, reason: "it is already the lower bound of partition \(p.id)")
-                }
-                p.gate.lockExclusive()
-                defer { p.gate.unlock() }
-                let upTo = wal.lastSequence
-                let view = p.view
-                let (leftID, rightID) = manifest.lock.withLock { (manifest.allocatePartitionID(), manifest.allocatePartitionID()) }
-                var cursor = MergedCursor(view: view)
-                cursor.position(start: nil, end: nil)
-                let left = try writeSegment(partitionID: leftID, from: &cursor, keepTombstones: false, until: key)
-                let right: (segment: Segment, record: RunRecord)?
-                do throws(AugurError) {
-                    right = try writeSegment(partitionID: rightID, from: &cursor, keepTombstones: false)
-                } catch {
-                    if let left { left.segment.markObsolete() }
-                    throw error
-                }
-                options.crashPoint?(.splitSegmentsWritten)
-                let flushed = max(upTo, p.flushedSeq)
-                let leftRecord = PartitionRecord(id: leftID, tableID: table.id, lowerBound: p.lowerBound, upperBound: key,
-                                                 runs: left.map { [$0.record] } ?? [], flushedSeq: flushed)
-                let rightRecord = PartitionRecord(id: rightID, tableID: table.id, lowerBound: key, upperBound: p.upperBound,
-                                                  runs: right.map { [$0.record] } ?? [], flushedSeq: flushed)
-                do throws(AugurError) {
-                    try commitEdits([.removePartition(id: p.id), .addPartition(leftRecord), .addPartition(rightRecord)])
-                } catch {
-                    throw error
-                }
-                options.crashPoint?(.splitCommitted)
-                let (leftHistogram, rightHistogram) = p.histogram.split(at: key)
-                let l = Partition(record: leftRecord, runs: left.map { [$0.segment] } ?? [], histogram: leftHistogram)
-                let r = Partition(record: rightRecord, runs: right.map { [$0.segment] } ?? [], histogram: rightHistogram)
-                telemetry?.inherit(children: [l, r], from: p)
-                table.swapMap { old in
-                    PartitionMap(old.partitions.filter { $0 !== p } + [l, r])
-                }
-                p.retire()
-                for s in view.runs { s.markObsolete() }
-                return true
-            }
-            if done { return }
-            try table.checkUsable()
-        }
     }
 }

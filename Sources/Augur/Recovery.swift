@@ -132,6 +132,17 @@ enum Recovery {
             }
         }
 
+        // A reshard prepared and never finished is rolled back: its target files are not
+        // referenced (the sweep above removed them); record the abort.
+        let pending = state.pendingReshards.keys.sorted()
+        if !pending.isEmpty {
+            try manifest.lock.withLock { () throws(AugurError) in
+                try manifest.commit(pending.map { .reshardFinished(planID: $0, committed: false) }, lastSeq: state.lastSeq)
+            }
+            report.reshardsRolledBack = pending
+            options.crashPoint?(.reshardRolledBack)
+        }
+
         // Replay the WAL through the recovered partition map.
         var byTable: [UInt32: PartitionMap] = [:]
         for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }

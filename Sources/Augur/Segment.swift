@@ -128,6 +128,9 @@ final class Segment: @unchecked Sendable {
         }
     }
 
+    /// Start of the whole mapped file (header included), for byte-range copies.
+    var fileBase: UnsafeRawPointer { UnsafeRawPointer(region.base) }
+
     @inline(__always) func indexEntry(_ i: Int) -> Int { Int(loadU64(index, 8 * i)) }
 
     @inline(__always) func record(at offset: Int) -> SegmentRecord {

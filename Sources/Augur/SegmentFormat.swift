@@ -14,6 +14,8 @@
 //
 // Records carry their own checksums so any contiguous slice of the data region is itself a
 // valid data region: a reshard copies byte ranges and only rebuilds the index and footer.
+import AugurSys
+
 enum SegmentFormat {
     static let headerSize = 32
     static let footerSize = 64
@@ -30,4 +32,35 @@ struct SegmentRecord {
     let key: UnsafeRawBufferPointer
     let value: UnsafeRawBufferPointer
     var size: Int { SegmentFormat.recordHeaderSize + key.count + value.count }
+}
+
+extension SegmentFormat {
+    /// The fixed header.
+    static func header() -> [UInt8] {
+        var w = ByteWriter()
+        w.bytes.append(contentsOf: headerMagic)
+        w.u32(version)
+        w.bytes.append(contentsOf: [UInt8](repeating: 0, count: headerSize - w.bytes.count))
+        return w.bytes
+    }
+
+    /// Index block and footer for a data region of `dataLength` bytes holding `recordCount`
+    /// records, given the offsets of every `interval`-th record.
+    static func indexAndFooter(index: [UInt64], dataLength: Int, recordCount: Int, interval: Int) -> [UInt8] {
+        var w = ByteWriter()
+        for o in index { w.u64(o) }
+        let indexCRC = CRC32C.mask(CRC32C.checksum(w.bytes))
+        var f = ByteWriter()
+        f.u64(footerMagic)
+        f.u64(UInt64(headerSize))
+        f.u64(UInt64(dataLength))
+        f.u64(UInt64(recordCount))
+        f.u64(UInt64(headerSize + dataLength))
+        f.u64(UInt64(index.count))
+        f.u32(UInt32(interval))
+        f.u32(indexCRC)
+        f.u32(0)
+        f.u32(CRC32C.mask(CRC32C.checksum(f.bytes)))
+        return w.bytes + f.bytes
+    }
 }

@@ -22,11 +22,7 @@ final class SegmentWriter {
         self.indexInterval = indexInterval
         handle = try fileSystem.open(path, mode: .createNew)
         buffer.reserveCapacity(SegmentWriter.flushThreshold + 4096)
-        buffer.append(contentsOf: SegmentFormat.headerMagic)
-        var w = ByteWriter()
-        w.u32(SegmentFormat.version)
-        buffer.append(contentsOf: w.bytes)
-        buffer.append(contentsOf: [UInt8](repeating: 0, count: SegmentFormat.headerSize - buffer.count))
+        buffer.append(contentsOf: SegmentFormat.header())
     }
 
     deinit { handle.close() }
@@ -66,24 +62,8 @@ final class SegmentWriter {
 
     /// Writes index and footer, syncs, closes. Returns the file size.
     func finish() throws(FileSystemError) -> Int {
-        var w = ByteWriter()
-        for o in index { w.u64(o) }
-        let indexCRC = CRC32C.mask(CRC32C.checksum(w.bytes))
-        buffer.append(contentsOf: w.bytes)
-        let dataOffset = SegmentFormat.headerSize
-        let indexOffset = dataOffset + dataLength
-        var f = ByteWriter()
-        f.u64(SegmentFormat.footerMagic)
-        f.u64(UInt64(dataOffset))
-        f.u64(UInt64(dataLength))
-        f.u64(UInt64(recordCount))
-        f.u64(UInt64(indexOffset))
-        f.u64(UInt64(index.count))
-        f.u32(UInt32(indexInterval))
-        f.u32(indexCRC)
-        f.u32(0)
-        f.u32(CRC32C.mask(CRC32C.checksum(f.bytes)))
-        buffer.append(contentsOf: f.bytes)
+        buffer.append(contentsOf: SegmentFormat.indexAndFooter(index: index, dataLength: dataLength,
+                                                               recordCount: recordCount, interval: indexInterval))
         try drain()
         try handle.sync()
         handle.close()

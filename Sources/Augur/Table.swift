@@ -100,9 +100,17 @@ public final class Table: Sendable {
         try engine.scan(self, range: range, limit: limit, reverse: reverse)
     }
 
-    /// Splits the partition holding `key` into `[lo, key)` and `[key, hi)`.
+    /// Splits the partition holding `key` into `[lo, key)` and `[key, hi)` and waits for it.
+    /// Reads and writes continue during the copy; writers to that partition pause only for
+    /// the cutover.
     public func splitPartition(at key: [UInt8]) throws(AugurError) {
-        try engine.split(self, at: key)
+        try engine.requestResharding(self, .split(at: key)).wait()
+    }
+
+    /// Starts a reshard (split, N-way split, merge, boundary move) and returns its job; the
+    /// plan is checked against the current partitions before it is queued.
+    public func requestResharding(_ plan: ReshardPlan) throws(AugurError) -> ReshardJob {
+        try engine.requestResharding(self, plan)
     }
 
     /// Per-partition statistics in key order.

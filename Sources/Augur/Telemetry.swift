@@ -189,16 +189,30 @@ final class Telemetry: @unchecked Sendable {
         return now
     }
 
-    /// Children of a split inherit the parent's window history in proportion to their share
-    /// of its histogram load; the parent's history is then dropped.
-    func inherit(children: [Partition], from parent: Partition) {
+    /// Targets of a reshard inherit each source's window history in proportion to the share of
+    /// that source's histogram load falling in the target's range; the sources' history is then
+    /// dropped.
+    func inherit(children: [Partition], fromAll parents: [Partition]) {
         let now = clock.now()
-        let total = Double(parent.histogram.totals().operations)
         for child in children {
-            let share = total > 0 ? Double(child.histogram.totals().operations) / total : 1.0 / Double(children.count)
-            collector.inherit(child: child.id, from: [PartitionShare(partition: parent.id, share: share)], now: now)
+            var shares: [PartitionShare] = []
+            for parent in parents {
+                let overlapsParent = (parent.upperBound.map { compareKeys(child.lowerBound, $0) < 0 } ?? true)
+                    && (child.upperBound.map { compareKeys(parent.lowerBound, $0) < 0 } ?? true)
+                guard overlapsParent else { continue }
+                let total = Double(parent.histogram.totals().operations)
+                // The part of the parent's histogram inside the child's range.
+                var inside = parent.histogram
+                if compareKeys(child.lowerBound, parent.lowerBound) > 0 { inside = inside.split(at: child.lowerBound).1 }
+                if let upper = child.upperBound, parent.upperBound.map({ compareKeys(upper, $0) < 0 }) ?? true {
+                    inside = inside.split(at: upper).0
+                }
+                let share = total > 0 ? Double(inside.totals().operations) / total : 1.0 / Double(children.count)
+                shares.append(PartitionShare(partition: parent.id, share: share))
+            }
+            collector.inherit(child: child.id, from: shares, now: now)
         }
-        collector.removePartition(parent.id)
+        for parent in parents { collector.removePartition(parent.id) }
         register(children)
     }
 

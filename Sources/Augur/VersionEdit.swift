@@ -26,9 +26,14 @@ enum VersionEdit: Sendable, Equatable {
     case setRuns(partitionID: UInt64, runs: [RunRecord], flushedSeq: UInt64)
     case setFlushed(partitionID: UInt64, flushedSeq: UInt64)
     case counters(nextFileNumber: UInt64, nextPartitionID: UInt64, nextTableID: UInt32, lastSeq: UInt64)
+    /// Phase one of a reshard: the plan, its sources, and the target files it will write.
+    case reshardPrepared(ReshardRecord)
+    /// Phase two: committed (in the same record as the partition changes) or aborted.
+    case reshardFinished(planID: UInt64, committed: Bool)
 
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
+        case reshardPrepared, reshardFinished
     }
 
     func encode(into w: inout ByteWriter) {
@@ -50,6 +55,13 @@ enum VersionEdit: Sendable, Equatable {
             w.u8(Tag.setFlushed.rawValue); w.u64(id); w.u64(flushed)
         case .counters(let f, let p, let t, let s):
             w.u8(Tag.counters.rawValue); w.u64(f); w.u64(p); w.u32(t); w.u64(s)
+        case .reshardPrepared(let r):
+            w.u8(Tag.reshardPrepared.rawValue); w.u64(r.planID); w.u32(r.tableID)
+            w.u32(UInt32(r.sources.count)); for s in r.sources { w.u64(s) }
+            w.u32(UInt32(r.targets.count)); for t in r.targets { w.u64(t) }
+            w.u32(UInt32(r.files.count)); for f in r.files { w.string(f) }
+        case .reshardFinished(let id, let committed):
+            w.u8(Tag.reshardFinished.rawValue); w.u64(id); w.u8(committed ? 1 : 0)
         }
     }
 
@@ -95,8 +107,30 @@ enum VersionEdit: Sendable, Equatable {
         case .counters:
             guard let f = r.u64(), let p = r.u64(), let t = r.u32(), let s = r.u64() else { return nil }
             return .counters(nextFileNumber: f, nextPartitionID: p, nextTableID: t, lastSeq: s)
+        case .reshardPrepared:
+            guard let id = r.u64(), let table = r.u32(), let ns = r.u32(), Int(ns) <= r.remaining else { return nil }
+            var sources: [UInt64] = [], targets: [UInt64] = [], files: [String] = []
+            for _ in 0..<ns { guard let v = r.u64() else { return nil }; sources.append(v) }
+            guard let nt = r.u32(), Int(nt) <= r.remaining else { return nil }
+            for _ in 0..<nt { guard let v = r.u64() else { return nil }; targets.append(v) }
+            guard let nf = r.u32(), Int(nf) <= r.remaining else { return nil }
+            for _ in 0..<nf { guard let v = r.string() else { return nil }; files.append(v) }
+            return .reshardPrepared(ReshardRecord(planID: id, tableID: table, sources: sources, targets: targets, files: files))
+        case .reshardFinished:
+            guard let id = r.u64(), let c = r.u8() else { return nil }
+            return .reshardFinished(planID: id, committed: c != 0)
         }
     }
+}
+
+/// A reshard between its prepare and its commit or abort.
+struct ReshardRecord: Sendable, Equatable {
+    var planID: UInt64
+    var tableID: UInt32
+    var sources: [UInt64]
+    var targets: [UInt64]
+    /// Target segment files (in seg/) the copy writes; removed if the plan is rolled back.
+    var files: [String]
 }
 
 /// The state a manifest describes: the result of applying every edit in order.
@@ -107,6 +141,8 @@ struct ManifestState: Sendable, Equatable {
     var nextPartitionID: UInt64 = 1
     var nextTableID: UInt32 = 1
     var lastSeq: UInt64 = 0
+    /// Reshards prepared and not yet finished (recovery rolls them back).
+    var pendingReshards: [UInt64: ReshardRecord] = [:]
 
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
@@ -135,6 +171,11 @@ struct ManifestState: Sendable, Equatable {
             nextPartitionID = max(nextPartitionID, p)
             nextTableID = max(nextTableID, t)
             lastSeq = max(lastSeq, s)
+        case .reshardPrepared(let r):
+            if pendingReshards[r.planID] != nil { return "reshard \(r.planID) prepared twice" }
+            pendingReshards[r.planID] = r
+        case .reshardFinished(let id, _):
+            if pendingReshards.removeValue(forKey: id) == nil { return "finish of unknown reshard \(id)" }
         }
         return nil
     }
@@ -145,6 +186,7 @@ struct ManifestState: Sendable, Equatable {
                                               nextTableID: nextTableID, lastSeq: lastSeq)]
         for (id, name) in tables.sorted(by: { $0.key < $1.key }) { edits.append(.createTable(id: id, name: name)) }
         for (_, p) in partitions.sorted(by: { $0.key < $1.key }) { edits.append(.addPartition(p)) }
+        for (_, r) in pendingReshards.sorted(by: { $0.key < $1.key }) { edits.append(.reshardPrepared(r)) }
         return edits
     }
 

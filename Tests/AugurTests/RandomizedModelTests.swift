@@ -98,7 +98,23 @@ import AugurTestSupport
                     try result.get()
                 }
                 #expect(coverageProblem(try table.partitionStats()) == nil, "\(context) step \(step)")
-            case 975..<990:
+            case 975..<982:
+                // Merge two neighbours, or move the boundary between them.
+                let stats = try table.partitionStats()
+                if stats.count > 1 {
+                    let i = r.int(1..<stats.count)
+                    let boundary = stats[i].lowerBound
+                    if r.chance(0.5) {
+                        try table.requestResharding(.merge(boundary: boundary)).wait()
+                    } else {
+                        let to = r.key()
+                        let inside = to.lexicographicallyPrecedes(stats[i].upperBound ?? [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+                            && stats[i - 1].lowerBound.lexicographicallyPrecedes(to) && to != boundary
+                        if inside { try table.requestResharding(.moveBoundary(from: boundary, to: to)).wait() }
+                    }
+                    #expect(coverageProblem(try table.partitionStats()) == nil, "\(context) step \(step)")
+                }
+            case 982..<990:
                 try engine.close()
                 engine = try Engine.open(at: path, options: Self.options(fileSystem))
                 let diff = difference(model, try dumpStore(engine))

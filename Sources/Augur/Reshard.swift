@@ -1,0 +1,290 @@
+// The reshard executor: split, N-way split, merge and boundary move as one protocol.
+//
+//   0. resolve the plan against the current map: a run of adjacent source partitions and the
+//      boundaries their union range should have afterwards; take the sources' maintenance
+//      locks (ascending id) so no flush changes their runs underneath;
+//   1. flush the sources (most data moves into runs; writes keep going into new memtables);
+//   2. PREPARE: a `reshardPrepared` edit naming sources, targets and target files, fsynced;
+//   3. COPY: each target's run i is the concatenation of the byte ranges of the sources' run i
+//      that fall in the target's range (records carry their own checksums, so a slice is a valid
+//      data region; only index and footer are rebuilt); fdatasync each file, then `seg/`.
+//      Reads and writes continue on the sources the whole time;
+//   4. CUTOVER: gate writes on the sources (exclusive, microseconds); the sources' memtables
+//      become frozen layers of the targets (each target flushes only its own key range of them
+//      later), so nothing is copied under the gate; one manifest record removes the sources,
+//      adds the targets and marks the plan committed; swap the map; retire the sources; open
+//      the gates (writers waiting on them re-route to the targets);
+//   5. old runs are marked obsolete and unlinked when the last reader drops them.
+//
+// Any failure before the commit record: a `reshardFinished(committed: false)` edit, target files
+// removed, the old map stays in charge, the error is reported. Recovery rolls back a prepared
+// plan the same way (its files are unreferenced, so the sweep removes them).
+//
+// Target `flushedSeq` is the minimum of the sources': replay then re-applies every operation
+// newer than the oldest source's flush mark. Re-applying an operation already in a run is
+// harmless because every newer operation on the same key is re-applied too and the memtable
+// keeps the highest sequence; and WAL trimming never passes the minimum, so none is missing.
+import AugurStats
+import AugurSys
+import Dispatch
+
+extension Engine {
+    /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.
+    struct ResolvedPlan {
+        let sources: [Partition]
+        let boundaries: [[UInt8]]     // strictly increasing, strictly inside the union range
+        var lower: [UInt8] { sources.first!.lowerBound }
+        var upper: [UInt8]? { sources.last!.upperBound }
+        var targetRanges: [(lower: [UInt8], upper: [UInt8]?)] {
+            var out: [(lower: [UInt8], upper: [UInt8]?)] = []
+            var lo = lower
+            for b in boundaries { out.append((lo, b)); lo = b }
+            out.append((lo, upper))
+            return out
+        }
+    }
+
+    func resolve(_ plan: ReshardPlan, in map: PartitionMap) throws(AugurError) -> ResolvedPlan {
+        func invalid(_ why: String) -> AugurError { .invalidReshardPlan(plan: plan.description, reason: why) }
+        func index(of key: [UInt8]) -> Int { key.withUnsafeBytes { map.index(for: $0) } }
+        func check(_ key: [UInt8]) throws(AugurError) {
+            if key.isEmpty { throw .emptyKey }
+            if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        }
+        switch plan {
+        case .split(let key):
+            return try resolve(.splitMany(at: [key]), in: map)
+        case .splitMany(let keys):
+            guard let first = keys.first else { throw invalid("no split keys") }
+            for k in keys { try check(k) }
+            let p = map.partitions[index(of: first)]
+            let sorted = keys.sorted { compareKeys($0, $1) < 0 }
+            for (i, k) in sorted.enumerated() {
+                if i > 0 && sorted[i - 1] == k { throw invalid("split key \(formatKey(k)) given twice") }
+                if k == p.lowerBound {
+                    throw .invalidSplitKey(key: k, reason: "it is already the lower bound of partition \(p.id)")
+                }
+                if !k.withUnsafeBytes({ p.contains($0) }) {
+                    throw .invalidSplitKey(key: k, reason: "it lies outside partition \(p.id)")
+                }
+            }
+            return ResolvedPlan(sources: [p], boundaries: sorted)
+        case .merge(let boundary):
+            try check(boundary)
+            let i = index(of: boundary)
+            guard map.partitions[i].lowerBound == boundary, i > 0 else {
+                throw invalid("no two partitions meet at \(formatKey(boundary))")
+            }
+            return ResolvedPlan(sources: [map.partitions[i - 1], map.partitions[i]], boundaries: [])
+        case .moveBoundary(let from, let to):
+            try check(from)
+            try check(to)
+            let i = index(of: from)
+            guard map.partitions[i].lowerBound == from, i > 0 else {
+                throw invalid("no two partitions meet at \(formatKey(from))")
+            }
+            let left = map.partitions[i - 1], right = map.partitions[i]
+            if to == from { throw invalid("the boundary is already at \(formatKey(to))") }
+            guard compareKeys(to, left.lowerBound) > 0, right.upperBound.map({ compareKeys(to, $0) < 0 }) ?? true else {
+                throw invalid("\(formatKey(to)) is not strictly inside the two partitions' range")
+            }
+            return ResolvedPlan(sources: [left, right], boundaries: [to])
+        }
+    }
+
+    /// Starts a reshard of `table` on the reshard queue and returns its job.
+    func requestResharding(_ table: Table, _ plan: ReshardPlan) throws(AugurError) -> ReshardJob {
+        try table.checkUsable()
+        _ = try resolve(plan, in: table.map)      // reject bad plans before queueing
+        let id = manifest.lock.withLock { manifest.allocateFileNumber() }
+        let job = ReshardJob(status: ReshardStatus(
+            id: id, table: table.name, plan: plan, state: .queued, bytesCopied: 0, bytesTotal: 0,
+            startedAt: options.clock.now(), finishedAt: nil, throughput: 0, cutoverPauseNanos: 0, error: nil,
+            sources: [], targets: []))
+        reshardJobs.withLock { $0.append(job) }
+        reshardQueue.async { [self] in
+            do throws(AugurError) {
+                try runReshard(table, plan, job)
+                job.update { $0.state = .committed; $0.finishedAt = options.clock.now() }
+            } catch {
+                job.update { $0.state = .aborted; $0.error = error; $0.finishedAt = options.clock.now() }
+            }
+            job.finish()
+        }
+        return job
+    }
+
+    private func runReshard(_ table: Table, _ plan: ReshardPlan, _ job: ReshardJob) throws(AugurError) {
+        while true {
+            try table.checkUsable()
+            let resolved = try resolve(plan, in: table.map)
+            let sources = resolved.sources
+            let ordered = sources.sorted { $0.id < $1.id }
+            for p in ordered { p.maintenanceLock.lock() }
+            defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
+            if sources.contains(where: { $0.retired }) { continue }    // the map changed: resolve again
+            job.update { $0.state = .preparing; $0.sources = sources.map(\.id) }
+            for p in sources { try flushLocked(p) }
+            try executeLocked(table, resolved, job)
+            return
+        }
+    }
+
+    private func executeLocked(_ table: Table, _ plan: ResolvedPlan, _ job: ReshardJob) throws(AugurError) {
+        let sources = plan.sources
+        let ranges = plan.targetRanges
+        let views = sources.map(\.view)
+        let levels = views.map(\.runs.count).max() ?? 0
+        // Target ids and files, then PREPARE.
+        var targetIDs: [UInt64] = []
+        var files: [[String?]] = []          // [target][level]
+        var slices: [[[SegmentSlice]]] = []  // [target][level]
+        manifest.lock.withLock {
+            for (t, range) in ranges.enumerated() {
+                let id = manifest.allocatePartitionID()
+                targetIDs.append(id)
+                var levelFiles: [String?] = []
+                var levelSlices: [[SegmentSlice]] = []
+                for level in 0..<levels {
+                    var s: [SegmentSlice] = []
+                    for (i, source) in sources.enumerated() where level < views[i].runs.count {
+                        let lo = compareKeys(range.lower, source.lowerBound) > 0 ? range.lower : nil
+                        let hi: [UInt8]? = range.upper.flatMap { u in
+                            source.upperBound.map { compareKeys(u, $0) < 0 } ?? true ? u : nil
+                        }
+                        // Skip sources entirely outside the target's range.
+                        if let su = source.upperBound, compareKeys(su, range.lower) <= 0 { continue }
+                        if let u = range.upper, compareKeys(source.lowerBound, u) >= 0 { continue }
+                        s.append(SegmentSlice(views[i].runs[level], lower: lo, upper: hi))
+                    }
+                    let bytes = s.reduce(0) { $0 + $1.length }
+                    levelSlices.append(s)
+                    levelFiles.append(bytes > 0 ? segmentName(partition: id, file: manifest.allocateFileNumber()) : nil)
+                }
+                _ = t
+                files.append(levelFiles)
+                slices.append(levelSlices)
+            }
+        }
+        let allFiles = files.flatMap { $0.compactMap { $0 } }
+        let total = slices.flatMap { $0.flatMap { $0 } }.reduce(0) { $0 + $1.length }
+        job.update { $0.targets = targetIDs; $0.bytesTotal = total }
+        try commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
+                                                        targets: targetIDs, files: allFiles))])
+        options.crashPoint?(.reshardPrepared)
+
+        // COPY.
+        filesInProgress.withLock { for f in allFiles { $0.insert(f) } }
+        defer { filesInProgress.withLock { for f in allFiles { $0.remove(f) } } }
+        var built: [[(segment: Segment, record: RunRecord)]] = []
+        let copyStart = options.clock.now()
+        do throws(AugurError) {
+            job.update { $0.state = .copying }
+            for t in ranges.indices {
+                var runs: [(segment: Segment, record: RunRecord)] = []
+                for level in 0..<levels {
+                    guard let name = files[t][level] else { continue }
+                    let path = joinPath(segmentDirectory, name)
+                    let size = try SegmentSlicer.build(fileSystem: fileSystem, path: path, slices: slices[t][level],
+                                                       interval: options.segmentIndexInterval, copier: rangeCopier) { n in
+                        job.update { s in
+                            s.bytesCopied += n
+                            let elapsed = Double(options.clock.now() &- copyStart) / 1e9
+                            if elapsed > 0 { s.throughput = Double(s.bytesCopied) / elapsed }
+                        }
+                    }
+                    guard let size else { continue }
+                    options.crashPoint?(.reshardCopied)
+                    runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size), RunRecord(name: name, size: UInt64(size))))
+                }
+                built.append(runs)
+            }
+            options.crashPoint?(.reshardTargetsSynced)
+            try io { () throws(FileSystemError) in try fileSystem.syncDirectory(segmentDirectory) }
+            options.crashPoint?(.reshardDirectorySynced)
+        } catch {
+            abortReshard(job.id, files: allFiles)
+            throw error
+        }
+
+        // CUTOVER.
+        job.update { $0.state = .cuttingOver }
+        let gated = sources.sorted { $0.id < $1.id }
+        for p in gated { p.gate.lockExclusive() }
+        let pauseStart = options.clock.now()
+        let upTo = wal.lastSequence
+        let flushed = sources.map(\.flushedSeq).min()!
+        var records: [PartitionRecord] = []
+        for (t, range) in ranges.enumerated() {
+            records.append(PartitionRecord(id: targetIDs[t], tableID: table.id, lowerBound: range.lower, upperBound: range.upper,
+                                           runs: built[t].map(\.record), flushedSeq: flushed))
+        }
+        var edits: [VersionEdit] = sources.map { .removePartition(id: $0.id) }
+        edits += records.map { .addPartition($0) }
+        edits.append(.reshardFinished(planID: job.id, committed: true))
+        do throws(AugurError) {
+            try commitEdits(edits)
+        } catch {
+            for p in gated.reversed() { p.gate.unlock() }
+            // The commit record may have reached the disk even though the call failed: its files
+            // must stay until a later commit (or recovery) finds them unreferenced and sweeps them.
+            abortReshard(job.id, files: [])
+            throw error
+        }
+        options.crashPoint?(.reshardCommitted)
+        // The sources' memtables (written during the copy) become the targets' frozen layers.
+        let carried = sources.flatMap { p -> [FrozenMemtable] in
+            let v = p.view
+            return [FrozenMemtable(memtable: v.memtable, upToSeq: upTo)] + v.frozen.map { FrozenMemtable(memtable: $0.memtable, upToSeq: upTo) }
+        }.filter { !$0.memtable.isEmpty }
+        let histograms = targetHistograms(sources: sources, ranges: ranges)
+        var targets: [Partition] = []
+        for (t, record) in records.enumerated() {
+            let p = Partition(record: record, runs: built[t].map(\.segment), histogram: histograms[t])
+            let mine = carried.filter { f in overlaps(f.memtable, record.lowerBound, record.upperBound) }
+            if !mine.isEmpty { p.updateView { $0.frozen = mine } }
+            targets.append(p)
+        }
+        table.swapMap { old in PartitionMap(old.partitions.filter { p in !sources.contains { $0 === p } } + targets) }
+        for p in sources { p.retire() }
+        let pause = options.clock.now() &- pauseStart
+        for p in gated.reversed() { p.gate.unlock() }
+        options.crashPoint?(.reshardMapSwapped)
+        telemetry?.inherit(children: targets, fromAll: sources)
+        for v in views { for s in v.runs { s.markObsolete() } }
+        job.update { $0.cutoverPauseNanos = pause }
+        for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
+    }
+
+    private func overlaps(_ m: Memtable, _ lower: [UInt8], _ upper: [UInt8]?) -> Bool {
+        var c = Memtable.Cursor(m)
+        lower.withUnsafeBytes { c.seek(atLeast: $0) }
+        guard c.isValid else { return false }
+        guard let upper else { return true }
+        return upper.withUnsafeBytes { compareKeys(c.current.key, $0) < 0 }
+    }
+
+    /// Merges the sources' histograms and cuts the result at the targets' boundaries, so the
+    /// targets inherit their share of the counts.
+    private func targetHistograms(sources: [Partition], ranges: [(lower: [UInt8], upper: [UInt8]?)]) -> [KeyHistogram] {
+        var merged = sources[0].histogram
+        for p in sources.dropFirst() { merged = merged.merged(with: p.histogram) }
+        var out: [KeyHistogram] = []
+        var rest = merged
+        for r in ranges.dropLast() {
+            let (l, rr) = rest.split(at: r.upper!)
+            out.append(l)
+            rest = rr
+        }
+        out.append(rest)
+        return out
+    }
+
+    /// Records the abort and removes the target files (best effort: recovery removes them too).
+    private func abortReshard(_ id: UInt64, files: [String]) {
+        for f in files { try? fileSystem.remove(joinPath(segmentDirectory, f)) }
+        do throws(AugurError) { try commitEdits([.reshardFinished(planID: id, committed: false)]) } catch {
+            recordBackgroundError(error)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import Dispatch
+import Synchronization
+
+/// A change of partition shape. Every plan names a run of adjacent partitions (the sources)
+/// and the boundaries the same key range should have afterwards; the executor treats all kinds
+/// the same way (targets are concatenations of byte ranges of the sources).
+public enum ReshardPlan: Sendable, Equatable, CustomStringConvertible {
+    /// Split the partition holding `key` into `[lo, key)` and `[key, hi)`.
+    case split(at: [UInt8])
+    /// Split the partition holding the first key at every key given (all inside it).
+    case splitMany(at: [[UInt8]])
+    /// Merge the two partitions that meet at `boundary` (the right one's lower bound).
+    case merge(boundary: [UInt8])
+    /// Move the boundary between two neighbours from `from` to `to` (within their union).
+    case moveBoundary(from: [UInt8], to: [UInt8])
+
+    public var description: String {
+        switch self {
+        case .split(let k): "split at \(formatKey(k))"
+        case .splitMany(let ks): "split at \(ks.map(formatKey).joined(separator: ", "))"
+        case .merge(let b): "merge at \(formatKey(b))"
+        case .moveBoundary(let f, let t): "move boundary \(formatKey(f)) → \(formatKey(t))"
+        }
+    }
+}
+
+/// Where a reshard is.
+public enum ReshardState: String, Sendable, Equatable, Codable {
+    case queued, preparing, copying, cuttingOver, committed, aborted
+}
+
+/// Progress and outcome of one reshard, as `Engine.reshardingStatus(table:)` reports it.
+public struct ReshardStatus: Sendable, Equatable {
+    public var id: UInt64
+    public var table: String
+    public var plan: ReshardPlan
+    public var state: ReshardState
+    /// Bytes of segment data copied so far, and in all.
+    public var bytesCopied: Int
+    public var bytesTotal: Int
+    /// Engine-clock nanoseconds.
+    public var startedAt: UInt64
+    public var finishedAt: UInt64?
+    /// Bytes per second of the copy phase (0 until some bytes moved).
+    public var throughput: Double
+    /// How long the writers on the sources were gated at cutover, nanoseconds.
+    public var cutoverPauseNanos: UInt64
+    public var error: AugurError?
+    /// Partitions before and after.
+    public var sources: [UInt64]
+    public var targets: [UInt64]
+}
+
+/// A reshard requested with `Table.requestResharding(_:)`. Thread-safe.
+public final class ReshardJob: Sendable {
+    public let id: UInt64
+    let status: Mutex<ReshardStatus>
+    private let done = DispatchSemaphore(value: 0)
+
+    init(status: ReshardStatus) {
+        id = status.id
+        self.status = Mutex(status)
+    }
+
+    /// The job's current status.
+    public var current: ReshardStatus { status.withLock { $0 } }
+
+    func update(_ body: (inout ReshardStatus) -> Void) { status.withLock { body(&$0) } }
+
+    func finish() { done.signal() }
+
+    /// Blocks until the job has committed or aborted; throws its error if it aborted.
+    @discardableResult
+    public func wait() throws(AugurError) -> ReshardStatus {
+        done.wait()
+        done.signal()            // later waiters pass too
+        let s = current
+        if let e = s.error { throw e }
+        return s
+    }
+}
