@@ -33,15 +33,21 @@ let package = Package(
         .target(name: "AugurStats", path: "Sources/AugurStats"),
         // Pure: online load forecasting (models, ensemble, prediction intervals).
         .target(name: "AugurForecast", path: "Sources/AugurForecast"),
+        // Pure: capacity model and policies (static, reactive, predictive) → reshard plans.
+        .target(name: "AugurPlanner", dependencies: ["AugurStats", "AugurForecast"], path: "Sources/AugurPlanner"),
+        // Deterministic simulator of load, partitions and policies (a simulated day in seconds).
+        .target(name: "AugurSimulation", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],
+                path: "Sources/AugurSimulation"),
         // The engine: public API, WAL, partitions, segments, manifest, recovery.
         .target(
             name: "Augur",
-            dependencies: ["AugurSys", "AugurStats"],
+            dependencies: ["AugurSys", "AugurStats", "AugurForecast", "AugurPlanner"],
             path: "Sources/Augur"
         ),
         .executableTarget(
             name: "augur",
-            dependencies: ["Augur", "AugurForecast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Augur", "AugurForecast", "AugurPlanner", "AugurSimulation",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/augur"
         ),
         .executableTarget(
@@ -73,6 +79,10 @@ let package = Package(
         ),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
+        .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],
+                    path: "Tests/AugurPlannerTests", exclude: ["testdata"]),
+        .testTarget(name: "AugurSimulationTests", dependencies: ["AugurSimulation", "AugurPlanner", "AugurStats", "AugurForecast"],
+                    path: "Tests/AugurSimulationTests"),
         .testTarget(
             name: "AugurTests",
             dependencies: ["Augur", "AugurSys", "AugurTestSupport"],

@@ -67,6 +67,9 @@ public final class Engine: @unchecked Sendable {
     /// nil when telemetry is disabled.
     let telemetry: Telemetry?
     private let collectorTimer: DispatchSourceTimer?
+    /// nil without telemetry (the controller needs it).
+    let controller: PartitionController?
+    private let controllerTimer: DispatchSourceTimer?
     private let lastHealthFile = Atomic<UInt64>(0)
     let maxKeySize: Int
     let maxValueSize: Int
@@ -96,6 +99,12 @@ public final class Engine: @unchecked Sendable {
         flushSize = options.memtableFlushSize
         telemetry = options.telemetry.enabled ? Telemetry(options: options.telemetry, clock: options.clock) : nil
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
+        controller = telemetry.map { _ in PartitionController(options: options.partitioning) }
+        if controller != nil, options.partitioning.runsOnTimer, options.partitioning.policy != .static || options.partitioning.shadow {
+            controllerTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.controller"))
+        } else {
+            controllerTimer = nil
+        }
         if case .periodic(let interval) = options.durability {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.periodic-sync"))
             let ns = nanoseconds(interval)
@@ -116,6 +125,12 @@ public final class Engine: @unchecked Sendable {
             collectorTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
             collectorTimer.setEventHandler { [weak self] in self?.collectTelemetry() }
             collectorTimer.resume()
+        }
+        if let controllerTimer {
+            let ns = nanoseconds(options.partitioning.tick)
+            controllerTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
+            controllerTimer.setEventHandler { [weak self] in self?.controllerTick() }
+            controllerTimer.resume()
         }
         if let periodicSync {
             let wal = self.wal
@@ -414,6 +429,8 @@ public final class Engine: @unchecked Sendable {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         periodicSync?.cancel()
         collectorTimer?.cancel()
+        controllerTimer?.cancel()
+        controller?.lock.withLock {}     // a tick in progress finishes first
         reshardQueue.sync {}
         maintenanceQueue.sync {}
         if telemetry != nil { collectTelemetry(force: true, closing: true) }

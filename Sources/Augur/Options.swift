@@ -82,6 +82,8 @@ public struct EngineOptions: Sendable {
     /// Called at every named protocol step; the crash harness kills the process from here.
     public var crashPoint: (@Sendable (CrashPoint) -> Void)? = nil
 
+    /// Automatic partitioning: policy, capacity model, controller tick, shadow mode.
+    public var partitioning = PartitioningOptions()
     /// Workload telemetry (key histograms, sampled workload vectors, rolling windows).
     public var telemetry = TelemetryOptions()
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).

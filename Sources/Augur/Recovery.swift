@@ -18,7 +18,8 @@ enum Recovery {
     static func isStoreEntry(_ name: String) -> Bool {
         name == "LOCK" || name == "wal" || name == "seg" || name == Manifest.currentName
             || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
-            || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp"
+            || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp" || name == "decisions.jsonl"
+            || name == "PLAN.txt" || name == "PLAN.txt.tmp"
     }
 
     static func run(path: String, options: EngineOptions) throws(AugurError) -> Result {

@@ -1,0 +1,131 @@
+/// Which planning policy runs, with its own options.
+///
+/// Thread-safety: value type, `Sendable`.
+public enum PlannerPolicy: Sendable, Hashable, CustomStringConvertible {
+    /// Never reshapes (baseline). Scores are still reported.
+    case `static`
+    /// The CockroachDB way: act on observed load only.
+    case reactive(ReactiveOptions)
+    /// Act on forecasts (upper interval bound over the horizon) and histograms.
+    case predictive(PredictiveOptions)
+
+    /// The three policies with default options, in report order.
+    public static let all: [PlannerPolicy] = [.static, .reactive(ReactiveOptions()), .predictive(PredictiveOptions())]
+
+    /// `static`, `reactive` or `predictive`.
+    public var name: String {
+        switch self {
+        case .static: return "static"
+        case .reactive: return "reactive"
+        case .predictive: return "predictive"
+        }
+    }
+
+    /// The policy with default options for a name, or nil.
+    public static func named(_ name: String) -> PlannerPolicy? {
+        all.first { $0.name == name }
+    }
+
+    public var description: String { name }
+}
+
+/// Options of the reactive (CockroachDB-style) policy.
+///
+/// Split: a partition whose utilization stayed above `highWatermark` for
+/// `sustainNanos` (every recent sample) splits 2-way at the load median of its histogram,
+/// at most once per `splitIntervalNanos` per range. Merge: two neighbours merge when the sum of
+/// their peaks over `mergeWindowNanos` is below `mergeFraction × highWatermark` and both have
+/// existed for the whole window.
+///
+/// Thread-safety: value type, `Sendable`.
+public struct ReactiveOptions: Sendable, Hashable {
+    /// How long load must stay over the threshold before a split. Unit: ns. Default `10 s`.
+    public var sustainNanos: UInt64
+    /// Minimum time between two splits of the same range (children inherit it). Unit: ns.
+    /// Default `60 s`.
+    public var splitIntervalNanos: UInt64
+    /// Window over which the combined peak must stay low before a merge. Unit: ns.
+    /// Default `300 s`.
+    public var mergeWindowNanos: UInt64
+    /// Merge threshold as a fraction of the split threshold. Dimensionless. Default `0.5`.
+    public var mergeFraction: Double
+
+    /// Creates reactive options; every parameter has the documented default.
+    public init(sustainNanos: UInt64 = 10_000_000_000,
+                splitIntervalNanos: UInt64 = 60_000_000_000,
+                mergeWindowNanos: UInt64 = 300_000_000_000,
+                mergeFraction: Double = 0.5) {
+        self.sustainNanos = sustainNanos
+        self.splitIntervalNanos = splitIntervalNanos
+        self.mergeWindowNanos = mergeWindowNanos
+        self.mergeFraction = mergeFraction
+    }
+}
+
+/// Options of the predictive policy.
+///
+/// Thread-safety: value type, `Sendable`.
+public struct PredictiveOptions: Sendable, Hashable {
+    /// Which forecast bound is compared with capacity: `0.95` uses the 95% interval's upper
+    /// bound, `0.8` the 80% one (falling back to the other, then to the point forecast times
+    /// `1 + noIntervalMargin`). Dimensionless. Default `0.95`.
+    public var intervalLevel: Double
+    /// Margin added to a point forecast that has no interval yet. Dimensionless. Default `0.25`.
+    public var noIntervalMargin: Double
+    /// Recent samples (newest) whose mean stands for "current load"; the predicted peak is
+    /// never below it, so a surge nobody forecast is still handled. Unit: samples. Default `3`.
+    public var currentSamples: Int
+    /// Utilization each child of a split (and each side of a boundary move) is planned to,
+    /// at the predicted peak. Dimensionless. Default `0.6` (between the watermarks, so a
+    /// fresh child neither splits again nor merges back).
+    public var targetFill: Double
+    /// Most children one split may create. Unit: partitions. Default `8`.
+    public var maxSplitWays: Int
+    /// Window over which a merge candidate's combined peak must have stayed under the low
+    /// watermark (from `PartitionSnapshot.windowPeaks`, the shortest window at least this
+    /// long). Unit: ns. Default `1800 s`.
+    public var mergeWindowNanos: UInt64
+    /// A merge runs only at a forecast trough: the pair's current combined load may exceed the
+    /// lowest point forecast over the horizon by at most this fraction; otherwise it is
+    /// deferred. Dimensionless. Default `0.1`.
+    public var troughTolerance: Double
+    /// A single key whose share of a partition's load is at least this large, and whose load
+    /// alone exceeds `targetFill`, is reported as a hot key instead of being split around.
+    /// Dimensionless. Default `0.5`.
+    public var hotKeyFraction: Double
+    /// Pre-create empty partitions when at least this fraction of a partition's writes land
+    /// in the top histogram bucket of the last (open-ended) partition, i.e. keys grow
+    /// monotonically. Dimensionless. Default `0.9`.
+    public var appendFraction: Double
+    /// How many empty partitions to pre-create ahead of an append workload. Unit: partitions.
+    /// Default `2`.
+    public var precreateCount: Int
+    /// Minimum time between two splits of the same range. Unit: ns. Default `0` (a range
+    /// whose forecast still does not fit may split again at once).
+    public var splitIntervalNanos: UInt64
+
+    /// Creates predictive options; every parameter has the documented default.
+    public init(intervalLevel: Double = 0.95,
+                noIntervalMargin: Double = 0.25,
+                currentSamples: Int = 3,
+                targetFill: Double = 0.6,
+                maxSplitWays: Int = 8,
+                mergeWindowNanos: UInt64 = 1_800_000_000_000,
+                troughTolerance: Double = 0.1,
+                hotKeyFraction: Double = 0.5,
+                appendFraction: Double = 0.9,
+                precreateCount: Int = 2,
+                splitIntervalNanos: UInt64 = 0) {
+        self.intervalLevel = intervalLevel
+        self.noIntervalMargin = noIntervalMargin
+        self.currentSamples = currentSamples
+        self.targetFill = targetFill
+        self.maxSplitWays = maxSplitWays
+        self.mergeWindowNanos = mergeWindowNanos
+        self.troughTolerance = troughTolerance
+        self.hotKeyFraction = hotKeyFraction
+        self.appendFraction = appendFraction
+        self.precreateCount = precreateCount
+        self.splitIntervalNanos = splitIntervalNanos
+    }
+}

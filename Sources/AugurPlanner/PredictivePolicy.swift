@@ -1,0 +1,221 @@
+/// The predictive policy: plans for the upper bound of each partition's forecast over the
+/// horizon (never below the current load).
+///
+/// Relief (predicted peak above `highWatermark`), cheapest first:
+/// 1. a single key too hot for any partition is reported (`hot-key`) and not split around
+///    unless the rest of the partition still needs relief;
+/// 2. a boundary move to a neighbour with headroom when both sides then fit `targetFill`
+///    and it copies no more than the split would;
+/// 3. otherwise an N-way split at load quantiles so each child's predicted peak fits
+///    `targetFill` (N ≤ `maxSplitWays`).
+///
+/// Merges: neighbours untouched for the cooldown whose summed forecast upper bounds over the
+/// horizon and summed peaks over `mergeWindowNanos` stay under `lowWatermark` (or under
+/// `targetFill` when one side is below the minimum size); deferred (`not-at-trough`) unless the
+/// current combined load is within `troughTolerance` of the lowest point forecast.
+///
+/// Appends: the last partition whose writes all land at its highest written keys pre-creates
+/// empty partitions above them; a pre-created partition that receives load is activated.
+///
+/// Thread-safety: stateless.
+enum PredictivePolicy {
+    static func plan(_ ctx: inout PlanContext, options: PredictiveOptions) {
+        let capacity = ctx.capacity
+        let hw = capacity.highWatermark
+        let parts = ctx.partitions
+
+        for (i, p) in parts.enumerated() {
+            // Activation of pre-created partitions that received data.
+            if p.state == .preCreated {
+                if ctx.isFree(i), p.current.opsPerSecond > 0 || p.sizeBytes > 0 {
+                    ctx.propose(PlannedAction(action: .activate(p.id),
+                                              reason: ActionReason(code: .dataArrived, message: "\(p.id) received \(Fmt.f2(p.current.opsPerSecond)) ops/s"),
+                                              score: 1, effect: PredictedEffect(resulting: [PredictedPartition(range: p.range, predictedUtilization: ctx.outlooks[i].peakUpper, predictedBytes: p.sizeBytes)], bytesToMove: 0)),
+                                priorityClass: 0, rank: 0)
+                }
+                continue
+            }
+            let outlook = ctx.outlooks[i]
+            if outlook.peakUpper > hw {
+                if !ctx.isFree(i) {
+                    ctx.note(PlanFinding(code: .inFlight, partitions: [p.id],
+                                         message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but locked by an in-flight reshard"))
+                    continue
+                }
+                relieve(&ctx, i, options: options)
+            } else if p.sizeBytes > capacity.maxPartitionBytes, ctx.isFree(i) {
+                ReactivePolicy.proposeOversize(&ctx, i)
+            } else if i == parts.count - 1, ctx.isFree(i) {
+                precreate(&ctx, i, options: options)
+            }
+        }
+        merges(&ctx, options: options)
+    }
+
+    // MARK: - Relief
+
+    static func relieve(_ ctx: inout PlanContext, _ i: Int, options: PredictiveOptions) {
+        let p = ctx.partitions[i]
+        let outlook = ctx.outlooks[i]
+        let peak = outlook.peakUpper
+        let hw = ctx.capacity.highWatermark
+        let target = options.targetFill
+        if options.splitIntervalNanos > 0, let last = ctx.ledger.lastSplitAt(p.id), ctx.now < last &+ options.splitIntervalNanos { return }
+        let why = outlook.hasForecast
+            ? "forecast upper bound \(Fmt.f2(peak)) > \(Fmt.f2(hw)) within \(Fmt.seconds(ctx.capacity.horizonNanos)) (now \(Fmt.f2(outlook.current)), p=\(Fmt.f2(outlook.score)))"
+            : "no forecast yet; current \(Fmt.f2(outlook.current)) plus margin = \(Fmt.f2(peak)) > \(Fmt.f2(hw))"
+
+        // 1. A single hot key.
+        if let hk = p.hotKey, hk.loadFraction >= options.hotKeyFraction, peak * hk.loadFraction > target {
+            ctx.note(PlanFinding(code: .hotKey, partitions: [p.id], key: hk.key, loadFraction: hk.loadFraction,
+                                 message: "key \(KeyFormat.hex(hk.key)) carries \(Fmt.f2(hk.loadFraction)) of \(p.id)'s load (\(Fmt.f2(peak * hk.loadFraction)) of capacity): splitting cannot spread it"))
+            if peak * (1 - hk.loadFraction) <= hw { return }
+            var cuts: [[UInt8]] = []
+            for k in [hk.key, KeyOrder.successor(hk.key)] where p.range.containsStrictly(k) { cuts.append(k) }
+            cuts = ctx.dropSmallPieces(cuts, partition: p, profile: ctx.profiles[i])
+            if !cuts.isEmpty, let effect = ctx.splitEffect(i, cuts: cuts, peak: peak, overloadAt: outlook.overloadAt) {
+                ctx.propose(PlannedAction(action: .split(p.id, at: cuts),
+                                          reason: ActionReason(code: .predictedOverload, message: why + "; isolating hot key"),
+                                          score: outlook.score, effect: effect),
+                            priorityClass: 1, rank: outlook.score + peak / 100)
+            }
+            return
+        }
+
+        // 2. Split candidate.
+        var split: PlannedAction?
+        if let cuts = ctx.balancedCuts(i, peak: peak, target: target, maxWays: options.maxSplitWays),
+           let effect = ctx.splitEffect(i, cuts: cuts, peak: peak, overloadAt: outlook.overloadAt) {
+            split = PlannedAction(action: .split(p.id, at: cuts),
+                                  reason: ActionReason(code: .predictedOverload, message: why + "; \(cuts.count + 1)-way split"),
+                                  score: outlook.score, effect: effect)
+        }
+
+        // 3. Boundary move candidate.
+        var move: PlannedAction?
+        for j in [i - 1, i + 1] where j >= 0 && j < ctx.partitions.count {
+            guard let candidate = moveCandidate(&ctx, from: i, to: j, options: options, why: why) else { continue }
+            if move == nil || candidate.effect.bytesToMove < move!.effect.bytesToMove { move = candidate }
+        }
+        if let move, split == nil || move.effect.bytesToMove <= split!.effect.bytesToMove {
+            ctx.propose(move, priorityClass: 1, rank: outlook.score + peak / 100)
+        } else if let split {
+            ctx.propose(split, priorityClass: 1, rank: outlook.score + peak / 100)
+        } else {
+            ctx.note(PlanFinding(code: .noSplitPoint, partitions: [p.id], message: "\(p.id): " + why + "; no split key or boundary move fits"))
+        }
+    }
+
+    /// A boundary move shedding part of partition `i`'s load into neighbour `j`, if both sides
+    /// then fit `targetFill`.
+    static func moveCandidate(_ ctx: inout PlanContext, from i: Int, to j: Int, options: PredictiveOptions, why: String) -> PlannedAction? {
+        let p = ctx.partitions[i], n = ctx.partitions[j]
+        guard ctx.isFree(j), n.state == .active else { return nil }
+        let cooldown = ctx.capacity.cooldownNanos
+        for id in [p.id, n.id] {
+            if let t = ctx.ledger.lastMoveAt(id), ctx.now < t &+ cooldown { return nil }
+        }
+        let peak = ctx.outlooks[i].peakUpper
+        let neighbourPeak = ctx.outlooks[j].peakUpper
+        let target = options.targetFill
+        guard peak + neighbourPeak <= 2 * target else { return nil }
+        let f = (peak - neighbourPeak) / (2 * peak)
+        guard f > 0 else { return nil }
+        let profile = ctx.profiles[i]
+        let leftNeighbour = j < i
+        guard let key = profile.loadQuantileKey(leftNeighbour ? f : 1 - f),
+              let below = profile.loadFraction(below: key) else { return nil }
+        let moved = leftNeighbour ? below : 1 - below
+        let stay = peak * (1 - moved)
+        let gain = neighbourPeak + peak * moved
+        guard stay <= target * 1.05, gain <= target * 1.05 else { return nil }
+        let byteBelow = profile.byteFraction(below: key)
+        let movedBytes = UInt64((Double(p.sizeBytes) * (leftNeighbour ? byteBelow : 1 - byteBelow)).rounded())
+        guard p.sizeBytes - movedBytes >= ctx.capacity.minPartitionBytes,
+              n.sizeBytes + movedBytes <= ctx.capacity.maxPartitionBytes else { return nil }
+        let (l, r) = leftNeighbour ? (n, p) : (p, n)
+        let leftBytes = leftNeighbour ? n.sizeBytes + movedBytes : p.sizeBytes - movedBytes
+        let rightBytes = leftNeighbour ? p.sizeBytes - movedBytes : n.sizeBytes + movedBytes
+        let resulting = [
+            PredictedPartition(range: KeyRange(lower: l.range.lower, upper: key), predictedUtilization: leftNeighbour ? gain : stay, predictedBytes: leftBytes),
+            PredictedPartition(range: KeyRange(lower: key, upper: r.range.upper), predictedUtilization: leftNeighbour ? stay : gain, predictedBytes: rightBytes),
+        ]
+        let msg = why + "; \(n.id) has headroom (peak \(Fmt.f2(neighbourPeak))): move \(Fmt.f2(moved)) of the load"
+        return PlannedAction(action: .moveBoundary(left: l.id, right: r.id, to: key),
+                             reason: ActionReason(code: .neighbourHeadroom, message: msg), score: ctx.outlooks[i].score,
+                             effect: PredictedEffect(resulting: resulting, bytesToMove: ReshardCost.move(movedBytes: movedBytes),
+                                                     predictedOverloadAt: ctx.outlooks[i].overloadAt))
+    }
+
+    // MARK: - Appends
+
+    static func precreate(_ ctx: inout PlanContext, _ i: Int, options: PredictiveOptions) {
+        let p = ctx.partitions[i]
+        guard p.range.upper == nil, p.state == .active, options.precreateCount > 0,
+              let histogram = ctx.profiles[i].histogram else { return }
+        let span = max(1, histogram.bucketCount / 16)
+        guard let (share, top, n) = ctx.profiles[i].appendProfile(span: span), share >= options.appendFraction, top < n - 1 else { return }
+        var cuts: [[UInt8]] = []
+        for k in 0..<options.precreateCount {
+            let b = top + 1 + k * span
+            guard b < n, let key = histogram.map.lowerBoundKey(ofBucket: b), p.range.containsStrictly(key) else { break }
+            if let last = cuts.last, !last.lexicographicallyPrecedes(key) { break }
+            cuts.append(key)
+        }
+        guard !cuts.isEmpty else { return }
+        let bounds: [[UInt8]?] = [p.range.lower] + cuts.map { Optional($0) } + [nil]
+        var resulting: [PredictedPartition] = []
+        for k in 0..<(cuts.count + 1) {
+            resulting.append(PredictedPartition(range: KeyRange(lower: bounds[k]!, upper: bounds[k + 1]),
+                                                predictedUtilization: k == 0 ? ctx.outlooks[i].peakUpper : 0,
+                                                predictedBytes: k == 0 ? p.sizeBytes : 0))
+        }
+        let msg = "\(Fmt.f2(share)) of writes land at the top of \(p.id)'s keys: pre-create \(cuts.count) empty partition(s) ahead"
+        ctx.propose(PlannedAction(action: .precreate(p.id, at: cuts), reason: ActionReason(code: .appendAhead, message: msg), score: share,
+                                  effect: PredictedEffect(resulting: resulting, bytesToMove: 0)),
+                    priorityClass: 3, rank: share)
+    }
+
+    // MARK: - Merges
+
+    static func merges(_ ctx: inout PlanContext, options: PredictiveOptions) {
+        let capacity = ctx.capacity
+        let parts = ctx.partitions
+        for i in 0..<max(0, parts.count - 1) {
+            let a = parts[i], b = parts[i + 1]
+            guard a.state == .active, b.state == .active, ctx.isFree(i), ctx.isFree(i + 1) else { continue }
+            if ctx.ledger.inMergeCooldown(a, now: ctx.now, cooldown: capacity.cooldownNanos)
+                || ctx.ledger.inMergeCooldown(b, now: ctx.now, cooldown: capacity.cooldownNanos) { continue }
+            let oa = ctx.outlooks[i], ob = ctx.outlooks[i + 1]
+            guard oa.hasForecast, ob.hasForecast, !oa.steps.isEmpty, oa.steps.count == ob.steps.count else { continue }
+            guard let pa = a.peak(overAtLeast: options.mergeWindowNanos),
+                  let pb = b.peak(overAtLeast: options.mergeWindowNanos) else { continue }
+            guard Double(a.sizeBytes + b.sizeBytes) <= Double(capacity.maxPartitionBytes) * capacity.highWatermark else { continue }
+            let undersized = a.sizeBytes < capacity.minPartitionBytes || b.sizeBytes < capacity.minPartitionBytes
+            let limit = undersized ? options.targetFill : capacity.lowWatermark
+            var upper = oa.current + ob.current
+            var trough = Double.infinity
+            for k in oa.steps.indices {
+                upper = max(upper, oa.steps[k].upper + ob.steps[k].upper)
+                trough = min(trough, oa.steps[k].point + ob.steps[k].point)
+            }
+            let longPeak = capacity.utilization(pa + pb)
+            guard upper < limit, longPeak < limit else { continue }
+            let current = oa.current + ob.current
+            let action = ReshardAction.merge(left: a.id, right: b.id)
+            if current > trough * (1 + options.troughTolerance) {
+                ctx.note(PlanFinding(code: .notAtTrough, wanted: action, partitions: [a.id, b.id],
+                                     message: "merge of \(a.id)+\(b.id) deferred: load \(Fmt.f2(current)) is forecast to fall to \(Fmt.f2(trough))"))
+                continue
+            }
+            let code: ReasonCode = undersized ? .undersized : .idle
+            let msg = "combined forecast upper bound \(Fmt.f2(upper)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit))"
+            let merged = PredictedPartition(range: KeyRange(lower: a.range.lower, upper: b.range.upper),
+                                            predictedUtilization: upper, predictedBytes: a.sizeBytes + b.sizeBytes)
+            ctx.propose(PlannedAction(action: action, reason: ActionReason(code: code, message: msg),
+                                      score: min(1, max(0, 1 - max(upper, longPeak) / limit)),
+                                      effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
+                        priorityClass: 4, rank: -max(upper, longPeak))
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import AugurPlanner
+
+/// Every knob of the simulator, with its unit and default.
+///
+/// Time compression: one row of the rate profile lasts `secondsPerRow` simulated seconds
+/// (default 60), so the 48 half-hourly rows of a day of the Taylor demand series become a
+/// 48-minute simulated day and the full 4,032-row series 67.2 simulated hours. The engine
+/// clock ticks once per simulated second.
+///
+/// Thread-safety: value type, `Sendable`.
+public struct SimulationOptions: Sendable {
+    /// Simulated seconds per profile row. Unit: s. Default `60`.
+    public var secondsPerRow: Double = 60
+    /// Rows of the profile to simulate (from the first); nil = all. Unit: rows. Default nil.
+    public var rows: Int? = nil
+    /// Rows per daily cycle of the profile (used for the forecasters' seasonal period).
+    /// Unit: rows. Default `48` (half-hourly data).
+    public var rowsPerDay: Int = 48
+    /// Peak total load as a multiple of one partition's ops capacity: the profile is scaled so
+    /// its maximum equals `peakMultiple × capacity.opsPerSecond`. Dimensionless. Default `6`.
+    public var peakMultiple: Double = 6
+
+    /// Share of the load that follows the moving hotspot (the rest is uniform over the key
+    /// space). Dimensionless. Default `0.3`.
+    public var hotspotShare: Double = 0.3
+    /// Standard deviation of the hotspot's Gaussian load bump, as a fraction of the key space.
+    /// Default `0.02`.
+    public var hotspotWidth: Double = 0.02
+    /// Speed of the hotspot's centre, in key-space fractions per simulated hour (wrapping
+    /// from the top of the key space to the bottom). Default `0.5`.
+    public var hotspotSpeed: Double = 0.5
+    /// Share of the load on one single key (a hot key the planner cannot split). Dimensionless.
+    /// Default `0` (off).
+    public var hotKeyShare: Double = 0
+    /// Position of that key in the key space, `0..<1`. Default `0.5`.
+    public var hotKeyPosition: Double = 0.5
+
+    /// Fraction of operations that are writes. Dimensionless. Default `0.25`.
+    public var writeFraction: Double = 0.25
+    /// Bytes written per write operation. Unit: bytes. Default `1024`.
+    public var valueBytes: Double = 1024
+    /// Relative standard deviation of each partition's per-second load around its expected
+    /// value (sampling noise). Dimensionless. Default `0.05`.
+    public var sampleNoise: Double = 0.05
+    /// Relative standard deviation of a table-wide per-second load factor. Dimensionless.
+    /// Default `0.02`.
+    public var globalNoise: Double = 0.02
+
+    /// Data stored in the table, spread uniformly over the key space. Unit: bytes.
+    /// Default `24 GiB`.
+    public var totalDataBytes: UInt64 = 24 << 30
+    /// Equal-width partitions at the start. Unit: partitions. Default `8`.
+    public var initialPartitions: Int = 8
+
+    /// Copy rate of one reshard. Unit: bytes/s. Default `100 MiB/s`.
+    public var copyBytesPerSecond: Double = 100 * 1024 * 1024
+    /// Fixed time every reshard takes on top of copying (metadata, handover). Unit: s.
+    /// Default `2`. Activation of a pre-created partition takes no time.
+    public var actionOverheadSeconds: Double = 2
+
+    /// Capacity model given to the planner and used to decide overload.
+    public var capacity = CapacityModel()
+
+    /// Length of one forecast step (the forecasters' sampling interval). Unit: s. Default `20`.
+    public var forecastStepSeconds: Int = 20
+    /// Forecast horizon. Unit: steps. Default `6` (2 minutes at 20 s steps, matching
+    /// `CapacityModel.horizonNanos`).
+    public var forecastHorizonSteps: Int = 6
+    /// Forecast history kept per partition for seeding children after a reshard. Unit: days
+    /// of the profile. Default `2`.
+    public var seedHistoryDays: Int = 2
+    /// Whether non-predictive policies also run forecasters (only for reporting; they do not
+    /// use them). Default `false` (saves time).
+    public var forecastsForAllPolicies: Bool = false
+
+    /// Buckets of each partition's key histogram. Unit: buckets. Default `64`.
+    public var histogramBuckets: Int = 64
+    /// How often histograms are refreshed (each covers the last interval's load). Unit: s.
+    /// Default `10`.
+    public var histogramRefreshSeconds: Int = 10
+    /// Per-second samples in `PartitionSnapshot.recent`. Unit: samples. Default `15`.
+    public var recentSamples: Int = 15
+    /// Trailing windows whose peaks are reported. Unit: s. Default `[300, 1800]`.
+    public var peakWindowsSeconds: [Int] = [300, 1800]
+    /// How long after an action's completion the lead-time tracker keeps watching the
+    /// action's original range for an overload. Unit: s. Default `600`.
+    public var leadWatchSeconds: Int = 600
+    /// Completed reshards kept in the snapshot's history (must cover the cooldown and the
+    /// policies' split intervals and merge windows). Unit: s. Default `900`.
+    public var historyRetentionSeconds: Int = 900
+
+    /// Record a line per started action in ``Simulator/actionLog`` (for debugging and
+    /// `augur simulate --trace`). Default `false`.
+    public var recordActions: Bool = false
+
+    /// Seed of every random choice (hotspot start, noise). Default `1`.
+    public var seed: UInt64 = 1
+
+    /// Creates default options.
+    public init() {}
+
+    /// Problems with the options, empty when valid.
+    public func validationErrors() -> [String] {
+        var e = capacity.validationErrors()
+        if !(secondsPerRow >= 1) { e.append("secondsPerRow must be ≥ 1 (got \(secondsPerRow))") }
+        if let rows, rows < 1 { e.append("rows must be ≥ 1 (got \(rows))") }
+        if rowsPerDay < 2 { e.append("rowsPerDay must be ≥ 2") }
+        if !(peakMultiple > 0) { e.append("peakMultiple must be > 0 (got \(peakMultiple))") }
+        if !(hotspotShare >= 0 && hotspotShare + hotKeyShare <= 1) { e.append("hotspotShare + hotKeyShare must be in [0, 1]") }
+        if !(hotspotWidth > 0 && hotspotWidth < 0.5) { e.append("hotspotWidth must be in (0, 0.5)") }
+        if !(hotKeyPosition >= 0 && hotKeyPosition < 1) { e.append("hotKeyPosition must be in [0, 1)") }
+        if initialPartitions < 1 { e.append("initialPartitions must be ≥ 1") }
+        if !(copyBytesPerSecond > 0) { e.append("copyBytesPerSecond must be > 0") }
+        if forecastStepSeconds < 1 { e.append("forecastStepSeconds must be ≥ 1") }
+        if forecastHorizonSteps < 1 { e.append("forecastHorizonSteps must be ≥ 1") }
+        if histogramBuckets < 1 || histogramBuckets > 4096 { e.append("histogramBuckets must be in 1...4096") }
+        if recentSamples < 1 { e.append("recentSamples must be ≥ 1") }
+        if histogramRefreshSeconds < 1 { e.append("histogramRefreshSeconds must be ≥ 1") }
+        let periodSteps = Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)
+        if periodSteps < 2 || periodSteps > 65536 || periodSteps != periodSteps.rounded() {
+            e.append("rowsPerDay × secondsPerRow / forecastStepSeconds must be a whole number of steps in 2...65536 (got \(periodSteps))")
+        }
+        return e
+    }
+
+    /// The forecasters' seasonal period. Unit: forecast steps.
+    public var periodSteps: Int { Int((Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)).rounded()) }
+}

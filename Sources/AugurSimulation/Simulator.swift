@@ -1,0 +1,188 @@
+import AugurPlanner
+import AugurStats
+
+/// A deterministic simulation of one table under one planner policy.
+///
+/// Each simulated second (the injected engine clock, `t × 10⁹` ns):
+/// 1. reshards whose copy time has elapsed take effect (children get apportioned telemetry
+///    history and re-seeded forecasters);
+/// 2. every partition serves `rate(t) × share(range, t)` ops/s with seeded sampling noise;
+///    the capacity model decides overload, which is counted;
+/// 3. every `forecastStepSeconds` each partition's mean load is fed to its forecaster (only
+///    the past is observed); every `histogramRefreshSeconds` its histogram is rebuilt from the
+///    last interval's load;
+/// 4. the planner gets a snapshot and returns a plan; the executor starts its actions, each
+///    taking `actionOverheadSeconds + bytes / copyBytesPerSecond` before it takes effect.
+///
+/// Thread-safety: not thread-safe; one run per instance on one thread. Instances share
+/// nothing, so different policies may run on different threads.
+public final class Simulator {
+    public let options: SimulationOptions
+    public let policy: PlannerPolicy
+    let profile: RateProfile
+    let load: KeySpaceLoad
+    let planner: Planner
+    let validator: PlanValidator
+    let withForecasts: Bool
+    let durationSeconds: Int
+
+    var partitions: [SimPartition] = []
+    var nextID: UInt64 = 1
+    var inFlight: [RunningReshard] = []
+    var history: [CompletedReshard] = []
+    var splitProducedAt: [PartitionID: Int] = [:]
+    var hotKeyReported = Set<PartitionID>()
+    var metrics: SimulationMetrics
+    var leads: LeadTimeTracker
+    var actionCounter = 0
+    var partitionSecondsSum = 0.0
+    /// One line per started action when `options.recordActions` is set.
+    public internal(set) var actionLog: [String] = []
+
+    /// An action the executor is performing.
+    struct RunningReshard {
+        var planned: PlannedAction
+        var issuedAt: Int
+        var completesAt: Int
+        var key: Int
+    }
+
+    /// Prepares a run over `rows` (the rate profile's raw values).
+    public init(rows: [Double], options: SimulationOptions, policy: PlannerPolicy) {
+        precondition(options.validationErrors().isEmpty, "invalid options: \(options.validationErrors())")
+        self.options = options
+        self.policy = policy
+        let used = options.rows.map { Array(rows.prefix($0)) } ?? rows
+        profile = RateProfile(rows: used, secondsPerRow: options.secondsPerRow,
+                              peakOpsPerSecond: options.peakMultiple * options.capacity.opsPerSecond)
+        load = KeySpaceLoad(options: options)
+        planner = Planner(policy: policy)
+        validator = PlanValidator(policy: policy, capacity: options.capacity)
+        if case .predictive = policy { withForecasts = true } else { withForecasts = options.forecastsForAllPolicies }
+        durationSeconds = Int(profile.durationSeconds.rounded(.down))
+        metrics = SimulationMetrics(policy: policy.name)
+        leads = LeadTimeTracker(watchSeconds: options.leadWatchSeconds)
+        let n = options.initialPartitions
+        for i in 0..<n {
+            let lower = i == 0 ? [] : SimKey.key(Double(i) / Double(n))
+            let upper: [UInt8]? = i == n - 1 ? nil : SimKey.key(Double(i + 1) / Double(n))
+            let p = makePartition(KeyRange(lower: lower, upper: upper), createdAt: 0, state: .active)
+            if withForecasts { p.startForecaster(options: options) }
+            partitions.append(p)
+        }
+    }
+
+    func makePartition(_ range: KeyRange, createdAt: UInt64, state: PartitionState) -> SimPartition {
+        let p = SimPartition(id: PartitionID(nextID), range: range, createdAt: createdAt, state: state,
+                             totalDataBytes: options.totalDataBytes, options: options)
+        nextID += 1
+        return p
+    }
+
+    static func nanos(_ t: Int) -> UInt64 { UInt64(t) * 1_000_000_000 }
+
+    /// Expected (noise-free) utilization of key positions `[lo, hi)` at second `t`.
+    func expectedUtilization(_ lo: Double, _ hi: Double, _ t: Int) -> Double {
+        let ops = profile.opsPerSecond(at: Double(t)) * load.mass(from: lo, to: hi, at: Double(t))
+        return options.capacity.utilization(LoadSample(opsPerSecond: ops, writeBytesPerSecond: ops * options.writeFraction * options.valueBytes))
+    }
+
+    /// Runs the whole profile and returns the metrics.
+    public func run() -> SimulationMetrics {
+        let cap = options.capacity
+        let seed = options.seed
+        let stepNanos = UInt64(options.forecastStepSeconds) * 1_000_000_000
+        let wbPerOp = options.writeFraction * options.valueBytes
+        for t in 0..<durationSeconds {
+            let now = Self.nanos(t)
+            completeDue(t)
+
+            // Load this second.
+            let tt = Double(t)
+            let global = 1 + options.globalNoise * SplitMix64.normal(SplitMix64.mix(seed &+ UInt64(t) &* 0x9E37), SplitMix64.mix(seed ^ 0xA5A5 &+ UInt64(t)))
+            let rate = profile.opsPerSecond(at: tt) * max(0, global)
+            let centre = load.centre(at: tt)
+            for p in partitions {
+                let expected = rate * load.mass(from: p.lo, to: p.hi, centre: centre)
+                let h = SplitMix64.mix(seed ^ UInt64(t) &* 0x2545_F491_4F6C_DD1D ^ p.lo.bitPattern)
+                let noisy = expected * max(0, 1 + options.sampleNoise * SplitMix64.normal(h, SplitMix64.mix(h)))
+                let sample = LoadSample(opsPerSecond: noisy, writeBytesPerSecond: noisy * wbPerOp)
+                p.record(sample)
+                metrics.totalOps += noisy
+                let u = cap.utilization(sample)
+                if u > 1 {
+                    metrics.overloadPartitionSeconds += 1
+                    metrics.opsOnOverloadedPartitions += noisy
+                    metrics.excessOps += noisy * (1 - 1 / u)
+                }
+            }
+            partitionSecondsSum += Double(partitions.count)
+            metrics.maxPartitions = max(metrics.maxPartitions, partitions.count)
+            leads.tick(t, utilization: expectedUtilization)
+
+            // Telemetry refresh.
+            if (t + 1) % options.forecastStepSeconds == 0 {
+                for p in partitions {
+                    p.closeStep(now: now, stepNanos: stepNanos, windowsSeconds: options.peakWindowsSeconds,
+                                stepSeconds: options.forecastStepSeconds)
+                }
+            }
+            if t % options.histogramRefreshSeconds == 0 {
+                for p in partitions { refreshHistogram(p, t: t, rate: rate) }
+            }
+
+            // Plan and execute.
+            let snapshot = makeSnapshot(t)
+            let plan = planner.plan(snapshot, capacity: cap, now: now)
+            if !plan.actions.isEmpty {
+                metrics.planViolations += validator.validate(plan, snapshot: snapshot, now: now).count
+            }
+            for f in plan.findings where f.code == .hotKey {
+                for id in f.partitions where hotKeyReported.insert(id).inserted { metrics.hotKeyReports += 1 }
+            }
+            for a in plan.actions { start(a, at: t) }
+        }
+        metrics.simulatedSeconds = durationSeconds
+        metrics.finalPartitions = partitions.count
+        metrics.meanPartitions = durationSeconds > 0 ? partitionSecondsSum / Double(durationSeconds) : 0
+        metrics.leadTimes = leads.leads
+        metrics.leadNoOverload = leads.noOverload
+        return metrics
+    }
+
+    /// Rebuilds `p`'s histogram from the load of the last refresh interval (expected counts).
+    func refreshHistogram(_ p: SimPartition, t: Int, rate: Double) {
+        let masses = load.masses(edges: p.bucketEdges, at: Double(t))
+        let window = Double(options.histogramRefreshSeconds)
+        let n = masses.count
+        var reads = [UInt64](repeating: 0, count: n), writes = reads, readBytes = reads, writeBytes = reads
+        for b in 0..<n {
+            let ops = rate * masses[b] * window
+            let w = ops * options.writeFraction
+            let r = ops - w
+            reads[b] = UInt64(r.rounded())
+            writes[b] = UInt64(w.rounded())
+            readBytes[b] = UInt64((r * options.valueBytes).rounded())
+            writeBytes[b] = UInt64((w * options.valueBytes).rounded())
+        }
+        p.histogram = HistogramSnapshot(map: p.map, reads: reads, writes: writes, readBytes: readBytes, writeBytes: writeBytes)
+        // The hot key, when it lies in this partition and stands out (≥ 10% of its load).
+        p.hotKey = nil
+        if options.hotKeyShare > 0, p.lo <= options.hotKeyPosition, options.hotKeyPosition < p.hi {
+            let share = options.hotKeyShare / max(masses.reduce(0, +), 1e-300)
+            if share >= 0.1 { p.hotKey = HotKeyObservation(key: SimKey.key(options.hotKeyPosition), loadFraction: min(1, share)) }
+        }
+    }
+
+    func makeSnapshot(_ t: Int) -> TableSnapshot {
+        let retention = UInt64(options.historyRetentionSeconds) * 1_000_000_000
+        let now = Self.nanos(t)
+        if let first = history.first, first.completedAt &+ retention < now {
+            history.removeAll { $0.completedAt &+ retention < now }
+        }
+        return TableSnapshot(partitions: partitions.map { $0.snapshot() }, sampleIntervalNanos: 1_000_000_000,
+                             inFlight: inFlight.map { InFlightReshard(action: $0.planned.action, startedAt: Self.nanos($0.issuedAt),
+                                                                       expectedCompletionAt: Self.nanos($0.completesAt)) },
+                             history: history)
+    }
+}

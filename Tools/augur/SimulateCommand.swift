@@ -1,0 +1,142 @@
+import ArgumentParser
+import AugurForecast
+import AugurPlanner
+import AugurSimulation
+import Foundation
+
+/// `augur simulate`: runs the deterministic reshard simulator on a load profile read from a
+/// CSV column and prints a table of metrics per policy (or JSON).
+///
+/// Thread-safety: a command value, run once on the main thread.
+public struct SimulateCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate the reshard planner policies on a load profile and compare their metrics."
+    )
+
+    @Option(name: .long, help: "Policy to run: static, reactive, predictive or all.")
+    public var policy: String = "all"
+
+    @Option(name: .long, help: "CSV file with a header row holding the load profile.")
+    public var csv: String
+
+    @Option(name: .long, help: "Column of the CSV to use as the load profile.")
+    public var column: String
+
+    @Option(name: .long, help: "Simulated seconds per CSV row.")
+    public var secondsPerRow: Double = 60
+
+    @Option(name: .long, help: "Rows per daily cycle (the forecasters' seasonal period).")
+    public var rowsPerDay: Int = 48
+
+    @Option(name: .long, help: "Simulate only the first N rows (default: all).")
+    public var rows: Int?
+
+    @Option(name: .long, help: "Peak total load as a multiple of one partition's ops capacity.")
+    public var peakMultiple: Double = 6
+
+    @Option(name: .long, help: "Hotspot speed in key-space fractions per simulated hour.")
+    public var hotspotSpeed: Double = 0.5
+
+    @Option(name: .long, help: "Share of the load on the moving hotspot.")
+    public var hotspotShare: Double = 0.3
+
+    @Option(name: .long, help: "Share of the load on one single hot key.")
+    public var hotKeyShare: Double = 0
+
+    @Option(name: .long, help: "Copy rate of one reshard, MiB/s.")
+    public var copyMibPerSecond: Double = 100
+
+    @Option(name: .long, help: "Seed of the simulation's random choices.")
+    public var seed: UInt64 = 1
+
+    @Option(name: .long, help: "Write every started action, one line each, to this file.")
+    public var trace: String?
+
+    @Flag(name: .long, help: "Print JSON instead of a table.")
+    public var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard policy == "all" || PlannerPolicy.named(policy) != nil else {
+            throw ValidationError("--policy must be static, reactive, predictive or all (got '\(policy)')")
+        }
+        let errors = makeOptions().validationErrors()
+        if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
+    }
+
+    func makeOptions() -> SimulationOptions {
+        var o = SimulationOptions()
+        o.secondsPerRow = secondsPerRow
+        o.rowsPerDay = rowsPerDay
+        o.rows = rows
+        o.peakMultiple = peakMultiple
+        o.hotspotSpeed = hotspotSpeed
+        o.hotspotShare = hotspotShare
+        o.hotKeyShare = hotKeyShare
+        o.copyBytesPerSecond = copyMibPerSecond * 1024 * 1024
+        o.seed = seed
+        o.recordActions = trace != nil
+        return o
+    }
+
+    public func run() throws {
+        let text: String
+        do {
+            text = try String(contentsOfFile: csv, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot read --csv '\(csv)': \(error.localizedDescription)")
+        }
+        let series: [Double]
+        do {
+            series = try CSVSeries.column(named: column, in: text)
+        } catch {
+            throw ValidationError("\(csv): \(error)")
+        }
+        guard (series.max() ?? 0) > 0 else { throw ValidationError("\(csv): column '\(column)' has no positive value") }
+        let options = makeOptions()
+        let policies = policy == "all" ? PlannerPolicy.all : [PlannerPolicy.named(policy)!]
+        var results: [SimulationMetrics] = []
+        var wall: [Double] = []
+        var traceLines: [String] = []
+        for p in policies {
+            let start = Date()
+            let sim = Simulator(rows: series, options: options, policy: p)
+            results.append(sim.run())
+            wall.append(Date().timeIntervalSince(start))
+            traceLines += sim.actionLog.map { "\(p.name) \($0)" }
+        }
+        if let trace {
+            try (traceLines.joined(separator: "\n") + "\n").write(toFile: trace, atomically: true, encoding: .utf8)
+        }
+        let comparison = SimulationReport.compare(results)
+        if json {
+            struct Output: Encodable {
+                var csv: String
+                var column: String
+                var rows: Int
+                var secondsPerRow: Double
+                var peakMultiple: Double
+                var hotspotSpeed: Double
+                var seed: UInt64
+                var runs: [SimulationMetrics]
+                var comparison: SimulationReport.Comparison?
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let out = Output(csv: csv, column: column, rows: options.rows.map { min($0, series.count) } ?? series.count,
+                             secondsPerRow: secondsPerRow, peakMultiple: peakMultiple, hotspotSpeed: hotspotSpeed,
+                             seed: seed, runs: results, comparison: comparison)
+            print(String(decoding: try encoder.encode(out), as: UTF8.self))
+            return
+        }
+        let usedRows = options.rows.map { min($0, series.count) } ?? series.count
+        let seconds = results.first?.simulatedSeconds ?? 0
+        print("profile: \(column) from \(csv), \(usedRows) rows × \(secondsPerRow) s = \(seconds) simulated s (\(String(format: "%.1f", Double(seconds) / 3600)) h)")
+        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; copy \(copyMibPerSecond) MiB/s; seed \(seed)")
+        for line in SimulationReport.table(results) { print(line) }
+        if let c = comparison { print(SimulationReport.summary(c)) }
+        print("wall time: " + zip(results, wall).map { "\($0.policy) \(String(format: "%.1f", $1)) s" }.joined(separator: ", "))
+    }
+}
