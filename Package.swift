@@ -56,6 +56,11 @@ let package = Package(
             path: "Benchmarks/AugurBench"
         ),
         .executableTarget(
+            name: "range-copy-bench",
+            dependencies: ["AugurSys"],
+            path: "Benchmarks/RangeCopyBench"
+        ),
+        .executableTarget(
             name: "augur-forecast-bench",
             dependencies: ["AugurForecast"],
             path: "Benchmarks/AugurForecastBench"

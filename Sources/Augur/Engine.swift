@@ -55,7 +55,7 @@ public final class Engine: @unchecked Sendable {
     /// Reshards run one at a time, in request order, off the caller's thread.
     let reshardQueue = DispatchQueue(label: "augur.reshard")
     let reshardJobs = Mutex<[ReshardJob]>([])
-    let rangeCopier = ByteRangeCopier()
+    let rangeCopier: RangeCopier
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
     /// Segment files being written: garbage collection must not take them for leftovers.
@@ -93,6 +93,7 @@ public final class Engine: @unchecked Sendable {
         manifest = recovered.manifest
         wal = recovered.wal
         recoveryReport = recovered.report
+        rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
         maxKeySize = options.maxKeySize
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync

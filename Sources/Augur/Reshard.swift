@@ -185,15 +185,17 @@ extension Engine {
                 for level in 0..<levels {
                     guard let name = files[t][level] else { continue }
                     let path = joinPath(segmentDirectory, name)
-                    let size = try SegmentSlicer.build(fileSystem: fileSystem, path: path, slices: slices[t][level],
-                                                       interval: options.segmentIndexInterval, copier: rangeCopier) { n in
+                    let built = try SegmentSlicer.build(fileSystem: fileSystem, path: path, slices: slices[t][level],
+                                                        interval: options.segmentIndexInterval, copier: rangeCopier) { n in
                         job.update { s in
                             s.bytesCopied += n
                             let elapsed = Double(options.clock.now() &- copyStart) / 1e9
                             if elapsed > 0 { s.throughput = Double(s.bytesCopied) / elapsed }
                         }
                     }
-                    guard let size else { continue }
+                    guard let built else { continue }
+                    let size = built.size
+                    job.update { $0.copyBackend = built.backend.rawValue }
                     options.crashPoint?(.reshardCopied)
                     runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size), RunRecord(name: name, size: UInt64(size))))
                 }

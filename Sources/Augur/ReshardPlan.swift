@@ -46,6 +46,8 @@ public struct ReshardStatus: Sendable, Equatable {
     /// How long the writers on the sources were gated at cutover, nanoseconds.
     public var cutoverPauseNanos: UInt64
     public var error: AugurError?
+    /// How the bytes moved: "io_uring", "copy_file_range" or "pread/pwrite".
+    public var copyBackend: String = ""
     /// Partitions before and after.
     public var sources: [UInt64]
     public var targets: [UInt64]

@@ -22,13 +22,19 @@ struct SegmentSlice {
 /// `interval` records) and the footer are new. The index is built by walking record headers in
 /// the sources' mappings, so no value bytes are read twice.
 ///
-/// Bytes move through `ByteRangeCopier` (io_uring when available, else copy_file_range or
-/// positional read/write through the `FileSystem` seam, so faults can be injected).
+/// Bytes move with `RangeCopier`: io_uring with registered buffers when the kernel allows it,
+/// else copy_file_range, else positional read/write through the `FileSystem` seam (always the
+/// case for simulated files, so faults and crashes are injected on the same path).
 enum SegmentSlicer {
+    struct Built {
+        let size: Int
+        let backend: RangeCopyBackend
+    }
+
     /// Writes `slices` (in key order) into a new file at `path`, fdatasyncs it, and returns its
     /// size, or nil (and no file) when the slices hold no records.
     static func build(fileSystem: any FileSystem, path: String, slices: [SegmentSlice], interval: Int,
-                      copier: ByteRangeCopier, progress: (Int) -> Void) throws(AugurError) -> Int? {
+                      copier: RangeCopier, progress: (Int) -> Void) throws(AugurError) -> Built? {
         let slices = slices.filter { $0.length > 0 }
         if slices.isEmpty { return nil }
         var index: [UInt64] = []
@@ -43,57 +49,52 @@ enum SegmentSlicer {
             }
             dataLength += slice.length
         }
+        var sources: [String: any FileHandle] = [:]
+        defer { for h in sources.values { h.close() } }
         let handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .createNew) }
         defer { handle.close() }
-        do throws(FileSystemError) {
-            try handle.write(at: 0, SegmentFormat.header())
+        do throws(AugurError) {
+            try io { () throws(FileSystemError) in try handle.write(at: 0, SegmentFormat.header()) }
             var target = SegmentFormat.headerSize
-            var ranges: [ByteRange] = []
+            var ranges: [CopyRange] = []
             for slice in slices {
-                ranges.append(ByteRange(source: slice.segment, sourceOffset: SegmentFormat.headerSize + slice.start,
-                                        length: slice.length, targetOffset: target))
+                let source: any FileHandle
+                if let h = sources[slice.segment.path] { source = h } else {
+                    source = try io { () throws(FileSystemError) in try fileSystem.open(slice.segment.path, mode: .readOnly) }
+                    sources[slice.segment.path] = source
+                }
+                ranges.append(CopyRange(source: source, sourceOffset: SegmentFormat.headerSize + slice.start,
+                                        length: slice.length, target: handle, targetOffset: target))
                 target += slice.length
             }
-            try copier.copy(ranges, to: handle, progress: progress)
+            let report: RangeCopier.Report
+            do throws(RangeCopyError) { report = try copier.copy(ranges) } catch {
+                throw AugurError(copyError: error, target: path)
+            }
+            progress(report.bytesCopied)
             let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: count, interval: interval)
-            try handle.write(at: target, tail)
-            try handle.sync()
-            return target + tail.count
+            try io { () throws(FileSystemError) in
+                try handle.write(at: target, tail)
+                try handle.sync()
+            }
+            return Built(size: target + tail.count, backend: report.backend)
         } catch {
             try? fileSystem.remove(path)
-            throw AugurError(error)
+            throw error
         }
     }
 }
 
-/// One range to copy: `length` bytes of `source`'s file at `sourceOffset` → target at `targetOffset`.
-struct ByteRange {
-    let source: Segment
-    let sourceOffset: Int
-    let length: Int
-    let targetOffset: Int
-}
-
-/// Copies byte ranges of mapped segments into a target file.
-///
-/// The current implementation writes straight from the source mapping with positional writes
-/// through the `FileSystem` seam, in chunks of `chunkSize` bytes (so fault injection and crash
-/// simulation see every write). The io_uring `RangeCopier` plugs in behind the same call.
-/// Thread-safety: stateless; safe from any thread.
-struct ByteRangeCopier: Sendable {
-    /// Bytes per write. Default 1 MiB.
-    var chunkSize = 1 << 20
-
-    func copy(_ ranges: [ByteRange], to target: any FileHandle, progress: (Int) -> Void) throws(FileSystemError) {
-        for r in ranges {
-            var done = 0
-            while done < r.length {
-                let n = min(chunkSize, r.length - done)
-                let from = UnsafeRawBufferPointer(start: r.source.fileBase + r.sourceOffset + done, count: n)
-                try target.write(at: r.targetOffset + done, from)
-                done += n
-                progress(n)
-            }
+extension AugurError {
+    init(copyError: RangeCopyError, target: String) {
+        switch copyError {
+        case .io(let e): self.init(e)
+        case .rangePastEndOfSource(_, let path, let offset, _, _), .unexpectedEndOfSource(_, let path, let offset, _):
+            self = .corruption(file: path, offset: offset, reason: "segment shorter than its footer says (\(copyError))")
+        case .ringFailure(let operation, let errno):
+            self = .io(operation: "io_uring " + operation, path: target, errno: errno.rawValue, message: errno.description)
+        default:
+            self = .io(operation: "copy", path: target, errno: 0, message: copyError.description)
         }
     }
 }

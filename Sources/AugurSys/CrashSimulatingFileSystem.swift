@@ -297,6 +297,9 @@ final class SimulatedFileHandle: FileHandle, @unchecked Sendable {
         self.writable = writable
     }
 
+    /// In-memory files have no kernel descriptor; callers use `read`/`write`.
+    var descriptor: Int32? { nil }
+
     func size() throws(FileSystemError) -> Int { fs.lock.withLock { inode.size } }
 
     func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(FileSystemError) -> Int {

@@ -43,7 +43,18 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     private var injected: [FaultRule] = []
     private var callCounts: [FileOperation: Int] = [:]
 
-    public init(wrapping base: any FileSystem) { self.base = base }
+    /// Whether handles opened through this file system pass on the wrapped handle's
+    /// `descriptor`. Off by default: a caller holding the raw descriptor (io_uring,
+    /// copy_file_range) would read and write around the injected faults, so by default the
+    /// handles report none and such callers fall back to `read`/`write`, where faults fire.
+    /// Turn it on to drive the descriptor paths and still inject faults into the calls they
+    /// make through the protocol (`sync`, `size`, `syncDirectory`, ...).
+    public let exposesDescriptors: Bool
+
+    public init(wrapping base: any FileSystem, exposingDescriptors: Bool = false) {
+        self.base = base
+        self.exposesDescriptors = exposingDescriptors
+    }
 
     /// Adds a rule; counting of matching calls starts now.
     public func add(_ rule: FaultRule) {
@@ -127,6 +138,9 @@ final class FaultInjectingFileHandle: FileHandle, @unchecked Sendable {
     let fs: FaultInjectingFileSystem
     let base: any FileHandle
     var path: String { base.path }
+    /// Nil unless the file system was made with `exposingDescriptors: true`, so that callers
+    /// cannot go around the injected faults by accident.
+    var descriptor: Int32? { fs.exposesDescriptors ? base.descriptor : nil }
 
     init(fs: FaultInjectingFileSystem, base: any FileHandle) {
         self.fs = fs

@@ -49,6 +49,13 @@ public enum OpenMode: Sendable {
 /// An open file. Thread-safe: positional reads and writes may be issued from many threads.
 public protocol FileHandle: AnyObject, Sendable {
     var path: String { get }
+    /// The open kernel file descriptor behind this handle, for code that must hand one to the
+    /// kernel itself (io_uring, copy_file_range in `RangeCopier`); nil when there is none — a
+    /// simulated file, a closed handle, or a wrapper (fault injection) that must see every call
+    /// and so does not let callers go around it. Callers that get nil use `read`/`write`.
+    /// The descriptor stays owned by the handle: never close it, and stop using it once the
+    /// handle is closed.
+    var descriptor: Int32? { get }
     /// Current size in bytes.
     func size() throws(FileSystemError) -> Int
     /// Reads up to `buffer.count` bytes at `offset`; returns the number read (0 at end of file).
@@ -98,6 +105,10 @@ public protocol FileSystem: AnyObject, Sendable {
 }
 
 extension FileHandle {
+    /// No descriptor unless a conformer says otherwise: callers then fall back to `read` and
+    /// `write`, which every handle has.
+    public var descriptor: Int32? { nil }
+
     /// Writes a byte array at `offset`.
     public func write(at offset: Int, _ bytes: [UInt8]) throws(FileSystemError) {
         try bytes.withUnsafeBytes { buffer in

@@ -131,6 +131,9 @@ final class PosixFileHandle: FileHandle, @unchecked Sendable {
 
     deinit { if !closed { _ = Glibc.close(fd) } }
 
+    /// The descriptor while the handle is open.
+    var descriptor: Int32? { closed ? nil : fd }
+
     func size() throws(FileSystemError) -> Int {
         var st = stat()
         if case .failure(let e) = Syscall.retrying({ fstat(fd, &st) }) { throw FileSystemError(.stat, path, e) }

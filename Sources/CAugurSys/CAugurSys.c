@@ -2,6 +2,7 @@
 #include "CAugurSys.h"
 #include <sys/syscall.h>
 #include <pthread.h>
+#include <stdio.h>
 
 int caugur_fallocate(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, 0, (off_t)offset, (off_t)length);
@@ -14,6 +15,18 @@ int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *
     *off_out = (int64_t)out;
     return (int64_t)n;
 }
+
+int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
+}
+
+int caugur_reopen_direct(int fd) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+}
+
+unsigned caugur_sync_file_range_write_flag(void) { return SYNC_FILE_RANGE_WRITE; }
 
 int caugur_pin_thread_to_cpu(int cpu) {
     cpu_set_t set;

@@ -4,11 +4,14 @@
 //   * system headers, included in an order that keeps liburing happy: liburing.h defines
 //     _XOPEN_SOURCE, which hides declarations other headers need if they come after it, so
 //     every libc header Augur uses is included first;
-//   * GNU-only calls (fallocate, copy_file_range, CPU_SET) behind functions compiled with
+//   * GNU-only calls (fallocate, copy_file_range, sync_file_range, O_DIRECT, CPU_SET) behind functions compiled with
 //     _GNU_SOURCE in CAugurSys.c, because the Glibc module Swift imports is built without it;
 //   * atomics over raw memory (the memtable's skiplist lives in an arena, not in Swift objects),
 //     as static inline functions so the Swift optimizer inlines them to single instructions;
-//   * CRC32C with the SSE4.2 instruction and a portable fallback.
+//   * CRC32C with the SSE4.2 instruction and a portable fallback;
+//   * io_uring flag macros Swift's importer drops (caugur_iosqe_*). liburing's own static
+//     inline functions (io_uring_get_sqe, io_uring_prep_read_fixed, ...) import as they are and
+//     are called directly from Swift, in one place: AugurSys/IORing.swift.
 // Every symbol is prefixed caugur_.
 #ifndef CAUGURSYS_H
 #define CAUGURSYS_H
@@ -32,6 +35,14 @@
 #include <pthread.h>
 #include <time.h>
 
+// The kernel's <linux/io_uring.h> must come before <liburing.h>. liburing 2.3 bundles its own
+// copy of that header (liburing/io_uring.h) under the same include guard, LINUX_IO_URING_H,
+// and the two copies differ (rw_flags is __kernel_rwf_t in one and __u32 in the other).
+// swift-system's CSystem module includes the kernel's copy; if CAugurSys brought in liburing's,
+// Swift would see two different `struct io_uring_sqe` and refuse any use of it ("rw_flags
+// from module 'CSystem' is not present in definition ... in module 'CAugurSys'"). Including the
+// kernel's first makes the guard skip liburing's copy, so there is one definition to merge.
+#include <linux/io_uring.h>
 #include <liburing.h>
 #include <numa.h>
 
@@ -41,6 +52,16 @@
 int caugur_fallocate(int fd, int64_t offset, int64_t length);
 /// copy_file_range(2). Returns bytes copied or -1 with errno.
 int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *off_out, size_t len);
+/// sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): starts writeback of the dirty
+/// pages in the range without waiting for it (length 0 = to the end of the file). A hint, not
+/// a durability point. Returns 0 or -1 with errno.
+int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length);
+/// Opens the file behind `fd` again, read-only with O_DIRECT (through /proc/self/fd, so it works
+/// for renamed or unlinked files too): a new open file description, leaving `fd`'s flags alone.
+/// Returns the new descriptor or -1 with errno (EINVAL: the file system has no O_DIRECT).
+int caugur_reopen_direct(int fd);
+/// The SYNC_FILE_RANGE_WRITE flag (a GNU macro), for io_uring_prep_sync_file_range.
+unsigned caugur_sync_file_range_write_flag(void);
 /// Pins the calling thread to one CPU. Returns 0 or an errno value.
 int caugur_pin_thread_to_cpu(int cpu);
 /// Number of CPUs the calling thread may run on.
@@ -55,6 +76,17 @@ void caugur_kill_self(void);
 /// Length of the prefix of `buf` that ends with its last non-zero byte (0 if all zero).
 /// Used by WAL recovery to measure a torn tail in a mostly zero, preallocated file.
 size_t caugur_nonzero_prefix_length(const void *buf, size_t len);
+
+// MARK: - io_uring constants Swift cannot import
+
+// The IOSQE_* flags are macros over enum constants ((1U << IOSQE_IO_LINK_BIT)); Swift's importer
+// only takes macros made of literals, so these are re-exported as functions. They are static
+// inline so the optimizer folds them to constants.
+
+/// IOSQE_IO_LINK: the next SQE starts only after this one completes in full (a short or failed
+/// result cancels it with -ECANCELED). Used to chain a read into a registered buffer to the
+/// write out of it.
+static inline unsigned caugur_iosqe_io_link(void) { return IOSQE_IO_LINK; }
 
 // MARK: - CRC32C (Castagnoli)
 

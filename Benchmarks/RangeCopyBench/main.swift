@@ -1,0 +1,265 @@
+// RangeCopyBench: copies SIZE bytes with each RangeCopier backend, fdatasync at the end, and
+// prints the throughput.
+//
+// Variants:
+//   single   — one SIZE file → one file (one range);
+//   concat16 — 16 files of SIZE/16 → one file, concatenated (16 ranges).
+// Each copy goes to a new target file; before each copy the previous target is removed, dirty
+// pages are written back and the page cache is dropped (echo 3 > /proc/sys/vm/drop_caches,
+// needs root; a failure is reported and the run goes on with a warm cache). Every copy is
+// checked afterwards (CRC32C of the target against the sources), outside the timed part.
+//
+// Usage: RangeCopyBench [--dir PATH] [--size-mib N] [--rounds N] [--queue-depth N]
+//                       [--chunk-kib N] [--backends io_uring,copy_file_range,pread/pwrite]
+//                       [--variants single,concat16] [--no-drop-caches] [--link] [--no-direct]
+//                       [--write-behind-mib N] [--warm-sources] [--keep] [--reuse]
+// --link, --no-direct and --write-behind-mib set the RangeCopier options of the same meaning
+// (defaults: not linked, direct reads, no write-behind). --warm-sources reads the sources into
+// the page cache after dropping it, to time the copy without the device reads.
+// --keep leaves the data directory in place; --reuse also takes sources (and their checksums)
+// left there by an earlier --keep run of the same size instead of writing them again.
+// Output: a human-readable line per copy, and one tab-separated line per copy starting with
+// RESULT (variant, backend, round, MiB/s, copy seconds, sync seconds) for scripts.
+import AugurSys
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+struct Config {
+    var dir = "/work/dev-uring/tmp/bench"
+    var sizeMiB = 1024
+    var rounds = 1
+    var queueDepth = 16
+    var chunkKiB = 1024
+    var backends: [RangeCopyBackend] = [.ioUring, .copyFileRange, .readWrite]
+    var variants = ["single", "concat16"]
+    var dropCaches = true
+    var keep = false
+    var reuse = false
+    var link = false
+    var direct = true
+    var writeBehindMiB: Int? = nil
+    var warmSources = false
+}
+
+func fail(_ message: String) -> Never {
+    let line = "RangeCopyBench: \(message)\n"
+    _ = line.withCString { write(2, $0, strlen($0)) }
+    exit(2)
+}
+
+func number(_ text: String, _ name: String) -> Int {
+    guard let n = Int(text), n > 0 else { fail("\(name) needs a positive number, not \(text)") }
+    return n
+}
+
+func parse() -> Config {
+    var c = Config()
+    var args = CommandLine.arguments.dropFirst()
+    func value(_ name: String) -> String {
+        guard let v = args.popFirst() else { fail("\(name) needs a value") }
+        return v
+    }
+    while let a = args.popFirst() {
+        switch a {
+        case "--dir": c.dir = value(a)
+        case "--size-mib": c.sizeMiB = number(value(a), a)
+        case "--rounds": c.rounds = number(value(a), a)
+        case "--queue-depth": c.queueDepth = number(value(a), a)
+        case "--chunk-kib": c.chunkKiB = number(value(a), a)
+        case "--backends":
+            c.backends = value(a).split(separator: ",").map { name in
+                guard let b = RangeCopyBackend(rawValue: String(name)) else { fail("unknown backend \(name)") }
+                return b
+            }
+        case "--variants": c.variants = value(a).split(separator: ",").map(String.init)
+        case "--no-drop-caches": c.dropCaches = false
+        case "--keep": c.keep = true
+        case "--reuse": c.reuse = true; c.keep = true
+        case "--link": c.link = true
+        case "--no-direct": c.direct = false
+        case "--warm-sources": c.warmSources = true
+        case "--write-behind-mib": c.writeBehindMiB = number(value(a), a)
+        default: fail("unknown argument \(a)")
+        }
+    }
+    guard c.sizeMiB >= 16 && c.sizeMiB % 16 == 0 else { fail("--size-mib must be a multiple of 16") }
+    return c
+}
+
+func now() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+/// Writes back dirty pages and drops the page cache. Returns an error text if it could not.
+func dropPageCache() -> String? {
+    sync()
+    let fd = open("/proc/sys/vm/drop_caches", O_WRONLY)
+    if fd < 0 { return "open /proc/sys/vm/drop_caches: \(String(cString: strerror(errno)))" }
+    defer { close(fd) }
+    let n = write(fd, "3\n", 2)
+    return n == 2 ? nil : "write /proc/sys/vm/drop_caches: \(String(cString: strerror(errno)))"
+}
+
+/// Creates `path` with `size` pseudo-random bytes (incompressible, so no device or file system
+/// can shortcut it) and returns their CRC32C.
+func makeSource(_ fs: any FileSystem, _ path: String, size: Int, seed: UInt64, continuing start: UInt32 = 0) throws -> UInt32 {
+    if fs.fileExists(path) { try fs.remove(path) }
+    let h = try fs.open(path, mode: .createNew)
+    defer { h.close() }
+    var rng = SplitMix64(seed: seed)
+    let chunk = 1 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+    defer { buffer.deallocate() }
+    var crc = start
+    var at = 0
+    while at < size {
+        let n = min(chunk, size - at)
+        var i = 0
+        while i + 8 <= n { buffer.storeBytes(of: rng.next(), toByteOffset: i, as: UInt64.self); i += 8 }
+        let part = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+        crc = CRC32C.checksum(part, continuing: crc)
+        try h.write(at: at, part)
+        at += n
+    }
+    try h.sync()
+    return crc
+}
+
+func checksum(_ h: any FileHandle, size: Int) throws -> UInt32 {
+    let chunk = 4 << 20
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
+    defer { buffer.deallocate() }
+    var crc: UInt32 = 0
+    var at = 0
+    while at < size {
+        let n = try h.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(chunk, size - at)]))
+        if n == 0 { break }
+        crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), continuing: crc)
+        at += n
+    }
+    return crc
+}
+
+/// `x` with `digits` decimals, right-aligned in 8 columns.
+func fmt(_ x: Double, _ digits: Int = 1) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let v = Int((x * scale).rounded())
+    var s = "\(v / Int(scale))"
+    if digits > 0 {
+        let frac = "\(abs(v) % Int(scale))"
+        s += "." + String(repeating: "0", count: digits - frac.count) + frac
+    }
+    if s.count < 8 { s = String(repeating: " ", count: 8 - s.count) + s }
+    return s
+}
+
+func run() throws {
+    let c = parse()
+    let fs = PosixFileSystem()
+    try fs.createDirectory(parentDirectory(c.dir))
+    try fs.createDirectory(c.dir)
+    let size = c.sizeMiB << 20
+    print("RangeCopyBench: \(c.sizeMiB) MiB, queue depth \(c.queueDepth), chunk \(c.chunkKiB) KiB, write-behind \(c.writeBehindMiB.map { "\($0) MiB" } ?? "off"), link \(c.link), direct reads \(c.direct), warm sources \(c.warmSources), rounds \(c.rounds), dir \(c.dir)")
+    if let reason = RangeCopier.ioUringUnavailableReason { print("io_uring unavailable: \(reason)") }
+
+    // Sources: one file of `size`, and 16 files of size/16.
+    let t0 = now()
+    var singleCRC: UInt32 = 0
+    var concatCRC: UInt32 = 0
+    let crcFile = joinPath(c.dir, "checksums-\(c.sizeMiB)")
+    if c.reuse, fs.fileExists(crcFile) {
+        let text = String(decoding: try fs.readFile(crcFile), as: UTF8.self).split(separator: " ")
+        singleCRC = UInt32(text[0])!
+        concatCRC = UInt32(text[1])!
+        print("reusing sources in \(c.dir)")
+    } else {
+    if c.variants.contains("single") {
+        singleCRC = try makeSource(fs, joinPath(c.dir, "source-single"), size: size, seed: 1)
+    }
+    if c.variants.contains("concat16") {
+        for i in 0..<16 {
+            concatCRC = try makeSource(fs, joinPath(c.dir, "source-\(i)"), size: size / 16, seed: 100 + UInt64(i),
+                                       continuing: concatCRC)
+        }
+    }
+    try fs.syncDirectory(c.dir)
+    if c.keep && c.variants.count == 2 {
+        let h = try fs.open(crcFile, mode: .create)
+        try h.write(at: 0, Array("\(singleCRC) \(concatCRC)".utf8))
+        h.close()
+    }
+    print("sources written in \(fmt(now() - t0, 2)) s")
+    }
+
+    var dropWarning: String? = nil
+    for variant in c.variants {
+        for round in 0..<c.rounds {
+            // Rotate the order each round so no backend always goes first.
+            let order = (0..<c.backends.count).map { c.backends[($0 + round) % c.backends.count] }
+            for backend in order {
+                let targetPath = joinPath(c.dir, "target")
+                if fs.fileExists(targetPath) { try fs.remove(targetPath) }
+                try fs.syncDirectory(c.dir)
+                if c.dropCaches, let e = dropPageCache(), dropWarning == nil {
+                    dropWarning = e
+                    print("WARNING: cannot drop the page cache (\(e)); sources may be read from memory")
+                }
+                var sources: [any FileHandle] = []
+                let target = try fs.open(targetPath, mode: .createNew)
+                var ranges: [CopyRange] = []
+                if variant == "single" {
+                    sources = [try fs.open(joinPath(c.dir, "source-single"), mode: .readOnly)]
+                    ranges = [CopyRange(source: sources[0], sourceOffset: 0, length: size, target: target, targetOffset: 0)]
+                } else {
+                    for i in 0..<16 {
+                        sources.append(try fs.open(joinPath(c.dir, "source-\(i)"), mode: .readOnly))
+                        ranges.append(CopyRange(source: sources[i], sourceOffset: 0, length: size / 16,
+                                                target: target, targetOffset: i * (size / 16)))
+                    }
+                }
+                if c.warmSources {
+                    for s in sources { _ = try checksum(s, size: try s.size()) }
+                }
+                let choice: RangeCopier.Options.BackendChoice =
+                    backend == .ioUring ? .ioUring : backend == .copyFileRange ? .copyFileRange : .readWrite
+                let options = RangeCopier.Options(backend: choice, queueDepth: c.queueDepth, chunkSize: c.chunkKiB << 10,
+                                                    linkReadToWrite: c.link, directReads: c.direct,
+                                                    writeBehind: c.writeBehindMiB.map { $0 << 20 })
+                let start = now()
+                let report = try RangeCopier(fileSystem: fs, options: options).copy(ranges)
+                let seconds = now() - start
+                let mibs = Double(size) / Double(1 << 20) / seconds
+                let copyS = Double(report.copyDuration.components.seconds) + Double(report.copyDuration.components.attoseconds) / 1e18
+                let syncS = Double(report.syncDuration.components.seconds) + Double(report.syncDuration.components.attoseconds) / 1e18
+
+                // Verify (untimed).
+                let crc = try checksum(target, size: size)
+                let expected = variant == "single" ? singleCRC : concatCRC
+                let targetSize = try target.size()
+                let ok = crc == expected && targetSize == size
+                sources.forEach { $0.close() }
+                target.close()
+                print("\(variant) \(backend) round \(round + 1): \(fmt(mibs)) MiB/s (\(fmt(seconds, 2)) s: copy \(fmt(copyS, 2)) s + fdatasync \(fmt(syncS, 2)) s)\(report.registeredBuffers == false ? " [unregistered buffers]" : "") \(ok ? "verified" : "MISMATCH")")
+                print("RESULT\t\(variant)\t\(backend)\t\(round + 1)\t\(mibs)\t\(copyS)\t\(syncS)\t\(ok ? "ok" : "mismatch")")
+                if !ok { fail("\(variant) via \(backend): target does not match the sources") }
+            }
+        }
+    }
+    if !c.keep {
+        for name in try fs.listDirectory(c.dir) { try fs.remove(joinPath(c.dir, name)) }
+        _ = rmdir(c.dir)
+    }
+}
+
+do {
+    try run()
+} catch {
+    fail("\(error)")
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Range-copy benchmark: RangeCopier's three backends against fio's sequential write.
+#
+#   Benchmarks/range-copy-bench.sh [--size-mib N] [--rounds N] [--queue-depth N] [--chunk-kib N]
+#                                  [-- extra RangeCopyBench arguments]
+#
+# 1. installs fio with apt-get if it is missing (we are root on the dev machines);
+# 2. builds RangeCopyBench in release mode (-j 1: the machine's 2 cores are shared);
+# 3. runs it: SIZE (default 1 GiB) copied one file → one file and 16 files → one file, with
+#    io_uring, copy_file_range and pread/pwrite, fdatasync (+ directory fsync) at the end, page
+#    cache dropped before every copy, ROUNDS rounds in rotating order;
+# 4. runs fio ROUNDS times: sequential buffered write of SIZE with the same block size (the
+#    copier's chunk size), fsync at the end (end_fsync=1; fio has no end-of-job fdatasync, see
+#    docs/rangecopy-performance.md), page cache dropped first;
+# 5. prints a table of medians in MiB/s and the ratios io_uring / best alternative and
+#    io_uring / fio.
+# Data lives in tmp/range-copy-bench under the package root and is deleted on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+SIZE_MIB=1024
+ROUNDS=3
+DEPTH=16
+CHUNK_KIB=1024
+EXTRA=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --size-mib) SIZE_MIB=$2; shift 2 ;;
+        --rounds) ROUNDS=$2; shift 2 ;;
+        --queue-depth) DEPTH=$2; shift 2 ;;
+        --chunk-kib) CHUNK_KIB=$2; shift 2 ;;
+        --) shift; EXTRA=("$@"); break ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+done
+
+DATA="$ROOT/tmp/range-copy-bench"
+cleanup() { rm -rf "$DATA"; }
+trap cleanup EXIT
+mkdir -p "$DATA"
+
+if ! command -v fio > /dev/null 2>&1; then
+    echo "== installing fio"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fio > /dev/null
+fi
+
+echo "== building RangeCopyBench (release)"
+swift build -c release -j 1 --product range-copy-bench
+BIN="$(swift build -c release -j 1 --show-bin-path)/range-copy-bench"
+
+drop_caches() {
+    sync
+    if ! (echo 3 > /proc/sys/vm/drop_caches) 2> /dev/null; then
+        echo "WARNING: cannot drop the page cache (not root, or /proc/sys read-only)" >&2
+        return 1
+    fi
+}
+
+echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
+echo "== RangeCopyBench: ${SIZE_MIB} MiB, depth ${DEPTH}, chunk ${CHUNK_KIB} KiB, ${ROUNDS} rounds"
+"$BIN" --dir "$DATA/bench" --size-mib "$SIZE_MIB" --rounds "$ROUNDS" --queue-depth "$DEPTH" \
+    --chunk-kib "$CHUNK_KIB" ${EXTRA[@]+"${EXTRA[@]}"} | tee "$DATA/bench.log"
+
+echo "== fio: sequential write, ${SIZE_MIB} MiB, bs ${CHUNK_KIB} KiB, psync, end_fsync=1"
+for r in $(seq "$ROUNDS"); do
+    rm -f "$DATA/fio.dat"
+    drop_caches || true
+    fio --name=seqwrite --filename="$DATA/fio.dat" --rw=write --bs="${CHUNK_KIB}k" --size="${SIZE_MIB}m" \
+        --ioengine=psync --end_fsync=1 --fallocate=none --output-format=json > "$DATA/fio-$r.json"
+    python3 -c "
+import json, sys
+j = json.load(open('$DATA/fio-$r.json'))['jobs'][0]['write']
+print('fio round $r: %.1f MiB/s (%d ms)' % (j['bw'] / 1024, j['runtime']))"
+done
+rm -f "$DATA/fio.dat"
+echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+python3 - "$DATA" "$ROUNDS" <<'PY'
+import json, statistics, sys
+data, rounds = sys.argv[1], int(sys.argv[2])
+results = {}
+for line in open(f"{data}/bench.log"):
+    if line.startswith("RESULT\t"):
+        _, variant, backend, _round, mibs, copy_s, sync_s, ok = line.rstrip("\n").split("\t")
+        results.setdefault((variant, backend), []).append(float(mibs))
+fio = [json.load(open(f"{data}/fio-{r}.json"))["jobs"][0]["write"]["bw"] / 1024 for r in range(1, rounds + 1)]
+fio_median = statistics.median(fio)
+backends = ["io_uring", "copy_file_range", "pread/pwrite"]
+variants = sorted({v for v, _ in results}, key=lambda v: v != "single")
+print()
+print("| variant | io_uring | copy_file_range | pread/pwrite | fio write | io_uring / best alt | io_uring / fio |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for v in variants:
+    med = {b: statistics.median(results[(v, b)]) for b in backends if (v, b) in results}
+    alts = [med[b] for b in backends[1:] if b in med]
+    u = med.get("io_uring")
+    cells = [f"{med[b]:.0f}" if b in med else "-" for b in backends]
+    best = f"{u / max(alts):.2f}" if u and alts else "-"
+    ratio = f"{u / fio_median:.2f}" if u else "-"
+    print(f"| {v} | " + " | ".join(cells) + f" | {fio_median:.0f} | {best} | {ratio} |")
+print()
+print(f"MiB/s, medians of {rounds} rounds; per-round figures above. fio rounds: " + ", ".join(f"{x:.0f}" for x in fio))
+PY
