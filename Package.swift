@@ -9,10 +9,14 @@ let package = Package(
     products: [
         .library(name: "Augur", targets: ["Augur"]),
         .executable(name: "augur", targets: ["augur"]),
+        .executable(name: "augur-load", targets: ["augur-load"]),
+        .library(name: "AugurWorkload", targets: ["AugurWorkload"]),
+        .library(name: "AugurLoadCLI", targets: ["AugurLoadCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // C shim: system headers, liburing and libnuma, and the few things Swift cannot import
@@ -50,6 +54,15 @@ let package = Package(
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/augur"
         ),
+        // Workloads (YCSB, distributions, rate profiles), runner, latencies, report; knows only
+        // the small KeyValueStore protocol, so the same workload runs against Augur and peers.
+        .target(name: "AugurWorkload", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+                path: "Sources/AugurWorkload"),
+        // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
+        .target(name: "AugurLoadCLI",
+                dependencies: ["Augur", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                path: "Tools/augur-load/Lib"),
+        .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
         .executableTarget(
             name: "augur-bench",
             dependencies: ["Augur"],
@@ -82,6 +95,7 @@ let package = Package(
             dependencies: ["AugurSys", "AugurTestSupport"],
             path: "Tests/AugurSysTests"
         ),
+        .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
         .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],

@@ -7,6 +7,7 @@
 //   readseq      one full scan in key order
 //   fillsync     puts with durability sync (group commit), 1 and 2 threads, fixed duration
 //   telemetry    ingest with telemetry on and off, 1 and 2 threads, interleaved rounds in one run
+//   reshard      (--workload reshard) foreground latency during a split, cutover pauses
 //
 // Keys are 16 bytes, values 100 bytes. Usage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]
 import Augur
@@ -16,6 +17,8 @@ struct Config {
     var records = 1_000_000
     var dir = NSTemporaryDirectory() + "augur-bench-\(getpid())"
     var syncSeconds = 3.0
+    var workload = "all"
+    var reshardMiB = 1024
 }
 
 var config = Config()
@@ -25,13 +28,16 @@ while let a = args.popFirst() {
     case "--records": config.records = Int(args.popFirst() ?? "") ?? config.records
     case "--dir": config.dir = args.popFirst() ?? config.dir
     case "--sync-seconds": config.syncSeconds = Double(args.popFirst() ?? "") ?? config.syncSeconds
+    case "--workload": config.workload = args.popFirst() ?? config.workload
+    case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|engine|reshard] [--reshard-mib M]\n".utf8))
         exit(2)
     }
 }
 
 func key(_ i: Int) -> [UInt8] {
+    // Zero-padded decimal: 16 bytes, sorted like the integers.
     var k = [UInt8](repeating: 0, count: 16)
     var v = UInt64(i)
     for j in (0..<16).reversed() {
@@ -94,6 +100,12 @@ func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UIn
 }
 
 do {
+    if config.workload == "reshard" {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
     let n = config.records
     let keys = (0..<n).map(key)
     print("augur-bench: \(n) records, 16-byte keys, 100-byte values, store under \(config.dir)")
@@ -174,6 +186,9 @@ do {
         let medOn = on.sorted()[rounds / 2], medOff = off.sorted()[rounds / 2]
         print(String(format: "telemetry/%dt   on %9.0f ops/s   off %9.0f ops/s   overhead %+.1f%%   (median of %d interleaved rounds of %d puts)",
                      threads, medOn, medOff, (medOff - medOn) / medOff * 100, rounds, count))
+    }
+    if config.workload == "all" {
+        try ReshardLatency.run(dir: config.dir, mebibytes: min(config.reshardMiB, 256))
     }
     try? FileManager.default.removeItem(atPath: config.dir)
 } catch {

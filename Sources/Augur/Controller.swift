@@ -73,9 +73,17 @@ final class PartitionController: @unchecked Sendable {
         let startedAt: UInt64
     }
 
-    let options: PartitioningOptions
-    let planner: Planner
+    private(set) var options: PartitioningOptions
+    private(set) var planner: Planner
     let lock = PThreadMutex()
+    /// Partition-seconds above capacity, summed over ticks (caller holds lock).
+    private(set) var overloadSeconds = 0.0
+    /// Mean absolute percentage error of one-step forecasts against what followed.
+    private var forecastErrorSum = 0.0
+    private var forecastErrorCount = 0
+    /// Table-level one-step forecast (sum over partitions) and the actual that followed.
+    private(set) var tableForecasts: [String: (point: Double, lower: Double, upper: Double)] = [:]
+    var forecastError: Double? { forecastErrorCount > 0 ? forecastErrorSum / Double(forecastErrorCount) : nil }
     private var series: [UInt64: Series] = [:]
     private var running: [Running] = []
     private var history: [String: [CompletedReshard]] = [:]
@@ -87,6 +95,15 @@ final class PartitionController: @unchecked Sendable {
         self.options = options
         planner = Planner(policy: options.policy)
     }
+
+    /// Switches policy (and capacity) at run time. Caller holds lock.
+    func setPolicy(_ policy: PlannerPolicy, capacity: CapacityModel?) {
+        options.policy = policy
+        if let capacity { options.capacity = capacity }
+        planner = Planner(policy: policy)
+    }
+
+    var isActive: Bool { options.policy != .static || options.shadow }
 
     var tickNanos: UInt64 { UInt64(nanoseconds(options.tick)) }
     var stepNanos: UInt64 { UInt64(nanoseconds(options.forecastStep)) }
@@ -113,7 +130,12 @@ final class PartitionController: @unchecked Sendable {
                 s.stepSum += max(0, ops) * seconds
                 s.stepCount += Int(now - s.lastTime)
                 if UInt64(s.stepCount) >= stepNanos, let f = s.forecaster {
-                    try? f.observe(s.stepSum / (Double(s.stepCount) / 1e9))
+                    let actual = s.stepSum / (Double(s.stepCount) / 1e9)
+                    if let previous = s.lastForecast?.ops.first, actual > 0 {
+                        forecastErrorSum += abs(previous.point - actual) / actual
+                        forecastErrorCount += 1
+                    }
+                    try? f.observe(actual)
                     s.stepSum = 0
                     s.stepCount = 0
                     if let forecast = try? f.forecast() {
@@ -124,6 +146,9 @@ final class PartitionController: @unchecked Sendable {
                 s.lastTime = now
             }
             series[p.id] = s
+            if let last = s.recent.last, options.capacity.utilization(last) > 1 {
+                overloadSeconds += Double(tickNanos) / 1e9
+            }
             let v = p.view
             let size = UInt64(v.runs.reduce(0) { $0 + $1.fileSize } + v.memtable.approximateBytes
                               + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes })
@@ -148,6 +173,18 @@ final class PartitionController: @unchecked Sendable {
                 sizeBytes: size, createdAt: s.createdAt, recent: Array(s.recent.suffix(300)), windowPeaks: peaks,
                 histogram: p.histogram.snapshot(), forecast: s.lastForecast, hotKey: hot))
         }
+        var point = 0.0, lower = 0.0, upper = 0.0, any = false
+        for p in partitions {
+            if let first = p.forecast?.ops.first {
+                point += first.point
+                upper += first.upper95 ?? first.point
+                lower += max(0, 2 * first.point - (first.upper95 ?? first.point))
+                any = true
+            } else {
+                point += p.current.opsPerSecond; lower += p.current.opsPerSecond; upper += p.current.opsPerSecond
+            }
+        }
+        if any { tableForecasts[table.name] = (point, lower, upper) }
         return TableSnapshot(partitions: partitions, sampleIntervalNanos: tickNanos,
                              inFlight: running.filter { $0.table == table.name }.map {
                                  InFlightReshard(action: $0.action, startedAt: $0.startedAt)
@@ -193,6 +230,7 @@ extension Engine {
     public func controllerTick() -> [PartitioningDecision] {
         guard let controller, let telemetry, !isClosed else { return [] }
         return controller.lock.withLock {
+            guard controller.isActive else { return [] }
             let now = telemetry.collect(partitions: allTables().flatMap { $0.map.partitions })
             controller.reap(now: now)
             var decisions: [PartitioningDecision] = []
@@ -299,4 +337,58 @@ extension Engine {
 
 extension PartitionController {
     func setLastPlan(_ plan: Plan, for table: String) { lastPlans[table] = plan }
+}
+
+/// What the controller has done to a table since open, for load reports and operators.
+public struct PartitioningCounters: Sendable, Equatable {
+    public var policy: String
+    public var partitions: Int
+    public var splits: Int
+    public var merges: Int
+    public var moves: Int
+    /// Segment bytes copied by committed reshards.
+    public var bytesMoved: Int
+    public var reshardsInFlight: Int
+    /// Partition-seconds spent above capacity (controller ticks where a partition's load
+    /// exceeded `CapacityModel`), over all tables.
+    public var overloadSeconds: Double
+    /// Mean absolute percentage error of one-step forecasts so far (nil before any).
+    public var forecastError: Double?
+    /// The latest table-level forecast for the next step (ops/s) with a 95% band, if any.
+    public var forecast: (point: Double, lower: Double, upper: Double)?
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.policy == b.policy && a.partitions == b.partitions && a.splits == b.splits && a.merges == b.merges
+            && a.moves == b.moves && a.bytesMoved == b.bytesMoved && a.reshardsInFlight == b.reshardsInFlight
+    }
+}
+
+extension Engine {
+    /// Switches the partitioning policy (and optionally the capacity model) while running.
+    public func setPartitioningPolicy(_ policy: PlannerPolicy, capacity: CapacityModel? = nil) throws(AugurError) {
+        try checkOpen()
+        guard let controller else {
+            throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "the partitioning controller needs telemetry")
+        }
+        controller.lock.withLock { controller.setPolicy(policy, capacity: capacity) }
+    }
+
+    /// Reshards, overload and forecast error of `table` since open.
+    public func partitioningCounters(table name: String) throws(AugurError) -> PartitioningCounters {
+        let t = try table(named: name)
+        let jobs = try reshardingStatus(table: name)
+        let done = jobs.filter { $0.state == .committed }
+        func count(_ match: (ReshardPlan) -> Bool) -> Int { done.filter { match($0.plan) }.count }
+        let (overload, error, forecast, policy): (Double, Double?, (point: Double, lower: Double, upper: Double)?, String) =
+            controller.map { c in c.lock.withLock { (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description) } }
+            ?? (0, nil, nil, "static")
+        return PartitioningCounters(
+            policy: policy, partitions: t.map.partitions.count,
+            splits: count { if case .split = $0 { true } else if case .splitMany = $0 { true } else { false } },
+            merges: count { if case .merge = $0 { true } else { false } },
+            moves: count { if case .moveBoundary = $0 { true } else { false } },
+            bytesMoved: done.reduce(0) { $0 + $1.bytesCopied },
+            reshardsInFlight: jobs.filter { $0.state != .committed && $0.state != .aborted }.count,
+            overloadSeconds: overload, forecastError: error, forecast: forecast)
+    }
 }

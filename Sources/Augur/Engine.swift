@@ -101,7 +101,9 @@ public final class Engine: @unchecked Sendable {
         telemetry = options.telemetry.enabled ? Telemetry(options: options.telemetry, clock: options.clock) : nil
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
         controller = telemetry.map { _ in PartitionController(options: options.partitioning) }
-        if controller != nil, options.partitioning.runsOnTimer, options.partitioning.policy != .static || options.partitioning.shadow {
+        // The timer runs even under the static policy so a policy switched on at run time acts;
+        // a tick with nothing to do returns at once.
+        if controller != nil, options.partitioning.runsOnTimer {
             controllerTimer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.controller"))
         } else {
             controllerTimer = nil

@@ -209,12 +209,11 @@ extension Engine {
             throw error
         }
 
-        // CUTOVER.
+        // COMMIT, before the gate: the record does not depend on writes in flight. The targets'
+        // flush mark is the sources' minimum (no flush can move it: we hold their maintenance
+        // locks), and writes that reach the sources until the swap land in memtables the
+        // targets take over by reference. So the fsync of the record stays out of the pause.
         job.update { $0.state = .cuttingOver }
-        let gated = sources.sorted { $0.id < $1.id }
-        for p in gated { p.gate.lockExclusive() }
-        let pauseStart = options.clock.now()
-        let upTo = wal.lastSequence
         let flushed = sources.map(\.flushedSeq).min()!
         var records: [PartitionRecord] = []
         for (t, range) in ranges.enumerated() {
@@ -227,31 +226,47 @@ extension Engine {
         do throws(AugurError) {
             try commitEdits(edits)
         } catch {
-            for p in gated.reversed() { p.gate.unlock() }
             // The commit record may have reached the disk even though the call failed: its files
             // must stay until a later commit (or recovery) finds them unreferenced and sweeps them.
             abortReshard(job.id, files: [])
             throw error
         }
         options.crashPoint?(.reshardCommitted)
-        // The sources' memtables (written during the copy) become the targets' frozen layers.
-        let carried = sources.flatMap { p -> [FrozenMemtable] in
-            let v = p.view
-            return [FrozenMemtable(memtable: v.memtable, upToSeq: upTo)] + v.frozen.map { FrozenMemtable(memtable: $0.memtable, upToSeq: upTo) }
-        }.filter { !$0.memtable.isEmpty }
         let histograms = targetHistograms(sources: sources, ranges: ranges)
         var targets: [Partition] = []
         for (t, record) in records.enumerated() {
-            let p = Partition(record: record, runs: built[t].map(\.segment), histogram: histograms[t])
-            let mine = carried.filter { f in overlaps(f.memtable, record.lowerBound, record.upperBound) }
-            if !mine.isEmpty { p.updateView { $0.frozen = mine } }
-            targets.append(p)
+            targets.append(Partition(record: record, runs: built[t].map(\.segment), histogram: histograms[t]))
         }
+
+        // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire.
+        let gated = sources.sorted { $0.id < $1.id }
+        let pauseStart = options.clock.now()
+        for p in gated { p.gate.lockExclusive() }
+        let upTo = wal.lastSequence
+        var carried: [FrozenMemtable] = []
+        for p in sources {
+            let v = p.view
+            if !v.memtable.isEmpty { carried.append(FrozenMemtable(memtable: v.memtable, upToSeq: upTo)) }
+            for f in v.frozen where !f.memtable.isEmpty { carried.append(FrozenMemtable(memtable: f.memtable, upToSeq: upTo)) }
+        }
+        // Newest first, as in a partition's own view: sources are disjoint, so only one source's
+        // layers can hold a given key and their relative order is kept.
+        for p in targets where !carried.isEmpty { p.updateView { $0.frozen = carried } }
         table.swapMap { old in PartitionMap(old.partitions.filter { p in !sources.contains { $0 === p } } + targets) }
         for p in sources { p.retire() }
-        let pause = options.clock.now() &- pauseStart
         for p in gated.reversed() { p.gate.unlock() }
+        let pause = options.clock.now() &- pauseStart
         options.crashPoint?(.reshardMapSwapped)
+        // Off the gate, drop carried layers that hold no key of a target's range. Under the
+        // target's maintenance lock, and touching only carried layers, so a flush of the target
+        // that started meanwhile (it freezes its own memtable in front) is not disturbed.
+        for p in targets where !carried.isEmpty {
+            let foreign = carried.filter { !overlaps($0.memtable, p.lowerBound, p.upperBound) }.map { ObjectIdentifier($0.memtable) }
+            if foreign.isEmpty { continue }
+            p.maintenanceLock.withLock {
+                p.updateView { v in v.frozen.removeAll { foreign.contains(ObjectIdentifier($0.memtable)) } }
+            }
+        }
         telemetry?.inherit(children: targets, fromAll: sources)
         for v in views { for s in v.runs { s.markObsolete() } }
         job.update { $0.cutoverPauseNanos = pause }

@@ -1,0 +1,79 @@
+import Augur
+import Foundation
+import Synchronization
+
+/// `augur-bench --workload reshard [--reshard-mib M]`: foreground latency while a large
+/// partition splits, against the same load without a reshard, plus the cutover pause over
+/// many reshards.
+///
+/// 1. fill one partition with M MiB (16-byte keys, 100-byte values) and flush it;
+/// 2. one putter and one getter thread run closed-loop; latencies are recorded for a baseline
+///    window, then while `splitPartition` copies the partition's runs and cuts over;
+/// 3. `cycles` alternating merges and splits of the two halves give the cutover pause distribution
+///    (writers are gated only for the cutover).
+enum ReshardLatency {
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var samples: [UInt64] = []
+        func add(_ ns: UInt64) { lock.lock(); samples.append(ns); lock.unlock() }
+        func take() -> [UInt64] { lock.lock(); defer { samples.removeAll(keepingCapacity: true); lock.unlock() }; return samples }
+    }
+
+    static func percentile(_ xs: [UInt64], _ p: Double) -> Double {
+        guard !xs.isEmpty else { return 0 }
+        let s = xs.sorted()
+        return Double(s[min(s.count - 1, Int(Double(s.count) * p))]) / 1000
+    }
+
+    static func run(dir: String, mebibytes: Int, cycles: Int = 20) throws {
+        var o = EngineOptions()
+        o.durability = .none
+        let engine = try Engine.open(at: dir + "/reshard", options: o)
+        let table = try engine.createTable("bench")
+        let records = mebibytes * (1 << 20) / 130
+        let order = shuffled(records, seed: 5)
+        var start = ContinuousClock.now
+        for i in order { try table.put(key(i), value) }
+        try engine.flush()
+        print(String(format: "reshard: loaded %d records (%.0f MiB of segments) in %.1f s", records,
+                     Double(try table.partitionStats().reduce(0) { $0 + $1.bytes }) / 1048576, seconds(ContinuousClock.now - start)))
+        let recorder = Recorder()
+        let stop = Atomic<Bool>(false)
+        let threads = [0, 1].map { role in
+            Thread {
+                var i = role
+                while !stop.load(ordering: .relaxed) {
+                    let k = key((i &* 7919) % records)
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    if role == 0 { try! table.put(k, value) } else { _ = try! table.get(k) }
+                    recorder.add(DispatchTime.now().uptimeNanoseconds - t0)
+                    i += 2
+                }
+            }
+        }
+        for t in threads { t.start() }
+        Thread.sleep(forTimeInterval: 5)
+        let baseline = recorder.take()
+        start = ContinuousClock.now
+        let split = try table.requestResharding(.split(at: key(records / 2))).wait()
+        let during = recorder.take()
+        let splitTime = seconds(ContinuousClock.now - start)
+        var pauses: [UInt64] = [split.cutoverPauseNanos]
+        for round in 0..<cycles {
+            let s = round % 2 == 0 ? try table.requestResharding(.merge(boundary: key(records / 2))).wait()
+                                   : try table.requestResharding(.split(at: key(records / 2))).wait()
+            pauses.append(s.cutoverPauseNanos)
+        }
+        stop.store(true, ordering: .relaxed)
+        Thread.sleep(forTimeInterval: 0.2)
+        print(String(format: "reshard: split of %.0f MiB took %.2f s (%@, %.0f MiB/s copy)", Double(split.bytesTotal) / 1048576,
+                     splitTime, split.copyBackend, split.throughput / 1048576))
+        print(String(format: "reshard: foreground p50/p99/p99.9 µs  baseline %.1f / %.1f / %.1f  (%d ops)   during split %.1f / %.1f / %.1f  (%d ops)   p99 ratio %.2f",
+                     percentile(baseline, 0.5), percentile(baseline, 0.99), percentile(baseline, 0.999), baseline.count,
+                     percentile(during, 0.5), percentile(during, 0.99), percentile(during, 0.999), during.count,
+                     percentile(during, 0.99) / max(percentile(baseline, 0.99), 0.001)))
+        print(String(format: "reshard: cutover pause over %d reshards: p50 %.1f µs, p99 %.1f µs, max %.1f µs",
+                     pauses.count, percentile(pauses, 0.5), percentile(pauses, 0.99), Double(pauses.max() ?? 0) / 1000))
+        try engine.close()
+    }
+}

@@ -1,0 +1,131 @@
+/// One write in a batch.
+public enum BatchOperation: Sendable, Equatable {
+    case put(key: [UInt8], value: [UInt8])
+    case delete(key: [UInt8])
+}
+
+/// The partitioning policy a run asks the engine to use.
+public enum PartitionPolicy: String, Sendable, Codable, CaseIterable {
+    /// A fixed partition layout (optionally pre-split into N even ranges before the run).
+    case `static`
+    /// Split/merge/move partitions when measured load crosses thresholds.
+    case reactive
+    /// Reshard ahead of forecast load.
+    case predictive
+}
+
+/// What the runner asks of the engine before the run: the policy, and for `static` the keys
+/// to pre-split at (empty: leave the layout as the engine made it).
+public struct PartitionPolicyRequest: Sendable, Equatable {
+    public var policy: PartitionPolicy
+    public var splitKeys: [[UInt8]]
+    public init(policy: PartitionPolicy, splitKeys: [[UInt8]] = []) {
+        self.policy = policy
+        self.splitKeys = splitKeys
+    }
+}
+
+/// A partitioning change the engine made (or the adapter inferred), for the report's markers.
+public struct ReshardEvent: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case split, merge, move }
+    /// Seconds from the start of the run (stamped by the runner when it collects the event).
+    public var seconds: Double
+    public var kind: Kind
+    public var detail: String
+    /// True when the adapter deduced it (e.g. from a partition-count change) rather than the
+    /// engine reporting it.
+    public var inferred: Bool
+    public init(seconds: Double = 0, kind: Kind, detail: String, inferred: Bool) {
+        self.seconds = seconds
+        self.kind = kind
+        self.detail = detail
+        self.inferred = inferred
+    }
+}
+
+/// The engine's forecast of the load for the interval just ended, with its prediction band.
+public struct ForecastPoint: Sendable, Codable, Equatable {
+    /// Predicted operations per second.
+    public var predicted: Double
+    public var lower: Double
+    public var upper: Double
+    public init(predicted: Double, lower: Double, upper: Double) {
+        self.predicted = predicted
+        self.lower = lower
+        self.upper = upper
+    }
+}
+
+/// What an engine can tell about its partitions. Every field is optional: nil means the
+/// engine does not report it (the report prints "n/a").
+public struct PartitionMetrics: Sendable, Codable, Equatable {
+    public var partitions: Int?
+    /// Cumulative counters since the store was opened.
+    public var splits: Int?
+    public var merges: Int?
+    public var moves: Int?
+    public var bytesMoved: Int64?
+    /// Reshard operations running now.
+    public var reshardsInFlight: Int?
+    /// Cumulative seconds some partition spent over its load limit.
+    public var overloadSeconds: Double?
+    /// The engine's own forecast error so far (mean absolute percentage error, 0...∞).
+    public var forecastError: Double?
+    /// Forecast for the interval just ended.
+    public var forecast: ForecastPoint?
+    /// Events since the previous call.
+    public var events: [ReshardEvent]
+
+    public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
+                bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,
+                forecastError: Double? = nil, forecast: ForecastPoint? = nil, events: [ReshardEvent] = []) {
+        self.partitions = partitions
+        self.splits = splits
+        self.merges = merges
+        self.moves = moves
+        self.bytesMoved = bytesMoved
+        self.reshardsInFlight = reshardsInFlight
+        self.overloadSeconds = overloadSeconds
+        self.forecastError = forecastError
+        self.forecast = forecast
+        self.events = events
+    }
+}
+
+/// The small surface the load generator needs from an engine. Implementations must be safe to
+/// call from many threads at once. Errors are counted per operation type and do not stop a run.
+public protocol KeyValueStore: AnyObject, Sendable {
+    /// Short engine name for reports ("augur", "lmdb", "rocksdb", "memory").
+    var engineName: String { get }
+    func put(_ key: [UInt8], _ value: [UInt8]) throws
+    func get(_ key: [UInt8]) throws -> [UInt8]?
+    func delete(_ key: [UInt8]) throws
+    /// Reads up to `limit` records with keys ≥ `start` in key order; returns how many it read.
+    func scan(from start: [UInt8], limit: Int) throws -> Int
+    /// Applies `operations` atomically where the engine can (one transaction or write batch).
+    func write(_ operations: [BatchOperation]) throws
+    /// Sets up the partitioning policy before the run. The default accepts only `static`
+    /// without split keys and throws `WorkloadError.unsupportedPolicy` for anything else.
+    func apply(_ request: PartitionPolicyRequest) throws
+    /// Partition counters for progress lines, the time series and the final table; called about
+    /// once per sample interval from a runner thread. Default: nothing reported.
+    func partitionMetrics() -> PartitionMetrics
+    /// Makes everything durable (end of the load phase, end of the run).
+    func flush() throws
+    func close() throws
+}
+
+extension KeyValueStore {
+    public func apply(_ request: PartitionPolicyRequest) throws {
+        guard request.policy == .static else {
+            throw WorkloadError.unsupportedPolicy(policy: request.policy.rawValue, engine: engineName, supported: ["static"])
+        }
+        if !request.splitKeys.isEmpty {
+            throw WorkloadError.invalidOption(name: "partitions", value: String(request.splitKeys.count + 1),
+                                              reason: "\(engineName) has no partitions to pre-split; use --partitions 1")
+        }
+    }
+    public func partitionMetrics() -> PartitionMetrics { PartitionMetrics() }
+    public func flush() throws {}
+    public func close() throws {}
+}

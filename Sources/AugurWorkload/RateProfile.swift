@@ -1,0 +1,219 @@
+import Foundation
+
+/// Target operation rate over time, in operations per second across all runner threads.
+public enum RateProfile: Sendable, Equatable {
+    /// As fast as the engine answers (closed loop only).
+    case unthrottled
+    case constant(Double)
+    /// Linear from `from` to `to` over `seconds`, then holds `to`.
+    case ramp(from: Double, to: Double, seconds: Double)
+    /// `base`, except `peak` during `[at, at + seconds)`.
+    case spike(base: Double, peak: Double, at: Double, seconds: Double)
+    /// A smooth day: `low` at t = 0, `high` at half a period, back to `low` after a period
+    /// (`low + (high − low)·(1 − cos 2πt/P)/2`).
+    case diurnal(low: Double, high: Double, periodSeconds: Double)
+    /// A recorded load curve (e.g. a CSV column), one row per `secondsPerRow`.
+    case replay(ReplayCurve)
+
+    public static let names = ["unthrottled", "constant", "ramp", "spike", "diurnal", "replay"]
+
+    public var isThrottled: Bool { self != .unthrottled }
+
+    /// Target rate at `t` seconds into the run; nil when unthrottled.
+    public func rate(atSeconds t: Double) -> Double? {
+        switch self {
+        case .unthrottled: return nil
+        case .constant(let r): return r
+        case .ramp(let a, let b, let s):
+            if t >= s || s <= 0 { return b }
+            return a + (b - a) * Swift.max(0, t) / s
+        case .spike(let base, let peak, let at, let s):
+            return t >= at && t < at + s ? peak : base
+        case .diurnal(let low, let high, let period):
+            return low + (high - low) * (1 - cos(2 * Double.pi * t / period)) / 2
+        case .replay(let curve):
+            return curve.rate(atSeconds: t)
+        }
+    }
+
+    /// Operations the profile asks for in `[a, b)` seconds (numerical integral).
+    public func expectedOperations(from a: Double, to b: Double) -> Double? {
+        guard isThrottled, b > a else { return isThrottled ? 0 : nil }
+        let steps = Swift.max(1, Int(((b - a) * 1000).rounded(.up)))
+        let h = (b - a) / Double(steps)
+        var sum = 0.0
+        for i in 0..<steps { sum += rate(atSeconds: a + (Double(i) + 0.5) * h)! * h }
+        return sum
+    }
+
+    /// Rejects negative, non-finite and nonsensical parameters.
+    public func validate() throws(WorkloadError) {
+        func rate(_ name: String, _ v: Double, allowZero: Bool = true) throws(WorkloadError) {
+            if !v.isFinite || v < 0 || (!allowZero && v == 0) { throw .invalidRate(name: name, value: v) }
+        }
+        func positive(_ name: String, _ v: Double) throws(WorkloadError) {
+            if !v.isFinite || v <= 0 { throw .invalidOption(name: name, value: formatNumber(v), reason: "must be a positive number of seconds") }
+        }
+        switch self {
+        case .unthrottled: break
+        case .constant(let r): try rate("rate", r, allowZero: false)
+        case .ramp(let a, let b, let s):
+            try rate("rate", a); try rate("peak-rate", b)
+            if a == 0 && b == 0 { throw .invalidRate(name: "peak-rate", value: b) }
+            try positive("ramp-seconds", s)
+        case .spike(let base, let peak, let at, let s):
+            try rate("rate", base); try rate("peak-rate", peak, allowZero: false)
+            if !at.isFinite || at < 0 { throw .invalidOption(name: "spike-at", value: formatNumber(at), reason: "must be zero or more seconds") }
+            try positive("spike-seconds", s)
+        case .diurnal(let low, let high, let p):
+            try rate("rate", low); try rate("peak-rate", high, allowZero: false)
+            if high < low { throw .invalidOption(name: "peak-rate", value: formatNumber(high), reason: "must be at least --rate (\(formatNumber(low)))") }
+            try positive("period", p)
+        case .replay(let c):
+            if c.rates.isEmpty { throw .emptyCSV(path: c.source) }
+            if c.rates.allSatisfy({ $0 == 0 }) { throw .invalidRate(name: "peak-rate", value: 0) }
+            try positive("row-seconds", c.secondsPerRow)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unthrottled: "unthrottled"
+        case .constant(let r): "constant \(formatNumber(r)) ops/s"
+        case .ramp(let a, let b, let s): "ramp \(formatNumber(a))→\(formatNumber(b)) ops/s over \(formatNumber(s)) s"
+        case .spike(let base, let peak, let at, let s): "spike \(formatNumber(base)) ops/s, \(formatNumber(peak)) ops/s at \(formatNumber(at)) s for \(formatNumber(s)) s"
+        case .diurnal(let low, let high, let p): "diurnal \(formatNumber(low))–\(formatNumber(high)) ops/s, period \(formatNumber(p)) s"
+        case .replay(let c): "replay \(c.column) of \(c.source), \(formatNumber(c.secondsPerRow)) s/row, \(formatNumber(c.rates.min() ?? 0))–\(formatNumber(c.rates.max() ?? 0)) ops/s"
+        }
+    }
+}
+
+/// A recorded rate curve: `rates[i]` ops/s at `i · secondsPerRow`, linearly interpolated,
+/// wrapping around at the end.
+public struct ReplayCurve: Sendable, Equatable {
+    public var rates: [Double]
+    public var secondsPerRow: Double
+    public var source: String
+    public var column: String
+
+    public init(rates: [Double], secondsPerRow: Double, source: String = "inline", column: String = "rate") {
+        self.rates = rates
+        self.secondsPerRow = secondsPerRow
+        self.source = source
+        self.column = column
+    }
+
+    public func rate(atSeconds t: Double) -> Double {
+        guard !rates.isEmpty else { return 0 }
+        if rates.count == 1 { return rates[0] }
+        let x = Swift.max(0, t) / secondsPerRow
+        let i = Int(x.rounded(.down))
+        let f = x - Double(i)
+        let a = rates[i % rates.count], b = rates[(i + 1) % rates.count]
+        return a + (b - a) * f
+    }
+
+    /// Reads `column` from the CSV file at `path` (header row first) and maps its values
+    /// linearly so the column's maximum becomes `peakRate` and, when `lowRate` is given, its
+    /// minimum becomes `lowRate` (otherwise rates are proportional to the values).
+    /// `startRow` skips data rows; `rows` limits how many are used.
+    public static func load(path: String, column: String, secondsPerRow: Double, peakRate: Double,
+                            lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil) throws(WorkloadError) -> ReplayCurve {
+        if !peakRate.isFinite || peakRate <= 0 { throw .invalidRate(name: "peak-rate", value: peakRate) }
+        if let lowRate, !lowRate.isFinite || lowRate < 0 || lowRate > peakRate { throw .invalidRate(name: "rate", value: lowRate) }
+        if !secondsPerRow.isFinite || secondsPerRow <= 0 {
+            throw .invalidOption(name: "row-seconds", value: formatNumber(secondsPerRow), reason: "must be a positive number of seconds")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
+        if isDirectory.boolValue { throw .unreadableFile(path: path, reason: "is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "permission denied or I/O error") }
+        let text = String(decoding: data, as: UTF8.self)
+        var values = try CSVColumn.values(of: column, in: text, path: path)
+        if startRow > 0 { values = Array(values.dropFirst(startRow)) }
+        if let rows { values = Array(values.prefix(rows)) }
+        if values.isEmpty { throw .emptyCSV(path: path) }
+        let hi = values.max()!, lo = values.min()!
+        let rates: [Double]
+        if let lowRate, hi > lo {
+            rates = values.map { lowRate + ($0 - lo) / (hi - lo) * (peakRate - lowRate) }
+        } else if hi > 0 {
+            rates = values.map { Swift.max(0, $0) / hi * peakRate }
+        } else {
+            throw .invalidOption(name: "column", value: column, reason: "has no positive values to scale to a rate")
+        }
+        return ReplayCurve(rates: rates, secondsPerRow: secondsPerRow, source: path, column: column)
+    }
+}
+
+/// Minimal CSV column reader: comma-separated, header row first, optional quotes and spaces
+/// around cells, `\n` or `\r\n` line ends; blank lines skipped.
+public enum CSVColumn {
+    public static func values(of column: String, in text: String, path: String) throws(WorkloadError) -> [Double] {
+        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+            .filter { !$0.allSatisfy(\.isWhitespace) }
+        guard !lines.isEmpty else { throw .emptyCSV(path: path) }
+        let header = cells(lines.removeFirst())
+        guard let index = header.firstIndex(of: column) else {
+            throw .missingColumn(column: column, path: path, available: header)
+        }
+        guard !lines.isEmpty else { throw .emptyCSV(path: path) }
+        var out: [Double] = []
+        out.reserveCapacity(lines.count)
+        for (row, line) in lines.enumerated() {
+            let fields = cells(line)
+            let text = index < fields.count ? fields[index] : ""
+            guard let v = Double(text), v.isFinite else {
+                throw .badCSVValue(path: path, row: row + 1, column: column, text: text)
+            }
+            out.append(v)
+        }
+        return out
+    }
+
+    static func cells(_ line: Substring) -> [String] {
+        line.split(separator: ",", omittingEmptySubsequences: false).map { cell in
+            var s = Substring(cell)
+            while let f = s.first, f.isWhitespace { s.removeFirst() }
+            while let l = s.last, l.isWhitespace { s.removeLast() }
+            if s.count >= 2, s.first == "\"", s.last == "\"" { s = s.dropFirst().dropLast() }
+            return String(s)
+        }
+    }
+}
+
+/// When one runner thread should start each operation: thread `index` of `threads` issues
+/// its share (1/threads) of the profile's rate, phase-shifted so threads interleave.
+/// Times are seconds from the start of the run.
+public struct OpenLoopSchedule: Sendable {
+    public let profile: RateProfile
+    let share: Double
+    /// Intended start of the next operation, seconds from the start.
+    public private(set) var nextSeconds: Double
+
+    public init(profile: RateProfile, threads: Int, index: Int) {
+        self.profile = profile
+        share = 1 / Double(Swift.max(1, threads))
+        let r0 = profile.rate(atSeconds: 0) ?? 0
+        nextSeconds = r0 > 0 ? Double(index) / r0 : 0
+    }
+
+    /// The intended start of the next operation, or nil when it falls at or after `end`
+    /// seconds. Advances the schedule by one operation.
+    public mutating func next(before end: Double) -> Double? {
+        // Skip stretches where the target rate is zero.
+        var t = nextSeconds
+        var r = (profile.rate(atSeconds: t) ?? 0) * share
+        while r <= 1e-9 {
+            t += 0.001
+            if t >= end { nextSeconds = t; return nil }
+            r = (profile.rate(atSeconds: t) ?? 0) * share
+        }
+        if t >= end { nextSeconds = t; return nil }
+        // Midpoint step so ramps and curves integrate to the requested count.
+        let half = (profile.rate(atSeconds: t + 0.5 / r) ?? 0) * share
+        let step = 1 / Swift.max(half > 1e-9 ? half : r, 1e-9)
+        nextSeconds = t + Swift.min(step, 1 / r * 4)
+        return t
+    }
+}

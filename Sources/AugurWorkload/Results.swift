@@ -1,0 +1,214 @@
+import Foundation
+import Histogram
+
+/// One time-series bucket: the interval ending at `seconds` from the start of the run.
+public struct IntervalSample: Sendable, Codable, Equatable {
+    public var seconds: Double
+    public var opsPerSecond: Double
+    /// Completions per second by operation type.
+    public var perOperation: [String: Double]
+    public var p50Microseconds: Double?
+    public var p99Microseconds: Double?
+    public var targetRate: Double?
+    public var errors: Int
+    public var partitions: Int?
+    public var reshardsInFlight: Int?
+    public var forecast: ForecastPoint?
+    /// True for intervals inside the warm-up.
+    public var warmup: Bool
+
+    public init(seconds: Double, opsPerSecond: Double, perOperation: [String: Double] = [:], p50Microseconds: Double? = nil,
+                p99Microseconds: Double? = nil, targetRate: Double? = nil, errors: Int = 0, partitions: Int? = nil,
+                reshardsInFlight: Int? = nil, forecast: ForecastPoint? = nil, warmup: Bool = false) {
+        self.seconds = seconds
+        self.opsPerSecond = opsPerSecond
+        self.perOperation = perOperation
+        self.p50Microseconds = p50Microseconds
+        self.p99Microseconds = p99Microseconds
+        self.targetRate = targetRate
+        self.errors = errors
+        self.partitions = partitions
+        self.reshardsInFlight = reshardsInFlight
+        self.forecast = forecast
+        self.warmup = warmup
+    }
+}
+
+/// Latency percentiles of one operation type over the measured window, in microseconds.
+public struct OperationSummary: Sendable, Codable, Equatable {
+    public var kind: String
+    public var count: Int
+    public var errors: Int
+    public var opsPerSecond: Double
+    public var meanMicroseconds: Double
+    public var p50Microseconds: Double
+    public var p95Microseconds: Double
+    public var p99Microseconds: Double
+    public var p999Microseconds: Double
+    public var maxMicroseconds: Double
+
+    init(kind: String, histogram h: Histogram<UInt64>, errors: Int, seconds: Double) {
+        self.kind = kind
+        count = Int(h.totalCount)
+        self.errors = errors
+        opsPerSecond = seconds > 0 ? Double(h.totalCount) / seconds : 0
+        let empty = h.totalCount == 0
+        func us(_ p: Double) -> Double { empty ? 0 : Double(h.valueAtPercentile(p)) / 1000 }
+        meanMicroseconds = empty ? 0 : h.mean / 1000
+        p50Microseconds = us(50)
+        p95Microseconds = us(95)
+        p99Microseconds = us(99)
+        p999Microseconds = us(99.9)
+        maxMicroseconds = empty ? 0 : Double(h.max) / 1000
+    }
+
+    public init(kind: String, count: Int, errors: Int = 0, opsPerSecond: Double, meanMicroseconds: Double = 0,
+                p50Microseconds: Double, p95Microseconds: Double, p99Microseconds: Double, p999Microseconds: Double,
+                maxMicroseconds: Double) {
+        self.kind = kind; self.count = count; self.errors = errors; self.opsPerSecond = opsPerSecond
+        self.meanMicroseconds = meanMicroseconds; self.p50Microseconds = p50Microseconds; self.p95Microseconds = p95Microseconds
+        self.p99Microseconds = p99Microseconds; self.p999Microseconds = p999Microseconds; self.maxMicroseconds = maxMicroseconds
+    }
+}
+
+/// Partitioning over the measured run; nil where the engine does not report it.
+public struct PartitionSummary: Sendable, Codable, Equatable {
+    public var atStart: Int?
+    public var atEnd: Int?
+    public var maximum: Int?
+    public var splits: Int?
+    public var merges: Int?
+    public var moves: Int?
+    public var bytesMoved: Int64?
+    public var overloadSeconds: Double?
+    /// Mean absolute percentage error of the engine's load forecast (0.1 = 10%).
+    public var forecastError: Double?
+
+    public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, splits: Int? = nil, merges: Int? = nil,
+                moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil, forecastError: Double? = nil) {
+        self.atStart = atStart; self.atEnd = atEnd; self.maximum = maximum; self.splits = splits; self.merges = merges
+        self.moves = moves; self.bytesMoved = bytesMoved; self.overloadSeconds = overloadSeconds; self.forecastError = forecastError
+    }
+}
+
+public struct LoadSummary: Sendable, Codable, Equatable {
+    public var records: Int
+    public var seconds: Double
+    public var recordsPerSecond: Double
+}
+
+/// Everything a run measured. Encodes to the `--json` output.
+public struct RunResult: Sendable, Codable, Equatable {
+    public var engine: String
+    public var workload: String
+    public var workloadSummary: String
+    public var mix: String
+    public var distribution: String
+    public var keySize: Int
+    public var valueSize: Int
+    public var keyOrder: String
+    public var records: Int
+    public var threads: Int
+    public var loop: String
+    public var profile: String
+    public var seed: UInt64
+    public var warmupSeconds: Double
+    public var measuredSeconds: Double
+    public var runSeconds: Double
+    public var operations: Int
+    public var errors: Int
+    public var firstError: String?
+    /// Measured operations per second.
+    public var throughput: Double
+    public var all: OperationSummary
+    public var perOperation: [OperationSummary]
+    public var partitions: PartitionSummary
+    public var series: [IntervalSample]
+    public var events: [ReshardEvent]
+    public var load: LoadSummary?
+    /// Free-form notes (e.g. which policy was used).
+    public var notes: [String] = []
+
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = (try? encoder.encode(self)) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The final table.
+    public func table() -> String {
+        var lines: [String] = []
+        lines.append("augur-load: \(engine) · \(workload) (\(workloadSummary))")
+        lines.append("  mix: \(mix); keys: \(distribution), \(keyOrder), \(keySize) B keys, \(valueSize) B values, \(records) records")
+        lines.append("  \(threads) thread\(threads == 1 ? "" : "s"), \(loop) loop, \(profile), seed \(seed), warm-up \(fmt(warmupSeconds)) s, measured \(fmt(measuredSeconds)) s")
+        if let load { lines.append("  load: \(load.records) records in \(fmt(load.seconds)) s (\(fmtRate(load.recordsPerSecond)) records/s)") }
+        for n in notes { lines.append("  note: \(n)") }
+        lines.append("")
+        lines.append("  throughput  \(fmtRate(throughput)) ops/s   (\(operations) ops, \(errors) errors)")
+        lines.append("")
+        let header = ["operation", "count", "ops/s", "p50 µs", "p95 µs", "p99 µs", "p99.9 µs", "max µs", "errors"]
+        var rows: [[String]] = perOperation.map { s in
+            [s.kind, String(s.count), fmtRate(s.opsPerSecond), fmtLatency(s.p50Microseconds), fmtLatency(s.p95Microseconds),
+             fmtLatency(s.p99Microseconds), fmtLatency(s.p999Microseconds), fmtLatency(s.maxMicroseconds), String(s.errors)]
+        }
+        rows.append(["all", String(all.count), fmtRate(all.opsPerSecond), fmtLatency(all.p50Microseconds), fmtLatency(all.p95Microseconds),
+                     fmtLatency(all.p99Microseconds), fmtLatency(all.p999Microseconds), fmtLatency(all.maxMicroseconds), String(all.errors)])
+        lines.append(contentsOf: formatTable(header: header, rows: rows, indent: "  "))
+        lines.append("")
+        let p = partitions
+        func opt<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "n/a" }
+        let kv: [(String, String)] = [
+            ("partitions (start → end, max)", "\(opt(p.atStart) { String($0) }) → \(opt(p.atEnd) { String($0) }), max \(opt(p.maximum) { String($0) })"),
+            ("splits / merges / moves", "\(opt(p.splits) { String($0) }) / \(opt(p.merges) { String($0) }) / \(opt(p.moves) { String($0) })"),
+            ("bytes moved", opt(p.bytesMoved) { fmtBytes($0) }),
+            ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
+            ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
+            ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
+        ]
+        let w = kv.map(\.0.count).max()!
+        for (k, v) in kv { lines.append("  " + k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }
+        if let firstError { lines.append("  first error: \(firstError)") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func fmt(_ v: Double) -> String {
+    if v >= 100 { return String(format: "%.0f", v) }
+    if v >= 10 { return String(format: "%.1f", v) }
+    return String(format: "%.2f", v)
+}
+
+func fmtRate(_ v: Double) -> String {
+    if v >= 1e6 { return String(format: "%.2fM", v / 1e6) }
+    if v >= 1e4 { return String(format: "%.1fk", v / 1e3) }
+    return String(format: "%.0f", v)
+}
+
+func fmtLatency(_ us: Double) -> String {
+    if us >= 100_000 { return String(format: "%.0f", us) }
+    if us >= 100 { return String(format: "%.0f", us) }
+    if us >= 10 { return String(format: "%.1f", us) }
+    return String(format: "%.2f", us)
+}
+
+func fmtBytes(_ b: Int64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+    var v = Double(b), i = 0
+    while v >= 1024 && i < units.count - 1 { v /= 1024; i += 1 }
+    return i == 0 ? "\(b) B" : String(format: "%.1f", v) + " " + units[i]
+}
+
+/// Right-aligned columns (the first left-aligned).
+public func formatTable(header: [String], rows: [[String]], indent: String = "") -> [String] {
+    var widths = header.map(\.count)
+    for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = Swift.max(widths[i], c.count) } }
+    func line(_ cells: [String]) -> String {
+        indent + cells.enumerated().map { i, c in
+            let pad = String(repeating: " ", count: Swift.max(0, widths[i] - c.count))
+            return i == 0 ? c + pad : pad + c
+        }.joined(separator: "  ")
+    }
+    return [line(header), indent + widths.map { String(repeating: "─", count: $0) }.joined(separator: "  ")] + rows.map(line)
+}

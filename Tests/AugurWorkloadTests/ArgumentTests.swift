@@ -1,0 +1,139 @@
+import ArgumentParser
+@testable import AugurLoadCLI
+@testable import AugurWorkload
+import Foundation
+import Testing
+
+@Suite("Command line")
+struct ArgumentTests {
+    /// Parses `args` as the root command; returns the printed message and exit code of the
+    /// error, or nil when parsing succeeded.
+    func failure(_ args: [String]) -> (message: String, code: Int32)? {
+        do {
+            _ = try AugurLoad.parseAsRoot(args)
+            return nil
+        } catch {
+            return (AugurLoad.message(for: error), AugurLoad.exitCode(for: error).rawValue)
+        }
+    }
+
+    func expectFailure(_ args: [String], _ fragment: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let f = failure(args)
+        #expect(f != nil, "\(args) was accepted", sourceLocation: sourceLocation)
+        guard let f else { return }
+        #expect(f.message.contains(fragment), "message for \(args): \(f.message)", sourceLocation: sourceLocation)
+        #expect(f.code == 64, "exit code for \(args): \(f.code)", sourceLocation: sourceLocation)
+    }
+
+    var csvPath: String {
+        let path = NSTemporaryDirectory() + "augur-load-args-\(getpid()).csv"
+        try? "demand_mw,other\n100,1\n200,2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("defaults parse; the default subcommand is run")
+    func defaults() throws {
+        let cmd = try AugurLoad.parseAsRoot([])
+        let run = try #require(cmd as? RunCommand)
+        let s = try run.options.scenario()
+        #expect(s.spec.name == "ycsb-a")
+        #expect(s.config.loop == .closed && s.config.profile == .unthrottled)
+        let d = try #require(try AugurLoad.parseAsRoot(["-w", "a", "--distribution", "moving-hotspot", "--profile", "diurnal",
+                                                        "--rate", "100", "--peak-rate", "400"]) as? RunCommand)
+        let s2 = try d.options.scenario()
+        #expect(s2.config.loop == .open)
+        #expect(s2.spec.keyOrder == .ordered)
+        #expect(s2.config.profile == .diurnal(low: 100, high: 400, periodSeconds: 60))
+    }
+
+    @Test("unknown workload") func unknownWorkload() {
+        expectFailure(["--workload", "zz"], "unknown workload \"zz\"; valid workloads: a, b, c, d, e, f")
+    }
+
+    @Test("negative rate") func negativeRate() {
+        expectFailure(["--rate", "-5"], "invalid rate rate=-5")
+        expectFailure(["--profile", "diurnal", "--peak-rate", "-1"], "invalid rate peak-rate=-1")
+    }
+
+    @Test("missing file") func missingFile() {
+        expectFailure(["--profile", "replay", "--csv", "/nonexistent/demand.csv", "--peak-rate", "100"], "file not found: /nonexistent/demand.csv")
+    }
+
+    @Test("missing CSV column") func missingColumn() {
+        let path = csvPath
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        expectFailure(["--profile", "replay", "--csv", path, "--column", "load", "--peak-rate", "100"],
+                      "column \"load\" not found in \(path); available columns: demand_mw, other")
+        #expect(failure(["--profile", "replay", "--csv", path, "--column", "demand_mw", "--peak-rate", "100"]) == nil)
+    }
+
+    @Test("other bad values") func otherBadValues() {
+        expectFailure(["--distribution", "pareto"], "unknown key distribution \"pareto\"")
+        expectFailure(["--profile", "sawtooth", "--rate", "10"], "unknown rate profile \"sawtooth\"")
+        expectFailure(["--policy", "clever"], "unknown partition policy \"clever\"; valid policies: static, reactive, predictive")
+        expectFailure(["--loop", "open"], "an open loop needs a rate profile")
+        expectFailure(["--threads", "0"], "invalid option threads=0")
+        expectFailure(["--key-size", "4"], "invalid option key-size=4")
+        expectFailure(["--engine", "rocksdb"], "engine \"rocksdb\" is not built into this binary")
+        expectFailure(["--profile", "constant"], "profile constant needs --rate")
+        expectFailure(["--duration", "-1"], "invalid option duration=-1")
+        expectFailure(["compare", "--engines", "augur,lmdb"], "engine \"lmdb\" is not built into this binary")
+    }
+
+    @Test("reactive and predictive policies switch the engine's controller on")
+    func policiesReachTheEngine() throws {
+        let dir = NSTemporaryDirectory() + "augur-load-policy-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var config = EngineConfiguration()
+        config.directory = dir
+        config.durability = .none
+        let store = try #require(try EngineRegistry.make("augur", config) as? AugurStore)
+        defer { try? store.close() }
+        try store.apply(PartitionPolicyRequest(policy: .predictive))
+        #expect(try store.engine.partitioningCounters(table: "usertable").policy.contains("predictive"))
+        try store.apply(PartitionPolicyRequest(policy: .reactive))
+        #expect(try store.engine.partitioningCounters(table: "usertable").policy.contains("reactive"))
+        // Through the command: a short run under the reactive policy succeeds.
+        let cmd = try #require(try AugurLoad.parseAsRoot(["--policy", "reactive", "--records", "10", "--operations", "10",
+                                                          "--progress", "none", "--durability", "none"]) as? RunCommand)
+        try cmd.run()
+        // A negative capacity is refused while parsing, naming the option and the rule.
+        #expect {
+            _ = try AugurLoad.parseAsRoot(["--policy", "reactive", "--capacity=-5"])
+        } throws: { error in
+            "\(error)".contains("capacity") && "\(error)".contains("must be positive")
+        }
+    }
+
+    @Test("the Augur adapter runs a workload, pre-splits, and reports partitions")
+    func augurAdapter() throws {
+        let seed: UInt64 = 7
+        print("[augurAdapter] seed \(seed)")
+        let cmd = try #require(try AugurLoad.parseAsRoot(["-w", "e", "--records", "2000", "--operations", "3000", "--warmup", "0",
+                                                          "--threads", "2", "--partitions", "4", "--progress", "none",
+                                                          "--durability", "none", "--seed", String(seed)]) as? RunCommand)
+        let scenario = try cmd.options.scenario()
+        let result = try execute(scenario, engine: "augur", options: cmd.options)
+        #expect(result.operations == 3000)
+        #expect(result.errors == 0, "\(result.firstError ?? "")")
+        #expect(result.partitions.atStart == 4 && result.partitions.atEnd == 4)
+        #expect(result.partitions.splits == 0, "the static policy splits nothing during the run")
+        #expect(Set(result.perOperation.map(\.kind)) == ["scan", "insert"])
+        #expect(result.load?.records == 2000)
+    }
+
+    @Test("the compare ratio table")
+    func compareRatios() throws {
+        func r(_ engine: String, _ tput: Double, _ p99: Double) -> RunResult {
+            let s = OperationSummary(kind: "all", count: 10, opsPerSecond: tput, p50Microseconds: 1, p95Microseconds: 2,
+                                     p99Microseconds: p99, p999Microseconds: 4, maxMicroseconds: 5)
+            return RunResult(engine: engine, workload: "fillrandom", workloadSummary: "", mix: "", distribution: "", keySize: 16,
+                             valueSize: 100, keyOrder: "hashed", records: 1, threads: 2, loop: "closed", profile: "unthrottled",
+                             seed: 1, warmupSeconds: 0, measuredSeconds: 1, runSeconds: 1, operations: 10, errors: 0,
+                             firstError: nil, throughput: tput, all: s, perOperation: [s], partitions: PartitionSummary(),
+                             series: [], events: [], load: nil)
+        }
+        let t = compareTable([r("augur", 1000, 10), r("lmdb", 2500, 5)])
+        #expect(t.contains("2.50×") && t.contains("0.50×") && t.contains("1.00×"))
+    }
+}

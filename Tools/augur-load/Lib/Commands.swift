@@ -1,0 +1,235 @@
+import ArgumentParser
+import AugurWorkload
+import Foundation
+import Synchronization
+
+/// `augur-load`: drive an engine with a workload and report throughput, latency and partitioning.
+public struct AugurLoad: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "augur-load",
+        abstract: "Load generator for Augur: YCSB A-F, hotspots, time series and bulk loads under rate profiles.",
+        discussion: """
+        Examples:
+          YCSB-A, closed loop, as fast as it goes:
+            augur-load -w a --duration 30
+          YCSB-A on a drifting hot range under a compressed day, with an HTML report:
+            augur-load -w a --distribution moving-hotspot --profile diurnal \\
+              --rate 2000 --peak-rate 8000 --period 60 --report report.html
+          Replay a load curve (one CSV row per second):
+            augur-load -w c --profile replay --csv demand.csv --column demand_mw \\
+              --peak-rate 10000 --row-seconds 1
+          Same workload against several engines (peers build: augur-load-peers):
+            augur-load compare -w fillrandom --engines augur,lmdb,rocksdb
+
+        Exit status: 0 success; 64 bad arguments (unknown names, negative rates,
+        missing files or columns, a partition policy the engine lacks); 1 a failed run.
+        """,
+        subcommands: [RunCommand.self, CompareCommand.self],
+        defaultSubcommand: RunCommand.self
+    )
+    public init() {}
+}
+
+/// Runs one workload against one engine.
+public struct RunCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(commandName: "run", abstract: "Run one workload against one engine (the default).")
+    @OptionGroup public var options: LoadOptions
+    public init() {}
+
+    public func run() throws {
+        let scenario = try options.scenario()
+        let result = try execute(scenario, engine: options.engine.lowercased(), options: options)
+        try emit([result], options: options)
+        if result.operations == 0 { throw ExitCode.failure }
+    }
+}
+
+/// Runs the same workload against several engines and prints the ratios.
+public struct CompareCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Run the same workload against several engines (fresh store each) and print throughput and latency ratios.")
+    @OptionGroup public var options: LoadOptions
+    @Option(help: "Comma-separated engines; the first is the baseline of the ratios.")
+    public var engines = "augur,lmdb,rocksdb"
+    public init() {}
+
+    public mutating func validate() throws {
+        for e in engineList {
+            do { try EngineRegistry.check(e) } catch { throw ValidationError(error.description) }
+        }
+        if engineList.isEmpty { throw ValidationError("--engines is empty") }
+    }
+
+    var engineList: [String] { engines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty } }
+
+    public func run() throws {
+        let scenario = try options.scenario()
+        var results: [RunResult] = []
+        for e in engineList {
+            log("== \(e) ==")
+            results.append(try execute(scenario, engine: e, options: options))
+        }
+        try emit(results, options: options)
+        log("")
+        print(compareTable(results))
+    }
+}
+
+/// The ratio table: throughput and latency of each engine relative to the first.
+public func compareTable(_ results: [RunResult]) -> String {
+    guard let base = results.first else { return "" }
+    var lines = ["comparison (\(base.workload), \(base.threads) threads, \(base.loop) loop, \(base.profile)); ratios relative to \(base.engine):", ""]
+    let header = ["engine", "ops/s", "ops/s ratio", "p50 µs", "p99 µs", "p99.9 µs", "p99 ratio", "errors"]
+    let rows = results.map { r in
+        [r.engine, String(format: "%.0f", r.throughput), String(format: "%.2f×", base.throughput > 0 ? r.throughput / base.throughput : 0),
+         String(format: "%.1f", r.all.p50Microseconds), String(format: "%.1f", r.all.p99Microseconds), String(format: "%.1f", r.all.p999Microseconds),
+         String(format: "%.2f×", base.all.p99Microseconds > 0 ? r.all.p99Microseconds / base.all.p99Microseconds : 0), String(r.errors)]
+    }
+    lines += formatTable(header: header, rows: rows, indent: "  ")
+    return lines.joined(separator: "\n")
+}
+
+func log(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Opens the engine, applies the policy, loads, runs, closes.
+func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws -> RunResult {
+    let store: any KeyValueStore
+    do {
+        store = try EngineRegistry.make(engine, scenario.engine)
+    } catch {
+        log("augur-load: cannot open \(engine): \(error)")
+        throw ExitCode.failure
+    }
+    var closed = false
+    defer { if !closed { try? store.close() } }
+    do {
+        try store.apply(scenario.policy)
+    } catch let e as WorkloadError {
+        log("augur-load: error: \(e)")
+        throw ExitCode.validationFailure
+    }
+    let runner = WorkloadRunner(store: store, spec: scenario.spec, config: scenario.config,
+                                clock: SystemWorkloadClock(spinNanoseconds: UInt64(options.spinUs) * 1000))
+    let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: engine)
+    runner.progress = printer.callback
+
+    // Ctrl-C: stop the run cleanly (the store is closed and temporary files removed).
+    signal(SIGINT, SIG_IGN)
+    let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    sigint.setEventHandler { runner.requestStop(); log("\naugur-load: interrupted, finishing…") }
+    sigint.resume()
+    defer { sigint.cancel(); signal(SIGINT, SIG_DFL) }
+
+    log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed)")
+    var load: LoadSummary? = nil
+    if scenario.load {
+        log("augur-load: loading \(scenario.spec.recordCount) records…")
+        load = try runner.load(batchSize: scenario.loadBatchSize)
+        log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
+    }
+    var result = try runner.run()
+    printer.finish()
+    result.load = load
+    if scenario.policy.policy == .static {
+        let n = scenario.policy.splitKeys.count + 1
+        result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal key ranges" : ", engine's initial layout"))
+    }
+    try store.flush()
+    closed = true
+    try store.close()
+    return result
+}
+
+func emit(_ results: [RunResult], options: LoadOptions) throws {
+    let toStdout = options.json == "-"
+    if !toStdout {
+        for r in results { print(r.table()); print("") }
+    }
+    if let path = options.json {
+        let text = results.count == 1 ? results[0].json() : "[\n" + results.map { $0.json() }.joined(separator: ",\n") + "\n]"
+        if toStdout { print(text) } else { try write(text, to: path) }
+        if !toStdout { log("augur-load: wrote \(path)") }
+    }
+    if let path = options.report {
+        if results.count == 1 {
+            try write(HTMLReport.render(results[0]), to: path)
+            log("augur-load: wrote \(path)")
+        } else {
+            for r in results {
+                let p = reportPath(path, engine: r.engine)
+                try write(HTMLReport.render(r), to: p)
+                log("augur-load: wrote \(p)")
+            }
+        }
+    }
+}
+
+func reportPath(_ path: String, engine: String) -> String {
+    if let dot = path.lastIndex(of: "."), !path[dot...].contains("/") {
+        return String(path[..<dot]) + "-\(engine)" + String(path[dot...])
+    }
+    return path + "-\(engine)"
+}
+
+func write(_ text: String, to path: String) throws {
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    } catch {
+        log("augur-load: cannot write \(path): \(error.localizedDescription)")
+        throw ExitCode.failure
+    }
+}
+
+/// A live line on a terminal (rewritten in place), plain lines otherwise.
+final class ProgressPrinter: Sendable {
+    let live: Bool
+    let enabled: Bool
+    let interval: Double
+    let engine: String
+    private let lastPrinted = Mutex<Double>(-1e9)
+    private let printedLive = Mutex(false)
+
+    init(mode: String, interval: Double, engine: String) {
+        let tty = isatty(STDERR_FILENO) != 0
+        switch mode {
+        case "live": live = true; enabled = true
+        case "plain": live = false; enabled = true
+        case "none": live = false; enabled = false
+        default: live = tty; enabled = true
+        }
+        self.interval = interval
+        self.engine = engine
+    }
+
+    var callback: (@Sendable (ProgressSnapshot) -> Void)? {
+        guard enabled else { return nil }
+        return { [self] s in self.show(s) }
+    }
+
+    func show(_ s: ProgressSnapshot) {
+        let m = s.metrics
+        let parts = m.partitions.map(String.init) ?? "n/a"
+        let inflight = m.reshardsInFlight.map(String.init) ?? "n/a"
+        let p99 = s.p99Microseconds.map { String(format: "%.0f µs", $0) } ?? "-"
+        let target = s.targetRate.map { String(format: " (target %.0f)", $0) } ?? ""
+        let line = "\(engine) " + String(format: "%6.1fs ", s.seconds) + (s.inWarmup ? "[warm-up] " : "")
+            + String(format: "%9.0f ops/s", s.opsPerSecond) + target + "  p99 \(p99)  partitions \(parts)  reshards in flight \(inflight)  total \(s.totalOperations)"
+        if live {
+            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+            printedLive.withLock { $0 = true }
+        } else {
+            let due = lastPrinted.withLock { last -> Bool in
+                if s.seconds - last + 1e-9 >= interval { last = s.seconds; return true }
+                return false
+            }
+            if due { log(line) }
+        }
+    }
+
+    func finish() {
+        if printedLive.withLock({ $0 }) { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

@@ -1,0 +1,318 @@
+import ArgumentParser
+import AugurWorkload
+import Foundation
+
+/// Everything a run needs, built from the command line.
+public struct Scenario: Sendable {
+    public var spec: WorkloadSpec
+    public var config: RunConfiguration
+    public var policy: PartitionPolicyRequest
+    public var engine: EngineConfiguration
+    public var load: Bool
+    public var loadBatchSize: Int
+}
+
+/// Options shared by `run` and `compare`.
+public struct LoadOptions: ParsableArguments {
+    public init() {}
+
+    // MARK: workload
+    @Option(name: [.short, .long], help: ArgumentHelp("Workload: \(WorkloadSpec.names.joined(separator: ", ")).", valueName: "name"))
+    public var workload = "a"
+
+    @Option(help: ArgumentHelp("Request key distribution, overriding the workload's: \(KeyDistribution.names.joined(separator: ", ")).", valueName: "name"))
+    public var distribution: String?
+
+    @Option(parsing: .unconditional, help: "Records loaded before the run (and the key space requests draw from).")
+    public var records = 100_000
+
+    @Option(help: "Key size in bytes (at least 8; 12 for timeseries).")
+    public var keySize = 16
+
+    @Option(help: "Value size in bytes.")
+    public var valueSize = 100
+
+    @Flag(help: "YCSB records: 10 fields of 100 bytes (1000-byte values); --fields and --field-length change them.")
+    public var ycsbFields = false
+
+    @Option(help: "Fields per record with --ycsb-fields.")
+    public var fields = 10
+
+    @Option(help: "Bytes per field with --ycsb-fields.")
+    public var fieldLength = 100
+
+    @Option(help: ArgumentHelp("Key order: auto (ordered for hotspots, sequential and time series; hashed otherwise, as YCSB), hashed, ordered.", valueName: "order"))
+    public var keyOrder = "auto"
+
+    @Option(help: "Zipfian constant for zipfian and latest.")
+    public var zipfianConstant = 0.99
+
+    @Option(help: "Hotspot: fraction of the key space that is hot.")
+    public var hotKeys = 0.1
+
+    @Option(help: "Hotspot: fraction of operations that go to the hot keys.")
+    public var hotOps = 0.9
+
+    @Option(help: "Moving hotspot: key-space fractions the hot range drifts per second.")
+    public var hotSpeed = 0.01
+
+    @Option(help: "Longest scan (scan lengths are uniform in 1...this).")
+    public var maxScanLength = 100
+
+    @Option(help: "Puts per batch for bulkload and for the load phase.")
+    public var batchSize = 1000
+
+    @Option(help: "Series for the timeseries workload.")
+    public var series = 100
+
+    @Flag(help: "Skip loading --records before the run (the store already holds them).")
+    public var noLoad = false
+
+    // MARK: rate
+    @Option(help: ArgumentHelp("Rate profile: \(RateProfile.names.joined(separator: ", ")) (default: constant when --rate is given, else unthrottled).", valueName: "name"))
+    public var profile: String?
+
+    @Option(parsing: .unconditional, help: "Target ops/s: the constant rate, the start of a ramp, the base of a spike, the trough of diurnal, the floor of replay.")
+    public var rate: Double?
+
+    @Option(parsing: .unconditional, help: "Peak ops/s: the end of a ramp, the spike, the diurnal peak, the replay maximum.")
+    public var peakRate: Double?
+
+    @Option(parsing: .unconditional, help: "Ramp length, seconds (default: the whole run).")
+    public var rampSeconds: Double?
+
+    @Option(parsing: .unconditional, help: "Spike start, seconds from the start of the run.")
+    public var spikeAt = 10.0
+
+    @Option(parsing: .unconditional, help: "Spike length, seconds.")
+    public var spikeSeconds = 5.0
+
+    @Option(parsing: .unconditional, help: "Diurnal period, seconds (one compressed day).")
+    public var period = 60.0
+
+    @Option(help: "Replay: CSV file whose column becomes the rate curve.")
+    public var csv: String?
+
+    @Option(help: "Replay: CSV column.")
+    public var column = "demand_mw"
+
+    @Option(parsing: .unconditional, help: "Replay: seconds of run time per CSV row (time compression).")
+    public var rowSeconds = 1.0
+
+    @Option(help: "Replay: data rows to skip.")
+    public var csvStartRow = 0
+
+    @Option(help: ArgumentHelp("open (coordinated-omission corrected, needs a rate) or closed (default: open with a rate profile, else closed).", valueName: "mode"))
+    public var loop: String?
+
+    // MARK: run length
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Worker threads.")
+    public var threads = 2
+
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Measured seconds after the warm-up (ignored with --operations).")
+    public var duration = 30.0
+
+    @Option(parsing: .unconditional, help: "Measured operations after the warm-up, instead of a duration.")
+    public var operations: Int?
+
+    @Option(parsing: .unconditional, help: "Warm-up seconds (run but not measured).")
+    public var warmup = 5.0
+
+    @Option(help: "Open loop: spin (yielding) this many microseconds before each intended start instead of sleeping through it (nanosleep overshoots by ~50-80 µs, which counts as latency).")
+    public var spinUs = 0
+
+    @Option(help: "Seconds per time-series sample.")
+    public var sampleInterval = 1.0
+
+    @Option(help: "Random seed (printed with the results).")
+    public var seed: UInt64 = 42
+
+    // MARK: engine
+    @Option(help: ArgumentHelp("Engine: augur (the peers build adds lmdb and rocksdb).", valueName: "name"))
+    public var engine = "augur"
+
+    @Option(help: "Store directory (default: a temporary directory, removed afterwards).")
+    public var dir: String?
+
+    @Option(help: ArgumentHelp("Write durability: sync, periodic, none.", valueName: "mode"))
+    public var durability = "periodic"
+
+    @Option(help: "Sync interval for --durability periodic, milliseconds.")
+    public var syncIntervalMs = 100
+
+    @Option(help: "Memtable / write-buffer size, MiB.")
+    public var memtableMb = 32
+
+    @Option(help: ArgumentHelp("Partition policy: static, reactive or predictive (the engine's partitioning controller).", valueName: "name"))
+    public var policy = "static"
+
+    @Option(help: "Static policy: pre-split the key space into this many equal partitions.")
+    public var partitions = 1
+
+    @Option(help: "Reactive/predictive policy: operations per second one Augur partition sustains.")
+    public var capacity = 5000.0
+
+    // MARK: output
+    @Option(help: ArgumentHelp("Write the results as JSON to this file (- for standard output, replacing the table).", valueName: "path"))
+    public var json: String?
+
+    @Option(help: ArgumentHelp("Write a self-contained HTML report (inline SVG) to this file.", valueName: "path"))
+    public var report: String?
+
+    @Option(help: ArgumentHelp("Progress output: auto (a live line on a terminal, plain lines otherwise), live, plain, none.", valueName: "mode"))
+    public var progress = "auto"
+
+    @Option(help: "Seconds between plain progress lines.")
+    public var progressInterval = 5.0
+
+    public mutating func validate() throws {
+        do {
+            _ = try scenario()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if !["auto", "live", "plain", "none"].contains(progress) {
+            throw ValidationError("invalid --progress \"\(progress)\"; valid modes: auto, live, plain, none")
+        }
+    }
+
+    /// The run described by these options. Throws `WorkloadError` for bad values (unknown
+    /// names, negative rates, a missing CSV file or column).
+    public func scenario() throws(WorkloadError) -> Scenario {
+        var spec = try WorkloadSpec.preset(workload, recordCount: UInt64(max(0, records)))
+        if records < 1 { throw .invalidOption(name: "records", value: String(records), reason: "must be at least 1") }
+        if let distribution {
+            guard case .mixed = spec.kind else {
+                throw .invalidOption(name: "distribution", value: distribution, reason: "workload \(workload) chooses its own keys")
+            }
+            spec.distribution = try Self.distribution(named: distribution, theta: zipfianConstant, hotKeys: hotKeys, hotOps: hotOps, hotSpeed: hotSpeed)
+            if distribution.lowercased() == "sequential" || distribution.lowercased() == "hotspot" || distribution.lowercased() == "moving-hotspot" {
+                spec.keyOrder = .ordered
+            } else if spec.name != "fillseq" {
+                spec.keyOrder = .hashed
+            }
+            spec.summary += " with \(spec.distribution.name) keys"
+        } else {
+            // Apply the skew parameters to the preset's distribution.
+            switch spec.distribution {
+            case .zipfian: spec.distribution = .zipfian(theta: zipfianConstant)
+            case .latest: spec.distribution = .latest(theta: zipfianConstant)
+            case .hotspot: spec.distribution = .hotspot(hotKeys: hotKeys, hotOps: hotOps)
+            case .movingHotspot: spec.distribution = .movingHotspot(hotKeys: hotKeys, hotOps: hotOps, speed: hotSpeed)
+            default: break
+            }
+        }
+        switch keyOrder.lowercased() {
+        case "auto": break
+        case "hashed": spec.keyOrder = .hashed
+        case "ordered": spec.keyOrder = .ordered
+        default: throw .invalidOption(name: "key-order", value: keyOrder, reason: "valid orders: auto, hashed, ordered")
+        }
+        spec.keySize = keySize
+        spec.valueSize = ycsbFields ? fields * fieldLength : valueSize
+        if ycsbFields && (fields < 1 || fieldLength < 0) {
+            throw .invalidOption(name: "fields", value: "\(fields)×\(fieldLength)", reason: "need at least one field of zero or more bytes")
+        }
+        spec.maxScanLength = maxScanLength
+        if case .bulkLoad = spec.kind { spec.kind = .bulkLoad(batchSize: batchSize) }
+        if case .timeSeries = spec.kind { spec.kind = .timeSeries(series: series) }
+        try spec.validate()
+        if batchSize < 1 { throw .invalidOption(name: "batch-size", value: String(batchSize), reason: "must be at least 1") }
+
+        var config = RunConfiguration()
+        config.threads = threads
+        config.profile = try rateProfile()
+        switch loop?.lowercased() {
+        case nil: config.loop = config.profile.isThrottled ? .open : .closed
+        case "open": config.loop = .open
+        case "closed": config.loop = .closed
+        default: throw .invalidOption(name: "loop", value: loop!, reason: "valid modes: open, closed")
+        }
+        config.warmupSeconds = warmup
+        if let operations { config.stop = .operations(operations) } else { config.stop = .duration(seconds: duration) }
+        config.sampleInterval = sampleInterval
+        config.seed = seed
+        try config.validate()
+
+        guard let pol = PartitionPolicy(rawValue: policy.lowercased()) else {
+            throw .unknownPolicy(policy, valid: PartitionPolicy.allCases.map(\.rawValue))
+        }
+        if partitions < 1 || partitions > 65536 {
+            throw .invalidOption(name: "partitions", value: String(partitions), reason: "must be in 1...65536")
+        }
+        if pol != .static && partitions != 1 {
+            throw .invalidOption(name: "partitions", value: String(partitions), reason: "pre-splitting applies to --policy static only")
+        }
+        let request = PartitionPolicyRequest(policy: pol, splitKeys: spec.splitKeys(partitions: partitions))
+
+        guard capacity > 0 else {
+            throw .invalidOption(name: "capacity", value: String(capacity), reason: "must be positive (operations per second per partition)")
+        }
+        var engineConfig = EngineConfiguration()
+        engineConfig.partitionCapacity = capacity
+        engineConfig.directory = dir
+        guard let d = EngineConfiguration.DurabilityMode(rawValue: durability.lowercased()) else {
+            throw .invalidOption(name: "durability", value: durability, reason: "valid modes: sync, periodic, none")
+        }
+        engineConfig.durability = d
+        if syncIntervalMs < 1 { throw .invalidOption(name: "sync-interval-ms", value: String(syncIntervalMs), reason: "must be at least 1") }
+        engineConfig.syncIntervalMilliseconds = syncIntervalMs
+        if memtableMb < 1 || memtableMb > 4096 { throw .invalidOption(name: "memtable-mb", value: String(memtableMb), reason: "must be in 1...4096") }
+        engineConfig.memtableMiB = memtableMb
+        try EngineRegistry.check(engine.lowercased())
+        if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
+        if !(progressInterval > 0) { throw .invalidOption(name: "progress-interval", value: String(progressInterval), reason: "must be positive") }
+        return Scenario(spec: spec, config: config, policy: request, engine: engineConfig,
+                        load: !noLoad && spec.recordCount > 0, loadBatchSize: batchSize)
+    }
+
+    static func distribution(named name: String, theta: Double, hotKeys: Double, hotOps: Double, hotSpeed: Double) throws(WorkloadError) -> KeyDistribution {
+        switch name.lowercased() {
+        case "uniform": return .uniform
+        case "zipfian": return .zipfian(theta: theta)
+        case "latest": return .latest(theta: theta)
+        case "hotspot": return .hotspot(hotKeys: hotKeys, hotOps: hotOps)
+        case "moving-hotspot": return .movingHotspot(hotKeys: hotKeys, hotOps: hotOps, speed: hotSpeed)
+        case "sequential": return .sequential
+        default: throw .unknownDistribution(name, valid: KeyDistribution.names)
+        }
+    }
+
+    func rateProfile() throws(WorkloadError) -> RateProfile {
+        func checkRate(_ name: String, _ v: Double?) throws(WorkloadError) {
+            if let v, !v.isFinite || v < 0 { throw .invalidRate(name: name, value: v) }
+        }
+        try checkRate("rate", rate)
+        try checkRate("peak-rate", peakRate)
+        let name = profile?.lowercased() ?? (csv != nil ? "replay" : rate != nil ? "constant" : "unthrottled")
+        let runLength: Double = operations == nil ? warmup + duration : 60
+        func need(_ v: Double?, _ flag: String) throws(WorkloadError) -> Double {
+            guard let v else { throw .invalidOption(name: flag, value: "(missing)", reason: "profile \(name) needs --\(flag)") }
+            return v
+        }
+        let p: RateProfile
+        switch name {
+        case "unthrottled":
+            p = .unthrottled
+        case "constant":
+            p = .constant(try need(rate, "rate"))
+        case "ramp":
+            p = .ramp(from: rate ?? 0, to: try need(peakRate, "peak-rate"), seconds: rampSeconds ?? runLength)
+        case "spike":
+            let base = try need(rate, "rate")
+            p = .spike(base: base, peak: peakRate ?? base * 5, at: spikeAt, seconds: spikeSeconds)
+        case "diurnal":
+            let peak = try need(peakRate, "peak-rate")
+            p = .diurnal(low: rate ?? peak / 4, high: peak, periodSeconds: period)
+        case "replay":
+            guard let csv else { throw .invalidOption(name: "csv", value: "(missing)", reason: "profile replay needs --csv FILE (and --column)") }
+            let peak = try need(peakRate, "peak-rate")
+            p = .replay(try ReplayCurve.load(path: csv, column: column, secondsPerRow: rowSeconds, peakRate: peak,
+                                             lowRate: rate, startRow: csvStartRow))
+        default:
+            throw .unknownProfile(profile ?? name, valid: RateProfile.names)
+        }
+        try p.validate()
+        return p
+    }
+}

@@ -1,0 +1,3 @@
+import AugurLoadCLI
+
+AugurLoad.main()
