@@ -31,7 +31,7 @@ while let a = args.popFirst() {
     case "--workload": config.workload = args.popFirst() ?? config.workload
     case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|engine|reshard] [--reshard-mib M]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard] [--reshard-mib M]\n".utf8))
         exit(2)
     }
 }
@@ -77,6 +77,24 @@ final class Counts: @unchecked Sendable {
     var total: Int { lock.lock(); defer { lock.unlock() }; return values.reduce(0, +) }
 }
 
+/// Telemetry overhead: the same ingest with telemetry on and off, rounds interleaved (and the
+/// order alternated) so machine noise hits both alike; the medians are compared.
+@MainActor func telemetryOverhead(rounds: Int, count: Int, keys: [[UInt8]], order: [Int], dir: String) throws {
+    for threads in [1, 2] {
+        var on: [Double] = [], off: [Double] = []
+        for r in 0..<rounds {
+            for telemetry in (r % 2 == 0 ? [true, false] : [false, true]) {
+                let rate = try ingest(path: dir + "/tele", threads: threads, count: count, telemetry: telemetry,
+                                      keys: keys, order: order)
+                if telemetry { on.append(rate) } else { off.append(rate) }
+            }
+        }
+        let medOn = on.sorted()[rounds / 2], medOff = off.sorted()[rounds / 2]
+        print(String(format: "telemetry/%dt   on %9.0f ops/s   off %9.0f ops/s   overhead %+.1f%%   (median of %d interleaved rounds of %d puts)",
+                     threads, medOn, medOff, (medOff - medOn) / medOff * 100, rounds, count))
+    }
+}
+
 func openStore(_ path: String, _ durability: Durability, telemetry: Bool = true) throws -> Engine {
     var o = EngineOptions()
     o.durability = durability
@@ -100,6 +118,24 @@ func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UIn
 }
 
 do {
+    if config.workload == "ingest-telemetry-on" || config.workload == "ingest-telemetry-off" {
+        // One single-threaded ingest, for instruction counting under callgrind (deterministic
+        // where wall-clock comparisons drown in the noise of a shared machine).
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        let n = config.records
+        let rate = try ingest(path: config.dir + "/ingest", threads: 1, count: n, telemetry: config.workload.hasSuffix("on"),
+                              keys: (0..<n).map(key), order: shuffled(n, seed: 42))
+        print(String(format: "%@: %.0f puts/s", config.workload, rate))
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == "telemetry" {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        let n = min(config.records, 300_000)
+        try telemetryOverhead(rounds: 11, count: n, keys: (0..<n).map(key), order: shuffled(n, seed: 42), dir: config.dir)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
     if config.workload == "reshard" {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB)
@@ -170,23 +206,7 @@ do {
         try e.close()
     }
 
-    // telemetry overhead: the same ingest with telemetry on and off, rounds interleaved so
-    // machine noise hits both alike; the median of each is compared.
-    let rounds = 5
-    let count = min(n, 300_000)
-    for threads in [1, 2] {
-        var on: [Double] = [], off: [Double] = []
-        for r in 0..<rounds {
-            for telemetry in (r % 2 == 0 ? [true, false] : [false, true]) {
-                let rate = try ingest(path: config.dir + "/tele", threads: threads, count: count, telemetry: telemetry,
-                                      keys: keys, order: order)
-                if telemetry { on.append(rate) } else { off.append(rate) }
-            }
-        }
-        let medOn = on.sorted()[rounds / 2], medOff = off.sorted()[rounds / 2]
-        print(String(format: "telemetry/%dt   on %9.0f ops/s   off %9.0f ops/s   overhead %+.1f%%   (median of %d interleaved rounds of %d puts)",
-                     threads, medOn, medOff, (medOff - medOn) / medOff * 100, rounds, count))
-    }
+    try telemetryOverhead(rounds: 5, count: min(n, 300_000), keys: keys, order: order, dir: config.dir)
     if config.workload == "all" {
         try ReshardLatency.run(dir: config.dir, mebibytes: min(config.reshardMiB, 256))
     }

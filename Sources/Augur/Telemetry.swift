@@ -112,17 +112,13 @@ public struct TelemetryFile: Sendable, Codable, Equatable {
     public static let name = "TELEMETRY.json"
 }
 
-/// Per-thread telemetry identity, kept in thread-specific storage.
-final class ThreadTelemetry {
+/// Per-thread telemetry identity, kept in thread-specific storage as a plain cell (no
+/// reference counting on the hot path). The cell holds a +1 reference to the registry, given
+/// back with the slot when the thread exits.
+struct ThreadTelemetryCell {
     let slot: StatsSlot
     let clientID: UInt64
-    let registry: StatsSlotRegistry
-    init(registry: StatsSlotRegistry) {
-        self.registry = registry
-        slot = registry.acquire() ?? .unregistered
-        clientID = UInt64(caugur_thread_id())
-    }
-    deinit { if slot.isRegistered { registry.release(slot) } }
+    let registry: Unmanaged<StatsSlotRegistry>
 }
 
 final class Telemetry: @unchecked Sendable {
@@ -133,7 +129,8 @@ final class Telemetry: @unchecked Sendable {
     let clock: any EngineClock
     /// Engine time refreshed by the collector tick: the hot path reads it instead of a clock.
     let coarseNow: Atomic<UInt64>
-    private var key = pthread_key_t()
+    // A `let`: a class's stored `var` would pay a dynamic exclusivity check on every access.
+    private let key: pthread_key_t
 
     init(options: TelemetryOptions, clock: any EngineClock) {
         self.options = options
@@ -142,28 +139,38 @@ final class Telemetry: @unchecked Sendable {
         recorder = WorkloadRecorder(slots: registry, options: options.sampling)
         collector = WorkloadCollector(options: options.collector)
         coarseNow = Atomic(clock.now())
-        // Thread exit releases the thread's slot.
-        pthread_key_create(&key) { value in
-            if let value { Unmanaged<ThreadTelemetry>.fromOpaque(value).release() }
+        // Thread exit gives the thread's slot back.
+        var k = pthread_key_t()
+        pthread_key_create(&k) { value in
+            guard let value else { return }
+            let cell = value.assumingMemoryBound(to: ThreadTelemetryCell.self)
+            if cell.pointee.slot.isRegistered { cell.pointee.registry.takeUnretainedValue().release(cell.pointee.slot) }
+            cell.pointee.registry.release()
+            cell.deinitialize(count: 1)
+            cell.deallocate()
         }
+        key = k
     }
 
     deinit { pthread_key_delete(key) }
 
     @inline(__always)
-    private func thread() -> ThreadTelemetry {
+    private func thread() -> UnsafePointer<ThreadTelemetryCell> {
         if let p = pthread_getspecific(key) {
-            return Unmanaged<ThreadTelemetry>.fromOpaque(p).takeUnretainedValue()
+            return UnsafePointer(p.assumingMemoryBound(to: ThreadTelemetryCell.self))
         }
-        let t = ThreadTelemetry(registry: registry)
-        pthread_setspecific(key, Unmanaged.passRetained(t).toOpaque())
-        return t
+        let cell = UnsafeMutablePointer<ThreadTelemetryCell>.allocate(capacity: 1)
+        cell.initialize(to: ThreadTelemetryCell(slot: registry.acquire() ?? .unregistered,
+                                                clientID: UInt64(caugur_thread_id()),
+                                                registry: Unmanaged.passRetained(registry)))
+        pthread_setspecific(key, cell)
+        return UnsafePointer(cell)
     }
 
     /// The hot path: histogram counters plus a sampled workload vector.
     @inline(__always)
     func record(_ type: OperationType, _ partition: Partition, key: UnsafeRawBufferPointer, bytes: Int) {
-        let t = thread()
+        let t = thread().pointee
         partition.histogram.record(type.histogramAccess, key: key, bytes: UInt64(bytes), slot: t.slot)
         recorder.record(type, partition: partition.id, key: key, timestamp: coarseNow.load(ordering: .relaxed),
                         clientID: t.clientID, bytes: UInt64(bytes), slot: t.slot)
