@@ -205,9 +205,17 @@ public final class Engine: @unchecked Sendable {
         try checkOpen()
         try tablesLock.withLock { () throws(AugurError) in
             guard let table = tablesByName[name] else { throw .tableNotFound(name) }
-            let partitions = table.map.partitions
-            for p in partitions { p.maintenanceLock.lock() }
-            defer { for p in partitions { p.maintenanceLock.unlock() } }
+            // Maintenance locks in id order (as reshards take them), then make sure no reshard
+            // replaced a partition while we waited.
+            var partitions: [Partition] = []
+            while true {
+                partitions = table.map.partitions.sorted { $0.id < $1.id }
+                for p in partitions { p.maintenanceLock.lock() }
+                let current = Set(table.map.partitions.map { ObjectIdentifier($0) })
+                if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) { break }
+                for p in partitions.reversed() { p.maintenanceLock.unlock() }
+            }
+            defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
             try manifest.lock.withLock { () throws(AugurError) in
                 try manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
             }
@@ -252,7 +260,7 @@ public final class Engine: @unchecked Sendable {
         while true {
             let p = table.map.partition(for: key)
             p.gate.lockShared()
-            if p.retired {
+            if p.retired || isClosed {
                 p.gate.unlock()
                 try table.checkUsable()
                 continue
@@ -299,8 +307,9 @@ public final class Engine: @unchecked Sendable {
             for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
             distinct.sort { $0.id < $1.id }
             for p in distinct { p.gate.lockShared() }
-            if distinct.contains(where: { $0.retired }) {
+            if distinct.contains(where: { $0.retired }) || isClosed {
                 for p in distinct { p.gate.unlock() }
+                try checkOpen()
                 for op in batch.ops { try op.table.checkUsable() }
                 continue
             }

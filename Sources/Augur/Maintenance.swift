@@ -63,8 +63,9 @@ extension Engine {
         let number = manifest.lock.withLock { manifest.allocateFileNumber() }
         let name = segmentName(partition: partitionID, file: number)
         let path = joinPath(segmentDirectory, name)
+        // The caller takes the name out of `filesInProgress` once the manifest references the
+        // file (or it is gone): a sweep in between must not take it for a leftover.
         filesInProgress.withLock { _ = $0.insert(name) }
-        defer { filesInProgress.withLock { _ = $0.remove(name) } }
         var size = 0
         var count = 0
         do throws(FileSystemError) {
@@ -83,10 +84,12 @@ extension Engine {
             }
         } catch {
             try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
             throw AugurError(error)
         }
         if count == 0 {
             try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
             return nil
         }
         do throws(AugurError) {
@@ -94,6 +97,7 @@ extension Engine {
             return (segment, RunRecord(name: name, size: UInt64(size)))
         } catch {
             try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
             throw error
         }
     }
@@ -110,6 +114,7 @@ extension Engine {
         // Tombstones must stay only while an older run below might still hold the key.
         let keepTombstones = !mergeAll && !view.runs.isEmpty
         let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound)
+        defer { if let written { filesInProgress.withLock { _ = $0.remove(written.record.name) } } }
         options.crashPoint?(.flushSegmentWritten)
         let keptRecords = mergeAll ? [] : p.runRecords
         let newRecords = (written.map { [$0.record] } ?? []) + keptRecords
@@ -171,11 +176,18 @@ extension Engine {
     func trimWAL() throws(AugurError) {
         var edits: [VersionEdit] = []
         var bumped: [(Partition, UInt64)] = []
-        var floor = UInt64.max
+        // Every partition created after this point starts at or above `start` (a reshard's
+        // targets take their sources' marks, which are counted below or are ≥ start).
+        var floor = wal.lastSequence
         for table in allTables() {
             for p in table.map.partitions {
                 p.maintenanceLock.withLock {
-                    if p.retired { return }
+                    // A partition retired while we waited still counts: its replacements carry
+                    // its memtables and start from its mark.
+                    if p.retired {
+                        floor = min(floor, p.flushedSeq)
+                        return
+                    }
                     p.gate.lockExclusive()
                     let idle = p.activeMemtable.isEmpty && p.view.frozen.isEmpty
                     let seq = wal.lastSequence
@@ -194,7 +206,6 @@ extension Engine {
             try commitEdits(edits, droppingRetired: true)
             for (p, seq) in bumped { p.maintenanceLock.withLock { p.flushedSeq = max(p.flushedSeq, seq) } }
         }
-        if floor == .max { floor = wal.lastSequence }
         wal.trim(flushedFloor: floor)
     }
 }

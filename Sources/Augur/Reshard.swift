@@ -228,6 +228,7 @@ extension Engine {
         } catch {
             // The commit record may have reached the disk even though the call failed: its files
             // must stay until a later commit (or recovery) finds them unreferenced and sweeps them.
+            filesInProgress.withLock { for f in allFiles { $0.remove(f) } }
             abortReshard(job.id, files: [])
             throw error
         }
@@ -246,9 +247,13 @@ extension Engine {
         var carried: [FrozenMemtable] = []
         for p in sources {
             let v = p.view
-            if !v.memtable.isEmpty { carried.append(FrozenMemtable(memtable: v.memtable, upToSeq: upTo)) }
-            for f in v.frozen where !f.memtable.isEmpty { carried.append(FrozenMemtable(memtable: f.memtable, upToSeq: upTo)) }
+            if !v.memtable.isEmpty { carried.append(FrozenMemtable(memtable: v.memtable, upToSeq: flushed)) }
+            for f in v.frozen where !f.memtable.isEmpty { carried.append(FrozenMemtable(memtable: f.memtable, upToSeq: flushed)) }
         }
+        // Layers flush oldest (last) first, and each flush raises the partition's mark to the
+        // layer's `upToSeq`. Only when the last carried layer (index 0) is written is every write
+        // up to the cutover in runs; the others keep the targets' starting mark.
+        if !carried.isEmpty { carried[0] = FrozenMemtable(memtable: carried[0].memtable, upToSeq: upTo) }
         // Newest first, as in a partition's own view: sources are disjoint, so only one source's
         // layers can hold a given key and their relative order is kept.
         for p in targets where !carried.isEmpty { p.updateView { $0.frozen = carried } }

@@ -119,6 +119,9 @@ final class WriteAheadLog: @unchecked Sendable {
 
     var lastSequence: UInt64 { lastSeq.load(ordering: .acquiring) }
 
+    /// Set by `close()`; checked under `syncLock` before any fdatasync.
+    private var closed = false
+
     func checkWritable() throws(AugurError) {
         if failed.load(ordering: .acquiring) {
             throw .writesDisabled(reason: failure.withLock { $0 } ?? "a WAL sync failed")
@@ -192,6 +195,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Makes everything up to `position` durable (group commit). Throws once the log has failed.
     func sync(upTo position: WALPosition) throws(AugurError) {
         try syncLock.withLock { () throws(AugurError) in
+            if closed { throw .engineClosed }
             try checkWritable()
             let segment = position.segment
             if segment.durableEnd >= position.end { return }
@@ -213,6 +217,7 @@ final class WriteAheadLog: @unchecked Sendable {
     func syncCurrent() throws(AugurError) {
         let segment = current.withLock { $0 }
         try syncLock.withLock { () throws(AugurError) in
+            if closed { throw .engineClosed }
             try checkWritable()
             let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
             advanceComplete(segment, mustReach: segment.completeEnd, mayReach: end)
@@ -238,7 +243,9 @@ final class WriteAheadLog: @unchecked Sendable {
                 full.sealedEnd = end
                 try syncLock.withLock { () throws(AugurError) in
                     advanceComplete(full, mustReach: end, mayReach: end)
-                    if durability != .none && !skipSyncBug {
+                    // Synced even with `.none` (once per segment): a sealed segment is not the
+                    // newest, so recovery would take an unwritten page in it for corruption.
+                    if !skipSyncBug {
                         do throws(FileSystemError) { try full.file.sync() } catch {
                             fail("fdatasync of \(full.path) failed: \(error.errno)")
                             throw AugurError(error)
@@ -294,6 +301,7 @@ final class WriteAheadLog: @unchecked Sendable {
     }
 
     func close() {
+        syncLock.withLock { closed = true }
         let seg = current.withLock { $0 }
         seg.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }
