@@ -63,6 +63,14 @@ let package = Package(
                 dependencies: ["Augur", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Tools/augur-load/Lib"),
         .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
+        // Crash-recovery and fault-injection harness (issue 8): the logic is a library so the
+        // tests drive it in process; the executable adds the command line and the child mode.
+        .target(name: "AugurCrashHarness", dependencies: ["Augur", "AugurSys"], path: "Sources/AugurCrashHarness"),
+        .executableTarget(
+            name: "augur-crash",
+            dependencies: ["AugurCrashHarness", "Augur", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Tools/augur-crash"
+        ),
         .executableTarget(
             name: "augur-bench",
             dependencies: ["Augur"],
@@ -95,6 +103,8 @@ let package = Package(
             dependencies: ["AugurSys", "AugurTestSupport"],
             path: "Tests/AugurSysTests"
         ),
+        .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "augur-crash"],
+                    path: "Tests/AugurCrashTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),

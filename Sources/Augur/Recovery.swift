@@ -94,6 +94,7 @@ enum Recovery {
 
         // Verify every referenced segment before anything is mapped for use.
         var partitions: [Partition] = []
+        let removalHook: (@Sendable (String) -> Void)? = options.crashPoint.map { hook in { @Sendable _ in hook(.obsoleteFileRemoved) } }
         for record in state.partitions.values.sorted(by: { $0.id < $1.id }) {
             var runs: [Segment] = []
             for run in record.runs {
@@ -101,7 +102,8 @@ enum Recovery {
                 guard fs.fileExists(file) else {
                     throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
                 }
-                runs.append(try Segment(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size)))
+                runs.append(try Segment(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
+                                        onRemove: removalHook))
                 report.segmentsVerified += 1
             }
             partitions.append(Partition(record: record, runs: runs,

@@ -197,7 +197,8 @@ extension Engine {
                     let size = built.size
                     job.update { $0.copyBackend = built.backend.rawValue }
                     options.crashPoint?(.reshardCopied)
-                    runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size), RunRecord(name: name, size: UInt64(size))))
+                    runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size,
+                                             onRemove: removalCrashPoint), RunRecord(name: name, size: UInt64(size))))
                 }
                 built.append(runs)
             }

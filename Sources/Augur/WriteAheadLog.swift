@@ -280,12 +280,14 @@ final class WriteAheadLog: @unchecked Sendable {
             inheritedSegments.removeAll { seg in
                 guard seg.maxSeq <= flushedFloor else { return false }
                 try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(seg.number)))
+                crashPoint?(.obsoleteFileRemoved)
                 removed += 1
                 return true
             }
             sealedSegments.removeAll { seg in
                 guard seg.maxSeq.load(ordering: .acquiring) <= flushedFloor else { return false }
                 try? fileSystem.remove(seg.path)
+                crashPoint?(.obsoleteFileRemoved)
                 removed += 1
                 return true
             }

@@ -41,6 +41,7 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     private var rules: [FaultRule] = []
     private var matched: [Int] = []
     private var injected: [FaultRule] = []
+    private var injectedAt: [String] = []
     private var callCounts: [FileOperation: Int] = [:]
 
     /// Whether handles opened through this file system pass on the wrapped handle's
@@ -75,6 +76,9 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     /// Faults injected so far, in order.
     public var injectedFaults: [FaultRule] { lock.withLock { injected } }
 
+    /// The paths the injected faults hit, in the same order.
+    public var injectedPaths: [String] { lock.withLock { injectedAt } }
+
     /// How many calls of each operation went through (faulted or not).
     public func calls(of operation: FileOperation) -> Int { lock.withLock { callCounts[operation, default: 0] } }
 
@@ -90,6 +94,7 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
                     if fired == nil {
                         fired = rules[i].errno
                         injected.append(rules[i])
+                        injectedAt.append(path)
                     }
                 }
             }

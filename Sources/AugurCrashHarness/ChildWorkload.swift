@@ -1,0 +1,138 @@
+// The child process of the SIGKILL modes (`augur-crash child …`).
+//
+// It recovers the store, logs a digest of what it recovered, then runs the workload under
+// `sync` durability. Before each operation it appends an intent record ("I <n> <op>") to a log
+// file outside the store, and after the operation returns an ack ("A <n>") or error record —
+// each with one write(2), before the next operation starts — so the parent can rebuild the
+// history after the kill. In crash-point mode (M2) a hook on the engine's crash points kills
+// the process with SIGKILL with probability 1/N at the targeted point (or at any point), after
+// logging where ("C <point>"); recovery itself has crash points too.
+//
+// Records: S <pid> | R <digest> <records> | I <n> <op> | A <n> | E <n> reject|error <message>
+//          | C <point> | X <fatal message> | D (finished without being killed)
+import Augur
+import AugurSys
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ChildConfig: Sendable {
+    public var storePath: String
+    public var logPath: String
+    public var seed: UInt64
+    /// Operation numbers start after this (values name the operation that wrote them).
+    public var firstOp: UInt64 = 0
+    /// Crash-point mode: the point to crash at ("any" = every point), nil = no self-crash (M1).
+    public var crashPoint: String? = nil
+    /// Crash with probability 1/oneIn at each hit of the targeted point.
+    public var oneIn: Int = 1
+    public var maxOps: Int = 100_000
+    /// The child closes the store and exits on its own after this long.
+    public var deadlineMilliseconds: Int = 10_000
+    public var plantedBug: PlantedBug? = nil
+    /// Test hook: die with this signal right after starting (proves the parent reports it).
+    public var raiseSignal: Int32? = nil
+
+    public init(storePath: String, logPath: String, seed: UInt64) {
+        self.storePath = storePath
+        self.logPath = logPath
+        self.seed = seed
+    }
+
+    /// Arguments for `augur-crash child`.
+    public var arguments: [String] {
+        var a = ["child", "--store", storePath, "--log", logPath, "--seed", String(seed), "--first-op", String(firstOp),
+                 "--max-ops", String(maxOps), "--deadline-ms", String(deadlineMilliseconds)]
+        if let crashPoint { a += ["--crash-point", crashPoint, "--one-in", String(oneIn)] }
+        if let plantedBug { a += ["--planted-bug", plantedBug.rawValue] }
+        if let raiseSignal { a += ["--raise-signal", String(raiseSignal)] }
+        return a
+    }
+}
+
+public enum ChildWorkload {
+    /// Runs until killed, until `maxOps` operations, or until the deadline. Returns the exit code.
+    public static func run(_ config: ChildConfig) -> Int32 {
+        let log: RecordLog
+        do { log = try RecordLog(path: config.logPath) } catch {
+            print("augur-crash child: \(error)")
+            return 2
+        }
+        log.append("S \(getpid())")
+        if let sig = config.raiseSignal {
+            // Default action, as for a real fault once the runtime's crash handler has run.
+            signal(sig, SIG_DFL)
+            raise(sig)
+        }
+        startParentWatchdog()
+
+        var hook: (@Sendable (CrashPoint) -> Void)? = nil
+        if let target = config.crashPoint {
+            let rng = Mutex(SplitMix64(seed: config.seed ^ 0xC4A5_4E11))
+            let oneIn = UInt64(max(1, config.oneIn))
+            hook = { point in
+                guard target == "any" || target == point.rawValue else { return }
+                let fire = rng.withLock { $0.next() % oneIn == 0 }
+                if fire {
+                    log.append("C \(point.rawValue)")
+                    _ = kill(getpid(), SIGKILL)
+                    while true { pause() }
+                }
+            }
+        }
+        let options = harnessEngineOptions(fileSystem: PosixFileSystem(), plantedBug: config.plantedBug, crashPoint: hook)
+        let engine: Engine
+        do { engine = try Engine.open(at: config.storePath, options: options) } catch {
+            log.append("X recovery failed: \(oneLine(error.description))")
+            return 3
+        }
+        let executor = WorkloadExecutor(engine: engine)
+        do {
+            let state = try dumpState(engine)
+            log.append("R \(state.digest) \(state.recordCount)")
+            try executor.prepareTables()
+        } catch {
+            log.append("X reading the recovered store failed: \(oneLine(error.description))")
+            return 3
+        }
+        var generator = WorkloadGenerator(seed: config.seed, firstOpNumber: config.firstOp)
+        let deadline = monotonicMilliseconds() + config.deadlineMilliseconds
+        for n in 0..<config.maxOps {
+            if monotonicMilliseconds() > deadline { break }
+            let op: Op
+            do { op = generator.next(partitions: try executor.partitions()) } catch {
+                log.append("X reading partitions failed: \(oneLine(error.description))")
+                return 3
+            }
+            log.append("I \(n) \(op.encoded)")
+            do throws(AugurError) {
+                try executor.execute(op)
+                log.append("A \(n)")
+            } catch {
+                log.append("E \(n) \(error.isPlanRejection ? "reject" : "error") \(oneLine(error.description))")
+            }
+        }
+        do { try engine.close() } catch {
+            log.append("X close failed: \(oneLine(error.description))")
+            return 3
+        }
+        log.append("D")
+        return 0
+    }
+
+    /// Exits if the parent goes away (the child must never outlive the harness).
+    static func startParentWatchdog() {
+        let parent = getppid()
+        let queue = DispatchQueue(label: "augur-crash.watchdog")
+        queue.async {
+            while true {
+                if getppid() != parent { _exit(4) }
+                usleep(50_000)
+            }
+        }
+    }
+}
+
+func oneLine(_ s: String) -> String { s.split(whereSeparator: \.isNewline).joined(separator: " ") }
