@@ -1,3 +1,4 @@
+import Augur
 // The oracle of acknowledged operations, kept outside the engine.
 //
 // With one writer and `sync` durability the only states a crash may leave are "every
@@ -204,12 +205,8 @@ public struct Oracle: Sendable {
     }
 }
 
+/// The engine's `formatKey`, cut to 40 characters for one-line reports.
 func formatKeyShort(_ k: [UInt8]) -> String {
-    let s = String(describing: formatKeyText(k))
+    let s = formatKey(k)
     return s.count > 40 ? String(s.prefix(40)) + "…" : s
-}
-
-func formatKeyText(_ k: [UInt8]) -> String {
-    if !k.isEmpty && k.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return "\"" + String(decoding: k, as: UTF8.self) + "\"" }
-    return "0x" + k.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }
