@@ -3,6 +3,7 @@
 #include <sys/syscall.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <numaif.h>
 
 int caugur_fallocate(int fd, int64_t offset, int64_t length) {
     return fallocate(fd, 0, (off_t)offset, (off_t)length);
@@ -40,6 +41,71 @@ int caugur_allowed_cpu_count(void) {
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
     return CPU_COUNT(&set);
+}
+
+// MARK: - NUMA and CPU placement
+
+bool caugur_numa_available(void) {
+    static int available = -2;
+    int a = __atomic_load_n(&available, __ATOMIC_RELAXED);
+    if (a == -2) { a = numa_available(); __atomic_store_n(&available, a, __ATOMIC_RELAXED); }
+    return a >= 0;
+}
+
+int caugur_numa_max_node(void) { return caugur_numa_available() ? numa_max_node() : 0; }
+
+bool caugur_numa_node_exists(int node) {
+    if (!caugur_numa_available() || node < 0 || node > numa_max_node()) return false;
+    return numa_nodes_ptr != NULL && numa_bitmask_isbitset(numa_nodes_ptr, (unsigned)node);
+}
+
+int caugur_numa_node_cpus(int node, int *cpus, int capacity) {
+    if (!caugur_numa_node_exists(node)) { errno = caugur_numa_available() ? EINVAL : ENOSYS; return -1; }
+    struct bitmask *mask = numa_allocate_cpumask();
+    if (!mask) { errno = ENOMEM; return -1; }
+    if (numa_node_to_cpus(node, mask) != 0) { int e = errno; numa_bitmask_free(mask); errno = e; return -1; }
+    int n = 0;
+    for (unsigned i = 0; i < mask->size; i++) {
+        if (numa_bitmask_isbitset(mask, i)) { if (n < capacity) cpus[n] = (int)i; n++; }
+    }
+    numa_bitmask_free(mask);
+    return n;
+}
+
+int caugur_thread_affinity_cpus(int *cpus, int capacity) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) return -1;
+    int n = 0;
+    for (int i = 0; i < CPU_SETSIZE; i++) {
+        if (CPU_ISSET(i, &set)) { if (n < capacity) cpus[n] = i; n++; }
+    }
+    return n;
+}
+
+int caugur_sched_getcpu(void) { return sched_getcpu(); }
+
+int caugur_numa_run_on_node(int node) {
+    if (!caugur_numa_available()) return ENOSYS;
+    if (!caugur_numa_node_exists(node)) return EINVAL;
+    return numa_run_on_node(node) == 0 ? 0 : errno;
+}
+
+void *caugur_numa_alloc(size_t bytes, int node, int *on_node) {
+    *on_node = 0;
+    if (!caugur_numa_available() || bytes == 0) return NULL;
+    if (caugur_numa_node_exists(node)) {
+        void *p = numa_alloc_onnode(bytes, node);
+        if (p) { *on_node = 1; return p; }
+    }
+    return numa_alloc_local(bytes);
+}
+
+void caugur_numa_free(void *mem, size_t bytes) { numa_free(mem, bytes); }
+
+int caugur_query_page_nodes(unsigned long count, const void **pages, int *status) {
+    long r = move_pages(0, count, (void **)pages, NULL, status, 0);
+    return r < 0 ? -1 : 0;
 }
 
 int32_t caugur_gettid(void) { return (int32_t)syscall(SYS_gettid); }

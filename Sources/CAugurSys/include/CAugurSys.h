@@ -77,6 +77,39 @@ void caugur_kill_self(void);
 /// Used by WAL recovery to measure a torn tail in a mostly zero, preallocated file.
 size_t caugur_nonzero_prefix_length(const void *buf, size_t len);
 
+// MARK: - NUMA and CPU placement (implemented in CAugurSys.c; used by AugurSys/Numa*.swift)
+
+// libnuma prints a warning to stderr (numa_warn) when asked about a node that does not exist,
+// so every node argument is checked against numa_nodes_ptr before libnuma sees it.
+
+/// Whether libnuma can be used (numa_available() >= 0; it fails when get_mempolicy is blocked).
+bool caugur_numa_available(void);
+/// numa_max_node(): the highest node id. Only meaningful when caugur_numa_available().
+int caugur_numa_max_node(void);
+/// Whether `node` is a node of this machine (set in numa_nodes_ptr). False without libnuma.
+bool caugur_numa_node_exists(int node);
+/// Writes up to `capacity` CPU ids of `node` (numa_node_to_cpus) to `cpus`, ascending.
+/// Returns the number of CPUs of the node (may exceed `capacity`) or -1 with errno.
+int caugur_numa_node_cpus(int node, int *cpus, int capacity);
+/// Writes up to `capacity` CPU ids of the calling thread's affinity mask (sched_getaffinity),
+/// ascending. Returns the number of CPUs in the mask (may exceed `capacity`) or -1 with errno.
+int caugur_thread_affinity_cpus(int *cpus, int capacity);
+/// sched_getcpu(): the CPU the calling thread is running on, or -1 with errno.
+int caugur_sched_getcpu(void);
+/// numa_run_on_node(node): restricts the calling thread to the CPUs of `node`.
+/// Returns 0 or an errno value (EINVAL for a node that does not exist, ENOSYS without libnuma).
+int caugur_numa_run_on_node(int node);
+/// numa_alloc_onnode(bytes, node) when `node` exists, else numa_alloc_local(bytes); NULL when
+/// libnuma is unavailable or the mapping fails. Page aligned, zero filled; free with
+/// caugur_numa_free. `*on_node` is set to 1 when the node-bound allocation was used.
+void *caugur_numa_alloc(size_t bytes, int node, int *on_node);
+/// numa_free(mem, bytes).
+void caugur_numa_free(void *mem, size_t bytes);
+/// Queries the node of each page in `pages` without faulting anything in (move_pages(2) with
+/// nodes == NULL). `status[i]` gets the node id or a negative errno (-ENOENT: not faulted in,
+/// -EFAULT: unmapped or the zero page). Returns 0 or -1 with errno (ENOSYS, EPERM in sandboxes).
+int caugur_query_page_nodes(unsigned long count, const void **pages, int *status);
+
 // MARK: - io_uring constants Swift cannot import
 
 // The IOSQE_* flags are macros over enum constants ((1U << IOSQE_IO_LINK_BIT)); Swift's importer
