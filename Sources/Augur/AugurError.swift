@@ -33,6 +33,17 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidReshardPlan(plan: String, reason: String)
     /// An option outside its allowed range.
     case invalidOption(name: String, value: String, reason: String)
+    case indexNotFound(table: String, index: String)
+    case indexAlreadyExists(table: String, index: String)
+    case invalidIndexName(String, reason: String)
+    /// A scan of an index whose build has not finished in every partition.
+    case indexNotReady(table: String, index: String, partitionsReady: Int, partitions: Int)
+    /// After a reopen, writes to a table need every index's extractor (`attachSecondaryIndex`).
+    case indexNotAttached(table: String, index: String)
+    /// The application's extractor threw for the record with this key; nothing was written.
+    case indexExtractorFailed(index: String, key: [UInt8], message: String)
+    /// An extracted index key longer than the key size limit.
+    case indexKeyTooLarge(index: String, size: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -53,6 +64,17 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidSplitKey(let key, let reason): "invalid split key \(formatKey(key)): \(reason)"
         case .invalidReshardPlan(let plan, let reason): "invalid reshard plan (\(plan)): \(reason)"
         case .invalidOption(let name, let value, let reason): "invalid option \(name)=\(value): \(reason)"
+        case .indexNotFound(let t, let i): "table \"\(t)\" has no index \"\(i)\""
+        case .indexAlreadyExists(let t, let i): "table \"\(t)\" already has an index \"\(i)\""
+        case .invalidIndexName(let name, let reason): "invalid index name \"\(name)\": \(reason)"
+        case .indexNotReady(let t, let i, let r, let n):
+            "index \"\(i)\" of table \"\(t)\" is still being built (\(r) of \(n) partitions ready)"
+        case .indexNotAttached(let t, let i):
+            "index \"\(i)\" of table \"\(t)\" has no extractor since the store was opened: call attachSecondaryIndex"
+        case .indexExtractorFailed(let i, let key, let message):
+            "the extractor of index \"\(i)\" failed for key \(formatKey(key)): \(message)"
+        case .indexKeyTooLarge(let i, let size, let limit):
+            "index \"\(i)\" key of \(size) bytes exceeds the limit of \(limit) bytes"
         }
     }
 

@@ -47,7 +47,7 @@ public final class Engine: @unchecked Sendable {
     private let directoryLock: any FileLock
     let manifest: Manifest
     let wal: WriteAheadLog
-    private let tablesLock = PThreadMutex()
+    let tablesLock = PThreadMutex()
     private var tablesByName: [String: Table] = [:]
     private var tablesByID: [UInt32: Table] = [:]
     private let closed = Atomic<Bool>(false)
@@ -55,6 +55,9 @@ public final class Engine: @unchecked Sendable {
     /// Reshards run one at a time, in request order, off the caller's thread.
     let reshardQueue = DispatchQueue(label: "augur.reshard")
     let reshardJobs = Mutex<[ReshardJob]>([])
+    /// Index build coordinators (one per index build in progress) and their workers.
+    let indexBuildQueue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
+    let indexBuildWorkers: IndexBuildWorkers
     let rangeCopier: RangeCopier
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
@@ -94,6 +97,7 @@ public final class Engine: @unchecked Sendable {
         wal = recovered.wal
         recoveryReport = recovered.report
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
+        indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)
         maxKeySize = options.maxKeySize
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
@@ -119,6 +123,12 @@ public final class Engine: @unchecked Sendable {
         for (id, name) in recovered.manifest.state.tables {
             let parts = recovered.partitions.filter { $0.tableID == id }
             let table = Table(name: name, id: id, engine: self, map: PartitionMap(parts))
+            let indexes = recovered.manifest.state.indexes(ofTable: id)
+            if !indexes.isEmpty {
+                // Extractors come back with `attachSecondaryIndex`; until then writes are refused.
+                table.indexDescriptors.withLock { $0 = indexes.map { IndexDescriptor(id: $0.id, name: $0.name, extractor: nil) } }
+                table.hasIndexes.store(true, ordering: .releasing)
+            }
             tablesByName[name] = table
             tablesByID[id] = table
         }
@@ -143,7 +153,7 @@ public final class Engine: @unchecked Sendable {
         // Memtables rebuilt from the WAL are flushed in the background so the old WAL segments
         // can be trimmed; trimming also drops WAL segments with nothing unflushed in them. Only
         // the partitions that held replayed data at open: later writes flush on their own terms.
-        let replayed = recovered.partitions.filter { !$0.activeMemtable.isEmpty }
+        let replayed = recovered.partitions.filter { $0.view.hasMemtableData }
         maintenanceQueue.async { [self] in
             if isClosed { return }
             for p in replayed {
@@ -224,7 +234,9 @@ public final class Engine: @unchecked Sendable {
                 p.gate.lockExclusive()
                 p.retire()
                 p.gate.unlock()
-                for s in p.view.runs { s.markObsolete() }
+                let v = p.view
+                for s in v.runs { s.markObsolete() }
+                for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
                 telemetry?.collector.removePartition(p.id)
             }
             tablesByName[name] = nil
@@ -264,6 +276,12 @@ public final class Engine: @unchecked Sendable {
                 p.gate.unlock()
                 try table.checkUsable()
                 continue
+            }
+            if table.hasIndexes.load(ordering: .acquiring) {
+                // Read under the gate: an index's build freezes partitions only after it is visible.
+                p.gate.unlock()
+                let op = WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value))
+                return try writeIndexed([op])
             }
             let position: WALPosition
             do {
@@ -313,6 +331,10 @@ public final class Engine: @unchecked Sendable {
                 for op in batch.ops { try op.table.checkUsable() }
                 continue
             }
+            if batch.ops.contains(where: { $0.table.hasIndexes.load(ordering: .acquiring) }) {
+                for p in distinct { p.gate.unlock() }
+                return try writeIndexed(batch.ops)
+            }
             let position: WALPosition
             do {
                 position = try wal.append(payloadSize: payload, opCount: batch.ops.count) { base, _ in
@@ -357,13 +379,13 @@ public final class Engine: @unchecked Sendable {
         if key.count == 0 { throw .emptyKey }
         if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
         let p = table.map.partition(for: key)
-        let value = lookup(p.view, key)
+        let value = lookupValue(p.view, key)
         telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0))
         return value
     }
 
     @inline(__always)
-    private func lookup(_ view: PartitionView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
+    func lookupValue(_ view: PartitionView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
         if let e = view.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
         for f in view.frozen {
             if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
@@ -444,6 +466,8 @@ public final class Engine: @unchecked Sendable {
         controllerTimer?.cancel()
         controller?.lock.withLock {}     // a tick in progress finishes first
         reshardQueue.sync {}
+        indexBuildQueue.sync(flags: .barrier) {}
+        indexBuildWorkers.shutdown()
         maintenanceQueue.sync {}
         if telemetry != nil { collectTelemetry(force: true, closing: true) }
         let tables = allTables()

@@ -39,12 +39,14 @@ extension Engine {
         if p.retired { return }
         do {
             p.gate.lockExclusive()
-            let memtable = p.activeMemtable
-            if !memtable.isEmpty {
+            let current = p.view
+            if !current.memtable.isEmpty || current.indexMemtables.values.contains(where: { !$0.isEmpty }) {
                 let upTo = wal.lastSequence
                 p.updateView { v in
-                    v.frozen.insert(FrozenMemtable(memtable: memtable, upToSeq: upTo), at: 0)
+                    v.frozen.insert(FrozenMemtable(memtable: v.memtable, upToSeq: upTo,
+                                                   indexes: v.indexMemtables.filter { !$0.value.isEmpty }), at: 0)
                     v.memtable = Memtable(seed: upTo | 1)
+                    v.indexMemtables = [:]
                 }
             }
             p.gate.unlock()
@@ -65,9 +67,9 @@ extension Engine {
     /// Writes records from `cursor` into a new segment of partition `partitionID`, or no file
     /// when there is nothing to write. Caller decides whether tombstones are kept.
     func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
-                      until end: [UInt8]?) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
-        let number = manifest.lock.withLock { manifest.allocateFileNumber() }
-        let name = segmentName(partition: partitionID, file: number)
+                      until end: [UInt8]?, including include: ((UnsafeRawBufferPointer) -> Bool)? = nil,
+                      named fixedName: String? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+        let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
         let path = joinPath(segmentDirectory, name)
         // The caller takes the name out of `filesInProgress` once the manifest references the
         // file (or it is gone): a sweep in between must not take it for a leftover.
@@ -78,7 +80,7 @@ extension Engine {
             let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval)
             while cursor.isValid {
                 if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
-                if keepTombstones || cursor.kind == .put {
+                if (keepTombstones || cursor.kind == .put) && include?(cursor.key) ?? true {
                     try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
                 }
                 cursor.advance()
@@ -130,8 +132,30 @@ extension Engine {
         options.crashPoint?(.flushSegmentWritten)
         let keptRecords = mergeAll ? [] : p.runRecords
         let newRecords = (written.map { [$0.record] } ?? []) + keptRecords
+        // The secondary indexes' layers of the same freeze, under the same flush mark.
+        var indexResults: [(id: UInt32, written: (segment: Segment, record: RunRecord)?, records: [RunRecord], mergeAll: Bool)] = []
+        defer { for r in indexResults { if let w = r.written { filesInProgress.withLock { _ = $0.remove(w.record.name) } } } }
+        for (indexID, memtable) in frozen.indexes.sorted(by: { $0.key < $1.key }) where !memtable.isEmpty {
+            let runs = view.indexRuns[indexID] ?? []
+            let merge = runs.count + 1 > options.maxRunsPerPartition
+            var sources: [SourceCursor] = [.memtable(Memtable.Cursor(memtable))]
+            if merge { for r in runs { sources.append(.segment(Segment.Cursor(r))) } }
+            var cursor = MergedCursor(sources: sources)
+            cursor.position(start: nil, end: nil)
+            // Until the build's run lies below, a tombstone may hide an entry the build writes.
+            let keep = !p.indexesReady.contains(indexID) || (!merge && !runs.isEmpty)
+            // Carried layers hold entries of neighbours: keep those whose primary key is ours.
+            let w = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keep, until: nil,
+                                     including: { p.containsPrimaryKey(ofEntry: $0) })
+            let kept = merge ? [] : (p.indexRunRecords[indexID] ?? [])
+            indexResults.append((indexID, w, (w.map { [$0.record] } ?? []) + kept, merge))
+        }
+        var edits: [VersionEdit] = [.setRuns(partitionID: p.id, runs: newRecords, flushedSeq: max(p.flushedSeq, frozen.upToSeq))]
+        for r in indexResults where r.written != nil || r.mergeAll {
+            edits.append(.setIndexRuns(partitionID: p.id, indexID: r.id, runs: r.records, ready: p.indexesReady.contains(r.id)))
+        }
         do throws(AugurError) {
-            try commitEdits([.setRuns(partitionID: p.id, runs: newRecords, flushedSeq: max(p.flushedSeq, frozen.upToSeq))])
+            try commitEdits(edits)
         } catch {
             // The record may or may not have reached the disk; leave the file for the sweep
             // that follows the next successful commit (or for recovery) to decide.
@@ -140,9 +164,17 @@ extension Engine {
         options.crashPoint?(.flushManifestCommitted)
         p.runRecords = newRecords
         p.flushedSeq = max(p.flushedSeq, frozen.upToSeq)
-        let replaced = mergeAll ? view.runs : []
+        var replaced = mergeAll ? view.runs : []
+        for r in indexResults where r.written != nil || r.mergeAll {
+            p.indexRunRecords[r.id] = r.records.isEmpty ? nil : r.records
+            if r.mergeAll { replaced += view.indexRuns[r.id] ?? [] }
+        }
         p.updateView { v in
             v.runs = (written.map { [$0.segment] } ?? []) + (mergeAll ? [] : v.runs)
+            for r in indexResults where r.written != nil || r.mergeAll {
+                let runs = (r.written.map { [$0.segment] } ?? []) + (r.mergeAll ? [] : (v.indexRuns[r.id] ?? []))
+                v.indexRuns[r.id] = runs.isEmpty ? nil : runs
+            }
             v.frozen.removeLast()
         }
         for s in replaced { s.markObsolete() }
@@ -201,7 +233,7 @@ extension Engine {
                         return
                     }
                     p.gate.lockExclusive()
-                    let idle = p.activeMemtable.isEmpty && p.view.frozen.isEmpty
+                    let idle = !p.view.hasMemtableData
                     let seq = wal.lastSequence
                     p.gate.unlock()
                     if idle && seq > p.flushedSeq {

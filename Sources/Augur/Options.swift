@@ -51,6 +51,9 @@ public enum CrashPoint: String, Sendable, CaseIterable {
     case reshardRolledBack = "reshard.rollback"
     case obsoleteFileRemoved = "file.removed"
     case recoveryReplayed = "recovery.replayed"
+    case indexBuildStarted = "index.build-started"
+    case indexBuildWritten = "index.build-written"
+    case indexBuildCommitted = "index.build-committed"
 }
 
 /// Options for `Engine.open`. Every number has its unit in its name or doc comment.
@@ -91,6 +94,8 @@ public struct EngineOptions: Sendable {
     public var rangeCopy = RangeCopier.Options(directReads: false, syncTargets: false)
     /// Workload telemetry (key histograms, sampled workload vectors, rolling windows).
     public var telemetry = TelemetryOptions()
+    /// Secondary index builds: workers, their pinning and NUMA placement.
+    public var indexBuild = IndexBuildOptions()
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).
     public var plantedBug: PlantedBug? = nil
 
@@ -108,6 +113,7 @@ public struct EngineOptions: Sendable {
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")
         try check(manifestRotationSize >= 1024, "manifestRotationSize", manifestRotationSize, "must be at least 1024")
+        if let w = indexBuild.workers { try check(w >= 1 && w <= 1024, "indexBuild.workers", w, "must be in 1...1024") }
         if case .periodic(let d) = durability, d <= .zero {
             throw .invalidOption(name: "durability", value: "\(d)", reason: "periodic interval must be positive")
         }

@@ -7,6 +7,11 @@ import Synchronization
 struct FrozenMemtable {
     let memtable: Memtable
     let upToSeq: UInt64
+    /// The secondary indexes' memtables frozen with it (by index id): a layer is base data and
+    /// index entries together, flushed in one manifest record under one flush mark.
+    var indexes: [UInt32: Memtable] = [:]
+
+    var isEmpty: Bool { memtable.isEmpty && indexes.values.allSatisfy(\.isEmpty) }
 }
 
 /// What a reader needs to read a partition at one moment: newest data first.
@@ -14,6 +19,24 @@ struct PartitionView {
     var memtable: Memtable
     var frozen: [FrozenMemtable]          // newest first
     var runs: [Segment]                   // newest first
+    /// Active memtables of the secondary indexes' local parts (created on first use).
+    var indexMemtables: [UInt32: Memtable] = [:]
+    /// Runs of the secondary indexes' local parts, newest first.
+    var indexRuns: [UInt32: [Segment]] = [:]
+
+    /// Every layer of index `id`, newest first: active, frozen, runs.
+    func indexSources(_ id: UInt32) -> [SourceCursor] {
+        var s: [SourceCursor] = []
+        if let m = indexMemtables[id] { s.append(.memtable(Memtable.Cursor(m))) }
+        for f in frozen { if let m = f.indexes[id] { s.append(.memtable(Memtable.Cursor(m))) } }
+        for r in indexRuns[id] ?? [] { s.append(.segment(Segment.Cursor(r))) }
+        return s
+    }
+
+    /// Whether any memtable (base or index) holds data.
+    var hasMemtableData: Bool {
+        !memtable.isEmpty || indexMemtables.values.contains { !$0.isEmpty } || !frozen.isEmpty
+    }
 }
 
 /// A key range `[lowerBound, upperBound)` of one table: a memtable fed from the shared WAL,
@@ -41,6 +64,10 @@ final class Partition: @unchecked Sendable {
     var runRecords: [RunRecord]
     /// Sequence number up to which this partition's writes are in `runRecords` (maintenanceLock).
     var flushedSeq: UInt64
+    /// Runs of each index's local part as the manifest records them (maintenanceLock).
+    var indexRunRecords: [UInt32: [RunRecord]]
+    /// Indexes whose build completed here (maintenanceLock).
+    var indexesReady: Set<UInt32>
     /// Set under the exclusive gate when a split replaces this partition; writers that then get
     /// the gate route again.
     private(set) var retired = false
@@ -49,7 +76,7 @@ final class Partition: @unchecked Sendable {
     /// Set while a background flush of this partition is queued.
     let flushQueued = Atomic<Bool>(false)
 
-    init(record: PartitionRecord, runs: [Segment], histogram: KeyHistogram) {
+    init(record: PartitionRecord, runs: [Segment], indexRuns: [UInt32: [Segment]] = [:], histogram: KeyHistogram) {
         self.histogram = histogram
         id = record.id
         tableID = record.tableID
@@ -57,12 +84,32 @@ final class Partition: @unchecked Sendable {
         upperBound = record.upperBound
         runRecords = record.runs
         flushedSeq = record.flushedSeq
-        _view = PartitionView(memtable: Memtable(seed: record.id &* 0x9E3779B97F4A7C15 | 1), frozen: [], runs: runs)
+        indexRunRecords = record.indexRuns
+        indexesReady = record.indexesReady
+        _view = PartitionView(memtable: Memtable(seed: record.id &* 0x9E3779B97F4A7C15 | 1), frozen: [], runs: runs,
+                              indexRuns: indexRuns)
     }
 
     var record: PartitionRecord {
         PartitionRecord(id: id, tableID: tableID, lowerBound: lowerBound, upperBound: upperBound,
-                        runs: runRecords, flushedSeq: flushedSeq)
+                        runs: runRecords, flushedSeq: flushedSeq, indexRuns: indexRunRecords, indexesReady: indexesReady)
+    }
+
+    /// The active memtable of index `indexID`, created on first use. Stable while the caller
+    /// holds `gate` (a freeze takes the gate exclusive).
+    func indexMemtable(_ indexID: UInt32) -> Memtable {
+        stateLock.withLock {
+            if let m = _view.indexMemtables[indexID] { return m }
+            let m = Memtable(seed: (id &* 0x9E3779B97F4A7C15) ^ UInt64(indexID) | 1)
+            _view.indexMemtables[indexID] = m
+            return m
+        }
+    }
+
+    /// Whether a primary key lies in this partition's range.
+    func containsPrimaryKey(ofEntry entry: UnsafeRawBufferPointer) -> Bool {
+        guard let pk = IndexKey.primaryKey(entry) else { return false }
+        return contains(pk)
     }
 
     /// A consistent view for a reader.

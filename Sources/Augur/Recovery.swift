@@ -106,7 +106,19 @@ enum Recovery {
                                         onRemove: removalHook))
                 report.segmentsVerified += 1
             }
-            partitions.append(Partition(record: record, runs: runs,
+            var indexRuns: [UInt32: [Segment]] = [:]
+            for (indexID, records) in record.indexRuns {
+                for run in records {
+                    let file = joinPath(segDir, run.name)
+                    guard fs.fileExists(file) else {
+                        throw .corruption(file: file, offset: 0, reason: "index segment referenced by the manifest is missing")
+                    }
+                    indexRuns[indexID, default: []].append(try Segment(fileSystem: fs, path: file, name: run.name,
+                                                                       expectedSize: Int(run.size), onRemove: removalHook))
+                    report.segmentsVerified += 1
+                }
+            }
+            partitions.append(Partition(record: record, runs: runs, indexRuns: indexRuns,
                                         histogram: KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound,
                                                                 options: options.telemetry.histogram)))
         }
@@ -164,7 +176,7 @@ enum Recovery {
         for (i, number) in numbers.enumerated() {
             let file = joinPath(walDir, WALFormat.segmentName(number))
             let segMax = try replay(file: file, isLast: i == numbers.count - 1, fileSystem: fs,
-                                    maps: byTable, report: &report)
+                                    maps: byTable, indexOwners: state.indexes.mapValues(\.tableID), report: &report)
             inherited.append((number, segMax))
             maxSeq = max(maxSeq, segMax)
             report.walSegmentsReplayed += 1
@@ -197,7 +209,8 @@ enum Recovery {
 
     /// Replays one WAL segment. Returns the highest sequence number seen in it.
     private static func replay(file: String, isLast: Bool, fileSystem fs: any FileSystem,
-                               maps: [UInt32: PartitionMap], report: inout RecoveryReport) throws(AugurError) -> UInt64 {
+                               maps: [UInt32: PartitionMap], indexOwners: [UInt32: UInt32],
+                               report: inout RecoveryReport) throws(AugurError) -> UInt64 {
         let handle = try io { () throws(FileSystemError) in try fs.open(file, mode: isLast ? .readWrite : .readOnly) }
         defer { handle.close() }
         let size = try io { () throws(FileSystemError) in try handle.size() }
@@ -261,6 +274,19 @@ enum Recovery {
                     let p = map.partition(for: key)
                     if seq > p.flushedSeq {
                         let memtable = p.activeMemtable
+                        p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                        report.walRecordsApplied += 1
+                    } else {
+                        report.walRecordsSkipped += 1
+                    }
+                } else if let owner = indexOwners[table], let map = maps[owner] {
+                    // An index entry: it lives in the partition of its primary key.
+                    guard let pk = IndexKey.primaryKey(key) else {
+                        throw .corruption(file: file, offset: offset, reason: "index entry \(i) has no primary key")
+                    }
+                    let p = map.partition(for: pk)
+                    if seq > p.flushedSeq {
+                        let memtable = p.indexMemtable(table)
                         p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
                         report.walRecordsApplied += 1
                     } else {

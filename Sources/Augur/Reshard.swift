@@ -166,7 +166,18 @@ extension Engine {
                 slices.append(levelSlices)
             }
         }
-        let allFiles = files.flatMap { $0.compactMap { $0 } }
+        // Secondary indexes: each target's local part is rewritten from the sources' index runs
+        // (entries are ordered by index key, so a target's share is not a byte range).
+        let indexIDs = Set(sources.flatMap { Array($0.indexRunRecords.keys) + Array($0.indexesReady) }).sorted()
+        var indexFiles: [[UInt32: String]] = Array(repeating: [:], count: ranges.count)
+        manifest.lock.withLock {
+            for t in ranges.indices {
+                for id in indexIDs where views.contains(where: { !($0.indexRuns[id] ?? []).isEmpty }) {
+                    indexFiles[t][id] = segmentName(partition: targetIDs[t], file: manifest.allocateFileNumber())
+                }
+            }
+        }
+        let allFiles = files.flatMap { $0.compactMap { $0 } } + indexFiles.flatMap { $0.values }
         let total = slices.flatMap { $0.flatMap { $0 } }.reduce(0) { $0 + $1.length }
         job.update { $0.targets = targetIDs; $0.bytesTotal = total }
         try commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
@@ -177,6 +188,7 @@ extension Engine {
         filesInProgress.withLock { for f in allFiles { $0.insert(f) } }
         defer { filesInProgress.withLock { for f in allFiles { $0.remove(f) } } }
         var built: [[(segment: Segment, record: RunRecord)]] = []
+        var builtIndexes: [[UInt32: (segment: Segment, record: RunRecord)]] = []
         let copyStart = options.clock.now()
         do throws(AugurError) {
             job.update { $0.state = .copying }
@@ -202,6 +214,24 @@ extension Engine {
                 }
                 built.append(runs)
             }
+            for t in ranges.indices {
+                var parts: [UInt32: (segment: Segment, record: RunRecord)] = [:]
+                for (id, name) in indexFiles[t].sorted(by: { $0.key < $1.key }) {
+                    var cursor = MergedCursor(sources: views.flatMap { v in (v.indexRuns[id] ?? []).map { .segment(Segment.Cursor($0)) } })
+                    cursor.position(start: nil, end: nil)
+                    let range = ranges[t]
+                    // With every source's part built, the merged run is the target's only run.
+                    let allReady = sources.allSatisfy { $0.indexesReady.contains(id) }
+                    let written = try writeSegment(partitionID: targetIDs[t], from: &cursor, keepTombstones: !allReady, until: nil,
+                                                   including: { entry in
+                                                       guard let pk = IndexKey.primaryKey(entry) else { return false }
+                                                       return range.lower.withUnsafeBytes { compareKeys(pk, $0) } >= 0
+                                                           && (range.upper.map { u in u.withUnsafeBytes { compareKeys(pk, $0) } < 0 } ?? true)
+                                                   }, named: name)
+                    if let written { parts[id] = written }
+                }
+                builtIndexes.append(parts)
+            }
             options.crashPoint?(.reshardTargetsSynced)
             try io { () throws(FileSystemError) in try fileSystem.syncDirectory(segmentDirectory) }
             options.crashPoint?(.reshardDirectorySynced)
@@ -217,12 +247,14 @@ extension Engine {
         job.update { $0.state = .cuttingOver }
         let flushed = sources.map(\.flushedSeq).min()!
         var records: [PartitionRecord] = []
+        let readyEverywhere = Set(indexIDs.filter { id in sources.allSatisfy { $0.indexesReady.contains(id) } })
         for (t, range) in ranges.enumerated() {
             records.append(PartitionRecord(id: targetIDs[t], tableID: table.id, lowerBound: range.lower, upperBound: range.upper,
-                                           runs: built[t].map(\.record), flushedSeq: flushed))
+                                           runs: built[t].map(\.record), flushedSeq: flushed,
+                                           indexRuns: builtIndexes[t].mapValues { [$0.record] }, indexesReady: readyEverywhere))
         }
         var edits: [VersionEdit] = sources.map { .removePartition(id: $0.id) }
-        edits += records.map { .addPartition($0) }
+        for r in records { edits += [.addPartition(r)] + r.indexEdits }
         edits.append(.reshardFinished(planID: job.id, committed: true))
         do throws(AugurError) {
             try commitEdits(edits)
@@ -237,7 +269,8 @@ extension Engine {
         let histograms = targetHistograms(sources: sources, ranges: ranges)
         var targets: [Partition] = []
         for (t, record) in records.enumerated() {
-            targets.append(Partition(record: record, runs: built[t].map(\.segment), histogram: histograms[t]))
+            targets.append(Partition(record: record, runs: built[t].map(\.segment),
+                                     indexRuns: builtIndexes[t].mapValues { [$0.segment] }, histogram: histograms[t]))
         }
 
         // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire.
@@ -248,13 +281,14 @@ extension Engine {
         var carried: [FrozenMemtable] = []
         for p in sources {
             let v = p.view
-            if !v.memtable.isEmpty { carried.append(FrozenMemtable(memtable: v.memtable, upToSeq: flushed)) }
-            for f in v.frozen where !f.memtable.isEmpty { carried.append(FrozenMemtable(memtable: f.memtable, upToSeq: flushed)) }
+            let active = FrozenMemtable(memtable: v.memtable, upToSeq: flushed, indexes: v.indexMemtables.filter { !$0.value.isEmpty })
+            if !active.isEmpty { carried.append(active) }
+            for f in v.frozen where !f.isEmpty { carried.append(FrozenMemtable(memtable: f.memtable, upToSeq: flushed, indexes: f.indexes)) }
         }
         // Layers flush oldest (last) first, and each flush raises the partition's mark to the
         // layer's `upToSeq`. Only when the last carried layer (index 0) is written is every write
         // up to the cutover in runs; the others keep the targets' starting mark.
-        if !carried.isEmpty { carried[0] = FrozenMemtable(memtable: carried[0].memtable, upToSeq: upTo) }
+        if !carried.isEmpty { carried[0] = FrozenMemtable(memtable: carried[0].memtable, upToSeq: upTo, indexes: carried[0].indexes) }
         // Newest first, as in a partition's own view: sources are disjoint, so only one source's
         // layers can hold a given key and their relative order is kept.
         for p in targets where !carried.isEmpty { p.updateView { $0.frozen = carried } }
@@ -267,14 +301,19 @@ extension Engine {
         // target's maintenance lock, and touching only carried layers, so a flush of the target
         // that started meanwhile (it freezes its own memtable in front) is not disturbed.
         for p in targets where !carried.isEmpty {
-            let foreign = carried.filter { !overlaps($0.memtable, p.lowerBound, p.upperBound) }.map { ObjectIdentifier($0.memtable) }
+            // (A layer with index entries stays: whose they are is known only entry by entry.)
+            let foreign = carried.filter { $0.indexes.isEmpty && !overlaps($0.memtable, p.lowerBound, p.upperBound) }
+                .map { ObjectIdentifier($0.memtable) }
             if foreign.isEmpty { continue }
             p.maintenanceLock.withLock {
                 p.updateView { v in v.frozen.removeAll { foreign.contains(ObjectIdentifier($0.memtable)) } }
             }
         }
         telemetry?.inherit(children: targets, fromAll: sources)
-        for v in views { for s in v.runs { s.markObsolete() } }
+        for v in views {
+            for s in v.runs { s.markObsolete() }
+            for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
+        }
         job.update { $0.cutoverPauseNanos = pause }
         for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
     }

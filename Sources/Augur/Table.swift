@@ -57,6 +57,14 @@ public final class Table: Sendable {
     let engine: Engine
     private let _map: Mutex<PartitionMap>
     let dropped = Atomic<Bool>(false)
+    /// Secondary indexes (see SecondaryIndex.swift). Writers read `hasIndexes` under their
+    /// partition gates: an index becomes visible before its build freezes any partition.
+    let indexDescriptors = Mutex<[IndexDescriptor]>([])
+    let hasIndexes = Atomic<Bool>(false)
+    /// Writes to an indexed table read the old value before writing the new one; writers of the
+    /// same key are serialised by these stripes (by key hash) so the index never keeps the
+    /// entry of a value that was overwritten concurrently.
+    let indexWriteStripes: [PThreadMutex] = (0..<64).map { _ in PThreadMutex() }
 
     init(name: String, id: UInt32, engine: Engine, map: PartitionMap) {
         self.name = name

@@ -16,6 +16,18 @@ struct PartitionRecord: Sendable, Equatable {
     var runs: [RunRecord]             // newest first
     /// Every write to this key range with a sequence number ≤ this is in `runs`.
     var flushedSeq: UInt64
+    /// Runs of each secondary index's local part (newest first), by index id. Not part of the
+    /// `addPartition` encoding: `setIndexRuns` edits carry them (see docs/FORMAT.md).
+    var indexRuns: [UInt32: [RunRecord]] = [:]
+    /// Indexes whose build has completed on this partition.
+    var indexesReady: Set<UInt32> = []
+}
+
+/// A secondary index as the manifest knows it (its extractor lives in the application).
+struct IndexRecord: Sendable, Equatable {
+    var id: UInt32
+    var tableID: UInt32
+    var name: String
 }
 
 enum VersionEdit: Sendable, Equatable {
@@ -30,10 +42,15 @@ enum VersionEdit: Sendable, Equatable {
     case reshardPrepared(ReshardRecord)
     /// Phase two: committed (in the same record as the partition changes) or aborted.
     case reshardFinished(planID: UInt64, committed: Bool)
+    /// A secondary index of a table (ids share the table id counter).
+    case createIndex(IndexRecord)
+    case dropIndex(id: UInt32)
+    /// The runs of one index's local part in one partition, and whether its build completed.
+    case setIndexRuns(partitionID: UInt64, indexID: UInt32, runs: [RunRecord], ready: Bool)
 
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
-        case reshardPrepared, reshardFinished
+        case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns
     }
 
     func encode(into w: inout ByteWriter) {
@@ -62,6 +79,12 @@ enum VersionEdit: Sendable, Equatable {
             w.u32(UInt32(r.files.count)); for f in r.files { w.string(f) }
         case .reshardFinished(let id, let committed):
             w.u8(Tag.reshardFinished.rawValue); w.u64(id); w.u8(committed ? 1 : 0)
+        case .createIndex(let r):
+            w.u8(Tag.createIndex.rawValue); w.u32(r.id); w.u32(r.tableID); w.string(r.name)
+        case .dropIndex(let id):
+            w.u8(Tag.dropIndex.rawValue); w.u32(id)
+        case .setIndexRuns(let p, let i, let runs, let ready):
+            w.u8(Tag.setIndexRuns.rawValue); w.u64(p); w.u32(i); VersionEdit.encodeRuns(runs, &w); w.u8(ready ? 1 : 0)
         }
     }
 
@@ -119,6 +142,15 @@ enum VersionEdit: Sendable, Equatable {
         case .reshardFinished:
             guard let id = r.u64(), let c = r.u8() else { return nil }
             return .reshardFinished(planID: id, committed: c != 0)
+        case .createIndex:
+            guard let id = r.u32(), let table = r.u32(), let name = r.string() else { return nil }
+            return .createIndex(IndexRecord(id: id, tableID: table, name: name))
+        case .dropIndex:
+            guard let id = r.u32() else { return nil }
+            return .dropIndex(id: id)
+        case .setIndexRuns:
+            guard let p = r.u64(), let i = r.u32(), let runs = decodeRuns(&r), let ready = r.u8() else { return nil }
+            return .setIndexRuns(partitionID: p, indexID: i, runs: runs, ready: ready != 0)
         }
     }
 }
@@ -136,6 +168,7 @@ struct ReshardRecord: Sendable, Equatable {
 /// The state a manifest describes: the result of applying every edit in order.
 struct ManifestState: Sendable, Equatable {
     var tables: [UInt32: String] = [:]
+    var indexes: [UInt32: IndexRecord] = [:]
     var partitions: [UInt64: PartitionRecord] = [:]
     var nextFileNumber: UInt64 = 1
     var nextPartitionID: UInt64 = 1
@@ -153,9 +186,13 @@ struct ManifestState: Sendable, Equatable {
         case .dropTable(let id):
             if tables.removeValue(forKey: id) == nil { return "drop of unknown table id \(id)" }
             partitions = partitions.filter { $0.value.tableID != id }
-        case .addPartition(let p):
+            indexes = indexes.filter { $0.value.tableID != id }
+        case .addPartition(var p):
             if partitions[p.id] != nil { return "partition \(p.id) added twice" }
             if tables[p.tableID] == nil { return "partition \(p.id) of unknown table \(p.tableID)" }
+            // Index runs travel in `setIndexRuns` edits, so memory matches what a reload builds.
+            p.indexRuns = [:]
+            p.indexesReady = []
             partitions[p.id] = p
         case .removePartition(let id):
             if partitions.removeValue(forKey: id) == nil { return "removal of unknown partition \(id)" }
@@ -176,6 +213,21 @@ struct ManifestState: Sendable, Equatable {
             pendingReshards[r.planID] = r
         case .reshardFinished(let id, _):
             if pendingReshards.removeValue(forKey: id) == nil { return "finish of unknown reshard \(id)" }
+        case .createIndex(let r):
+            if indexes[r.id] != nil || tables[r.id] != nil { return "index id \(r.id) created twice" }
+            if tables[r.tableID] == nil { return "index \(r.id) of unknown table \(r.tableID)" }
+            indexes[r.id] = r
+        case .dropIndex(let id):
+            guard let r = indexes.removeValue(forKey: id) else { return "drop of unknown index id \(id)" }
+            for (pid, p) in partitions where p.tableID == r.tableID {
+                partitions[pid]!.indexRuns[id] = nil
+                partitions[pid]!.indexesReady.remove(id)
+            }
+        case .setIndexRuns(let pid, let id, let runs, let ready):
+            guard let p = partitions[pid] else { return "index runs for unknown partition \(pid)" }
+            guard let r = indexes[id], r.tableID == p.tableID else { return "runs of unknown index \(id) in partition \(pid)" }
+            partitions[pid]!.indexRuns[id] = runs.isEmpty ? nil : runs
+            if ready { partitions[pid]!.indexesReady.insert(id) } else { partitions[pid]!.indexesReady.remove(id) }
         }
         return nil
     }
@@ -185,7 +237,11 @@ struct ManifestState: Sendable, Equatable {
         var edits: [VersionEdit] = [.counters(nextFileNumber: nextFileNumber, nextPartitionID: nextPartitionID,
                                               nextTableID: nextTableID, lastSeq: lastSeq)]
         for (id, name) in tables.sorted(by: { $0.key < $1.key }) { edits.append(.createTable(id: id, name: name)) }
-        for (_, p) in partitions.sorted(by: { $0.key < $1.key }) { edits.append(.addPartition(p)) }
+        for (_, r) in indexes.sorted(by: { $0.key < $1.key }) { edits.append(.createIndex(r)) }
+        for (_, p) in partitions.sorted(by: { $0.key < $1.key }) {
+            edits.append(.addPartition(p))
+            edits += p.indexEdits
+        }
         for (_, r) in pendingReshards.sorted(by: { $0.key < $1.key }) { edits.append(.reshardPrepared(r)) }
         return edits
     }
@@ -193,7 +249,23 @@ struct ManifestState: Sendable, Equatable {
     /// Names of every segment file the state references.
     var referencedFiles: Set<String> {
         var names = Set<String>()
-        for p in partitions.values { for r in p.runs { names.insert(r.name) } }
+        for p in partitions.values {
+            for r in p.runs { names.insert(r.name) }
+            for runs in p.indexRuns.values { for r in runs { names.insert(r.name) } }
+        }
         return names
+    }
+
+    func indexes(ofTable table: UInt32) -> [IndexRecord] {
+        indexes.values.filter { $0.tableID == table }.sorted { $0.id < $1.id }
+    }
+}
+
+extension PartitionRecord {
+    /// `setIndexRuns` edits that, after `addPartition(self)`, restore its index runs and states.
+    var indexEdits: [VersionEdit] {
+        Set(indexRuns.keys).union(indexesReady).sorted().map { id in
+            .setIndexRuns(partitionID: self.id, indexID: id, runs: indexRuns[id] ?? [], ready: indexesReady.contains(id))
+        }
     }
 }
