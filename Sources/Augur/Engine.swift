@@ -509,7 +509,14 @@ extension Engine {
             throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "partition health needs telemetry")
         }
         let now = telemetry.collect(partitions: table.map.partitions)
-        return table.map.partitions.map { telemetry.health(table: name, partition: $0, now: now) }
+        return table.map.partitions.map { health(table, $0, telemetry, now) }
+    }
+
+    /// A partition's telemetry health with its secondary indexes' build states.
+    private func health(_ table: Table, _ p: Partition, _ telemetry: Telemetry, _ now: UInt64) -> PartitionHealth {
+        var h = telemetry.health(table: table.name, partition: p, now: now)
+        for d in table.indexDescriptors.withLock({ $0 }) { h.indexes.append(d.status(of: p)) }
+        return h
     }
 
     /// Alias of `partitionHealth(table:)` under the name the seeds use.
@@ -527,7 +534,7 @@ extension Engine {
         lastHealthFile.store(now, ordering: .relaxed)
         var file = TelemetryFile(engineTime: now, partitions: [])
         for t in tables {
-            for p in t.map.partitions { file.partitions.append(telemetry.health(table: t.name, partition: p, now: now)) }
+            for p in t.map.partitions { file.partitions.append(health(t, p, telemetry, now)) }
         }
         writeTelemetryFile(file)
     }

@@ -83,6 +83,21 @@ final class IndexDescriptor: Sendable {
 
     var currentExtractor: IndexKeyExtractor? { extractor.withLock { $0 } }
 
+    /// `p`'s part: the build's record, with the state the partition's manifest record implies.
+    func status(of p: Partition, recorded: IndexPartitionStatus? = nil) -> IndexPartitionStatus {
+        let ready = p.maintenanceLock.withLock { p.indexesReady.contains(id) }
+        var s = recorded ?? statuses.withLock { $0[p.id] }
+            ?? IndexPartitionStatus(index: name, partition: p.id, state: .pending, recordsScanned: 0, recordsTotal: 0,
+                                    progress: 0, worker: -1, node: -1, error: nil)
+        if ready {
+            s.state = .ready
+            s.progress = 1
+        } else if s.state == .ready {
+            s.state = .pending        // a reshard target whose sources were not all built
+        }
+        return s
+    }
+
     func setStatus(_ partition: UInt64, _ body: (inout IndexPartitionStatus) -> Void) {
         statuses.withLock { s in
             var st = s[partition] ?? IndexPartitionStatus(index: name, partition: partition, state: .pending, recordsScanned: 0,
@@ -246,18 +261,7 @@ extension Engine {
         let partitions = table.map.partitions
         let statuses = d.statuses.withLock { $0 }
         var parts: [IndexPartitionStatus] = []
-        for p in partitions {
-            let ready = p.maintenanceLock.withLock { p.indexesReady.contains(d.id) }
-            var s = statuses[p.id] ?? IndexPartitionStatus(index: d.name, partition: p.id, state: .pending, recordsScanned: 0,
-                                                          recordsTotal: 0, progress: 0, worker: -1, node: -1, error: nil)
-            if ready {
-                s.state = .ready
-                s.progress = 1
-            } else if s.state == .ready {
-                s.state = .pending        // a reshard target whose sources were not all built
-            }
-            parts.append(s)
-        }
+        for p in partitions { parts.append(d.status(of: p, recorded: statuses[p.id])) }
         let b = d.build.withLock { $0 }
         var rate = 0.0
         if let s = b.startedAt, let f = b.finishedAt, f > s { rate = Double(b.recordsScanned) / (Double(f - s) / 1e9) }

@@ -102,6 +102,8 @@ public struct PartitionHealth: Sendable, Codable, Equatable {
     public var medianKey: [UInt8]?
     /// Operations per histogram bucket since the partition was created (or inherited).
     public var bucketOperations: [UInt64]
+    /// Build state of each secondary index's part in this partition.
+    public var indexes: [IndexPartitionStatus] = []
 }
 
 /// The file `augur stats` reads.

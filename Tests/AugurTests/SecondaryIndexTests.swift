@@ -301,6 +301,9 @@ import Dispatch
             #expect(part.node == i % 2, "partition \(i) built on node \(part.node), its pages are on node \(i % 2)")
             #expect(part.worker >= 0 && part.worker < 8)
         }
+        // Partition health reports each partition's indexing state.
+        let health = try engine.partitionHealth(table: "t")
+        #expect(health.count == 8 && health.allSatisfy { $0.indexes.map(\.state) == [.ready] && $0.indexes[0].index == "colour" })
         // Every worker asked for its own CPU, once, from its own thread.
         let pinned = placement.pinRequestsByThread.values.flatMap { $0 }.sorted()
         #expect(pinned == Array(0..<8))
