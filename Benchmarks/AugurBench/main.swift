@@ -92,6 +92,12 @@ final class Counts: @unchecked Sendable {
         let medOn = on.sorted()[rounds / 2], medOff = off.sorted()[rounds / 2]
         print(String(format: "telemetry/%dt   on %9.0f ops/s   off %9.0f ops/s   overhead %+.1f%%   (median of %d interleaved rounds of %d puts)",
                      threads, medOn, medOff, (medOff - medOn) / medOff * 100, rounds, count))
+        // The spread, so a reader can tell the effect from the noise: range of each side, and the
+        // overhead of each round's on/off pair (run back to back, so they share the machine's mood).
+        let paired = zip(on, off).map { (($1 - $0) / $1 * 100) }.sorted()
+        print(String(format: "               on %.0f–%.0f   off %.0f–%.0f   per-round overhead median %+.1f%%, quartiles %+.1f%% … %+.1f%%, range %+.1f%% … %+.1f%%",
+                     on.min()!, on.max()!, off.min()!, off.max()!, paired[rounds / 2], paired[rounds / 4],
+                     paired[(3 * rounds) / 4], paired.first!, paired.last!))
     }
 }
 

@@ -35,26 +35,39 @@ public enum HistogramAccess: UInt8, Sendable, Hashable {
 /// racing with a split land in the parent only (quiesce writers or swap the
 /// histogram first if those must be inherited).
 ///
-/// Hot-path cost: no allocation, no ARC traffic, no locks: a prefix compare,
-/// one unaligned 8-byte load, one 64×64→128 multiply, two plain stores (or two
-/// locked adds on the shared stripe).
+/// Hot-path cost: no allocation, no ARC traffic, no locks, no call: for a key of
+/// at least prefix + 8 bytes (prefix ≤ 8 bytes), two unaligned 8-byte loads
+/// (the prefix compared as one masked word, then the window), one 64×64→128
+/// multiply, two plain read-modify-writes (or two locked adds on the shared
+/// stripe). ``record(_:key:bytes:slot:)`` is `@inlinable` and always inlined
+/// into the caller; shorter keys and longer prefixes take an out-of-line path.
 public final class KeyHistogram: @unchecked Sendable {
     /// The bucket layout.
     public let map: KeyPositionMap
     /// The options this histogram was created with.
     public let options: HistogramOptions
 
-    // Hot-path copies of the layout, all trivial stored constants (no ARC).
-    private let counters: CounterBlock
-    private let stripeStride: Int
-    private let privateStripes: Int
-    private let sharedStripeBase: Int
-    private let prefixBytes: UnsafeMutableRawPointer
-    private let prefixLength: Int
-    private let lowValue: UInt64
-    private let maxOffset: UInt64
-    private let multiplier: UInt64
-    private let lastBucket: Int
+    // Hot-path copies of the layout, all trivial stored constants (no ARC). `@usableFromInline`
+    // so that `record` can be inlined into the engine (another module): a call, its argument
+    // shuffling and its prologue cost about as much as the update itself.
+    @usableFromInline let counters: CounterBlock
+    @usableFromInline let stripeStride: Int
+    @usableFromInline let privateStripes: Int
+    @usableFromInline let sharedStripeBase: Int
+    @usableFromInline let prefixBytes: UnsafeMutableRawPointer
+    @usableFromInline let prefixLength: Int
+    @usableFromInline let lowValue: UInt64
+    @usableFromInline let maxOffset: UInt64
+    @usableFromInline let multiplier: UInt64
+    @usableFromInline let lastBucket: Int
+    /// Shortest key the loop-free path of `bucketIndex` takes: `prefixLength + 8` when the
+    /// prefix fits in 8 bytes (a key that long holds the whole prefix and the 8-byte window),
+    /// else `Int.max` (always the general path).
+    @usableFromInline let fastMinKeyCount: Int
+    /// The prefix bytes as the top bytes of a big-endian `UInt64`, and the mask selecting them
+    /// (both 0 for an empty prefix).
+    @usableFromInline let prefixWord: UInt64
+    @usableFromInline let prefixMask: UInt64
 
     /// Creates an empty histogram for `[lowerBound, upperBound)`.
     ///
@@ -95,6 +108,12 @@ public final class KeyHistogram: @unchecked Sendable {
         self.maxOffset = map.maxOffset
         self.multiplier = map.multiplier
         self.lastBucket = map.bucketCount - 1
+        let l = map.prefix.count
+        self.fastMinKeyCount = l <= 8 ? l + 8 : Int.max
+        var word: UInt64 = 0
+        for (i, byte) in map.prefix.prefix(8).enumerated() { word |= UInt64(byte) << UInt64(56 - 8 * i) }
+        self.prefixWord = word
+        self.prefixMask = l == 0 ? 0 : (l >= 8 ? UInt64.max : ~(UInt64.max >> UInt64(8 * l)))
         if let seed {
             for b in 0..<map.bucketCount {
                 let base = sharedStripeBase + b * 4
@@ -123,6 +142,7 @@ public final class KeyHistogram: @unchecked Sendable {
     ///   - key: the key bytes; need not be in range (clamped to the edge bucket).
     ///   - bytes: payload size of the access. Unit: bytes.
     ///   - slot: the calling thread's slot.
+    @inlinable @inline(__always)
     public func record(_ access: HistogramAccess, key: UnsafeRawBufferPointer, bytes: UInt64, slot: StatsSlot) {
         let b = bucketIndex(key)
         let cell = b &* 4 &+ Int(access.rawValue)
@@ -155,8 +175,32 @@ public final class KeyHistogram: @unchecked Sendable {
         key.withUnsafeBytes { bucketIndex($0) }
     }
 
-    @inline(__always)
-    private func bucketIndex(_ key: UnsafeRawBufferPointer) -> Int {
+    /// Same result as ``KeyPositionMap/bucket(for:)``. Inlined into `record`: a key of at
+    /// least `fastMinKeyCount` bytes (the common case) is bucketed with two unaligned loads —
+    /// the prefix compared as one masked big-endian word, then the 8-byte window — and no loop;
+    /// shorter keys and prefixes longer than 8 bytes take `offsetGeneral` (not inlined).
+    @inlinable @inline(__always)
+    func bucketIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        let x: UInt64
+        if key.count >= fastMinKeyCount {
+            let head = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) & prefixMask
+            if head == prefixWord {
+                let v = UInt64(bigEndian: key.loadUnaligned(fromByteOffset: prefixLength, as: UInt64.self))
+                x = v <= lowValue ? 0 : min(v &- lowValue, maxOffset)
+            } else {
+                x = head < prefixWord ? 0 : maxOffset
+            }
+        } else {
+            x = offsetGeneral(key)
+        }
+        let b = Int(truncatingIfNeeded: x.multipliedFullWidth(by: multiplier).high)
+        return b < lastBucket ? b : lastBucket
+    }
+
+    /// The key's offset from `lowValue`, clamped to `0...maxOffset`, for any key length and
+    /// prefix length (byte-wise prefix compare, zero-padded window).
+    @usableFromInline @inline(never)
+    func offsetGeneral(_ key: UnsafeRawBufferPointer) -> UInt64 {
         let l = prefixLength
         var x: UInt64
         if l == 0 {
@@ -182,8 +226,7 @@ public final class KeyHistogram: @unchecked Sendable {
                 x = v <= lowValue ? 0 : min(v &- lowValue, maxOffset)
             }
         }
-        let b = Int(truncatingIfNeeded: x.multipliedFullWidth(by: multiplier).high)
-        return b < lastBucket ? b : lastBucket
+        return x
     }
 
     // MARK: - Readers

@@ -45,17 +45,21 @@ public final class WorkloadRecorder: @unchecked Sendable {
     /// Capacity of each ring after rounding up to a power of two. Unit: vectors.
     public let ringCapacity: Int
 
-    private let slotCount: Int
+    // The first three are `@usableFromInline` for the inlinable countdown in `record`.
+    @usableFromInline let slotCount: Int
+    @usableFromInline let ctrl: CounterBlock
+    @usableFromInline let unslotted = Atomic<UInt64>(0)
     private let mask: UInt64
     private let period: UInt32
     private let gapSpan: UInt64  // 2·period − 1
-    private let ctrl: CounterBlock
     private let storage: UnsafeMutablePointer<WorkloadVector>
-    private let unslotted = Atomic<UInt64>(0)
 
-    // Control-word layout per slot: 32 words = two 128-byte stripes.
-    private static let wordsPerSlot = 32
-    private static let head = 0, countdown = 1, rng = 2, drops = 3, cachedTail = 4, pushedCount = 5
+    // Control-word layout per slot: 32 words = two 128-byte stripes. The two the inlined fast
+    // path uses are computed constants (a `static let` would be a lazily initialised global,
+    // reached through an accessor call from another module).
+    @inlinable static var wordsPerSlot: Int { 32 }
+    @inlinable static var countdown: Int { 1 }
+    private static let head = 0, rng = 2, drops = 3, cachedTail = 4, pushedCount = 5
     private static let tail = 16, drainedCount = 17
 
     /// Creates a recorder with one ring per slot of `slots`.
@@ -120,6 +124,10 @@ public final class WorkloadRecorder: @unchecked Sendable {
     ///   - clientID: the issuing client.
     ///   - bytes: payload size. Unit: bytes.
     ///   - slot: the calling thread's slot.
+    ///
+    /// Inlinable: the countdown is inlined into the caller; a sampled call goes to
+    /// `recordSample` (not inlined).
+    @inlinable
     public func record(_ type: OperationType, partition: UInt64, key: UnsafeRawBufferPointer,
                        timestamp: UInt64, clientID: UInt64, bytes: UInt64, slot: StatsSlot) {
         let s = slot.index
@@ -133,6 +141,15 @@ public final class WorkloadRecorder: @unchecked Sendable {
             ctrl.store(c &+ WorkloadRecorder.countdown, cd &- 1)
             return
         }
+        recordSample(type, partition: partition, key: key, timestamp: timestamp, clientID: clientID,
+                     bytes: bytes, slotIndex: s)
+    }
+
+    /// The sampled branch of `record`: draws the next gap, builds the vector, pushes it.
+    @usableFromInline @inline(never)
+    func recordSample(_ type: OperationType, partition: UInt64, key: UnsafeRawBufferPointer,
+                      timestamp: UInt64, clientID: UInt64, bytes: UInt64, slotIndex s: Int) {
+        let c = s &* WorkloadRecorder.wordsPerSlot
         ctrl.store(c &+ WorkloadRecorder.countdown, nextGap(c))
         let v = WorkloadVector(type: type, partition: partition, keyHash: KeyHash.hash(key),
                                keyPrefix: KeyPositionMap.window(key, from: 0), timestamp: timestamp,

@@ -116,6 +116,8 @@ int32_t caugur_thread_id(void) {
     return tid;
 }
 
+__thread caugur_tls_cache caugur_telemetry_tls __attribute__((tls_model("initial-exec"))) = {0, (void *)0};
+
 void caugur_kill_self(void) { kill(getpid(), SIGKILL); }
 
 size_t caugur_nonzero_prefix_length(const void *buf, size_t len) {

@@ -73,4 +73,50 @@ struct KeyHistogramTests {
         #expect(h.totals().reads == 40_000)
         #expect(registry.claimedCount == 0)
     }
+
+    @Test("the inlined loop-free bucketing agrees with KeyPositionMap for every prefix and key length")
+    func bucketingMatchesTheMap() {
+        let seed = testSeed(0xB0C4E7)
+        var rng = SeededRandom(seed: seed)
+        var checked = 0
+        var mismatches: [String] = []
+        for trial in 0..<400 {
+            // A common prefix of 0...12 bytes (0xFF runs with an open upper bound, too).
+            let p = Int.random(in: 0...12, using: &rng)
+            let open = trial % 4 == 0
+            var prefix = open ? [UInt8](repeating: 0xFF, count: p) : rng.bytes(p)
+            if !open && p > 0 && Bool.random(using: &rng) { prefix[p - 1] = 0xFF }  // 0xFF inside a bounded prefix
+            let a = UInt8.random(in: 0...0xFD, using: &rng)
+            let lo = prefix + [a] + rng.bytes(Int.random(in: 0...9, using: &rng))
+            let hi: [UInt8]? = open ? nil
+                : prefix + [UInt8.random(in: (a + 1)...0xFF, using: &rng)] + rng.bytes(Int.random(in: 0...9, using: &rng))
+            let h = KeyHistogram(lowerBound: open ? prefix + [a] : lo, upperBound: hi,
+                                 options: HistogramOptions(bucketCount: [1, 7, 64, 256][trial % 4], stripeCount: 1))
+            var counts = [UInt64](repeating: 0, count: h.map.bucketCount)
+            for _ in 0..<200 {
+                var key: [UInt8]
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: key = rng.bytes(Int.random(in: 0...24, using: &rng))
+                case 1: key = Array(prefix.prefix(Int.random(in: 0...p, using: &rng)))
+                        + rng.bytes(Int.random(in: 0...16, using: &rng))
+                default:
+                    key = prefix + rng.bytes(Int.random(in: 0...14, using: &rng))
+                    if p > 0 && Bool.random(using: &rng) {              // just below or above the prefix
+                        let i = Int.random(in: 0..<p, using: &rng)
+                        key[i] = key[i] &+ (Bool.random(using: &rng) ? 1 : 255)
+                    }
+                }
+                let expected = h.map.bucket(for: key)
+                if h.bucket(for: key) != expected {   // one #expect per key is slow in debug builds
+                    mismatches.append("lo \(lo) hi \(String(describing: hi)) key \(key)")
+                }
+                key.withUnsafeBytes { h.record(.write, key: $0, bytes: 1, slot: StatsSlot(index: 0)) }
+                counts[expected] += 1
+                checked += 1
+            }
+            #expect(h.snapshot().writes == counts, "seed \(seed): record counts in the map's bucket")
+        }
+        #expect(mismatches.isEmpty, "seed \(seed): \(mismatches.prefix(5))")
+        #expect(checked == 80_000)
+    }
 }

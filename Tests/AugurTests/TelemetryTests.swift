@@ -3,6 +3,9 @@ import Augur
 import AugurSys
 import AugurTestSupport
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Telemetry as the engine reports it: exact counts under concurrency, rates per window under
 /// a manual clock, inheritance across a split, and the TELEMETRY.json file.
@@ -91,6 +94,58 @@ import Dispatch
         try engine.close()
     }
 
+    /// Each thread caches its telemetry cell for the engine it used last (a C thread-local keyed
+    /// by a never-reused instance id): alternating engines on one thread, and a new engine
+    /// after a closed one, must still count every operation in the right engine.
+    @Test func enginesSharingAThreadKeepSeparateCounts() throws {
+        let clock = ManualClock()
+        let a = try Engine.open(at: "/db", options: options(clock))
+        let b = try Engine.open(at: "/db", options: options(clock))   // its own file system
+        let ta = try a.createTable("t"), tb = try b.createTable("t")
+        for i in 0..<300 {
+            try ta.put(Array("a\(i)".utf8), [1])
+            if i % 3 == 0 { try tb.put(Array("b\(i)".utf8), [1]) }
+            if i % 2 == 0 { _ = try tb.get(Array("b\(i)".utf8)) }
+        }
+        func operations(_ e: Engine) throws -> UInt64 {
+            try e.partitionHealth(table: "t").reduce(0) { $0 + $1.bucketOperations.reduce(0, +) }
+        }
+        #expect(try operations(a) == 300)
+        #expect(try operations(b) == 100 + 150)
+        try a.close()
+        let c = try Engine.open(at: "/db", options: options(clock))
+        let tc = try c.createTable("t")
+        for i in 0..<50 { try tc.put(Array("c\(i)".utf8), [1]); try tb.put(Array("b\(i)".utf8), [1]) }
+        #expect(try operations(c) == 50)
+        #expect(try operations(b) == 250 + 50)
+        try b.close()
+        try c.close()
+    }
+
+    /// Threads that exit give their slot back (the pthread key's destructor, which also clears
+    /// the thread-local cache); more short-lived threads than slots still count exactly.
+    @Test func shortLivedThreadsCountExactly() throws {
+        let clock = ManualClock()
+        let engine = try Engine.open(at: "/db", options: options(clock))
+        let table = try engine.createTable("t")
+        let threads = 40, perThread = 50   // 40 > the default 16 slots
+        for t in 0..<threads {
+            var thread = pthread_t()
+            let box = Unmanaged.passRetained(ThreadBody {
+                for i in 0..<perThread { try! table.put(Array("k\(t)-\(i)".utf8), [1]) }
+            })
+            #expect(pthread_create(&thread, nil, { arg in
+                let body = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box.toOpaque()) == 0)
+            pthread_join(thread, nil)   // its key destructors have run
+        }
+        let ops = try engine.partitionHealth(table: "t").reduce(0) { $0 + $1.bucketOperations.reduce(0, +) }
+        #expect(ops == UInt64(threads * perThread))
+        try engine.close()
+    }
+
     @Test func healthFileIsWrittenAtClose() throws {
         let clock = ManualClock()
         let o = options(clock)
@@ -107,4 +162,10 @@ import Dispatch
         #expect(reopened.recoveryReport.filesRemoved.isEmpty)
         try reopened.close()
     }
+}
+
+/// A closure handed to a raw pthread.
+final class ThreadBody: @unchecked Sendable {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
 }

@@ -9,6 +9,7 @@
 //   * atomics over raw memory (the memtable's skiplist lives in an arena, not in Swift objects),
 //     as static inline functions so the Swift optimizer inlines them to single instructions;
 //   * CRC32C with the SSE4.2 instruction and a portable fallback;
+//   * a thread-local (__thread) cache for the telemetry hot path, which Swift cannot declare;
 //   * io_uring flag macros Swift's importer drops (caugur_iosqe_*). liburing's own static
 //     inline functions (io_uring_get_sqe, io_uring_prep_read_fixed, ...) import as they are and
 //     are called directly from Swift, in one place: AugurSys/IORing.swift.
@@ -159,6 +160,41 @@ static inline void caugur_store_release_u32(void *p, uint32_t v) {
 }
 static inline uint64_t caugur_fetch_add_relaxed_u64(uint64_t *p, uint64_t v) {
     return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+
+// MARK: - Thread-local telemetry cache
+
+// One entry per thread: the telemetry instance (a never-reused id, 0 = empty) whose per-thread
+// cell was looked up last, and that cell. Augur's hot path reads it instead of calling
+// pthread_getspecific. initial-exec: the variable lives in the static TLS block of the program
+// (CAugurSys is linked statically into it), so an access is one %fs-relative load, never a
+// __tls_get_addr call. The pthread key stays the owner of the cell (its destructor frees it at
+// thread exit and clears this entry first); this is only a cache of its value.
+typedef struct {
+    uint64_t owner;
+    void *cell;
+} caugur_tls_cache;
+
+extern __thread caugur_tls_cache caugur_telemetry_tls __attribute__((tls_model("initial-exec")));
+
+/// The calling thread's cached cell for telemetry instance `owner`, or NULL on a miss.
+static inline void *caugur_telemetry_cached_cell(uint64_t owner) {
+    caugur_tls_cache *c = &caugur_telemetry_tls;
+    return c->owner == owner ? c->cell : (void *)0;
+}
+/// Caches `cell` as the calling thread's cell for telemetry instance `owner`.
+static inline void caugur_telemetry_cache_cell(uint64_t owner, void *cell) {
+    caugur_tls_cache *c = &caugur_telemetry_tls;
+    c->owner = owner;
+    c->cell = cell;
+}
+/// Empties the calling thread's entry if it holds `cell` (called before the cell is freed).
+static inline void caugur_telemetry_forget_cell(void *cell) {
+    caugur_tls_cache *c = &caugur_telemetry_tls;
+    if (c->cell == cell) {
+        c->owner = 0;
+        c->cell = (void *)0;
+    }
 }
 
 #endif
