@@ -73,7 +73,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-bench",
-            dependencies: ["Augur"],
+            dependencies: ["Augur", "AugurPlanner"],
             path: "Benchmarks/AugurBench"
         ),
         .executableTarget(
@@ -114,7 +114,7 @@ let package = Package(
                     path: "Tests/AugurSimulationTests"),
         .testTarget(
             name: "AugurTests",
-            dependencies: ["Augur", "AugurSys", "AugurTestSupport"],
+            dependencies: ["Augur", "AugurSys", "AugurPlanner", "AugurTestSupport"],
             path: "Tests/AugurTests"
         ),
     ],

@@ -8,6 +8,8 @@
 //   fillsync     puts with durability sync (group commit), 1 and 2 threads, fixed duration
 //   telemetry    ingest with telemetry on and off, 1 and 2 threads, interleaved rounds in one run
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
+//   index-build  (--workload index-build) index build with 60% of the data in one partition:
+//                static partitions against a reshape planned for the build (IndexBuildBench.swift)
 //
 // Keys are 16 bytes, values 100 bytes. Usage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]
 import Augur
@@ -19,6 +21,7 @@ struct Config {
     var syncSeconds = 3.0
     var workload = "all"
     var reshardMiB = 1024
+    var workers = 2
 }
 
 var config = Config()
@@ -30,8 +33,9 @@ while let a = args.popFirst() {
     case "--sync-seconds": config.syncSeconds = Double(args.popFirst() ?? "") ?? config.syncSeconds
     case "--workload": config.workload = args.popFirst() ?? config.workload
     case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
+    case "--workers": config.workers = Int(args.popFirst() ?? "") ?? config.workers
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard] [--reshard-mib M]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--workers W]\n".utf8))
         exit(2)
     }
 }
@@ -139,6 +143,12 @@ do {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         let n = min(config.records, 300_000)
         try telemetryOverhead(rounds: 11, count: n, keys: (0..<n).map(key), order: shuffled(n, seed: 42), dir: config.dir)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == "index-build" {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try IndexBuildBench.run(dir: config.dir, records: config.records, workers: config.workers)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

@@ -1,5 +1,6 @@
 // The engine: one directory, one shared WAL, one manifest, many tables of range partitions.
 // Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift.
+import AugurPlanner
 import AugurStats
 import AugurSys
 import Dispatch
@@ -58,6 +59,8 @@ public final class Engine: @unchecked Sendable {
     /// Index build coordinators (one per index build in progress) and their workers.
     let indexBuildQueue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
     let indexBuildWorkers: IndexBuildWorkers
+    /// Build-time estimates for reshape planning, refined by every partition build.
+    let indexCostModel: Mutex<IndexBuildCostModel>
     let rangeCopier: RangeCopier
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
@@ -98,6 +101,7 @@ public final class Engine: @unchecked Sendable {
         recoveryReport = recovered.report
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
         indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)
+        indexCostModel = Mutex(options.indexBuild.costModel)
         maxKeySize = options.maxKeySize
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync

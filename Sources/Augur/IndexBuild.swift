@@ -148,6 +148,7 @@ extension Engine {
         }
         if skip { return 0 }
         let total = runs.reduce(0) { $0 + $1.recordCount }
+        let started = options.clock.now()
         d.setStatus(p.id) { s in
             s.state = .building; s.recordsTotal = total; s.recordsScanned = 0; s.progress = 0
             s.worker = worker.index; s.node = worker.node
@@ -222,6 +223,7 @@ extension Engine {
             return scanned
         }
         options.crashPoint?(.indexBuildCommitted)
+        refineCostModel(bytes: runs.reduce(0) { $0 + $1.fileSize }, records: scanned, nanos: options.clock.now() &- started)
         d.setStatus(p.id) { s in s.state = .ready; s.recordsScanned = scanned; s.progress = 1 }
         return scanned
     }

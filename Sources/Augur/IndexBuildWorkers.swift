@@ -2,6 +2,7 @@
 // `BuildWorkerPool` of one pinned thread per CPU, created at the first build. A partition's
 // task goes to a worker on the NUMA node where its segment pages live (sampled with
 // move_pages), or to any worker when they are not resident yet (first touch).
+import AugurPlanner
 import AugurSys
 import Dispatch
 import Synchronization
@@ -19,6 +20,19 @@ public struct IndexBuildOptions: Sendable {
     /// An idle worker takes a task queued for another node after it waited this long; nil =
     /// never (strict locality).
     public var stealAfter: Duration? = .milliseconds(5)
+    /// Bounds of the annealing that plans a reshape for a build (`requestResharding(table:forIndex:)`):
+    /// engine-clock time and the random seed (same inputs and seed, same plan).
+    public var planningTimeLimit: Duration = .milliseconds(250)
+    public var planningSeed: UInt64 = 0x5EED
+    /// Starting build and copy rates of the planner's cost model; each partition build refines
+    /// the per-byte rate with what it measured.
+    public var costModel = IndexBuildCostModel()
+    /// The smallest partition a reshape for a build may create, in bytes (default 64 MiB:
+    /// below that, per-partition costs outweigh balance).
+    public var minimumPartitionBytes = 64 << 20
+    /// Whether reshards run before the build (`.beforeBuild`) or while workers build the
+    /// partitions they leave alone (`.overlapped`): what the planner's objective assumes.
+    public var reshardScheduling: ReshardScheduling = .beforeBuild
     /// Where pinning failures are reported (the build continues unpinned).
     public var log: @Sendable (String) -> Void = BuildWorkerPool.standardErrorLog
     public init() {}

@@ -76,6 +76,25 @@ extension Engine {
                 throw invalid("no two partitions meet at \(formatKey(boundary))")
             }
             return ResolvedPlan(sources: [map.partitions[i - 1], map.partitions[i]], boundaries: [])
+        case .reshape(let first, let count, let boundaries):
+            if !first.isEmpty { try check(first) }
+            let i = first.isEmpty ? 0 : index(of: first)
+            guard map.partitions[i].lowerBound == first else { throw invalid("no partition starts at \(formatKey(first))") }
+            guard count >= 1, i + count <= map.partitions.count else {
+                throw invalid("\(count) partitions from \(formatKey(first)) exceed the \(map.partitions.count - i) that follow")
+            }
+            let sources = Array(map.partitions[i..<(i + count)])
+            var previous = first
+            for b in boundaries {
+                try check(b)
+                guard compareKeys(b, previous) > 0 else { throw invalid("boundaries must be strictly increasing inside the range") }
+                previous = b
+            }
+            if let last = boundaries.last, let upper = sources.last!.upperBound, compareKeys(last, upper) >= 0 {
+                throw invalid("boundary \(formatKey(last)) is not inside the partitions' range")
+            }
+            if count == 1 && boundaries.isEmpty { throw invalid("nothing changes") }
+            return ResolvedPlan(sources: sources, boundaries: boundaries)
         case .moveBoundary(let from, let to):
             try check(from)
             try check(to)

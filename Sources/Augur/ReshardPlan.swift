@@ -13,6 +13,11 @@ public enum ReshardPlan: Sendable, Equatable, CustomStringConvertible {
     case merge(boundary: [UInt8])
     /// Move the boundary between two neighbours from `from` to `to` (within their union).
     case moveBoundary(from: [UInt8], to: [UInt8])
+    /// Replace the `count` adjacent partitions starting with the one whose lower bound is
+    /// `first` (empty = the first partition) by partitions meeting at `boundaries` (strictly
+    /// increasing, strictly inside their union). Splits, merges and moves in one step; the
+    /// index-build planner's output.
+    case reshape(first: [UInt8], count: Int, boundaries: [[UInt8]])
 
     public var description: String {
         switch self {
@@ -20,6 +25,8 @@ public enum ReshardPlan: Sendable, Equatable, CustomStringConvertible {
         case .splitMany(let ks): "split at \(ks.map(formatKey).joined(separator: ", "))"
         case .merge(let b): "merge at \(formatKey(b))"
         case .moveBoundary(let f, let t): "move boundary \(formatKey(f)) → \(formatKey(t))"
+        case .reshape(let f, let c, let bs):
+            "reshape \(c) partitions from \(f.isEmpty ? "the start" : formatKey(f)) at [\(bs.map(formatKey).joined(separator: ", "))]"
         }
     }
 }

@@ -46,6 +46,7 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
             case .splitMany: "split-many"
             case .merge: "merge"
             case .moveBoundary: "move"
+            case .reshape: "reshape"
             }
         }
     }
@@ -75,6 +76,8 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
             case .splitMany(let ks): "splitmany \(t) \(ks.count) " + ks.map(hex).joined(separator: " ")
             case .merge(let b): "merge \(t) \(hex(b))"
             case .moveBoundary(let f, let to): "move \(t) \(hex(f)) \(hex(to))"
+            case .reshape(let first, let count, let bs):
+                "reshape \(t) \(first.isEmpty ? "-" : hex(first)) \(count) \(bs.count) " + bs.map(hex).joined(separator: " ")
             }
         }
     }
@@ -120,6 +123,19 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
                 ks.append(k)
             }
             self = .reshard(table: String(t), plan: .splitMany(at: ks))
+        case "reshape":
+            guard let t = word(), let f = word(), let c = word().flatMap({ Int($0) }), let n = word().flatMap({ Int($0) }) else { return nil }
+            let first: [UInt8]
+            if f == "-" { first = [] } else {
+                guard let decoded = unhex(f) else { return nil }
+                first = decoded
+            }
+            var bs: [[UInt8]] = []
+            for _ in 0..<n {
+                guard let b = bytes() else { return nil }
+                bs.append(b)
+            }
+            self = .reshard(table: String(t), plan: .reshape(first: first, count: c, boundaries: bs))
         case "merge":
             guard let t = word(), let b = bytes() else { return nil }
             self = .reshard(table: String(t), plan: .merge(boundary: b))

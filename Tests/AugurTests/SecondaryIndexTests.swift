@@ -1,6 +1,7 @@
 import Testing
 @_spi(Testing) import Augur
 import AugurSys
+import AugurPlanner
 import AugurTestSupport
 import Synchronization
 import Dispatch
@@ -307,6 +308,43 @@ import Dispatch
         // Every worker asked for its own CPU, once, from its own thread.
         let pinned = placement.pinRequestsByThread.values.flatMap { $0 }.sorted()
         #expect(pinned == Array(0..<8))
+        try engine.close()
+    }
+
+    /// 60% of the data in one of four partitions: the reshape for a build at 2 workers splits it,
+    /// keeps the map covering the key space, and the index built afterwards is exact.
+    @Test func reshapeForBuildBalancesTheLargestPartition() throws {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.memtableFlushSize = 1 << 20
+        o.indexBuild.workers = 2
+        o.indexBuild.topology = .synthetic(nodes: 1, cpusPerNode: 2)
+        o.indexBuild.placement = RecordingNumaPlacement()
+        // Rates of a large table: here the data is small, so the fixed cost of a reshard would
+        // (rightly) outweigh any gain with the default model.
+        o.indexBuild.costModel = IndexBuildCostModel(nanosPerByte: 400, nanosPerRecord: 20_000, copyNanosPerByte: 5,
+                                                     reshardFixedNanos: 1_000_000)
+        o.indexBuild.minimumPartitionBytes = 16 << 10
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        var rng = RandomData(seed: 11)
+        for i in 0..<10_000 { try table.put(Array("k\(padded(i))".utf8), Self.value(&rng)) }
+        for b in [6000, 7300, 8600] { try table.splitPartition(at: Array("k\(padded(b))".utf8)) }
+        try engine.flush()
+        let before = try table.partitionStats()
+        #expect(throws: AugurError.tableNotFound("nope")) { try engine.requestResharding(table: "nope", forIndex: "colour") }
+        let job = try engine.requestResharding(table: "t", forIndex: "colour")
+        let r = job.reshape
+        #expect(r.workers == 2 && r.partitionsBefore == 4)
+        #expect(!r.plans.isEmpty, "a 60% partition at 2 workers is worth splitting")
+        #expect(r.predictedAdaptiveMakespan < r.predictedStaticMakespan)
+        try job.wait()
+        let after = try table.partitionStats()
+        #expect(coverageProblem(after) == nil)
+        let largest = { (s: [PartitionStats]) in Double(s.map(\.bytes).max()!) / Double(s.reduce(0) { $0 + $1.bytes }) }
+        #expect(largest(after) < largest(before), "largest share \(largest(before)) → \(largest(after))")
+        #expect(try engine.reshardingStatus(table: "t").filter { $0.state == .committed }.count >= r.plans.count)
+        let index = try table.createSecondaryIndex(name: "colour", key: Self.colour)
+        try Self.check(index, Self.colour, "after a reshape for the build")
         try engine.close()
     }
 

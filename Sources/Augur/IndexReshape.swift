@@ -1,0 +1,135 @@
+// Reshaping a table's partitions for an index build: profile every partition (bytes, records,
+// skew from its histogram, candidate split keys with the data before each from the sparse
+// index), let `IndexBuildPlanner` anneal split points and worker assignment against the build's
+// makespan (the copy time counted), and run the resulting reshapes through the reshard executor.
+import AugurPlanner
+import AugurStats
+import Dispatch
+import Synchronization
+
+/// What `requestResharding(table:forIndex:)` planned.
+public struct IndexReshape: Sendable, Equatable {
+    public var table: String
+    public var index: String
+    public var workers: Int
+    /// The planner's estimates (seconds): building the current partitions, and reshaping then
+    /// building the new ones (reshard time included).
+    public var predictedStaticMakespan: Double
+    public var predictedAdaptiveMakespan: Double
+    public var predictedReshardTime: Double
+    public var bytesMoved: Int
+    public var plans: [ReshardPlan]
+    /// Annealing iterations run.
+    public var iterations: Int
+    public var partitionsBefore: Int
+    public var partitionsAfter: Int
+}
+
+/// The reshards of an index reshape. Thread-safe.
+public final class IndexReshapeJob: Sendable {
+    public let reshape: IndexReshape
+    public let jobs: [ReshardJob]
+
+    init(reshape: IndexReshape, jobs: [ReshardJob]) {
+        self.reshape = reshape
+        self.jobs = jobs
+    }
+
+    /// Waits for every reshard; throws the first one's error.
+    @discardableResult
+    public func wait() throws(AugurError) -> [ReshardStatus] {
+        var out: [ReshardStatus] = []
+        var failure: AugurError? = nil
+        for j in jobs {
+            do throws(AugurError) { out.append(try j.wait()) } catch {
+                if failure == nil { failure = error }
+                out.append(j.current)
+            }
+        }
+        if let failure { throw failure }
+        return out
+    }
+}
+
+extension Engine {
+    /// Plans boundaries that minimise the build time of index `index` over `table` at the
+    /// build workers' count (splitting large partitions, merging tiny ones, when the copy pays
+    /// for itself) and starts the reshards. The index need not exist yet. Reads and writes go
+    /// on; an index build running meanwhile builds the new partitions when they appear.
+    public func requestResharding(table name: String, forIndex index: String) throws(AugurError) -> IndexReshapeJob {
+        let table = try self.table(named: name)
+        try validateIndexName(index)
+        let partitions = table.map.partitions
+        let profiles = partitions.map(buildProfile)
+        let workers = indexBuildWorkers.workerCount
+        let model = indexCostModel.withLock { $0 }
+        let deadline = options.clock.now() &+ UInt64(options.indexBuild.planningTimeLimit.components.seconds) * 1_000_000_000
+            &+ UInt64(options.indexBuild.planningTimeLimit.components.attoseconds / 1_000_000_000)
+        var planning = IndexBuildPlanningOptions()
+        planning.seed = options.indexBuild.planningSeed
+        planning.minPartitionBytes = UInt64(max(1, options.indexBuild.minimumPartitionBytes))
+        planning.scheduling = options.indexBuild.reshardScheduling
+        let plan: IndexBuildPlan
+        do throws(IndexBuildPlanningError) {
+            plan = try IndexBuildPlanner.plan(partitions: profiles, workers: workers, model: model, options: planning,
+                                              shouldStop: { [clock = options.clock] in clock.now() >= deadline })
+        } catch {
+            throw .invalidReshardPlan(plan: "reshape for index \(index)", reason: "\(error)")
+        }
+        var plans: [ReshardPlan] = []
+        for r in plan.reshards {
+            guard let first = partitions.first(where: { $0.id == r.sources.first?.rawValue }) else { continue }
+            plans.append(.reshape(first: first.lowerBound, count: r.sources.count, boundaries: r.boundaries))
+        }
+        var jobs: [ReshardJob] = []
+        for p in plans { jobs.append(try requestResharding(table, p)) }
+        let reshape = IndexReshape(table: name, index: index, workers: workers,
+                                   predictedStaticMakespan: plan.staticMakespanNanos / 1e9,
+                                   predictedAdaptiveMakespan: plan.adaptiveMakespanNanos / 1e9,
+                                   predictedReshardTime: plan.reshardNanos / 1e9, bytesMoved: Int(plan.bytesMoved),
+                                   plans: plans, iterations: plan.iterations, partitionsBefore: partitions.count,
+                                   partitionsAfter: plan.pieces.count)
+        return IndexReshapeJob(reshape: reshape, jobs: jobs)
+    }
+
+    /// The planner's view of a partition: its size, skew, and up to 64 candidate split keys
+    /// from the sparse index of its largest run, with the share of data before each.
+    func buildProfile(_ p: Partition) -> BuildPartitionProfile {
+        let runs = p.view.runs
+        let bytes = UInt64(runs.reduce(0) { $0 + $1.fileSize })
+        let records = UInt64(runs.reduce(0) { $0 + $1.recordCount })
+        let measured = p.histogram.snapshot().skew(metric: .operations)
+        let skew = measured.isFinite && measured >= 1 ? measured : 1
+        var candidates: [CutCandidate] = []
+        if let r = runs.max(by: { $0.dataLength < $1.dataLength }), r.indexCount > 2, r.dataLength > 0 {
+            let want = min(64, r.indexCount - 1)
+            var last: [UInt8]? = nil
+            for j in 1...want {
+                let i = j * (r.indexCount - 1) / want
+                let offset = r.indexEntry(i)
+                let key = Array(r.record(at: offset).key)
+                if let last, compareKeys(key, last) <= 0 { continue }
+                if compareKeys(key, p.lowerBound) <= 0 { continue }
+                if let u = p.upperBound, compareKeys(key, u) >= 0 { continue }
+                let share = Double(offset) / Double(r.dataLength)
+                candidates.append(CutCandidate(key: key, bytesBefore: UInt64(share * Double(bytes)),
+                                               recordsBefore: UInt64(share * Double(records))))
+                last = key
+            }
+        }
+        return BuildPartitionProfile(id: PartitionID(p.id), range: AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound),
+                                     bytes: bytes, records: records, skew: skew, cutCandidates: candidates)
+    }
+
+    /// The planner's cost model as refined by the builds so far (start from it in another
+    /// store of the same machine and data shape).
+    public var indexBuildCostModel: IndexBuildCostModel { indexCostModel.withLock { $0 } }
+
+    /// Feeds a finished partition build into the cost model (the per-byte rate as measured).
+    func refineCostModel(bytes: Int, records: Int, nanos: UInt64) {
+        guard nanos > 0, bytes > 0 else { return }
+        indexCostModel.withLock { m in
+            m = (try? m.refined(observedBytes: UInt64(bytes), observedRecords: UInt64(records), observedNanos: Double(nanos))) ?? m
+        }
+    }
+}
