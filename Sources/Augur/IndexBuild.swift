@@ -223,7 +223,7 @@ extension Engine {
             return scanned
         }
         options.crashPoint?(.indexBuildCommitted)
-        refineCostModel(bytes: runs.reduce(0) { $0 + $1.fileSize }, records: scanned, nanos: options.clock.now() &- started)
+        refineCostModel(p, bytes: runs.reduce(0) { $0 + $1.fileSize }, records: scanned, nanos: options.clock.now() &- started)
         d.setStatus(p.id) { s in s.state = .ready; s.recordsScanned = scanned; s.progress = 1 }
         return scanned
     }

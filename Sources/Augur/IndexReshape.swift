@@ -98,8 +98,7 @@ extension Engine {
         let runs = p.view.runs
         let bytes = UInt64(runs.reduce(0) { $0 + $1.fileSize })
         let records = UInt64(runs.reduce(0) { $0 + $1.recordCount })
-        let measured = p.histogram.snapshot().skew(metric: .operations)
-        let skew = measured.isFinite && measured >= 1 ? measured : 1
+        let skew = buildSkew(p)
         var candidates: [CutCandidate] = []
         if let r = runs.max(by: { $0.dataLength < $1.dataLength }), r.indexCount > 2, r.dataLength > 0 {
             let want = min(64, r.indexCount - 1)
@@ -125,11 +124,21 @@ extension Engine {
     /// store of the same machine and data shape).
     public var indexBuildCostModel: IndexBuildCostModel { indexCostModel.withLock { $0 } }
 
-    /// Feeds a finished partition build into the cost model (the per-byte rate as measured).
-    func refineCostModel(bytes: Int, records: Int, nanos: UInt64) {
+    /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when
+    /// it has seen no operations).
+    func buildSkew(_ p: Partition) -> Double {
+        let measured = p.histogram.snapshot().skew(metric: .operations)
+        return measured.isFinite && measured >= 1 ? measured : 1
+    }
+
+    /// Feeds a finished partition build into the cost model (the per-byte rate as measured,
+    /// with the skew the planner assumed for it, so estimate and refinement agree).
+    func refineCostModel(_ p: Partition, bytes: Int, records: Int, nanos: UInt64) {
         guard nanos > 0, bytes > 0 else { return }
+        let skew = buildSkew(p)
         indexCostModel.withLock { m in
-            m = (try? m.refined(observedBytes: UInt64(bytes), observedRecords: UInt64(records), observedNanos: Double(nanos))) ?? m
+            m = (try? m.refined(observedBytes: UInt64(bytes), observedRecords: UInt64(records), skew: skew,
+                                observedNanos: Double(nanos))) ?? m
         }
     }
 }
