@@ -19,6 +19,8 @@ struct Config {
     var syncSeconds = 3.0
     var workload = "all"
     var reshardMiB = 1024
+    var reshardCycles = 20
+    var walSegmentMiB = 64
 }
 
 var config = Config()
@@ -30,8 +32,10 @@ while let a = args.popFirst() {
     case "--sync-seconds": config.syncSeconds = Double(args.popFirst() ?? "") ?? config.syncSeconds
     case "--workload": config.workload = args.popFirst() ?? config.workload
     case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
+    case "--reshard-cycles": config.reshardCycles = Int(args.popFirst() ?? "") ?? config.reshardCycles
+    case "--wal-segment-mib": config.walSegmentMiB = Int(args.popFirst() ?? "") ?? config.walSegmentMiB
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard] [--reshard-mib M]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard] [--reshard-mib M] [--reshard-cycles N] [--wal-segment-mib M]\n".utf8))
         exit(2)
     }
 }
@@ -138,7 +142,8 @@ do {
     }
     if config.workload == "reshard" {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB)
+        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
+                               walSegmentMiB: config.walSegmentMiB)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
