@@ -7,11 +7,14 @@
 # 1. installs fio with apt-get if it is missing (we are root on the dev machines);
 # 2. builds RangeCopyBench in release mode (-j 1: the machine's 2 cores are shared);
 # 3. runs it: SIZE (default 1 GiB) copied one file → one file and 16 files → one file, with
-#    io_uring, copy_file_range and pread/pwrite, fdatasync (+ directory fsync) at the end, page
+#    io_uring (the default path: direct reads, buffered writes), io_uring with direct writes of
+#    each range's aligned middle (RangeCopier's directWrites), copy_file_range and pread/pwrite, fdatasync (+ directory fsync) at the end, page
 #    cache dropped before every copy, ROUNDS rounds in rotating order;
 # 4. runs fio ROUNDS times: sequential buffered write of SIZE with the same block size (the
-#    copier's chunk size), fsync at the end (end_fsync=1; fio has no end-of-job fdatasync, see
-#    docs/rangecopy-performance.md), page cache dropped first;
+#    copier's chunk size), fsync at the end (end_fsync=1: fio has no end-of-job fdatasync, its
+#    --fdatasync=N syncs every N writes instead; on a new file fsync and fdatasync both have to
+#    commit the allocation), page cache dropped first, interleaved with the copy rounds so that
+#    both see the same machine;
 # 5. prints a table of medians in MiB/s and the ratios io_uring / best alternative and
 #    io_uring / fio.
 # Data lives in tmp/range-copy-bench under the package root and is deleted on exit.
@@ -59,22 +62,24 @@ drop_caches() {
 }
 
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), kernel $(uname -r)"
-echo "== RangeCopyBench: ${SIZE_MIB} MiB, depth ${DEPTH}, chunk ${CHUNK_KIB} KiB, ${ROUNDS} rounds"
-"$BIN" --dir "$DATA/bench" --size-mib "$SIZE_MIB" --rounds "$ROUNDS" --queue-depth "$DEPTH" \
-    --chunk-kib "$CHUNK_KIB" ${EXTRA[@]+"${EXTRA[@]}"} | tee "$DATA/bench.log"
-
-echo "== fio: sequential write, ${SIZE_MIB} MiB, bs ${CHUNK_KIB} KiB, psync, end_fsync=1"
+echo "== ${SIZE_MIB} MiB, depth ${DEPTH}, chunk ${CHUNK_KIB} KiB, ${ROUNDS} rounds; each round: every copy, then fio"
+echo "== fio: sequential write, ${SIZE_MIB} MiB, bs ${CHUNK_KIB} KiB, psync, end_fsync=1, new file"
+: > "$DATA/bench.log"
 for r in $(seq "$ROUNDS"); do
+    keep=--keep
+    [ "$r" -gt 1 ] && keep=--reuse
+    "$BIN" --dir "$DATA/bench" --size-mib "$SIZE_MIB" --rounds 1 --round-offset $((r - 1)) $keep \
+        --queue-depth "$DEPTH" --chunk-kib "$CHUNK_KIB" ${EXTRA[@]+"${EXTRA[@]}"} | tee -a "$DATA/bench.log"
     rm -f "$DATA/fio.dat"
     drop_caches || true
     fio --name=seqwrite --filename="$DATA/fio.dat" --rw=write --bs="${CHUNK_KIB}k" --size="${SIZE_MIB}m" \
         --ioengine=psync --end_fsync=1 --fallocate=none --output-format=json > "$DATA/fio-$r.json"
+    rm -f "$DATA/fio.dat"
     python3 -c "
 import json, sys
 j = json.load(open('$DATA/fio-$r.json'))['jobs'][0]['write']
 print('fio round $r: %.1f MiB/s (%d ms)' % (j['bw'] / 1024, j['runtime']))"
 done
-rm -f "$DATA/fio.dat"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$DATA" "$ROUNDS" <<'PY'
@@ -87,14 +92,19 @@ for line in open(f"{data}/bench.log"):
         results.setdefault((variant, backend), []).append(float(mibs))
 fio = [json.load(open(f"{data}/fio-{r}.json"))["jobs"][0]["write"]["bw"] / 1024 for r in range(1, rounds + 1)]
 fio_median = statistics.median(fio)
-backends = ["io_uring", "copy_file_range", "pread/pwrite"]
+per_round = {}
+for line in open(f"{data}/bench.log"):
+    if line.startswith("RESULT\t"):
+        _, variant, backend, rnd, mibs, *_ = line.rstrip("\n").split("\t")
+        per_round.setdefault((variant, int(rnd)), {})[backend] = float(mibs)
+backends = ["io_uring", "io_uring-direct", "copy_file_range", "pread/pwrite"]
 variants = sorted({v for v, _ in results}, key=lambda v: v != "single")
 print()
-print("| variant | io_uring | copy_file_range | pread/pwrite | fio write | io_uring / best alt | io_uring / fio |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+print("| variant | io_uring | io_uring, direct writes | copy_file_range | pread/pwrite | fio write | io_uring / best alt | io_uring / fio |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for v in variants:
     med = {b: statistics.median(results[(v, b)]) for b in backends if (v, b) in results}
-    alts = [med[b] for b in backends[1:] if b in med]
+    alts = [med[b] for b in backends[2:] if b in med]
     u = med.get("io_uring")
     cells = [f"{med[b]:.0f}" if b in med else "-" for b in backends]
     best = f"{u / max(alts):.2f}" if u and alts else "-"
@@ -102,4 +112,22 @@ for v in variants:
     print(f"| {v} | " + " | ".join(cells) + f" | {fio_median:.0f} | {best} | {ratio} |")
 print()
 print(f"MiB/s, medians of {rounds} rounds; per-round figures above. fio rounds: " + ", ".join(f"{x:.0f}" for x in fio))
+print()
+print("Per round (each ratio against the alternatives and the fio run of the same round):")
+print("| variant | round | io_uring | best alternative | fio | io_uring / best alt | io_uring / fio | target met |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+met = 0
+total = 0
+for (v, rnd), d in sorted(per_round.items(), key=lambda x: (x[0][0] != "single", x[0][1])):
+    u = d.get("io_uring")
+    alts = [d[b] for b in backends[2:] if b in d]
+    if u is None or not alts:
+        continue
+    f = fio[rnd - 1]
+    ok = u >= max(alts) and u >= 0.8 * f
+    met += ok
+    total += 1
+    print(f"| {v} | {rnd} | {u:.0f} | {max(alts):.0f} | {f:.0f} | {u / max(alts):.2f} | {u / f:.2f} | {'yes' if ok else 'no'} |")
+print()
+print(f"target (io_uring >= best alternative and >= 0.8x fio) met in {met} of {total} comparisons")
 PY

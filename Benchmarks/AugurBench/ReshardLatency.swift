@@ -25,9 +25,10 @@ enum ReshardLatency {
         return Double(s[min(s.count - 1, Int(Double(s.count) * p))]) / 1000
     }
 
-    static func run(dir: String, mebibytes: Int, cycles: Int = 20) throws {
+    static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64) throws {
         var o = EngineOptions()
         o.durability = .none
+        o.walSegmentSize = walSegmentMiB << 20
         let engine = try Engine.open(at: dir + "/reshard", options: o)
         let table = try engine.createTable("bench")
         let records = mebibytes * (1 << 20) / 130
@@ -38,6 +39,7 @@ enum ReshardLatency {
         print(String(format: "reshard: loaded %d records (%.0f MiB of segments) in %.1f s", records,
                      Double(try table.partitionStats().reduce(0) { $0 + $1.bytes }) / 1048576, seconds(ContinuousClock.now - start)))
         let recorder = Recorder()
+        let slowPuts = Recorder()      // puts over 1 ms (a WAL roll, a descheduled thread, ...)
         let stop = Atomic<Bool>(false)
         let threads = [0, 1].map { role in
             Thread {
@@ -46,7 +48,9 @@ enum ReshardLatency {
                     let k = key((i &* 7919) % records)
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     if role == 0 { try! table.put(k, value) } else { _ = try! table.get(k) }
-                    recorder.add(DispatchTime.now().uptimeNanoseconds - t0)
+                    let ns = DispatchTime.now().uptimeNanoseconds - t0
+                    recorder.add(ns)
+                    if role == 0 && ns > 1_000_000 { slowPuts.add(ns) }
                     i += 2
                 }
             }
@@ -59,11 +63,15 @@ enum ReshardLatency {
         let during = recorder.take()
         let splitTime = seconds(ContinuousClock.now - start)
         var pauses: [UInt64] = [split.cutoverPauseNanos]
+        var waits: [UInt64] = [split.cutoverGateWaitNanos]
+        _ = slowPuts.take()
         for round in 0..<cycles {
             let s = round % 2 == 0 ? try table.requestResharding(.merge(boundary: key(records / 2))).wait()
                                    : try table.requestResharding(.split(at: key(records / 2))).wait()
             pauses.append(s.cutoverPauseNanos)
+            waits.append(s.cutoverGateWaitNanos)
         }
+        let slow = slowPuts.take()
         stop.store(true, ordering: .relaxed)
         Thread.sleep(forTimeInterval: 0.2)
         print(String(format: "reshard: split of %.0f MiB took %.2f s (%@, %.0f MiB/s copy)", Double(split.bytesTotal) / 1048576,
@@ -74,6 +82,10 @@ enum ReshardLatency {
                      percentile(during, 0.99) / max(percentile(baseline, 0.99), 0.001)))
         print(String(format: "reshard: cutover pause over %d reshards: p50 %.1f µs, p99 %.1f µs, max %.1f µs",
                      pauses.count, percentile(pauses, 0.5), percentile(pauses, 0.99), Double(pauses.max() ?? 0) / 1000))
+        print(String(format: "reshard:   before it, trying for the gates while writers ran on (not part of the pause): p50 %.1f µs, p99 %.1f µs, max %.1f µs",
+                     percentile(waits, 0.5), percentile(waits, 0.99), Double(waits.max() ?? 0) / 1000))
+        print(String(format: "reshard:   pauses over 1 ms: %d; puts over 1 ms during the cycles: %d (max %.1f ms); WAL segment %d MiB",
+                     pauses.filter { $0 > 1_000_000 }.count, slow.count, Double(slow.max() ?? 0) / 1e6, walSegmentMiB))
         try engine.close()
     }
 }

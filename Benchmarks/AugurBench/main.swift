@@ -22,6 +22,8 @@ struct Config {
     var workload = "all"
     var reshardMiB = 1024
     var workers = 2
+    var reshardCycles = 20
+    var walSegmentMiB = 64
 }
 
 var config = Config()
@@ -34,8 +36,10 @@ while let a = args.popFirst() {
     case "--workload": config.workload = args.popFirst() ?? config.workload
     case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
     case "--workers": config.workers = Int(args.popFirst() ?? "") ?? config.workers
+    case "--reshard-cycles": config.reshardCycles = Int(args.popFirst() ?? "") ?? config.reshardCycles
+    case "--wal-segment-mib": config.walSegmentMiB = Int(args.popFirst() ?? "") ?? config.walSegmentMiB
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--workers W]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--reshard-cycles N] [--wal-segment-mib M] [--workers W]\n".utf8))
         exit(2)
     }
 }
@@ -154,7 +158,8 @@ do {
     }
     if config.workload == "reshard" {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB)
+        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
+                               walSegmentMiB: config.walSegmentMiB)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

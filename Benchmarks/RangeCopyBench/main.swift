@@ -10,14 +10,18 @@
 // checked afterwards (CRC32C of the target against the sources), outside the timed part.
 //
 // Usage: RangeCopyBench [--dir PATH] [--size-mib N] [--rounds N] [--queue-depth N]
-//                       [--chunk-kib N] [--backends io_uring,copy_file_range,pread/pwrite]
+//                       [--chunk-kib N] [--backends io_uring,io_uring-direct,copy_file_range,pread/pwrite]
 //                       [--variants single,concat16] [--no-drop-caches] [--link] [--no-direct]
-//                       [--write-behind-mib N] [--warm-sources] [--keep] [--reuse]
+//                       [--write-behind-mib N] [--warm-sources] [--keep] [--reuse] [--round-offset N]
 // --link, --no-direct and --write-behind-mib set the RangeCopier options of the same meaning
-// (defaults: not linked, direct reads, no write-behind). --warm-sources reads the sources into
+// (defaults: not linked, direct reads, no write-behind). "io_uring" is the default io_uring
+// path (writes through the page cache); "io_uring-direct" is the same with `directWrites` on
+// (O_DIRECT writes of each range's aligned middle), for comparison in one run. --warm-sources reads the sources into
 // the page cache after dropping it, to time the copy without the device reads.
 // --keep leaves the data directory in place; --reuse also takes sources (and their checksums)
 // left there by an earlier --keep run of the same size instead of writing them again.
+// --round-offset numbers the rounds from N+1 (and rotates the backend order as round N+1 would),
+// for scripts that run one round at a time.
 // Output: a human-readable line per copy, and one tab-separated line per copy starting with
 // RESULT (variant, backend, round, MiB/s, copy seconds, sync seconds) for scripts.
 import AugurSys
@@ -34,7 +38,7 @@ struct Config {
     var rounds = 1
     var queueDepth = 16
     var chunkKiB = 1024
-    var backends: [RangeCopyBackend] = [.ioUring, .copyFileRange, .readWrite]
+    var backends: [String] = ["io_uring", "io_uring-direct", "copy_file_range", "pread/pwrite"]
     var variants = ["single", "concat16"]
     var dropCaches = true
     var keep = false
@@ -43,6 +47,7 @@ struct Config {
     var direct = true
     var writeBehindMiB: Int? = nil
     var warmSources = false
+    var roundOffset = 0
 }
 
 func fail(_ message: String) -> Never {
@@ -72,8 +77,8 @@ func parse() -> Config {
         case "--chunk-kib": c.chunkKiB = number(value(a), a)
         case "--backends":
             c.backends = value(a).split(separator: ",").map { name in
-                guard let b = RangeCopyBackend(rawValue: String(name)) else { fail("unknown backend \(name)") }
-                return b
+                guard name == "io_uring-direct" || RangeCopyBackend(rawValue: String(name)) != nil else { fail("unknown backend \(name)") }
+                return String(name)
             }
         case "--variants": c.variants = value(a).split(separator: ",").map(String.init)
         case "--no-drop-caches": c.dropCaches = false
@@ -82,6 +87,7 @@ func parse() -> Config {
         case "--link": c.link = true
         case "--no-direct": c.direct = false
         case "--warm-sources": c.warmSources = true
+        case "--round-offset": c.roundOffset = Int(value(a)) ?? 0
         case "--write-behind-mib": c.writeBehindMiB = number(value(a), a)
         default: fail("unknown argument \(a)")
         }
@@ -202,7 +208,7 @@ func run() throws {
     for variant in c.variants {
         for round in 0..<c.rounds {
             // Rotate the order each round so no backend always goes first.
-            let order = (0..<c.backends.count).map { c.backends[($0 + round) % c.backends.count] }
+            let order = (0..<c.backends.count).map { c.backends[($0 + round + c.roundOffset) % c.backends.count] }
             for backend in order {
                 let targetPath = joinPath(c.dir, "target")
                 if fs.fileExists(targetPath) { try fs.remove(targetPath) }
@@ -228,9 +234,10 @@ func run() throws {
                     for s in sources { _ = try checksum(s, size: try s.size()) }
                 }
                 let choice: RangeCopier.Options.BackendChoice =
-                    backend == .ioUring ? .ioUring : backend == .copyFileRange ? .copyFileRange : .readWrite
+                    backend.hasPrefix("io_uring") ? .ioUring : backend == "copy_file_range" ? .copyFileRange : .readWrite
                 let options = RangeCopier.Options(backend: choice, queueDepth: c.queueDepth, chunkSize: c.chunkKiB << 10,
                                                     linkReadToWrite: c.link, directReads: c.direct,
+                                                    directWrites: backend == "io_uring-direct",
                                                     writeBehind: c.writeBehindMiB.map { $0 << 20 })
                 let start = now()
                 let report = try RangeCopier(fileSystem: fs, options: options).copy(ranges)
@@ -246,8 +253,8 @@ func run() throws {
                 let ok = crc == expected && targetSize == size
                 sources.forEach { $0.close() }
                 target.close()
-                print("\(variant) \(backend) round \(round + 1): \(fmt(mibs)) MiB/s (\(fmt(seconds, 2)) s: copy \(fmt(copyS, 2)) s + fdatasync \(fmt(syncS, 2)) s)\(report.registeredBuffers == false ? " [unregistered buffers]" : "") \(ok ? "verified" : "MISMATCH")")
-                print("RESULT\t\(variant)\t\(backend)\t\(round + 1)\t\(mibs)\t\(copyS)\t\(syncS)\t\(ok ? "ok" : "mismatch")")
+                print("\(variant) \(backend) round \(round + 1 + c.roundOffset): \(fmt(mibs)) MiB/s (\(fmt(seconds, 2)) s: copy \(fmt(copyS, 2)) s + fdatasync \(fmt(syncS, 2)) s)\(report.registeredBuffers == false ? " [unregistered buffers]" : "") \(ok ? "verified" : "MISMATCH")")
+                print("RESULT\t\(variant)\t\(backend)\t\(round + 1 + c.roundOffset)\t\(mibs)\t\(copyS)\t\(syncS)\t\(ok ? "ok" : "mismatch")")
                 if !ok { fail("\(variant) via \(backend): target does not match the sources") }
             }
         }

@@ -287,15 +287,21 @@ public final class Engine: @unchecked Sendable {
                 let op = WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value))
                 return try writeIndexed([op])
             }
-            let position: WALPosition
+            let appended: WALPosition?
             do {
-                position = try wal.append(payloadSize: payload, opCount: 1) { base, _ in
+                appended = try wal.append(payloadSize: payload, opCount: 1) { base, _ in
                     var w = WALPayloadWriter(base: base)
                     w.add(kind: kind, tableID: table.id, key: key, value: value)
                 }
             } catch {
                 p.gate.unlock()
                 throw error
+            }
+            guard let position = appended else {
+                // The WAL segment is full: roll it outside the gate, then route again.
+                p.gate.unlock()
+                try wal.makeRoom(payloadSize: payload)
+                continue
             }
             let memtable = p.activeMemtable
             p.writeLock.withLock { memtable.apply(key: key, seq: position.firstSeq, kind: kind, value: value) }
@@ -339,9 +345,9 @@ public final class Engine: @unchecked Sendable {
                 for p in distinct { p.gate.unlock() }
                 return try writeIndexed(batch.ops)
             }
-            let position: WALPosition
+            let appended: WALPosition?
             do {
-                position = try wal.append(payloadSize: payload, opCount: batch.ops.count) { base, _ in
+                appended = try wal.append(payloadSize: payload, opCount: batch.ops.count) { base, _ in
                     var w = WALPayloadWriter(base: base)
                     for op in batch.ops {
                         op.key.withUnsafeBytes { k in
@@ -352,6 +358,12 @@ public final class Engine: @unchecked Sendable {
             } catch {
                 for p in distinct { p.gate.unlock() }
                 throw error
+            }
+            guard let position = appended else {
+                // The WAL segment is full: roll it outside the gates, then route again.
+                for p in distinct { p.gate.unlock() }
+                try wal.makeRoom(payloadSize: payload)
+                continue
             }
             for (i, op) in batch.ops.enumerated() {
                 let p = targets[i]

@@ -62,10 +62,10 @@ extension Engine {
                 throw error
             }
             let payload = planned.reduce(0) { $0 + WALFormat.opHeaderSize + $1.key.count + $1.value.count }
-            let position: WALPosition
+            let appended: WALPosition?
             do throws(AugurError) {
                 if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
-                position = try wal.append(payloadSize: payload, opCount: planned.count) { base, _ in
+                appended = try wal.append(payloadSize: payload, opCount: planned.count) { base, _ in
                     var w = WALPayloadWriter(base: base)
                     for op in planned {
                         op.key.withUnsafeBytes { k in op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.id, key: k, value: v) } }
@@ -74,6 +74,12 @@ extension Engine {
             } catch {
                 for p in distinct { p.gate.unlock() }
                 throw error
+            }
+            guard let position = appended else {
+                // The WAL segment is full: roll it outside the gates, then plan again.
+                for p in distinct { p.gate.unlock() }
+                try wal.makeRoom(payloadSize: payload)
+                continue
             }
             for (i, op) in planned.enumerated() {
                 let p = op.partition

@@ -9,11 +9,13 @@
 //      that fall in the target's range (records carry their own checksums, so a slice is a valid
 //      data region; only index and footer are rebuilt); fdatasync each file, then `seg/`.
 //      Reads and writes continue on the sources the whole time;
-//   4. CUTOVER: gate writes on the sources (exclusive, microseconds); the sources' memtables
-//      become frozen layers of the targets (each target flushes only its own key range of them
-//      later), so nothing is copied under the gate; one manifest record removes the sources,
-//      adds the targets and marks the plan committed; swap the map; retire the sources; open
-//      the gates (writers waiting on them re-route to the targets);
+//   4. CUTOVER: one manifest record removes the sources, adds the targets and marks the plan
+//      committed (fsynced before the gates: it does not depend on writes in flight); then the
+//      sources' write gates are taken exclusive by *trying* (a writer inside a gate is never
+//      queued behind, so writers are not held back while we wait for it); under them, for
+//      microseconds, the sources' memtables become frozen layers of the targets (each target
+//      flushes only its own key range of them later), so nothing is copied under the gate;
+//      swap the map; retire the sources; open the gates (writers waiting on them re-route);
 //   5. old runs are marked obsolete and unlinked when the last reader drops them.
 //
 // Any failure before the commit record: a `reshardFinished(committed: false)` edit, target files
@@ -27,6 +29,9 @@
 import AugurStats
 import AugurSys
 import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension Engine {
     /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.
@@ -294,8 +299,10 @@ extension Engine {
 
         // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire.
         let gated = sources.sorted { $0.id < $1.id }
-        let pauseStart = options.clock.now()
-        for p in gated { p.gate.lockExclusive() }
+        let waitStart = options.clock.now()
+        let blockedFrom = acquireGates(gated)
+        let pauseStart = blockedFrom ?? options.clock.now()
+        let gateWait = pauseStart &- waitStart
         let upTo = wal.lastSequence
         var carried: [FrozenMemtable] = []
         for p in sources {
@@ -333,8 +340,48 @@ extension Engine {
             for s in v.runs { s.markObsolete() }
             for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
         }
-        job.update { $0.cutoverPauseNanos = pause }
+        job.update { $0.cutoverPauseNanos = pause; $0.cutoverGateWaitNanos = gateWait }
         for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
+    }
+
+    /// Takes the write gates of `gated` (sorted by id) exclusive for the cutover without making
+    /// writers wait while a writer is still inside one: it tries them all at once
+    /// (`pthread_rwlock_trywrlock` queues no request, so writers keep entering meanwhile), and if
+    /// one is busy it lets go of the others, backs off briefly and tries again. Writers are only
+    /// held back once every gate is ours, for the microseconds of the swap. Should a gate stay
+    /// busy for `cutoverTryWindowNanos` (a writer descheduled inside it, a stream of batches),
+    /// it falls back to queueing, which writer preference makes certain to succeed.
+    /// Returns nil after a clean try, or the engine-clock time the queued requests began (from
+    /// then on writers were held back, so the pause counts from there).
+    private func acquireGates(_ gated: [Partition]) -> UInt64? {
+        let started = Self.monotonicNanos()
+        while true {
+            // A writer holds a gate for a few microseconds between operations that run outside
+            // it: keep trying for a while (50 µs) to catch such a gap, then sleep briefly so
+            // that, on a busy machine, a writer descheduled inside the gate gets the CPU.
+            let burst = Self.monotonicNanos()
+            repeat {
+                var held = 0
+                while held < gated.count && gated[held].gate.tryLockExclusive() { held += 1 }
+                if held == gated.count { return nil }
+                for p in gated[0..<held].reversed() { p.gate.unlock() }
+            } while Self.monotonicNanos() &- burst < 50_000
+            if Self.monotonicNanos() &- started > Self.cutoverTryWindowNanos { break }
+            var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
+            nanosleep(&ts, nil)
+        }
+        let queuedAt = options.clock.now()
+        for p in gated { p.gate.lockExclusive() }
+        return queuedAt
+    }
+
+    /// How long the cutover keeps trying the gates before it queues for them.
+    static let cutoverTryWindowNanos: UInt64 = 50_000_000
+
+    private static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
     private func overlaps(_ m: Memtable, _ lower: [UInt8], _ upper: [UInt8]?) -> Bool {

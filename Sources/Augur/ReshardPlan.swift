@@ -50,8 +50,13 @@ public struct ReshardStatus: Sendable, Equatable {
     public var finishedAt: UInt64?
     /// Bytes per second of the copy phase (0 until some bytes moved).
     public var throughput: Double
-    /// How long the writers on the sources were gated at cutover, nanoseconds.
+    /// How long writers on the sources were held back at cutover, nanoseconds: from the moment
+    /// the sources' write gates were all held exclusive (or, in the rare fallback, queued for)
+    /// until they were open again.
     public var cutoverPauseNanos: UInt64
+    /// How long the cutover tried for the gates before that, while writers already inside them
+    /// finished and new writers kept entering (not part of the pause).
+    public var cutoverGateWaitNanos: UInt64 = 0
     public var error: AugurError?
     /// How the bytes moved: "io_uring", "copy_file_range" or "pread/pwrite".
     public var copyBackend: String = ""

@@ -17,6 +17,10 @@
 // Because the prefix is contiguous and complete, a crash can never keep an acknowledged frame
 // behind a torn one (replay stops at the first invalid frame).
 //
+// Rolling (sealing a full segment: fdatasync, then creating and fallocating the next one and
+// fsyncing the directory) happens outside the partition write gates: `append` returns nil when
+// the segment is full, the writer leaves its gates and calls `makeRoom`.
+//
 // A failed fdatasync disables writes for the life of the instance: after a failed fsync Linux
 // may have dropped the dirty pages and a retry can report success for lost data.
 import AugurSys
@@ -136,9 +140,15 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Appends one frame of `opCount` operations whose encoded payload is `payloadSize` bytes.
     /// `encode` writes the payload given its base address and the first sequence number.
     /// Nothing can fail after space is reserved, so a reservation always becomes a frame.
+    ///
+    /// Returns nil, having written nothing, when the current segment has no room for the frame.
+    /// The caller is inside partition write gates: it must leave them, call
+    /// `makeRoom(payloadSize:)` (which rolls the log, with its fdatasync, fallocate and directory
+    /// fsync, or waits for the roll in progress) and try again. So no writer ever holds a gate
+    /// while the log rolls, and a memtable freeze or reshard cutover never waits for a roll.
     @inline(__always)
     func append(payloadSize: Int, opCount: Int,
-                encode: (UnsafeMutableRawPointer, UInt64) -> Void) throws(AugurError) -> WALPosition {
+                encode: (UnsafeMutableRawPointer, UInt64) -> Void) throws(AugurError) -> WALPosition? {
         try checkWritable()
         let size = WALFormat.frameSize(payload: payloadSize)
         var segment = current.withLock { $0 }
@@ -152,7 +162,11 @@ final class WriteAheadLog: @unchecked Sendable {
                 off = seen
             }
             if reservedHere { offset = off; break }
-            segment = try roll(from: segment)
+            // Full (or sealed). If another writer installed the next segment meanwhile, use it;
+            // otherwise roll outside the gate.
+            let now = current.withLock { $0 }
+            if now === segment { return nil }
+            segment = now
         }
         let firstSeq = lastSeq.wrappingAdd(UInt64(opCount), ordering: .relaxed).oldValue + 1
         let frame = segment.file.base + offset
@@ -228,6 +242,17 @@ final class WriteAheadLog: @unchecked Sendable {
             }
             segment.durableEnd = at
         }
+    }
+
+    /// Makes sure the current segment can take a frame of `payloadSize` bytes: rolls the log if
+    /// it cannot (or waits for the roll another writer is doing). Call with no write gate held.
+    /// Another writer may still fill the new segment first; `append` then says so again.
+    func makeRoom(payloadSize: Int) throws(AugurError) {
+        try checkWritable()
+        let size = WALFormat.frameSize(payload: payloadSize)
+        let segment = current.withLock { $0 }
+        if segment.reserved.load(ordering: .relaxed) + size <= segment.capacity { return }
+        _ = try roll(from: segment)
     }
 
     /// Seals a full segment and installs the next one. Returns the segment to retry on.

@@ -55,5 +55,8 @@ public final class ReadWriteLock: @unchecked Sendable {
 
     @inline(__always) public func lockShared() { pthread_rwlock_rdlock(rw) }
     @inline(__always) public func lockExclusive() { pthread_rwlock_wrlock(rw) }
+    /// Takes the lock exclusive if nobody holds it, without waiting and without queueing a
+    /// request (so, unlike a blocked `lockExclusive`, a failed try holds no reader back).
+    @inline(__always) public func tryLockExclusive() -> Bool { pthread_rwlock_trywrlock(rw) == 0 }
     @inline(__always) public func unlock() { pthread_rwlock_unlock(rw) }
 }

@@ -126,6 +126,21 @@ public final class RangeCopier: Sendable {
         /// Reads are widened to 4 KiB boundaries. Falls back to buffered reads by itself where
         /// the file system refuses O_DIRECT. Slower when the sources are already cached.
         public var directReads: Bool
+        /// io_uring: write the 4 KiB-aligned middle of each range (at least 64 KiB of it) with
+        /// O_DIRECT (a second descriptor on the target) straight from the registered buffers, so
+        /// those bytes skip the page cache: no copy into it, no dirty pages for writeback and
+        /// the final fdatasync to push out, and the device writes while the copy reads. The
+        /// unaligned head and tail of a range go through the page cache as before. Before the
+        /// copy each target is fallocated over those middles (so the direct writes are
+        /// overwrites of allocated blocks, which ext4 issues asynchronously); a chunk whose
+        /// source offset is not congruent with its target offset mod 4 KiB is moved to the
+        /// buffer's start after its direct read (not possible with `linkReadToWrite`, where such
+        /// chunks are written through the page cache). Falls back to buffered writes by itself
+        /// where the file system refuses O_DIRECT. Off by default: on the one-disk development
+        /// machine the device then reads and writes in series and the copy measured slower
+        /// (docs/PERFORMANCE.md); worth trying where sources and targets are on different
+        /// devices, or where the dirty-page limit throttles buffered copies.
+        public var directWrites: Bool
         /// fdatasync every target and fsync every target's directory once the data is copied.
         public var syncTargets: Bool
         /// Write-behind: after this many bytes written to a target, start writeback of its
@@ -145,13 +160,14 @@ public final class RangeCopier: Sendable {
         var checksSourceSizes = true
 
         public init(backend: BackendChoice = .auto, queueDepth: Int = 16, chunkSize: Int = 1 << 20,
-                    linkReadToWrite: Bool = false, directReads: Bool = true, syncTargets: Bool = true,
-                    writeBehind: Int? = nil, disableIoUring: Bool = false) {
+                    linkReadToWrite: Bool = false, directReads: Bool = true, directWrites: Bool = false,
+                    syncTargets: Bool = true, writeBehind: Int? = nil, disableIoUring: Bool = false) {
             self.backend = backend
             self.queueDepth = queueDepth
             self.chunkSize = chunkSize
             self.linkReadToWrite = linkReadToWrite
             self.directReads = directReads
+            self.directWrites = directWrites
             self.syncTargets = syncTargets
             self.writeBehind = writeBehind
             self.disableIoUring = disableIoUring
@@ -660,6 +676,9 @@ private struct Run {
         /// Read with the O_DIRECT descriptor (until a short or refused read sends the rest of the
         /// chunk through the buffered one).
         var direct = false
+        /// Write with the target's O_DIRECT descriptor: the chunk is 4 KiB-aligned in the target
+        /// (until a short or refused write sends the rest through the page cache).
+        var directWrite = false
         /// Bytes in the buffer from 0, and bytes of the chunk written out.
         var readDone = 0
         var writeDone = 0
@@ -675,6 +694,15 @@ private struct Run {
 
         /// The chunk's bytes are all in the buffer.
         var readComplete: Bool { readDone >= skip + length }
+    }
+
+    /// The block-aligned middle of range `r` in its target, if direct writes are on and it is
+    /// worth it (at least 64 KiB).
+    static func directMiddle(_ r: CopyRange, enabled: Bool) -> (start: Int, end: Int)? {
+        guard enabled else { return nil }
+        let start = (r.targetOffset + directAlignment - 1) & ~(directAlignment - 1)
+        let end = (r.targetOffset + r.length) & ~(directAlignment - 1)
+        return end - start >= 64 << 10 ? (start, end) : nil
     }
 
     /// O_DIRECT offset, length and memory alignment. 4 KiB covers 512 B and 4 KiB logical
@@ -694,6 +722,9 @@ private struct Run {
         let align = Self.directAlignment
         var bufferSize = max(align, min(chunk, (longestRange + align - 1) & ~(align - 1)))
         if options.directReads { bufferSize += 2 * align }   // room for the aligned ends
+        bufferSize = (bufferSize + align - 1) & ~(align - 1) // every buffer starts 4 KiB-aligned
+        // Direct-write chunks are whole 4 KiB blocks.
+        let directChunk = chunk & ~(align - 1)
         let entries = options.ringEntriesOverride ?? max(2, 2 * depth + 2)
         let ring: IORing
         do {
@@ -709,10 +740,14 @@ private struct Run {
 
         // Descriptors per range, looked up once: source, target, and the source's O_DIRECT
         // twin (-1 when direct reads are off or the file system refuses O_DIRECT).
-        var fds: [(source: Int32, target: Int32, direct: Int32)] = []
+        var fds: [(source: Int32, target: Int32, direct: Int32, directTarget: Int32)] = []
         fds.reserveCapacity(ranges.count)
         var directFDs: [Int32: Int32] = [:]
         defer { for fd in directFDs.values where fd >= 0 { close(fd) } }
+        var directTargetFDs: [Int32: Int32] = [:]
+        defer { for fd in directTargetFDs.values where fd >= 0 { close(fd) } }
+        // Per target descriptor, the block-aligned extent covering the direct-write middles.
+        var preallocate: [Int32: (start: Int, end: Int, path: String)] = [:]
         for (i, r) in ranges.enumerated() {
             guard let sourceFD = r.source.descriptor, let targetFD = r.target.descriptor else {
                 throw .copy(.invalidRange(index: i, reason: "a handle was closed during the copy"))
@@ -729,9 +764,41 @@ private struct Run {
                     directFDs[sourceFD] = direct
                 }
             }
-            fds.append((sourceFD, targetFD, direct))
+            var directTarget: Int32 = -1
+            if let middle = Self.directMiddle(r, enabled: options.directWrites && directChunk > 0) {
+                if let known = directTargetFDs[targetFD] {
+                    directTarget = known
+                } else {
+                    directTarget = caugur_reopen_direct_write(targetFD)
+                    if directTarget < 0 {
+                        RangeCopier.logOnce("range copy: no O_DIRECT writes to \(r.target.path) (\(Errno(rawValue: errno))); writing through the page cache")
+                    }
+                    directTargetFDs[targetFD] = directTarget
+                }
+                if directTarget >= 0 {
+                    let known = preallocate[targetFD]
+                    preallocate[targetFD] = (min(known?.start ?? middle.start, middle.start),
+                                             max(known?.end ?? middle.end, middle.end), r.target.path)
+                }
+            }
+            fds.append((sourceFD, targetFD, direct, directTarget))
+        }
+        // Allocate the blocks the direct writes go to: an O_DIRECT write into a hole or past the
+        // end of the file needs ext4's inode lock exclusive (and waits for itself when it extends
+        // the file), so io_uring would hand it to a worker thread; an overwrite of allocated
+        // (unwritten) blocks is issued asynchronously. The extent lies within the ranges, so the
+        // file never grows past what the copy writes.
+        for (fd, extent) in preallocate {
+            if caugur_fallocate(fd, Int64(extent.start), Int64(extent.end - extent.start)) != 0 {
+                let e = errno
+                if e == ENOSPC || e == EDQUOT || e == EFBIG {
+                    throw .copy(.io(FileSystemError(.write, extent.path, Errno(rawValue: e))))
+                }
+                RangeCopier.logOnce("range copy: fallocate of \(extent.path) failed (\(Errno(rawValue: e))); direct writes may be slower")
+            }
         }
         var directRefused = false    // an O_DIRECT read failed with EINVAL: stop using them
+        var directWriteRefused = false   // the same for O_DIRECT writes
 
         let link = options.linkReadToWrite
         let ranges = self.ranges
@@ -754,11 +821,20 @@ private struct Run {
         /// Queues the next pass of slot `s`: a read of what is missing (linked to the write of
         /// the chunk when linking), or the write of what is left. False if the ring is full.
         func queuePass(_ s: Int) throws(Errno) -> Bool {
-            let slot = slots[s]
+            var slot = slots[s]
             let f = fds[slot.range]
             let needsRead = !slot.readComplete
             let withWrite = !needsRead || link
             guard try ring.reserve(needsRead && withWrite ? 2 : 1) else { return false }
+            if !needsRead && slot.directWrite && (slot.skip & (align - 1)) != 0 {
+                // A direct read left the chunk at the source's offset within a block; a direct
+                // write needs it block-aligned in memory: move it to the buffer's start.
+                let base = ring.buffer(s)
+                memmove(base, base + slot.skip, slot.length)
+                slot.readDone -= slot.skip
+                slot.skip = 0
+                slots[s] = slot
+            }
             if needsRead {
                 let fd = slot.direct ? f.direct : f.source
                 let length = (slot.direct ? slot.readLength : slot.skip + slot.length) - slot.readDone
@@ -766,7 +842,8 @@ private struct Run {
                                fileOffset: slot.readBase + slot.readDone, userData: UInt64(s) << 1, linkNext: withWrite)
             }
             if withWrite {
-                ring.queueWrite(fd: f.target, buffer: s, bufferOffset: slot.skip + slot.writeDone, length: slot.length - slot.writeDone,
+                ring.queueWrite(fd: slot.directWrite ? f.directTarget : f.target, buffer: s,
+                                bufferOffset: slot.skip + slot.writeDone, length: slot.length - slot.writeDone,
                                 fileOffset: slot.targetOffset + slot.writeDone, userData: UInt64(s) << 1 | 1)
             }
             let count = (needsRead ? 1 : 0) + (withWrite ? 1 : 0)
@@ -784,9 +861,20 @@ private struct Run {
             }
             guard next.range < ranges.count else { return false }
             let r = ranges[next.range]
-            let length = min(chunk, r.length - next.done)
+            var length = min(chunk, r.length - next.done)
             let sourceOffset = r.sourceOffset + next.done
-            var slot = Slot(range: next.range, sourceOffset: sourceOffset, targetOffset: r.targetOffset + next.done,
+            let targetOffset = r.targetOffset + next.done
+            var directWrite = false
+            if fds[next.range].directTarget >= 0 && !directWriteRefused, let middle = Self.directMiddle(r, enabled: true) {
+                // Head up to the first block boundary, then whole-block chunks, then the tail.
+                if targetOffset < middle.start {
+                    length = min(length, middle.start - targetOffset)
+                } else if targetOffset < middle.end {
+                    length = min(directChunk, middle.end - targetOffset)
+                    directWrite = true
+                }
+            }
+            var slot = Slot(range: next.range, sourceOffset: sourceOffset, targetOffset: targetOffset,
                             length: length, readBase: sourceOffset, readLength: length, active: true)
             if fds[next.range].direct >= 0 && !directRefused {
                 let base = sourceOffset & ~(align - 1)
@@ -796,6 +884,8 @@ private struct Run {
                 slot.readLength = end - base
                 slot.skip = sourceOffset - base
             }
+            // A linked write goes with its read, so there is no moment to realign the chunk.
+            slot.directWrite = directWrite && !(link && (slot.skip & (align - 1)) != 0)
             slots[s] = slot
             next.done += length
             return true
@@ -832,6 +922,13 @@ private struct Run {
                     // its linked write, what it wrote past them is written again later).
                     let valid = max(0, min(slot.readDone - slot.skip, slot.length))
                     slot.writeDone = min(slot.writeDone + Int(res), valid)
+                    // A short direct write: the rest (no longer block-aligned) goes buffered.
+                    if slot.directWrite && slot.writeDone < slot.length { slot.directWrite = false }
+                } else if -res == EINVAL && slot.directWrite {
+                    // The file system wants another O_DIRECT alignment: write through the cache.
+                    slot.directWrite = false
+                    directWriteRefused = true
+                    RangeCopier.logOnce("range copy: O_DIRECT write to \(r.target.path) refused (EINVAL); writing through the page cache")
                 } else {
                     let e = -res
                     // ECANCELED: the linked read came back short or failed; its CQE says why.

@@ -27,6 +27,12 @@ int caugur_reopen_direct(int fd) {
     return open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 }
 
+int caugur_reopen_direct_write(int fd) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    return open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+}
+
 unsigned caugur_sync_file_range_write_flag(void) { return SYNC_FILE_RANGE_WRITE; }
 
 int caugur_pin_thread_to_cpu(int cpu) {

@@ -187,16 +187,17 @@ struct RangeCopierTests {
         let link = rng.next() % 2 == 0
         let direct = rng.next() % 4 != 0
         let writeBehind: Int? = rng.next() % 3 == 0 ? 64 << 10 : nil
+        let directWrites = rng.next() % 2 == 0
         let dir = ScratchDirectory("random")
         let job = RandomJob(seed: seed, in: dir, chunk: chunk, depth: depth)
         let fs = PosixFileSystem()
         let (sources, targets, ranges) = try job.open(fs)
         defer { (sources + targets).forEach { $0.close() } }
-        let context = "seed \(seed), backend \(backend), chunk \(chunk), depth \(depth), link \(link), direct \(direct), write-behind \(String(describing: writeBehind)), \(ranges.count) ranges, \(job.totalBytes) bytes"
+        let context = "seed \(seed), backend \(backend), chunk \(chunk), depth \(depth), link \(link), direct \(direct), direct writes \(directWrites), write-behind \(String(describing: writeBehind)), \(ranges.count) ranges, \(job.totalBytes) bytes"
 
         let progress = RangeCopier.Progress()
         let options = RangeCopier.Options(backend: backend, queueDepth: depth, chunkSize: chunk, linkReadToWrite: link,
-                                          directReads: direct, writeBehind: writeBehind)
+                                          directReads: direct, directWrites: directWrites, writeBehind: writeBehind)
         let report = try RangeCopier(fileSystem: fs, options: options).copy(ranges, progress: progress)
 
         if let forced = backend.expected { #expect(report.backend == forced, "\(context)") }

@@ -61,6 +61,9 @@ int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length);
 /// for renamed or unlinked files too): a new open file description, leaving `fd`'s flags alone.
 /// Returns the new descriptor or -1 with errno (EINVAL: the file system has no O_DIRECT).
 int caugur_reopen_direct(int fd);
+/// The same for writing: opens the file behind `fd` again write-only with O_DIRECT. Returns the
+/// new descriptor or -1 with errno.
+int caugur_reopen_direct_write(int fd);
 /// The SYNC_FILE_RANGE_WRITE flag (a GNU macro), for io_uring_prep_sync_file_range.
 unsigned caugur_sync_file_range_write_flag(void);
 /// Pins the calling thread to one CPU. Returns 0 or an errno value.
