@@ -27,6 +27,12 @@ import Glibc
         batch.delete("bob", in: users)
         try engine.write(batch)
 
+        let byRole = try users.createSecondaryIndex(name: "role") { value in value }   // index key: the value
+        try byRole.waitUntilReady()                     // built online; every later write maintains it
+        for entry in try byRole.scan(range: KeyRange(from: Array("w".utf8))) {
+            print(String(decoding: entry.primaryKey, as: UTF8.self))   // carol
+        }
+
         for row in try users.scan(range: KeyRange(from: Array("a".utf8), to: Array("d".utf8)), limit: 10) {
             print(String(decoding: row.key, as: UTF8.self), String(decoding: row.value, as: UTF8.self))
         }
@@ -37,6 +43,8 @@ import Glibc
         let t = try reopened.table(named: "users")
         #expect(try t.scan().map { String(decoding: $0.key, as: UTF8.self) } == ["alice", "carol"])
         #expect(try t.partitionStats().count == 2)
+        let role = try t.attachSecondaryIndex(name: "role") { value in value }
+        #expect(try role.scan().map { String(decoding: $0.primaryKey, as: UTF8.self) } == ["alice", "carol"])
         try reopened.close()
     }
 
