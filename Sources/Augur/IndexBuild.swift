@@ -160,12 +160,10 @@ extension Engine {
         var cursor = MergedCursor(sources: runs.map { .segment(Segment.Cursor($0)) })
         cursor.position(start: nil, end: nil)
         var scanned = 0
-        var key: [UInt8] = []
         while cursor.isValid {
             if cursor.kind == .put {
-                key.removeAll(keepingCapacity: true)
-                key.append(contentsOf: cursor.key)
-                if let ik = try extractIndexKey(extract, d, key, Array(cursor.value)) {
+                // The record's key is copied only for an error message, never per record.
+                if let ik = try extractIndexKey(extract, d, cursor.key, Array(cursor.value)) {
                     entries.append(indexKey: ik, primaryKey: cursor.key)
                 }
             }

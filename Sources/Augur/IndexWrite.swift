@@ -145,9 +145,15 @@ extension Engine {
     /// Calls an extractor, turning its failure and an oversized key into typed errors.
     func extractIndexKey(_ extract: IndexKeyExtractor, _ d: IndexDescriptor, _ key: [UInt8],
                          _ value: [UInt8]) throws(AugurError) -> [UInt8]? {
+        try key.withUnsafeBytes { k in Result { () throws(AugurError) in try extractIndexKey(extract, d, k, value) } }.get()
+    }
+
+    /// The same for a key in a mapping or an arena (copied only into an error).
+    func extractIndexKey(_ extract: IndexKeyExtractor, _ d: IndexDescriptor, _ key: UnsafeRawBufferPointer,
+                         _ value: [UInt8]) throws(AugurError) -> [UInt8]? {
         let indexKey: [UInt8]?
         do { indexKey = try extract(value) } catch {
-            throw .indexExtractorFailed(index: d.name, key: key, message: String(describing: error))
+            throw .indexExtractorFailed(index: d.name, key: Array(key), message: String(describing: error))
         }
         if let indexKey, indexKey.count > maxKeySize {
             throw .indexKeyTooLarge(index: d.name, size: indexKey.count, limit: maxKeySize)
