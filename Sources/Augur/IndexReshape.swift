@@ -124,6 +124,15 @@ extension Engine {
     /// store of the same machine and data shape).
     public var indexBuildCostModel: IndexBuildCostModel { indexCostModel.withLock { $0 } }
 
+    /// Feeds a committed reshard's measured copy throughput into the cost model's copy rate.
+    func refineCopyRate(_ status: ReshardStatus) {
+        guard status.bytesCopied >= 1 << 20, status.throughput > 0 else { return }
+        let measured = 1e9 / status.throughput
+        indexCostModel.withLock { m in
+            m.copyNanosPerByte = (1 - m.refinementWeight) * m.copyNanosPerByte + m.refinementWeight * measured
+        }
+    }
+
     /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when
     /// it has seen no operations).
     func buildSkew(_ p: Partition) -> Double {

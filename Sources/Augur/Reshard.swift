@@ -130,6 +130,7 @@ extension Engine {
             do throws(AugurError) {
                 try runReshard(table, plan, job)
                 job.update { $0.state = .committed; $0.finishedAt = options.clock.now() }
+                refineCopyRate(job.current)
             } catch {
                 job.update { $0.state = .aborted; $0.error = error; $0.finishedAt = options.clock.now() }
             }
