@@ -249,9 +249,26 @@ public final class Engine: @unchecked Sendable {
     }
 
     private func validateTableName(_ name: String) throws(AugurError) {
-        if name.isEmpty { throw .invalidTableName(name, reason: "must not be empty") }
-        if name.utf8.count > 255 { throw .invalidTableName(name, reason: "\(name.utf8.count) bytes exceeds the limit of 255") }
-        if name.utf8.contains(0) { throw .invalidTableName(name, reason: "must not contain NUL") }
+        if let reason = nameProblem(name) { throw .invalidTableName(name, reason: reason) }
+    }
+
+    /// Why `name` cannot name a table or an index, or nil.
+    func nameProblem(_ name: String) -> String? {
+        if name.isEmpty { return "must not be empty" }
+        if name.utf8.count > 255 { return "\(name.utf8.count) bytes exceeds the limit of 255" }
+        if name.utf8.contains(0) { return "must not contain NUL" }
+        return nil
+    }
+
+    /// Takes the write gates of `targets` shared, each once and in id order (so two batches
+    /// never deadlock); returns the partitions locked.
+    func lockGatesShared(_ targets: [Partition]) -> [Partition] {
+        var distinct: [Partition] = []
+        var seen = Set<ObjectIdentifier>()
+        for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
+        distinct.sort { $0.id < $1.id }
+        for p in distinct { p.gate.lockShared() }
+        return distinct
     }
 
     @inline(__always)
@@ -329,12 +346,7 @@ public final class Engine: @unchecked Sendable {
         if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
         while true {
             let targets = batch.ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
-            // Lock each partition once, in id order, so two batches can never deadlock.
-            var distinct: [Partition] = []
-            var seen = Set<ObjectIdentifier>()
-            for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
-            distinct.sort { $0.id < $1.id }
-            for p in distinct { p.gate.lockShared() }
+            let distinct = lockGatesShared(targets)
             if distinct.contains(where: { $0.retired }) || isClosed {
                 for p in distinct { p.gate.unlock() }
                 try checkOpen()

@@ -21,9 +21,7 @@ import Synchronization
 
 extension Engine {
     func validateIndexName(_ name: String) throws(AugurError) {
-        if name.isEmpty { throw .invalidIndexName(name, reason: "must not be empty") }
-        if name.utf8.count > 255 { throw .invalidIndexName(name, reason: "\(name.utf8.count) bytes exceeds the limit of 255") }
-        if name.utf8.contains(0) { throw .invalidIndexName(name, reason: "must not contain NUL") }
+        if let reason = nameProblem(name) { throw .invalidIndexName(name, reason: reason) }
     }
 
     func createIndex(_ table: Table, name: String, extractor: @escaping IndexKeyExtractor) throws(AugurError) -> SecondaryIndex {

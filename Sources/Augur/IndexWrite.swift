@@ -43,11 +43,7 @@ extension Engine {
         defer { for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() } }
         while true {
             let targets = ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
-            var distinct: [Partition] = []
-            var seenPartitions = Set<ObjectIdentifier>()
-            for p in targets where seenPartitions.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
-            distinct.sort { $0.id < $1.id }
-            for p in distinct { p.gate.lockShared() }
+            let distinct = lockGatesShared(targets)
             if distinct.contains(where: { $0.retired }) || isClosed {
                 for p in distinct { p.gate.unlock() }
                 try checkOpen()
