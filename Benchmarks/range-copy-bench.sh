@@ -7,9 +7,12 @@
 # 1. installs fio with apt-get if it is missing (we are root on the dev machines);
 # 2. builds RangeCopyBench in release mode (-j 1: the machine's 2 cores are shared);
 # 3. runs it: SIZE (default 1 GiB) copied one file → one file and 16 files → one file, with
-#    io_uring (the default path: direct reads, buffered writes), io_uring with direct writes of
-#    each range's aligned middle (RangeCopier's directWrites), copy_file_range and pread/pwrite, fdatasync (+ directory fsync) at the end, page
-#    cache dropped before every copy, ROUNDS rounds in rotating order;
+#    io_uring (the default path: chunks in the page cache copied out of it, the others read
+#    direct; direct writes of each range's aligned middle), io_uring with buffered writes
+#    (RangeCopier's directWrites off), copy_file_range and pread/pwrite, fdatasync (+ directory
+#    fsync) at the end, ROUNDS rounds in rotating order, each round twice: with cold sources
+#    (page cache dropped before every copy: the device reads and writes) and with warm ones
+#    (dropped, then the sources read back in: a reshard's usual case, variants *-warm);
 # 4. runs fio ROUNDS times: sequential buffered write of SIZE with the same block size (the
 #    copier's chunk size), fsync at the end (end_fsync=1: fio has no end-of-job fdatasync, its
 #    --fdatasync=N syncs every N writes instead; on a new file fsync and fdatasync both have to
@@ -70,6 +73,8 @@ for r in $(seq "$ROUNDS"); do
     [ "$r" -gt 1 ] && keep=--reuse
     "$BIN" --dir "$DATA/bench" --size-mib "$SIZE_MIB" --rounds 1 --round-offset $((r - 1)) $keep \
         --queue-depth "$DEPTH" --chunk-kib "$CHUNK_KIB" ${EXTRA[@]+"${EXTRA[@]}"} | tee -a "$DATA/bench.log"
+    "$BIN" --dir "$DATA/bench" --size-mib "$SIZE_MIB" --rounds 1 --round-offset $((r - 1)) --reuse --warm-sources \
+        --queue-depth "$DEPTH" --chunk-kib "$CHUNK_KIB" ${EXTRA[@]+"${EXTRA[@]}"} | tee -a "$DATA/bench.log"
     rm -f "$DATA/fio.dat"
     drop_caches || true
     fio --name=seqwrite --filename="$DATA/fio.dat" --rw=write --bs="${CHUNK_KIB}k" --size="${SIZE_MIB}m" \
@@ -97,10 +102,11 @@ for line in open(f"{data}/bench.log"):
     if line.startswith("RESULT\t"):
         _, variant, backend, rnd, mibs, *_ = line.rstrip("\n").split("\t")
         per_round.setdefault((variant, int(rnd)), {})[backend] = float(mibs)
-backends = ["io_uring", "io_uring-direct", "copy_file_range", "pread/pwrite"]
-variants = sorted({v for v, _ in results}, key=lambda v: v != "single")
+backends = ["io_uring", "io_uring-buffered", "copy_file_range", "pread/pwrite"]
+order = ["single", "concat16", "single-warm", "concat16-warm"]
+variants = sorted({v for v, _ in results}, key=lambda v: order.index(v) if v in order else len(order))
 print()
-print("| variant | io_uring | io_uring, direct writes | copy_file_range | pread/pwrite | fio write | io_uring / best alt | io_uring / fio |")
+print("| variant | io_uring | io_uring, buffered writes | copy_file_range | pread/pwrite | fio write | io_uring / best alt | io_uring / fio |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for v in variants:
     med = {b: statistics.median(results[(v, b)]) for b in backends if (v, b) in results}
@@ -116,18 +122,21 @@ print()
 print("Per round (each ratio against the alternatives and the fio run of the same round):")
 print("| variant | round | io_uring | best alternative | fio | io_uring / best alt | io_uring / fio | target met |")
 print("|---|---:|---:|---:|---:|---:|---:|---|")
-met = 0
-total = 0
-for (v, rnd), d in sorted(per_round.items(), key=lambda x: (x[0][0] != "single", x[0][1])):
+met = {"cold": 0, "warm": 0}
+total = {"cold": 0, "warm": 0}
+for (v, rnd), d in sorted(per_round.items(), key=lambda x: (order.index(x[0][0]) if x[0][0] in order else len(order), x[0][1])):
     u = d.get("io_uring")
     alts = [d[b] for b in backends[2:] if b in d]
     if u is None or not alts:
         continue
     f = fio[rnd - 1]
     ok = u >= max(alts) and u >= 0.8 * f
-    met += ok
-    total += 1
+    state = "warm" if v.endswith("-warm") else "cold"
+    met[state] += ok
+    total[state] += 1
     print(f"| {v} | {rnd} | {u:.0f} | {max(alts):.0f} | {f:.0f} | {u / max(alts):.2f} | {u / f:.2f} | {'yes' if ok else 'no'} |")
 print()
-print(f"target (io_uring >= best alternative and >= 0.8x fio) met in {met} of {total} comparisons")
+for state in ("cold", "warm"):
+    if total[state]:
+        print(f"target (io_uring >= best alternative and >= 0.8x fio), {state} sources: met in {met[state]} of {total[state]} comparisons")
 PY

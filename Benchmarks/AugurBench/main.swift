@@ -24,6 +24,8 @@ struct Config {
     var workers = 2
     var reshardCycles = 20
     var walSegmentMiB = 64
+    /// reshard: how the copier writes targets ("direct", "buffered"; nil = the engine default).
+    var reshardWrites: String? = nil
 }
 
 var config = Config()
@@ -38,8 +40,15 @@ while let a = args.popFirst() {
     case "--workers": config.workers = Int(args.popFirst() ?? "") ?? config.workers
     case "--reshard-cycles": config.reshardCycles = Int(args.popFirst() ?? "") ?? config.reshardCycles
     case "--wal-segment-mib": config.walSegmentMiB = Int(args.popFirst() ?? "") ?? config.walSegmentMiB
+    case "--reshard-writes":
+        let w = args.popFirst() ?? ""
+        guard w == "direct" || w == "buffered" else {
+            FileHandle.standardError.write(Data("--reshard-writes takes direct or buffered, not \(w)\n".utf8))
+            exit(2)
+        }
+        config.reshardWrites = w
     default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--reshard-cycles N] [--wal-segment-mib M] [--workers W]\n".utf8))
+        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--reshard-cycles N] [--wal-segment-mib M] [--reshard-writes direct|buffered] [--workers W]\n".utf8))
         exit(2)
     }
 }
@@ -159,7 +168,8 @@ do {
     if config.workload == "reshard" {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
-                               walSegmentMiB: config.walSegmentMiB)
+                               walSegmentMiB: config.walSegmentMiB,
+                               directWrites: config.reshardWrites.map { $0 == "direct" })
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

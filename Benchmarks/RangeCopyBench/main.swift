@@ -10,14 +10,16 @@
 // checked afterwards (CRC32C of the target against the sources), outside the timed part.
 //
 // Usage: RangeCopyBench [--dir PATH] [--size-mib N] [--rounds N] [--queue-depth N]
-//                       [--chunk-kib N] [--backends io_uring,io_uring-direct,copy_file_range,pread/pwrite]
+//                       [--chunk-kib N] [--backends io_uring,io_uring-buffered,copy_file_range,pread/pwrite]
 //                       [--variants single,concat16] [--no-drop-caches] [--link] [--no-direct]
 //                       [--write-behind-mib N] [--warm-sources] [--keep] [--reuse] [--round-offset N]
 // --link, --no-direct and --write-behind-mib set the RangeCopier options of the same meaning
-// (defaults: not linked, direct reads, no write-behind). "io_uring" is the default io_uring
-// path (writes through the page cache); "io_uring-direct" is the same with `directWrites` on
-// (O_DIRECT writes of each range's aligned middle), for comparison in one run. --warm-sources reads the sources into
-// the page cache after dropping it, to time the copy without the device reads.
+// (defaults: not linked, direct reads of the chunks not in the page cache, no write-behind).
+// "io_uring" is the default io_uring path (O_DIRECT writes of each range's aligned middle);
+// "io_uring-buffered" is the same with `directWrites` off (writes through the page cache), for
+// comparison in one run. --warm-sources reads the sources into the page cache after dropping it
+// (a reshard's usual case: the partition was just flushed or is being read), and names the
+// variants single-warm and concat16-warm.
 // --keep leaves the data directory in place; --reuse also takes sources (and their checksums)
 // left there by an earlier --keep run of the same size instead of writing them again.
 // --round-offset numbers the rounds from N+1 (and rotates the backend order as round N+1 would),
@@ -38,7 +40,7 @@ struct Config {
     var rounds = 1
     var queueDepth = 16
     var chunkKiB = 1024
-    var backends: [String] = ["io_uring", "io_uring-direct", "copy_file_range", "pread/pwrite"]
+    var backends: [String] = ["io_uring", "io_uring-buffered", "copy_file_range", "pread/pwrite"]
     var variants = ["single", "concat16"]
     var dropCaches = true
     var keep = false
@@ -77,7 +79,7 @@ func parse() -> Config {
         case "--chunk-kib": c.chunkKiB = number(value(a), a)
         case "--backends":
             c.backends = value(a).split(separator: ",").map { name in
-                guard name == "io_uring-direct" || RangeCopyBackend(rawValue: String(name)) != nil else { fail("unknown backend \(name)") }
+                guard name == "io_uring-buffered" || RangeCopyBackend(rawValue: String(name)) != nil else { fail("unknown backend \(name)") }
                 return String(name)
             }
         case "--variants": c.variants = value(a).split(separator: ",").map(String.init)
@@ -237,7 +239,7 @@ func run() throws {
                     backend.hasPrefix("io_uring") ? .ioUring : backend == "copy_file_range" ? .copyFileRange : .readWrite
                 let options = RangeCopier.Options(backend: choice, queueDepth: c.queueDepth, chunkSize: c.chunkKiB << 10,
                                                     linkReadToWrite: c.link, directReads: c.direct,
-                                                    directWrites: backend == "io_uring-direct",
+                                                    directWrites: backend != "io_uring-buffered",
                                                     writeBehind: c.writeBehindMiB.map { $0 << 20 })
                 let start = now()
                 let report = try RangeCopier(fileSystem: fs, options: options).copy(ranges)
@@ -253,8 +255,9 @@ func run() throws {
                 let ok = crc == expected && targetSize == size
                 sources.forEach { $0.close() }
                 target.close()
-                print("\(variant) \(backend) round \(round + 1 + c.roundOffset): \(fmt(mibs)) MiB/s (\(fmt(seconds, 2)) s: copy \(fmt(copyS, 2)) s + fdatasync \(fmt(syncS, 2)) s)\(report.registeredBuffers == false ? " [unregistered buffers]" : "") \(ok ? "verified" : "MISMATCH")")
-                print("RESULT\t\(variant)\t\(backend)\t\(round + 1 + c.roundOffset)\t\(mibs)\t\(copyS)\t\(syncS)\t\(ok ? "ok" : "mismatch")")
+                let name = c.warmSources ? variant + "-warm" : variant
+                print("\(name) \(backend) round \(round + 1 + c.roundOffset): \(fmt(mibs)) MiB/s (\(fmt(seconds, 2)) s: copy \(fmt(copyS, 2)) s + fdatasync \(fmt(syncS, 2)) s)\(report.registeredBuffers == false ? " [unregistered buffers]" : "")\(report.backend == .ioUring ? " [reads: \(report.directReadChunks) direct, \(report.cachedReadChunks) cached]" : "") \(ok ? "verified" : "MISMATCH")")
+                print("RESULT\t\(name)\t\(backend)\t\(round + 1 + c.roundOffset)\t\(mibs)\t\(copyS)\t\(syncS)\t\(ok ? "ok" : "mismatch")")
                 if !ok { fail("\(variant) via \(backend): target does not match the sources") }
             }
         }

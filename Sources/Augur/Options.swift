@@ -88,10 +88,11 @@ public struct EngineOptions: Sendable {
     /// Automatic partitioning: policy, capacity model, controller tick, shadow mode.
     public var partitioning = PartitioningOptions()
     /// How reshards copy byte ranges: backend (`.auto` picks io_uring, then copy_file_range,
-    /// then pread/pwrite, and logs why once), queue depth 16, 1 MiB chunks. Reshard sources were
-    /// just read (index walk) and are usually cached, so direct reads are off; the executor
-    /// fdatasyncs each target itself after writing its footer.
-    public var rangeCopy = RangeCopier.Options(directReads: false, syncTargets: false)
+    /// then pread/pwrite, and logs why once), queue depth 16, 1 MiB chunks, chunks in the page
+    /// cache copied out of it and the others read direct, targets written direct (see
+    /// `RangeCopier.Options`); the executor fdatasyncs each target itself after writing its
+    /// footer.
+    public var rangeCopy = RangeCopier.Options(syncTargets: false)
     /// Workload telemetry (key histograms, sampled workload vectors, rolling windows).
     public var telemetry = TelemetryOptions()
     /// Secondary index builds: workers, their pinning and NUMA placement.

@@ -120,11 +120,14 @@ public final class RangeCopier: Sendable {
         /// kernel in one submission; when false (the default, measured faster here) the write
         /// is queued once the read's completion is reaped.
         public var linkReadToWrite: Bool
-        /// io_uring: read sources with O_DIRECT (a second descriptor opened on the same file)
-        /// straight into the registered buffers, bypassing the page cache: one memory copy
-        /// fewer per byte, and the sources' pages do not push hotter ones out of the cache.
-        /// Reads are widened to 4 KiB boundaries. Falls back to buffered reads by itself where
-        /// the file system refuses O_DIRECT. Slower when the sources are already cached.
+        /// io_uring: read the chunks that are not in the page cache with O_DIRECT (a second
+        /// descriptor opened on the same file) straight into the registered buffers, bypassing
+        /// the cache: one memory copy fewer per byte, and the sources' pages do not push hotter
+        /// ones out of the cache. Each chunk's residency is looked up before it is read
+        /// (cachestat(2), else mincore(2)): a chunk with at least half its pages cached is
+        /// copied out of the cache instead, since a direct read would fetch it from the device
+        /// again. Reads are widened to 4 KiB boundaries. Falls back to buffered reads by itself
+        /// where the file system refuses O_DIRECT.
         public var directReads: Bool
         /// io_uring: write the 4 KiB-aligned middle of each range (at least 64 KiB of it) with
         /// O_DIRECT (a second descriptor on the target) straight from the registered buffers, so
@@ -136,10 +139,11 @@ public final class RangeCopier: Sendable {
         /// source offset is not congruent with its target offset mod 4 KiB is moved to the
         /// buffer's start after its direct read (not possible with `linkReadToWrite`, where such
         /// chunks are written through the page cache). Falls back to buffered writes by itself
-        /// where the file system refuses O_DIRECT. Off by default: on the one-disk development
-        /// machine the device then reads and writes in series and the copy measured slower
-        /// (docs/PERFORMANCE.md); worth trying where sources and targets are on different
-        /// devices, or where the dirty-page limit throttles buffered copies.
+        /// where the file system refuses O_DIRECT. On by default: with cached sources the copy
+        /// is then one memory copy out of the cache while the device writes, about as fast as
+        /// the device writes at all (docs/PERFORMANCE.md), instead of two memory copies, a
+        /// gigabyte of new dirty pages and all the writing left for the final fdatasync. The
+        /// price: the targets' pages are not in the page cache afterwards.
         public var directWrites: Bool
         /// fdatasync every target and fsync every target's directory once the data is copied.
         public var syncTargets: Bool
@@ -155,12 +159,15 @@ public final class RangeCopier: Sendable {
         /// For tests: a smaller io_uring submission queue than the pipeline wants (at least 2),
         /// to exercise the full-queue path.
         var ringEntriesOverride: Int? = nil
+        /// For tests: with false, every chunk is read direct (with `directReads`) as if none were
+        /// cached, so the direct path runs on sources a test has just written.
+        var readsCachedChunksBuffered = true
         /// For tests: skip the up-front check of source sizes, so the backends themselves meet
         /// a source that ends early (as one shortened during the copy would).
         var checksSourceSizes = true
 
         public init(backend: BackendChoice = .auto, queueDepth: Int = 16, chunkSize: Int = 1 << 20,
-                    linkReadToWrite: Bool = false, directReads: Bool = true, directWrites: Bool = false,
+                    linkReadToWrite: Bool = false, directReads: Bool = true, directWrites: Bool = true,
                     syncTargets: Bool = true, writeBehind: Int? = nil, disableIoUring: Bool = false) {
             self.backend = backend
             self.queueDepth = queueDepth
@@ -204,6 +211,10 @@ public final class RangeCopier: Sendable {
         public var directoriesSynced: Int
         /// io_uring only: whether the buffers were registered (READ_FIXED/WRITE_FIXED).
         public var registeredBuffers: Bool?
+        /// io_uring only: chunks read with O_DIRECT, and chunks read through the page cache
+        /// (the cached ones with `directReads`, every one without it).
+        public var directReadChunks = 0
+        public var cachedReadChunks = 0
         /// Time spent moving data, and making it durable.
         public var copyDuration: Duration
         public var syncDuration: Duration
@@ -283,6 +294,7 @@ public final class RangeCopier: Sendable {
         return Report(backend: run.backend, fallbackReason: run.fallbackReason, bytesCopied: progress.bytesCopied,
                       rangeCount: ranges.count, targetsSynced: targetsSynced, directoriesSynced: directoriesSynced,
                       registeredBuffers: run.registeredBuffers,
+                      directReadChunks: run.directReadChunks, cachedReadChunks: run.cachedReadChunks,
                       copyDuration: copied - started, syncDuration: synced - copied)
     }
 
@@ -449,6 +461,8 @@ private struct Run {
     var backend: RangeCopyBackend = .readWrite
     var fallbackReason: String? = nil
     var registeredBuffers: Bool? = nil
+    var directReadChunks = 0
+    var cachedReadChunks = 0
 
     init(ranges: [CopyRange], options: RangeCopier.Options, progress: RangeCopier.Progress) {
         self.ranges = ranges
@@ -705,6 +719,15 @@ private struct Run {
         return end - start >= 64 << 10 ? (start, end) : nil
     }
 
+    /// Whether at least half of the pages of `fd` in the chunk are in the page cache, so that
+    /// copying them out of it beats reading them from the device again. A failed lookup says
+    /// no (the chunk is read direct, as without the check).
+    static func mostlyCached(_ fd: Int32, offset: Int, length: Int) -> Bool {
+        var pages: Int64 = 0
+        let cached = caugur_cached_pages(fd, Int64(offset), Int64(length), &pages)
+        return cached >= 0 && pages > 0 && 2 * cached >= pages
+    }
+
     /// O_DIRECT offset, length and memory alignment. 4 KiB covers 512 B and 4 KiB logical
     /// blocks; a file system that wants more refuses the read (EINVAL) and the copier goes
     /// back to buffered reads.
@@ -876,7 +899,9 @@ private struct Run {
             }
             var slot = Slot(range: next.range, sourceOffset: sourceOffset, targetOffset: targetOffset,
                             length: length, readBase: sourceOffset, readLength: length, active: true)
-            if fds[next.range].direct >= 0 && !directRefused {
+            if fds[next.range].direct >= 0 && !directRefused
+                && !(options.readsCachedChunksBuffered
+                     && Self.mostlyCached(fds[next.range].source, offset: sourceOffset, length: length)) {
                 let base = sourceOffset & ~(align - 1)
                 let end = (sourceOffset + length + align - 1) & ~(align - 1)
                 slot.direct = true
@@ -884,6 +909,7 @@ private struct Run {
                 slot.readLength = end - base
                 slot.skip = sourceOffset - base
             }
+            if slot.direct { directReadChunks += 1 } else { cachedReadChunks += 1 }
             // A linked write goes with its read, so there is no moment to realign the chunk.
             slot.directWrite = directWrite && !(link && (slot.skip & (align - 1)) != 0)
             slots[s] = slot

@@ -4,6 +4,7 @@
 import Testing
 import Synchronization
 @testable import AugurSys
+import CAugurSys
 
 #if canImport(Glibc)
 import Glibc
@@ -188,16 +189,18 @@ struct RangeCopierTests {
         let direct = rng.next() % 4 != 0
         let writeBehind: Int? = rng.next() % 3 == 0 ? 64 << 10 : nil
         let directWrites = rng.next() % 2 == 0
+        let byResidency = rng.next() % 2 == 0
         let dir = ScratchDirectory("random")
         let job = RandomJob(seed: seed, in: dir, chunk: chunk, depth: depth)
         let fs = PosixFileSystem()
         let (sources, targets, ranges) = try job.open(fs)
         defer { (sources + targets).forEach { $0.close() } }
-        let context = "seed \(seed), backend \(backend), chunk \(chunk), depth \(depth), link \(link), direct \(direct), direct writes \(directWrites), write-behind \(String(describing: writeBehind)), \(ranges.count) ranges, \(job.totalBytes) bytes"
+        let context = "seed \(seed), backend \(backend), chunk \(chunk), depth \(depth), link \(link), direct \(direct), direct writes \(directWrites), cached chunks buffered \(byResidency), write-behind \(String(describing: writeBehind)), \(ranges.count) ranges, \(job.totalBytes) bytes"
 
         let progress = RangeCopier.Progress()
-        let options = RangeCopier.Options(backend: backend, queueDepth: depth, chunkSize: chunk, linkReadToWrite: link,
+        var options = RangeCopier.Options(backend: backend, queueDepth: depth, chunkSize: chunk, linkReadToWrite: link,
                                           directReads: direct, directWrites: directWrites, writeBehind: writeBehind)
+        options.readsCachedChunksBuffered = byResidency
         let report = try RangeCopier(fileSystem: fs, options: options).copy(ranges, progress: progress)
 
         if let forced = backend.expected { #expect(report.backend == forced, "\(context)") }
@@ -290,12 +293,83 @@ struct RangeCopierTests {
         // skipped so the backends themselves meet the end of the file (a short read, then 0).
         var options = RangeCopier.Options(backend: backend, chunkSize: 1 << 20, linkReadToWrite: link, directReads: direct)
         options.checksSourceSizes = false
+        options.readsCachedChunksBuffered = false   // the source was just written: read it direct
         let error = copyError { () throws(RangeCopyError) in
             try RangeCopier(fileSystem: fs, options: options)
                 .copy([CopyRange(source: src, sourceOffset: 1000, length: 500_000, target: dst, targetOffset: 0)])
         }
         #expect(error == .unexpectedEndOfSource(index: 0, path: dir.file("src"), offset: 300_000, end: 501_000),
                 "\(backend), link \(link), direct \(direct): \(String(describing: error))")
+    }
+
+    @Test("io_uring reads cached chunks through the page cache and the others direct")
+    func readsByResidency() throws {
+        var rng = SplitMix64(seed: 14)
+        let dir = ScratchDirectory("residency")
+        let fs = PosixFileSystem()
+        let chunk = 256 << 10
+        let bytes = randomBytes(16 * chunk, &rng)
+        try writeFile(fs, dir.file("src"), bytes)
+        let src = try fs.open(dir.file("src"), mode: .readOnly)
+        defer { src.close() }
+        guard let fd = src.descriptor else { Issue.record("no descriptor"); return }
+        // Written and synced, so clean: DONTNEED drops its pages. Then the first half is read
+        // back into the cache.
+        try src.sync()
+        #expect(posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) == 0)
+        // No readahead on this descriptor, or reading the first half would cache the second.
+        #expect(posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_RANDOM)) == 0)
+        var half = [UInt8](repeating: 0, count: 8 * chunk)
+        let got = try half.withUnsafeMutableBytes { try src.read(at: 0, into: $0) }
+        #expect(got == half.count)
+
+        for (name, byResidency) in [("dst-by-residency", true), ("dst-all-direct", false)] {
+            let dst = try fs.open(dir.file(name), mode: .create)
+            defer { dst.close() }
+            var options = RangeCopier.Options(backend: .ioUring, queueDepth: 4, chunkSize: chunk, directReads: true)
+            options.readsCachedChunksBuffered = byResidency
+            let report = try RangeCopier(fileSystem: fs, options: options)
+                .copy([CopyRange(source: src, sourceOffset: 0, length: bytes.count, target: dst, targetOffset: 0)])
+            #expect(report.directReadChunks + report.cachedReadChunks == 16, "\(name): \(report)")
+            if byResidency {
+                // The second half's pages were dropped, and the direct reads keep them out.
+                #expect(report.cachedReadChunks == 8 && report.directReadChunks == 8,
+                        "\(name): \(report.cachedReadChunks) cached, \(report.directReadChunks) direct")
+            } else {
+                #expect(report.directReadChunks == 16, "\(name): \(report.directReadChunks) direct")
+            }
+            #expect(firstDifference(try fs.readFile(dir.file(name)), bytes) == nil, "\(name): copy differs")
+        }
+    }
+
+    @Test("the page-cache residency probe counts cached pages of a range")
+    func residencyProbe() throws {
+        var rng = SplitMix64(seed: 15)
+        let dir = ScratchDirectory("probe")
+        let fs = PosixFileSystem()
+        try writeFile(fs, dir.file("f"), randomBytes(64 * 4096, &rng))
+        let h = try fs.open(dir.file("f"), mode: .readOnly)
+        defer { h.close() }
+        guard let fd = h.descriptor else { Issue.record("no descriptor"); return }
+        try h.sync()
+        #expect(posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)) == 0)
+        var pages: Int64 = 0
+        #expect(caugur_cached_pages(fd, 0, 64 * 4096, &pages) == 0 && pages == 64)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        #expect(posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_RANDOM)) == 0)
+        for page in [3, 10, 11] {
+            _ = try buffer.withUnsafeMutableBytes { try h.read(at: page * 4096, into: $0) }
+        }
+        // Readahead is off for this descriptor, so exactly the pages read are cached; the count
+        // covers only the range asked for (an unaligned start and end widen it to whole pages).
+        let cached = caugur_cached_pages(fd, 3 * 4096 + 100, 8 * 4096, &pages)
+        #expect(pages == 9, "pages \(pages)")
+        #expect(cached == 3, "cached \(cached)")
+        var mincorePages: Int64 = 0
+        #expect(caugur_cached_pages_mincore(fd, 3 * 4096 + 100, 8 * 4096, &mincorePages) == 3 && mincorePages == 9,
+                "the mincore fallback agrees with cachestat")
+        #expect(caugur_cached_pages_mincore(fd, 0, 64 * 4096, &mincorePages) == 3)
+        #expect(caugur_cached_pages(-1, 0, 4096, &pages) == -1, "a bad descriptor is an error, not a count")
     }
 
     @Test("short reads from a handle are continued")

@@ -64,6 +64,14 @@ int caugur_reopen_direct(int fd);
 /// The same for writing: opens the file behind `fd` again write-only with O_DIRECT. Returns the
 /// new descriptor or -1 with errno.
 int caugur_reopen_direct_write(int fd);
+/// How many of the pages of `fd` in [offset, offset + length) are in the page cache: cachestat(2)
+/// where the kernel has it (Linux 6.5+, no mapping needed), else mmap + mincore of the range.
+/// Stores the page count in `*total` and returns the cached count, or -1 with errno (the range
+/// cannot be mapped, or neither call works here).
+int64_t caugur_cached_pages(int fd, int64_t offset, int64_t length, int64_t *total);
+/// The mincore(2) way of `caugur_cached_pages` (maps the range for the call), which that one
+/// falls back to where cachestat(2) is missing.
+int64_t caugur_cached_pages_mincore(int fd, int64_t offset, int64_t length, int64_t *total);
 /// The SYNC_FILE_RANGE_WRITE flag (a GNU macro), for io_uring_prep_sync_file_range.
 unsigned caugur_sync_file_range_write_flag(void);
 /// Pins the calling thread to one CPU. Returns 0 or an errno value.
