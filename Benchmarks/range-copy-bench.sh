@@ -18,6 +18,8 @@
 #    --fdatasync=N syncs every N writes instead; on a new file fsync and fdatasync both have to
 #    commit the allocation), page cache dropped first, interleaved with the copy rounds so that
 #    both see the same machine;
+#    then, as the device's ceiling for a cold copy, the same fio write while a second fio job
+#    reads SIZE from the single-file source (O_DIRECT, io_uring, same depth and block size);
 # 5. prints a table of medians in MiB/s and the ratios io_uring / best alternative and
 #    io_uring / fio.
 # Data lives in tmp/range-copy-bench under the package root and is deleted on exit.
@@ -84,12 +86,28 @@ for r in $(seq "$ROUNDS"); do
 import json, sys
 j = json.load(open('$DATA/fio-$r.json'))['jobs'][0]['write']
 print('fio round $r: %.1f MiB/s (%d ms)' % (j['bw'] / 1024, j['runtime']))"
+    # The device's own ceiling for a cold copy: the same write while a second job reads SIZE
+    # (direct, io_uring, depth DEPTH) from the single-file source; the pair's wall time.
+    if [ -f "$DATA/bench/source-single" ]; then
+        drop_caches || true
+        fio --name=coldread --filename="$DATA/bench/source-single" --rw=read --bs="${CHUNK_KIB}k" --size="${SIZE_MIB}m" \
+            --ioengine=io_uring --iodepth="$DEPTH" --direct=1 \
+            --name=seqwrite --filename="$DATA/fio.dat" --rw=write --bs="${CHUNK_KIB}k" --size="${SIZE_MIB}m" \
+            --ioengine=psync --end_fsync=1 --fallocate=none --output-format=json --output="$DATA/fio-rw-$r.json" > /dev/null
+        rm -f "$DATA/fio.dat"
+        python3 -c "
+import json
+jobs = json.load(open('$DATA/fio-rw-$r.json'))['jobs']
+wall = max(jobs[0]['read']['runtime'], jobs[1]['write']['runtime'])
+print('fio read+write round $r: read %.1f MiB/s, write %.1f MiB/s, both done in %d ms = %.1f MiB/s per side' % (
+    jobs[0]['read']['bw'] / 1024, jobs[1]['write']['bw'] / 1024, wall, $SIZE_MIB * 1000.0 / wall))"
+    fi
 done
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$DATA" "$ROUNDS" <<'PY'
+python3 - "$DATA" "$ROUNDS" "$SIZE_MIB" <<'PY'
 import json, statistics, sys
-data, rounds = sys.argv[1], int(sys.argv[2])
+data, rounds, size_mib = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 results = {}
 for line in open(f"{data}/bench.log"):
     if line.startswith("RESULT\t"):
@@ -97,6 +115,14 @@ for line in open(f"{data}/bench.log"):
         results.setdefault((variant, backend), []).append(float(mibs))
 fio = [json.load(open(f"{data}/fio-{r}.json"))["jobs"][0]["write"]["bw"] / 1024 for r in range(1, rounds + 1)]
 fio_median = statistics.median(fio)
+def pair_rate(r):
+    try:
+        jobs = json.load(open(f"{data}/fio-rw-{r}.json"))["jobs"]
+    except OSError:
+        return None
+    wall = max(jobs[0]["read"]["runtime"], jobs[1]["write"]["runtime"])
+    return size_mib * 1000.0 / wall
+fio_pair = [pair_rate(r) for r in range(1, rounds + 1)]
 per_round = {}
 for line in open(f"{data}/bench.log"):
     if line.startswith("RESULT\t"):
@@ -118,10 +144,13 @@ for v in variants:
     print(f"| {v} | " + " | ".join(cells) + f" | {fio_median:.0f} | {best} | {ratio} |")
 print()
 print(f"MiB/s, medians of {rounds} rounds; per-round figures above. fio rounds: " + ", ".join(f"{x:.0f}" for x in fio))
+if all(x is not None for x in fio_pair):
+    print("fio write while reading as much (the device's ceiling for a cold copy), per side: "
+          + ", ".join(f"{x:.0f}" for x in fio_pair) + f" (median {statistics.median(fio_pair):.0f})")
 print()
 print("Per round (each ratio against the alternatives and the fio run of the same round):")
-print("| variant | round | io_uring | best alternative | fio | io_uring / best alt | io_uring / fio | target met |")
-print("|---|---:|---:|---:|---:|---:|---:|---|")
+print("| variant | round | io_uring | best alternative | fio | io_uring / best alt | io_uring / fio | target met | fio read+write | io_uring / fio read+write |")
+print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
 met = {"cold": 0, "warm": 0}
 total = {"cold": 0, "warm": 0}
 for (v, rnd), d in sorted(per_round.items(), key=lambda x: (order.index(x[0][0]) if x[0][0] in order else len(order), x[0][1])):
@@ -134,7 +163,9 @@ for (v, rnd), d in sorted(per_round.items(), key=lambda x: (order.index(x[0][0])
     state = "warm" if v.endswith("-warm") else "cold"
     met[state] += ok
     total[state] += 1
-    print(f"| {v} | {rnd} | {u:.0f} | {max(alts):.0f} | {f:.0f} | {u / max(alts):.2f} | {u / f:.2f} | {'yes' if ok else 'no'} |")
+    pair = fio_pair[rnd - 1]
+    pair_cells = f"{pair:.0f} | {u / pair:.2f}" if pair else "- | -"
+    print(f"| {v} | {rnd} | {u:.0f} | {max(alts):.0f} | {f:.0f} | {u / max(alts):.2f} | {u / f:.2f} | {'yes' if ok else 'no'} | {pair_cells} |")
 print()
 for state in ("cold", "warm"):
     if total[state]:
