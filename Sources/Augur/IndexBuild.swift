@@ -79,7 +79,7 @@ extension Engine {
     private func runIndexBuild(_ table: Table, _ d: IndexDescriptor) {
         var failure: AugurError? = nil
         var scanned = 0
-        while !isClosed && failure == nil && !table.dropped.load(ordering: .acquiring) {
+        while !isClosed && failure == nil && !table.dropped.load(ordering: .acquiring) && !d.dropped.load(ordering: .acquiring) {
             let pending = table.map.partitions.filter { p in p.maintenanceLock.withLock { !p.retired && !p.indexesReady.contains(d.id) } }
             if pending.isEmpty { break }
             if d.currentExtractor == nil { break }
@@ -116,6 +116,7 @@ extension Engine {
     func waitForIndex(_ table: Table, _ d: IndexDescriptor) throws(AugurError) {
         while true {
             try table.checkUsable()
+            if d.dropped.load(ordering: .acquiring) { throw .indexNotFound(table: table.name, index: d.name) }
             let semaphore = DispatchSemaphore(value: 0)
             let state = d.build.withLock { b -> (running: Bool, error: AugurError?) in
                 if b.running { d.buildEnded.withLock { $0.append(semaphore) } }
@@ -139,7 +140,7 @@ extension Engine {
         guard let extract = d.currentExtractor else { throw .indexNotAttached(table: table.name, index: d.name) }
         var runs: [Segment] = []
         let skip = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
-            if p.retired || p.indexesReady.contains(d.id) { return true }
+            if p.retired || p.indexesReady.contains(d.id) || d.dropped.load(ordering: .acquiring) { return true }
             try flushLocked(p)
             runs = p.view.runs
             return false
@@ -205,7 +206,8 @@ extension Engine {
         options.crashPoint?(.indexBuildWritten)
         // Commit.
         let installed = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
-            if p.retired { return false }
+            // A drop holds every maintenance lock while it commits and sets `dropped`.
+            if p.retired || d.dropped.load(ordering: .acquiring) { return false }
             let records = (p.indexRunRecords[d.id] ?? []) + (built.map { [$0.record] } ?? [])
             try commitEdits([.setIndexRuns(partitionID: p.id, indexID: d.id, runs: records, ready: true)])
             p.indexRunRecords[d.id] = records.isEmpty ? nil : records

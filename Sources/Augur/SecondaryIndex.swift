@@ -74,6 +74,9 @@ final class IndexDescriptor: Sendable {
     let build = Mutex<IndexBuildRecord>(IndexBuildRecord())
     /// Signalled (and re-signalled) whenever a build round ends.
     let buildEnded = Mutex<[DispatchSemaphore]>([])
+    /// Set by `dropSecondaryIndex` (under every partition's maintenance lock): builds stop and
+    /// discard their work, handles throw `indexNotFound`.
+    let dropped = Atomic<Bool>(false)
 
     init(id: UInt32, name: String, extractor: IndexKeyExtractor?) {
         self.id = id
@@ -146,8 +149,14 @@ public final class SecondaryIndex: Sendable {
 
     /// The build state of every partition.
     public func status() throws(AugurError) -> IndexStatus {
-        try table.checkUsable()
+        try checkUsable()
         return table.engine.indexStatus(table, descriptor)
+    }
+
+    /// Throws when the table or this index was dropped.
+    func checkUsable() throws(AugurError) {
+        try table.checkUsable()
+        if descriptor.dropped.load(ordering: .acquiring) { throw .indexNotFound(table: table.name, index: name) }
     }
 
     /// Blocks until every partition's part is ready; throws the build's error if it failed.
@@ -172,6 +181,14 @@ extension Table {
     @discardableResult
     public func attachSecondaryIndex(name: String, key: @escaping IndexKeyExtractor) throws(AugurError) -> SecondaryIndex {
         try engine.attachIndex(self, name: name, extractor: key)
+    }
+
+    /// Drops the secondary index called `name`: its entries and files go, writes stop
+    /// maintaining it, a build of it stops, and handles on it throw `indexNotFound`. Durable
+    /// when this returns; the name can be used for a new index at once. Writers pause only
+    /// while the index's memtables are detached from each partition (no I/O then).
+    public func dropSecondaryIndex(name: String) throws(AugurError) {
+        try engine.dropIndex(self, name: name)
     }
 
     /// The index called `name`.
@@ -199,6 +216,7 @@ extension Engine {
     func indexScan(_ table: Table, _ d: IndexDescriptor, range: KeyRange, limit: Int?,
                    validate: Bool = true) throws(AugurError) -> [IndexEntry] {
         try table.checkUsable()
+        if d.dropped.load(ordering: .acquiring) { throw .indexNotFound(table: table.name, index: d.name) }
         if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
         let limit = limit ?? Int.max
         if limit == 0 { return [] }

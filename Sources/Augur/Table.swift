@@ -44,6 +44,9 @@ public struct PartitionStats: Sendable, Equatable {
     public var records: Int
     public var segmentCount: Int
     public var memtableBytes: Int
+    /// Segment files of the secondary indexes' local parts, and their bytes (not in `bytes`).
+    public var indexSegmentCount: Int = 0
+    public var indexBytes: Int = 0
 }
 
 /// A named table: an ordered map from byte-string keys to byte-string values, split into
@@ -131,7 +134,9 @@ public final class Table: Sendable {
             return PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
                                   bytes: v.runs.reduce(0) { $0 + $1.fileSize } + memBytes,
                                   records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords,
-                                  segmentCount: v.runs.count, memtableBytes: memBytes)
+                                  segmentCount: v.runs.count, memtableBytes: memBytes,
+                                  indexSegmentCount: v.indexRuns.values.reduce(0) { $0 + $1.count },
+                                  indexBytes: v.indexRuns.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.fileSize } })
         }
     }
 }
