@@ -94,7 +94,7 @@ public struct Oracle: Sendable {
             switch op {
             case .put(let t, let k, _), .delete(let t, let k): out[t, default: []].insert(k)
             case .batch(let es): for e in es { out[e.table, default: []].insert(e.key) }
-            case .flush, .reshard: break
+            case .flush, .reshard, .rebuildIndex: break
             }
         }
         return out

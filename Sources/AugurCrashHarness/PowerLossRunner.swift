@@ -106,7 +106,8 @@ public enum PowerLossRunner {
         .walAppend, .walSync, .flushSegmentWritten, .reshardPrepared, .reshardRolledBack, .flushManifestCommitted,
         .manifestAppend, .reshardCopied, .reshardRolledBack, .recoveryReplayed, .manifestRotated,
         .reshardTargetsSynced, .reshardRolledBack, .currentRenamed, .reshardDirectorySynced, .reshardRolledBack, .walRoll,
-        .reshardCommitted, .obsoleteFileRemoved, .reshardMapSwapped,
+        .reshardCommitted, .obsoleteFileRemoved, .reshardMapSwapped, .indexBuildStarted, .indexBuildWritten,
+        .indexBuildCommitted,
     ]
     /// Points that fire at most once per open, during recovery.
     static let oncePerOpen: Set<CrashPoint> = [.recoveryReplayed, .reshardRolledBack]

@@ -5,8 +5,10 @@
 //      every key is in exactly one partition (per-partition scans partition the full scan);
 //   4. point lookups agree with scans, reverse scans with forward scans;
 //   5. recovering again gives the same state and finds nothing to clean up (the first recovery
-//      left no unreferenced file), and every file in seg/ is referenced.
-import Augur
+//      left no unreferenced file), and every file in seg/ is referenced;
+//   6. a third open attaches the secondary index (finishing a build a crash interrupted) and
+//      its stored entries are exactly those a recomputation from the recovered table gives.
+@_spi(Testing) import Augur
 import AugurSys
 
 public struct CheckResult: Sendable {
@@ -78,7 +80,50 @@ public enum StoreChecker {
             fail("reading after the second recovery failed: \(error)")
         }
         do { try second.close() } catch { fail("close after the second recovery failed: \(error)") }
+
+        // Third open: the secondary index against the recovered table.
+        do {
+            let third = try Engine.open(at: path, options: options)
+            for problem in indexProblems(third) { fail(problem) }
+            try third.close()
+        } catch {
+            fail("checking the secondary index failed: \(error)")
+        }
         return result
+    }
+
+    /// The indexed table's index (when it has one: a crash inside a rebuild may leave none)
+    /// against a recomputation from its records: the stored entries, not only what a scan shows.
+    public static func indexProblems(_ engine: Engine) -> [String] {
+        let name = WorkloadGenerator.indexedTable, indexName = WorkloadGenerator.indexName
+        do {
+            guard try engine.tableNames().contains(name) else { return [] }
+            let table = try engine.table(named: name)
+            guard table.secondaryIndexNames.contains(indexName) else { return [] }
+            let index = try table.attachSecondaryIndex(name: indexName, key: WorkloadGenerator.indexKey)
+            try index.waitUntilReady()
+            var want: [(ByteString, ByteString)] = []
+            for kv in try table.scan() {
+                if let ik = try WorkloadGenerator.indexKey(kv.value) { want.append((ByteString(ik), ByteString(kv.key))) }
+            }
+            want.sort { $0.0 != $1.0 ? $0.0.bytes.lexicographicallyPrecedes($1.0.bytes) : $0.1.bytes.lexicographicallyPrecedes($1.1.bytes) }
+            let stored = try index.storedEntries().map { (ByteString($0.indexKey), ByteString($0.primaryKey)) }
+            if stored.count != want.count || zip(stored, want).contains(where: { $0.0 != $1.0 || $0.1 != $1.1 }) {
+                let i = (0..<min(stored.count, want.count)).first { stored[$0].0 != want[$0].0 || stored[$0].1 != want[$0].1 }
+                    ?? min(stored.count, want.count)
+                func show(_ e: [(ByteString, ByteString)], _ i: Int) -> String {
+                    i < e.count ? "(\(formatKey(e[i].0.bytes)), \(formatKey(e[i].1.bytes)))" : "nothing"
+                }
+                return ["index \(indexName) of \(name): \(stored.count) stored entries, a recomputation gives \(want.count); first difference at \(i): stored \(show(stored, i)), expected \(show(want, i))"]
+            }
+            let scanned = try index.scan()
+            if scanned.count != want.count {
+                return ["index \(indexName) of \(name): a scan returns \(scanned.count) entries, the recomputation \(want.count)"]
+            }
+        } catch {
+            return ["index check failed: \(error)"]
+        }
+        return []
     }
 
     /// Partition map coverage, one partition per key, lookups against scans.

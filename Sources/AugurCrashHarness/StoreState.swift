@@ -76,7 +76,7 @@ public struct StoreState: Sendable, Equatable, CustomStringConvertible {
             for e in entries {
                 if let v = e.value { put(e.table, e.key, v) } else { delete(e.table, e.key) }
             }
-        case .flush, .reshard: break
+        case .flush, .reshard, .rebuildIndex: break
         }
     }
 

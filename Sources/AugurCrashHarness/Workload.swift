@@ -1,6 +1,7 @@
 // The workload every crash mode runs: puts, deletes and atomic batches over two tables, plus
 // flushes and reshards (split, N-way split, merge, boundary move) chosen against the current
-// partition map. Operations have a one-line text form so a child process can log them.
+// partition map, and now and then a rebuild (drop + create) of the secondary index that table
+// "a" always has. Operations have a one-line text form so a child process can log them.
 import Augur
 import AugurSys
 
@@ -24,12 +25,14 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
     case batch([BatchEntry])
     case flush
     case reshard(table: String, plan: ReshardPlan)
+    /// Drops the table's secondary index and creates it again (an online build).
+    case rebuildIndex(table: String)
 
     /// Data operations change the contents; the others must not.
     public var isDataOp: Bool {
         switch self {
         case .put, .delete, .batch: true
-        case .flush, .reshard: false
+        case .flush, .reshard, .rebuildIndex: false
         }
     }
 
@@ -40,6 +43,7 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
         case .delete: "delete"
         case .batch: "batch"
         case .flush: "flush"
+        case .rebuildIndex: "reindex"
         case .reshard(_, let plan):
             switch plan {
             case .split: "split"
@@ -58,6 +62,7 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
         case .batch(let es): "batch of \(es.count)"
         case .flush: "flush"
         case .reshard(let t, let plan): "\(t): \(plan)"
+        case .rebuildIndex(let t): "rebuild the index of \(t)"
         }
     }
 
@@ -70,6 +75,7 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
         case .batch(let es):
             "batch \(es.count)" + es.map { e in " \(e.table) " + (e.value.map { "p \(hex(e.key)) \(encodeValue($0))" } ?? "d \(hex(e.key))") }.joined()
         case .flush: "flush"
+        case .rebuildIndex(let t): "reindex \(t)"
         case .reshard(let t, let plan):
             switch plan {
             case .split(let k): "split \(t) \(hex(k))"
@@ -112,6 +118,9 @@ public enum Op: Sendable, Equatable, CustomStringConvertible {
             self = .batch(es)
         case "flush":
             self = .flush
+        case "reindex":
+            guard let t = word() else { return nil }
+            self = .rebuildIndex(table: String(t))
         case "split":
             guard let t = word(), let k = bytes() else { return nil }
             self = .reshard(table: String(t), plan: .split(at: k))
@@ -230,8 +239,9 @@ public struct WorkloadGenerator: Sendable {
     public private(set) var opNumber: UInt64
     /// Reshards are not generated beyond this many partitions per table (merges are).
     public var maxPartitions = 10
-    /// Weights (out of the total) of put, delete, batch, big batch, flush, split, split-many, merge, move.
-    public var weights: [Int] = [44, 14, 14, 3, 5, 6, 2, 5, 7]
+    /// Weights (out of the total) of put, delete, batch, big batch, flush, split, split-many, merge,
+    /// move, index rebuild.
+    public var weights: [Int] = [44, 14, 14, 3, 5, 6, 2, 5, 7, 1]
     /// Distinct structured keys ("k0000"…).
     public var keySpace = 1200
 
@@ -297,6 +307,7 @@ public struct WorkloadGenerator: Sendable {
             }
             return .batch(es)
         case 4: return .flush
+        case 9: return .rebuildIndex(table: Self.indexedTable)
         case 5, 6:
             if bounds.count >= maxPartitions { return mergeOrMove(t, bounds) ?? .flush }
             let first = key()
@@ -332,6 +343,17 @@ public struct WorkloadGenerator: Sendable {
     }
 }
 
+extension WorkloadGenerator {
+    /// The table with a secondary index, its name, and its key: a pure function of the value
+    /// with collisions and 0x00 bytes (so escaping and equal index keys are exercised); empty
+    /// and one-byte values have no entry.
+    public static let indexedTable = "a"
+    public static let indexName = "digest"
+    public static let indexKey: IndexKeyExtractor = { value in
+        value.count < 2 ? nil : [UInt8(value.count % 7), value[value.count / 2] & 0x0F]
+    }
+}
+
 /// Runs workload operations against one engine, keeping table handles.
 public final class WorkloadExecutor: @unchecked Sendable {
     public let engine: Engine
@@ -339,10 +361,17 @@ public final class WorkloadExecutor: @unchecked Sendable {
 
     public init(engine: Engine) { self.engine = engine }
 
-    /// Opens (or creates) the workload's tables.
+    /// Opens (or creates) the workload's tables, and attaches (or creates) the secondary index
+    /// of the indexed table — a crash between a rebuild's drop and its create leaves none.
     public func prepareTables() throws(AugurError) {
         for name in WorkloadGenerator.tables {
             if let t = try? engine.table(named: name) { handles[name] = t } else { handles[name] = try engine.createTable(name) }
+        }
+        let t = try table(WorkloadGenerator.indexedTable)
+        if t.secondaryIndexNames.contains(WorkloadGenerator.indexName) {
+            try t.attachSecondaryIndex(name: WorkloadGenerator.indexName, key: WorkloadGenerator.indexKey)
+        } else {
+            try t.createSecondaryIndex(name: WorkloadGenerator.indexName, key: WorkloadGenerator.indexKey)
         }
     }
 
@@ -372,6 +401,10 @@ public final class WorkloadExecutor: @unchecked Sendable {
             try engine.write(b)
         case .flush: try engine.flush()
         case .reshard(let t, let plan): _ = try table(t).requestResharding(plan).wait()
+        case .rebuildIndex(let t):
+            let table = try table(t)
+            try table.dropSecondaryIndex(name: WorkloadGenerator.indexName)
+            try table.createSecondaryIndex(name: WorkloadGenerator.indexName, key: WorkloadGenerator.indexKey)
         }
     }
 }
