@@ -219,16 +219,7 @@ public final class Engine: @unchecked Sendable {
         try checkOpen()
         try tablesLock.withLock { () throws(AugurError) in
             guard let table = tablesByName[name] else { throw .tableNotFound(name) }
-            // Maintenance locks in id order (as reshards take them), then make sure no reshard
-            // replaced a partition while we waited.
-            var partitions: [Partition] = []
-            while true {
-                partitions = table.map.partitions.sorted { $0.id < $1.id }
-                for p in partitions { p.maintenanceLock.lock() }
-                let current = Set(table.map.partitions.map { ObjectIdentifier($0) })
-                if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) { break }
-                for p in partitions.reversed() { p.maintenanceLock.unlock() }
-            }
+            let partitions = lockMaintenanceOfEveryPartition(table)
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
             try manifest.lock.withLock { () throws(AugurError) in
                 try manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
@@ -245,6 +236,22 @@ public final class Engine: @unchecked Sendable {
             }
             tablesByName[name] = nil
             tablesByID[table.id] = nil
+        }
+    }
+
+    /// Takes the maintenance lock of every partition of `table`, in id order (as reshards take
+    /// them), and makes sure no reshard replaced a partition while it waited; returns the
+    /// partitions, locked (the caller unlocks them). Keeps flushes, reshards and index build
+    /// commits of the table out.
+    func lockMaintenanceOfEveryPartition(_ table: Table) -> [Partition] {
+        while true {
+            let partitions = table.map.partitions.sorted { $0.id < $1.id }
+            for p in partitions { p.maintenanceLock.lock() }
+            let current = Set(table.map.partitions.map { ObjectIdentifier($0) })
+            if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) {
+                return partitions
+            }
+            for p in partitions.reversed() { p.maintenanceLock.unlock() }
         }
     }
 

@@ -26,14 +26,7 @@ extension Engine {
             guard let d = table.indexDescriptors.withLock({ $0.first { $0.name == name } }) else {
                 throw .indexNotFound(table: table.name, index: name)
             }
-            var partitions: [Partition] = []
-            while true {
-                partitions = table.map.partitions.sorted { $0.id < $1.id }
-                for p in partitions { p.maintenanceLock.lock() }
-                let current = Set(table.map.partitions.map { ObjectIdentifier($0) })
-                if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) { break }
-                for p in partitions.reversed() { p.maintenanceLock.unlock() }
-            }
+            let partitions = lockMaintenanceOfEveryPartition(table)
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
             try manifest.lock.withLock { () throws(AugurError) in
                 try manifest.commit([.dropIndex(id: d.id)], lastSeq: wal.lastSequence)

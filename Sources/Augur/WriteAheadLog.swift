@@ -21,10 +21,21 @@
 // fsyncing the directory) happens outside the partition write gates: `append` returns nil when
 // the segment is full, the writer leaves its gates and calls `makeRoom`.
 //
+// Write-behind (durability `none` and `periodic`): nothing syncs the current segment on the
+// write path, so without help all of its dirty pages are written by the roll's fdatasync, which
+// every writer then waits for (the roller holds `rollLock`; the others queue on it) — measured
+// 50-400 ms per 64 MiB roll while a reshard also used the disk. So whenever a frame crosses a
+// `writeBehindChunk` boundary, writeback of the chunk *before* the one just finished is started
+// on a background queue (sync_file_range WRITE: no waiting, not a durability point). The lag of
+// one chunk keeps it off pages writers are still filling (writeback write-protects a shared
+// mapping's pages, and the next store to one would fault). The roll then finds at most about two
+// chunks dirty.
+//
 // A failed fdatasync disables writes for the life of the instance: after a failed fsync Linux
 // may have dropped the dirty pages and a retry can report success for lost data.
 import AugurSys
 import Synchronization
+import Dispatch
 import CAugurSys
 #if canImport(Glibc)
 import Glibc
@@ -91,6 +102,11 @@ final class WriteAheadLog: @unchecked Sendable {
     let failed = Atomic<Bool>(false)
     /// Test-only planted bug for the crash harness: acknowledge `sync` writes without syncing.
     let skipSyncBug: Bool
+    /// Write-behind granularity (see the file comment); 0 = off (`sync` durability, whose group
+    /// commit writes the pages anyway, or segments too small to be worth it).
+    let writeBehindChunk: Int
+    /// Runs the write-behind calls off the write path, in order.
+    private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
 
     init(fileSystem: any FileSystem, directory: String, firstSegment number: UInt64, segmentSize: Int,
          durability: Durability, lastSeq: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
@@ -101,6 +117,12 @@ final class WriteAheadLog: @unchecked Sendable {
         self.durability = durability
         self.crashPoint = crashPoint
         self.skipSyncBug = skipSyncBug
+        if case .sync = durability {
+            writeBehindChunk = 0
+        } else {
+            let chunk = min(8 << 20, max(1 << 20, segmentSize / 16))
+            writeBehindChunk = segmentSize >= 4 * chunk ? chunk : 0
+        }
         self.lastSeq = Atomic(lastSeq)
         inheritedSegments = inherited
         let first = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory, number: number, size: segmentSize)
@@ -178,8 +200,25 @@ final class WriteAheadLog: @unchecked Sendable {
         storeU32(frame, 0, CRC32C.mask(crc))
         caugur_store_release_u32(frame + 4, UInt32(payloadSize))
         segment.maxSeq.max(firstSeq + UInt64(opCount) - 1, ordering: .relaxed)
+        if writeBehindChunk > 0 && (offset + size) / writeBehindChunk != offset / writeBehindChunk {
+            startWriteBehind(segment, crossed: (offset + size) / writeBehindChunk)
+        }
         crashPoint?(.walAppend)
         return WALPosition(segment: segment, end: offset + size, firstSeq: firstSeq)
+    }
+
+    /// Starts writeback of chunk `crossed - 2` of `segment` (the frame just written crossed into
+    /// chunk `crossed`). Off the write path; a hint whose failure does not matter (the roll's or
+    /// a sync's fdatasync reports write errors). The closure keeps the segment, so its
+    /// descriptor stays open until the call is made; `close` drains the queue.
+    @inline(never)
+    private func startWriteBehind(_ segment: WALSegment, crossed: Int) {
+        guard crossed >= 2, let fd = segment.file.handle.descriptor else { return }
+        let chunk = writeBehindChunk
+        writeBehindQueue.async {
+            if self.rollLock.withLock({ segment.sealedEnd != nil }) { return }   // the roll synced it
+            _ = caugur_sync_file_range_write(fd, Int64((crossed - 2) * chunk), Int64(chunk))
+        }
     }
 
     /// Walks frame headers from `segment.completeEnd`: waits for frames still being copied
@@ -329,6 +368,7 @@ final class WriteAheadLog: @unchecked Sendable {
 
     func close() {
         syncLock.withLock { closed = true }
+        writeBehindQueue.sync {}              // no write-behind call may outlive the descriptors
         let seg = current.withLock { $0 }
         seg.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }

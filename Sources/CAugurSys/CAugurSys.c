@@ -58,6 +58,21 @@ int64_t caugur_cached_pages(int fd, int64_t offset, int64_t length, int64_t *tot
     return caugur_cached_pages_mincore(fd, offset, length, total);
 }
 
+int64_t caugur_unwritten_pages(int fd, int64_t offset, int64_t length) {
+#if defined(__x86_64__) || defined(__aarch64__)
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) page = 4096;
+    int64_t first = offset / page, end = (offset + length + page - 1) / page;
+    struct caugur_cachestat_range range = { (uint64_t)(first * page), (uint64_t)((end - first) * page) };
+    struct caugur_cachestat stat = { 0 };
+    if (syscall(451, fd, &range, &stat, 0) == 0) return (int64_t)(stat.nr_dirty + stat.nr_writeback);
+    return -1;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 int64_t caugur_cached_pages_mincore(int fd, int64_t offset, int64_t length, int64_t *total) {
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) page = 4096;

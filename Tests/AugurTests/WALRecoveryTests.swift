@@ -2,6 +2,10 @@ import Testing
 import Augur
 import AugurSys
 import AugurTestSupport
+import CAugurSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// WAL recovery edge cases found by the power-loss tests, pinned down.
 @Suite struct WALRecoveryTests {
@@ -11,6 +15,36 @@ import AugurTestSupport
         o.durability = .sync
         o.walSegmentSize = 64 << 10
         return o
+    }
+
+    /// Durability `none`: the filled part of the current WAL segment is written back while it
+    /// fills (so the roll's fdatasync, which every writer waits for, has little left); `sync`
+    /// needs no write-behind. Checked with cachestat(2): dirty or under-writeback pages.
+    @Test(arguments: [false, true])
+    func filledWALChunksAreWrittenBack(syncDurability: Bool) throws {
+        let dir = TemporaryDirectory()
+        var o = EngineOptions()
+        o.durability = syncDurability ? .sync : .none
+        o.walSegmentSize = 16 << 20              // write-behind chunks of 1 MiB
+        o.memtableFlushSize = 256 << 20          // no flush (a flush would sync the WAL itself)
+        let engine = try Engine.open(at: dir.child("db"), options: o)
+        let t = try engine.createTable("t")
+        let value = [UInt8](repeating: 0x5A, count: 1000)
+        // About 12 MiB of frames: chunks 0...9 are complete and a chunk behind the writers.
+        for i in 0..<12_000 { try t.put(Array("key\(i)".utf8), value) }
+        let wal = try #require(try PosixFileSystem().listDirectory(dir.child("db/wal")).sorted().last)
+        let fd = open(dir.child("db/wal/" + wal), O_RDONLY)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var unwritten = caugur_unwritten_pages(fd, 0, 10 << 20)
+        if unwritten < 0 { return }              // no cachestat(2) on this kernel: nothing to see
+        // Writeback takes milliseconds; the kernel's own flusher would wait 30 s (dirty_expire).
+        for _ in 0..<500 where unwritten > 0 {
+            usleep(10_000)
+            unwritten = caugur_unwritten_pages(fd, 0, 10 << 20)
+        }
+        #expect(unwritten == 0, "durability \(o.durability): \(unwritten) pages of the first 10 MiB still dirty or in writeback")
+        try engine.close()
     }
 
     /// A torn tail is cut at the first recovery and must not turn into "corruption" at the

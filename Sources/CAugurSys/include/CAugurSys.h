@@ -69,6 +69,9 @@ int caugur_reopen_direct_write(int fd);
 /// Stores the page count in `*total` and returns the cached count, or -1 with errno (the range
 /// cannot be mapped, or neither call works here).
 int64_t caugur_cached_pages(int fd, int64_t offset, int64_t length, int64_t *total);
+/// Pages of `fd` in [offset, offset + length) that are dirty or under writeback (cachestat(2);
+/// -1 with errno where the kernel lacks it). For tests of write-behind.
+int64_t caugur_unwritten_pages(int fd, int64_t offset, int64_t length);
 /// The mincore(2) way of `caugur_cached_pages` (maps the range for the call), which that one
 /// falls back to where cachestat(2) is missing.
 int64_t caugur_cached_pages_mincore(int fd, int64_t offset, int64_t length, int64_t *total);
