@@ -117,7 +117,8 @@ public struct TelemetryFile: Sendable, Codable, Equatable {
 
 /// Per-thread telemetry identity, kept in thread-specific storage as a plain cell (no
 /// reference counting on the hot path). The cell holds a +1 reference to the registry, given
-/// back with the slot when the thread exits.
+/// back with the slot when the thread exits — or when its `Telemetry` goes first (see
+/// `liveTelemetryCells`).
 struct ThreadTelemetryCell {
     let slot: StatsSlot
     let clientID: UInt64
@@ -127,6 +128,36 @@ struct ThreadTelemetryCell {
 /// Source of `Telemetry.instanceID`: ids are never reused, so a thread's cached cell can never
 /// be mistaken for the cell of a later engine (0 marks an empty cache entry).
 private let nextTelemetryInstanceID = Atomic<UInt64>(1)
+
+/// Every cell not yet freed: its address → the `instanceID` of the `Telemetry` it belongs to.
+/// A cell is freed exactly once, by whoever removes it from here: the thread-exit destructor, or
+/// the owning `Telemetry`'s deinit for threads still alive then (`pthread_key_delete` runs no
+/// destructors, so without this their cells — and the registry each one retains — would leak with
+/// every engine opened and dropped). Keyed by address *and* instance, because a freed cell's
+/// address can be reused for another instance's cell. Touched only when a thread first records
+/// for an engine, at thread exit and at deinit: never on the hot path.
+private let liveTelemetryCells = Mutex<[UInt: UInt64]>([:])
+
+/// Gives back everything a cell holds and frees it. The caller has just removed it from
+/// `liveTelemetryCells`, so no one else can.
+private func freeTelemetryCell(_ raw: UnsafeMutableRawPointer) {
+    let cell = raw.assumingMemoryBound(to: ThreadTelemetryCell.self)
+    if cell.pointee.slot.isRegistered { cell.pointee.registry.takeUnretainedValue().release(cell.pointee.slot) }
+    cell.pointee.registry.release()
+    cell.deinitialize(count: 1)
+    cell.deallocate()
+}
+
+extension Engine {
+    /// Identifies this engine's telemetry among the per-thread cells (nil without telemetry).
+    @_spi(Testing) public var telemetryInstanceID: UInt64? { telemetry?.instanceID }
+
+    /// Per-thread telemetry cells of the engine with that id still allocated (tests: closing and
+    /// dropping an engine frees the cells of threads that are still alive).
+    @_spi(Testing) public static func telemetryThreadCells(instance: UInt64) -> Int {
+        liveTelemetryCells.withLock { $0.values.filter { $0 == instance }.count }
+    }
+}
 
 final class Telemetry: @unchecked Sendable {
     let options: TelemetryOptions
@@ -139,7 +170,7 @@ final class Telemetry: @unchecked Sendable {
     // A `let`: a class's stored `var` would pay a dynamic exclusivity check on every access.
     private let key: pthread_key_t
     /// Key of this instance in the thread-local cell cache (`caugur_telemetry_cached_cell`).
-    private let instanceID: UInt64
+    let instanceID: UInt64
 
     init(options: TelemetryOptions, clock: any EngineClock) {
         self.options = options
@@ -156,16 +187,26 @@ final class Telemetry: @unchecked Sendable {
             // Runs on the exiting thread: drop its cached pointer before the cell is freed, in
             // case another thread-exit destructor still records.
             caugur_telemetry_forget_cell(value)
-            let cell = value.assumingMemoryBound(to: ThreadTelemetryCell.self)
-            if cell.pointee.slot.isRegistered { cell.pointee.registry.takeUnretainedValue().release(cell.pointee.slot) }
-            cell.pointee.registry.release()
-            cell.deinitialize(count: 1)
-            cell.deallocate()
+            // Not dereferenced before it is ours: a deinit racing this exit may have freed it.
+            let ours = liveTelemetryCells.withLock { $0.removeValue(forKey: UInt(bitPattern: value)) != nil }
+            if ours { freeTelemetryCell(value) }
         }
         key = k
     }
 
-    deinit { pthread_key_delete(key) }
+    deinit {
+        // No destructor starts for this key after the delete; cells of threads still alive are
+        // freed here (their cached pointers stay in those threads' caches under this instance's
+        // id, which is never asked for again).
+        pthread_key_delete(key)
+        let id = instanceID
+        let mine: [UInt] = liveTelemetryCells.withLock { cells in
+            let addresses = cells.filter { $0.value == id }.map(\.key)
+            for a in addresses { cells.removeValue(forKey: a) }
+            return addresses
+        }
+        for a in mine { freeTelemetryCell(UnsafeMutableRawPointer(bitPattern: a)!) }
+    }
 
     /// The calling thread's cell: a thread-local load and compare when this instance was the
     /// last one the thread used, else the pthread key (`threadSlow`).
@@ -187,6 +228,8 @@ final class Telemetry: @unchecked Sendable {
             cell.initialize(to: ThreadTelemetryCell(slot: registry.acquire() ?? .unregistered,
                                                     clientID: UInt64(caugur_thread_id()),
                                                     registry: Unmanaged.passRetained(registry)))
+            let id = instanceID
+            liveTelemetryCells.withLock { $0[UInt(bitPattern: cell)] = id }
             pthread_setspecific(key, cell)
             raw = UnsafeMutableRawPointer(cell)
         }

@@ -1,5 +1,5 @@
 import Testing
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 import AugurTestSupport
 import Dispatch
@@ -120,6 +120,44 @@ import Glibc
         #expect(try operations(b) == 250 + 50)
         try b.close()
         try c.close()
+    }
+
+    /// An engine closed and dropped while threads that recorded for it live on frees their
+    /// cells (before, each such thread kept its cell and the registry it retains forever); a
+    /// thread exiting after that frees nothing twice.
+    @Test func droppedEngineFreesTheCellsOfLiveThreads() throws {
+        final class Holder: @unchecked Sendable { var table: Table? }
+        let holder = Holder()
+        let recorded = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        var thread = pthread_t()
+        // Opens an engine, has this thread and a second one record for it, closes it; every
+        // reference to it is gone when this returns (the second thread dropped its own).
+        func useAndClose() throws -> UInt64 {
+            let engine = try Engine.open(at: "/db", options: options(ManualClock()))
+            let id = try #require(engine.telemetryInstanceID)
+            holder.table = try engine.createTable("t")
+            let box = Unmanaged.passRetained(ThreadBody {
+                for i in 0..<20 { try! holder.table!.put(Array("w\(i)".utf8), [1]) }
+                holder.table = nil
+                recorded.signal()
+                release.wait()                     // alive until the engine is gone
+            })
+            #expect(pthread_create(&thread, nil, { arg in
+                let body = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
+                body.run()
+                return nil
+            }, box.toOpaque()) == 0)
+            recorded.wait()
+            try engine.table(named: "t").put("here", "too")
+            #expect(Engine.telemetryThreadCells(instance: id) == 2)
+            try engine.close()
+            return id
+        }
+        let id = try useAndClose()
+        #expect(Engine.telemetryThreadCells(instance: id) == 0, "cells of live threads outlive their engine")
+        release.signal()
+        pthread_join(thread, nil)                  // its exit must not free anything again
+        #expect(Engine.telemetryThreadCells(instance: id) == 0)
     }
 
     /// Threads that exit give their slot back (the pthread key's destructor, which also clears
