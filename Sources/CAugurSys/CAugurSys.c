@@ -46,13 +46,13 @@ int64_t caugur_cached_pages(int fd, int64_t offset, int64_t length, int64_t *tot
     *total = end - first;
     if (length <= 0) return 0;
 #if defined(__x86_64__) || defined(__aarch64__)
-    static int no_cachestat = 0;   /* set once cachestat said ENOSYS; a benign race */
-    if (!no_cachestat) {
+    static int no_cachestat = 0;   /* set once cachestat said ENOSYS (relaxed: a hint) */
+    if (!__atomic_load_n(&no_cachestat, __ATOMIC_RELAXED)) {
         struct caugur_cachestat_range range = { (uint64_t)(first * page), (uint64_t)((end - first) * page) };
         struct caugur_cachestat stat = { 0 };
         if (syscall(451, fd, &range, &stat, 0) == 0) return (int64_t)stat.nr_cache;
         if (errno != ENOSYS && errno != EPERM) return -1;
-        no_cachestat = 1;
+        __atomic_store_n(&no_cachestat, 1, __ATOMIC_RELAXED);
     }
 #endif
     return caugur_cached_pages_mincore(fd, offset, length, total);
