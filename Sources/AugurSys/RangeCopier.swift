@@ -719,6 +719,17 @@ private struct Run {
         return end - start >= 64 << 10 ? (start, end) : nil
     }
 
+    /// The O_DIRECT descriptor opened (once per call, remembered in `cache`) beside `fd`, or -1
+    /// when the file system refuses one (logged once: "<failure> (<errno>); <fallback>").
+    static func directTwin(of fd: Int32, in cache: inout [Int32: Int32], reopen: (Int32) -> Int32,
+                           failure: String, fallback: String) -> Int32 {
+        if let known = cache[fd] { return known }
+        let twin = reopen(fd)
+        if twin < 0 { RangeCopier.logOnce("range copy: \(failure) (\(Errno(rawValue: errno))); \(fallback)") }
+        cache[fd] = twin
+        return twin
+    }
+
     /// Whether at least half of the pages of `fd` in the chunk are in the page cache, so that
     /// copying them out of it beats reading them from the device again. A failed lookup says
     /// no (the chunk is read direct, as without the check).
@@ -777,27 +788,13 @@ private struct Run {
             }
             var direct: Int32 = -1
             if options.directReads && r.length > 0 {
-                if let known = directFDs[sourceFD] {
-                    direct = known
-                } else {
-                    direct = caugur_reopen_direct(sourceFD)
-                    if direct < 0 {
-                        RangeCopier.logOnce("range copy: no O_DIRECT reads of \(r.source.path) (\(Errno(rawValue: errno))); reading through the page cache")
-                    }
-                    directFDs[sourceFD] = direct
-                }
+                direct = Self.directTwin(of: sourceFD, in: &directFDs, reopen: caugur_reopen_direct,
+                                         failure: "no O_DIRECT reads of \(r.source.path)", fallback: "reading through the page cache")
             }
             var directTarget: Int32 = -1
             if let middle = Self.directMiddle(r, enabled: options.directWrites && directChunk > 0) {
-                if let known = directTargetFDs[targetFD] {
-                    directTarget = known
-                } else {
-                    directTarget = caugur_reopen_direct_write(targetFD)
-                    if directTarget < 0 {
-                        RangeCopier.logOnce("range copy: no O_DIRECT writes to \(r.target.path) (\(Errno(rawValue: errno))); writing through the page cache")
-                    }
-                    directTargetFDs[targetFD] = directTarget
-                }
+                directTarget = Self.directTwin(of: targetFD, in: &directTargetFDs, reopen: caugur_reopen_direct_write,
+                                               failure: "no O_DIRECT writes to \(r.target.path)", fallback: "writing through the page cache")
                 if directTarget >= 0 {
                     let known = preallocate[targetFD]
                     preallocate[targetFD] = (min(known?.start ?? middle.start, middle.start),
