@@ -28,6 +28,16 @@ public struct RecoveryReport: Sendable, Equatable {
     /// Operations already in segments (sequence ≤ the partition's flushed mark) or of dropped tables.
     public var walRecordsSkipped = 0
     public var walTornTail: TornTail? = nil
+    /// Where the torn tail's bytes were copied before they were zeroed (under `lost/`).
+    public var walTornTailSavedAs: String? = nil
+    /// `.pointInTime` recovery only: the corruption replay stopped at, and the files moved to
+    /// `lost/` because of it (a partial segment is copied, whole later segments are moved).
+    public var walCorruption: String? = nil
+    public var walSetAside: [String] = []
+    /// Empty WAL segments whose creation a crash interrupted (no header yet), removed.
+    public var walUnfinishedSegmentsRemoved: [String] = []
+    /// Files in `seg/` or `wal/` whose names are not Augur's: left alone.
+    public var foreignFilesIgnored: [String] = []
     /// Files deleted because nothing referenced them (leftovers of interrupted flushes or splits).
     public var filesRemoved: [String] = []
     /// Reshards found prepared but not committed, rolled back (their ids).
@@ -106,7 +116,8 @@ public final class Engine: @unchecked Sendable {
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
         flushSize = options.memtableFlushSize
-        telemetry = options.telemetry.enabled ? Telemetry(options: options.telemetry, clock: options.clock) : nil
+        // A read-only open runs no telemetry: its collector, controller and files are writers.
+        telemetry = options.telemetry.enabled && !options.readOnly ? Telemetry(options: options.telemetry, clock: options.clock) : nil
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
         controller = telemetry.map { _ in PartitionController(options: options.partitioning) }
         // The timer runs even under the static policy so a policy switched on at run time acts;
@@ -116,7 +127,7 @@ public final class Engine: @unchecked Sendable {
         } else {
             controllerTimer = nil
         }
-        if case .periodic(let interval) = options.durability {
+        if case .periodic(let interval) = options.durability, !options.readOnly {
             let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.periodic-sync"))
             let ns = nanoseconds(interval)
             timer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
@@ -150,21 +161,28 @@ public final class Engine: @unchecked Sendable {
             controllerTimer.resume()
         }
         if let periodicSync {
-            let wal = self.wal
-            periodicSync.setEventHandler { try? wal.syncCurrent() }
+            // A failed periodic sync disables writes (the WAL's rule) and is kept for
+            // `takeBackgroundError()`, not dropped: the writes since the last sync may be lost.
+            periodicSync.setEventHandler { [weak self] in
+                guard let self, !self.isClosed else { return }
+                do throws(AugurError) { try self.wal.syncCurrent() } catch {
+                    if case .engineClosed = error { return }
+                    self.recordBackgroundError(error)
+                }
+            }
             periodicSync.resume()
         }
         // Memtables rebuilt from the WAL are flushed in the background so the old WAL segments
         // can be trimmed; trimming also drops WAL segments with nothing unflushed in them. Only
         // the partitions that held replayed data at open: later writes flush on their own terms.
         let replayed = recovered.partitions.filter { $0.view.hasMemtableData }
-        maintenanceQueue.async { [self] in
+        if !options.readOnly { maintenanceQueue.async { [self] in
             if isClosed { return }
             for p in replayed {
                 do throws(AugurError) { try flush(p) } catch { recordBackgroundError(error) }
             }
             do throws(AugurError) { try trimWAL() } catch { recordBackgroundError(error) }
-        }
+        } }
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }

@@ -66,6 +66,7 @@ extension Engine {
     /// whose part is not ready, round after round, until none is left (reshards during a build
     /// create targets that need a build of their own).
     func startIndexBuild(_ table: Table, _ d: IndexDescriptor) {
+        if options.readOnly { return }         // parts not ready stay so; their scans say so
         let now = options.clock.now()
         let begin = d.build.withLock { b -> Bool in
             if b.running { return false }

@@ -36,6 +36,7 @@ extension Engine {
 
     /// `flush` for a caller that holds `p.maintenanceLock`.
     func flushLocked(_ p: Partition) throws(AugurError) {
+        if options.readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         if p.retired { return }
         do {
             p.gate.lockExclusive()

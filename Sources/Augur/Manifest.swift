@@ -24,6 +24,8 @@ final class Manifest: @unchecked Sendable {
     private var size = 0
     private(set) var state: ManifestState
     private var needsRotation = false
+    /// Loaded for a read-only open: every commit is refused.
+    private var readOnly = false
     private let rotationSize: Int
     private let crashPoint: (@Sendable (CrashPoint) -> Void)?
     private let skipCurrentDirectorySyncBug: Bool
@@ -61,6 +63,9 @@ final class Manifest: @unchecked Sendable {
         return m
     }
 
+    /// The bytes of a new store's first manifest (an interrupted creation may leave a prefix).
+    static var emptyStoreFirstManifest: [UInt8] { encodeRecord(ManifestState().snapshot) }
+
     /// What loading found that a caller may want to report.
     struct LoadReport {
         var manifest: String
@@ -70,7 +75,8 @@ final class Manifest: @unchecked Sendable {
 
     /// Reads CURRENT and the manifest it names.
     static func load(fileSystem: any FileSystem, directory: String, rotationSize: Int,
-                     crashPoint: (@Sendable (CrashPoint) -> Void)?, skipCurrentDirectorySyncBug: Bool) throws(AugurError) -> (Manifest, LoadReport) {
+                     crashPoint: (@Sendable (CrashPoint) -> Void)?, skipCurrentDirectorySyncBug: Bool,
+                     readOnly: Bool = false) throws(AugurError) -> (Manifest, LoadReport) {
         let currentPath = joinPath(directory, currentName)
         let current = try io { () throws(FileSystemError) in try fileSystem.readFile(currentPath) }
         let name = String(decoding: current, as: UTF8.self).trimmingSuffix("\n")
@@ -92,10 +98,19 @@ final class Manifest: @unchecked Sendable {
                 guard remaining >= 8 else { torn(); return }
                 let crc = loadU32(b.baseAddress!, offset), len = Int(loadU32(b.baseAddress!, offset + 4))
                 if crc == 0 && len == 0 && b[offset...].allSatisfy({ $0 == 0 }) { torn(); return }
-                guard len <= remaining - 8 else { torn(); return }
+                // A torn record can only be the last one (after a failed append the manifest is
+                // rotated, never appended to): an intact record anywhere after a bad one means
+                // the bad one was damaged, and dropping the rest would lose what they describe.
+                guard len <= remaining - 8 else {
+                    if let later = Manifest.intactRecord(in: b, after: offset) {
+                        throw .corruption(file: path, offset: offset,
+                                          reason: "manifest record length \(len) runs past the end, but an intact record follows at offset \(later)")
+                    }
+                    torn(); return
+                }
                 let payload = UnsafeRawBufferPointer(rebasing: b[(offset + 8)..<(offset + 8 + len)])
                 guard CRC32C.mask(CRC32C.checksum(payload)) == crc else {
-                    if offset + 8 + len == b.count { torn(); return }
+                    if offset + 8 + len == b.count, Manifest.intactRecord(in: b, after: offset) == nil { torn(); return }
                     throw .corruption(file: path, offset: offset, reason: "manifest record checksum mismatch")
                 }
                 var r = ByteReader(payload)
@@ -120,11 +135,30 @@ final class Manifest: @unchecked Sendable {
         let m = Manifest(fileSystem: fileSystem, directory: directory, number: number, state: state,
                          rotationSize: rotationSize, crashPoint: crashPoint, skipCurrentDirectorySyncBug: skipCurrentDirectorySyncBug)
         m.size = offset
+        if readOnly {
+            m.readOnly = true
+            return (m, report)
+        }
         m.handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .readWrite) }
         // A torn tail could be followed by a new record that happens to leave old bytes behind
         // it; start clean instead.
         m.needsRotation = report.tornTailBytes > 0
         return (m, report)
+    }
+
+    /// Offset of the first intact record (plausible length, matching checksum) that starts after
+    /// `offset`, at any byte: a damaged length word hides where the next record starts.
+    static func intactRecord(in b: UnsafeRawBufferPointer, after offset: Int) -> Int? {
+        var at = offset + 1
+        while at + 8 + 4 <= b.count {
+            let len = Int(loadU32(b.baseAddress!, at + 4))
+            if len >= 4 && len <= b.count - at - 8 {
+                let payload = UnsafeRawBufferPointer(rebasing: b[(at + 8)..<(at + 8 + len)])
+                if CRC32C.mask(CRC32C.checksum(payload)) == loadU32(b.baseAddress!, at) { return at }
+            }
+            at += 1
+        }
+        return nil
     }
 
     /// Allocates a file number (caller holds `lock`). Persisted with the next commit.
@@ -146,6 +180,7 @@ final class Manifest: @unchecked Sendable {
     /// Appends `edits` as one record, syncs, then applies them to `state`. Caller holds `lock`.
     /// On failure nothing is applied and the next commit rotates first.
     func commit(_ edits: [VersionEdit], lastSeq: UInt64) throws(AugurError) {
+        if readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         var candidate = state
         candidate.lastSeq = max(candidate.lastSeq, lastSeq)
         for e in edits {
@@ -169,7 +204,9 @@ final class Manifest: @unchecked Sendable {
         crashPoint?(.manifestAppend)
     }
 
-    private func record(_ edits: [VersionEdit]) -> [UInt8] {
+    private func record(_ edits: [VersionEdit]) -> [UInt8] { Manifest.encodeRecord(edits) }
+
+    static func encodeRecord(_ edits: [VersionEdit]) -> [UInt8] {
         var payload = ByteWriter()
         payload.u32(UInt32(edits.count))
         for e in edits { e.encode(into: &payload) }

@@ -14,6 +14,27 @@ public enum Durability: Sendable, Equatable {
     case none
 }
 
+/// What recovery may discard from the write-ahead log (RocksDB's `WALRecoveryMode` is the
+/// model). A *torn tail* is a bad frame in the newest WAL segment with nothing after it that
+/// proves it was once complete and synced: a write that was in flight when the process died or
+/// the power went, so never acknowledged. Anything else — a bad frame before valid frames
+/// written after it was synced, a bad frame before a seal, a bad frame in an older segment, a
+/// missing, truncated or extended segment — is *corruption*.
+public enum WALRecoveryMode: String, Sendable, CaseIterable {
+    /// Refuse to open on corruption *and* on a torn tail (every frame ever written must be
+    /// intact). For stores closed cleanly, or when any loss must be looked at by a person.
+    case absoluteConsistency = "absolute-consistency"
+    /// The default. Drop a torn tail (its bytes are copied to `lost/` first and the drop is in
+    /// `RecoveryReport.walTornTail`); refuse to open on corruption, with a typed error naming the
+    /// file and offset. Never loses an acknowledged write without refusing.
+    case tolerateTornTail = "tolerate-torn-tail"
+    /// Recover to the last consistent point before the first corruption: replay stops there,
+    /// and the rest of that segment and every later segment are moved to `lost/` (named in
+    /// `RecoveryReport.walSetAside`). May discard acknowledged writes — for a person who has
+    /// seen the corruption error and chooses to keep what is intact.
+    case pointInTime = "point-in-time"
+}
+
 /// A source of engine time in nanoseconds. Pure modules take time as a parameter; the engine
 /// takes it from here, so tests and simulations can run a day of load in seconds.
 public protocol EngineClock: Sendable {
@@ -63,7 +84,15 @@ public struct EngineOptions: Sendable {
     public var fileSystem: any FileSystem = PosixFileSystem()
     /// Create the directory and an empty store when missing. Default true.
     public var createIfMissing = true
+    /// Open for reading only: recovery reads CURRENT, the manifest, the segments and the WAL
+    /// and writes nothing — no LOCK taken or created, no new WAL segment, no torn tail cut, no
+    /// file removed, no telemetry written — so it works on a read-only mount, a full disk and a
+    /// store another process has open (it then sees that store as of its last synced writes).
+    /// Every write, flush, reshard and index build throws `writesDisabled`. Default false.
+    public var readOnly = false
     public var durability: Durability = .sync
+    /// What WAL recovery may discard (see `WALRecoveryMode`). Default `.tolerateTornTail`.
+    public var walRecovery: WALRecoveryMode = .tolerateTornTail
     /// Largest key in bytes. Default 4 KiB.
     public var maxKeySize = 4096
     /// Largest value in bytes. Default 16 MiB.
@@ -128,6 +157,8 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     case skipCurrentDirectorySync = "skip-current-dir-sync"
     /// Acknowledge `sync` writes without syncing the WAL.
     case skipWALSync = "skip-wal-sync"
+    /// Recovery takes any WAL checksum failure for a torn tail (corruption campaign).
+    case corruptionAsTornTail = "corruption-as-torn-tail"
 }
 
 /// A clock that moves only when told to: for tests and simulations. Thread-safe.

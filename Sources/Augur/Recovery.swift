@@ -14,9 +14,14 @@ enum Recovery {
         let report: RecoveryReport
     }
 
+    static let readOnlyReason = "the store was opened read-only (EngineOptions.readOnly)"
+
+    /// Where recovery keeps bytes it had to drop or set aside (never deleted by Augur).
+    static let lostDirectoryName = "lost"
+
     /// Names a store's own files may have at the top of its directory.
     static func isStoreEntry(_ name: String) -> Bool {
-        name == "LOCK" || name == "wal" || name == "seg" || name == Manifest.currentName
+        name == "LOCK" || name == "wal" || name == "seg" || name == lostDirectoryName || name == Manifest.currentName
             || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
             || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp" || name == "decisions.jsonl"
             || name == "PLAN.txt" || name == "PLAN.txt.tmp"
@@ -27,7 +32,9 @@ enum Recovery {
         var report = RecoveryReport()
         if !fs.isDirectory(path) {
             if fs.fileExists(path) { throw .notAnAugurStore(path: path, reason: "it is a file, not a directory") }
-            if !options.createIfMissing { throw .notAnAugurStore(path: path, reason: "the directory does not exist") }
+            if !options.createIfMissing || options.readOnly {
+                throw .notAnAugurStore(path: path, reason: "the directory does not exist")
+            }
             try io { () throws(FileSystemError) in
                 try fs.createDirectory(path)
                 try fs.syncDirectory(parentDirectory(path))
@@ -43,9 +50,14 @@ enum Recovery {
             }
         }
         let lock: any FileLock
-        do { lock = try fs.lock(joinPath(path, "LOCK")) } catch {
-            if error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable { throw .alreadyOpen(path: path) }
-            throw AugurError(error)
+        if options.readOnly {
+            // No LOCK: a reader neither creates it nor keeps a writer out.
+            lock = NoLock()
+        } else {
+            do { lock = try fs.lock(joinPath(path, "LOCK")) } catch {
+                if error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable { throw .alreadyOpen(path: path) }
+                throw AugurError(error)
+            }
         }
         do {
             let result = try recover(path: path, options: options, lock: lock, report: &report)
@@ -68,11 +80,21 @@ enum Recovery {
                 let shown = foreign.prefix(3).joined(separator: ", ") + (foreign.count > 3 ? ", …" : "")
                 throw .notAnAugurStore(path: path, reason: "no CURRENT file, and it holds other files (\(shown))")
             }
-            if !options.createIfMissing { throw .notAnAugurStore(path: path, reason: "no CURRENT file") }
+            // A store is new only when nothing of one is here but what an interrupted creation
+            // leaves (LOCK, empty seg/ and wal/, CURRENT.tmp, the first manifest's empty
+            // snapshot). Anything else without CURRENT is a store that lost it: opening it as
+            // new would delete every file it has (SQLite treats a hot journal the same way).
+            if let evidence = try storeEvidence(path: path, entries: entries, fileSystem: fs) {
+                throw .corruption(file: joinPath(path, Manifest.currentName), offset: 0,
+                                  reason: "CURRENT is missing, but the directory holds a store (\(evidence)); nothing was changed. "
+                                      + "To recover, write the name of the newest MANIFEST file and a newline into CURRENT "
+                                      + "(docs/FORMAT.md, \"Rebuilding CURRENT\")")
+            }
+            if !options.createIfMissing || options.readOnly { throw .notAnAugurStore(path: path, reason: "no CURRENT file") }
             // A new store (or one whose creation was interrupted before CURRENT existed).
             try io { () throws(FileSystemError) in
-                try fs.createDirectory(segDir)
-                try fs.createDirectory(walDir)
+                if !fs.isDirectory(segDir) { try fs.createDirectory(segDir) }
+                if !fs.isDirectory(walDir) { try fs.createDirectory(walDir) }
                 try fs.syncDirectory(path)
             }
             manifest = try Manifest.create(fileSystem: fs, directory: path, rotationSize: options.manifestRotationSize,
@@ -85,7 +107,8 @@ enum Recovery {
             }
             let (m, loadReport) = try Manifest.load(fileSystem: fs, directory: path, rotationSize: options.manifestRotationSize,
                                                     crashPoint: options.crashPoint,
-                                                    skipCurrentDirectorySyncBug: options.plantedBug == .skipCurrentDirectorySync)
+                                                    skipCurrentDirectorySyncBug: options.plantedBug == .skipCurrentDirectorySync,
+                                                    readOnly: options.readOnly)
             manifest = m
             report.manifestTornTailBytes = loadReport.tornTailBytes
         }
@@ -132,12 +155,18 @@ enum Recovery {
         report.partitions = partitions.count
 
         // Remove leftovers: unreferenced segments, stale manifests, a half-written CURRENT.tmp.
+        // Only names Augur writes: anything else is left where it is (and reported).
         let referenced = state.referencedFiles
-        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(segDir) }) where !referenced.contains(name) {
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(segDir) })
+            where !referenced.contains(name) && !options.readOnly {
+            guard isSegmentFileName(name) else {
+                report.foreignFilesIgnored.append("seg/" + name)
+                continue
+            }
             try? fs.remove(joinPath(segDir, name))
             report.filesRemoved.append("seg/" + name)
         }
-        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(path) }) {
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(path) }) where !options.readOnly {
             if let n = Manifest.number(of: name), n != manifest.number {
                 try? fs.remove(joinPath(path, name))
                 report.filesRemoved.append(name)
@@ -150,7 +179,7 @@ enum Recovery {
         // A reshard prepared and never finished is rolled back: its target files are not
         // referenced (the sweep above removed them); record the abort.
         let pending = state.pendingReshards.keys.sorted()
-        if !pending.isEmpty {
+        if !pending.isEmpty && !options.readOnly {
             try manifest.lock.withLock { () throws(AugurError) in
                 try manifest.commit(pending.map { .reshardFinished(planID: $0, committed: false) }, lastSeq: state.lastSeq)
             }
@@ -161,145 +190,100 @@ enum Recovery {
         // Replay the WAL through the recovered partition map.
         var byTable: [UInt32: PartitionMap] = [:]
         for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }
-        let walNames = try io { () throws(FileSystemError) in try fs.listDirectory(walDir) }
+        let indexOwners = state.indexes.mapValues(\.tableID)
         var numbers: [UInt64] = []
-        for name in walNames {
-            if let n = WALFormat.segmentNumber(name) { numbers.append(n) } else {
-                try? fs.remove(joinPath(walDir, name))
-                report.filesRemoved.append("wal/" + name)
-            }
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(walDir) }) {
+            if let n = WALFormat.segmentNumber(name) { numbers.append(n) } else { report.foreignFilesIgnored.append("wal/" + name) }
         }
-        numbers.sort()
-        var maxSeq = state.lastSeq
+        var applied = 0, skipped = 0
+        let floor = state.partitions.values.map(\.flushedSeq).min()
+        let replay = WALReplay(
+            fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
+            openedSegment: state.walOpenedSegment, flushedFloor: floor,
+            corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
+            apply: { (seq, kind, table, key, value) throws(AugurError) in
+                if let map = byTable[table] {
+                    let p = map.partition(for: key)
+                    guard seq > p.flushedSeq else { skipped += 1; return }
+                    let memtable = p.activeMemtable
+                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                    applied += 1
+                } else if let owner = indexOwners[table], let map = byTable[owner] {
+                    // An index entry: it lives in the partition of its primary key.
+                    guard let pk = IndexKey.primaryKey(key) else {
+                        throw .corruption(file: walDir, offset: 0, reason: "an index entry has no primary key")
+                    }
+                    let p = map.partition(for: pk)
+                    guard seq > p.flushedSeq else { skipped += 1; return }
+                    let memtable = p.indexMemtable(table)
+                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                    applied += 1
+                } else {
+                    skipped += 1
+                }
+            })
+        let outcome = try replay.run(numbers: numbers, report: &report)
+        report.walRecordsApplied = applied
+        report.walRecordsSkipped = skipped
+        var maxSeq = max(state.lastSeq, outcome.maxSeq)
         for p in partitions { maxSeq = max(maxSeq, p.flushedSeq) }
-        var inherited: [(number: UInt64, maxSeq: UInt64)] = []
-        for (i, number) in numbers.enumerated() {
-            let file = joinPath(walDir, WALFormat.segmentName(number))
-            let segMax = try replay(file: file, isLast: i == numbers.count - 1, fileSystem: fs,
-                                    maps: byTable, indexOwners: state.indexes.mapValues(\.tableID), report: &report)
-            inherited.append((number, segMax))
-            maxSeq = max(maxSeq, segMax)
-            report.walSegmentsReplayed += 1
-        }
         report.lastSequence = maxSeq
         options.crashPoint?(.recoveryReplayed)
-        let wal = try WriteAheadLog(fileSystem: fs, directory: walDir, firstSegment: (numbers.last ?? 0) + 1,
+        if options.readOnly {
+            let wal = WriteAheadLog(readOnlyAfter: maxSeq, segmentSize: options.walSegmentSize, reason: readOnlyReason)
+            return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
+        }
+        let firstSegment = (outcome.segments.last?.number ?? state.walOpenedSegment ?? 0) + 1
+        let wal = try WriteAheadLog(fileSystem: fs, directory: walDir, firstSegment: firstSegment,
                                     segmentSize: options.walSegmentSize, durability: options.durability,
-                                    lastSeq: maxSeq, inherited: inherited, crashPoint: options.crashPoint,
+                                    lastSeq: maxSeq,
+                                    coveredBelow: (outcome.segments.isEmpty ? (floor ?? maxSeq) : outcome.maxSeq) + 1,
+                                    inherited: outcome.segments, crashPoint: options.crashPoint,
                                     skipSyncBug: options.plantedBug == .skipWALSync)
+        // Name the new segment in the manifest: from now on a store whose newest WAL segment is
+        // older than this has lost its live log, and recovery says so.
+        do throws(AugurError) {
+            try manifest.lock.withLock { () throws(AugurError) in
+                try manifest.commit([.walOpened(segment: firstSegment)], lastSeq: maxSeq)
+            }
+        } catch {
+            wal.close()
+            throw error
+        }
         return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
     }
 
-    /// Zeroes a torn tail and syncs it. New writes go to a new segment, so this one will not be
-    /// the newest at the next recovery, where a torn frame would be taken for corruption.
-    private static func eraseTornTail(_ handle: any FileHandle, from offset: Int, to end: Int) throws(AugurError) {
-        let zeros = [UInt8](repeating: 0, count: min(1 << 20, end - offset))
-        var at = offset
-        try io { () throws(FileSystemError) in
-            while at < end {
-                let n = min(zeros.count, end - at)
-                try zeros.withUnsafeBytes { b in
-                    Swift.Result { () throws(FileSystemError) in try handle.write(at: at, UnsafeRawBufferPointer(rebasing: b[0..<n])) }
-                }.get()
-                at += n
-            }
-            try handle.sync()
-        }
+    /// `<partition>-<file>.seg`: the only names recovery may delete from seg/.
+    static func isSegmentFileName(_ name: String) -> Bool {
+        guard name.hasSuffix(".seg") else { return false }
+        let parts = name.dropLast(4).split(separator: "-", omittingEmptySubsequences: false)
+        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt64($0) != nil }
     }
 
-    /// Replays one WAL segment. Returns the highest sequence number seen in it.
-    private static func replay(file: String, isLast: Bool, fileSystem fs: any FileSystem,
-                               maps: [UInt32: PartitionMap], indexOwners: [UInt32: UInt32],
-                               report: inout RecoveryReport) throws(AugurError) -> UInt64 {
-        let handle = try io { () throws(FileSystemError) in try fs.open(file, mode: isLast ? .readWrite : .readOnly) }
-        defer { handle.close() }
-        let size = try io { () throws(FileSystemError) in try handle.size() }
-        if size < WALFormat.frameHeaderSize { return 0 }
-        let region = try io { () throws(FileSystemError) in try handle.mapReadOnly(length: size) }
-        let base = UnsafeRawPointer(region.base)
-        var offset = 0
-        var maxSeq: UInt64 = 0
-        func lastNonZero() -> Int { max(offset, caugur_nonzero_prefix_length(base, size)) }
-        while offset + WALFormat.frameHeaderSize <= size {
-            let len = Int(loadU32(base, offset + 4))
-            var problem: String? = nil
-            if len == 0 {
-                // End of data, or a frame whose writer never finished. Anything after it was
-                // never acknowledged (acknowledgement needs a complete prefix).
-                let end = lastNonZero()
-                if end > offset {
-                    if !isLast {
-                        throw .corruption(file: file, offset: offset, reason: "data after an unfinished frame in a sealed WAL segment")
-                    }
-                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
-                    try eraseTornTail(handle, from: offset, to: end)
-                }
-                break
-            }
-            let frameSize = WALFormat.frameSize(payload: len)
-            if len > size - offset - WALFormat.frameHeaderSize {
-                problem = "frame length \(len) runs past the end of the segment"
-            } else {
-                let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + offset + 8, count: WALFormat.frameHeaderSize - 8 + len))
-                if CRC32C.mask(crc) != loadU32(base, offset) { problem = "frame checksum mismatch" }
-            }
-            if let problem {
-                if isLast {
-                    let end = lastNonZero()
-                    report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
-                    try eraseTornTail(handle, from: offset, to: end)
-                    break
-                }
-                throw .corruption(file: file, offset: offset, reason: problem)
-            }
-            let firstSeq = loadU64(base, offset + 8)
-            let count = Int(loadU32(base, offset + 16))
-            var at = offset + WALFormat.frameHeaderSize
-            let end = at + len
-            for i in 0..<count {
-                guard end - at >= WALFormat.opHeaderSize else {
-                    throw .corruption(file: file, offset: offset, reason: "operation \(i) header past the frame")
-                }
-                let kindRaw = base.load(fromByteOffset: at, as: UInt8.self)
-                let table = loadU32(base, at + 1), klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
-                guard let kind = RecordKind(rawValue: kindRaw), klen > 0,
-                      klen + vlen <= end - at - WALFormat.opHeaderSize else {
-                    throw .corruption(file: file, offset: offset, reason: "malformed operation \(i)")
-                }
-                let key = UnsafeRawBufferPointer(start: base + at + WALFormat.opHeaderSize, count: klen)
-                let value = UnsafeRawBufferPointer(start: key.baseAddress! + klen, count: vlen)
-                let seq = firstSeq + UInt64(i)
-                maxSeq = max(maxSeq, seq)
-                if let map = maps[table] {
-                    let p = map.partition(for: key)
-                    if seq > p.flushedSeq {
-                        let memtable = p.activeMemtable
-                        p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
-                        report.walRecordsApplied += 1
-                    } else {
-                        report.walRecordsSkipped += 1
-                    }
-                } else if let owner = indexOwners[table], let map = maps[owner] {
-                    // An index entry: it lives in the partition of its primary key.
-                    guard let pk = IndexKey.primaryKey(key) else {
-                        throw .corruption(file: file, offset: offset, reason: "index entry \(i) has no primary key")
-                    }
-                    let p = map.partition(for: pk)
-                    if seq > p.flushedSeq {
-                        let memtable = p.indexMemtable(table)
-                        p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
-                        report.walRecordsApplied += 1
-                    } else {
-                        report.walRecordsSkipped += 1
-                    }
-                } else {
-                    report.walRecordsSkipped += 1
-                }
-                at += WALFormat.opHeaderSize + klen + vlen
-            }
-            report.walFramesReplayed += 1
-            offset += frameSize
+    /// What shows that a directory without CURRENT holds a store (nil: nothing but what an
+    /// interrupted creation leaves).
+    static func storeEvidence(path: String, entries: [String], fileSystem fs: any FileSystem) throws(AugurError) -> String? {
+        var found: [String] = []
+        let manifests = entries.filter { Manifest.number(of: $0) != nil }.sorted()
+        let empty = Manifest.emptyStoreFirstManifest
+        for name in manifests {
+            let bytes = try io { () throws(FileSystemError) in try fs.readFile(joinPath(path, name)) }
+            // The first manifest of a new store, whole or cut short, holds nothing.
+            if name == Manifest.fileName(1) && bytes.count <= empty.count && Array(empty.prefix(bytes.count)) == bytes { continue }
+            found.append(name)
         }
-        return maxSeq
+        for dir in ["wal", "seg"] where fs.isDirectory(joinPath(path, dir)) {
+            let names = try io { () throws(FileSystemError) in try fs.listDirectory(joinPath(path, dir)) }
+            if !names.isEmpty { found.append("\(names.count) file(s) in \(dir)/") }
+        }
+        for name in [TelemetryFile.name, "decisions.jsonl", "PLAN.txt", lostDirectoryName] where entries.contains(name) {
+            found.append(name)
+        }
+        return found.isEmpty ? nil : found.joined(separator: ", ")
     }
+}
+
+/// The lock of a read-only open: none.
+private final class NoLock: FileLock {
+    func unlock() {}
 }

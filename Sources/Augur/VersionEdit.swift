@@ -47,10 +47,13 @@ enum VersionEdit: Sendable, Equatable {
     case dropIndex(id: UInt32)
     /// The runs of one index's local part in one partition, and whether its build completed.
     case setIndexRuns(partitionID: UInt64, indexID: UInt32, runs: [RunRecord], ready: Bool)
+    /// The WAL segment an open of the store created (durable with its header before this edit):
+    /// recovery refuses a store whose newest WAL segment is older (the live log was deleted).
+    case walOpened(segment: UInt64)
 
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
-        case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns
+        case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
     }
 
     func encode(into w: inout ByteWriter) {
@@ -85,6 +88,8 @@ enum VersionEdit: Sendable, Equatable {
             w.u8(Tag.dropIndex.rawValue); w.u32(id)
         case .setIndexRuns(let p, let i, let runs, let ready):
             w.u8(Tag.setIndexRuns.rawValue); w.u64(p); w.u32(i); VersionEdit.encodeRuns(runs, &w); w.u8(ready ? 1 : 0)
+        case .walOpened(let n):
+            w.u8(Tag.walOpened.rawValue); w.u64(n)
         }
     }
 
@@ -151,6 +156,9 @@ enum VersionEdit: Sendable, Equatable {
         case .setIndexRuns:
             guard let p = r.u64(), let i = r.u32(), let runs = decodeRuns(&r), let ready = r.u8() else { return nil }
             return .setIndexRuns(partitionID: p, indexID: i, runs: runs, ready: ready != 0)
+        case .walOpened:
+            guard let n = r.u64() else { return nil }
+            return .walOpened(segment: n)
         }
     }
 }
@@ -176,6 +184,8 @@ struct ManifestState: Sendable, Equatable {
     var lastSeq: UInt64 = 0
     /// Reshards prepared and not yet finished (recovery rolls them back).
     var pendingReshards: [UInt64: ReshardRecord] = [:]
+    /// The WAL segment the last open created; nil in stores written before WAL headers existed.
+    var walOpenedSegment: UInt64? = nil
 
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
@@ -228,6 +238,9 @@ struct ManifestState: Sendable, Equatable {
             guard let r = indexes[id], r.tableID == p.tableID else { return "runs of unknown index \(id) in partition \(pid)" }
             partitions[pid]!.indexRuns[id] = runs.isEmpty ? nil : runs
             if ready { partitions[pid]!.indexesReady.insert(id) } else { partitions[pid]!.indexesReady.remove(id) }
+        case .walOpened(let n):
+            // The latest open wins (a point-in-time recovery may have set newer segments aside).
+            walOpenedSegment = n
         }
         return nil
     }
@@ -243,6 +256,7 @@ struct ManifestState: Sendable, Equatable {
             edits += p.indexEdits
         }
         for (_, r) in pendingReshards.sorted(by: { $0.key < $1.key }) { edits.append(.reshardPrepared(r)) }
+        if let n = walOpenedSegment { edits.append(.walOpened(segment: n)) }
         return edits
     }
 

@@ -44,13 +44,16 @@ import Glibc
 final class WALSegment: @unchecked Sendable {
     let number: UInt64
     let file: MappedFile
+    /// Where batches must end: the file's size less the room kept for the seal.
     let capacity: Int
     /// Next free offset; set to `sealed` when the segment is full.
     let reserved: Atomic<Int>
     /// Highest sequence number written into this segment.
     let maxSeq = Atomic<UInt64>(0)
     /// Offset below which every frame is complete and synced (guarded by the log's syncLock).
-    var durableEnd = 0
+    var durableEnd = 0 { didSet { durablePrefix.store(durableEnd, ordering: .relaxed) } }
+    /// `durableEnd` for writers, who copy it into each frame (WALFormat: durable prefix).
+    let durablePrefix = Atomic<Int>(0)
     /// Offset below which every frame is known complete (guarded by syncLock).
     var completeEnd = 0
     /// End of data once sealed (guarded by rollLock), nil while current.
@@ -58,12 +61,13 @@ final class WALSegment: @unchecked Sendable {
 
     static let sealed = Int.max / 2
 
-    init(number: UInt64, file: MappedFile, start: Int = 0) {
+    init(number: UInt64, file: MappedFile, start: Int) {
         self.number = number
         self.file = file
-        capacity = file.capacity
+        capacity = file.capacity - WALFormat.sealFrameSize
         reserved = Atomic(start)
         durableEnd = start
+        durablePrefix.store(start, ordering: .relaxed)
         completeEnd = start
     }
 
@@ -90,7 +94,9 @@ final class WriteAheadLog: @unchecked Sendable {
     let durability: Durability
     let crashPoint: (@Sendable (CrashPoint) -> Void)?
 
-    private let current: Mutex<WALSegment>
+    /// The segment writers append to; nil only in a read-only open's log, which has failed
+    /// from the start so nothing gets past `checkWritable`.
+    private let current: Mutex<WALSegment?>
     /// Sealed segments still needed for recovery, oldest first (guarded by rollLock).
     private var sealedSegments: [WALSegment] = []
     /// Numbers and highest sequence of segments left from before this open (replayed, not mapped).
@@ -108,8 +114,12 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Runs the write-behind calls off the write path, in order.
     private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
 
+    /// `coveredBelow`: the first segment's header says every acknowledged sequence below this
+    /// is in an older segment or flushed (recovery passes the highest sequence it replayed + 1:
+    /// sequences of frames lost in a torn tail were never acknowledged and may lie below
+    /// `lastSeq`).
     init(fileSystem: any FileSystem, directory: String, firstSegment number: UInt64, segmentSize: Int,
-         durability: Durability, lastSeq: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
+         durability: Durability, lastSeq: UInt64, coveredBelow: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
          crashPoint: (@Sendable (CrashPoint) -> Void)?, skipSyncBug: Bool = false) throws(AugurError) {
         self.fileSystem = fileSystem
         self.directory = directory
@@ -125,23 +135,64 @@ final class WriteAheadLog: @unchecked Sendable {
         }
         self.lastSeq = Atomic(lastSeq)
         inheritedSegments = inherited
-        let first = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory, number: number, size: segmentSize)
+        let first = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory, number: number,
+                                                    size: segmentSize, firstSeq: min(coveredBelow, lastSeq + 1))
         current = Mutex(first)
     }
 
-    private static func createSegment(fileSystem: any FileSystem, directory: String, number: UInt64, size: Int) throws(AugurError) -> WALSegment {
+    /// The log of a read-only open: no segment, every append refused with `reason`.
+    init(readOnlyAfter lastSeq: UInt64, segmentSize: Int, reason: String) {
+        fileSystem = PosixFileSystem()
+        directory = ""
+        self.segmentSize = segmentSize
+        durability = .none
+        crashPoint = nil
+        skipSyncBug = false
+        writeBehindChunk = 0
+        self.lastSeq = Atomic(lastSeq)
+        current = Mutex(nil)
+        closed = true
+        fail(reason)
+    }
+
+    /// Creates, preallocates and syncs segment `number` with its header frame (which names the
+    /// number, the size and the first sequence it will hold), then syncs the directory: a
+    /// segment is never used, nor named by a seal or the manifest, before all of that is durable.
+    /// `syncFailed` is told when the file's fdatasync fails (the log's rule: after a failed
+    /// fdatasync of a WAL file, no more writes).
+    private static func createSegment(fileSystem: any FileSystem, directory: String, number: UInt64, size: Int,
+                                      firstSeq: UInt64, syncFailed: (String) -> Void = { _ in }) throws(AugurError) -> WALSegment {
         let path = joinPath(directory, WALFormat.segmentName(number))
         let file = try io { () throws(FileSystemError) in
             let f = try MappedFile(fileSystem: fileSystem, path: path, capacity: size, create: true)
+            WALFormat.writeMarker(at: f.base, payload: WALFormat.headerPayload(number: number, size: size, firstSeq: firstSeq),
+                                  durablePrefix: 0)
+            do throws(FileSystemError) { try f.sync() } catch {
+                f.close()
+                syncFailed("fdatasync of \(path) failed: \(error.errno)")
+                throw error
+            }
             // The new file's directory entry must be durable before any frame in it is acknowledged.
             try fileSystem.syncDirectory(directory)
             return f
         }
-        return WALSegment(number: number, file: file)
+        return WALSegment(number: number, file: file, start: WALFormat.headerFrameSize)
+    }
+
+    /// Writes the seal after the last frame of `segment` (all complete and synced) and syncs it.
+    /// Caller holds syncLock, and no writer can reserve space in the segment any more.
+    private func writeSeal(_ segment: WALSegment, at end: Int, reason: WALFormat.SealReason) throws(AugurError) {
+        WALFormat.writeMarker(at: segment.file.base + end, payload: WALFormat.sealPayload(reason: reason, offset: end),
+                              durablePrefix: segment.durableEnd)
+        if skipSyncBug { return }
+        do throws(FileSystemError) { try segment.file.sync() } catch {
+            fail("fdatasync of \(segment.path) failed: \(error.errno)")
+            throw AugurError(error)
+        }
     }
 
     /// Largest payload one frame can carry.
-    var maxPayload: Int { segmentSize - WALFormat.frameHeaderSize - 8 }
+    var maxPayload: Int { segmentSize - WALFormat.headerFrameSize - WALFormat.sealFrameSize - WALFormat.frameHeaderSize - 8 }
 
     var lastSequence: UInt64 { lastSeq.load(ordering: .acquiring) }
 
@@ -173,7 +224,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 encode: (UnsafeMutableRawPointer, UInt64) -> Void) throws(AugurError) -> WALPosition? {
         try checkWritable()
         let size = WALFormat.frameSize(payload: payloadSize)
-        var segment = current.withLock { $0 }
+        guard var segment = current.withLock({ $0 }) else { throw .writesDisabled(reason: "no WAL segment") }
         var offset = 0
         while true {
             var off = segment.reserved.load(ordering: .relaxed)
@@ -186,8 +237,7 @@ final class WriteAheadLog: @unchecked Sendable {
             if reservedHere { offset = off; break }
             // Full (or sealed). If another writer installed the next segment meanwhile, use it;
             // otherwise roll outside the gate.
-            let now = current.withLock { $0 }
-            if now === segment { return nil }
+            guard let now = current.withLock({ $0 }), now !== segment else { return nil }
             segment = now
         }
         let firstSeq = lastSeq.wrappingAdd(UInt64(opCount), ordering: .relaxed).oldValue + 1
@@ -195,7 +245,7 @@ final class WriteAheadLog: @unchecked Sendable {
         encode(frame + WALFormat.frameHeaderSize, firstSeq)
         storeU64(frame, 8, firstSeq)
         storeU32(frame, 16, UInt32(opCount))
-        storeU32(frame, 20, 0)
+        storeU32(frame, 20, UInt32(segment.durablePrefix.load(ordering: .relaxed) / 8))
         let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: frame + 8, count: WALFormat.frameHeaderSize - 8 + payloadSize))
         storeU32(frame, 0, CRC32C.mask(crc))
         caugur_store_release_u32(frame + 4, UInt32(payloadSize))
@@ -268,7 +318,8 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// Syncs whatever is complete in the current segment (periodic durability, close).
     func syncCurrent() throws(AugurError) {
-        let segment = current.withLock { $0 }
+        try checkWritable()
+        guard let segment = current.withLock({ $0 }) else { return }
         try syncLock.withLock { () throws(AugurError) in
             if closed { throw .engineClosed }
             try checkWritable()
@@ -289,7 +340,7 @@ final class WriteAheadLog: @unchecked Sendable {
     func makeRoom(payloadSize: Int) throws(AugurError) {
         try checkWritable()
         let size = WALFormat.frameSize(payload: payloadSize)
-        let segment = current.withLock { $0 }
+        guard let segment = current.withLock({ $0 }) else { return }
         if segment.reserved.load(ordering: .relaxed) + size <= segment.capacity { return }
         _ = try roll(from: segment)
     }
@@ -297,16 +348,17 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Seals a full segment and installs the next one. Returns the segment to retry on.
     private func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
         try rollLock.withLock { () throws(AugurError) -> WALSegment in
-            let now = current.withLock { $0 }
+            guard let now = current.withLock({ $0 }) else { throw .engineClosed }
             if now !== full { return now }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry
             // must not seal (and wait for) it a second time.
             if full.sealedEnd == nil {
                 let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
-                full.sealedEnd = end
+                full.sealedEnd = min(end, full.capacity)
                 try syncLock.withLock { () throws(AugurError) in
-                    advanceComplete(full, mustReach: end, mayReach: end)
+                    if closed { throw .engineClosed }
+                    advanceComplete(full, mustReach: full.sealedEnd!, mayReach: full.sealedEnd!)
                     // Synced even with `.none` (once per segment): a sealed segment is not the
                     // newest, so recovery would take an unwritten page in it for corruption.
                     if !skipSyncBug {
@@ -314,18 +366,28 @@ final class WriteAheadLog: @unchecked Sendable {
                             fail("fdatasync of \(full.path) failed: \(error.errno)")
                             throw AugurError(error)
                         }
-                        full.durableEnd = end
+                        full.durableEnd = full.sealedEnd!
                     }
                 }
             }
             let next: WALSegment
             do throws(AugurError) {
                 next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
-                                                       number: full.number + 1, size: segmentSize)
+                                                       number: full.number + 1, size: segmentSize,
+                                                       firstSeq: lastSeq.load(ordering: .acquiring) + 1,
+                                                       syncFailed: { fail($0) })
             } catch {
                 // The full segment stays sealed; every writer comes back here and retries, so
                 // freeing disk space lets writes resume. Remove the half-made file.
                 try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(full.number + 1)))
+                throw error
+            }
+            // Only now, with the next segment durable, may the full one say that it exists: a
+            // seal naming a successor that a crash lost would make recovery refuse the store.
+            do throws(AugurError) {
+                try syncLock.withLock { () throws(AugurError) in try writeSeal(full, at: full.sealedEnd!, reason: .rolled) }
+            } catch {
+                next.file.close()
                 throw error
             }
             sealedSegments.append(full)
@@ -335,25 +397,26 @@ final class WriteAheadLog: @unchecked Sendable {
         }
     }
 
-    /// Deletes sealed and inherited segments whose every record has been flushed
-    /// (highest sequence ≤ `flushedFloor`). Returns how many were removed.
+    /// Deletes the oldest sealed and inherited segments whose every record has been flushed
+    /// (highest sequence ≤ `flushedFloor`), stopping at the first that is still needed: only
+    /// ever a prefix, so a gap in the numbers is a lost segment to recovery (an empty segment
+    /// after a needed one waits for it). Returns how many were removed.
     @discardableResult
     func trim(flushedFloor: UInt64) -> Int {
         rollLock.withLock {
             var removed = 0
-            inheritedSegments.removeAll { seg in
-                guard seg.maxSeq <= flushedFloor else { return false }
+            while let seg = inheritedSegments.first, seg.maxSeq <= flushedFloor {
                 try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(seg.number)))
                 crashPoint?(.obsoleteFileRemoved)
+                inheritedSegments.removeFirst()
                 removed += 1
-                return true
             }
-            sealedSegments.removeAll { seg in
-                guard seg.maxSeq.load(ordering: .acquiring) <= flushedFloor else { return false }
+            guard inheritedSegments.isEmpty else { return removed }
+            while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor {
                 try? fileSystem.remove(seg.path)
                 crashPoint?(.obsoleteFileRemoved)
+                sealedSegments.removeFirst()
                 removed += 1
-                return true
             }
             return removed
         }
@@ -362,15 +425,34 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Segment files currently part of the log (for tests and `augur info`).
     var segmentNumbers: [UInt64] {
         rollLock.withLock {
-            inheritedSegments.map(\.number) + sealedSegments.map(\.number) + [current.withLock { $0.number }]
+            inheritedSegments.map(\.number) + sealedSegments.map(\.number) + (current.withLock { $0?.number }.map { [$0] } ?? [])
         }
     }
 
+    /// Seals the current segment as closed cleanly (when the log has not failed), so the next
+    /// recovery knows nothing was in flight in it, and closes every descriptor. Waits for a roll
+    /// in progress. Callers stop writers first.
     func close() {
-        syncLock.withLock { closed = true }
+        rollLock.withLock {
+            syncLock.withLock {
+                if closed { return }
+                closed = true
+                guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return }
+                let end = min(seg.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing), seg.capacity)
+                seg.sealedEnd = end
+                advanceComplete(seg, mustReach: end, mayReach: end)
+                do throws(FileSystemError) {
+                    if !skipSyncBug { try seg.file.sync() }
+                    seg.durableEnd = end
+                } catch {
+                    fail("fdatasync of \(seg.path) failed: \(error.errno)")
+                    return
+                }
+                try? writeSeal(seg, at: end, reason: .closed)
+            }
+        }
         writeBehindQueue.sync {}              // no write-behind call may outlive the descriptors
-        let seg = current.withLock { $0 }
-        seg.file.close()
+        current.withLock { $0 }?.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }
     }
 }

@@ -23,14 +23,17 @@ import Glibc
         recordFailures(summary)
     }
 
-    /// The harness must be able to fail: each planted durability bug must be reported as lost writes.
-    @Test(arguments: PlantedBug.allCases)
+    /// The harness must be able to fail: each planted durability bug must be reported, as lost
+    /// writes or as a store that recovery refuses (a lost CURRENT is refused since issue 15,
+    /// not opened as a new, empty store).
+    @Test(arguments: [PlantedBug.skipCurrentDirectorySync, .skipWALSync])   // the durability bugs (corruption-as-torn-tail needs damage: CorruptionRecoveryTests)
     func plantedBugIsReportedAsLostWrites(bug: PlantedBug) {
         var config = PowerLossConfig(seed: 7, states: 400, plantedBug: bug)
         config.failureLimit = 5
         let summary = PowerLossRunner.run(config)
         print(summary.render())
-        #expect(summary.lostWrites > 0, "planted bug \(bug.rawValue) went unnoticed over \(summary.statesChecked) states")
+        #expect(summary.lostWrites > 0 || !summary.failures.isEmpty,
+                "planted bug \(bug.rawValue) went unnoticed over \(summary.statesChecked) states")
         #expect(!summary.passed)
     }
 

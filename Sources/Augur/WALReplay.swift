@@ -1,0 +1,386 @@
+// Recovery of the write-ahead log: checks that the log is whole, tells a torn tail from
+// corruption, and replays every intact frame through the recovered partition map.
+//
+// What "whole" means (formats in WALFormat.swift and docs/FORMAT.md):
+//   - segment numbers are consecutive (trimming removes only the oldest, so a gap is a lost
+//     segment), and the newest is at least the one the manifest says the last open created;
+//   - every segment starts with a header naming its number and size, and the file has that size
+//     (truncated or extended files are caught);
+//   - the oldest segment starts at or below the lowest flush mark + 1 (else older segments
+//     that still held unflushed writes are gone);
+//   - a segment sealed as `rolled` has a successor.
+// A bad frame (zero length followed by data, length past the end, checksum mismatch) is a torn
+// tail only in the newest segment, and only when nothing after it proves the frame had been
+// complete: no seal after it, and no later intact frame whose durable prefix lies beyond it
+// (a frame records how far the segment was synced when it was written; a bad frame below that
+// had been synced intact, so it was damaged since). Everything else is corruption: the open
+// stops with a typed error naming the file and offset (`WALRecoveryMode` says what each mode
+// does instead). A torn tail's bytes are copied to `lost/` before they are zeroed.
+//
+// Legacy stores (written before WAL headers: the manifest holds no `walOpened` edit) are
+// replayed with the checks that need no header: consecutive numbers and the bad-frame rules.
+import AugurSys
+import CAugurSys
+
+struct WALReplay {
+    let fileSystem: any FileSystem
+    let storeDirectory: String
+    let walDirectory: String
+    let mode: WALRecoveryMode
+    /// The manifest's `walOpened`; nil for a legacy store.
+    let openedSegment: UInt64?
+    /// Lowest flush mark of any partition (nil: no partitions).
+    let flushedFloor: UInt64?
+    /// Planted bug: take every bad frame for a torn tail.
+    let corruptionAsTornTail: Bool
+    /// A read-only open: replay stops at a torn tail or (point in time) a corruption and says
+    /// so, but nothing is copied, zeroed, moved or removed.
+    let readOnly: Bool
+    /// Applies one replayed operation (sequence, kind, table or index id, key, value).
+    let apply: (UInt64, RecordKind, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(AugurError) -> Void
+
+    struct Outcome {
+        /// Segments left in wal/ (number, highest sequence), oldest first.
+        var segments: [(number: UInt64, maxSeq: UInt64)] = []
+        var maxSeq: UInt64 = 0
+    }
+
+    private var legacy: Bool { openedSegment == nil }
+
+    private func path(_ number: UInt64) -> String { joinPath(walDirectory, WALFormat.segmentName(number)) }
+
+    /// A point-in-time recovery's stop: replay ends here, the rest is set aside.
+    private struct Stop: Error { let file: String; let offset: Int; let reason: String }
+
+    func run(numbers unsorted: [UInt64], report: inout RecoveryReport) throws(AugurError) -> Outcome {
+        let numbers = unsorted.sorted()
+        var outcome = Outcome()
+        var next = 0            // index of the first segment not replayed
+        do throws(Stop) {
+            var previousSeal: WALFormat.SealReason? = nil
+            var stopped = false
+            while next < numbers.count && !stopped {
+                let number = numbers[next]
+                if next > 0 && number != numbers[next - 1] + 1 {
+                    let gap = numbers[next - 1] + 1
+                    throw Stop(file: path(gap), offset: 0,
+                               reason: "WAL segment \(gap) is missing (segments \(gap - 1) and \(number) are present): its writes would be lost")
+                }
+                let newest = next == numbers.count - 1
+                guard let result = try replaySegment(number, newest: newest, oldest: next == 0, previousSeal: previousSeal,
+                                                     report: &report) else {
+                    next += 1           // an unfinished creation, removed: its number is free again
+                    break
+                }
+                next += 1
+                outcome.segments.append((number, result.maxSeq))
+                outcome.maxSeq = max(outcome.maxSeq, result.maxSeq)
+                report.walSegmentsReplayed += 1
+                previousSeal = result.seal
+                stopped = result.stopped
+                if newest, result.seal == .rolled {
+                    throw Stop(file: path(number + 1), offset: 0,
+                               reason: "WAL segment \(number) was sealed when the log rolled, but the next segment is missing")
+                }
+            }
+            if stopped {
+                for n in numbers[next...] { try setAside(whole: n, report: &report) }
+            } else if let opened = openedSegment, (outcome.segments.last?.number ?? 0) < opened {
+                throw Stop(file: path(opened), offset: 0,
+                           reason: "the WAL segment created when the store was last opened is missing"
+                                + (numbers.isEmpty ? " (wal/ is empty)" : " (newest present: \(numbers.last!))"))
+            }
+        } catch {
+            guard mode == .pointInTime else { throw .corruption(file: error.file, offset: error.offset, reason: error.reason) }
+            report.walCorruption = "\(error.file) at offset \(error.offset): \(error.reason)"
+            for n in numbers[next...] where n > (outcome.segments.last?.number ?? 0) {
+                do throws(Stop) { try setAside(whole: n, report: &report) } catch {
+                    throw .corruption(file: error.file, offset: error.offset, reason: error.reason)
+                }
+            }
+        }
+        return outcome
+    }
+
+    private struct SegmentResult {
+        var maxSeq: UInt64 = 0
+        var seal: WALFormat.SealReason? = nil
+        /// Point-in-time recovery stopped in this segment: later ones are set aside.
+        var stopped = false
+    }
+
+    private struct Header { let number: UInt64; let size: Int; let firstSeq: UInt64 }
+
+    /// Replays one segment; nil when it was an unfinished creation (removed).
+    private func replaySegment(_ number: UInt64, newest: Bool, oldest: Bool, previousSeal: WALFormat.SealReason?,
+                               report: inout RecoveryReport) throws(Stop) -> SegmentResult? {
+        let file = path(number)
+        let handle: any FileHandle
+        let size: Int
+        do throws(FileSystemError) {
+            handle = try fileSystem.open(file, mode: !readOnly && (newest || mode == .pointInTime) ? .readWrite : .readOnly)
+            size = try handle.size()
+        } catch {
+            throw Stop(file: file, offset: 0, reason: "cannot read the WAL segment: \(error)")
+        }
+        defer { handle.close() }
+        let region: MappedRegion?
+        if size > 0 {
+            do throws(FileSystemError) { region = try handle.mapReadOnly(length: size) } catch {
+                throw Stop(file: file, offset: 0, reason: "cannot map the WAL segment: \(error)")
+            }
+        } else {
+            region = nil
+        }
+        let base = UnsafeRawPointer(region?.base ?? UnsafeMutableRawPointer(bitPattern: 8)!)
+        let dataEnd = size > 0 ? caugur_nonzero_prefix_length(base, size) : 0
+
+        var start = 0
+        if !legacy {
+            guard let header = readHeader(base, size: size) else {
+                // Creation writes, syncs and names the header before anything uses the file: an
+                // all-zero newest file not yet named by a seal or the manifest held no write.
+                let named = previousSeal == .rolled || number == openedSegment
+                if newest && dataEnd == 0 && !named && number > (openedSegment ?? 0) {
+                    if readOnly { return nil }
+                    do throws(FileSystemError) { try fileSystem.remove(file) } catch {
+                        throw Stop(file: file, offset: 0, reason: "cannot remove an unfinished WAL segment: \(error)")
+                    }
+                    report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
+                    return nil
+                }
+                throw Stop(file: file, offset: 0, reason: size == 0
+                           ? "the WAL segment is empty (truncated)"
+                           : "the WAL segment has no valid header (truncated, overwritten or not a WAL segment)")
+            }
+            guard header.number == number else {
+                throw Stop(file: file, offset: 0, reason: "the WAL segment's header names segment \(header.number)")
+            }
+            guard header.size == size else {
+                throw Stop(file: file, offset: 0,
+                           reason: "the WAL segment is \(size) bytes but was created with \(header.size) (truncated or extended)")
+            }
+            if oldest, let floor = flushedFloor, header.firstSeq > floor &+ 1 {
+                throw Stop(file: file, offset: 0,
+                           reason: "WAL segments before \(number) are missing: sequences \(floor + 1)...\(header.firstSeq - 1) are unflushed and in no segment")
+            }
+            start = WALFormat.headerFrameSize
+        }
+
+        var result = SegmentResult()
+        var offset = start
+        while offset + WALFormat.frameHeaderSize <= size {
+            let len = Int(loadU32(base, offset + 4))
+            var problem: String? = nil
+            if len == 0 {
+                if dataEnd <= offset { break }          // end of data
+                problem = "a frame with a zero length word followed by data"
+            } else if len > size - offset - WALFormat.frameHeaderSize {
+                problem = "frame length \(len) runs past the end of the segment"
+            } else if !checksumMatches(base, at: offset, length: len) {
+                problem = "frame checksum mismatch"
+            }
+            if let problem {
+                result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
+                                              at: offset, problem: problem, newest: newest, report: &report)
+                return result
+            }
+            let count = Int(loadU32(base, offset + 16))
+            if count == 0 {
+                // A marker with an intact checksum: a header is only valid at offset 0.
+                let kind = len >= 4 ? loadU32(base, offset + WALFormat.frameHeaderSize) : 0
+                guard !legacy, kind == WALFormat.sealMarker, len == WALFormat.sealPayloadSize,
+                      let reason = WALFormat.SealReason(rawValue: loadU32(base, offset + WALFormat.frameHeaderSize + 4)),
+                      loadU64(base, offset + WALFormat.frameHeaderSize + 8) == UInt64(offset) else {
+                    throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
+                }
+                result.seal = reason
+                return result
+            }
+            do throws(AugurError) {
+                result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count))
+            } catch {
+                if case .corruption(_, _, let reason) = error { throw Stop(file: file, offset: offset, reason: reason) }
+                throw Stop(file: file, offset: offset, reason: "\(error)")
+            }
+            report.walFramesReplayed += 1
+            offset += WALFormat.frameSize(payload: len)
+        }
+        return result
+    }
+
+    private func readHeader(_ base: UnsafeRawPointer, size: Int) -> Header? {
+        guard size >= WALFormat.headerFrameSize,
+              Int(loadU32(base, 4)) == WALFormat.headerPayloadSize,
+              loadU32(base, 16) == 0,
+              checksumMatches(base, at: 0, length: WALFormat.headerPayloadSize),
+              loadU32(base, WALFormat.frameHeaderSize) == WALFormat.headerMarker else { return nil }
+        let p = WALFormat.frameHeaderSize
+        return Header(number: loadU64(base, p + 8), size: Int(clamping: loadU64(base, p + 16)), firstSeq: loadU64(base, p + 24))
+    }
+
+    private func checksumMatches(_ base: UnsafeRawPointer, at offset: Int, length: Int) -> Bool {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: base + offset + 8, count: WALFormat.frameHeaderSize - 8 + length))
+        return CRC32C.mask(crc) == loadU32(base, offset)
+    }
+
+    /// Decodes and applies one intact frame. Returns its highest sequence number.
+    private func replayFrame(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int) throws(AugurError) -> UInt64 {
+        let firstSeq = loadU64(base, offset + 8)
+        var at = offset + WALFormat.frameHeaderSize
+        let end = at + len
+        for i in 0..<count {
+            guard end - at >= WALFormat.opHeaderSize else {
+                throw .corruption(file: "", offset: offset, reason: "operation \(i) header past the frame")
+            }
+            let kindRaw = base.load(fromByteOffset: at, as: UInt8.self)
+            let table = loadU32(base, at + 1), klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
+            guard let kind = RecordKind(rawValue: kindRaw), klen > 0,
+                  klen + vlen <= end - at - WALFormat.opHeaderSize else {
+                throw .corruption(file: "", offset: offset, reason: "malformed operation \(i)")
+            }
+            let key = UnsafeRawBufferPointer(start: base + at + WALFormat.opHeaderSize, count: klen)
+            let value = UnsafeRawBufferPointer(start: key.baseAddress! + klen, count: vlen)
+            try apply(firstSeq &+ UInt64(i), kind, table, key, value)
+            at += WALFormat.opHeaderSize + klen + vlen
+        }
+        return firstSeq &+ UInt64(count) &- 1
+    }
+
+    /// A bad frame at `offset`: a torn tail (dropped, saved, reported) or corruption (thrown,
+    /// or under `.pointInTime` cut like a torn tail and reported). Returns true when replay
+    /// must stop after this segment.
+    private func badFrame(file: String, handle: any FileHandle, base: UnsafeRawPointer, size: Int, dataEnd: Int,
+                          at offset: Int, problem: String, newest: Bool,
+                          report: inout RecoveryReport) throws(Stop) -> Bool {
+        var corruption: String? = nil
+        if !newest {
+            corruption = "\(problem) in a WAL segment that is not the newest"
+        } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset) {
+            corruption = "\(problem), but \(evidence): damaged after it was written, not a torn write"
+        }
+        let end = min(size, max(dataEnd, offset))
+        if readOnly && mode != .absoluteConsistency {
+            // Nothing is changed: the cut is reported, the bytes stay where they are.
+            if let corruption {
+                guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: corruption) }
+                report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+            } else {
+                report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+            }
+            return corruption != nil
+        }
+        if let corruption {
+            guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: corruption) }
+            report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+            report.walSetAside.append(try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "corrupt"))
+        } else {
+            if mode == .absoluteConsistency {
+                throw Stop(file: file, offset: offset,
+                           reason: "torn tail (\(problem)); \(end - offset) bytes would be dropped and absolute-consistency recovery refuses")
+            }
+            let saved = try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "torn")
+            report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+            report.walTornTailSavedAs = saved
+        }
+        // Zeroed so that, once this segment is no longer the newest, the next recovery does
+        // not take the same bytes for corruption. The copy in lost/ keeps the evidence.
+        do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
+            throw Stop(file: file, offset: offset, reason: "cannot zero the dropped bytes: \(error)")
+        }
+        return corruption != nil
+    }
+
+    /// Proof that the frame at `offset` had been complete and synced: a seal after it, or an
+    /// intact frame after it whose durable prefix lies beyond it. Nil when there is none.
+    private func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
+        var at = offset + 8
+        let limit = min(dataEnd, size - WALFormat.frameHeaderSize)
+        while at < limit {
+            let len = Int(loadU32(base, at + 4))
+            if len > 0 && len <= size - at - WALFormat.frameHeaderSize && checksumMatches(base, at: at, length: len) {
+                let durable = Int(loadU32(base, at + 20)) * 8
+                if loadU32(base, at + 16) == 0 && len == WALFormat.sealPayloadSize
+                    && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker {
+                    return "the segment is sealed at offset \(at)"
+                }
+                if durable > offset {
+                    return "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"
+                }
+            }
+            at += 8
+        }
+        return nil
+    }
+
+    private func zero(_ handle: any FileHandle, from offset: Int, to end: Int) throws(FileSystemError) {
+        let zeros = [UInt8](repeating: 0, count: min(1 << 20, max(0, end - offset)))
+        var at = offset
+        while at < end {
+            let n = min(zeros.count, end - at)
+            try zeros.withUnsafeBytes { b in
+                Result { () throws(FileSystemError) in try handle.write(at: at, UnsafeRawBufferPointer(rebasing: b[0..<n])) }
+            }.get()
+            at += n
+        }
+        try handle.sync()
+    }
+
+    private var lostDirectory: String { joinPath(storeDirectory, Recovery.lostDirectoryName) }
+
+    private func ensureLostDirectory() throws(FileSystemError) {
+        if !fileSystem.isDirectory(lostDirectory) {
+            try fileSystem.createDirectory(lostDirectory)
+            try fileSystem.syncDirectory(storeDirectory)
+        }
+    }
+
+    /// Copies bytes [from, to) of a WAL segment to lost/<segment>.<offset>.<suffix>, synced.
+    /// Returns the path relative to the store.
+    private func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
+        let name = "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)"
+        do throws(FileSystemError) {
+            try ensureLostDirectory()
+            let target = joinPath(lostDirectory, name)
+            try? fileSystem.remove(target)
+            let out = try fileSystem.open(target, mode: .createNew)
+            defer { out.close() }
+            var at = from
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while at < to {
+                let n = min(buffer.count, to - at)
+                let got = try buffer.withUnsafeMutableBytes { b in
+                    Result { () throws(FileSystemError) in try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n])) }
+                }.get()
+                if got <= 0 { break }
+                try buffer.withUnsafeBytes { b in
+                    Result { () throws(FileSystemError) in try out.write(at: at - from, UnsafeRawBufferPointer(rebasing: b[0..<got])) }
+                }.get()
+                at += got
+            }
+            try out.sync()
+            try fileSystem.syncDirectory(lostDirectory)
+        } catch {
+            throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)")
+        }
+        return Recovery.lostDirectoryName + "/" + name
+    }
+
+    /// Point-in-time recovery: moves a whole later segment to lost/.
+    private func setAside(whole number: UInt64, report: inout RecoveryReport) throws(Stop) {
+        let name = WALFormat.segmentName(number)
+        if readOnly {
+            report.walSetAside.append("wal/" + name + " (not replayed; left in place by a read-only open)")
+            return
+        }
+        do throws(FileSystemError) {
+            try ensureLostDirectory()
+            try fileSystem.rename(path(number), to: joinPath(lostDirectory, name))
+            try fileSystem.syncDirectory(lostDirectory)
+            try fileSystem.syncDirectory(walDirectory)
+        } catch {
+            throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)")
+        }
+        report.walSetAside.append(Recovery.lostDirectoryName + "/" + name)
+    }
+}

@@ -1,0 +1,420 @@
+import Testing
+import Augur
+import AugurSys
+import AugurTestSupport
+
+/// Recovery under damage (issue 15): a store with damaged or missing files either opens with
+/// every acknowledged write intact or refuses with a typed error naming the file — it never
+/// opens with fewer records silently, and it never deletes what may hold acknowledged data.
+@Suite struct CorruptionRecoveryTests {
+    static let value = [UInt8](repeating: 0x5C, count: 100)
+
+    static func options(_ fs: any FileSystem, mode: WALRecoveryMode = .tolerateTornTail, bug: PlantedBug? = nil) -> EngineOptions {
+        var o = EngineOptions()
+        o.fileSystem = fs
+        o.durability = .sync
+        o.walSegmentSize = 64 << 10          // several segments
+        o.memtableFlushSize = 64 << 20       // nothing flushed: the WAL holds every write
+        o.walRecovery = mode
+        o.plantedBug = bug
+        return o
+    }
+
+    static func key(_ i: Int) -> [UInt8] { Array("key\(i)".utf8) }
+
+    /// A store at /db with `count` acknowledged puts, then either closed or cut by a power loss.
+    static func store(count: Int = 2000, close: Bool) throws -> CrashSimulatingFileSystem {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: options(fs))
+        let t = try engine.createTable("t")
+        for i in 0..<count { try t.put(key(i), value) }
+        if close {
+            try engine.close()
+            return fs
+        }
+        let crashed = fs.crashClone()
+        try engine.close()
+        return crashed
+    }
+
+    /// Keys of `0..<count` that are missing or wrong.
+    static func missing(_ fs: any FileSystem, count: Int = 2000, options o: EngineOptions? = nil) throws -> [Int] {
+        let engine = try Engine.open(at: "/db", options: o ?? options(fs))
+        defer { try? engine.close() }
+        let t = try engine.table(named: "t")
+        return try (0..<count).filter { try t.get(key($0)) != value }
+    }
+
+    static func walFiles(_ fs: any FileSystem) throws -> [String] { try fs.listDirectory("/db/wal").sorted() }
+
+    /// Offsets of the frames of a WAL segment (the header frame first).
+    static func frames(_ fs: any FileSystem, _ name: String) throws -> [Int] {
+        let h = try fs.open("/db/wal/" + name, mode: .readOnly)
+        defer { h.close() }
+        let bytes = try h.read(at: 0, count: try h.size())
+        var offsets: [Int] = []
+        var at = 0
+        while at + 24 <= bytes.count {
+            let len = Int(bytes[at + 4]) | Int(bytes[at + 5]) << 8 | Int(bytes[at + 6]) << 16 | Int(bytes[at + 7]) << 24
+            if len == 0 { break }
+            offsets.append(at)
+            at += (24 + len + 7) & ~7
+        }
+        return offsets
+    }
+
+    static func flip(_ fs: any FileSystem, _ path: String, at offset: Int) throws {
+        let h = try fs.open(path, mode: .readWrite)
+        var b = try h.read(at: offset, count: 1)
+        b[0] ^= 0x10
+        try h.write(at: offset, b)
+        try h.sync()
+        h.close()
+    }
+
+    static func expectCorruption(_ fs: any FileSystem, file: String, _ reasonContains: String,
+                                 options o: EngineOptions? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            let engine = try Engine.open(at: "/db", options: o ?? options(fs))
+            try? engine.close()
+            Issue.record("opened a damaged store (expected corruption in \(file): \(reasonContains))", sourceLocation: sourceLocation)
+        } catch {
+            guard case .corruption(let f, _, let reason) = error else {
+                Issue.record("expected corruption, got \(error)", sourceLocation: sourceLocation)
+                return
+            }
+            #expect(f == file, sourceLocation: sourceLocation)
+            #expect(reason.contains(reasonContains), "reason: \(reason)", sourceLocation: sourceLocation)
+        }
+    }
+
+    // MARK: F2 — a damaged frame with intact frames after it is not a torn tail
+
+    /// A flipped payload byte in the newest segment, with later frames intact: the store is
+    /// refused (file and offset named), for a store closed cleanly (sealed segment) and one cut
+    /// by a power loss (later frames record that the damaged one had been synced). The planted
+    /// bug "every checksum failure is a torn tail" opens with the later writes gone.
+    @Test(arguments: [true, false])
+    func damagedFrameBeforeIntactOnesIsCorruption(closed: Bool) throws {
+        let fs = try Self.store(close: closed)
+        let newest = try #require(try Self.walFiles(fs).last)
+        let frames = try Self.frames(fs, newest)
+        try #require(frames.count > 20)
+        let victim = frames[frames.count / 2]
+        try Self.flip(fs, "/db/wal/" + newest, at: victim + 40)
+        let bugged = fs.crashClone()
+        Self.expectCorruption(fs, file: "/db/wal/" + newest, "damaged after it was written, not a torn write")
+        // Nothing was changed by the refused open: the same bytes refuse again.
+        Self.expectCorruption(fs, file: "/db/wal/" + newest, "frame checksum mismatch")
+        // The mutation the check exists for: the planted bug opens and loses acknowledged writes.
+        let lost = try Self.missing(bugged, options: Self.options(bugged, bug: .corruptionAsTornTail))
+        #expect(lost.count > 10, "planted bug lost only \(lost.count)")
+    }
+
+    /// A real torn tail (a frame in flight at a power cut: garbage after the last frame, nothing
+    /// after it) still opens, keeps every acknowledged write, reports the cut and keeps the
+    /// dropped bytes in lost/. `absoluteConsistency` refuses the same store.
+    @Test func tornTailIsDroppedSavedAndReported() throws {
+        let fs = try Self.store(close: false)
+        let newest = try #require(try Self.walFiles(fs).last)
+        let frames = try Self.frames(fs, newest)
+        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
+        let lastLen = Int(try h.read(at: frames.last! + 4, count: 1)[0]) | Int(try h.read(at: frames.last! + 5, count: 1)[0]) << 8
+        let tail = frames.last! + ((24 + lastLen + 7) & ~7)
+        let garbage: [UInt8] = [0x11, 0x22, 0x33, 0x44, 0x40, 0, 0, 0, 9, 9, 9, 9]
+        try h.write(at: tail, garbage)
+        try h.sync()
+        h.close()
+        let strict = fs.crashClone()
+        Self.expectCorruption(strict, file: "/db/wal/" + newest, "absolute-consistency",
+                              options: Self.options(strict, mode: .absoluteConsistency))
+
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let report = engine.recoveryReport
+        try engine.close()
+        let torn = try #require(report.walTornTail)
+        #expect(torn.offset == tail && torn.bytesDropped == garbage.count)
+        let saved = try #require(report.walTornTailSavedAs)
+        let copy = try fs.open("/db/" + saved, mode: .readOnly)
+        #expect(try copy.read(at: 0, count: try copy.size()) == garbage)
+        copy.close()
+        #expect(try Self.missing(fs).isEmpty)
+    }
+
+    /// `.pointInTime` opens a store the default mode refuses: everything before the damage,
+    /// the rest of that segment and every later segment moved to lost/, and the cut reported.
+    @Test func pointInTimeKeepsThePrefixAndSetsTheRestAside() throws {
+        let fs = try Self.store(close: true)
+        let names = try Self.walFiles(fs)
+        try #require(names.count >= 4)
+        let damaged = names[1]
+        let frames = try Self.frames(fs, damaged)
+        try Self.flip(fs, "/db/wal/" + damaged, at: frames[5] + 30)
+        Self.expectCorruption(fs, file: "/db/wal/" + damaged, "not the newest")
+
+        let engine = try Engine.open(at: "/db", options: Self.options(fs, mode: .pointInTime))
+        let report = engine.recoveryReport
+        try engine.close()
+        #expect(report.walCorruption?.contains(damaged) == true)
+        #expect(report.walSetAside.count == names.count - 2 + 1, "\(report.walSetAside)")
+        for name in names.dropFirst(2) { #expect(fs.fileExists("/db/lost/" + name)) }
+        // The prefix is intact and contiguous: the keys lost are exactly a suffix.
+        let lost = try Self.missing(fs)
+        #expect(!lost.isEmpty)
+        #expect(lost == Array(lost.first!..<2000))
+        // From now on the store opens in the default mode.
+        #expect(try Self.missing(fs) == lost)
+    }
+
+    // MARK: F4 — a missing, truncated or extended WAL segment is noticed
+
+    @Test func missingMiddleSegmentIsCorruption() throws {
+        let fs = try Self.store(close: true)
+        let names = try Self.walFiles(fs)
+        try #require(names.count >= 3)
+        try fs.remove("/db/wal/" + names[1])
+        Self.expectCorruption(fs, file: "/db/wal/" + names[1], "is missing")
+        // Nothing else was touched.
+        #expect(try Self.walFiles(fs) == names.filter { $0 != names[1] })
+    }
+
+    @Test(arguments: [true, false])
+    func missingNewestSegmentIsCorruption(closed: Bool) throws {
+        let fs = try Self.store(close: closed)
+        let names = try Self.walFiles(fs)
+        try fs.remove("/db/wal/" + names.last!)
+        // The segment before it is sealed as rolled (it names a successor) and the manifest
+        // names the segment this open created.
+        Self.expectCorruption(fs, file: "/db/wal/" + names.last!, "missing")
+    }
+
+    @Test func missingOnlySegmentIsCorruption() throws {
+        let fs = try Self.store(count: 20, close: true)
+        let names = try Self.walFiles(fs)
+        try #require(names.count == 1)
+        try fs.remove("/db/wal/" + names[0])
+        Self.expectCorruption(fs, file: "/db/wal/" + names[0], "created when the store was last opened is missing")
+    }
+
+    @Test func missingOldestUnflushedSegmentIsCorruption() throws {
+        let fs = try Self.store(close: true)
+        let names = try Self.walFiles(fs)
+        try fs.remove("/db/wal/" + names[0])
+        Self.expectCorruption(fs, file: "/db/wal/" + names[1], "are unflushed and in no segment")
+    }
+
+    @Test(arguments: [0, 4096, 30_000])
+    func truncatedLiveSegmentIsCorruption(size: Int) throws {
+        let fs = try Self.store(close: false)
+        let newest = try #require(try Self.walFiles(fs).last)
+        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
+        try h.truncate(size: size)
+        try h.sync()
+        h.close()
+        Self.expectCorruption(fs, file: "/db/wal/" + newest, size == 0 ? "empty" : "truncated")
+    }
+
+    @Test func extendedSegmentIsCorruption() throws {
+        let fs = try Self.store(close: true)
+        let first = try #require(try Self.walFiles(fs).first)
+        let h = try fs.open("/db/wal/" + first, mode: .readWrite)
+        try h.write(at: try h.size(), [1, 2, 3, 4, 5, 6, 7, 8])
+        try h.sync()
+        h.close()
+        Self.expectCorruption(fs, file: "/db/wal/" + first, "extended")
+    }
+
+    /// An all-zero newest segment that nothing names (a crash between creating the file and
+    /// writing its header) held no write: it is removed and the store opens.
+    @Test func unfinishedSegmentCreationIsRemoved() throws {
+        let fs = try Self.store(count: 200, close: true)
+        let names = try Self.walFiles(fs)
+        let next = String(format: "%012d.wal", Int(names.last!.dropLast(4))! + 1)
+        let h = try fs.open("/db/wal/" + next, mode: .create)
+        try h.allocate(size: 64 << 10)
+        try h.sync()
+        h.close()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let report = engine.recoveryReport
+        try engine.close()
+        #expect(report.walUnfinishedSegmentsRemoved == ["wal/" + next])
+        #expect(try Self.missing(fs, count: 200).isEmpty)
+    }
+
+    // MARK: F1 — a missing CURRENT is not a new store
+
+    @Test func missingCurrentIsRefusedAndRebuiltByHand() throws {
+        let fs = try Self.store(count: 300, close: true)
+        let before = try fs.listDirectory("/db").sorted()
+        let manifest = try #require(before.first { $0.hasPrefix("MANIFEST-") })
+        let walBefore = try Self.walFiles(fs)
+        try fs.remove("/db/CURRENT")
+        Self.expectCorruption(fs, file: "/db/CURRENT", "CURRENT is missing, but the directory holds a store")
+        // Nothing was deleted or created by the refused opens.
+        #expect(try fs.listDirectory("/db").sorted() == before.filter { $0 != "CURRENT" })
+        #expect(try Self.walFiles(fs) == walBefore)
+        // The documented repair: CURRENT names the newest manifest.
+        let h = try fs.open("/db/CURRENT", mode: .createNew)
+        try h.write(at: 0, Array((manifest + "\n").utf8))
+        try h.sync()
+        h.close()
+        #expect(try Self.missing(fs, count: 300).isEmpty)
+    }
+
+    /// A creation cut by a power loss before CURRENT was durable leaves a directory that is
+    /// still new: it opens as an empty store.
+    @Test func interruptedCreationOpensAsNew() throws {
+        let fs = CrashSimulatingFileSystem()
+        final class Box: @unchecked Sendable { var clone: CrashSimulatingFileSystem? }
+        let box = Box()
+        var o = Self.options(fs)
+        o.crashPoint = { if $0 == .currentRenamed && box.clone == nil { box.clone = fs.crashClone() } }
+        let engine = try Engine.open(at: "/db", options: o)
+        try engine.close()
+        let crashed = try #require(box.clone)
+        let reopened = try Engine.open(at: "/db", options: Self.options(crashed))
+        #expect(reopened.recoveryReport.createdNewStore)
+        try reopened.close()
+    }
+
+    // MARK: F3 — a damaged manifest record before intact ones is corruption
+
+    @Test func damagedManifestRecordBeforeIntactOnesIsCorruption() throws {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        for n in 0..<12 { try engine.createTable("t\(n)") }      // one manifest record each
+        let t = try engine.table(named: "t3")
+        for i in 0..<300 { try t.put(Self.key(i), Self.value) }
+        try t.splitPartition(at: Self.key(150))
+        try engine.close()
+        let manifest = try #require(try fs.listDirectory("/db").first { $0.hasPrefix("MANIFEST-") })
+        let segmentsBefore = try fs.listDirectory("/db/seg").sorted()
+        try #require(!segmentsBefore.isEmpty)
+        // The length word of the third record (records are CRC | length | payload).
+        let h = try fs.open("/db/" + manifest, mode: .readOnly)
+        let bytes = try h.read(at: 0, count: try h.size())
+        h.close()
+        var at = 0
+        for _ in 0..<2 { at += 8 + (Int(bytes[at + 4]) | Int(bytes[at + 5]) << 8 | Int(bytes[at + 6]) << 16) }
+        try Self.flip(fs, "/db/" + manifest, at: at + 6)
+        Self.expectCorruption(fs, file: "/db/" + manifest, "an intact record follows")
+        #expect(try fs.listDirectory("/db/seg").sorted() == segmentsBefore)
+    }
+
+    // MARK: recovery deletes only what it names
+
+    @Test func foreignFilesInStoreDirectoriesAreLeftAlone() throws {
+        let fs = try Self.store(count: 50, close: true)
+        for path in ["/db/seg/notes.txt", "/db/wal/backup.wal.old", "/db/seg/1-2.seg.bak"] {
+            let h = try fs.open(path, mode: .createNew)
+            try h.write(at: 0, [1, 2, 3])
+            h.close()
+        }
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let report = engine.recoveryReport
+        try engine.close()
+        #expect(Set(report.foreignFilesIgnored) == ["seg/notes.txt", "wal/backup.wal.old", "seg/1-2.seg.bak"])
+        for path in ["/db/seg/notes.txt", "/db/wal/backup.wal.old", "/db/seg/1-2.seg.bak"] { #expect(fs.fileExists(path)) }
+    }
+}
+
+/// A file system that refuses every change, as a read-only mount does (EROFS).
+final class ReadOnlyMount: FileSystem, @unchecked Sendable {
+    let base: any FileSystem
+    private(set) var refused: [String] = []
+    init(_ base: any FileSystem) { self.base = base }
+    private func refuse(_ op: FileOperation, _ path: String) -> FileSystemError {
+        refused.append("\(op) \(path)")
+        return FileSystemError(op, path, .readOnlyFileSystem)
+    }
+    func open(_ path: String, mode: OpenMode) throws(FileSystemError) -> any FileHandle {
+        guard mode == .readOnly else { throw refuse(.open, path) }
+        return try base.open(path, mode: mode)
+    }
+    func rename(_ from: String, to: String) throws(FileSystemError) { throw refuse(.rename, from) }
+    func remove(_ path: String) throws(FileSystemError) { throw refuse(.remove, path) }
+    func syncDirectory(_ path: String) throws(FileSystemError) { throw refuse(.syncDirectory, path) }
+    func createDirectory(_ path: String) throws(FileSystemError) { throw refuse(.createDirectory, path) }
+    func listDirectory(_ path: String) throws(FileSystemError) -> [String] { try base.listDirectory(path) }
+    func fileExists(_ path: String) -> Bool { base.fileExists(path) }
+    func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
+    func fileSize(_ path: String) throws(FileSystemError) -> Int { try base.fileSize(path) }
+    func lock(_ path: String) throws(FileSystemError) -> any FileLock { throw refuse(.lock, path) }
+}
+
+/// F12: inspecting a store never changes it.
+@Suite struct ReadOnlyOpenTests {
+    static func snapshot(_ dir: String) throws -> [String: [UInt8]] {
+        let fs = PosixFileSystem()
+        var files: [String: [UInt8]] = [:]
+        func walk(_ rel: String) throws {
+            let full = rel.isEmpty ? dir : dir + "/" + rel
+            for name in try fs.listDirectory(full) {
+                let path = rel.isEmpty ? name : rel + "/" + name
+                if fs.isDirectory(dir + "/" + path) { files[path + "/"] = []; try walk(path) } else { files[path] = try fs.readFile(dir + "/" + path) }
+            }
+        }
+        try walk("")
+        return files
+    }
+
+    @Test func readOnlyOpenReadsEverythingAndWritesNothing() throws {
+        let tmp = TemporaryDirectory()
+        let dir = tmp.child("db")
+        var o = EngineOptions()
+        o.walSegmentSize = 64 << 10
+        let writer = try Engine.open(at: dir, options: o)
+        let t = try writer.createTable("t")
+        for i in 0..<1500 { try t.put(CorruptionRecoveryTests.key(i), CorruptionRecoveryTests.value) }
+        try t.splitPartition(at: CorruptionRecoveryTests.key(700))
+        for i in 0..<300 { try t.put(CorruptionRecoveryTests.key(i), [7]) }
+        try writer.close()
+        try PosixFileSystem().remove(dir + "/LOCK")
+        let before = try Self.snapshot(dir)
+
+        var ro = o
+        ro.readOnly = true
+        ro.fileSystem = ReadOnlyMount(PosixFileSystem())
+        for _ in 0..<2 {
+            let reader = try Engine.open(at: dir, options: ro)
+            let r = try reader.table(named: "t")
+            for i in 0..<1500 { #expect(try r.get(CorruptionRecoveryTests.key(i)) == (i < 300 ? [7] : CorruptionRecoveryTests.value)) }
+            #expect(try r.partitionStats().count == 2)
+            #expect(throws: AugurError.self) { try r.put("x", "y") }
+            #expect(throws: AugurError.self) { try reader.createTable("u") }
+            #expect(throws: AugurError.self) { try reader.flush() }
+            #expect(throws: AugurError.self) { try r.splitPartition(at: CorruptionRecoveryTests.key(100)) }
+            try reader.close()
+        }
+        #expect(try Self.snapshot(dir) == before)
+        let mount = try #require(ro.fileSystem as? ReadOnlyMount)
+        #expect(mount.refused.isEmpty, "recovery tried to change the store: \(mount.refused.prefix(3))")
+    }
+
+    /// A reader beside a live writer: no LOCK conflict, and it sees what the writer synced.
+    @Test func readOnlyOpenBesideALiveWriter() throws {
+        let tmp = TemporaryDirectory()
+        let dir = tmp.child("db")
+        let writer = try Engine.open(at: dir, options: EngineOptions())
+        let t = try writer.createTable("t")
+        for i in 0..<200 { try t.put(CorruptionRecoveryTests.key(i), CorruptionRecoveryTests.value) }
+        var ro = EngineOptions()
+        ro.readOnly = true
+        let reader = try Engine.open(at: dir, options: ro)
+        let r = try reader.table(named: "t")
+        for i in 0..<200 { #expect(try r.get(CorruptionRecoveryTests.key(i)) == CorruptionRecoveryTests.value) }
+        try reader.close()
+        try t.put("after", "reader")                 // the writer is unaffected
+        try writer.close()
+    }
+
+    @Test func readOnlyOpenOfNothingIsRefused() throws {
+        let tmp = TemporaryDirectory()
+        var ro = EngineOptions()
+        ro.readOnly = true
+        #expect(throws: AugurError.self) { try Engine.open(at: tmp.child("missing"), options: ro) }
+        try PosixFileSystem().createDirectory(tmp.child("empty"))
+        #expect(throws: AugurError.self) { try Engine.open(at: tmp.child("empty"), options: ro) }
+        #expect(try PosixFileSystem().listDirectory(tmp.child("empty")).isEmpty)   // no LOCK created
+    }
+}
