@@ -50,7 +50,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur",
-            dependencies: ["Augur", "AugurForecast", "AugurPlanner", "AugurSimulation",
+            dependencies: ["Augur", "AugurSys", "AugurForecast", "AugurPlanner", "AugurSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/augur"
         ),
