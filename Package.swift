@@ -60,7 +60,7 @@ let package = Package(
                 path: "Sources/AugurWorkload"),
         // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
         .target(name: "AugurLoadCLI",
-                dependencies: ["Augur", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["Augur", "AugurSys", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Tools/augur-load/Lib"),
         .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
         // Crash-recovery and fault-injection harness (issue 8): the logic is a library so the
