@@ -105,6 +105,8 @@ let package = Package(
         ),
         .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "augur-crash"],
                     path: "Tests/AugurCrashTests"),
+        // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
+        .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "AugurSys", "AugurTestSupport"], path: "Tests/AugurToolTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
