@@ -50,7 +50,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur",
-            dependencies: ["Augur", "AugurForecast", "AugurPlanner", "AugurSimulation",
+            dependencies: ["Augur", "AugurSys", "AugurForecast", "AugurPlanner", "AugurSimulation",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/augur"
         ),
@@ -60,7 +60,7 @@ let package = Package(
                 path: "Sources/AugurWorkload"),
         // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
         .target(name: "AugurLoadCLI",
-                dependencies: ["Augur", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["Augur", "AugurSys", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Tools/augur-load/Lib"),
         .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
         // Crash-recovery and fault-injection harness (issue 8): the logic is a library so the
@@ -105,6 +105,8 @@ let package = Package(
         ),
         .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "augur-crash"],
                     path: "Tests/AugurCrashTests"),
+        // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
+        .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "AugurSys", "AugurTestSupport"], path: "Tests/AugurToolTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),

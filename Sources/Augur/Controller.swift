@@ -305,16 +305,8 @@ extension Engine {
             for f in plan.findings { text += "  " + PlanRendering.line(f) + " — " + f.message + "\n" }
             for s in plan.scores { text += "  " + PlanRendering.line(s) + "\n" }
         }
-        let tmp = joinPath(path, "PLAN.txt.tmp")
-        do throws(FileSystemError) {
-            try? fileSystem.remove(tmp)
-            let h = try fileSystem.open(tmp, mode: .createNew)
-            defer { h.close() }
-            try h.write(at: 0, Array(text.utf8))
-            try fileSystem.rename(tmp, to: joinPath(path, "PLAN.txt"))
-        } catch {
-            try? fileSystem.remove(tmp)
-        }
+        // Advisory, like TELEMETRY.json: a failed write keeps the previous plan.
+        try? fileSystem.replaceFile(at: joinPath(path, "PLAN.txt"), with: Array(text.utf8), temporary: joinPath(path, "PLAN.txt.tmp"))
     }
 
     private func appendDecisions(_ decisions: [PartitioningDecision]) {
@@ -367,6 +359,10 @@ extension Engine {
     /// Switches the partitioning policy (and optionally the capacity model) while running.
     public func setPartitioningPolicy(_ policy: PlannerPolicy, capacity: CapacityModel? = nil) throws(AugurError) {
         try checkOpen()
+        // The same limits as `EngineOptions.partitioning` at open: a bad number is an error here,
+        // not a trap in the controller's next tick.
+        try policy.validate(name: "policy")
+        try capacity?.validate(name: "capacity")
         guard let controller else {
             throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "the partitioning controller needs telemetry")
         }

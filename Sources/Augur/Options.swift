@@ -1,3 +1,5 @@
+import AugurPlanner
+import AugurStats
 import AugurSys
 #if canImport(Glibc)
 import Glibc
@@ -146,6 +148,124 @@ public struct EngineOptions: Sendable {
         if let w = indexBuild.workers { try check(w >= 1 && w <= 1024, "indexBuild.workers", w, "must be in 1...1024") }
         if case .periodic(let d) = durability, d <= .zero {
             throw .invalidOption(name: "durability", value: "\(d)", reason: "periodic interval must be positive")
+        }
+        if case .periodic(let d) = durability { try OptionLimits.interval("durability.periodic", d) }
+        if telemetry.enabled { try telemetry.validate() }     // disabled: nothing reads them
+        try partitioning.validate()
+    }
+}
+
+/// Range checks behind `EngineOptions.validate()`. The nested options end in preconditions
+/// (KeyPositionMap, KeyHistogram, WorkloadRecorder, WorkloadCollector, RollingWindow) or in
+/// integer conversions of durations and nanosecond sums that trap on overflow; a caller's bad
+/// number must be a typed error naming the option, the value and the limit instead.
+enum OptionLimits {
+    /// Longest timer interval or step (tick, collect, health file, periodic sync): one day.
+    static let maxInterval: Duration = .seconds(86_400)
+    /// Longest horizon, cooldown or window: a year of nanoseconds (sums of these with engine
+    /// time stay far from UInt64.max).
+    static let maxNanos: UInt64 = 365 * 86_400 * 1_000_000_000
+
+    static func int(_ name: String, _ v: Int, _ range: ClosedRange<Int>) throws(AugurError) {
+        if !range.contains(v) { throw .invalidOption(name: name, value: String(v), reason: "must be in \(range.lowerBound)...\(range.upperBound)") }
+    }
+
+    /// `v` finite and in `range` (`(low, high]` when `lowExclusive`).
+    static func double(_ name: String, _ v: Double, _ range: ClosedRange<Double>, lowExclusive: Bool = false) throws(AugurError) {
+        let ok = v.isFinite && (lowExclusive ? v > range.lowerBound : v >= range.lowerBound) && v <= range.upperBound
+        if !ok {
+            let low = lowExclusive ? "(\(range.lowerBound)" : "[\(range.lowerBound)"
+            throw .invalidOption(name: name, value: String(v), reason: "must be a finite number in \(low), \(range.upperBound)]")
+        }
+    }
+
+    static func nanos(_ name: String, _ v: UInt64, min: UInt64 = 0) throws(AugurError) {
+        if v < min || v > maxNanos { throw .invalidOption(name: name, value: String(v), reason: "must be in \(min)...\(maxNanos) nanoseconds") }
+    }
+
+    static func interval(_ name: String, _ d: Duration) throws(AugurError) {
+        if d <= .zero || d > maxInterval { throw .invalidOption(name: name, value: "\(d)", reason: "must be positive and at most \(maxInterval)") }
+    }
+}
+
+extension TelemetryOptions {
+    func validate() throws(AugurError) {
+        try OptionLimits.int("telemetry.histogram.bucketCount", histogram.bucketCount, 1...4096)
+        try OptionLimits.int("telemetry.histogram.stripeCount", histogram.stripeCount, 0...64)
+        try OptionLimits.int("telemetry.threadSlots.maxSlots", threadSlots.maxSlots, 1...64)
+        try OptionLimits.int("telemetry.sampling.samplingPeriod", Int(sampling.samplingPeriod), 1...(1 << 30))
+        try OptionLimits.int("telemetry.sampling.ringCapacity", sampling.ringCapacity, 2...(1 << 24))
+        if collector.tiers.isEmpty {
+            throw .invalidOption(name: "telemetry.collector.tiers", value: "[]", reason: "needs at least one window tier")
+        }
+        for (i, tier) in collector.tiers.enumerated() {
+            try OptionLimits.nanos("telemetry.collector.tiers[\(i)].bucketNanos", tier.bucketNanos, min: 1)
+            try OptionLimits.int("telemetry.collector.tiers[\(i)].bucketCount", tier.bucketCount, 1...1_000_000)
+        }
+        try OptionLimits.int("telemetry.collector.distinctClientPrecision", collector.distinctClientPrecision, 4...12)
+        try OptionLimits.int("telemetry.collector.heavyHitterCapacity", collector.heavyHitterCapacity, 1...65536)
+        try OptionLimits.nanos("telemetry.collector.heavyHitterEpochNanos", collector.heavyHitterEpochNanos, min: 1)
+        try OptionLimits.double("telemetry.collector.singleKeyHotFraction", collector.singleKeyHotFraction, 0...1)
+        try OptionLimits.double("telemetry.statistics.hotFactor", statistics.hotFactor, 1...1e9, lowExclusive: true)
+        try OptionLimits.interval("telemetry.collectInterval", collectInterval)
+        try OptionLimits.interval("telemetry.healthFileInterval", healthFileInterval)
+    }
+}
+
+extension PartitioningOptions {
+    func validate() throws(AugurError) {
+        try OptionLimits.interval("partitioning.tick", tick)
+        try OptionLimits.interval("partitioning.forecastStep", forecastStep)
+        try capacity.validate(name: "partitioning.capacity")
+        try policy.validate(name: "partitioning.policy")
+    }
+}
+
+extension CapacityModel {
+    /// The planner's own checks (`validationErrors`) plus the limits that keep its arithmetic
+    /// finite. `name` prefixes the option names in the error.
+    func validate(name: String) throws(AugurError) {
+        try OptionLimits.double("\(name).opsPerSecond", opsPerSecond, 0...1e12, lowExclusive: true)
+        try OptionLimits.double("\(name).writeBytesPerSecond", writeBytesPerSecond, 0...1e15, lowExclusive: true)
+        try OptionLimits.double("\(name).highWatermark", highWatermark, 0...1, lowExclusive: true)
+        try OptionLimits.double("\(name).lowWatermark", lowWatermark, 0...highWatermark, lowExclusive: true)
+        if lowWatermark >= highWatermark {
+            throw .invalidOption(name: "\(name).lowWatermark", value: String(lowWatermark), reason: "must be below highWatermark (\(highWatermark))")
+        }
+        if maxPartitionBytes == 0 || minPartitionBytes >= maxPartitionBytes {
+            throw .invalidOption(name: "\(name).minPartitionBytes", value: String(minPartitionBytes),
+                                 reason: "must be below maxPartitionBytes (\(maxPartitionBytes)), which must be positive")
+        }
+        try OptionLimits.nanos("\(name).horizonNanos", horizonNanos)
+        try OptionLimits.nanos("\(name).cooldownNanos", cooldownNanos)
+        try OptionLimits.int("\(name).maxConcurrentReshards", maxConcurrentReshards, 1...1024)
+        if let problem = validationErrors().first {
+            throw .invalidOption(name: name, value: "\(self)", reason: problem)
+        }
+    }
+}
+
+extension PlannerPolicy {
+    func validate(name: String) throws(AugurError) {
+        switch self {
+        case .static: break
+        case .reactive(let o):
+            try OptionLimits.nanos("\(name).sustainNanos", o.sustainNanos)
+            try OptionLimits.nanos("\(name).splitIntervalNanos", o.splitIntervalNanos)
+            try OptionLimits.nanos("\(name).mergeWindowNanos", o.mergeWindowNanos)
+            try OptionLimits.double("\(name).mergeFraction", o.mergeFraction, 0...1)
+        case .predictive(let o):
+            try OptionLimits.double("\(name).intervalLevel", o.intervalLevel, 0...1, lowExclusive: true)
+            try OptionLimits.double("\(name).noIntervalMargin", o.noIntervalMargin, 0...1e6)
+            try OptionLimits.int("\(name).currentSamples", o.currentSamples, 1...100_000)
+            try OptionLimits.double("\(name).targetFill", o.targetFill, 0...1, lowExclusive: true)
+            try OptionLimits.int("\(name).maxSplitWays", o.maxSplitWays, 2...1024)
+            try OptionLimits.nanos("\(name).mergeWindowNanos", o.mergeWindowNanos)
+            try OptionLimits.double("\(name).troughTolerance", o.troughTolerance, 0...1e6)
+            try OptionLimits.double("\(name).hotKeyFraction", o.hotKeyFraction, 0...1)
+            try OptionLimits.double("\(name).appendFraction", o.appendFraction, 0...1)
+            try OptionLimits.int("\(name).precreateCount", o.precreateCount, 0...1024)
+            try OptionLimits.nanos("\(name).splitIntervalNanos", o.splitIntervalNanos)
         }
     }
 }

@@ -102,15 +102,40 @@ public struct SimulationOptions: Sendable {
     /// Problems with the options, empty when valid.
     public func validationErrors() -> [String] {
         var e = capacity.validationErrors()
-        if !(secondsPerRow >= 1) { e.append("secondsPerRow must be ≥ 1 (got \(secondsPerRow))") }
+        if !capacity.opsPerSecond.isFinite || !capacity.writeBytesPerSecond.isFinite {
+            e.append("capacity.opsPerSecond and capacity.writeBytesPerSecond must be finite (got \(capacity.opsPerSecond), \(capacity.writeBytesPerSecond))")
+        }
+        // Every number is finite and bounded: the simulator turns loads, positions and times
+        // into integers (UInt64 operation counts, Int seconds), which trap on inf, nan or overflow.
+        if !(secondsPerRow >= 1 && secondsPerRow <= Self.maxSecondsPerRow) {
+            e.append("secondsPerRow must be in 1...\(Int(Self.maxSecondsPerRow)) (got \(secondsPerRow))")
+        }
         if let rows, rows < 1 { e.append("rows must be ≥ 1 (got \(rows))") }
         if rowsPerDay < 2 { e.append("rowsPerDay must be ≥ 2") }
-        if !(peakMultiple > 0) { e.append("peakMultiple must be > 0 (got \(peakMultiple))") }
-        if !(hotspotShare >= 0 && hotspotShare + hotKeyShare <= 1) { e.append("hotspotShare + hotKeyShare must be in [0, 1]") }
+        if !(peakMultiple > 0 && peakMultiple <= Self.maxPeakMultiple) {
+            e.append("peakMultiple must be in (0, \(Int(Self.maxPeakMultiple))] (got \(peakMultiple))")
+        } else if !(peakMultiple * capacity.opsPerSecond <= Self.maxPeakOpsPerSecond) {
+            e.append("peakMultiple × capacity.opsPerSecond must be at most \(Self.maxPeakOpsPerSecond) ops/s (got \(peakMultiple * capacity.opsPerSecond))")
+        }
+        if !(abs(hotspotSpeed) <= Self.maxHotspotSpeed) {
+            e.append("hotspotSpeed must be a finite number in -\(Int(Self.maxHotspotSpeed))...\(Int(Self.maxHotspotSpeed)) key spaces per hour (got \(hotspotSpeed))")
+        }
+        if !(hotspotShare >= 0 && hotKeyShare >= 0 && hotspotShare + hotKeyShare <= 1) {
+            e.append("hotspotShare and hotKeyShare must be ≥ 0 with a sum in [0, 1] (got \(hotspotShare) + \(hotKeyShare))")
+        }
+        if !(writeFraction >= 0 && writeFraction <= 1) { e.append("writeFraction must be in [0, 1] (got \(writeFraction))") }
+        if !(valueBytes >= 0 && valueBytes <= Double(1 << 30)) { e.append("valueBytes must be in 0...\(1 << 30) (got \(valueBytes))") }
+        if !(sampleNoise >= 0 && sampleNoise <= 1) { e.append("sampleNoise must be in [0, 1] (got \(sampleNoise))") }
+        if !(globalNoise >= 0 && globalNoise <= 1) { e.append("globalNoise must be in [0, 1] (got \(globalNoise))") }
+        if !(actionOverheadSeconds >= 0 && actionOverheadSeconds <= 86400) {
+            e.append("actionOverheadSeconds must be in 0...86400 (got \(actionOverheadSeconds))")
+        }
         if !(hotspotWidth > 0 && hotspotWidth < 0.5) { e.append("hotspotWidth must be in (0, 0.5)") }
         if !(hotKeyPosition >= 0 && hotKeyPosition < 1) { e.append("hotKeyPosition must be in [0, 1)") }
         if initialPartitions < 1 { e.append("initialPartitions must be ≥ 1") }
-        if !(copyBytesPerSecond > 0) { e.append("copyBytesPerSecond must be > 0") }
+        if !(copyBytesPerSecond >= Self.copyBytesPerSecondRange.lowerBound && copyBytesPerSecond <= Self.copyBytesPerSecondRange.upperBound) {
+            e.append("copyBytesPerSecond must be in \(Int(Self.copyBytesPerSecondRange.lowerBound))...\(Int(Self.copyBytesPerSecondRange.upperBound)) (got \(copyBytesPerSecond))")
+        }
         if forecastStepSeconds < 1 { e.append("forecastStepSeconds must be ≥ 1") }
         if forecastHorizonSteps < 1 { e.append("forecastHorizonSteps must be ≥ 1") }
         if histogramBuckets < 1 || histogramBuckets > 4096 { e.append("histogramBuckets must be in 1...4096") }
@@ -122,6 +147,18 @@ public struct SimulationOptions: Sendable {
         }
         return e
     }
+
+    /// Longest simulated row: one day. Unit: s.
+    public static let maxSecondsPerRow = 86_400.0
+    /// Largest `peakMultiple` (a million partitions' worth of load).
+    public static let maxPeakMultiple = 1_000_000.0
+    /// Largest peak load, so a day of per-second operation counts fits in UInt64. Unit: ops/s.
+    public static let maxPeakOpsPerSecond = 1e12
+    /// Fastest hotspot: one lap of the key space per simulated second. Unit: key spaces per hour.
+    public static let maxHotspotSpeed = 3600.0
+    /// Slowest and fastest reshard copy (1 KiB/s, 1 PiB/s): a reshard's duration in whole
+    /// seconds must fit in an Int. Unit: bytes/s.
+    public static let copyBytesPerSecondRange = 1024.0...Double(1 << 50)
 
     /// The forecasters' seasonal period. Unit: forecast steps.
     public var periodSteps: Int { Int((Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)).rounded()) }

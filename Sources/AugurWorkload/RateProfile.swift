@@ -49,11 +49,11 @@ public enum RateProfile: Sendable, Equatable {
     /// Rejects negative, non-finite and nonsensical parameters.
     public func validate() throws(WorkloadError) {
         func rate(_ name: String, _ v: Double, allowZero: Bool = true) throws(WorkloadError) {
-            if !v.isFinite || v < 0 || (!allowZero && v == 0) { throw .invalidRate(name: name, value: v) }
+            if !v.isFinite || v < 0 || (!allowZero && v == 0) || (v > 0 && v < WorkloadLimits.minRate) || v > WorkloadLimits.maxRate {
+                throw .invalidRate(name: name, value: v)
+            }
         }
-        func positive(_ name: String, _ v: Double) throws(WorkloadError) {
-            if !v.isFinite || v <= 0 { throw .invalidOption(name: name, value: formatNumber(v), reason: "must be a positive number of seconds") }
-        }
+        func positive(_ name: String, _ v: Double) throws(WorkloadError) { try WorkloadLimits.checkSpan(name, v) }
         switch self {
         case .unthrottled: break
         case .constant(let r): try rate("rate", r, allowZero: false)
@@ -63,7 +63,9 @@ public enum RateProfile: Sendable, Equatable {
             try positive("ramp-seconds", s)
         case .spike(let base, let peak, let at, let s):
             try rate("rate", base); try rate("peak-rate", peak, allowZero: false)
-            if !at.isFinite || at < 0 { throw .invalidOption(name: "spike-at", value: formatNumber(at), reason: "must be zero or more seconds") }
+            if !(at >= 0 && at <= WorkloadLimits.maxSeconds) {
+                throw .invalidOption(name: "spike-at", value: formatNumber(at), reason: "must be in 0...\(formatNumber(WorkloadLimits.maxSeconds)) seconds")
+            }
             try positive("spike-seconds", s)
         case .diurnal(let low, let high, let p):
             try rate("rate", low); try rate("peak-rate", high, allowZero: false)
@@ -72,6 +74,7 @@ public enum RateProfile: Sendable, Equatable {
         case .replay(let c):
             if c.rates.isEmpty { throw .emptyCSV(path: c.source) }
             if c.rates.allSatisfy({ $0 == 0 }) { throw .invalidRate(name: "peak-rate", value: 0) }
+            if let bad = c.rates.first(where: { !($0 >= 0 && $0 <= WorkloadLimits.maxRate) }) { throw .invalidRate(name: "peak-rate", value: bad) }
             try positive("row-seconds", c.secondsPerRow)
         }
     }
@@ -119,11 +122,10 @@ public struct ReplayCurve: Sendable, Equatable {
     /// `startRow` skips data rows; `rows` limits how many are used.
     public static func load(path: String, column: String, secondsPerRow: Double, peakRate: Double,
                             lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil) throws(WorkloadError) -> ReplayCurve {
-        if !peakRate.isFinite || peakRate <= 0 { throw .invalidRate(name: "peak-rate", value: peakRate) }
+        if !(peakRate >= WorkloadLimits.minRate && peakRate <= WorkloadLimits.maxRate) { throw .invalidRate(name: "peak-rate", value: peakRate) }
         if let lowRate, !lowRate.isFinite || lowRate < 0 || lowRate > peakRate { throw .invalidRate(name: "rate", value: lowRate) }
-        if !secondsPerRow.isFinite || secondsPerRow <= 0 {
-            throw .invalidOption(name: "row-seconds", value: formatNumber(secondsPerRow), reason: "must be a positive number of seconds")
-        }
+        try WorkloadLimits.checkSpan("row-seconds", secondsPerRow)
+        if startRow < 0 { throw .invalidOption(name: "csv-start-row", value: String(startRow), reason: "must be zero or more rows") }
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
         if isDirectory.boolValue { throw .unreadableFile(path: path, reason: "is a directory") }
@@ -195,7 +197,8 @@ public struct OpenLoopSchedule: Sendable {
         self.profile = profile
         share = 1 / Double(Swift.max(1, threads))
         let r0 = profile.rate(atSeconds: 0) ?? 0
-        nextSeconds = r0 > 0 ? Double(index) / r0 : 0
+        // Below the rate `next` treats as zero, index / r0 could be 1e300 s (an Int trap later).
+        nextSeconds = r0 > 1e-9 ? Double(index) / r0 : 0
     }
 
     /// The intended start of the next operation, or nil when it falls at or after `end`

@@ -34,17 +34,24 @@ public struct RunConfiguration: Sendable {
 
     public func validate() throws(WorkloadError) {
         if threads < 1 || threads > 1024 { throw .invalidOption(name: "threads", value: String(threads), reason: "must be in 1...1024") }
-        if !warmupSeconds.isFinite || warmupSeconds < 0 {
-            throw .invalidOption(name: "warmup", value: formatNumber(warmupSeconds), reason: "must be zero or more seconds")
+        if !(warmupSeconds >= 0 && warmupSeconds <= WorkloadLimits.maxSeconds) {
+            throw .invalidOption(name: "warmup", value: formatNumber(warmupSeconds),
+                                 reason: "must be in 0...\(formatNumber(WorkloadLimits.maxSeconds)) seconds")
         }
-        if !(sampleInterval > 0 && sampleInterval.isFinite) {
-            throw .invalidOption(name: "sample-interval", value: formatNumber(sampleInterval), reason: "must be a positive number of seconds")
-        }
+        try WorkloadLimits.checkSpan("sample-interval", sampleInterval)
+        let runSeconds: Double
         switch stop {
         case .duration(let s):
-            if !(s > 0 && s.isFinite) { throw .invalidOption(name: "duration", value: formatNumber(s), reason: "must be a positive number of seconds") }
+            try WorkloadLimits.checkSpan("duration", s)
+            runSeconds = warmupSeconds + s
         case .operations(let n):
             if n < 1 { throw .invalidOption(name: "operations", value: String(n), reason: "must be at least 1") }
+            runSeconds = warmupSeconds + maxSeconds
+        }
+        // One sample (with its latency histogram) is kept per interval for the whole run.
+        if runSeconds / sampleInterval > Double(WorkloadLimits.maxSamples) {
+            throw .invalidOption(name: "sample-interval", value: formatNumber(sampleInterval),
+                                 reason: "gives \(formatNumber((runSeconds / sampleInterval).rounded(.up))) samples over \(formatNumber(runSeconds)) s; at most \(WorkloadLimits.maxSamples) are kept (use at least \(formatNumber(runSeconds / Double(WorkloadLimits.maxSamples))) s)")
         }
         try profile.validate()
         if loop == .open && !profile.isThrottled {
@@ -268,12 +275,12 @@ public final class WorkloadRunner: @unchecked Sendable {
         let started = clock.nanoseconds()
         let threads = Swift.min(config.threads, Int(Swift.max(1, n / UInt64(batchSize))))
         let failure = Mutex<String?>(nil)
-        let spec = self.spec, store = self.store, seed = config.seed
+        let spec = self.spec, store = self.store, seed = config.seed, stop = stopRequested
         runThreads(threads) { t in
             var rng = WorkloadRandom(seed: seed ^ 0x10AD, stream: UInt64(t))
             let lo = n * UInt64(t) / UInt64(threads), hi = n * UInt64(t + 1) / UInt64(threads)
             var k = lo
-            while k < hi {
+            while k < hi && !stop.isSet {          // Ctrl-C during a long load stops it too
                 let end = Swift.min(hi, k + UInt64(batchSize))
                 var ops: [BatchOperation] = []
                 ops.reserveCapacity(Int(end - k))
@@ -289,6 +296,7 @@ public final class WorkloadRunner: @unchecked Sendable {
             }
         }
         if let f = failure.withLock({ $0 }) { throw WorkloadRunError.loadFailed(f) }
+        if stop.isSet { throw WorkloadRunError.interrupted }
         try store.flush()
         let seconds = Double(clock.nanoseconds() - started) / 1e9
         return LoadSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
@@ -443,9 +451,12 @@ public final class WorkloadRunner: @unchecked Sendable {
 
 public enum WorkloadRunError: Error, CustomStringConvertible {
     case loadFailed(String)
+    /// A stop was requested (SIGINT, SIGTERM) before loading finished.
+    case interrupted
     public var description: String {
         switch self {
         case .loadFailed(let m): "loading records failed: \(m)"
+        case .interrupted: "interrupted while loading records"
         }
     }
 }

@@ -190,7 +190,10 @@ public struct WorkloadSpec: Sendable, Equatable {
         if case .timeSeries = kind, keySize < 12 { throw bad("key-size", String(keySize), "time-series keys need at least 12 bytes (series ‖ timestamp)") }
         if valueSize < 0 || valueSize > 16 << 20 { throw bad("value-size", String(valueSize), "must be in 0...16777216 bytes") }
         if keySpace == 0 { throw bad("records", "0", "the key space must hold at least one key") }
-        if maxScanLength < 1 { throw bad("max-scan-length", String(maxScanLength), "must be at least 1") }
+        if Swift.max(keySpace, recordCount) > UInt64(WorkloadLimits.maxRecords) { throw bad("records", String(Swift.max(keySpace, recordCount)), "must be in 1...\(WorkloadLimits.maxRecords)") }
+        if maxScanLength < 1 || maxScanLength > WorkloadLimits.maxScanLength {
+            throw bad("max-scan-length", String(maxScanLength), "must be in 1...\(WorkloadLimits.maxScanLength)")
+        }
         if mix.total <= 0 || mix.weights.contains(where: { $0.1 < 0 || !$0.1.isFinite }) {
             throw bad("mix", mix.summary, "proportions must be non-negative with a positive sum")
         }
@@ -200,13 +203,17 @@ public struct WorkloadSpec: Sendable, Equatable {
         case .hotspot(let k, let o), .movingHotspot(let k, let o, _):
             if !(k > 0 && k <= 1) { throw bad("hot-keys", formatNumber(k), "must be a fraction in (0, 1]") }
             if !(o >= 0 && o <= 1) { throw bad("hot-ops", formatNumber(o), "must be a fraction in [0, 1]") }
-            if case .movingHotspot(_, _, let s) = distribution, !s.isFinite || s < 0 {
-                throw bad("hot-speed", formatNumber(s), "must be zero or more key-space fractions per second")
+            if case .movingHotspot(_, _, let s) = distribution, !(s >= 0 && s <= WorkloadLimits.maxHotSpeed) {
+                throw bad("hot-speed", formatNumber(s), "must be in 0...\(formatNumber(WorkloadLimits.maxHotSpeed)) key-space fractions per second")
             }
         default: break
         }
-        if case .bulkLoad(let b) = kind, b < 1 { throw bad("batch-size", String(b), "must be at least 1") }
-        if case .timeSeries(let s) = kind, s < 1 { throw bad("series", String(s), "must be at least 1") }
+        if case .bulkLoad(let b) = kind, b < 1 || b > WorkloadLimits.maxBatchSize {
+            throw bad("batch-size", String(b), "must be in 1...\(WorkloadLimits.maxBatchSize)")
+        }
+        if case .timeSeries(let s) = kind, s < 1 || s > WorkloadLimits.maxSeries {
+            throw bad("series", String(s), "must be in 1...\(WorkloadLimits.maxSeries)")
+        }
     }
 
     public var distributionSummary: String {

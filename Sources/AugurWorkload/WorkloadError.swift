@@ -30,7 +30,7 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unknownPolicy(let name, let valid):
             "unknown partition policy \"\(name)\"; valid policies: \(valid.joined(separator: ", "))"
         case .invalidRate(let name, let value):
-            "invalid rate \(name)=\(formatNumber(value)): rates are operations per second and must be finite and positive"
+            "invalid rate \(name)=\(formatNumber(value)): rates are operations per second and must be finite, in \(formatNumber(WorkloadLimits.minRate))...\(formatNumber(WorkloadLimits.maxRate)) (0 where a profile allows it)"
         case .invalidOption(let name, let value, let reason):
             "invalid option \(name)=\(value): \(reason)"
         case .fileNotFound(let path):

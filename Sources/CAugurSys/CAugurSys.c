@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CAugurSys.h"
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <numaif.h>
@@ -181,6 +182,8 @@ int caugur_query_page_nodes(unsigned long count, const void **pages, int *status
 }
 
 int32_t caugur_gettid(void) { return (int32_t)syscall(SYS_gettid); }
+
+int caugur_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
 
 int32_t caugur_thread_id(void) {
     static __thread int32_t tid = 0;

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Augur
+import AugurSys
 import Foundation
 
 /// `augur demo`: the walking-skeleton demonstration behind `make run`. Writes a data set,
@@ -14,15 +15,20 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Store directory (default: a new directory under /tmp, removed afterwards).")
     var dir: String?
 
-    @Option(help: "Records in the bulk data set.")
+    @Option(help: "Records in the bulk data set (1...\(Self.maxRecords)).")
     var records: Int = 200_000
 
-    @Option(help: "How long the child writer runs before SIGKILL, in milliseconds.")
+    @Option(help: "How long the child writer runs before SIGKILL, in milliseconds (1...\(Self.maxKillAfterMs)).")
     var killAfterMs: Int = 1500
 
+    /// Ten million 100-byte records (about 1.3 GB with keys): a demonstration, not a bulk loader.
+    static let maxRecords = 10_000_000
+    /// Ten minutes: the child writes with `sync` durability for as long as it lives.
+    static let maxKillAfterMs = 600_000
+
     func validate() throws {
-        guard records > 0 else { throw ValidationError("--records must be positive, got \(records)") }
-        guard killAfterMs > 0 else { throw ValidationError("--kill-after-ms must be positive, got \(killAfterMs)") }
+        try FlagLimits.check("records", records, 1...Self.maxRecords)
+        try FlagLimits.check("kill-after-ms", killAfterMs, 1...Self.maxKillAfterMs, unit: "milliseconds")
     }
 
     func run() throws {
@@ -35,6 +41,9 @@ struct DemoCommand: ParsableCommand {
         options.durability = .none
         var engine = try Engine.open(at: path, options: options)
         let table = try (try? engine.table(named: "demo")) ?? engine.createTable("demo")
+        // The child's table is created here, before the child starts: a child killed before it
+        // got that far (a short --kill-after-ms) must not leave a store without it.
+        if (try? engine.table(named: "writes")) == nil { try engine.createTable("writes") }
         let value = [UInt8](repeating: 0x61, count: 100)
         var start = ContinuousClock.now
         for i in 0..<records { try table.put(demoKey(i), value) }
@@ -59,8 +68,8 @@ struct DemoCommand: ParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: ackLog) }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        child.arguments = ["demo-writer", "--dir", path, "--ack-log", ackLog]
-        try child.run()
+        child.arguments = ["demo-writer", "--dir", path, "--ack-log", ackLog, "--parent-pid", String(getpid())]
+        try child.run()         // from the main thread: the child's parent-death signal follows it
         Thread.sleep(forTimeInterval: Double(killAfterMs) / 1000)
         kill(child.processIdentifier, SIGKILL)
         child.waitUntilExit()
@@ -79,7 +88,9 @@ struct DemoCommand: ParsableCommand {
             print("          no torn tail")
         }
         if !r.filesRemoved.isEmpty { print("          removed leftovers: \(r.filesRemoved.joined(separator: ", "))") }
-        let writes = try engine.table(named: "writes")
+        guard let writes = try? engine.table(named: "writes") else {
+            throw CommandFailure("recovery lost table \"writes\", which existed before the child started")
+        }
         var lost = 0
         for i in acked where try writes.get(Array("w\(i)".utf8)) != Array("v\(i)".utf8) { lost += 1 }
         let bulk = try engine.table(named: "demo")
@@ -99,17 +110,31 @@ struct DemoWriterCommand: ParsableCommand {
 
     @Option var dir: String
     @Option var ackLog: String
+    /// The `augur demo` process; the writer dies with it (never runs on as an orphan).
+    @Option var parentPid: Int32?
 
     func run() throws {
+        if let parentPid, !ProcessLifetime.dieWithParent(expectedParent: parentPid) {
+            throw CommandFailure("demo-writer: parent process \(parentPid) is gone; not starting")
+        }
+        let log: any AugurSys.FileHandle
+        do {
+            log = try PosixFileSystem().open(ackLog, mode: .readWrite)
+        } catch {
+            throw CommandFailure("demo-writer: cannot open --ack-log '\(ackLog)': \(error)")
+        }
+        defer { log.close() }
         var options = EngineOptions()
         options.durability = .sync
         let engine = try Engine.open(at: dir, options: options)
         let table = try (try? engine.table(named: "writes")) ?? engine.createTable("writes")
-        let log = FileHandle(forWritingAtPath: ackLog)!
+        var offset = try log.size()
         var i = 0
         while true {
             try table.put(Array("w\(i)".utf8), Array("v\(i)".utf8))
-            log.write(Data("\(i)\n".utf8))         // only after the put was acknowledged
+            let line = Array("\(i)\n".utf8)
+            try log.write(at: offset, line)         // only after the put was acknowledged
+            offset += line.count
             i += 1
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AugurForecast
+import AugurSys
 import Foundation
 
 /// `augur forecast`: rolling-origin backtest of the load forecaster on one CSV column.
@@ -13,8 +14,16 @@ import Foundation
 public struct ForecastCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "forecast",
-        abstract: "Backtest the load forecaster on a CSV column and write its forecasts."
+        abstract: "Backtest the load forecaster on a CSV column and write its forecasts.",
+        discussion: """
+        Exit status: 0 success; 64 bad arguments; 1 a failed run (unreadable CSV, unwritable \
+        --output); \(ForecastCommand.undefinedScoreExitCode) the forecasts were written but MASE is undefined for the \
+        series (its in-sample seasonal-naive error is zero, e.g. a constant series).
+        """
     )
+
+    /// Exit status when the forecasts CSV was written but no MASE could be computed.
+    static let undefinedScoreExitCode: Int32 = 2
 
     @Option(name: .long, help: "CSV file with a header row.")
     public var csv: String
@@ -58,6 +67,7 @@ public struct ForecastCommand: ParsableCommand {
             let report = try Backtest.run(series: series, options: options, originCount: origins)
             try write(report, to: output)
             printSummary(report, count: series.count)
+            if !Self.maseDefined(report) { throw ExitCode(Self.undefinedScoreExitCode) }
         } catch let error as ForecastError {
             throw CommandFailure("\(csv): \(error)")
         }
@@ -73,9 +83,9 @@ public struct ForecastCommand: ParsableCommand {
             out += "\(bound(r.interval95?.lower)),\(bound(r.interval95?.upper))\n"
         }
         do {
-            try out.write(toFile: path, atomically: true, encoding: .utf8)
+            try OutputFile.write(out, to: path)
         } catch {
-            throw CommandFailure("cannot write --output '\(path)': \(Self.reason(error))")
+            throw CommandFailure("cannot write --output '\(path)': \(error)")
         }
     }
 
@@ -83,11 +93,17 @@ public struct ForecastCommand: ParsableCommand {
         print("series: \(column), \(count) observations; periods \(period.map(String.init).joined(separator: ", ")); "
               + "horizon \(horizon); \(report.origins.count) origins \(report.origins.first!)…\(report.origins.last!)")
         print("MASE scale (in-sample seasonal-naive MAE, period \(period[0]), first 80%): \(Self.fixed(report.scale, 3))")
+        let defined = Self.maseDefined(report)
+        if !defined {
+            print("MASE is undefined for this series: its in-sample seasonal-naive MAE at period \(period[0]) is 0 "
+                  + "(the first 80% repeats exactly every \(period[0]) observations, e.g. a constant series)")
+        }
         print("model           forecasts   MASE    cover80  cover95")
         for s in report.scores {
             let name = s.model.padding(toLength: 15, withPad: " ", startingAt: 0)
             let n = String(s.count).leftPadded(9)
-            print("\(name) \(n)   \(Self.fixed(s.mase, 4))  \(Self.percent(s.coverage80))   \(Self.percent(s.coverage95))")
+            let mase = defined ? Self.fixed(s.mase, 4) : "undef "
+            print("\(name) \(n)   \(mase)  \(Self.percent(s.coverage80))   \(Self.percent(s.coverage95))")
         }
         let tracked = report.trackedCoverage.map { c in
             "step \(c.step) \(Int(c.level * 100))%: \(Self.percent(c.rate).trimmingCharacters(in: .whitespaces)) of \(c.total)"
@@ -96,6 +112,11 @@ public struct ForecastCommand: ParsableCommand {
         let alert = report.alert.breaches.map { "step \($0.step) \(Int($0.level * 100))%: \($0.misses)/\($0.window) misses ≥ \($0.criticalMisses)" }
         print("forecast-error alert: " + (report.alert.isRaised ? "RAISED (" + alert.joined(separator: "; ") + ")" : "not raised"))
         print("wrote \(report.rows.count) rows to \(output)")
+    }
+
+    /// MASE divides by the scale: a zero (or non-finite) scale leaves every score undefined.
+    static func maseDefined(_ report: BacktestReport) -> Bool {
+        report.scale > 0 && report.scale.isFinite && report.scores.allSatisfy { $0.mase.isFinite }
     }
 
     private static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }

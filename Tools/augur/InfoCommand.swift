@@ -18,7 +18,7 @@ struct InfoCommand: ParsableCommand {
         options.createIfMissing = false
         let engine: Engine
         do { engine = try Engine.open(at: dir, options: options) } catch {
-            throw ValidationError("cannot open \(dir): \(error)")
+            throw CommandFailure("cannot open \(dir): \(error)")
         }
         defer { try? engine.close() }
         let r = engine.recoveryReport

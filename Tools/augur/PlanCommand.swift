@@ -14,7 +14,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let path = (dir as NSString).appendingPathComponent("PLAN.txt")
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ValidationError("no plan at \(path): the controller has not run (enable a policy or shadow mode in EngineOptions.partitioning)")
+            throw CommandFailure("no plan at \(path): the controller has not run (enable a policy or shadow mode in EngineOptions.partitioning)")
         }
         print(text, terminator: "")
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import AugurForecast
 import AugurPlanner
 import AugurSimulation
+import AugurSys
 import Foundation
 
 /// `augur simulate`: runs the deterministic reshard simulator on a load profile read from a
@@ -62,6 +63,17 @@ public struct SimulateCommand: ParsableCommand {
         guard policy == "all" || PlannerPolicy.named(policy) != nil else {
             throw ValidationError("--policy must be static, reactive, predictive or all (got '\(policy)')")
         }
+        // Flag by flag first, so the message names the flag the user typed.
+        try FlagLimits.check("seconds-per-row", secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
+        try FlagLimits.check("rows-per-day", rowsPerDay, 2...65536, unit: "rows")
+        if let rows { try FlagLimits.check("rows", rows, 1...Int.max) }
+        try FlagLimits.check("peak-multiple", peakMultiple, 0, SimulationOptions.maxPeakMultiple, lowExclusive: true)
+        try FlagLimits.check("hotspot-speed", hotspotSpeed, -SimulationOptions.maxHotspotSpeed, SimulationOptions.maxHotspotSpeed,
+                             unit: "key spaces per hour")
+        try FlagLimits.check("hotspot-share", hotspotShare, 0, 1)
+        try FlagLimits.check("hot-key-share", hotKeyShare, 0, 1)
+        let copy = SimulationOptions.copyBytesPerSecondRange
+        try FlagLimits.check("copy-mib-per-second", copyMibPerSecond, copy.lowerBound / 1_048_576, copy.upperBound / 1_048_576, unit: "MiB/s")
         let errors = makeOptions().validationErrors()
         if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
     }
@@ -86,15 +98,15 @@ public struct SimulateCommand: ParsableCommand {
         do {
             text = try String(contentsOfFile: csv, encoding: .utf8)
         } catch {
-            throw ValidationError("cannot read --csv '\(csv)': \(error.localizedDescription)")
+            throw CommandFailure("cannot read --csv '\(csv)': \(error.localizedDescription)")
         }
         let series: [Double]
         do {
             series = try CSVSeries.column(named: column, in: text)
         } catch {
-            throw ValidationError("\(csv): \(error)")
+            throw CommandFailure("\(csv): \(error)")
         }
-        guard (series.max() ?? 0) > 0 else { throw ValidationError("\(csv): column '\(column)' has no positive value") }
+        guard (series.max() ?? 0) > 0 else { throw CommandFailure("\(csv): column '\(column)' has no positive value") }
         let options = makeOptions()
         let policies = policy == "all" ? PlannerPolicy.all : [PlannerPolicy.named(policy)!]
         var results: [SimulationMetrics] = []
@@ -108,7 +120,11 @@ public struct SimulateCommand: ParsableCommand {
             traceLines += sim.actionLog.map { "\(p.name) \($0)" }
         }
         if let trace {
-            try (traceLines.joined(separator: "\n") + "\n").write(toFile: trace, atomically: true, encoding: .utf8)
+            do {
+                try OutputFile.write(traceLines.joined(separator: "\n") + "\n", to: trace)
+            } catch {
+                throw CommandFailure("cannot write --trace '\(trace)': \(error)")
+            }
         }
         let comparison = SimulationReport.compare(results)
         if json {

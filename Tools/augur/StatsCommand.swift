@@ -21,7 +21,7 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         let path = (dir as NSString).appendingPathComponent(TelemetryFile.name)
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ValidationError("no telemetry at \(path): the store has not been opened with telemetry enabled yet")
+            throw CommandFailure("no telemetry at \(path): the store has not been opened with telemetry enabled yet")
         }
         if json {
             print(String(decoding: data, as: UTF8.self))
@@ -29,7 +29,7 @@ struct StatsCommand: ParsableCommand {
         }
         let file = try TelemetryFile.decode(Array(data))
         let rows = file.partitions.filter { table == nil || $0.table == table }
-        if let table, rows.isEmpty { throw ValidationError("no table named \(table) in \(path)") }
+        if let table, rows.isEmpty { throw CommandFailure("no table named \(table) in \(path)") }
         for name in Array(Set(rows.map(\.table))).sorted() {
             let parts = rows.filter { $0.table == name }
             print("table \(name): \(parts.count) partitions")

@@ -87,6 +87,9 @@ int32_t caugur_gettid(void);
 int32_t caugur_thread_id(void);
 /// Raises SIGKILL on the calling process; used by named crash points.
 void caugur_kill_self(void);
+/// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to the caller when the thread that
+/// created it exits (prctl is variadic, so Swift cannot call it). Returns 0 or -1 with errno.
+int caugur_set_parent_death_signal(int sig);
 
 /// Length of the prefix of `buf` that ends with its last non-zero byte (0 if all zero).
 /// Used by WAL recovery to measure a torn tail in a mostly zero, preallocated file.

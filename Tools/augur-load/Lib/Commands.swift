@@ -1,4 +1,5 @@
 import ArgumentParser
+import AugurSys
 import AugurWorkload
 import Foundation
 import Synchronization
@@ -21,8 +22,14 @@ public struct AugurLoad: ParsableCommand {
           Same workload against several engines (peers build: augur-load-peers):
             augur-load compare -w fillrandom --engines augur,lmdb,rocksdb
 
-        Exit status: 0 success; 64 bad arguments (unknown names, negative rates,
-        missing files or columns, a partition policy the engine lacks); 1 a failed run.
+        Exit status: 0 success; 64 bad arguments (unknown names, negative rates, numbers
+        outside their stated limits, missing files or columns, a partition policy the engine
+        lacks); 1 a failed run; 2 the run finished but some operations failed (e.g. disk full;
+        the results count them).
+
+        Without --dir each run uses a temporary store, augur-load-<engine>-<pid>-<n> in
+        $TMPDIR (default /tmp), removed at the end, also after SIGINT or SIGTERM. Stores left
+        by runs that were killed (SIGKILL) are removed by the next run.
         """,
         subcommands: [RunCommand.self, CompareCommand.self],
         defaultSubcommand: RunCommand.self
@@ -41,6 +48,7 @@ public struct RunCommand: ParsableCommand {
         let result = try execute(scenario, engine: options.engine.lowercased(), options: options)
         try emit([result], options: options)
         if result.operations == 0 { throw ExitCode.failure }
+        try checkFailedOperations([result])
     }
 }
 
@@ -73,7 +81,21 @@ public struct CompareCommand: ParsableCommand {
         try emit(results, options: options)
         log("")
         print(compareTable(results))
+        try checkFailedOperations(results)
     }
+}
+
+/// Exit status of a run that finished with failed operations (stated in --help).
+public let failedOperationsExitCode: Int32 = 2
+
+/// A run whose operations failed (disk full, I/O errors) is not a success, even though it
+/// finished and reported: exit with `failedOperationsExitCode`.
+func checkFailedOperations(_ results: [RunResult]) throws {
+    let failed = results.filter { $0.errors > 0 }
+    guard !failed.isEmpty else { return }
+    for r in failed { log("augur-load: \(r.engine): \(r.errors) operations failed (\(r.operations) measured)"
+                         + (r.firstError.map { "; first: \($0)" } ?? "")) }
+    throw ExitCode(failedOperationsExitCode)
 }
 
 /// The ratio table: throughput and latency of each engine relative to the first.
@@ -90,12 +112,16 @@ public func compareTable(_ results: [RunResult]) -> String {
     return lines.joined(separator: "\n")
 }
 
+/// A line on standard error; never traps (a full or closed stderr loses the line).
 func log(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
+    StandardStream.error(s + "\n")
 }
 
 /// Opens the engine, applies the policy, loads, runs, closes.
 func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws -> RunResult {
+    if scenario.engine.directory == nil {
+        for path in TemporaryStores.removeStale() { log("augur-load: removed \(path), the store of a run that was killed") }
+    }
     let store: any KeyValueStore
     do {
         store = try EngineRegistry.make(engine, scenario.engine)
@@ -116,12 +142,15 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws 
     let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: engine)
     runner.progress = printer.callback
 
-    // Ctrl-C: stop the run cleanly (the store is closed and temporary files removed).
-    signal(SIGINT, SIG_IGN)
-    let sigint = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-    sigint.setEventHandler { runner.requestStop(); log("\naugur-load: interrupted, finishing…") }
-    sigint.resume()
-    defer { sigint.cancel(); signal(SIGINT, SIG_DFL) }
+    // Ctrl-C or SIGTERM: stop the run cleanly (the store is closed and a temporary one removed).
+    let stops = [SIGINT, SIGTERM].map { sig in
+        signal(sig, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+        source.setEventHandler { runner.requestStop(); log("\naugur-load: interrupted, finishing…") }
+        source.resume()
+        return (sig, source)
+    }
+    defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
 
     log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed)")
     var load: LoadSummary? = nil
@@ -174,11 +203,13 @@ func reportPath(_ path: String, engine: String) -> String {
     return path + "-\(engine)"
 }
 
+/// Writes an output file the user named (see `OutputFile`: devices, pipes and symlinks are
+/// written in place, never replaced).
 func write(_ text: String, to path: String) throws {
     do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        try OutputFile.write(text, to: path)
     } catch {
-        log("augur-load: cannot write \(path): \(error.localizedDescription)")
+        log("augur-load: cannot write \(path): \(error)")
         throw ExitCode.failure
     }
 }
@@ -218,7 +249,7 @@ final class ProgressPrinter: Sendable {
         let line = "\(engine) " + String(format: "%6.1fs ", s.seconds) + (s.inWarmup ? "[warm-up] " : "")
             + String(format: "%9.0f ops/s", s.opsPerSecond) + target + "  p99 \(p99)  partitions \(parts)  reshards in flight \(inflight)  total \(s.totalOperations)"
         if live {
-            FileHandle.standardError.write(Data(("\r\u{1B}[2K" + line).utf8))
+            StandardStream.error("\r\u{1B}[2K" + line)
             printedLive.withLock { $0 = true }
         } else {
             let due = lastPrinted.withLock { last -> Bool in
@@ -230,6 +261,6 @@ final class ProgressPrinter: Sendable {
     }
 
     func finish() {
-        if printedLive.withLock({ $0 }) { FileHandle.standardError.write(Data("\n".utf8)) }
+        if printedLive.withLock({ $0 }) { StandardStream.error("\n") }
     }
 }

@@ -1,4 +1,5 @@
 import Augur
+import AugurSys
 import AugurWorkload
 import Foundation
 import Synchronization
@@ -26,10 +27,51 @@ public struct EngineConfiguration: Sendable {
     /// `directory`, or a new temporary directory named for `engine`.
     public func resolveDirectory(engine: String) throws -> (path: String, temporary: Bool) {
         if let directory { return (directory, false) }
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        let path = base + "/augur-load-\(engine)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let path = TemporaryStores.base + "/" + TemporaryStores.name(engine: engine, pid: ProcessLifetime.currentID,
+                                                                     suffix: UInt32.random(in: 0...UInt32.max))
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return (path, true)
+    }
+}
+
+/// The temporary stores of runs without `--dir`: `<temp dir>/augur-load-<engine>-<pid>-<n>`.
+/// A run removes its own when it closes the store (also after SIGINT or SIGTERM, which stop
+/// the run). A run killed with SIGKILL, or a crash, cannot: so every run first removes the
+/// stores of processes that no longer exist — only names of exactly this pattern.
+public enum TemporaryStores {
+    static var base: String { ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp" }
+
+    static func name(engine: String, pid: Int32, suffix: UInt32) -> String { "augur-load-\(engine)-\(pid)-\(suffix)" }
+
+    /// The pid in `name` if it is `augur-load-<engine>-<pid>-<n>` for one of `engines`.
+    static func owner(of name: String, engines: [String]) -> Int32? {
+        for engine in engines {
+            let prefix = "augur-load-\(engine)-"
+            guard name.hasPrefix(prefix) else { continue }
+            let rest = name.dropFirst(prefix.count).split(separator: "-", omittingEmptySubsequences: false)
+            guard rest.count == 2, rest.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+                  let pid = Int32(rest[0]), UInt32(rest[1]) != nil else { continue }
+            return pid
+        }
+        return nil
+    }
+
+    /// Removes the temporary stores in `directory` (default: the temp dir) left by processes
+    /// that are gone; returns their paths.
+    @discardableResult
+    public static func removeStale(in directory: String? = nil, engines: [String] = EngineRegistry.names) -> [String] {
+        let dir = directory ?? base
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return [] }
+        var removed: [String] = []
+        for name in names {
+            guard let pid = owner(of: name, engines: engines), pid != ProcessLifetime.currentID,
+                  !ProcessLifetime.isAlive(pid) else { continue }
+            let path = dir + "/" + name
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            if (try? FileManager.default.removeItem(atPath: path)) != nil { removed.append(path) }
+        }
+        return removed
     }
 }
 

@@ -180,7 +180,9 @@ public struct LoadOptions: ParsableArguments {
     /// names, negative rates, a missing CSV file or column).
     public func scenario() throws(WorkloadError) -> Scenario {
         var spec = try WorkloadSpec.preset(workload, recordCount: UInt64(max(0, records)))
-        if records < 1 { throw .invalidOption(name: "records", value: String(records), reason: "must be at least 1") }
+        if records < 1 || records > WorkloadLimits.maxRecords {
+            throw .invalidOption(name: "records", value: String(records), reason: "must be in 1...\(WorkloadLimits.maxRecords)")
+        }
         if let distribution {
             guard case .mixed = spec.kind else {
                 throw .invalidOption(name: "distribution", value: distribution, reason: "workload \(workload) chooses its own keys")
@@ -209,15 +211,20 @@ public struct LoadOptions: ParsableArguments {
         default: throw .invalidOption(name: "key-order", value: keyOrder, reason: "valid orders: auto, hashed, ordered")
         }
         spec.keySize = keySize
-        spec.valueSize = ycsbFields ? fields * fieldLength : valueSize
-        if ycsbFields && (fields < 1 || fieldLength < 0) {
-            throw .invalidOption(name: "fields", value: "\(fields)×\(fieldLength)", reason: "need at least one field of zero or more bytes")
+        if ycsbFields && (fields < 1 || fields > 1024) {
+            throw .invalidOption(name: "fields", value: String(fields), reason: "must be in 1...1024 fields")
         }
+        if ycsbFields && (fieldLength < 0 || fieldLength > 16 << 20) {
+            throw .invalidOption(name: "field-length", value: String(fieldLength), reason: "must be in 0...16777216 bytes")
+        }
+        spec.valueSize = ycsbFields ? fields * fieldLength : valueSize   // both bounded above: no overflow
         spec.maxScanLength = maxScanLength
         if case .bulkLoad = spec.kind { spec.kind = .bulkLoad(batchSize: batchSize) }
         if case .timeSeries = spec.kind { spec.kind = .timeSeries(series: series) }
         try spec.validate()
-        if batchSize < 1 { throw .invalidOption(name: "batch-size", value: String(batchSize), reason: "must be at least 1") }
+        if batchSize < 1 || batchSize > WorkloadLimits.maxBatchSize {
+            throw .invalidOption(name: "batch-size", value: String(batchSize), reason: "must be in 1...\(WorkloadLimits.maxBatchSize)")
+        }
 
         var config = RunConfiguration()
         config.threads = threads
@@ -245,8 +252,9 @@ public struct LoadOptions: ParsableArguments {
         }
         let request = PartitionPolicyRequest(policy: pol, splitKeys: spec.splitKeys(partitions: partitions))
 
-        guard capacity > 0 else {
-            throw .invalidOption(name: "capacity", value: String(capacity), reason: "must be positive (operations per second per partition)")
+        guard capacity >= WorkloadLimits.minRate && capacity <= WorkloadLimits.maxRate else {
+            throw .invalidOption(name: "capacity", value: String(capacity),
+                                 reason: "must be positive and finite: \(WorkloadLimits.minRate)...\(Int(WorkloadLimits.maxRate)) operations per second per partition")
         }
         var engineConfig = EngineConfiguration()
         engineConfig.partitionCapacity = capacity
@@ -255,13 +263,18 @@ public struct LoadOptions: ParsableArguments {
             throw .invalidOption(name: "durability", value: durability, reason: "valid modes: sync, periodic, none")
         }
         engineConfig.durability = d
-        if syncIntervalMs < 1 { throw .invalidOption(name: "sync-interval-ms", value: String(syncIntervalMs), reason: "must be at least 1") }
+        if syncIntervalMs < 1 || syncIntervalMs > 3_600_000 {
+            throw .invalidOption(name: "sync-interval-ms", value: String(syncIntervalMs), reason: "must be in 1...3600000 milliseconds")
+        }
         engineConfig.syncIntervalMilliseconds = syncIntervalMs
         if memtableMb < 1 || memtableMb > 4096 { throw .invalidOption(name: "memtable-mb", value: String(memtableMb), reason: "must be in 1...4096") }
         engineConfig.memtableMiB = memtableMb
         try EngineRegistry.check(engine.lowercased())
         if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
-        if !(progressInterval > 0) { throw .invalidOption(name: "progress-interval", value: String(progressInterval), reason: "must be positive") }
+        if !(progressInterval > 0 && progressInterval <= WorkloadLimits.maxSeconds) {
+            throw .invalidOption(name: "progress-interval", value: String(progressInterval),
+                                 reason: "must be a finite number of seconds in (0, \(Int(WorkloadLimits.maxSeconds))]")
+        }
         return Scenario(spec: spec, config: config, policy: request, engine: engineConfig,
                         load: !noLoad && spec.recordCount > 0, loadBatchSize: batchSize)
     }

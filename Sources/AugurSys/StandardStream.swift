@@ -1,0 +1,55 @@
+// Output to standard error and standard output that never stops the process.
+//
+// Foundation's `FileHandle.write` traps when write(2) fails (`2>/dev/full`, a closed pipe,
+// `2>&-`), and `Syscall.retrying` treats EBADF as an Augur bug. A tool's diagnostics are not
+// worth dying for: these write with write(2), retry EINTR and short writes, and count what
+// they could not deliver instead of trapping.
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public enum StandardStream {
+    private static let failures = Atomic<Int>(0)
+
+    /// Writes that failed since the process started (the text was dropped).
+    public static var failedWrites: Int { failures.load(ordering: .relaxed) }
+
+    /// Writes `text` to standard error; false (and counted) when the stream refused it.
+    @discardableResult
+    public static func error(_ text: String) -> Bool { write(text, to: STDERR_FILENO) }
+
+    /// Writes `text` to standard output unbuffered (callers that mix it with `print` flush
+    /// stdout first); false (and counted) when the stream refused it.
+    @discardableResult
+    public static func output(_ text: String) -> Bool { write(text, to: STDOUT_FILENO) }
+
+    /// Writes `text` as UTF-8 to `fd`; false (and counted) on failure.
+    @discardableResult
+    public static func write(_ text: String, to fd: Int32) -> Bool {
+        if writeAll(Array(text.utf8), to: fd) == nil { return true }
+        failures.add(1, ordering: .relaxed)
+        return false
+    }
+
+    /// write(2) until every byte is out; retries EINTR and short writes. Returns the errno of
+    /// a failure (EBADF included: a closed stream is the caller's surroundings, not a bug).
+    static func writeAll(_ bytes: [UInt8], to fd: Int32) -> Errno? {
+        bytes.withUnsafeBytes { buffer -> Errno? in
+            var done = 0
+            while done < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return Errno(rawValue: errno)
+                }
+                done += n
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Augur
+import AugurPlanner
+import AugurStats
+import AugurSys
+import AugurTestSupport
+import Testing
+
+/// Options reached through `Engine.open` and `setPartitioningPolicy` (issue 15, F6): a bad
+/// number is `AugurError.invalidOption` naming the option, the value and the limit — not a
+/// precondition in KeyPositionMap, KeyHistogram, WorkloadRecorder, WorkloadCollector or an
+/// integer conversion in the controller.
+@Suite struct OptionLimitTests {
+    static let bad: [(String, @Sendable (inout EngineOptions) -> Void)] = [
+        ("telemetry.histogram.bucketCount", { $0.telemetry.histogram.bucketCount = 0 }),
+        ("telemetry.histogram.bucketCount", { $0.telemetry.histogram.bucketCount = 5000 }),
+        ("telemetry.histogram.stripeCount", { $0.telemetry.histogram.stripeCount = 65 }),
+        ("telemetry.threadSlots.maxSlots", { $0.telemetry.threadSlots.maxSlots = 0 }),
+        ("telemetry.sampling.samplingPeriod", { $0.telemetry.sampling.samplingPeriod = 0 }),
+        ("telemetry.sampling.ringCapacity", { $0.telemetry.sampling.ringCapacity = 1 }),
+        ("telemetry.collector.tiers", { $0.telemetry.collector.tiers = [] }),
+        ("telemetry.collector.tiers[0].bucketNanos", { $0.telemetry.collector.tiers = [WindowTier(bucketNanos: 0, bucketCount: 4)] }),
+        ("telemetry.collector.tiers[1].bucketCount", { $0.telemetry.collector.tiers = [.fiveMinutes, WindowTier(bucketNanos: 1, bucketCount: 0)] }),
+        ("telemetry.collector.distinctClientPrecision", { $0.telemetry.collector.distinctClientPrecision = 3 }),
+        ("telemetry.collector.heavyHitterCapacity", { $0.telemetry.collector.heavyHitterCapacity = 0 }),
+        ("telemetry.collector.heavyHitterEpochNanos", { $0.telemetry.collector.heavyHitterEpochNanos = 0 }),
+        ("telemetry.collector.singleKeyHotFraction", { $0.telemetry.collector.singleKeyHotFraction = .nan }),
+        ("telemetry.statistics.hotFactor", { $0.telemetry.statistics.hotFactor = 1 }),
+        ("telemetry.collectInterval", { $0.telemetry.collectInterval = .zero }),
+        ("telemetry.healthFileInterval", { $0.telemetry.healthFileInterval = .seconds(Int64.max) }),
+        ("partitioning.tick", { $0.partitioning.tick = .seconds(Int64.max) }),
+        ("partitioning.forecastStep", { $0.partitioning.forecastStep = .seconds(-1) }),
+        ("partitioning.capacity.opsPerSecond", { $0.partitioning.capacity.opsPerSecond = .infinity }),
+        ("partitioning.capacity.opsPerSecond", { $0.partitioning.capacity.opsPerSecond = 0 }),
+        ("partitioning.capacity.writeBytesPerSecond", { $0.partitioning.capacity.writeBytesPerSecond = .nan }),
+        ("partitioning.capacity.lowWatermark", { $0.partitioning.capacity.lowWatermark = 0.9 }),
+        ("partitioning.capacity.horizonNanos", { $0.partitioning.capacity.horizonNanos = .max }),
+        ("partitioning.capacity.maxConcurrentReshards", { $0.partitioning.capacity.maxConcurrentReshards = 0 }),
+        ("partitioning.capacity.minPartitionBytes", { $0.partitioning.capacity.minPartitionBytes = .max }),
+        ("partitioning.policy.maxSplitWays", { $0.partitioning.policy = .predictive(PredictiveOptions(maxSplitWays: 1)) }),
+        ("partitioning.policy.targetFill", { $0.partitioning.policy = .predictive(PredictiveOptions(targetFill: .infinity)) }),
+        ("partitioning.policy.mergeFraction", { $0.partitioning.policy = .reactive(ReactiveOptions(mergeFraction: .nan)) }),
+        ("partitioning.policy.sustainNanos", { $0.partitioning.policy = .reactive(ReactiveOptions(sustainNanos: .max)) }),
+        ("durability.periodic", { $0.durability = .periodic(.seconds(Int64.max)) }),
+    ]
+
+    @Test(arguments: 0..<bad.count)
+    func openRejects(_ index: Int) throws {
+        let (name, configure) = Self.bad[index]
+        let dir = TemporaryDirectory()
+        var options = EngineOptions()
+        options.durability = .none
+        configure(&options)
+        #expect {
+            try Engine.open(at: dir.child("db"), options: options)
+        } throws: { error in
+            guard case .invalidOption(let n, let value, let reason)? = error as? AugurError else { return false }
+            return n == name && !value.isEmpty && !reason.isEmpty
+        }
+        #expect(!PosixFileSystem().fileExists(dir.child("db")), "a rejected open creates nothing")
+    }
+
+    @Test func defaultsAndTelemetryOffAreAccepted() throws {
+        let dir = TemporaryDirectory()
+        var options = EngineOptions()
+        options.durability = .none
+        try Engine.open(at: dir.child("a"), options: options).close()
+        options.telemetry.enabled = false
+        options.telemetry.histogram.bucketCount = 0      // unused with telemetry off
+        try Engine.open(at: dir.child("b"), options: options).close()
+    }
+
+    @Test func setPartitioningPolicyValidatesTheSameWay() throws {
+        let dir = TemporaryDirectory()
+        var options = EngineOptions()
+        options.durability = .none
+        options.partitioning.runsOnTimer = false
+        let engine = try Engine.open(at: dir.child("db"), options: options)
+        defer { try? engine.close() }
+        var capacity = CapacityModel()
+        capacity.opsPerSecond = .nan
+        #expect(throws: AugurError.invalidOption(name: "capacity.opsPerSecond", value: "nan", reason: "must be a finite number in (0.0, 1000000000000.0]")) {
+            try engine.setPartitioningPolicy(.reactive(ReactiveOptions()), capacity: capacity)
+        }
+        #expect {
+            try engine.setPartitioningPolicy(.predictive(PredictiveOptions(currentSamples: 0)))
+        } throws: { error in
+            guard case .invalidOption(let n, _, _)? = error as? AugurError else { return false }
+            return n == "policy.currentSamples"
+        }
+        try engine.setPartitioningPolicy(.reactive(ReactiveOptions()), capacity: CapacityModel())
+    }
+}

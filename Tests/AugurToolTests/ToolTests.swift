@@ -1,0 +1,145 @@
+import AugurSys
+import AugurTestSupport
+import Foundation
+import Testing
+
+/// The built `augur` and `augur-load`, run as processes (issue 15): hostile input is a usage
+/// error, runtime errors are one line and exit 1, outputs never replace what the path names,
+/// a full stderr does not kill the tool, the demo survives a tiny --kill-after-ms.
+@Suite struct ToolTests {
+    struct Outcome {
+        var status: Int32
+        var signaled: Bool
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The tool built next to this test bundle (the package's test target depends on it).
+    static func tool(_ name: String) throws -> String {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let path = me.appendingPathComponent(name).path
+        try #require(FileManager.default.isExecutableFile(atPath: path), "\(name) not built next to the tests at \(path)")
+        return path
+    }
+
+    /// Runs `name args` in `dir` and waits for it; stderr goes to `stderrPath` when given.
+    static func run(_ name: String, _ args: [String], in dir: String, stderrPath: String? = nil,
+                    environment: [String: String] = [:]) throws -> Outcome {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try tool(name))
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = dir + "/.stdout", err = dir + "/.stderr"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        FileManager.default.createFile(atPath: err, contents: nil)
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath ?? err))
+        try p.run()
+        p.waitUntilExit()
+        return Outcome(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+                       stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                       stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+    }
+
+    /// A half-hourly-looking series that is not exactly periodic (so MASE is defined).
+    static func writeSeries(_ path: String, constant: Bool = false) throws {
+        var text = "t,v\n"
+        for i in 0..<240 { text += "\(i),\(constant ? 5 : 100 + 40 * sin(Double(i) * .pi / 24) + Double((i * 7919) % 13))\n" }
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    @Test func simulateRefusesHostileNumbers() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("s.csv"))
+        let cases: [(String, String)] = [("peak-multiple", "inf"), ("peak-multiple", "1e308"), ("hotspot-speed", "nan"),
+                                         ("hotspot-speed", "1e308"), ("copy-mib-per-second", "1e-300"), ("copy-mib-per-second", "inf"),
+                                         ("seconds-per-row", "1e308"), ("hot-key-share", "-1"), ("rows-per-day", "9223372036854775807")]
+        for (flag, value) in cases {
+            let r = try Self.run("augur", ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "reactive", "--\(flag)=\(value)"], in: dir.path)
+            #expect(!r.signaled && r.status == 64, "--\(flag) \(value): status \(r.status), signaled \(r.signaled)")
+            #expect(r.stderr.contains("--\(flag)") && r.stderr.contains(value == "9223372036854775807" ? value : "range"),
+                    "--\(flag) \(value): \(r.stderr)")
+        }
+    }
+
+    @Test func outputsAreWrittenThroughSymlinksNotOverThem() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("s.csv"))
+        #expect(symlink("forecast-target.csv", dir.child("forecast-link")) == 0)
+        #expect(symlink("trace-target.txt", dir.child("trace-link")) == 0)
+        let f = try Self.run("augur", ["forecast", "--csv", "s.csv", "--column", "v", "--period", "48", "--output", "forecast-link"], in: dir.path)
+        #expect(f.status == 0, "\(f.stderr)")
+        let s = try Self.run("augur", ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "static", "--trace", "trace-link"], in: dir.path)
+        #expect(s.status == 0, "\(s.stderr)")
+        for (link, target) in [("forecast-link", "forecast-target.csv"), ("trace-link", "trace-target.txt")] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: dir.child(link))
+            #expect(attributes[.type] as? FileAttributeType == .typeSymbolicLink, "\(link) must stay a symlink")
+            #expect(FileManager.default.fileExists(atPath: dir.child(target)))
+        }
+        #expect(try String(contentsOfFile: dir.child("forecast-target.csv"), encoding: .utf8).hasPrefix("origin,step,actual"))
+    }
+
+    @Test func forecastOfAConstantSeriesSaysMASEIsUndefined() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("c.csv"), constant: true)
+        let r = try Self.run("augur", ["forecast", "--csv", "c.csv", "--column", "v", "--period", "48", "--output", "f.csv"], in: dir.path)
+        #expect(!r.signaled && r.status == 2, "status \(r.status)")
+        #expect(r.stdout.contains("MASE is undefined"))
+        #expect(!r.stdout.lowercased().contains("nan"), "\(r.stdout)")
+        #expect(FileManager.default.fileExists(atPath: dir.child("f.csv")), "the forecasts are still written")
+    }
+
+    @Test func runtimeErrorsAreOneLineAndExit1() throws {
+        let dir = TemporaryDirectory()
+        for sub in ["info", "stats", "plan"] {
+            let r = try Self.run("augur", [sub, "--dir", "no-such-store"], in: dir.path)
+            #expect(!r.signaled && r.status == 1, "\(sub): status \(r.status)")
+            #expect(r.stderr.contains("no-such-store") && !r.stderr.contains("Usage"), "\(sub): \(r.stderr)")
+        }
+        let w = try Self.run("augur", ["demo-writer", "--dir", "db", "--ack-log", "missing/acks"], in: dir.path)
+        #expect(!w.signaled && w.status == 1, "demo-writer with a bad --ack-log: status \(w.status), signaled \(w.signaled)")
+        #expect(w.stderr.contains("--ack-log"))
+    }
+
+    @Test func demoWriterWhoseParentIsGoneDoesNotStart() throws {
+        let dir = TemporaryDirectory()
+        FileManager.default.createFile(atPath: dir.child("acks"), contents: nil)
+        // Its real parent is this test process, not pid 1: as if the demo had died before it started.
+        let r = try Self.run("augur", ["demo-writer", "--dir", "db", "--ack-log", "acks", "--parent-pid", "1"], in: dir.path)
+        #expect(!r.signaled && r.status == 1)
+        #expect(r.stderr.contains("parent process 1 is gone"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.child("db")), "it stops before opening the store")
+    }
+
+    @Test func demoSurvivesAChildKilledBeforeItWroteAnything() throws {
+        let dir = TemporaryDirectory()
+        let r = try Self.run("augur", ["demo", "--dir", "db", "--records", "1000", "--kill-after-ms", "1"], in: dir.path)
+        #expect(!r.signaled && r.status == 0, "status \(r.status): \(r.stderr)")
+        #expect(r.stdout.contains("lost: 0"), "\(r.stdout)")
+        let big = try Self.run("augur", ["demo", "--kill-after-ms", "9223372036854775807"], in: dir.path)
+        #expect(big.status == 64 && big.stderr.contains("600000"), "\(big.stderr)")
+    }
+
+    @Test func augurLoadSurvivesAFullStderr() throws {
+        let dir = TemporaryDirectory()
+        let r = try Self.run("augur-load", ["-w", "a", "--records", "200", "--operations", "200", "--warmup", "0",
+                                            "--progress", "plain", "--dir", "db"], in: dir.path, stderrPath: "/dev/full")
+        #expect(!r.signaled && r.status == 0, "status \(r.status), signaled \(r.signaled)")
+        #expect(r.stdout.contains("throughput"))
+    }
+
+    @Test func augurLoadRemovesStoresOfKilledRuns() throws {
+        let dir = TemporaryDirectory()
+        // pid 2^22 + 1 is above Linux's pid_max limit (4194304), so no process has it.
+        let stale = dir.child("augur-load-augur-4194305-1")
+        try FileManager.default.createDirectory(atPath: stale, withIntermediateDirectories: false)
+        let r = try Self.run("augur-load", ["-w", "a", "--records", "100", "--operations", "100", "--warmup", "0", "--progress", "none"],
+                             in: dir.path, environment: ["TMPDIR": dir.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: stale), "\(r.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix("augur-load-") }
+        #expect(left.isEmpty, "the run removes its own temporary store too: \(left)")
+    }
+}
