@@ -6,6 +6,6 @@ struct AugurCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "augur",
         abstract: "Augur, a self-partitioning embedded storage engine: inspect, demonstrate and forecast.",
-        subcommands: [DemoCommand.self, DemoWriterCommand.self, InfoCommand.self, StatsCommand.self, ForecastCommand.self, SimulateCommand.self, PlanCommand.self]
+        subcommands: [DemoCommand.self, DemoWriterCommand.self, InfoCommand.self, RecoverCommand.self, StatsCommand.self, ForecastCommand.self, SimulateCommand.self, PlanCommand.self]
     )
 }

@@ -14,15 +14,19 @@ struct InfoCommand: ParsableCommand {
     var table: String?
 
     func run() throws {
+        // Read-only: inspecting a store never changes it (no LOCK, no new WAL segment, no
+        // torn tail cut, TELEMETRY.json untouched), and works on a read-only mount.
         var options = EngineOptions()
         options.createIfMissing = false
+        options.readOnly = true
         let engine: Engine
         do { engine = try Engine.open(at: dir, options: options) } catch {
             throw CommandFailure("cannot open \(dir): \(error)")
         }
         defer { try? engine.close() }
         let r = engine.recoveryReport
-        print("store \(dir): manifest \(r.manifest), last sequence \(r.lastSequence), WAL segments \(engine.walSegments)")
+        print("store \(dir): manifest \(r.manifest), last sequence \(r.lastSequence), WAL segments \(engine.walSegments) (opened read-only)")
+        for line in RecoveryReportLines.describe(r) { print(line) }
         let names = try table.map { [$0] } ?? engine.tableNames()
         for name in names {
             let t = try engine.table(named: name)
@@ -40,5 +44,24 @@ struct InfoCommand: ParsableCommand {
 
     private func pad(_ s: String, _ n: Int) -> String {
         s.count >= n ? String(s.prefix(n)) : s + String(repeating: " ", count: n - s.count)
+    }
+}
+
+/// What a recovery found that a person must hear about (shared by `info` and `recover`).
+enum RecoveryReportLines {
+    static func describe(_ r: RecoveryReport) -> [String] {
+        var lines: [String] = []
+        if let t = r.walTornTail {
+            lines.append("WAL torn tail: \(t.bytesDropped) bytes at offset \(t.offset) of \(t.file) (a write in flight at a crash, never acknowledged)"
+                         + (r.walTornTailSavedAs.map { "; saved as \($0)" } ?? "; not replayed"))
+        }
+        if let c = r.walCorruption { lines.append("WAL corruption (point-in-time recovery stopped there): \(c)") }
+        for f in r.walSetAside { lines.append("set aside: \(f)") }
+        for f in r.walUnfinishedSegmentsRemoved { lines.append("removed an empty WAL segment whose creation was interrupted: \(f)") }
+        if r.manifestTornTailBytes > 0 { lines.append("manifest torn tail: \(r.manifestTornTailBytes) bytes of an unfinished last record ignored") }
+        for f in r.foreignFilesIgnored { lines.append("not an Augur file, left alone: \(f)") }
+        if !r.filesRemoved.isEmpty { lines.append("removed \(r.filesRemoved.count) unreferenced file(s): \(r.filesRemoved.prefix(5).joined(separator: ", "))") }
+        if !r.reshardsRolledBack.isEmpty { lines.append("reshards rolled back: \(r.reshardsRolledBack)") }
+        return lines
     }
 }
