@@ -251,6 +251,12 @@ extension Engine {
             try commitEdits(edits, droppingRetired: true)
             for (p, seq) in bumped { p.maintenanceLock.withLock { p.flushedSeq = max(p.flushedSeq, seq) } }
         }
+        // Never past what the manifest says: a mark gathered above can be dropped from the
+        // commit (its partition was split meanwhile, and the targets took the old mark), and
+        // recovery checks the oldest WAL segment against the manifest's lowest mark.
+        if let recorded = manifest.lock.withLock({ manifest.state.partitions.values.map(\.flushedSeq).min() }) {
+            floor = min(floor, recorded)
+        }
         wal.trim(flushedFloor: floor)
     }
 }

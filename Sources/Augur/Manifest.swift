@@ -152,7 +152,10 @@ final class Manifest: @unchecked Sendable {
         var at = offset + 1
         while at + 8 + 4 <= b.count {
             let len = Int(loadU32(b.baseAddress!, at + 4))
-            if len >= 4 && len <= b.count - at - 8 {
+            // Cheap tests before the checksum: a record holds at least one edit (a count, then
+            // a tag byte the format knows), so few positions of damaged bytes reach the CRC.
+            if len >= 5 && len <= b.count - at - 8, case let count = Int(loadU32(b.baseAddress!, at + 8)),
+               count >= 1 && count <= len, case let tag = b[at + 12], tag >= 1 && tag <= VersionEdit.highestTag {
                 let payload = UnsafeRawBufferPointer(rebasing: b[(at + 8)..<(at + 8 + len)])
                 if CRC32C.mask(CRC32C.checksum(payload)) == loadU32(b.baseAddress!, at) { return at }
             }

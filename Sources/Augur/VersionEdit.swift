@@ -51,6 +51,9 @@ enum VersionEdit: Sendable, Equatable {
     /// recovery refuses a store whose newest WAL segment is older (the live log was deleted).
     case walOpened(segment: UInt64)
 
+    /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
+    static let highestTag: UInt8 = Tag.walOpened.rawValue
+
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened

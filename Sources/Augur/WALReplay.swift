@@ -297,16 +297,18 @@ struct WALReplay {
         var at = offset + 8
         let limit = min(dataEnd, size - WALFormat.frameHeaderSize)
         while at < limit {
+            // Cheap header tests first, so the checksum (the only costly step) runs for almost
+            // no position of a damaged segment: a frame that proves anything is a seal, or
+            // records a watermark beyond `offset` and not beyond itself.
             let len = Int(loadU32(base, at + 4))
-            if len > 0 && len <= size - at - WALFormat.frameHeaderSize && checksumMatches(base, at: at, length: len) {
-                let durable = Int(loadU32(base, at + 20)) * 8
-                if loadU32(base, at + 16) == 0 && len == WALFormat.sealPayloadSize
-                    && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker {
-                    return "the segment is sealed at offset \(at)"
-                }
-                if durable > offset {
-                    return "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"
-                }
+            let count = Int(loadU32(base, at + 16))
+            let durable = Int(loadU32(base, at + 20)) * 8
+            let isSeal = count == 0 && len == WALFormat.sealPayloadSize
+                && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+            let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.opHeaderSize <= len
+            if (isSeal || provesOrder) && len <= size - at - WALFormat.frameHeaderSize && checksumMatches(base, at: at, length: len) {
+                return isSeal ? "the segment is sealed at offset \(at)"
+                    : "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"
             }
             at += 8
         }
