@@ -128,6 +128,8 @@ public enum PlantedBug: String, Sendable, CaseIterable {
     case skipCurrentDirectorySync = "skip-current-dir-sync"
     /// Acknowledge `sync` writes without syncing the WAL.
     case skipWALSync = "skip-wal-sync"
+    /// Recovery takes any WAL checksum failure for a torn tail (corruption campaign).
+    case corruptionAsTornTail = "corruption-as-torn-tail"
 }
 
 /// A clock that moves only when told to: for tests and simulations. Thread-safe.
