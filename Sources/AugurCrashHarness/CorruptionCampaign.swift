@@ -1,0 +1,380 @@
+// The corruption campaign (`augur-crash run --mode corruption`): can the engine lose
+// acknowledged data silently when a file is damaged or missing?
+//
+// Two base stores are built by a child engine process running the crash workload (puts,
+// deletes, batches, flushes, splits and merges over two tables, `sync` durability, 64 KiB WAL
+// segments, 8 KiB memtables, so there are several WAL segments, many .seg files and
+// partitions): one closed with `engine.close()`, one abandoned after its last acknowledged
+// operation as a crash would leave it. Their acknowledged contents come from the child's
+// intent/ack log (the oracle), not from the engine. Then every case copies a base store,
+// damages one file (`CorruptionPlan`, `Mutation`) and opens the copy with the engine's default
+// recovery. The verdict (`CaseVerdict`): a typed `AugurError` refusal passes; so does an open
+// with every acknowledged write intact (after a second open too); in an abandoned store, writes
+// lost behind a WAL torn tail that the recovery report names are counted as reported. Anything
+// else is a silent loss. By default the opens run in child processes, a slice of cases each, so
+// a Swift runtime trap or a hang on a damaged store is reported as a failure of its case (and
+// the campaign goes on with the next one) instead of ending the harness.
+import Augur
+import AugurSys
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct CorruptionConfig: Sendable {
+    public var seed: UInt64
+    /// Cases to run (round robin over the combinations, so at least their count covers each).
+    public var cases: Int
+    /// Work directory: the base stores (`closed/`, `abandoned/`) and the scratch copy (`case/`).
+    public var directory: String
+    /// The `augur-crash` executable: builds the base stores and, isolated, runs the cases.
+    public var executable: String
+    /// Open damaged stores in child processes (a trap is then a reported failure).
+    public var isolate = true
+    public var plantedBug: PlantedBug? = nil
+    /// Workload operations per base store.
+    public var operationsPerBase = 400
+    /// Use the base stores already in `directory` (a replay on the stores of a kept run).
+    public var reuseBases = false
+    /// Run only this case (a replay).
+    public var onlyCase: Int? = nil
+    /// Cases per child process.
+    public var batchSize = 40
+    /// A child whose log has not moved for this long is hung: killed, its case a failure.
+    public var caseTimeoutMilliseconds = 30_000
+    /// Progress lines on stderr (0: none).
+    public var progressMilliseconds = 0
+
+    public init(seed: UInt64, cases: Int, directory: String, executable: String) {
+        self.seed = seed
+        self.cases = cases
+        self.directory = directory
+        self.executable = executable
+    }
+}
+
+/// A base store on disk with what it must hold.
+public struct BaseStore: Sendable {
+    public var family: BaseFamily
+    public var store: String
+    public var expected: StoreState
+    public var layout: BaseLayout
+}
+
+public enum CorruptionCampaign {
+    static func baseDirectory(_ dir: String, _ family: BaseFamily) -> String { joinPath(dir, family.rawValue) }
+    static func storePath(_ dir: String, _ family: BaseFamily) -> String { joinPath(baseDirectory(dir, family), "store") }
+    static func expectedPath(_ dir: String, _ family: BaseFamily) -> String { joinPath(baseDirectory(dir, family), "expected.ops") }
+
+    /// The options damaged stores are opened with: the defaults (recovery as users get it),
+    /// except a 64 KiB WAL segment (every open starts a new segment; 64 MiB ones would dominate
+    /// the run) and no telemetry (its files are advisory and its timers only add noise).
+    public static func openOptions(plantedBug: PlantedBug?) -> EngineOptions {
+        var o = EngineOptions()
+        o.walSegmentSize = 64 << 10
+        o.telemetry.enabled = false
+        o.plantedBug = plantedBug
+        return o
+    }
+
+    public static func run(_ config: CorruptionConfig) -> CorruptionSummary {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var summary = CorruptionSummary(seed: config.seed, plantedBug: config.plantedBug)
+        runCampaign(config, into: &summary)
+        summary.seconds = seconds(since: start, clock)
+        return summary
+    }
+
+    static func runCampaign(_ config: CorruptionConfig, into summary: inout CorruptionSummary) {
+        do throws(FileSystemError) { try PosixFileSystem().createDirectory(config.directory) } catch {
+            summary.setupFailures.append("cannot create \(config.directory): \(error)")
+            return
+        }
+        if !config.reuseBases {
+            var rng = SplitMix64(seed: config.seed)
+            for family in BaseFamily.allCases {
+                let childSeed = rng.next()
+                if let problem = buildBase(family, config: config, childSeed: childSeed) {
+                    summary.setupFailures.append("building the \(family) base store (seed \(config.seed)): \(problem)")
+                    return
+                }
+            }
+        }
+        let bases: [BaseStore]
+        do { bases = try loadBases(config.directory) } catch {
+            summary.setupFailures.append("\(error)")
+            return
+        }
+        // Control: an undamaged copy must recover to exactly the acknowledged state.
+        for base in bases {
+            let scratch = joinPath(config.directory, "case")
+            removeTree(scratch)
+            defer { removeTree(scratch) }
+            do { try copyTree(from: base.store, to: scratch) } catch {
+                summary.setupFailures.append("\(error)")
+                return
+            }
+            let (outcome, report) = judge(path: scratch, family: base.family, touched: [], expected: base.expected, plantedBug: nil)
+            if outcome.verdict != .intact {
+                summary.setupFailures.append("the undamaged \(base.family) base store does not recover to its acknowledged state: \(outcome.detail)")
+                return
+            }
+            summary.bases.append(describe(base, report: report))
+        }
+        let layouts = bases.map(\.layout)
+        summary.combinations = CorruptionPlan.combinationCount(layouts)
+        let indices = config.onlyCase.map { $0..<($0 + 1) } ?? 0..<config.cases
+        if config.isolate {
+            runIsolated(config, indices: indices, bases: bases, into: &summary)
+        } else {
+            var progress = ProgressReporter(label: "corruption", intervalMilliseconds: config.progressMilliseconds)
+            let plan = CorruptionPlan.combinations(layouts, seed: config.seed)
+            for i in indices {
+                if let sig = stopRequested { summary.stoppedBy = sig; break }
+                guard !plan.isEmpty, let c = CorruptionPlan.makeCase(i, combination: plan[i % plan.count], seed: config.seed, bases: layouts),
+                      let base = bases.first(where: { $0.family == c.family }) else { continue }
+                summary.record(c, runCase(c, base: base, scratch: joinPath(config.directory, "case"), plantedBug: config.plantedBug))
+                progress.tick(done: summary.cases, of: indices.count, unit: "cases", failures: summary.failures.count)
+            }
+        }
+    }
+
+    static func seconds(since start: ContinuousClock.Instant, _ clock: ContinuousClock) -> Double {
+        let d = clock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: base stores
+
+    /// Runs the workload in a child process on a new store; writes the acknowledged contents
+    /// next to it. Returns a problem, or nil.
+    static func buildBase(_ family: BaseFamily, config: CorruptionConfig, childSeed: UInt64) -> String? {
+        let dir = baseDirectory(config.directory, family)
+        removeTree(dir)
+        do throws(FileSystemError) { try PosixFileSystem().createDirectory(dir) } catch { return "\(error)" }
+        let logPath = joinPath(dir, "build.log"), outPath = joinPath(dir, "build.out")
+        var child = ChildConfig(storePath: storePath(config.directory, family), logPath: logPath, seed: childSeed)
+        child.firstOp = family == .closed ? 0 : 1_000_000
+        child.maxOps = config.operationsPerBase
+        child.deadlineMilliseconds = 300_000
+        child.exitWithoutClose = family == .abandoned
+        // Many records in the manifest before it rotates (the harness default rotates at 2 KiB).
+        child.manifestRotationSize = 64 << 10
+        // No explicit flushes (each one lets the WAL be trimmed to its newest segment) and
+        // memtables of 32 KiB: busy partitions still flush (many .seg files) while quiet ones
+        // keep several 64 KiB WAL segments alive; big batches add WAL volume.
+        child.memtableFlushSize = 32 << 10
+        child.weights = [40, 14, 14, 8, 0, 6, 2, 5, 7, 1]
+        let process: ChildProcess
+        do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, outputPath: outPath) } catch {
+            return "\(error)"
+        }
+        let exit = process.wait(milliseconds: 360_000) ?? process.kill()
+        let lines = RecordLog.read(path: logPath)
+        guard exit == .exited(0), lines.last == "D" else {
+            return "the child ended with \(exit)\(ProcessCrashRunner.outputTail(outPath))\(lines.last.map { "; its log ends: \($0)" } ?? "")"
+        }
+        var oracle = Oracle()
+        for line in lines {
+            let words = line.split(separator: " ", maxSplits: 2)
+            switch words.first {
+            case "I":
+                guard words.count == 3, let op = Op(encoded: words[2]) else { return "unreadable intent record: \(line.prefix(80))" }
+                oracle.begin(op)
+            case "A": oracle.acknowledge()
+            case "E":
+                // Only a reshard plan that no longer fits the map may fail (it changes nothing).
+                guard words.count == 3, words[2].hasPrefix("reject"), oracle.inFlight == nil else { return "an operation failed: \(line)" }
+            case "X": return "child: \(line.dropFirst(2))"
+            default: break
+            }
+        }
+        guard oracle.inFlight == nil, oracle.tail.isEmpty else { return "an operation was left in flight" }
+        let expected = oracle.committed
+        var text = ""
+        for table in expected.tableNames {
+            for (k, v) in expected.records(table) { text += Op.put(table: table, key: k.bytes, value: v.bytes).encoded + "\n" }
+        }
+        do throws(FileSystemError) {
+            let h = try PosixFileSystem().open(expectedPath(config.directory, family), mode: .create)
+            defer { h.close() }
+            try h.truncate(size: 0)
+            try h.write(at: 0, Array(text.utf8))
+        } catch { return "\(error)" }
+        return nil
+    }
+
+    /// The base stores of a work directory with their acknowledged contents.
+    public static func loadBases(_ dir: String) throws(HarnessError) -> [BaseStore] {
+        var out: [BaseStore] = []
+        for family in BaseFamily.allCases {
+            let store = storePath(dir, family)
+            guard PosixFileSystem().isDirectory(store) else { throw .io("no \(family) base store in \(dir)") }
+            var expected = StoreState()
+            for line in RecordLog.read(path: expectedPath(dir, family)) {
+                guard let op = Op(encoded: line) else { throw .io("unreadable line in \(expectedPath(dir, family)): \(line.prefix(80))") }
+                expected.apply(op)
+            }
+            out.append(BaseStore(family: family, store: store, expected: expected, layout: BaseLayout(family: family, store: store)))
+        }
+        return out
+    }
+
+    static func describe(_ base: BaseStore, report: RecoveryReport?) -> String {
+        let l = base.layout
+        func count(_ k: StoreFileKind) -> Int { l.files(of: k).count }
+        let frames = l.files(of: .wal).map { l.anatomy[$0]?.recordCount ?? 0 }.reduce(0, +)
+        let manifests = l.files(of: .manifest).map { "\($0) (\(l.anatomy[$0]?.recordCount ?? 0) records)" }.joined(separator: ", ")
+        var s = "\(base.family): \(count(.wal)) WAL segments (\(frames) frames), \(count(.segment)) .seg files, \(manifests)"
+        if let report { s += ", \(report.tables) tables in \(report.partitions) partitions" }
+        s += ", \(base.expected.recordCount) acknowledged records"
+        if count(.advisory) > 0 { s += ", \(count(.advisory)) advisory files" }
+        return s
+    }
+
+    // MARK: one case
+
+    /// Copies the base store, damages the copy and judges what opening it gives.
+    public static func runCase(_ c: CorruptionCase, base: BaseStore, scratch: String, plantedBug: PlantedBug?) -> CaseOutcome {
+        removeTree(scratch)
+        defer { removeTree(scratch) }
+        do {
+            try copyTree(from: base.store, to: scratch)
+            try c.mutation.apply(to: c.file, in: scratch)
+        } catch {
+            return CaseOutcome(.harnessError, "\(error)")
+        }
+        return judge(path: scratch, family: c.family, touched: c.filesTouched, expected: base.expected, plantedBug: plantedBug).0
+    }
+
+    /// Opens a store twice and compares what it reads with the acknowledged contents.
+    static func judge(path: String, family: BaseFamily, touched: [String], expected: StoreState,
+                      plantedBug: PlantedBug?) -> (CaseOutcome, RecoveryReport?) {
+        let options = openOptions(plantedBug: plantedBug)
+        let engine: Engine
+        do { engine = try Engine.open(at: path, options: options) } catch {
+            return (CaseOutcome(.refused, oneLine(error.description)), nil)
+        }
+        let report = engine.recoveryReport
+        let state: StoreState
+        do { state = try dumpState(engine) } catch {
+            try? engine.close()
+            return (CaseOutcome(.refused, "opened, then reading failed: " + oneLine(error.description)), report)
+        }
+        try? engine.close()
+        let d = expected.differences(from: state)
+        if d.missingOrChanged.isEmpty && d.unexpected.isEmpty {
+            // What the first open left behind (it may rewrite a tail or delete files) must read the same.
+            do {
+                let again = try Engine.open(at: path, options: options)
+                let second = try dumpState(again)
+                try? again.close()
+                if second != state {
+                    let d2 = expected.differences(from: second)
+                    return (CaseOutcome(.silentLoss, "the first open read every acknowledged write, the second open (of what the first left) has \(d2.missingOrChanged.count) missing or changed, \(d2.unexpected.count) unexpected, without an error"), report)
+                }
+            } catch {
+                return (CaseOutcome(.refused, "the first open read every acknowledged write; the second refused: " + oneLine(error.description)), report)
+            }
+            return (CaseOutcome(.intact, ""), report)
+        }
+        var examples: [String] = []
+        for (t, k) in d.missingOrChanged.prefix(2) {
+            examples.append("\(t)/\(formatKeyShort(k)) expected \(describeValue(expected.value(t, k))), found \(describeValue(state.value(t, k)))")
+        }
+        for (t, k) in d.unexpected.prefix(1) { examples.append("\(t)/\(formatKeyShort(k)) unexpected \(describeValue(state.value(t, k)))") }
+        let lost = "opened without error with \(d.missingOrChanged.count) of \(expected.recordCount) acknowledged records missing or changed and \(d.unexpected.count) unexpected (e.g. \(examples.joined(separator: "; "))); recovery: \(StoreChecker.summarize(report))\(report.createdNewStore ? ", created a new store" : "")"
+        if family == .abandoned, let torn = report.walTornTail, touched.contains(where: { torn.file.hasSuffix("/" + $0) }) {
+            return (CaseOutcome(.reported, "torn tail of \(torn.bytesDropped) bytes at \(torn.offset) reported; " + lost), report)
+        }
+        return (CaseOutcome(.silentLoss, lost), report)
+    }
+
+    // MARK: isolation
+
+    /// Runs the cases in child processes (`augur-crash corruption-child`), a slice each. A
+    /// child that dies of a signal or stops writing its log is a failure of the case it had
+    /// begun; the next child starts after that case.
+    static func runIsolated(_ config: CorruptionConfig, indices: Range<Int>, bases: [BaseStore], into summary: inout CorruptionSummary) {
+        let layouts = bases.map(\.layout)
+        let plan = CorruptionPlan.combinations(layouts, seed: config.seed)
+        guard !plan.isEmpty else { return }
+        var progress = ProgressReporter(label: "corruption", intervalMilliseconds: config.progressMilliseconds)
+        let logPath = joinPath(config.directory, "cases.log"), outPath = joinPath(config.directory, "cases.out")
+        var next = indices.lowerBound
+        while next < indices.upperBound {
+            if let sig = stopRequested { summary.stoppedBy = sig; break }
+            let end = min(next + config.batchSize, indices.upperBound)
+            unlink(logPath)
+            var args = ["corruption-child", "--work-dir", config.directory, "--seed", String(config.seed),
+                        "--first", String(next), "--count", String(end - next), "--log", logPath]
+            if let bug = config.plantedBug { args += ["--planted-bug", bug.rawValue] }
+            let process: ChildProcess
+            do { process = try ChildProcess(executable: config.executable, arguments: args, outputPath: outPath) } catch {
+                summary.setupFailures.append("\(error)")
+                return
+            }
+            var lastSize = -1, lastChange = monotonicMilliseconds(), hung = false
+            while process.poll() == nil {
+                if stopRequested != nil { process.kill(); break }
+                let size = (try? PosixFileSystem().fileSize(logPath)) ?? 0
+                let now = monotonicMilliseconds()
+                if size != lastSize { lastSize = size; lastChange = now }
+                if now - lastChange > config.caseTimeoutMilliseconds { hung = true; process.kill(); break }
+                usleep(2000)
+            }
+            let exit = process.poll() ?? process.kill()
+            var pending: Int? = nil
+            for line in RecordLog.read(path: logPath) {
+                let words = line.split(separator: " ", maxSplits: 3)
+                guard words.count >= 2, let i = Int(words[1]) else { continue }
+                if words[0] == "B" { pending = i; continue }
+                guard words[0] == "O", words.count >= 3, let verdict = CaseVerdict(rawValue: String(words[2])),
+                      let c = CorruptionPlan.makeCase(i, combination: plan[i % plan.count], seed: config.seed, bases: layouts) else { continue }
+                summary.record(c, CaseOutcome(verdict, words.count > 3 ? String(words[3]) : ""))
+                pending = nil
+            }
+            if let sig = stopRequested { summary.stoppedBy = sig; break }
+            if let i = pending, let c = CorruptionPlan.makeCase(i, combination: plan[i % plan.count], seed: config.seed, bases: layouts) {
+                let how = hung ? "hung (no progress for \(config.caseTimeoutMilliseconds) ms; killed)" : "the process opening it ended with \(exit)"
+                summary.record(c, CaseOutcome(.trapped, how + ProcessCrashRunner.outputTail(outPath)))
+                next = i + 1
+            } else if exit == .exited(0) {
+                next = end
+            } else {
+                summary.setupFailures.append("a case process ended with \(exit) outside any case\(ProcessCrashRunner.outputTail(outPath))")
+                return
+            }
+            progress.tick(done: summary.cases, of: indices.count, unit: "cases", failures: summary.failures.count)
+        }
+        unlink(logPath)
+        unlink(outPath)
+    }
+
+    /// The child side (`augur-crash corruption-child`): runs cases first..<first+count, logging
+    /// "B <i>" before each and "O <i> <verdict> <detail>" after. Returns the exit code.
+    public static func runChild(directory: String, seed: UInt64, first: Int, count: Int, logPath: String,
+                                plantedBug: PlantedBug?) -> Int32 {
+        let log: RecordLog
+        do { log = try RecordLog(path: logPath) } catch {
+            print("augur-crash corruption-child: \(error)")
+            return 2
+        }
+        let bases: [BaseStore]
+        do { bases = try loadBases(directory) } catch {
+            print("augur-crash corruption-child: \(error)")
+            return 2
+        }
+        let layouts = bases.map(\.layout)
+        let plan = CorruptionPlan.combinations(layouts, seed: seed)
+        guard !plan.isEmpty else { return 2 }
+        for i in first..<(first + count) {
+            guard let c = CorruptionPlan.makeCase(i, combination: plan[i % plan.count], seed: seed, bases: layouts),
+                  let base = bases.first(where: { $0.family == c.family }) else { continue }
+            log.append("B \(i)")
+            let outcome = runCase(c, base: base, scratch: joinPath(directory, "case"), plantedBug: plantedBug)
+            log.append("O \(i) \(outcome.verdict.rawValue) \(oneLine(outcome.detail))")
+        }
+        return 0
+    }
+}
