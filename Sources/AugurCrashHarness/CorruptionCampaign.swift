@@ -94,7 +94,12 @@ public enum CorruptionCampaign {
             var rng = SplitMix64(seed: config.seed)
             for family in BaseFamily.allCases {
                 let childSeed = rng.next()
-                if let problem = buildBase(family, config: config, childSeed: childSeed) {
+                let problem = buildBase(family, config: config, childSeed: childSeed)
+                if let sig = stopRequested {
+                    summary.stoppedBy = sig
+                    return
+                }
+                if let problem {
                     summary.setupFailures.append("building the \(family) base store (seed \(config.seed)): \(problem)")
                     return
                 }

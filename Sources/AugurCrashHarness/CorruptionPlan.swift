@@ -36,6 +36,13 @@ public struct BaseLayout: Sendable {
         self.anatomy = anatomy
     }
 
+    /// A layout from anatomies at hand (tests).
+    public init(family: BaseFamily, anatomy: [String: FileAnatomy]) {
+        self.family = family
+        files = anatomy.keys.sorted()
+        self.anatomy = anatomy
+    }
+
     public func files(of kind: StoreFileKind) -> [String] { files.filter { StoreFileKind.of($0) == kind } }
 }
 

@@ -146,6 +146,12 @@ public enum ProcessCrashRunner {
                 }
                 killedDuringRecovery = !RecordLog.read(path: logPath).contains { $0.hasPrefix("R ") }
             }
+            // Ctrl-C reaches the child too (same process group): a stopped run ends here, without
+            // taking the child's SIGINT for a failure.
+            if let sig = stopRequested {
+                summary.stoppedBy = sig
+                break
+            }
             // How did it end?
             let lines = RecordLog.read(path: logPath)
             // The log is per cycle and "C <point>" is written only just before a self-kill, but a

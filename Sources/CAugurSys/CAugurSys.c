@@ -307,7 +307,14 @@ int caugur_stop_signals_install(void) {
     sa.sa_flags = SA_RESTART;
     if (sigaction(SIGINT, &sa, NULL) != 0) return errno;
     if (sigaction(SIGTERM, &sa, NULL) != 0) return errno;
-    return 0;
+    /* A process started by one that blocks these signals (a test runner's thread) inherits the
+       blocked mask: without this the handler would never run. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int rc = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return rc;
 }
 
 int caugur_stop_signal_received(void) { return caugur_stop_signal; }
