@@ -39,6 +39,10 @@ public struct ChildConfig: Sendable {
     public var exitWithoutClose = false
     /// Overrides the harness's manifest rotation size (bytes), so a manifest keeps more records.
     public var manifestRotationSize: Int? = nil
+    /// After the last operation, flush every memtable (logged as an operation) before leaving.
+    public var flushAtEnd = false
+    /// Overrides the harness's runs per partition before a flush merges them.
+    public var maxRunsPerPartition: Int? = nil
     /// Overrides the harness's memtable flush size (bytes).
     public var memtableFlushSize: Int? = nil
     /// Overrides the generator's operation weights (`WorkloadGenerator.weights`).
@@ -63,6 +67,8 @@ public struct ChildConfig: Sendable {
         if let plantedBug { a += ["--planted-bug", plantedBug.rawValue] }
         if let raiseSignal { a += ["--raise-signal", String(raiseSignal)] }
         if exitWithoutClose { a.append("--exit-without-close") }
+        if flushAtEnd { a.append("--flush-at-end") }
+        if let maxRunsPerPartition { a += ["--max-runs", String(maxRunsPerPartition)] }
         if let manifestRotationSize { a += ["--manifest-rotation-size", String(manifestRotationSize)] }
         if let memtableFlushSize { a += ["--memtable-flush-size", String(memtableFlushSize)] }
         if let weights { a += ["--weights", weights.map(String.init).joined(separator: ",")] }
@@ -105,6 +111,7 @@ public enum ChildWorkload {
         var options = harnessEngineOptions(fileSystem: PosixFileSystem(), plantedBug: config.plantedBug, crashPoint: hook)
         if let size = config.manifestRotationSize { options.manifestRotationSize = size }
         if let size = config.memtableFlushSize { options.memtableFlushSize = size }
+        if let runs = config.maxRunsPerPartition { options.maxRunsPerPartition = runs }
         var engine: Engine
         do { engine = try Engine.open(at: config.storePath, options: options) } catch {
             log.append("X recovery failed: \(oneLine(error.description))")
@@ -148,6 +155,16 @@ public enum ChildWorkload {
                 log.append("A \(n)")
             } catch {
                 log.append("E \(n) \(error.isPlanRejection ? "reject" : "error") \(oneLine(error.description))")
+            }
+        }
+        if config.flushAtEnd {
+            log.append("I \(config.maxOps) flush")
+            do throws(AugurError) {
+                try engine.flush()
+                log.append("A \(config.maxOps)")
+            } catch {
+                log.append("X the final flush failed: \(oneLine(error.description))")
+                return 3
             }
         }
         if config.exitWithoutClose {

@@ -1,10 +1,11 @@
 // The corruption campaign (`augur-crash run --mode corruption`): can the engine lose
 // acknowledged data silently when a file is damaged or missing?
 //
-// Two base stores are built by a child engine process running the crash workload (puts,
-// deletes, batches, flushes, splits and merges over two tables, `sync` durability, 64 KiB WAL
-// segments, 8 KiB memtables, so there are several WAL segments, many .seg files and
-// partitions): one closed with `engine.close()`, one abandoned after its last acknowledged
+// Three base stores are built by a child engine process running the crash workload (puts,
+// deletes, batches, splits and merges over two tables, `sync` durability, 64 KiB WAL
+// segments, 32 KiB memtables, so there are several WAL segments, many .seg files and
+// partitions): one closed with `engine.close()`, one flushed and then closed (its manifest alone
+// names the newest data), one abandoned after its last acknowledged
 // operation as a crash would leave it. Their acknowledged contents come from the child's
 // intent/ack log (the oracle), not from the engine. Then every case copies a base store,
 // damages one file (`CorruptionPlan`, `Mutation`) and opens the copy with the engine's default
@@ -24,7 +25,7 @@ public struct CorruptionConfig: Sendable {
     public var seed: UInt64
     /// Cases to run (round robin over the combinations, so at least their count covers each).
     public var cases: Int
-    /// Work directory: the base stores (`closed/`, `abandoned/`) and the scratch copy (`case/`).
+    /// Work directory: the base stores (`closed/`, `abandoned/`, `flushed/`) and the scratch copy (`case/`).
     public var directory: String
     /// The `augur-crash` executable: builds the base stores and, isolated, runs the cases.
     public var executable: String
@@ -126,6 +127,13 @@ public enum CorruptionCampaign {
             }
             summary.bases.append(describe(base, report: report))
         }
+        let fingerprints = bases.map { fingerprint($0.store) }
+        defer {
+            // Cases link the bases' segment files: none may have been written through a link.
+            for (base, before) in zip(bases, fingerprints) where fingerprint(base.store) != before {
+                summary.setupFailures.append("the \(base.family) base store changed during the run (a case wrote through a hard link to one of its segment files); later verdicts are unreliable")
+            }
+        }
         let layouts = bases.map(\.layout)
         summary.combinations = CorruptionPlan.combinationCount(layouts)
         let indices = config.onlyCase.map { $0..<($0 + 1) } ?? 0..<config.cases
@@ -159,10 +167,11 @@ public enum CorruptionCampaign {
         do throws(FileSystemError) { try PosixFileSystem().createDirectory(dir) } catch { return "\(error)" }
         let logPath = joinPath(dir, "build.log"), outPath = joinPath(dir, "build.out")
         var child = ChildConfig(storePath: storePath(config.directory, family), logPath: logPath, seed: childSeed)
-        child.firstOp = family == .closed ? 0 : 1_000_000
+        child.firstOp = UInt64(BaseFamily.allCases.firstIndex(of: family)!) * 1_000_000
         child.maxOps = config.operationsPerBase
         child.deadlineMilliseconds = 300_000
         child.exitWithoutClose = family == .abandoned
+        child.flushAtEnd = family == .flushed
         // Many records in the manifest before it rotates (the harness default rotates at 2 KiB).
         child.manifestRotationSize = 64 << 10
         // No explicit flushes (each one lets the WAL be trimmed to its newest segment) and
@@ -170,6 +179,20 @@ public enum CorruptionCampaign {
         // keep several 64 KiB WAL segments alive; big batches add WAL volume.
         child.memtableFlushSize = 32 << 10
         child.weights = [40, 14, 14, 8, 0, 6, 2, 5, 7, 1]
+        if family == .flushed {
+            // Files that stay: no merges of runs, no reshards (each deletes its sources; the
+            // other bases have them), explicit flushes that trim the WAL. Every older manifest
+            // state then still has every file it names, so a manifest cut short is not refused
+            // for a missing file: only recovery's own judgement stands between it and silently
+            // older data.
+            // Few flushes and 64 KiB memtables keep the file count (and the copy per case) small.
+            child.maxRunsPerPartition = 1000
+            child.memtableFlushSize = 64 << 10
+            // Each record lists every run of its partitions: without a larger limit the manifest
+            // would rotate (to one snapshot record) every few flushes.
+            child.manifestRotationSize = 4 << 20
+            child.weights = [40, 14, 14, 8, 2, 0, 0, 0, 0, 0]
+        }
         let process: ChildProcess
         do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, outputPath: outPath) } catch {
             return "\(error)"
@@ -244,7 +267,7 @@ public enum CorruptionCampaign {
         removeTree(scratch)
         defer { removeTree(scratch) }
         do {
-            try copyTree(from: base.store, to: scratch)
+            try copyStore(from: base.store, to: scratch, except: Set(c.filesTouched))
             try c.mutation.apply(to: c.file, in: scratch)
         } catch {
             return CaseOutcome(.harnessError, "\(error)")
@@ -293,6 +316,51 @@ public enum CorruptionCampaign {
             return (CaseOutcome(.reported, "torn tail of \(torn.bytesDropped) bytes at \(torn.offset) reported; " + lost), report)
         }
         return (CaseOutcome(.silentLoss, lost), report)
+    }
+
+    /// Copies a store for one case. Segment files are written once and never changed in place
+    /// (recovery only unlinks them), so those the mutation leaves alone are hard links: a base
+    /// store holds hundreds of them. Everything else (CURRENT, the manifest, WAL segments, which
+    /// recovery writes to) is copied. `fingerprint` checks after the run that the bases are
+    /// unchanged.
+    static func copyStore(from source: String, to target: String, except touched: Set<String>) throws(HarnessError) {
+        let fs = PosixFileSystem()
+        func walk(_ relative: String) throws(FileSystemError) {
+            let s = relative.isEmpty ? source : joinPath(source, relative)
+            try fs.createDirectory(relative.isEmpty ? target : joinPath(target, relative))
+            for name in try fs.listDirectory(s) {
+                let rel = relative.isEmpty ? name : relative + "/" + name
+                if fs.isDirectory(joinPath(source, rel)) {
+                    try walk(rel)
+                } else if StoreFileKind.of(rel) == .segment && !touched.contains(rel) {
+                    if link(joinPath(source, rel), joinPath(target, rel)) != 0 {
+                        throw FileSystemError(.open, joinPath(target, rel), Errno(rawValue: errno))
+                    }
+                } else {
+                    try copyFile(fs, joinPath(source, rel), joinPath(target, rel))
+                }
+            }
+        }
+        do throws(FileSystemError) { try walk("") } catch {
+            throw .io("copying \(source) to \(target) failed: \(error)")
+        }
+    }
+
+    static func copyFile(_ fs: PosixFileSystem, _ from: String, _ to: String) throws(FileSystemError) {
+        let bytes = try fs.readFile(from)
+        let out = try fs.open(to, mode: .createNew)
+        defer { out.close() }
+        if !bytes.isEmpty { try out.write(at: 0, bytes) }
+    }
+
+    /// A digest of every file of a store (names and contents).
+    static func fingerprint(_ store: String) -> UInt64 {
+        let fs = PosixFileSystem()
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for f in storeFiles(store) {
+            for b in Array(f.utf8) + ((try? fs.readFile(joinPath(store, f))) ?? []) { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        }
+        return h
     }
 
     // MARK: isolation

@@ -71,6 +71,9 @@ public struct CorruptionSummary: Sendable {
         byKind[c.kind, default: [:]][outcome.verdict, default: 0] += 1
         byMutation[c.mutation.kind, default: [:]][outcome.verdict, default: 0] += 1
         byRegion["\(c.kind.rawValue) \(c.region?.rawValue ?? "whole-file")", default: [:]][outcome.verdict, default: 0] += 1
+        if environmentValue("AUGUR_CRASH_DEBUG") != nil {
+            print("DEBUG \(outcome.verdict.rawValue) \(c)\(outcome.detail.isEmpty ? "" : ": " + outcome.detail)")
+        }
         if !outcome.verdict.passes {
             failures.append("\(outcome.verdict.rawValue.uppercased()) seed \(seed) \(c): \(outcome.detail)")
         }

@@ -242,6 +242,8 @@ struct ChildCommand: ParsableCommand {
     @Option(name: .customLong("planted-bug")) var plantedBug: String?
     @Option(name: .customLong("raise-signal")) var raiseSignal: Int32?
     @Flag(name: .customLong("exit-without-close")) var exitWithoutClose = false
+    @Flag(name: .customLong("flush-at-end")) var flushAtEnd = false
+    @Option(name: .customLong("max-runs")) var maxRuns: Int?
     @Option(name: .customLong("manifest-rotation-size")) var manifestRotationSize: Int?
     @Option(name: .customLong("memtable-flush-size")) var memtableFlushSize: Int?
     @Option var weights: String?
@@ -265,6 +267,8 @@ struct ChildCommand: ParsableCommand {
         config.plantedBug = plantedBug.flatMap(PlantedBug.init(rawValue:))
         config.raiseSignal = raiseSignal
         config.exitWithoutClose = exitWithoutClose
+        config.flushAtEnd = flushAtEnd
+        config.maxRunsPerPartition = maxRuns
         config.manifestRotationSize = manifestRotationSize
         config.memtableFlushSize = memtableFlushSize
         config.armAfterOperations = armAfterOps
