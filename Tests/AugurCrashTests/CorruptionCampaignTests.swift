@@ -38,7 +38,7 @@ import Testing
     /// campaign fail with silent losses.
     @Test func plantedBugIsReportedAsSilentLoss() throws {
         let dir = ScratchDirectory("augur-corruption-bug")
-        var config = try Self.config(dir, seed: 2626, cases: 120)
+        var config = try Self.config(dir, seed: 2626, cases: 80)
         config.plantedBug = .corruptionAsTornTail
         let summary = CorruptionCampaign.run(config)
         print(summary.render())
