@@ -87,7 +87,14 @@ public enum CorruptionCampaign {
     }
 
     static func runCampaign(_ config: CorruptionConfig, into summary: inout CorruptionSummary) {
-        do throws(FileSystemError) { try PosixFileSystem().createDirectory(config.directory) } catch {
+        do throws(FileSystemError) {
+            // `--work-dir DIR` puts the campaign in DIR/corruption: DIR may not exist yet.
+            var path = ""
+            for part in config.directory.split(separator: "/") {
+                path += (config.directory.hasPrefix("/") || !path.isEmpty ? "/" : "") + part
+                try PosixFileSystem().createDirectory(path)
+            }
+        } catch {
             summary.setupFailures.append("cannot create \(config.directory): \(error)")
             return
         }
@@ -197,10 +204,13 @@ public enum CorruptionCampaign {
         do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, outputPath: outPath) } catch {
             return "\(error)"
         }
-        let exit = process.wait(milliseconds: 360_000) ?? process.kill()
+        // A few seconds of work; a child still running after two minutes is stuck in an operation.
+        let finished = process.wait(milliseconds: 120_000)
+        let exit = finished ?? process.kill()
         let lines = RecordLog.read(path: logPath)
         guard exit == .exited(0), lines.last == "D" else {
-            return "the child ended with \(exit)\(ProcessCrashRunner.outputTail(outPath))\(lines.last.map { "; its log ends: \($0)" } ?? "")"
+            let how = finished == nil ? "did not finish within 120 s (killed; an engine operation hung?)" : "ended with \(exit)"
+            return "the child (seed \(childSeed)) \(how)\(ProcessCrashRunner.outputTail(outPath))\(lines.last.map { "; its log ends: \($0)" } ?? "")"
         }
         var oracle = Oracle()
         for line in lines {
