@@ -34,6 +34,24 @@ public struct ChildConfig: Sendable {
     public var plantedBug: PlantedBug? = nil
     /// Test hook: die with this signal right after starting (proves the parent reports it).
     public var raiseSignal: Int32? = nil
+    /// After the last operation, leave without closing the engine (as a crash would: the
+    /// corruption campaign's "abandoned" base stores).
+    public var exitWithoutClose = false
+    /// Overrides the harness's manifest rotation size (bytes), so a manifest keeps more records.
+    public var manifestRotationSize: Int? = nil
+    /// After the last operation, flush every memtable (logged as an operation) before leaving.
+    public var flushAtEnd = false
+    /// Overrides the harness's runs per partition before a flush merges them.
+    public var maxRunsPerPartition: Int? = nil
+    /// Overrides the harness's memtable flush size (bytes).
+    public var memtableFlushSize: Int? = nil
+    /// Overrides the generator's operation weights (`WorkloadGenerator.weights`).
+    public var weights: [Int]? = nil
+    /// The crash point is armed only after this many operations, and then the engine is
+    /// closed and opened again: for the points that fire only in recovery (recovery.replayed),
+    /// which otherwise would only ever crash the recovery of what earlier children left — an
+    /// empty store when every cycle targets them (F11).
+    public var armAfterOperations: Int? = nil
 
     public init(storePath: String, logPath: String, seed: UInt64) {
         self.storePath = storePath
@@ -48,6 +66,13 @@ public struct ChildConfig: Sendable {
         if let crashPoint { a += ["--crash-point", crashPoint, "--one-in", String(oneIn)] }
         if let plantedBug { a += ["--planted-bug", plantedBug.rawValue] }
         if let raiseSignal { a += ["--raise-signal", String(raiseSignal)] }
+        if exitWithoutClose { a.append("--exit-without-close") }
+        if flushAtEnd { a.append("--flush-at-end") }
+        if let maxRunsPerPartition { a += ["--max-runs", String(maxRunsPerPartition)] }
+        if let manifestRotationSize { a += ["--manifest-rotation-size", String(manifestRotationSize)] }
+        if let memtableFlushSize { a += ["--memtable-flush-size", String(memtableFlushSize)] }
+        if let weights { a += ["--weights", weights.map(String.init).joined(separator: ",")] }
+        if let armAfterOperations { a += ["--arm-after-ops", String(armAfterOperations)] }
         return a
     }
 }
@@ -69,11 +94,12 @@ public enum ChildWorkload {
         startParentWatchdog()
 
         var hook: (@Sendable (CrashPoint) -> Void)? = nil
+        let armed = Atomic<Bool>(config.armAfterOperations == nil)
         if let target = config.crashPoint {
             let rng = Mutex(SplitMix64(seed: config.seed ^ 0xC4A5_4E11))
             let oneIn = UInt64(max(1, config.oneIn))
             hook = { point in
-                guard target == "any" || target == point.rawValue else { return }
+                guard armed.load(ordering: .acquiring), target == "any" || target == point.rawValue else { return }
                 let fire = rng.withLock { $0.next() % oneIn == 0 }
                 if fire {
                     log.append("C \(point.rawValue)")
@@ -82,13 +108,16 @@ public enum ChildWorkload {
                 }
             }
         }
-        let options = harnessEngineOptions(fileSystem: PosixFileSystem(), plantedBug: config.plantedBug, crashPoint: hook)
-        let engine: Engine
+        var options = harnessEngineOptions(fileSystem: PosixFileSystem(), plantedBug: config.plantedBug, crashPoint: hook)
+        if let size = config.manifestRotationSize { options.manifestRotationSize = size }
+        if let size = config.memtableFlushSize { options.memtableFlushSize = size }
+        if let runs = config.maxRunsPerPartition { options.maxRunsPerPartition = runs }
+        var engine: Engine
         do { engine = try Engine.open(at: config.storePath, options: options) } catch {
             log.append("X recovery failed: \(oneLine(error.description))")
             return 3
         }
-        let executor = WorkloadExecutor(engine: engine)
+        var executor = WorkloadExecutor(engine: engine)
         do {
             let state = try dumpState(engine)
             log.append("R \(state.digest) \(state.recordCount)")
@@ -98,9 +127,23 @@ public enum ChildWorkload {
             return 3
         }
         var generator = WorkloadGenerator(seed: config.seed, firstOpNumber: config.firstOp)
+        if let weights = config.weights, weights.count == generator.weights.count { generator.weights = weights }
         let deadline = monotonicMilliseconds() + config.deadlineMilliseconds
         for n in 0..<config.maxOps {
             if monotonicMilliseconds() > deadline { break }
+            if n == config.armAfterOperations {
+                // Reopen with the crash point armed: its recovery replays what this child wrote.
+                do {
+                    try engine.close()
+                    armed.store(true, ordering: .releasing)
+                    engine = try Engine.open(at: config.storePath, options: options)
+                    executor = WorkloadExecutor(engine: engine)
+                    try executor.prepareTables()
+                } catch {
+                    log.append("X reopening to arm the crash point failed: \(oneLine(error.description))")
+                    return 3
+                }
+            }
             let op: Op
             do { op = generator.next(partitions: try executor.partitions()) } catch {
                 log.append("X reading partitions failed: \(oneLine(error.description))")
@@ -113,6 +156,22 @@ public enum ChildWorkload {
             } catch {
                 log.append("E \(n) \(error.isPlanRejection ? "reject" : "error") \(oneLine(error.description))")
             }
+        }
+        if config.flushAtEnd {
+            log.append("I \(config.maxOps) flush")
+            do throws(AugurError) {
+                try engine.flush()
+                log.append("A \(config.maxOps)")
+            } catch {
+                log.append("X the final flush failed: \(oneLine(error.description))")
+                return 3
+            }
+        }
+        if config.exitWithoutClose {
+            // Everything acknowledged is synced; whatever runs in the background (a flush, a
+            // WAL trim) stops where it is, as in a crash.
+            log.append("D")
+            _exit(0)
         }
         do { try engine.close() } catch {
             log.append("X close failed: \(oneLine(error.description))")

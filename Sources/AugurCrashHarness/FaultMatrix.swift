@@ -36,6 +36,8 @@ public struct FaultMatrixConfig: Sendable {
     /// Safety cap on N (the loop normally stops when the operation completes without a fault).
     public var maxNth = 200
     public var failureLimit = 25
+    /// Progress lines on stderr (0: none).
+    public var progressMilliseconds = 0
 
     public init(scenarios: [FaultScenario]) { self.scenarios = scenarios }
 }
@@ -150,7 +152,8 @@ public enum FaultMatrixRunner {
         let clock = ContinuousClock()
         let start = clock.now
         var summary = RunSummary(seed: config.seed, label: "fault matrix (\(config.scenarios.map(\.rawValue).joined(separator: ", ")))")
-        for scenario in config.scenarios {
+        var progress = ProgressReporter(label: "fault matrix", intervalMilliseconds: config.progressMilliseconds)
+        scenarios: for (done, scenario) in config.scenarios.enumerated() {
             let dry: (calls: [FileOperation: Int], bounds: PartitionBounds)
             do { dry = try dryRun(scenario, config: config) } catch {
                 summary.fail("\(scenario): the operation fails without any fault: \(error)")
@@ -161,6 +164,12 @@ public enum FaultMatrixRunner {
                     for persistent in [false, true] {
                         var nth = 1
                         while nth <= config.maxNth && summary.failures.count < config.failureLimit {
+                            if let sig = stopRequested {
+                                summary.stoppedBy = sig
+                                break scenarios
+                            }
+                            progress.tick(done: done, of: config.scenarios.count, unit: "scenarios", failures: summary.failures.count,
+                                          extra: "\(summary.faultCases) cases in")
                             let rule = FaultRule(operation, path: "*", nth: nth, errno: errno, persistent: persistent)
                             let injected = runCase(scenario, rule: rule, expectedBounds: dry.bounds, config: config, into: &summary)
                             if injected == 0 { break }          // the operation completed: the row is done

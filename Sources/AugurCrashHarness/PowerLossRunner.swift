@@ -29,6 +29,8 @@ public struct PowerLossConfig: Sendable {
     public var recoveryCrashEvery = 5
     /// Stop early after this many failures (a planted bug fails nearly every state).
     public var failureLimit = 25
+    /// Progress lines on stderr (0: none).
+    public var progressMilliseconds = 0
 
     public init(seed: UInt64, states: Int, plantedBug: PlantedBug? = nil) {
         self.seed = seed
@@ -124,7 +126,14 @@ public enum PowerLossRunner {
         let points = targetOrder
         var targetIndex = Int(config.seed % UInt64(points.count))
 
+        var progress = ProgressReporter(label: "power-loss", intervalMilliseconds: config.progressMilliseconds)
         while summary.statesChecked < config.states && summary.failures.count < config.failureLimit {
+            if let sig = stopRequested {
+                summary.stoppedBy = sig
+                break
+            }
+            progress.tick(done: summary.statesChecked, of: config.states, unit: "states", failures: summary.failures.count,
+                          extra: "\(summary.sessions) sessions")
             summary.sessions += 1
             let session = summary.sessions
             let capture = PowerCapture(fs: current, oracle: oracle, seed: rng.next())

@@ -33,6 +33,8 @@ public struct ProcessCrashConfig: Sendable {
     public var failureLimit = 10
     /// Test hook: the child raises this signal at start (the run must report it).
     public var childRaisesSignal: Int32? = nil
+    /// Progress lines on stderr (0: none).
+    public var progressMilliseconds = 0
 
     public init(executable: String, directory: String, cycles: Int, seed: UInt64) {
         self.executable = executable
@@ -76,8 +78,15 @@ public enum ProcessCrashRunner {
         var pendingReshard = false
         let insideReshard: Set<String> = [CrashPoint.reshardPrepared, .reshardCopied, .reshardTargetsSynced, .reshardDirectorySynced].map(\.rawValue).reduce(into: []) { $0.insert($1) }
 
+        var progress = ProgressReporter(label: "sigkill", intervalMilliseconds: config.progressMilliseconds)
         for cycle in 0..<config.cycles {
             if summary.failures.count >= config.failureLimit { break }
+            if let sig = stopRequested {
+                summary.stoppedBy = sig
+                break
+            }
+            progress.tick(done: cycle, of: config.cycles, unit: "cycles", failures: summary.failures.count,
+                          extra: "\(summary.statesChecked) states checked")
             let childSeed = rng.next()
             var child = ChildConfig(storePath: store, logPath: logPath, seed: childSeed)
             child.firstOp = UInt64(cycle) * 1_000_000
@@ -98,6 +107,10 @@ public enum ProcessCrashRunner {
                 }
                 child.crashPoint = target
                 child.oneIn = config.oneIn > 0 ? config.oneIn : defaultOneIn(target)
+                // recovery.replayed fires only while opening: write first, then reopen armed, so
+                // the crash lands in the replay of data (not of the empty store that a run
+                // targeting only this point would otherwise keep).
+                if target == CrashPoint.recoveryReplayed.rawValue { child.armAfterOperations = 1 + Int(rng.next() % 60) }
             }
             let context = "seed \(config.seed) cycle \(cycle)" + (child.crashPoint.map { " (crash point \($0), 1/\(child.oneIn))" } ?? " (parent kill)")
             unlink(logPath)
@@ -132,6 +145,12 @@ public enum ProcessCrashRunner {
                     killedByParent = true
                 }
                 killedDuringRecovery = !RecordLog.read(path: logPath).contains { $0.hasPrefix("R ") }
+            }
+            // Ctrl-C reaches the child too (same process group): a stopped run ends here, without
+            // taking the child's SIGINT for a failure.
+            if let sig = stopRequested {
+                summary.stoppedBy = sig
+                break
             }
             // How did it end?
             let lines = RecordLog.read(path: logPath)

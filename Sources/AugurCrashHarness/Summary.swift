@@ -35,6 +35,11 @@ public struct RunSummary: Sendable {
     public var lostWrites = 0
     /// Recovered states with the in-flight batch partly applied (must be 0).
     public var partialBatches = 0
+    /// Corruption-campaign cases run, and those that lost acknowledged writes silently.
+    public var corruptionCases = 0
+    public var silentLosses = 0
+    /// The stop signal (SIGINT, SIGTERM) that ended the run early: the counts are partial.
+    public var stoppedBy: Int32? = nil
     /// Every check that failed, with enough context to replay it.
     public var failures: [String] = []
     /// Wall-clock seconds.
@@ -45,7 +50,7 @@ public struct RunSummary: Sendable {
         self.label = label
     }
 
-    public var passed: Bool { failures.isEmpty }
+    public var passed: Bool { failures.isEmpty && stoppedBy == nil }
 
     public mutating func hit(_ point: String, _ n: Int = 1) { crashPointsHit[point, default: 0] += n }
 
@@ -67,6 +72,9 @@ public struct RunSummary: Sendable {
         faultsInjected += o.faultsInjected
         lostWrites += o.lostWrites
         partialBatches += o.partialBatches
+        corruptionCases += o.corruptionCases
+        silentLosses += o.silentLosses
+        stoppedBy = stoppedBy ?? o.stoppedBy
         failures += o.failures
         seconds = max(seconds, o.seconds)
     }
@@ -78,7 +86,8 @@ public struct RunSummary: Sendable {
 
     public func render(allFailures: Bool = false) -> String {
         var lines: [String] = []
-        lines.append("augur-crash \(label): \(passed ? "PASSED" : "FAILED") in \(String(format1(seconds))) s — replay with --seed \(seed)")
+        let stopped = stoppedBy.map { " — STOPPED by \(signalName($0)), partial" } ?? ""
+        lines.append("augur-crash \(label): \(passed ? "PASSED" : "FAILED") in \(String(format1(seconds))) s\(stopped) — replay with --seed \(seed)")
         lines.append("  cycles:            \(cycles) child processes killed (\(parentKills) by the parent at random times, \(selfCrashes) at crash points, \(cleanExits) exited cleanly)")
         if sessions > 0 { lines.append("  power-loss runs:   \(sessions) engine sessions cut by simulated power loss") }
         lines.append("  states checked:    \(statesChecked) (\(recoveryCrashStates) after a crash during recovery; in-flight op applied in \(inFlightApplied), absent in \(inFlightAbsent))")
@@ -89,6 +98,7 @@ public struct RunSummary: Sendable {
         if !crashPointsHit.isEmpty && !crashPointsMissed.isEmpty {
             lines.append("  not hit:           \(crashPointsMissed.joined(separator: " "))")
         }
+        if corruptionCases > 0 { lines.append("  corruption cases:  \(corruptionCases) (silent losses \(silentLosses))") }
         lines.append("  lost writes:       \(lostWrites)")
         lines.append("  partial batches:   \(partialBatches)")
         lines.append("  failures:          \(failures.count)")

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "CAugurSys.h"
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <pthread.h>
@@ -285,3 +286,40 @@ uint32_t caugur_crc32c(uint32_t crc, const void *buf, size_t len) {
 #endif
     return caugur_crc32c_portable(crc, buf, len);
 }
+
+// MARK: - Stop signals
+
+static volatile sig_atomic_t caugur_stop_signal = 0;
+
+static void caugur_stop_handler(int sig) {
+    if (caugur_stop_signal != 0) {
+        /* Second signal: do what it would have done without us (both calls are async-signal-safe). */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    caugur_stop_signal = sig;
+}
+
+int caugur_stop_signals_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = caugur_stop_handler;
+    sigemptyset(&sa.sa_mask);
+    /* Restart interrupted calls: the loops poll the flag, nothing needs EINTR to notice. */
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0) return errno;
+    if (sigaction(SIGTERM, &sa, NULL) != 0) return errno;
+    /* A process started by one that blocks these signals (a test runner's thread) inherits the
+       blocked mask: without this the handler would never run. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    int rc = pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    return rc;
+}
+
+int caugur_stop_signal_received(void) { return caugur_stop_signal; }
+
+void caugur_stop_signal_reset(void) { caugur_stop_signal = 0; }

@@ -24,6 +24,22 @@ import Glibc
         recordFailures(summary)
     }
 
+    /// recovery.replayed fires only while opening; a run that targets it alone must still crash
+    /// recoveries of data, not of an empty store (F11): the child writes, then reopens armed.
+    @Test func recoveryCrashPointIsReachedWithData() throws {
+        let exe = try #require(augurCrashExecutable(), "augur-crash is not built next to the tests")
+        let dir = ScratchDirectory("augur-crash-test")
+        var config = ProcessCrashConfig(executable: exe, directory: dir.path + "/run", cycles: 6, seed: 31)
+        config.crashPointFilter = CrashPoint.recoveryReplayed.rawValue
+        config.crashPointShare = 1
+        let summary = ProcessCrashRunner.run(config)
+        print(summary.render())
+        #expect(summary.crashPointsHit[CrashPoint.recoveryReplayed.rawValue] == 6)
+        #expect(summary.operationsAcknowledged > 0)
+        #expect(summary.statesChecked == 6)
+        recordFailures(summary)
+    }
+
     /// A child that dies of anything but our SIGKILL (here SIGBUS) is a failure.
     @Test func childDyingOfAnotherSignalIsAFailure() throws {
         let exe = try #require(augurCrashExecutable(), "augur-crash is not built next to the tests")
@@ -48,7 +64,15 @@ import Glibc
     }
 
     @Test(arguments: [
-        (["--cycles=-3"], "--cycles must be 0 or more"),
+        (["--cycles=-3"], "--cycles must be at least 1"),
+        // F11: 0 used to run nothing and print nothing.
+        (["--mode", "sigkill", "--cycles", "0"], "--cycles must be at least 1 (got 0)"),
+        (["--corruption-cases", "0"], "--corruption-cases must be at least 1"),
+        // F11: SIGKILL keeps the page cache; a missing fsync cannot show there.
+        (["--mode", "sigkill", "--planted-bug", "skip-wal-sync"], "cannot show in the sigkill mode"),
+        (["--mode", "sigkill", "--planted-bug", "skip-current-dir-sync"], "use --mode power-loss"),
+        (["--mode", "power-loss", "--planted-bug", "corruption-as-torn-tail"], "use --mode corruption"),
+        (["--mode", "faults", "--planted-bug", "skip-wal-sync"], "cannot show in the faults mode"),
         (["--mode", "bogus"], "bogus"),
         (["--crash-point", "wal.nope"], "unknown crash point 'wal.nope'"),
         (["--planted-bug", "typo"], "unknown planted bug 'typo'"),
@@ -63,6 +87,28 @@ import Glibc
         #expect(exit != .exited(0), "\(args) was accepted")
         #expect(exit != .signaled(SIGKILL), "\(args) did not finish")
         #expect(output.contains(message), "\(args): \(output)")
+    }
+
+    /// F13: a long run stopped with SIGTERM prints progress while it runs, then its partial
+    /// summary with the seed, and exits non-zero (128 + SIGTERM).
+    @Test func stoppedRunPrintsItsPartialSummary() throws {
+        let exe = try #require(augurCrashExecutable(), "augur-crash is not built next to the tests")
+        let dir = ScratchDirectory("augur-crash-cli")
+        let out = dir.path + "/out"
+        let p = try ChildProcess(executable: exe, arguments: ["--mode", "power-loss", "--power-states", "1000000", "--seed", "20261203",
+                                                            "--progress-seconds", "1"], outputPath: out)
+        // Wait for the first progress line (the run is under way), then stop it.
+        var progressed = false
+        for _ in 0..<600 where !progressed {
+            progressed = RecordLog.read(path: out).contains { $0.contains("states") && $0.contains("/s") }
+            if !progressed { usleep(100_000) }
+        }
+        #expect(progressed, "no progress line: \(RecordLog.read(path: out).joined(separator: "\n"))")
+        _ = kill(p.pid, SIGTERM)
+        let exit = p.wait(milliseconds: 120_000) ?? p.kill()
+        let text = RecordLog.read(path: out).joined(separator: "\n")
+        #expect(exit == .exited(128 + SIGTERM), "\(exit): \(text)")
+        #expect(text.contains("STOPPED by SIGTERM") && text.contains("replay with --seed 20261203") && text.contains("states checked:"), "\(text)")
     }
 
     @Test func shortRunOfOneModeSucceeds() throws {

@@ -1,9 +1,11 @@
 // augur-crash: the crash-recovery and fault-injection harness (see docs/crash-harness.md).
 //
-//   augur-crash                      short run: SIGKILL cycles, power-loss states, fault matrix
-//   augur-crash --long               thousands of cycles and states
+//   augur-crash                      short run: SIGKILL cycles, power-loss states, fault matrix,
+//                                    corruption campaign
+//   augur-crash --long               thousands of cycles, states and corruption cases
 //   augur-crash --seed S             replay a run (the summary prints the seed)
 //   augur-crash child …              (internal) the child engine process of the SIGKILL modes
+//   augur-crash corruption-child …   (internal) opens damaged stores for the corruption campaign
 import ArgumentParser
 import Augur
 import AugurCrashHarness
@@ -22,21 +24,26 @@ struct AugurCrashCommand: ParsableCommand {
         itself at named crash points, then the store is recovered and checked against an oracle \
         of acknowledged operations), power-loss (simulated power cuts with unsynced data dropped \
         or torn, in process) and faults (EIO/ENOSPC on every file operation of the flush, reshard \
-        and WAL paths). Every run prints a summary with the seed to replay it.
+        and WAL paths), corruption (copies of real stores with one file damaged — a bit flipped, \
+        a range zeroed, truncated, extended, deleted, swapped — must be refused with an error or \
+        open with every acknowledged write). Every run prints a summary with the seed to replay \
+        it; long runs print progress to stderr and, stopped with SIGINT/SIGTERM, a partial summary.
         """,
-        subcommands: [RunCommand.self, ChildCommand.self],
+        subcommands: [RunCommand.self, ChildCommand.self, CorruptionChildCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }
 
 enum Mode: String, CaseIterable, ExpressibleByArgument {
-    case all, sigkill, powerLoss = "power-loss", faults
+    case all, sigkill, powerLoss = "power-loss", faults, corruption
+
+    var harnessMode: HarnessMode? { self == .all ? nil : HarnessMode(rawValue: rawValue) }
 }
 
 struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the harness (the default).")
 
-    @Flag(help: "Long run: thousands of SIGKILL cycles and power-loss states.")
+    @Flag(help: "Long run: thousands of SIGKILL cycles, power-loss states and corruption cases.")
     var long = false
 
     @Option(help: "Seed to replay a run (default: random, printed in the summary).")
@@ -51,6 +58,21 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("power-states"), help: "Power-loss crash states to check. Default 2000, 20000 with --long.")
     var powerStates: Int?
 
+    @Option(name: .customLong("corruption-cases"), help: "Corruption cases to run. Default 300, 3000 with --long.")
+    var corruptionCases: Int?
+
+    @Option(name: .customLong("corruption-case"), help: "Replay one corruption case (its number in the failure line); with --corruption-base for the same stores.")
+    var corruptionCase: Int?
+
+    @Option(name: .customLong("corruption-base"), help: "Work directory of an earlier corruption run whose base stores to reuse (kept when a run fails).")
+    var corruptionBase: String?
+
+    @Flag(name: .customLong("in-process"), help: "Open damaged stores in this process (faster; a trap then ends the run instead of being reported).")
+    var inProcess = false
+
+    @Option(name: .customLong("progress-seconds"), help: "Print progress to stderr this often (0: never). Default 5.")
+    var progressSeconds = 5
+
     @Option(name: .customLong("crash-point-share"), help: "Share of SIGKILL cycles in which the child kills itself at a crash point (0...1). Default 0.5.")
     var crashPointShare: Double = 0.5
 
@@ -63,7 +85,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .customLong("fault-scenarios"), help: "Comma-separated fault-matrix scenarios (default: all): \(FaultScenario.allCases.map(\.rawValue).joined(separator: ", ")).")
     var faultScenarios: String?
 
-    @Option(name: .customLong("planted-bug"), help: "Switch on a known durability bug (the run must then report lost writes): \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(name: .customLong("planted-bug"), help: "Switch on a known durability bug; the run must then FAIL. Each bug shows in one mode (run alone when no --mode is given; other modes are refused): \(PlantedBug.allCases.map { "\($0.rawValue) (\($0.exposingMode.rawValue))" }.joined(separator: ", ")).")
     var plantedBug: String?
 
     @Option(name: .customLong("work-dir"), help: "Directory for the SIGKILL mode's store and logs (default: a new directory under /tmp; kept when the run fails).")
@@ -78,11 +100,22 @@ struct RunCommand: ParsableCommand {
     @Flag(name: .customLong("all-failures"), help: "List every failure in the summary (default: the first 20).")
     var allFailures = false
 
-    var modes: Set<Mode> { mode.isEmpty || mode.contains(.all) ? [.sigkill, .powerLoss, .faults] : Set(mode) }
+    /// The modes to run. With a planted bug and no explicit mode: only the mode that can show it.
+    var modes: Set<Mode> {
+        if mode.isEmpty || mode.contains(.all) {
+            if let bug = plantedBug.flatMap(PlantedBug.init(rawValue:)) { return [Mode(rawValue: bug.exposingMode.rawValue)!] }
+            return [.sigkill, .powerLoss, .faults, .corruption]
+        }
+        return Set(mode)
+    }
 
     func validate() throws {
-        if let cycles, cycles < 0 { throw ValidationError("--cycles must be 0 or more (got \(cycles))") }
-        if let powerStates, powerStates < 0 { throw ValidationError("--power-states must be 0 or more (got \(powerStates))") }
+        // 0 would run nothing and print nothing (F11): choose the modes with --mode instead.
+        if let cycles, cycles < 1 { throw ValidationError("--cycles must be at least 1 (got \(cycles)); to skip the SIGKILL mode choose the modes with --mode") }
+        if let powerStates, powerStates < 1 { throw ValidationError("--power-states must be at least 1 (got \(powerStates)); to skip the power-loss mode choose the modes with --mode") }
+        if let corruptionCases, corruptionCases < 1 { throw ValidationError("--corruption-cases must be at least 1 (got \(corruptionCases)); to skip the corruption campaign choose the modes with --mode") }
+        if let corruptionCase, corruptionCase < 0 { throw ValidationError("--corruption-case must be 0 or more (got \(corruptionCase))") }
+        if progressSeconds < 0 { throw ValidationError("--progress-seconds must be 0 or more (got \(progressSeconds))") }
         if !(0...1).contains(crashPointShare) { throw ValidationError("--crash-point-share must be between 0 and 1 (got \(crashPointShare))") }
         if let oneIn, oneIn < 1 { throw ValidationError("--one-in must be at least 1 (got \(oneIn))") }
         if let maxFailures, maxFailures < 1 { throw ValidationError("--max-failures must be at least 1 (got \(maxFailures))") }
@@ -92,6 +125,11 @@ struct RunCommand: ParsableCommand {
         }
         if let plantedBug, PlantedBug(rawValue: plantedBug) == nil {
             throw ValidationError("unknown planted bug '\(plantedBug)'; known: \(PlantedBug.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let bug = plantedBug.flatMap(PlantedBug.init(rawValue:)) {
+            for m in modes.compactMap(\.harnessMode).sorted(by: { $0.rawValue < $1.rawValue }) where m != bug.exposingMode {
+                throw ValidationError("--planted-bug \(bug.rawValue) cannot show in the \(m.rawValue) mode: \(bug.whyNotShown(by: m)). It would pass and prove nothing; use --mode \(bug.exposingMode.rawValue).")
+            }
         }
         _ = try scenarios()
     }
@@ -114,11 +152,14 @@ struct RunCommand: ParsableCommand {
         let bug = plantedBug.flatMap(PlantedBug.init(rawValue:))
         let cycles = self.cycles ?? (long ? 3000 : 200)
         let states = powerStates ?? (long ? 20_000 : 2000)
-        print("augur-crash: seed \(seed)\(long ? ", long run" : "")\(bug.map { ", planted bug \($0.rawValue)" } ?? "")")
+        let progress = progressSeconds * 1000
+        print("augur-crash: seed \(seed)\(long ? ", long run" : "")\(bug.map { ", planted bug \($0.rawValue) (\($0.exposingMode.rawValue) mode only)" } ?? "")")
+        // SIGINT/SIGTERM end the current loop; the partial summaries still print (F13).
+        do throws(Errno) { try StopSignals.install() } catch { print("augur-crash: cannot catch SIGINT/SIGTERM (\(error)); a stopped run will print nothing") }
         var total = RunSummary(seed: seed, label: "total")
-        var keptDirectory: String? = nil
+        var keptDirectory: [String] = []
 
-        if modes.contains(.sigkill) && cycles > 0 {
+        if modes.contains(.sigkill) && stopRequested == nil {
             let dir = workDir ?? makeTemporaryDirectory()
             var config = ProcessCrashConfig(executable: currentExecutablePath(), directory: dir, cycles: cycles, seed: seed)
             config.crashPointShare = crashPointShare
@@ -127,30 +168,55 @@ struct RunCommand: ParsableCommand {
             config.plantedBug = bug
             config.childTimeoutMilliseconds = childTimeoutMs
             config.failureLimit = maxFailures ?? (bug != nil ? 5 : 25)
+            config.progressMilliseconds = progress
             let s = ProcessCrashRunner.run(config)
             print(s.render(allFailures: allFailures))
-            if s.passed { if workDir == nil { removeTree(dir) } } else { keptDirectory = dir }
+            if s.passed { if workDir == nil { removeTree(dir) } } else { keptDirectory.append("the SIGKILL mode's store and logs are kept in \(dir)") }
             total.merge(s)
         }
-        if modes.contains(.powerLoss) && states > 0 {
+        if modes.contains(.powerLoss) && stopRequested == nil {
             var config = PowerLossConfig(seed: seed, states: states, plantedBug: bug)
             config.failureLimit = maxFailures ?? (bug != nil ? 5 : 25)
+            config.progressMilliseconds = progress
             let s = PowerLossRunner.run(config)
             print(s.render(allFailures: allFailures))
             total.merge(s)
         }
-        if modes.contains(.faults) {
+        if modes.contains(.faults) && stopRequested == nil {
             var config = FaultMatrixConfig(scenarios: try scenarios())
             config.seed = seed
             config.failureLimit = maxFailures ?? 25
+            config.progressMilliseconds = progress
             let s = FaultMatrixRunner.run(config)
             print(s.render(allFailures: allFailures))
             total.merge(s)
         }
-        if modes.count > 1 {
+        if modes.contains(.corruption) && stopRequested == nil {
+            let dir = corruptionBase ?? workDir.map { joinPath($0, "corruption") } ?? makeTemporaryDirectory()
+            var config = CorruptionConfig(seed: seed, cases: corruptionCases ?? (long ? 3000 : 300), directory: dir,
+                                          executable: currentExecutablePath())
+            config.plantedBug = bug
+            config.isolate = !inProcess
+            config.reuseBases = corruptionBase != nil
+            config.onlyCase = corruptionCase
+            config.progressMilliseconds = progress
+            let s = CorruptionCampaign.run(config)
+            print(s.render(allFailures: allFailures))
+            if s.passed && corruptionBase == nil && workDir == nil { removeTree(dir) } else if !s.passed {
+                keptDirectory.append("the corruption campaign's base stores are kept in \(dir) (replay a case with --mode corruption --seed \(seed) --corruption-base \(dir) --corruption-case N)")
+            }
+            total.merge(s.runSummary)
+        }
+        if total.stoppedBy == nil { total.stoppedBy = stopRequested }
+        // The total, also when a stop came before any mode printed its summary.
+        if modes.count > 1 || (total.stoppedBy != nil && total.seconds == 0) {
             print(total.render(allFailures: allFailures))
         }
-        if let keptDirectory { print("the SIGKILL mode's store and logs are kept in \(keptDirectory)") }
+        for line in keptDirectory { print(line) }
+        if let sig = total.stoppedBy {
+            print("augur-crash: stopped by \(signalName(sig)); the counts above are partial (seed \(seed))")
+            throw ExitCode(128 + sig)
+        }
         if !total.passed { throw ExitCode.failure }
     }
 
@@ -175,6 +241,13 @@ struct ChildCommand: ParsableCommand {
     @Option(name: .customLong("deadline-ms")) var deadlineMs: Int = 10_000
     @Option(name: .customLong("planted-bug")) var plantedBug: String?
     @Option(name: .customLong("raise-signal")) var raiseSignal: Int32?
+    @Flag(name: .customLong("exit-without-close")) var exitWithoutClose = false
+    @Flag(name: .customLong("flush-at-end")) var flushAtEnd = false
+    @Option(name: .customLong("max-runs")) var maxRuns: Int?
+    @Option(name: .customLong("manifest-rotation-size")) var manifestRotationSize: Int?
+    @Option(name: .customLong("memtable-flush-size")) var memtableFlushSize: Int?
+    @Option var weights: String?
+    @Option(name: .customLong("arm-after-ops")) var armAfterOps: Int?
 
     func validate() throws {
         if oneIn < 1 { throw ValidationError("--one-in must be at least 1 (got \(oneIn))") }
@@ -193,6 +266,13 @@ struct ChildCommand: ParsableCommand {
         config.deadlineMilliseconds = deadlineMs
         config.plantedBug = plantedBug.flatMap(PlantedBug.init(rawValue:))
         config.raiseSignal = raiseSignal
+        config.exitWithoutClose = exitWithoutClose
+        config.flushAtEnd = flushAtEnd
+        config.maxRunsPerPartition = maxRuns
+        config.manifestRotationSize = manifestRotationSize
+        config.memtableFlushSize = memtableFlushSize
+        config.armAfterOperations = armAfterOps
+        config.weights = weights.map { $0.split(separator: ",").compactMap { Int($0) } }
         let code = ChildWorkload.run(config)
         if code != 0 { throw ExitCode(code) }
     }
@@ -201,5 +281,29 @@ struct ChildCommand: ParsableCommand {
 extension Substring {
     func trimmingCharacters() -> String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}
+
+/// `augur-crash corruption-child` (hidden): opens damaged copies of the corruption campaign's
+/// base stores, so that a trap while opening one ends this process, not the campaign.
+struct CorruptionChildCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "corruption-child", abstract: "(internal) runs corruption cases.", shouldDisplay: false)
+
+    @Option(name: .customLong("work-dir")) var workDir: String
+    @Option var seed: UInt64
+    @Option var first: Int
+    @Option var count: Int
+    @Option var log: String
+    @Option(name: .customLong("planted-bug")) var plantedBug: String?
+
+    func validate() throws {
+        if first < 0 || count < 1 { throw ValidationError("--first must be 0 or more and --count at least 1") }
+        if let plantedBug, PlantedBug(rawValue: plantedBug) == nil { throw ValidationError("unknown planted bug '\(plantedBug)'") }
+    }
+
+    func run() throws {
+        let code = CorruptionCampaign.runChild(directory: workDir, seed: seed, first: first, count: count, logPath: log,
+                                               plantedBug: plantedBug.flatMap(PlantedBug.init(rawValue:)))
+        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -214,4 +214,17 @@ static inline void caugur_telemetry_forget_cell(void *cell) {
     }
 }
 
+// MARK: - Stop signals (augur-crash)
+
+// A long harness run stopped with SIGINT or SIGTERM must still print what it found. A signal
+// handler may only do async-signal-safe work, and Swift cannot write one that touches nothing
+// but a flag, so the handler lives here: the first signal is recorded for the run's loops to
+// poll; a second one of either kind gets the default action (the user insists).
+/// Installs the handlers for SIGINT and SIGTERM. Returns 0, or the errno of sigaction.
+int caugur_stop_signals_install(void);
+/// The first stop signal received since install/reset, or 0.
+int caugur_stop_signal_received(void);
+/// Forgets a received signal (tests).
+void caugur_stop_signal_reset(void);
+
 #endif
