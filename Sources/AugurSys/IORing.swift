@@ -123,6 +123,20 @@ final class IORing {
         }
     }
 
+    /// Rings given up on with requests still in the kernel: kept alive (mapped buffers,
+    /// registered ring) for the life of the process, so a late completion writes into memory
+    /// that is still ours. See `RangeCopier`'s stall guard.
+    private final class Abandoned: @unchecked Sendable {
+        let lock = PThreadMutex()
+        var rings: [IORing] = []
+    }
+    private static let abandoned = Abandoned()
+
+    /// Gives the ring up without tearing it down (see `abandoned`).
+    func abandon() {
+        IORing.abandoned.lock.withLock { IORing.abandoned.rings.append(self) }
+    }
+
     /// Tears the ring down. The caller must have reaped every completion first (`RangeCopier`
     /// drains the ring even when it stops on an error), so no request still refers to the
     /// buffers when they are unmapped.
@@ -224,14 +238,34 @@ final class IORing {
     /// EINTR returns early (the caller loops); EAGAIN/EBUSY on submission fall back to waiting
     /// for completions only, which frees the kernel resources the submission was short of.
     func submitAndWait() throws(Errno) {
+        _ = try submitAndWait(timeoutNanos: nil)
+    }
+
+    /// `submitAndWait`, giving up after `timeoutNanos` (nil: never). Returns false when the time
+    /// ran out with no completion ready.
+    func submitAndWait(timeoutNanos: Int?) throws(Errno) -> Bool {
+        if let timeoutNanos {
+            var ts = __kernel_timespec(tv_sec: Int64(timeoutNanos / 1_000_000_000), tv_nsec: Int64(timeoutNanos % 1_000_000_000))
+            var cqe: UnsafeMutablePointer<io_uring_cqe>? = nil
+            let r = io_uring_submit_and_wait_timeout(ring, &cqe, 1, &ts, nil)
+            // liburing returns the number submitted even when the wait then timed out: what
+            // counts is whether a completion is ready.
+            if r >= 0 { return cqe != nil || io_uring_cq_ready(ring) > 0 }
+            switch -r {
+            case ETIME: return io_uring_cq_ready(ring) > 0
+            case EINTR, EAGAIN, EBUSY: return true
+            default: throw Errno(rawValue: -r)
+            }
+        }
         let r = io_uring_submit_and_wait(ring, 1)
-        if r >= 0 { return }
+        if r >= 0 { return true }
         switch -r {
-        case EINTR: return
+        case EINTR: return true
         case EAGAIN, EBUSY:
             var cqe: UnsafeMutablePointer<io_uring_cqe>? = nil
             let w = io_uring_wait_cqe(ring, &cqe)
             if w < 0 && -w != EINTR && -w != EAGAIN { throw Errno(rawValue: -w) }
+            return true
         default: throw Errno(rawValue: -r)
         }
     }

@@ -71,6 +71,9 @@ public enum RangeCopyError: Error, Sendable, Equatable, CustomStringConvertible 
     case backendUnavailable(RangeCopyBackend, reason: String)
     /// The io_uring instance itself failed (not one request on one file).
     case ringFailure(operation: String, errno: Errno)
+    /// Requests given to io_uring did not complete within the stall limit (the ring was given
+    /// up and kept alive; `.auto` then redoes the copy with another backend).
+    case ringStalled(requests: Int, seconds: Int)
 
     public var description: String {
         switch self {
@@ -88,6 +91,8 @@ public enum RangeCopyError: Error, Sendable, Equatable, CustomStringConvertible 
             return "range copy: invalid options: \(reason)"
         case .backendUnavailable(let backend, let reason):
             return "range copy: backend \(backend) cannot run: \(reason)"
+        case .ringStalled(let requests, let seconds):
+            return "range copy: \(requests) io_uring request(s) did not complete within \(seconds) s (the ring was given up)"
         case .ringFailure(let operation, let errno):
             return "range copy: io_uring \(operation) failed: \(errno)"
         }
@@ -443,6 +448,9 @@ public final class RangeCopier: Sendable {
     private static let logState = Mutex(LogState())
 
     /// Logs `message` unless it was logged before in this process.
+    /// How long the io_uring copy waits for a completion before it gives the ring up.
+    static let stallLimitNanos = 20_000_000_000
+
     static func logOnce(_ message: String) {
         let handler: (@Sendable (String) -> Void)? = logState.withLock { state in
             state.said.insert(message).inserted ? state.handler : nil
@@ -524,6 +532,12 @@ private struct Run {
                         // likely). Fall back for this call; later calls try again.
                         let reason = IORing.describeSetupFailure(e, switchSetting: nil, path: "")
                         RangeCopier.logOnce("range copy: \(reason); using copy_file_range, then pread/pwrite")
+                        why = reason
+                    case .copy(.ringStalled(let requests, let seconds)):
+                        // Redo everything with another backend (what the ring wrote is written
+                        // again; a late completion writes the same bytes).
+                        let reason = "\(requests) io_uring request(s) stalled over \(seconds) s; copy redone with copy_file_range"
+                        RangeCopier.logOnce("range copy: \(reason)")
                         why = reason
                     case .copy(let e):
                         throw e
@@ -830,6 +844,7 @@ private struct Run {
         var outstanding = 0            // SQEs queued whose CQE has not been reaped
         var failure: RangeCopyError? = nil
         var ringError: Errno? = nil
+        var stalled = false            // the last wait ran out of time with nothing completed
 
         // Write-behind: per target descriptor, bytes written since the last writeback kick and
         // whether a kick is in flight. A kick's user data has the top bit set.
@@ -1034,10 +1049,21 @@ private struct Run {
             // In-flight requests are always waited for, even after an error: the kernel may
             // still be reading into or writing from the buffers.
             let inKernel = outstanding - ring.unsubmitted
+            if stalled && inKernel > 0 {
+                ring.abandon()
+                throw .copy(.ringStalled(requests: inKernel, seconds: RangeCopier.stallLimitNanos / 1_000_000_000))
+            }
+            stalled = false
             if inKernel == 0 && (failure != nil || ringError != nil) { break }
             if outstanding == 0 && waitingPass.isEmpty { break }
             do {
-                try ring.submitAndWait()
+                // Stall guard: a request the kernel never completes would hang the copy, and the
+                // reshard and every caller waiting for it, for ever (seen here: a linked write
+                // with no completion after minutes, kernel 6.18, rarely). After the limit the
+                // ring is abandoned alive — its buffers stay mapped, so a late completion harms
+                // nothing (it writes the bytes the copy read to the same offset) — and `.auto`
+                // redoes the copy with another backend.
+                stalled = try !ring.submitAndWait(timeoutNanos: RangeCopier.stallLimitNanos)
             } catch {
                 // The ring itself failed. Requests already in the kernel still complete:
                 // wait for each before the buffers go away.
