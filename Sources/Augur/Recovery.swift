@@ -230,7 +230,8 @@ enum Recovery {
         report.lastSequence = maxSeq
         options.crashPoint?(.recoveryReplayed)
         if options.readOnly {
-            let wal = WriteAheadLog(readOnlyAfter: maxSeq, segmentSize: options.walSegmentSize, reason: readOnlyReason)
+            let wal = WriteAheadLog(readOnlyAfter: maxSeq, segmentSize: options.walSegmentSize, segments: outcome.segments,
+                                    reason: readOnlyReason)
             return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
         }
         let firstSegment = (outcome.segments.last?.number ?? state.walOpenedSegment ?? 0) + 1

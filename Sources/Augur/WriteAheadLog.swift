@@ -141,7 +141,8 @@ final class WriteAheadLog: @unchecked Sendable {
     }
 
     /// The log of a read-only open: no segment, every append refused with `reason`.
-    init(readOnlyAfter lastSeq: UInt64, segmentSize: Int, reason: String) {
+    /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
+    init(readOnlyAfter lastSeq: UInt64, segmentSize: Int, segments: [(number: UInt64, maxSeq: UInt64)], reason: String) {
         fileSystem = PosixFileSystem()
         directory = ""
         self.segmentSize = segmentSize
@@ -152,6 +153,8 @@ final class WriteAheadLog: @unchecked Sendable {
         self.lastSeq = Atomic(lastSeq)
         current = Mutex(nil)
         closed = true
+        inheritedSegments = segments
+        readOnly = true
         fail(reason)
     }
 
@@ -195,6 +198,9 @@ final class WriteAheadLog: @unchecked Sendable {
     var maxPayload: Int { segmentSize - WALFormat.headerFrameSize - WALFormat.sealFrameSize - WALFormat.frameHeaderSize - 8 }
 
     var lastSequence: UInt64 { lastSeq.load(ordering: .acquiring) }
+
+    /// A read-only open's log: it deletes nothing.
+    private var readOnly = false
 
     /// Set by `close()`; checked under `syncLock` before any fdatasync.
     private var closed = false
@@ -403,7 +409,8 @@ final class WriteAheadLog: @unchecked Sendable {
     /// after a needed one waits for it). Returns how many were removed.
     @discardableResult
     func trim(flushedFloor: UInt64) -> Int {
-        rollLock.withLock {
+        if readOnly { return 0 }
+        return rollLock.withLock {
             var removed = 0
             while let seg = inheritedSegments.first, seg.maxSeq <= flushedFloor {
                 try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(seg.number)))

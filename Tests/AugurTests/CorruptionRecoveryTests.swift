@@ -380,6 +380,8 @@ final class ReadOnlyMount: FileSystem, @unchecked Sendable {
             let r = try reader.table(named: "t")
             for i in 0..<1500 { #expect(try r.get(CorruptionRecoveryTests.key(i)) == (i < 300 ? [7] : CorruptionRecoveryTests.value)) }
             #expect(try r.partitionStats().count == 2)
+            let walFiles = try PosixFileSystem().listDirectory(dir + "/wal").compactMap { UInt64($0.dropLast(4)) }.sorted()
+            #expect(reader.walSegments == walFiles)
             #expect(throws: AugurError.self) { try r.put("x", "y") }
             #expect(throws: AugurError.self) { try reader.createTable("u") }
             #expect(throws: AugurError.self) { try reader.flush() }
