@@ -154,6 +154,50 @@ enum Recovery {
         report.tables = state.tables.count
         report.partitions = partitions.count
 
+        // Replay the WAL through the recovered partition map.
+        var byTable: [UInt32: PartitionMap] = [:]
+        for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }
+        let indexOwners = state.indexes.mapValues(\.tableID)
+        var numbers: [UInt64] = []
+        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(walDir) }) {
+            if let n = WALFormat.segmentNumber(name) { numbers.append(n) } else { report.foreignFilesIgnored.append("wal/" + name) }
+        }
+        var applied = 0, skipped = 0
+        let floor = state.partitions.values.map(\.flushedSeq).min()
+        let replay = WALReplay(
+            fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
+            openedSegment: state.walOpenedSegment, firstOpenedSegment: state.walFirstOpenedSegment, flushedFloor: floor,
+            corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
+            apply: { (seq, kind, table, key, value) throws(AugurError) in
+                if let map = byTable[table] {
+                    let p = map.partition(for: key)
+                    guard seq > p.flushedSeq else { skipped += 1; return }
+                    let memtable = p.activeMemtable
+                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                    applied += 1
+                } else if let owner = indexOwners[table], let map = byTable[owner] {
+                    // An index entry: it lives in the partition of its primary key.
+                    guard let pk = IndexKey.primaryKey(key) else {
+                        throw .corruption(file: walDir, offset: 0, reason: "an index entry has no primary key")
+                    }
+                    let p = map.partition(for: pk)
+                    guard seq > p.flushedSeq else { skipped += 1; return }
+                    let memtable = p.indexMemtable(table)
+                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
+                    applied += 1
+                } else if table >= state.nextTableID {
+                    // Ids of dropped tables and indexes are below the counter; an id the manifest
+                    // never allocated means the manifest lost records that the WAL depends on.
+                    throw .corruption(file: joinPath(path, Manifest.fileName(manifest.number)), offset: 0,
+                                      reason: "the WAL holds writes to table or index id \(table), which this manifest never allocated (next id \(state.nextTableID)): manifest records are missing")
+                } else {
+                    skipped += 1
+                }
+            })
+        let outcome = try replay.run(numbers: numbers, report: &report)
+        // Only now, with the manifest and the log found consistent with each other, are files
+        // that nothing references removed: a manifest that lost its last records would
+        // otherwise have its flushed segments swept before the log check refuses the store.
         // Remove leftovers: unreferenced segments, stale manifests, a half-written CURRENT.tmp.
         // Only names Augur writes: anything else is left where it is (and reported).
         let referenced = state.referencedFiles
@@ -176,6 +220,11 @@ enum Recovery {
             }
         }
 
+        report.walRecordsApplied = applied
+        report.walRecordsSkipped = skipped
+        var maxSeq = max(state.lastSeq, outcome.maxSeq)
+        for p in partitions { maxSeq = max(maxSeq, p.flushedSeq) }
+        report.lastSequence = maxSeq
         // A reshard prepared and never finished is rolled back: its target files are not
         // referenced (the sweep above removed them); record the abort.
         let pending = state.pendingReshards.keys.sorted()
@@ -186,48 +235,6 @@ enum Recovery {
             report.reshardsRolledBack = pending
             options.crashPoint?(.reshardRolledBack)
         }
-
-        // Replay the WAL through the recovered partition map.
-        var byTable: [UInt32: PartitionMap] = [:]
-        for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }
-        let indexOwners = state.indexes.mapValues(\.tableID)
-        var numbers: [UInt64] = []
-        for name in try io({ () throws(FileSystemError) in try fs.listDirectory(walDir) }) {
-            if let n = WALFormat.segmentNumber(name) { numbers.append(n) } else { report.foreignFilesIgnored.append("wal/" + name) }
-        }
-        var applied = 0, skipped = 0
-        let floor = state.partitions.values.map(\.flushedSeq).min()
-        let replay = WALReplay(
-            fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
-            openedSegment: state.walOpenedSegment, flushedFloor: floor,
-            corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
-            apply: { (seq, kind, table, key, value) throws(AugurError) in
-                if let map = byTable[table] {
-                    let p = map.partition(for: key)
-                    guard seq > p.flushedSeq else { skipped += 1; return }
-                    let memtable = p.activeMemtable
-                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
-                    applied += 1
-                } else if let owner = indexOwners[table], let map = byTable[owner] {
-                    // An index entry: it lives in the partition of its primary key.
-                    guard let pk = IndexKey.primaryKey(key) else {
-                        throw .corruption(file: walDir, offset: 0, reason: "an index entry has no primary key")
-                    }
-                    let p = map.partition(for: pk)
-                    guard seq > p.flushedSeq else { skipped += 1; return }
-                    let memtable = p.indexMemtable(table)
-                    p.writeLock.withLock { memtable.apply(key: key, seq: seq, kind: kind, value: value) }
-                    applied += 1
-                } else {
-                    skipped += 1
-                }
-            })
-        let outcome = try replay.run(numbers: numbers, report: &report)
-        report.walRecordsApplied = applied
-        report.walRecordsSkipped = skipped
-        var maxSeq = max(state.lastSeq, outcome.maxSeq)
-        for p in partitions { maxSeq = max(maxSeq, p.flushedSeq) }
-        report.lastSequence = maxSeq
         options.crashPoint?(.recoveryReplayed)
         if options.readOnly {
             let wal = WriteAheadLog(readOnlyAfter: maxSeq, segmentSize: options.walSegmentSize, segments: outcome.segments,

@@ -189,6 +189,8 @@ struct ManifestState: Sendable, Equatable {
     var pendingReshards: [UInt64: ReshardRecord] = [:]
     /// The WAL segment the last open created; nil in stores written before WAL headers existed.
     var walOpenedSegment: UInt64? = nil
+    /// The lowest segment any open recorded: segments below it may predate WAL headers.
+    var walFirstOpenedSegment: UInt64? = nil
 
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
@@ -242,8 +244,10 @@ struct ManifestState: Sendable, Equatable {
             partitions[pid]!.indexRuns[id] = runs.isEmpty ? nil : runs
             if ready { partitions[pid]!.indexesReady.insert(id) } else { partitions[pid]!.indexesReady.remove(id) }
         case .walOpened(let n):
-            // The latest open wins (a point-in-time recovery may have set newer segments aside).
+            // The latest open wins (a point-in-time recovery may have set newer segments aside);
+            // the lowest is kept too (older segments may come from before WAL headers).
             walOpenedSegment = n
+            walFirstOpenedSegment = min(walFirstOpenedSegment ?? n, n)
         }
         return nil
     }
@@ -259,6 +263,7 @@ struct ManifestState: Sendable, Equatable {
             edits += p.indexEdits
         }
         for (_, r) in pendingReshards.sorted(by: { $0.key < $1.key }) { edits.append(.reshardPrepared(r)) }
+        if let first = walFirstOpenedSegment, first != walOpenedSegment { edits.append(.walOpened(segment: first)) }
         if let n = walOpenedSegment { edits.append(.walOpened(segment: n)) }
         return edits
     }

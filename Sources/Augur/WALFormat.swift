@@ -82,9 +82,11 @@ enum WALFormat {
         return String(repeating: "0", count: max(0, 12 - digits.count)) + digits + ".wal"
     }
 
+    /// The number of a canonical segment name (12 or more digits, as `segmentName` writes it);
+    /// nil for anything else ("5.wal", "+5.wal" are not Augur's).
     static func segmentNumber(_ name: String) -> UInt64? {
-        guard name.hasSuffix(".wal") else { return nil }
-        return UInt64(name.dropLast(4))
+        guard name.hasSuffix(".wal"), let n = UInt64(name.dropLast(4)), n < UInt64.max, segmentName(n) == name else { return nil }
+        return n
     }
 }
 

@@ -29,6 +29,9 @@ struct WALReplay {
     let mode: WALRecoveryMode
     /// The manifest's `walOpened`; nil for a legacy store.
     let openedSegment: UInt64?
+    /// The lowest segment an open ever recorded: a segment below it without a header predates
+    /// WAL headers (a store written by an older Augur, not yet trimmed past them).
+    let firstOpenedSegment: UInt64?
     /// Lowest flush mark of any partition (nil: no partitions).
     let flushedFloor: UInt64?
     /// Planted bug: take every bad frame for a torn tail.
@@ -45,7 +48,11 @@ struct WALReplay {
         var maxSeq: UInt64 = 0
     }
 
-    private var legacy: Bool { openedSegment == nil }
+    /// Whether segment `number` may be a header-less segment of an older Augur.
+    private func mayBeLegacy(_ number: UInt64) -> Bool {
+        guard let first = firstOpenedSegment else { return true }
+        return number < first
+    }
 
     private func path(_ number: UInt64) -> String { joinPath(walDirectory, WALFormat.segmentName(number)) }
 
@@ -136,12 +143,15 @@ struct WALReplay {
         let dataEnd = size > 0 ? caugur_nonzero_prefix_length(base, size) : 0
 
         var start = 0
+        let header = readHeader(base, size: size)
+        let legacy = header == nil && mayBeLegacy(number)
         if !legacy {
-            guard let header = readHeader(base, size: size) else {
-                // Creation writes, syncs and names the header before anything uses the file: an
-                // all-zero newest file not yet named by a seal or the manifest held no write.
+            guard let header else {
+                // Creation writes, syncs and names the header before anything uses the file: a
+                // newest file not yet named by a seal or the manifest, holding nothing past
+                // where the header goes (a kill while it was written), held no write.
                 let named = previousSeal == .rolled || number == openedSegment
-                if newest && dataEnd == 0 && !named && number > (openedSegment ?? 0) {
+                if newest && dataEnd <= WALFormat.headerFrameSize && !named && number > (openedSegment ?? 0) {
                     if readOnly { return nil }
                     do throws(FileSystemError) { try fileSystem.remove(file) } catch {
                         throw Stop(file: file, offset: 0, reason: "cannot remove an unfinished WAL segment: \(error)")
@@ -162,7 +172,7 @@ struct WALReplay {
             }
             if oldest, let floor = flushedFloor, header.firstSeq > floor &+ 1 {
                 throw Stop(file: file, offset: 0,
-                           reason: "WAL segments before \(number) are missing: sequences \(floor + 1)...\(header.firstSeq - 1) are unflushed and in no segment")
+                           reason: "WAL segments before \(number) are missing: sequences \(floor &+ 1)...\(header.firstSeq &- 1) are unflushed and in no segment")
             }
             start = WALFormat.headerFrameSize
         }
@@ -181,6 +191,13 @@ struct WALReplay {
                 problem = "frame checksum mismatch"
             }
             if let problem {
+                // A seal cut short by a crash while it was being written (killed before its
+                // length word, or a power cut that kept part of its sector) holds no write:
+                // only what the seal's own payload would be, within the seal's room.
+                if !legacy, isTornSeal(base, size: size, dataEnd: dataEnd, at: offset) {
+                    result.seal = newest ? .closed : .rolled
+                    return result
+                }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
                                               at: offset, problem: problem, newest: newest, report: &report)
                 return result
@@ -192,10 +209,24 @@ struct WALReplay {
                 guard !legacy, kind == WALFormat.sealMarker, len == WALFormat.sealPayloadSize,
                       let reason = WALFormat.SealReason(rawValue: loadU32(base, offset + WALFormat.frameHeaderSize + 4)),
                       loadU64(base, offset + WALFormat.frameHeaderSize + 8) == UInt64(offset) else {
+                    if mode == .pointInTime {
+                        result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
+                                                 corruption: "an intact frame with no operations that is not a seal", report: &report)
+                        return result
+                    }
                     throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
                 }
                 result.seal = reason
                 return result
+            }
+            // Checked whole before any operation is applied, so a frame is replayed entirely or not.
+            if let malformed = frameProblem(base, at: offset, length: len, count: count) {
+                if mode == .pointInTime {
+                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
+                                             corruption: malformed, report: &report)
+                    return result
+                }
+                throw Stop(file: file, offset: offset, reason: malformed)
             }
             do throws(AugurError) {
                 result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count))
@@ -207,6 +238,34 @@ struct WALReplay {
             offset += WALFormat.frameSize(payload: len)
         }
         return result
+    }
+
+    /// Why an intact frame's operations do not parse, or nil.
+    private func frameProblem(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int) -> String? {
+        var at = offset + WALFormat.frameHeaderSize
+        let end = at + len
+        for i in 0..<count {
+            guard end - at >= WALFormat.opHeaderSize else { return "operation \(i) header past the frame" }
+            let klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
+            guard RecordKind(rawValue: base.load(fromByteOffset: at, as: UInt8.self)) != nil, klen > 0,
+                  klen <= end - at - WALFormat.opHeaderSize, vlen <= end - at - WALFormat.opHeaderSize - klen else {
+                return "malformed operation \(i)"
+            }
+            at += WALFormat.opHeaderSize + klen + vlen
+        }
+        return nil
+    }
+
+    /// A seal at `offset` whose writing a crash cut short: every non-zero byte from `offset` on
+    /// lies within the seal's room and agrees with what a seal there holds (length 0 or 16,
+    /// marker kind 2, its own offset), and the seal would fit where seals go.
+    private func isTornSeal(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, at offset: Int) -> Bool {
+        guard offset + WALFormat.sealFrameSize <= size, dataEnd <= offset + WALFormat.sealFrameSize else { return false }
+        let len = loadU32(base, offset + 4), count = loadU32(base, offset + 16)
+        let kind = loadU32(base, offset + WALFormat.frameHeaderSize)
+        let own = loadU64(base, offset + WALFormat.frameHeaderSize + 8)
+        return (len == 0 || len == UInt32(WALFormat.sealPayloadSize)) && count == 0
+            && (kind == 0 || kind == WALFormat.sealMarker) && (own == 0 || own == UInt64(offset))
     }
 
     private func readHeader(_ base: UnsafeRawPointer, size: Int) -> Header? {
@@ -259,6 +318,9 @@ struct WALReplay {
         } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset) {
             corruption = "\(problem), but \(evidence): damaged after it was written, not a torn write"
         }
+        if let corruption, mode == .pointInTime {
+            return try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset, corruption: corruption, report: &report)
+        }
         let end = min(size, max(dataEnd, offset))
         if readOnly && mode != .absoluteConsistency {
             // Nothing is changed: the cut is reported, the bytes stay where they are.
@@ -291,6 +353,20 @@ struct WALReplay {
         return corruption != nil
     }
 
+    /// Point-in-time recovery: replay stops at `offset`; the rest of the segment is copied to
+    /// lost/ and zeroed (nothing is changed by a read-only open). Returns true (stop here).
+    private func cut(file: String, handle: any FileHandle, size: Int, dataEnd: Int, at offset: Int, corruption: String,
+                     report: inout RecoveryReport) throws(Stop) -> Bool {
+        report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+        if readOnly { return true }
+        let end = min(size, max(dataEnd, offset))
+        report.walSetAside.append(try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "corrupt"))
+        do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
+            throw Stop(file: file, offset: offset, reason: "cannot zero the set-aside bytes: \(error)")
+        }
+        return true
+    }
+
     /// Proof that the frame at `offset` had been complete and synced: a seal after it, or an
     /// intact frame after it whose durable prefix lies beyond it. Nil when there is none.
     private func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
@@ -301,12 +377,13 @@ struct WALReplay {
             // no position of a damaged segment: a frame that proves anything is a seal, or
             // records a watermark beyond `offset` and not beyond itself.
             let len = Int(loadU32(base, at + 4))
+            guard len > 0 && len <= size - at - WALFormat.frameHeaderSize else { at += 8; continue }
             let count = Int(loadU32(base, at + 16))
             let durable = Int(loadU32(base, at + 20)) * 8
             let isSeal = count == 0 && len == WALFormat.sealPayloadSize
                 && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
             let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.opHeaderSize <= len
-            if (isSeal || provesOrder) && len <= size - at - WALFormat.frameHeaderSize && checksumMatches(base, at: at, length: len) {
+            if (isSeal || provesOrder) && checksumMatches(base, at: at, length: len) {
                 return isSeal ? "the segment is sealed at offset \(at)"
                     : "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"
             }
@@ -341,10 +418,10 @@ struct WALReplay {
     /// Returns the path relative to the store.
     private func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
         let name = "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)"
+        var target = ""
         do throws(FileSystemError) {
             try ensureLostDirectory()
-            let target = joinPath(lostDirectory, name)
-            try? fileSystem.remove(target)
+            target = uniqueLostPath(name)
             let out = try fileSystem.open(target, mode: .createNew)
             defer { out.close() }
             var at = from
@@ -365,7 +442,19 @@ struct WALReplay {
         } catch {
             throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)")
         }
-        return Recovery.lostDirectoryName + "/" + name
+        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+    }
+
+    /// lost/<name>, or lost/<name>.1, .2, … when taken: nothing in lost/ is ever replaced (a
+    /// recovery interrupted while zeroing saves the same bytes again, under another name).
+    private func uniqueLostPath(_ name: String) -> String {
+        var candidate = joinPath(lostDirectory, name)
+        var n = 1
+        while fileSystem.fileExists(candidate) {
+            candidate = joinPath(lostDirectory, "\(name).\(n)")
+            n += 1
+        }
+        return candidate
     }
 
     /// Point-in-time recovery: moves a whole later segment to lost/.
@@ -377,7 +466,7 @@ struct WALReplay {
         }
         do throws(FileSystemError) {
             try ensureLostDirectory()
-            try fileSystem.rename(path(number), to: joinPath(lostDirectory, name))
+            try fileSystem.rename(path(number), to: uniqueLostPath(name))
             try fileSystem.syncDirectory(lostDirectory)
             try fileSystem.syncDirectory(walDirectory)
         } catch {

@@ -355,6 +355,9 @@ final class WriteAheadLog: @unchecked Sendable {
     private func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
         try rollLock.withLock { () throws(AugurError) -> WALSegment in
             guard let now = current.withLock({ $0 }) else { throw .engineClosed }
+            // A writer that left its gates before `close()` must not roll afterwards: the
+            // segments are sealed and unmapped, and no new file may appear after close.
+            if syncLock.withLock({ closed }) { throw .engineClosed }
             if now !== full { return now }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry

@@ -241,6 +241,71 @@ import AugurTestSupport
         #expect(try Self.missing(fs, count: 200).isEmpty)
     }
 
+    /// A crash while a seal was being written (killed before its length word was stored) left
+    /// its payload and checksum but no length: that held no write, and the store opens whole —
+    /// in a segment that is not the newest (a roll's seal) and in the newest (a close's seal).
+    @Test(arguments: [true, false])
+    func sealCutShortByACrashIsNotCorruption(older: Bool) throws {
+        let fs = try Self.store(close: true)
+        let names = try Self.walFiles(fs)
+        let name = older ? names[0] : names.last!
+        let seal = try #require(try Self.frames(fs, name).last)
+        let h = try fs.open("/db/wal/" + name, mode: .readWrite)
+        #expect(try h.read(at: seal + 16, count: 4) == [0, 0, 0, 0])       // a marker: no operations
+        try h.write(at: seal + 4, [0, 0, 0, 0])
+        try h.sync()
+        h.close()
+        #expect(try Self.missing(fs).isEmpty)
+    }
+
+    /// A crash while a new segment's header was being written: the newest file holds header
+    /// bytes without their length word and nothing names it. It held no write: removed.
+    @Test func segmentCutShortWhileItsHeaderWasWrittenIsRemoved() throws {
+        let fs = try Self.store(count: 200, close: true)
+        let names = try Self.walFiles(fs)
+        let header = try fs.open("/db/wal/" + names.last!, mode: .readOnly)
+        var bytes = try header.read(at: 0, count: 56)
+        header.close()
+        let next = String(format: "%012d.wal", Int(names.last!.dropLast(4))! + 1)
+        bytes.replaceSubrange(4..<8, with: [0, 0, 0, 0])
+        let h = try fs.open("/db/wal/" + next, mode: .create)
+        try h.allocate(size: 64 << 10)
+        try h.write(at: 0, bytes)
+        try h.sync()
+        h.close()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let report = engine.recoveryReport
+        try engine.close()
+        #expect(report.walUnfinishedSegmentsRemoved == ["wal/" + next])
+        #expect(try Self.missing(fs, count: 200).isEmpty)
+    }
+
+    /// Nothing in lost/ is ever replaced: a copy already there under the name a torn tail's
+    /// copy would take (an earlier recovery, interrupted before its zeroing was durable, saved
+    /// it) stays as it is, and the new copy takes another name.
+    @Test func lostCopiesAreNeverReplaced() throws {
+        let fs = try Self.store(close: false)
+        let newest = try #require(try Self.walFiles(fs).last)
+        let frames = try Self.frames(fs, newest)
+        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
+        let len = Int(try h.read(at: frames.last! + 4, count: 1)[0]) | Int(try h.read(at: frames.last! + 5, count: 1)[0]) << 8
+        let tail = frames.last! + ((24 + len + 7) & ~7)
+        try h.write(at: tail, [9, 9, 9, 9, 0x40, 0, 0, 0, 1])
+        try h.sync()
+        h.close()
+        try fs.createDirectory("/db/lost")
+        let earlier = try fs.open("/db/lost/\(newest).\(tail).torn", mode: .createNew)
+        try earlier.write(at: 0, [1, 2, 3])
+        earlier.close()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let saved = try #require(engine.recoveryReport.walTornTailSavedAs)
+        try engine.close()
+        #expect(saved == "lost/\(newest).\(tail).torn.1")
+        let kept = try fs.open("/db/lost/\(newest).\(tail).torn", mode: .readOnly)
+        #expect(try kept.read(at: 0, count: try kept.size()) == [1, 2, 3])
+        kept.close()
+    }
+
     // MARK: F1 — a missing CURRENT is not a new store
 
     @Test func missingCurrentIsRefusedAndRebuiltByHand() throws {
