@@ -268,6 +268,7 @@ import Glibc
             // Only "length" needs an extractor: writes work once it is attached.
             let l = try table.attachSecondaryIndex(name: "length", key: Self.lengthClass)
             try Self.check(l, Self.lengthClass, "seed \(seed), \(name)")
+            try engine.flush()                    // background flushes of replayed data done
             #expect(try Self.strayFiles(disk, table) == 0, "seed \(seed), \(name): files of the dropped index remain")
             try table.put("x", "c=red")
             try engine.close()
@@ -289,7 +290,12 @@ import Glibc
         engine = try Engine.open(at: "/db", options: Self.options(fs))
         table = try engine.table(named: "t")
         try table.put("z", "c=green")             // no index left: nothing to attach
-        #expect(try Self.strayFiles(fs, table) == 0, "seed \(seed): files left after dropping every index")
+        // The open flushes replayed memtables in the background; a flush waits for it (it takes
+        // the same maintenance locks), so a run it is writing is not counted as a stray file.
+        try engine.flush()
+        let onDisk = try fs.listDirectory("/db/seg").sorted()
+        let accounted = try table.partitionStats().map { ($0.id, $0.segmentCount, $0.indexSegmentCount) }
+        #expect(try Self.strayFiles(fs, table) == 0, "seed \(seed): files left after dropping every index: \(onDisk) vs \(accounted)")
         try engine.close()
     }
 
