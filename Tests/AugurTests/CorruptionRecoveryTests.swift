@@ -63,6 +63,19 @@ import AugurTestSupport
         return offsets
     }
 
+    /// Writes `bytes` where the frame after the last one of WAL segment `name` would start (a
+    /// frame in flight at a crash); returns that offset.
+    static func writeAfterLastFrame(_ fs: any FileSystem, _ name: String, _ bytes: [UInt8]) throws -> Int {
+        let last = try #require(try frames(fs, name).last)
+        let h = try fs.open("/db/wal/" + name, mode: .readWrite)
+        defer { h.close() }
+        let len = try h.read(at: last + 4, count: 4).reversed().reduce(0) { $0 << 8 | Int($1) }
+        let tail = last + ((24 + len + 7) & ~7)
+        try h.write(at: tail, bytes)
+        try h.sync()
+        return tail
+    }
+
     static func flip(_ fs: any FileSystem, _ path: String, at offset: Int) throws {
         let h = try fs.open(path, mode: .readWrite)
         var b = try h.read(at: offset, count: 1)
@@ -117,14 +130,8 @@ import AugurTestSupport
     @Test func tornTailIsDroppedSavedAndReported() throws {
         let fs = try Self.store(close: false)
         let newest = try #require(try Self.walFiles(fs).last)
-        let frames = try Self.frames(fs, newest)
-        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
-        let lastLen = Int(try h.read(at: frames.last! + 4, count: 1)[0]) | Int(try h.read(at: frames.last! + 5, count: 1)[0]) << 8
-        let tail = frames.last! + ((24 + lastLen + 7) & ~7)
         let garbage: [UInt8] = [0x11, 0x22, 0x33, 0x44, 0x40, 0, 0, 0, 9, 9, 9, 9]
-        try h.write(at: tail, garbage)
-        try h.sync()
-        h.close()
+        let tail = try Self.writeAfterLastFrame(fs, newest, garbage)
         let strict = fs.crashClone()
         Self.expectCorruption(strict, file: "/db/wal/" + newest, "absolute-consistency",
                               options: Self.options(strict, mode: .absoluteConsistency))
@@ -286,13 +293,7 @@ import AugurTestSupport
     @Test func lostCopiesAreNeverReplaced() throws {
         let fs = try Self.store(close: false)
         let newest = try #require(try Self.walFiles(fs).last)
-        let frames = try Self.frames(fs, newest)
-        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
-        let len = Int(try h.read(at: frames.last! + 4, count: 1)[0]) | Int(try h.read(at: frames.last! + 5, count: 1)[0]) << 8
-        let tail = frames.last! + ((24 + len + 7) & ~7)
-        try h.write(at: tail, [9, 9, 9, 9, 0x40, 0, 0, 0, 1])
-        try h.sync()
-        h.close()
+        let tail = try Self.writeAfterLastFrame(fs, newest, [9, 9, 9, 9, 0x40, 0, 0, 0, 1])
         try fs.createDirectory("/db/lost")
         let earlier = try fs.open("/db/lost/\(newest).\(tail).torn", mode: .createNew)
         try earlier.write(at: 0, [1, 2, 3])
