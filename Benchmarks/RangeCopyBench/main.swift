@@ -35,7 +35,9 @@ import Musl
 #endif
 
 struct Config {
-    var dir = "/work/dev-uring/tmp/bench"
+    /// Scratch directory: --dir, else $TMPDIR (or /tmp) / augur-range-copy-bench. It should be on
+    /// the device being measured.
+    var dir = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/augur-range-copy-bench"
     var sizeMiB = 1024
     var rounds = 1
     var queueDepth = 16

@@ -94,17 +94,19 @@ struct RateProfileTests {
         #expect(floored.rates == [100, 400, 1000, 400])
     }
 
-    @Test("the shared demand curve replays as a rate curve")
-    func sharedDemandCurve() throws {
-        let candidates = ["/work/shared/data/taylor_halfhourly_demand.csv", "../shared/data/taylor_halfhourly_demand.csv"]
-        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            print("taylor_halfhourly_demand.csv not present; skipped")
-            return
-        }
-        let curve = try ReplayCurve.load(path: path, column: "demand_mw", secondsPerRow: 0.5, peakRate: 800, rows: 48)
+    /// data/nyc_taxi_halfhourly.csv, shipped in the repository (MIT, notice in data/README.md).
+    static var realLoadCurve: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("data/nyc_taxi_halfhourly.csv").path
+    }
+
+    @Test("a real load curve replays as a rate curve")
+    func realLoadCurveReplays() throws {
+        let path = Self.realLoadCurve
+        let curve = try ReplayCurve.load(path: path, column: "passengers", secondsPerRow: 0.5, peakRate: 800, rows: 48)
         #expect(curve.rates.count == 48)
         #expect(abs((curve.rates.max() ?? 0) - 800) < 1e-9)
-        let values = try CSVColumn.values(of: "demand_mw", in: String(contentsOfFile: path, encoding: .utf8), path: path)
+        let values = try CSVColumn.values(of: "passengers", in: String(contentsOfFile: path, encoding: .utf8), path: path)
         let peak = values.prefix(48).max()!
         // Rows are 0.5 s apart, so each 1 s bucket holds the trapezoids of two segments.
         try checkDelivered(.replay(curve), seconds: 24) { a, b in
