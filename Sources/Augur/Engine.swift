@@ -594,17 +594,8 @@ extension Engine {
 
     /// Written with a rename so readers never see half a file; not synced (it is advisory).
     private func writeTelemetryFile(_ file: TelemetryFile) {
-        let bytes = encodeTelemetry(file)
-        let tmp = joinPath(path, TelemetryFile.name + ".tmp")
-        do throws(FileSystemError) {
-            try? fileSystem.remove(tmp)
-            let h = try fileSystem.open(tmp, mode: .createNew)
-            defer { h.close() }
-            try h.write(at: 0, bytes)
-            try fileSystem.rename(tmp, to: joinPath(path, TelemetryFile.name))
-        } catch {
-            try? fileSystem.remove(tmp)
-        }
+        try? fileSystem.replaceFile(at: joinPath(path, TelemetryFile.name), with: encodeTelemetry(file),
+                                    temporary: joinPath(path, TelemetryFile.name + ".tmp"))
     }
 }
 

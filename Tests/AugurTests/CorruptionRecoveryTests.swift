@@ -235,17 +235,25 @@ import AugurTestSupport
     /// writing its header) held no write: it is removed and the store opens.
     @Test func unfinishedSegmentCreationIsRemoved() throws {
         let fs = try Self.store(count: 200, close: true)
-        let names = try Self.walFiles(fs)
+        try Self.expectUnfinishedSegmentRemoved(fs, holding: [])
+    }
+
+    /// Adds the segment after the newest, preallocated and holding `bytes` at its start (what a
+    /// crash during its creation leaves), opens the store and expects that file removed and
+    /// every write of the 200-put store intact.
+    static func expectUnfinishedSegmentRemoved(_ fs: any FileSystem, holding bytes: [UInt8]) throws {
+        let names = try walFiles(fs)
         let next = String(format: "%012d.wal", Int(names.last!.dropLast(4))! + 1)
         let h = try fs.open("/db/wal/" + next, mode: .create)
         try h.allocate(size: 64 << 10)
+        if !bytes.isEmpty { try h.write(at: 0, bytes) }
         try h.sync()
         h.close()
-        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let engine = try Engine.open(at: "/db", options: options(fs))
         let report = engine.recoveryReport
         try engine.close()
         #expect(report.walUnfinishedSegmentsRemoved == ["wal/" + next])
-        #expect(try Self.missing(fs, count: 200).isEmpty)
+        #expect(try missing(fs, count: 200).isEmpty)
     }
 
     /// A crash while a seal was being written (killed before its length word was stored) left
@@ -273,18 +281,8 @@ import AugurTestSupport
         let header = try fs.open("/db/wal/" + names.last!, mode: .readOnly)
         var bytes = try header.read(at: 0, count: 56)
         header.close()
-        let next = String(format: "%012d.wal", Int(names.last!.dropLast(4))! + 1)
         bytes.replaceSubrange(4..<8, with: [0, 0, 0, 0])
-        let h = try fs.open("/db/wal/" + next, mode: .create)
-        try h.allocate(size: 64 << 10)
-        try h.write(at: 0, bytes)
-        try h.sync()
-        h.close()
-        let engine = try Engine.open(at: "/db", options: Self.options(fs))
-        let report = engine.recoveryReport
-        try engine.close()
-        #expect(report.walUnfinishedSegmentsRemoved == ["wal/" + next])
-        #expect(try Self.missing(fs, count: 200).isEmpty)
+        try Self.expectUnfinishedSegmentRemoved(fs, holding: bytes)
     }
 
     /// Nothing in lost/ is ever replaced: a copy already there under the name a torn tail's
