@@ -12,16 +12,33 @@ import Synchronization
 
 /// How (and whether) the engine reshapes partitions on its own.
 public struct PartitioningOptions: Sendable {
-    /// `.static` never reshapes (default); `.reactive(ReactiveOptions())` is the CockroachDB
-    /// way; `.predictive(PredictiveOptions())` acts on forecasts before overload.
+    /// `.static` reshapes nothing for load (default; size splits still run, see
+    /// `splitsBySize`); `.reactive(ReactiveOptions())` is the CockroachDB way;
+    /// `.predictive(PredictiveOptions())` acts on forecasts before overload.
     public var policy: PlannerPolicy = .static
-    /// Per-partition capacity, watermarks, horizon, cooldown, concurrency (see `CapacityModel`).
-    public var capacity = CapacityModel()
-    /// Controller period on the engine clock. Default 1 s.
+    /// What a partition can take. Default `CapacityModel.measured()`: a partition is at capacity
+    /// when the work measured inside it (operations with their lock waits, flushes and merges)
+    /// reaches 0.5 s per second; horizon and cooldown 30 s; size limit 512 MiB. A fixed
+    /// `opsPerSecond` is an override.
+    public var capacity = CapacityModel.measured()
+    /// Controller period on the engine clock (one load sample per partition). Default 1 s.
     public var tick: Duration = .seconds(1)
     /// Forecast step: load is averaged over this long before it is fed to the forecaster.
-    /// Default 20 s (the horizon, 120 s by default, is then 6 steps).
-    public var forecastStep: Duration = .seconds(20)
+    /// Default 5 s (the 30 s horizon is then 6 steps). Choose it near a twelfth of the load's
+    /// shortest cycle.
+    public var forecastStep: Duration = .seconds(5)
+    /// Seasonal periods of the load (at most two, each at least two forecast steps), e.g.
+    /// `[.seconds(86_400)]`. Default empty: the forecaster detects them from the history.
+    public var seasonalPeriods: [Duration] = []
+    /// Split a partition above `capacity.maxPartitionBytes` at its data median under every
+    /// policy, `.static` included (every peer splits by size by default). Default true.
+    public var splitsBySize = true
+    /// Keep the load history by key range in `<dir>/LOADHISTORY` (written every
+    /// `historySaveInterval` and at close), so a reopened store forecasts from the history it
+    /// saw. Default true.
+    public var persistHistory = true
+    /// How often LOADHISTORY is rewritten. Default 30 s.
+    public var historySaveInterval: Duration = .seconds(30)
     /// Log every decision and execute nothing. Default false.
     public var shadow = false
     /// Append every decision as a JSON line to `<dir>/decisions.jsonl`. Default true.
@@ -55,17 +72,33 @@ public struct PartitioningDecision: Sendable, Codable, Equatable {
 
 /// Controller state. Thread-safety: `tick` runs on one queue at a time (the controller queue,
 /// or the caller of `Engine.controllerTick()`); all state is behind `lock`.
+///
+/// Load is measured per partition every tick (operations, written bytes and *cost*: seconds of
+/// work inside the partition per second, from its `CostMeter`) and kept as the history of the
+/// partition's key range (`RangeLoadHistory`). When a reshard replaces partitions, the new ones
+/// start with the history of the range they cover, scaled by their share of the old ranges'
+/// load (from the old histograms); the counts a new partition's histogram inherits are never
+/// taken for new load.
 final class PartitionController: @unchecked Sendable {
     struct Series {
-        var lastTotals = HistogramTotals()
+        let partition: Partition
+        var history: RangeLoadHistory
+        var lastTotals: HistogramTotals
+        var lastCost: UInt64
+        var lastReal: UInt64
         var lastTime: UInt64
         var createdAt: UInt64
-        var recent: [LoadSample] = []
+        /// Operations counted in the forecast step in progress.
+        var stepOps = 0.0
         var forecaster: ForecastEnsemble?
-        var stepSum = 0.0
-        var stepCount = 0
         var lastForecast: PartitionForecast?
+        /// Histogram snapshots taken every `markNanos` (oldest first, at most `marksKept`): the
+        /// planner sees the counts added since the oldest — the last half minute's load by key,
+        /// not the histogram's whole life (a bulk load, or a hotspot that has moved on).
+        var marks: [(time: UInt64, snapshot: HistogramSnapshot)] = []
     }
+    static let markNanos: UInt64 = 10_000_000_000
+    static let marksKept = 3
     struct Running {
         let job: ReshardJob
         let action: ReshardAction
@@ -78,88 +111,191 @@ final class PartitionController: @unchecked Sendable {
     let lock = PThreadMutex()
     /// Partition-seconds above capacity, summed over ticks (caller holds lock).
     private(set) var overloadSeconds = 0.0
-    /// Mean absolute percentage error of one-step forecasts against what followed.
+    /// Mean absolute percentage error of each table's one-step forecast against what followed.
     private var forecastErrorSum = 0.0
     private var forecastErrorCount = 0
-    /// Table-level one-step forecast (sum over partitions) and the actual that followed.
+    /// Table-level forecast for the step in progress (sum over partitions) with a 95% band.
     private(set) var tableForecasts: [String: (point: Double, lower: Double, upper: Double)] = [:]
     var forecastError: Double? { forecastErrorCount > 0 ? forecastErrorSum / Double(forecastErrorCount) : nil }
     private var series: [UInt64: Series] = [:]
     private var running: [Running] = []
     private var history: [String: [CompletedReshard]] = [:]
     private(set) var lastPlans: [String: Plan] = [:]
-    /// Samples kept per partition (30 minutes of 1 s ticks).
-    let keptSamples = 1800
+    /// Engine time the forecast step in progress started (nil before the first tick).
+    private var stepStartedAt: UInt64?
+    /// Saved histories not yet handed to a partition, by table (from LOADHISTORY at open).
+    private var restored: [String: [RangeLoadHistory]] = [:]
+    /// Why LOADHISTORY was not used, if it was not.
+    private(set) var historyNote: String?
+    /// Ranges whose history came from LOADHISTORY.
+    private(set) var restoredRanges = 0
+    private var lastHistorySave: UInt64 = 0
+    /// Cost and operations summed over the last minute of ticks, per table: the measured cost
+    /// per operation behind `measuredCapacity`.
+    private var costWindow: [String: [(cost: Double, ops: Double)]] = [:]
 
     init(options: PartitioningOptions) {
         self.options = options
-        planner = Planner(policy: options.policy)
+        planner = Planner(policy: options.policy, splitsBySize: options.splitsBySize)
     }
 
     /// Switches policy (and capacity) at run time. Caller holds lock.
     func setPolicy(_ policy: PlannerPolicy, capacity: CapacityModel?) {
         options.policy = policy
         if let capacity { options.capacity = capacity }
-        planner = Planner(policy: policy)
+        planner = Planner(policy: policy, splitsBySize: options.splitsBySize)
+        if case .predictive = policy {} else {
+            for id in series.keys { series[id]?.forecaster = nil; series[id]?.lastForecast = nil }
+        }
     }
 
-    var isActive: Bool { options.policy != .static || options.shadow }
+    /// Whether ticks plan anything (they always measure).
+    var plans: Bool { options.policy != .static || options.shadow || options.splitsBySize }
 
     var tickNanos: UInt64 { UInt64(nanoseconds(options.tick)) }
     var stepNanos: UInt64 { UInt64(nanoseconds(options.forecastStep)) }
 
-    func makeForecaster() -> ForecastEnsemble? {
+    /// Hands the histories saved in LOADHISTORY to the partitions that will cover their ranges.
+    func restore(_ file: Result<LoadHistoryFile, LoadHistoryError>?) {
+        guard let file else { return }
+        switch file.flatMap({ $0.histories() }) {
+        case .success(let h): restored = h
+        case .failure(let e): historyNote = e.description
+        }
+    }
+
+    /// A period in whole forecast steps (rounded).
+    static func steps(of period: Duration, step: UInt64) -> Int {
+        let ns = Double(nanoseconds(period))
+        return Int((ns / Double(max(1, step))).rounded())
+    }
+
+    /// A forecaster for a range with `steps` of history (predictive policy only).
+    func makeForecaster(history steps: [Double]) -> ForecastEnsemble? {
         guard case .predictive = options.policy else { return nil }
         var fo = ForecastOptions()
         fo.horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
-        return try? ForecastEnsemble(options: fo)
+        fo.seasonalPeriods = options.seasonalPeriods.map { Self.steps(of: $0, step: stepNanos) }
+        guard let f = try? ForecastEnsemble(options: fo) else { return nil }
+        for v in steps { try? f.observe(v) }
+        return f
     }
 
-    /// Updates each partition's series from its histogram totals and returns the table snapshot.
+    /// The series a new partition starts with: the history of the range it covers, taken from
+    /// the partitions that just left the map (a reshard's sources) or, at open, from the saved
+    /// histories; its counters start at their current values (inherited counts are not load).
+    private func born(_ p: Partition, sources: [Series], saved: [RangeLoadHistory], now: UInt64, real: UInt64) -> Series {
+        let range = AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound)
+        var parts: [RangeLoadHistory] = []
+        var stepOps = 0.0
+        var forecast: PartitionForecast?
+        for s in sources {
+            let share = RangeLoadHistory.share(of: s.history.range, histogram: s.partition.histogram.snapshot(), in: range)
+            guard share > 0 else { continue }
+            parts.append(s.history.inherited(by: range, share: share))
+            stepOps += s.stepOps * share
+            if let f = s.lastForecast {
+                let scaled = f.ops.map { ForecastPoint(step: $0.step, point: $0.point * share, upper80: $0.upper80.map { $0 * share },
+                                                       upper95: $0.upper95.map { $0 * share }) }
+                if let previous = forecast, previous.ops.count == scaled.count {
+                    forecast?.ops = zip(previous.ops, scaled).map { a, b in
+                        ForecastPoint(step: a.step, point: a.point + b.point,
+                                      upper80: a.upper80.flatMap { x in b.upper80.map { x + $0 } },
+                                      upper95: a.upper95.flatMap { x in b.upper95.map { x + $0 } })
+                    }
+                } else if forecast == nil {
+                    forecast = PartitionForecast(issuedAt: f.issuedAt, stepNanos: f.stepNanos, ops: scaled)
+                }
+            }
+        }
+        for h in saved {
+            let share = RangeLoadHistory.share(of: h.range, histogram: nil, in: range)
+            if share > 0 { parts.append(h.inherited(by: range, share: share)) }
+        }
+        let history = parts.count == 1 ? parts[0] : RangeLoadHistory.combined(parts, range: range)
+        let f = makeForecaster(history: history.steps)
+        if f != nil, let issued = try? f?.forecast(), forecast == nil || !saved.isEmpty {
+            forecast = PartitionForecast(issuedAt: stepStartedAt ?? now, stepNanos: stepNanos, ops: issued)
+        }
+        let cost = p.cost.totals()
+        return Series(partition: p, history: history, lastTotals: p.histogram.totals(), lastCost: cost.foreground &+ cost.maintenance,
+                      lastReal: real, lastTime: now, createdAt: now, stepOps: stepOps, forecaster: f, lastForecast: forecast)
+    }
+
+    /// Updates each partition's series from its counters and returns the table snapshot.
     func snapshot(table: Table, telemetry: Telemetry, now: UInt64) -> TableSnapshot {
+        let real = MonotonicClock.nanos()
+        let live = table.map.partitions
+        let liveIDs = Set(live.map(\.id))
+        let gone = series.values.filter { $0.partition.tableID == table.id && !liveIDs.contains($0.partition.id) }
+        let saved = restored.removeValue(forKey: table.name) ?? []
+        restoredRanges += saved.count
+        for p in live where series[p.id] == nil {
+            let range = AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound)
+            let sources = gone.filter { s in
+                KeyOrder.less(s.history.range.lower, range.upper) && KeyOrder.less(range.lower, s.history.range.upper)
+            }
+            series[p.id] = born(p, sources: sources, saved: saved, now: now, real: real)
+        }
+        for s in gone { series[s.partition.id] = nil }
+
+        var tableCost = 0.0, tableOps = 0.0
         var partitions: [PartitionSnapshot] = []
-        for p in table.map.partitions {
-            let totals = p.histogram.totals()
-            var s = series[p.id] ?? Series(lastTotals: totals, lastTime: now, createdAt: now, forecaster: makeForecaster())
+        for p in live {
+            guard var s = series[p.id] else { continue }
             if now > s.lastTime {
                 let seconds = Double(now - s.lastTime) / 1e9
-                let ops = Double(totals.operations &- s.lastTotals.operations) / seconds
-                let writeBytes = Double(totals.writeBytes &- s.lastTotals.writeBytes) / seconds
-                s.recent.append(LoadSample(opsPerSecond: max(0, ops), writeBytesPerSecond: max(0, writeBytes)))
-                if s.recent.count > keptSamples { s.recent.removeFirst(s.recent.count - keptSamples) }
-                s.stepSum += max(0, ops) * seconds
-                s.stepCount += Int(now - s.lastTime)
-                if UInt64(s.stepCount) >= stepNanos, let f = s.forecaster {
-                    let actual = s.stepSum / (Double(s.stepCount) / 1e9)
-                    if let previous = s.lastForecast?.ops.first, actual > 0 {
-                        forecastErrorSum += abs(previous.point - actual) / actual
-                        forecastErrorCount += 1
-                    }
-                    try? f.observe(actual)
-                    s.stepSum = 0
-                    s.stepCount = 0
-                    if let forecast = try? f.forecast() {
-                        s.lastForecast = PartitionForecast(issuedAt: now, stepNanos: stepNanos, ops: forecast)
-                    }
-                }
+                let realSeconds = max(1e-6, Double(real &- s.lastReal) / 1e9)
+                let totals = p.histogram.totals()
+                let c = p.cost.totals()
+                let cost = c.foreground &+ c.maintenance
+                let ops = Double(totals.operations &- s.lastTotals.operations)
+                let sample = LoadSample(opsPerSecond: max(0, ops / seconds),
+                                        writeBytesPerSecond: max(0, Double(totals.writeBytes &- s.lastTotals.writeBytes) / seconds),
+                                        costPerSecond: max(0, Double(cost &- s.lastCost) / 1e9 / realSeconds))
+                s.history.append(sample: sample, samplesPerMinute: Int(60_000_000_000 / max(1, tickNanos)))
+                s.stepOps += max(0, ops)
+                tableCost += sample.costPerSecond
+                tableOps += sample.opsPerSecond
+                if options.capacity.utilization(sample) > 1 { overloadSeconds += seconds }
                 s.lastTotals = totals
+                s.lastCost = cost
+                s.lastReal = real
                 s.lastTime = now
+                series[p.id] = s
             }
-            series[p.id] = s
-            if let last = s.recent.last, options.capacity.utilization(last) > 1 {
-                overloadSeconds += Double(tickNanos) / 1e9
-            }
+        }
+        var window = costWindow[table.name] ?? []
+        window.append((tableCost, tableOps))
+        if window.count > 60 { window.removeFirst(window.count - 60) }
+        costWindow[table.name] = window
+
+        for p in live {
+            guard let s = series[p.id] else { continue }
             let v = p.view
             let size = UInt64(v.runs.reduce(0) { $0 + $1.fileSize } + v.memtable.approximateBytes
                               + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes })
             var peaks: [WindowPeak] = []
-            for window in [60, 300, 1800] {
+            for window in [30, 60, 300] {
                 let n = Int(UInt64(window) * 1_000_000_000 / max(1, tickNanos))
-                let tail = s.recent.suffix(n)
-                if let peak = tail.max(by: { $0.opsPerSecond < $1.opsPerSecond }) {
+                if let peak = s.history.peak(lastSamples: n) {
                     peaks.append(WindowPeak(windowNanos: UInt64(window) * 1_000_000_000, peak: peak,
-                                            coveredNanos: UInt64(tail.count) * tickNanos))
+                                            coveredNanos: UInt64(min(n, s.history.samples.count)) * tickNanos))
                 }
+            }
+            // Longer windows from minute means (a mean, so a lower bound on the true peak).
+            for minutes in [30, 60] {
+                if let peak = s.history.minutes.suffix(minutes).max(by: { $0.opsPerSecond < $1.opsPerSecond }) {
+                    peaks.append(WindowPeak(windowNanos: UInt64(minutes) * 60_000_000_000, peak: peak,
+                                            coveredNanos: UInt64(min(minutes, s.history.minutes.count)) * 60_000_000_000))
+                }
+            }
+            let histogram = p.histogram.snapshot()
+            var recent = histogram
+            if let base = s.marks.first, let d = histogram.since(base.snapshot), d.totals.operations > 0 { recent = d }
+            if s.marks.last.map({ now &- $0.time >= Self.markNanos }) ?? true {
+                series[p.id]?.marks.append((now, histogram))
+                if series[p.id]!.marks.count > Self.marksKept { series[p.id]!.marks.removeFirst() }
             }
             var hot: HotKeyObservation? = nil
             if let report = telemetry.collector.heavyHitters(partition: p.id, now: now, top: 1),
@@ -169,22 +305,10 @@ final class PartitionController: @unchecked Sendable {
                 hot = HotKeyObservation(key: prefix, loadFraction: h.loadFraction)
             }
             partitions.append(PartitionSnapshot(
-                id: PartitionID(p.id), range: AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound),
-                sizeBytes: size, createdAt: s.createdAt, recent: Array(s.recent.suffix(300)), windowPeaks: peaks,
-                histogram: p.histogram.snapshot(), forecast: s.lastForecast, hotKey: hot))
+                id: PartitionID(p.id), range: s.history.range,
+                sizeBytes: size, createdAt: s.createdAt, recent: s.history.samples, windowPeaks: peaks,
+                histogram: recent, forecast: s.lastForecast, hotKey: hot))
         }
-        var point = 0.0, lower = 0.0, upper = 0.0, any = false
-        for p in partitions {
-            if let first = p.forecast?.ops.first {
-                point += first.point
-                upper += first.upper95 ?? first.point
-                lower += max(0, 2 * first.point - (first.upper95 ?? first.point))
-                any = true
-            } else {
-                point += p.current.opsPerSecond; lower += p.current.opsPerSecond; upper += p.current.opsPerSecond
-            }
-        }
-        if any { tableForecasts[table.name] = (point, lower, upper) }
         return TableSnapshot(partitions: partitions, sampleIntervalNanos: tickNanos,
                              inFlight: running.filter { $0.table == table.name }.map {
                                  InFlightReshard(action: $0.action, startedAt: $0.startedAt)
@@ -192,9 +316,77 @@ final class PartitionController: @unchecked Sendable {
                              history: history[table.name] ?? [])
     }
 
-    /// Forgets the series of partitions that no longer exist.
-    func prune(live: Set<UInt64>) {
-        for id in Array(series.keys) where !live.contains(id) { series[id] = nil }
+    /// Closes the forecast step when it is due: each partition's mean load over the step joins
+    /// its history and its forecaster; the table's one-step forecast is scored against the sum.
+    func closeStepIfDue(tables: [Table], now: UInt64) {
+        guard let started = stepStartedAt else { stepStartedAt = now; return }
+        guard now &- started >= stepNanos else { return }
+        let seconds = Double(now &- started) / 1e9
+        for table in tables {
+            var actual = 0.0
+            var point = 0.0, lower = 0.0, upper = 0.0, forecasts = 0
+            for p in table.map.partitions {
+                guard var s = series[p.id] else { continue }
+                let mean = s.stepOps / seconds
+                actual += mean
+                s.history.append(step: mean)
+                s.stepOps = 0
+                if s.forecaster == nil, case .predictive = options.policy {
+                    s.forecaster = makeForecaster(history: Array(s.history.steps.dropLast()))
+                }
+                if let f = s.forecaster {
+                    try? f.observe(mean)
+                    if let next = try? f.forecast() {
+                        s.lastForecast = PartitionForecast(issuedAt: now, stepNanos: stepNanos, ops: next)
+                    }
+                }
+                if let first = s.lastForecast?.ops.first {
+                    point += first.point
+                    upper += first.upper95 ?? first.point
+                    lower += max(0, 2 * first.point - (first.upper95 ?? first.point))
+                    forecasts += 1
+                } else {
+                    point += mean; lower += mean; upper += mean
+                }
+                series[p.id] = s
+            }
+            // Score the forecast made for this step (a table's total is what users see; a
+            // partition's share moves with every reshard).
+            if let previous = tableForecasts[table.name], actual > 1 {
+                forecastErrorSum += abs(previous.point - actual) / actual
+                forecastErrorCount += 1
+            }
+            if forecasts > 0 { tableForecasts[table.name] = (point, lower, upper) } else { tableForecasts[table.name] = nil }
+        }
+        stepStartedAt = now
+    }
+
+    /// The capacity of one partition in operations per second implied by the measured cost per
+    /// operation over the last minute (nil without a cost budget or without operations).
+    func measuredCapacity(table: String) -> Double? {
+        guard let budget = options.capacity.costBudget, let window = costWindow[table] else { return nil }
+        let cost = window.reduce(0) { $0 + $1.cost }, ops = window.reduce(0) { $0 + $1.ops }
+        guard ops > 0, cost > 0 else { return nil }
+        return budget / (cost / ops)
+    }
+
+    /// The histories to save, by table name (caller holds lock).
+    func historiesToSave(tables: [Table]) -> [String: [RangeLoadHistory]] {
+        var out: [String: [RangeLoadHistory]] = [:]
+        for t in tables {
+            out[t.name] = t.map.partitions.compactMap { series[$0.id]?.history }
+        }
+        return out
+    }
+
+    /// Whether LOADHISTORY is due at `now` (and notes that it is being written).
+    func historySaveDue(now: UInt64, force: Bool) -> Bool {
+        guard options.persistHistory else { return false }
+        if force || now &- lastHistorySave >= UInt64(nanoseconds(options.historySaveInterval)) {
+            lastHistorySave = now
+            return true
+        }
+        return false
     }
 
     /// Moves finished jobs to the history the planner uses for cooldowns and reversals.
@@ -206,10 +398,6 @@ final class PartitionController: @unchecked Sendable {
                 history[r.table, default: []].append(CompletedReshard(
                     kind: r.action.kind, issuedAt: r.startedAt, completedAt: s.finishedAt ?? now,
                     sources: s.sources.map(PartitionID.init), results: s.targets.map(PartitionID.init)))
-                // Children inherit the parent's series start so cooldown and history stay meaningful.
-                for t in s.targets where series[t] == nil {
-                    series[t] = Series(lastTime: now, createdAt: s.finishedAt ?? now, forecaster: makeForecaster())
-                }
             }
             return true
         }
@@ -225,17 +413,20 @@ final class PartitionController: @unchecked Sendable {
 
 extension Engine {
     /// One controller tick (run by the timer, or by tests and simulations with a `ManualClock`):
-    /// snapshot → forecast → plan → execute (or log, in shadow mode). Returns the decisions.
+    /// measure → (at a step boundary) forecast → plan → execute (or log, in shadow mode).
+    /// Returns the decisions. Every tick measures, whatever the policy, so overload is counted
+    /// for `.static` too.
     @discardableResult
     public func controllerTick() -> [PartitioningDecision] {
         guard let controller, let telemetry, !isClosed else { return [] }
         return controller.lock.withLock {
-            guard controller.isActive else { return [] }
-            let now = telemetry.collect(partitions: allTables().flatMap { $0.map.partitions })
+            let tables = allTables().sorted(by: { $0.name < $1.name })
+            let now = telemetry.collect(partitions: tables.flatMap { $0.map.partitions })
             controller.reap(now: now)
             var decisions: [PartitioningDecision] = []
-            for table in allTables().sorted(by: { $0.name < $1.name }) {
+            for table in tables {
                 let snapshot = controller.snapshot(table: table, telemetry: telemetry, now: now)
+                guard controller.plans else { continue }
                 let plan = controller.planner.plan(snapshot, capacity: controller.options.capacity, now: now)
                 controller.setLastPlan(plan, for: table.name)
                 for planned in plan.actions {
@@ -246,38 +437,137 @@ extension Engine {
                         reasonCode: planned.reason.code.rawValue, score: planned.score,
                         predictedUtilization: planned.effect.resulting.map(\.predictedUtilization),
                         bytesToMove: planned.effect.bytesToMove, executed: false, error: nil)
-                    if !controller.options.shadow, let plan = reshardPlan(for: planned.action, in: table) {
-                        do throws(AugurError) {
-                            let job = try requestResharding(table, plan)
-                            controller.track(job, planned.action, table: table.name, now: now)
-                            decision.executed = true
-                        } catch {
-                            decision.error = error.description
+                    if !controller.options.shadow {
+                        let step = reshardPlan(for: planned.action, in: table)
+                        switch step {
+                        case .refused(let why):
+                            decision.error = why
+                        case .nothing:
+                            break
+                        case .run(let plan), .adjusted(let plan, _):
+                            if case .adjusted(_, let note) = step { decision.reason += "; " + note }
+                            do throws(AugurError) {
+                                let job = try requestResharding(table, plan)
+                                controller.track(job, planned.action, table: table.name, now: now)
+                                decision.executed = true
+                            } catch {
+                                decision.error = error.description
+                            }
                         }
                     }
                     decisions.append(decision)
                 }
             }
-            controller.prune(live: Set(allTables().flatMap { $0.map.partitions.map(\.id) }))
-            writePlanFile(now: now)
+            controller.closeStepIfDue(tables: tables, now: now)
+            if controller.historySaveDue(now: now, force: false) { saveLoadHistory(controller, tables: tables) }
+            if controller.plans { writePlanFile(now: now) }
             if controller.options.logDecisions && !decisions.isEmpty { appendDecisions(decisions) }
             return decisions
         }
     }
 
-    /// The engine's reshard plan for a planner action (nil for actions with nothing to do here:
-    /// `activate` — every partition accepts writes as soon as it exists).
-    func reshardPlan(for action: ReshardAction, in table: Table) -> ReshardPlan? {
+    /// What the executor does for a planner action.
+    enum ControllerStep {
+        case run(ReshardPlan)
+        /// Nothing to do here (`activate`: every partition accepts writes as soon as it exists).
+        case nothing
+        /// The action cannot run as planned (the reason goes to the decision log).
+        case refused(String)
+        /// Run, with a note for the decision log on how the plan was adjusted.
+        case adjusted(ReshardPlan, String)
+    }
+
+    /// Writes LOADHISTORY (caller holds controller.lock). Advisory: a failed write keeps the
+    /// previous file and is not an engine error.
+    func saveLoadHistory(_ controller: PartitionController, tables: [Table]) {
+        guard !options.readOnly else { return }
+        let file = LoadHistoryFile(sampleNanos: controller.tickNanos, stepNanos: controller.stepNanos,
+                                   histories: controller.historiesToSave(tables: tables))
+        try? fileSystem.replaceFile(at: joinPath(path, LoadHistoryFile.name), with: file.encoded(),
+                                    temporary: joinPath(path, LoadHistoryFile.name + ".tmp"))
+    }
+
+    /// Reads LOADHISTORY at open (nil when there is none).
+    func readLoadHistory() -> Result<LoadHistoryFile, LoadHistoryError>? {
+        let p = joinPath(path, LoadHistoryFile.name)
+        do throws(FileSystemError) {
+            let h = try fileSystem.open(p, mode: .readOnly)
+            defer { h.close() }
+            let size = try h.size()
+            guard size <= 256 << 20 else { return .failure(.unusable("\(size) bytes, more than 256 MiB")) }
+            return LoadHistoryFile.decode(try h.read(at: 0, count: Int(size)))
+        } catch {
+            if error.errno == .noSuchFileOrDirectory { return nil }
+            return .failure(.unusable("cannot read: \(error)"))
+        }
+    }
+
+    /// Split keys moved to where the data is: each cut becomes the first live key at or after
+    /// it, and a cut that would leave a side without a record is dropped (a split never makes
+    /// an empty partition; pre-creation is the one labelled exception).
+    func cutsWithData(_ p: Partition, _ cuts: [[UInt8]]) -> [[UInt8]] {
+        var cursor = MergedCursor(view: p.view)
+        func firstLive(atLeast key: [UInt8]?) -> [UInt8]? {
+            cursor.position(start: key ?? (p.lowerBound.isEmpty ? nil : p.lowerBound), end: nil)
+            var skipped = 0
+            while cursor.isValid, cursor.kind == .delete, skipped < 100_000 { cursor.advance(); skipped += 1 }
+            guard cursor.isValid, cursor.kind != .delete else { return nil }
+            let k = Array(cursor.key)
+            if let hi = p.upperBound, compareKeys(k, hi) >= 0 { return nil }
+            return k
+        }
+        guard var previous = firstLive(atLeast: nil) else { return [] }
+        var out: [[UInt8]] = []
+        for cut in cuts.sorted(by: { compareKeys($0, $1) < 0 }) {
+            guard let k = firstLive(atLeast: cut), compareKeys(k, previous) > 0 else { continue }
+            out.append(k)
+            previous = k
+        }
+        return out
+    }
+
+    /// The middle key of the partition's data: from the largest run's sparse index, or, while
+    /// the data is all in memtables, by walking them (bounded).
+    func dataMedianKey(_ p: Partition) -> [UInt8]? {
+        let view = p.view
+        if let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 {
+            return Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
+        }
+        let limit = 1 << 20
+        var cursor = MergedCursor(view: view)
+        cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
+        var count = 0
+        while cursor.isValid, count < limit { count += 1; cursor.advance() }
+        guard count >= 2 else { return nil }
+        cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
+        for _ in 0..<(count / 2) { cursor.advance() }
+        return cursor.isValid ? Array(cursor.key) : nil
+    }
+
+    /// The engine's reshard plan for a planner action.
+    func reshardPlan(for action: ReshardAction, in table: Table) -> ControllerStep {
         let byID = Dictionary(uniqueKeysWithValues: table.map.partitions.map { ($0.id, $0) })
         switch action {
-        case .split(_, let keys), .precreate(_, let keys):
-            return keys.count == 1 ? .split(at: keys[0]) : .splitMany(at: keys)
+        case .split(let id, let keys):
+            guard let p = byID[id.rawValue] else { return .refused("\(id) is gone") }
+            let cuts = cutsWithData(p, keys)
+            if cuts.isEmpty {
+                // The histogram could not resolve where the keys are (all in one bucket): split
+                // at the data median instead, whose children get histograms focused on their keys.
+                if let median = dataMedianKey(p), let cut = cutsWithData(p, [median]).first {
+                    return .adjusted(.split(at: cut), "no planned cut has records on both sides: split at the data median")
+                }
+                return .refused("refused: no split key of \(id) has records on both sides")
+            }
+            return .run(cuts.count == 1 ? .split(at: cuts[0]) : .splitMany(at: cuts))
+        case .precreate(_, let keys):
+            return .run(keys.count == 1 ? .split(at: keys[0]) : .splitMany(at: keys))
         case .merge(_, let right):
-            return byID[right.rawValue].map { .merge(boundary: $0.lowerBound) }
+            return byID[right.rawValue].map { .run(.merge(boundary: $0.lowerBound)) } ?? .refused("\(right) is gone")
         case .moveBoundary(_, let right, let to):
-            return byID[right.rawValue].map { .moveBoundary(from: $0.lowerBound, to: to) }
+            return byID[right.rawValue].map { .run(.moveBoundary(from: $0.lowerBound, to: to)) } ?? .refused("\(right) is gone")
         case .activate:
-            return nil
+            return .nothing
         }
     }
 
@@ -348,6 +638,12 @@ public struct PartitioningCounters: Sendable, Equatable {
     public var forecastError: Double?
     /// The latest table-level forecast for the next step (ops/s) with a 95% band, if any.
     public var forecast: (point: Double, lower: Double, upper: Double)?
+    /// Operations per second one partition takes before its measured cost reaches the
+    /// capacity model's `costBudget`, from the cost per operation measured over the last
+    /// minute on this machine (nil with a fixed capacity or before any operation).
+    public var measuredCapacity: Double?
+    /// Why `<dir>/LOADHISTORY` was not used at open, if it was not.
+    public var historyNote: String?
 
     public static func == (a: Self, b: Self) -> Bool {
         a.policy == b.policy && a.partitions == b.partitions && a.splits == b.splits && a.merges == b.merges
@@ -375,9 +671,12 @@ extension Engine {
         let jobs = try reshardingStatus(table: name)
         let done = jobs.filter { $0.state == .committed }
         func count(_ match: (ReshardPlan) -> Bool) -> Int { done.filter { match($0.plan) }.count }
-        let (overload, error, forecast, policy): (Double, Double?, (point: Double, lower: Double, upper: Double)?, String) =
-            controller.map { c in c.lock.withLock { (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description) } }
-            ?? (0, nil, nil, "static")
+        typealias Band = (point: Double, lower: Double, upper: Double)
+        let (overload, error, forecast, policy, capacity, note): (Double, Double?, Band?, String, Double?, String?) =
+            controller.map { c in c.lock.withLock {
+                (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description,
+                 c.measuredCapacity(table: name), c.historyNote)
+            } } ?? (0, nil, nil, "static", nil, nil)
         return PartitioningCounters(
             policy: policy, partitions: t.map.partitions.count,
             splits: count { if case .split = $0 { true } else if case .splitMany = $0 { true } else { false } },
@@ -385,6 +684,6 @@ extension Engine {
             moves: count { if case .moveBoundary = $0 { true } else { false } },
             bytesMoved: done.reduce(0) { $0 + $1.bytesCopied },
             reshardsInFlight: jobs.filter { $0.state != .committed && $0.state != .aborted }.count,
-            overloadSeconds: overload, forecastError: error, forecast: forecast)
+            overloadSeconds: overload, forecastError: error, forecast: forecast, measuredCapacity: capacity, historyNote: note)
     }
 }

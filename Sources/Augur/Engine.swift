@@ -148,6 +148,9 @@ public final class Engine: @unchecked Sendable {
             tablesByID[id] = table
         }
         telemetry?.register(recovered.partitions)
+        if let controller, options.partitioning.persistHistory {
+            controller.restore(readLoadHistory())
+        }
         if let collectorTimer {
             let ns = nanoseconds(options.telemetry.collectInterval)
             collectorTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
@@ -315,6 +318,7 @@ public final class Engine: @unchecked Sendable {
         try validate(key: key, value: value)
         let payload = WALFormat.opHeaderSize + key.count + value.count
         if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
         while true {
             let p = table.map.partition(for: key)
             p.gate.lockShared()
@@ -348,7 +352,8 @@ public final class Engine: @unchecked Sendable {
             let memtable = p.activeMemtable
             p.writeLock.withLock { memtable.apply(key: key, seq: position.firstSeq, kind: kind, value: value) }
             p.gate.unlock()
-            telemetry?.record(kind == .put ? .store : .delete, p, key: key, bytes: key.count + value.count)
+            telemetry?.record(kind == .put ? .store : .delete, p, key: key, bytes: key.count + value.count,
+                              costNanos: MonotonicClock.nanos() &- started)
             if memtable.approximateBytes >= flushSize { scheduleFlush(p) }
             if syncWrites { try wal.sync(upTo: position) }
             return
@@ -369,6 +374,7 @@ public final class Engine: @unchecked Sendable {
             payload += WALFormat.opHeaderSize + op.key.count + op.value.count
         }
         if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
         while true {
             let targets = batch.ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
             let distinct = lockGatesShared(targets)
@@ -413,9 +419,12 @@ public final class Engine: @unchecked Sendable {
             }
             for p in distinct { p.gate.unlock() }
             if let telemetry {
+                // The batch's time, shared evenly among its operations.
+                let share = (MonotonicClock.nanos() &- started) / UInt64(batch.ops.count)
                 for (i, op) in batch.ops.enumerated() {
                     op.key.withUnsafeBytes { k in
-                        telemetry.record(op.kind == .put ? .store : .delete, targets[i], key: k, bytes: op.key.count + op.value.count)
+                        telemetry.record(op.kind == .put ? .store : .delete, targets[i], key: k, bytes: op.key.count + op.value.count,
+                                         costNanos: share)
                     }
                 }
             }
@@ -431,9 +440,10 @@ public final class Engine: @unchecked Sendable {
         try table.checkUsable()
         if key.count == 0 { throw .emptyKey }
         if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
         let p = table.map.partition(for: key)
         let value = lookupValue(p.view, key)
-        telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0))
+        telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
         return value
     }
 
@@ -471,11 +481,12 @@ public final class Engine: @unchecked Sendable {
             var cursor = MergedCursor(view: p.view, reverse: reverse)
             cursor.position(start: start, end: end)
             let before = out.count
+            let started = telemetry != nil ? MonotonicClock.nanos() : 0
             defer {
                 if let telemetry {
                     let bytes = out[before...].reduce(0) { $0 + $1.key.count + $1.value.count }
                     let probe = (reverse ? end : start) ?? p.lowerBound
-                    probe.withUnsafeBytes { telemetry.record(.scan, p, key: $0, bytes: bytes) }
+                    probe.withUnsafeBytes { telemetry.record(.scan, p, key: $0, bytes: bytes, costNanos: MonotonicClock.nanos() &- started) }
                 }
             }
             while cursor.isValid {
@@ -517,7 +528,13 @@ public final class Engine: @unchecked Sendable {
         periodicSync?.cancel()
         collectorTimer?.cancel()
         controllerTimer?.cancel()
-        controller?.lock.withLock {}     // a tick in progress finishes first
+        // A tick in progress finishes first; then the load history is saved for the next open.
+        if let controller {
+            let tables = allTables()
+            controller.lock.withLock {
+                if controller.historySaveDue(now: options.clock.now(), force: true) { saveLoadHistory(controller, tables: tables) }
+            }
+        }
         reshardQueue.sync {}
         indexBuildQueue.sync(flags: .barrier) {}
         indexBuildWorkers.shutdown()
@@ -552,6 +569,22 @@ func nanoseconds(_ d: Duration) -> Int {
 extension Engine {
     func newHistogram(_ record: PartitionRecord) -> KeyHistogram {
         KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound, options: options.telemetry.histogram)
+    }
+
+    /// The smallest and largest key stored in `runs`: where a histogram should spread its
+    /// buckets (`KeyPositionMap`'s focus).
+    static func keySpan(of runs: [Segment]) -> (low: [UInt8], high: [UInt8])? {
+        var span: (low: [UInt8], high: [UInt8])?
+        for r in runs {
+            guard let s = r.keySpan else { continue }
+            if let current = span {
+                span = (compareKeys(s.low, current.low) < 0 ? s.low : current.low,
+                        compareKeys(s.high, current.high) > 0 ? s.high : current.high)
+            } else {
+                span = s
+            }
+        }
+        return span
     }
 
     /// Per-partition health of `table`: range, size, records, rates per window, skew, entropy,

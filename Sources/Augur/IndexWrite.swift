@@ -5,6 +5,7 @@
 // reads before it writes. Two writers of one key must not both read the same old value, so the
 // table's key-hash stripes (`Table.indexWriteStripes`) are taken first, then the partition gates
 // (shared, in id order) as on the plain path. Lock order: stripes → gates → writeLock.
+import AugurSys
 import Synchronization
 
 extension Engine {
@@ -41,6 +42,7 @@ extension Engine {
         stripes.sort { ($0.table.id, $0.stripe) < ($1.table.id, $1.stripe) }
         for s in stripes { s.table.indexWriteStripes[s.stripe].lock() }
         defer { for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() } }
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
         while true {
             let targets = ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
             let distinct = lockGatesShared(targets)
@@ -88,8 +90,10 @@ extension Engine {
             }
             for p in distinct { p.gate.unlock() }
             if let telemetry {
+                let baseOps = planned.reduce(0) { $0 + ($1.indexID == nil ? 1 : 0) }
+                let share = (MonotonicClock.nanos() &- started) / UInt64(max(1, baseOps))
                 for op in planned where op.indexID == nil {
-                    op.key.withUnsafeBytes { k in telemetry.record(op.kind == .put ? .store : .delete, op.partition, key: k, bytes: op.baseBytes) }
+                    op.key.withUnsafeBytes { k in telemetry.record(op.kind == .put ? .store : .delete, op.partition, key: k, bytes: op.baseBytes, costNanos: share) }
                 }
             }
             for p in distinct {

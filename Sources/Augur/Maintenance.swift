@@ -51,6 +51,10 @@ extension Engine {
                 }
             }
             p.gate.unlock()
+            // Flush and merge time is the partition's cost too: a partition whose every flush
+            // rewrites a large run is expensive even at a modest operation rate.
+            let started = MonotonicClock.nanos()
+            defer { p.cost.addShared(.maintenance, nanos: MonotonicClock.nanos() &- started) }
             while let oldest = p.view.frozen.last {
                 try flushFrozen(p, oldest)
             }

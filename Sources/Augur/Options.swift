@@ -1,3 +1,4 @@
+import AugurForecast
 import AugurPlanner
 import AugurStats
 import AugurSys
@@ -216,6 +217,26 @@ extension PartitioningOptions {
     func validate() throws(AugurError) {
         try OptionLimits.interval("partitioning.tick", tick)
         try OptionLimits.interval("partitioning.forecastStep", forecastStep)
+        try OptionLimits.interval("partitioning.historySaveInterval", historySaveInterval)
+        if nanoseconds(forecastStep) < nanoseconds(tick) {
+            throw .invalidOption(name: "partitioning.forecastStep", value: "\(forecastStep)",
+                                 reason: "must be at least one tick (\(tick)): a step averages whole samples")
+        }
+        if seasonalPeriods.count > 2 {
+            throw .invalidOption(name: "partitioning.seasonalPeriods", value: "\(seasonalPeriods)", reason: "at most two periods")
+        }
+        let step = UInt64(nanoseconds(forecastStep))
+        for period in seasonalPeriods {
+            let steps = PartitionController.steps(of: period, step: step)
+            if period <= .zero || steps < 2 || steps > ForecastOptions.maximumPeriod {
+                throw .invalidOption(name: "partitioning.seasonalPeriods", value: "\(period)",
+                                     reason: "must be between 2 and \(ForecastOptions.maximumPeriod) forecast steps of \(forecastStep) (is \(steps))")
+            }
+        }
+        if seasonalPeriods.count == 2,
+           PartitionController.steps(of: seasonalPeriods[0], step: step) == PartitionController.steps(of: seasonalPeriods[1], step: step) {
+            throw .invalidOption(name: "partitioning.seasonalPeriods", value: "\(seasonalPeriods)", reason: "the two periods must differ")
+        }
         try capacity.validate(name: "partitioning.capacity")
         try policy.validate(name: "partitioning.policy")
     }
@@ -225,8 +246,13 @@ extension CapacityModel {
     /// The planner's own checks (`validationErrors`) plus the limits that keep its arithmetic
     /// finite. `name` prefixes the option names in the error.
     func validate(name: String) throws(AugurError) {
-        try OptionLimits.double("\(name).opsPerSecond", opsPerSecond, 0...1e12, lowExclusive: true)
-        try OptionLimits.double("\(name).writeBytesPerSecond", writeBytesPerSecond, 0...1e15, lowExclusive: true)
+        // Infinity is "no limit of this kind" (the measured default); NaN, zero, negative and
+        // finite values past the bounds are errors.
+        if opsPerSecond != .infinity { try OptionLimits.double("\(name).opsPerSecond", opsPerSecond, 0...1e12, lowExclusive: true) }
+        if writeBytesPerSecond != .infinity {
+            try OptionLimits.double("\(name).writeBytesPerSecond", writeBytesPerSecond, 0...1e15, lowExclusive: true)
+        }
+        if let costBudget { try OptionLimits.double("\(name).costBudget", costBudget, 0...64, lowExclusive: true) }
         try OptionLimits.double("\(name).highWatermark", highWatermark, 0...1, lowExclusive: true)
         try OptionLimits.double("\(name).lowWatermark", lowWatermark, 0...highWatermark, lowExclusive: true)
         if lowWatermark >= highWatermark {

@@ -73,11 +73,14 @@ final class Partition: @unchecked Sendable {
     private(set) var retired = false
     /// Load by key position, updated on every operation (telemetry).
     let histogram: KeyHistogram
+    /// Time spent in this partition's operations and maintenance (the measured load).
+    let cost: CostMeter
     /// Set while a background flush of this partition is queued.
     let flushQueued = Atomic<Bool>(false)
 
     init(record: PartitionRecord, runs: [Segment], indexRuns: [UInt32: [Segment]] = [:], histogram: KeyHistogram) {
         self.histogram = histogram
+        cost = CostMeter(stripes: histogram.options.stripeCount)
         id = record.id
         tableID = record.tableID
         lowerBound = record.lowerBound

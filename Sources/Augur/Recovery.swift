@@ -143,7 +143,8 @@ enum Recovery {
             }
             partitions.append(Partition(record: record, runs: runs, indexRuns: indexRuns,
                                         histogram: KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound,
-                                                                options: options.telemetry.histogram)))
+                                                                options: options.telemetry.histogram,
+                                                                focus: Engine.keySpan(of: runs))))
         }
         for table in state.tables.keys {
             if let problem = PartitionMap(partitions.filter { $0.tableID == table }).coverageProblem() {

@@ -291,7 +291,9 @@ extension Engine {
             throw error
         }
         options.crashPoint?(.reshardCommitted)
-        let histograms = targetHistograms(sources: sources, ranges: ranges)
+        let histograms = KeyHistogram.rebucketed(sources.map(\.histogram), boundaries: ranges.dropLast().map { $0.upper! },
+                                                 focus: built.map { Self.keySpan(of: $0.map(\.segment)) },
+                                                 options: options.telemetry.histogram)
         var targets: [Partition] = []
         for (t, record) in records.enumerated() {
             targets.append(Partition(record: record, runs: built[t].map(\.segment),
@@ -391,22 +393,6 @@ extension Engine {
         guard c.isValid else { return false }
         guard let upper else { return true }
         return upper.withUnsafeBytes { compareKeys(c.current.key, $0) < 0 }
-    }
-
-    /// Merges the sources' histograms and cuts the result at the targets' boundaries, so the
-    /// targets inherit their share of the counts.
-    private func targetHistograms(sources: [Partition], ranges: [(lower: [UInt8], upper: [UInt8]?)]) -> [KeyHistogram] {
-        var merged = sources[0].histogram
-        for p in sources.dropFirst() { merged = merged.merged(with: p.histogram) }
-        var out: [KeyHistogram] = []
-        var rest = merged
-        for r in ranges.dropLast() {
-            let (l, rr) = rest.split(at: r.upper!)
-            out.append(l)
-            rest = rr
-        }
-        out.append(rest)
-        return out
     }
 
     /// Records the abort and removes the target files (best effort: recovery removes them too).

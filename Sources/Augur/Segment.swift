@@ -156,6 +156,18 @@ final class Segment: @unchecked Sendable {
         return found
     }
 
+    /// The smallest and largest key stored (nil when the segment is empty).
+    var keySpan: (low: [UInt8], high: [UInt8])? {
+        guard dataLength > 0, indexCount > 0 else { return nil }
+        var offset = indexEntry(indexCount - 1)
+        var last = record(at: offset)
+        while offset + last.size < dataLength {
+            offset += last.size
+            last = record(at: offset)
+        }
+        return (Array(record(at: 0).key), Array(last.key))
+    }
+
     /// Offset of the first record with key ≥ `key`, or `dataLength` if none.
     func offset(atLeast key: UnsafeRawBufferPointer) -> Int {
         let slot = indexSlot(atMost: key)

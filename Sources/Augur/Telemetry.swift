@@ -237,10 +237,12 @@ final class Telemetry: @unchecked Sendable {
         return UnsafePointer(raw.assumingMemoryBound(to: ThreadTelemetryCell.self))
     }
 
-    /// The hot path: histogram counters plus a sampled workload vector.
+    /// The hot path: histogram counters, the operation's cost (`costNanos`: wall time from
+    /// routing to done, lock waits included) plus a sampled workload vector.
     @inline(__always)
-    func record(_ type: OperationType, _ partition: Partition, key: UnsafeRawBufferPointer, bytes: Int) {
+    func record(_ type: OperationType, _ partition: Partition, key: UnsafeRawBufferPointer, bytes: Int, costNanos: UInt64) {
         let t = thread().pointee
+        partition.cost.add(.foreground, nanos: costNanos, slot: t.slot)
         // Spelled out rather than `type.histogramAccess`: the cross-module getter was not
         // inlined (a call per operation).
         let access: HistogramAccess = (type == .retrieve || type == .scan) ? .read : .write

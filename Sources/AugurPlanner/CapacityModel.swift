@@ -1,9 +1,15 @@
 /// What one partition can sustain, and the planner's global limits. Every field is a named
 /// option with its unit and default; time is in nanoseconds of the engine clock.
 ///
-/// Utilization of a partition is `max(ops / opsPerSecond, writeBytes / writeBytesPerSecond)`
-/// (dimensionless; `1` = at capacity). A partition is *overloaded* when its utilization
-/// exceeds `1`.
+/// Utilization of a partition is `max(ops / opsPerSecond, writeBytes / writeBytesPerSecond,
+/// cost / costBudget)` (dimensionless; `1` = at capacity). A partition is *overloaded* when its
+/// utilization exceeds `1`.
+///
+/// Two ways to say what a partition can take: fixed rates (`opsPerSecond`,
+/// `writeBytesPerSecond`: the simulator and tests, or an operator who knows), or *measured*
+/// cost (`costBudget`: seconds of work inside the partition per second, which the engine
+/// measures — see ``measured(costBudget:)``, the engine's default). Either may be `.infinity`
+/// (no limit of that kind); both may be combined.
 ///
 /// Thread-safety: value type, `Sendable`.
 public struct CapacityModel: Sendable, Hashable {
@@ -32,6 +38,27 @@ public struct CapacityModel: Sendable, Hashable {
     /// Most reshards in flight at once (already running plus newly planned). Unit: actions.
     /// Default `4`.
     public var maxConcurrentReshards: Int
+    /// Measured work one partition may do per second before it counts as saturated: seconds of
+    /// foreground operations (with their lock waits) and maintenance inside the partition per
+    /// second. Unit: s/s. Default nil (not used: fixed rates only).
+    public var costBudget: Double? = nil
+
+    /// The engine's default capacity: no fixed ops or bytes limit; a partition is at capacity
+    /// when its measured work reaches `costBudget` seconds per second. The default, 0.5 s/s, is
+    /// CockroachDB's load-based split threshold (500 ms of CPU per second per range). In this
+    /// mode the controller also reports what that means in ops/s for the machine it runs on
+    /// (`costBudget ÷ measured cost per operation`).
+    public static func measured(costBudget: Double = 0.5) -> CapacityModel {
+        // 512 MiB: CockroachDB's default range size limit. Horizon and cooldown of 30 s suit a
+        // controller that samples every second and forecasts 5 s steps.
+        var c = CapacityModel(opsPerSecond: .infinity, writeBytesPerSecond: .infinity, maxPartitionBytes: 512 << 20,
+                              minPartitionBytes: 1 << 20, horizonNanos: 30_000_000_000, cooldownNanos: 30_000_000_000)
+        c.costBudget = costBudget
+        return c
+    }
+
+    /// Whether capacity comes from measured cost (no fixed ops and bytes limits).
+    public var isMeasured: Bool { costBudget != nil && opsPerSecond == .infinity && writeBytesPerSecond == .infinity }
 
     /// Creates a capacity model; every parameter has the documented default.
     public init(opsPerSecond: Double = 1000,
@@ -57,14 +84,23 @@ public struct CapacityModel: Sendable, Hashable {
     /// Utilization of a load sample (see the type's documentation).
     @inlinable
     public func utilization(_ load: LoadSample) -> Double {
-        max(load.opsPerSecond / opsPerSecond, load.writeBytesPerSecond / writeBytesPerSecond)
+        let rates = max(load.opsPerSecond / opsPerSecond, load.writeBytesPerSecond / writeBytesPerSecond)
+        guard let costBudget else { return rates }
+        return max(rates, load.costPerSecond / costBudget)
     }
 
     /// Problems with the options, empty when valid.
     public func validationErrors() -> [String] {
         var errors: [String] = []
-        if !(opsPerSecond > 0) { errors.append("opsPerSecond must be > 0 (got \(opsPerSecond))") }
-        if !(writeBytesPerSecond > 0) { errors.append("writeBytesPerSecond must be > 0 (got \(writeBytesPerSecond))") }
+        if !(opsPerSecond > 0) { errors.append("opsPerSecond must be > 0 or infinity (got \(opsPerSecond))") }
+        if !(writeBytesPerSecond > 0) { errors.append("writeBytesPerSecond must be > 0 or infinity (got \(writeBytesPerSecond))") }
+        if let costBudget, !(costBudget > 0 && costBudget <= 64) {
+            errors.append("costBudget must be in (0, 64] seconds per second (got \(costBudget))")
+        }
+        if opsPerSecond == .infinity && writeBytesPerSecond == .infinity && costBudget == nil {
+            errors.append("no capacity limit: give opsPerSecond, writeBytesPerSecond or costBudget")
+        }
+        if !(horizonNanos > 0) { errors.append("horizonNanos must be > 0") }
         if maxPartitionBytes == 0 { errors.append("maxPartitionBytes must be > 0") }
         if minPartitionBytes >= maxPartitionBytes { errors.append("minPartitionBytes must be < maxPartitionBytes") }
         if !(highWatermark > 0 && highWatermark <= 1) { errors.append("highWatermark must be in (0, 1] (got \(highWatermark))") }

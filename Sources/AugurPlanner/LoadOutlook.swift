@@ -59,9 +59,14 @@ public struct LoadOutlook: Sendable, Hashable {
         var overloadAt: UInt64? = current > 1 ? now : nil
 
         // Utilization per forecast unit: ops/opsCap, or write bytes per op when they dominate.
-        let cur = partition.current
-        let wbPerOp = cur.opsPerSecond > 0 ? cur.writeBytesPerSecond / cur.opsPerSecond : 0
-        let perOp = max(1 / capacity.opsPerSecond, wbPerOp / capacity.writeBytesPerSecond)
+        // Ratios over the last ten samples, not the newest alone: a trough's few operations
+        // next to one merge would make a single sample's cost per operation meaningless.
+        let ratioWindow = recent.suffix(10)
+        let ops = ratioWindow.reduce(0) { $0 + $1.opsPerSecond }
+        let wbPerOp = ops > 0 ? ratioWindow.reduce(0) { $0 + $1.writeBytesPerSecond } / ops : 0
+        let costPerOp = ops > 0 ? ratioWindow.reduce(0) { $0 + $1.costPerSecond } / ops : 0
+        let perOp = max(1 / capacity.opsPerSecond, wbPerOp / capacity.writeBytesPerSecond,
+                        capacity.costBudget.map { costPerOp / $0 } ?? 0)
 
         var steps: [OutlookStep] = []
         var peak = current

@@ -6,11 +6,15 @@ public struct LoadSample: Sendable, Hashable {
     public var opsPerSecond: Double
     /// Written bytes per second. Unit: bytes/s.
     public var writeBytesPerSecond: Double
+    /// Measured cost: seconds of work inside the partition (its operations, their lock waits,
+    /// its flushes and merges) per second of wall time. Unit: s/s. Zero when not measured.
+    public var costPerSecond: Double
 
     /// Creates a sample.
-    public init(opsPerSecond: Double, writeBytesPerSecond: Double = 0) {
+    public init(opsPerSecond: Double, writeBytesPerSecond: Double = 0, costPerSecond: Double = 0) {
         self.opsPerSecond = opsPerSecond
         self.writeBytesPerSecond = writeBytesPerSecond
+        self.costPerSecond = costPerSecond
     }
 
     /// No load.
@@ -19,12 +23,14 @@ public struct LoadSample: Sendable, Hashable {
     /// Component-wise sum (used for the conservative "sum of peaks" of a merge pair).
     public static func + (a: LoadSample, b: LoadSample) -> LoadSample {
         LoadSample(opsPerSecond: a.opsPerSecond + b.opsPerSecond,
-                   writeBytesPerSecond: a.writeBytesPerSecond + b.writeBytesPerSecond)
+                   writeBytesPerSecond: a.writeBytesPerSecond + b.writeBytesPerSecond,
+                   costPerSecond: a.costPerSecond + b.costPerSecond)
     }
 
     /// Scales both components.
     public static func * (a: LoadSample, s: Double) -> LoadSample {
-        LoadSample(opsPerSecond: a.opsPerSecond * s, writeBytesPerSecond: a.writeBytesPerSecond * s)
+        LoadSample(opsPerSecond: a.opsPerSecond * s, writeBytesPerSecond: a.writeBytesPerSecond * s,
+                   costPerSecond: a.costPerSecond * s)
     }
 }
 

@@ -17,10 +17,14 @@
 public struct Planner: Sendable {
     /// The policy.
     public let policy: PlannerPolicy
+    /// Whether `.static` still splits partitions above `CapacityModel.maxPartitionBytes` (the
+    /// other policies always do).
+    public let splitsBySize: Bool
 
     /// Creates a planner running `policy`.
-    public init(policy: PlannerPolicy) {
+    public init(policy: PlannerPolicy, splitsBySize: Bool = false) {
         self.policy = policy
+        self.splitsBySize = splitsBySize
     }
 
     /// Plans reshards for `snapshot` at engine time `now` (ns).
@@ -36,7 +40,10 @@ public struct Planner: Sendable {
                               noIntervalMargin: margin, currentSamples: samples)
         switch policy {
         case .static:
-            break
+            guard splitsBySize else { break }
+            for (i, p) in ctx.partitions.enumerated() where p.state == .active && p.sizeBytes > capacity.maxPartitionBytes && ctx.isFree(i) {
+                ReactivePolicy.proposeOversize(&ctx, i)
+            }
         case let .reactive(options):
             ReactivePolicy.plan(&ctx, options: options)
         case let .predictive(options):

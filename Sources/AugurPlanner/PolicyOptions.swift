@@ -83,7 +83,8 @@ public struct PredictiveOptions: Sendable, Hashable {
     public var maxSplitWays: Int
     /// Window over which a merge candidate's combined peak must have stayed under the low
     /// watermark (from `PartitionSnapshot.windowPeaks`, the shortest window at least this
-    /// long). Unit: ns. Default `1800 s`.
+    /// long; inherited history counts). With the forecast over the horizon, this decides a
+    /// merge in a trough. Unit: ns. Default `30 s`.
     public var mergeWindowNanos: UInt64
     /// A merge runs only at a forecast trough: the pair's current combined load may exceed the
     /// lowest point forecast over the horizon by at most this fraction; otherwise it is
@@ -100,8 +101,8 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// How many empty partitions to pre-create ahead of an append workload. Unit: partitions.
     /// Default `2`.
     public var precreateCount: Int
-    /// Minimum time between two splits of the same range. Unit: ns. Default `0` (a range
-    /// whose forecast still does not fit may split again at once).
+    /// Minimum time between two splits of the same range (children inherit their parent's
+    /// split time), unless the point forecast itself exceeds capacity. Unit: ns. Default `15 s`.
     public var splitIntervalNanos: UInt64
 
     /// Creates predictive options; every parameter has the documented default.
@@ -110,12 +111,12 @@ public struct PredictiveOptions: Sendable, Hashable {
                 currentSamples: Int = 3,
                 targetFill: Double = 0.6,
                 maxSplitWays: Int = 8,
-                mergeWindowNanos: UInt64 = 1_800_000_000_000,
+                mergeWindowNanos: UInt64 = 30_000_000_000,
                 troughTolerance: Double = 0.1,
                 hotKeyFraction: Double = 0.5,
                 appendFraction: Double = 0.9,
                 precreateCount: Int = 2,
-                splitIntervalNanos: UInt64 = 0) {
+                splitIntervalNanos: UInt64 = 15_000_000_000) {
         self.intervalLevel = intervalLevel
         self.noIntervalMargin = noIntervalMargin
         self.currentSamples = currentSamples

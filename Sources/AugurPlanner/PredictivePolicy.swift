@@ -60,7 +60,14 @@ enum PredictivePolicy {
         let peak = outlook.peakUpper
         let hw = ctx.capacity.highWatermark
         let target = options.targetFill
-        if options.splitIntervalNanos > 0, let last = ctx.ledger.lastSplitAt(p.id), ctx.now < last &+ options.splitIntervalNanos { return }
+        // One split per range per interval (children inherit it), unless the forecast says
+        // overload even at its point estimate — a fresh child already over capacity.
+        if options.splitIntervalNanos > 0, let last = ctx.ledger.lastSplitAt(p.id), ctx.now < last &+ options.splitIntervalNanos,
+           !(outlook.hasForecast && outlook.steps.contains { $0.point > 1 }) {
+            ctx.note(PlanFinding(code: .splitInterval, partitions: [p.id],
+                                 message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but split \(Fmt.seconds(ctx.now &- last)) ago (interval \(Fmt.seconds(options.splitIntervalNanos)))"))
+            return
+        }
         let why = outlook.hasForecast
             ? "forecast upper bound \(Fmt.f2(peak)) > \(Fmt.f2(hw)) within \(Fmt.seconds(ctx.capacity.horizonNanos)) (now \(Fmt.f2(outlook.current)), p=\(Fmt.f2(outlook.score)))"
             : "no forecast yet; current \(Fmt.f2(outlook.current)) plus margin = \(Fmt.f2(peak)) > \(Fmt.f2(hw))"
@@ -154,6 +161,9 @@ enum PredictivePolicy {
         guard p.range.upper == nil, p.state == .active, options.precreateCount > 0,
               let histogram = ctx.profiles[i].histogram else { return }
         let span = max(1, histogram.bucketCount / 16)
+        // A histogram whose writes sit in a handful of buckets cannot tell appends from a
+        // range it cannot resolve: no pre-creation on that evidence.
+        guard histogram.writes.filter({ $0 > 0 }).count >= 8 else { return }
         guard let (share, top, n) = ctx.profiles[i].appendProfile(span: span), share >= options.appendFraction, top < n - 1 else { return }
         var cuts: [[UInt8]] = []
         for k in 0..<options.precreateCount {

@@ -68,6 +68,15 @@ public struct HistogramSnapshot: Sendable, Hashable {
         self.writeBytes = writeBytes
     }
 
+    /// The counts added since `earlier` (a snapshot of the same histogram): the load of a
+    /// recent window rather than of the histogram's whole life. Nil when the maps differ.
+    public func since(_ earlier: HistogramSnapshot) -> HistogramSnapshot? {
+        guard earlier.map == map else { return nil }
+        func d(_ a: [UInt64], _ b: [UInt64]) -> [UInt64] { zip(a, b).map { $0 >= $1 ? $0 - $1 : 0 } }
+        return HistogramSnapshot(map: map, reads: d(reads, earlier.reads), writes: d(writes, earlier.writes),
+                                 readBytes: d(readBytes, earlier.readBytes), writeBytes: d(writeBytes, earlier.writeBytes))
+    }
+
     /// An empty snapshot over `map`.
     public init(emptyOver map: KeyPositionMap) {
         let z = [UInt64](repeating: 0, count: map.bucketCount)

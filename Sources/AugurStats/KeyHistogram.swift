@@ -74,8 +74,10 @@ public final class KeyHistogram: @unchecked Sendable {
     /// - Parameters:
     ///   - lowerBound: inclusive lower key; empty is minus infinity.
     ///   - upperBound: exclusive upper key; nil is plus infinity.
-    public convenience init(lowerBound: [UInt8], upperBound: [UInt8]?, options: HistogramOptions = HistogramOptions()) {
-        let map = KeyPositionMap(lowerBound: lowerBound, upperBound: upperBound, bucketCount: options.bucketCount)
+    ///   - focus: the smallest and largest stored key, when known (see `KeyPositionMap`).
+    public convenience init(lowerBound: [UInt8], upperBound: [UInt8]?, options: HistogramOptions = HistogramOptions(),
+                            focus: (low: [UInt8], high: [UInt8])? = nil) {
+        let map = KeyPositionMap(lowerBound: lowerBound, upperBound: upperBound, bucketCount: options.bucketCount, focus: focus)
         self.init(map: map, options: options, seed: nil)
     }
 
@@ -280,6 +282,17 @@ public final class KeyHistogram: @unchecked Sendable {
     public func split(at key: [UInt8]) -> (KeyHistogram, KeyHistogram) {
         let parts = HistogramSnapshot.rebucket([snapshot()], boundaries: [key], bucketCount: map.bucketCount)
         return (KeyHistogram(seededFrom: parts[0], options: options), KeyHistogram(seededFrom: parts[1], options: options))
+    }
+
+    /// Histograms for the ranges `sources` are cut into at `boundaries` (adjacent sources, in
+    /// key order), each focused on its stored keys when `focus` gives them; counts are
+    /// inherited in proportion to the overlap and conserved exactly. What a reshard's
+    /// targets start with.
+    public static func rebucketed(_ sources: [KeyHistogram], boundaries: [[UInt8]],
+                                  focus: [(low: [UInt8], high: [UInt8])?], options: HistogramOptions) -> [KeyHistogram] {
+        let parts = HistogramSnapshot.rebucket(sources.map { $0.snapshot() }, boundaries: boundaries,
+                                               bucketCount: sources[0].map.bucketCount, focus: focus)
+        return parts.map { KeyHistogram(seededFrom: $0, options: options) }
     }
 
     /// Merges with the adjacent histogram on the right (`self.upperBound ==

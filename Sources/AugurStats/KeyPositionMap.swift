@@ -54,9 +54,16 @@ public struct KeyPositionMap: Sendable, Hashable {
 
     /// Creates the map of `[lowerBound, upperBound)` with `bucketCount` buckets.
     ///
+    /// `focus` (the range's smallest and largest stored key, when known) spreads the buckets
+    /// over `[focus.low, focus.high]` instead of the whole range: the first bucket also holds
+    /// every key below `focus.low` and the last every key above `focus.high`. Without it a range
+    /// such as `[−∞, +∞)` over keys that start with zero bytes puts every key in bucket 0, and
+    /// no statistic can say where inside the data the load is. Ignored unless
+    /// `lowerBound ≤ focus.low < focus.high < upperBound`.
+    ///
     /// - Precondition: `lowerBound < upperBound` (when `upperBound` is not nil)
     ///   and `1 <= bucketCount <= 4096`.
-    public init(lowerBound: [UInt8], upperBound: [UInt8]?, bucketCount: Int) {
+    public init(lowerBound: [UInt8], upperBound: [UInt8]?, bucketCount: Int, focus: (low: [UInt8], high: [UInt8])? = nil) {
         precondition(bucketCount >= 1 && bucketCount <= 4096, "bucketCount must be in 1...4096")
         if let hi = upperBound {
             precondition(lowerBound.lexicographicallyPrecedes(hi), "lowerBound must be < upperBound")
@@ -65,18 +72,30 @@ public struct KeyPositionMap: Sendable, Hashable {
         self.upperBound = upperBound
         self.bucketCount = bucketCount
 
-        var prefixLength = 0
-        if let hi = upperBound {
-            while prefixLength < lowerBound.count, prefixLength < hi.count,
-                  lowerBound[prefixLength] == hi[prefixLength] { prefixLength += 1 }
-        } else {
-            while prefixLength < lowerBound.count, lowerBound[prefixLength] == 0xFF { prefixLength += 1 }
+        var focus = focus
+        if let f = focus, !(f.low.lexicographicallyPrecedes(f.high) && !f.low.lexicographicallyPrecedes(lowerBound)
+                             && (upperBound.map { f.high.lexicographicallyPrecedes($0) } ?? true)) {
+            focus = nil
         }
-        self.prefix = Array(lowerBound[0..<prefixLength])
-        let lo = KeyPositionMap.window(lowerBound, from: prefixLength)
+        // The interpolated span: the focus (both ends inclusive), or the bounds.
+        let spanLow = focus?.low ?? lowerBound
+        let spanHigh: [UInt8]? = focus?.high ?? upperBound
+        var prefixLength = 0
+        if let hi = spanHigh {
+            while prefixLength < spanLow.count, prefixLength < hi.count,
+                  spanLow[prefixLength] == hi[prefixLength] { prefixLength += 1 }
+        } else {
+            while prefixLength < spanLow.count, spanLow[prefixLength] == 0xFF { prefixLength += 1 }
+        }
+        self.prefix = Array(spanLow[0..<prefixLength])
+        let lo = KeyPositionMap.window(spanLow, from: prefixLength)
         self.lowValue = lo
         let extra: UInt128
-        if let hi = upperBound {
+        if let f = focus {
+            // focus.high is a stored key: its window value must have an offset of its own.
+            self.highValue = KeyPositionMap.window(f.high, from: prefixLength)
+            extra = 1
+        } else if let hi = upperBound {
             self.highValue = KeyPositionMap.window(hi, from: prefixLength)
             extra = hi.count > prefixLength + 8 ? 1 : 0
         } else {

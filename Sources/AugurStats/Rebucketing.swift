@@ -20,7 +20,8 @@ extension HistogramSnapshot {
     /// - split: `rebucket([p], boundaries: [k])`
     /// - merge: `rebucket([a, b], boundaries: [])`
     /// - boundary move: `rebucket([a, b], boundaries: [k])`
-    public static func rebucket(_ sources: [HistogramSnapshot], boundaries: [[UInt8]], bucketCount: Int) -> [HistogramSnapshot] {
+    public static func rebucket(_ sources: [HistogramSnapshot], boundaries: [[UInt8]], bucketCount: Int,
+                                focus: [(low: [UInt8], high: [UInt8])?]? = nil) -> [HistogramSnapshot] {
         precondition(!sources.isEmpty, "need at least one source")
         for k in 0..<(sources.count - 1) {
             precondition(sources[k].map.upperBound == sources[k + 1].map.lowerBound, "sources must be adjacent and ordered")
@@ -35,7 +36,8 @@ extension HistogramSnapshot {
         var targetMaps: [KeyPositionMap] = []
         for t in 0..<bounds.count {
             let upper: [UInt8]? = t + 1 < bounds.count ? bounds[t + 1] : hi
-            targetMaps.append(KeyPositionMap(lowerBound: bounds[t], upperBound: upper, bucketCount: bucketCount))
+            let f = focus.flatMap { t < $0.count ? $0[t] : nil }
+            targetMaps.append(KeyPositionMap(lowerBound: bounds[t], upperBound: upper, bucketCount: bucketCount, focus: f))
         }
 
         // Flattened target buckets in key order.

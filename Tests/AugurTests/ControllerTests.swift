@@ -48,7 +48,7 @@ import AugurTestSupport
         var d = try drive(engine, table, clock, seconds: 5, opsPerSecond: 2500)
         #expect(d.isEmpty, "reactive acted before the threshold held for 10 s: \(d.map(\.action))")
         d = try drive(engine, table, clock, seconds: 8, opsPerSecond: 2500)
-        #expect(d.contains { $0.kind == "split" && $0.executed }, "\(d.map(\.action))")
+        #expect(d.contains { $0.kind == "split" && $0.executed }, "\(d.map(\.action)) \(d.map { $0.error ?? "" })")
         try waitForReshards(engine)
         #expect(try table.partitionStats().count >= 2)
         #expect(coverageProblem(try table.partitionStats()) == nil)

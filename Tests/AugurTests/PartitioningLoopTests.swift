@@ -1,0 +1,216 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import Augur
+import AugurPlanner
+import AugurSys
+import AugurTestSupport
+
+/// The controller loop's rules in the live engine (issue 14): inherited counts are not load,
+/// splits never leave a side without data, history follows key ranges through reshards and
+/// reopen, cold neighbours merge, overload is counted under every policy.
+@Suite struct PartitioningLoopTests {
+    func options(_ policy: PlannerPolicy, fs: CrashSimulatingFileSystem = CrashSimulatingFileSystem()) -> (EngineOptions, ManualClock) {
+        let clock = ManualClock()
+        var o = EngineOptions()
+        o.fileSystem = fs
+        o.durability = .none
+        o.clock = clock
+        o.telemetry.collectInterval = .seconds(3600)
+        o.partitioning.policy = policy
+        o.partitioning.runsOnTimer = false
+        // A fixed capacity keeps the test deterministic (measured cost depends on the machine).
+        o.partitioning.capacity = CapacityModel(opsPerSecond: 1000, minPartitionBytes: 0, horizonNanos: 30_000_000_000,
+                                                cooldownNanos: 20_000_000_000)
+        return (o, clock)
+    }
+
+    /// One second of `ops` operations on keys `k0000`…`k(keys-1)` (reads and writes alternate), then a tick.
+    func second(_ engine: Engine, _ table: Table, _ clock: ManualClock, ops: Int, keys: Int = 2000, n: inout Int) throws -> [PartitioningDecision] {
+        for _ in 0..<ops {
+            n += 1
+            let k = (n &* 7919) % keys
+            let key = Array(String(format: "k%04d", k).utf8)
+            if n % 2 == 0 { try table.put(key, [1, 2, 3, 4]) } else { _ = try table.get(key) }
+        }
+        clock.advance(by: .seconds(1))
+        return engine.controllerTick()
+    }
+
+    func load(_ table: Table, keys: Int = 2000) throws {
+        for k in 0..<keys { try table.put(Array(String(format: "k%04d", k).utf8), [0]) }
+    }
+
+    func settle(_ engine: Engine) throws {
+        for name in try engine.tableNames() {
+            for _ in 0..<5000 {
+                if try engine.reshardingStatus(table: name).allSatisfy({ $0.state == .committed || $0.state == .aborted }) { break }
+                usleep(1000)
+            }
+        }
+    }
+
+    func savedHistory(_ fs: CrashSimulatingFileSystem) throws -> [[String: Any]] {
+        let bytes = try fs.readFile("/db/LOADHISTORY")
+        let text = String(decoding: bytes, as: UTF8.self)
+        let json = try #require(text.range(of: "\ncrc32c ", options: .backwards)).lowerBound
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text[..<json].utf8)) as? [String: Any])
+        let tables = try #require(object["tables"] as? [[String: Any]])
+        return try #require(tables.first?["ranges"] as? [[String: Any]])
+    }
+
+    /// Tried without the fix (a new partition's series starting from zero totals): the children
+    /// counted their inherited histogram counts as one second of load (thousands of ops/s) and
+    /// split again at the next tick.
+    @Test func inheritedCountsAreNotNewLoad() throws {
+        var o = options(.predictive(PredictiveOptions(splitIntervalNanos: 0))).0
+        let clock = o.clock as! ManualClock
+        o.partitioning.capacity.cooldownNanos = 600_000_000_000   // no merges in this test
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        try load(table)
+        try engine.flush()
+        var n = 0
+        _ = engine.controllerTick()
+        var d: [PartitioningDecision] = []
+        for _ in 0..<6 { d += try second(engine, table, clock, ops: 1500, n: &n) }
+        #expect(d.contains { $0.kind == "split" && $0.executed }, "no split under 1.5× capacity: \(d.map(\.action))")
+        try settle(engine)
+        let parts = try table.partitionStats().count
+        // Well under capacity now: nothing may split (each child sees 150 ops/s, not its inheritance).
+        var after: [PartitioningDecision] = []
+        for _ in 0..<5 { after += try second(engine, table, clock, ops: 300, n: &n) }
+        #expect(!after.contains { $0.kind == "split" }, "split again after the load fell: \(after.map(\.reason))")
+        #expect(try table.partitionStats().count == parts)
+        try engine.close()
+    }
+
+    /// Tried without the fix (cut keys taken as the planner gave them): the histogram of the
+    /// whole key space put every `k…` key in one bucket, the cuts fell above all data, and the
+    /// split made partitions with no record.
+    @Test func splitsNeverLeaveAnEmptySide() throws {
+        let (o, clock) = options(.predictive(PredictiveOptions()))
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        try load(table)
+        try engine.flush()
+        var n = 0
+        _ = engine.controllerTick()
+        var d: [PartitioningDecision] = []
+        for _ in 0..<40 { d += try second(engine, table, clock, ops: 3000, n: &n) }
+        try settle(engine)
+        let stats = try table.partitionStats()
+        #expect(stats.count >= 2, "no split: \(d.map(\.action))")
+        for p in stats { #expect(p.records > 0, "empty partition \(p) after \(d.map(\.action))") }
+        #expect(coverageProblem(stats) == nil)
+        try engine.close()
+    }
+
+    /// Tried without carrying history (each new partition starting empty): the children's saved
+    /// samples covered only the seconds after the split.
+    @Test func historyFollowsSplitsAndReopen() throws {
+        let fs = CrashSimulatingFileSystem()
+        var (o, clock) = options(.predictive(PredictiveOptions()), fs: fs)
+        o.partitioning.capacity.cooldownNanos = 600_000_000_000
+        var engine = try Engine.open(at: "/db", options: o)
+        var table = try engine.createTable("t")
+        try load(table)
+        try engine.flush()
+        var n = 0
+        _ = engine.controllerTick()
+        for _ in 0..<20 { _ = try second(engine, table, clock, ops: 600, n: &n) }
+        for _ in 0..<10 { _ = try second(engine, table, clock, ops: 2500, n: &n) }
+        try settle(engine)
+        for _ in 0..<3 { _ = try second(engine, table, clock, ops: 2500, n: &n) }
+        #expect(try table.partitionStats().count >= 2, "no split")
+        try engine.close()
+        let ranges = try savedHistory(fs)
+        #expect(ranges.count >= 2)
+        for r in ranges {
+            let ops = try #require((r["samples"] as? [String: Any])?["ops"] as? [Double])
+            #expect(ops.count >= 30, "a range's history starts at its split: \(ops.count) samples")
+            // The first 20 s carried ~600 ops/s for the whole table: each range holds its share.
+            #expect(ops.prefix(15).allSatisfy { $0 < 700 }, "inherited history is scaled to the range's share")
+        }
+        let total = ranges.compactMap { ($0["samples"] as? [String: Any])?["ops"] as? [Double] }
+            .map { $0[5] }.reduce(0, +)
+        #expect(abs(total - 600) < 120, "shares of an old second sum to what the table saw (\(total))")
+
+        // Reopen: the history continues where it was saved.
+        engine = try Engine.open(at: "/db", options: o)
+        table = try engine.table(named: "t")
+        _ = engine.controllerTick()
+        for _ in 0..<5 { _ = try second(engine, table, clock, ops: 100, n: &n) }
+        let note = try engine.partitioningCounters(table: "t").historyNote
+        #expect(note == nil, "\(note ?? "")")
+        try engine.close()
+        for r in try savedHistory(fs) {
+            let ops = try #require((r["samples"] as? [String: Any])?["ops"] as? [Double])
+            #expect(ops.count >= 35, "reopen forgot the history: \(ops.count) samples")
+        }
+    }
+
+    @Test func damagedHistoryIsIgnoredAndReported() throws {
+        let fs = CrashSimulatingFileSystem()
+        let (o, clock) = options(.reactive(ReactiveOptions()), fs: fs)
+        var engine = try Engine.open(at: "/db", options: o)
+        var table = try engine.createTable("t")
+        var n = 0
+        for _ in 0..<3 { _ = try second(engine, table, clock, ops: 10, n: &n) }
+        try engine.close()
+        var bytes = try fs.readFile("/db/LOADHISTORY")
+        bytes[bytes.count / 2] ^= 0x20
+        let h = try fs.open("/db/LOADHISTORY", mode: .readWrite)
+        try h.write(at: 0, bytes)
+        try h.sync()
+        h.close()
+        engine = try Engine.open(at: "/db", options: o)
+        table = try engine.table(named: "t")
+        let note = try #require(try engine.partitioningCounters(table: "t").historyNote)
+        #expect(note.contains("LOADHISTORY ignored"), "\(note)")
+        #expect(try table.get("k0000") == nil || true)
+        try engine.close()
+    }
+
+    /// A merge of cold neighbours once the load has fallen and the forecast says it stays low.
+    @Test func coldNeighboursMergeInATrough() throws {
+        let (o, clock) = options(.predictive(PredictiveOptions()))
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        try load(table)
+        try engine.flush()
+        var n = 0
+        _ = engine.controllerTick()
+        var d: [PartitioningDecision] = []
+        for _ in 0..<20 { d += try second(engine, table, clock, ops: 2500, n: &n) }
+        try settle(engine)
+        let peak = try table.partitionStats().count
+        #expect(peak >= 2, "no split at the peak: \(d.map(\.action))")
+        var trough: [PartitioningDecision] = []
+        for _ in 0..<240 {
+            trough += try second(engine, table, clock, ops: 40, n: &n)
+            try settle(engine)
+        }
+        let plan = try engine.currentPlan(table: "t")
+        #expect(trough.contains { $0.kind == "merge" && $0.executed }, "no merge in the trough: \(trough.map(\.action)) \(plan)")
+        #expect(try table.partitionStats().count < peak)
+        #expect(coverageProblem(try table.partitionStats()) == nil)
+        try engine.close()
+    }
+
+    /// Overload is measured for `.static` too (it used to count only when a policy planned).
+    @Test func staticCountsOverload() throws {
+        let (o, clock) = options(.static)
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        var n = 0
+        _ = engine.controllerTick()
+        for _ in 0..<5 { _ = try second(engine, table, clock, ops: 2500, n: &n) }
+        let c = try engine.partitioningCounters(table: "t")
+        #expect(c.overloadSeconds >= 4, "\(c.overloadSeconds)")
+        #expect(c.partitions == 1)
+        try engine.close()
+    }
+}
