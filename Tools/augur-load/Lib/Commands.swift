@@ -117,29 +117,36 @@ func log(_ s: String) {
     StandardStream.error(s + "\n")
 }
 
-/// Opens the engine, applies the policy, loads, runs, closes.
-func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws -> RunResult {
+/// Opens the engine, pre-splits (static), loads, applies the policy, runs, closes. `label`
+/// names the run in progress lines (default: the engine).
+func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: String? = nil) throws -> RunResult {
     if scenario.engine.directory == nil {
         for path in TemporaryStores.removeStale() { log("augur-load: removed \(path), the store of a run that was killed") }
     }
+    let policy = scenario.policy.policy
+    var engineConfig = scenario.engine
+    engineConfig.shadowPartitioning = policy == .static
     let store: any KeyValueStore
     do {
-        store = try EngineRegistry.make(engine, scenario.engine)
+        store = try EngineRegistry.make(engine, engineConfig)
     } catch {
         log("augur-load: cannot open \(engine): \(error)")
         throw ExitCode.failure
     }
     var closed = false
     defer { if !closed { try? store.close() } }
+    // Before the load: refuse a policy the engine lacks, and pre-split (static --partitions N)
+    // so records land in their partitions and nothing is copied later.
     do {
-        try store.apply(scenario.policy)
+        try store.checkSupports(policy)
+        try store.apply(PartitionPolicyRequest(policy: .static, splitKeys: scenario.policy.splitKeys))
     } catch let e as WorkloadError {
         log("augur-load: error: \(e)")
         throw ExitCode.validationFailure
     }
     let runner = WorkloadRunner(store: store, spec: scenario.spec, config: scenario.config,
                                 clock: SystemWorkloadClock(spinNanoseconds: UInt64(options.spinUs) * 1000))
-    let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: engine)
+    let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: label ?? engine)
     runner.progress = printer.callback
 
     // Ctrl-C or SIGTERM: stop the run cleanly (the store is closed and a temporary one removed).
@@ -152,17 +159,27 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws 
     }
     defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
 
-    log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed)")
+    log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed); policy \(policy.rawValue)")
     var load: LoadSummary? = nil
     if scenario.load {
         log("augur-load: loading \(scenario.spec.recordCount) records…")
         load = try runner.load(batchSize: scenario.loadBatchSize)
         log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
     }
+    // After the load, so the load itself triggers no reshards under reactive or predictive.
+    if policy != .static {
+        do {
+            try store.apply(PartitionPolicyRequest(policy: policy))
+        } catch let e as WorkloadError {
+            log("augur-load: error: \(e)")
+            throw ExitCode.validationFailure
+        }
+    }
     var result = try runner.run()
     printer.finish()
     result.load = load
-    if scenario.policy.policy == .static {
+    result.policy = policy
+    if policy == .static {
         let n = scenario.policy.splitKeys.count + 1
         result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal key ranges" : ", engine's initial layout"))
     }
