@@ -95,23 +95,15 @@ public struct PoliciesCommand: ParsableCommand {
         commandName: "policies",
         abstract: "Run the same scenario under static, reactive and predictive partitioning (a fresh store each, same seed, one after another) and print them side by side.",
         discussion: """
-        One row per policy: throughput, p50/p99/p99.9, overload seconds (the engine's measured
-        saturation, for static too), mean and max partitions over the time series,
-        splits/merges/moves, bytes moved and forecast error; then PASS/FAIL per criterion:
+        One row per policy: throughput, p50/p99/p99.9, overload seconds (the engine's measured saturation, for static too), mean and max partitions over the time series, splits/merges/moves, bytes moved and forecast error. Then PASS/FAIL per criterion:
           (a) predictive has the lowest p99 (a tie counts as lowest)
           (b) predictive's overload seconds <= 50% of reactive's
           (c) predictive's mean partitions <= 1.25 x reactive's
           (d) predictive's bytes moved <= 1.2 x reactive's
           (e) static shows overload (> 0 s)
-        (b) and (d) against a reactive 0 hold only when predictive's is 0 too. A criterion whose
-        policy was not run (or whose number the engine does not report) says n/a. The verdict
-        does not change the exit status.
+        (b) and (d) against a reactive 0 hold only when predictive's is 0 too. A criterion whose policy was not run, or whose number the engine does not report, says n/a. The verdict does not change the exit status.
 
-        --partitions N pre-splits the static run only. --dir D gives each policy the store
-        D/<policy>. --json FILE writes an array of the runs' objects (the run command's
-        schema; each has "policy"). --report FILE writes FILE-<policy>.html per policy (the run
-        command's report) and FILE itself: the table, the criteria and the partition counts and
-        p99 of all policies in one page.
+        --partitions N pre-splits the static run only. --dir D gives each policy the store D/<policy>. --json FILE writes an array of the runs' objects (the run command's schema; each has "policy"). --report r.html writes r-<policy>.html per policy (the run command's report) and r.html: the table, the criteria, and partitions, p99 and throughput of every policy on shared charts.
         """)
     @OptionGroup public var options: LoadOptions
     @Option(help: "Comma-separated partition policies, run in this order (static, reactive, predictive).")
@@ -143,6 +135,12 @@ public struct PoliciesCommand: ParsableCommand {
 
     public func run() throws {
         let engine = options.engine.lowercased()
+        if let dir = options.dir {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                log("augur-load: cannot create \(dir): \(error)")
+                throw ExitCode.failure
+            }
+        }
         var results: [RunResult] = []
         for policy in try Self.parse(policies) {
             log("== \(policy.rawValue) ==")
