@@ -248,6 +248,8 @@ public enum HTMLReport {
     .s1 { stroke: #1f77b4; } .s2 { stroke: #7f7f7f; } .s3 { stroke: #d62728; } .s4 { stroke: #2ca02c; }
     .dashed { stroke-dasharray: 5 4; } .band { fill: #7f7f7f; fill-opacity: 0.18; stroke: none; }
     .event { stroke: #ff7f0e; stroke-width: 1.2; stroke-dasharray: 2 2; } .note { font-size: 13px; fill: #888; }
+    td.pass { color: #1a7f37; font-weight: 600; } td.fail { color: #c62828; font-weight: 600; } td.na { color: #888; }
+    table.criteria td { text-align: left; }
 
     """
 }

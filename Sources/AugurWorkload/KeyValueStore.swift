@@ -104,8 +104,13 @@ public protocol KeyValueStore: AnyObject, Sendable {
     func scan(from start: [UInt8], limit: Int) throws -> Int
     /// Applies `operations` atomically where the engine can (one transaction or write batch).
     func write(_ operations: [BatchOperation]) throws
-    /// Sets up the partitioning policy before the run. The default accepts only `static`
-    /// without split keys and throws `WorkloadError.unsupportedPolicy` for anything else.
+    /// The partition policies `apply` accepts. Default: `static` only.
+    var supportedPolicies: [PartitionPolicy] { get }
+    /// Sets up partitioning. The command line calls it twice: before the load phase with
+    /// `static` and the split keys (so pre-split records land in their partitions), and after
+    /// the load with the run's policy and no split keys (so the load itself reshapes nothing).
+    /// The default accepts only `static` without split keys and throws
+    /// `WorkloadError.unsupportedPolicy` for anything else.
     func apply(_ request: PartitionPolicyRequest) throws
     /// Partition counters for progress lines, the time series and the final table; called about
     /// once per sample interval from a runner thread. Default: nothing reported.
@@ -116,6 +121,15 @@ public protocol KeyValueStore: AnyObject, Sendable {
 }
 
 extension KeyValueStore {
+    public var supportedPolicies: [PartitionPolicy] { [.static] }
+
+    /// Throws `WorkloadError.unsupportedPolicy` unless `supportedPolicies` has `policy`.
+    public func checkSupports(_ policy: PartitionPolicy) throws(WorkloadError) {
+        guard supportedPolicies.contains(policy) else {
+            throw .unsupportedPolicy(policy: policy.rawValue, engine: engineName, supported: supportedPolicies.map(\.rawValue))
+        }
+    }
+
     public func apply(_ request: PartitionPolicyRequest) throws {
         guard request.policy == .static else {
             throw WorkloadError.unsupportedPolicy(policy: request.policy.rawValue, engine: engineName, supported: ["static"])

@@ -75,7 +75,10 @@ public struct OperationSummary: Sendable, Codable, Equatable {
 public struct PartitionSummary: Sendable, Codable, Equatable {
     public var atStart: Int?
     public var atEnd: Int?
+    /// Largest partition count over the time series (warm-up included).
     public var maximum: Int?
+    /// Mean partition count over the same samples as `maximum` (each interval counts once).
+    public var mean: Double?
     public var splits: Int?
     public var merges: Int?
     public var moves: Int?
@@ -84,10 +87,12 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     /// Mean absolute percentage error of the engine's load forecast (0.1 = 10%).
     public var forecastError: Double?
 
-    public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, splits: Int? = nil, merges: Int? = nil,
-                moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil, forecastError: Double? = nil) {
-        self.atStart = atStart; self.atEnd = atEnd; self.maximum = maximum; self.splits = splits; self.merges = merges
-        self.moves = moves; self.bytesMoved = bytesMoved; self.overloadSeconds = overloadSeconds; self.forecastError = forecastError
+    public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
+                merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,
+                forecastError: Double? = nil) {
+        self.atStart = atStart; self.atEnd = atEnd; self.maximum = maximum; self.mean = mean; self.splits = splits
+        self.merges = merges; self.moves = moves; self.bytesMoved = bytesMoved; self.overloadSeconds = overloadSeconds
+        self.forecastError = forecastError
     }
 }
 
@@ -128,6 +133,9 @@ public struct RunResult: Sendable, Codable, Equatable {
     public var load: LoadSummary?
     /// Free-form notes (e.g. which policy was used).
     public var notes: [String] = []
+    /// The partition policy the run asked the engine for (nil: not recorded, e.g. a runner
+    /// used without the command line). Absent from the JSON when nil.
+    public var policy: PartitionPolicy? = nil
 
     public func json() -> String {
         let encoder = JSONEncoder()

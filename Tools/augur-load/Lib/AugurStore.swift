@@ -65,9 +65,12 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         }
     }
 
+    public var supportedPolicies: [PartitionPolicy] { PartitionPolicy.allCases }
+
     /// Sets the engine's partitioning policy: `static` keeps the layout (a request with split
     /// keys pre-splits the table there); `reactive` and `predictive` switch the engine's
-    /// controller on with `capacity` (ops/s per partition, default 1,000 — the simulator's).
+    /// controller on. Every policy gets `capacity` (nil: the engine's own), so overload
+    /// seconds are measured against the same capacity whichever policy runs.
     public func apply(_ request: PartitionPolicyRequest) throws {
         for key in request.splitKeys {
             do {
@@ -78,15 +81,16 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
             }
         }
         switch request.policy {
-        case .static: try engine.setPartitioningPolicy(.static)
+        case .static: try engine.setPartitioningPolicy(.static, capacity: capacity)
         case .reactive: try engine.setPartitioningPolicy(.reactive(ReactiveOptions()), capacity: capacity)
         case .predictive: try engine.setPartitioningPolicy(.predictive(PredictiveOptions()), capacity: capacity)
         }
         lastPartitionCount.withLock { $0 = try? table.partitionStats().count }
     }
 
-    /// Capacity model the controller plans with when a policy is switched on.
-    public var capacity = CapacityModel(opsPerSecond: 1000, minPartitionBytes: 1 << 20)
+    /// Capacity model the controller plans with (and measures overload against) when a policy
+    /// is applied; nil leaves the engine's own (`EngineOptions.partitioning.capacity`).
+    public var capacity: CapacityModel? = nil
 
     public func partitionMetrics() -> PartitionMetrics {
         guard let c = try? engine.partitioningCounters(table: table.name) else { return PartitionMetrics() }

@@ -21,6 +21,9 @@ public struct AugurLoad: ParsableCommand {
               --peak-rate 10000 --row-seconds 1
           Same workload against several engines (peers build: augur-load-peers):
             augur-load compare -w fillrandom --engines augur,lmdb,rocksdb
+          Same scenario under static, reactive and predictive partitioning, side by side:
+            augur-load policies -w a --distribution moving-hotspot --profile replay \\
+              --csv demand.csv --peak-rate 40000 --json runs.json --report report.html
 
         Exit status: 0 success; 64 bad arguments (unknown names, negative rates, numbers
         outside their stated limits, missing files or columns, a partition policy the engine
@@ -31,7 +34,7 @@ public struct AugurLoad: ParsableCommand {
         $TMPDIR (default /tmp), removed at the end, also after SIGINT or SIGTERM. Stores left
         by runs that were killed (SIGKILL) are removed by the next run.
         """,
-        subcommands: [RunCommand.self, CompareCommand.self],
+        subcommands: [RunCommand.self, CompareCommand.self, PoliciesCommand.self],
         defaultSubcommand: RunCommand.self
     )
     public init() {}
@@ -80,9 +83,91 @@ public struct CompareCommand: ParsableCommand {
         }
         try emit(results, options: options)
         log("")
-        print(compareTable(results))
+        printSummary(compareTable(results), options: options)
         try checkFailedOperations(results)
     }
+}
+
+/// Runs the same scenario under several partition policies and prints them side by side with
+/// issue 14's criteria (see `PolicyComparison`).
+public struct PoliciesCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "policies",
+        abstract: "Run the same scenario under static, reactive and predictive partitioning (a fresh store each, same seed, one after another) and print them side by side.",
+        discussion: """
+        One row per policy: throughput, p50/p99/p99.9, overload seconds (the engine's measured saturation, for static too), mean and max partitions over the time series, splits/merges/moves, bytes moved and forecast error. Then PASS/FAIL per criterion:
+          (a) predictive has the lowest p99 (a tie counts as lowest)
+          (b) predictive's overload seconds <= 50% of reactive's
+          (c) predictive's mean partitions <= 1.25 x reactive's
+          (d) predictive's bytes moved <= 1.2 x reactive's
+          (e) static shows overload (> 0 s)
+        (b) and (d) against a reactive 0 hold only when predictive's is 0 too. A criterion whose policy was not run, or whose number the engine does not report, says n/a. The verdict does not change the exit status.
+
+        --partitions N pre-splits the static run only. --dir D gives each policy the store D/<policy>. --json FILE writes an array of the runs' objects (the run command's schema; each has "policy"). --report r.html writes r-<policy>.html per policy (the run command's report) and r.html: the table, the criteria, and partitions, p99 and throughput of every policy on shared charts.
+        """)
+    @OptionGroup public var options: LoadOptions
+    @Option(help: "Comma-separated partition policies, run in this order (static, reactive, predictive).")
+    public var policies = "static,reactive,predictive"
+    public init() {}
+
+    public mutating func validate() throws {
+        if options.policy != nil {
+            throw ValidationError("--policy chooses one policy for run and compare; policies runs each of --policies")
+        }
+        do { _ = try Self.parse(policies) } catch { throw ValidationError(error.description) }
+    }
+
+    /// `text` as policies: comma-separated names, case-insensitive, each at most once.
+    public static func parse(_ text: String) throws(WorkloadError) -> [PartitionPolicy] {
+        let names = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        var list: [PartitionPolicy] = []
+        for name in names {
+            guard let p = PartitionPolicy(rawValue: name.lowercased()) else {
+                throw .unknownPolicy(name, valid: PartitionPolicy.allCases.map(\.rawValue))
+            }
+            if list.contains(p) {
+                throw .invalidOption(name: "policies", value: text, reason: "\(p.rawValue) is named twice")
+            }
+            list.append(p)
+        }
+        return list
+    }
+
+    public func run() throws {
+        let engine = options.engine.lowercased()
+        if let dir = options.dir {
+            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                log("augur-load: cannot create \(dir): \(error)")
+                throw ExitCode.failure
+            }
+        }
+        var results: [RunResult] = []
+        for policy in try Self.parse(policies) {
+            log("== \(policy.rawValue) ==")
+            var scenario = try options.scenario(policy: policy)
+            if let dir = options.dir { scenario.engine.directory = dir + "/" + policy.rawValue }
+            results.append(try execute(scenario, engine: engine, options: options, label: "\(engine) \(policy.rawValue)"))
+        }
+        let comparison = PolicyComparison(runs: results)
+        try emitTablesAndJSON(results, options: options)
+        if let path = options.report {
+            try writeReports(results, to: path) { $0.policy?.rawValue ?? $0.engine }
+            let links = results.map { r in
+                let p = reportPath(path, suffix: r.policy?.rawValue ?? r.engine)
+                return (r.policy?.rawValue ?? r.engine, String(p.split(separator: "/").last ?? Substring(p)))
+            }
+            try write(HTMLReport.render(comparison, links: links), to: path)
+            log("augur-load: wrote \(path)")
+        }
+        log("")
+        printSummary(comparison.table(), options: options)
+        try checkFailedOperations(results)
+    }
+}
+
+/// A summary table on standard output, or on standard error when `--json -` owns standard output.
+func printSummary(_ text: String, options: LoadOptions) {
+    if options.json == "-" { log(text) } else { print(text) }
 }
 
 /// Exit status of a run that finished with failed operations (stated in --help).
@@ -117,29 +202,36 @@ func log(_ s: String) {
     StandardStream.error(s + "\n")
 }
 
-/// Opens the engine, applies the policy, loads, runs, closes.
-func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws -> RunResult {
+/// Opens the engine, pre-splits (static), loads, applies the policy, runs, closes. `label`
+/// names the run in progress lines (default: the engine).
+func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: String? = nil) throws -> RunResult {
     if scenario.engine.directory == nil {
         for path in TemporaryStores.removeStale() { log("augur-load: removed \(path), the store of a run that was killed") }
     }
+    let policy = scenario.policy.policy
+    var engineConfig = scenario.engine
+    engineConfig.shadowPartitioning = policy == .static
     let store: any KeyValueStore
     do {
-        store = try EngineRegistry.make(engine, scenario.engine)
+        store = try EngineRegistry.make(engine, engineConfig)
     } catch {
         log("augur-load: cannot open \(engine): \(error)")
         throw ExitCode.failure
     }
     var closed = false
     defer { if !closed { try? store.close() } }
+    // Before the load: refuse a policy the engine lacks, and pre-split (static --partitions N)
+    // so records land in their partitions and nothing is copied later.
     do {
-        try store.apply(scenario.policy)
+        try store.checkSupports(policy)
+        try store.apply(PartitionPolicyRequest(policy: .static, splitKeys: scenario.policy.splitKeys))
     } catch let e as WorkloadError {
         log("augur-load: error: \(e)")
         throw ExitCode.validationFailure
     }
     let runner = WorkloadRunner(store: store, spec: scenario.spec, config: scenario.config,
                                 clock: SystemWorkloadClock(spinNanoseconds: UInt64(options.spinUs) * 1000))
-    let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: engine)
+    let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: label ?? engine)
     runner.progress = printer.callback
 
     // Ctrl-C or SIGTERM: stop the run cleanly (the store is closed and a temporary one removed).
@@ -152,17 +244,27 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws 
     }
     defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
 
-    log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed)")
+    log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed); policy \(policy.rawValue)")
     var load: LoadSummary? = nil
     if scenario.load {
         log("augur-load: loading \(scenario.spec.recordCount) records…")
         load = try runner.load(batchSize: scenario.loadBatchSize)
         log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
     }
+    // After the load, so the load itself triggers no reshards under reactive or predictive.
+    if policy != .static {
+        do {
+            try store.apply(PartitionPolicyRequest(policy: policy))
+        } catch let e as WorkloadError {
+            log("augur-load: error: \(e)")
+            throw ExitCode.validationFailure
+        }
+    }
     var result = try runner.run()
     printer.finish()
     result.load = load
-    if scenario.policy.policy == .static {
+    result.policy = policy
+    if policy == .static {
         let n = scenario.policy.splitKeys.count + 1
         result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal key ranges" : ", engine's initial layout"))
     }
@@ -173,6 +275,20 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions) throws 
 }
 
 func emit(_ results: [RunResult], options: LoadOptions) throws {
+    try emitTablesAndJSON(results, options: options)
+    if let path = options.report {
+        if results.count == 1 {
+            try write(HTMLReport.render(results[0]), to: path)
+            log("augur-load: wrote \(path)")
+        } else {
+            try writeReports(results, to: path) { $0.engine }
+        }
+    }
+}
+
+/// Each run's table on standard output (unless `--json -`), then `--json`: one object for one
+/// run, an array for several.
+func emitTablesAndJSON(_ results: [RunResult], options: LoadOptions) throws {
     let toStdout = options.json == "-"
     if !toStdout {
         for r in results { print(r.table()); print("") }
@@ -182,25 +298,23 @@ func emit(_ results: [RunResult], options: LoadOptions) throws {
         if toStdout { print(text) } else { try write(text, to: path) }
         if !toStdout { log("augur-load: wrote \(path)") }
     }
-    if let path = options.report {
-        if results.count == 1 {
-            try write(HTMLReport.render(results[0]), to: path)
-            log("augur-load: wrote \(path)")
-        } else {
-            for r in results {
-                let p = reportPath(path, engine: r.engine)
-                try write(HTMLReport.render(r), to: p)
-                log("augur-load: wrote \(p)")
-            }
-        }
+}
+
+/// One HTML report per run, at `path` with `suffix(run)` before the extension.
+func writeReports(_ results: [RunResult], to path: String, suffix: (RunResult) -> String) throws {
+    for r in results {
+        let p = reportPath(path, suffix: suffix(r))
+        try write(HTMLReport.render(r), to: p)
+        log("augur-load: wrote \(p)")
     }
 }
 
-func reportPath(_ path: String, engine: String) -> String {
+/// `path` with `-suffix` before its extension: `r.html` → `r-augur.html`.
+func reportPath(_ path: String, suffix: String) -> String {
     if let dot = path.lastIndex(of: "."), !path[dot...].contains("/") {
-        return String(path[..<dot]) + "-\(engine)" + String(path[dot...])
+        return String(path[..<dot]) + "-\(suffix)" + String(path[dot...])
     }
-    return path + "-\(engine)"
+    return path + "-\(suffix)"
 }
 
 /// Writes an output file the user named (see `OutputFile`: devices, pipes and symlinks are

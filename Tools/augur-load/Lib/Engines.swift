@@ -1,4 +1,5 @@
 import Augur
+import AugurPlanner
 import AugurSys
 import AugurWorkload
 import Foundation
@@ -20,8 +21,14 @@ public struct EngineConfiguration: Sendable {
     public var syncIntervalMilliseconds = 100
     /// Memtable / write buffer size, MiB.
     public var memtableMiB = 32
-    /// Augur's partitioning controller: operations per second one partition sustains.
-    public var partitionCapacity = 5000.0
+    /// Augur's partitioning controller: operations per second one partition sustains; nil
+    /// leaves the engine's own capacity model.
+    public var partitionCapacity: Double? = nil
+    /// Augur: open the partitioning controller in shadow mode, where it measures each
+    /// partition's load and overload seconds every tick and executes nothing. Set for static
+    /// runs, whose controller would otherwise be idle and measure no overload; never with
+    /// reactive or predictive, which would then plan but not act.
+    public var shadowPartitioning = false
     public init() {}
 
     /// `directory`, or a new temporary directory named for `engine`.
@@ -116,10 +123,13 @@ func makeAugurStore(_ config: EngineConfiguration) throws -> any KeyValueStore {
     case .none: options.durability = .none
     }
     options.memtableFlushSize = config.memtableMiB << 20
+    options.partitioning.shadow = config.shadowPartitioning
     let (path, temporary) = try config.resolveDirectory(engine: "augur")
     do {
         let store = try AugurStore(directory: path, options: options, removeOnClose: temporary)
-        store.capacity.opsPerSecond = config.partitionCapacity
+        if let opsPerSecond = config.partitionCapacity {
+            store.capacity = CapacityModel(opsPerSecond: opsPerSecond, minPartitionBytes: 1 << 20)
+        }
         return store
     } catch {
         if temporary { try? FileManager.default.removeItem(atPath: path) }

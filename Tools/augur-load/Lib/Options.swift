@@ -12,7 +12,7 @@ public struct Scenario: Sendable {
     public var loadBatchSize: Int
 }
 
-/// Options shared by `run` and `compare`.
+/// Options shared by `run`, `compare` and `policies`.
 public struct LoadOptions: ParsableArguments {
     public init() {}
 
@@ -143,14 +143,14 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: "Memtable / write-buffer size, MiB.")
     public var memtableMb = 32
 
-    @Option(help: ArgumentHelp("Partition policy: static, reactive or predictive (the engine's partitioning controller).", valueName: "name"))
-    public var policy = "static"
+    @Option(help: ArgumentHelp("Partition policy: static (default), reactive or predictive (the engine's partitioning controller); set after the load phase. Not with `policies`, which runs each of --policies.", valueName: "name"))
+    public var policy: String?
 
     @Option(help: "Static policy: pre-split the key space into this many equal partitions.")
     public var partitions = 1
 
-    @Option(help: "Reactive/predictive policy: operations per second one Augur partition sustains.")
-    public var capacity = 5000.0
+    @Option(help: "Operations per second one Augur partition sustains: what reactive and predictive plan with and what overload seconds are measured against under every policy (default: the engine's own capacity model).")
+    public var capacity: Double?
 
     // MARK: output
     @Option(help: ArgumentHelp("Write the results as JSON to this file (- for standard output, replacing the table).", valueName: "path"))
@@ -179,6 +179,12 @@ public struct LoadOptions: ParsableArguments {
     /// The run described by these options. Throws `WorkloadError` for bad values (unknown
     /// names, negative rates, a missing CSV file or column).
     public func scenario() throws(WorkloadError) -> Scenario {
+        try scenario(policy: nil)
+    }
+
+    /// The run described by these options under `override` instead of --policy (the
+    /// `policies` command): --partitions then pre-splits the static run only.
+    public func scenario(policy override: PartitionPolicy?) throws(WorkloadError) -> Scenario {
         var spec = try WorkloadSpec.preset(workload, recordCount: UInt64(max(0, records)))
         if records < 1 || records > WorkloadLimits.maxRecords {
             throw .invalidOption(name: "records", value: String(records), reason: "must be in 1...\(WorkloadLimits.maxRecords)")
@@ -241,18 +247,25 @@ public struct LoadOptions: ParsableArguments {
         config.seed = seed
         try config.validate()
 
-        guard let pol = PartitionPolicy(rawValue: policy.lowercased()) else {
-            throw .unknownPolicy(policy, valid: PartitionPolicy.allCases.map(\.rawValue))
+        let pol: PartitionPolicy
+        if let override {
+            pol = override
+        } else {
+            let name = policy ?? PartitionPolicy.static.rawValue
+            guard let named = PartitionPolicy(rawValue: name.lowercased()) else {
+                throw .unknownPolicy(name, valid: PartitionPolicy.allCases.map(\.rawValue))
+            }
+            pol = named
         }
         if partitions < 1 || partitions > 65536 {
             throw .invalidOption(name: "partitions", value: String(partitions), reason: "must be in 1...65536")
         }
-        if pol != .static && partitions != 1 {
+        if override == nil && pol != .static && partitions != 1 {
             throw .invalidOption(name: "partitions", value: String(partitions), reason: "pre-splitting applies to --policy static only")
         }
-        let request = PartitionPolicyRequest(policy: pol, splitKeys: spec.splitKeys(partitions: partitions))
+        let request = PartitionPolicyRequest(policy: pol, splitKeys: pol == .static ? spec.splitKeys(partitions: partitions) : [])
 
-        guard capacity >= WorkloadLimits.minRate && capacity <= WorkloadLimits.maxRate else {
+        if let capacity, !(capacity >= WorkloadLimits.minRate && capacity <= WorkloadLimits.maxRate) {
             throw .invalidOption(name: "capacity", value: String(capacity),
                                  reason: "must be positive and finite: \(WorkloadLimits.minRate)...\(Int(WorkloadLimits.maxRate)) operations per second per partition")
         }
