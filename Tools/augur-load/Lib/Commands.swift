@@ -209,8 +209,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
         for path in TemporaryStores.removeStale() { log("augur-load: removed \(path), the store of a run that was killed") }
     }
     let policy = scenario.policy.policy
-    var engineConfig = scenario.engine
-    engineConfig.shadowPartitioning = policy == .static
+    let engineConfig = scenario.engine
     let store: any KeyValueStore
     do {
         store = try EngineRegistry.make(engine, engineConfig)

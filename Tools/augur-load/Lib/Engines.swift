@@ -24,11 +24,6 @@ public struct EngineConfiguration: Sendable {
     /// Augur's partitioning controller: operations per second one partition sustains; nil
     /// leaves the engine's own capacity model.
     public var partitionCapacity: Double? = nil
-    /// Augur: open the partitioning controller in shadow mode, where it measures each
-    /// partition's load and overload seconds every tick and executes nothing. Set for static
-    /// runs, whose controller would otherwise be idle and measure no overload; never with
-    /// reactive or predictive, which would then plan but not act.
-    public var shadowPartitioning = false
     public init() {}
 
     /// `directory`, or a new temporary directory named for `engine`.
@@ -123,12 +118,15 @@ func makeAugurStore(_ config: EngineConfiguration) throws -> any KeyValueStore {
     case .none: options.durability = .none
     }
     options.memtableFlushSize = config.memtableMiB << 20
-    options.partitioning.shadow = config.shadowPartitioning
     let (path, temporary) = try config.resolveDirectory(engine: "augur")
     do {
         let store = try AugurStore(directory: path, options: options, removeOnClose: temporary)
         if let opsPerSecond = config.partitionCapacity {
-            store.capacity = CapacityModel(opsPerSecond: opsPerSecond, minPartitionBytes: 1 << 20)
+            // The engine's time constants, with a fixed operation rate instead of measured cost.
+            var capacity = CapacityModel.measured()
+            capacity.opsPerSecond = opsPerSecond
+            capacity.costBudget = nil
+            store.capacity = capacity
         }
         return store
     } catch {
