@@ -644,6 +644,8 @@ public struct PartitioningCounters: Sendable, Equatable {
     public var measuredCapacity: Double?
     /// Why `<dir>/LOADHISTORY` was not used at open, if it was not.
     public var historyNote: String?
+    /// Mean copy rate of the committed reshards that copied bytes (bytes/s), nil before any.
+    public var copyBytesPerSecond: Double?
 
     public static func == (a: Self, b: Self) -> Bool {
         a.policy == b.policy && a.partitions == b.partitions && a.splits == b.splits && a.merges == b.merges
@@ -684,6 +686,10 @@ extension Engine {
             moves: count { if case .moveBoundary = $0 { true } else { false } },
             bytesMoved: done.reduce(0) { $0 + $1.bytesCopied },
             reshardsInFlight: jobs.filter { $0.state != .committed && $0.state != .aborted }.count,
-            overloadSeconds: overload, forecastError: error, forecast: forecast, measuredCapacity: capacity, historyNote: note)
+            overloadSeconds: overload, forecastError: error, forecast: forecast, measuredCapacity: capacity, historyNote: note,
+            copyBytesPerSecond: { () -> Double? in
+                let rates = done.filter { $0.bytesCopied > 0 && $0.throughput > 0 }.map(\.throughput)
+                return rates.isEmpty ? nil : rates.reduce(0, +) / Double(rates.count)
+            }())
     }
 }

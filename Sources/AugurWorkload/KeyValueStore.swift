@@ -75,6 +75,11 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     public var forecast: ForecastPoint?
     /// Events since the previous call.
     public var events: [ReshardEvent]
+    /// Operations per second one partition takes before it counts as saturated, as the engine
+    /// measured it on this machine (nil for a fixed capacity or an engine that does not say).
+    public var measuredCapacity: Double? = nil
+    /// Mean copy rate of the reshards committed so far, bytes per second.
+    public var copyBytesPerSecond: Double? = nil
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,

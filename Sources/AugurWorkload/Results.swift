@@ -86,6 +86,10 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     public var overloadSeconds: Double?
     /// Mean absolute percentage error of the engine's load forecast (0.1 = 10%).
     public var forecastError: Double?
+    /// The engine's measured per-partition capacity at the end (ops/s), and its mean reshard
+    /// copy rate (bytes/s): what `augur simulate` takes to predict this run.
+    public var measuredCapacity: Double? = nil
+    public var copyBytesPerSecond: Double? = nil
 
     public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
                 merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,

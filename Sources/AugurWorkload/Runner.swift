@@ -429,13 +429,15 @@ public final class WorkloadRunner: @unchecked Sendable {
         }
         func delta<T: Numeric>(_ a: T?, _ b: T?) -> T? { if let a, let b { return b - a }; return nil }
         let counts = samples.compactMap(\.partitions)
-        let partitions = PartitionSummary(
+        var partitions = PartitionSummary(
             atStart: initial.partitions, atEnd: final.partitions,
             maximum: counts.max() ?? final.partitions,
             mean: counts.isEmpty ? final.partitions.map(Double.init) : Double(counts.reduce(0, +)) / Double(counts.count),
             splits: delta(initial.splits, final.splits), merges: delta(initial.merges, final.merges),
             moves: delta(initial.moves, final.moves), bytesMoved: delta(initial.bytesMoved, final.bytesMoved),
             overloadSeconds: delta(initial.overloadSeconds, final.overloadSeconds), forecastError: forecastError)
+        partitions.measuredCapacity = final.measuredCapacity
+        partitions.copyBytesPerSecond = final.copyBytesPerSecond
         let firstError = recorders.compactMap(\.firstError).first
         return RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,

@@ -103,11 +103,14 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
             }
             last = c
         }
-        return PartitionMetrics(partitions: c.partitions, splits: c.splits, merges: c.merges, moves: c.moves,
+        var m = PartitionMetrics(partitions: c.partitions, splits: c.splits, merges: c.merges, moves: c.moves,
                                 bytesMoved: Int64(c.bytesMoved), reshardsInFlight: c.reshardsInFlight,
                                 overloadSeconds: c.overloadSeconds, forecastError: c.forecastError,
                                 forecast: c.forecast.map { ForecastPoint(predicted: $0.point, lower: $0.lower, upper: $0.upper) },
                                 events: events)
+        m.measuredCapacity = c.measuredCapacity
+        m.copyBytesPerSecond = c.copyBytesPerSecond
+        return m
     }
 
     public func flush() throws { try engine.flush() }
