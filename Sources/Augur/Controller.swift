@@ -144,6 +144,9 @@ final class PartitionController: @unchecked Sendable {
         options.policy = policy
         if let capacity { options.capacity = capacity }
         planner = Planner(policy: policy, splitsBySize: options.splitsBySize)
+        // A new policy judges key load from what happens under it (not, say, a bulk load that
+        // ran just before it was switched on).
+        for id in series.keys { series[id]?.marks = [] }
         if case .predictive = policy {} else {
             for id in series.keys { series[id]?.forecaster = nil; series[id]?.lastForecast = nil }
         }
@@ -291,8 +294,10 @@ final class PartitionController: @unchecked Sendable {
                 }
             }
             let histogram = p.histogram.snapshot()
+            // Counts since the oldest mark; a partition seen for the first time has only its
+            // inherited counts, which say where its parent's load was.
             var recent = histogram
-            if let base = s.marks.first, let d = histogram.since(base.snapshot), d.totals.operations > 0 { recent = d }
+            if let base = s.marks.first, let d = histogram.since(base.snapshot) { recent = d }
             if s.marks.last.map({ now &- $0.time >= Self.markNanos }) ?? true {
                 series[p.id]?.marks.append((now, histogram))
                 if series[p.id]!.marks.count > Self.marksKept { series[p.id]!.marks.removeFirst() }
@@ -544,6 +549,26 @@ extension Engine {
         return cursor.isValid ? Array(cursor.key) : nil
     }
 
+    /// Why `p`'s recent writes are not appends above its data (nil when they are): the active
+    /// memtable — the writes since the last flush — must start above the middle of the stored
+    /// runs. A histogram that cannot resolve the keys (every key in one bucket) looks like an
+    /// append workload to the planner; the data says otherwise.
+    func notAppending(_ p: Partition) -> String? {
+        let view = p.view
+        guard let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 else {
+            return "no stored run to compare the recent writes with"
+        }
+        let median = Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
+        var c = Memtable.Cursor(view.memtable)
+        c.seekToFirst()
+        guard c.isValid else { return "no recent writes" }
+        let first = Array(c.current.key)
+        if compareKeys(first, median) <= 0 {
+            return "recent writes start at \(KeyFormat.hex(first)), below the data median \(KeyFormat.hex(median))"
+        }
+        return nil
+    }
+
     /// The engine's reshard plan for a planner action.
     func reshardPlan(for action: ReshardAction, in table: Table) -> ControllerStep {
         let byID = Dictionary(uniqueKeysWithValues: table.map.partitions.map { ($0.id, $0) })
@@ -560,7 +585,9 @@ extension Engine {
                 return .refused("refused: no split key of \(id) has records on both sides")
             }
             return .run(cuts.count == 1 ? .split(at: cuts[0]) : .splitMany(at: cuts))
-        case .precreate(_, let keys):
+        case .precreate(let id, let keys):
+            guard let p = byID[id.rawValue] else { return .refused("\(id) is gone") }
+            if let why = notAppending(p) { return .refused("refused pre-creation: " + why) }
             return .run(keys.count == 1 ? .split(at: keys[0]) : .splitMany(at: keys))
         case .merge(_, let right):
             return byID[right.rawValue].map { .run(.merge(boundary: $0.lowerBound)) } ?? .refused("\(right) is gone")

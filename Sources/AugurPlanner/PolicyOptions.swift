@@ -79,7 +79,9 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// at the predicted peak. Dimensionless. Default `0.6` (between the watermarks, so a
     /// fresh child neither splits again nor merges back).
     public var targetFill: Double
-    /// Most children one split may create. Unit: partitions. Default `8`.
+    /// Most children one split may create. Unit: partitions. Default `4` (a measured cost
+    /// inflated by queueing at saturation overstates how many ways a split needs; a child still
+    /// over capacity splits again).
     public var maxSplitWays: Int
     /// Window over which a merge candidate's combined peak must have stayed under the low
     /// watermark (from `PartitionSnapshot.windowPeaks`, the shortest window at least this
@@ -110,7 +112,7 @@ public struct PredictiveOptions: Sendable, Hashable {
                 noIntervalMargin: Double = 0.25,
                 currentSamples: Int = 3,
                 targetFill: Double = 0.6,
-                maxSplitWays: Int = 8,
+                maxSplitWays: Int = 4,
                 mergeWindowNanos: UInt64 = 30_000_000_000,
                 troughTolerance: Double = 0.1,
                 hotKeyFraction: Double = 0.5,

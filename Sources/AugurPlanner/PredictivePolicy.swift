@@ -161,9 +161,6 @@ enum PredictivePolicy {
         guard p.range.upper == nil, p.state == .active, options.precreateCount > 0,
               let histogram = ctx.profiles[i].histogram else { return }
         let span = max(1, histogram.bucketCount / 16)
-        // A histogram whose writes sit in a handful of buckets cannot tell appends from a
-        // range it cannot resolve: no pre-creation on that evidence.
-        guard histogram.writes.filter({ $0 > 0 }).count >= 8 else { return }
         guard let (share, top, n) = ctx.profiles[i].appendProfile(span: span), share >= options.appendFraction, top < n - 1 else { return }
         var cuts: [[UInt8]] = []
         for k in 0..<options.precreateCount {

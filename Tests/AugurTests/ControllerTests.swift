@@ -85,7 +85,7 @@ import AugurTestSupport
         try waitForReshards(engine)
         let split = try #require(firstSplitAt, "predictive never split: \(decisions.map(\.action))")
         // Capacity 1000 × high watermark 0.8 is crossed at s ≈ 5; reactive would need 10 s more.
-        #expect(split < 15, "predictive split at s=\(split)")
+        #expect(split < 15, "predictive split at s=\(split): \(decisions.map { "\($0.action) \($0.reason) \($0.error ?? "")" })")
         #expect(try table.partitionStats().count >= 2)
         #expect(try engine.currentPlan(table: "t").isEmpty == false)
         try engine.close()
