@@ -187,13 +187,12 @@ final class PartitionController: @unchecked Sendable {
     /// The series a new partition starts with: the history of the range it covers, taken from
     /// the partitions that just left the map (a reshard's sources) or, at open, from the saved
     /// histories; its counters start at their current values (inherited counts are not load).
-    private func born(_ p: Partition, sources: [Series], saved: [RangeLoadHistory], now: UInt64, real: UInt64) -> Series {
+    private func born(_ p: Partition, sources: [(series: Series, share: Double)], saved: [RangeLoadHistory], now: UInt64, real: UInt64) -> Series {
         let range = AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound)
         var parts: [RangeLoadHistory] = []
         var stepOps = 0.0
         var forecast: PartitionForecast?
-        for s in sources {
-            let share = RangeLoadHistory.share(of: s.history.range, histogram: s.partition.histogram.snapshot(), in: range)
+        for (s, share) in sources {
             guard share > 0 else { continue }
             parts.append(s.history.inherited(by: range, share: share))
             stepOps += s.stepOps * share
@@ -233,12 +232,35 @@ final class PartitionController: @unchecked Sendable {
         let gone = series.values.filter { $0.partition.tableID == table.id && !liveIDs.contains($0.partition.id) }
         let saved = restored.removeValue(forKey: table.name) ?? []
         restoredRanges += saved.count
-        for p in live where series[p.id] == nil {
-            let range = AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound)
-            let sources = gone.filter { s in
-                KeyOrder.less(s.history.range.lower, range.upper) && KeyOrder.less(range.lower, s.history.range.upper)
+        let newcomers = live.filter { series[$0.id] == nil }
+        func overlaps(_ a: AugurPlanner.KeyRange, _ p: Partition) -> Bool {
+            KeyOrder.less(a.lower, p.upperBound) && KeyOrder.less(p.lowerBound, a.upper)
+        }
+        // Each source's load is shared among the newcomers covering it: by its histogram when
+        // the histogram resolves where the load was (at least four buckets carry it), else by
+        // the records each newcomer holds (a histogram with every key in one bucket can only
+        // guess by key position, and used to hand one child nearly all of its parent's load).
+        var shares: [UInt64: [(series: Series, share: Double)]] = [:]
+        for s in gone {
+            let heirs = newcomers.filter { overlaps(s.history.range, $0) }
+            guard !heirs.isEmpty else { continue }
+            let snapshot = s.partition.histogram.snapshot()
+            let loaded = snapshot.reads.indices.filter { snapshot.reads[$0] &+ snapshot.writes[$0] > 0 }.count
+            let records = heirs.map { h -> Double in
+                let v = h.view
+                return Double(v.runs.reduce(0) { $0 + $1.recordCount } + v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count })
             }
-            series[p.id] = born(p, sources: sources, saved: saved, now: now, real: real)
+            let totalRecords = records.reduce(0, +)
+            for (k, h) in heirs.enumerated() {
+                let range = AugurPlanner.KeyRange(lower: h.lowerBound, upper: h.upperBound)
+                let share = loaded >= 4 || totalRecords == 0
+                    ? RangeLoadHistory.share(of: s.history.range, histogram: snapshot, in: range)
+                    : RangeLoadHistory.share(of: s.history.range, histogram: nil, in: range) > 0 ? records[k] / totalRecords : 0
+                shares[h.id, default: []].append((s, share))
+            }
+        }
+        for p in newcomers {
+            series[p.id] = born(p, sources: shares[p.id] ?? [], saved: saved, now: now, real: real)
         }
         for s in gone { series[s.partition.id] = nil }
 

@@ -292,6 +292,7 @@ extension PlannerPolicy {
             try OptionLimits.double("\(name).appendFraction", o.appendFraction, 0...1)
             try OptionLimits.int("\(name).precreateCount", o.precreateCount, 0...1024)
             try OptionLimits.nanos("\(name).splitIntervalNanos", o.splitIntervalNanos)
+            try OptionLimits.nanos("\(name).sustainWithoutForecastNanos", o.sustainWithoutForecastNanos)
         }
     }
 }

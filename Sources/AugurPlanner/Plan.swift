@@ -26,6 +26,8 @@ public enum ReasonCode: String, Sendable, Hashable, CaseIterable {
     case concurrencyLimit = "concurrency"
     /// Action wanted but a partition is locked by an in-flight reshard.
     case inFlight = "in-flight"
+    /// Over the threshold without a forecast, but not for long enough yet.
+    case notSustained = "not-sustained"
     /// Split wanted but the range split less than the split interval ago.
     case splitInterval = "split-interval"
     /// Relief needed but no split key or move fits (e.g. no histogram).

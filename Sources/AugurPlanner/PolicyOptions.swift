@@ -103,6 +103,11 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// How many empty partitions to pre-create ahead of an append workload. Unit: partitions.
     /// Default `2`.
     public var precreateCount: Int
+    /// Without a forecast that has intervals, relief waits until every sample of this window is
+    /// over the high watermark (the anchors' sustained-overload rule, shorter than reactive's:
+    /// a transient such as a flush right after a bulk load is not a trend). Unit: ns.
+    /// Default `5 s`; `0` acts on the current load at once.
+    public var sustainWithoutForecastNanos: UInt64
     /// Minimum time between two splits of the same range (children inherit their parent's
     /// split time), unless the point forecast itself exceeds capacity. Unit: ns. Default `15 s`.
     public var splitIntervalNanos: UInt64
@@ -118,7 +123,8 @@ public struct PredictiveOptions: Sendable, Hashable {
                 hotKeyFraction: Double = 0.5,
                 appendFraction: Double = 0.9,
                 precreateCount: Int = 2,
-                splitIntervalNanos: UInt64 = 15_000_000_000) {
+                splitIntervalNanos: UInt64 = 15_000_000_000,
+                sustainWithoutForecastNanos: UInt64 = 5_000_000_000) {
         self.intervalLevel = intervalLevel
         self.noIntervalMargin = noIntervalMargin
         self.currentSamples = currentSamples
@@ -130,5 +136,6 @@ public struct PredictiveOptions: Sendable, Hashable {
         self.appendFraction = appendFraction
         self.precreateCount = precreateCount
         self.splitIntervalNanos = splitIntervalNanos
+        self.sustainWithoutForecastNanos = sustainWithoutForecastNanos
     }
 }

@@ -62,6 +62,15 @@ enum PredictivePolicy {
         let target = options.targetFill
         // One split per range per interval (children inherit it), unless the forecast says
         // overload even at its point estimate — a fresh child already over capacity.
+        if !outlook.hasForecast, options.sustainWithoutForecastNanos > 0 {
+            let interval = max(1, ctx.snapshot.sampleIntervalNanos)
+            let needed = Int((options.sustainWithoutForecastNanos + interval - 1) / interval)
+            guard p.recent.count >= needed, p.recent.suffix(needed).allSatisfy({ ctx.capacity.utilization($0) > hw }) else {
+                ctx.note(PlanFinding(code: .notSustained, partitions: [p.id],
+                                     message: "\(p.id) at \(Fmt.f2(outlook.current)) without a forecast: waiting for \(Fmt.seconds(options.sustainWithoutForecastNanos)) over \(Fmt.f2(hw))"))
+                return
+            }
+        }
         if options.splitIntervalNanos > 0, let last = ctx.ledger.lastSplitAt(p.id), ctx.now < last &+ options.splitIntervalNanos,
            !(outlook.hasForecast && outlook.steps.contains { $0.point > 1 }) {
             ctx.note(PlanFinding(code: .splitInterval, partitions: [p.id],
