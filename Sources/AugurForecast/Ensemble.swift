@@ -93,6 +93,7 @@ public final class ForecastEnsemble {
     public func memberForecasts() -> [LoadForecast] {
         guard let state, state.observationCount > 0 else { return [] }
         let slot = state.currentSlot
+        let floorScale = state.floorScale
         var scratch = ContiguousArray<Double>()
         scratch.reserveCapacity(options.intervals.residualWindow)
         var result: [LoadForecast] = []
@@ -100,12 +101,20 @@ public final class ForecastEnsemble {
             let m = member.rawValue
             guard !state.memberIssue(slot: slot, member: m, step: 1).isNaN else { continue }
             var steps: [ForecastStep] = []
+            var anchor: (step: Int, bounds: IntervalEstimator.Bounds)?
             for h in 1...state.horizon {
                 let point = state.memberIssue(slot: slot, member: m, step: h)
-                let bounds = state.memberResiduals.intervals(row: m * state.horizon + h - 1, point: point,
-                                                             minimum: options.intervals.minimumResiduals,
-                                                             scratch: &scratch)
-                steps.append(ForecastStep(step: h, point: point, interval80: bounds?.0, interval95: bounds?.1))
+                if let own = state.memberResiduals.bounds(row: m * state.horizon + h - 1,
+                                                          minimum: options.intervals.minimumResiduals,
+                                                          estimator: state.estimator, floorScale: floorScale,
+                                                          scratch: &scratch) {
+                    anchor = (h, own)
+                }
+                let bounds = anchor.map { $0.bounds.scaled(by: (Double(h) / Double($0.step)).squareRoot()) }
+                steps.append(ForecastStep(
+                    step: h, point: point,
+                    interval80: bounds.map { PredictionInterval(level: 0.8, lower: point + $0.lower80, upper: point + $0.upper80) },
+                    interval95: bounds.map { PredictionInterval(level: 0.95, lower: point + $0.lower95, upper: point + $0.upper95) }))
             }
             result.append(LoadForecast(model: member.name, observationCount: state.observationCount, steps: steps))
         }

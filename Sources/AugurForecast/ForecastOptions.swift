@@ -65,8 +65,21 @@ public struct IntervalOptions: Sendable, Equatable {
     /// ensemble's own window is merged in batches of residualWindow/16 (see `SlidingQuantiles`),
     /// so its quantiles lag the newest residuals by less than 1/16 of the window.
     public var residualWindow = 672
-    /// Residuals a step needs before intervals are reported for it. Default 40.
-    public var minimumResiduals = 40
+    /// Residuals a step needs before intervals are reported from them, in observations.
+    /// Default 8. A longer step that has fewer borrows the intervals of the longest step that
+    /// has enough, widened by √(h / h′), so every step has intervals once step 1 does.
+    public var minimumResiduals = 8
+    /// Floor on every interval's half-width, per unit of the normal quantile z (1.28 for 80%,
+    /// 1.96 for 95%), as a fraction of the series' recent step-to-step variability σ̂ = mean
+    /// |y(t) − y(t−1)| / 1.128 (the σ that difference implies for white noise). Dimensionless,
+    /// default 0.1: far below the residual spread of the models on real load (it did not bind
+    /// on the Taylor or NYC taxi series), high enough that identical early residuals do not
+    /// give a zero-width interval.
+    public var scaleFloor = 0.1
+    /// The same floor as a fraction of the recent mean |y|, so a series that has not moved at
+    /// all still gets a non-zero interval (only a series identically 0 gets zero width).
+    /// Dimensionless, default 0.001.
+    public var relativeScaleFloor = 0.001
 
     public init() {}
 
@@ -78,6 +91,11 @@ public struct IntervalOptions: Sendable, Equatable {
         guard (2...residualWindow).contains(minimumResiduals) else {
             throw .invalidOption(name: "intervals.minimumResiduals", value: Double(minimumResiduals),
                                  limit: "must be between 2 and residualWindow (\(residualWindow))")
+        }
+        for (name, value) in [("scaleFloor", scaleFloor), ("relativeScaleFloor", relativeScaleFloor)] {
+            guard value >= 0 && value <= 1 else {
+                throw .invalidOption(name: "intervals.\(name)", value: value, limit: "must be in [0, 1]")
+            }
         }
     }
 }
