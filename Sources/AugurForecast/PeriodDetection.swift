@@ -2,10 +2,18 @@
 ///
 /// Thread-safety: a plain value; `Sendable`.
 public struct PeriodDetectionOptions: Sendable, Equatable {
-    /// Observations collected before periods are detected (the ensemble forecasts nothing
-    /// until then), in observations. Default 1024 (≈ three weeks of half-hours, room for two
-    /// weekly cycles plus neighbours).
+    /// Most observations the ensemble buffers for detection, in observations. Detection runs
+    /// at checkpoints as the history grows (`firstCheck`, then × `checkGrowth`) and a last time
+    /// when this many are buffered; the buffer is then released and the periods are final. The
+    /// ensemble forecasts throughout, with the non-seasonal members until a period is found.
+    /// Default 1024 (≈ three weeks of half-hours, room for three weekly cycles).
     public var history = 1024
+    /// History at the first detection attempt, in observations (at most `history`). Default 16.
+    public var firstCheck = 16
+    /// Each later checkpoint is at least this multiple of the previous one (dimensionless,
+    /// > 1). Default 1.125: a period is checked within 12.5% of history after it becomes
+    /// detectable, and all checkpoints together cost about five times the last one.
+    public var checkGrowth = 1.125
     /// Cycles of a period the history must hold before the period is considered: lags up to
     /// n / minimumCycles are searched (dimensionless, ≥ 2). Default 2.5: a repeat seen
     /// only twice is too easily a coincidence of a short history.
@@ -40,6 +48,13 @@ public struct PeriodDetectionOptions: Sendable, Equatable {
             throw .invalidOption(name: "periodDetection.history", value: Double(history),
                                  limit: "must be between \(2 * minimumPeriod + 2) and \(1 << 20) observations")
         }
+        guard firstCheck >= 4 else {
+            throw .invalidOption(name: "periodDetection.firstCheck", value: Double(firstCheck),
+                                 limit: "must be at least 4 observations")
+        }
+        guard checkGrowth > 1 && checkGrowth <= 16 else {
+            throw .invalidOption(name: "periodDetection.checkGrowth", value: checkGrowth, limit: "must be in (1, 16]")
+        }
         guard minimumCycles >= 2 && minimumCycles <= 16 else {
             throw .invalidOption(name: "periodDetection.minimumCycles", value: minimumCycles,
                                  limit: "must be between 2 and 16 cycles")
@@ -63,7 +78,7 @@ public struct PeriodDetectionOptions: Sendable, Equatable {
 /// 2. Candidate peaks: lags k ≤ L above both neighbours with r(k) ≥ max(minimumCorrelation,
 ///    noiseThreshold / √n) and prominence r(k) − min r[k/2…k] ≥ minimumProminence. Why the
 ///    √n term: the ACF of n white-noise values scatters with standard error ≈ 1/√n, so on a
-///    short history 0.3 is well within chance.
+///    short history (the ensemble checks from 16 observations on) 0.3 is well within chance.
 /// 3. First period: the shortest candidate whose r is at least `relativeStrength` × the highest
 ///    candidate's. Why: a weekly lag usually correlates *more* than a daily one (it also matches
 ///    the weekday), yet the daily cycle is the basic one. It is then refined to the best of
@@ -72,7 +87,8 @@ public struct PeriodDetectionOptions: Sendable, Equatable {
 ///    r(p₁), r(2p₁), … has a prominent local maximum (each multiple looks ±1 lag around it, for
 ///    periods that are not exact multiples), e.g. lag 336 = 7 × 48 in half-hourly load.
 ///
-/// Cost O(n · L), run once at the end of the detection warm-up, not per observation.
+/// Cost O(n · L). The ensemble runs it at checkpoints of geometrically growing history, up to
+/// `PeriodDetectionOptions.history`, never per observation.
 ///
 /// Thread-safety: stateless; safe from any thread.
 public enum PeriodDetection {

@@ -90,9 +90,11 @@ struct PeriodDetectionTests {
         let ensemble = try ForecastEnsemble(options: options)
         let y = doubleSeasonal(count: 1100, p1: 24, p2: 168, noise: 1, seed: 21)
         try ensemble.observe(contentsOf: y[..<1023])
-        #expect(ensemble.seasonalPeriods == nil)
-        #expect(throws: ForecastError.insufficientHistory(count: 1023, required: 1024)) { try ensemble.forecast() }
+        // Still detecting, but forecasting all along (no longer waiting for the history).
+        #expect(ensemble.isDetectingPeriods)
+        #expect(try ensemble.forecast().observationCount == 1023)
         try ensemble.observe(contentsOf: y[1023...])
+        #expect(!ensemble.isDetectingPeriods)
         #expect(ensemble.seasonalPeriods == [24, 168])
         #expect(ensemble.observationCount == 1100)
         let forecast = try ensemble.forecast()
