@@ -2,7 +2,8 @@
 /// (seasonal naive, EWMA, damped Holt, Holt-Winters with one or two seasons and an AR(1)
 /// residual term, seasonally differenced AR(p) by RLS), each racing a small parameter grid,
 /// and combines their forecasts with weights that follow each member's recent error. Each
-/// observation costs bounded work independent of history and allocates nothing (see
+/// observation costs bounded work independent of history and, once the periods are settled
+/// (configured, or after `periodDetection.history` observations), allocates nothing (see
 /// `EnsembleState`); `forecast()` only reads what the last observation issued.
 ///
 ///     var options = ForecastOptions()
@@ -10,13 +11,22 @@
 ///     options.seasonalPeriods = [48, 336]            // or leave empty to detect
 ///     let forecaster = try ForecastEnsemble(options: options)
 ///     try forecaster.observe(opsPerSecond)           // once per sampling interval
-///     let next = try forecaster.forecast()           // steps 1…4: point + 80/95% bounds
+///     let next = try forecaster.forecast()           // from the 1st observation: steps 1…4,
+///                                                    // 80/95% bounds from the 9th
 ///     if forecaster.alert.isRaised { /* intervals are not trustworthy right now */ }
 ///
-/// Without configured periods, the first `PeriodDetectionOptions.history` observations are
-/// buffered, periods are detected from their autocorrelation, and the models are built and
-/// replayed over that history (a one-off cost); until then `forecast()` throws
-/// `.insufficientHistory`.
+/// Warm-up: the ensemble forecasts from the first observation. Members join as their history
+/// allows (EWMA and naive after one observation, damped Holt after two, AR after its settling
+/// period), equal-weighted until they have `weighting.minimumSamples` errors; intervals appear
+/// once step 1 has `intervals.minimumResiduals` residuals, widened while those are few (see
+/// `IntervalEstimator`). Configured periods give the seasonal members from the start. Without
+/// them, periods are detected from the history buffered so far at checkpoints of growing
+/// length (`PeriodDetectionOptions`); a period found at two checkpoints in a row is adopted —
+/// the models are rebuilt with it and the buffered history is replayed into them (a one-off,
+/// O(history)) — and the check at `periodDetection.history` observations is final.
+///
+/// Seeding: a new series that continues an old one (a partition split off another) can be
+/// given the old one's recent history, `ForecastEnsemble(options:history:)`.
 ///
 /// Thread-safety: not thread-safe. One series per instance; confine each instance to one
 /// thread or actor (it is deliberately not `Sendable`).
@@ -29,36 +39,62 @@ public final class ForecastEnsemble {
     /// The options this ensemble was built with.
     public let options: ForecastOptions
 
-    private var state: EnsembleState?
+    private var state: EnsembleState
+    /// Every observation so far while periods may still change (reserved once, at init, to
+    /// `periodDetection.history`; released when detection ends).
     private var detectionBuffer: ContiguousArray<Double> = []
+    private var detecting: Bool
+    /// Buffered history at which periods are checked next.
+    private var nextCheck: Int
+    /// What the previous checkpoint found (a change is adopted only when found twice in a row).
+    private var previousDetection: [Int]?
 
     /// Throws the first invalid option (see `ForecastOptions.validate()`).
     public init(options: ForecastOptions) throws(ForecastError) {
         try options.validate()
         self.options = options
-        if options.seasonalPeriods.isEmpty {
-            detectionBuffer.reserveCapacity(options.periodDetection.history)
-        } else {
-            state = EnsembleState(periods: options.seasonalPeriods.sorted(), options: options)
-        }
+        state = EnsembleState(periods: options.seasonalPeriods.sorted(), options: options)
+        detecting = options.seasonalPeriods.isEmpty
+        nextCheck = min(options.periodDetection.firstCheck, options.periodDetection.history)
+        if detecting { detectionBuffer.reserveCapacity(options.periodDetection.history) }
+    }
+
+    /// An ensemble that has already absorbed `history`, oldest first — the same state as
+    /// `init(options:)` followed by `observe(contentsOf: history)`. Costs about 1 µs per value
+    /// plus, without configured periods, the detection checkpoints the history passes.
+    /// Throws an invalid option, or `.nonFinite` naming the first bad value's index.
+    public convenience init(options: ForecastOptions, history: some Sequence<Double>) throws(ForecastError) {
+        try self.init(options: options)
+        try observe(contentsOf: history)
     }
 
     /// Observations absorbed so far.
-    public var observationCount: Int { state?.observationCount ?? detectionBuffer.count }
+    public var observationCount: Int { state.observationCount }
 
-    /// Seasonal periods in use (configured or detected; empty if none were found); nil while
-    /// still collecting history to detect them.
-    public var seasonalPeriods: [Int]? { state?.periods }
+    /// Seasonal periods the seasonal members use now: the configured ones, or those detected
+    /// so far (empty until one is found). See `isDetectingPeriods`.
+    public var seasonalPeriods: [Int] { state.periods }
+
+    /// True while periods are still being detected (none configured and fewer than
+    /// `periodDetection.history` observations): `seasonalPeriods` may still change.
+    public var isDetectingPeriods: Bool { detecting }
+
+    /// Whether the latest forecast carries prediction intervals (every step has them once
+    /// step 1 has `intervals.minimumResiduals` residuals).
+    public var hasIntervals: Bool {
+        state.observationCount > 0 && !state.ensembleIssue(slot: state.currentSlot, step: 1).lower80.isNaN
+    }
 
     /// Absorbs the next observation. Throws `.nonFinite` (and changes nothing) for NaN or ±∞.
+    /// Bounded work: O(1) and allocation-free, except at a detection checkpoint while periods
+    /// are detected (O(n · n / minimumCycles) for n ≤ `periodDetection.history` buffered values,
+    /// plus an O(n) replay when the periods change).
     public func observe(_ value: Double) throws(ForecastError) {
         guard value.isFinite else { throw .nonFinite(index: observationCount, value: value) }
-        if let state {
-            state.absorb(value)
-            return
-        }
+        state.absorb(value)
+        guard detecting else { return }
         detectionBuffer.append(value)
-        if detectionBuffer.count == options.periodDetection.history { startFromDetectionBuffer() }
+        if detectionBuffer.count >= nextCheck { checkPeriods() }
     }
 
     /// Absorbs observations in order; stops at the first non-finite one, reporting its 0-based
@@ -68,13 +104,9 @@ public final class ForecastEnsemble {
     }
 
     /// The ensemble's forecast for steps 1…H after the observations seen so far.
-    /// Throws `.emptySeries` before the first observation and `.insufficientHistory` while
-    /// periods are still being detected.
+    /// Throws `.emptySeries` before the first observation.
     public func forecast() throws(ForecastError) -> LoadForecast {
         guard observationCount > 0 else { throw .emptySeries }
-        guard let state else {
-            throw .insufficientHistory(count: observationCount, required: options.periodDetection.history)
-        }
         let slot = state.currentSlot
         var steps: [ForecastStep] = []
         steps.reserveCapacity(state.horizon)
@@ -91,8 +123,9 @@ public final class ForecastEnsemble {
     /// Each warm member's forecast for steps 1…H, with intervals from its own residuals.
     /// Costs O(members · H · W log W) (sorting residual windows): for diagnostics and backtests.
     public func memberForecasts() -> [LoadForecast] {
-        guard let state, state.observationCount > 0 else { return [] }
+        guard state.observationCount > 0 else { return [] }
         let slot = state.currentSlot
+        let floorScale = state.floorScale
         var scratch = ContiguousArray<Double>()
         scratch.reserveCapacity(options.intervals.residualWindow)
         var result: [LoadForecast] = []
@@ -100,32 +133,59 @@ public final class ForecastEnsemble {
             let m = member.rawValue
             guard !state.memberIssue(slot: slot, member: m, step: 1).isNaN else { continue }
             var steps: [ForecastStep] = []
+            var anchor: (step: Int, bounds: IntervalEstimator.Bounds)?
             for h in 1...state.horizon {
                 let point = state.memberIssue(slot: slot, member: m, step: h)
-                let bounds = state.memberResiduals.intervals(row: m * state.horizon + h - 1, point: point,
-                                                             minimum: options.intervals.minimumResiduals,
-                                                             scratch: &scratch)
-                steps.append(ForecastStep(step: h, point: point, interval80: bounds?.0, interval95: bounds?.1))
+                if let own = state.memberResiduals.bounds(row: m * state.horizon + h - 1,
+                                                          minimum: options.intervals.minimumResiduals,
+                                                          estimator: state.estimator, floorScale: floorScale,
+                                                          scratch: &scratch) {
+                    anchor = (h, own)
+                }
+                let bounds = anchor.map { $0.bounds.scaled(by: (Double(h) / Double($0.step)).squareRoot()) }
+                steps.append(ForecastStep(
+                    step: h, point: point,
+                    interval80: bounds.map { PredictionInterval(level: 0.8, lower: point + $0.lower80, upper: point + $0.upper80) },
+                    interval95: bounds.map { PredictionInterval(level: 0.95, lower: point + $0.lower95, upper: point + $0.upper95) }))
             }
             result.append(LoadForecast(model: member.name, observationCount: state.observationCount, steps: steps))
         }
         return result
     }
 
-    /// All-time and recent coverage of the ensemble's intervals, per step and level (empty
-    /// while periods are still being detected).
-    public var coverage: [IntervalCoverage] { state?.monitor.coverage ?? [] }
+    /// All-time and recent coverage of the ensemble's intervals, per step and level. (When
+    /// detected periods are adopted the history is replayed, and so is its coverage.)
+    public var coverage: [IntervalCoverage] { state.monitor.coverage }
 
     /// Raised while actuals leave the ensemble's intervals significantly more often than the
     /// nominal 20% / 5% over the last `AlertOptions.window` forecasts of some step.
-    public var alert: ForecastAlert { state?.monitor.alert ?? ForecastAlert(breaches: []) }
+    public var alert: ForecastAlert { state.monitor.alert }
 
-    /// One-off: detect periods on the buffered history, build the models and replay it.
-    private func startFromDetectionBuffer() {
-        let periods = PeriodDetection.detect(detectionBuffer, options: options.periodDetection)
+    /// A detection checkpoint: detect on the buffered history; adopt a change found at two
+    /// checkpoints in a row, or at the final one; schedule the next checkpoint.
+    private func checkPeriods() {
+        let detection = options.periodDetection
+        let count = detectionBuffer.count
+        let isFinal = count >= detection.history
+        let found = PeriodDetection.detect(detectionBuffer, options: detection)
+        if found != state.periods && (isFinal || found == previousDetection) {
+            adopt(found)
+        }
+        previousDetection = found
+        if isFinal {
+            detecting = false
+            detectionBuffer = []
+            previousDetection = nil
+        } else {
+            let grown = Int((Double(count) * detection.checkGrowth).rounded(.up))
+            nextCheck = min(detection.history, max(count + 1, grown))
+        }
+    }
+
+    /// One-off: rebuild the models with `periods` and replay the buffered history into them.
+    private func adopt(_ periods: [Int]) {
         let fresh = EnsembleState(periods: periods, options: options)
         for value in detectionBuffer { fresh.absorb(value) }
         state = fresh
-        detectionBuffer = []
     }
 }

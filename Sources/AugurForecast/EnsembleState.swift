@@ -7,8 +7,9 @@
 /// 2. update every model;
 /// 3. issue each warm member's forecasts for steps 1…H;
 /// 4. combine them: point = Σ wₘ·ŷₘ with wₘ ∝ (min MSE / MSEₘ)^k over a sliding window of that
-///    step's errors, and 80%/95% bounds from the empirical quantiles of the ensemble's own
-///    step-h residuals.
+///    step's errors, and 80%/95% bounds from the ensemble's own step-h residuals
+///    (`IntervalEstimator`: empirical quantiles, kept honest while there are few); a step with
+///    fewer than `minimumResiduals` borrows the longest shorter step's bounds × √(h / h′).
 ///
 /// Issued forecasts live in rings indexed by issue count mod H (issue count c = observations
 /// seen when issued; step h of issue c targets observation c + h − 1), so scoring needs no
@@ -25,6 +26,17 @@ final class EnsembleState {
     private let minimumResiduals: Int
     private let minimumWeightSamples: Int
     private let weightExponent: Int
+    let estimator: IntervalEstimator
+    private let scaleFloor: Double
+    private let relativeScaleFloor: Double
+    /// Memory of the variability averages below, in observations.
+    private let variabilityWindow: Int
+    private let inverseVariabilityWindow: Double
+    /// Running means (exact over the first `variabilityWindow` observations, then exponential)
+    /// of |y(t) − y(t−1)| and of |y(t)|, for the interval floor.
+    private var meanAbsoluteChange = 0.0
+    private var meanAbsoluteLevel = 0.0
+    private var lastValue = 0.0
 
     private let models: ModelSet
     private(set) var observationCount = 0
@@ -47,13 +59,19 @@ final class EnsembleState {
         minimumResiduals = options.intervals.minimumResiduals
         minimumWeightSamples = options.weighting.minimumSamples
         weightExponent = options.weighting.exponent
+        estimator = IntervalEstimator()
+        scaleFloor = options.intervals.scaleFloor
+        relativeScaleFloor = options.intervals.relativeScaleFloor
+        variabilityWindow = options.intervals.residualWindow
+        inverseVariabilityWindow = 1 / Double(options.intervals.residualWindow)
         models = ModelSet(periods: periods, grids: options.grids)
         let m = Self.memberCount
         issued = allocateFixed(horizon * m * horizon, Double.nan)
         memberResiduals = ResidualWindows(rows: m * horizon, capacity: options.intervals.residualWindow,
                                           weightWindow: options.weighting.window)
         ensembleIssued = allocateFixed(horizon * horizon * Self.ensembleFields, Double.nan)
-        ensembleResiduals = SlidingQuantiles(windows: horizon, capacity: options.intervals.residualWindow)
+        ensembleResiduals = SlidingQuantiles(windows: horizon, capacity: options.intervals.residualWindow,
+                                             growing: true)
         monitor = CoverageMonitor(horizon: horizon, options: options.alert)
         rowMSE = allocateFixed(m * horizon, 0.0)
         rowReady = allocateFixed(m * horizon, false)
@@ -75,6 +93,13 @@ final class EnsembleState {
         let b = (slot * horizon + step - 1) * Self.ensembleFields
         return (ensembleIssued[b], ensembleIssued[b + 1], ensembleIssued[b + 2], ensembleIssued[b + 3],
                 ensembleIssued[b + 4])
+    }
+
+    /// Every interval is at least 2·z times this wide (series unit): the larger of
+    /// `scaleFloor` × the σ implied by the mean absolute successive difference (E|Δy| = 2σ/√π
+    /// for white noise) and `relativeScaleFloor` × the mean |y|.
+    var floorScale: Double {
+        max(scaleFloor * meanAbsoluteChange * (Double.pi.squareRoot() / 2), relativeScaleFloor * meanAbsoluteLevel)
     }
 
     /// Member forecast issued at `slot` for `step` (NaN when the member was not warm).
@@ -107,8 +132,16 @@ final class EnsembleState {
             }
         }
 
-        // 2. Update every model.
+        // 2. Update every model, and the variability the interval floor is scaled by.
         models.observe(y)
+        if t >= variabilityWindow {
+            meanAbsoluteChange += (abs(y - lastValue) - meanAbsoluteChange) * inverseVariabilityWindow
+            meanAbsoluteLevel += (abs(y) - meanAbsoluteLevel) * inverseVariabilityWindow
+        } else {
+            if t > 0 { meanAbsoluteChange += (abs(y - lastValue) - meanAbsoluteChange) / Double(t) }
+            meanAbsoluteLevel += (abs(y) - meanAbsoluteLevel) / Double(t &+ 1)
+        }
+        lastValue = y
         observationCount = t + 1
 
         // 3. Issue member forecasts.
@@ -123,20 +156,32 @@ final class EnsembleState {
             }
         }
 
-        // 4. Combine them and attach the ensemble's own empirical intervals.
+        // 4. Combine them and attach the ensemble's own intervals.
         for row in 0..<(m &* horizon) {
             rowReady[row] = memberResiduals.weightSamples(row: row) >= minimumWeightSamples
             rowMSE[row] = memberResiduals.meanSquaredError(row: row)
         }
+        let floor = floorScale
+        var anchorStep = 0                      // longest step so far with its own bounds
+        var anchor = IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0)
         for h in 1...horizon {
             let point = combine(slot: slot, step: h)
             let base = (slot * horizon + h - 1) * fields
             ensembleIssued[base] = point
-            if !point.isNaN && ensembleResiduals.count(h - 1) >= minimumResiduals {
-                ensembleIssued[base + 1] = point + ensembleResiduals.quantile(h - 1, 0.1)
-                ensembleIssued[base + 2] = point + ensembleResiduals.quantile(h - 1, 0.9)
-                ensembleIssued[base + 3] = point + ensembleResiduals.quantile(h - 1, 0.025)
-                ensembleIssued[base + 4] = point + ensembleResiduals.quantile(h - 1, 0.975)
+            let sample = ensembleResiduals.sample(h - 1)
+            var bounds = anchor
+            if sample.count >= minimumResiduals {
+                anchor = estimator.bounds(sorted: sample, floorScale: floor)
+                anchorStep = h
+                bounds = anchor
+            } else if anchorStep > 0 {
+                bounds = anchor.scaled(by: (Double(h) / Double(anchorStep)).squareRoot())
+            }
+            if !point.isNaN && anchorStep > 0 {
+                ensembleIssued[base + 1] = point + bounds.lower80
+                ensembleIssued[base + 2] = point + bounds.upper80
+                ensembleIssued[base + 3] = point + bounds.lower95
+                ensembleIssued[base + 4] = point + bounds.upper95
             } else {
                 for f in 1..<fields { ensembleIssued[base + f] = .nan }
             }

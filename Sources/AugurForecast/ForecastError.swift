@@ -25,8 +25,9 @@ public enum ForecastError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidOriginCount(count: Int, minimum: Int, maximum: Int)
     /// A tuning option is out of range. `limit` says what is allowed, in words.
     case invalidOption(name: String, value: Double, limit: String)
-    /// A forecast was asked for before the ensemble had enough history. `count` is the number of
-    /// observations seen, `required` the number needed (e.g. to detect seasonal periods).
+    /// A forecast was asked for before there was enough history. `count` is the number of
+    /// observations seen, `required` the number needed. (`ForecastEnsemble` no longer throws
+    /// it: it forecasts from the first observation while periods are detected.)
     case insufficientHistory(count: Int, required: Int)
 
     public var description: String {

@@ -27,9 +27,10 @@ public struct ForecastStep: Sendable, Equatable {
     public let step: Int
     /// Point forecast, in the series' unit.
     public let point: Double
-    /// 80% interval; nil until `IntervalOptions.minimumResiduals` residuals for this step exist.
+    /// 80% interval; nil until step 1 has `IntervalOptions.minimumResiduals` residuals (a step
+    /// with fewer of its own borrows a shorter step's, widened).
     public let interval80: PredictionInterval?
-    /// 95% interval; nil until `IntervalOptions.minimumResiduals` residuals for this step exist.
+    /// 95% interval; nil under the same condition as `interval80`.
     public let interval95: PredictionInterval?
 }
 

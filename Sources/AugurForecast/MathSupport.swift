@@ -25,3 +25,7 @@ func naturalExp(_ x: Double) -> Double { exp(x) }
 /// log(Γ(x)), used for binomial tail probabilities.
 @inline(__always)
 func logGamma(_ x: Double) -> Double { lgamma(x) }
+
+/// tan(x), for Student's t with one degree of freedom.
+@inline(__always)
+func tangent(_ x: Double) -> Double { tan(x) }

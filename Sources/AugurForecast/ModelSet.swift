@@ -59,8 +59,9 @@ struct ModelSet {
             holtWinters = HoltWintersBank(periods: periods, parameters: parameters,
                                           warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
         }
-        // Difference at the longest season (or at lag 1 without one: ARIMA(p,1,0)-like).
-        let lag = periods.last ?? 1
+        // Difference at the longest season; without one, fit the levels themselves (an AR(p)
+        // with intercept tracks a level and, with p ≥ 2, a smooth cycle not yet detected).
+        let lag = periods.last ?? 0
         autoRegressive = ModelGrid(
             members: g.autoRegressiveForgetting.map {
                 AutoRegressive(order: g.autoRegressiveOrder, differencingLag: lag, forgetting: $0,

@@ -2,7 +2,8 @@
 /// (member, step) row, stored in one flat allocation.
 ///
 /// Two things are read from them:
-/// * prediction intervals: forecast + empirical quantiles of that row's residuals. Why
+/// * prediction intervals: forecast + empirical quantiles of that row's residuals (through
+///   `IntervalEstimator`, which keeps them honest while there are few). Why
 ///   empirical: load residuals are skewed and heavy-tailed (spikes up, not down), and h-step
 ///   residuals of a model with AR terms are not a simple multiple of one-step ones, so a
 ///   Gaussian σ·√h rule mis-covers both ways. Using each step's own residuals also absorbs
@@ -94,26 +95,14 @@ final class ResidualWindows {
     /// Residuals of `row` available for intervals.
     func count(row: Int) -> Int { rows[row].count }
 
-    /// `point` + the empirical 80% and 95% central residual quantiles of `row`, or nil with
-    /// fewer than `minimum` residuals. `scratch` avoids an allocation per call.
-    func intervals(row: Int, point: Double, minimum: Int,
-                   scratch: inout ContiguousArray<Double>) -> (PredictionInterval, PredictionInterval)? {
+    /// Interval bounds (offsets from the point) from `row`'s residuals, or nil with fewer than
+    /// `minimum`. `scratch` avoids an allocation per call.
+    func bounds(row: Int, minimum: Int, estimator: IntervalEstimator, floorScale: Double,
+                scratch: inout ContiguousArray<Double>) -> IntervalEstimator.Bounds? {
         guard rows[row].count >= minimum else { return nil }
         scratch.removeAll(keepingCapacity: true)
         for age in 0..<rows[row].count { scratch.append(value(row: row, age: age)) }
         scratch.sort()
-        return (interval(0.8, 0.1, 0.9, point: point, sorted: scratch),
-                interval(0.95, 0.025, 0.975, point: point, sorted: scratch))
+        return scratch.withUnsafeBufferPointer { estimator.bounds(sorted: $0, floorScale: floorScale) }
     }
-}
-
-/// `point` shifted by the `lower` and `upper` quantiles of ascending residuals. The tail
-/// probabilities are passed as literals (0.1, 0.9, 0.025, 0.975) rather than derived from the
-/// level, because (1 − 0.8)/2 is not exactly 0.1 in binary and the ensemble uses the literals.
-@inline(__always)
-func interval(_ level: Double, _ lower: Double, _ upper: Double, point: Double,
-              sorted: ContiguousArray<Double>) -> PredictionInterval {
-    PredictionInterval(level: level,
-                       lower: point + sortedQuantile(sorted, lower),
-                       upper: point + sortedQuantile(sorted, upper))
 }

@@ -14,6 +14,12 @@
 /// one batch sort and one merge (two linear passes over the window), i.e. O(16 + batch) amortised;
 /// nothing is allocated after init.
 ///
+/// Warm-up: before the first batch is complete the window is empty, so the ensemble reads its
+/// first residuals from the batch being filled (`sample`): while the window is empty that batch
+/// is kept sorted by insertion on every push (at most `batchSize` moves, first batch only), and
+/// its merge then finds it already sorted. A `growing` window then keeps only the newest half
+/// of the batches seen until it is full (see `init`).
+///
 /// Thread-safety: not thread-safe; owned by one `EnsembleState`.
 final class SlidingQuantiles {
     /// Batches in a full window.
@@ -36,12 +42,23 @@ final class SlidingQuantiles {
     private struct Counters {
         var sorted = 0
         var pending = 0
+        /// Batches in the window, and the ring slot of the oldest.
         var fullBatches = 0
         var oldest = 0
+        /// Batches ever completed (saturates at 2 × batchCount).
+        var seen = 0
     }
 
-    init(windows: Int, capacity: Int) {
+    /// Whether the window holds only the newest half of the batches seen until it is full.
+    let growing: Bool
+
+    /// `growing`: keep the newest ⌈b/2⌉ of the b batches seen so far, up to the full window —
+    /// for residuals whose spread shrinks as models warm up, so the first (largest) ones
+    /// leave the window long before `capacity` values arrived. Otherwise every batch stays
+    /// until the window is full.
+    init(windows: Int, capacity: Int, growing: Bool = false) {
         self.windows = windows
+        self.growing = growing
         batchSize = max(1, capacity / Self.batchesPerWindow)
         batchCount = max(1, capacity / batchSize)
         windowSize = batchSize * batchCount
@@ -68,9 +85,31 @@ final class SlidingQuantiles {
     @inline(__always)
     func push(_ w: Int, _ value: Double) {
         let n = counters[w].pending
-        pending[w &* batchSize &+ n] = value
+        let batch = pending.baseAddress! + w &* batchSize
+        if counters[w].sorted == 0 {
+            // Warm-up: keep the batch sorted so `sample` can read it.
+            var j = n
+            while j > 0 && batch[j &- 1] > value {
+                batch[j] = batch[j &- 1]
+                j &-= 1
+            }
+            batch[j] = value
+        } else {
+            batch[n] = value
+        }
         counters[w].pending = n &+ 1
         if n &+ 1 == batchSize { mergeBatch(w) }
+    }
+
+    /// The values quantiles of window `w` are read from, ascending: the window, or while it is
+    /// still empty, the batch being filled (the first residuals). Valid until the next push.
+    @inline(__always)
+    func sample(_ w: Int) -> UnsafeBufferPointer<Double> {
+        let c = counters[w]
+        if c.sorted > 0 {
+            return UnsafeBufferPointer(start: sorted.baseAddress! + w &* windowSize, count: c.sorted)
+        }
+        return UnsafeBufferPointer(start: pending.baseAddress! + w &* batchSize, count: c.pending)
     }
 
     /// Type-7 (linear interpolation) sample quantile of window `w`, `p` in [0, 1].
@@ -92,14 +131,23 @@ final class SlidingQuantiles {
         var c = counters[w]
         let new = pending.baseAddress! + w * batchSize
         Self.insertionSort(new, batchSize)
-        let slot = batches.baseAddress! + w * windowSize + c.oldest * batchSize
-        let goneCount = c.fullBatches == batchCount ? batchSize : 0
+        c.seen = min(c.seen + 1, 2 * batchCount)
+        let keep = growing ? min(batchCount, (c.seen + 1) / 2) : batchCount
+        let evict = c.fullBatches + 1 > keep
+        let ring = batches.baseAddress! + w * windowSize
+        let gone = ring + c.oldest * batchSize
+        var free = c.oldest + c.fullBatches
+        if free >= batchCount { free -= batchCount }
         c.sorted = Self.merge(sorted: sorted.baseAddress! + w * windowSize, count: c.sorted,
-                              removing: slot, goneCount,
+                              removing: gone, evict ? batchSize : 0,
                               inserting: new, batchSize, scratch: scratch.baseAddress!)
-        copyDoubles(from: new, to: slot, count: batchSize)
-        c.oldest = c.oldest + 1 == batchCount ? 0 : c.oldest + 1
-        c.fullBatches = min(c.fullBatches + 1, batchCount)
+        // With the ring full the free slot is the evicted one, read by the merge above.
+        copyDoubles(from: new, to: ring + free * batchSize, count: batchSize)
+        if evict {
+            c.oldest = c.oldest + 1 == batchCount ? 0 : c.oldest + 1
+        } else {
+            c.fullBatches += 1
+        }
         c.pending = 0
         counters[w] = c
     }

@@ -93,6 +93,45 @@ struct BadInputTests {
         #expect(throws: (any Error).self) { try ForecastEnsemble(options: options) }
     }
 
+    @Test func warmUpOptionsAreNamed() {
+        func rejects(_ expected: ForecastError, _ change: (inout ForecastOptions) -> Void) {
+            var options = Self.options
+            change(&options)
+            #expect(throws: expected) { try ForecastEnsemble(options: options) }
+        }
+        rejects(.invalidOption(name: "intervals.minimumResiduals", value: 1,
+                               limit: "must be between 2 and residualWindow (672)")) { $0.intervals.minimumResiduals = 1 }
+        rejects(.invalidOption(name: "intervals.scaleFloor", value: -0.1, limit: "must be in [0, 1]")) {
+            $0.intervals.scaleFloor = -0.1
+        }
+        rejects(.invalidOption(name: "intervals.relativeScaleFloor", value: 2, limit: "must be in [0, 1]")) {
+            $0.intervals.relativeScaleFloor = 2
+        }
+        rejects(.invalidOption(name: "periodDetection.firstCheck", value: 3, limit: "must be at least 4 observations")) {
+            $0.periodDetection.firstCheck = 3
+        }
+        rejects(.invalidOption(name: "periodDetection.checkGrowth", value: 1, limit: "must be in (1, 16]")) {
+            $0.periodDetection.checkGrowth = 1
+        }
+        rejects(.invalidOption(name: "periodDetection.minimumCycles", value: 1.5,
+                               limit: "must be between 2 and 16 cycles")) { $0.periodDetection.minimumCycles = 1.5 }
+        rejects(.invalidOption(name: "periodDetection.noiseThreshold", value: -1, limit: "must be between 0 and 10")) {
+            $0.periodDetection.noiseThreshold = -1
+        }
+        // NaN is out of every range (and names itself).
+        var options = Self.options
+        options.periodDetection.checkGrowth = .nan
+        do {
+            _ = try ForecastEnsemble(options: options)
+            Issue.record("NaN growth accepted")
+        } catch {
+            guard case let .invalidOption(name, value, _) = error else { Issue.record("wrong error \(error)"); return }
+            #expect(name == "periodDetection.checkGrowth" && value.isNaN)
+        }
+        #expect(ForecastError.invalidOption(name: "intervals.scaleFloor", value: -0.1, limit: "must be in [0, 1]")
+            .description == "option intervals.scaleFloor = -0.1 is invalid: must be in [0, 1]")
+    }
+
     @Test func errorDescriptionsNameValueAndLimit() {
         #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("5000"))
         #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("4032"))

@@ -7,6 +7,15 @@ struct QuantileWindowTests {
         sortedQuantile(ContiguousArray(values.sorted()), p)
     }
 
+    /// Type 6: the value at 1-based position p·(n + 1), interpolated, clamped to the extremes.
+    static func bruteConformalQuantile(_ values: [Double], _ p: Double) -> Double {
+        let sorted = values.sorted()
+        let position = min(max(p * Double(sorted.count + 1), 1), Double(sorted.count))
+        let below = Int(position.rounded(.down))
+        guard below < sorted.count else { return sorted[sorted.count - 1] }
+        return sorted[below - 1] + (position - Double(below)) * (sorted[below] - sorted[below - 1])
+    }
+
     @Test(arguments: [(capacity: 64, seed: UInt64(1)), (capacity: 100, seed: 2), (capacity: 7, seed: 3)])
     func batchedWindowMatchesASortedCopy(capacity: Int, seed: UInt64) {
         var rng = SeededRandom(seed: seed)
@@ -31,6 +40,28 @@ struct QuantileWindowTests {
         }
     }
 
+    @Test(arguments: [(capacity: 64, seed: UInt64(4)), (capacity: 100, seed: 5), (capacity: 7, seed: 6)])
+    func growingWindowHoldsTheNewestHalfOfTheBatches(capacity: Int, seed: UInt64) {
+        var rng = SeededRandom(seed: seed)
+        let windows = SlidingQuantiles(windows: 1, capacity: capacity, growing: true)
+        let b = windows.batchSize
+        var pushed: [Double] = []
+        for _ in 0..<(capacity * 5) {
+            let v = (rng.gaussian() * 4).rounded() / 4
+            pushed.append(v)
+            windows.push(0, v)
+            let complete = pushed.count / b
+            let expected: [Double]
+            if complete == 0 {
+                expected = pushed.sorted()          // the first batch, readable while it fills
+            } else {
+                let kept = min(windows.batchCount, (min(complete, 2 * windows.batchCount) + 1) / 2)
+                expected = pushed[((complete - kept) * b)..<(complete * b)].sorted()
+            }
+            #expect(Array(windows.sample(0)) == expected, "seed \(seed) after \(pushed.count)")
+        }
+    }
+
     @Test func residualWindowMeanSquaredErrorIsExactOverTheWeightWindow() {
         let seed: UInt64 = 17
         var rng = SeededRandom(seed: seed)
@@ -47,11 +78,13 @@ struct QuantileWindowTests {
         }
         #expect(windows.weightSamples(row: 0) == 0)
         var scratch = ContiguousArray<Double>()
-        let bounds = windows.intervals(row: 1, point: 0, minimum: 10, scratch: &scratch)!
+        // 50 residuals: the empirical (type-6, conformal) quantiles alone.
+        let estimator = IntervalEstimator()
+        let bounds = windows.bounds(row: 1, minimum: 10, estimator: estimator, floorScale: 0, scratch: &scratch)!
         let recent = Array(history.suffix(50))
-        #expect(bounds.0.lower == Self.bruteQuantile(recent, 0.1))
-        #expect(bounds.1.upper == Self.bruteQuantile(recent, 0.975))
-        #expect(windows.intervals(row: 2, point: 0, minimum: 10, scratch: &scratch) == nil)
+        #expect(bounds.lower80 == Self.bruteConformalQuantile(recent, 0.1))
+        #expect(bounds.upper95 == Self.bruteConformalQuantile(recent, 0.975))
+        #expect(windows.bounds(row: 2, minimum: 10, estimator: estimator, floorScale: 0, scratch: &scratch) == nil)
     }
 
     @Test func binomialCriticalCountMatchesExactTail() {

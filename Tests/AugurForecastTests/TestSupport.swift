@@ -23,6 +23,22 @@ struct SeededRandom {
         let u2 = uniform()
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
     }
+
+    /// Uniform in [a, b).
+    mutating func uniform(_ a: Double, _ b: Double) -> Double { a + (b - a) * uniform() }
+
+    /// Poisson(λ) by multiplying uniforms (Knuth): O(λ) draws, fine for the λ ≤ a few hundred
+    /// the tests use.
+    mutating func poisson(_ lambda: Double) -> Double {
+        let limit = Foundation.exp(-lambda)
+        var k = 0.0
+        var product = uniform()
+        while product > limit {
+            k += 1
+            product *= uniform()
+        }
+        return k
+    }
 }
 
 /// Forecasts for steps 1...steps from any online model.
