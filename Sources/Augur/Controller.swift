@@ -179,9 +179,8 @@ final class PartitionController: @unchecked Sendable {
         var fo = ForecastOptions()
         fo.horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
         fo.seasonalPeriods = options.seasonalPeriods.map { Self.steps(of: $0, step: stepNanos) }
-        guard let f = try? ForecastEnsemble(options: fo) else { return nil }
-        for v in steps { try? f.observe(v) }
-        return f
+        // Seeded with the range's history: a split's child forecasts from its first step.
+        return try? ForecastEnsemble(options: fo, history: steps)
     }
 
     /// The series a new partition starts with: the history of the range it covers, taken from

@@ -10,6 +10,8 @@ public struct LoadOutlook: Sendable, Hashable {
     public var steps: [OutlookStep]
     /// max(current, every step's upper bound): what the predictive policy plans for.
     public var peakUpper: Double
+    /// max(current, every step's point forecast): the load expected, without the margin.
+    public var peakPoint: Double
     /// Lowest point forecast over the horizon (nil without forecast steps).
     public var troughPoint: Double?
     /// Score in `0...1` (see ``PartitionScore/score``).
@@ -70,6 +72,7 @@ public struct LoadOutlook: Sendable, Hashable {
 
         var steps: [OutlookStep] = []
         var peak = current
+        var peakPoint = current
         var trough: Double?
         var hasForecast = false
         if let f = partition.forecast {
@@ -106,6 +109,7 @@ public struct LoadOutlook: Sendable, Hashable {
                 }
                 steps.append(OutlookStep(at: at, point: point, upper: upper))
                 peak = max(peak, upper)
+                peakPoint = max(peakPoint, point)
                 trough = min(trough ?? point, point)
                 let sigma = max((upper - point) / zUsed, 0.01 * point, 1e-6)
                 score = max(score, 1 - NormalDistribution.cdf((hw - point) / sigma))
@@ -120,6 +124,7 @@ public struct LoadOutlook: Sendable, Hashable {
         }
         self.steps = steps
         self.peakUpper = peak
+        self.peakPoint = peakPoint
         self.troughPoint = trough
         self.score = min(1, max(0, score))
         self.overloadAt = overloadAt

@@ -36,7 +36,11 @@ enum PredictivePolicy {
                 continue
             }
             let outlook = ctx.outlooks[i]
-            if outlook.peakUpper > hw {
+            // The upper bound says when to act, the point forecast whether there is load to
+            // act on: right after a collapse the intervals are wide (honestly: the residuals
+            // just jumped) while the expected load is far below the merge threshold, and a split
+            // then would only make partitions to merge back.
+            if outlook.peakUpper > hw, outlook.peakPoint > capacity.lowWatermark {
                 if !ctx.isFree(i) {
                     ctx.note(PlanFinding(code: .inFlight, partitions: [p.id],
                                          message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but locked by an in-flight reshard"))
