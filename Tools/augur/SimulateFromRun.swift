@@ -63,6 +63,8 @@ extension SimulateCommand {
         }
     }
 
+    static func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+
     static func mib(_ bytes: Double) -> String { String(format: "%.1f", bytes / 1_048_576) }
 
     func replay(_ path: String) throws {
@@ -110,7 +112,7 @@ extension SimulateCommand {
         print("replaying \(predictions.count) run\(predictions.count == 1 ? "" : "s") of \(path); seed \(seed)")
         for (r, p) in zip(replays, predictions) {
             let o = r.options
-            print("\(r.label): \(r.rows.count) intervals × \(FlagLimits.show(o.secondsPerRow)) s, capacity \(String(format: "%.0f", p.capacity)) ops/s, copy \(Self.mib(p.copyBytesPerSecond)) MiB/s, data \(Self.mib(Double(o.totalDataBytes))) MiB; \(p.metrics.splits) splits, \(p.metrics.merges) merges, \(p.metrics.moves) moves predicted")
+            print("\(r.label): \(r.rows.count) intervals × \(FlagLimits.show(o.secondsPerRow)) s, capacity \(String(format: "%.0f", p.capacity)) ops/s, copy \(Self.mib(p.copyBytesPerSecond)) MiB/s, data \(Self.mib(Double(o.totalDataBytes))) MiB; \(Self.count(p.metrics.splits, "split")), \(Self.count(p.metrics.merges, "merge")), \(Self.count(p.metrics.moves, "move")) predicted")
             for n in p.notes { print("  note: \(n)") }
         }
         for line in EngineRunPrediction.table(predictions) { print(line) }
