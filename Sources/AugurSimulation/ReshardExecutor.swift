@@ -1,8 +1,9 @@
 import AugurPlanner
 
 /// The simulated reshard executor: starts planned actions (refusing any that break the
-/// concurrency limit or touch a locked partition), charges their data movement, and applies
-/// them when their copy time has elapsed. Split children, merge results and moved neighbours
+/// concurrency limit or touch a locked partition), charges their data movement (bytes per
+/// ``SimulationOptions/copyModel``), and applies them when their copy time has elapsed — at
+/// once, or one after another with ``SimulationOptions/serialReshards``. Split children, merge results and moved neighbours
 /// inherit their parents' telemetry history apportioned by the parents' histogram load shares
 /// and get forecasters re-seeded from that history.
 ///
@@ -27,6 +28,17 @@ extension Simulator {
 
     /// Starts `planned` at second `t`, or refuses it.
     func start(_ planned: PlannedAction, at t: Int) {
+        var planned = planned
+        if case let .split(pid, keys) = planned.action, let i = index(of: pid), !partitions[i].resolvesKeys {
+            // The engine's executor: no planned cut has records on both sides (the histogram
+            // cannot place keys), so it splits at the data median instead.
+            let part = partitions[i]
+            let median = SimKey.key((part.lo + part.hi) / 2)
+            if keys != [median] {
+                planned.action = .split(pid, at: [median])
+                planned.reason.message += "; no planned cut has records on both sides: split at the data median"
+            }
+        }
         let action = planned.action
         let locked = Set(inFlight.flatMap { $0.planned.action.partitions })
         let ids = action.partitions
@@ -44,7 +56,7 @@ extension Simulator {
         case let .split(p, keys), let .precreate(p, keys):
             let part = partitions[index(of: p)!]
             let edges = [part.lo] + keys.map(SimKey.position) + [part.hi]
-            moved = ReshardCost.split(childBytes: (0..<(edges.count - 1)).map { bytes(from: edges[$0], to: edges[$0 + 1]) })
+            moved = options.copyModel.split(childBytes: (0..<(edges.count - 1)).map { bytes(from: edges[$0], to: edges[$0 + 1]) })
             if case .split = action {
                 metrics.splits += 1
                 metrics.splitChildren += keys.count + 1
@@ -53,17 +65,17 @@ extension Simulator {
             }
         case let .merge(l, r):
             let a = partitions[index(of: l)!], b = partitions[index(of: r)!]
-            moved = ReshardCost.merge(a.sizeBytes, b.sizeBytes)
+            moved = options.copyModel.merge(a.sizeBytes, b.sizeBytes)
             metrics.merges += 1
             let splitTimes = [l, r].compactMap { splitProducedAt[$0] }
             if let latest = splitTimes.max() {
                 metrics.reversals += 1
                 if Self.nanos(t) < Self.nanos(latest) &+ options.capacity.cooldownNanos { metrics.reversalsWithinCooldown += 1 }
             }
-        case let .moveBoundary(l, _, key):
-            let a = partitions[index(of: l)!]
+        case let .moveBoundary(l, r, key):
+            let a = partitions[index(of: l)!], b = partitions[index(of: r)!]
             let k = SimKey.position(key)
-            moved = ReshardCost.move(movedBytes: bytes(from: min(k, a.hi), to: max(k, a.hi)))
+            moved = options.copyModel.move(movedBytes: bytes(from: min(k, a.hi), to: max(k, a.hi)), between: a.sizeBytes, and: b.sizeBytes)
             metrics.moves += 1
         case .activate:
             metrics.activations += 1
@@ -71,7 +83,14 @@ extension Simulator {
         if action.countsTowardConcurrency { metrics.reshards += 1 }
         metrics.bytesMoved += moved
         let seconds = action.kind == .activate ? 0 : options.actionOverheadSeconds + Double(moved) / options.copyBytesPerSecond
-        let completesAt = t + max(action.kind == .activate ? 0 : 1, Int(seconds.rounded(.up)))
+        var completesAt = t + max(action.kind == .activate ? 0 : 1, Int(seconds.rounded(.up)))
+        if options.serialReshards && action.kind != .activate {
+            // One queue: the action starts when the previous one has finished, and takes effect
+            // at the first tick after it finishes.
+            let begins = max(Double(t), queueFreeAt)
+            queueFreeAt = begins + seconds
+            completesAt = max(t + 1, Int(queueFreeAt.rounded(.up)))
+        }
         actionCounter += 1
         let key = actionCounter
         switch planned.reason.code {
@@ -86,9 +105,9 @@ extension Simulator {
         if options.recordActions {
             let parts = ids.map { id in partitions[index(of: id)!] }
                 .map { "\($0.id)[\(SimulationReport.fixed($0.lo, 4)),\(SimulationReport.fixed($0.hi, 4))) u=\(SimulationReport.fixed(options.capacity.utilization($0.recentOrdered.last ?? .zero), 2))" }
-            log("t=\(t) \(PlanRendering.line(planned)) done@\(completesAt) | \(parts.joined(separator: " ")) | \(planned.reason.message)")
+            log("t=\(t - preludeSeconds) \(PlanRendering.line(planned)) done@\(completesAt - preludeSeconds) | \(parts.joined(separator: " ")) | \(planned.reason.message)")
         }
-        inFlight.append(RunningReshard(planned: planned, issuedAt: t, completesAt: completesAt, key: key))
+        inFlight.append(RunningReshard(planned: planned, issuedAt: t, completesAt: completesAt, key: key, bytes: moved))
         if completesAt <= t { completeDue(t) }
     }
 
@@ -103,7 +122,7 @@ extension Simulator {
     private func apply(_ r: RunningReshard, at t: Int) {
         let now = Self.nanos(t)
         let stepNanos = UInt64(options.forecastStepSeconds) * 1_000_000_000
-        let rate = profile.opsPerSecond(at: Double(t))
+        let rate = tableRate(t)
         var results: [SimPartition] = []
         var sources: [PartitionID] = []
         switch r.planned.action {
@@ -155,8 +174,10 @@ extension Simulator {
             if let i = index(of: pid) { partitions[i].state = .active }
             sources = [pid]
         }
+        metrics.bytesCommitted += r.bytes
         for p in results {
-            refreshHistogram(p, t: t, rate: rate)
+            // With engine marks, a new partition's histogram is counted from its first second.
+            if options.histogramWindow == .lastRefresh { refreshHistogram(p, t: t, rate: rate) }
             if withForecasts { p.refreshForecast(now: now, stepNanos: stepNanos) }
         }
         history.append(CompletedReshard(kind: r.planned.action.kind, issuedAt: Self.nanos(r.issuedAt), completedAt: now,

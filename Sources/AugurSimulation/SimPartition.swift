@@ -37,6 +37,9 @@ final class SimPartition {
     /// Cached peaks of completed steps per window (recomputed at each step end).
     private var completedWindowPeaks: [WindowPeak] = []
 
+    /// Whether this partition's histogram places keys finely enough to cut at load quantiles
+    /// (``SimulationOptions/initialHistogramResolvesKeys``); false sends splits to the data median.
+    var resolvesKeys = true
     var forecaster: ForecastEnsemble?
     var forecast: PartitionForecast?
     var histogram: HistogramSnapshot?
@@ -60,7 +63,7 @@ final class SimPartition {
         }
         bucketEdges = edges
         recentCapacity = options.recentSamples
-        historyCapacity = max(1, options.seedHistoryDays * options.periodSteps)
+        historyCapacity = options.seedHistorySteps
         peakCapacity = max(1, (options.peakWindowsSeconds.max() ?? 0) / options.forecastStepSeconds)
     }
 
@@ -134,6 +137,47 @@ final class SimPartition {
         }
     }
 
+    // MARK: - Engine-style histogram
+
+    /// Operations counted per bucket since this partition was born (reads, writes), and the
+    /// marks taken of them (``SimulationOptions/HistogramWindow/engineMarks(markSeconds:marksKept:)``).
+    private var countedReads: [Double] = []
+    private var countedWrites: [Double] = []
+    private var marks: [(time: Int, reads: [Double], writes: [Double])] = []
+
+    /// Counts this second's `ops` over the buckets in proportion to `bucketLoad`.
+    func count(ops: Double, bucketLoad: [Double], writeFraction: Double) {
+        if countedReads.isEmpty {
+            countedReads = [Double](repeating: 0, count: bucketLoad.count)
+            countedWrites = countedReads
+        }
+        let total = bucketLoad.reduce(0, +)
+        guard total > 0, ops > 0 else { return }
+        for b in bucketLoad.indices {
+            let n = ops * bucketLoad[b] / total
+            countedReads[b] += n * (1 - writeFraction)
+            countedWrites[b] += n * writeFraction
+        }
+    }
+
+    /// The histogram the engine's controller shows the planner at second `t`: the counts since
+    /// the oldest kept mark (all counts when that is nothing); then a mark is taken when due.
+    func markedHistogram(at t: Int, markSeconds: Int, marksKept: Int, valueBytes: Double) -> HistogramSnapshot {
+        var reads = countedReads, writes = countedWrites
+        if let base = marks.first {
+            let r = zip(countedReads, base.reads).map { max(0, $0 - $1) }
+            let w = zip(countedWrites, base.writes).map { max(0, $0 - $1) }
+            if r.reduce(0, +) + w.reduce(0, +) >= 0.5 { (reads, writes) = (r, w) }
+        }
+        if marks.last.map({ t - $0.time >= markSeconds }) ?? true {
+            marks.append((t, countedReads, countedWrites))
+            if marks.count > marksKept { marks.removeFirst(marks.count - marksKept) }
+        }
+        func counts(_ xs: [Double], _ scale: Double) -> [UInt64] { xs.map { UInt64(($0 * scale).rounded()) } }
+        return HistogramSnapshot(map: map, reads: counts(reads, 1), writes: counts(writes, 1),
+                                 readBytes: counts(reads, valueBytes), writeBytes: counts(writes, valueBytes))
+    }
+
     // MARK: - Inheritance
 
     /// Seeds this partition's telemetry from `sources` scaled by their shares (a split child
@@ -167,7 +211,7 @@ final class SimPartition {
     func startForecaster(options: SimulationOptions) {
         var fo = ForecastOptions()
         fo.horizon = options.forecastHorizonSteps
-        fo.seasonalPeriods = [options.periodSteps]
+        fo.seasonalPeriods = options.detectsSeasonality ? [] : [options.periodSteps]
         forecaster = try? ForecastEnsemble(options: fo)
         forecast = nil
     }

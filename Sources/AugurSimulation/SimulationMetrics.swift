@@ -19,6 +19,9 @@ public struct SimulationMetrics: Sendable, Equatable, Codable {
     public var totalOps: Double
     /// Data copied by completed and running reshards (charged at issue). Unit: bytes.
     public var bytesMoved: UInt64
+    /// Data copied by the reshards that completed within the run (what the engine reports as
+    /// moved: committed reshards only). Unit: bytes.
+    public var bytesCommitted: UInt64
     /// Reshards issued, all kinds except activation.
     public var reshards: Int
     /// Issued splits (including N-way), merges, boundary moves, pre-creates, activations.
@@ -61,6 +64,7 @@ public struct SimulationMetrics: Sendable, Equatable, Codable {
         excessOps = 0
         totalOps = 0
         bytesMoved = 0
+        bytesCommitted = 0
         reshards = 0
         splits = 0
         merges = 0

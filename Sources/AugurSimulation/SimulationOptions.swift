@@ -29,6 +29,12 @@ public struct SimulationOptions: Sendable {
     /// Speed of the hotspot's centre, in key-space fractions per simulated hour (wrapping
     /// from the top of the key space to the bottom). Default `0.5`.
     public var hotspotSpeed: Double = 0.5
+    /// Shape of the hotspot: a Gaussian bump of standard deviation `hotspotWidth`, or YCSB's
+    /// hot window of width `hotspotWidth`. Default `.gaussian`.
+    public var hotspotShape: HotspotShape = .gaussian
+    /// Position of the hotspot at time 0 (the Gaussian's centre, the window's first key),
+    /// `0..<1`; nil draws it from `seed`. Default nil.
+    public var hotspotStart: Double? = nil
     /// Share of the load on one single key (a hot key the planner cannot split). Dimensionless.
     /// Default `0` (off).
     public var hotKeyShare: Double = 0
@@ -51,12 +57,50 @@ public struct SimulationOptions: Sendable {
     public var totalDataBytes: UInt64 = 24 << 30
     /// Equal-width partitions at the start. Unit: partitions. Default `8`.
     public var initialPartitions: Int = 8
+    /// Whether the initial partitions' histograms place keys finely enough to cut at load
+    /// quantiles. The engine's first partition spans the whole byte key space, so when the
+    /// records occupy a sliver of it (augur-load's ordered keys are small big-endian numbers)
+    /// they all land in one bucket, no planned cut has records on both sides, and the engine's
+    /// executor splits at the data median instead. `false` models that: a split of an initial
+    /// partition becomes a 2-way split at its data median (children's histograms are focused
+    /// on their keys, as the engine's are). Default `true`.
+    public var initialHistogramResolvesKeys: Bool = true
+
+    /// Load before the profile starts: the records being loaded into the table.
+    ///
+    /// Thread-safety: value type, `Sendable`.
+    public struct Prelude: Sendable, Hashable {
+        /// Length. Unit: s.
+        public var seconds: Int
+        /// Writes per second, spread uniformly over the key space. Unit: ops/s.
+        public var opsPerSecond: Double
+
+        public init(seconds: Int, opsPerSecond: Double) {
+            self.seconds = seconds
+            self.opsPerSecond = opsPerSecond
+        }
+    }
+    /// Load simulated before the profile (its samples are in every partition's telemetry when
+    /// the profile starts), planned by the static policy with `splitsBySize` — what the engine
+    /// runs while augur-load loads its records — and left out of every metric. Default nil.
+    public var prelude: Prelude? = nil
 
     /// Copy rate of one reshard. Unit: bytes/s. Default `100 MiB/s`.
     public var copyBytesPerSecond: Double = 100 * 1024 * 1024
     /// Fixed time every reshard takes on top of copying (metadata, handover). Unit: s.
     /// Default `2`. Activation of a pre-created partition takes no time.
     public var actionOverheadSeconds: Double = 2
+    /// Which bytes a reshard copies. Default `.largestChildStays` (``ReshardCost``, the
+    /// planner's own estimate); the engine's executor is `.everyTargetByte`.
+    public var copyModel: ReshardCopyModel = .largestChildStays
+    /// Whether reshards run one at a time, in the order they were issued (the engine's executor
+    /// has one serial reshard queue; a queued action waits, its partitions locked). Default
+    /// `false`: every started action copies at once, each at `copyBytesPerSecond`.
+    public var serialReshards: Bool = false
+    /// Whether `.static` still splits partitions above `capacity.maxPartitionBytes` (the
+    /// engine's `PartitioningOptions.splitsBySize`; the other policies always do). Default
+    /// `false`.
+    public var splitsBySize: Bool = false
 
     /// Capacity model given to the planner and used to decide overload.
     public var capacity = CapacityModel()
@@ -69,6 +113,11 @@ public struct SimulationOptions: Sendable {
     /// Forecast history kept per partition for seeding children after a reshard. Unit: days
     /// of the profile. Default `2`.
     public var seedHistoryDays: Int = 2
+    /// Whether the forecasters detect the load's seasonal period from their history (the
+    /// engine's default, `PartitioningOptions.seasonalPeriods` empty) instead of being given
+    /// `rowsPerDay × secondsPerRow`. Children are then seeded with up to
+    /// `RangeLoadHistory.stepsKept` steps. Default `false`.
+    public var detectsSeasonality: Bool = false
     /// Whether non-predictive policies also run forecasters (only for reporting; they do not
     /// use them). Default `false` (saves time).
     public var forecastsForAllPolicies: Bool = false
@@ -76,8 +125,10 @@ public struct SimulationOptions: Sendable {
     /// Buckets of each partition's key histogram. Unit: buckets. Default `64`.
     public var histogramBuckets: Int = 64
     /// How often histograms are refreshed (each covers the last interval's load). Unit: s.
-    /// Default `10`.
+    /// Default `10`. Not used with `histogramWindow = .engineMarks`.
     public var histogramRefreshSeconds: Int = 10
+    /// Which load a partition's histogram shows the planner. Default `.lastRefresh`.
+    public var histogramWindow: HistogramWindow = .lastRefresh
     /// Per-second samples in `PartitionSnapshot.recent`. Unit: samples. Default `15`.
     public var recentSamples: Int = 15
     /// Trailing windows whose peaks are reported. Unit: s. Default `[300, 1800]`.
@@ -99,11 +150,27 @@ public struct SimulationOptions: Sendable {
     /// Creates default options.
     public init() {}
 
+    /// Which load the histogram a partition shows the planner covers.
+    ///
+    /// Thread-safety: value type, `Sendable`.
+    public enum HistogramWindow: Sendable, Hashable {
+        /// Rebuilt every `histogramRefreshSeconds` from the expected load of that interval.
+        case lastRefresh
+        /// The engine's controller: a cumulative histogram with a mark taken every
+        /// `markSeconds` from the partition's birth, of which the newest `marksKept` are kept;
+        /// the planner sees the counts since the oldest kept mark (so between
+        /// `(marksKept − 1) × markSeconds` and `marksKept × markSeconds` of load), refreshed
+        /// every second from the sampled load.
+        case engineMarks(markSeconds: Int, marksKept: Int)
+    }
+
     /// Problems with the options, empty when valid.
     public func validationErrors() -> [String] {
         var e = capacity.validationErrors()
-        if !capacity.opsPerSecond.isFinite || !capacity.writeBytesPerSecond.isFinite {
-            e.append("capacity.opsPerSecond and capacity.writeBytesPerSecond must be finite (got \(capacity.opsPerSecond), \(capacity.writeBytesPerSecond))")
+        // A byte rate may be unlimited (+infinity, as in `CapacityModel.measured()`); the ops
+        // rate scales the profile, so it must be finite.
+        if !capacity.opsPerSecond.isFinite || capacity.writeBytesPerSecond.isNaN {
+            e.append("capacity.opsPerSecond must be finite and capacity.writeBytesPerSecond finite or infinity (got \(capacity.opsPerSecond), \(capacity.writeBytesPerSecond))")
         }
         // Every number is finite and bounded: the simulator turns loads, positions and times
         // into integers (UInt64 operation counts, Int seconds), which trap on inf, nan or overflow.
@@ -130,9 +197,17 @@ public struct SimulationOptions: Sendable {
         if !(actionOverheadSeconds >= 0 && actionOverheadSeconds <= 86400) {
             e.append("actionOverheadSeconds must be in 0...86400 (got \(actionOverheadSeconds))")
         }
-        if !(hotspotWidth > 0 && hotspotWidth < 0.5) { e.append("hotspotWidth must be in (0, 0.5)") }
+        switch hotspotShape {
+        case .gaussian: if !(hotspotWidth > 0 && hotspotWidth < 0.5) { e.append("hotspotWidth must be in (0, 0.5) (got \(hotspotWidth))") }
+        case .window: if !(hotspotWidth > 0 && hotspotWidth <= 1) { e.append("hotspotWidth must be in (0, 1] for a window hotspot (got \(hotspotWidth))") }
+        }
+        if let hotspotStart, !(hotspotStart >= 0 && hotspotStart < 1) { e.append("hotspotStart must be in [0, 1) (got \(hotspotStart))") }
         if !(hotKeyPosition >= 0 && hotKeyPosition < 1) { e.append("hotKeyPosition must be in [0, 1)") }
         if initialPartitions < 1 { e.append("initialPartitions must be ≥ 1") }
+        if let prelude, !(prelude.seconds >= 0 && prelude.seconds <= 86_400
+                          && prelude.opsPerSecond >= 0 && prelude.opsPerSecond <= Self.maxPeakOpsPerSecond) {
+            e.append("prelude must last 0...86400 s at a finite 0...\(Self.maxPeakOpsPerSecond) ops/s (got \(prelude.seconds) s at \(prelude.opsPerSecond) ops/s)")
+        }
         if !(copyBytesPerSecond >= Self.copyBytesPerSecondRange.lowerBound && copyBytesPerSecond <= Self.copyBytesPerSecondRange.upperBound) {
             e.append("copyBytesPerSecond must be in \(Int(Self.copyBytesPerSecondRange.lowerBound))...\(Int(Self.copyBytesPerSecondRange.upperBound)) (got \(copyBytesPerSecond))")
         }
@@ -141,8 +216,11 @@ public struct SimulationOptions: Sendable {
         if histogramBuckets < 1 || histogramBuckets > 4096 { e.append("histogramBuckets must be in 1...4096") }
         if recentSamples < 1 { e.append("recentSamples must be ≥ 1") }
         if histogramRefreshSeconds < 1 { e.append("histogramRefreshSeconds must be ≥ 1") }
+        if case let .engineMarks(markSeconds, marksKept) = histogramWindow, !(markSeconds >= 1 && marksKept >= 1) {
+            e.append("histogramWindow marks must be ≥ 1 s apart and ≥ 1 kept (got \(markSeconds) s, \(marksKept))")
+        }
         let periodSteps = Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)
-        if periodSteps < 2 || periodSteps > 65536 || periodSteps != periodSteps.rounded() {
+        if !detectsSeasonality && (periodSteps < 2 || periodSteps > 65536 || periodSteps != periodSteps.rounded()) {
             e.append("rowsPerDay × secondsPerRow / forecastStepSeconds must be a whole number of steps in 2...65536 (got \(periodSteps))")
         }
         return e
@@ -162,4 +240,9 @@ public struct SimulationOptions: Sendable {
 
     /// The forecasters' seasonal period. Unit: forecast steps.
     public var periodSteps: Int { Int((Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)).rounded()) }
+
+    /// Forecast steps of history a partition keeps to seed its children's forecasters.
+    var seedHistorySteps: Int {
+        detectsSeasonality ? RangeLoadHistory.stepsKept : max(1, seedHistoryDays * periodSteps)
+    }
 }

@@ -6,23 +6,41 @@ import AugurSys
 import Foundation
 
 /// `augur simulate`: runs the deterministic reshard simulator on a load profile read from a
-/// CSV column and prints a table of metrics per policy (or JSON).
+/// CSV column and prints a table of metrics per policy (or JSON); or, with `--from-run`,
+/// replays augur-load runs (the engine's own load, measured capacity and copy rate) and sets
+/// the predicted partition counts and bytes moved against what the engine measured.
 ///
 /// Thread-safety: a command value, run once on the main thread.
 public struct SimulateCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "simulate",
-        abstract: "Simulate the reshard planner policies on a load profile and compare their metrics."
+        abstract: "Simulate the reshard planner policies on a load profile and compare their metrics.",
+        discussion: """
+        Two modes. --csv FILE --column NAME: simulate the policies on a load profile from a CSV \
+        column. --from-run FILE.json: replay each run of an augur-load --json file (one run or an \
+        array, e.g. from `augur-load policies --json`) under the run's policy, on its measured \
+        per-interval load with the capacity and copy rate the engine measured, and print the \
+        predicted against the measured mean and largest partition count and bytes moved.
+        """
     )
 
-    @Option(name: .long, help: "Policy to run: static, reactive, predictive or all.")
+    @Option(name: .long, help: "Policy to run: static, reactive, predictive or all (with --from-run: the runs of that policy).")
     public var policy: String = "all"
 
     @Option(name: .long, help: "CSV file with a header row holding the load profile.")
-    public var csv: String
+    public var csv: String?
 
     @Option(name: .long, help: "Column of the CSV to use as the load profile.")
-    public var column: String
+    public var column: String?
+
+    @Option(name: .customLong("from-run"), help: "augur-load --json output to replay and predict (instead of --csv).")
+    public var fromRun: String?
+
+    @Option(name: .long, help: "With --from-run: ops/s one partition takes, instead of the run's measured capacity.")
+    public var capacity: Double?
+
+    @Option(name: .long, help: "With --from-run: relative noise of each partition's per-second utilization (default 0.05).")
+    public var sampleNoise: Double?
 
     @Option(name: .long, help: "Simulated seconds per CSV row.")
     public var secondsPerRow: Double = 60
@@ -45,8 +63,8 @@ public struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "Share of the load on one single hot key.")
     public var hotKeyShare: Double = 0
 
-    @Option(name: .long, help: "Copy rate of one reshard, MiB/s.")
-    public var copyMibPerSecond: Double = 100
+    @Option(name: .long, help: "Copy rate of one reshard, MiB/s (default: 100 with --csv; the run's measured rate with --from-run).")
+    public var copyMibPerSecond: Double?
 
     @Option(name: .long, help: "Seed of the simulation's random choices.")
     public var seed: UInt64 = 1
@@ -59,10 +77,28 @@ public struct SimulateCommand: ParsableCommand {
 
     public init() {}
 
+    /// The copy rate of the --csv mode. Unit: MiB/s.
+    static let defaultCopyMibPerSecond = 100.0
+
     public func validate() throws {
         guard policy == "all" || PlannerPolicy.named(policy) != nil else {
             throw ValidationError("--policy must be static, reactive, predictive or all (got '\(policy)')")
         }
+        let copy = SimulationOptions.copyBytesPerSecondRange
+        if let copyMibPerSecond {
+            try FlagLimits.check("copy-mib-per-second", copyMibPerSecond, copy.lowerBound / 1_048_576, copy.upperBound / 1_048_576, unit: "MiB/s")
+        }
+        if fromRun != nil {
+            guard csv == nil && column == nil else { throw ValidationError("--from-run replaces --csv and --column: give one or the other") }
+            if let capacity {
+                try FlagLimits.check("capacity", capacity, 0, SimulationOptions.maxPeakOpsPerSecond, lowExclusive: true, unit: "ops/s")
+            }
+            if let sampleNoise { try FlagLimits.check("sample-noise", sampleNoise, 0, 1) }
+            return
+        }
+        guard csv != nil, column != nil else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
+        if capacity != nil { throw ValidationError("--capacity is for --from-run (with --csv, --peak-multiple sets the load against capacity)") }
+        if sampleNoise != nil { throw ValidationError("--sample-noise is for --from-run") }
         // Flag by flag first, so the message names the flag the user typed.
         try FlagLimits.check("seconds-per-row", secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
         try FlagLimits.check("rows-per-day", rowsPerDay, 2...65536, unit: "rows")
@@ -72,8 +108,6 @@ public struct SimulateCommand: ParsableCommand {
                              unit: "key spaces per hour")
         try FlagLimits.check("hotspot-share", hotspotShare, 0, 1)
         try FlagLimits.check("hot-key-share", hotKeyShare, 0, 1)
-        let copy = SimulationOptions.copyBytesPerSecondRange
-        try FlagLimits.check("copy-mib-per-second", copyMibPerSecond, copy.lowerBound / 1_048_576, copy.upperBound / 1_048_576, unit: "MiB/s")
         let errors = makeOptions().validationErrors()
         if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
     }
@@ -87,13 +121,15 @@ public struct SimulateCommand: ParsableCommand {
         o.hotspotSpeed = hotspotSpeed
         o.hotspotShare = hotspotShare
         o.hotKeyShare = hotKeyShare
-        o.copyBytesPerSecond = copyMibPerSecond * 1024 * 1024
+        o.copyBytesPerSecond = (copyMibPerSecond ?? Self.defaultCopyMibPerSecond) * 1024 * 1024
         o.seed = seed
         o.recordActions = trace != nil
         return o
     }
 
     public func run() throws {
+        if let fromRun { return try replay(fromRun) }
+        guard let csv, let column else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
         let text: String
         do {
             text = try String(contentsOfFile: csv, encoding: .utf8)
@@ -150,7 +186,7 @@ public struct SimulateCommand: ParsableCommand {
         let usedRows = options.rows.map { min($0, series.count) } ?? series.count
         let seconds = results.first?.simulatedSeconds ?? 0
         print("profile: \(column) from \(csv), \(usedRows) rows × \(secondsPerRow) s = \(seconds) simulated s (\(String(format: "%.1f", Double(seconds) / 3600)) h)")
-        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; copy \(copyMibPerSecond) MiB/s; seed \(seed)")
+        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; copy \(copyMibPerSecond ?? Self.defaultCopyMibPerSecond) MiB/s; seed \(seed)")
         for line in SimulationReport.table(results) { print(line) }
         if let c = comparison { print(SimulationReport.summary(c)) }
         print("wall time: " + zip(results, wall).map { "\($0.policy) \(String(format: "%.1f", $1)) s" }.joined(separator: ", "))
