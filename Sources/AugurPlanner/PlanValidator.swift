@@ -152,8 +152,11 @@ public struct PlanValidator: Sendable {
                     out.append(.splitInterval(p))
                 }
                 if case .split = a, case let .predictive(o) = policy, o.splitIntervalNanos > 0,
-                   let t = ledger.lastSplitAt(p), now < t &+ o.splitIntervalNanos {
-                    out.append(.splitInterval(p))
+                   let t = ledger.lastSplitAt(p), now < t &+ o.splitIntervalNanos, let k = index[p] {
+                    // Allowed only when the point forecast itself exceeds capacity.
+                    let outlook = LoadOutlook(partition: ps[k], capacity: capacity, now: now, level: o.intervalLevel,
+                                              noIntervalMargin: o.noIntervalMargin, currentSamples: o.currentSamples)
+                    if !(outlook.hasForecast && outlook.steps.contains { $0.point > 1 }) { out.append(.splitInterval(p)) }
                 }
             case let .merge(l, r):
                 guard let i = index[l], let j = index[r] else { continue }

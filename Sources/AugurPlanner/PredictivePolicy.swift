@@ -9,9 +9,10 @@
 /// 3. otherwise an N-way split at load quantiles so each child's predicted peak fits
 ///    `targetFill` (N ≤ `maxSplitWays`).
 ///
-/// Merges: neighbours untouched for the cooldown whose summed forecast upper bounds over the
-/// horizon and summed peaks over `mergeWindowNanos` stay under `lowWatermark` (or under
-/// `targetFill` when one side is below the minimum size); deferred (`not-at-trough`) unless the
+/// Merges: neighbours untouched for the cooldown whose summed point forecasts over the horizon
+/// and summed peaks over `mergeWindowNanos` stay under `lowWatermark` (or under `targetFill`
+/// when one side is below the minimum size), and whose summed upper bounds stay under
+/// `highWatermark`; deferred (`not-at-trough`) unless the
 /// current combined load is within `troughTolerance` of the lowest point forecast.
 ///
 /// Appends: the last partition whose writes all land at its highest written keys pre-creates
@@ -213,14 +214,21 @@ enum PredictivePolicy {
             guard Double(a.sizeBytes + b.sizeBytes) <= Double(capacity.maxPartitionBytes) * capacity.highWatermark else { continue }
             let undersized = a.sizeBytes < capacity.minPartitionBytes || b.sizeBytes < capacity.minPartitionBytes
             let limit = undersized ? options.targetFill : capacity.lowWatermark
+            // Expected load (point forecasts) must stay under the merge threshold, and even the
+            // upper bound must not reach the split threshold: the merged partition is not
+            // expected to need a split over the horizon. (Requiring the upper bound itself under
+            // the merge threshold kept every pair apart for as long as a load collapse stayed
+            // in the residual window — an hour — since honest intervals are wide after one.)
             var upper = oa.current + ob.current
+            var point = upper
             var trough = Double.infinity
             for k in oa.steps.indices {
                 upper = max(upper, oa.steps[k].upper + ob.steps[k].upper)
+                point = max(point, oa.steps[k].point + ob.steps[k].point)
                 trough = min(trough, oa.steps[k].point + ob.steps[k].point)
             }
             let longPeak = capacity.utilization(pa + pb)
-            guard upper < limit, longPeak < limit else { continue }
+            guard point < limit, longPeak < limit, upper < capacity.highWatermark else { continue }
             let current = oa.current + ob.current
             let action = ReshardAction.merge(left: a.id, right: b.id)
             if current > trough * (1 + options.troughTolerance) {
@@ -229,13 +237,13 @@ enum PredictivePolicy {
                 continue
             }
             let code: ReasonCode = undersized ? .undersized : .idle
-            let msg = "combined forecast upper bound \(Fmt.f2(upper)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit))"
+            let msg = "combined forecast \(Fmt.f2(point)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit)), upper bound \(Fmt.f2(upper)) < \(Fmt.f2(capacity.highWatermark))"
             let merged = PredictedPartition(range: KeyRange(lower: a.range.lower, upper: b.range.upper),
                                             predictedUtilization: upper, predictedBytes: a.sizeBytes + b.sizeBytes)
             ctx.propose(PlannedAction(action: action, reason: ActionReason(code: code, message: msg),
-                                      score: min(1, max(0, 1 - max(upper, longPeak) / limit)),
+                                      score: min(1, max(0, 1 - max(point, longPeak) / limit)),
                                       effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
-                        priorityClass: 4, rank: -max(upper, longPeak))
+                        priorityClass: 4, rank: -max(point, longPeak))
         }
     }
 }
