@@ -103,7 +103,7 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// How many empty partitions to pre-create ahead of an append workload. Unit: partitions.
     /// Default `2`.
     public var precreateCount: Int
-    /// Without a forecast that has intervals, relief waits until every sample of this window is
+    /// Without any forecast (not even a point forecast), relief waits until every sample of this window is
     /// over the high watermark (the anchors' sustained-overload rule, shorter than reactive's:
     /// a transient such as a flush right after a bulk load is not a trend). Unit: ns.
     /// Default `5 s`; `0` acts on the current load at once.

@@ -67,7 +67,7 @@ enum PredictivePolicy {
         let target = options.targetFill
         // One split per range per interval (children inherit it), unless the forecast says
         // overload even at its point estimate — a fresh child already over capacity.
-        if !outlook.hasForecast, options.sustainWithoutForecastNanos > 0 {
+        if outlook.steps.isEmpty, options.sustainWithoutForecastNanos > 0 {
             let interval = max(1, ctx.snapshot.sampleIntervalNanos)
             let needed = Int((options.sustainWithoutForecastNanos + interval - 1) / interval)
             guard p.recent.count >= needed, p.recent.suffix(needed).allSatisfy({ ctx.capacity.utilization($0) > hw }) else {
