@@ -37,11 +37,14 @@ enum PredictivePolicy {
                 continue
             }
             let outlook = ctx.outlooks[i]
-            // The upper bound says when to act, the point forecast whether there is load to
-            // act on: right after a collapse the intervals are wide (honestly: the residuals
-            // just jumped) while the expected load is far below the merge threshold, and a split
-            // then would only make partitions to merge back.
-            if outlook.peakUpper > hw, outlook.peakPoint > capacity.lowWatermark {
+            // The upper bound says when to act, the point forecast whether there is load to act
+            // on: the expected load over the horizon must exceed what a fresh child is planned
+            // to carry (`targetFill`). A young forecast's honest intervals are wide — right
+            // after a collapse, or in a partition's first minute — and acting on the bound
+            // alone split partitions minutes before they needed it (or in a trough). And the
+            // load now must be above the merge threshold: a forecast issued before a collapse
+            // is stale until the next step closes.
+            if outlook.peakUpper > hw, outlook.peakPoint > min(options.targetFill, hw), outlook.current > capacity.lowWatermark {
                 if !ctx.isFree(i) {
                     ctx.note(PlanFinding(code: .inFlight, partitions: [p.id],
                                          message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but locked by an in-flight reshard"))
