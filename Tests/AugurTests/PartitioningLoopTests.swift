@@ -43,6 +43,16 @@ import AugurTestSupport
         for k in 0..<keys { try table.put(Array(String(format: "k%04d", k).utf8), [0]) }
     }
 
+    /// A store with table "t" holding keys k0000…k1999 in a flushed run, after its first tick.
+    func loadedStore(_ o: EngineOptions) throws -> (Engine, Table) {
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        try load(table)
+        try engine.flush()
+        _ = engine.controllerTick()
+        return (engine, table)
+    }
+
     func settle(_ engine: Engine) throws {
         for name in try engine.tableNames() {
             for _ in 0..<5000 {
@@ -68,12 +78,8 @@ import AugurTestSupport
         let fs = CrashSimulatingFileSystem()
         var (o, clock) = options(.predictive(PredictiveOptions(splitIntervalNanos: 0, sustainWithoutForecastNanos: 0)), fs: fs)
         o.partitioning.capacity.cooldownNanos = 600_000_000_000   // no merges in this test
-        let engine = try Engine.open(at: "/db", options: o)
-        let table = try engine.createTable("t")
-        try load(table)
-        try engine.flush()
+        let (engine, table) = try loadedStore(o)
         var n = 0
-        _ = engine.controllerTick()
         var d: [PartitioningDecision] = []
         for _ in 0..<6 { d += try second(engine, table, clock, ops: 1500, n: &n) }
         #expect(d.contains { $0.kind == "split" && $0.executed }, "no split under 1.5× capacity: \(d.map(\.action))")
@@ -96,12 +102,8 @@ import AugurTestSupport
     /// split made partitions with no record.
     @Test func splitsNeverLeaveAnEmptySide() throws {
         let (o, clock) = options(.predictive(PredictiveOptions()))
-        let engine = try Engine.open(at: "/db", options: o)
-        let table = try engine.createTable("t")
-        try load(table)
-        try engine.flush()
+        let (engine, table) = try loadedStore(o)
         var n = 0
-        _ = engine.controllerTick()
         var d: [PartitioningDecision] = []
         for _ in 0..<40 { d += try second(engine, table, clock, ops: 3000, n: &n) }
         try settle(engine)
@@ -185,12 +187,8 @@ import AugurTestSupport
     @Test func coldNeighboursMergeInATrough() throws {
         let fs = CrashSimulatingFileSystem()
         let (o, clock) = options(.predictive(PredictiveOptions()), fs: fs)
-        let engine = try Engine.open(at: "/db", options: o)
-        let table = try engine.createTable("t")
-        try load(table)
-        try engine.flush()
+        let (engine, table) = try loadedStore(o)
         var n = 0
-        _ = engine.controllerTick()
         var d: [PartitioningDecision] = []
         for _ in 0..<20 { d += try second(engine, table, clock, ops: 2500, n: &n) }
         try settle(engine)
