@@ -121,6 +121,8 @@ final class PartitionController: @unchecked Sendable {
     private var running: [Running] = []
     private var history: [String: [CompletedReshard]] = [:]
     private(set) var lastPlans: [String: Plan] = [:]
+    /// Refused actions by table and rendered action, with the engine time they were last logged.
+    var refusals: [String: UInt64] = [:]
     /// Engine time the forecast step in progress started (nil before the first tick).
     private var stepStartedAt: UInt64?
     /// Saved histories not yet handed to a partition, by table (from LOADHISTORY at open).
@@ -430,6 +432,7 @@ final class PartitionController: @unchecked Sendable {
         // Keep history for twice the longest interval the policies look back over.
         let keep = max(options.capacity.cooldownNanos, 3_600_000_000_000) * 2
         for (t, h) in history { history[t] = h.filter { now &- $0.completedAt <= keep } }
+        refusals = refusals.filter { now &- $0.value < 300_000_000_000 }
     }
 
     func track(_ job: ReshardJob, _ action: ReshardAction, table: String, now: UInt64) {
@@ -468,6 +471,11 @@ extension Engine {
                         switch step {
                         case .refused(let why):
                             decision.error = why
+                            // The planner proposes the same refused action every tick until the
+                            // load changes: log it once a minute, not once a second.
+                            let key = table.name + " " + decision.action
+                            if let last = controller.refusals[key], now &- last < 60_000_000_000 { continue }
+                            controller.refusals[key] = now
                         case .nothing:
                             break
                         case .run(let plan), .adjusted(let plan, _):
