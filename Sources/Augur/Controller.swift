@@ -81,7 +81,11 @@ public struct PartitioningDecision: Sendable, Codable, Equatable {
 /// taken for new load.
 final class PartitionController: @unchecked Sendable {
     struct Series {
-        let partition: Partition
+        /// The partition's identity and histogram — not the `Partition`: a retired partition
+        /// must not stay referenced (its segments are deleted when the last reference goes).
+        let id: UInt64
+        let tableID: UInt32
+        let histogram: KeyHistogram
         var history: RangeLoadHistory
         var lastTotals: HistogramTotals
         var lastCost: UInt64
@@ -221,7 +225,7 @@ final class PartitionController: @unchecked Sendable {
             forecast = PartitionForecast(issuedAt: stepStartedAt ?? now, stepNanos: stepNanos, ops: issued)
         }
         let cost = p.cost.totals()
-        return Series(partition: p, history: history, lastTotals: p.histogram.totals(), lastCost: cost.foreground &+ cost.maintenance,
+        return Series(id: p.id, tableID: p.tableID, histogram: p.histogram, history: history, lastTotals: p.histogram.totals(), lastCost: cost.foreground &+ cost.maintenance,
                       lastReal: real, lastTime: now, createdAt: now, stepOps: stepOps, forecaster: f, lastForecast: forecast)
     }
 
@@ -230,7 +234,7 @@ final class PartitionController: @unchecked Sendable {
         let real = MonotonicClock.nanos()
         let live = table.map.partitions
         let liveIDs = Set(live.map(\.id))
-        let gone = series.values.filter { $0.partition.tableID == table.id && !liveIDs.contains($0.partition.id) }
+        let gone = series.values.filter { $0.tableID == table.id && !liveIDs.contains($0.id) }
         let saved = restored.removeValue(forKey: table.name) ?? []
         restoredRanges += saved.count
         let newcomers = live.filter { series[$0.id] == nil }
@@ -245,7 +249,7 @@ final class PartitionController: @unchecked Sendable {
         for s in gone {
             let heirs = newcomers.filter { overlaps(s.history.range, $0) }
             guard !heirs.isEmpty else { continue }
-            let snapshot = s.partition.histogram.snapshot()
+            let snapshot = s.histogram.snapshot()
             let loaded = snapshot.reads.indices.filter { snapshot.reads[$0] &+ snapshot.writes[$0] > 0 }.count
             let records = heirs.map { h -> Double in
                 let v = h.view
@@ -263,7 +267,7 @@ final class PartitionController: @unchecked Sendable {
         for p in newcomers {
             series[p.id] = born(p, sources: shares[p.id] ?? [], saved: saved, now: now, real: real)
         }
-        for s in gone { series[s.partition.id] = nil }
+        for s in gone { series[s.id] = nil }
 
         var tableCost = 0.0, tableOps = 0.0
         var partitions: [PartitionSnapshot] = []

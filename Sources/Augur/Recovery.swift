@@ -25,6 +25,7 @@ enum Recovery {
             || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
             || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp" || name == "decisions.jsonl"
             || name == "PLAN.txt" || name == "PLAN.txt.tmp"
+            || name == LoadHistoryFile.name || name == LoadHistoryFile.name + ".tmp"
     }
 
     static func run(path: String, options: EngineOptions) throws(AugurError) -> Result {
@@ -285,7 +286,7 @@ enum Recovery {
             let names = try io { () throws(FileSystemError) in try fs.listDirectory(joinPath(path, dir)) }
             if !names.isEmpty { found.append("\(names.count) file(s) in \(dir)/") }
         }
-        for name in [TelemetryFile.name, "decisions.jsonl", "PLAN.txt", lostDirectoryName] where entries.contains(name) {
+        for name in [TelemetryFile.name, "decisions.jsonl", "PLAN.txt", LoadHistoryFile.name, lostDirectoryName] where entries.contains(name) {
             found.append(name)
         }
         return found.isEmpty ? nil : found.joined(separator: ", ")
