@@ -529,11 +529,9 @@ extension Engine {
     func readLoadHistory() -> Result<LoadHistoryFile, LoadHistoryError>? {
         let p = joinPath(path, LoadHistoryFile.name)
         do throws(FileSystemError) {
-            let h = try fileSystem.open(p, mode: .readOnly)
-            defer { h.close() }
-            let size = try h.size()
+            let size = try fileSystem.fileSize(p)
             guard size <= 256 << 20 else { return .failure(.unusable("\(size) bytes, more than 256 MiB")) }
-            return LoadHistoryFile.decode(try h.read(at: 0, count: Int(size)))
+            return LoadHistoryFile.decode(try fileSystem.readFile(p))
         } catch {
             if error.errno == .noSuchFileOrDirectory { return nil }
             return .failure(.unusable("cannot read: \(error)"))
@@ -564,13 +562,18 @@ extension Engine {
         return out
     }
 
+    /// The middle key of the view's largest run, from its sparse index (nil without a run of
+    /// more than one index entry).
+    static func runMedianKey(_ view: PartitionView) -> [UInt8]? {
+        guard let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 else { return nil }
+        return Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
+    }
+
     /// The middle key of the partition's data: from the largest run's sparse index, or, while
     /// the data is all in memtables, by walking them (bounded).
     func dataMedianKey(_ p: Partition) -> [UInt8]? {
         let view = p.view
-        if let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 {
-            return Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
-        }
+        if let median = Self.runMedianKey(view) { return median }
         let limit = 1 << 20
         var cursor = MergedCursor(view: view)
         cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
@@ -588,10 +591,7 @@ extension Engine {
     /// append workload to the planner; the data says otherwise.
     func notAppending(_ p: Partition) -> String? {
         let view = p.view
-        guard let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 else {
-            return "no stored run to compare the recent writes with"
-        }
-        let median = Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
+        guard let median = Self.runMedianKey(view) else { return "no stored run to compare the recent writes with" }
         var c = Memtable.Cursor(view.memtable)
         c.seekToFirst()
         guard c.isValid else { return "no recent writes" }

@@ -357,19 +357,19 @@ extension Engine {
     /// Returns nil after a clean try, or the engine-clock time the queued requests began (from
     /// then on writers were held back, so the pause counts from there).
     private func acquireGates(_ gated: [Partition]) -> UInt64? {
-        let started = Self.monotonicNanos()
+        let started = MonotonicClock.nanos()
         while true {
             // A writer holds a gate for a few microseconds between operations that run outside
             // it: keep trying for a while (50 µs) to catch such a gap, then sleep briefly so
             // that, on a busy machine, a writer descheduled inside the gate gets the CPU.
-            let burst = Self.monotonicNanos()
+            let burst = MonotonicClock.nanos()
             repeat {
                 var held = 0
                 while held < gated.count && gated[held].gate.tryLockExclusive() { held += 1 }
                 if held == gated.count { return nil }
                 for p in gated[0..<held].reversed() { p.gate.unlock() }
-            } while Self.monotonicNanos() &- burst < 50_000
-            if Self.monotonicNanos() &- started > Self.cutoverTryWindowNanos { break }
+            } while MonotonicClock.nanos() &- burst < 50_000
+            if MonotonicClock.nanos() &- started > Self.cutoverTryWindowNanos { break }
             var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
             nanosleep(&ts, nil)
         }
@@ -380,12 +380,6 @@ extension Engine {
 
     /// How long the cutover keeps trying the gates before it queues for them.
     static let cutoverTryWindowNanos: UInt64 = 50_000_000
-
-    private static func monotonicNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
 
     private func overlaps(_ m: Memtable, _ lower: [UInt8], _ upper: [UInt8]?) -> Bool {
         var c = Memtable.Cursor(m)

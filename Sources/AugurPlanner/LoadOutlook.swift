@@ -21,6 +21,10 @@ public struct LoadOutlook: Sendable, Hashable {
     /// Whether a forecast with intervals was available.
     public var hasForecast: Bool
 
+    /// Whether the point forecast itself (not only its upper bound) exceeds capacity within the
+    /// horizon: what lets the predictive policy split a range again inside its split interval.
+    public var pointForecastExceedsCapacity: Bool { hasForecast && steps.contains { $0.point > 1 } }
+
     /// One forecast step of an outlook.
     ///
     /// Thread-safety: value type, `Sendable`.

@@ -156,7 +156,7 @@ public struct PlanValidator: Sendable {
                     // Allowed only when the point forecast itself exceeds capacity.
                     let outlook = LoadOutlook(partition: ps[k], capacity: capacity, now: now, level: o.intervalLevel,
                                               noIntervalMargin: o.noIntervalMargin, currentSamples: o.currentSamples)
-                    if !(outlook.hasForecast && outlook.steps.contains { $0.point > 1 }) { out.append(.splitInterval(p)) }
+                    if !outlook.pointForecastExceedsCapacity { out.append(.splitInterval(p)) }
                 }
             case let .merge(l, r):
                 guard let i = index[l], let j = index[r] else { continue }

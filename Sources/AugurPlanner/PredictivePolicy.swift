@@ -80,7 +80,7 @@ enum PredictivePolicy {
             }
         }
         if options.splitIntervalNanos > 0, let last = ctx.ledger.lastSplitAt(p.id), ctx.now < last &+ options.splitIntervalNanos,
-           !(outlook.hasForecast && outlook.steps.contains { $0.point > 1 }) {
+           !outlook.pointForecastExceedsCapacity {
             ctx.note(PlanFinding(code: .splitInterval, partitions: [p.id],
                                  message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but split \(Fmt.seconds(ctx.now &- last)) ago (interval \(Fmt.seconds(options.splitIntervalNanos)))"))
             return
