@@ -1,7 +1,8 @@
 /// Online load forecaster for one series: feeds every observation to a set of model families
 /// (seasonal naive, EWMA, damped Holt, Holt-Winters with one or two seasons and an AR(1)
-/// residual term, seasonally differenced AR(p) by RLS), each racing a small parameter grid,
-/// and combines their forecasts with weights that follow each member's recent error. Each
+/// residual term on the series and on its logarithm, seasonally differenced AR(p) by RLS),
+/// each racing a small parameter grid, and combines their forecasts with weights that follow
+/// each member's recent error; interval levels are recalibrated online (`CoverageTargets`). Each
 /// observation costs bounded work independent of history and, once the periods are settled
 /// (configured, or after `periodDetection.history` observations), allocates nothing (see
 /// `EnsembleState`); `forecast()` only reads what the last observation issued.
@@ -158,8 +159,11 @@ public final class ForecastEnsemble {
     public var coverage: [IntervalCoverage] { state.monitor.coverage }
 
     /// Raised while actuals leave the ensemble's intervals significantly more often than the
-    /// nominal 20% / 5% over the last `AlertOptions.window` forecasts of some step.
-    public var alert: ForecastAlert { state.monitor.alert }
+    /// nominal 20% / 5% over the last `AlertOptions.window` forecasts of some step — scored on
+    /// the intervals at the nominal quantiles of the residual window, before the adaptive
+    /// calibration (`IntervalOptions.coverageAdaptationRate`) moves them: the issued intervals
+    /// keep their coverage through a change of regime, but the change is still news.
+    public var alert: ForecastAlert { state.alertMonitor.alert }
 
     /// A detection checkpoint: detect on the buffered history; adopt a change found at two
     /// checkpoints in a row, or at the final one; schedule the next checkpoint.

@@ -18,8 +18,10 @@
 /// Thread-safety: not thread-safe; owned by one `ForecastEnsemble`.
 final class EnsembleState {
     static let memberCount = ModelSet.Member.allCases.count
-    /// Values stored per issued ensemble step: point, lower80, upper80, lower95, upper95.
-    static let ensembleFields = 5
+    /// Values stored per issued ensemble step: point, lower80, upper80, lower95, upper95 (the
+    /// issued, adaptively calibrated bounds), then the same four bounds at the nominal levels
+    /// (what the alert scores).
+    static let ensembleFields = 9
 
     let horizon: Int
     let periods: [Int]
@@ -48,7 +50,15 @@ final class EnsembleState {
     private let ensembleIssued: UnsafeMutableBufferPointer<Double>
     /// One window per step.
     private let ensembleResiduals: SlidingQuantiles
+    /// Coverage of the issued intervals.
     let monitor: CoverageMonitor
+    /// Coverage of the nominal-level intervals, for the alert: adaptive calibration keeps the
+    /// issued intervals' miss rate near nominal even when the errors change, so a test on them
+    /// would stay quiet; a test on the nominal-level intervals still says "the errors are no
+    /// longer what the residual window describes".
+    let alertMonitor: CoverageMonitor
+    /// Per step, the miss rates its 80 % / 95 % intervals are built for (adaptive conformal).
+    private let coverageTargets: CoverageTargets
     /// Per-row weight inputs, gathered once per observation.
     private let rowMSE: UnsafeMutableBufferPointer<Double>
     private let rowReady: UnsafeMutableBufferPointer<Bool>
@@ -73,6 +83,8 @@ final class EnsembleState {
         ensembleResiduals = SlidingQuantiles(windows: horizon, capacity: options.intervals.residualWindow,
                                              growing: true)
         monitor = CoverageMonitor(horizon: horizon, options: options.alert)
+        alertMonitor = CoverageMonitor(horizon: horizon, options: options.alert)
+        coverageTargets = CoverageTargets(horizon: horizon, rate: options.intervals.coverageAdaptationRate)
         rowMSE = allocateFixed(m * horizon, 0.0)
         rowReady = allocateFixed(m * horizon, false)
     }
@@ -127,8 +139,13 @@ final class EnsembleState {
             guard residual.isFinite else { continue }
             ensembleResiduals.push(h &- 1, residual)
             if !e[1].isNaN {
-                monitor.record(step: h, levelIndex: 0, inside: e[1] <= y && y <= e[2])
-                monitor.record(step: h, levelIndex: 1, inside: e[3] <= y && y <= e[4])
+                let inside80 = e[1] <= y && y <= e[2]
+                let inside95 = e[3] <= y && y <= e[4]
+                monitor.record(step: h, levelIndex: 0, inside: inside80)
+                monitor.record(step: h, levelIndex: 1, inside: inside95)
+                coverageTargets.record(step: h, inside80: inside80, inside95: inside95)
+                alertMonitor.record(step: h, levelIndex: 0, inside: e[5] <= y && y <= e[6])
+                alertMonitor.record(step: h, levelIndex: 1, inside: e[7] <= y && y <= e[8])
             }
         }
 
@@ -164,24 +181,36 @@ final class EnsembleState {
         let floor = floorScale
         var anchorStep = 0                      // longest step so far with its own bounds
         var anchor = IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0)
+        var nominalAnchor = anchor
         for h in 1...horizon {
             let point = combine(slot: slot, step: h)
             let base = (slot * horizon + h - 1) * fields
             ensembleIssued[base] = point
             let sample = ensembleResiduals.sample(h - 1)
             var bounds = anchor
+            var nominal = nominalAnchor
             if sample.count >= minimumResiduals {
-                anchor = estimator.bounds(sorted: sample, floorScale: floor)
+                let target = coverageTargets.misses(step: h)
+                anchor = estimator.bounds(sorted: sample, floorScale: floor, miss80: target.miss80,
+                                          miss95: target.miss95)
+                nominalAnchor = estimator.bounds(sorted: sample, floorScale: floor)
                 anchorStep = h
                 bounds = anchor
+                nominal = nominalAnchor
             } else if anchorStep > 0 {
-                bounds = anchor.scaled(by: (Double(h) / Double(anchorStep)).squareRoot())
+                let stretch = (Double(h) / Double(anchorStep)).squareRoot()
+                bounds = anchor.scaled(by: stretch)
+                nominal = nominalAnchor.scaled(by: stretch)
             }
             if !point.isNaN && anchorStep > 0 {
                 ensembleIssued[base + 1] = point + bounds.lower80
                 ensembleIssued[base + 2] = point + bounds.upper80
                 ensembleIssued[base + 3] = point + bounds.lower95
                 ensembleIssued[base + 4] = point + bounds.upper95
+                ensembleIssued[base + 5] = point + nominal.lower80
+                ensembleIssued[base + 6] = point + nominal.upper80
+                ensembleIssued[base + 7] = point + nominal.lower95
+                ensembleIssued[base + 8] = point + nominal.upper95
             } else {
                 for f in 1..<fields { ensembleIssued[base + f] = .nan }
             }
@@ -224,10 +253,65 @@ final class EnsembleState {
     }
 }
 
+/// Adaptive conformal inference (Gibbs & Candès, NeurIPS 2021), per forecast step and level:
+/// the miss rate an interval is built for moves after every scored interval,
+/// missₜ₊₁ = missₜ + γ·(nominal − outsideₜ), so a run of misses narrows the quantile pair
+/// read from the residual window (wider interval) and a run of hits widens it back. Over any
+/// stretch of T scored intervals the realised miss rate is within (max − min target)/(γT) of
+/// nominal whatever the series does — the guarantee the plain residual window lacks when the
+/// noise changes (a holiday, a level shift, counts whose spread grows with the rate).
+/// Targets are clamped to [nominal/10, 2·nominal]; γ = 0 leaves them at the nominal rate.
+///
+/// Thread-safety: not thread-safe; owned by one `EnsembleState`.
+final class CoverageTargets {
+    static let nominal80 = 0.2
+    static let nominal95 = 0.05
+    private let rate: Double
+    /// [step − 1][level]: the current target miss rates.
+    private let targets: UnsafeMutableBufferPointer<Double>
+
+    init(horizon: Int, rate: Double) {
+        self.rate = rate
+        targets = allocateFixed(horizon * 2, 0.0)
+        for h in 0..<horizon {
+            targets[2 * h] = Self.nominal80
+            targets[2 * h + 1] = Self.nominal95
+        }
+    }
+
+    deinit { releaseFixed(targets) }
+
+    @inline(__always)
+    func misses(step h: Int) -> (miss80: Double, miss95: Double) {
+        (targets[2 &* (h &- 1)], targets[2 &* (h &- 1) &+ 1])
+    }
+
+    @inline(__always)
+    func record(step h: Int, inside80: Bool, inside95: Bool) {
+        let i = 2 &* (h &- 1)
+        targets[i] = Self.adapted(targets[i], nominal: Self.nominal80, inside: inside80, rate: rate)
+        targets[i &+ 1] = Self.adapted(targets[i &+ 1], nominal: Self.nominal95, inside: inside95, rate: rate)
+    }
+
+    @inline(__always)
+    private static func adapted(_ target: Double, nominal: Double, inside: Bool, rate: Double) -> Double {
+        let moved = target + rate * (nominal - (inside ? 0 : 1))
+        return min(2 * nominal, max(nominal / 10, moved))
+    }
+}
+
 /// xⁿ by squaring (n ≥ 0): two multiplications for the default n = 4, where pow() would cost
 /// more than the rest of the weighting and a plain loop is a chain of n dependent products.
+/// The common exponents are unrolled: the loop's data-dependent branches cost more than the
+/// products in the ensemble's combine, which calls this for every member and step.
 @inline(__always)
 func integerPower(_ x: Double, _ n: Int) -> Double {
+    switch n {
+    case 4: let x2 = x * x; return x2 * x2
+    case 2: return x * x
+    case 1: return x
+    default: break
+    }
     var result = 1.0
     var base = x
     var e = n

@@ -41,10 +41,15 @@ struct IntervalEstimator: Sendable {
     static let z95 = 1.959963984540054
 
     /// Bounds from `sorted` (ascending, non-empty, finite). `floorScale` ≥ 0, series unit.
+    /// `miss80` / `miss95`: the share of actuals each interval is built to leave outside —
+    /// nominally 0.2 and 0.05; the ensemble moves them online to hold the realised coverage at
+    /// the nominal rate (see `CoverageTargets`). The conformal bounds are read at miss/2 and
+    /// 1 − miss/2; the Student-t fallback for few residuals stays at the nominal levels.
     @inline(__always)
-    func bounds(sorted r: UnsafeBufferPointer<Double>, floorScale: Double) -> Bounds {
-        var b = Bounds(lower80: Self.conformalQuantile(r, 0.1), upper80: Self.conformalQuantile(r, 0.9),
-                       lower95: Self.conformalQuantile(r, 0.025), upper95: Self.conformalQuantile(r, 0.975))
+    func bounds(sorted r: UnsafeBufferPointer<Double>, floorScale: Double,
+                miss80: Double = 0.2, miss95: Double = 0.05) -> Bounds {
+        var b = Bounds(lower80: Self.conformalQuantile(r, miss80 / 2), upper80: Self.conformalQuantile(r, 1 - miss80 / 2),
+                       lower95: Self.conformalQuantile(r, miss95 / 2), upper95: Self.conformalQuantile(r, 1 - miss95 / 2))
         if r.count < Self.conformal95Minimum && r.count >= 2 { studentTWhereConformalIsMissing(&b, r) }
         Self.widen(&b.lower80, &b.upper80, halfWidth: Self.z80 * floorScale)
         Self.widen(&b.lower95, &b.upper95, halfWidth: Self.z95 * floorScale)

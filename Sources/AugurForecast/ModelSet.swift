@@ -8,7 +8,7 @@
 struct ModelSet {
     /// Member order used throughout the ensemble (and in `ForecastEnsemble.memberNames`).
     enum Member: Int, CaseIterable {
-        case seasonalNaive, ewma, dampedHolt, holtWinters, autoRegressive
+        case seasonalNaive, ewma, dampedHolt, holtWinters, logHoltWinters, autoRegressive
 
         var name: String {
             switch self {
@@ -16,6 +16,7 @@ struct ModelSet {
             case .ewma: return "ewma"
             case .dampedHolt: return "damped_holt"
             case .holtWinters: return "holt_winters"
+            case .logHoltWinters: return "log_holt_winters"
             case .autoRegressive: return "autoregressive"
             }
         }
@@ -26,6 +27,10 @@ struct ModelSet {
     private let dampedHolt: ModelGrid<DampedHolt>
     /// nil without a seasonal period.
     private let holtWinters: HoltWintersBank?
+    /// Holt-Winters on log(1 + max(y, 0)): seasonal swings that scale with the level and
+    /// count noise whose spread grows with the rate become additive and even there. nil
+    /// without a seasonal period.
+    private let logHoltWinters: HoltWintersBank?
     private let autoRegressive: ModelGrid<AutoRegressive>
 
     /// `periods`: ascending, zero to two entries, already validated.
@@ -44,6 +49,7 @@ struct ModelSet {
         dampedHolt = ModelGrid(members: holt, errorHalfLife: halfLife)
         if periods.isEmpty {
             holtWinters = nil
+            logHoltWinters = nil
         } else {
             var parameters: [HoltWintersBank.Parameters] = []
             let season2Grid = periods.count == 2 ? g.holtWintersSeason2 : [0]
@@ -58,6 +64,8 @@ struct ModelSet {
             }
             holtWinters = HoltWintersBank(periods: periods, parameters: parameters,
                                           warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
+            logHoltWinters = HoltWintersBank(periods: periods, parameters: parameters,
+                                             warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
         }
         // Difference at the longest season; without one, fit the levels themselves (an AR(p)
         // with intercept tracks a level and, with p ≥ 2, a smooth cycle not yet detected).
@@ -75,6 +83,7 @@ struct ModelSet {
         ewma.observe(value)
         dampedHolt.observe(value)
         holtWinters?.observe(value)
+        logHoltWinters?.observe(Self.logScale(value))
         autoRegressive.observe(value)
     }
 
@@ -84,6 +93,7 @@ struct ModelSet {
         case .ewma: return ewma.isWarm
         case .dampedHolt: return dampedHolt.isWarm
         case .holtWinters: return holtWinters?.isWarm ?? false
+        case .logHoltWinters: return logHoltWinters?.isWarm ?? false
         case .autoRegressive: return autoRegressive.isWarm
         }
     }
@@ -95,7 +105,16 @@ struct ModelSet {
         case .ewma: ewma.forecast(into: out)
         case .dampedHolt: dampedHolt.forecast(into: out)
         case .holtWinters: holtWinters?.forecast(into: out)
+        case .logHoltWinters:
+            logHoltWinters?.forecast(into: out)
+            for i in 0..<out.count { out[i] = Self.linearScale(out[i]) }
         case .autoRegressive: autoRegressive.forecast(into: out)
         }
     }
+
+    @inline(__always)
+    static func logScale(_ y: Double) -> Double { naturalLog(1 + max(y, 0)) }
+
+    @inline(__always)
+    static func linearScale(_ z: Double) -> Double { naturalExp(min(z, 700)) - 1 }
 }
