@@ -142,16 +142,28 @@ public final class KeyShareForecaster {
             store[incoming + b] = c
             total += c
         }
-        guard total.isFinite else { throw .invalidCount(bucket: 0, value: total) }
+        if !total.isFinite {
+            // Finite counts whose sum overflows: only their ratios matter, so scale them down.
+            var largest = 0.0
+            for b in 0..<bucketCount { largest = max(largest, store[incoming + b]) }
+            total = 0
+            for b in 0..<bucketCount {
+                store[incoming + b] /= largest
+                total += store[incoming + b]
+            }
+        }
         ingest(total: total)
     }
 
-    /// Adds one step of integer counts (a key-histogram delta). See ``observe(counts:)-([Double])``.
-    public func observe(counts: [UInt64]) throws(KeyShareError) {
-        guard counts.count == bucketCount else { throw .countMismatch(count: counts.count, expected: bucketCount) }
+    /// Adds one step given as a key histogram's delta over the step (operations per bucket,
+    /// e.g. reads + writes of two snapshots subtracted). See ``observe(counts:)``.
+    ///
+    /// - Throws: ``KeyShareError/countMismatch(count:expected:)`` for a vector of the wrong length.
+    public func observe(histogramDelta: [UInt64]) throws(KeyShareError) {
+        guard histogramDelta.count == bucketCount else { throw .countMismatch(count: histogramDelta.count, expected: bucketCount) }
         var total = 0.0
         for b in 0..<bucketCount {
-            let c = Double(counts[b])
+            let c = Double(histogramDelta[b])
             store[incoming + b] = c
             total += c
         }
@@ -164,8 +176,8 @@ public final class KeyShareForecaster {
         let slot = stepCount % horizon
         if total > 0 {
             let x = store + incoming
-            let inverse = 1 / total
-            for b in 0..<n { x[b] *= inverse }
+            // Divided, not multiplied by 1/total: a subnormal total has no finite inverse.
+            for b in 0..<n { x[b] /= total }
             score(slot: slot, truth: x)
             let gap = age + 1
             if loadedStepCount > 0 {
