@@ -9,11 +9,13 @@
 #   make bench-peers   Augur against LMDB and RocksDB (installs liblmdb-dev, librocksdb-dev)
 #   make test    deps, then the whole test suite
 #   make bench   deps, then the engine benchmark (release build)
+#   make bench-keyshare   the key-distribution forecast (issue 16) on augur-load's hotspot and zipfian
+#                key distributions against persistence and the best static mixture (~1 min)
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 DEPS := liburing-dev libnuma-dev
 
-.PHONY: deps build release run compare compare-replay demo test bench bench-peers clean
+.PHONY: deps build release run compare compare-replay demo test bench bench-peers bench-keyshare clean
 
 # The default scenario of `make run` (issue 14): at the diurnal peaks one partition is really
 # saturated on a 2-core machine (its measured work exceeds its budget), in the troughs the load
@@ -60,6 +62,10 @@ test: deps
 
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/augur-bench
+
+bench-keyshare:
+	$(SWIFT) build -c release --product augur-keyshare-bench $(SWIFT_FLAGS)
+	$$($(SWIFT) build -c release --show-bin-path)/augur-keyshare-bench $(KEYSHARE_FLAGS)
 
 bench-peers: deps
 	bash Benchmarks/bench-peers.sh

@@ -86,6 +86,12 @@ let package = Package(
             dependencies: ["AugurForecast"],
             path: "Benchmarks/AugurForecastBench"
         ),
+        // Key-distribution forecast (issue 16 part 3) scored on augur-load's hotspot workloads.
+        .executableTarget(
+            name: "augur-keyshare-bench",
+            dependencies: ["AugurForecast", "AugurWorkload", "AugurStats"],
+            path: "Benchmarks/KeyShareBench"
+        ),
         .executableTarget(
             name: "augur-stats-bench",
             dependencies: ["AugurStats"],
