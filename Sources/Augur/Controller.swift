@@ -100,6 +100,11 @@ final class PartitionController: @unchecked Sendable {
         /// planner sees the counts added since the oldest — the last half minute's load by key,
         /// not the histogram's whole life (a bulk load, or a hotspot that has moved on).
         var marks: [(time: UInt64, snapshot: HistogramSnapshot)] = []
+        /// While the table's key-share forecast says the load is moving (set at each step's
+        /// close, predictive only): the load this range is forecast to receive per step as the
+        /// load moves (the table's forecast total × the range's forecast share), and the share
+        /// per histogram bucket at the horizon. See `TableKeyLoad`.
+        var moving: (ops: [ForecastPoint], shares: [Double])?
     }
     static let markNanos: UInt64 = 10_000_000_000
     static let marksKept = 3
@@ -139,6 +144,10 @@ final class PartitionController: @unchecked Sendable {
     /// Cost and operations summed over the last minute of ticks, per table: the measured cost
     /// per operation behind `measuredCapacity`.
     private var costWindow: [String: [(cost: Double, ops: Double)]] = [:]
+    /// Per table (predictive only): load by key position step by step, and where it is going.
+    private var keyLoads: [String: TableKeyLoad] = [:]
+    /// Steps since each table's key grid was built (its focus is checked every minute).
+    private var keyLoadAge: [String: Int] = [:]
 
     init(options: PartitioningOptions) {
         self.options = options
@@ -152,7 +161,10 @@ final class PartitionController: @unchecked Sendable {
         planner = Planner(policy: policy, splitsBySize: options.splitsBySize)
         // A new policy judges key load from what happens under it (not, say, a bulk load that
         // ran just before it was switched on).
-        for id in series.keys { series[id]?.marks = [] }
+        for id in series.keys { series[id]?.marks = []; series[id]?.moving = nil }
+        // The key grid starts again too: a bulk load's keys say nothing about where load moves.
+        keyLoads = [:]
+        keyLoadAge = [:]
         if case .predictive = policy {} else {
             for id in series.keys { series[id]?.forecaster = nil; series[id]?.lastForecast = nil }
         }
@@ -267,6 +279,10 @@ final class PartitionController: @unchecked Sendable {
         for p in newcomers {
             series[p.id] = born(p, sources: shares[p.id] ?? [], saved: saved, now: now, real: real)
         }
+        if let keyLoad = keyLoads[table.name] {
+            for s in gone { keyLoad.retire(s.id, histogram: s.histogram.snapshot()) }
+            for p in newcomers { keyLoad.born(p.id, histogram: p.histogram.snapshot()) }
+        }
         for s in gone { series[s.id] = nil }
 
         var tableCost = 0.0, tableOps = 0.0
@@ -336,10 +352,14 @@ final class PartitionController: @unchecked Sendable {
                 while prefix.last == 0 { prefix.removeLast() }
                 hot = HotKeyObservation(key: prefix, loadFraction: h.loadFraction)
             }
+            var forecast = s.lastForecast
+            if let moving = s.moving {
+                (forecast, recent) = Self.ahead(of: moving, forecast: forecast, histogram: recent, now: now, stepNanos: stepNanos)
+            }
             partitions.append(PartitionSnapshot(
                 id: PartitionID(p.id), range: s.history.range,
                 sizeBytes: size, createdAt: s.createdAt, recent: s.history.samples, windowPeaks: peaks,
-                histogram: recent, forecast: s.lastForecast, hotKey: hot))
+                histogram: recent, forecast: forecast, hotKey: hot))
         }
         return TableSnapshot(partitions: partitions, sampleIntervalNanos: tickNanos,
                              inFlight: running.filter { $0.table == table.name }.map {
@@ -389,8 +409,109 @@ final class PartitionController: @unchecked Sendable {
                 forecastErrorCount += 1
             }
             if forecasts > 0 { tableForecasts[table.name] = (point, lower, upper) } else { tableForecasts[table.name] = nil }
+            if case .predictive = options.policy { closeKeyLoadStep(table) }
         }
         stepStartedAt = now
+    }
+
+    /// The table's key-load step: the partitions' histogram deltas go onto the table's key grid
+    /// and into its key-share forecaster; while the forecast says the load is moving, each
+    /// range learns the load it is forecast to receive (`Series.moving`). The grid is built at
+    /// the first step with stored keys and rebuilt when the keys outgrow it (checked once a
+    /// minute).
+    private func closeKeyLoadStep(_ table: Table) {
+        let live = table.map.partitions
+        guard let first = live.first else { return }
+        let horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
+        let span = Engine.keySpan(of: live.flatMap { $0.view.runs })
+        let age = keyLoadAge[table.name, default: 0]
+        if keyLoads[table.name] == nil || (age >= 12 && span.map { keyLoads[table.name]!.isOutgrown(by: $0) } == true) {
+            guard span != nil, let fresh = TableKeyLoad(tableLower: first.lowerBound, focus: span, horizon: horizon) else { return }
+            for p in live { fresh.born(p.id, histogram: p.histogram.snapshot()) }
+            keyLoads[table.name] = fresh
+            keyLoadAge[table.name] = 0
+            for p in live { series[p.id]?.moving = nil }
+            return
+        }
+        let keyLoad = keyLoads[table.name]!
+        keyLoadAge[table.name] = age + 1
+        keyLoad.closeStep(live.map { ($0.id, $0.histogram.snapshot()) })
+        guard keyLoad.isMoving else {
+            for p in live { series[p.id]?.moving = nil }
+            return
+        }
+        // The table's total per step: the ranges' own forecasts summed (the total is what the
+        // seasonal models forecast well), or the last step's total when some range has none.
+        // Its band adds the ranges' margins in quadrature: summing upper bounds would assume
+        // every range misses high at once, and a fresh child's honest band is wide.
+        var total = [(point: Double, upper: Double)](repeating: (0, 0), count: horizon)
+        var margins = [Double](repeating: 0, count: horizon)
+        var complete = true
+        for p in live {
+            guard let f = series[p.id]?.lastForecast, f.ops.count >= horizon else { complete = false; break }
+            for h in 0..<horizon {
+                total[h].point += f.ops[h].point
+                let margin = max(0, (f.ops[h].upper95 ?? f.ops[h].point) - f.ops[h].point)
+                margins[h] += margin * margin
+            }
+        }
+        for h in 0..<horizon { total[h].upper = total[h].point + margins[h].squareRoot() }
+        if !complete {
+            let last = live.reduce(0.0) { $0 + (series[$1.id]?.history.steps.last ?? 0) }
+            total = [(point: Double, upper: Double)](repeating: (last, last), count: horizon)
+        }
+        let sharesByStep = (1...horizon).map { keyLoad.shares(steps: $0) }
+        for p in live {
+            guard series[p.id] != nil else { continue }
+            let map = p.histogram.snapshot().map
+            var ops: [ForecastPoint] = []
+            var atHorizon: [Double] = []
+            for h in 0..<horizon {
+                guard let shares = sharesByStep[h] else { break }
+                let share = keyLoad.share(of: shares, in: map)
+                ops.append(ForecastPoint(step: h + 1, point: share.total * total[h].point, upper80: nil,
+                                         upper95: share.total * total[h].upper))
+                if h == horizon - 1 { atHorizon = share.perBucket }
+            }
+            series[p.id]!.moving = ops.count == horizon ? (ops, atHorizon) : nil
+        }
+    }
+
+    /// A range's forecast and histogram while the load moves through the key space: each step's
+    /// forecast is the larger of the range's own and what the key-share forecast sends it (a
+    /// range the hotspot is heading for is planned for before its own history shows it), and
+    /// the histogram the planner cuts by adds the load expected at the horizon to the recent
+    /// counts (so cuts fall where the load is and is going, not only where it was).
+    static func ahead(of moving: (ops: [ForecastPoint], shares: [Double]), forecast: PartitionForecast?,
+                      histogram: HistogramSnapshot, now: UInt64, stepNanos: UInt64) -> (PartitionForecast?, HistogramSnapshot) {
+        var merged = forecast ?? PartitionForecast(issuedAt: now, stepNanos: stepNanos, ops: moving.ops)
+        // Arriving: the key-share forecast expects more here than the range's own forecast.
+        merged.arriving = zip(moving.ops, forecast?.ops ?? []).contains { $0.point > $1.point } || forecast == nil
+        if forecast != nil {
+            merged.ops = merged.ops.enumerated().map { h, own in
+                guard h < moving.ops.count else { return own }
+                let key = moving.ops[h]
+                return ForecastPoint(step: own.step, point: max(own.point, key.point),
+                                     upper80: own.upper80.map { max($0, key.point) },
+                                     upper95: (own.upper95 ?? own.point) < (key.upper95 ?? key.point) ? key.upper95 : own.upper95)
+            }
+        }
+        // Expected counts at the horizon, scaled to the recent window's operations and split
+        // between reads and writes in the recent ratio.
+        let totals = histogram.totals
+        let recentOps = Double(totals.operations)
+        let shareSum = moving.shares.reduce(0, +)
+        guard recentOps > 0, shareSum > 0, moving.shares.count == histogram.bucketCount else { return (merged, histogram) }
+        let readFraction = Double(totals.reads) / recentOps
+        var reads = histogram.reads, writes = histogram.writes
+        for i in 0..<histogram.bucketCount {
+            let expected = recentOps * moving.shares[i] / shareSum
+            reads[i] &+= UInt64((expected * readFraction).rounded())
+            writes[i] &+= UInt64((expected * (1 - readFraction)).rounded())
+        }
+        let ahead = HistogramSnapshot(map: histogram.map, reads: reads, writes: writes,
+                                      readBytes: histogram.readBytes, writeBytes: histogram.writeBytes)
+        return (merged, ahead)
     }
 
     /// The capacity of one partition in operations per second implied by the measured cost per

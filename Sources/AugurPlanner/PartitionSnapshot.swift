@@ -44,6 +44,10 @@ public struct PartitionForecast: Sendable, Hashable {
     /// Forecast of written bytes per second (bytes/s); when nil the planner scales `ops` by the
     /// partition's current write-bytes-per-operation ratio.
     public var writeBytes: [ForecastPoint]?
+    /// Whether the forecast includes load the table's key-share forecast says is moving into
+    /// this range (a hotspot heading for it): the load is expected although the range is cold
+    /// now, so the predictive policy may act on it without current load.
+    public var arriving = false
 
     /// Creates a partition forecast from planner-level steps.
     public init(issuedAt: UInt64, stepNanos: UInt64, ops: [ForecastPoint], writeBytes: [ForecastPoint]? = nil) {

@@ -43,8 +43,10 @@ enum PredictivePolicy {
             // after a collapse, or in a partition's first minute — and acting on the bound
             // alone split partitions minutes before they needed it (or in a trough). And the
             // load now must be above the merge threshold: a forecast issued before a collapse
-            // is stale until the next step closes.
-            if outlook.peakUpper > hw, outlook.peakPoint > min(options.targetFill, hw), outlook.current > capacity.lowWatermark {
+            // is stale until the next step closes — unless the key-share forecast says the load
+            // is on its way here (`arriving`): then acting before it arrives is the point.
+            let loadedOrArriving = outlook.current > capacity.lowWatermark || p.forecast?.arriving == true
+            if outlook.peakUpper > hw, outlook.peakPoint > min(options.targetFill, hw), loadedOrArriving {
                 if !ctx.isFree(i) {
                     ctx.note(PlanFinding(code: .inFlight, partitions: [p.id],
                                          message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but locked by an in-flight reshard"))
