@@ -88,8 +88,13 @@ public enum Backtest {
     /// Runs the protocol. `options.seasonalPeriods` must be non-empty: its first entry is the
     /// MASE period. Throws for an empty series, a non-finite value, a period longer than the
     /// data, or an invalid horizon or origin count.
-    public static func run(series y: [Double], options: ForecastOptions,
-                           originCount: Int) throws(ForecastError) -> BacktestReport {
+    ///
+    /// `model` scores one model alone (a member name or `ensemble`): the ensemble still runs
+    /// whole — a member's forecast does not depend on the others — but only that model's rows
+    /// and score are kept. An unknown name throws `.unknownModel` before any work.
+    public static func run(series y: [Double], options: ForecastOptions, originCount: Int,
+                           model: String? = nil) throws(ForecastError) -> BacktestReport {
+        if let model, !modelNames.contains(model) { throw .unknownModel(name: model, available: modelNames) }
         guard !y.isEmpty else { throw .emptySeries }
         if let bad = y.firstIndex(where: { !$0.isFinite }) { throw .nonFinite(index: bad, value: y[bad]) }
         for period in options.seasonalPeriods where period >= y.count {
@@ -112,7 +117,7 @@ public enum Backtest {
             }
             var forecasts = ensemble.memberForecasts()
             if let combined = try? ensemble.forecast() { forecasts.append(combined) }
-            for forecast in forecasts {
+            for forecast in forecasts where model == nil || forecast.model == model {
                 for step in forecast.steps {
                     rows.append(BacktestRow(origin: origin, step: step.step, actual: y[origin + step.step - 1],
                                             model: forecast.model, forecast: step.point,
@@ -123,6 +128,9 @@ public enum Backtest {
         return BacktestReport(origins: origins, scale: scale, rows: rows, scores: scores(rows, scale: scale),
                               trackedCoverage: ensemble.coverage, alert: ensemble.alert)
     }
+
+    /// Every name `run(…model:)` accepts: the members in order, then `ensemble`.
+    public static var modelNames: [String] { ForecastEnsemble.memberNames + [ForecastEnsemble.ensembleName] }
 
     static func scores(_ rows: [BacktestRow], scale: Double) -> [BacktestScore] {
         var order: [String] = []

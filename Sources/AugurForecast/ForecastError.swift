@@ -19,6 +19,8 @@ public enum ForecastError: Error, Sendable, Equatable, CustomStringConvertible {
     case periodTooShort(period: Int, minimum: Int)
     /// A CSV column name is not in the header.
     case unknownColumn(name: String, available: [String])
+    /// A model name that is neither a member nor `ensemble` (`Backtest.run(…model:)`).
+    case unknownModel(name: String, available: [String])
     /// The forecast horizon is outside `minimum...maximum` steps.
     case invalidHorizon(horizon: Int, minimum: Int, maximum: Int)
     /// The number of forecast origins is outside `minimum...maximum`.
@@ -44,6 +46,8 @@ public enum ForecastError: Error, Sendable, Equatable, CustomStringConvertible {
             return "seasonal period \(period) is too short: the minimum is \(minimum)"
         case let .unknownColumn(name, available):
             return "unknown column '\(name)'; available columns: \(available.joined(separator: ", "))"
+        case let .unknownModel(name, available):
+            return "unknown model '\(name)'; available models: \(available.joined(separator: ", "))"
         case let .invalidHorizon(horizon, minimum, maximum):
             return "horizon \(horizon) is invalid: it must be between \(minimum) and \(maximum) steps"
         case let .invalidOriginCount(count, minimum, maximum):

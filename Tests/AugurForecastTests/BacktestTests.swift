@@ -35,6 +35,23 @@ struct BacktestTests {
         #expect(try Backtest.run(series: y, options: options, originCount: 5) == report)
     }
 
+    @Test func oneModelKeepsExactlyItsRowsAndScore() throws {
+        var options = ForecastOptions()
+        options.seasonalPeriods = [24]
+        options.horizon = 2
+        let y = doubleSeasonal(count: 24 * 30, p1: 24, p2: 168, noise: 1, seed: 9)
+        let all = try Backtest.run(series: y, options: options, originCount: 4)
+        for name in Backtest.modelNames {
+            let one = try Backtest.run(series: y, options: options, originCount: 4, model: name)
+            #expect(one.rows == all.rows.filter { $0.model == name }, "\(name)")
+            #expect(one.scores == all.scores.filter { $0.model == name }, "\(name)")
+            #expect(one.scale == all.scale && one.origins == all.origins)
+        }
+        #expect(throws: ForecastError.unknownModel(name: "prophet", available: Backtest.modelNames)) {
+            try Backtest.run(series: y, options: options, originCount: 4, model: "prophet")
+        }
+    }
+
     @Test func noLookAhead() throws {
         // Changing values after the last origin's targets must not change any forecast.
         var options = ForecastOptions()

@@ -81,6 +81,25 @@ import Testing
         #expect(try String(contentsOfFile: dir.child("forecast-target.csv"), encoding: .utf8).hasPrefix("origin,step,actual"))
     }
 
+    @Test func forecastOfOneModelKeepsTheColumnsAndRefusesUnknownNames() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("s.csv"))
+        let r = try Self.run("augur", ["forecast", "--csv", "s.csv", "--column", "v", "--period", "48",
+                                       "--model", "seasonal_naive", "--output", "one.csv"], in: dir.path)
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = try String(contentsOfFile: dir.child("one.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(lines.first == "origin,step,actual,model,forecast,lower80,upper80,lower95,upper95")
+        #expect(lines.count > 1 && lines.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false)[3] == "seasonal_naive" })
+        let table = r.stdout.split(separator: "\n").filter { $0.hasPrefix("seasonal_naive") || $0.hasPrefix("ensemble") }
+        #expect(table.count == 1 && table[0].hasPrefix("seasonal_naive"), "\(r.stdout)")
+
+        let bad = try Self.run("augur", ["forecast", "--csv", "s.csv", "--column", "v", "--period", "48",
+                                         "--model", "prophet", "--output", "bad.csv"], in: dir.path)
+        #expect(!bad.signaled && bad.status == 64, "status \(bad.status)")
+        #expect(bad.stderr.contains("prophet") && bad.stderr.contains("ensemble"), "\(bad.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.child("bad.csv")))
+    }
+
     @Test func forecastOfAConstantSeriesSaysMASEIsUndefined() throws {
         let dir = TemporaryDirectory()
         try Self.writeSeries(dir.child("c.csv"), constant: true)

@@ -40,6 +40,9 @@ public struct ForecastCommand: ParsableCommand {
     @Option(name: .long, help: "Number of forecast origins K.")
     public var origins: Int = 30
 
+    @Option(name: .long, help: "Score only this model: a member name or 'ensemble' (default: all of them). The CSV keeps its columns.")
+    public var model: String?
+
     @Option(name: .long, help: "Where to write the forecasts CSV.")
     public var output: String = "forecasts.csv"
 
@@ -50,6 +53,9 @@ public struct ForecastCommand: ParsableCommand {
         guard period.count <= 2 else { throw ValidationError("at most two --period values, got \(period.count)") }
         guard horizon > 0 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
         guard origins > 0 else { throw ValidationError("--origins must be at least 1, got \(origins)") }
+        if let model, !Backtest.modelNames.contains(model) {
+            throw ValidationError("--model '\(model)' is not a model; the models are: \(Backtest.modelNames.joined(separator: ", "))")
+        }
     }
 
     public func run() throws {
@@ -64,7 +70,7 @@ public struct ForecastCommand: ParsableCommand {
             var options = ForecastOptions()
             options.horizon = horizon
             options.seasonalPeriods = period
-            let report = try Backtest.run(series: series, options: options, originCount: origins)
+            let report = try Backtest.run(series: series, options: options, originCount: origins, model: model)
             try write(report, to: output)
             printSummary(report, count: series.count)
             if !Self.maseDefined(report) { throw ExitCode(Self.undefinedScoreExitCode) }
@@ -105,13 +111,18 @@ public struct ForecastCommand: ParsableCommand {
             let mase = defined ? Self.fixed(s.mase, 4) : "undef "
             print("\(name) \(n)   \(mase)  \(Self.percent(s.coverage80))   \(Self.percent(s.coverage95))")
         }
+        // The tracked coverage and the alert are the ensemble's: shown when it is scored.
+        if model == nil || model == ForecastEnsemble.ensembleName { printEnsembleTracking(report) }
+        print("wrote \(report.rows.count) rows to \(output)")
+    }
+
+    private func printEnsembleTracking(_ report: BacktestReport) {
         let tracked = report.trackedCoverage.map { c in
             "step \(c.step) \(Int(c.level * 100))%: \(Self.percent(c.rate).trimmingCharacters(in: .whitespaces)) of \(c.total)"
         }
         print("ensemble coverage tracked at every observation up to the last origin: " + tracked.joined(separator: "; "))
         let alert = report.alert.breaches.map { "step \($0.step) \(Int($0.level * 100))%: \($0.misses)/\($0.window) misses ≥ \($0.criticalMisses)" }
         print("forecast-error alert: " + (report.alert.isRaised ? "RAISED (" + alert.joined(separator: "; ") + ")" : "not raised"))
-        print("wrote \(report.rows.count) rows to \(output)")
     }
 
     /// MASE divides by the scale: a zero (or non-finite) scale leaves every score undefined.
