@@ -11,11 +11,14 @@
 #   make bench   deps, then the engine benchmark (release build)
 #   make bench-keyshare   the key-distribution forecast (issue 16) on augur-load's hotspot and zipfian
 #                key distributions against persistence and the best static mixture (~1 min)
+#   make bench-forecast   the load forecaster on six traces (NYC taxi + four generated; TAYLOR=path
+#                adds Taylor's) against refit Holt-Winters and MSTL, plus its update cost; SPLIT=validation
+#                scores the first 80 % only. Python references in .build/pyenv (~10 min)
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 DEPS := liburing-dev libnuma-dev
 
-.PHONY: deps build release run compare compare-replay demo test bench bench-peers bench-keyshare clean
+.PHONY: deps build release run compare compare-replay demo test bench bench-peers bench-keyshare bench-forecast clean
 
 # The default scenario of `make run` (issue 14): at the diurnal peaks one partition is really
 # saturated on a 2-core machine (its measured work exceeds its budget), in the troughs the load
@@ -66,6 +69,20 @@ bench: release
 bench-keyshare:
 	$(SWIFT) build -c release --product augur-keyshare-bench $(SWIFT_FLAGS)
 	$$($(SWIFT) build -c release --show-bin-path)/augur-keyshare-bench $(KEYSHARE_FLAGS)
+
+# The forecast benchmark's Python references (statsmodels, statsforecast), pinned, in a venv
+# under .build (git-ignored): created when missing, with python3-venv installed if needed.
+PYENV := .build/pyenv
+SPLIT ?= test
+$(PYENV)/bin/python:
+	python3 -m venv $(PYENV) || { apt-get update && apt-get install -y python3-venv && python3 -m venv $(PYENV); }
+	$(PYENV)/bin/pip install --quiet numpy==2.4.6 pandas==2.3.3 scipy==1.17.1 statsmodels==0.15.0 statsforecast==2.1.1
+
+bench-forecast: release $(PYENV)/bin/python
+	$(SWIFT) build -c release --product augur-forecast-bench $(SWIFT_FLAGS)
+	$(PYENV)/bin/python Benchmarks/forecast_benchmark.py --augur $$($(SWIFT) build -c release --show-bin-path)/augur \
+	    --split $(SPLIT) $(if $(TAYLOR),--taylor $(TAYLOR))
+	$$($(SWIFT) build -c release --show-bin-path)/augur-forecast-bench 200000 5
 
 bench-peers: deps
 	bash Benchmarks/bench-peers.sh

@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""Reference figure for `augur forecast`: statsmodels Holt-Winters under the same protocol.
+"""Reference forecasters for `augur forecast`: statsmodels Holt-Winters and statsforecast MSTL.
+
+`holt_winters` and `mstl` are the references `forecast_benchmark.py` (make bench-forecast)
+computes on every trace in the same run; run alone, this file prints refit Holt-Winters' MASE
+for one CSV column under the protocol below.
 
 Protocol (identical to ForecastCommand):
   * n observations; H-step horizon; K origins evenly spaced from floor(0.8 n) to n - H
@@ -23,7 +27,6 @@ import sys
 import warnings
 
 import numpy as np
-from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
 
 def load_column(path, name):
@@ -37,6 +40,26 @@ def load_column(path, name):
     if not np.all(np.isfinite(y)):
         sys.exit("non-finite value in series")
     return y
+
+
+def holt_winters(history, period, horizon):
+    """Refit damped additive-trend, additive-season Holt-Winters on `history`; H forecasts."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = ExponentialSmoothing(history, trend="add", damped_trend=True, seasonal="add",
+                                   seasonal_periods=period).fit()
+    return np.asarray(fit.forecast(horizon))
+
+
+def mstl(history, periods, horizon):
+    """statsforecast MSTL (AutoETS trend) with every period that fits twice in `history`."""
+    from statsforecast.models import MSTL
+    usable = [p for p in periods if 2 * p < len(history)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MSTL(season_length=usable or [periods[0]])
+        return np.asarray(model.forecast(y=history.astype(float), h=horizon)["mean"])
 
 
 def origins(n, horizon, k):
@@ -64,13 +87,7 @@ def main():
 
     abs_errors = []
     for o in origins(n, h, a.origins):
-        hist = y[max(0, o - a.window):o]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit = ExponentialSmoothing(
-                hist, trend="add", damped_trend=True, seasonal="add", seasonal_periods=m
-            ).fit()
-        fc = np.asarray(fit.forecast(h))
+        fc = holt_winters(y[max(0, o - a.window):o], m, h)
         abs_errors.extend(np.abs(y[o:o + h] - fc))
 
     mase = float(np.mean(abs_errors)) / scale
