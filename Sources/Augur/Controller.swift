@@ -39,6 +39,16 @@ public struct PartitioningOptions: Sendable {
     public var persistHistory = true
     /// How often LOADHISTORY is rewritten. Default 30 s.
     public var historySaveInterval: Duration = .seconds(30)
+    /// How far back the forecast-error alert looks. When a range's forecast intervals miss
+    /// significantly more often than their nominal rate over this window (a one-sided binomial
+    /// test at 0.001 per step and level, `ForecastEnsemble.alert`), the controller stops
+    /// trusting that range's forecast: the planner gets none for it, so the predictive policy
+    /// plans it by the reactive rules (current load plus margin, sustained overload), and a
+    /// `forecast-fallback` decision says why. When the misses fall back under the critical
+    /// count the forecast is used again (`forecast-restored`). Default 240 s (48 steps of 5 s);
+    /// a window shorter than 10 forecast steps counts as 10; at most 10,000 steps (each step of the
+    /// window costs a few bytes per range).
+    public var forecastAlertWindow: Duration = .seconds(240)
     /// Log every decision and execute nothing. Default false.
     public var shadow = false
     /// Append every decision as a JSON line to `<dir>/decisions.jsonl`. Default true.
@@ -105,6 +115,9 @@ final class PartitionController: @unchecked Sendable {
         /// load moves (the table's forecast total × the range's forecast share), and the share
         /// per histogram bucket at the horizon. See `TableKeyLoad`.
         var moving: (ops: [ForecastPoint], shares: [Double])?
+        /// Set while the range's forecast is not trusted (its coverage alert is raised): since
+        /// when (engine time) and why. The planner then plans the range by reactive rules.
+        var fallback: ForecastFallback?
     }
     static let markNanos: UInt64 = 10_000_000_000
     static let marksKept = 3
@@ -148,6 +161,9 @@ final class PartitionController: @unchecked Sendable {
     private var keyLoads: [String: TableKeyLoad] = [:]
     /// Steps since each table's key grid was built (its focus is checked every minute).
     private var keyLoadAge: [String: Int] = [:]
+    /// Ranges that entered and left the reactive fallback since open.
+    private(set) var fallbackEntries = 0
+    private(set) var fallbackExits = 0
 
     init(options: PartitioningOptions) {
         self.options = options
@@ -166,7 +182,7 @@ final class PartitionController: @unchecked Sendable {
         keyLoads = [:]
         keyLoadAge = [:]
         if case .predictive = policy {} else {
-            for id in series.keys { series[id]?.forecaster = nil; series[id]?.lastForecast = nil }
+            for id in series.keys { series[id]?.forecaster = nil; series[id]?.lastForecast = nil; series[id]?.fallback = nil }
         }
     }
 
@@ -197,6 +213,8 @@ final class PartitionController: @unchecked Sendable {
         var fo = ForecastOptions()
         fo.horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
         fo.seasonalPeriods = options.seasonalPeriods.map { Self.steps(of: $0, step: stepNanos) }
+        // The binomial test needs a few misses to mean anything: never fewer than 10 steps.
+        fo.alert.window = max(10, Self.steps(of: options.forecastAlertWindow, step: stepNanos))
         // Seeded with the range's history: a split's child forecasts from its first step.
         return try? ForecastEnsemble(options: fo, history: steps)
     }
@@ -209,8 +227,12 @@ final class PartitionController: @unchecked Sendable {
         var parts: [RangeLoadHistory] = []
         var stepOps = 0.0
         var forecast: PartitionForecast?
+        var fallback: ForecastFallback?
         for (s, share) in sources {
             guard share > 0 else { continue }
+            // A range cut from one whose forecast was not trusted is not trusted either until
+            // its own forecaster's alert has cleared (checked at the next step).
+            if let f = s.fallback { fallback = ForecastFallback(table: f.table, partition: p.id, since: f.since, reason: f.reason) }
             parts.append(s.history.inherited(by: range, share: share))
             stepOps += s.stepOps * share
             if let f = s.lastForecast {
@@ -238,7 +260,8 @@ final class PartitionController: @unchecked Sendable {
         }
         let cost = p.cost.totals()
         return Series(id: p.id, tableID: p.tableID, histogram: p.histogram, history: history, lastTotals: p.histogram.totals(), lastCost: cost.foreground &+ cost.maintenance,
-                      lastReal: real, lastTime: now, createdAt: now, stepOps: stepOps, forecaster: f, lastForecast: forecast)
+                      lastReal: real, lastTime: now, createdAt: now, stepOps: stepOps, forecaster: f, lastForecast: forecast,
+                      fallback: fallback)
     }
 
     /// Updates each partition's series from its counters and returns the table snapshot.
@@ -356,10 +379,15 @@ final class PartitionController: @unchecked Sendable {
             if let moving = s.moving {
                 (forecast, recent) = Self.ahead(of: moving, forecast: forecast, histogram: recent, now: now, stepNanos: stepNanos)
             }
-            partitions.append(PartitionSnapshot(
+            // An untrusted forecast is withheld whole (the key-share part too: it is scaled by
+            // the ranges' own forecasts): the planner falls back to the current load.
+            if s.fallback != nil { forecast = nil }
+            var snapshot = PartitionSnapshot(
                 id: PartitionID(p.id), range: s.history.range,
                 sizeBytes: size, createdAt: s.createdAt, recent: s.history.samples, windowPeaks: peaks,
-                histogram: recent, forecast: forecast, hotKey: hot))
+                histogram: recent, forecast: forecast, hotKey: hot)
+            snapshot.forecastWithheld = s.fallback?.reason
+            partitions.append(snapshot)
         }
         return TableSnapshot(partitions: partitions, sampleIntervalNanos: tickNanos,
                              inFlight: running.filter { $0.table == table.name }.map {
@@ -370,9 +398,11 @@ final class PartitionController: @unchecked Sendable {
 
     /// Closes the forecast step when it is due: each partition's mean load over the step joins
     /// its history and its forecaster; the table's one-step forecast is scored against the sum.
-    func closeStepIfDue(tables: [Table], now: UInt64) {
-        guard let started = stepStartedAt else { stepStartedAt = now; return }
-        guard now &- started >= stepNanos else { return }
+    /// Returns the decisions it made: ranges whose forecast stopped or started being trusted.
+    func closeStepIfDue(tables: [Table], now: UInt64) -> [PartitioningDecision] {
+        guard let started = stepStartedAt else { stepStartedAt = now; return [] }
+        guard now &- started >= stepNanos else { return [] }
+        var decisions: [PartitioningDecision] = []
         let seconds = Double(now &- started) / 1e9
         for table in tables {
             var actual = 0.0
@@ -391,6 +421,7 @@ final class PartitionController: @unchecked Sendable {
                     if let next = try? f.forecast() {
                         s.lastForecast = PartitionForecast(issuedAt: now, stepNanos: stepNanos, ops: next)
                     }
+                    if let d = updateFallback(&s, alert: f.alert, table: table.name, now: now) { decisions.append(d) }
                 }
                 if let first = s.lastForecast?.ops.first {
                     point += first.point
@@ -412,6 +443,38 @@ final class PartitionController: @unchecked Sendable {
             if case .predictive = options.policy { closeKeyLoadStep(table) }
         }
         stepStartedAt = now
+        return decisions
+    }
+
+    /// Enters or leaves the reactive fallback for one range from its forecaster's alert, and
+    /// says so in a decision (nil when nothing changed).
+    private func updateFallback(_ s: inout Series, alert: ForecastAlert, table: String, now: UInt64) -> PartitioningDecision? {
+        let raised = alert.isRaised
+        guard raised != (s.fallback != nil) else { return nil }
+        func decision(_ action: String, _ code: String, _ reason: String) -> PartitioningDecision {
+            PartitioningDecision(time: now, table: table, policy: options.policy.description, action: action, kind: code,
+                                 partitions: [s.id], reason: reason, reasonCode: code, score: 0, predictedUtilization: [],
+                                 bytesToMove: 0, executed: true, error: nil)
+        }
+        if raised {
+            let misses = alert.breaches.map {
+                "step \($0.step) \(Int(($0.level * 100).rounded()))%: \($0.misses) of the last \($0.window) outside (critical \($0.criticalMisses))"
+            }
+            let reason = "forecast intervals miss too often (" + misses.joined(separator: "; ") + ")"
+            s.fallback = ForecastFallback(table: table, partition: s.id, since: now, reason: reason)
+            fallbackEntries += 1
+            return decision("p\(s.id): forecast withheld, reactive rules", "forecast-fallback", reason + "; planned by the reactive rules until they cover again")
+        }
+        let since = s.fallback!.since
+        s.fallback = nil
+        fallbackExits += 1
+        return decision("p\(s.id): forecast trusted again", "forecast-restored",
+                        "forecast intervals cover at their nominal rates again after \(Int((Double(now &- since) / 1e9).rounded())) s of reactive rules")
+    }
+
+    /// The ranges planned by reactive rules right now because their forecasts are not trusted.
+    func fallbacks(table: String? = nil) -> [ForecastFallback] {
+        series.values.compactMap(\.fallback).filter { table == nil || $0.table == table }.sorted { ($0.table, $0.partition) < ($1.table, $1.partition) }
     }
 
     /// The table's key-load step: the partitions' histogram deltas go onto the table's key grid
@@ -617,7 +680,7 @@ extension Engine {
                     decisions.append(decision)
                 }
             }
-            controller.closeStepIfDue(tables: tables, now: now)
+            decisions += controller.closeStepIfDue(tables: tables, now: now)
             if controller.historySaveDue(now: now, force: false) { saveLoadHistory(controller, tables: tables) }
             if controller.plans { writePlanFile(now: now) }
             if controller.options.logDecisions && !decisions.isEmpty { appendDecisions(decisions) }
@@ -802,6 +865,20 @@ extension PartitionController {
     func setLastPlan(_ plan: Plan, for table: String) { lastPlans[table] = plan }
 }
 
+/// A range whose forecast the controller does not trust right now: its intervals miss more
+/// often than their nominal rate (the forecaster's coverage alert), so it is planned by the
+/// reactive rules until they cover again.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public struct ForecastFallback: Sendable, Codable, Equatable {
+    public var table: String
+    public var partition: UInt64
+    /// Engine time the fallback began, ns.
+    public var since: UInt64
+    /// The alert's breaches, in words.
+    public var reason: String
+}
+
 /// What the controller has done to a table since open, for load reports and operators.
 public struct PartitioningCounters: Sendable, Equatable {
     public var policy: String
@@ -827,6 +904,11 @@ public struct PartitioningCounters: Sendable, Equatable {
     public var historyNote: String?
     /// Mean copy rate of the committed reshards that copied bytes (bytes/s), nil before any.
     public var copyBytesPerSecond: Double?
+    /// The table's ranges whose forecast is not trusted right now (their coverage alert is
+    /// raised), planned by the reactive rules; see `PartitioningOptions.forecastAlertWindow`.
+    public var forecastFallbacks: [ForecastFallback] = []
+    /// Times a range entered the reactive fallback since open, over all tables.
+    public var fallbackEntries = 0
 
     public static func == (a: Self, b: Self) -> Bool {
         a.policy == b.policy && a.partitions == b.partitions && a.splits == b.splits && a.merges == b.merges
@@ -860,7 +942,8 @@ extension Engine {
                 (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description,
                  c.measuredCapacity(table: name), c.historyNote)
             } } ?? (0, nil, nil, "static", nil, nil)
-        return PartitioningCounters(
+        let (fallbacks, entries) = controller.map { c in c.lock.withLock { (c.fallbacks(table: name), c.fallbackEntries) } } ?? ([], 0)
+        var counters = PartitioningCounters(
             policy: policy, partitions: t.map.partitions.count,
             splits: count { if case .split = $0 { true } else if case .splitMany = $0 { true } else { false } },
             merges: count { if case .merge = $0 { true } else { false } },
@@ -872,5 +955,8 @@ extension Engine {
                 let rates = done.filter { $0.bytesCopied > 0 && $0.throughput > 0 }.map(\.throughput)
                 return rates.isEmpty ? nil : rates.reduce(0, +) / Double(rates.count)
             }())
+        counters.forecastFallbacks = fallbacks
+        counters.fallbackEntries = entries
+        return counters
     }
 }

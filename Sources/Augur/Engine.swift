@@ -622,6 +622,7 @@ extension Engine {
         for t in tables {
             for p in t.map.partitions { file.partitions.append(health(t, p, telemetry, now)) }
         }
+        file.forecastFallbacks = controller.map { c in c.lock.withLock { c.fallbacks() } }
         writeTelemetryFile(file)
     }
 

@@ -222,6 +222,12 @@ extension PartitioningOptions {
             throw .invalidOption(name: "partitioning.forecastStep", value: "\(forecastStep)",
                                  reason: "must be at least one tick (\(tick)): a step averages whole samples")
         }
+        try OptionLimits.interval("partitioning.forecastAlertWindow", forecastAlertWindow)
+        let alertSteps = PartitionController.steps(of: forecastAlertWindow, step: UInt64(nanoseconds(forecastStep)))
+        if alertSteps > 10_000 {
+            throw .invalidOption(name: "partitioning.forecastAlertWindow", value: "\(forecastAlertWindow)",
+                                 reason: "must be at most 10000 forecast steps of \(forecastStep) (is \(alertSteps))")
+        }
         if seasonalPeriods.count > 2 {
             throw .invalidOption(name: "partitioning.seasonalPeriods", value: "\(seasonalPeriods)", reason: "at most two periods")
         }

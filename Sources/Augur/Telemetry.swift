@@ -112,6 +112,9 @@ public struct TelemetryFile: Sendable, Codable, Equatable {
     /// Engine-clock time of the snapshot, nanoseconds.
     public var engineTime: UInt64
     public var partitions: [PartitionHealth]
+    /// Ranges planned by the reactive rules right now because their forecast intervals stopped
+    /// covering (absent in files written before it existed, and without a controller).
+    public var forecastFallbacks: [ForecastFallback]?
     public static let name = "TELEMETRY.json"
 }
 

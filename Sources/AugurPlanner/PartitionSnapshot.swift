@@ -117,8 +117,11 @@ public struct PartitionSnapshot: Sendable {
     /// Data bytes per histogram bucket (same buckets as `histogram`), when the storage layer
     /// knows them; otherwise bytes are assumed spread evenly over key positions.
     public var sizeByBucket: [UInt64]?
-    /// Load forecast; nil while the forecaster is warming up.
+    /// Load forecast; nil while the forecaster is warming up, or while it is withheld.
     public var forecast: PartitionForecast?
+    /// Why the range's forecast is withheld (its intervals miss too often), when it is: the
+    /// predictive policy then plans the range by the reactive rules and says so.
+    public var forecastWithheld: String?
     /// The hottest single key, if one stands out.
     public var hotKey: HotKeyObservation?
 

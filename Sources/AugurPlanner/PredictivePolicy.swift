@@ -89,7 +89,8 @@ enum PredictivePolicy {
         }
         let why = outlook.hasForecast
             ? "forecast upper bound \(Fmt.f2(peak)) > \(Fmt.f2(hw)) within \(Fmt.seconds(ctx.capacity.horizonNanos)) (now \(Fmt.f2(outlook.current)), p=\(Fmt.f2(outlook.score)))"
-            : "no forecast yet; current \(Fmt.f2(outlook.current)) plus margin = \(Fmt.f2(peak)) > \(Fmt.f2(hw))"
+            : (p.forecastWithheld.map { "forecast withheld (\($0)): reactive rules; " } ?? "no forecast yet; ")
+                + "current \(Fmt.f2(outlook.current)) plus margin = \(Fmt.f2(peak)) > \(Fmt.f2(hw))"
 
         // 1. A single hot key.
         if let hk = p.hotKey, hk.loadFraction >= options.hotKeyFraction, peak * hk.loadFraction > target {

@@ -110,7 +110,8 @@ public enum HTMLReport {
                   ("splits / merges / moves", "\(opt(p.splits) { String($0) }) / \(opt(p.merges) { String($0) }) / \(opt(p.moves) { String($0) })"),
                   ("bytes moved", opt(p.bytesMoved) { fmtBytes($0) }),
                   ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
-                  ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) })]
+                  ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
+                  ("forecast fallbacks to reactive rules", opt(p.forecastFallbacks) { String($0) })]
         h += "<table class=\"kv\">\n"
         for (k, v) in kv { h += "<tr><th>\(esc(k))</th><td>\(esc(v))</td></tr>\n" }
         h += "</table>\n"

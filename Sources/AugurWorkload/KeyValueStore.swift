@@ -80,6 +80,9 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     public var measuredCapacity: Double? = nil
     /// Mean copy rate of the reshards committed so far, bytes per second.
     public var copyBytesPerSecond: Double? = nil
+    /// Cumulative: times a key range's forecast stopped being trusted (its intervals missed
+    /// too often) and the range fell back to reactive rules.
+    public var forecastFallbacks: Int? = nil
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,

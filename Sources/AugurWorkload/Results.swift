@@ -90,6 +90,9 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     /// copy rate (bytes/s): what `augur simulate` takes to predict this run.
     public var measuredCapacity: Double? = nil
     public var copyBytesPerSecond: Double? = nil
+    /// Times during the run a key range's forecast was withheld because its intervals stopped
+    /// covering, so the range was planned by reactive rules (nil: the engine does not say).
+    public var forecastFallbacks: Int? = nil
 
     public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
                 merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,
@@ -177,6 +180,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("bytes moved", opt(p.bytesMoved) { fmtBytes($0) }),
             ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
             ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
+            ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),
             ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
         ]
         let w = kv.map(\.0.count).max()!

@@ -438,6 +438,7 @@ public final class WorkloadRunner: @unchecked Sendable {
             overloadSeconds: delta(initial.overloadSeconds, final.overloadSeconds), forecastError: forecastError)
         partitions.measuredCapacity = final.measuredCapacity
         partitions.copyBytesPerSecond = final.copyBytesPerSecond
+        partitions.forecastFallbacks = delta(initial.forecastFallbacks, final.forecastFallbacks)
         let firstError = recorders.compactMap(\.firstError).first
         return RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,

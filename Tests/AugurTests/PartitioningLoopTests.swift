@@ -268,6 +268,70 @@ import AugurTestSupport
     }
 
     /// Overload is measured for `.static` too (it used to count only when a policy planned).
+    /// Issue 18, "when forecasts go wrong": steady load with a little noise, then a regime in
+    /// which the load jumps between 50 and 1,500 ops/s from one step to the next, then steady
+    /// again. The range's forecast intervals stop covering in the jumpy regime: the controller
+    /// withholds its forecast (a `forecast-fallback` decision, the counters, TELEMETRY.json) and
+    /// trusts it again once they cover (`forecast-restored`). Capacity is far above the load, so
+    /// the one partition stays one range throughout.
+    @Test func forecastsThatStopCoveringFallBackToReactiveRulesAndReturn() throws {
+        let fs = CrashSimulatingFileSystem()
+        var (o, clock) = options(.predictive(PredictiveOptions()), fs: fs)
+        o.partitioning.capacity = CapacityModel(opsPerSecond: 1_000_000, minPartitionBytes: 0, horizonNanos: 30_000_000_000,
+                                                cooldownNanos: 20_000_000_000)
+        o.partitioning.forecastAlertWindow = .seconds(200)  // 40 steps of 5 s
+        // TELEMETRY.json from the collector timer (real time), written when engine time moved.
+        o.telemetry.collectInterval = .milliseconds(20)
+        o.telemetry.healthFileInterval = .milliseconds(1)
+        let (engine, table) = try loadedStore(o)
+        let seed = UInt64.random(in: 1...UInt64.max)
+        print("forecastsThatStopCoveringFallBackToReactiveRulesAndReturn seed \(seed)")
+        var rng = SplitMix64(seed: seed)
+        var n = 0
+        var log: [PartitioningDecision] = []
+        func step(_ ops: Int) throws { for _ in 0..<5 { log += try second(engine, table, clock, ops: ops, n: &n) } }
+        func fallbacks() throws -> [ForecastFallback] { try engine.partitioningCounters(table: "t").forecastFallbacks }
+
+        for _ in 0..<80 { try step(400 + Int.random(in: -30...30, using: &rng)) }
+        #expect(try fallbacks().isEmpty, "steady load must keep the forecast: \(log.map(\.reason))")
+        #expect(!log.contains { $0.kind == "forecast-fallback" })
+
+        var wild = 0
+        while try fallbacks().isEmpty && wild < 60 {
+            try step(Bool.random(using: &rng) ? 50 : 1500)
+            wild += 1
+        }
+        let entered = try fallbacks()
+        #expect(entered.count == 1, "no fallback after \(wild) jumpy steps")
+        let fallback = try #require(log.first { $0.kind == "forecast-fallback" })
+        #expect(fallback.reasonCode == "forecast-fallback" && fallback.executed && fallback.reason.contains("outside"), "\(fallback)")
+        #expect(entered.first?.reason.contains("critical") == true)
+        // `augur stats` shows it: move engine time a millisecond so the collector rewrites
+        // TELEMETRY.json, and wait for it.
+        clock.advance(by: .milliseconds(1))
+        var shown: [ForecastFallback]? = nil
+        for _ in 0..<500 where shown?.isEmpty ?? true {
+            usleep(10_000)
+            if let bytes = try? fs.readFile("/db/TELEMETRY.json") { shown = try? TelemetryFile.decode(bytes).forecastFallbacks }
+        }
+        #expect(shown?.map(\.partition) == entered.map(\.partition), "TELEMETRY.json: \(String(describing: shown))")
+
+        var calm = 0
+        while try !fallbacks().isEmpty && calm < 200 {
+            try step(400 + Int.random(in: -30...30, using: &rng))
+            calm += 1
+        }
+        #expect(try fallbacks().isEmpty, "still falling back after \(calm) steady steps")
+        let restored = log.filter { $0.kind == "forecast-restored" }
+        #expect(restored.count == 1 && restored.first?.partitions == fallback.partitions, "\(log.map(\.action))")
+        #expect(try engine.partitioningCounters(table: "t").fallbackEntries == 1)
+        #expect(try table.partitionStats().count == 1)
+        print("fallback after \(wild) jumpy steps, restored after \(calm) steady steps")
+        try engine.close()
+        let lines = String(decoding: try fs.readFile("/db/decisions.jsonl"), as: UTF8.self)
+        #expect(lines.contains("\"forecast-fallback\"") && lines.contains("\"forecast-restored\""))
+    }
+
     @Test func staticCountsOverload() throws {
         let (o, clock) = options(.static)
         let engine = try Engine.open(at: "/db", options: o)

@@ -146,6 +146,7 @@ struct ReportTests {
         let table = result.table()
         #expect(table.contains("splits / merges / moves        n/a / n/a / n/a"))
         #expect(table.contains("forecast error (MAPE)          n/a"))
+        #expect(table.contains("forecast fallbacks             n/a"))
         let doc = ElementCollector.parse(HTMLReport.render(result))
         #expect(doc.error == nil)
         #expect(doc.elements.contains { $0.attributes["data-chart"] == "partitions" && $0.attributes["data-empty"] == "true" })

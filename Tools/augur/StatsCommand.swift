@@ -48,6 +48,10 @@ struct StatsCommand: ParsableCommand {
                 cells += [ops5, ops1h, bytes5, readPct, String(format: "%.2f", p.skew), String(format: "%.2f", p.entropy)]
                 print("  " + cells.enumerated().map { pad($1, widths[$0]) }.joined(separator: " "))
             }
+            for f in file.forecastFallbacks ?? [] where f.table == name {
+                let age = file.engineTime >= f.since ? String(format: " for %.0f s", Double(file.engineTime - f.since) / 1e9) : ""
+                print("  partition \(f.partition): forecast withheld\(age), planned by the reactive rules — \(f.reason)")
+            }
             for p in parts {
                 print("\n  partition \(p.id) load by key position (\(p.bucketOperations.count) buckets, ops since creation):")
                 print("    " + sparkline(p.bucketOperations))

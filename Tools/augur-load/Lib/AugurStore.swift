@@ -110,6 +110,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
                                 events: events)
         m.measuredCapacity = c.measuredCapacity
         m.copyBytesPerSecond = c.copyBytesPerSecond
+        m.forecastFallbacks = c.fallbackEntries
         return m
     }
 
