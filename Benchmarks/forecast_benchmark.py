@@ -91,7 +91,7 @@ def business_trace(rng):
 
 
 def short_long_trace(rng):
-    n = 720
+    n = 2880
     t = np.arange(n)
     noise = np.zeros(n)
     e = rng.normal(0, 3, n)
