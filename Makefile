@@ -7,7 +7,8 @@
 #   make compare-replay   the same workload on a real load curve (NYC taxi passengers, data/)
 #   make demo    write, read back, SIGKILL a child writer, recover and report
 #   make bench-peers   Augur against LMDB and RocksDB (installs liblmdb-dev, librocksdb-dev)
-#   make test    deps, then the whole test suite
+#   make test    deps, then the whole test suite, then make example
+#   make example Examples/Inventory built against a tagged release of HEAD (no unsafe flags) and run
 #   make bench   deps, then the engine benchmark (release build)
 #   make bench-keyshare   the key-distribution forecast (issue 16) on augur-load's hotspot and zipfian
 #                key distributions against persistence and the best static mixture (~1 min)
@@ -18,7 +19,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 DEPS := liburing-dev libnuma-dev
 
-.PHONY: deps build release run compare compare-replay demo test bench bench-peers bench-keyshare bench-forecast clean
+.PHONY: deps build release run compare compare-replay demo test example bench bench-peers bench-keyshare bench-forecast clean
 
 # The default scenario of `make run` (issue 14): at the diurnal peaks one partition is really
 # saturated on a 2-core machine (its measured work exceeds its budget), in the troughs the load
@@ -62,6 +63,21 @@ demo: release
 
 test: deps
 	$(SWIFT) test $(SWIFT_FLAGS)
+	$(MAKE) example
+
+# An application that depends on Augur by version, as any package would (issue 17): the
+# committed HEAD is cloned bare into .build-example and tagged 0.0.1, and Examples/Inventory
+# resolves it from there — SwiftPM refuses a versioned dependency with unsafe build flags, so
+# this also proves Package.swift has none. Then the example runs (open, index, batch, split,
+# reopen, a refused key).
+EXAMPLE_DIR := $(CURDIR)/.build-example
+example: deps
+	rm -rf $(EXAMPLE_DIR)/augur.git && mkdir -p $(EXAMPLE_DIR)
+	git clone -q --bare . $(EXAMPLE_DIR)/augur.git
+	git -C $(EXAMPLE_DIR)/augur.git tag -f 0.0.1 HEAD >/dev/null
+	cd Examples/Inventory && AUGUR_PACKAGE_URL=file://$(EXAMPLE_DIR)/augur.git AUGUR_PACKAGE_VERSION=0.0.1 \
+	    $(SWIFT) build $(SWIFT_FLAGS) --disable-dependency-cache --scratch-path $(EXAMPLE_DIR)/build
+	$(EXAMPLE_DIR)/build/debug/Inventory
 
 bench: release
 	$$($(SWIFT) build -c release --show-bin-path)/augur-bench

@@ -7,7 +7,9 @@ let package = Package(
     name: "Augur",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Augur", targets: ["Augur"]),
+        // The engine and the modules its public API speaks in (policies and capacity, forecasts,
+        // histograms, the file-system seam and clocks), so an application imports them openly.
+        .library(name: "Augur", targets: ["Augur", "AugurPlanner", "AugurForecast", "AugurStats", "AugurSys"]),
         .executable(name: "augur", targets: ["augur"]),
         .executable(name: "augur-load", targets: ["augur-load"]),
         .library(name: "AugurWorkload", targets: ["AugurWorkload"]),
@@ -21,10 +23,11 @@ let package = Package(
     targets: [
         // C shim: system headers, liburing and libnuma, and the few things Swift cannot import
         // (macros, static inline atomics over raw memory, the SSE4.2 CRC32C instruction).
+        // No unsafe flags anywhere: SwiftPM refuses them in a dependency taken by version
+        // (`make example` checks). Release builds compile C at -O2 anyway.
         .target(
             name: "CAugurSys",
             path: "Sources/CAugurSys",
-            cSettings: [.unsafeFlags(["-O2"])],
             linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("numa")]
         ),
         // The only Swift module that calls libc, liburing and libnuma.
