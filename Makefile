@@ -66,16 +66,17 @@ test: deps
 	$(MAKE) example
 
 # An application that depends on Augur by version, as any package would (issue 17): the
-# committed HEAD is cloned bare into .build-example and tagged 0.0.1, and Examples/Inventory
+# committed HEAD is cloned bare into .build-example and tagged 0.0.1-g<commit> (a version per
+# commit, so no pin or cached checkout of an earlier HEAD is reused), and Examples/Inventory
 # resolves it from there — SwiftPM refuses a versioned dependency with unsafe build flags, so
 # this also proves Package.swift has none. Then the example runs (open, index, batch, split,
 # reopen, a refused key).
 EXAMPLE_DIR := $(CURDIR)/.build-example
 example: deps
-	rm -rf $(EXAMPLE_DIR)/augur.git && mkdir -p $(EXAMPLE_DIR)
+	rm -rf $(EXAMPLE_DIR)/augur.git Examples/Inventory/Package.resolved && mkdir -p $(EXAMPLE_DIR)
 	git clone -q --bare . $(EXAMPLE_DIR)/augur.git
-	git -C $(EXAMPLE_DIR)/augur.git tag -f 0.0.1 HEAD >/dev/null
-	cd Examples/Inventory && AUGUR_PACKAGE_URL=file://$(EXAMPLE_DIR)/augur.git AUGUR_PACKAGE_VERSION=0.0.1 \
+	version=0.0.1-g$$(git rev-parse --short=12 HEAD); git -C $(EXAMPLE_DIR)/augur.git tag -f $$version HEAD >/dev/null; \
+	cd Examples/Inventory && AUGUR_PACKAGE_URL=file://$(EXAMPLE_DIR)/augur.git AUGUR_PACKAGE_VERSION=$$version \
 	    $(SWIFT) build $(SWIFT_FLAGS) --disable-dependency-cache --scratch-path $(EXAMPLE_DIR)/build
 	$(EXAMPLE_DIR)/build/debug/Inventory
 
