@@ -81,7 +81,11 @@ final class Memtable: @unchecked Sendable {
     private var height = 1                       // read racily by readers: only a hint
     private var rng: UInt64
     private let prevs: UnsafeMutablePointer<UnsafeMutableRawPointer>
+    /// Distinct keys, counted by the writer (under the partition's write lock).
     private var _count = 0
+    /// `_count` published for readers on other threads (stats, telemetry, the controller),
+    /// which must not read the writer's plain field while it changes.
+    private let publishedCount: UnsafeMutablePointer<UInt64>
     /// Arena bytes in use; read by the flush trigger from any thread (relaxed).
     private let bytesUsed: UnsafeMutablePointer<UInt64>
     /// Smallest and largest sequence numbers applied (writer-only; read after quiescing).
@@ -92,6 +96,8 @@ final class Memtable: @unchecked Sendable {
         prevs = .allocate(capacity: Memtable.maxHeight)
         bytesUsed = .allocate(capacity: 1)
         bytesUsed.initialize(to: 0)
+        publishedCount = .allocate(capacity: 1)
+        publishedCount.initialize(to: 0)
         let size = Memtable.nodeHeader + 8 * Memtable.maxHeight
         head = arena.allocate(size)
         head.initializeMemory(as: UInt8.self, repeating: 0, count: size)
@@ -101,6 +107,7 @@ final class Memtable: @unchecked Sendable {
     deinit {
         prevs.deallocate()
         bytesUsed.deallocate()
+        publishedCount.deallocate()
     }
 
     /// Approximate memory held, in bytes (any thread).
@@ -108,8 +115,8 @@ final class Memtable: @unchecked Sendable {
         Int(caugur_load_acquire_u64(bytesUsed))
     }
 
-    /// Number of distinct keys (writer side, or after the memtable became immutable).
-    var count: Int { _count }
+    /// Number of distinct keys (any thread; as of the last completed insert).
+    var count: Int { Int(caugur_load_acquire_u64(publishedCount)) }
     var isEmpty: Bool { nextNode(head, 0) == nil }
 
     // MARK: node accessors
@@ -230,6 +237,7 @@ final class Memtable: @unchecked Sendable {
                 setNext(prevs[level], level, node)
             }
             _count += 1
+            caugur_store_release_u64(publishedCount, UInt64(_count))
         }
         caugur_store_release_u64(bytesUsed, UInt64(arena.allocatedBytes))
     }

@@ -42,7 +42,7 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         @Sendable func decode(_ b: [UInt8]) -> Int { Int(b[0]) << 24 | Int(b[1]) << 16 | Int(b[2]) << 8 | Int(b[3]) }
 
         let writersDone = Atomic<Int>(0)
-        let scans = Atomic<Int>(0), maintenanceRounds = Atomic<Int>(0)
+        let scans = Atomic<Int>(0), maintenanceRounds = Atomic<Int>(0), splitsDone = Atomic<Int>(0)
         runThreads(writers + 3) { thread in
             do {
                 if thread < writers {
@@ -80,8 +80,11 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
                         rounds += 1
                         try engine.flush()
                         if splits < 8 {
-                            _ = try? table.splitPartition(at: Array(two(5 * (splits + 1)).utf8))
+                            // One maintenance thread, distinct keys inside the table: every split
+                            // must succeed (an error fails the test through the catch below).
+                            try table.splitPartition(at: Array(two(5 * (splits + 1)).utf8))
                             splits += 1
+                            splitsDone.store(splits, ordering: .relaxed)
                         }
                     }
                     maintenanceRounds.store(rounds, ordering: .relaxed)
@@ -97,6 +100,7 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         #expect(scans.load(ordering: .relaxed) > 2 && maintenanceRounds.load(ordering: .relaxed) >= 1,
                 "readers and maintenance must overlap the writers (scans \(scans.load(ordering: .relaxed)), flush rounds \(maintenanceRounds.load(ordering: .relaxed)))")
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { Array($0.prefix(5)) })")
+        #expect(try table.partitionStats().count == 1 + splitsDone.load(ordering: .relaxed))
 
         func checkAll(_ e: Engine, _ label: String) throws {
             let t = try e.table(named: "t")
