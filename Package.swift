@@ -76,7 +76,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-bench",
-            dependencies: ["Augur", "AugurPlanner"],
+            dependencies: ["Augur", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/AugurBench"
         ),
         .executableTarget(
@@ -86,7 +86,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-forecast-bench",
-            dependencies: ["AugurForecast"],
+            dependencies: ["AugurForecast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/AugurForecastBench"
         ),
         // Key-distribution forecast (issue 16 part 3) scored on augur-load's hotspot workloads.

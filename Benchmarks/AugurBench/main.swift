@@ -11,47 +11,60 @@
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
 //
-// Keys are 16 bytes, values 100 bytes. Usage: augur-bench [--records N] [--dir DIR] [--sync-seconds S]
+// Keys are 16 bytes, values 100 bytes. Usage: augur-bench --help
 import Augur
 import Foundation
 
-struct Config {
-    var records = 1_000_000
-    var dir = NSTemporaryDirectory() + "augur-bench-\(getpid())"
-    var syncSeconds = 3.0
-    var workload = "all"
-    var reshardMiB = 1024
-    var workers = 2
-    var reshardCycles = 20
-    var walSegmentMiB = 64
-    /// reshard: how the copier writes targets ("direct", "buffered"; nil = the engine default).
-    var reshardWrites: String? = nil
+import ArgumentParser
+
+/// Which part runs: everything but reshard and index-build (`all`), or one of them.
+enum Workload: String, CaseIterable, ExpressibleByArgument {
+    case all, telemetry, reshard
+    case indexBuild = "index-build"
+    case ingestTelemetryOn = "ingest-telemetry-on"
+    case ingestTelemetryOff = "ingest-telemetry-off"
 }
 
-var config = Config()
-var args = CommandLine.arguments.dropFirst()
-while let a = args.popFirst() {
-    switch a {
-    case "--records": config.records = Int(args.popFirst() ?? "") ?? config.records
-    case "--dir": config.dir = args.popFirst() ?? config.dir
-    case "--sync-seconds": config.syncSeconds = Double(args.popFirst() ?? "") ?? config.syncSeconds
-    case "--workload": config.workload = args.popFirst() ?? config.workload
-    case "--reshard-mib": config.reshardMiB = Int(args.popFirst() ?? "") ?? config.reshardMiB
-    case "--workers": config.workers = Int(args.popFirst() ?? "") ?? config.workers
-    case "--reshard-cycles": config.reshardCycles = Int(args.popFirst() ?? "") ?? config.reshardCycles
-    case "--wal-segment-mib": config.walSegmentMiB = Int(args.popFirst() ?? "") ?? config.walSegmentMiB
-    case "--reshard-writes":
-        let w = args.popFirst() ?? ""
-        guard w == "direct" || w == "buffered" else {
-            FileHandle.standardError.write(Data("--reshard-writes takes direct or buffered, not \(w)\n".utf8))
-            exit(2)
-        }
-        config.reshardWrites = w
-    default:
-        FileHandle.standardError.write(Data("unknown argument \(a)\nusage: augur-bench [--records N] [--dir DIR] [--sync-seconds S] [--workload all|telemetry|reshard|index-build] [--reshard-mib M] [--reshard-cycles N] [--wal-segment-mib M] [--reshard-writes direct|buffered] [--workers W]\n".utf8))
-        exit(2)
+/// How the copier writes reshard targets.
+enum ReshardWrites: String, CaseIterable, ExpressibleByArgument {
+    case direct, buffered
+}
+
+/// The command line: a bad number, an unknown workload or flag is an error naming it (exit 64),
+/// never a silent default.
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "augur-bench", abstract: "Engine micro-benchmarks (see the top of main.swift).")
+
+    @Option(help: "Records per workload.")
+    var records = 1_000_000
+    @Option(help: "Scratch directory (default: a new one under $TMPDIR).")
+    var dir = NSTemporaryDirectory() + "augur-bench-\(getpid())"
+    @Option(help: "Seconds each fillsync round runs.")
+    var syncSeconds = 3.0
+    @Option(help: "Which workload to run.")
+    var workload = Workload.all
+    @Option(name: .customLong("reshard-mib"), help: "reshard: MiB of data in the partition that splits.")
+    var reshardMiB = 1024
+    @Option(help: "index-build: build workers.")
+    var workers = 2
+    @Option(help: "reshard: split/merge cycles.")
+    var reshardCycles = 20
+    @Option(name: .customLong("wal-segment-mib"), help: "reshard: WAL segment size in MiB.")
+    var walSegmentMiB = 64
+    @Option(help: "reshard: how the copier writes targets (default: the engine's).")
+    var reshardWrites: ReshardWrites?
+
+    func validate() throws {
+        guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
+        guard syncSeconds > 0 && syncSeconds <= 3600 else { throw ValidationError("--sync-seconds must be in (0, 3600], got \(syncSeconds)") }
+        guard reshardMiB >= 1 && reshardMiB <= 1 << 20 else { throw ValidationError("--reshard-mib must be 1…1048576, got \(reshardMiB)") }
+        guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be 1…1024, got \(workers)") }
+        guard reshardCycles >= 1 && reshardCycles <= 100_000 else { throw ValidationError("--reshard-cycles must be 1…100000, got \(reshardCycles)") }
+        guard walSegmentMiB >= 1 && walSegmentMiB <= 4096 else { throw ValidationError("--wal-segment-mib must be 1…4096, got \(walSegmentMiB)") }
     }
 }
+
+let config = Config.parseOrExit()
 
 func key(_ i: Int) -> [UInt8] {
     // Zero-padded decimal: 16 bytes, sorted like the integers.
@@ -141,35 +154,35 @@ func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UIn
 }
 
 do {
-    if config.workload == "ingest-telemetry-on" || config.workload == "ingest-telemetry-off" {
+    if config.workload == .ingestTelemetryOn || config.workload == .ingestTelemetryOff {
         // One single-threaded ingest, for instruction counting under callgrind (deterministic
         // where wall-clock comparisons drown in the noise of a shared machine).
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         let n = config.records
-        let rate = try ingest(path: config.dir + "/ingest", threads: 1, count: n, telemetry: config.workload.hasSuffix("on"),
+        let rate = try ingest(path: config.dir + "/ingest", threads: 1, count: n, telemetry: config.workload == .ingestTelemetryOn,
                               keys: (0..<n).map(key), order: shuffled(n, seed: 42))
-        print(String(format: "%@: %.0f puts/s", config.workload, rate))
+        print(String(format: "%@: %.0f puts/s", config.workload.rawValue, rate))
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
-    if config.workload == "telemetry" {
+    if config.workload == .telemetry {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         let n = min(config.records, 300_000)
         try telemetryOverhead(rounds: 11, count: n, keys: (0..<n).map(key), order: shuffled(n, seed: 42), dir: config.dir)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
-    if config.workload == "index-build" {
+    if config.workload == .indexBuild {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try IndexBuildBench.run(dir: config.dir, records: config.records, workers: config.workers)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
-    if config.workload == "reshard" {
+    if config.workload == .reshard {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
-                               directWrites: config.reshardWrites.map { $0 == "direct" })
+                               directWrites: config.reshardWrites.map { $0 == .direct })
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
@@ -238,7 +251,7 @@ do {
     }
 
     try telemetryOverhead(rounds: 5, count: min(n, 300_000), keys: keys, order: order, dir: config.dir)
-    if config.workload == "all" {
+    if config.workload == .all {
         try ReshardLatency.run(dir: config.dir, mebibytes: min(config.reshardMiB, 256))
     }
     try? FileManager.default.removeItem(atPath: config.dir)

@@ -11,6 +11,7 @@
 // CPU time (CLOCK_THREAD_CPUTIME_ID), which excludes time the thread was descheduled — the
 // machine's two cores are shared, so wall time alone overstates the cost under load. Nothing
 // is asserted.
+import ArgumentParser
 import AugurForecast
 #if canImport(Glibc)
 import Glibc
@@ -51,9 +52,24 @@ func syntheticLoad(count: Int, seed: UInt64) -> [Double] {
     return y
 }
 
-let arguments = CommandLine.arguments
-let measured = arguments.count > 1 ? Int(arguments[1]) ?? 200_000 : 200_000
-let repeats = arguments.count > 2 ? Int(arguments[2]) ?? 5 : 5
+/// `[observations] [repeats]`: a bad or out-of-range number is an error naming it (exit 64).
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "augur-forecast-bench", abstract: "The ensemble's update cost per observation.")
+
+    @Argument(help: "Observations measured per repeat (after the warm-up).")
+    var observations = 200_000
+    @Argument(help: "Repeats (a fresh ensemble each).")
+    var repeats = 5
+
+    func validate() throws {
+        guard (1...100_000_000).contains(observations) else { throw ValidationError("observations must be 1…100000000, got \(observations)") }
+        guard (1...1000).contains(repeats) else { throw ValidationError("repeats must be 1…1000, got \(repeats)") }
+    }
+}
+
+let arguments = Arguments.parseOrExit()
+let measured = arguments.observations
+let repeats = arguments.repeats
 let warmUp = 336 * 6
 let series = syntheticLoad(count: warmUp + measured, seed: 42)
 

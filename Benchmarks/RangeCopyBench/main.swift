@@ -43,6 +43,7 @@ struct Config {
     var queueDepth = 16
     var chunkKiB = 1024
     var backends: [String] = ["io_uring", "io_uring-buffered", "copy_file_range", "pread/pwrite"]
+    static let knownVariants = ["single", "concat16"]
     var variants = ["single", "concat16"]
     var dropCaches = true
     var keep = false
@@ -84,14 +85,23 @@ func parse() -> Config {
                 guard name == "io_uring-buffered" || RangeCopyBackend(rawValue: String(name)) != nil else { fail("unknown backend \(name)") }
                 return String(name)
             }
-        case "--variants": c.variants = value(a).split(separator: ",").map(String.init)
+        case "--variants":
+            c.variants = value(a).split(separator: ",").map { name in
+                guard Config.knownVariants.contains(String(name)) else {
+                    fail("unknown variant \(name); known: \(Config.knownVariants.joined(separator: ","))")
+                }
+                return String(name)
+            }
         case "--no-drop-caches": c.dropCaches = false
         case "--keep": c.keep = true
         case "--reuse": c.reuse = true; c.keep = true
         case "--link": c.link = true
         case "--no-direct": c.direct = false
         case "--warm-sources": c.warmSources = true
-        case "--round-offset": c.roundOffset = Int(value(a)) ?? 0
+        case "--round-offset":
+            let text = value(a)
+            guard let n = Int(text), n >= 0 else { fail("--round-offset needs a number ≥ 0, not \(text)") }
+            c.roundOffset = n
         case "--write-behind-mib": c.writeBehindMiB = number(value(a), a)
         default: fail("unknown argument \(a)")
         }
