@@ -561,9 +561,15 @@ public final class Engine: @unchecked Sendable {
     public var walSegments: [UInt64] { wal.segmentNumbers }
 }
 
+/// `d` in whole nanoseconds, exactly — the one Duration conversion of the engine. Callers pass
+/// durations `OptionLimits.interval` has checked (1 ms … 1 day); beyond ±292 years it saturates
+/// instead of trapping.
 func nanoseconds(_ d: Duration) -> Int {
     let (s, a) = d.components
-    return max(1_000_000, Int(s) * 1_000_000_000 + Int(a / 1_000_000_000))
+    let (whole, overflow) = s.multipliedReportingOverflow(by: 1_000_000_000)
+    if overflow { return s < 0 ? Int.min : Int.max }
+    let (sum, overflow2) = Int(whole).addingReportingOverflow(Int(a / 1_000_000_000))
+    return overflow2 ? (s < 0 ? Int.min : Int.max) : sum
 }
 
 extension Engine {

@@ -86,8 +86,7 @@ final class IndexBuildWorkers: Sendable {
             let topology = try Self.topology(options)
             do throws(BuildWorkerPoolError) {
                 let stealing: BuildWorkerPool.StealPolicy = options.stealAfter.map { d in
-                    let (s, a) = d.components
-                    return .afterWaiting(nanoseconds: UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, a / 1_000_000_000)))
+                    .afterWaiting(nanoseconds: UInt64(max(0, nanoseconds(d))))
                 } ?? .never
                 let made = try BuildWorkerPool(topology: topology, placement: options.placement ?? LinuxNumaPlacement(),
                                                options: BuildWorkerPool.Options(stealing: stealing), log: options.log)

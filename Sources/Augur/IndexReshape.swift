@@ -63,8 +63,7 @@ extension Engine {
         let profiles = partitions.map(buildProfile)
         let workers = indexBuildWorkers.workerCount
         let model = indexCostModel.withLock { $0 }
-        let deadline = options.clock.now() &+ UInt64(options.indexBuild.planningTimeLimit.components.seconds) * 1_000_000_000
-            &+ UInt64(options.indexBuild.planningTimeLimit.components.attoseconds / 1_000_000_000)
+        let deadline = options.clock.now() &+ UInt64(nanoseconds(options.indexBuild.planningTimeLimit))
         var planning = IndexBuildPlanningOptions()
         planning.seed = options.indexBuild.planningSeed
         planning.minPartitionBytes = UInt64(max(1, options.indexBuild.minimumPartitionBytes))

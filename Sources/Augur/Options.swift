@@ -147,6 +147,8 @@ public struct EngineOptions: Sendable {
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")
         try check(manifestRotationSize >= 1024, "manifestRotationSize", manifestRotationSize, "must be at least 1024")
         if let w = indexBuild.workers { try check(w >= 1 && w <= 1024, "indexBuild.workers", w, "must be in 1...1024") }
+        try OptionLimits.interval("indexBuild.planningTimeLimit", indexBuild.planningTimeLimit)
+        if let d = indexBuild.stealAfter { try OptionLimits.interval("indexBuild.stealAfter", d) }
         if case .periodic(let d) = durability, d <= .zero {
             throw .invalidOption(name: "durability", value: "\(d)", reason: "periodic interval must be positive")
         }
@@ -163,6 +165,8 @@ public struct EngineOptions: Sendable {
 enum OptionLimits {
     /// Longest timer interval or step (tick, collect, health file, periodic sync): one day.
     static let maxInterval: Duration = .seconds(86_400)
+    /// Shortest: a millisecond (a timer firing more often would be a busy loop, not a tick).
+    static let minInterval: Duration = .milliseconds(1)
     /// Longest horizon, cooldown or window: a year of nanoseconds (sums of these with engine
     /// time stay far from UInt64.max).
     static let maxNanos: UInt64 = 365 * 86_400 * 1_000_000_000
@@ -185,7 +189,9 @@ enum OptionLimits {
     }
 
     static func interval(_ name: String, _ d: Duration) throws(AugurError) {
-        if d <= .zero || d > maxInterval { throw .invalidOption(name: name, value: "\(d)", reason: "must be positive and at most \(maxInterval)") }
+        if d < minInterval || d > maxInterval {
+            throw .invalidOption(name: name, value: "\(d)", reason: "must be between \(minInterval) and \(maxInterval)")
+        }
     }
 }
 
