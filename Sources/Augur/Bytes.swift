@@ -1,13 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import AugurSys
 
 /// Keys order as unsigned bytes, shorter first on a common prefix (memcmp order).
 @inline(__always)
 func compareKeys(_ a: UnsafeRawPointer, _ aCount: Int, _ b: UnsafeRawPointer, _ bCount: Int) -> Int {
-    let c = memcmp(a, b, min(aCount, bCount))
+    let c = compareMemory(a, b, count: min(aCount, bCount))
     if c != 0 { return Int(c) }
     return aCount - bCount
 }
@@ -16,7 +12,7 @@ func compareKeys(_ a: UnsafeRawPointer, _ aCount: Int, _ b: UnsafeRawPointer, _ 
 func compareKeys(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
     if n > 0 {
-        let c = memcmp(a.baseAddress!, b.baseAddress!, n)
+        let c = compareMemory(a.baseAddress!, b.baseAddress!, count: n)
         if c != 0 { return Int(c) }
     }
     return a.count - b.count

@@ -2,9 +2,6 @@ import AugurForecast
 import AugurPlanner
 import AugurStats
 import AugurSys
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// When a write is acknowledged relative to its WAL bytes reaching stable storage.
 public enum Durability: Sendable, Equatable {
@@ -48,11 +45,7 @@ public protocol EngineClock: Sendable {
 /// The monotonic system clock.
 public struct SystemClock: EngineClock {
     public init() {}
-    public func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    public func now() -> UInt64 { MonotonicClock.nanos() }
 }
 
 /// Named protocol steps where a crash test can stop the process (or a simulation can cut the

@@ -29,9 +29,6 @@
 import AugurStats
 import AugurSys
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension Engine {
     /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.
@@ -370,8 +367,7 @@ extension Engine {
                 for p in gated[0..<held].reversed() { p.gate.unlock() }
             } while MonotonicClock.nanos() &- burst < 50_000
             if MonotonicClock.nanos() &- started > Self.cutoverTryWindowNanos { break }
-            var ts = timespec(tv_sec: 0, tv_nsec: 50_000)
-            nanosleep(&ts, nil)
+            ThreadPause.sleep(nanoseconds: 50_000)
         }
         let queuedAt = options.clock.now()
         for p in gated { p.gate.lockExclusive() }

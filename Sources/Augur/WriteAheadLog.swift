@@ -37,9 +37,6 @@ import AugurSys
 import Synchronization
 import Dispatch
 import CAugurSys
-#if canImport(Glibc)
-import Glibc
-#endif
 
 final class WALSegment: @unchecked Sendable {
     let number: UInt64
@@ -288,7 +285,7 @@ final class WriteAheadLog: @unchecked Sendable {
             let len = segment.frameLength(at: at)
             if len == 0 {
                 spins += 1
-                if spins > 64 { sched_yield(); spins = 0 }
+                if spins > 64 { ThreadPause.yield(); spins = 0 }
                 continue
             }
             at += WALFormat.frameSize(payload: len)
