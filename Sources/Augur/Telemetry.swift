@@ -12,9 +12,6 @@ import CAugurSys
 import AugurSys
 import Dispatch
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Telemetry knobs. Every number has its unit in its name or doc comment.
 public struct TelemetryOptions: Sendable {
@@ -171,7 +168,10 @@ final class Telemetry: @unchecked Sendable {
     /// Engine time refreshed by the collector tick: the hot path reads it instead of a clock.
     let coarseNow: Atomic<UInt64>
     // A `let`: a class's stored `var` would pay a dynamic exclusivity check on every access.
-    private let key: pthread_key_t
+    /// Each thread's cell, given back at thread exit; nil when the process is out of
+    /// thread-specific keys — then every thread records through `sharedCell`, unregistered.
+    private let exitSlot: ThreadExitSlot?
+    private let sharedCell: UnsafeMutablePointer<ThreadTelemetryCell>
     /// Key of this instance in the thread-local cell cache (`caugur_telemetry_cached_cell`).
     let instanceID: UInt64
 
@@ -184,8 +184,7 @@ final class Telemetry: @unchecked Sendable {
         coarseNow = Atomic(clock.now())
         instanceID = nextTelemetryInstanceID.wrappingAdd(1, ordering: .relaxed).oldValue
         // Thread exit gives the thread's slot back.
-        var k = pthread_key_t()
-        pthread_key_create(&k) { value in
+        exitSlot = ThreadExitSlot { value in
             guard let value else { return }
             // Runs on the exiting thread: drop its cached pointer before the cell is freed, in
             // case another thread-exit destructor still records.
@@ -194,14 +193,15 @@ final class Telemetry: @unchecked Sendable {
             let ours = liveTelemetryCells.withLock { $0.removeValue(forKey: UInt(bitPattern: value)) != nil }
             if ours { freeTelemetryCell(value) }
         }
-        key = k
+        sharedCell = .allocate(capacity: 1)
+        sharedCell.initialize(to: ThreadTelemetryCell(slot: .unregistered, clientID: 0, registry: Unmanaged.passRetained(registry)))
     }
 
     deinit {
         // No destructor starts for this key after the delete; cells of threads still alive are
         // freed here (their cached pointers stay in those threads' caches under this instance's
         // id, which is never asked for again).
-        pthread_key_delete(key)
+        exitSlot?.delete()
         let id = instanceID
         let mine: [UInt] = liveTelemetryCells.withLock { cells in
             let addresses = cells.filter { $0.value == id }.map(\.key)
@@ -209,6 +209,7 @@ final class Telemetry: @unchecked Sendable {
             return addresses
         }
         for a in mine { freeTelemetryCell(UnsafeMutableRawPointer(bitPattern: a)!) }
+        freeTelemetryCell(UnsafeMutableRawPointer(sharedCell))
     }
 
     /// The calling thread's cell: a thread-local load and compare when this instance was the
@@ -224,7 +225,11 @@ final class Telemetry: @unchecked Sendable {
     @inline(never)
     private func threadSlow() -> UnsafePointer<ThreadTelemetryCell> {
         let raw: UnsafeMutableRawPointer
-        if let p = pthread_getspecific(key) {
+        guard let exitSlot else {
+            caugur_telemetry_cache_cell(instanceID, UnsafeMutableRawPointer(sharedCell))
+            return UnsafePointer(sharedCell)
+        }
+        if let p = exitSlot.value {
             raw = p
         } else {
             let cell = UnsafeMutablePointer<ThreadTelemetryCell>.allocate(capacity: 1)
@@ -233,7 +238,7 @@ final class Telemetry: @unchecked Sendable {
                                                     registry: Unmanaged.passRetained(registry)))
             let id = instanceID
             liveTelemetryCells.withLock { $0[UInt(bitPattern: cell)] = id }
-            pthread_setspecific(key, cell)
+            exitSlot.setValue(cell)
             raw = UnsafeMutableRawPointer(cell)
         }
         caugur_telemetry_cache_cell(instanceID, raw)
