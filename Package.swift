@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // Transcendental functions for the pure modules (log, exp, erfc, logGamma…) without libc.
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
     ],
     targets: [
         // C shim: system headers, liburing and libnuma, and the few things Swift cannot import
@@ -39,11 +41,13 @@ let package = Package(
         // Pure: workload telemetry (key histograms, workload vectors, rolling windows, sketches).
         .target(name: "AugurStats", path: "Sources/AugurStats"),
         // Pure: online load forecasting (models, ensemble, prediction intervals).
-        .target(name: "AugurForecast", path: "Sources/AugurForecast"),
+        .target(name: "AugurForecast", dependencies: [.product(name: "RealModule", package: "swift-numerics")],
+                path: "Sources/AugurForecast"),
         // Pure: capacity model and policies (static, reactive, predictive) → reshard plans.
-        .target(name: "AugurPlanner", dependencies: ["AugurStats", "AugurForecast"], path: "Sources/AugurPlanner"),
+        .target(name: "AugurPlanner", dependencies: ["AugurStats", "AugurForecast", .product(name: "RealModule", package: "swift-numerics")],
+                path: "Sources/AugurPlanner"),
         // Deterministic simulator of load, partitions and policies (a simulated day in seconds).
-        .target(name: "AugurSimulation", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],
+        .target(name: "AugurSimulation", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast", .product(name: "RealModule", package: "swift-numerics")],
                 path: "Sources/AugurSimulation"),
         // The engine: public API, WAL, partitions, segments, manifest, recovery.
         .target(

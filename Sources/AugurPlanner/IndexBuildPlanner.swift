@@ -1,12 +1,6 @@
 // The standard library has no transcendental functions on Linux; the platform C library is
 // part of every Swift toolchain (pure computation, no I/O).
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RealModule
 
 /// When the reshards of an index-build plan run relative to the builds.
 ///
@@ -550,11 +544,11 @@ struct IndexBuildAnnealer {
                     }
                     iterations += 1
                     let progress = roundIterations > 1 ? Double(k) / Double(roundIterations - 1) : 1
-                    let temperature = t0 * pow(ratio, progress)
+                    let temperature = t0 * Double.pow(ratio, progress)
                     var candidate = current
                     guard propose(&candidate), let objective = problem.evaluate(candidate, scratch: &scratch) else { continue }
                     let delta = objective - currentObjective
-                    if delta <= 0 || rng.unit() < exp(-delta / temperature) {
+                    if delta <= 0 || rng.unit() < Double.exp(-delta / temperature) {
                         current = candidate
                         currentObjective = objective
                         if objective < bestObjective {

@@ -1,12 +1,6 @@
 // The standard library has no transcendental functions on Linux; the platform C library is
 // part of every Swift toolchain (pure computation, no I/O).
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RealModule
 
 /// Standard normal helpers for turning forecast intervals into exceedance probabilities.
 ///
@@ -34,6 +28,6 @@ public enum NormalDistribution {
         if x.isNaN { return 0.5 }
         if x > 9 { return 1 }
         if x < -9 { return 0 }
-        return 0.5 * erfc(-x / 2.0.squareRoot())
+        return 0.5 * Double.erfc(-x / 2.0.squareRoot())
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RealModule
 
 /// SplitMix64: a tiny, fast, seedable generator; identical sequences on every platform.
 ///
@@ -34,6 +30,6 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     public static func normal(_ a: UInt64, _ b: UInt64) -> Double {
         let u1 = max(unit(a), 0x1p-53)
         let u2 = unit(b)
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+        return (-2 * Double.log(u1)).squareRoot() * Double.cos(2 * Double.pi * u2)
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RealModule
 import AugurPlanner
 
 /// The simulation of one engine run: the same policy on the run's own load, with the capacity
@@ -361,7 +357,7 @@ public struct EngineReplay: Sendable {
         } else if text.hasPrefix("spike "), n.count == 4 {
             rate = { t in t >= n[2] && t < n[2] + n[3] ? n[1] : n[0] }
         } else if text.hasPrefix("diurnal "), n.count == 3, n[2] > 0 {
-            rate = { t in n[0] + (n[1] - n[0]) * (1 - cos(2 * Double.pi * t / n[2])) / 2 }
+            rate = { t in n[0] + (n[1] - n[0]) * (1 - Double.cos(2 * Double.pi * t / n[2])) / 2 }
         } else {
             throw bad("without a measured series the replay reads constant, ramp, spike and diurnal profiles only")
         }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import RealModule
 
 /// How load is spread over key positions `[0, 1)` at a given time: a uniform base, a hotspot
 /// that moves at a constant speed (wrapping around), and optionally one hot key.
@@ -56,7 +52,7 @@ public struct KeySpaceLoad: Sendable {
         let inv = 1 / (hotspotWidth * 2.0.squareRoot())
         for k in -1...1 {
             let z = (x - c - Double(k)) * inv
-            if z > 6 { s += 1 } else if z > -6 { s += 0.5 * erfc(-z) }
+            if z > 6 { s += 1 } else if z > -6 { s += 0.5 * Double.erfc(-z) }
         }
         return s
     }
