@@ -161,9 +161,8 @@ final class PartitionController: @unchecked Sendable {
     private var keyLoads: [String: TableKeyLoad] = [:]
     /// Steps since each table's key grid was built (its focus is checked every minute).
     private var keyLoadAge: [String: Int] = [:]
-    /// Ranges that entered and left the reactive fallback since open.
+    /// Times a range entered the reactive fallback since open.
     private(set) var fallbackEntries = 0
-    private(set) var fallbackExits = 0
 
     init(options: PartitioningOptions) {
         self.options = options
@@ -232,7 +231,10 @@ final class PartitionController: @unchecked Sendable {
             guard share > 0 else { continue }
             // A range cut from one whose forecast was not trusted is not trusted either until
             // its own forecaster's alert has cleared (checked at the next step).
-            if let f = s.fallback { fallback = ForecastFallback(table: f.table, partition: p.id, since: f.since, reason: f.reason) }
+            if var f = s.fallback {
+                f.partition = p.id
+                fallback = f
+            }
             parts.append(s.history.inherited(by: range, share: share))
             stepOps += s.stepOps * share
             if let f = s.lastForecast {
@@ -467,7 +469,6 @@ final class PartitionController: @unchecked Sendable {
         }
         let since = s.fallback!.since
         s.fallback = nil
-        fallbackExits += 1
         return decision("p\(s.id): forecast trusted again", "forecast-restored",
                         "forecast intervals cover at their nominal rates again after \(Int((Double(now &- since) / 1e9).rounded())) s of reactive rules")
     }
@@ -937,12 +938,12 @@ extension Engine {
         let done = jobs.filter { $0.state == .committed }
         func count(_ match: (ReshardPlan) -> Bool) -> Int { done.filter { match($0.plan) }.count }
         typealias Band = (point: Double, lower: Double, upper: Double)
-        let (overload, error, forecast, policy, capacity, note): (Double, Double?, Band?, String, Double?, String?) =
+        typealias Fallbacks = (current: [ForecastFallback], entries: Int)
+        let (overload, error, forecast, policy, capacity, note, fallbacks): (Double, Double?, Band?, String, Double?, String?, Fallbacks) =
             controller.map { c in c.lock.withLock {
                 (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description,
-                 c.measuredCapacity(table: name), c.historyNote)
-            } } ?? (0, nil, nil, "static", nil, nil)
-        let (fallbacks, entries) = controller.map { c in c.lock.withLock { (c.fallbacks(table: name), c.fallbackEntries) } } ?? ([], 0)
+                 c.measuredCapacity(table: name), c.historyNote, (current: c.fallbacks(table: name), entries: c.fallbackEntries))
+            } } ?? (0, nil, nil, "static", nil, nil, (current: [], entries: 0))
         var counters = PartitioningCounters(
             policy: policy, partitions: t.map.partitions.count,
             splits: count { if case .split = $0 { true } else if case .splitMany = $0 { true } else { false } },
@@ -955,8 +956,8 @@ extension Engine {
                 let rates = done.filter { $0.bytesCopied > 0 && $0.throughput > 0 }.map(\.throughput)
                 return rates.isEmpty ? nil : rates.reduce(0, +) / Double(rates.count)
             }())
-        counters.forecastFallbacks = fallbacks
-        counters.fallbackEntries = entries
+        counters.forecastFallbacks = fallbacks.current
+        counters.fallbackEntries = fallbacks.entries
         return counters
     }
 }

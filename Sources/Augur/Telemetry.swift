@@ -169,9 +169,10 @@ final class Telemetry: @unchecked Sendable {
     let coarseNow: Atomic<UInt64>
     // A `let`: a class's stored `var` would pay a dynamic exclusivity check on every access.
     /// Each thread's cell, given back at thread exit; nil when the process is out of
-    /// thread-specific keys — then every thread records through `sharedCell`, unregistered.
+    /// thread-specific keys — then every thread records through `sharedCell`, unregistered
+    /// (allocated only in that case).
     private let exitSlot: ThreadExitSlot?
-    private let sharedCell: UnsafeMutablePointer<ThreadTelemetryCell>
+    private let sharedCell: UnsafeMutablePointer<ThreadTelemetryCell>?
     /// Key of this instance in the thread-local cell cache (`caugur_telemetry_cached_cell`).
     let instanceID: UInt64
 
@@ -193,8 +194,13 @@ final class Telemetry: @unchecked Sendable {
             let ours = liveTelemetryCells.withLock { $0.removeValue(forKey: UInt(bitPattern: value)) != nil }
             if ours { freeTelemetryCell(value) }
         }
-        sharedCell = .allocate(capacity: 1)
-        sharedCell.initialize(to: ThreadTelemetryCell(slot: .unregistered, clientID: 0, registry: Unmanaged.passRetained(registry)))
+        if exitSlot == nil {
+            let shared = UnsafeMutablePointer<ThreadTelemetryCell>.allocate(capacity: 1)
+            shared.initialize(to: ThreadTelemetryCell(slot: .unregistered, clientID: 0, registry: Unmanaged.passRetained(registry)))
+            sharedCell = shared
+        } else {
+            sharedCell = nil
+        }
     }
 
     deinit {
@@ -209,7 +215,7 @@ final class Telemetry: @unchecked Sendable {
             return addresses
         }
         for a in mine { freeTelemetryCell(UnsafeMutableRawPointer(bitPattern: a)!) }
-        freeTelemetryCell(UnsafeMutableRawPointer(sharedCell))
+        if let sharedCell { freeTelemetryCell(UnsafeMutableRawPointer(sharedCell)) }
     }
 
     /// The calling thread's cell: a thread-local load and compare when this instance was the
@@ -226,8 +232,9 @@ final class Telemetry: @unchecked Sendable {
     private func threadSlow() -> UnsafePointer<ThreadTelemetryCell> {
         let raw: UnsafeMutableRawPointer
         guard let exitSlot else {
-            caugur_telemetry_cache_cell(instanceID, UnsafeMutableRawPointer(sharedCell))
-            return UnsafePointer(sharedCell)
+            let shared = sharedCell!            // allocated at init exactly when exitSlot is nil
+            caugur_telemetry_cache_cell(instanceID, UnsafeMutableRawPointer(shared))
+            return UnsafePointer(shared)
         }
         if let p = exitSlot.value {
             raw = p

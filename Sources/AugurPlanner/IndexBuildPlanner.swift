@@ -1,5 +1,4 @@
-// The standard library has no transcendental functions on Linux; the platform C library is
-// part of every Swift toolchain (pure computation, no I/O).
+// Transcendental functions from swift-numerics' RealModule (pure computation, no I/O, no libc).
 import RealModule
 
 /// When the reshards of an index-build plan run relative to the builds.
