@@ -344,7 +344,7 @@ final class PartitionController: @unchecked Sendable {
         for p in live {
             guard let s = series[p.id] else { continue }
             let v = p.view
-            let size = UInt64(v.runs.reduce(0) { $0 + $1.fileSize } + v.memtable.approximateBytes
+            let size = UInt64(v.runs.reduce(0) { $0 + $1.storedBytes } + v.memtable.approximateBytes
                               + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes })
             var peaks: [WindowPeak] = []
             for window in [30, 60, 300] {
@@ -889,6 +889,9 @@ public struct PartitioningCounters: Sendable, Equatable {
     public var moves: Int
     /// Segment bytes copied by committed reshards.
     public var bytesMoved: Int
+    /// Segment bytes committed reshards handed to their targets by sharing the sources' files
+    /// instead of copying them (`ReshardDataMode.shareFiles`).
+    public var bytesShared = 0
     public var reshardsInFlight: Int
     /// Partition-seconds spent above capacity (controller ticks where a partition's load
     /// exceeded `CapacityModel`), over all tables.
@@ -956,6 +959,7 @@ extension Engine {
                 let rates = done.filter { $0.bytesCopied > 0 && $0.throughput > 0 }.map(\.throughput)
                 return rates.isEmpty ? nil : rates.reduce(0, +) / Double(rates.count)
             }())
+        counters.bytesShared = done.reduce(0) { $0 + $1.bytesShared }
         counters.forecastFallbacks = fallbacks.current
         counters.fallbackEntries = fallbacks.entries
         return counters

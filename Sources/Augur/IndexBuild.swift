@@ -86,7 +86,7 @@ extension Engine {
             if d.currentExtractor == nil { break }
             for p in pending { d.setStatus(p.id) { $0.state = .pending; $0.error = nil } }
             // Largest first: a greedy longest-processing-time order for the workers.
-            let sized = pending.map { p in (p, p.view.runs.reduce(0) { $0 + $1.fileSize }) }.sorted { $0.1 > $1.1 }.map(\.0)
+            let sized = pending.map { p in (p, p.view.runs.reduce(0) { $0 + $1.storedBytes }) }.sorted { $0.1 > $1.1 }.map(\.0)
             var tasks: [(preferredNode: Int?, task: IndexBuildWorkers.Task)] = []
             for p in sized {
                 tasks.append((indexBuildWorkers.preferredNode(p.view.runs), { [self] worker in
@@ -155,7 +155,7 @@ extension Engine {
         }
         options.crashPoint?(.indexBuildStarted)
         // Extract.
-        var entries = IndexEntryBuffer(expectedBytes: runs.reduce(0) { $0 + $1.fileSize } / 4, worker: worker)
+        var entries = IndexEntryBuffer(expectedBytes: runs.reduce(0) { $0 + $1.storedBytes } / 4, worker: worker)
         defer { entries.release() }
         var cursor = MergedCursor(sources: runs.map { .segment(Segment.Cursor($0)) })
         cursor.position(start: nil, end: nil)
@@ -222,7 +222,7 @@ extension Engine {
             return scanned
         }
         options.crashPoint?(.indexBuildCommitted)
-        refineCostModel(p, bytes: runs.reduce(0) { $0 + $1.fileSize }, records: scanned, nanos: options.clock.now() &- started)
+        refineCostModel(p, bytes: runs.reduce(0) { $0 + $1.storedBytes }, records: scanned, nanos: options.clock.now() &- started)
         d.setStatus(p.id) { s in s.state = .ready; s.recordsScanned = scanned; s.progress = 1 }
         return scanned
     }

@@ -112,7 +112,14 @@ public struct EngineOptions: Sendable {
 
     /// Automatic partitioning: policy, capacity model, controller tick, shadow mode.
     public var partitioning = PartitioningOptions()
-    /// How reshards copy byte ranges: backend (`.auto` picks io_uring, then copy_file_range,
+    /// How a reshard gives its targets their data: `.shareFiles` (the default) makes each
+    /// target's runs views of its sources' files bounded to the target's key range, so a split,
+    /// merge or boundary move writes no data (the peers' way: CockroachDB and TiKV split a
+    /// range by editing metadata); `.copy` writes every target's runs anew from byte ranges of
+    /// the sources' (`rangeCopy`). Shared files are freed when every partition viewing them
+    /// has merged its part into its own runs (see docs/ARCHITECTURE.md, Reshard executor).
+    public var reshardData: ReshardDataMode = .shareFiles
+    /// How reshards copy byte ranges (`reshardData = .copy`): backend (`.auto` picks io_uring, then copy_file_range,
     /// then pread/pwrite, and logs why once), queue depth 16, 1 MiB chunks, chunks in the page
     /// cache copied out of it and the others read direct, targets written direct (see
     /// `RangeCopier.Options`); the executor fdatasyncs each target itself after writing its
@@ -300,6 +307,16 @@ extension PlannerPolicy {
             try OptionLimits.nanos("\(name).sustainWithoutForecastNanos", o.sustainWithoutForecastNanos)
         }
     }
+}
+
+/// How a reshard gives its targets their data (`EngineOptions.reshardData`).
+public enum ReshardDataMode: String, Sendable, CaseIterable {
+    /// Targets view their sources' segment files within their own key ranges: no data is
+    /// written; a shared file is unlinked once no partition views it.
+    case shareFiles = "share"
+    /// Targets get new segment files copied from byte ranges of the sources' (io_uring,
+    /// copy_file_range or pread/pwrite): the sources' files go at once.
+    case copy
 }
 
 /// Known durability bugs that can be switched on so tests prove the crash harness notices

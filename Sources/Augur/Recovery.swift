@@ -119,16 +119,35 @@ enum Recovery {
         // Verify every referenced segment before anything is mapped for use.
         var partitions: [Partition] = []
         let removalHook: (@Sendable (String) -> Void)? = options.crashPoint.map { hook in { @Sendable _ in hook(.obsoleteFileRemoved) } }
+        // A file shared by several partitions (a reshard that shared files) is opened and
+        // verified once, and every run naming it becomes a view of that one `SegmentFile`: two
+        // independent openings would each decide on their own when to unlink the file.
+        var opened: [String: SegmentFile] = [:]
         for record in state.partitions.values.sorted(by: { $0.id < $1.id }) {
             var runs: [Segment] = []
             for run in record.runs {
                 let file = joinPath(segDir, run.name)
-                guard fs.fileExists(file) else {
-                    throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                let segmentFile: SegmentFile
+                if let known = opened[run.name] {
+                    guard known.fileSize == Int(run.size) else {
+                        throw .corruption(file: file, offset: known.fileSize,
+                                          reason: "file is \(known.fileSize) bytes, manifest says \(run.size) in partition \(record.id)")
+                    }
+                    segmentFile = known
+                } else {
+                    guard fs.fileExists(file) else {
+                        throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                    }
+                    segmentFile = try SegmentFile(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
+                                                  onRemove: removalHook)
+                    opened[run.name] = segmentFile
+                    report.segmentsVerified += 1
                 }
-                runs.append(try Segment(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
-                                        onRemove: removalHook))
-                report.segmentsVerified += 1
+                // A whole-file run holds only its partition's keys and a bounded run's bounds
+                // lie inside its partition's range (the reshard that made it narrowed it to its
+                // target): the view is exactly what the manifest says. One view per run, made
+                // once: a view that goes away without being obsolete keeps its file.
+                runs.append(Segment(file: segmentFile, lowerBound: run.lowerBound, upperBound: run.upperBound))
             }
             var indexRuns: [UInt32: [Segment]] = [:]
             for (indexID, records) in record.indexRuns {

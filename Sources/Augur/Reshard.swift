@@ -156,7 +156,29 @@ extension Engine {
         let sources = plan.sources
         let ranges = plan.targetRanges
         let views = sources.map(\.view)
-        let levels = views.map(\.runs.count).max() ?? 0
+        let sharing = options.reshardData == .shareFiles
+        let levels = sharing ? 0 : views.map(\.runs.count).max() ?? 0
+        // Shared data (`ReshardDataMode.shareFiles`): each target's runs are its sources' runs
+        // narrowed to its range, sources in key order and each source's runs in its own order
+        // (newest first). Views of different sources never hold the same key, so their
+        // relative order does not matter; two views of one file from two sources stay two runs
+        // (joining them would put one source's older data before its newer runs).
+        var shared: [[Segment]] = Array(repeating: [], count: ranges.count)
+        if sharing {
+            for (t, range) in ranges.enumerated() {
+                for (i, source) in sources.enumerated() {
+                    if let su = source.upperBound, compareKeys(su, range.lower) <= 0 { continue }
+                    if let u = range.upper, compareKeys(source.lowerBound, u) >= 0 { continue }
+                    for run in views[i].runs {
+                        if let view = run.narrowed(lower: range.lower.isEmpty ? nil : range.lower, upper: range.upper) {
+                            shared[t].append(view)
+                        }
+                    }
+                }
+            }
+        }
+        // Views made for targets that never take over must not keep their files alive.
+        func dropShared() { for views in shared { for v in views { v.markObsolete() } } }
         // Target ids and files, then PREPARE.
         var targetIDs: [UInt64] = []
         var files: [[String?]] = []          // [target][level]
@@ -201,9 +223,15 @@ extension Engine {
         }
         let allFiles = files.flatMap { $0.compactMap { $0 } } + indexFiles.flatMap { $0.values }
         let total = slices.flatMap { $0.flatMap { $0 } }.reduce(0) { $0 + $1.length }
-        job.update { $0.targets = targetIDs; $0.bytesTotal = total }
-        try commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
-                                                        targets: targetIDs, files: allFiles))])
+        let sharedBytes = shared.joined().reduce(0) { $0 + $1.dataLength }
+        job.update { $0.targets = targetIDs; $0.bytesTotal = total; $0.bytesShared = sharedBytes }
+        do throws(AugurError) {
+            try commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
+                                                            targets: targetIDs, files: allFiles))])
+        } catch {
+            dropShared()
+            throw error
+        }
         options.crashPoint?(.reshardPrepared)
 
         // COPY.
@@ -234,6 +262,10 @@ extension Engine {
                     runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size,
                                              onRemove: removalCrashPoint), RunRecord(name: name, size: UInt64(size))))
                 }
+                if sharing {
+                    runs = shared[t].map { ($0, $0.runRecord) }
+                    if !runs.isEmpty { options.crashPoint?(.reshardCopied) }
+                }
                 built.append(runs)
             }
             for t in ranges.indices {
@@ -258,6 +290,7 @@ extension Engine {
             try io { () throws(FileSystemError) in try fileSystem.syncDirectory(segmentDirectory) }
             options.crashPoint?(.reshardDirectorySynced)
         } catch {
+            dropShared()
             abortReshard(job.id, files: allFiles)
             throw error
         }
@@ -284,6 +317,7 @@ extension Engine {
             // The commit record may have reached the disk even though the call failed: its files
             // must stay until a later commit (or recovery) finds them unreferenced and sweeps them.
             filesInProgress.withLock { for f in allFiles { $0.remove(f) } }
+            dropShared()
             abortReshard(job.id, files: [])
             throw error
         }

@@ -45,6 +45,9 @@ public struct ReshardStatus: Sendable, Equatable {
     /// Bytes of segment data copied so far, and in all.
     public var bytesCopied: Int
     public var bytesTotal: Int
+    /// Bytes of segment data the targets took over by viewing their sources' files instead of
+    /// copying them (`ReshardDataMode.shareFiles`; 0 when copying).
+    public var bytesShared: Int = 0
     /// Engine-clock nanoseconds.
     public var startedAt: UInt64
     public var finishedAt: UInt64?

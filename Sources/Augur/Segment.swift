@@ -1,17 +1,23 @@
 import AugurSys
 import CAugurSys
 
-/// An immutable sorted run of one partition, mapped read-only.
+/// One segment file, mapped read-only and validated once, shared by every ``Segment`` (view)
+/// of it: a reshard that shares files instead of copying them (`ReshardDataMode.shareFiles`)
+/// gives each target a view of its sources' files bounded to the target's key range, so
+/// several partitions may read one file.
 ///
 /// Opening validates everything before the data is used: size, header, footer checksum, index
 /// checksum, and every record's checksum, kind and key order. A failure is a `corruption`
 /// error naming the file and the byte offset.
 ///
-/// Thread-safety: immutable; any number of threads may read. When the segment is replaced
-/// (flush merge, split) it is marked obsolete and its file is unlinked when the last reader
-/// releases it — on Linux the mapping stays valid after the unlink anyway, so this only
-/// decides when the disk space comes back.
-final class Segment: @unchecked Sendable {
+/// Lifetime: the file is unlinked when its last view goes away, provided every view was marked
+/// obsolete (replaced by a flush merge or a reshard, or its table dropped). A view that goes
+/// away *without* being obsolete (the engine closed; the manifest still references the file)
+/// keeps the file. On Linux a mapping stays valid after the unlink, so this only decides when
+/// the disk space comes back.
+///
+/// Thread-safety: immutable after init except the two flags, which are atomic.
+final class SegmentFile: @unchecked Sendable {
     let path: String
     let name: String
     let fileSize: Int
@@ -19,11 +25,16 @@ final class Segment: @unchecked Sendable {
     private let region: MappedRegion
     let data: UnsafeRawPointer           // start of the data region
     let dataLength: Int
-    private let index: UnsafeRawPointer
+    fileprivate let index: UnsafeRawPointer
     let indexCount: Int
+    /// Records per sparse-index entry.
+    let interval: Int
     private let fileSystem: any FileSystem
-    private let obsoleteFlag = AtomicFlag()
     private let onRemove: (@Sendable (String) -> Void)?
+    /// A view that was still in use went away: the store references the file.
+    fileprivate let kept = AtomicFlag()
+    /// Some view was marked obsolete.
+    fileprivate let retired = AtomicFlag()
 
     /// Opens and validates `path`. `expectedSize` (from the manifest) must match when given.
     init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
@@ -74,21 +85,19 @@ final class Segment: @unchecked Sendable {
         self.dataLength = dataLength
         index = base + indexOffset
         self.indexCount = indexCount
+        self.interval = interval
         recordCount = count
-        try validateRecords(interval: interval)
+        try validateRecords()
     }
 
     deinit {
-        if obsoleteFlag.isSet {
+        if retired.isSet && !kept.isSet {
             try? fileSystem.remove(path)
             onRemove?(path)
         }
     }
 
-    /// Marks the file for removal once no reader holds this segment.
-    func markObsolete() { obsoleteFlag.set() }
-
-    private func validateRecords(interval: Int) throws(AugurError) {
+    private func validateRecords() throws(AugurError) {
         var offset = 0
         var n = 0
         var previous: UnsafeRawBufferPointer? = nil
@@ -114,7 +123,7 @@ final class Segment: @unchecked Sendable {
                 throw .corruption(file: path, offset: at, reason: "keys out of order")
             }
             if n % interval == 0 {
-                guard indexEntry(n / interval) == offset else {
+                guard entry(n / interval) == offset else {
                     throw .corruption(file: path, offset: at, reason: "index entry \(n / interval) does not point at record \(n)")
                 }
             }
@@ -128,10 +137,179 @@ final class Segment: @unchecked Sendable {
         }
     }
 
-    /// Start of the whole mapped file (header included), for byte-range copies.
+    /// Start of the whole mapped file (header included).
     var fileBase: UnsafeRawPointer { UnsafeRawPointer(region.base) }
 
-    @inline(__always) func indexEntry(_ i: Int) -> Int { Int(loadU64(index, 8 * i)) }
+    /// Data offset of the record index entry `i` points at.
+    @inline(__always) func entry(_ i: Int) -> Int { Int(loadU64(index, 8 * i)) }
+
+    @inline(__always) fileprivate func recordSize(at offset: Int) -> Int {
+        let p = data + offset
+        return SegmentFormat.recordHeaderSize + Int(loadU32(p, 5)) + Int(loadU32(p, 9))
+    }
+
+    @inline(__always) fileprivate func key(at offset: Int) -> UnsafeRawBufferPointer {
+        let p = data + offset
+        return UnsafeRawBufferPointer(start: p + SegmentFormat.recordHeaderSize, count: Int(loadU32(p, 5)))
+    }
+
+    /// Data offset of the first record with key ≥ `key` in the whole file, or `dataLength`.
+    fileprivate func offset(atLeast key: [UInt8]) -> Int {
+        key.withUnsafeBytes { key in
+            var lo = 0, hi = indexCount - 1, slot = -1
+            while lo <= hi {
+                let mid = (lo + hi) >> 1
+                if compareKeys(self.key(at: entry(mid)), key) <= 0 { slot = mid; lo = mid + 1 } else { hi = mid - 1 }
+            }
+            var offset = slot < 0 ? 0 : entry(slot)
+            while offset < dataLength {
+                if compareKeys(self.key(at: offset), key) >= 0 { return offset }
+                offset += recordSize(at: offset)
+            }
+            return dataLength
+        }
+    }
+
+    /// A view of this file's records in `[lowerBound, upperBound)`, or nil when none lies
+    /// there.
+    func view(lowerBound: [UInt8]?, upperBound: [UInt8]?) -> Segment? {
+        if let lo = lowerBound, let hi = upperBound, compareKeys(lo, hi) >= 0 { return nil }
+        let b = lowerBound.map { offset(atLeast: $0) } ?? 0
+        let e = upperBound.map { offset(atLeast: $0) } ?? dataLength
+        guard b < e else { return nil }
+        return Segment(file: self, lowerBound: lowerBound, upperBound: upperBound)
+    }
+
+    /// First index slot whose entry is ≥ `offset` (`indexCount` if none).
+    fileprivate func firstSlot(atOrAfter offset: Int) -> Int {
+        var lo = 0, hi = indexCount
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if entry(mid) < offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}
+
+/// A partition's sorted run: the records of one ``SegmentFile`` whose keys lie in
+/// `[lowerBound, upperBound)` (nil bounds are open; both nil = the whole file). The view is a
+/// contiguous byte range `[begin, end)` of the file's data region — records are sorted — and
+/// everything below (`data`, `dataLength`, the index, cursors, lookups) sees only that range,
+/// so readers, merges and index builds need not know whether a run is shared.
+///
+/// Thread-safety: immutable except the obsolete flag (atomic); any number of threads may read.
+/// When the run is replaced (flush merge, reshard, dropped table) it is marked obsolete; its
+/// file is unlinked once no view of it is in use (see ``SegmentFile``).
+final class Segment: @unchecked Sendable {
+    let file: SegmentFile
+    /// Smallest key of the view (inclusive), or nil: from the file's first record.
+    let lowerBound: [UInt8]?
+    /// Key the view ends before (exclusive), or nil: to the file's last record.
+    let upperBound: [UInt8]?
+    /// The view's byte range in the file's data region.
+    let begin: Int
+    let end: Int
+    let data: UnsafeRawPointer           // start of the view (file data + begin)
+    let dataLength: Int
+    let recordCount: Int
+    /// File index slot of the view's first whole index group, and whether an index entry at
+    /// offset 0 of the view is implied (the view starts inside a group).
+    private let firstSlot: Int
+    private let leadingEntry: Bool
+    let indexCount: Int
+    private let obsoleteFlag = AtomicFlag()
+
+    var path: String { file.path }
+    var name: String { file.name }
+    /// Size of the whole file in bytes.
+    var fileSize: Int { file.fileSize }
+    /// Whether the view is the whole file.
+    var isWholeFile: Bool { begin == 0 && end == file.dataLength }
+    /// Bytes this run accounts for in its partition: the whole file, or only its slice of a
+    /// shared file's data region.
+    var storedBytes: Int { isWholeFile ? file.fileSize : dataLength }
+    /// Start of the whole mapped file (header included), for byte-range copies.
+    var fileBase: UnsafeRawPointer { file.fileBase }
+
+    /// Opens and validates `path` as a whole-file run.
+    convenience init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
+                     onRemove: (@Sendable (String) -> Void)? = nil) throws(AugurError) {
+        self.init(file: try SegmentFile(fileSystem: fileSystem, path: path, name: name, expectedSize: expectedSize,
+                                        onRemove: onRemove),
+                  lowerBound: nil, upperBound: nil)
+    }
+
+    /// A view of `file` holding its records with keys in `[lowerBound, upperBound)`.
+    init(file: SegmentFile, lowerBound: [UInt8]?, upperBound: [UInt8]?) {
+        self.file = file
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+        let b = lowerBound.map { file.offset(atLeast: $0) } ?? 0
+        let e = max(b, upperBound.map { file.offset(atLeast: $0) } ?? file.dataLength)
+        begin = b
+        end = e
+        data = file.data + b
+        dataLength = e - b
+        let first = file.firstSlot(atOrAfter: b)
+        let last = file.firstSlot(atOrAfter: e)
+        firstSlot = first
+        leadingEntry = b < e && (first == last || file.entry(first) != b)
+        indexCount = b < e ? last - first + (leadingEntry ? 1 : 0) : 0
+        if b == 0 && e == file.dataLength {
+            recordCount = file.recordCount
+        } else {
+            // Walk the partial groups at both ends; whole groups count `interval` records.
+            var n = 0, at = b
+            let firstEntry = first < file.indexCount ? file.entry(first) : file.dataLength
+            while at < min(e, firstEntry) { at += file.recordSize(at: at); n += 1 }
+            var slot = first
+            while slot < last {
+                let next = slot + 1 < file.indexCount ? file.entry(slot + 1) : file.dataLength
+                if next <= e {
+                    n += slot + 1 < file.indexCount ? file.interval : file.recordCount - slot * file.interval
+                    slot += 1
+                } else {
+                    at = file.entry(slot)
+                    while at < e { at += file.recordSize(at: at); n += 1 }
+                    break
+                }
+            }
+            recordCount = n
+        }
+    }
+
+    deinit {
+        if obsoleteFlag.isSet { file.retired.set() } else { file.kept.set() }
+    }
+
+    /// Marks this run as replaced: its file goes once no view of it is in use.
+    func markObsolete() { obsoleteFlag.set() }
+
+    /// How the manifest names this run.
+    var runRecord: RunRecord {
+        RunRecord(name: file.name, size: UInt64(file.fileSize), lowerBound: lowerBound, upperBound: upperBound)
+    }
+
+    /// A view of the same file narrowed to `[lower, upper)` (nil: keep this view's bound), or
+    /// nil when no record of this view lies in that range. (No view is made for an empty
+    /// range: a view that goes away without being obsolete keeps its file.)
+    func narrowed(lower: [UInt8]?, upper: [UInt8]?) -> Segment? {
+        file.view(lowerBound: Self.tighter(lowerBound, lower, upper: false), upperBound: Self.tighter(upperBound, upper, upper: true))
+    }
+
+    /// The tighter of two optional bounds (nil = open).
+    static func tighter(_ a: [UInt8]?, _ b: [UInt8]?, upper: Bool) -> [UInt8]? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return (compareKeys(a, b) < 0) == upper ? a : b
+    }
+
+    /// View offset of the record index entry `i` points at.
+    @inline(__always) func indexEntry(_ i: Int) -> Int {
+        if leadingEntry { return i == 0 ? 0 : file.entry(firstSlot + i - 1) - begin }
+        return file.entry(firstSlot + i) - begin
+    }
+
 
     @inline(__always) func record(at offset: Int) -> SegmentRecord {
         let p = data + offset

@@ -63,7 +63,7 @@ enum SegmentSlicer {
                     source = try io { () throws(FileSystemError) in try fileSystem.open(slice.segment.path, mode: .readOnly) }
                     sources[slice.segment.path] = source
                 }
-                ranges.append(CopyRange(source: source, sourceOffset: SegmentFormat.headerSize + slice.start,
+                ranges.append(CopyRange(source: source, sourceOffset: SegmentFormat.headerSize + slice.segment.begin + slice.start,
                                         length: slice.length, target: handle, targetOffset: target))
                 target += slice.length
             }

@@ -38,11 +38,16 @@ public struct PartitionStats: Sendable, Equatable {
     public var lowerBound: [UInt8]
     /// Exclusive upper bound (nil = end of the key space).
     public var upperBound: [UInt8]?
-    /// Bytes in segment files plus memtable arena bytes.
+    /// Bytes of its runs plus memtable arena bytes (of a segment file shared with other
+    /// partitions after a reshard, only this partition's slice of it counts).
     public var bytes: Int
     /// Records in segments plus keys in memtables (a key overwritten across runs counts once per run).
     public var records: Int
+    /// Runs (sorted segment views) the partition reads.
     public var segmentCount: Int
+    /// Names of the segment files it reads, its secondary indexes' parts included (several
+    /// runs may view one file; a file may be shared with other partitions).
+    public var segmentFiles: [String] = []
     public var memtableBytes: Int
     /// Segment files of the secondary indexes' local parts, and their bytes (not in `bytes`).
     public var indexSegmentCount: Int = 0
@@ -132,9 +137,11 @@ public final class Table: Sendable {
             let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
             let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
             return PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
-                                  bytes: v.runs.reduce(0) { $0 + $1.fileSize } + memBytes,
+                                  bytes: v.runs.reduce(0) { $0 + $1.storedBytes } + memBytes,
                                   records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords,
-                                  segmentCount: v.runs.count, memtableBytes: memBytes,
+                                  segmentCount: v.runs.count,
+                                  segmentFiles: v.runs.map(\.name) + v.indexRuns.values.flatMap { $0.map(\.name) },
+                                  memtableBytes: memBytes,
                                   indexSegmentCount: v.indexRuns.values.reduce(0) { $0 + $1.count },
                                   indexBytes: v.indexRuns.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.fileSize } })
         }

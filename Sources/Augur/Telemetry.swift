@@ -351,7 +351,7 @@ final class Telemetry: @unchecked Sendable {
         }
         return PartitionHealth(
             table: table, id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
-            bytes: v.runs.reduce(0) { $0 + $1.fileSize } + memBytes,
+            bytes: v.runs.reduce(0) { $0 + $1.storedBytes } + memBytes,
             records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords, segmentCount: v.runs.count,
             windows: windows, skew: snapshot.skew(metric: .operations),
             entropy: snapshot.entropy(metric: .operations).normalized, hotRanges: hot, hotKeys: hotKeys,

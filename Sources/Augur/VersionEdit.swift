@@ -5,6 +5,12 @@
 struct RunRecord: Sendable, Equatable {
     var name: String          // file name inside seg/
     var size: UInt64          // exact file size; checked before mapping
+    /// The run is the file's records with keys in `[lowerBound, upperBound)` (nil: open). Both
+    /// nil: the whole file. Bounded runs come from reshards that share files instead of copying
+    /// them; several partitions may then name one file, each with its own bounds.
+    var lowerBound: [UInt8]? = nil
+    var upperBound: [UInt8]? = nil
+    var isBounded: Bool { lowerBound != nil || upperBound != nil }
 }
 
 /// A partition as the manifest knows it.
@@ -52,11 +58,15 @@ enum VersionEdit: Sendable, Equatable {
     case walOpened(segment: UInt64)
 
     /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
-    static let highestTag: UInt8 = Tag.walOpened.rawValue
+    static let highestTag: UInt8 = Tag.setBoundedRuns.rawValue
 
+    /// `addPartition` and `setRuns` are written with the `…BoundedRuns` tags (whose runs carry
+    /// key bounds) only when a run is bounded, so stores that never shared a file keep the
+    /// original encoding byte for byte.
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
+        case addPartitionBoundedRuns, setBoundedRuns
     }
 
     func encode(into w: inout ByteWriter) {
@@ -66,14 +76,17 @@ enum VersionEdit: Sendable, Equatable {
         case .dropTable(let id):
             w.u8(Tag.dropTable.rawValue); w.u32(id)
         case .addPartition(let p):
-            w.u8(Tag.addPartition.rawValue)
+            let bounded = p.runs.contains(where: \.isBounded)
+            w.u8(bounded ? Tag.addPartitionBoundedRuns.rawValue : Tag.addPartition.rawValue)
             w.u64(p.id); w.u32(p.tableID); w.blob(p.lowerBound)
             w.u8(p.upperBound == nil ? 0 : 1); w.blob(p.upperBound ?? [])
-            VersionEdit.encodeRuns(p.runs, &w); w.u64(p.flushedSeq)
+            VersionEdit.encodeRuns(p.runs, bounded: bounded, &w); w.u64(p.flushedSeq)
         case .removePartition(let id):
             w.u8(Tag.removePartition.rawValue); w.u64(id)
         case .setRuns(let id, let runs, let flushed):
-            w.u8(Tag.setRuns.rawValue); w.u64(id); VersionEdit.encodeRuns(runs, &w); w.u64(flushed)
+            let bounded = runs.contains(where: \.isBounded)
+            w.u8(bounded ? Tag.setBoundedRuns.rawValue : Tag.setRuns.rawValue); w.u64(id)
+            VersionEdit.encodeRuns(runs, bounded: bounded, &w); w.u64(flushed)
         case .setFlushed(let id, let flushed):
             w.u8(Tag.setFlushed.rawValue); w.u64(id); w.u64(flushed)
         case .counters(let f, let p, let t, let s):
@@ -90,23 +103,39 @@ enum VersionEdit: Sendable, Equatable {
         case .dropIndex(let id):
             w.u8(Tag.dropIndex.rawValue); w.u32(id)
         case .setIndexRuns(let p, let i, let runs, let ready):
-            w.u8(Tag.setIndexRuns.rawValue); w.u64(p); w.u32(i); VersionEdit.encodeRuns(runs, &w); w.u8(ready ? 1 : 0)
+            w.u8(Tag.setIndexRuns.rawValue); w.u64(p); w.u32(i); VersionEdit.encodeRuns(runs, bounded: false, &w); w.u8(ready ? 1 : 0)
         case .walOpened(let n):
             w.u8(Tag.walOpened.rawValue); w.u64(n)
         }
     }
 
-    private static func encodeRuns(_ runs: [RunRecord], _ w: inout ByteWriter) {
+    /// Runs: count, then per run its name and size; `bounded` adds a flags byte (bit 0: lower
+    /// bound follows, bit 1: upper bound follows) and the bounds as blobs (docs/FORMAT.md).
+    private static func encodeRuns(_ runs: [RunRecord], bounded: Bool, _ w: inout ByteWriter) {
+        precondition(bounded || !runs.contains(where: \.isBounded), "bounded runs need the bounded encoding")
         w.u32(UInt32(runs.count))
-        for r in runs { w.string(r.name); w.u64(r.size) }
+        for r in runs {
+            w.string(r.name); w.u64(r.size)
+            guard bounded else { continue }
+            w.u8((r.lowerBound == nil ? 0 : 1) | (r.upperBound == nil ? 0 : 2))
+            if let lo = r.lowerBound { w.blob(lo) }
+            if let hi = r.upperBound { w.blob(hi) }
+        }
     }
 
-    private static func decodeRuns(_ r: inout ByteReader) -> [RunRecord]? {
+    private static func decodeRuns(_ r: inout ByteReader, bounded: Bool = false) -> [RunRecord]? {
         guard let n = r.u32(), Int(n) <= r.remaining else { return nil }
         var runs: [RunRecord] = []
         for _ in 0..<n {
             guard let name = r.string(), let size = r.u64() else { return nil }
-            runs.append(RunRecord(name: name, size: size))
+            var run = RunRecord(name: name, size: size)
+            if bounded {
+                guard let flags = r.u8(), flags & ~3 == 0 else { return nil }
+                if flags & 1 != 0 { guard let lo = r.blob() else { return nil }; run.lowerBound = lo }
+                if flags & 2 != 0 { guard let hi = r.blob() else { return nil }; run.upperBound = hi }
+                if let lo = run.lowerBound, let hi = run.upperBound, compareKeys(lo, hi) >= 0 { return nil }
+            }
+            runs.append(run)
         }
         return runs
     }
@@ -121,16 +150,16 @@ enum VersionEdit: Sendable, Equatable {
         case .dropTable:
             guard let id = r.u32() else { return nil }
             return .dropTable(id: id)
-        case .addPartition:
+        case .addPartition, .addPartitionBoundedRuns:
             guard let id = r.u64(), let table = r.u32(), let lo = r.blob(), let hasHi = r.u8(), let hi = r.blob(),
-                  let runs = decodeRuns(&r), let flushed = r.u64() else { return nil }
+                  let runs = decodeRuns(&r, bounded: tag == .addPartitionBoundedRuns), let flushed = r.u64() else { return nil }
             return .addPartition(PartitionRecord(id: id, tableID: table, lowerBound: lo,
                                                  upperBound: hasHi == 0 ? nil : hi, runs: runs, flushedSeq: flushed))
         case .removePartition:
             guard let id = r.u64() else { return nil }
             return .removePartition(id: id)
-        case .setRuns:
-            guard let id = r.u64(), let runs = decodeRuns(&r), let flushed = r.u64() else { return nil }
+        case .setRuns, .setBoundedRuns:
+            guard let id = r.u64(), let runs = decodeRuns(&r, bounded: tag == .setBoundedRuns), let flushed = r.u64() else { return nil }
             return .setRuns(partitionID: id, runs: runs, flushedSeq: flushed)
         case .setFlushed:
             guard let id = r.u64(), let flushed = r.u64() else { return nil }
@@ -205,6 +234,7 @@ struct ManifestState: Sendable, Equatable {
         case .addPartition(var p):
             if partitions[p.id] != nil { return "partition \(p.id) added twice" }
             if tables[p.tableID] == nil { return "partition \(p.id) of unknown table \(p.tableID)" }
+            if let problem = p.runBoundsProblem(p.runs) { return problem }
             // Index runs travel in `setIndexRuns` edits, so memory matches what a reload builds.
             p.indexRuns = [:]
             p.indexesReady = []
@@ -212,7 +242,8 @@ struct ManifestState: Sendable, Equatable {
         case .removePartition(let id):
             if partitions.removeValue(forKey: id) == nil { return "removal of unknown partition \(id)" }
         case .setRuns(let id, let runs, let flushed):
-            guard partitions[id] != nil else { return "runs for unknown partition \(id)" }
+            guard let p = partitions[id] else { return "runs for unknown partition \(id)" }
+            if let problem = p.runBoundsProblem(runs) { return problem }
             partitions[id]!.runs = runs
             partitions[id]!.flushedSeq = flushed
         case .setFlushed(let id, let flushed):
@@ -284,6 +315,18 @@ struct ManifestState: Sendable, Equatable {
 }
 
 extension PartitionRecord {
+    /// Why `runs` cannot belong to this partition: a bounded run must lie inside its range
+    /// (a reshard narrows every view it hands out to its target), so a neighbour's records can
+    /// never show through a shared file.
+    func runBoundsProblem(_ runs: [RunRecord]) -> String? {
+        for r in runs where r.isBounded {
+            let lowerOK = r.lowerBound.map { compareKeys($0, lowerBound) >= 0 } ?? lowerBound.isEmpty
+            let upperOK = upperBound.map { u in r.upperBound.map { compareKeys($0, u) <= 0 } ?? false } ?? true
+            if !lowerOK || !upperOK { return "run \(r.name) of partition \(id) reaches outside the partition's range" }
+        }
+        return nil
+    }
+
     /// `setIndexRuns` edits that, after `addPartition(self)`, restore its index runs and states.
     var indexEdits: [VersionEdit] {
         Set(indexRuns.keys).union(indexesReady).sorted().map { id in

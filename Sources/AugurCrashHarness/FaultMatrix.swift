@@ -283,11 +283,12 @@ public enum FaultMatrixRunner {
                     // readers (the telemetry tick writing TELEMETRY.json) hold views briefly:
                     // give them up to a second before calling a file a leftover.
                     var names = try base.listDirectory(joinPath(path, "seg"))
-                    var referenced = try t.partitionStats().map(\.segmentCount).reduce(0, +)
+                    // Distinct names: runs of a reshard that shared files view their sources' files.
+                    var referenced = Set(try t.partitionStats().flatMap(\.segmentFiles)).count
                     for _ in 0..<50 where names.count != referenced {
                         usleep(20_000)
                         names = try base.listDirectory(joinPath(path, "seg"))
-                        referenced = try t.partitionStats().map(\.segmentCount).reduce(0, +)
+                        referenced = Set(try t.partitionStats().flatMap(\.segmentFiles)).count
                     }
                     if names.count != referenced && rule.operation != .remove {
                         fail("seg/ holds \(names.count) files but only \(referenced) are referenced (temporary files left behind)")

@@ -205,7 +205,9 @@ public struct EngineReplay: Sendable {
         o.totalDataBytes = dataBytes
         o.initialPartitions = initial
         o.copyBytesPerSecond = copy
-        o.copyModel = .everyTargetByte
+        // An engine that resharded without copying a byte shared its files.
+        let shared = (run.partitions?.bytesShared ?? 0) > 0 && (run.partitions?.bytesMoved ?? 0) == 0
+        o.copyModel = shared ? .sharedFiles : .everyTargetByte
         o.serialReshards = true
         o.splitsBySize = true
         let (overhead, overheadNote) = Self.overheadSeconds(run, copyBytesPerSecond: copy)

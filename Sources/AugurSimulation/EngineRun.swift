@@ -45,6 +45,8 @@ public struct EngineRun: Sendable, Equatable, Decodable {
         public var moves: Int?
         /// Bytes copied by committed reshards. Unit: bytes.
         public var bytesMoved: Double?
+        /// Bytes committed reshards handed over by sharing files (nothing copied). Unit: bytes.
+        public var bytesShared: Double?
         /// Operations per second one partition takes before its measured cost reaches the
         /// engine's cost budget. Unit: ops/s.
         public var measuredCapacity: Double?

@@ -7,20 +7,25 @@ import AugurPlanner
 /// (`Sources/Augur/Reshard.swift`) instead builds every target from slices of the sources'
 /// runs, so it writes every byte of every target: a split of a partition of S bytes copies S,
 /// a merge of a and b copies a + b, a boundary move between a and b rewrites both (a + b), and
-/// a pre-create copies its source. Activation copies nothing in either model.
+/// a pre-create copies its source — that is its `.copy` mode. In its default mode
+/// (`ReshardDataMode.shareFiles`) targets view the sources' files and nothing is copied.
+/// Activation copies nothing in any model.
 ///
 /// Thread-safety: value type, `Sendable`.
 public enum ReshardCopyModel: String, Sendable, Hashable, Codable {
     /// ``ReshardCost``, the planner's own estimate.
     case largestChildStays
-    /// The engine's executor: every target is written in full.
+    /// The engine's executor copying: every target is written in full.
     case everyTargetByte
+    /// The engine's executor sharing files: no byte is copied.
+    case sharedFiles
 
     /// Bytes a split or pre-create of a partition into children of `childBytes` copies.
     public func split(childBytes: [UInt64]) -> UInt64 {
         switch self {
         case .largestChildStays: return ReshardCost.split(childBytes: childBytes)
         case .everyTargetByte: return childBytes.reduce(0, +)
+        case .sharedFiles: return 0
         }
     }
 
@@ -29,6 +34,7 @@ public enum ReshardCopyModel: String, Sendable, Hashable, Codable {
         switch self {
         case .largestChildStays: return ReshardCost.merge(a, b)
         case .everyTargetByte: return a + b
+        case .sharedFiles: return 0
         }
     }
 
@@ -38,6 +44,7 @@ public enum ReshardCopyModel: String, Sendable, Hashable, Codable {
         switch self {
         case .largestChildStays: return ReshardCost.move(movedBytes: movedBytes)
         case .everyTargetByte: return a + b
+        case .sharedFiles: return 0
         }
     }
 }

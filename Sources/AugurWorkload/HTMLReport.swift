@@ -109,6 +109,7 @@ public enum HTMLReport {
         let kv = [("partitions start / end / max", "\(opt(p.atStart) { String($0) }) / \(opt(p.atEnd) { String($0) }) / \(opt(p.maximum) { String($0) })"),
                   ("splits / merges / moves", "\(opt(p.splits) { String($0) }) / \(opt(p.merges) { String($0) }) / \(opt(p.moves) { String($0) })"),
                   ("bytes moved", opt(p.bytesMoved) { fmtBytes($0) }),
+                  ("bytes shared (not copied)", opt(p.bytesShared) { fmtBytes($0) }),
                   ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
                   ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
                   ("forecast fallbacks to reactive rules", opt(p.forecastFallbacks) { String($0) })]

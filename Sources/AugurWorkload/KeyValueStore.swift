@@ -65,6 +65,8 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     public var merges: Int?
     public var moves: Int?
     public var bytesMoved: Int64?
+    /// Cumulative bytes reshards gave their targets without copying them (shared files).
+    public var bytesShared: Int64? = nil
     /// Reshard operations running now.
     public var reshardsInFlight: Int?
     /// Cumulative seconds some partition spent over its load limit.

@@ -88,7 +88,7 @@ public struct PolicyComparison: Sendable, Equatable {
         var lines = ["policies (\(first.workload), \(first.distribution), \(first.threads) threads, \(first.loop) loop, \(first.profile); "
                      + "seed \(first.seed); a fresh \(first.engine) store each):", ""]
         let header = ["policy", "ops/s", "p50 µs", "p99 µs", "p99.9 µs", "overload s", "mean parts", "max parts",
-                      "splits/merges/moves", "bytes moved", "forecast MAPE"]
+                      "splits/merges/moves", "bytes moved", "bytes shared", "forecast MAPE"]
         let rows = runs.map { r in
             let p = r.partitions
             func opt<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "n/a" }
@@ -96,7 +96,7 @@ public struct PolicyComparison: Sendable, Equatable {
                     us(r.all.p50Microseconds), us(r.all.p99Microseconds), us(r.all.p999Microseconds),
                     opt(p.overloadSeconds, fmt), opt(p.mean, mean), opt(p.maximum) { String($0) },
                     "\(opt(p.splits) { String($0) })/\(opt(p.merges) { String($0) })/\(opt(p.moves) { String($0) })",
-                    opt(p.bytesMoved, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }]
+                    opt(p.bytesMoved, fmtBytes), opt(p.bytesShared, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }]
         }
         lines += formatTable(header: header, rows: rows, indent: "  ")
         lines.append("")

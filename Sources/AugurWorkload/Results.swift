@@ -83,6 +83,9 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     public var merges: Int?
     public var moves: Int?
     public var bytesMoved: Int64?
+    /// Bytes reshards handed over by sharing segment files instead of copying them (nil: the
+    /// engine does not say).
+    public var bytesShared: Int64? = nil
     public var overloadSeconds: Double?
     /// Mean absolute percentage error of the engine's load forecast (0.1 = 10%).
     public var forecastError: Double?
@@ -178,6 +181,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("partitions (start → end, max)", "\(opt(p.atStart) { String($0) }) → \(opt(p.atEnd) { String($0) }), max \(opt(p.maximum) { String($0) })"),
             ("splits / merges / moves", "\(opt(p.splits) { String($0) }) / \(opt(p.merges) { String($0) }) / \(opt(p.moves) { String($0) })"),
             ("bytes moved", opt(p.bytesMoved) { fmtBytes($0) }),
+            ("bytes shared (not copied)", opt(p.bytesShared) { fmtBytes($0) }),
             ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
             ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
             ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),

@@ -436,6 +436,7 @@ public final class WorkloadRunner: @unchecked Sendable {
             splits: delta(initial.splits, final.splits), merges: delta(initial.merges, final.merges),
             moves: delta(initial.moves, final.moves), bytesMoved: delta(initial.bytesMoved, final.bytesMoved),
             overloadSeconds: delta(initial.overloadSeconds, final.overloadSeconds), forecastError: forecastError)
+        partitions.bytesShared = delta(initial.bytesShared, final.bytesShared)
         partitions.measuredCapacity = final.measuredCapacity
         partitions.copyBytesPerSecond = final.copyBytesPerSecond
         partitions.forecastFallbacks = delta(initial.forecastFallbacks, final.forecastFallbacks)

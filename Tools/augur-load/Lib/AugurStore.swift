@@ -108,6 +108,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
                                 overloadSeconds: c.overloadSeconds, forecastError: c.forecastError,
                                 forecast: c.forecast.map { ForecastPoint(predicted: $0.point, lower: $0.lower, upper: $0.upper) },
                                 events: events)
+        m.bytesShared = Int64(c.bytesShared)
         m.measuredCapacity = c.measuredCapacity
         m.copyBytesPerSecond = c.copyBytesPerSecond
         m.forecastFallbacks = c.fallbackEntries

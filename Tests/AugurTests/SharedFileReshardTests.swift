@@ -1,0 +1,103 @@
+import Testing
+import Augur
+import AugurSys
+import AugurTestSupport
+
+/// Reshards that share segment files (`ReshardDataMode.shareFiles`, the default): targets view
+/// their sources' files within their own ranges, nothing is copied, and a shared file lives
+/// exactly as long as some partition views it.
+@Suite struct SharedFileReshardTests {
+    static func key(_ i: Int) -> [UInt8] { Array("key\(1000 + i)".utf8) }
+
+    /// A split shares its parent's file. One child then deletes and overwrites keys and merges
+    /// its runs (the full merge drops its tombstones); merging the children back must not bring
+    /// back what that child deleted or overwrote — before and after a reopen — although the
+    /// other child still views the parent's file, which holds the old records. (A merge that
+    /// gave the merged partition the whole file again, instead of each side's slice, would.)
+    /// The parent's file goes once no partition views it.
+    @Test func mergeAfterOneChildRewroteItsPartKeepsItsDeletes() throws {
+        let fs = CrashSimulatingFileSystem()
+        var o = ReshardTests.options(fs)
+        o.maxRunsPerPartition = 2
+        var engine = try Engine.open(at: "/db", options: o)
+        var table = try engine.createTable("t")
+        var model: [[UInt8]: [UInt8]] = [:]
+        for i in 0..<400 { let v = Array("old\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v }
+        try engine.flush()
+        let parentFiles = Set(try fs.listDirectory("/db/seg"))
+        #expect(parentFiles.count == 1)
+
+        let split = try table.requestResharding(.split(at: Self.key(200))).wait()
+        #expect(split.bytesCopied == 0 && split.bytesShared > 0, "\(split)")
+        #expect(Set(try fs.listDirectory("/db/seg")) == parentFiles, "a shared split writes no segment")
+        var stats = try table.partitionStats()
+        #expect(stats.count == 2 && stats.allSatisfy { Set($0.segmentFiles) == parentFiles })
+        #expect(stats.map(\.records) == [200, 200], "each child counts only its slice: \(stats.map(\.records))")
+
+        // The right child rewrites its part: deletes, overwrites, two flushes (the second
+        // merges all its runs, tombstones dropped).
+        for i in stride(from: 200, to: 400, by: 2) { try table.delete(Self.key(i)); model[Self.key(i)] = nil }
+        for i in stride(from: 201, to: 400, by: 4) { let v = Array("new\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v }
+        try engine.flush()
+        try table.put(Self.key(399), Array("last".utf8)); model[Self.key(399)] = Array("last".utf8)
+        try engine.flush()
+        stats = try table.partitionStats()
+        #expect(Set(stats[1].segmentFiles).isDisjoint(with: parentFiles), "the right child merged away its view")
+        #expect(Set(stats[0].segmentFiles) == parentFiles)
+        #expect(parentFiles.isSubset(of: Set(try fs.listDirectory("/db/seg"))), "the left child still views the parent's file")
+
+        let merge = try table.requestResharding(.merge(boundary: Self.key(200))).wait()
+        #expect(merge.bytesCopied == 0, "\(merge)")
+        func check(_ t: Table, _ when: String) throws {
+            for i in 0..<400 { #expect(try t.get(Self.key(i)) == model[Self.key(i)], "\(when): key \(i)") }
+            let rows = try t.scan()
+            #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(when): scan of \(rows.count) rows")
+            let reversed = try t.scan(reverse: true)
+            #expect(reversed.map(\.key) == rows.map(\.key).reversed(), "\(when): reverse scan")
+        }
+        try check(table, "after the merge")
+        try engine.close()
+        engine = try Engine.open(at: "/db", options: o)
+        table = try engine.table(named: "t")
+        try check(table, "after a reopen")
+        #expect(engine.recoveryReport.filesRemoved.isEmpty)
+
+        // Once the merged partition merges its runs, nothing views the parent's file: it goes.
+        try table.put(Self.key(0), Array("x".utf8)); model[Self.key(0)] = Array("x".utf8)
+        try engine.flush()
+        try table.put(Self.key(1), Array("y".utf8)); model[Self.key(1)] = Array("y".utf8)
+        try engine.flush()
+        #expect(Set(try fs.listDirectory("/db/seg")).isDisjoint(with: parentFiles), "the parent's file outlived its last view")
+        try check(table, "after the last view went")
+        try engine.close()
+    }
+
+    /// A boundary move and an N-way split share too; dropping the table removes every file,
+    /// shared or not, once nothing reads them.
+    @Test func moveAndSplitManyShareAndDropTableRemovesSharedFiles() throws {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: ReshardTests.options(fs))
+        // The table's handle stays in this scope: a handle of a dropped table still reads its
+        // old partitions, so their files go once it is gone.
+        try {
+            let table = try engine.createTable("t")
+            let model = try ReshardTests.load(engine, table, count: 900)
+            let files = Set(try fs.listDirectory("/db/seg"))
+            let recordsBefore = try table.partitionStats().map(\.records).reduce(0, +)
+            let many = try table.requestResharding(.splitMany(at: [Self.key(300), Self.key(600)])).wait()
+            let move = try table.requestResharding(.moveBoundary(from: Self.key(300), to: Self.key(450))).wait()
+            #expect(many.bytesCopied == 0 && move.bytesCopied == 0)
+            #expect(Set(try fs.listDirectory("/db/seg")) == files, "sharing reshards write no segment")
+            let stats = try table.partitionStats()
+            #expect(stats.count == 3 && stats.map(\.records).reduce(0, +) == recordsBefore,
+                    "each record counted once across the views: \(stats.map(\.records)), \(recordsBefore) before")
+            for (k, v) in model { #expect(try table.get(k) == v) }
+            #expect(try table.scan().count == model.count)
+            try engine.createTable("other")
+            try engine.dropTable("t")
+        }()
+        let left = try fs.listDirectory("/db/seg")
+        #expect(left.isEmpty, "files of a dropped table stay: \(left)")
+        try engine.close()
+    }
+}
