@@ -109,9 +109,14 @@ enum PredictivePolicy {
             return
         }
 
-        // 2. Split candidate.
+        // 2. Split candidate. Whether to act is decided on the upper bound (the risk); how many
+        // ways, on the load expected — the point forecast, never below the current load. Since
+        // reshards share files (a split copies nothing), a child that does get the upper bound's
+        // load is split again at no copy cost, while children cut for the upper bound would sit
+        // mostly idle and count as partitions the whole time.
         var split: PlannedAction?
-        if let cuts = ctx.balancedCuts(i, peak: peak, target: target, maxWays: options.maxSplitWays),
+        let sizing = outlook.hasForecast ? max(outlook.peakPoint, outlook.current) : peak
+        if let cuts = ctx.balancedCuts(i, peak: sizing, target: target, maxWays: options.maxSplitWays),
            let effect = ctx.splitEffect(i, cuts: cuts, peak: peak, overloadAt: outlook.overloadAt) {
             split = PlannedAction(action: .split(p.id, at: cuts),
                                   reason: ActionReason(code: .predictedOverload, message: why + "; \(cuts.count + 1)-way split"),
