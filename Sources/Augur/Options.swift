@@ -289,6 +289,10 @@ extension PlannerPolicy {
         case .static: break
         case .reactive(let o):
             try OptionLimits.nanos("\(name).sustainNanos", o.sustainNanos)
+            if o.smoothingNanos > 60_000_000_000 {
+                throw .invalidOption(name: "\(name).smoothingNanos", value: String(o.smoothingNanos),
+                                     reason: "must be in 0...60000000000 nanoseconds (at most a minute: a longer mean hides the overload it confirms)")
+            }
             try OptionLimits.nanos("\(name).splitIntervalNanos", o.splitIntervalNanos)
             try OptionLimits.nanos("\(name).mergeWindowNanos", o.mergeWindowNanos)
             try OptionLimits.double("\(name).mergeFraction", o.mergeFraction, 0...1)

@@ -31,8 +31,8 @@ public enum PlannerPolicy: Sendable, Hashable, CustomStringConvertible {
 
 /// Options of the reactive (CockroachDB-style) policy.
 ///
-/// Split: a partition whose utilization stayed above `highWatermark` for
-/// `sustainNanos` (every recent sample) splits 2-way at the load median of its histogram,
+/// Split: a partition whose utilization, averaged over `smoothingNanos`, stayed above
+/// `highWatermark` for `sustainNanos` splits 2-way at the load median of its histogram,
 /// at most once per `splitIntervalNanos` per range. Merge: two neighbours merge when the sum of
 /// their peaks over `mergeWindowNanos` is below `mergeFraction × highWatermark` and both have
 /// existed for the whole window.
@@ -41,6 +41,13 @@ public enum PlannerPolicy: Sendable, Hashable, CustomStringConvertible {
 public struct ReactiveOptions: Sendable, Hashable {
     /// How long load must stay over the threshold before a split. Unit: ns. Default `10 s`.
     public var sustainNanos: UInt64
+    /// Load is judged by its moving mean over this window: every such mean within the last
+    /// `sustainNanos` must be over the threshold (so a steady load is judged as before). Measured cost comes in bursts (a flush
+    /// or a merge of runs doubles one second and not the next; per-second utilization of a
+    /// partition saturated for a minute alternated 0.84 / 0.40 / 0.82 / 0.41 here), so a rule
+    /// on single seconds never fired; CockroachDB's per-second QPS is smoother than cost.
+    /// Unit: ns. Default `5 s`; `0` judges every sample on its own. At most 60 s.
+    public var smoothingNanos: UInt64
     /// Minimum time between two splits of the same range (children inherit it). Unit: ns.
     /// Default `60 s`.
     public var splitIntervalNanos: UInt64
@@ -54,8 +61,10 @@ public struct ReactiveOptions: Sendable, Hashable {
     public init(sustainNanos: UInt64 = 10_000_000_000,
                 splitIntervalNanos: UInt64 = 60_000_000_000,
                 mergeWindowNanos: UInt64 = 300_000_000_000,
-                mergeFraction: Double = 0.5) {
+                mergeFraction: Double = 0.5,
+                smoothingNanos: UInt64 = 5_000_000_000) {
         self.sustainNanos = sustainNanos
+        self.smoothingNanos = smoothingNanos
         self.splitIntervalNanos = splitIntervalNanos
         self.mergeWindowNanos = mergeWindowNanos
         self.mergeFraction = mergeFraction

@@ -1,6 +1,7 @@
 /// The reactive (CockroachDB-style) policy: acts on observed load only.
 ///
-/// - Split: every sample of the last `sustainNanos` is above `highWatermark` → 2-way split at
+/// - Split: every moving mean of utilization over `smoothingNanos` within the last
+///   `sustainNanos` is above `highWatermark` → 2-way split at
 ///   the load median of the histogram ("balanced sampled key"), unless the range (or its
 ///   parent) split less than `splitIntervalNanos` ago.
 /// - Merge: two neighbours, both untouched for `mergeWindowNanos`, whose summed peaks over
@@ -14,9 +15,10 @@ enum ReactivePolicy {
         let hw = capacity.highWatermark
         let interval = max(1, ctx.snapshot.sampleIntervalNanos)
         let needed = Int((options.sustainNanos + interval - 1) / interval)
+        let width = min(needed, max(1, Int((options.smoothingNanos + interval - 1) / interval)))
         for (i, p) in ctx.partitions.enumerated() where p.state == .active {
             let sustained = needed > 0 && p.recent.count >= needed
-                && p.recent.suffix(needed).allSatisfy { capacity.utilization($0) > hw }
+                && Self.everyMovingMean(p.recent.suffix(needed).map { capacity.utilization($0) }, width: width, above: hw)
             if sustained {
                 if !ctx.isFree(i) {
                     ctx.note(PlanFinding(code: .inFlight, partitions: [p.id], message: "\(p.id) over threshold but locked by an in-flight reshard"))
@@ -29,7 +31,8 @@ enum ReactivePolicy {
                     ctx.note(PlanFinding(code: .noSplitPoint, partitions: [p.id], message: "\(p.id) over threshold but its histogram gives no split key"))
                     continue
                 }
-                let msg = "utilization above \(Fmt.f2(hw)) for \(Fmt.seconds(options.sustainNanos)) (now \(Fmt.f2(ctx.outlooks[i].current))): split at load median"
+                let mean = options.smoothingNanos > 0 ? "\(Fmt.seconds(options.smoothingNanos)) mean " : ""
+                let msg = "\(mean)utilization above \(Fmt.f2(hw)) for \(Fmt.seconds(options.sustainNanos)) (now \(Fmt.f2(ctx.outlooks[i].current))): split at load median"
                 ctx.propose(PlannedAction(action: .split(p.id, at: [key]), reason: ActionReason(code: .sustainedOverload, message: msg),
                                           score: ctx.outlooks[i].score, effect: effect),
                             priorityClass: 1, rank: ctx.outlooks[i].current)
@@ -62,6 +65,18 @@ enum ReactivePolicy {
                                       effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
                         priorityClass: 4, rank: -combined)
         }
+    }
+
+    /// Whether every mean of `width` consecutive values of `values` exceeds `threshold`.
+    static func everyMovingMean(_ values: [Double], width: Int, above threshold: Double) -> Bool {
+        guard width >= 1, values.count >= width else { return false }
+        var sum = values.prefix(width).reduce(0, +)
+        if !(sum / Double(width) > threshold) { return false }
+        for j in width..<values.count {
+            sum += values[j] - values[j - width]
+            if !(sum / Double(width) > threshold) { return false }
+        }
+        return true
     }
 
     /// Proposes a split of oversize partition `i` at its data median (both policies).

@@ -126,6 +126,7 @@ struct PlannerCase {
                     case "reactive":
                         var o = ReactiveOptions()
                         if let v = kv["sustain"] { o.sustainNanos = try seconds(v) }
+                        if let v = kv["smoothing"] { o.smoothingNanos = try seconds(v) }
                         if let v = kv["splitInterval"] { o.splitIntervalNanos = try seconds(v) }
                         if let v = kv["mergeWindow"] { o.mergeWindowNanos = try seconds(v) }
                         policy = .reactive(o)

@@ -58,6 +58,7 @@ import Testing
         ("partitioning.policy.targetFill", { $0.partitioning.policy = .predictive(PredictiveOptions(targetFill: .infinity)) }),
         ("partitioning.policy.mergeFraction", { $0.partitioning.policy = .reactive(ReactiveOptions(mergeFraction: .nan)) }),
         ("partitioning.policy.sustainNanos", { $0.partitioning.policy = .reactive(ReactiveOptions(sustainNanos: .max)) }),
+        ("partitioning.policy.smoothingNanos", { $0.partitioning.policy = .reactive(ReactiveOptions(smoothingNanos: 61_000_000_000)) }),
         ("durability.periodic", { $0.durability = .periodic(.seconds(Int64.max)) }),
     ]
 
