@@ -26,8 +26,9 @@ enum ReshardLatency {
     }
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
-                    directWrites: Bool? = nil) throws {
+                    directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles) throws {
         var o = EngineOptions()
+        o.reshardData = data
         if let directWrites { o.rangeCopy.directWrites = directWrites }
         o.durability = .none
         o.walSegmentSize = walSegmentMiB << 20
@@ -80,8 +81,13 @@ enum ReshardLatency {
         let slow = slowPuts.take()
         stop.store(true, ordering: .relaxed)
         Thread.sleep(forTimeInterval: 0.2)
-        print(String(format: "reshard: split of %.0f MiB took %.2f s (%@, %.0f MiB/s copy)", Double(split.bytesTotal) / 1048576,
-                     splitTime, split.copyBackend, split.throughput / 1048576))
+        if data == .shareFiles {
+            print(String(format: "reshard: split of %.0f MiB took %.3f s (shared files: %.0f MiB copied)", Double(split.bytesShared) / 1048576,
+                         splitTime, Double(split.bytesCopied) / 1048576))
+        } else {
+            print(String(format: "reshard: split of %.0f MiB took %.2f s (%@, %.0f MiB/s copy)", Double(split.bytesTotal) / 1048576,
+                         splitTime, split.copyBackend, split.throughput / 1048576))
+        }
         print(String(format: "reshard: foreground p50/p99/p99.9 µs  baseline %.1f / %.1f / %.1f  (%d ops)   during split %.1f / %.1f / %.1f  (%d ops)   p99 ratio %.2f",
                      percentile(baseline, 0.5), percentile(baseline, 0.99), percentile(baseline, 0.999), baseline.count,
                      percentile(during, 0.5), percentile(during, 0.99), percentile(during, 0.999), during.count,

@@ -25,6 +25,8 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case ingestTelemetryOff = "ingest-telemetry-off"
 }
 
+extension ReshardDataMode: ExpressibleByArgument {}
+
 /// How the copier writes reshard targets.
 enum ReshardWrites: String, CaseIterable, ExpressibleByArgument {
     case direct, buffered
@@ -53,6 +55,8 @@ struct Config: ParsableCommand {
     var walSegmentMiB = 64
     @Option(help: "reshard: how the copier writes targets (default: the engine's).")
     var reshardWrites: ReshardWrites?
+    @Option(help: "reshard: share the sources' files (the engine's default) or copy them.")
+    var reshardData: ReshardDataMode = .shareFiles
 
     func validate() throws {
         guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
@@ -182,7 +186,7 @@ do {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
-                               directWrites: config.reshardWrites.map { $0 == .direct })
+                               directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

@@ -123,7 +123,9 @@ extension Engine {
         // cut and lose the rest (found by augur-crash). One fdatasync per flush, any durability.
         try wal.syncCurrent()
         let view = p.view
-        let mergeAll = view.runs.count + 1 > options.maxRunsPerPartition
+        // Also merge when a run is a slice of a shared file that is mostly read by no one any
+        // more: the rewrite frees that file (space is the price of reshards that share files).
+        let mergeAll = view.runs.count + 1 > options.maxRunsPerPartition || view.runs.contains(where: \.holdsMostlyDeadFile)
         var sources: [SourceCursor] = [.memtable(Memtable.Cursor(frozen.memtable))]
         if mergeAll { for r in view.runs { sources.append(.segment(Segment.Cursor(r))) } }
         var cursor = MergedCursor(sources: sources)

@@ -1,5 +1,6 @@
 import AugurSys
 import CAugurSys
+import Synchronization
 
 /// One segment file, mapped read-only and validated once, shared by every ``Segment`` (view)
 /// of it: a reshard that shares files instead of copying them (`ReshardDataMode.shareFiles`)
@@ -35,6 +36,15 @@ final class SegmentFile: @unchecked Sendable {
     fileprivate let kept = AtomicFlag()
     /// Some view was marked obsolete.
     fileprivate let retired = AtomicFlag()
+    /// Data bytes of the views not (yet) obsolete: what of the file some partition still reads.
+    /// Views of one file never overlap once a reshard has committed (during one, targets and
+    /// sources both count, which only overstates it).
+    let viewedBytes = Atomic<Int>(0)
+
+    /// Whether more than half of the file's data is read by no partition any more: the
+    /// partitions still viewing it should merge their part into files of their own (at their
+    /// next flush), so shared files cost at most about twice their live data on disk.
+    var mostlyUnviewed: Bool { viewedBytes.load(ordering: .relaxed) * 2 < dataLength }
 
     /// Opens and validates `path`. `expectedSize` (from the manifest) must match when given.
     init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
@@ -218,6 +228,7 @@ final class Segment: @unchecked Sendable {
     private let leadingEntry: Bool
     let indexCount: Int
     private let obsoleteFlag = AtomicFlag()
+    private let obsoleteOnce = Atomic<Bool>(false)
 
     var path: String { file.path }
     var name: String { file.name }
@@ -276,6 +287,7 @@ final class Segment: @unchecked Sendable {
             }
             recordCount = n
         }
+        file.viewedBytes.add(dataLength, ordering: .relaxed)
     }
 
     deinit {
@@ -283,7 +295,15 @@ final class Segment: @unchecked Sendable {
     }
 
     /// Marks this run as replaced: its file goes once no view of it is in use.
-    func markObsolete() { obsoleteFlag.set() }
+    func markObsolete() {
+        guard !obsoleteOnce.exchange(true, ordering: .relaxed) else { return }
+        file.viewedBytes.subtract(dataLength, ordering: .relaxed)
+        obsoleteFlag.set()
+    }
+
+    /// A slice of a file whose other records no partition reads any more (see
+    /// ``SegmentFile/mostlyUnviewed``): merging it into a file of its own frees the rest.
+    var holdsMostlyDeadFile: Bool { !isWholeFile && file.mostlyUnviewed }
 
     /// How the manifest names this run.
     var runRecord: RunRecord {

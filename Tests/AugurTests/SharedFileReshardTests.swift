@@ -100,4 +100,42 @@ import AugurTestSupport
         #expect(left.isEmpty, "files of a dropped table stay: \(left)")
         try engine.close()
     }
+
+    /// Space: once more than half of a shared file is read by no partition (the others merged
+    /// their parts away), the next flush of a partition still viewing a slice of it merges its
+    /// runs into a file of its own — even below `maxRunsPerPartition` — so the file goes.
+    /// Without that rule a quiet partition would keep its parent's whole file for ever.
+    @Test func aMostlyUnviewedSharedFileIsMergedAwayAtTheNextFlush() throws {
+        let fs = CrashSimulatingFileSystem()
+        var o = ReshardTests.options(fs)
+        o.maxRunsPerPartition = 2
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        var model: [[UInt8]: [UInt8]] = [:]
+        for i in 0..<400 { let v = Array("old\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v }
+        try engine.flush()
+        let parentFiles = Set(try fs.listDirectory("/db/seg"))
+        try table.requestResharding(.splitMany(at: [Self.key(100), Self.key(200), Self.key(300)])).wait()
+        // Three of the four children merge their slices away (two flushes each: the second
+        // exceeds maxRunsPerPartition); the first child stays quiet.
+        for round in 0..<2 {
+            for i in [150, 250, 350] {
+                let v = Array("r\(round)-\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v
+            }
+            try engine.flush()
+        }
+        var stats = try table.partitionStats()
+        #expect(stats.dropFirst().allSatisfy { Set($0.segmentFiles).isDisjoint(with: parentFiles) })
+        #expect(Set(stats[0].segmentFiles) == parentFiles, "the quiet child still views a quarter of its parent's file")
+        #expect(parentFiles.isSubset(of: Set(try fs.listDirectory("/db/seg"))))
+        // One write and a flush: one run plus the new one is within maxRunsPerPartition, but
+        // the file is three quarters unviewed, so the flush merges and the file goes.
+        try table.put(Self.key(5), Array("new".utf8)); model[Self.key(5)] = Array("new".utf8)
+        try engine.flush()
+        stats = try table.partitionStats()
+        #expect(stats[0].segmentCount == 1 && Set(stats[0].segmentFiles).isDisjoint(with: parentFiles), "\(stats[0].segmentFiles)")
+        #expect(Set(try fs.listDirectory("/db/seg")).isDisjoint(with: parentFiles), "the mostly unviewed file stays")
+        for i in 0..<400 { #expect(try table.get(Self.key(i)) == model[Self.key(i)], "key \(i)") }
+        try engine.close()
+    }
 }
