@@ -661,8 +661,10 @@ extension Engine {
                         case .refused(let why):
                             decision.error = why
                             // The planner proposes the same refused action every tick until the
-                            // load changes: log it once a minute, not once a second.
-                            let key = table.name + " " + decision.action
+                            // load changes: log it once a minute, not once a second. Keyed by kind
+                            // and partitions: the rendered action carries predicted utilizations
+                            // (and cut keys from a moving histogram) that differ every tick.
+                            let key = "\(table.name) \(decision.kind) \(decision.partitions)"
                             if let last = controller.refusals[key], now &- last < 60_000_000_000 { continue }
                             controller.refusals[key] = now
                         case .nothing:

@@ -332,6 +332,25 @@ import AugurTestSupport
         #expect(lines.contains("\"forecast-fallback\"") && lines.contains("\"forecast-restored\""))
     }
 
+    /// Writes only to the four lowest keys: the planner reads every write landing in one bucket
+    /// as appends at the top and proposes pre-creation every tick; the executor refuses it (the
+    /// recent writes start below the data median). Tried without the fix (refusals keyed by the
+    /// rendered action, whose predicted utilization follows the load): logged 11 times in
+    /// 125 s, often a second apart.
+    @Test func aRepeatedRefusalIsLoggedOncePerMinute() throws {
+        let (o, clock) = options(.predictive(PredictiveOptions()))
+        let (engine, table) = try loadedStore(o)
+        var n = 0
+        var d: [PartitioningDecision] = []
+        // Under capacity (no split), at a rate that changes every second.
+        for s in 0..<125 { d += try second(engine, table, clock, ops: 100 + 60 * (s % 5), keys: 4, n: &n) }
+        let refused = d.filter { $0.kind == "precreate" && $0.error != nil }
+        #expect((1...3).contains(refused.count), "at most one refusal a minute, logged \(refused.count) times in 125 s: \(refused.map(\.action))")
+        for (a, b) in zip(refused, refused.dropFirst()) { #expect(b.time - a.time >= 60_000_000_000) }
+        #expect(!d.contains { $0.executed }, "\(d.map(\.action))")
+        try engine.close()
+    }
+
     @Test func staticCountsOverload() throws {
         let (o, clock) = options(.static)
         let engine = try Engine.open(at: "/db", options: o)
