@@ -11,6 +11,12 @@
 /// series), dividing by λ would grow P without bound; the update skips the division once P's
 /// diagonal passes `maximumVariance`.
 ///
+/// An explosive fit (a root of the AR polynomial well outside the unit circle) reports itself not
+/// warm until the fit settles again, so the ensemble leaves it out: fitted on a few steps of a
+/// geometric ramp — a moving hotspot entering a range triples its load step after step — the
+/// recursion learns z(t) ≈ 3·z(t−1) and forecast 25 M ops/s six steps ahead of 37 k, which
+/// carried the ensemble to 0.8 M and split the range four ways every few seconds.
+///
 /// Why seasonal differencing: it removes the level and the longest season in one subtraction,
 /// leaving a short-memory process that a low-order AR captures — a cheap online stand-in for
 /// a seasonal ARIMA.
@@ -29,6 +35,7 @@ struct AutoRegressive: OnlineForecastModel, Sendable {
     private var differences: RingBuffer     // z, last p values
     private var seen = 0
     private var fitted = 0
+    private var explosive = false
     private var scale = 1.0
     private var inverseScale = 1.0
     private var coefficients: ContiguousArray<Double>   // [c, a₁, …, a_p]
@@ -53,7 +60,43 @@ struct AutoRegressive: OnlineForecastModel, Sendable {
         gain = ContiguousArray(repeating: 0, count: k)
     }
 
-    var isWarm: Bool { fitted >= settleObservations }
+    var isWarm: Bool { fitted >= settleObservations && !explosive }
+
+    /// Largest modulus a root of the AR recursion may have (in the `z` domain). Unit roots and
+    /// repeated ones (levels, linear and quadratic trends) stay under it; a fit whose six-step
+    /// forecast grows geometrically by more than ρ⁶ ≈ 1.5 does not.
+    static let stabilityRadius = 1.067
+
+    /// Whether the AR recursion z(t) = Σ aᵢ·z(t−i) with `coefficients` (a₁…a_p) has a root of
+    /// modulus ≥ `stabilityRadius`, or a non-finite coefficient. Schur–Cohn step-down on the
+    /// coefficients scaled by ρ^−i (which divides every root by ρ): all reflection coefficients
+    /// under 1 in magnitude ⇔ all roots inside the circle of radius ρ. O(p²) flops,
+    /// allocation-free (a stack buffer of p doubles) — an impulse-response test of 64 steps
+    /// cost a third of the whole ensemble's update.
+    static func isExplosive(_ coefficients: UnsafeBufferPointer<Double>) -> Bool {
+        let p = coefficients.count
+        guard p > 0 else { return false }
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * p) { buffer in
+            // c[i−1] = −aᵢ/ρⁱ: the monic polynomial 1 + c₁x + … + c_p x^p in x = 1/z.
+            let c = UnsafeMutableBufferPointer(rebasing: buffer[0..<p])
+            let next = UnsafeMutableBufferPointer(rebasing: buffer[p..<(2 * p)])
+            var scale = 1.0
+            for i in 0..<p {
+                scale /= stabilityRadius
+                c[i] = -coefficients[i] * scale
+            }
+            var m = p
+            while m > 0 {
+                let k = c[m - 1]
+                guard k.isFinite, abs(k) < 1 else { return true }
+                let denominator = 1 - k * k
+                for i in 0..<(m - 1) { next[i] = (c[i] - k * c[m - 2 - i]) / denominator }
+                for i in 0..<(m - 1) { c[i] = next[i] }
+                m -= 1
+            }
+            return false
+        }
+    }
 
     /// The fitted model in data units: z(t) = intercept + Σ coefficients[i−1]·z(t−i).
     var fittedCoefficients: (intercept: Double, coefficients: [Double]) {
@@ -89,6 +132,9 @@ struct AutoRegressive: OnlineForecastModel, Sendable {
             if fitted == 0 { fixScale() }
             update(target: z * inverseScale)
             fitted += 1
+            if fitted >= settleObservations {
+                explosive = coefficients.withUnsafeBufferPointer { Self.isExplosive(UnsafeBufferPointer(rebasing: $0[1...])) }
+            }
         }
         differences.push(z)
     }

@@ -49,4 +49,35 @@ struct AutoRegressiveTests {
         let f = path(model, steps: 3)
         for value in f { #expect(value.isFinite && isClose(value, 3, tolerance: 1e-6), "\(f)") }
     }
+
+    @Test func explosiveRecursionsAreToldFromTrendsAndDecay() {
+        func explosive(_ a: [Double]) -> Bool { a.withUnsafeBufferPointer { AutoRegressive.isExplosive($0) } }
+        // Stationary, unit roots and repeated unit roots (level, linear and quadratic trends).
+        for a in [[0.7], [-0.9], [1.0], [2.0, -1.0], [3.0, -3.0, 1.0], [0.5, 0.3, 0.1]] {
+            #expect(!explosive(a), "\(a)")
+        }
+        // A complex pair of modulus 0.95 (a damped cycle) and of modulus 1.1 (a growing one).
+        let cosTheta = 0.5403023058681398            // cos 1 rad: a cycle of about 6.3 steps
+        #expect(!explosive([2 * 0.95 * cosTheta, -0.95 * 0.95]))
+        #expect(explosive([2 * 1.1 * cosTheta, -1.1 * 1.1]))
+        // Geometric growth, alternating growth, growth every second step, non-finite.
+        for a in [[1.1], [3.0], [-1.2], [0, 1.21], [.infinity], [.nan, 0.1]] { #expect(explosive(a), "\(a)") }
+        // The line is a root's modulus of `stabilityRadius` (1.067), as a pair of real roots too.
+        #expect(!explosive([1.06]) && explosive([1.075]))
+        #expect(!explosive([1.06 + 0.5, -1.06 * 0.5]) && explosive([1.075 + 0.5, -1.075 * 0.5]))
+    }
+
+    @Test func anExplosiveFitIsLeftOutUntilItSettles() {
+        let seed: UInt64 = 11
+        var rng = SeededRandom(seed: seed)
+        var model = AutoRegressive(order: 1, differencingLag: 0, forgetting: 0.9, settleObservations: 5)
+        // A geometric ramp: the fit learns y(t) ≈ 1.5·y(t−1).
+        var y = 1.0
+        for _ in 0..<30 { y *= 1.5; model.observe(y) }
+        #expect(!model.isWarm, "a₁ = \(model.fittedCoefficients.coefficients)")
+        // Then a stationary AR(1): with forgetting the fit returns under the unit circle.
+        var z = 0.0
+        for _ in 0..<400 { z = 2 + 0.5 * z + rng.gaussian(); model.observe(z) }
+        #expect(model.isWarm, "seed \(seed): a₁ = \(model.fittedCoefficients.coefficients)")
+    }
 }

@@ -109,4 +109,20 @@ struct EnsembleTests {
         for t in 0..<100 { try ensemble.observe(Double(t % 7)) }
         #expect(try ensemble.forecast().steps.allSatisfy { $0.point.isFinite })
     }
+
+    /// One range's load, per 5-s step, as a moving hotspot left it, came back and entered it
+    /// (from the simulator's replay of `make compare`'s predictive run). Before the AR member's
+    /// stability check, its AR(3) fit tripled the load each step (113 k … 25 M ops/s) and
+    /// carried the ensemble to 818 k ops/s six steps out.
+    @Test func aGeometricRampIsNotExtrapolatedGeometrically() throws {
+        let y: [Double] = [36, 9, 11, 15, 19, 25, 32, 38, 81, 418, 777, 1658, 3216, 6202, 6586, 5993, 5506, 4715,
+                           3633, 1705, 261, 81, 62, 50, 47, 50, 62, 81, 111, 135, 167, 294, 2392, 5544, 12229, 37407]
+        var options = ForecastOptions()
+        options.horizon = 6
+        let ensemble = try ForecastEnsemble(options: options)
+        try ensemble.observe(contentsOf: y)
+        let f = try ensemble.forecast()
+        for s in f.steps { #expect(s.point.isFinite && s.point < 2 * y.last!, "step \(s.step): \(s.point)") }
+        #expect(!ensemble.memberForecasts().contains { $0.model == "autoregressive" })
+    }
 }
