@@ -309,6 +309,7 @@ extension PlannerPolicy {
             try OptionLimits.int("\(name).precreateCount", o.precreateCount, 0...1024)
             try OptionLimits.nanos("\(name).splitIntervalNanos", o.splitIntervalNanos)
             try OptionLimits.nanos("\(name).sustainWithoutForecastNanos", o.sustainWithoutForecastNanos)
+            try OptionLimits.double("\(name).splitProbability", o.splitProbability, 0...1, lowExclusive: true)
         }
     }
 }

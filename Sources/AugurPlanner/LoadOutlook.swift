@@ -35,6 +35,8 @@ public struct LoadOutlook: Sendable, Hashable {
         public var point: Double
         /// Upper bound at the policy's level, utilization.
         public var upper: Double
+        /// Standard deviation the bound implies (`(upper − point) / z` of its level), utilization.
+        public var sigma: Double
     }
 
     /// Computes the outlook of `partition` at `now`.
@@ -111,11 +113,11 @@ public struct LoadOutlook: Sendable, Hashable {
                     point = max(point, wPoint)
                     upper = max(upper, wUpper, point)
                 }
-                steps.append(OutlookStep(at: at, point: point, upper: upper))
+                let sigma = max((upper - point) / zUsed, 0.01 * point, 1e-6)
+                steps.append(OutlookStep(at: at, point: point, upper: upper, sigma: sigma))
                 peak = max(peak, upper)
                 peakPoint = max(peakPoint, point)
                 trough = min(trough ?? point, point)
-                let sigma = max((upper - point) / zUsed, 0.01 * point, 1e-6)
                 score = max(score, 1 - NormalDistribution.cdf((hw - point) / sigma))
                 if overloadAt == nil, upper > 1 {
                     overloadAt = max(now, at &- f.stepNanos)

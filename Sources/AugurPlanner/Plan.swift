@@ -28,6 +28,9 @@ public enum ReasonCode: String, Sendable, Hashable, CaseIterable {
     case inFlight = "in-flight"
     /// Over the threshold without a forecast, but not for long enough yet.
     case notSustained = "not-sustained"
+    /// The forecast's upper bound crosses the high watermark, but the chance that the load does
+    /// is below the predictive policy's `splitProbability`: no relief yet.
+    case unlikely = "unlikely"
     /// Split wanted but the range split less than the split interval ago.
     case splitInterval = "split-interval"
     /// Relief needed but no split key or move fits (e.g. no histogram).

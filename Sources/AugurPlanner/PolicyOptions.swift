@@ -120,6 +120,14 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// Minimum time between two splits of the same range (children inherit their parent's
     /// split time), unless the point forecast itself exceeds capacity. Unit: ns. Default `15 s`.
     public var splitIntervalNanos: UInt64
+    /// With a forecast that has intervals, relief is decided when the probability that the load
+    /// exceeds the high watermark within the horizon — read from the point forecast and its
+    /// interval as a normal distribution (``LoadOutlook/score``) — is at least this. `0.5` acts
+    /// when the expected load crosses the watermark (risk-neutral: a split that was not needed
+    /// costs a partition as much as an overload it prevents costs a partition-second); lower
+    /// values act on the interval's tail. A merge needs the merged pair's probability under half
+    /// of it. Dimensionless, in `(0, 1]`. Default `0.5`.
+    public var splitProbability: Double
 
     /// Creates predictive options; every parameter has the documented default.
     public init(intervalLevel: Double = 0.95,
@@ -133,7 +141,8 @@ public struct PredictiveOptions: Sendable, Hashable {
                 appendFraction: Double = 0.9,
                 precreateCount: Int = 2,
                 splitIntervalNanos: UInt64 = 15_000_000_000,
-                sustainWithoutForecastNanos: UInt64 = 5_000_000_000) {
+                sustainWithoutForecastNanos: UInt64 = 5_000_000_000,
+                splitProbability: Double = 0.5) {
         self.intervalLevel = intervalLevel
         self.noIntervalMargin = noIntervalMargin
         self.currentSamples = currentSamples
@@ -146,5 +155,6 @@ public struct PredictiveOptions: Sendable, Hashable {
         self.precreateCount = precreateCount
         self.splitIntervalNanos = splitIntervalNanos
         self.sustainWithoutForecastNanos = sustainWithoutForecastNanos
+        self.splitProbability = splitProbability
     }
 }

@@ -1,5 +1,7 @@
-/// The predictive policy: plans for the upper bound of each partition's forecast over the
-/// horizon (never below the current load).
+/// The predictive policy: acts when the forecast makes crossing the high watermark within the
+/// horizon likely (`splitProbability`, read from the point forecast and its interval; without
+/// intervals, the current load or point forecast plus a margin), and sizes the relief by the
+/// point forecast (never below the current load).
 ///
 /// Relief (predicted peak above `highWatermark`), cheapest first:
 /// 1. a single key too hot for any partition is reported (`hot-key`) and not split around
@@ -11,8 +13,8 @@
 ///
 /// Merges: neighbours untouched for the cooldown whose summed point forecasts over the horizon
 /// and summed peaks over `mergeWindowNanos` stay under `lowWatermark` (or under `targetFill`
-/// when one side is below the minimum size), and whose summed upper bounds stay under
-/// `highWatermark`; deferred (`not-at-trough`) unless the
+/// when one side is below the minimum size), and whose chance of crossing `highWatermark`
+/// together stays under half of `splitProbability`; deferred (`not-at-trough`) unless the
 /// current combined load is within `troughTolerance` of the lowest point forecast.
 ///
 /// Appends: the last partition whose writes all land at its highest written keys pre-creates
@@ -45,8 +47,20 @@ enum PredictivePolicy {
             // load now must be above the merge threshold: a forecast issued before a collapse
             // is stale until the next step closes — unless the key-share forecast says the load
             // is on its way here (`arriving`): then acting before it arrives is the point.
+            //
+            // With intervals, "the upper bound says when" is read as a probability: act when the
+            // chance of crossing the watermark within the horizon reaches `splitProbability`.
+            // Acting whenever the 95 % bound crossed it (a 2.5 % chance) split cold ranges ahead
+            // of a moving hotspot on young, wide intervals (bounds 1.6–6.5 at points 0.4–0.7)
+            // and held twice reactive's partitions; a split that shares files takes about a
+            // second, so waiting for the expected load to cross still acts well before overload.
             let loadedOrArriving = outlook.current > capacity.lowWatermark || p.forecast?.arriving == true
-            if outlook.peakUpper > hw, outlook.peakPoint > min(options.targetFill, hw), loadedOrArriving {
+            let atRisk = outlook.hasForecast ? outlook.score >= options.splitProbability : outlook.peakUpper > hw
+            if !atRisk, outlook.peakUpper > hw, loadedOrArriving {
+                ctx.note(PlanFinding(code: .unlikely, partitions: [p.id],
+                                     message: "\(p.id) forecast upper bound \(Fmt.f2(outlook.peakUpper)) > \(Fmt.f2(hw)), but P(> \(Fmt.f2(hw))) = \(Fmt.f2(outlook.score)) < \(Fmt.f2(options.splitProbability)) (point \(Fmt.f2(outlook.peakPoint)))"))
+            }
+            if atRisk, outlook.peakUpper > hw, outlook.peakPoint > min(options.targetFill, hw), loadedOrArriving {
                 if !ctx.isFree(i) {
                     ctx.note(PlanFinding(code: .inFlight, partitions: [p.id],
                                          message: "\(p.id) predicted peak \(Fmt.f2(outlook.peakUpper)) but locked by an in-flight reshard"))
@@ -225,21 +239,28 @@ enum PredictivePolicy {
             guard Double(a.sizeBytes + b.sizeBytes) <= Double(capacity.maxPartitionBytes) * capacity.highWatermark else { continue }
             let undersized = a.sizeBytes < capacity.minPartitionBytes || b.sizeBytes < capacity.minPartitionBytes
             let limit = undersized ? options.targetFill : capacity.lowWatermark
-            // Expected load (point forecasts) must stay under the merge threshold, and even the
-            // upper bound must not reach the split threshold: the merged partition is not
-            // expected to need a split over the horizon. (Requiring the upper bound itself under
-            // the merge threshold kept every pair apart for as long as a load collapse stayed
-            // in the residual window — an hour — since honest intervals are wide after one.)
+            // Expected load (point forecasts) must stay under the merge threshold, and the
+            // merged pair's chance of crossing the split threshold over the horizon must stay
+            // under half of what triggers a split (hysteresis): the merged partition is not
+            // expected to need a split. The pair's spread is taken as the sum of both sides'
+            // (fully correlated: the cautious reading). Requiring the 95 % upper bound itself
+            // under the high watermark kept cold pairs apart through whole troughs, since
+            // young intervals are wide; requiring it under the merge threshold kept them apart
+            // for as long as a load collapse stayed in the residual window (an hour).
             var upper = oa.current + ob.current
             var point = upper
             var trough = Double.infinity
+            var risk = 0.0
             for k in oa.steps.indices {
+                let stepPoint = oa.steps[k].point + ob.steps[k].point
                 upper = max(upper, oa.steps[k].upper + ob.steps[k].upper)
-                point = max(point, oa.steps[k].point + ob.steps[k].point)
-                trough = min(trough, oa.steps[k].point + ob.steps[k].point)
+                point = max(point, stepPoint)
+                trough = min(trough, stepPoint)
+                let sigma = max(oa.steps[k].sigma + ob.steps[k].sigma, 1e-6)
+                risk = max(risk, 1 - NormalDistribution.cdf((capacity.highWatermark - stepPoint) / sigma))
             }
             let longPeak = capacity.utilization(pa + pb)
-            guard point < limit, longPeak < limit, upper < capacity.highWatermark else { continue }
+            guard point < limit, longPeak < limit, risk < options.splitProbability / 2 else { continue }
             let current = oa.current + ob.current
             let action = ReshardAction.merge(left: a.id, right: b.id)
             if current > trough * (1 + options.troughTolerance) {
@@ -248,7 +269,7 @@ enum PredictivePolicy {
                 continue
             }
             let code: ReasonCode = undersized ? .undersized : .idle
-            let msg = "combined forecast \(Fmt.f2(point)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit)), upper bound \(Fmt.f2(upper)) < \(Fmt.f2(capacity.highWatermark))"
+            let msg = "combined forecast \(Fmt.f2(point)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit)), P(> \(Fmt.f2(capacity.highWatermark))) \(Fmt.f2(risk)) < \(Fmt.f2(options.splitProbability / 2)) (upper bound \(Fmt.f2(upper)))"
             let merged = PredictedPartition(range: KeyRange(lower: a.range.lower, upper: b.range.upper),
                                             predictedUtilization: upper, predictedBytes: a.sizeBytes + b.sizeBytes)
             ctx.propose(PlannedAction(action: action, reason: ActionReason(code: code, message: msg),

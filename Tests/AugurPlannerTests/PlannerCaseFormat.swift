@@ -7,7 +7,7 @@ import AugurStats
 ///
 ///     # comment
 ///     policy predictive|reactive|static [targetFill=0.6 level=0.95 maxWays=8 mergeWindow=1800s
-///                                        trough=0.1 hotKey=0.5 sustain=10s splitInterval=60s]
+///                                        trough=0.1 hotKey=0.5 splitP=0.5 sustain=10s splitInterval=60s]
 ///     capacity ops=1000 wbytes=4M size=8G minsize=64M hw=0.8 lw=0.3 horizon=120s cooldown=600s concurrency=4
 ///     now 3600s
 ///     partition p1 lo=- hi=80 size=2G created=0s recent=700x15 wbpo=0 peaks=300s:750,1800s:800
@@ -138,6 +138,7 @@ struct PlannerCase {
                         if let v = kv["mergeWindow"] { o.mergeWindowNanos = try seconds(v) }
                         if let v = kv["trough"].flatMap(Double.init) { o.troughTolerance = v }
                         if let v = kv["hotKey"].flatMap(Double.init) { o.hotKeyFraction = v }
+                        if let v = kv["splitP"].flatMap(Double.init) { o.splitProbability = v }
                         policy = .predictive(o)
                     default: throw ParseError(line: n + 1, message: "unknown policy \(tokens[1])")
                     }

@@ -56,6 +56,8 @@ import Testing
         ("partitioning.capacity.minPartitionBytes", { $0.partitioning.capacity.minPartitionBytes = .max }),
         ("partitioning.policy.maxSplitWays", { $0.partitioning.policy = .predictive(PredictiveOptions(maxSplitWays: 1)) }),
         ("partitioning.policy.targetFill", { $0.partitioning.policy = .predictive(PredictiveOptions(targetFill: .infinity)) }),
+        ("partitioning.policy.splitProbability", { $0.partitioning.policy = .predictive(PredictiveOptions(splitProbability: 0)) }),
+        ("partitioning.policy.splitProbability", { $0.partitioning.policy = .predictive(PredictiveOptions(splitProbability: .nan)) }),
         ("partitioning.policy.mergeFraction", { $0.partitioning.policy = .reactive(ReactiveOptions(mergeFraction: .nan)) }),
         ("partitioning.policy.sustainNanos", { $0.partitioning.policy = .reactive(ReactiveOptions(sustainNanos: .max)) }),
         ("partitioning.policy.smoothingNanos", { $0.partitioning.policy = .reactive(ReactiveOptions(smoothingNanos: 61_000_000_000)) }),
