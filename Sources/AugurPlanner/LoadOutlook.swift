@@ -63,7 +63,7 @@ public struct LoadOutlook: Sendable, Hashable {
             sigma0 = (window.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(window.count - 1)).squareRoot()
         }
         sigma0 = max(sigma0, 0.02 * current, 1e-6)
-        var score = 1 - NormalDistribution.cdf((hw - current) / sigma0)
+        var score = NormalDistribution.exceedance(of: hw, mean: current, sigma: sigma0)
         var overloadAt: UInt64? = current > 1 ? now : nil
 
         // Utilization per forecast unit: ops/opsCap, or write bytes per op when they dominate.
@@ -118,7 +118,7 @@ public struct LoadOutlook: Sendable, Hashable {
                 peak = max(peak, upper)
                 peakPoint = max(peakPoint, point)
                 trough = min(trough ?? point, point)
-                score = max(score, 1 - NormalDistribution.cdf((hw - point) / sigma))
+                score = max(score, NormalDistribution.exceedance(of: hw, mean: point, sigma: sigma))
                 if overloadAt == nil, upper > 1 {
                     overloadAt = max(now, at &- f.stepNanos)
                 }

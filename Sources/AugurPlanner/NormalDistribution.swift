@@ -22,6 +22,12 @@ public enum NormalDistribution {
 
     private static let zTable: [(Double, Double)] = [(0.5, 0.6745), (0.8, 1.2816), (0.9, 1.6449), (0.95, 1.9600), (0.99, 2.5758)]
 
+    /// P(X > threshold) for X normal with `mean` and standard deviation `sigma`: the chance a
+    /// load forecast as `mean` ± `sigma` crosses `threshold` (scores, split and merge rules).
+    public static func exceedance(of threshold: Double, mean: Double, sigma: Double) -> Double {
+        1 - cdf((threshold - mean) / sigma)
+    }
+
     /// Φ(x), the standard normal CDF, via the C library's `erfc`.
     public static func cdf(_ x: Double) -> Double {
         if x.isNaN { return 0.5 }

@@ -257,7 +257,7 @@ enum PredictivePolicy {
                 point = max(point, stepPoint)
                 trough = min(trough, stepPoint)
                 let sigma = max(oa.steps[k].sigma + ob.steps[k].sigma, 1e-6)
-                risk = max(risk, 1 - NormalDistribution.cdf((capacity.highWatermark - stepPoint) / sigma))
+                risk = max(risk, NormalDistribution.exceedance(of: capacity.highWatermark, mean: stepPoint, sigma: sigma))
             }
             let longPeak = capacity.utilization(pa + pb)
             guard point < limit, longPeak < limit, risk < options.splitProbability / 2 else { continue }
