@@ -11,6 +11,7 @@
 //   3. commit `setRuns(…, flushedSeq: upToSeq)` to the manifest;
 //   4. install the run, drop the frozen memtable, mark replaced runs obsolete.
 // A failure before 3 removes the new file and leaves the frozen memtable to be retried.
+import AugurStats
 import AugurSys
 import Synchronization
 
@@ -52,11 +53,13 @@ extension Engine {
             }
             p.gate.unlock()
             // Flush and merge time is the partition's cost too: a partition whose every flush
-            // rewrites a large run is expensive even at a modest operation rate.
-            let started = MonotonicClock.nanos()
-            defer { p.cost.addShared(.maintenance, nanos: MonotonicClock.nanos() &- started) }
+            // rewrites a large run is expensive even at a modest operation rate. Charged as the
+            // work proceeds (see MaintenanceCharge), so a long merge shows as load over the
+            // seconds it ran, not as one second of several seconds' work.
+            let charge = MaintenanceCharge(meter: p.cost)
+            defer { charge.chargeElapsed() }
             while let oldest = p.view.frozen.last {
-                try flushFrozen(p, oldest)
+                try flushFrozen(p, oldest, charge: charge)
             }
         }
     }
@@ -73,7 +76,8 @@ extension Engine {
     /// when there is nothing to write. Caller decides whether tombstones are kept.
     func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
                       until end: [UInt8]?, including include: ((UnsafeRawBufferPointer) -> Bool)? = nil,
-                      named fixedName: String? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+                      named fixedName: String? = nil,
+                      charge: MaintenanceCharge? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
         let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
         let path = joinPath(segmentDirectory, name)
         // The caller takes the name out of `filesInProgress` once the manifest references the
@@ -89,6 +93,7 @@ extension Engine {
                     try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
                 }
                 cursor.advance()
+                charge?.recordVisited()
             }
             count = writer.count
             if count > 0 {
@@ -116,12 +121,13 @@ extension Engine {
         }
     }
 
-    private func flushFrozen(_ p: Partition, _ frozen: FrozenMemtable) throws(AugurError) {
+    private func flushFrozen(_ p: Partition, _ frozen: FrozenMemtable, charge: MaintenanceCharge) throws(AugurError) {
         // The WAL first: the frozen memtable may hold part of a batch whose frame is not yet
         // synced (its writer waits for group commit after releasing the gates). A run made
         // durable before that frame would keep this partition's part of the batch after a power
         // cut and lose the rest (found by augur-crash). One fdatasync per flush, any durability.
         try wal.syncCurrent()
+        charge.chargeElapsed()
         let view = p.view
         // Also merge when a run is a slice of a shared file that is mostly read by no one any
         // more: the rewrite frees that file (space is the price of reshards that share files).
@@ -134,7 +140,9 @@ extension Engine {
         cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
         // Tombstones must stay only while an older run below might still hold the key.
         let keepTombstones = !mergeAll && !view.runs.isEmpty
-        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound)
+        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound,
+                                       charge: charge)
+        charge.chargeElapsed()
         defer { if let written { filesInProgress.withLock { _ = $0.remove(written.record.name) } } }
         options.crashPoint?(.flushSegmentWritten)
         let keptRecords = mergeAll ? [] : p.runRecords
@@ -153,7 +161,7 @@ extension Engine {
             let keep = !p.indexesReady.contains(indexID) || (!merge && !runs.isEmpty)
             // Carried layers hold entries of neighbours: keep those whose primary key is ours.
             let w = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keep, until: nil,
-                                     including: { p.containsPrimaryKey(ofEntry: $0) })
+                                     including: { p.containsPrimaryKey(ofEntry: $0) }, charge: charge)
             let kept = merge ? [] : (p.indexRunRecords[indexID] ?? [])
             indexResults.append((indexID, w, (w.map { [$0.record] } ?? []) + kept, merge))
         }
@@ -266,3 +274,41 @@ extension Engine {
         wal.trim(flushedFloor: floor)
     }
 }
+
+/// Charges one partition's maintenance (a flush, with the merge it may do) to its cost meter as
+/// the work proceeds: every `recordsPerCharge` records written or skipped, and after each step
+/// that may wait (WAL sync, segment sync). Charged once at the end, a merge of a few hundred MiB
+/// landed as several seconds of work in one controller sample: the partition read as saturated
+/// for that second (overload counted, forecasts fed a spike) and idle for the seconds the merge
+/// really ran. Wall time, like the foreground's: waits of the maintenance are part of what the
+/// partition costs (see CostMeter).
+///
+/// Thread-safety: used by the one thread doing the maintenance.
+final class MaintenanceCharge {
+    private let meter: CostMeter
+    private var last: UInt64
+    private var visited = 0
+    /// 256 records: a few hundred KiB of writing between charges with 1 KB values. One clock
+    /// read and one atomic add per 256 records is noise beside writing them (an estimate, not a
+    /// measurement: each record costs hundreds of nanoseconds, the charge tens).
+    static let recordsPerCharge = 256
+
+    init(meter: CostMeter) {
+        self.meter = meter
+        last = MonotonicClock.nanos()
+    }
+
+    @inline(__always)
+    func recordVisited() {
+        visited &+= 1
+        if visited % Self.recordsPerCharge == 0 { chargeElapsed() }
+    }
+
+    /// Adds the time since the last charge.
+    func chargeElapsed() {
+        let now = MonotonicClock.nanos()
+        meter.addShared(.maintenance, nanos: now &- last)
+        last = now
+    }
+}
+

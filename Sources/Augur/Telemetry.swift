@@ -157,6 +157,12 @@ extension Engine {
     @_spi(Testing) public static func telemetryThreadCells(instance: UInt64) -> Int {
         liveTelemetryCells.withLock { $0.values.filter { $0 == instance }.count }
     }
+
+    /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
+    /// (tests: when a flush's work reaches the partition's cost).
+    @_spi(Testing) public func maintenanceNanos(table name: String) throws(AugurError) -> [UInt64] {
+        try table(named: name).map.partitions.map { $0.cost.totals().maintenance }
+    }
 }
 
 final class Telemetry: @unchecked Sendable {

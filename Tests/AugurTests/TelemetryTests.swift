@@ -3,6 +3,7 @@ import Testing
 import AugurSys
 import AugurTestSupport
 import Dispatch
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -199,6 +200,38 @@ import Glibc
         let reopened = try Engine.open(at: "/db", options: o)    // the file is part of the store
         #expect(reopened.recoveryReport.filesRemoved.isEmpty)
         try reopened.close()
+    }
+
+    /// A flush's work reaches the partition's cost while it runs, so a long merge reads as load
+    /// over the seconds it took rather than as one second of it all (issue 14: charged at the
+    /// end, a merge made its partition look saturated for one sample and idle for the others).
+    /// Charged once at the end, a poller sees one non-zero total; charged as it runs, many.
+    @Test func aFlushIsChargedToItsPartitionAsItRuns() throws {
+        let clock = ManualClock()
+        var o = options(clock)
+        o.memtableFlushSize = 1 << 30                    // only the explicit flush below
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        let value = [UInt8](repeating: 7, count: 200)
+        for i in 0..<150_000 { try table.put(Array("key-\(100_000_000 + i)".utf8), value) }
+        #expect(try engine.maintenanceNanos(table: "t") == [0])
+        let done = Atomic<Bool>(false)
+        let flushed = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            try! engine.flush()
+            done.store(true, ordering: .releasing)
+            flushed.signal()
+        }
+        var values: Set<UInt64> = []
+        while !done.load(ordering: .acquiring) {
+            values.insert(try engine.maintenanceNanos(table: "t")[0])
+            usleep(200)
+        }
+        flushed.wait()
+        values.insert(try engine.maintenanceNanos(table: "t")[0])
+        values.remove(0)
+        #expect(values.count >= 3, "a flush of 150,000 records was charged in \(values.count) step(s): \(values.sorted())")
+        try engine.close()
     }
 }
 
