@@ -148,6 +148,7 @@ public final class Engine: @unchecked Sendable {
             tablesByID[id] = table
         }
         telemetry?.register(recovered.partitions)
+        wal.setBackgroundErrorHandler { [weak self] in self?.recordBackgroundError($0) }
         if let controller, options.partitioning.persistHistory {
             controller.restore(readLoadHistory())
         }
@@ -190,7 +191,9 @@ public final class Engine: @unchecked Sendable {
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
-    /// The first error a background flush hit since the last call (flushes are retried).
+    /// The first error background work hit since the last call: a flush (retried), a periodic
+    /// WAL sync, or the creation of the next WAL segment ahead of its roll (the roll that needs
+    /// it then fails too, and its retry creates the segment itself).
     public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
 
     func recordBackgroundError(_ error: AugurError) { _backgroundError.withLock { if $0 == nil { $0 = error } } }

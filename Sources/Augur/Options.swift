@@ -15,11 +15,13 @@ public enum Durability: Sendable, Equatable {
 }
 
 /// What recovery may discard from the write-ahead log (RocksDB's `WALRecoveryMode` is the
-/// model). A *torn tail* is a bad frame in the newest WAL segment with nothing after it that
-/// proves it was once complete and synced: a write that was in flight when the process died or
-/// the power went, so never acknowledged. Anything else — a bad frame before valid frames
-/// written after it was synced, a bad frame before a seal, a bad frame in an older segment, a
-/// missing, truncated or extended segment — is *corruption*.
+/// model). A *torn tail* is a bad frame with nothing after it that proves it was once complete
+/// and synced: a write that was in flight when the process died or the power went, so never
+/// acknowledged. It is in the newest WAL segment, or in the one before it when that segment's
+/// seal was still pending (then the newest, which nothing synced, is set aside with it; see
+/// docs/FORMAT.md). Anything else — a bad frame before valid frames written after it was
+/// synced, a bad frame before a seal, a bad frame in an older sealed segment, a missing,
+/// truncated or extended segment — is *corruption*.
 public enum WALRecoveryMode: String, Sendable, CaseIterable {
     /// Refuse to open on corruption *and* on a torn tail (every frame ever written must be
     /// intact). For stores closed cleanly, or when any loss must be looked at by a person.

@@ -85,6 +85,21 @@ struct WALReplay {
                 report.walSegmentsReplayed += 1
                 previousSeal = result.seal
                 stopped = result.stopped
+                // An older segment without a seal whose last frames never reached the disk (a
+                // roll in flight, WriteAheadLog.roll): its successor was created with the log's
+                // last sequence + 1, so a higher first sequence there means writes are missing
+                // between the two. The successor's frames were never made durable by a sync (the
+                // log syncs nothing in it before this seal): set aside, so the log stays a prefix.
+                if !newest && !stopped && result.seal == nil && result.maxSeq > 0,
+                   let first = headerFirstSeq(ofSegment: number + 1), first > result.maxSeq &+ 1 {
+                    let lost = "sequences \(result.maxSeq &+ 1)...\(first &- 1)"
+                    if mode == .absoluteConsistency {
+                        throw Stop(file: path(number), offset: result.dataEnd,
+                                   reason: "WAL segment \(number) has no seal and its end was lost (\(lost) are in no segment) while the log rolled; absolute-consistency recovery refuses")
+                    }
+                    report.walTornTail = .init(file: path(number), offset: result.dataEnd, bytesDropped: 0)
+                    stopped = true
+                }
                 if newest, result.seal == .rolled {
                     throw Stop(file: path(number + 1), offset: 0,
                                reason: "WAL segment \(number) was sealed when the log rolled, but the next segment is missing")
@@ -112,8 +127,11 @@ struct WALReplay {
     private struct SegmentResult {
         var maxSeq: UInt64 = 0
         var seal: WALFormat.SealReason? = nil
-        /// Point-in-time recovery stopped in this segment: later ones are set aside.
+        /// Replay stopped in this segment: later ones are set aside (point-in-time recovery
+        /// after corruption, or the torn tail of a segment whose roll was in flight).
         var stopped = false
+        /// Where the segment's data ends (the first all-zero byte after it).
+        var dataEnd = 0
     }
 
     private struct Header { let number: UInt64; let size: Int; let firstSeq: UInt64 }
@@ -125,7 +143,9 @@ struct WALReplay {
         let handle: any FileHandle
         let size: Int
         do throws(FileSystemError) {
-            handle = try fileSystem.open(file, mode: !readOnly && (newest || mode == .pointInTime) ? .readWrite : .readOnly)
+            // Writable unless the open is read-only: a torn tail is zeroed in place, and an older
+            // segment can have one too (a roll's seal pending at the crash).
+            handle = try fileSystem.open(file, mode: readOnly ? .readOnly : .readWrite)
             size = try handle.size()
         } catch {
             throw Stop(file: file, offset: 0, reason: "cannot read the WAL segment: \(error)")
@@ -178,6 +198,7 @@ struct WALReplay {
         }
 
         var result = SegmentResult()
+        result.dataEnd = dataEnd
         var offset = start
         while offset + WALFormat.frameHeaderSize <= size {
             let len = Int(loadU32(base, offset + 4))
@@ -199,7 +220,8 @@ struct WALReplay {
                     return result
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
-                                              at: offset, problem: problem, newest: newest, report: &report)
+                                              at: offset, problem: problem, newest: newest,
+                                              successor: newest ? nil : number + 1, report: &report)
                 return result
             }
             let count = Int(loadU32(base, offset + 16))
@@ -310,11 +332,19 @@ struct WALReplay {
     /// or under `.pointInTime` cut like a torn tail and reported). Returns true when replay
     /// must stop after this segment.
     private func badFrame(file: String, handle: any FileHandle, base: UnsafeRawPointer, size: Int, dataEnd: Int,
-                          at offset: Int, problem: String, newest: Bool,
+                          at offset: Int, problem: String, newest: Bool, successor: UInt64?,
                           report: inout RecoveryReport) throws(Stop) -> Bool {
         var corruption: String? = nil
         if !newest {
-            corruption = "\(problem) in a WAL segment that is not the newest"
+            // An older segment's tail can be torn only while the roll that created its successor
+            // was still syncing and sealing it (WriteAheadLog.roll): no seal after the bad frame,
+            // and no sync proven after it — in this segment or in the next, where nothing is made
+            // durable before this one's seal. Then the successor's frames were never made durable
+            // by a sync: they are set aside with it, so the log stays a prefix.
+            if let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset)
+                ?? successor.flatMap({ syncProof(inSegment: $0) }) {
+                corruption = "\(problem) in a WAL segment that is not the newest, but \(evidence)"
+            }
         } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset) {
             corruption = "\(problem), but \(evidence): damaged after it was written, not a torn write"
         }
@@ -330,7 +360,7 @@ struct WALReplay {
             } else {
                 report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
             }
-            return corruption != nil
+            return corruption != nil || !newest
         }
         if let corruption {
             guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: corruption) }
@@ -350,7 +380,40 @@ struct WALReplay {
         do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
             throw Stop(file: file, offset: offset, reason: "cannot zero the dropped bytes: \(error)")
         }
-        return corruption != nil
+        return corruption != nil || !newest
+    }
+
+    /// Proof that segment `number` was synced past its header (an intact frame, before the first
+    /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
+    /// nothing in a segment before the segment behind it is sealed.
+    private func syncProof(inSegment number: UInt64) -> String? {
+        let file = path(number)
+        guard let handle = try? fileSystem.open(file, mode: .readOnly) else { return nil }
+        defer { handle.close() }
+        guard let size = try? handle.size(), size > WALFormat.headerFrameSize,
+              let region = try? handle.mapReadOnly(length: size) else { return nil }
+        let base = UnsafeRawPointer(region.base)
+        guard readHeader(base, size: size) != nil else { return nil }
+        var at = WALFormat.headerFrameSize
+        while at + WALFormat.frameHeaderSize <= size {
+            let len = Int(loadU32(base, at + 4))
+            guard len > 0, len <= size - at - WALFormat.frameHeaderSize, checksumMatches(base, at: at, length: len) else { return nil }
+            let durable = Int(loadU32(base, at + 20)) * 8
+            if loadU32(base, at + 16) > 0 && durable > WALFormat.headerFrameSize {
+                return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
+            }
+            at += WALFormat.frameSize(payload: len)
+        }
+        return nil
+    }
+
+    /// The first sequence number segment `number`'s header names, or nil (no file, no header).
+    private func headerFirstSeq(ofSegment number: UInt64) -> UInt64? {
+        guard let handle = try? fileSystem.open(path(number), mode: .readOnly) else { return nil }
+        defer { handle.close() }
+        guard let size = try? handle.size(), size >= WALFormat.headerFrameSize,
+              let region = try? handle.mapReadOnly(length: WALFormat.headerFrameSize) else { return nil }
+        return readHeader(UnsafeRawPointer(region.base), size: size).map(\.firstSeq)
     }
 
     /// Point-in-time recovery: replay stops at `offset`; the rest of the segment is copied to

@@ -17,14 +17,19 @@
 // Because the prefix is contiguous and complete, a crash can never keep an acknowledged frame
 // behind a torn one (replay stops at the first invalid frame).
 //
-// Rolling (sealing a full segment: fdatasync, then creating and fallocating the next one and
-// fsyncing the directory) happens outside the partition write gates: `append` returns nil when
-// the segment is full, the writer leaves its gates and calls `makeRoom`.
+// Rolling happens outside the partition write gates: `append` returns nil when the segment is
+// full, the writer leaves its gates and calls `makeRoom`. The roller waits for the full
+// segment's last frames to be complete, creates the next segment (header, fallocate, fdatasync,
+// directory fsync) and installs it; the full segment's fdatasync and its `rolled` seal follow on
+// a background queue (`pendingSeal`), and every durability point (`sync`, `syncCurrent`, the
+// next roll, `close`) finishes a pending seal first. So at most one segment behind the current
+// one is unsealed, and nothing in the current one is synced while it is (see `roll`, and
+// WALReplay for what recovery makes of a crash in that window).
 //
 // Write-behind (durability `none` and `periodic`): nothing syncs the current segment on the
-// write path, so without help all of its dirty pages are written by the roll's fdatasync, which
-// every writer then waits for (the roller holds `rollLock`; the others queue on it) — measured
-// 50-400 ms per 64 MiB roll while a reshard also used the disk. So whenever a frame crosses a
+// write path, so without help all of its dirty pages are written by the roll's fdatasync —
+// measured 50-400 ms per 64 MiB roll while a reshard also used the disk, when every writer
+// waited for it (before that fdatasync moved off the write path). So whenever a frame crosses a
 // `writeBehindChunk` boundary, writeback of the chunk *before* the one just finished is started
 // on a background queue (sync_file_range WRITE: no waiting, not a durability point). The lag of
 // one chunk keeps it off pages writers are still filling (writeback write-protects a shared
@@ -110,6 +115,24 @@ final class WriteAheadLog: @unchecked Sendable {
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
     private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
+    /// A rolled segment whose fdatasync and seal are still to be done (guarded by syncLock): at
+    /// most one, always the one just before `current` (see `roll`).
+    private var pendingSeal: WALSegment? = nil
+    /// Finishes pending seals and creates spare segments off the write path.
+    private let sealQueue = DispatchQueue(label: "augur.wal.seal")
+    /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
+    private var spare: WALSegment? = nil
+    /// Why the last spare could not be created (rollLock): the roll that needed it throws it,
+    /// so the failure reaches a writer as it did when the roll created the segment itself;
+    /// the retry creates the segment inline.
+    private var spareFailure: AugurError? = nil
+    /// Told of failures of background work that no caller waits for (the engine keeps the first
+    /// for `takeBackgroundError`).
+    private let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
+
+    func setBackgroundErrorHandler(_ handler: @escaping @Sendable (AugurError) -> Void) {
+        backgroundErrorHandler.withLock { $0 = handler }
+    }
 
     /// `coveredBelow`: the first segment's header says every acknowledged sequence below this
     /// is in an older segment or flushed (recovery passes the highest sequence it replayed + 1:
@@ -256,8 +279,36 @@ final class WriteAheadLog: @unchecked Sendable {
         if writeBehindChunk > 0 && (offset + size) / writeBehindChunk != offset / writeBehindChunk {
             startWriteBehind(segment, crossed: (offset + size) / writeBehindChunk)
         }
+        let half = segment.capacity / 2
+        if offset < half && offset + size >= half { prepareSpare(after: segment) }
         crashPoint?(.walAppend)
         return WALPosition(segment: segment, end: offset + size, firstSeq: firstSeq)
+    }
+
+    /// Creates the segment after `current` on the background queue once `current` is half full,
+    /// so the roll only has to name its first sequence. Created inline, the new file's fdatasync
+    /// and the directory fsync each force a journal commit, which on ext4 (ordered data) waits
+    /// for the full segment's dirty data: 5-50 ms of every roll that writers waited for
+    /// (docs/PERFORMANCE.md). The spare's header names the log's last sequence + 1 at its
+    /// creation, a lower bound that the roll raises in place (see `roll`).
+    @inline(never)
+    private func prepareSpare(after current: WALSegment) {
+        sealQueue.async { [self] in
+            rollLock.withLock {
+                if syncLock.withLock({ closed }) || failed.load(ordering: .acquiring) { return }
+                guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return }
+                do throws(AugurError) {
+                    spare = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
+                                                            number: current.number + 1, size: segmentSize,
+                                                            firstSeq: lastSeq.load(ordering: .acquiring) + 1,
+                                                            syncFailed: { fail($0) })
+                } catch {
+                    spareFailure = error
+                    try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(current.number + 1)))
+                    backgroundErrorHandler.withLock { $0 }?(error)
+                }
+            }
+        }
     }
 
     /// Starts writeback of chunk `crossed - 2` of `segment` (the frame just written crossed into
@@ -303,6 +354,9 @@ final class WriteAheadLog: @unchecked Sendable {
         try syncLock.withLock { () throws(AugurError) in
             if closed { throw .engineClosed }
             try checkWritable()
+            // Nothing in a segment is made durable before the segment behind it is sealed:
+            // recovery drops a segment's frames when the one before it lacks its seal.
+            try finishPendingSealLocked()
             let segment = position.segment
             if segment.durableEnd >= position.end { return }
             // Cover everyone already reserved, not just us: that is what makes it group commit.
@@ -326,6 +380,7 @@ final class WriteAheadLog: @unchecked Sendable {
         try syncLock.withLock { () throws(AugurError) in
             if closed { throw .engineClosed }
             try checkWritable()
+            try finishPendingSealLocked()
             let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
             advanceComplete(segment, mustReach: segment.completeEnd, mayReach: end)
             let at = segment.completeEnd
@@ -349,6 +404,16 @@ final class WriteAheadLog: @unchecked Sendable {
     }
 
     /// Seals a full segment and installs the next one. Returns the segment to retry on.
+    ///
+    /// Writers wait only for the full segment's last frames to be complete and for the next
+    /// segment to be created (durable header, directory synced); the full segment's fdatasync
+    /// and its seal follow on `sealQueue` (`finishPendingSealLocked`). Done inline, that
+    /// fdatasync of up to a segment of dirty pages stalled every writer 20-45 ms per roll
+    /// (docs/PERFORMANCE.md). Until the seal is durable the full segment may lose its last
+    /// frames in a power cut while the next one holds frames; no sync acknowledges anything in
+    /// the next segment before the seal (every durability point finishes it first), and
+    /// recovery keeps the log a prefix: after an unsealed segment whose tail is torn or
+    /// missing, later segments are set aside (WALReplay, docs/FORMAT.md).
     private func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
         try rollLock.withLock { () throws(AugurError) -> WALSegment in
             guard let now = current.withLock({ $0 }) else { throw .engineClosed }
@@ -358,49 +423,79 @@ final class WriteAheadLog: @unchecked Sendable {
             if now !== full { return now }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry
-            // must not seal (and wait for) it a second time.
+            // must not seal it a second time.
             if full.sealedEnd == nil {
                 let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
                 full.sealedEnd = min(end, full.capacity)
                 try syncLock.withLock { () throws(AugurError) in
                     if closed { throw .engineClosed }
+                    // At most one unsealed segment behind the current one: recovery's rule.
+                    try finishPendingSealLocked()
                     advanceComplete(full, mustReach: full.sealedEnd!, mayReach: full.sealedEnd!)
-                    // Synced even with `.none` (once per segment): a sealed segment is not the
-                    // newest, so recovery would take an unwritten page in it for corruption.
-                    if !skipSyncBug {
-                        do throws(FileSystemError) { try full.file.sync() } catch {
-                            fail("fdatasync of \(full.path) failed: \(error.errno)")
-                            throw AugurError(error)
-                        }
-                        full.durableEnd = full.sealedEnd!
-                    }
                 }
             }
             let next: WALSegment
-            do throws(AugurError) {
-                next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
-                                                       number: full.number + 1, size: segmentSize,
-                                                       firstSeq: lastSeq.load(ordering: .acquiring) + 1,
-                                                       syncFailed: { fail($0) })
-            } catch {
-                // The full segment stays sealed; every writer comes back here and retries, so
-                // freeing disk space lets writes resume. Remove the half-made file.
-                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(full.number + 1)))
-                throw error
+            if let ready = spare, ready.number == full.number + 1 {
+                // Name the first sequence exactly (every sequence of `full` is below it: its
+                // frames are complete). Not synced here: a crash may keep the creation's lower
+                // bound, which only makes recovery's checks that use it more lenient; the first
+                // sync in the segment (after this roll's seal) makes it durable.
+                WALFormat.writeMarker(at: ready.file.base,
+                                      payload: WALFormat.headerPayload(number: ready.number, size: segmentSize,
+                                                                       firstSeq: lastSeq.load(ordering: .acquiring) + 1),
+                                      durablePrefix: 0)
+                spare = nil
+                next = ready
+            } else {
+                if let failure = spareFailure {
+                    spareFailure = nil
+                    throw failure
+                }
+                do throws(AugurError) {
+                    next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
+                                                           number: full.number + 1, size: segmentSize,
+                                                           firstSeq: lastSeq.load(ordering: .acquiring) + 1,
+                                                           syncFailed: { fail($0) })
+                } catch {
+                    // The full segment stays sealed; every writer comes back here and retries, so
+                    // freeing disk space lets writes resume. Remove the half-made file.
+                    try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(full.number + 1)))
+                    throw error
+                }
             }
             // Only now, with the next segment durable, may the full one say that it exists: a
             // seal naming a successor that a crash lost would make recovery refuse the store.
-            do throws(AugurError) {
-                try syncLock.withLock { () throws(AugurError) in try writeSeal(full, at: full.sealedEnd!, reason: .rolled) }
-            } catch {
-                next.file.close()
-                throw error
-            }
+            syncLock.withLock { pendingSeal = full }
             sealedSegments.append(full)
             current.withLock { $0 = next }
             crashPoint?(.walRoll)
+            sealQueue.async { [self] in
+                syncLock.withLock {
+                    if closed { return }
+                    // A failure disables writes (`fail`); writers see it at their next append.
+                    try? finishPendingSealLocked()
+                }
+            }
             return next
         }
+    }
+
+    /// Syncs the pending rolled segment and writes its seal (synced), if there is one. Caller
+    /// holds syncLock. Every frame of it is complete (the roll waited for them).
+    private func finishPendingSealLocked() throws(AugurError) {
+        guard let segment = pendingSeal, let end = segment.sealedEnd else { return }
+        try checkWritable()
+        // Synced even with `.none` (once per segment): a sealed segment is not the newest, so
+        // recovery would take an unwritten page in it for corruption.
+        if !skipSyncBug {
+            do throws(FileSystemError) { try segment.file.sync() } catch {
+                fail("fdatasync of \(segment.path) failed: \(error.errno)")
+                throw AugurError(error)
+            }
+            segment.durableEnd = end
+        }
+        try writeSeal(segment, at: end, reason: .rolled)
+        pendingSeal = nil
     }
 
     /// Deletes the oldest sealed and inherited segments whose every record has been flushed
@@ -419,7 +514,10 @@ final class WriteAheadLog: @unchecked Sendable {
                 removed += 1
             }
             guard inheritedSegments.isEmpty else { return removed }
-            while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor {
+            // Not the segment whose seal is pending: its background fdatasync must not meet a
+            // removed file (a flush just before the roll can leave it wholly flushed).
+            while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor,
+                  !syncLock.withLock({ pendingSeal === seg }) {
                 try? fileSystem.remove(seg.path)
                 crashPoint?(.obsoleteFileRemoved)
                 sealedSegments.removeFirst()
@@ -443,6 +541,7 @@ final class WriteAheadLog: @unchecked Sendable {
         rollLock.withLock {
             syncLock.withLock {
                 if closed { return }
+                if !failed.load(ordering: .acquiring) { try? finishPendingSealLocked() }
                 closed = true
                 guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return }
                 let end = min(seg.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing), seg.capacity)
@@ -457,8 +556,17 @@ final class WriteAheadLog: @unchecked Sendable {
                 }
                 try? writeSeal(seg, at: end, reason: .closed)
             }
+            // The spare holds nothing yet; left, it would be an empty newest segment after the
+            // closed one (harmless to recovery, but clutter).
+            if let s = spare {
+                s.file.close()
+                try? fileSystem.remove(s.path)
+                try? fileSystem.syncDirectory(directory)
+                spare = nil
+            }
         }
         writeBehindQueue.sync {}              // no write-behind call may outlive the descriptors
+        sealQueue.sync {}
         current.withLock { $0 }?.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }
     }

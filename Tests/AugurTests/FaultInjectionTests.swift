@@ -75,6 +75,9 @@ import AugurTestSupport
                             if case .invalidSplitKey = error {} else { errors.append(error) }
                         }
                         do { try engine.createTable("x\(round)") } catch { errors.append(error) }
+                        // Background work (flushes, the next WAL segment made ahead of its roll)
+                        // reports here.
+                        if let e = engine.takeBackgroundError() { errors.append(e) }
                     }
                     let injected = faulty.injectedFaults.count
                     injectedTotal += injected
