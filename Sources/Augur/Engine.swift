@@ -192,8 +192,8 @@ public final class Engine: @unchecked Sendable {
     var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// The first error background work hit since the last call: a flush (retried), a periodic
-    /// WAL sync, or the creation of the next WAL segment ahead of its roll (the roll that needs
-    /// it then fails too, and its retry creates the segment itself).
+    /// WAL sync, or the creation of the next WAL segment ahead of its roll (the roll then
+    /// creates the segment itself).
     public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
 
     func recordBackgroundError(_ error: AugurError) { _backgroundError.withLock { if $0 == nil { $0 = error } } }

@@ -158,6 +158,10 @@ extension Engine {
         liveTelemetryCells.withLock { $0.values.filter { $0 == instance }.count }
     }
 
+    /// Returns once the WAL's background work queued so far (a rolled segment's seal, the next
+    /// segment made ahead) has run: the fault matrix attributes faults to operations.
+    @_spi(Testing) public func drainWALBackground() { wal.drainBackground() }
+
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
     /// (tests: when a flush's work reaches the partition's cost).
     @_spi(Testing) public func maintenanceNanos(table name: String) throws(AugurError) -> [UInt64] {

@@ -19,8 +19,8 @@
 //
 // Rolling happens outside the partition write gates: `append` returns nil when the segment is
 // full, the writer leaves its gates and calls `makeRoom`. The roller waits for the full
-// segment's last frames to be complete, creates the next segment (header, fallocate, fdatasync,
-// directory fsync) and installs it; the full segment's fdatasync and its `rolled` seal follow on
+// segment's last frames to be complete and installs the next segment — created ahead on a
+// background queue when the current one passed half full (`prepareSpare`), else inline; the full segment's fdatasync and its `rolled` seal follow on
 // a background queue (`pendingSeal`), and every durability point (`sync`, `syncCurrent`, the
 // next roll, `close`) finishes a pending seal first. So at most one segment behind the current
 // one is unsealed, and nothing in the current one is synced while it is (see `roll`, and
@@ -122,10 +122,6 @@ final class WriteAheadLog: @unchecked Sendable {
     private let sealQueue = DispatchQueue(label: "augur.wal.seal")
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
     private var spare: WALSegment? = nil
-    /// Why the last spare could not be created (rollLock): the roll that needed it throws it,
-    /// so the failure reaches a writer as it did when the roll created the segment itself;
-    /// the retry creates the segment inline.
-    private var spareFailure: AugurError? = nil
     /// Told of failures of background work that no caller waits for (the engine keeps the first
     /// for `takeBackgroundError`).
     private let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
@@ -133,6 +129,9 @@ final class WriteAheadLog: @unchecked Sendable {
     func setBackgroundErrorHandler(_ handler: @escaping @Sendable (AugurError) -> Void) {
         backgroundErrorHandler.withLock { $0 = handler }
     }
+
+    /// Returns once the background seals and segment creations queued so far have run.
+    func drainBackground() { sealQueue.sync {} }
 
     /// `coveredBelow`: the first segment's header says every acknowledged sequence below this
     /// is in an older segment or flushed (recovery passes the highest sequence it replayed + 1:
@@ -298,12 +297,15 @@ final class WriteAheadLog: @unchecked Sendable {
                 if syncLock.withLock({ closed }) || failed.load(ordering: .acquiring) { return }
                 guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return }
                 do throws(AugurError) {
+                    // A failed fdatasync disables writes, as anywhere in the log (after a failed
+                    // fsync the kernel may have dropped pages; the device is suspect).
                     spare = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
                                                             number: current.number + 1, size: segmentSize,
                                                             firstSeq: lastSeq.load(ordering: .acquiring) + 1,
                                                             syncFailed: { fail($0) })
                 } catch {
-                    spareFailure = error
+                    // Reported; the roll creates the segment itself, and a failure that lasts
+                    // (a full disk) reaches the writer there.
                     try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(current.number + 1)))
                     backgroundErrorHandler.withLock { $0 }?(error)
                 }
@@ -406,8 +408,9 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Seals a full segment and installs the next one. Returns the segment to retry on.
     ///
     /// Writers wait only for the full segment's last frames to be complete and for the next
-    /// segment to be created (durable header, directory synced); the full segment's fdatasync
-    /// and its seal follow on `sealQueue` (`finishPendingSealLocked`). Done inline, that
+    /// segment (normally created ahead by `prepareSpare`; else created here: durable header,
+    /// directory synced); the full segment's fdatasync and its seal follow on `sealQueue`
+    /// (`finishPendingSealLocked`). Done inline, that
     /// fdatasync of up to a segment of dirty pages stalled every writer 20-45 ms per roll
     /// (docs/PERFORMANCE.md). Until the seal is durable the full segment may lose its last
     /// frames in a power cut while the next one holds frames; no sync acknowledges anything in
@@ -447,10 +450,6 @@ final class WriteAheadLog: @unchecked Sendable {
                 spare = nil
                 next = ready
             } else {
-                if let failure = spareFailure {
-                    spareFailure = nil
-                    throw failure
-                }
                 do throws(AugurError) {
                     next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
                                                            number: full.number + 1, size: segmentSize,
