@@ -296,17 +296,9 @@ final class WriteAheadLog: @unchecked Sendable {
             rollLock.withLock {
                 if syncLock.withLock({ closed }) || failed.load(ordering: .acquiring) { return }
                 guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return }
-                do throws(AugurError) {
-                    // A failed fdatasync disables writes, as anywhere in the log (after a failed
-                    // fsync the kernel may have dropped pages; the device is suspect).
-                    spare = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
-                                                            number: current.number + 1, size: segmentSize,
-                                                            firstSeq: lastSeq.load(ordering: .acquiring) + 1,
-                                                            syncFailed: { fail($0) })
-                } catch {
+                do throws(AugurError) { spare = try createSegment(after: current) } catch {
                     // Reported; the roll creates the segment itself, and a failure that lasts
                     // (a full disk) reaches the writer there.
-                    try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(current.number + 1)))
                     backgroundErrorHandler.withLock { $0 }?(error)
                 }
             }
@@ -450,17 +442,9 @@ final class WriteAheadLog: @unchecked Sendable {
                 spare = nil
                 next = ready
             } else {
-                do throws(AugurError) {
-                    next = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
-                                                           number: full.number + 1, size: segmentSize,
-                                                           firstSeq: lastSeq.load(ordering: .acquiring) + 1,
-                                                           syncFailed: { fail($0) })
-                } catch {
-                    // The full segment stays sealed; every writer comes back here and retries, so
-                    // freeing disk space lets writes resume. Remove the half-made file.
-                    try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(full.number + 1)))
-                    throw error
-                }
+                // On failure the full segment stays sealed; every writer comes back here and
+                // retries, so freeing disk space lets writes resume.
+                next = try createSegment(after: full)
             }
             // Only now, with the next segment durable, may the full one say that it exists: a
             // seal naming a successor that a crash lost would make recovery refuse the store.
@@ -476,6 +460,22 @@ final class WriteAheadLog: @unchecked Sendable {
                 }
             }
             return next
+        }
+    }
+
+    /// Creates the segment after `previous` (see `createSegment(fileSystem:…)`), naming the log's
+    /// last sequence + 1 as its first; on failure removes the half-made file. A failed fdatasync
+    /// disables writes, as anywhere in the log (the kernel may have dropped pages). Caller holds
+    /// rollLock.
+    private func createSegment(after previous: WALSegment) throws(AugurError) -> WALSegment {
+        do throws(AugurError) {
+            return try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
+                                                   number: previous.number + 1, size: segmentSize,
+                                                   firstSeq: lastSeq.load(ordering: .acquiring) + 1,
+                                                   syncFailed: { fail($0) })
+        } catch {
+            try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(previous.number + 1)))
+            throw error
         }
     }
 

@@ -117,23 +117,6 @@ import Glibc
 
     // MARK: a roll in flight (the full segment's sync and seal run after the next segment is in use)
 
-    /// Frame offsets of a segment file, in order (the header's excluded; the seal, when
-    /// present, last).
-    func frameOffsets(_ fs: CrashSimulatingFileSystem, _ path: String) throws -> [Int] {
-        let h = try fs.open(path, mode: .readOnly)
-        defer { h.close() }
-        let bytes = try h.read(at: 0, count: try h.size())
-        var offsets: [Int] = []
-        var at = 56
-        while at + 24 <= bytes.count {
-            let len = Int(bytes[at + 4]) | Int(bytes[at + 5]) << 8 | Int(bytes[at + 6]) << 16 | Int(bytes[at + 7]) << 24
-            if len == 0 { break }
-            offsets.append(at)
-            at += (24 + len + 7) & ~7
-        }
-        return offsets
-    }
-
     /// A store of `puts` sequential keys in several 64 KiB segments, closed cleanly; then the
     /// first segment loses its seal and its last frame is replaced by `lastFrame` (zeros: never
     /// written back; garbage: torn) — what a power cut leaves while a roll's seal is pending.
@@ -145,8 +128,9 @@ import Glibc
         let t = try engine.createTable("t")
         for i in 0..<2000 { try t.put(Array("k\(10_000 + i)".utf8), [UInt8](repeating: 7, count: 100)) }
         try engine.close()
-        let first = "/db/wal/" + (try #require(try fs.listDirectory("/db/wal").sorted().first))
-        let frames = try frameOffsets(fs, first)
+        let name = try #require(try fs.listDirectory("/db/wal").sorted().first)
+        let first = "/db/wal/" + name
+        let frames = Array(try CorruptionRecoveryTests.frames(fs, name).dropFirst())   // the header's excluded
         let seal = try #require(frames.last), last = frames[frames.count - 2]
         let h = try fs.open(first, mode: .readWrite)
         // The key of the last frame: `k1xxxx` at its first operation (frame header 24, op header 13).
