@@ -387,33 +387,35 @@ struct WALReplay {
     /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
     /// nothing in a segment before the segment behind it is sealed.
     private func syncProof(inSegment number: UInt64) -> String? {
-        let file = path(number)
-        guard let handle = try? fileSystem.open(file, mode: .readOnly) else { return nil }
-        defer { handle.close() }
-        guard let size = try? handle.size(), size > WALFormat.headerFrameSize,
-              let region = try? handle.mapReadOnly(length: size) else { return nil }
-        let base = UnsafeRawPointer(region.base)
-        guard readHeader(base, size: size) != nil else { return nil }
-        var at = WALFormat.headerFrameSize
-        while at + WALFormat.frameHeaderSize <= size {
-            let len = Int(loadU32(base, at + 4))
-            guard len > 0, len <= size - at - WALFormat.frameHeaderSize, checksumMatches(base, at: at, length: len) else { return nil }
-            let durable = Int(loadU32(base, at + 20)) * 8
-            if loadU32(base, at + 16) > 0 && durable > WALFormat.headerFrameSize {
-                return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
+        withSegmentMapped(number) { base, size in
+            guard readHeader(base, size: size) != nil else { return nil }
+            var at = WALFormat.headerFrameSize
+            while at + WALFormat.frameHeaderSize <= size {
+                let len = Int(loadU32(base, at + 4))
+                guard len > 0, len <= size - at - WALFormat.frameHeaderSize, checksumMatches(base, at: at, length: len) else { return nil }
+                let durable = Int(loadU32(base, at + 20)) * 8
+                if loadU32(base, at + 16) > 0 && durable > WALFormat.headerFrameSize {
+                    return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
+                }
+                at += WALFormat.frameSize(payload: len)
             }
-            at += WALFormat.frameSize(payload: len)
+            return nil
         }
-        return nil
     }
 
     /// The first sequence number segment `number`'s header names, or nil (no file, no header).
     private func headerFirstSeq(ofSegment number: UInt64) -> UInt64? {
+        withSegmentMapped(number) { base, size in readHeader(base, size: size)?.firstSeq }
+    }
+
+    /// `body` over segment `number` mapped read-only, or nil when it cannot be opened or mapped
+    /// (or is shorter than a header): for looks at a later segment whose failure proves nothing.
+    private func withSegmentMapped<T>(_ number: UInt64, _ body: (UnsafeRawPointer, Int) -> T?) -> T? {
         guard let handle = try? fileSystem.open(path(number), mode: .readOnly) else { return nil }
         defer { handle.close() }
         guard let size = try? handle.size(), size >= WALFormat.headerFrameSize,
-              let region = try? handle.mapReadOnly(length: WALFormat.headerFrameSize) else { return nil }
-        return readHeader(UnsafeRawPointer(region.base), size: size).map(\.firstSeq)
+              let region = try? handle.mapReadOnly(length: size) else { return nil }
+        return withExtendedLifetime(region) { body(UnsafeRawPointer(region.base), size) }
     }
 
     /// Point-in-time recovery: replay stops at `offset`; the rest of the segment is copied to
