@@ -20,6 +20,7 @@
 //   12  kind            u32   (1 = put, 2 = delete)
 //   16  value bytes
 import CAugurSys
+import Synchronization
 
 /// What a record does to its key.
 public enum RecordKind: UInt8, Sendable {
@@ -27,10 +28,13 @@ public enum RecordKind: UInt8, Sendable {
     case delete = 2
 }
 
-/// Bump allocator in 1 MiB chunks. Not thread-safe: used by the single writer.
+/// Bump allocator in 1 MiB chunks. Not thread-safe: used by the single writer. Chunks come
+/// from and go back to `ArenaChunkPool`; values too large for a chunk get an allocation of
+/// their own.
 struct Arena: ~Copyable {
     static let chunkSize = 1 << 20
     private var chunks: [UnsafeMutableRawPointer] = []
+    private var large: [UnsafeMutableRawPointer] = []
     private var cursor: UnsafeMutableRawPointer? = nil
     private var remaining = 0
     private(set) var allocatedBytes = 0
@@ -41,11 +45,11 @@ struct Arena: ~Copyable {
             if size > Arena.chunkSize / 4 {
                 // Large values get a chunk of their own so the current chunk's tail is not wasted.
                 let p = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-                chunks.append(p)
+                large.append(p)
                 allocatedBytes += size
                 return p
             }
-            let p = UnsafeMutableRawPointer.allocate(byteCount: Arena.chunkSize, alignment: 8)
+            let p = ArenaChunkPool.take()
             chunks.append(p)
             cursor = p
             remaining = Arena.chunkSize
@@ -58,8 +62,43 @@ struct Arena: ~Copyable {
     }
 
     deinit {
-        for c in chunks { c.deallocate() }
+        ArenaChunkPool.give(chunks)
+        for c in large { c.deallocate() }
     }
+}
+
+/// Chunks of freed memtables, kept for the next ones (process-wide, at most `capacity`).
+///
+/// Why: a writer that needs a new chunk from malloc may have to grow the heap (brk) or map
+/// memory, and both take the process's mmap lock for writing — behind whoever holds it (an
+/// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
+/// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
+/// no chunk after the first memtable is freed, and the recycled chunks' pages are already
+/// faulted in. The bound (one default-sized memtable, 64 MiB) caps what an idle process keeps.
+/// Thread-safety: a mutex around a list of addresses; `take` on a writer, `give` wherever
+/// the last reference to a memtable goes.
+enum ArenaChunkPool {
+    static let capacity = 64
+    private static let free = Mutex<[UInt]>({ var a: [UInt] = []; a.reserveCapacity(capacity); return a }())
+
+    static func take() -> UnsafeMutableRawPointer {
+        if let address = free.withLock({ $0.popLast() }) { return UnsafeMutableRawPointer(bitPattern: address)! }
+        return UnsafeMutableRawPointer.allocate(byteCount: Arena.chunkSize, alignment: 8)
+    }
+
+    static func give(_ chunks: [UnsafeMutableRawPointer]) {
+        var kept = 0
+        free.withLock { list in
+            while kept < chunks.count, list.count < capacity {
+                list.append(UInt(bitPattern: chunks[kept]))
+                kept += 1
+            }
+        }
+        for c in chunks[kept...] { c.deallocate() }
+    }
+
+    /// Chunks held now (tests).
+    static var count: Int { free.withLock { $0.count } }
 }
 
 /// One entry as seen by a reader: pointers into the memtable's arena, valid while the
