@@ -20,7 +20,9 @@
 // Rolling happens outside the partition write gates: `append` returns nil when the segment is
 // full, the writer leaves its gates and calls `makeRoom`. The roller waits for the full
 // segment's last frames to be complete and installs the next segment — created ahead on a
-// background queue when the current one passed half full (`prepareSpare`), else inline; the full segment's fdatasync and its `rolled` seal follow on
+// background queue when the current one passed half full (`prepareSpare`, which also faults
+// its pages in, so no writer takes the 3-12 ms first-touch fault of a fresh page), else inline;
+// the full segment's fdatasync and its `rolled` seal follow on
 // a background queue (`pendingSeal`), and every durability point (`sync`, `syncCurrent`, the
 // next roll, `close`) finishes a pending seal first. So at most one segment behind the current
 // one is unsealed, and nothing in the current one is synced while it is (see `roll`, and
@@ -57,7 +59,10 @@ final class WALSegment: @unchecked Sendable {
     /// `durableEnd` for writers, who copy it into each frame (WALFormat: durable prefix).
     let durablePrefix = Atomic<Int>(0)
     /// Offset below which every frame is known complete (guarded by syncLock).
-    var completeEnd = 0
+    var completeEnd = 0 { didSet { completeHint.store(completeEnd, ordering: .releasing) } }
+    /// `completeEnd` for the roll, which waits for the full segment's last frames without
+    /// syncLock (see `WriteAheadLog.roll`).
+    let completeHint = Atomic<Int>(0)
     /// End of data once sealed (guarded by rollLock), nil while current.
     var sealedEnd: Int? = nil
 
@@ -71,6 +76,7 @@ final class WALSegment: @unchecked Sendable {
         durableEnd = start
         durablePrefix.store(start, ordering: .relaxed)
         completeEnd = start
+        completeHint.store(start, ordering: .relaxed)
     }
 
     var path: String { file.path }
@@ -104,6 +110,8 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Numbers and highest sequence of segments left from before this open (replayed, not mapped).
     private var inheritedSegments: [(number: UInt64, maxSeq: UInt64)] = []
     private let rollLock = PThreadMutex()
+    /// Serialises `trim`'s removals, which run outside rollLock (taken before it, never inside).
+    private let trimLock = PThreadMutex()
     private let syncLock = PThreadMutex()
     private let lastSeq: Atomic<UInt64>
     private let failure = Mutex<String?>(nil)
@@ -117,7 +125,18 @@ final class WriteAheadLog: @unchecked Sendable {
     private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
     /// A rolled segment whose fdatasync and seal are still to be done (guarded by syncLock): at
     /// most one, always the one just before `current` (see `roll`).
-    private var pendingSeal: WALSegment? = nil
+    /// Set by the roll (under rollLock), finished and cleared under syncLock by whoever comes
+    /// first (`finishPendingSealLocked`). Its own lock, not syncLock: syncLock is held through
+    /// fdatasyncs (a flush's `syncCurrent`, the background seal: 7-40 ms measured), and a roll
+    /// waiting for it made every writer wait.
+    private let pendingSeal = Mutex<WALSegment?>(nil)
+    /// `pendingSeal`'s number (0: none), for the roll and `trim`, which must not wait for
+    /// syncLock. Set under rollLock and cleared without it, so under rollLock a reader sees
+    /// every setting and at worst a clearing late (then the roll takes syncLock for nothing,
+    /// and trim keeps a segment a while longer).
+    private let pendingSealNumber = Atomic<UInt64>(0)
+    /// `closed`, readable without syncLock (set under rollLock and syncLock by `close`).
+    private let closedFlag = Atomic<Bool>(false)
     /// Finishes pending seals and creates spare segments off the write path.
     private let sealQueue = DispatchQueue(label: "augur.wal.seal")
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
@@ -157,7 +176,41 @@ final class WriteAheadLog: @unchecked Sendable {
         let first = try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory, number: number,
                                                     size: segmentSize, firstSeq: min(coveredBelow, lastSeq + 1))
         current = Mutex(first)
+        // The first segment is faulted in behind the first writers; every later one as a spare,
+        // before it is current (`prepareSpare`).
+        sealQueue.async { [self] in prefault(first, writableBytes: writableAhead) }
     }
+
+    /// Brings `segment`'s pages into the page cache and the mapping ahead of the writers
+    /// (`MappedRegion.prefault`), 1 MiB per call, stopping once the log is closed or failed:
+    /// the first `writableBytes` writable (dirty, so their first stores take no fault at all),
+    /// the rest readable (no zeros for the next fdatasync to write; the write-behind makes each
+    /// chunk writable just before the writers reach it, `startWriteBehind`). Runs on
+    /// `sealQueue` outside every lock: the closure's reference keeps the mapping alive, and
+    /// populating changes no byte, so writers may store into the segment meanwhile (a fault
+    /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
+    /// for reading, and a malloc that must grow the heap (brk) waits for it.
+    private func prefault(_ segment: WALSegment, writableBytes: Int) {
+        let step = 1 << 20
+        var at = 0
+        while at < segment.file.capacity {
+            if failed.load(ordering: .acquiring) || closedFlag.load(ordering: .acquiring) { return }
+            let n = min(step, segment.file.capacity - at)
+            // Where the writers have already been there is nothing to gain, and a writable
+            // populate would dirty again pages the write-behind may have cleaned (the first
+            // segment is populated behind its first writers). A sealed segment reads as full.
+            if at + n > segment.reserved.load(ordering: .relaxed),
+               !segment.file.region.prefault(offset: at, length: n, writable: at < writableBytes) { return }
+            at += n
+        }
+    }
+
+    /// How much of a fresh segment is populated writable ahead of its writers: its first two
+    /// write-behind chunks (the write-behind does each later one as the writers enter the one
+    /// before it) with durability `none`. None with `sync` and `periodic`, whose fdatasyncs
+    /// would write the dirtied zeros ahead of the writers (up to two chunks per sync), or
+    /// without write-behind (small segments).
+    private var writableAhead: Int { durability == .none ? 2 * writeBehindChunk : 0 }
 
     /// The log of a read-only open: no segment, every append refused with `reason`.
     /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
@@ -172,6 +225,7 @@ final class WriteAheadLog: @unchecked Sendable {
         self.lastSeq = Atomic(lastSeq)
         current = Mutex(nil)
         closed = true
+        closedFlag.store(true, ordering: .relaxed)
         inheritedSegments = segments
         readOnly = true
         fail(reason)
@@ -293,15 +347,20 @@ final class WriteAheadLog: @unchecked Sendable {
     @inline(never)
     private func prepareSpare(after current: WALSegment) {
         sealQueue.async { [self] in
-            rollLock.withLock {
-                if syncLock.withLock({ closed }) || failed.load(ordering: .acquiring) { return }
-                guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return }
-                do throws(AugurError) { spare = try createSegment(after: current) } catch {
+            let made: WALSegment? = rollLock.withLock {
+                if closedFlag.load(ordering: .acquiring) || failed.load(ordering: .acquiring) { return nil }
+                guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return nil }
+                do throws(AugurError) {
+                    spare = try createSegment(after: current)
+                    return spare
+                } catch {
                     // Reported; the roll creates the segment itself, and a failure that lasts
                     // (a full disk) reaches the writer there.
                     backgroundErrorHandler.withLock { $0 }?(error)
+                    return nil
                 }
             }
+            if let made { prefault(made, writableBytes: writableAhead) }
         }
     }
 
@@ -311,10 +370,23 @@ final class WriteAheadLog: @unchecked Sendable {
     /// descriptor stays open until the call is made; `close` drains the queue.
     @inline(never)
     private func startWriteBehind(_ segment: WALSegment, crossed: Int) {
-        guard crossed >= 2, let fd = segment.file.handle.descriptor else { return }
         let chunk = writeBehindChunk
         writeBehindQueue.async {
             if self.rollLock.withLock({ segment.sealedEnd != nil }) { return }   // the roll synced it
+            // The chunk after the one the writers just entered becomes writable before they
+            // reach it (`prefault`; the segment's first two were done when it was made).
+            let ahead = (crossed + 1) * chunk
+            if self.writableAhead > 0, ahead < segment.file.capacity, !self.failed.load(ordering: .acquiring),
+               segment.reserved.load(ordering: .relaxed) < ahead {
+                segment.file.region.prefault(offset: ahead, length: min(chunk, segment.file.capacity - ahead), writable: true)
+            }
+            guard crossed >= 2, let fd = segment.file.handle.descriptor else { return }
+            // Walk the frames written so far here, so that the roll, which must know every
+            // frame of the full segment complete, walks only the last chunk or two: from the
+            // start of an unsynced 64 MiB segment the walk took 2-5 ms while writers waited.
+            // Never waits (a frame still being copied stops it); zeros past the reservation read
+            // as such a frame.
+            self.syncLock.withLock { self.advanceComplete(segment, mustReach: segment.completeEnd, mayReach: crossed * chunk) }
             _ = caugur_sync_file_range_write(fd, Int64((crossed - 2) * chunk), Int64(chunk))
         }
     }
@@ -324,17 +396,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// `mayReach`. Caller holds syncLock. Never waits past `mustReach`, which must lie within
     /// reserved space (beyond it the zeros may be unreserved, not in progress).
     private func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
-        var at = segment.completeEnd
-        var spins = 0
-        while at < mustReach {
-            let len = segment.frameLength(at: at)
-            if len == 0 {
-                spins += 1
-                if spins > 64 { ThreadPause.yield(); spins = 0 }
-                continue
-            }
-            at += WALFormat.frameSize(payload: len)
-        }
+        var at = WriteAheadLog.awaitFrames(segment, from: segment.completeEnd, below: mustReach)
         while at + WALFormat.frameHeaderSize <= mayReach {
             let len = segment.frameLength(at: at)
             if len == 0 { break }
@@ -414,7 +476,7 @@ final class WriteAheadLog: @unchecked Sendable {
             guard let now = current.withLock({ $0 }) else { throw .engineClosed }
             // A writer that left its gates before `close()` must not roll afterwards: the
             // segments are sealed and unmapped, and no new file may appear after close.
-            if syncLock.withLock({ closed }) { throw .engineClosed }
+            if closedFlag.load(ordering: .acquiring) { throw .engineClosed }
             if now !== full { return now }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry
@@ -422,12 +484,16 @@ final class WriteAheadLog: @unchecked Sendable {
             if full.sealedEnd == nil {
                 let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
                 full.sealedEnd = min(end, full.capacity)
-                try syncLock.withLock { () throws(AugurError) in
-                    if closed { throw .engineClosed }
-                    // At most one unsealed segment behind the current one: recovery's rule.
-                    try finishPendingSealLocked()
-                    advanceComplete(full, mustReach: full.sealedEnd!, mayReach: full.sealedEnd!)
+                // At most one unsealed segment behind the current one: recovery's rule. Almost
+                // always the last one was sealed in the background long ago; syncLock is taken
+                // only when it was not.
+                if pendingSealNumber.load(ordering: .acquiring) != 0 {
+                    try syncLock.withLock { () throws(AugurError) in
+                        if closed { throw .engineClosed }
+                        try finishPendingSealLocked()
+                    }
                 }
+                _ = WriteAheadLog.awaitFrames(full, from: full.completeHint.load(ordering: .acquiring), below: full.sealedEnd!)
             }
             let next: WALSegment
             if let ready = spare, ready.number == full.number + 1 {
@@ -448,7 +514,8 @@ final class WriteAheadLog: @unchecked Sendable {
             }
             // Only now, with the next segment durable, may the full one say that it exists: a
             // seal naming a successor that a crash lost would make recovery refuse the store.
-            syncLock.withLock { pendingSeal = full }
+            pendingSeal.withLock { $0 = full }
+            pendingSealNumber.store(full.number, ordering: .releasing)
             sealedSegments.append(full)
             current.withLock { $0 = next }
             crashPoint?(.walRoll)
@@ -482,7 +549,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Syncs the pending rolled segment and writes its seal (synced), if there is one. Caller
     /// holds syncLock. Every frame of it is complete (the roll waited for them).
     private func finishPendingSealLocked() throws(AugurError) {
-        guard let segment = pendingSeal, let end = segment.sealedEnd else { return }
+        guard let segment = pendingSeal.withLock({ $0 }), let end = segment.sealedEnd else { return }
         try checkWritable()
         // Synced even with `.none` (once per segment): a sealed segment is not the newest, so
         // recovery would take an unwritten page in it for corruption.
@@ -494,35 +561,73 @@ final class WriteAheadLog: @unchecked Sendable {
             segment.durableEnd = end
         }
         try writeSeal(segment, at: end, reason: .rolled)
-        pendingSeal = nil
+        pendingSeal.withLock { $0 = nil }
+        pendingSealNumber.store(0, ordering: .releasing)
+    }
+
+    /// Walks frame headers of `segment` from `start` (a frame boundary below which every frame
+    /// is complete), waiting for frames still being copied, until `end`, which must lie within
+    /// reserved space; returns where it stopped (`end`, or the end of the frame that spans it).
+    ///
+    /// The roll calls it from `completeHint` without syncLock (see `roll`): it needs every frame
+    /// of the full segment complete before it names the next segment's first sequence (each
+    /// writer there has taken its sequences once its frame is complete) and before the seal
+    /// may be written.
+    private static func awaitFrames(_ segment: WALSegment, from start: Int, below end: Int) -> Int {
+        var at = start
+        var spins = 0
+        while at < end {
+            let len = segment.frameLength(at: at)
+            if len == 0 {
+                spins += 1
+                if spins > 64 { ThreadPause.yield(); spins = 0 }
+                continue
+            }
+            at += WALFormat.frameSize(payload: len)
+        }
+        return at
     }
 
     /// Deletes the oldest sealed and inherited segments whose every record has been flushed
     /// (highest sequence ≤ `flushedFloor`), stopping at the first that is still needed: only
     /// ever a prefix, so a gap in the numbers is a lost segment to recovery (an empty segment
     /// after a needed one waits for it). Returns how many were removed.
+    ///
+    /// The segments are taken off the log under rollLock and unlinked and unmapped after it is
+    /// released (under `trimLock`, so trims remove in order): an unlink (a journal handle) and
+    /// the unmapping of up to a segment of pages are work a roll, and so every writer, must not
+    /// wait behind.
     @discardableResult
     func trim(flushedFloor: UInt64) -> Int {
         if readOnly { return 0 }
-        return rollLock.withLock {
-            var removed = 0
-            while let seg = inheritedSegments.first, seg.maxSeq <= flushedFloor {
-                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(seg.number)))
-                crashPoint?(.obsoleteFileRemoved)
-                inheritedSegments.removeFirst()
-                removed += 1
+        return trimLock.withLock {
+            var inherited: [UInt64] = []
+            var sealed: [WALSegment] = []
+            rollLock.withLock {
+                while let seg = inheritedSegments.first, seg.maxSeq <= flushedFloor {
+                    inherited.append(seg.number)
+                    inheritedSegments.removeFirst()
+                }
+                guard inheritedSegments.isEmpty else { return }
+                // Not the segment whose seal is pending: its background fdatasync must not meet a
+                // removed file (a flush just before the roll can leave it wholly flushed).
+                while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor,
+                      pendingSealNumber.load(ordering: .acquiring) != seg.number {
+                    sealed.append(seg)
+                    sealedSegments.removeFirst()
+                }
             }
-            guard inheritedSegments.isEmpty else { return removed }
-            // Not the segment whose seal is pending: its background fdatasync must not meet a
-            // removed file (a flush just before the roll can leave it wholly flushed).
-            while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor,
-                  !syncLock.withLock({ pendingSeal === seg }) {
+            for number in inherited {
+                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(number)))
+                crashPoint?(.obsoleteFileRemoved)
+            }
+            for seg in sealed {
                 try? fileSystem.remove(seg.path)
                 crashPoint?(.obsoleteFileRemoved)
-                sealedSegments.removeFirst()
-                removed += 1
             }
-            return removed
+            // The mappings and descriptors go with the last references, here (a queued
+            // write-behind call may hold one a little longer; it sees the seal and does nothing).
+            return inherited.count + sealed.count
         }
     }
 
@@ -542,6 +647,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 if closed { return }
                 if !failed.load(ordering: .acquiring) { try? finishPendingSealLocked() }
                 closed = true
+                closedFlag.store(true, ordering: .releasing)
                 guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return }
                 let end = min(seg.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing), seg.capacity)
                 seg.sealedEnd = end

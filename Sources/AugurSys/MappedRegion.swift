@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A mapped (or, in the simulated file system, pinned) range of a file's bytes.
 ///
 /// Thread-safety: immutable after creation; the bytes may be read from any thread. A shared
@@ -19,4 +25,26 @@ public final class MappedRegion: @unchecked Sendable {
     deinit { release(base, length) }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
+
+    /// Faults the pages of `[offset, offset + length)` in without changing a byte (madvise
+    /// MADV_POPULATE_READ or, with `writable`, MADV_POPULATE_WRITE; Linux 5.14+), so later
+    /// accesses find them in the page cache and mapped. Safe while other threads store into
+    /// the region. Why it matters: the first touch of a page of a fallocated file that is not
+    /// yet in the page cache makes the kernel read ahead — allocate large folios and zero-fill
+    /// them (unwritten extents); on Linux 6.18/ext4 one such fault took 3-12 ms of kernel time
+    /// (docs/PERFORMANCE.md). And the first store into a clean page runs the file system's
+    /// page_mkwrite, which on ext4 updates the file's mtime in a journal handle and so waits
+    /// for a journal commit in progress (tens of ms while another file is fdatasynced);
+    /// `writable` does that here instead, at the price of dirtying the pages: the next
+    /// fdatasync writes them, zeros or not, so populate writable only just ahead of the
+    /// writers. Returns false when the kernel refuses (older than 5.14: EINVAL; no memory):
+    /// accesses then fault as they would have, so this is a hint, never a requirement.
+    @discardableResult
+    public func prefault(offset: Int, length: Int, writable: Bool = false) -> Bool {
+        precondition(offset >= 0 && length >= 0 && offset + length <= self.length, "Augur bug: prefault outside the region")
+        if length == 0 { return true }
+        let page = 4096
+        let start = offset / page * page
+        return madvise(base + start, offset + length - start, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0
+    }
 }

@@ -41,7 +41,9 @@ import Glibc
         let value = [UInt8](repeating: 0x5A, count: 1000)
         // About 12 MiB of frames: chunks 0...9 are complete and a chunk behind the writers.
         for i in 0..<12_000 { try t.put(Array("key\(i)".utf8), value) }
-        let wal = try #require(try PosixFileSystem().listDirectory(dir.child("db/wal")).sorted().last)
+        // The segment written to is the first: the newest file is the spare made ahead at half
+        // full, whose first chunks durability `none` has populated writable (dirty) on purpose.
+        let wal = try #require(try PosixFileSystem().listDirectory(dir.child("db/wal")).sorted().first)
         let fd = open(dir.child("db/wal/" + wal), O_RDONLY)
         #expect(fd >= 0)
         defer { close(fd) }
