@@ -164,6 +164,34 @@ final class PartitionController: @unchecked Sendable {
     /// Times a range entered the reactive fallback since open.
     private(set) var fallbackEntries = 0
 
+    /// The counters `Engine.partitioningCounters` reports, as of the end of the last tick (or
+    /// policy change, or open), under their own short lock. A tick holds `lock` through
+    /// forecasting, planning, starting reshards and writing PLAN.txt, LOADHISTORY and
+    /// decisions.jsonl: a reader that took `lock` waited 7-24 ms (perf sched_switch stacks of
+    /// augur-load's workers, which sample the counters between operations — and in an open
+    /// loop every operation scheduled meanwhile counted the wait as latency).
+    struct Published: Sendable {
+        var overloadSeconds = 0.0
+        var forecastError: Double? = nil
+        var tableForecasts: [String: (point: Double, lower: Double, upper: Double)] = [:]
+        var policy = "static"
+        var measuredCapacity: [String: Double] = [:]
+        var historyNote: String? = nil
+        var fallbacks: [ForecastFallback] = []
+        var fallbackEntries = 0
+    }
+    let published = Mutex<Published>(Published())
+
+    /// Copies the counters into `published` (caller holds lock).
+    func publish(tables: [String]) {
+        var capacities: [String: Double] = [:]
+        for t in tables { capacities[t] = measuredCapacity(table: t) }
+        let p = Published(overloadSeconds: overloadSeconds, forecastError: forecastError, tableForecasts: tableForecasts,
+                          policy: options.policy.description, measuredCapacity: capacities, historyNote: historyNote,
+                          fallbacks: fallbacks(), fallbackEntries: fallbackEntries)
+        published.withLock { $0 = p }
+    }
+
     init(options: PartitioningOptions) {
         self.options = options
         planner = Planner(policy: options.policy, splitsBySize: options.splitsBySize)
@@ -687,6 +715,7 @@ extension Engine {
             if controller.historySaveDue(now: now, force: false) { saveLoadHistory(controller, tables: tables) }
             if controller.plans { writePlanFile(now: now) }
             if controller.options.logDecisions && !decisions.isEmpty { appendDecisions(decisions) }
+            controller.publish(tables: tables.map(\.name))
             return decisions
         }
     }
@@ -933,10 +962,16 @@ extension Engine {
         guard let controller else {
             throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "the partitioning controller needs telemetry")
         }
-        controller.lock.withLock { controller.setPolicy(policy, capacity: capacity) }
+        let names = allTables().map(\.name)
+        controller.lock.withLock {
+            controller.setPolicy(policy, capacity: capacity)
+            controller.publish(tables: names)
+        }
     }
 
-    /// Reshards, overload and forecast error of `table` since open.
+    /// Reshards, overload and forecast error of `table` since open. The controller's figures
+    /// are those of its last tick (a second old at most with the default tick), read without
+    /// waiting for a tick in progress.
     public func partitioningCounters(table name: String) throws(AugurError) -> PartitioningCounters {
         let t = try table(named: name)
         let jobs = try reshardingStatus(table: name)
@@ -945,10 +980,11 @@ extension Engine {
         typealias Band = (point: Double, lower: Double, upper: Double)
         typealias Fallbacks = (current: [ForecastFallback], entries: Int)
         let (overload, error, forecast, policy, capacity, note, fallbacks): (Double, Double?, Band?, String, Double?, String?, Fallbacks) =
-            controller.map { c in c.lock.withLock {
-                (c.overloadSeconds, c.forecastError, c.tableForecasts[name], c.options.policy.description,
-                 c.measuredCapacity(table: name), c.historyNote, (current: c.fallbacks(table: name), entries: c.fallbackEntries))
-            } } ?? (0, nil, nil, "static", nil, nil, (current: [], entries: 0))
+            controller.map { c in
+                let p = c.published.withLock { $0 }
+                return (p.overloadSeconds, p.forecastError, p.tableForecasts[name], p.policy, p.measuredCapacity[name], p.historyNote,
+                        (current: p.fallbacks.filter { $0.table == name }, entries: p.fallbackEntries))
+            } ?? (0, nil, nil, "static", nil, nil, (current: [], entries: 0))
         var counters = PartitioningCounters(
             policy: policy, partitions: t.map.partitions.count,
             splits: count { if case .split = $0 { true } else if case .splitMany = $0 { true } else { false } },

@@ -152,6 +152,10 @@ public final class Engine: @unchecked Sendable {
         if let controller, options.partitioning.persistHistory {
             controller.restore(readLoadHistory())
         }
+        if let controller {
+            let names = Array(tablesByName.keys)
+            controller.lock.withLock { controller.publish(tables: names) }
+        }
         if let collectorTimer {
             let ns = nanoseconds(options.telemetry.collectInterval)
             collectorTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
