@@ -123,20 +123,15 @@ final class WriteAheadLog: @unchecked Sendable {
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
     private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
-    /// A rolled segment whose fdatasync and seal are still to be done (guarded by syncLock): at
-    /// most one, always the one just before `current` (see `roll`).
-    /// Set by the roll (under rollLock), finished and cleared under syncLock by whoever comes
-    /// first (`finishPendingSealLocked`). Its own lock, not syncLock: syncLock is held through
-    /// fdatasyncs (a flush's `syncCurrent`, the background seal: 7-40 ms measured), and a roll
-    /// waiting for it made every writer wait.
-    private let pendingSeal = Mutex<WALSegment?>(nil)
-    /// `pendingSeal`'s number (0: none), for the roll and `trim`, which must not wait for
-    /// syncLock. Set under rollLock and cleared without it, so under rollLock a reader sees
+    /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
+    /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and
+    /// cleared under syncLock by whoever comes first (`finishPendingSealLocked`). Its own lock,
+    /// never held across anything else, so the roll and `trim` can look at it without syncLock,
+    /// which is held through fdatasyncs (a flush's `syncCurrent`, the background seal: 7-40 ms
+    /// measured) — a roll waiting for it made every writer wait. Under rollLock a reader sees
     /// every setting and at worst a clearing late (then the roll takes syncLock for nothing,
     /// and trim keeps a segment a while longer).
-    private let pendingSealNumber = Atomic<UInt64>(0)
-    /// `closed`, readable without syncLock (set under rollLock and syncLock by `close`).
-    private let closedFlag = Atomic<Bool>(false)
+    private let pendingSeal = Mutex<WALSegment?>(nil)
     /// Finishes pending seals and creates spare segments off the write path.
     private let sealQueue = DispatchQueue(label: "augur.wal.seal")
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
@@ -194,7 +189,7 @@ final class WriteAheadLog: @unchecked Sendable {
         let step = 1 << 20
         var at = 0
         while at < segment.file.capacity {
-            if failed.load(ordering: .acquiring) || closedFlag.load(ordering: .acquiring) { return }
+            if failed.load(ordering: .acquiring) || closed.load(ordering: .acquiring) { return }
             let n = min(step, segment.file.capacity - at)
             // Where the writers have already been there is nothing to gain, and a writable
             // populate would dirty again pages the write-behind may have cleaned (the first
@@ -224,8 +219,7 @@ final class WriteAheadLog: @unchecked Sendable {
         writeBehindChunk = 0
         self.lastSeq = Atomic(lastSeq)
         current = Mutex(nil)
-        closed = true
-        closedFlag.store(true, ordering: .relaxed)
+        closed.store(true, ordering: .relaxed)
         inheritedSegments = segments
         readOnly = true
         fail(reason)
@@ -275,8 +269,9 @@ final class WriteAheadLog: @unchecked Sendable {
     /// A read-only open's log: it deletes nothing.
     private var readOnly = false
 
-    /// Set by `close()`; checked under `syncLock` before any fdatasync.
-    private var closed = false
+    /// Set by `close()` under rollLock and syncLock; checked under syncLock before any
+    /// fdatasync, and without it by the roll and the background work.
+    private let closed = Atomic<Bool>(false)
 
     func checkWritable() throws(AugurError) {
         if failed.load(ordering: .acquiring) {
@@ -348,7 +343,7 @@ final class WriteAheadLog: @unchecked Sendable {
     private func prepareSpare(after current: WALSegment) {
         sealQueue.async { [self] in
             let made: WALSegment? = rollLock.withLock {
-                if closedFlag.load(ordering: .acquiring) || failed.load(ordering: .acquiring) { return nil }
+                if closed.load(ordering: .acquiring) || failed.load(ordering: .acquiring) { return nil }
                 guard self.current.withLock({ $0 }) === current, current.sealedEnd == nil, spare == nil else { return nil }
                 do throws(AugurError) {
                     spare = try createSegment(after: current)
@@ -408,7 +403,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Makes everything up to `position` durable (group commit). Throws once the log has failed.
     func sync(upTo position: WALPosition) throws(AugurError) {
         try syncLock.withLock { () throws(AugurError) in
-            if closed { throw .engineClosed }
+            if closed.load(ordering: .acquiring) { throw .engineClosed }
             try checkWritable()
             // Nothing in a segment is made durable before the segment behind it is sealed:
             // recovery drops a segment's frames when the one before it lacks its seal.
@@ -434,7 +429,7 @@ final class WriteAheadLog: @unchecked Sendable {
         try checkWritable()
         guard let segment = current.withLock({ $0 }) else { return }
         try syncLock.withLock { () throws(AugurError) in
-            if closed { throw .engineClosed }
+            if closed.load(ordering: .acquiring) { throw .engineClosed }
             try checkWritable()
             try finishPendingSealLocked()
             let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
@@ -476,7 +471,7 @@ final class WriteAheadLog: @unchecked Sendable {
             guard let now = current.withLock({ $0 }) else { throw .engineClosed }
             // A writer that left its gates before `close()` must not roll afterwards: the
             // segments are sealed and unmapped, and no new file may appear after close.
-            if closedFlag.load(ordering: .acquiring) { throw .engineClosed }
+            if closed.load(ordering: .acquiring) { throw .engineClosed }
             if now !== full { return now }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry
@@ -487,11 +482,8 @@ final class WriteAheadLog: @unchecked Sendable {
                 // At most one unsealed segment behind the current one: recovery's rule. Almost
                 // always the last one was sealed in the background long ago; syncLock is taken
                 // only when it was not.
-                if pendingSealNumber.load(ordering: .acquiring) != 0 {
-                    try syncLock.withLock { () throws(AugurError) in
-                        if closed { throw .engineClosed }
-                        try finishPendingSealLocked()
-                    }
+                if pendingSeal.withLock({ $0 }) != nil {
+                    try syncLock.withLock { () throws(AugurError) in try finishPendingSealLocked() }
                 }
                 _ = WriteAheadLog.awaitFrames(full, from: full.completeHint.load(ordering: .acquiring), below: full.sealedEnd!)
             }
@@ -515,13 +507,12 @@ final class WriteAheadLog: @unchecked Sendable {
             // Only now, with the next segment durable, may the full one say that it exists: a
             // seal naming a successor that a crash lost would make recovery refuse the store.
             pendingSeal.withLock { $0 = full }
-            pendingSealNumber.store(full.number, ordering: .releasing)
             sealedSegments.append(full)
             current.withLock { $0 = next }
             crashPoint?(.walRoll)
             sealQueue.async { [self] in
                 syncLock.withLock {
-                    if closed { return }
+                    if closed.load(ordering: .acquiring) { return }
                     // A failure disables writes (`fail`); writers see it at their next append.
                     try? finishPendingSealLocked()
                 }
@@ -562,7 +553,6 @@ final class WriteAheadLog: @unchecked Sendable {
         }
         try writeSeal(segment, at: end, reason: .rolled)
         pendingSeal.withLock { $0 = nil }
-        pendingSealNumber.store(0, ordering: .releasing)
     }
 
     /// Walks frame headers of `segment` from `start` (a frame boundary below which every frame
@@ -612,7 +602,7 @@ final class WriteAheadLog: @unchecked Sendable {
                 // Not the segment whose seal is pending: its background fdatasync must not meet a
                 // removed file (a flush just before the roll can leave it wholly flushed).
                 while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor,
-                      pendingSealNumber.load(ordering: .acquiring) != seg.number {
+                      pendingSeal.withLock({ $0 }) !== seg {
                     sealed.append(seg)
                     sealedSegments.removeFirst()
                 }
@@ -644,10 +634,9 @@ final class WriteAheadLog: @unchecked Sendable {
     func close() {
         rollLock.withLock {
             syncLock.withLock {
-                if closed { return }
+                if closed.load(ordering: .acquiring) { return }
                 if !failed.load(ordering: .acquiring) { try? finishPendingSealLocked() }
-                closed = true
-                closedFlag.store(true, ordering: .releasing)
+                closed.store(true, ordering: .releasing)
                 guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return }
                 let end = min(seg.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing), seg.capacity)
                 seg.sealedEnd = end

@@ -26,6 +26,10 @@ public final class MappedRegion: @unchecked Sendable {
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
 
+    /// madvise wants a page-aligned start; pages are not 4 KiB everywhere (arm64 kernels with
+    /// 16 or 64 KiB pages).
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
     /// Faults the pages of `[offset, offset + length)` in without changing a byte (madvise
     /// MADV_POPULATE_READ or, with `writable`, MADV_POPULATE_WRITE; Linux 5.14+), so later
     /// accesses find them in the page cache and mapped. Safe while other threads store into
@@ -33,8 +37,8 @@ public final class MappedRegion: @unchecked Sendable {
     /// yet in the page cache makes the kernel read ahead — allocate large folios and zero-fill
     /// them (unwritten extents); on Linux 6.18/ext4 one such fault took 3-12 ms of kernel time
     /// (docs/PERFORMANCE.md). And the first store into a clean page runs the file system's
-    /// page_mkwrite, which on ext4 updates the file's mtime in a journal handle and so waits
-    /// for a journal commit in progress (tens of ms while another file is fdatasynced);
+    /// page_mkwrite, which on ext4 updates the file's mtime in a journal handle and so can
+    /// wait for a journal commit in progress;
     /// `writable` does that here instead, at the price of dirtying the pages: the next
     /// fdatasync writes them, zeros or not, so populate writable only just ahead of the
     /// writers. Returns false when the kernel refuses (older than 5.14: EINVAL; no memory):
@@ -43,8 +47,7 @@ public final class MappedRegion: @unchecked Sendable {
     public func prefault(offset: Int, length: Int, writable: Bool = false) -> Bool {
         precondition(offset >= 0 && length >= 0 && offset + length <= self.length, "Augur bug: prefault outside the region")
         if length == 0 { return true }
-        let page = 4096
-        let start = offset / page * page
+        let start = offset / MappedRegion.pageSize * MappedRegion.pageSize
         return madvise(base + start, offset + length - start, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0
     }
 }
