@@ -119,9 +119,13 @@ public struct ReplayCurve: Sendable, Equatable {
     /// Reads `column` from the CSV file at `path` (header row first) and maps its values
     /// linearly so the column's maximum becomes `peakRate` and, when `lowRate` is given, its
     /// minimum becomes `lowRate` (otherwise rates are proportional to the values).
-    /// `startRow` skips data rows; `rows` limits how many are used.
+    /// `startRow` skips data rows; `rows` limits how many are used. With `scaledOverSeconds`
+    /// only the rows a run of that length plays (and the one it interpolates towards at its end)
+    /// are kept and scaled, so `peakRate` is the peak the run meets, not the peak of data it
+    /// never reaches; a run longer than those rows would replay them again from the first.
     public static func load(path: String, column: String, secondsPerRow: Double, peakRate: Double,
-                            lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil) throws(WorkloadError) -> ReplayCurve {
+                            lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil,
+                            scaledOverSeconds: Double? = nil) throws(WorkloadError) -> ReplayCurve {
         if !(peakRate >= WorkloadLimits.minRate && peakRate <= WorkloadLimits.maxRate) { throw .invalidRate(name: "peak-rate", value: peakRate) }
         if let lowRate, !lowRate.isFinite || lowRate < 0 || lowRate > peakRate { throw .invalidRate(name: "rate", value: lowRate) }
         try WorkloadLimits.checkSpan("row-seconds", secondsPerRow)
@@ -134,6 +138,12 @@ public struct ReplayCurve: Sendable, Equatable {
         var values = try CSVColumn.values(of: column, in: text, path: path)
         if startRow > 0 { values = Array(values.dropFirst(startRow)) }
         if let rows { values = Array(values.prefix(rows)) }
+        if let seconds = scaledOverSeconds, seconds.isFinite, seconds > 0 {
+            // Both factors are bounded (checkSpan above; a run phase is at most a week), so
+            // the row count fits an Int.
+            let played = (Swift.min(seconds, 2 * WorkloadLimits.maxSeconds) / secondsPerRow).rounded(.up) + 1
+            values = Array(values.prefix(Int(played)))
+        }
         if values.isEmpty { throw .emptyCSV(path: path) }
         let hi = values.max()!, lo = values.min()!
         let rates: [Double]

@@ -94,6 +94,27 @@ struct RateProfileTests {
         #expect(floored.rates == [100, 400, 1000, 400])
     }
 
+    @Test("a replay scales the rows the run plays, not rows it never reaches")
+    func replayScalesThePlayedWindow() throws {
+        let path = NSTemporaryDirectory() + "augur-load-window-\(getpid()).csv"
+        // The column's maximum (100) lies after what a 3-second run at 1 s per row plays.
+        try "load\n10\n20\n40\n20\n100\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let whole = try ReplayCurve.load(path: path, column: "load", secondsPerRow: 1, peakRate: 1000)
+        #expect(whole.rates == [100, 200, 400, 200, 1000])
+        // 3 s play rows 0…3 (row 3 is interpolated towards at the end): the peak is row 2.
+        let played = try ReplayCurve.load(path: path, column: "load", secondsPerRow: 1, peakRate: 1000, scaledOverSeconds: 3)
+        #expect(played.rates == [250, 500, 1000, 500])
+        let floored = try ReplayCurve.load(path: path, column: "load", secondsPerRow: 1, peakRate: 1000, lowRate: 100,
+                                           startRow: 1, scaledOverSeconds: 1.5)
+        #expect(floored.rates == [100, 1000, 100])   // rows 20, 40, 20: the window's minimum is the floor
+        // Longer than the data, or not a length at all: every row.
+        for seconds in [60, Double.infinity, .nan, 0, -1] {
+            let all = try ReplayCurve.load(path: path, column: "load", secondsPerRow: 1, peakRate: 1000, scaledOverSeconds: seconds)
+            #expect(all.rates == whole.rates, "scaledOverSeconds \(seconds)")
+        }
+    }
+
     /// data/nyc_taxi_halfhourly.csv, shipped in the repository (MIT, notice in data/README.md).
     static var realLoadCurve: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

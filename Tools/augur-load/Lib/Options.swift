@@ -75,7 +75,7 @@ public struct LoadOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Target ops/s: the constant rate, the start of a ramp, the base of a spike, the trough of diurnal, the floor of replay.")
     public var rate: Double?
 
-    @Option(parsing: .unconditional, help: "Peak ops/s: the end of a ramp, the spike, the diurnal peak, the replay maximum.")
+    @Option(parsing: .unconditional, help: "Peak ops/s: the end of a ramp, the spike, the diurnal peak, the maximum of the rows a replay plays (the whole column with --operations).")
     public var peakRate: Double?
 
     @Option(parsing: .unconditional, help: "Ramp length, seconds (default: the whole run).")
@@ -333,8 +333,13 @@ public struct LoadOptions: ParsableArguments {
         case "replay":
             guard let csv else { throw .invalidOption(name: "csv", value: "(missing)", reason: "profile replay needs --csv FILE (and --column)") }
             let peak = try need(peakRate, "peak-rate")
+            // Scale the rows this run plays, not the whole column: `--peak-rate 60000` over a
+            // day cut out of a year of data otherwise peaked at whatever share of the year's
+            // maximum that day reached (~38k in make compare-replay's window). A run measured
+            // by operations has no known length: the whole column then.
             p = .replay(try ReplayCurve.load(path: csv, column: column, secondsPerRow: rowSeconds, peakRate: peak,
-                                             lowRate: rate, startRow: csvStartRow))
+                                             lowRate: rate, startRow: csvStartRow,
+                                             scaledOverSeconds: operations == nil ? runLength : nil))
         default:
             throw .unknownProfile(profile ?? name, valid: RateProfile.names)
         }
