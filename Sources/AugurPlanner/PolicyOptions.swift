@@ -85,8 +85,10 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// never below it, so a surge nobody forecast is still handled. Unit: samples. Default `3`.
     public var currentSamples: Int
     /// Utilization each child of a split (and each side of a boundary move) is planned to,
-    /// at the predicted peak. Dimensionless. Default `0.6` (between the watermarks, so a
-    /// fresh child neither splits again nor merges back).
+    /// at the predicted peak; also the most two neighbours may carry together, over their
+    /// recent window and their forecast, to merge. Dimensionless. Default `0.6` (under the
+    /// high watermark, so a fresh child does not split again, and a child merges back only
+    /// once it and its neighbour together fit one child's plan).
     public var targetFill: Double
     /// Most children one split may create. Unit: partitions. Default `4` (a measured cost
     /// inflated by queueing at saturation overstates how many ways a split needs; a child still
