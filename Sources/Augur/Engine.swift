@@ -62,9 +62,10 @@ public final class Engine: @unchecked Sendable {
     private var tablesByName: [String: Table] = [:]
     private var tablesByID: [UInt32: Table] = [:]
     private let closed = Atomic<Bool>(false)
-    let maintenanceQueue = DispatchQueue(label: "augur.maintenance")
-    /// Reshards run one at a time, in request order, off the caller's thread.
-    let reshardQueue = DispatchQueue(label: "augur.reshard")
+    /// Flushes and merges, one at a time, on a thread of lowered priority (`backgroundNice`).
+    let maintenanceQueue: BackgroundLane
+    /// Reshards run one at a time, in request order, off the caller's thread (same priority).
+    let reshardQueue: BackgroundLane
     let reshardJobs = Mutex<[ReshardJob]>([])
     /// Index build coordinators (one per index build in progress) and their workers.
     let indexBuildQueue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
@@ -108,6 +109,8 @@ public final class Engine: @unchecked Sendable {
         directoryLock = recovered.lock
         manifest = recovered.manifest
         wal = recovered.wal
+        maintenanceQueue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
+        reshardQueue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
         recoveryReport = recovered.report
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
         indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)

@@ -122,7 +122,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// commit writes the pages anyway, or segments too small to be worth it).
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
-    private let writeBehindQueue = DispatchQueue(label: "augur.wal.write-behind")
+    private let writeBehindQueue: BackgroundLane
     /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
     /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and
     /// cleared under syncLock by whoever comes first (`finishPendingSealLocked`). Its own lock,
@@ -133,7 +133,15 @@ final class WriteAheadLog: @unchecked Sendable {
     /// and trim keeps a segment a while longer).
     private let pendingSeal = Mutex<WALSegment?>(nil)
     /// Finishes pending seals and creates spare segments off the write path.
-    private let sealQueue = DispatchQueue(label: "augur.wal.seal")
+    private let sealQueue: BackgroundLane
+    /// Populates fresh segments ahead of the writers (`prefault`), at the engine's background
+    /// priority: zero-filling 64 MiB is milliseconds of CPU that preempted a writer on a busy
+    /// machine, and populating late only means a writer takes its own fault, as without it.
+    /// The seal queue and the write-behind stay at the writers' priority: the seal queue
+    /// creates the spare under rollLock, which a roll waits for (a descheduled low-priority
+    /// holder made writers wait: fillrandom at 2 threads lost 10-20 % of its throughput), and a
+    /// write-behind that falls behind leaves dirty pages the kernel then throttles writers for.
+    private let prefaultQueue: BackgroundLane
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
     private var spare: WALSegment? = nil
     /// Told of failures of background work that no caller waits for (the engine keeps the first
@@ -145,7 +153,7 @@ final class WriteAheadLog: @unchecked Sendable {
     }
 
     /// Returns once the background seals and segment creations queued so far have run.
-    func drainBackground() { sealQueue.sync {} }
+    func drainBackground() { sealQueue.sync {}; prefaultQueue.sync {} }
 
     /// `coveredBelow`: the first segment's header says every acknowledged sequence below this
     /// is in an older segment or flushed (recovery passes the highest sequence it replayed + 1:
@@ -153,7 +161,10 @@ final class WriteAheadLog: @unchecked Sendable {
     /// `lastSeq`).
     init(fileSystem: any FileSystem, directory: String, firstSegment number: UInt64, segmentSize: Int,
          durability: Durability, lastSeq: UInt64, coveredBelow: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
-         crashPoint: (@Sendable (CrashPoint) -> Void)?, skipSyncBug: Bool = false) throws(AugurError) {
+         crashPoint: (@Sendable (CrashPoint) -> Void)?, skipSyncBug: Bool = false, backgroundNice: Int = 10) throws(AugurError) {
+        writeBehindQueue = BackgroundLane(name: "augur.wal.wb", nice: 0)
+        sealQueue = BackgroundLane(name: "augur.wal.seal", nice: 0)
+        prefaultQueue = BackgroundLane(name: "augur.wal.fault", nice: backgroundNice)
         self.fileSystem = fileSystem
         self.directory = directory
         self.segmentSize = segmentSize
@@ -173,7 +184,7 @@ final class WriteAheadLog: @unchecked Sendable {
         current = Mutex(first)
         // The first segment is faulted in behind the first writers; every later one as a spare,
         // before it is current (`prepareSpare`).
-        sealQueue.async { [self] in prefault(first, writableBytes: writableAhead) }
+        prefaultQueue.async { [self] in prefault(first, writableBytes: writableAhead) }
     }
 
     /// Brings `segment`'s pages into the page cache and the mapping ahead of the writers
@@ -181,7 +192,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// the first `writableBytes` writable (dirty, so their first stores take no fault at all),
     /// the rest readable (no zeros for the next fdatasync to write; the write-behind makes each
     /// chunk writable just before the writers reach it, `startWriteBehind`). Runs on
-    /// `sealQueue` outside every lock: the closure's reference keeps the mapping alive, and
+    /// `prefaultQueue` outside every lock: the closure's reference keeps the mapping alive, and
     /// populating changes no byte, so writers may store into the segment meanwhile (a fault
     /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
     /// for reading, and a malloc that must grow the heap (brk) waits for it.
@@ -210,6 +221,10 @@ final class WriteAheadLog: @unchecked Sendable {
     /// The log of a read-only open: no segment, every append refused with `reason`.
     /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
     init(readOnlyAfter lastSeq: UInt64, segmentSize: Int, segments: [(number: UInt64, maxSeq: UInt64)], reason: String) {
+        // Nothing is ever queued on them (no segment to write or seal); `close` drains them.
+        writeBehindQueue = BackgroundLane(name: "augur.wal.wb", nice: 0)
+        sealQueue = BackgroundLane(name: "augur.wal.seal", nice: 0)
+        prefaultQueue = BackgroundLane(name: "augur.wal.fault", nice: 0)
         fileSystem = PosixFileSystem()
         directory = ""
         self.segmentSize = segmentSize
@@ -355,7 +370,7 @@ final class WriteAheadLog: @unchecked Sendable {
                     return nil
                 }
             }
-            if let made { prefault(made, writableBytes: writableAhead) }
+            if let made { prefaultQueue.async { [self] in prefault(made, writableBytes: writableAhead) } }
         }
     }
 
@@ -661,6 +676,7 @@ final class WriteAheadLog: @unchecked Sendable {
         }
         writeBehindQueue.sync {}              // no write-behind call may outlive the descriptors
         sealQueue.sync {}
+        prefaultQueue.sync {}                 // stops at once: it checks `closed`
         current.withLock { $0 }?.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }
     }

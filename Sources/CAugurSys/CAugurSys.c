@@ -186,6 +186,13 @@ int32_t caugur_gettid(void) { return (int32_t)syscall(SYS_gettid); }
 
 int caugur_set_parent_death_signal(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
 
+int caugur_set_thread_name(const char *name) {
+    char shortName[16];
+    strncpy(shortName, name, sizeof shortName - 1);
+    shortName[sizeof shortName - 1] = 0;
+    return pthread_setname_np(pthread_self(), shortName);
+}
+
 int32_t caugur_thread_id(void) {
     static __thread int32_t tid = 0;
     if (!tid) tid = (int32_t)syscall(SYS_gettid);

@@ -11,6 +11,9 @@ import Testing
 /// integer conversion in the controller.
 @Suite struct OptionLimitTests {
     static let bad: [(String, @Sendable (inout EngineOptions) -> Void)] = [
+        ("backgroundNice", { $0.backgroundNice = -1 }),
+        ("backgroundNice", { $0.backgroundNice = 20 }),
+        ("backgroundNice", { $0.backgroundNice = .max }),
         ("telemetry.histogram.bucketCount", { $0.telemetry.histogram.bucketCount = 0 }),
         ("telemetry.histogram.bucketCount", { $0.telemetry.histogram.bucketCount = 5000 }),
         ("telemetry.histogram.stripeCount", { $0.telemetry.histogram.stripeCount = 65 }),

@@ -25,6 +25,7 @@ struct LimitTests {
         ([], "sample-interval", []),
         ([], "sync-interval-ms", []),
         ([], "memtable-mb", []),
+        ([], "background-nice", ["0"]),
         ([], "capacity", []),
         ([], "progress-interval", ["1e-300"]),        // a line per progress callback: noisy, bounded
         ([], "operations", ["9223372036854775807"]),   // bounded by the run's 3600 s wall-time limit

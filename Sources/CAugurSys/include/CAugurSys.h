@@ -85,6 +85,9 @@ int caugur_allowed_cpu_count(void);
 int32_t caugur_gettid(void);
 /// A cheap per-thread identifier (the kernel thread id, cached per thread).
 int32_t caugur_thread_id(void);
+/// Names the calling thread (the kernel keeps 15 bytes; longer names are cut). Returns 0 or an
+/// errno value.
+int caugur_set_thread_name(const char *name);
 /// Raises SIGKILL on the calling process; used by named crash points.
 void caugur_kill_self(void);
 /// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` to the caller when the thread that

@@ -21,6 +21,8 @@ public struct EngineConfiguration: Sendable {
     public var syncIntervalMilliseconds = 100
     /// Memtable / write buffer size, MiB.
     public var memtableMiB = 32
+    /// Augur: nice steps of the engine's background threads (`EngineOptions.backgroundNice`).
+    public var backgroundNice = 10
     /// Augur's partitioning controller: operations per second one partition sustains; nil
     /// leaves the engine's own capacity model.
     public var partitionCapacity: Double? = nil
@@ -118,6 +120,7 @@ func makeAugurStore(_ config: EngineConfiguration) throws -> any KeyValueStore {
     case .none: options.durability = .none
     }
     options.memtableFlushSize = config.memtableMiB << 20
+    options.backgroundNice = config.backgroundNice
     let (path, temporary) = try config.resolveDirectory(engine: "augur")
     do {
         let store = try AugurStore(directory: path, options: options, removeOnClose: temporary)

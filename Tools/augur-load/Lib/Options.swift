@@ -143,6 +143,9 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: "Memtable / write-buffer size, MiB.")
     public var memtableMb = 32
 
+    @Option(help: "Augur: nice steps of the engine's background threads (flush, merge, reshard, WAL), 0...19; 0 runs them at the workers' priority.")
+    public var backgroundNice = 10
+
     @Option(help: ArgumentHelp("Partition policy: static (default), reactive or predictive (the engine's partitioning controller); set after the load phase. Not with `policies`, which runs each of --policies.", valueName: "name"))
     public var policy: String?
 
@@ -282,6 +285,8 @@ public struct LoadOptions: ParsableArguments {
         engineConfig.syncIntervalMilliseconds = syncIntervalMs
         if memtableMb < 1 || memtableMb > 4096 { throw .invalidOption(name: "memtable-mb", value: String(memtableMb), reason: "must be in 1...4096") }
         engineConfig.memtableMiB = memtableMb
+        if backgroundNice < 0 || backgroundNice > 19 { throw .invalidOption(name: "background-nice", value: String(backgroundNice), reason: "must be in 0...19") }
+        engineConfig.backgroundNice = backgroundNice
         try EngineRegistry.check(engine.lowercased())
         if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
         if !(progressInterval > 0 && progressInterval <= WorkloadLimits.maxSeconds) {
