@@ -162,6 +162,15 @@ extension Engine {
     /// segment made ahead) has run: the fault matrix attributes faults to operations.
     @_spi(Testing) public func drainWALBackground() { wal.drainBackground() }
 
+    /// Returns once the reshards, flushes and merges queued so far have run (tests: a queued
+    /// flush holds its partition, and with it the files it reads, until it has run — on a
+    /// thread of lower priority that can be a while on a busy machine).
+    @_spi(Testing) public func drainBackgroundWork() {
+        reshardQueue.sync {}
+        maintenanceQueue.sync {}
+        wal.drainBackground()
+    }
+
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
     /// (tests: when a flush's work reaches the partition's cost).
     @_spi(Testing) public func maintenanceNanos(table name: String) throws(AugurError) -> [UInt64] {
