@@ -377,3 +377,8 @@ final class Telemetry: @unchecked Sendable {
             medianKey: snapshot.quantile(0.5, metric: .operations)?.estimate, bucketOperations: buckets)
     }
 }
+
+extension Table {
+    /// The engine's `drainBackgroundWork` (tests that hold only the table).
+    @_spi(Testing) public func drainBackgroundWork() { engine.drainBackgroundWork() }
+}

@@ -1,5 +1,5 @@
 import Testing
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 import AugurTestSupport
 import Foundation
@@ -167,6 +167,7 @@ import Synchronization
                         let bytesAfter = try after.reduce(0) { $0 + (try base.fileSize("/db/seg/" + $1)) }
                         #expect(bytesAfter <= bytesBefore + 4096 * after.count, "\(context): disk usage \(bytesAfter) vs \(bytesBefore)")
                     }
+                    reopened.drainBackgroundWork()   // the open's flush of replayed memtables
                     let referenced = Set(try reopened.table(named: "t").partitionStats().flatMap(\.segmentFiles))
                     #expect(Set(try base.listDirectory("/db/seg")) == referenced, "\(context): stray or missing files")
                     try reopened.close()

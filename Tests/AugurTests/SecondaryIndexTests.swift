@@ -197,7 +197,9 @@ import Glibc
 
     /// Files in seg/ that the table's runs and index runs do not account for.
     static func strayFiles(_ fs: any FileSystem, _ table: Table) throws -> Int {
-        // Distinct names: after a reshard that shared files, several runs view one file.
+        // Distinct names: after a reshard that shared files, several runs view one file. A
+        // flush queued earlier may still hold a partition (and its files) or be writing a run.
+        table.drainBackgroundWork()
         let referenced = Set(try table.partitionStats().flatMap(\.segmentFiles))
         return try fs.listDirectory("/db/seg").count - referenced.count
     }

@@ -67,6 +67,7 @@ import AugurTestSupport
         try engine.flush()
         try table.put(Self.key(1), Array("y".utf8)); model[Self.key(1)] = Array("y".utf8)
         try engine.flush()
+        engine.drainBackgroundWork()
         #expect(Set(try fs.listDirectory("/db/seg")).isDisjoint(with: parentFiles), "the parent's file outlived its last view")
         try check(table, "after the last view went")
         try engine.close()
