@@ -5,6 +5,7 @@ import Musl
 #endif
 import CAugurSys
 import Dispatch
+import Synchronization
 
 /// A serial executor for background work (flushes, merges, reshards, the WAL's write-behind
 /// and seals) on one dedicated thread whose CPU priority is lowered by `nice`.
@@ -50,8 +51,7 @@ public final class BackgroundLane: @unchecked Sendable {
     public var priorityLowered: Bool {
         if fallback != nil { return false }
         sync {}
-        core.lock(); defer { core.unlock() }
-        return core.lowered
+        return core.queue.withLock { $0.lowered }
     }
 
     /// Runs `job` on the lane's thread after the jobs submitted before it.
@@ -80,37 +80,24 @@ public final class BackgroundLane: @unchecked Sendable {
     // MARK: - Internals
 
     /// State shared with the thread, which holds its own reference: the lane's owner may go
-    /// away while jobs are still queued.
-    private final class Core: @unchecked Sendable {
+    /// away while jobs are still queued. `wake` is signalled once per job and once by `stop`, so
+    /// each wake-up of the thread finds a job to run, or none and the lane stopping.
+    private final class Core: Sendable {
+        struct Queue {
+            var jobs: [@Sendable () -> Void] = []
+            var head = 0
+            var stopping = false
+            var lowered = false
+        }
         let name: String
         let nice: Int32
-        private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-        private let cond: UnsafeMutablePointer<pthread_cond_t>
-        private var jobs: [@Sendable () -> Void] = []
-        private var head = 0
-        private var stopping = false
-        var lowered = false
+        let queue = Mutex(Queue())
+        private let wake = DispatchSemaphore(value: 0)
 
         init(name: String, nice: Int32) {
             self.name = name
             self.nice = nice
-            mutex = .allocate(capacity: 1)
-            mutex.initialize(to: pthread_mutex_t())
-            precondition(pthread_mutex_init(mutex, nil) == 0)
-            cond = .allocate(capacity: 1)
-            cond.initialize(to: pthread_cond_t())
-            precondition(pthread_cond_init(cond, nil) == 0)
         }
-
-        deinit {
-            pthread_cond_destroy(cond)
-            cond.deallocate()
-            pthread_mutex_destroy(mutex)
-            mutex.deallocate()
-        }
-
-        @inline(__always) func lock() { pthread_mutex_lock(mutex) }
-        @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 
         /// Whether the thread started.
         func start() -> Bool {
@@ -133,17 +120,13 @@ public final class BackgroundLane: @unchecked Sendable {
         }
 
         func submit(_ job: @escaping @Sendable () -> Void) {
-            lock()
-            jobs.append(job)
-            pthread_cond_signal(cond)
-            unlock()
+            queue.withLock { $0.jobs.append(job) }
+            wake.signal()
         }
 
         func stop() {
-            lock()
-            stopping = true
-            pthread_cond_signal(cond)
-            unlock()
+            queue.withLock { $0.stopping = true }
+            wake.signal()
         }
 
         private func run() {
@@ -155,18 +138,17 @@ public final class BackgroundLane: @unchecked Sendable {
             let which = __priority_which_t(PRIO_PROCESS.rawValue)
             let target = min(19, getpriority(which, tid) + nice)
             let ok = nice > 0 && target > getpriority(which, tid) && setpriority(which, tid, target) == 0
-            lock(); lowered = ok; unlock()
+            queue.withLock { $0.lowered = ok }
             while true {
-                lock()
-                while head == jobs.count && !stopping { pthread_cond_wait(cond, mutex) }
-                if head == jobs.count {   // stopping, and every job has run
-                    unlock()
-                    return
+                wake.wait()
+                let job: (@Sendable () -> Void)? = queue.withLock { q in
+                    guard q.head < q.jobs.count else { return nil }   // the stop's wake-up, every job run
+                    let job = q.jobs[q.head]
+                    q.head += 1
+                    if q.head == q.jobs.count { q.jobs.removeAll(keepingCapacity: true); q.head = 0 }
+                    return job
                 }
-                let job = jobs[head]
-                head += 1
-                if head == jobs.count { jobs.removeAll(keepingCapacity: true); head = 0 }
-                unlock()
+                guard let job else { return }
                 job()
             }
         }
