@@ -16,7 +16,8 @@
 /// child to carry, so a merged partition is no fuller than a fresh child — and whose chance of
 /// crossing `highWatermark` together stays under half of `splitProbability`; deferred
 /// (`not-at-trough`) unless the current combined load is within `troughTolerance` of the
-/// lowest point forecast.
+/// lowest point forecast and the pair's own trend over `mergeWindowNanos`, extrapolated as far
+/// again, stays under `targetFill`.
 ///
 /// Appends: the last partition whose writes all land at its highest written keys pre-creates
 /// empty partitions above them; a pre-created partition that receives load is activated.
@@ -276,6 +277,19 @@ enum PredictivePolicy {
                                      message: "merge of \(a.id)+\(b.id) deferred: load \(Fmt.f2(current)) is forecast to fall to \(Fmt.f2(trough))"))
                 continue
             }
+            // The pair's own trend must not carry it over the limit either. A forecast that has
+            // not learned the period yet (one and a half periods into a run) sees a rising load
+            // as flat: make compare's predictive merged 29 s after a trough, on the rise, and met
+            // the next peak with one partition. The trend is a least-squares line through the
+            // window's samples (per-second measured cost bursts 2x; one sample is not a trend),
+            // extrapolated no further than the window it was measured over.
+            let window = Int(options.mergeWindowNanos / max(1, ctx.snapshot.sampleIntervalNanos))
+            if let (level, slope) = trend(a, b, samples: window, capacity: capacity), slope > 0,
+               level + slope * Double(window) >= limit {
+                ctx.note(PlanFinding(code: .notAtTrough, wanted: action, partitions: [a.id, b.id],
+                                     message: "merge of \(a.id)+\(b.id) deferred: load \(Fmt.f2(level)) rising \(Fmt.f2(slope * Double(window))) per \(Fmt.seconds(options.mergeWindowNanos)) would reach \(Fmt.f2(limit))"))
+                continue
+            }
             let code: ReasonCode = undersized ? .undersized : .idle
             let msg = "combined forecast \(Fmt.f2(point)) and \(Fmt.seconds(options.mergeWindowNanos)) peak \(Fmt.f2(longPeak)) < \(Fmt.f2(limit)), P(> \(Fmt.f2(capacity.highWatermark))) \(Fmt.f2(risk)) < \(Fmt.f2(options.splitProbability / 2)) (upper bound \(Fmt.f2(upper)))"
             let merged = PredictedPartition(range: KeyRange(lower: a.range.lower, upper: b.range.upper),
@@ -285,5 +299,24 @@ enum PredictivePolicy {
                                       effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
                         priorityClass: 4, rank: -max(point, longPeak))
         }
+    }
+
+    /// The least-squares line through the pair's combined utilization over its last `samples`
+    /// controller samples (aligned at the newest; at least 5 of both): its value at the newest
+    /// sample and its slope per sample. Nil with fewer samples.
+    static func trend(_ a: PartitionSnapshot, _ b: PartitionSnapshot, samples: Int,
+                      capacity: CapacityModel) -> (level: Double, slope: Double)? {
+        let n = min(samples, a.recent.count, b.recent.count)
+        guard n >= 5 else { return nil }
+        let ra = a.recent.suffix(n), rb = b.recent.suffix(n)
+        var sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0
+        for (k, (x, y)) in zip(ra, rb).enumerated() {
+            let t = Double(k), u = capacity.utilization(x + y)
+            sx += t; sy += u; sxx += t * t; sxy += t * u
+        }
+        let m = Double(n)
+        let slope = (m * sxy - sx * sy) / (m * sxx - sx * sx)
+        let level = sy / m + slope * (m - 1 - sx / m)
+        return slope.isFinite && level.isFinite ? (level, slope) : nil
     }
 }
