@@ -6,8 +6,13 @@
 # readrandom and YCSB-A. Each engine gets a fresh temporary store; durability is `none` for all
 # three (no fsync on the write path) unless DURABILITY says otherwise.
 #
+# Two views of each peer (issue 19): `lmdb` and `rocksdb` as a naive caller uses them (a read
+# transaction per get; default options), `lmdb-best` and `rocksdb-best` as their best users do
+# (reused read transactions; the tuning guide's bloom filter, block cache and compaction options).
+#
 # Environment: THREADS (2), RECORDS (200000), DURATION (20 s measured), WARMUP (3 s),
-# DURABILITY (none), WORKLOADS ("fillrandom readrandom a"), OUT (Benchmarks/Peers/.build/results).
+# DURABILITY (none), WORKLOADS ("fillrandom readrandom a"),
+# ENGINES ("augur,lmdb,lmdb-best,rocksdb,rocksdb-best"), OUT (Benchmarks/Peers/.build/results).
 # Extra arguments are passed to every compare run (e.g. --value-size 1000).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -33,13 +38,14 @@ DURATION=${DURATION:-20}
 WARMUP=${WARMUP:-3}
 DURABILITY=${DURABILITY:-none}
 WORKLOADS=${WORKLOADS:-"fillrandom readrandom a"}
+ENGINES=${ENGINES:-augur,lmdb,lmdb-best,rocksdb,rocksdb-best}
 OUT=${OUT:-$here/Peers/.build/results}
 mkdir -p "$OUT"
 
 for w in $WORKLOADS; do
   echo
   echo "=== $w: $THREADS threads, $RECORDS records, ${DURATION}s measured after ${WARMUP}s warm-up, durability $DURABILITY ==="
-  "$bin" compare --engines augur,lmdb,rocksdb -w "$w" --threads "$THREADS" --records "$RECORDS" \
+  "$bin" compare --engines "$ENGINES" -w "$w" --threads "$THREADS" --records "$RECORDS" \
     --duration "$DURATION" --warmup "$WARMUP" --durability "$DURABILITY" --progress plain --progress-interval 10 \
     --json "$OUT/compare-$w.json" "$@" | tee "$OUT/compare-$w.txt"
 done

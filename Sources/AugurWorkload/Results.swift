@@ -112,6 +112,25 @@ public struct LoadSummary: Sendable, Codable, Equatable {
     public var recordsPerSecond: Double
 }
 
+/// Write amplification as the kernel sees it: the bytes the run's process wrote to storage
+/// (`/proc/self/io` write_bytes less cancelled_write_bytes, from before the store opened until
+/// after its final flush and a sync) against the bytes of keys and values it put — the same
+/// measure for every engine, WAL, flushes, merges and compactions included.
+public struct DiskWriteSummary: Sendable, Codable, Equatable {
+    /// Bytes of keys and values put (load and run, warm-up included).
+    public var userBytes: UInt64
+    /// Bytes written to storage meanwhile.
+    public var diskBytes: UInt64
+    /// `diskBytes / userBytes` (0 when nothing was put).
+    public var amplification: Double
+
+    public init(userBytes: UInt64, diskBytes: UInt64) {
+        self.userBytes = userBytes
+        self.diskBytes = diskBytes
+        amplification = userBytes > 0 ? Double(diskBytes) / Double(userBytes) : 0
+    }
+}
+
 /// Everything a run measured. Encodes to the `--json` output.
 public struct RunResult: Sendable, Codable, Equatable {
     public var engine: String
@@ -146,6 +165,9 @@ public struct RunResult: Sendable, Codable, Equatable {
     /// The partition policy the run asked the engine for (nil: not recorded, e.g. a runner
     /// used without the command line). Absent from the JSON when nil.
     public var policy: PartitionPolicy? = nil
+    /// Disk bytes written against user bytes put (nil: not measured, e.g. no /proc/self/io).
+    /// Absent from the JSON when nil.
+    public var diskWrites: DiskWriteSummary? = nil
 
     public func json() -> String {
         let encoder = JSONEncoder()
@@ -186,6 +208,9 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
             ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),
             ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
+            ("disk writes (amplification)", opt(diskWrites) { d in
+                d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"
+                                : "\(fmtBytes(Int64(clamping: d.diskBytes))), nothing put" }),
         ]
         let w = kv.map(\.0.count).max()!
         for (k, v) in kv { lines.append("  " + k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }

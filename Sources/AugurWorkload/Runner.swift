@@ -207,6 +207,8 @@ final class ThreadRecorder: @unchecked Sendable {
     var measured = 0
     var firstMeasuredNs: UInt64 = .max
     var lastCompletionNs: UInt64 = 0
+    /// Bytes of keys and values this thread's successful puts carried (warm-up included).
+    var bytesPut: UInt64 = 0
     // Current interval.
     var intervalIndex = 0
     var intervalCounts: [OperationKind: Int] = [:]
@@ -256,6 +258,11 @@ public final class WorkloadRunner: @unchecked Sendable {
     public var progress: (@Sendable (ProgressSnapshot) -> Void)?
     private let stopRequested = Flag()
     private var collector: SeriesCollector?
+    private let putBytes = Atomic<UInt64>(0)
+
+    /// Bytes of keys and values put by `load()` and `run()` so far (successful puts and
+    /// batches, warm-up included): the user bytes of a write-amplification figure.
+    public var bytesPut: UInt64 { putBytes.load(ordering: .acquiring) }
 
     public init(store: any KeyValueStore, spec: WorkloadSpec, config: RunConfiguration, clock: any WorkloadClock = SystemWorkloadClock()) {
         self.store = store
@@ -292,6 +299,7 @@ public final class WorkloadRunner: @unchecked Sendable {
                     failure.withLock { if $0 == nil { $0 = "\(error)" } }
                     return
                 }
+                self.putBytes.add((end - k) * UInt64(spec.keySize + spec.valueSize), ordering: .relaxed)
                 k = end
             }
         }
@@ -371,6 +379,12 @@ public final class WorkloadRunner: @unchecked Sendable {
                     case .delete: try store.delete(request.key)
                     case .batch: try store.write(request.batch)
                     }
+                    switch request.kind {
+                    case .update, .insert, .readModifyWrite: rec.bytesPut &+= UInt64(request.key.count + request.value.count)
+                    case .batch:
+                        for case let .put(k, v) in request.batch { rec.bytesPut &+= UInt64(k.count + v.count) }
+                    case .read, .scan, .delete: break
+                    }
                 } catch {
                     failed = true
                     failure = error
@@ -388,6 +402,7 @@ public final class WorkloadRunner: @unchecked Sendable {
                 collector.total.next()
             }
             rec.flushInterval(next: .max)
+            self.putBytes.add(rec.bytesPut, ordering: .relaxed)
         }
         let finishedNs = clock.nanoseconds()
         let runSeconds = Double(finishedNs - startNs) / 1e9

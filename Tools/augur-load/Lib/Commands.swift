@@ -187,11 +187,12 @@ func checkFailedOperations(_ results: [RunResult]) throws {
 public func compareTable(_ results: [RunResult]) -> String {
     guard let base = results.first else { return "" }
     var lines = ["comparison (\(base.workload), \(base.threads) threads, \(base.loop) loop, \(base.profile)); ratios relative to \(base.engine):", ""]
-    let header = ["engine", "ops/s", "ops/s ratio", "p50 µs", "p99 µs", "p99.9 µs", "p99 ratio", "errors"]
+    let header = ["engine", "ops/s", "ops/s ratio", "p50 µs", "p99 µs", "p99.9 µs", "p99 ratio", "write amp", "errors"]
     let rows = results.map { r in
         [r.engine, String(format: "%.0f", r.throughput), String(format: "%.2f×", base.throughput > 0 ? r.throughput / base.throughput : 0),
          String(format: "%.1f", r.all.p50Microseconds), String(format: "%.1f", r.all.p99Microseconds), String(format: "%.1f", r.all.p999Microseconds),
-         String(format: "%.2f×", base.all.p99Microseconds > 0 ? r.all.p99Microseconds / base.all.p99Microseconds : 0), String(r.errors)]
+         String(format: "%.2f×", base.all.p99Microseconds > 0 ? r.all.p99Microseconds / base.all.p99Microseconds : 0),
+         r.diskWrites.flatMap { $0.userBytes > 0 ? String(format: "%.2f", $0.amplification) : nil } ?? "n/a", String(r.errors)]
     }
     lines += formatTable(header: header, rows: rows, indent: "  ")
     return lines.joined(separator: "\n")
@@ -210,6 +211,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     }
     let policy = scenario.policy.policy
     let engineConfig = scenario.engine
+    let writtenBefore = ProcessIO.bytesWritten()
     let store: any KeyValueStore
     do {
         store = try EngineRegistry.make(engine, engineConfig)
@@ -268,6 +270,12 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
         result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal key ranges" : ", engine's initial layout"))
     }
     try store.flush()
+    // Written back before the count is read and before close (which removes a temporary
+    // store): dirty pages of a deleted file count as cancelled, not written.
+    ProcessIO.syncAll()
+    if let before = writtenBefore, let after = ProcessIO.bytesWritten() {
+        result.diskWrites = DiskWriteSummary(userBytes: runner.bytesPut, diskBytes: after >= before ? after - before : 0)
+    }
     closed = true
     try store.close()
     return result
