@@ -247,10 +247,20 @@ extension Engine {
                         floor = min(floor, p.flushedSeq)
                         return
                     }
-                    p.gate.lockExclusive()
-                    let idle = !p.view.hasMemtableData
-                    let seq = wal.lastSequence
-                    p.gate.unlock()
+                    // A memtable with data keeps it until a freeze, and freezes need the
+                    // maintenance lock we hold: such a partition is busy without asking its
+                    // gate. Only a partition that looks idle is checked under the gate. This
+                    // runs after every flush on the lowered maintenance thread, and its queued
+                    // exclusive request held every writer of a hot partition back until the
+                    // thread got the CPU again.
+                    var idle = false
+                    var seq = wal.lastSequence
+                    if !p.view.hasMemtableData {
+                        p.gate.lockExclusive()
+                        idle = !p.view.hasMemtableData
+                        seq = wal.lastSequence
+                        p.gate.unlock()
+                    }
                     if idle && seq > p.flushedSeq {
                         edits.append(.setFlushed(partitionID: p.id, flushedSeq: seq))
                         bumped.append((p, seq))
