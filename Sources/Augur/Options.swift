@@ -112,8 +112,11 @@ public struct EngineOptions: Sendable {
     /// about a tenth of a busy core. Work writers wait for (the WAL's seals and spare segments,
     /// its write-behind) keeps the writers' priority.
     public var backgroundNice = 10
-    /// Records between sparse-index entries in a segment. Default 16.
-    public var segmentIndexInterval = 16
+    /// Records between sparse-index entries in a segment. Default 4: a point lookup then walks
+    /// at most 3 records after the index search instead of 15 (readrandom, 1 M records, 1
+    /// thread: +15-25 % over 16 in three alternating pairs), for an index of 2 bytes per record
+    /// on disk and 2 more in memory (the key prefixes of `SegmentFile`).
+    public var segmentIndexInterval = 4
     /// The manifest is rewritten as a snapshot when it grows past this many bytes. Default 4 MiB.
     public var manifestRotationSize = 4 << 20
     /// Engine clock (telemetry windows, periodic sync bookkeeping).
