@@ -463,8 +463,10 @@ public final class Engine: @unchecked Sendable {
         for f in view.frozen {
             if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
         }
+        if view.runs.isEmpty { return nil }
+        let hash = keyHash(key)
         for run in view.runs {
-            if let r = run.lookup(key) { return r.kind == .put ? Array(r.value) : nil }
+            if let r = run.lookup(key, hash: hash) { return r.kind == .put ? Array(r.value) : nil }
         }
         return nil
     }

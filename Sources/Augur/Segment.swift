@@ -34,6 +34,9 @@ final class SegmentFile: @unchecked Sendable {
     /// mapped data only where prefixes tie, instead of two cache misses (index entry, record)
     /// per probe. Memory, not format: 8 bytes per `interval` records.
     fileprivate let prefixes: UnsafeMutablePointer<UInt64>
+    /// Every key of the file, for point lookups to skip a run that cannot hold theirs
+    /// (`KeyFilter`, built with the prefixes).
+    fileprivate let filter: KeyFilter
     /// Records per sparse-index entry.
     let interval: Int
     private let fileSystem: any FileSystem
@@ -104,6 +107,7 @@ final class SegmentFile: @unchecked Sendable {
         self.interval = interval
         recordCount = count
         prefixes = .allocate(capacity: max(1, indexCount))
+        filter = KeyFilter(keys: count)
         do {
             try validateRecords()
         } catch {
@@ -151,6 +155,7 @@ final class SegmentFile: @unchecked Sendable {
                 }
                 prefixes[n / interval] = keyPrefix(key)
             }
+            filter.insert(keyHash(key))
             previous = key
             offset += size
             n += 1
@@ -402,6 +407,15 @@ final class Segment: @unchecked Sendable {
             offset += r.size
         }
         return dataLength
+    }
+
+    /// The record for exactly `key`, if present; `hash` is the key's `keyHash`, checked against
+    /// the file's filter first (a view shares its file's filter: a key outside the view can
+    /// only pass it falsely, and the search then misses).
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64) -> SegmentRecord? {
+        guard file.filter.mayContain(hash) else { return nil }
+        return lookup(key)
     }
 
     /// The record for exactly `key`, if present.
