@@ -108,12 +108,8 @@ final class SegmentFile: @unchecked Sendable {
         recordCount = count
         prefixes = .allocate(capacity: max(1, indexCount))
         filter = KeyFilter(keys: count)
-        do {
-            try validateRecords()
-        } catch {
-            prefixes.deallocate()
-            throw error
-        }
+        // Every stored property is set: should validation throw, deinit runs and frees both.
+        try validateRecords()
     }
 
     deinit {

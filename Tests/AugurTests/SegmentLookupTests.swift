@@ -62,4 +62,36 @@ import AugurTestSupport
         try check("three views of the file")
         try engine.close()
     }
+
+    /// A segment file whose record fails validation at open is refused with a typed corruption
+    /// error naming it — the path that frees a half-built file's key prefixes and filter (once:
+    /// a throwing initializer of a fully initialized class runs its deinit).
+    @Test func damagedRecordInASegmentIsCorruption() throws {
+        let fs = CrashSimulatingFileSystem()
+        var o = ReshardTests.options(fs)
+        o.segmentIndexInterval = 3
+        var engine: Engine? = try Engine.open(at: "/db", options: o)
+        let table = try engine!.createTable("t")
+        for i in 0..<300 { try table.put(Array("key\(1000 + i)".utf8), Array(repeating: UInt8(i & 0xFF), count: 40)) }
+        try engine!.flush()
+        try engine!.close()
+        engine = nil
+        let name = try #require(try fs.listDirectory("/db/seg").first)
+        let path = "/db/seg/" + name
+        let size = try fs.open(path, mode: .readOnly).size()
+        try CorruptionRecoveryTests.flip(fs, path, at: size / 2)
+        for _ in 0..<3 {
+            do {
+                let reopened = try Engine.open(at: "/db", options: o)
+                try? reopened.close()
+                Issue.record("opened a store whose segment \(name) has a damaged record")
+            } catch {
+                guard case .corruption(let file, _, _) = error else {
+                    Issue.record("expected corruption, got \(error)")
+                    return
+                }
+                #expect(file == path)
+            }
+        }
+    }
 }
