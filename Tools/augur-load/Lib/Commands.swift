@@ -200,6 +200,10 @@ public func compareTable(_ results: [RunResult]) -> String {
 
 /// A line on standard error; never traps (a full or closed stderr loses the line).
 func log(_ s: String) {
+    // What print() has buffered goes out first: with both streams sent to one file (`make
+    // compare > log 2>&1`), a table still half in the stdout buffer was split mid-line by the
+    // next log line ("disk writes (amplification)augur-load: wrote policies.json").
+    fflush(nil)    // every C stream (naming `stdout` is not concurrency-safe in Swift 6)
     StandardStream.error(s + "\n")
 }
 
