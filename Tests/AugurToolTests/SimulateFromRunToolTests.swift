@@ -7,8 +7,12 @@ import Testing
 @Suite struct SimulateFromRunToolTests {
     @Test func predictsTheRunsAugurLoadWrote() throws {
         let dir = TemporaryDirectory()
+        // Each run's measured capacity comes from the controller's ticks (one a second, on a
+        // normal-priority queue): 5 s leaves several even when the rest of the suite starves
+        // the process — a 2 s static run under a loaded CI machine once ended before any tick
+        // had measured, and simulate (rightly) refused a run without a capacity.
         let load = try ToolTests.run("augur-load", ["policies", "-w", "a", "--distribution", "moving-hotspot", "--records", "2000",
-                                                    "--duration", "2", "--warmup", "0", "--progress", "none", "--durability", "none",
+                                                    "--duration", "5", "--warmup", "0", "--progress", "none", "--durability", "none",
                                                     "--json", "runs.json"],
                                      in: dir.path, environment: ["TMPDIR": dir.path])
         #expect(!load.signaled && load.status == 0, "augur-load: status \(load.status): \(load.stderr)")
