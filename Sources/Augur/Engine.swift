@@ -464,7 +464,7 @@ public final class Engine: @unchecked Sendable {
             if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
         }
         if view.runs.isEmpty { return nil }
-        let hash = keyHash(key)
+        let hash = KeyHash.hash(key)
         for run in view.runs {
             if let r = run.lookup(key, hash: hash) { return r.kind == .put ? Array(r.value) : nil }
         }

@@ -32,7 +32,7 @@
         Int((UInt64(UInt32(truncatingIfNeeded: hash >> 32)) &* UInt64(blocks)) >> 32)
     }
 
-    /// Adds a key by its `keyHash`.
+    /// Adds a key by its `KeyHash.hash` (AugurStats, the hash telemetry uses too).
     @inline(__always)
     public func insert(_ hash: UInt64) {
         let base = words + block(hash) * 8
@@ -56,29 +56,4 @@
         }
         return true
     }
-}
-
-/// A 64-bit hash of a key for `KeyFilter`: 8-byte words folded by multiply and xor-shift
-/// (SplitMix64's finalizer), the tail zero-padded, the length mixed in.
-@_spi(Testing) @inline(__always)
-public func keyHash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-    @inline(__always) func mix(_ x: UInt64) -> UInt64 {
-        var z = x
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    guard let base = key.baseAddress else { return mix(0x243F_6A88_85A3_08D3) }
-    var h: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(key.count)
-    var i = 0
-    while i + 8 <= key.count {
-        h = mix(h ^ base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-        i += 8
-    }
-    if i < key.count {
-        var tail: UInt64 = 0
-        for j in i..<key.count { tail |= UInt64(base.load(fromByteOffset: j, as: UInt8.self)) << UInt64(8 * (j - i)) }
-        h = mix(h ^ tail ^ 0xFF00_0000_0000_0000)
-    }
-    return h
 }

@@ -1,3 +1,4 @@
+import AugurStats
 import AugurSys
 import CAugurSys
 import Synchronization
@@ -28,7 +29,8 @@ final class SegmentFile: @unchecked Sendable {
     let dataLength: Int
     fileprivate let index: UnsafeRawPointer
     let indexCount: Int
-    /// The first 8 bytes of each index entry's key, big-endian and zero-padded (`keyPrefix`),
+    /// The first 8 bytes of each index entry's key, big-endian and zero-padded
+    /// (`KeyPositionMap.window`),
     /// built while the records are validated at open: a point lookup binary-searches this
     /// dense array (8 bytes a slot, its upper levels stay in cache) and reads a key in the
     /// mapped data only where prefixes tie, instead of two cache misses (index entry, record)
@@ -149,9 +151,9 @@ final class SegmentFile: @unchecked Sendable {
                 guard entry(n / interval) == offset else {
                     throw .corruption(file: path, offset: at, reason: "index entry \(n / interval) does not point at record \(n)")
                 }
-                prefixes[n / interval] = keyPrefix(key)
+                prefixes[n / interval] = KeyPositionMap.window(key, from: 0)
             }
-            filter.insert(keyHash(key))
+            filter.insert(KeyHash.hash(key))
             previous = key
             offset += size
             n += 1
@@ -168,7 +170,7 @@ final class SegmentFile: @unchecked Sendable {
     /// Data offset of the record index entry `i` points at.
     @inline(__always) func entry(_ i: Int) -> Int { Int(loadU64(index, 8 * i)) }
 
-    /// `keyPrefix` of index entry `i`'s key.
+    /// The 8-byte prefix of index entry `i`'s key.
     @inline(__always) fileprivate func prefix(_ i: Int) -> UInt64 { prefixes[i] }
 
     @inline(__always) fileprivate func recordSize(at offset: Int) -> Int {
@@ -360,9 +362,9 @@ final class Segment: @unchecked Sendable {
     /// Index slot whose record is the last one with key ≤ `key`, or -1 if the first record's key is greater.
     private func indexSlot(atMost key: UnsafeRawBufferPointer) -> Int {
         // Over the file's slots of this view, by prefix first: a smaller prefix is a smaller
-        // key and a larger one a larger key (`keyPrefix`); only a tie reads the key itself.
+        // key and a larger one a larger key (`KeyPositionMap.window`); only a tie reads the key.
         let slots = indexCount - (leadingEntry ? 1 : 0)
-        let target = keyPrefix(key)
+        let target = KeyPositionMap.window(key, from: 0)
         var lo = 0, hi = slots - 1, found = -1
         while lo <= hi {
             let mid = (lo + hi) >> 1
@@ -405,7 +407,7 @@ final class Segment: @unchecked Sendable {
         return dataLength
     }
 
-    /// The record for exactly `key`, if present; `hash` is the key's `keyHash`, checked against
+    /// The record for exactly `key`, if present; `hash` is the key's `KeyHash.hash`, checked against
     /// the file's filter first (a view shares its file's filter: a key outside the view can
     /// only pass it falsely, and the search then misses).
     @inline(__always)
@@ -469,17 +471,4 @@ final class AtomicFlag: @unchecked Sendable {
     deinit { storage.deallocate() }
     var isSet: Bool { caugur_load_acquire_u64(storage) != 0 }
     func set() { caugur_store_release_u64(storage, 1) }
-}
-
-/// The first 8 bytes of `key` as a big-endian integer, zero-padded when shorter. Order-
-/// preserving for the lexicographic (memcmp, shorter-first) key order: a smaller prefix means a
-/// smaller key, a larger one a larger key; equal prefixes decide nothing (`"ab"` and `"ab\0"`
-/// share one).
-@inline(__always)
-func keyPrefix(_ key: UnsafeRawBufferPointer) -> UInt64 {
-    guard let base = key.baseAddress else { return 0 }
-    if key.count >= 8 { return UInt64(bigEndian: base.loadUnaligned(as: UInt64.self)) }
-    var v: UInt64 = 0
-    for i in 0..<8 { v = v << 8 | UInt64(i < key.count ? base.load(fromByteOffset: i, as: UInt8.self) : 0) }
-    return v
 }

@@ -121,9 +121,12 @@ public struct KeyPositionMap: Sendable, Hashable {
     // MARK: - Bucketing
 
     /// Window value of `key` after skipping `offset` bytes: the next 8 bytes as a
-    /// big-endian integer, zero-padded.
+    /// big-endian integer, zero-padded. Order-preserving for the lexicographic (memcmp,
+    /// shorter-first) key order at `offset` 0: a smaller window means a smaller key, a larger
+    /// one a larger key; equal windows decide nothing (`"ab"` and `"ab\0"` share one) — what
+    /// a segment's index search by key prefix relies on.
     @inlinable @inline(__always)
-    static func window(_ key: UnsafeRawBufferPointer, from offset: Int) -> UInt64 {
+    public static func window(_ key: UnsafeRawBufferPointer, from offset: Int) -> UInt64 {
         let n = key.count &- offset
         if n >= 8 {
             return UInt64(bigEndian: key.loadUnaligned(fromByteOffset: offset, as: UInt64.self))

@@ -368,22 +368,22 @@ public final class WorkloadRunner: @unchecked Sendable {
                 do {
                     switch request.kind {
                     case .read: _ = try store.get(request.key)
-                    case .update: try store.put(request.key, request.value)
+                    case .update:
+                        try store.put(request.key, request.value)
+                        rec.bytesPut &+= UInt64(request.key.count + request.value.count)
                     case .insert:
                         try store.put(request.key, request.value)
+                        rec.bytesPut &+= UInt64(request.key.count + request.value.count)
                         gen.acknowledgeInsert(request.keynum)
                     case .scan: _ = try store.scan(from: request.key, limit: request.scanLength)
                     case .readModifyWrite:
                         _ = try store.get(request.key)
                         try store.put(request.key, request.value)
+                        rec.bytesPut &+= UInt64(request.key.count + request.value.count)
                     case .delete: try store.delete(request.key)
-                    case .batch: try store.write(request.batch)
-                    }
-                    switch request.kind {
-                    case .update, .insert, .readModifyWrite: rec.bytesPut &+= UInt64(request.key.count + request.value.count)
                     case .batch:
+                        try store.write(request.batch)
                         for case let .put(k, v) in request.batch { rec.bytesPut &+= UInt64(k.count + v.count) }
-                    case .read, .scan, .delete: break
                     }
                 } catch {
                     failed = true
