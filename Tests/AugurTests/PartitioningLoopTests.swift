@@ -21,6 +21,12 @@ import AugurTestSupport
         o.telemetry.collectInterval = .seconds(3600)
         o.partitioning.policy = policy
         o.partitioning.runsOnTimer = false
+        // Background work at the test thread's priority: with it lowered (the default), a loaded
+        // machine made inheritedCountsAreNotNewLoad see a fresh child's inherited load as its
+        // current load and split it again (failed 4 of 6 beside three busy loops, 0 of 5 before
+        // the lanes; why is not yet understood) — these tests check the controller's rules,
+        // not how background priority shifts them.
+        o.backgroundNice = 0
         // A fixed capacity keeps the test deterministic (measured cost depends on the machine).
         o.partitioning.capacity = CapacityModel(opsPerSecond: 1000, minPartitionBytes: 0, horizonNanos: 30_000_000_000,
                                                 cooldownNanos: 20_000_000_000)
