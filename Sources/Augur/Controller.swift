@@ -102,6 +102,9 @@ final class PartitionController: @unchecked Sendable {
         var lastReal: UInt64
         var lastTime: UInt64
         var createdAt: UInt64
+        /// Samples this partition measured itself (its history's newest; the older ones were
+        /// inherited at birth).
+        var measured = 0
         /// Operations counted in the forecast step in progress.
         var stepOps = 0.0
         var forecaster: ForecastEnsemble?
@@ -314,7 +317,13 @@ final class PartitionController: @unchecked Sendable {
         for s in gone {
             let heirs = newcomers.filter { overlaps(s.history.range, $0) }
             guard !heirs.isEmpty else { continue }
-            let snapshot = s.histogram.snapshot()
+            // Where its load fell since its oldest mark — what it measured itself; the whole
+            // histogram also holds the counts it inherited, smeared over its buckets by key
+            // position, which put 97 % of a parent's load into a child holding 10 % of its keys.
+            var snapshot = s.histogram.snapshot()
+            if let base = s.marks.first, let measured = snapshot.since(base.snapshot), measured.totals.operations > 0 {
+                snapshot = measured
+            }
             let loaded = snapshot.reads.indices.filter { snapshot.reads[$0] &+ snapshot.writes[$0] > 0 }.count
             let records = heirs.map { h -> Double in
                 let v = h.view
@@ -354,6 +363,7 @@ final class PartitionController: @unchecked Sendable {
                                         costPerSecond: max(0, Double(cost &- s.lastCost) / 1e9 / realSeconds))
                 s.history.append(sample: sample, samplesPerMinute: Int(60_000_000_000 / max(1, tickNanos)))
                 s.stepOps += max(0, ops)
+                s.measured += 1
                 tableCost += sample.costPerSecond
                 tableOps += sample.opsPerSecond
                 if options.capacity.utilization(sample) > 1 { overloadSeconds += seconds }
@@ -417,6 +427,7 @@ final class PartitionController: @unchecked Sendable {
                 sizeBytes: size, createdAt: s.createdAt, recent: s.history.samples, windowPeaks: peaks,
                 histogram: recent, forecast: forecast, hotKey: hot)
             snapshot.forecastWithheld = s.fallback?.reason
+            snapshot.measuredSamples = s.measured
             partitions.append(snapshot)
         }
         return TableSnapshot(partitions: partitions, sampleIntervalNanos: tickNanos,

@@ -48,7 +48,14 @@ public struct LoadOutlook: Sendable, Hashable {
     ///   - currentSamples: newest samples averaged into "current".
     public init(partition: PartitionSnapshot, capacity: CapacityModel, now: UInt64,
                 level: Double = 0.95, noIntervalMargin: Double = 0.25, currentSamples: Int = 3) {
-        let recent = partition.recent
+        // "Current" is what the partition measured itself, once it has measured anything: the
+        // samples a fresh child inherits are its parents' load times a share guessed from their
+        // histograms (by key position inside a bucket), and a wrong guess must not outlive the
+        // child's first own sample — it used to make a child that inherited too much look
+        // overloaded for three more ticks and split again. Before its first sample, the
+        // inherited ones are all there is.
+        let measured = partition.measuredSamples.map { min($0, partition.recent.count) } ?? partition.recent.count
+        let recent = measured > 0 ? Array(partition.recent.suffix(measured)) : partition.recent
         let n = max(1, min(currentSamples, recent.count))
         let newest = recent.suffix(n)
         let current = newest.isEmpty ? 0 : newest.map { capacity.utilization($0) }.reduce(0, +) / Double(newest.count)

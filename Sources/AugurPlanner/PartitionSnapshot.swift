@@ -109,6 +109,11 @@ public struct PartitionSnapshot: Sendable {
     /// Recent load samples, oldest first, `TableSnapshot.sampleIntervalNanos` apart; the last
     /// one is the current load. May be empty for a brand-new partition.
     public var recent: [LoadSample]
+    /// How many of the newest `recent` samples the partition measured itself; the older ones
+    /// were inherited from the ranges it was cut from (or saved before a reopen), in shares
+    /// estimated from a histogram, and are priors, not measurements. Nil: all are measured
+    /// (snapshots built outside the engine). See `LoadOutlook.current`.
+    public var measuredSamples: Int?
     /// Peaks over trailing windows (any set of windows; the policies pick the shortest one at
     /// least as long as they need).
     public var windowPeaks: [WindowPeak]

@@ -28,6 +28,10 @@ public enum ReasonCode: String, Sendable, Hashable, CaseIterable {
     case inFlight = "in-flight"
     /// Over the threshold without a forecast, but not for long enough yet.
     case notSustained = "not-sustained"
+    /// A partition just created by a reshard, over the threshold only by the load it inherited
+    /// (its parents' load times an estimated share): it is not split before it has measured
+    /// its own load once.
+    case unmeasured = "unmeasured"
     /// The forecast's upper bound crosses the high watermark, but the chance that the load does
     /// is below the predictive policy's `splitProbability`: no relief yet.
     case unlikely = "unlikely"

@@ -86,6 +86,14 @@ enum PredictivePolicy {
         let peak = outlook.peakUpper
         let hw = ctx.capacity.highWatermark
         let target = options.targetFill
+        // A child is split again only on load it measured: what it inherited is a guess of
+        // where its parents' load fell (a histogram read by key position inside a bucket), and
+        // splitting on a wrong guess re-split fresh children about every second. One tick.
+        if p.measuredSamples == 0 {
+            ctx.note(PlanFinding(code: .unmeasured, partitions: [p.id],
+                                 message: "\(p.id) at \(Fmt.f2(outlook.current)) by inherited load only: waiting for its first own sample"))
+            return
+        }
         // One split per range per interval (children inherit it), unless the forecast says
         // overload even at its point estimate — a fresh child already over capacity.
         if outlook.steps.isEmpty, options.sustainWithoutForecastNanos > 0 {

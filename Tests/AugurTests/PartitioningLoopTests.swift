@@ -21,12 +21,6 @@ import AugurTestSupport
         o.telemetry.collectInterval = .seconds(3600)
         o.partitioning.policy = policy
         o.partitioning.runsOnTimer = false
-        // Background work at the test thread's priority: with it lowered (the default), a loaded
-        // machine made inheritedCountsAreNotNewLoad see a fresh child's inherited load as its
-        // current load and split it again (failed 4 of 6 beside three busy loops, 0 of 5 before
-        // the lanes; why is not yet understood) — these tests check the controller's rules,
-        // not how background priority shifts them.
-        o.backgroundNice = 0
         // A fixed capacity keeps the test deterministic (measured cost depends on the machine).
         o.partitioning.capacity = CapacityModel(opsPerSecond: 1000, minPartitionBytes: 0, horizonNanos: 30_000_000_000,
                                                 cooldownNanos: 20_000_000_000)
@@ -80,6 +74,10 @@ import AugurTestSupport
     /// Tried without the fix (a new partition's series starting from zero totals): each child's
     /// first sample counted its inherited histogram counts as one second of load (several
     /// thousand ops/s against 1,500 offered), which used to make fresh children split again.
+    /// Also tried without the second fix (children planned on inherited samples, shared out by
+    /// whole histograms): with background work at lowered priority beside three busy loops, 6
+    /// of 10 runs split a child after the load fell — one holding 5 % of the keys had inherited
+    /// 726 ops/s of its parent's 750 — and 0 of 10 with it.
     @Test func inheritedCountsAreNotNewLoad() throws {
         let fs = CrashSimulatingFileSystem()
         var (o, clock) = options(.predictive(PredictiveOptions(splitIntervalNanos: 0, sustainWithoutForecastNanos: 0)), fs: fs)
@@ -90,8 +88,15 @@ import AugurTestSupport
         for _ in 0..<6 { d += try second(engine, table, clock, ops: 1500, n: &n) }
         #expect(d.contains { $0.kind == "split" && $0.executed }, "no split under 1.5× capacity: \(d.map(\.action))")
         try settle(engine)
+        // Well under capacity now: once the current load (the mean of the last three samples)
+        // holds only low-load seconds, nothing may split — each child sees its share of 300
+        // ops/s. The first two ticks may still legitimately split: a child holding 60 % of the
+        // 1,500 ops/s runs at 0.9 of capacity, and (900 + 900 + 180) / 3 with the 25 % margin
+        // is over the 0.8 watermark. Which split that is depends on when the reshard finished
+        // (on a loaded machine, a tick later), so the partition count is taken after them.
+        for _ in 0..<2 { _ = try second(engine, table, clock, ops: 300, n: &n) }
+        try settle(engine)
         let parts = try table.partitionStats().count
-        // Well under capacity now: nothing may split (each child sees its share of 300 ops/s).
         var after: [PartitioningDecision] = []
         for _ in 0..<5 { after += try second(engine, table, clock, ops: 300, n: &n) }
         #expect(!after.contains { $0.kind == "split" }, "split again after the load fell: \(after.map { $0.action + " " + $0.reason })")
