@@ -162,7 +162,12 @@ public final class Engine: @unchecked Sendable {
         if let collectorTimer {
             let ns = nanoseconds(options.telemetry.collectInterval)
             collectorTimer.schedule(deadline: .now() + .nanoseconds(ns), repeating: .nanoseconds(ns))
-            collectorTimer.setEventHandler { [weak self] in self?.collectTelemetry() }
+            collectorTimer.setEventHandler { [weak self] in
+                // Views and maps retired while a get was reading them wait for the next retire
+                // otherwise; this bounds how long they hold memory (memtables, mapped files).
+                ReadEpochs.shared.reclaim()
+                self?.collectTelemetry()
+            }
             collectorTimer.resume()
         }
         if let controllerTimer {
@@ -451,24 +456,40 @@ public final class Engine: @unchecked Sendable {
         if key.count == 0 { throw .emptyKey }
         if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
         let started = telemetry != nil ? MonotonicClock.nanos() : 0
-        let p = table.map.partition(for: key)
-        let value = lookupValue(p.view, key)
-        telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
-        return value
+        // Nothing retained, no lock: the map, the partition and its layers are read inside a
+        // read section (ReadEpochs.swift), which keeps whatever a reshard or flush replaces
+        // meanwhile alive until the section ends.
+        let section = ReadEpochs.shared.begin()
+        defer { ReadEpochs.shared.end(section) }
+        return table.readMap.unretained()._withUnsafeGuaranteedRef { map in
+            map.unretainedPartition(for: key)._withUnsafeGuaranteedRef { p in
+                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) }
+                telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
+                return value
+            }
+        }
     }
 
+    /// The newest record of `key` in a published view: active memtable, frozen memtables, then
+    /// runs (newest first; runs whose filter rules the key out are skipped), each reached through
+    /// an unretained reference.
     @inline(__always)
-    func lookupValue(_ view: PartitionView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        if let e = view.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
+    func lookupValue(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
         for f in view.frozen {
-            if let e = f.memtable.lookup(key) { return e.kind == .put ? Array(e.value) : nil }
+            if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
         }
         if view.runs.isEmpty { return nil }
         let hash = KeyHash.hash(key)
         for run in view.runs {
-            if let r = run.lookup(key, hash: hash) { return r.kind == .put ? Array(r.value) : nil }
+            if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? Array(r.value) : nil }
         }
         return nil
+    }
+
+    /// The value of `key` in partition `p` (which must hold it), read inside a read section.
+    func lookupValue(_ p: Partition, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        ReadEpochs.shared.read { p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) } }
     }
 
     func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
@@ -565,6 +586,9 @@ public final class Engine: @unchecked Sendable {
             tablesByName.removeAll()
             tablesByID.removeAll()
         }
+        // What this engine retired from point reads (views holding its runs, maps holding its
+        // partitions) goes now, before the directory can be opened again.
+        ReadEpochs.shared.drain()
         directoryLock.unlock()
         if let failure { throw failure }
     }

@@ -122,7 +122,7 @@ extension Engine {
             if descriptors.isEmpty { continue }
             let pk = PendingKey(table: op.table.id, key: op.key)
             let old: [UInt8]?
-            if let earlier = pending[pk] { old = earlier } else { old = op.key.withUnsafeBytes { lookupValue(p.view, $0) } }
+            if let earlier = pending[pk] { old = earlier } else { old = op.key.withUnsafeBytes { lookupValue(p, $0) } }
             for d in descriptors {
                 guard let extract = d.currentExtractor else { throw .indexNotAttached(table: op.table.name, index: d.name) }
                 let oldKey = try old.flatMap { v throws(AugurError) in try extractIndexKey(extract, d, op.key, v) }

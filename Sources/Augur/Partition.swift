@@ -39,6 +39,31 @@ struct PartitionView {
     }
 }
 
+/// A partition view as point reads see it: the view (whose strong references keep every layer
+/// alive) and its memtables and runs as unretained references, so a get walks the layers
+/// without touching a reference count other threads share. Immutable; published through
+/// `Partition.readView` and read inside a `ReadEpochs` section.
+final class ReadView: @unchecked Sendable {
+    let view: PartitionView
+    let memtable: Unmanaged<Memtable>
+    let frozen: UnsafeMutableBufferPointer<Unmanaged<Memtable>>
+    let runs: UnsafeMutableBufferPointer<Unmanaged<Segment>>
+
+    init(_ view: PartitionView) {
+        self.view = view
+        memtable = Unmanaged.passUnretained(view.memtable)
+        frozen = .allocate(capacity: view.frozen.count)
+        _ = frozen.initialize(from: view.frozen.map { Unmanaged.passUnretained($0.memtable) })
+        runs = .allocate(capacity: view.runs.count)
+        _ = runs.initialize(from: view.runs.map { Unmanaged.passUnretained($0) })
+    }
+
+    deinit {
+        frozen.deallocate()
+        runs.deallocate()
+    }
+}
+
 /// A key range `[lowerBound, upperBound)` of one table: a memtable fed from the shared WAL,
 /// memtables being flushed, and immutable segment runs.
 ///
@@ -49,7 +74,9 @@ struct PartitionView {
 ///     at the swap, which is what makes `flushedSeq` exact.
 ///   * `writeLock` serialises memtable inserts (the skiplist has one writer at a time).
 ///   * `maintenanceLock` serialises flushes, merges and splits of this partition.
-///   * `view` is read under `stateLock` by readers, who then read without locks.
+///   * `view` is read under `stateLock` by scans and maintenance, who then read without locks.
+///     Every change of it also publishes a `ReadView` for point reads (`readView`), read
+///     without a lock or a retain inside a `ReadEpochs` section.
 final class Partition: @unchecked Sendable {
     let id: UInt64
     let tableID: UInt32
@@ -60,6 +87,8 @@ final class Partition: @unchecked Sendable {
     let maintenanceLock = PThreadMutex()
     private let stateLock = PThreadMutex()
     private var _view: PartitionView
+    /// `_view` for point reads; replaced under `stateLock` whenever `_view` changes.
+    let readView: PublishedReference<ReadView>
     /// Runs as the manifest records them (guarded by maintenanceLock).
     var runRecords: [RunRecord]
     /// Sequence number up to which this partition's writes are in `runRecords` (maintenanceLock).
@@ -89,8 +118,10 @@ final class Partition: @unchecked Sendable {
         flushedSeq = record.flushedSeq
         indexRunRecords = record.indexRuns
         indexesReady = record.indexesReady
-        _view = PartitionView(memtable: Memtable(seed: record.id &* 0x9E3779B97F4A7C15 | 1), frozen: [], runs: runs,
-                              indexRuns: indexRuns)
+        let view = PartitionView(memtable: Memtable(seed: record.id &* 0x9E3779B97F4A7C15 | 1), frozen: [], runs: runs,
+                                 indexRuns: indexRuns)
+        _view = view
+        readView = PublishedReference(ReadView(view))
     }
 
     var record: PartitionRecord {
@@ -105,6 +136,7 @@ final class Partition: @unchecked Sendable {
             if let m = _view.indexMemtables[indexID] { return m }
             let m = Memtable(seed: (id &* 0x9E3779B97F4A7C15) ^ UInt64(indexID) | 1)
             _view.indexMemtables[indexID] = m
+            readView.replace(with: ReadView(_view))
             return m
         }
     }
@@ -121,7 +153,12 @@ final class Partition: @unchecked Sendable {
     /// The active memtable. Stable while the caller holds `gate` (shared or exclusive).
     var activeMemtable: Memtable { stateLock.withLock { _view.memtable } }
 
-    func updateView(_ body: (inout PartitionView) -> Void) { stateLock.withLock { body(&_view) } }
+    func updateView(_ body: (inout PartitionView) -> Void) {
+        stateLock.withLock {
+            body(&_view)
+            readView.replace(with: ReadView(_view))
+        }
+    }
 
     /// Marks the partition replaced. Caller holds `gate` exclusive.
     func retire() { retired = true }
@@ -135,20 +172,32 @@ final class Partition: @unchecked Sendable {
 
 /// A table's partitions in key order; immutable, swapped whole (RCU-style) on reshard.
 /// Thread-safe: immutable.
-final class PartitionMap: Sendable {
+final class PartitionMap: @unchecked Sendable {
     let partitions: [Partition]
+    /// `partitions` unretained, for point reads inside a `ReadEpochs` section (the array's
+    /// strong references keep them alive).
+    private let unretained: UnsafeMutableBufferPointer<Unmanaged<Partition>>
 
     init(_ partitions: [Partition]) {
         self.partitions = partitions.sorted { compareKeys($0.lowerBound, $1.lowerBound) < 0 }
+        unretained = .allocate(capacity: self.partitions.count)
+        _ = unretained.initialize(from: self.partitions.map { Unmanaged.passUnretained($0) })
     }
+
+    deinit { unretained.deallocate() }
+
+    /// The partition holding `key`, unretained (valid while this map is).
+    @inline(__always)
+    func unretainedPartition(for key: UnsafeRawBufferPointer) -> Unmanaged<Partition> { unretained[index(for: key)] }
 
     /// Index of the partition holding `key`: the last one whose lower bound ≤ key.
     @inline(__always)
     func index(for key: UnsafeRawBufferPointer) -> Int {
-        var lo = 1, hi = partitions.count - 1, found = 0
+        var lo = 1, hi = unretained.count - 1, found = 0
         while lo <= hi {
             let mid = (lo + hi) >> 1
-            if partitions[mid].lowerBound.withUnsafeBytes({ compareKeys($0, key) }) <= 0 {
+            // Through the unretained copy: no reference count touched while searching.
+            if unretained[mid]._withUnsafeGuaranteedRef({ p in p.lowerBound.withUnsafeBytes { compareKeys($0, key) } }) <= 0 {
                 found = mid
                 lo = mid + 1
             } else {

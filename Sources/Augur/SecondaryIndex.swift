@@ -264,7 +264,7 @@ extension Engine {
             let current = pk.withUnsafeBytes { table.map.partition(for: $0) }
             if !validate {
                 out.append(IndexEntry(indexKey: indexKey, primaryKey: pk, value: []))
-            } else if let value = pk.withUnsafeBytes({ lookupValue(current.view, $0) }) {
+            } else if let value = pk.withUnsafeBytes({ lookupValue(current, $0) }) {
                 let matches: Bool
                 if let extractor { matches = ((try? extractor(value)) ?? nil) == indexKey } else { matches = true }
                 if matches { out.append(IndexEntry(indexKey: indexKey, primaryKey: pk, value: value)) }

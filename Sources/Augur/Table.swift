@@ -64,6 +64,8 @@ public final class Table: Sendable {
     let id: UInt32
     let engine: Engine
     private let _map: Mutex<PartitionMap>
+    /// `_map` for point reads (read inside a `ReadEpochs` section); replaced under `_map`'s lock.
+    let readMap: PublishedReference<PartitionMap>
     let dropped = Atomic<Bool>(false)
     /// Secondary indexes (see SecondaryIndex.swift). Writers read `hasIndexes` under their
     /// partition gates: an index becomes visible before its build freezes any partition.
@@ -79,12 +81,18 @@ public final class Table: Sendable {
         self.id = id
         self.engine = engine
         _map = Mutex(map)
+        readMap = PublishedReference(map)
     }
 
     /// The current partition map (an immutable snapshot).
     var map: PartitionMap { _map.withLock { $0 } }
 
-    func swapMap(_ body: (PartitionMap) -> PartitionMap) { _map.withLock { $0 = body($0) } }
+    func swapMap(_ body: (PartitionMap) -> PartitionMap) {
+        _map.withLock {
+            $0 = body($0)
+            readMap.replace(with: $0)
+        }
+    }
 
     @inline(__always)
     func checkUsable() throws(AugurError) {

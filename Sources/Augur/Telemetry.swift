@@ -169,6 +169,7 @@ extension Engine {
         reshardQueue.sync {}
         maintenanceQueue.sync {}
         wal.drainBackground()
+        ReadEpochs.shared.drain()
     }
 
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
