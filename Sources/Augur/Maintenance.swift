@@ -5,15 +5,17 @@
 //      frozen with `upToSeq` = the WAL's last sequence number — every write to this partition
 //      with seq ≤ upToSeq is in it, because writers hold the gate shared from taking their
 //      sequence number until they have inserted;
-//   2. write the frozen memtable as a new run (or, when the partition already has
-//      `maxRunsPerPartition` runs, merge it with all runs into one base run without
-//      tombstones), fdatasync it and the directory;
+//   2. write the frozen memtable as a new run — when the partition already has
+//      `maxRunsPerPartition` runs, merged with the newest runs `RunMergePolicy` picks (with
+//      all of them the result is a base run without tombstones) — fdatasync it and the
+//      directory;
 //   3. commit `setRuns(…, flushedSeq: upToSeq)` to the manifest;
 //   4. install the run, drop the frozen memtable, mark replaced runs obsolete.
 // A failure before 3 removes the new file and leaves the frozen memtable to be retried.
 import AugurStats
 import AugurSys
 import Synchronization
+
 
 extension Engine {
     func scheduleFlush(_ p: Partition) {
@@ -129,44 +131,41 @@ extension Engine {
         try wal.syncCurrent()
         charge.chargeElapsed()
         let view = p.view
-        // Also merge when a run is a slice of a shared file that is mostly read by no one any
-        // more: the rewrite frees that file (space is the price of reshards that share files).
-        let mergeAll = view.runs.count + 1 > options.maxRunsPerPartition || view.runs.contains(where: \.holdsMostlyDeadFile)
+        let mergeCount = runsToMerge(with: frozen.memtable, view.runs)
         var sources: [SourceCursor] = [.memtable(Memtable.Cursor(frozen.memtable))]
-        if mergeAll { for r in view.runs { sources.append(.segment(Segment.Cursor(r))) } }
+        for r in view.runs.prefix(mergeCount) { sources.append(.segment(Segment.Cursor(r))) }
         var cursor = MergedCursor(sources: sources)
         // A frozen memtable carried over from a reshard may hold keys of the neighbours too:
         // write only this partition's range.
         cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
-        // Tombstones must stay only while an older run below might still hold the key.
-        let keepTombstones = !mergeAll && !view.runs.isEmpty
+        // Tombstones must stay while an older run below might still hold the key.
+        let keepTombstones = mergeCount < view.runs.count
         let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound,
                                        charge: charge)
         charge.chargeElapsed()
         defer { if let written { filesInProgress.withLock { _ = $0.remove(written.record.name) } } }
         options.crashPoint?(.flushSegmentWritten)
-        let keptRecords = mergeAll ? [] : p.runRecords
-        let newRecords = (written.map { [$0.record] } ?? []) + keptRecords
+        let newRecords = (written.map { [$0.record] } ?? []) + p.runRecords.dropFirst(mergeCount)
         // The secondary indexes' layers of the same freeze, under the same flush mark.
-        var indexResults: [(id: UInt32, written: (segment: Segment, record: RunRecord)?, records: [RunRecord], mergeAll: Bool)] = []
+        var indexResults: [(id: UInt32, written: (segment: Segment, record: RunRecord)?, records: [RunRecord], merged: Int)] = []
         defer { for r in indexResults { if let w = r.written { filesInProgress.withLock { _ = $0.remove(w.record.name) } } } }
         for (indexID, memtable) in frozen.indexes.sorted(by: { $0.key < $1.key }) where !memtable.isEmpty {
             let runs = view.indexRuns[indexID] ?? []
-            let merge = runs.count + 1 > options.maxRunsPerPartition
+            let merge = runsToMerge(with: memtable, runs)
             var sources: [SourceCursor] = [.memtable(Memtable.Cursor(memtable))]
-            if merge { for r in runs { sources.append(.segment(Segment.Cursor(r))) } }
+            for r in runs.prefix(merge) { sources.append(.segment(Segment.Cursor(r))) }
             var cursor = MergedCursor(sources: sources)
             cursor.position(start: nil, end: nil)
             // Until the build's run lies below, a tombstone may hide an entry the build writes.
-            let keep = !p.indexesReady.contains(indexID) || (!merge && !runs.isEmpty)
+            let keep = !p.indexesReady.contains(indexID) || merge < runs.count
             // Carried layers hold entries of neighbours: keep those whose primary key is ours.
             let w = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keep, until: nil,
                                      including: { p.containsPrimaryKey(ofEntry: $0) }, charge: charge)
-            let kept = merge ? [] : (p.indexRunRecords[indexID] ?? [])
+            let kept = (p.indexRunRecords[indexID] ?? []).dropFirst(merge)
             indexResults.append((indexID, w, (w.map { [$0.record] } ?? []) + kept, merge))
         }
         var edits: [VersionEdit] = [.setRuns(partitionID: p.id, runs: newRecords, flushedSeq: max(p.flushedSeq, frozen.upToSeq))]
-        for r in indexResults where r.written != nil || r.mergeAll {
+        for r in indexResults where r.written != nil || r.merged > 0 {
             edits.append(.setIndexRuns(partitionID: p.id, indexID: r.id, runs: r.records, ready: p.indexesReady.contains(r.id)))
         }
         do throws(AugurError) {
@@ -179,20 +178,30 @@ extension Engine {
         options.crashPoint?(.flushManifestCommitted)
         p.runRecords = newRecords
         p.flushedSeq = max(p.flushedSeq, frozen.upToSeq)
-        var replaced = mergeAll ? view.runs : []
-        for r in indexResults where r.written != nil || r.mergeAll {
+        var replaced = Array(view.runs.prefix(mergeCount))
+        for r in indexResults where r.written != nil || r.merged > 0 {
             p.indexRunRecords[r.id] = r.records.isEmpty ? nil : r.records
-            if r.mergeAll { replaced += view.indexRuns[r.id] ?? [] }
+            replaced += (view.indexRuns[r.id] ?? []).prefix(r.merged)
         }
         p.updateView { v in
-            v.runs = (written.map { [$0.segment] } ?? []) + (mergeAll ? [] : v.runs)
-            for r in indexResults where r.written != nil || r.mergeAll {
-                let runs = (r.written.map { [$0.segment] } ?? []) + (r.mergeAll ? [] : (v.indexRuns[r.id] ?? []))
+            v.runs = (written.map { [$0.segment] } ?? []) + v.runs.dropFirst(mergeCount)
+            for r in indexResults where r.written != nil || r.merged > 0 {
+                let runs = (r.written.map { [$0.segment] } ?? []) + (v.indexRuns[r.id] ?? []).dropFirst(r.merged)
                 v.indexRuns[r.id] = runs.isEmpty ? nil : runs
             }
             v.frozen.removeLast()
         }
         for s in replaced { s.markObsolete() }
+    }
+
+    /// How many of `runs` (newest first) a flush of `memtable` merges with it: what
+    /// `RunMergePolicy` chooses, and at least down to a run that slices a mostly unviewed shared
+    /// file — rewriting it lets the file go (space is the price of reshards that share files).
+    func runsToMerge(with memtable: Memtable, _ runs: [Segment]) -> Int {
+        let chosen = RunMergePolicy.newestRunsToMerge(flushBytes: memtable.approximateBytes, runBytes: runs.map(\.dataLength),
+                                                      maxRuns: options.maxRunsPerPartition)
+        guard let dead = runs.lastIndex(where: \.holdsMostlyDeadFile) else { return chosen }
+        return max(chosen, dead + 1)
     }
 
     /// Commits edits to the manifest; after an earlier failed commit, sweeps unreferenced files.

@@ -101,7 +101,9 @@ public struct EngineOptions: Sendable {
     /// A partition's memtable is flushed to a segment when its arena exceeds this many bytes.
     /// Default 32 MiB.
     public var memtableFlushSize = 32 << 20
-    /// Segment runs a partition may hold before a flush merges them all into one. Default 4.
+    /// Segment runs a partition may hold; a flush that would exceed it merges its memtable
+    /// with the newest runs (`RunMergePolicy`: the fewest bytes written per run removed).
+    /// Default 4.
     public var maxRunsPerPartition = 4
     /// Steps by which the nice value of the engine's background threads — flushes and merges,
     /// reshards, the WAL's population of fresh segments — is raised above the opening thread's,

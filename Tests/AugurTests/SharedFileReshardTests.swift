@@ -35,9 +35,12 @@ import AugurTestSupport
         #expect(stats.map(\.records) == [200, 200], "each child counts only its slice: \(stats.map(\.records))")
 
         // The right child rewrites its part: deletes, overwrites, two flushes (the second
-        // merges all its runs, tombstones dropped).
+        // merges all its runs, tombstones dropped — a flush merges the old slice only once the
+        // newer run is larger than it, see RunMergePolicy: hence the long new values).
         for i in stride(from: 200, to: 400, by: 2) { try table.delete(Self.key(i)); model[Self.key(i)] = nil }
-        for i in stride(from: 201, to: 400, by: 4) { let v = Array("new\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v }
+        for i in stride(from: 201, to: 400, by: 4) {
+            let v = Array("new\(i)".utf8) + Array(repeating: 0x2E, count: 100); try table.put(Self.key(i), v); model[Self.key(i)] = v
+        }
         try engine.flush()
         try table.put(Self.key(399), Array("last".utf8)); model[Self.key(399)] = Array("last".utf8)
         try engine.flush()
@@ -120,10 +123,13 @@ import AugurTestSupport
         let parentFiles = Set(try fs.listDirectory("/db/seg"))
         try table.requestResharding(.splitMany(at: [Self.key(100), Self.key(200), Self.key(300)])).wait()
         // Three of the four children merge their slices away (two flushes each: the second
-        // exceeds maxRunsPerPartition); the first child stays quiet.
+        // exceeds maxRunsPerPartition, and the first wrote more than the slice holds, so
+        // RunMergePolicy merges the slice too); the first child stays quiet.
         for round in 0..<2 {
-            for i in [150, 250, 350] {
-                let v = Array("r\(round)-\(i)".utf8); try table.put(Self.key(i), v); model[Self.key(i)] = v
+            for child in [100, 200, 300] {
+                for i in child..<(child + 60) {
+                    let v = Array("r\(round)-\(i)".utf8) + Array(repeating: 0x2E, count: 50); try table.put(Self.key(i), v); model[Self.key(i)] = v
+                }
             }
             try engine.flush()
         }
