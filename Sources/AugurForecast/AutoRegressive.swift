@@ -76,6 +76,13 @@ struct AutoRegressive: OnlineForecastModel, Sendable {
     static func isExplosive(_ coefficients: UnsafeBufferPointer<Double>) -> Bool {
         let p = coefficients.count
         guard p > 0 else { return false }
+        // Shortcut (99.6 % of the calls on augur-forecast-bench's series): with Σ|aᵢ| < 1 no root
+        // has modulus ≥ 1 (for |z| ≥ 1, |Σ aᵢ·z^(p−i)| ≤ |z|^(p−1)·Σ|aᵢ| < |z|^p), far inside
+        // `stabilityRadius`, so the step-down below could only answer false — and costs a
+        // chain of divisions. A non-finite coefficient fails the comparison and is caught below.
+        var absoluteSum = 0.0
+        for a in coefficients { absoluteSum += abs(a) }
+        if absoluteSum < 1 { return false }
         return withUnsafeTemporaryAllocation(of: Double.self, capacity: 2 * p) { buffer in
             // c[i−1] = −aᵢ/ρⁱ: the monic polynomial 1 + c₁x + … + c_p x^p in x = 1/z.
             let c = UnsafeMutableBufferPointer(rebasing: buffer[0..<p])
@@ -151,16 +158,17 @@ struct AutoRegressive: OnlineForecastModel, Sendable {
     private mutating func update(target: Double) {
         let k = order + 1
         let forgetting = self.forgetting
-        let inverseScale = self.inverseScale
-        let differences = self.differences
+        // The regressors are written here, before the buffer closures below: reading the
+        // differences ring inside them would need a copy of it (a retain and a release per
+        // observation).
+        regressor[0] = 1
+        for i in 1..<k { regressor[i] = differences[age: i - 1] * inverseScale }
         // Raw buffers: a handful of k×k loops per observation, where copy-on-write checks on
         // every element write would cost more than the arithmetic.
         regressor.withUnsafeMutableBufferPointer { x in
             gain.withUnsafeMutableBufferPointer { gain in
                 coefficients.withUnsafeMutableBufferPointer { theta in
                     covariance.withUnsafeMutableBufferPointer { p in
-                        x[0] = 1
-                        for i in 1..<k { x[i] = differences[age: i - 1] * inverseScale }
                         var denominator = forgetting
                         var prediction = 0.0
                         for r in 0..<k {

@@ -59,9 +59,15 @@ final class EnsembleState {
     let alertMonitor: CoverageMonitor
     /// Per step, the miss rates its 80 % / 95 % intervals are built for (adaptive conformal).
     private let coverageTargets: CoverageTargets
-    /// Per-row weight inputs, gathered once per observation.
+    /// Per-row weight inputs, updated when the row's window changes (a row without a finite
+    /// residual this observation keeps its summary).
     private let rowMSE: UnsafeMutableBufferPointer<Double>
     private let rowReady: UnsafeMutableBufferPointer<Bool>
+    /// Per step, the nominal-level bounds before the floor, and the generation of the step's
+    /// residual window they were read from: the window changes once per batch, the floor at
+    /// every observation, so the quantiles are re-read only when the window changed.
+    private let nominalUnfloored: UnsafeMutableBufferPointer<IntervalEstimator.Bounds>
+    private let nominalGeneration: UnsafeMutableBufferPointer<Int>
 
     init(periods: [Int], options: ForecastOptions) {
         horizon = options.horizon
@@ -87,6 +93,8 @@ final class EnsembleState {
         coverageTargets = CoverageTargets(horizon: horizon, rate: options.intervals.coverageAdaptationRate)
         rowMSE = allocateFixed(m * horizon, 0.0)
         rowReady = allocateFixed(m * horizon, false)
+        nominalUnfloored = allocateFixed(horizon, IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0))
+        nominalGeneration = allocateFixed(horizon, -1)
     }
 
     deinit {
@@ -94,10 +102,13 @@ final class EnsembleState {
         releaseFixed(ensembleIssued)
         releaseFixed(rowMSE)
         releaseFixed(rowReady)
+        releaseFixed(nominalUnfloored)
+        releaseFixed(nominalGeneration)
     }
 
-    /// Slot of the forecasts issued after the latest observation.
-    var currentSlot: Int { observationCount % horizon }
+    /// Slot of the forecasts issued after the latest observation: observationCount mod H, kept
+    /// incrementally so that scoring needs no integer division (tens of cycles each) per step.
+    private(set) var currentSlot = 0
 
     /// Ensemble step `step` (1-based) issued at `slot`: point, and bounds (NaN when none).
     func ensembleIssue(slot: Int, step: Int) -> (point: Double, lower80: Double, upper80: Double,
@@ -125,14 +136,15 @@ final class EnsembleState {
         let fields = Self.ensembleFields
 
         // 1. Score forecasts issued h observations ago (issue count t − h + 1) for this actual.
+        var slot = currentSlot                  // (t − h + 1) mod H, from h = 1 down
         for h in 1...horizon {
             let c = t - h + 1
             if c < 1 { break }
-            let slot = c % horizon
+            defer { slot = slot == 0 ? horizon &- 1 : slot &- 1 }
             let memberForecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)
             for member in 0..<m {
                 let residual = y - memberForecasts[member &* horizon]
-                if residual.isFinite { memberResiduals.push(row: member &* horizon &+ (h &- 1), residual: residual) }
+                if residual.isFinite { pushMemberResidual(row: member &* horizon &+ (h &- 1), residual) }
             }
             let e = ensembleIssued.baseAddress! + (slot &* horizon &+ h &- 1) &* fields
             let residual = y - e[0]
@@ -160,9 +172,10 @@ final class EnsembleState {
         }
         lastValue = y
         observationCount = t + 1
+        currentSlot = currentSlot &+ 1 == horizon ? 0 : currentSlot &+ 1
 
         // 3. Issue member forecasts.
-        let slot = observationCount % horizon
+        slot = currentSlot
         for raw in 0..<m {
             let member = ModelSet.Member(rawValue: raw).unsafelyUnwrapped
             let row = issued.baseAddress! + (slot &* m &+ raw) &* horizon
@@ -174,10 +187,6 @@ final class EnsembleState {
         }
 
         // 4. Combine them and attach the ensemble's own intervals.
-        for row in 0..<(m &* horizon) {
-            rowReady[row] = memberResiduals.weightSamples(row: row) >= minimumWeightSamples
-            rowMSE[row] = memberResiduals.meanSquaredError(row: row)
-        }
         let floor = floorScale
         var anchorStep = 0                      // longest step so far with its own bounds
         var anchor = IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0)
@@ -193,7 +202,7 @@ final class EnsembleState {
                 let target = coverageTargets.misses(step: h)
                 anchor = estimator.bounds(sorted: sample, floorScale: floor, miss80: target.miss80,
                                           miss95: target.miss95)
-                nominalAnchor = estimator.bounds(sorted: sample, floorScale: floor)
+                nominalAnchor = estimator.floored(nominalQuantiles(step: h, sample: sample), floorScale: floor)
                 anchorStep = h
                 bounds = anchor
                 nominal = nominalAnchor
@@ -215,6 +224,26 @@ final class EnsembleState {
                 for f in 1..<fields { ensembleIssued[base + f] = .nan }
             }
         }
+    }
+
+    /// Records a member's residual and refreshes its row's weight inputs.
+    @inline(__always)
+    private func pushMemberResidual(row: Int, _ residual: Double) {
+        memberResiduals.push(row: row, residual: residual)
+        rowReady[row] = memberResiduals.weightSamples(row: row) >= minimumWeightSamples
+        rowMSE[row] = memberResiduals.meanSquaredError(row: row)
+    }
+
+    /// The nominal-level bounds of step `h` before the floor, from `sample` (that step's
+    /// residual window), re-read only when the window changed since the last call.
+    @inline(__always)
+    private func nominalQuantiles(step h: Int, sample: UnsafeBufferPointer<Double>) -> IntervalEstimator.Bounds {
+        let generation = ensembleResiduals.generation(h &- 1)
+        if nominalGeneration[h &- 1] != generation {
+            nominalUnfloored[h &- 1] = estimator.unfloored(sorted: sample)
+            nominalGeneration[h &- 1] = generation
+        }
+        return nominalUnfloored[h &- 1]
     }
 
     /// Error-weighted mean of the members' step-`h` forecasts issued at `slot`, from the

@@ -48,9 +48,24 @@ struct IntervalEstimator: Sendable {
     @inline(__always)
     func bounds(sorted r: UnsafeBufferPointer<Double>, floorScale: Double,
                 miss80: Double = 0.2, miss95: Double = 0.05) -> Bounds {
+        floored(unfloored(sorted: r, miss80: miss80, miss95: miss95), floorScale: floorScale)
+    }
+
+    /// The part of `bounds` that depends only on the sample and the miss rates (the quantiles,
+    /// or the Student-t fallback): a caller whose sample changes less often than `floorScale`
+    /// can keep it, and `floored(_:floorScale:)` then gives the same bits as `bounds`.
+    @inline(__always)
+    func unfloored(sorted r: UnsafeBufferPointer<Double>, miss80: Double = 0.2, miss95: Double = 0.05) -> Bounds {
         var b = Bounds(lower80: Self.conformalQuantile(r, miss80 / 2), upper80: Self.conformalQuantile(r, 1 - miss80 / 2),
                        lower95: Self.conformalQuantile(r, miss95 / 2), upper95: Self.conformalQuantile(r, 1 - miss95 / 2))
         if r.count < Self.conformal95Minimum && r.count >= 2 { studentTWhereConformalIsMissing(&b, r) }
+        return b
+    }
+
+    /// `unfloored` bounds widened to the floor and nested (the 95 % interval contains the 80 %).
+    @inline(__always)
+    func floored(_ unfloored: Bounds, floorScale: Double) -> Bounds {
+        var b = unfloored
         Self.widen(&b.lower80, &b.upper80, halfWidth: Self.z80 * floorScale)
         Self.widen(&b.lower95, &b.upper95, halfWidth: Self.z95 * floorScale)
         b.lower95 = min(b.lower95, b.lower80)

@@ -47,6 +47,8 @@ final class SlidingQuantiles {
         var oldest = 0
         /// Batches ever completed (saturates at 2 × batchCount).
         var seen = 0
+        /// Changes whenever what `sample` returns changes (see `generation`).
+        var generation = 0
     }
 
     /// Whether the window holds only the newest half of the batches seen until it is full.
@@ -81,6 +83,11 @@ final class SlidingQuantiles {
     @inline(__always)
     func count(_ w: Int) -> Int { counters[w].sorted }
 
+    /// A number that changes whenever `sample(w)` changes (a push while the window is empty, a
+    /// merge): what the ensemble reads from the sample can be kept until it does.
+    @inline(__always)
+    func generation(_ w: Int) -> Int { counters[w].generation }
+
     /// Appends finite `value` to window `w`.
     @inline(__always)
     func push(_ w: Int, _ value: Double) {
@@ -94,6 +101,7 @@ final class SlidingQuantiles {
                 j &-= 1
             }
             batch[j] = value
+            counters[w].generation &+= 1
         } else {
             batch[n] = value
         }
@@ -149,6 +157,7 @@ final class SlidingQuantiles {
             c.fullBatches += 1
         }
         c.pending = 0
+        c.generation &+= 1
         counters[w] = c
     }
 
