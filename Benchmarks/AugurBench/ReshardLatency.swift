@@ -26,8 +26,9 @@ enum ReshardLatency {
     }
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
-                    directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles) throws {
+                    directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil) throws {
         var o = EngineOptions()
+        if let backgroundNice { o.backgroundNice = backgroundNice }
         o.reshardData = data
         if let directWrites { o.rangeCopy.directWrites = directWrites }
         o.durability = .none

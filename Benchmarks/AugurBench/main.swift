@@ -57,6 +57,8 @@ struct Config: ParsableCommand {
     var reshardWrites: ReshardWrites?
     @Option(help: "reshard: share the sources' files (the engine's default) or copy them.")
     var reshardData: ReshardDataMode = .shareFiles
+    @Option(help: "reshard: steps the engine's background threads' nice value is raised by, 0...19 (default: the engine's).")
+    var backgroundNice: Int?
 
     func validate() throws {
         guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
@@ -65,6 +67,7 @@ struct Config: ParsableCommand {
         guard workers >= 1 && workers <= 1024 else { throw ValidationError("--workers must be 1…1024, got \(workers)") }
         guard reshardCycles >= 1 && reshardCycles <= 100_000 else { throw ValidationError("--reshard-cycles must be 1…100000, got \(reshardCycles)") }
         guard walSegmentMiB >= 1 && walSegmentMiB <= 4096 else { throw ValidationError("--wal-segment-mib must be 1…4096, got \(walSegmentMiB)") }
+        if let n = backgroundNice, !(0...19).contains(n) { throw ValidationError("--background-nice must be 0…19, got \(n)") }
     }
 }
 
@@ -186,7 +189,8 @@ do {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
-                               directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData)
+                               directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData,
+                               backgroundNice: config.backgroundNice)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

@@ -66,6 +66,11 @@ public final class Engine: @unchecked Sendable {
     let maintenanceQueue: BackgroundLane
     /// Reshards run one at a time, in request order, off the caller's thread (same priority).
     let reshardQueue: BackgroundLane
+    /// Where a reshard's cutover runs (the few microseconds it holds its sources' write gates):
+    /// at the opening thread's priority, not the reshard lane's lowered one — a lowered thread
+    /// holding the gates is preempted by foreground threads that do not wait for them (readers,
+    /// other partitions' writers), and every writer of the sources waited with it.
+    let cutoverLane: BackgroundLane
     let reshardJobs = Mutex<[ReshardJob]>([])
     /// Index build coordinators (one per index build in progress) and their workers.
     let indexBuildQueue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
@@ -111,6 +116,7 @@ public final class Engine: @unchecked Sendable {
         wal = recovered.wal
         maintenanceQueue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
         reshardQueue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
+        cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0)
         recoveryReport = recovered.report
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
         indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)

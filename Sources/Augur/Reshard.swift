@@ -331,7 +331,40 @@ extension Engine {
                                      indexRuns: builtIndexes[t].mapValues { [$0.segment] }, histogram: histograms[t]))
         }
 
-        // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire.
+        // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire —
+        // on the cutover lane, at the opening thread's priority (see `cutoverLane`).
+        let cutover = CutoverResult()
+        cutoverLane.sync { [self, targets] in
+            cutover.value = cutOver(sources: sources, targets: targets, table: table, flushed: flushed)
+        }
+        guard let (carried, pause, gateWait) = cutover.value else { preconditionFailure("the cutover lane ran no cutover") }
+        options.crashPoint?(.reshardMapSwapped)
+        // Off the gate, drop carried layers that hold no key of a target's range. Under the
+        // target's maintenance lock, and touching only carried layers, so a flush of the target
+        // that started meanwhile (it freezes its own memtable in front) is not disturbed.
+        for p in targets where !carried.isEmpty {
+            // (A layer with index entries stays: whose they are is known only entry by entry.)
+            let foreign = carried.filter { $0.indexes.isEmpty && !overlaps($0.memtable, p.lowerBound, p.upperBound) }
+                .map { ObjectIdentifier($0.memtable) }
+            if foreign.isEmpty { continue }
+            p.maintenanceLock.withLock {
+                p.updateView { v in v.frozen.removeAll { foreign.contains(ObjectIdentifier($0.memtable)) } }
+            }
+        }
+        telemetry?.inherit(children: targets, fromAll: sources)
+        for v in views {
+            for s in v.runs { s.markObsolete() }
+            for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
+        }
+        job.update { $0.cutoverPauseNanos = pause; $0.cutoverGateWaitNanos = gateWait }
+        for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
+    }
+
+    /// The cutover proper: takes the sources' gates, hands their memtables to the targets as
+    /// carried layers, swaps the table's map and retires the sources. Returns the carried layers,
+    /// the pause writers saw and the time spent trying for the gates before it.
+    private func cutOver(sources: [Partition], targets: [Partition], table: Table,
+                         flushed: UInt64) -> (carried: [FrozenMemtable], pause: UInt64, gateWait: UInt64) {
         let gated = sources.sorted { $0.id < $1.id }
         let waitStart = options.clock.now()
         let blockedFrom = acquireGates(gated)
@@ -356,26 +389,7 @@ extension Engine {
         for p in sources { p.retire() }
         for p in gated.reversed() { p.gate.unlock() }
         let pause = options.clock.now() &- pauseStart
-        options.crashPoint?(.reshardMapSwapped)
-        // Off the gate, drop carried layers that hold no key of a target's range. Under the
-        // target's maintenance lock, and touching only carried layers, so a flush of the target
-        // that started meanwhile (it freezes its own memtable in front) is not disturbed.
-        for p in targets where !carried.isEmpty {
-            // (A layer with index entries stays: whose they are is known only entry by entry.)
-            let foreign = carried.filter { $0.indexes.isEmpty && !overlaps($0.memtable, p.lowerBound, p.upperBound) }
-                .map { ObjectIdentifier($0.memtable) }
-            if foreign.isEmpty { continue }
-            p.maintenanceLock.withLock {
-                p.updateView { v in v.frozen.removeAll { foreign.contains(ObjectIdentifier($0.memtable)) } }
-            }
-        }
-        telemetry?.inherit(children: targets, fromAll: sources)
-        for v in views {
-            for s in v.runs { s.markObsolete() }
-            for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
-        }
-        job.update { $0.cutoverPauseNanos = pause; $0.cutoverGateWaitNanos = gateWait }
-        for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
+        return (carried, pause, gateWait)
     }
 
     /// Takes the write gates of `gated` (sorted by id) exclusive for the cutover without making
@@ -426,4 +440,11 @@ extension Engine {
             recordBackgroundError(error)
         }
     }
+}
+
+/// A cutover's result, handed from the cutover lane to the reshard that waits for it.
+/// Thread-safe by hand-over: written once by the cutover job before `BackgroundLane.sync`
+/// returns (its semaphore orders the write before the read), read only after.
+private final class CutoverResult: @unchecked Sendable {
+    var value: (carried: [FrozenMemtable], pause: UInt64, gateWait: UInt64)?
 }
