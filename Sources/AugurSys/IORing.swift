@@ -69,7 +69,7 @@ final class IORing {
         //   COOP_TASKRUN (5.19): no IPI to signal completions, we reap them in our loop anyway.
         // Not DEFER_TASKRUN: it holds completion work (the retry of a cold buffered read, the
         // issue of the write linked to it) until this thread waits, and measured 2-3x slower
-        // copies here (docs/rangecopy-performance.md).
+        // copies here (docs/ARCHITECTURE.md, "The io_uring pipeline").
         let candidates: [UInt32] = [
             IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN,
             IORING_SETUP_COOP_TASKRUN,

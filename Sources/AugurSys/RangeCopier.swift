@@ -1,7 +1,7 @@
 // Copies byte ranges between files: (source, offset, length) → (target, offset), then makes the
 // targets durable (fdatasync of each target, fsync of each target's directory).
 //
-// Three backends, chosen per call (see docs/rangecopy.md):
+// Three backends, chosen per call (see docs/ARCHITECTURE.md, "Range copy (`RangeCopier`)"):
 //   * io_uring: reads chunks into registered buffers (READ_FIXED, by default through a second
 //     O_DIRECT descriptor so the page cache is skipped on the way in) and writes them out of
 //     them (WRITE_FIXED), `queueDepth` chunks in flight; each write is queued when its read

@@ -1,4 +1,5 @@
-// augur-crash: the crash-recovery and fault-injection harness (see docs/crash-harness.md).
+// augur-crash: the crash-recovery and fault-injection harness (see docs/ARCHITECTURE.md,
+// "augur-crash — crash-recovery and fault-injection harness").
 //
 //   augur-crash                      short run: SIGKILL cycles, power-loss states, fault matrix,
 //                                    corruption campaign
