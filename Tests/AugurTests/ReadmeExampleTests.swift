@@ -7,15 +7,17 @@ import Glibc
 #endif
 
 /// The README's example, compiled and run. `readmeMatches` keeps the two in step: the
-/// example's body below must appear verbatim in README.md.
+/// example's body below must appear verbatim in README.md. The README sets `directory` to a
+/// fixed path just above the checked body; here it is a fresh directory per run, removed after.
 @Suite struct ReadmeExampleTests {
     @Test func readmeExampleRuns() throws {
-        removeTree("/tmp/augur-readme")
-        defer { removeTree("/tmp/augur-readme") }
+        let scratch = TemporaryDirectory("augur-readme")
+        defer { withExtendedLifetime(scratch) {} }      // removed when the test ends, not before
+        let directory = scratch.child("store")
         // --- README example start
         var options = EngineOptions()
         options.durability = .sync                      // ack after fdatasync; concurrent writers share one sync
-        let engine = try Engine.open(at: "/tmp/augur-readme", options: options)
+        let engine = try Engine.open(at: directory, options: options)
         let users = try (try? engine.table(named: "users")) ?? engine.createTable("users")
 
         try users.put("alice", "admin")
@@ -39,7 +41,7 @@ import Glibc
         try users.splitPartition(at: Array("c".utf8))   // two partitions from now on
         try engine.close()
         // --- README example end
-        let reopened = try Engine.open(at: "/tmp/augur-readme")
+        let reopened = try Engine.open(at: directory)
         let t = try reopened.table(named: "users")
         #expect(try t.scan().map { String(decoding: $0.key, as: UTF8.self) } == ["alice", "carol"])
         #expect(try t.partitionStats().count == 2)
