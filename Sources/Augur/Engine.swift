@@ -59,7 +59,9 @@ public final class Engine: @unchecked Sendable {
     let manifest: Manifest
     let wal: WriteAheadLog
     let tablesLock = PThreadMutex()
+    /// Guarded by `tablesLock` (filled without it in `init`, before the engine is shared).
     private var tablesByName: [String: Table] = [:]
+    /// Guarded by `tablesLock`, like `tablesByName`.
     private var tablesByID: [UInt32: Table] = [:]
     private let closed = Atomic<Bool>(false)
     /// Flushes and merges, one at a time, on a thread of lowered priority (`backgroundNice`).

@@ -14,6 +14,8 @@
 // (if the record did survive a crash, it must find its files).
 import AugurSys
 
+/// Thread-safety: every mutable field is read and written with `lock` held (callers take it around
+/// `commit`/`allocate`), except by recovery and `Engine.open` before the manifest is shared.
 final class Manifest: @unchecked Sendable {
     static let currentName = "CURRENT"
 

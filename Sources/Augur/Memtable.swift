@@ -110,6 +110,9 @@ struct MemtableEntry {
     let value: UnsafeRawBufferPointer
 }
 
+/// Thread-safety: the writer's fields (`arena`, `height`, `rng`, `prevs`, `_count`, `maxSeq`) are
+/// touched by one writer at a time (the partition's write lock); readers use only the atomic
+/// node and value links and the two published counters.
 final class Memtable: @unchecked Sendable {
     static let maxHeight = 12
     private static let nodeHeader = 16

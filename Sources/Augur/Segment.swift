@@ -465,6 +465,7 @@ final class Segment: @unchecked Sendable {
 }
 
 /// A one-way flag that can be set from any thread.
+/// Thread-safety: the only state is one word, read with acquire and written with release.
 final class AtomicFlag: @unchecked Sendable {
     private let storage = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
     init() { storage.initialize(to: 0) }

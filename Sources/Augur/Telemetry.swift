@@ -179,6 +179,8 @@ extension Engine {
     }
 }
 
+/// Thread-safety: immutable after init (only `let`s); what it points to is thread-safe itself
+/// (atomics, slot registry, recorder, collector; per-thread cells through `exitSlot`).
 final class Telemetry: @unchecked Sendable {
     let options: TelemetryOptions
     let registry: StatsSlotRegistry

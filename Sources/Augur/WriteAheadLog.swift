@@ -45,6 +45,8 @@ import Synchronization
 import Dispatch
 import CAugurSys
 
+/// Thread-safety: `durableEnd`/`completeEnd` are guarded by the log's `syncLock`, `sealedEnd` by
+/// its `rollLock`; the rest is immutable or atomic; writers copy into disjoint reserved ranges.
 final class WALSegment: @unchecked Sendable {
     let number: UInt64
     let file: MappedFile
@@ -95,6 +97,8 @@ struct WALPosition {
     let firstSeq: UInt64
 }
 
+/// Thread-safety: `sealedSegments`, `inheritedSegments` and `spare` are guarded by `rollLock`
+/// (set in init before the log is shared); the rest is immutable, atomic or in its own `Mutex`.
 final class WriteAheadLog: @unchecked Sendable {
     let fileSystem: any FileSystem
     let directory: String

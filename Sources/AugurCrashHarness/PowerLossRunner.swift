@@ -40,6 +40,7 @@ public struct PowerLossConfig: Sendable {
 }
 
 /// Shared with the crash-point hook, which may fire on background threads.
+/// Thread-safety: all mutable state is in the `state` Mutex; `fs` is immutable (and itself locked).
 final class PowerCapture: @unchecked Sendable {
     struct Image {
         let fs: CrashSimulatingFileSystem

@@ -39,6 +39,8 @@ public func signalName(_ s: Int32) -> String {
 }
 
 /// A child process started with posix_spawn; stdout and stderr go to `outputPath`.
+/// Thread-safety: `pid` is immutable; `exit` is unguarded, so `poll`/`wait`/`kill` are called by one
+/// thread at a time (the runner that started the child).
 public final class ChildProcess: @unchecked Sendable {
     public let pid: pid_t
     private(set) var exit: ChildExit? = nil
@@ -114,6 +116,8 @@ public func monotonicMilliseconds() -> Int {
 
 /// An append-only record log: each record is one line written with one write(2), so a SIGKILL
 /// leaves whole records (at worst the last one without its newline, which readers ignore).
+/// Thread-safety: immutable after init (`fd`); `append` only calls write(2) on an O_APPEND
+/// descriptor.
 public final class RecordLog: @unchecked Sendable {
     let fd: Int32
 

@@ -355,6 +355,8 @@ extension WorkloadGenerator {
 }
 
 /// Runs workload operations against one engine, keeping table handles.
+/// Thread-safety: `handles` is unguarded; one thread at a time drives an executor (ChildWorkload,
+/// PowerLossRunner).
 public final class WorkloadExecutor: @unchecked Sendable {
     public let engine: Engine
     private var handles: [String: Table] = [:]

@@ -253,6 +253,8 @@ public final class BuildWorkerPool: @unchecked Sendable {
         init(core: Core, worker: Worker) { self.core = core; self.worker = worker }
     }
 
+    /// Thread-safety: the `let`s are immutable after init; every `var` below `mutex` is read and
+    /// written only with `mutex` held (waits on `doneCond` release it).
     final class Core: @unchecked Sendable {
         let placement: any NumaPlacement
         let options: Options

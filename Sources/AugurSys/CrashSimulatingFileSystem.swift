@@ -35,6 +35,8 @@ public final class CrashSimulatingFileSystem: FileSystem, @unchecked Sendable {
     /// Largest file the simulation holds, in bytes (its buffer is reserved, not committed).
     public static let maximumFileSize = 256 << 20
 
+    /// Thread-safety: `size` and `durable` are read and written only under the file system's `lock`;
+    /// the bytes at `storage` are also reached through mappings without it, as a real mmap's are.
     final class Inode: @unchecked Sendable {
         let storage: UnsafeMutableRawPointer     // maximumFileSize reserved, pages committed on touch
         var size = 0
@@ -48,6 +50,7 @@ public final class CrashSimulatingFileSystem: FileSystem, @unchecked Sendable {
         deinit { munmap(storage, CrashSimulatingFileSystem.maximumFileSize) }
     }
 
+    /// Thread-safety: both tables are read and written only under the file system's `lock`.
     final class Directory: @unchecked Sendable {
         var entries: [String: Node] = [:]
         var durableEntries: [String: Node] = [:]
@@ -270,6 +273,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 }
 
+/// Thread-safety: immutable except `released` (atomic), so `unlock()` releases the lock once.
 final class SimulatedFileLock: FileLock, @unchecked Sendable {
     let fs: CrashSimulatingFileSystem
     let path: String
@@ -284,6 +288,7 @@ final class SimulatedFileLock: FileLock, @unchecked Sendable {
     deinit { unlock() }
 }
 
+/// Thread-safety: immutable after init; every access to the inode takes the file system's `lock`.
 final class SimulatedFileHandle: FileHandle, @unchecked Sendable {
     let fs: CrashSimulatingFileSystem
     let inode: CrashSimulatingFileSystem.Inode

@@ -139,6 +139,8 @@ public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     }
 }
 
+/// Thread-safety: immutable after init; as safe as `base`, with the fault rules behind the file
+/// system's lock.
 final class FaultInjectingFileHandle: FileHandle, @unchecked Sendable {
     let fs: FaultInjectingFileSystem
     let base: any FileHandle

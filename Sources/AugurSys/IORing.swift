@@ -126,6 +126,7 @@ final class IORing {
     /// Rings given up on with requests still in the kernel: kept alive (mapped buffers,
     /// registered ring) for the life of the process, so a late completion writes into memory
     /// that is still ours. See `RangeCopier`'s stall guard.
+    /// Thread-safety: `rings` is read and written only under `lock`.
     private final class Abandoned: @unchecked Sendable {
         let lock = PThreadMutex()
         var rings: [IORing] = []

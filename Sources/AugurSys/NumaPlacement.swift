@@ -207,6 +207,8 @@ public struct LinuxNumaPlacement: NumaPlacement {
 /// A placement for tests: records every request (with the kernel thread id of the caller),
 /// fails the CPUs and nodes it is told to, allocates plain aligned memory and answers page
 /// queries from a table the test fills in. Touches no affinity.
+/// Thread-safety: the recorded requests and the tables the test fills in live in one `Mutex`;
+/// `failureErrno` is immutable.
 public final class RecordingNumaPlacement: NumaPlacement, @unchecked Sendable {
     /// One recorded request.
     public enum Request: Equatable, Sendable {

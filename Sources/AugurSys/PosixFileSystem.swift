@@ -106,6 +106,8 @@ public final class PosixFileSystem: FileSystem {
     }
 }
 
+/// Holds a flock(2) on its descriptor until `unlock()` or deinit.
+/// Thread-safety: `fd` is read and written only under `lock` (deinit has the object to itself).
 final class PosixFileLock: FileLock, @unchecked Sendable {
     private var fd: Int32
     private let lock = PThreadMutex()

@@ -94,6 +94,8 @@ struct IntervalAccumulator {
 }
 
 /// Collects intervals flushed by the threads and engine metrics sampled once per interval.
+/// Thread-safety: the private `var`s are read and written only under `lock`; the rest is immutable
+/// after init (`total` is an atomic counter).
 final class SeriesCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var intervals: [Int: IntervalAccumulator] = [:]
@@ -200,6 +202,8 @@ final class SeriesCollector: @unchecked Sendable {
 }
 
 /// One thread's measurements.
+/// Thread-safety: unguarded; written only by its runner thread, read by `run()` after
+/// `runThreads` has waited for every thread (the DispatchGroup wait orders the accesses).
 final class ThreadRecorder: @unchecked Sendable {
     var histograms: [OperationKind: LatencyHistogram] = [:]
     var errors: [OperationKind: Int] = [:]
@@ -249,6 +253,8 @@ final class ThreadRecorder: @unchecked Sendable {
 
 /// Runs a workload against a store: loads it, then drives N threads open- or closed-loop and
 /// records latencies per operation type, a time series and the engine's partition counters.
+/// Thread-safety: `progress` and `collector` are unguarded: set `progress` before `run()`, and
+/// call `load()`/`run()` from one thread at a time. `requestStop()` and `bytesPut` are atomic.
 public final class WorkloadRunner: @unchecked Sendable {
     public let store: any KeyValueStore
     public let spec: WorkloadSpec

@@ -10,6 +10,8 @@ import Synchronization
 /// Partition counters come from the engine (`Engine.partitioningCounters(table:)`): partition
 /// count, splits, merges and moves committed, bytes moved, reshards in flight, overload
 /// partition-seconds and the forecaster's one-step error and latest forecast.
+/// Thread-safety: immutable after init except the counters and `closed`, each in its own `Mutex`;
+/// `Engine` and `Table` are thread-safe.
 public final class AugurStore: KeyValueStore, @unchecked Sendable {
     public let engineName = "augur"
     public let engine: Engine
