@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "AugurPlanner", dependencies: ["AugurStats", "AugurForecast", .product(name: "RealModule", package: "swift-numerics")],
                 path: "Sources/AugurPlanner"),
         // Deterministic simulator of load, partitions and policies (a simulated day in seconds).
-        .target(name: "AugurSimulation", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast", .product(name: "RealModule", package: "swift-numerics")],
+        .target(name: "AugurSimulation", dependencies: ["AugurSys", "AugurPlanner", "AugurStats", "AugurForecast", .product(name: "RealModule", package: "swift-numerics")],
                 path: "Sources/AugurSimulation"),
         // The engine: public API, WAL, partitions, segments, manifest, recovery.
         .target(
@@ -90,7 +90,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-forecast-bench",
-            dependencies: ["AugurForecast", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AugurForecast", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/AugurForecastBench"
         ),
         // Key-distribution forecast (issue 16 part 3) scored on augur-load's hotspot workloads.

@@ -13,6 +13,7 @@
 // is asserted.
 import ArgumentParser
 import AugurForecast
+import AugurSys
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,20 +24,12 @@ func threadCPUNanoseconds() -> Double {
     return Double(ts.tv_sec) * 1e9 + Double(ts.tv_nsec)
 }
 
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 func syntheticLoad(count: Int, seed: UInt64) -> [Double] {
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     var noise = 0.0
     var y: [Double] = []
     y.reserveCapacity(count)

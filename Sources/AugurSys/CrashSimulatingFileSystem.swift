@@ -260,19 +260,6 @@ public final class CrashSimulatingFileSystem: FileSystem, @unchecked Sendable {
     }
 }
 
-/// Deterministic 64-bit generator (SplitMix64) for seeded simulations and tests.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Thread-safety: immutable except `released` (atomic), so `unlock()` releases the lock once.
 final class SimulatedFileLock: FileLock, @unchecked Sendable {
     let fs: CrashSimulatingFileSystem
