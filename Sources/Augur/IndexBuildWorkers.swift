@@ -30,9 +30,6 @@ public struct IndexBuildOptions: Sendable {
     /// The smallest partition a reshape for a build may create, in bytes (default 64 MiB:
     /// below that, per-partition costs outweigh balance).
     public var minimumPartitionBytes = 64 << 20
-    /// Whether reshards run before the build (`.beforeBuild`) or while workers build the
-    /// partitions they leave alone (`.overlapped`): what the planner's objective assumes.
-    public var reshardScheduling: ReshardScheduling = .beforeBuild
     /// Where pinning failures are reported (the build continues unpinned).
     public var log: @Sendable (String) -> Void = BuildWorkerPool.standardErrorLog
     public init() {}

@@ -67,7 +67,10 @@ extension Engine {
         var planning = IndexBuildPlanningOptions()
         planning.seed = options.indexBuild.planningSeed
         planning.minPartitionBytes = UInt64(max(1, options.indexBuild.minimumPartitionBytes))
-        planning.scheduling = options.indexBuild.reshardScheduling
+        // The engine runs a build's reshards before the build: the planner's objective must
+        // say so. (`.overlapped` — building unchanged partitions while others copy — is a
+        // planning mode only; an engine option offering it was removed, issue 17.)
+        planning.scheduling = .beforeBuild
         let plan: IndexBuildPlan
         do throws(IndexBuildPlanningError) {
             plan = try IndexBuildPlanner.plan(partitions: profiles, workers: workers, model: model, options: planning,
