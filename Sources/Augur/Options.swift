@@ -52,7 +52,7 @@ public struct SystemClock: EngineClock {
 
 /// Named protocol steps where a crash test can stop the process (or a simulation can cut the
 /// power). The crash harness fires them through `EngineOptions.crashPoint`.
-public enum CrashPoint: String, Sendable, CaseIterable {
+@_spi(Testing) public enum CrashPoint: String, Sendable, CaseIterable {
     case walAppend = "wal.append"
     case walSync = "wal.sync"
     case walRoll = "wal.roll"
@@ -124,7 +124,8 @@ public struct EngineOptions: Sendable {
     /// Engine clock (telemetry windows, periodic sync bookkeeping).
     public var clock: any EngineClock = SystemClock()
     /// Called at every named protocol step; the crash harness kills the process from here.
-    public var crashPoint: (@Sendable (CrashPoint) -> Void)? = nil
+    /// Testing only (`@_spi(Testing) import Augur`): not part of the release API.
+    @_spi(Testing) public var crashPoint: (@Sendable (CrashPoint) -> Void)? = nil
 
     /// Automatic partitioning: policy, capacity model, controller tick, shadow mode.
     public var partitioning = PartitioningOptions()
@@ -146,7 +147,8 @@ public struct EngineOptions: Sendable {
     /// Secondary index builds: workers, their pinning and NUMA placement.
     public var indexBuild = IndexBuildOptions()
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).
-    public var plantedBug: PlantedBug? = nil
+    /// Testing only (`@_spi(Testing) import Augur`): a release user cannot switch on a bug.
+    @_spi(Testing) public var plantedBug: PlantedBug? = nil
 
     public init() {}
 
@@ -343,7 +345,7 @@ public enum ReshardDataMode: String, Sendable, CaseIterable {
 
 /// Known durability bugs that can be switched on so tests prove the crash harness notices
 /// lost writes. Never set in production.
-public enum PlantedBug: String, Sendable, CaseIterable {
+@_spi(Testing) public enum PlantedBug: String, Sendable, CaseIterable {
     /// Skip the directory fsync after renaming CURRENT into place.
     case skipCurrentDirectorySync = "skip-current-dir-sync"
     /// Acknowledge `sync` writes without syncing the WAL.

@@ -10,7 +10,7 @@
 //
 // Records: S <pid> | R <digest> <records> | I <n> <op> | A <n> | E <n> reject|error <message>
 //          | C <point> | X <fatal message> | D (finished without being killed)
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 import Dispatch
 import Synchronization
@@ -31,7 +31,7 @@ public struct ChildConfig: Sendable {
     public var maxOps: Int = 100_000
     /// The child closes the store and exits on its own after this long.
     public var deadlineMilliseconds: Int = 10_000
-    public var plantedBug: PlantedBug? = nil
+    @_spi(Testing) public var plantedBug: PlantedBug? = nil
     /// Test hook: die with this signal right after starting (proves the parent reports it).
     public var raiseSignal: Int32? = nil
     /// After the last operation, leave without closing the engine (as a crash would: the

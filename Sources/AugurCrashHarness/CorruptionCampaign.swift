@@ -15,7 +15,7 @@
 // else is a silent loss. By default the opens run in child processes, a slice of cases each, so
 // a Swift runtime trap or a hang on a damaged store is reported as a failure of its case (and
 // the campaign goes on with the next one) instead of ending the harness.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 #if canImport(Glibc)
 import Glibc
@@ -31,7 +31,7 @@ public struct CorruptionConfig: Sendable {
     public var executable: String
     /// Open damaged stores in child processes (a trap is then a reported failure).
     public var isolate = true
-    public var plantedBug: PlantedBug? = nil
+    @_spi(Testing) public var plantedBug: PlantedBug? = nil
     /// Workload operations per base store.
     public var operationsPerBase = 400
     /// Use the base stores already in `directory` (a replay on the stores of a kept run).
@@ -69,7 +69,7 @@ public enum CorruptionCampaign {
     /// The options damaged stores are opened with: the defaults (recovery as users get it),
     /// except a 64 KiB WAL segment (every open starts a new segment; 64 MiB ones would dominate
     /// the run) and no telemetry (its files are advisory and its timers only add noise).
-    public static func openOptions(plantedBug: PlantedBug?) -> EngineOptions {
+    @_spi(Testing) public static func openOptions(plantedBug: PlantedBug?) -> EngineOptions {
         var o = EngineOptions()
         o.walSegmentSize = 64 << 10
         o.telemetry.enabled = false
@@ -273,7 +273,7 @@ public enum CorruptionCampaign {
     // MARK: one case
 
     /// Copies the base store, damages the copy and judges what opening it gives.
-    public static func runCase(_ c: CorruptionCase, base: BaseStore, scratch: String, plantedBug: PlantedBug?) -> CaseOutcome {
+    @_spi(Testing) public static func runCase(_ c: CorruptionCase, base: BaseStore, scratch: String, plantedBug: PlantedBug?) -> CaseOutcome {
         removeTree(scratch)
         defer { removeTree(scratch) }
         do {

@@ -3,7 +3,7 @@
 // hang while opening one fails that case instead of ending the harness. The child logs
 // "B <i>" before case i and "O <i> <verdict> <detail>" after it; a child that dies between the
 // two (or whose log stops moving) leaves case i as trapped, and the next child starts after it.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 #if canImport(Glibc)
 import Glibc
@@ -71,7 +71,7 @@ extension CorruptionCampaign {
 
     /// The child side (`augur-crash corruption-child`): runs cases first..<first+count, logging
     /// "B <i>" before each and "O <i> <verdict> <detail>" after. Returns the exit code.
-    public static func runChild(directory: String, seed: UInt64, first: Int, count: Int, logPath: String,
+    @_spi(Testing) public static func runChild(directory: String, seed: UInt64, first: Int, count: Int, logPath: String,
                                 plantedBug: PlantedBug?) -> Int32 {
         let log: RecordLog
         do { log = try RecordLog(path: logPath) } catch {

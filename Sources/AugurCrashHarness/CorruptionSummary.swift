@@ -1,6 +1,6 @@
 // What a corruption campaign reports: cases run, their verdicts per file kind, region and
 // mutation, the base stores, every silent loss and trap with the case to replay, and the seed.
-import Augur
+@_spi(Testing) import Augur
 
 /// How the engine dealt with one corrupted store.
 public enum CaseVerdict: String, Sendable, CaseIterable, Comparable {
@@ -39,7 +39,7 @@ public struct CaseOutcome: Sendable, Equatable {
 
 public struct CorruptionSummary: Sendable {
     public var seed: UInt64
-    public var plantedBug: PlantedBug?
+    @_spi(Testing) public var plantedBug: PlantedBug?
     public var cases = 0
     /// Distinct (base, kind, region, mutation) combinations the bases offer.
     public var combinations = 0
@@ -56,7 +56,7 @@ public struct CorruptionSummary: Sendable {
     /// The stop signal that ended the run early, if one did.
     public var stoppedBy: Int32? = nil
 
-    public init(seed: UInt64, plantedBug: PlantedBug?) {
+    @_spi(Testing) public init(seed: UInt64, plantedBug: PlantedBug?) {
         self.seed = seed
         self.plantedBug = plantedBug
     }

@@ -2,7 +2,7 @@
 // that the harness can fail; run where its damage cannot happen, it "passes" and proves
 // nothing (finding F11: `--mode sigkill --planted-bug skip-wal-sync` printed PASSED, lost 0 —
 // SIGKILL keeps the page cache, so a missing fsync loses nothing). So each bug names its mode.
-import Augur
+@_spi(Testing) import Augur
 
 public enum HarnessMode: String, Sendable, CaseIterable {
     case sigkill

@@ -1,4 +1,4 @@
-import Augur
+@_spi(Testing) import Augur
 // The oracle of acknowledged operations, kept outside the engine.
 //
 // With one writer and `sync` durability the only states a crash may leave are "every

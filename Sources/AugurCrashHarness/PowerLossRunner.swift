@@ -9,7 +9,7 @@
 // the image is recovered with power cut again *during* that recovery (and the flush that
 // follows it); the result must recover to exactly the same state. The next session continues
 // from an untouched copy of the last image, so its open is itself a recovery from a crash.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 import Synchronization
 #if canImport(Glibc)
@@ -20,7 +20,7 @@ public struct PowerLossConfig: Sendable {
     public var seed: UInt64
     /// Crash states to check (each recovered twice).
     public var states: Int
-    public var plantedBug: PlantedBug? = nil
+    @_spi(Testing) public var plantedBug: PlantedBug? = nil
     /// Workload operations per session (the session usually ends earlier, at its last capture).
     public var opsPerSession = 4..<50
     /// Upper bound of a session's operations while a capture is still pending.
@@ -32,7 +32,7 @@ public struct PowerLossConfig: Sendable {
     /// Progress lines on stderr (0: none).
     public var progressMilliseconds = 0
 
-    public init(seed: UInt64, states: Int, plantedBug: PlantedBug? = nil) {
+    @_spi(Testing) public init(seed: UInt64, states: Int, plantedBug: PlantedBug? = nil) {
         self.seed = seed
         self.states = states
         self.plantedBug = plantedBug

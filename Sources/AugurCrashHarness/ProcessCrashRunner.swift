@@ -5,7 +5,7 @@
 // (`StoreChecker`); the next child recovers the untouched original (possibly crashing inside
 // that recovery) and must report the same digest the check computed. A child that ends with any
 // signal other than SIGKILL (SIGBUS, SIGSEGV, a Swift trap) or a non-zero exit is a failure.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 #if canImport(Glibc)
 import Glibc
@@ -29,7 +29,7 @@ public struct ProcessCrashConfig: Sendable {
     public var maxKillDelayMilliseconds = 250
     /// An M2 child that has not crashed by then is killed by the parent.
     public var childTimeoutMilliseconds = 3000
-    public var plantedBug: PlantedBug? = nil
+    @_spi(Testing) public var plantedBug: PlantedBug? = nil
     public var failureLimit = 10
     /// Test hook: the child raises this signal at start (the run must report it).
     public var childRaisesSignal: Int32? = nil

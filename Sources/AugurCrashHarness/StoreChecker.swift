@@ -23,7 +23,7 @@ public struct CheckResult: Sendable {
 
 public enum StoreChecker {
     /// Opens the store twice and runs every check. `context` prefixes failure messages.
-    public static func check(path: String, fileSystem: any FileSystem, oracle: Oracle, context: String,
+    @_spi(Testing) public static func check(path: String, fileSystem: any FileSystem, oracle: Oracle, context: String,
                              plantedBug: PlantedBug? = nil, expectedState: StoreState? = nil) -> CheckResult {
         var result = CheckResult()
         func fail(_ s: String) { result.failures.append("\(context): \(s)") }

@@ -1,7 +1,7 @@
 // The contents of a store as the harness sees it: table → key → value, with helpers to dump
 // an open engine, digest a state (the child reports the digest of what it recovered) and
 // describe differences.
-import Augur
+@_spi(Testing) import Augur
 #if canImport(Glibc)
 import Glibc
 #endif

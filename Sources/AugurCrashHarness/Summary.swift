@@ -1,6 +1,6 @@
 // What every run reports: cycles, crash points hit (by name), states checked, faults
 // injected, lost writes (must be 0) and the seed to replay.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 
 public struct RunSummary: Sendable {
@@ -116,7 +116,7 @@ func format1(_ x: Double) -> String {
 
 /// Engine options for harness stores: tiny WAL segments, memtables and manifest limit, so
 /// rolls, background flushes, run merges and manifest rotations happen every few operations.
-public func harnessEngineOptions(fileSystem: any FileSystem, plantedBug: PlantedBug? = nil,
+@_spi(Testing) public func harnessEngineOptions(fileSystem: any FileSystem, plantedBug: PlantedBug? = nil,
                                  crashPoint: (@Sendable (CrashPoint) -> Void)? = nil) -> EngineOptions {
     var o = EngineOptions()
     o.fileSystem = fileSystem

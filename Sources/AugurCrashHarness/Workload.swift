@@ -2,7 +2,7 @@
 // flushes and reshards (split, N-way split, merge, boundary move) chosen against the current
 // partition map, and now and then a rebuild (drop + create) of the secondary index that table
 // "a" always has. Operations have a one-line text form so a child process can log them.
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 
 /// One entry of a batch: a put (value non-nil) or a delete.

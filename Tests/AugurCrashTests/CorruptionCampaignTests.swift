@@ -2,8 +2,8 @@
 // run against real stores must find no silent loss and no trap. Against an engine whose
 // recovery takes damage for a torn tail, deletes what a damaged manifest no longer names, or
 // makes a new store when CURRENT is missing (issue 15), it fails and lists the cases.
-import Augur
-import AugurCrashHarness
+@_spi(Testing) import Augur
+@_spi(Testing) import AugurCrashHarness
 import Testing
 
 @Suite struct CorruptionCampaignTests {

@@ -1,4 +1,4 @@
-import AugurCrashHarness
+@_spi(Testing) import AugurCrashHarness
 import Testing
 
 /// The fault matrix: every file operation of the reshard, flush and WAL paths × {EIO, ENOSPC}

@@ -1,7 +1,7 @@
 // The corruption campaign's tools do what they say: each mutation changes exactly what it
 // names, the anatomy finds the regions docs/FORMAT.md describes, and the plan is a function of
 // the seed that covers every combination.
-import AugurCrashHarness
+@_spi(Testing) import AugurCrashHarness
 import AugurSys
 import Testing
 

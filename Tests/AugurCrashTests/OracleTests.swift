@@ -1,5 +1,5 @@
-import Augur
-import AugurCrashHarness
+@_spi(Testing) import Augur
+@_spi(Testing) import AugurCrashHarness
 import Testing
 
 /// The oracle itself: prefix semantics, the in-flight operation, holes, partial batches, and

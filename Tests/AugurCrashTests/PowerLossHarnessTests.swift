@@ -1,5 +1,5 @@
-import Augur
-import AugurCrashHarness
+@_spi(Testing) import Augur
+@_spi(Testing) import AugurCrashHarness
 import AugurSys
 import Synchronization
 import Testing

@@ -1,4 +1,4 @@
-import AugurCrashHarness
+@_spi(Testing) import AugurCrashHarness
 import Testing
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,5 @@
 import Testing
-import Augur
+@_spi(Testing) import Augur
 import AugurSys
 import AugurTestSupport
 

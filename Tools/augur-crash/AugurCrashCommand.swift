@@ -8,8 +8,8 @@
 //   augur-crash child …              (internal) the child engine process of the SIGKILL modes
 //   augur-crash corruption-child …   (internal) opens damaged stores for the corruption campaign
 import ArgumentParser
-import Augur
-import AugurCrashHarness
+@_spi(Testing) import Augur
+@_spi(Testing) import AugurCrashHarness
 import AugurSys
 #if canImport(Glibc)
 import Glibc
