@@ -82,6 +82,9 @@ public final class Engine: @unchecked Sendable {
     let rangeCopier: RangeCopier
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
+    /// Active-memtable bytes at which a writer waits for its partition's flush (WriteStall.swift).
+    let stallSize: Int
+    let stallMeter = WriteStallMeter()
     /// Segment files being written: garbage collection must not take them for leftovers.
     let filesInProgress = Mutex<Set<String>>([])
     /// Set when a manifest commit failed after files were written; the next successful commit
@@ -127,6 +130,10 @@ public final class Engine: @unchecked Sendable {
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
         flushSize = options.memtableFlushSize
+        // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
+        // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
+        // every write would wait for a flush.
+        stallSize = options.writeStallMemtableBytes ?? 4 * max(options.memtableFlushSize, Arena.chunkSize)
         // A read-only open runs no telemetry: its collector, controller and files are writers.
         telemetry = options.telemetry.enabled && !options.readOnly ? Telemetry(options: options.telemetry, clock: options.clock) : nil
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
@@ -217,6 +224,9 @@ public final class Engine: @unchecked Sendable {
     public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
 
     func recordBackgroundError(_ error: AugurError) { _backgroundError.withLock { if $0 == nil { $0 = error } } }
+
+    /// Whether a background error awaits `takeBackgroundError`.
+    var backgroundErrorPending: Bool { _backgroundError.withLock { $0 != nil } }
 
     func allTables() -> [Table] { tablesLock.withLock { Array(tablesByID.values) } }
 
@@ -377,7 +387,7 @@ public final class Engine: @unchecked Sendable {
             p.gate.unlock()
             telemetry?.record(kind == .put ? .store : .delete, p, key: key, bytes: key.count + value.count,
                               costNanos: MonotonicClock.nanos() &- started)
-            if memtable.approximateBytes >= flushSize { scheduleFlush(p) }
+            afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
             if syncWrites { try wal.sync(upTo: position) }
             return
         }
@@ -451,7 +461,10 @@ public final class Engine: @unchecked Sendable {
                     }
                 }
             }
-            for p in distinct where p.activeMemtable.approximateBytes >= flushSize { scheduleFlush(p) }
+            for p in distinct {
+                let memtable = p.activeMemtable
+                afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
+            }
             if syncWrites { try wal.sync(upTo: position) }
             return
         }

@@ -98,9 +98,8 @@ extension Engine {
             }
             for p in distinct {
                 let v = p.view
-                if v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }) >= flushSize {
-                    scheduleFlush(p)
-                }
+                afterWrite(to: p, memtable: v.memtable,
+                           bytes: v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }))
             }
             if syncWrites { try wal.sync(upTo: position) }
             return

@@ -101,6 +101,12 @@ public struct EngineOptions: Sendable {
     /// A partition's memtable is flushed to a segment when its arena exceeds this many bytes.
     /// Default 32 MiB.
     public var memtableFlushSize = 32 << 20
+    /// Active-memtable bytes at which a writer waits for its partition's flush to take the
+    /// memtable (a write stall, counted with its reason in `Engine.writeStalls`): what bounds a
+    /// partition's memory when writes outpace flushing. nil (default): 4 × `memtableFlushSize`
+    /// (at least 4 MiB: memtables grow in 1 MiB arena chunks). Must be at least
+    /// `memtableFlushSize`.
+    public var writeStallMemtableBytes: Int? = nil
     /// Segment runs a partition may hold; a flush that would exceed it merges its memtable
     /// with the newest runs (`RunMergePolicy`: the fewest bytes written per run removed).
     /// Default 4.
@@ -161,6 +167,9 @@ public struct EngineOptions: Sendable {
         try check(walSegmentSize >= 64 << 10, "walSegmentSize", walSegmentSize, "must be at least 65536")
         try check(walSegmentSize <= 1 << 30, "walSegmentSize", walSegmentSize, "must be at most 1073741824")
         try check(memtableFlushSize >= 4096, "memtableFlushSize", memtableFlushSize, "must be at least 4096")
+        if let stall = writeStallMemtableBytes {
+            try check(stall >= memtableFlushSize, "writeStallMemtableBytes", stall, "must be at least memtableFlushSize (\(memtableFlushSize))")
+        }
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try OptionLimits.int("backgroundNice", backgroundNice, 0...19)
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")

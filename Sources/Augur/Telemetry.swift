@@ -172,6 +172,10 @@ extension Engine {
         ReadEpochs.shared.drain()
     }
 
+    /// Runs `job` on the maintenance lane after what is queued there (tests: a job that waits
+    /// holds every flush back, as a long merge does).
+    @_spi(Testing) public func enqueueMaintenance(_ job: @escaping @Sendable () -> Void) { maintenanceQueue.async(job) }
+
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
     /// (tests: when a flush's work reaches the partition's cost).
     @_spi(Testing) public func maintenanceNanos(table name: String) throws(AugurError) -> [UInt64] {

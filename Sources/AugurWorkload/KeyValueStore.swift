@@ -85,6 +85,10 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     /// Cumulative: times a key range's forecast stopped being trusted (its intervals missed
     /// too often) and the range fell back to reactive rules.
     public var forecastFallbacks: Int? = nil
+    /// Cumulative: writes that waited for their partition's flush (a write stall), and the
+    /// seconds they waited.
+    public var writeStalls: Int? = nil
+    public var writeStallSeconds: Double? = nil
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,

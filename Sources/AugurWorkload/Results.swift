@@ -96,6 +96,10 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     /// Times during the run a key range's forecast was withheld because its intervals stopped
     /// covering, so the range was planned by reactive rules (nil: the engine does not say).
     public var forecastFallbacks: Int? = nil
+    /// Writes that waited for their partition's flush during the run, and the seconds they
+    /// waited (nil: the engine does not say).
+    public var writeStalls: Int? = nil
+    public var writeStallSeconds: Double? = nil
 
     public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
                 merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,
@@ -207,6 +211,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
             ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
             ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),
+            ("write stalls", opt(p.writeStalls) { n in "\(n)" + (p.writeStallSeconds.map { String(format: " (%.3f s waited)", $0) } ?? "") }),
             ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
             ("disk writes (amplification)", opt(diskWrites) { d in
                 d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"

@@ -461,6 +461,8 @@ public final class WorkloadRunner: @unchecked Sendable {
         partitions.measuredCapacity = final.measuredCapacity
         partitions.copyBytesPerSecond = final.copyBytesPerSecond
         partitions.forecastFallbacks = delta(initial.forecastFallbacks, final.forecastFallbacks)
+        partitions.writeStalls = delta(initial.writeStalls, final.writeStalls)
+        partitions.writeStallSeconds = delta(initial.writeStallSeconds, final.writeStallSeconds)
         let firstError = recorders.compactMap(\.firstError).first
         return RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,

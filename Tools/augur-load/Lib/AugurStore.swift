@@ -114,6 +114,9 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         m.measuredCapacity = c.measuredCapacity
         m.copyBytesPerSecond = c.copyBytesPerSecond
         m.forecastFallbacks = c.fallbackEntries
+        let stalls = engine.writeStalls
+        m.writeStalls = stalls.stalls
+        m.writeStallSeconds = Double(stalls.stalledNanos) / 1e9
         return m
     }
 

@@ -1,0 +1,94 @@
+import Dispatch
+import Synchronization
+import Testing
+@_spi(Testing) import Augur
+import AugurSys
+import AugurTestSupport
+
+/// Writers wait for their partition's flush once its memtable reaches
+/// `writeStallMemtableBytes`, and only then (WriteStall.swift).
+@Suite struct WriteStallTests {
+    static func options(_ fs: any FileSystem) -> EngineOptions {
+        var o = ReshardTests.options(fs, durability: .none)
+        // Memtables grow in 1 MiB arena chunks: a limit of a few chunks.
+        o.memtableFlushSize = 1 << 20
+        o.writeStallMemtableBytes = 4 << 20
+        return o
+    }
+
+    /// With the maintenance lane held (as a long merge holds it), a writer stops once its
+    /// memtable reaches the limit instead of growing it without bound; when flushing resumes
+    /// it goes on, the stall is counted with its reason, and every write is there. (Without
+    /// the stall the writer put all 10 MB into one memtable — the check of "not done while
+    /// held" fails; tried with the wait disabled.)
+    @Test func aWriterWaitsForTheFlushPastTheLimit() throws {
+        let engine = try Engine.open(at: "/db", options: Self.options(CrashSimulatingFileSystem()))
+        let table = try engine.createTable("t")
+        let hold = DispatchSemaphore(value: 0)
+        engine.enqueueMaintenance { hold.wait() }
+        let written = Atomic<Int>(0)
+        let value = [UInt8](repeating: 0x61, count: 1_000)
+        let writer = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            for i in 0..<10_000 {
+                try? table.put(Array("key\(100_000 + i)".utf8), value)
+                written.store(i + 1, ordering: .releasing)
+            }
+            writer.signal()
+        }
+        // Well past the time 1,000 puts take; the writer must be waiting near the limit.
+        ThreadPause.sleep(nanoseconds: 500_000_000)
+        let whileHeld = written.load(ordering: .acquiring)
+        #expect(whileHeld < 10_000, "the writer did not wait: \(whileHeld) puts while flushing was held")
+        #expect(whileHeld >= 2_500, "the writer stopped before the limit: \(whileHeld) puts of 1 KB against 4 MiB")
+        #expect(writer.wait(timeout: .now() + 0.2) == .timedOut)
+        hold.signal()
+        #expect(writer.wait(timeout: .now() + 30) == .success, "the writer never went on")
+        let stalls = engine.writeStalls
+        #expect(stalls.stalls >= 1 && stalls.stalledNanos >= 300_000_000, "\(stalls)")
+        #expect(stalls.lastReason?.contains("writeStallMemtableBytes") == true, "\(stalls)")
+        for i in stride(from: 0, to: 10_000, by: 37) { #expect(try table.get(Array("key\(100_000 + i)".utf8)) == value) }
+        try engine.close()
+    }
+
+    /// Puts `count` values of 1 KB with the maintenance lane held; returns the stalls counted.
+    static func stallsWithFlushingHeld(_ o: EngineOptions, puts count: Int) throws -> WriteStallStats {
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        let hold = DispatchSemaphore(value: 0)
+        engine.enqueueMaintenance { hold.wait() }
+        let value = [UInt8](repeating: 0x62, count: 1_000)
+        for i in 0..<count { try table.put(Array("key\(100_000 + i)".utf8), value) }
+        let stalls = engine.writeStalls
+        hold.signal()
+        try engine.close()
+        return stalls
+    }
+
+    /// Below the limit nobody waits, however far behind the flush is.
+    @Test func noStallBelowTheLimit() throws {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.writeStallMemtableBytes = 64 << 20
+        #expect(try Self.stallsWithFlushingHeld(o, puts: 1_000).stalls == 0)
+    }
+
+    /// The default limit with a flush size below one arena chunk (tests, the crash harness use
+    /// 4 KiB): 2 MB of writes with flushing held do not stall. (With the limit at 4 × the flush
+    /// size, every write waited for a flush, and the corruption campaign's planted bug went
+    /// unnoticed because nothing was left in its WAL — found by CorruptionCampaignTests.)
+    @Test func theDefaultLimitIsAtLeastFourArenaChunks() throws {
+        var o = ReshardTests.options(CrashSimulatingFileSystem(), durability: .none)
+        o.memtableFlushSize = 4096
+        let stalls = try Self.stallsWithFlushingHeld(o, puts: 2_000)
+        #expect(stalls.stalls == 0, "\(stalls)")
+    }
+
+    @Test func aLimitBelowTheFlushSizeIsRefused() throws {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.writeStallMemtableBytes = 4096
+        #expect(throws: AugurError.invalidOption(name: "writeStallMemtableBytes", value: "4096",
+                                                 reason: "must be at least memtableFlushSize (1048576)")) {
+            try Engine.open(at: "/db", options: o)
+        }
+    }
+}
