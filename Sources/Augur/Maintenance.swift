@@ -16,7 +16,6 @@ import AugurStats
 import AugurSys
 import Synchronization
 
-
 extension Engine {
     func scheduleFlush(_ p: Partition) {
         if p.flushQueued.exchange(true, ordering: .acquiringAndReleasing) { return }

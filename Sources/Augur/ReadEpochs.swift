@@ -104,8 +104,6 @@ final class ReadEpochs: @unchecked Sendable {
         return try body()
     }
 
-    /// Keeps `object` (already unpublished: no new read section can reach it) alive until
-    /// every read section that might hold it has ended, then drops it.
     /// What the objects `retire` frees are dropped on. Their deinits may unmap a run's file and
     /// unlink it — milliseconds for a file of hundreds of MiB — and `retire` is called under
     /// locks writers wait for: a partition's state lock (a flush installing its run), a
@@ -115,6 +113,8 @@ final class ReadEpochs: @unchecked Sendable {
     /// `drain` waits for it through `releasing`.
     private let releaseQueue = DispatchQueue(label: "augur.read-epochs.release")
 
+    /// Keeps `object` (already unpublished: no new read section can reach it) alive until
+    /// every read section that might hold it has ended, then drops it (on `releaseQueue`).
     func retire(_ object: AnyObject) {
         let freed = limboLock.withLock {
             limbo.append((epoch.load(ordering: .sequentiallyConsistent), object))
