@@ -150,6 +150,11 @@ final class ReadEpochs: @unchecked Sendable {
                 return f
             }
             release(&freed)
+            // What retires handed to the release queue is dropped there; wait for it, however
+            // long the queue's thread waits for the CPU (a bounded wait let close return with a
+            // run's file still to be unlinked, on a loaded machine: augur-crash's power-loss
+            // check then found the file left behind by the first recovery).
+            releaseQueue.sync {}
             // Another thread's `reclaim` (a telemetry tick) may have taken this engine's
             // objects out of limbo and not yet dropped them: their deinits (a run's file
             // unlinked) must not run after close returns.
