@@ -5,8 +5,8 @@
 // it, so a partition written faster than it flushed grew its active memtable without bound
 // (10 M random puts at one thread: flushes of 68–85 MB from a 32 MiB memtable; a faster writer
 // or a slower disk would run the process out of memory). Now a writer whose partition's
-// active memtable has reached `EngineOptions.writeStallMemtableBytes` (default four flush
-// sizes) waits — after its own write is applied and outside every gate, so nothing it holds
+// active memtable has reached `EngineOptions.writeStallMemtableBytes` (off by default: see
+// docs/ARCHITECTURE.md, "Write stalls") waits — after its own write is applied and outside every gate, so nothing it holds
 // delays the flush — until that memtable is frozen (the flush has taken it), the partition is
 // retired by a reshard, the engine closes, or a background error stops flushing (then waiting
 // would never end, and the write itself already succeeded). Each wait is counted with its
@@ -59,7 +59,7 @@ extension Engine {
     private func waitForFlush(_ p: Partition, memtable: Memtable, bytes: Int) {
         let started = MonotonicClock.nanos()
         var waited: UInt64 = 0
-        while p.activeMemtable === memtable && !p.retired && !isClosed && !hasBackgroundError {
+        while p.activeMemtable === memtable && !p.retired && !isClosed && !backgroundErrorPending {
             // Polled: a stall lasts as long as a flush (milliseconds to seconds), and writers
             // past the limit are rare — a wake-up list would cost every flush its bookkeeping.
             ThreadPause.sleep(nanoseconds: 100_000)
@@ -74,6 +74,4 @@ extension Engine {
 
     /// The longest a writer waits for one flush.
     static var stallGiveUpNanos: UInt64 { 30_000_000_000 }
-
-    private var hasBackgroundError: Bool { backgroundErrorPending }
 }
