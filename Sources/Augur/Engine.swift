@@ -322,17 +322,6 @@ public final class Engine: @unchecked Sendable {
         return nil
     }
 
-    /// Takes the write gates of `targets` shared, each once and in id order (so two batches
-    /// never deadlock); returns the partitions locked.
-    func lockGatesShared(_ targets: [Partition]) -> [Partition] {
-        var distinct: [Partition] = []
-        var seen = Set<ObjectIdentifier>()
-        for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
-        distinct.sort { $0.id < $1.id }
-        for p in distinct { p.gate.lockShared() }
-        return distinct
-    }
-
     @inline(__always)
     func checkOpen() throws(AugurError) {
         if closed.load(ordering: .acquiring) { throw .engineClosed }
@@ -345,52 +334,14 @@ public final class Engine: @unchecked Sendable {
         if value.count > maxValueSize { throw .valueTooLarge(size: value.count, limit: maxValueSize) }
     }
 
-    // MARK: writes
+    // MARK: writes (the steps are CommitPipeline.swift's)
 
     func writeOne(_ table: Table, _ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(AugurError) {
         try table.checkUsable()
         try validate(key: key, value: value)
-        let payload = WALFormat.opHeaderSize + key.count + value.count
-        if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
-        let started = telemetry != nil ? MonotonicClock.nanos() : 0
-        while true {
-            let p = table.map.partition(for: key)
-            p.gate.lockShared()
-            if p.retired || isClosed {
-                p.gate.unlock()
-                try table.checkUsable()
-                continue
-            }
-            if table.hasIndexes.load(ordering: .acquiring) {
-                // Read under the gate: an index's build freezes partitions only after it is visible.
-                p.gate.unlock()
-                let op = WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value))
-                return try writeIndexed([op])
-            }
-            let appended: WALPosition?
-            do {
-                appended = try wal.append(payloadSize: payload, opCount: 1) { base, _ in
-                    var w = WALPayloadWriter(base: base)
-                    w.add(kind: kind, tableID: table.id, key: key, value: value)
-                }
-            } catch {
-                p.gate.unlock()
-                throw error
-            }
-            guard let position = appended else {
-                // The WAL segment is full: roll it outside the gate, then route again.
-                p.gate.unlock()
-                try wal.makeRoom(payloadSize: payload)
-                continue
-            }
-            let memtable = p.activeMemtable
-            p.writeLock.withLock { memtable.apply(key: key, seq: position.firstSeq, kind: kind, value: value) }
-            p.gate.unlock()
-            telemetry?.record(kind == .put ? .store : .delete, p, key: key, bytes: key.count + value.count,
-                              costNanos: MonotonicClock.nanos() &- started)
-            afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
-            if syncWrites { try wal.sync(upTo: position) }
-            return
+        var write = SingleWrite(table: table, kind: kind, key: key, value: value)
+        if try commit(&write) == .needsIndexMaintenance {
+            try writeIndexed([WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value))])
         }
     }
 
@@ -407,68 +358,8 @@ public final class Engine: @unchecked Sendable {
             }.get()
             payload += WALFormat.opHeaderSize + op.key.count + op.value.count
         }
-        if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
-        let started = telemetry != nil ? MonotonicClock.nanos() : 0
-        while true {
-            let targets = batch.ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
-            let distinct = lockGatesShared(targets)
-            if distinct.contains(where: { $0.retired }) || isClosed {
-                for p in distinct { p.gate.unlock() }
-                try checkOpen()
-                for op in batch.ops { try op.table.checkUsable() }
-                continue
-            }
-            if batch.ops.contains(where: { $0.table.hasIndexes.load(ordering: .acquiring) }) {
-                for p in distinct { p.gate.unlock() }
-                return try writeIndexed(batch.ops)
-            }
-            let appended: WALPosition?
-            do {
-                appended = try wal.append(payloadSize: payload, opCount: batch.ops.count) { base, _ in
-                    var w = WALPayloadWriter(base: base)
-                    for op in batch.ops {
-                        op.key.withUnsafeBytes { k in
-                            op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.table.id, key: k, value: v) }
-                        }
-                    }
-                }
-            } catch {
-                for p in distinct { p.gate.unlock() }
-                throw error
-            }
-            guard let position = appended else {
-                // The WAL segment is full: roll it outside the gates, then route again.
-                for p in distinct { p.gate.unlock() }
-                try wal.makeRoom(payloadSize: payload)
-                continue
-            }
-            for (i, op) in batch.ops.enumerated() {
-                let p = targets[i]
-                let memtable = p.activeMemtable
-                op.key.withUnsafeBytes { k in
-                    op.value.withUnsafeBytes { v in
-                        p.writeLock.withLock { memtable.apply(key: k, seq: position.firstSeq + UInt64(i), kind: op.kind, value: v) }
-                    }
-                }
-            }
-            for p in distinct { p.gate.unlock() }
-            if let telemetry {
-                // The batch's time, shared evenly among its operations.
-                let share = (MonotonicClock.nanos() &- started) / UInt64(batch.ops.count)
-                for (i, op) in batch.ops.enumerated() {
-                    op.key.withUnsafeBytes { k in
-                        telemetry.record(op.kind == .put ? .store : .delete, targets[i], key: k, bytes: op.key.count + op.value.count,
-                                         costNanos: share)
-                    }
-                }
-            }
-            for p in distinct {
-                let memtable = p.activeMemtable
-                afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
-            }
-            if syncWrites { try wal.sync(upTo: position) }
-            return
-        }
+        var write = BatchWrite(ops: batch.ops, payloadSize: payload)
+        if try commit(&write) == .needsIndexMaintenance { try writeIndexed(batch.ops) }
     }
 
     // MARK: reads

@@ -1,5 +1,6 @@
 // Writes to tables with secondary indexes: the base operations and their index entries in one
-// WAL frame, applied under the same partition gates.
+// WAL frame, applied under the same partition gates — a `CommitBatch` of the commit pipeline
+// (CommitPipeline.swift) like every other write.
 //
 // Keeping an index exact needs the record's old value (to remove its old entry), so a write
 // reads before it writes. Two writers of one key must not both read the same old value, so the
@@ -10,7 +11,7 @@ import Synchronization
 
 extension Engine {
     /// One operation of the frame: a base write, or an index entry (`indexID` non-nil).
-    private struct PlannedOperation {
+    fileprivate struct PlannedOperation {
         let kind: RecordKind
         let id: UInt32              // table id, or index id for an index entry
         let key: [UInt8]
@@ -42,73 +43,68 @@ extension Engine {
         stripes.sort { ($0.table.id, $0.stripe) < ($1.table.id, $1.stripe) }
         for s in stripes { s.table.indexWriteStripes[s.stripe].lock() }
         defer { for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() } }
-        let started = telemetry != nil ? MonotonicClock.nanos() : 0
-        while true {
-            let targets = ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
-            let distinct = lockGatesShared(targets)
-            if distinct.contains(where: { $0.retired }) || isClosed {
-                for p in distinct { p.gate.unlock() }
-                try checkOpen()
-                for op in ops { try op.table.checkUsable() }
-                continue
+        var write = IndexedWrite(ops: ops)
+        _ = try commit(&write)
+    }
+
+    /// A batch on tables that may have secondary indexes: its base operations and the index
+    /// entries they remove and add, planned under the gates (CommitPipeline.swift, step 3).
+    fileprivate struct IndexedWrite: CommitBatch {
+        let ops: [WriteBatch.Op]
+        private var routing = BatchRouting()
+        private var planned: [PlannedOperation] = []
+        private(set) var payloadSize = 0
+
+        init(ops: [WriteBatch.Op]) { self.ops = ops }
+
+        mutating func route() -> HeldGates { routing.route(ops) }
+
+        mutating func plan(_ engine: Engine) throws(AugurError) {
+            planned = try engine.plan(ops, routing.targets)
+            payloadSize = planned.reduce(0) { $0 + WALFormat.opHeaderSize + $1.key.count + $1.value.count }
+        }
+
+        var operationCount: Int { planned.count }
+        func checkUsable() throws(AugurError) { try ops.checkUsable() }
+
+        func encode(into w: inout WALPayloadWriter) {
+            for op in planned {
+                op.key.withUnsafeBytes { k in op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.id, key: k, value: v) } }
             }
-            let planned: [PlannedOperation]
-            do throws(AugurError) {
-                planned = try plan(ops, targets)
-            } catch {
-                for p in distinct { p.gate.unlock() }
-                throw error
-            }
-            let payload = planned.reduce(0) { $0 + WALFormat.opHeaderSize + $1.key.count + $1.value.count }
-            let appended: WALPosition?
-            do throws(AugurError) {
-                if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
-                appended = try wal.append(payloadSize: payload, opCount: planned.count) { base, _ in
-                    var w = WALPayloadWriter(base: base)
-                    for op in planned {
-                        op.key.withUnsafeBytes { k in op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.id, key: k, value: v) } }
-                    }
-                }
-            } catch {
-                for p in distinct { p.gate.unlock() }
-                throw error
-            }
-            guard let position = appended else {
-                // The WAL segment is full: roll it outside the gates, then plan again.
-                for p in distinct { p.gate.unlock() }
-                try wal.makeRoom(payloadSize: payload)
-                continue
-            }
+        }
+
+        mutating func apply(firstSeq: UInt64) {
             for (i, op) in planned.enumerated() {
                 let p = op.partition
                 let memtable = op.indexID.map { p.indexMemtable($0) } ?? p.activeMemtable
                 op.key.withUnsafeBytes { k in
                     op.value.withUnsafeBytes { v in
-                        p.writeLock.withLock { memtable.apply(key: k, seq: position.firstSeq + UInt64(i), kind: op.kind, value: v) }
+                        p.writeLock.withLock { memtable.apply(key: k, seq: firstSeq + UInt64(i), kind: op.kind, value: v) }
                     }
                 }
             }
-            for p in distinct { p.gate.unlock() }
-            if let telemetry {
-                let baseOps = planned.reduce(0) { $0 + ($1.indexID == nil ? 1 : 0) }
-                let share = (MonotonicClock.nanos() &- started) / UInt64(max(1, baseOps))
-                for op in planned where op.indexID == nil {
-                    op.key.withUnsafeBytes { k in telemetry.record(op.kind == .put ? .store : .delete, op.partition, key: k, bytes: op.baseBytes, costNanos: share) }
-                }
+        }
+
+        func record(_ telemetry: Telemetry, costNanos: UInt64) {
+            let baseOps = planned.reduce(0) { $0 + ($1.indexID == nil ? 1 : 0) }
+            let share = costNanos / UInt64(max(1, baseOps))
+            for op in planned where op.indexID == nil {
+                op.key.withUnsafeBytes { k in telemetry.record(op.kind == .put ? .store : .delete, op.partition, key: k, bytes: op.baseBytes, costNanos: share) }
             }
-            for p in distinct {
+        }
+
+        func afterCommit(_ engine: Engine) {
+            for p in routing.distinct {
                 let v = p.view
-                afterWrite(to: p, memtable: v.memtable,
-                           bytes: v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }))
+                engine.afterWrite(to: p, memtable: v.memtable,
+                                  bytes: v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }))
             }
-            if syncWrites { try wal.sync(upTo: position) }
-            return
         }
     }
 
     /// The frame's operations: each base write followed by the index entries it removes and
     /// adds. Caller holds the stripes and the gates of `targets`.
-    private func plan(_ ops: [WriteBatch.Op], _ targets: [Partition]) throws(AugurError) -> [PlannedOperation] {
+    fileprivate func plan(_ ops: [WriteBatch.Op], _ targets: [Partition]) throws(AugurError) -> [PlannedOperation] {
         var planned: [PlannedOperation] = []
         // Values written earlier in this batch: a later operation on the same key sees them.
         var pending: [PendingKey: [UInt8]?] = [:]

@@ -1,0 +1,255 @@
+// The commit pipeline: the one path by which a write becomes durable and visible.
+//
+// A put, a delete, a `WriteBatch` and a write to a table with secondary indexes are each a
+// `CommitBatch`, and `Engine.commit(_:)` runs every one of them through the same steps:
+//
+//   1. route every operation to the partition that owns its key now, and take those
+//      partitions' write gates shared (distinct, ascending id, so two batches never deadlock);
+//      a partition a reshard retired meanwhile (or a closing engine) → release, route again;
+//   2. a table that has secondary indexes → release: the write goes through `writeIndexed`,
+//      which takes its key stripes first and commits an `IndexedWrite` (its index entries
+//      need the old values, read under the gates);
+//   3. plan (indexed writes only) and check the frame against the WAL's limit;
+//   4. append one WAL frame holding every operation (after a crash all or none of them are
+//      there); a full segment → release the gates, roll it (`makeRoom`, which syncs and
+//      creates files) outside them, start again at 1 — nobody waits on a gate for file I/O;
+//   5. apply each operation to its memtable under the partition's `writeLock`, at sequence
+//      `first + i` (the frame's order), then release the gates;
+//   6. telemetry: the commit's time, shared evenly among its base operations;
+//   7. after-write: schedule flushes that are due, wait when the stall limit is set and
+//      reached (WriteStall.swift) — outside every gate;
+//   8. with `.sync` durability, sync the WAL up to the frame (group commit: one fdatasync
+//      covers every frame below it, `WriteAheadLog.sync(upTo:)`).
+//
+// Threading: runs on the writer's thread and holds nothing between calls. Lock order:
+// index key stripes → partition gates (ascending id) → a partition's `writeLock`. A single put
+// is a `SingleWrite`, which holds its key and value as borrowed buffers and one partition:
+// generic specialisation gives it the code of a hand-written put, with no allocation.
+import AugurSys
+
+/// The write gates a commit holds: one partition's (a single write) or several, distinct and
+/// in ascending id order.
+enum HeldGates {
+    case one(Partition)
+    case several([Partition])
+
+    var anyRetired: Bool {
+        switch self {
+        case .one(let p): p.retired
+        case .several(let ps): ps.contains { $0.retired }
+        }
+    }
+
+    func unlock() {
+        switch self {
+        case .one(let p): p.gate.unlock()
+        case .several(let ps): for p in ps { p.gate.unlock() }
+        }
+    }
+
+}
+
+/// Where the operations of a batch go: each operation's partition, and those partitions once
+/// each in ascending id order (the order their gates are taken in).
+struct BatchRouting {
+    private(set) var targets: [Partition] = []
+    private(set) var distinct: [Partition] = []
+
+    /// Routes `ops` and takes their partitions' gates shared.
+    mutating func route(_ ops: [WriteBatch.Op]) -> HeldGates {
+        targets = ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
+        distinct = []
+        var seen = Set<ObjectIdentifier>()
+        for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
+        distinct.sort { $0.id < $1.id }
+        for p in distinct { p.gate.lockShared() }
+        return .several(distinct)
+    }
+}
+
+extension [WriteBatch.Op] {
+    /// Throws when a table written was dropped or the engine closed.
+    func checkUsable() throws(AugurError) { for op in self { try op.table.checkUsable() } }
+}
+
+/// Operations committed together: one WAL frame, applied under their partitions' gates.
+protocol CommitBatch {
+    /// Step 1: routes every operation and takes its partitions' gates shared.
+    mutating func route() -> HeldGates
+    /// Whether a table written has secondary indexes (read under the gates: a build makes an
+    /// index visible before it freezes partitions). Such a batch is committed by `writeIndexed`.
+    var needsIndexMaintenance: Bool { get }
+    /// Step 3, under the gates: the frame's operations are settled after this.
+    mutating func plan(_ engine: Engine) throws(AugurError)
+    /// Bytes of the frame's payload (after `plan`).
+    var payloadSize: Int { get }
+    /// Operations in the frame (after `plan`).
+    var operationCount: Int { get }
+    /// Why a retry is refused: a dropped table or a closed engine.
+    func checkUsable() throws(AugurError)
+    /// Step 4: writes the operations into the frame's payload, in sequence order.
+    func encode(into writer: inout WALPayloadWriter)
+    /// Step 5, under the gates: applies operation `i` at sequence `firstSeq + i`.
+    mutating func apply(firstSeq: UInt64)
+    /// Step 6: `costNanos` is the whole commit's time.
+    func record(_ telemetry: Telemetry, costNanos: UInt64)
+    /// Step 7, outside the gates.
+    func afterCommit(_ engine: Engine)
+}
+
+extension CommitBatch {
+    var needsIndexMaintenance: Bool { false }
+    mutating func plan(_ engine: Engine) throws(AugurError) {}
+}
+
+/// How `Engine.commit(_:)` ended.
+enum CommitOutcome {
+    case committed
+    /// Nothing was written: a table has secondary indexes (go through `writeIndexed`).
+    case needsIndexMaintenance
+}
+
+extension Engine {
+    /// Runs `batch` through the pipeline described at the top of this file.
+    @inline(__always)
+    func commit<B: CommitBatch>(_ batch: inout B) throws(AugurError) -> CommitOutcome {
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
+        while true {
+            let gates = batch.route()
+            if gates.anyRetired || isClosed {
+                gates.unlock()
+                try checkOpen()
+                try batch.checkUsable()
+                continue
+            }
+            if batch.needsIndexMaintenance {
+                gates.unlock()
+                return .needsIndexMaintenance
+            }
+            let appended: WALPosition?
+            do throws(AugurError) {
+                try batch.plan(self)
+                let payload = batch.payloadSize
+                if payload > wal.maxPayload { throw .batchTooLarge(size: payload, limit: wal.maxPayload) }
+                appended = try wal.append(payloadSize: payload, opCount: batch.operationCount) { base, _ in
+                    var w = WALPayloadWriter(base: base)
+                    batch.encode(into: &w)
+                }
+            } catch {
+                gates.unlock()
+                throw error
+            }
+            guard let position = appended else {
+                gates.unlock()
+                try wal.makeRoom(payloadSize: batch.payloadSize)
+                continue
+            }
+            batch.apply(firstSeq: position.firstSeq)
+            gates.unlock()
+            if let telemetry { batch.record(telemetry, costNanos: MonotonicClock.nanos() &- started) }
+            batch.afterCommit(self)
+            if syncWrites { try wal.sync(upTo: position) }
+            return .committed
+        }
+    }
+}
+
+/// A put or a delete of one key: borrowed buffers, one partition, no allocation.
+struct SingleWrite: CommitBatch {
+    let table: Table
+    let kind: RecordKind
+    let key: UnsafeRawBufferPointer
+    let value: UnsafeRawBufferPointer
+    private var partition: Partition!
+    private var memtable: Memtable!
+
+    init(table: Table, kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        self.table = table
+        self.kind = kind
+        self.key = key
+        self.value = value
+    }
+
+    @inline(__always)
+    mutating func route() -> HeldGates {
+        let p = table.map.partition(for: key)
+        p.gate.lockShared()
+        partition = p
+        return .one(p)
+    }
+
+    var needsIndexMaintenance: Bool { table.hasIndexes.load(ordering: .acquiring) }
+    var payloadSize: Int { WALFormat.opHeaderSize + key.count + value.count }
+    var operationCount: Int { 1 }
+    func checkUsable() throws(AugurError) { try table.checkUsable() }
+
+    @inline(__always)
+    func encode(into w: inout WALPayloadWriter) { w.add(kind: kind, tableID: table.id, key: key, value: value) }
+
+    @inline(__always)
+    mutating func apply(firstSeq: UInt64) {
+        let m = partition.activeMemtable
+        partition.writeLock.withLock { m.apply(key: key, seq: firstSeq, kind: kind, value: value) }
+        memtable = m
+    }
+
+    func record(_ telemetry: Telemetry, costNanos: UInt64) {
+        telemetry.record(kind == .put ? .store : .delete, partition, key: key, bytes: key.count + value.count, costNanos: costNanos)
+    }
+
+    func afterCommit(_ engine: Engine) {
+        engine.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes)
+    }
+}
+
+/// The operations of a `WriteBatch`, on tables without secondary indexes.
+struct BatchWrite: CommitBatch {
+    let ops: [WriteBatch.Op]
+    let payloadSize: Int
+    private var routing = BatchRouting()
+
+    /// `payloadSize`: the frame's payload for `ops` (the caller validated them on the way).
+    init(ops: [WriteBatch.Op], payloadSize: Int) {
+        self.ops = ops
+        self.payloadSize = payloadSize
+    }
+
+    mutating func route() -> HeldGates { routing.route(ops) }
+    var needsIndexMaintenance: Bool { ops.contains { $0.table.hasIndexes.load(ordering: .acquiring) } }
+    var operationCount: Int { ops.count }
+    func checkUsable() throws(AugurError) { try ops.checkUsable() }
+
+    func encode(into w: inout WALPayloadWriter) {
+        for op in ops {
+            op.key.withUnsafeBytes { k in op.value.withUnsafeBytes { v in w.add(kind: op.kind, tableID: op.table.id, key: k, value: v) } }
+        }
+    }
+
+    mutating func apply(firstSeq: UInt64) {
+        for (i, op) in ops.enumerated() {
+            let p = routing.targets[i]
+            let memtable = p.activeMemtable
+            op.key.withUnsafeBytes { k in
+                op.value.withUnsafeBytes { v in
+                    p.writeLock.withLock { memtable.apply(key: k, seq: firstSeq + UInt64(i), kind: op.kind, value: v) }
+                }
+            }
+        }
+    }
+
+    func record(_ telemetry: Telemetry, costNanos: UInt64) {
+        let share = costNanos / UInt64(ops.count)
+        for (i, op) in ops.enumerated() {
+            op.key.withUnsafeBytes { k in
+                telemetry.record(op.kind == .put ? .store : .delete, routing.targets[i], key: k, bytes: op.key.count + op.value.count, costNanos: share)
+            }
+        }
+    }
+
+    func afterCommit(_ engine: Engine) {
+        for p in routing.distinct {
+            let memtable = p.activeMemtable
+            engine.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
+        }
+    }
+}
