@@ -1,4 +1,5 @@
 import Augur
+import AugurPlanner
 import Foundation
 import Synchronization
 

@@ -13,6 +13,7 @@
 //
 // Keys are 16 bytes, values 100 bytes. Usage: augur-bench --help
 import Augur
+import AugurPlanner
 import Foundation
 
 import ArgumentParser

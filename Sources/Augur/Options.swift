@@ -142,6 +142,11 @@ public struct EngineOptions: Sendable {
     /// the sources' (`rangeCopy`). Shared files are freed when every partition viewing them
     /// has merged its part into its own runs (see docs/ARCHITECTURE.md, Reshard executor).
     public var reshardData: ReshardDataMode = .shareFiles
+    /// The copy-cost model the engine starts from (copy rate, per-reshard overhead; its data
+    /// mode is set to `reshardData`), then refines with every committed reshard: e.g.
+    /// `engine.reshardCostModel` of another store on this machine. nil: the defaults of
+    /// `ReshardCostModel` (230 MiB/s, 0.5 s).
+    public var reshardCostModel: ReshardCostModel? = nil
     /// How reshards copy byte ranges (`reshardData = .copy`): backend (`.auto` picks io_uring, then copy_file_range,
     /// then pread/pwrite, and logs why once), queue depth 16, 1 MiB chunks, chunks in the page
     /// cache copied out of it and the others read direct, targets written direct (see
@@ -340,16 +345,6 @@ extension PlannerPolicy {
             try OptionLimits.double("\(name).splitProbability", o.splitProbability, 0...1, lowExclusive: true)
         }
     }
-}
-
-/// How a reshard gives its targets their data (`EngineOptions.reshardData`).
-public enum ReshardDataMode: String, Sendable, CaseIterable {
-    /// Targets view their sources' segment files within their own key ranges: no data is
-    /// written; a shared file is unlinked once no partition views it.
-    case shareFiles = "share"
-    /// Targets get new segment files copied from byte ranges of the sources' (io_uring,
-    /// copy_file_range or pread/pwrite): the sources' files go at once.
-    case copy
 }
 
 /// Known durability bugs that can be switched on so tests prove the crash harness notices

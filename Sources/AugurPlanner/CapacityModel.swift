@@ -42,6 +42,11 @@ public struct CapacityModel: Sendable, Hashable {
     /// foreground operations (with their lock waits) and maintenance inside the partition per
     /// second. Unit: s/s. Default nil (not used: fixed rates only).
     public var costBudget: Double? = nil
+    /// What a reshard copies and how long it takes: the bytes every planned action reports
+    /// (`PredictedEffect.bytesToMove`) and the move-or-split choice come from it. Default
+    /// ``ReshardCostModel/init(dataMode:)`` with `.shareFiles`, the engine's default; the engine
+    /// hands the controller its own, refined from the reshards it measured.
+    public var reshardCost = ReshardCostModel()
 
     /// The engine's default capacity: no fixed ops or bytes limit; a partition is at capacity
     /// when its measured work reaches `costBudget` seconds per second. The default, 0.5 s/s, is

@@ -82,7 +82,7 @@ public struct PredictedPartition: Sendable, Hashable {
 public struct PredictedEffect: Sendable, Hashable {
     /// The partitions the action produces, in key order.
     public var resulting: [PredictedPartition]
-    /// Data the executor must copy (see ``ReshardCost``). Unit: bytes.
+    /// Data the executor must copy (``ReshardCostModel``, `CapacityModel.reshardCost`). Unit: bytes.
     public var bytesToMove: UInt64
     /// When the source partition is predicted to first exceed capacity (utilization 1), if it
     /// is; nil when no overload is predicted within the horizon. Unit: ns.

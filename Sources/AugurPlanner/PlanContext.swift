@@ -73,7 +73,7 @@ struct PlanContext {
             children[last].predictedBytes = UInt64(max(0, fixed))
             childBytes[last] = children[last].predictedBytes
         }
-        return PredictedEffect(resulting: children, bytesToMove: ReshardCost.split(childBytes: childBytes),
+        return PredictedEffect(resulting: children, bytesToMove: capacity.reshardCost.predict(sourceBytes: [p.sizeBytes]).copiedBytes,
                                predictedOverloadAt: overloadAt)
     }
 

@@ -199,7 +199,7 @@ enum PredictivePolicy {
         let msg = why + "; \(n.id) has headroom (peak \(Fmt.f2(neighbourPeak))): move \(Fmt.f2(moved)) of the load"
         return PlannedAction(action: .moveBoundary(left: l.id, right: r.id, to: key),
                              reason: ActionReason(code: .neighbourHeadroom, message: msg), score: ctx.outlooks[i].score,
-                             effect: PredictedEffect(resulting: resulting, bytesToMove: ReshardCost.move(movedBytes: movedBytes),
+                             effect: PredictedEffect(resulting: resulting, bytesToMove: ctx.capacity.reshardCost.predict(sourceBytes: [p.sizeBytes, n.sizeBytes]).copiedBytes,
                                                      predictedOverloadAt: ctx.outlooks[i].overloadAt))
     }
 
@@ -228,7 +228,8 @@ enum PredictivePolicy {
         }
         let msg = "\(Fmt.f2(share)) of writes land at the top of \(p.id)'s keys: pre-create \(cuts.count) empty partition(s) ahead"
         ctx.propose(PlannedAction(action: .precreate(p.id, at: cuts), reason: ActionReason(code: .appendAhead, message: msg), score: share,
-                                  effect: PredictedEffect(resulting: resulting, bytesToMove: 0)),
+                                  effect: PredictedEffect(resulting: resulting,
+                                                          bytesToMove: ctx.capacity.reshardCost.predict(sourceBytes: [p.sizeBytes]).copiedBytes)),
                     priorityClass: 3, rank: share)
     }
 
@@ -304,7 +305,7 @@ enum PredictivePolicy {
                                             predictedUtilization: upper, predictedBytes: a.sizeBytes + b.sizeBytes)
             ctx.propose(PlannedAction(action: action, reason: ActionReason(code: code, message: msg),
                                       score: min(1, max(0, 1 - max(point, longPeak) / limit)),
-                                      effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
+                                      effect: PredictedEffect(resulting: [merged], bytesToMove: ctx.capacity.reshardCost.predict(sourceBytes: [a.sizeBytes, b.sizeBytes]).copiedBytes)),
                         priorityClass: 4, rank: -max(point, longPeak))
         }
     }

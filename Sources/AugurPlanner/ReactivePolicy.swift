@@ -62,7 +62,7 @@ enum ReactivePolicy {
             let msg = "summed \(Fmt.seconds(options.mergeWindowNanos)) peaks \(Fmt.f2(combined)) < \(Fmt.f2(limit))"
             ctx.propose(PlannedAction(action: .merge(left: a.id, right: b.id), reason: ActionReason(code: .idle, message: msg),
                                       score: min(1, max(0, 1 - combined / limit)),
-                                      effect: PredictedEffect(resulting: [merged], bytesToMove: ReshardCost.merge(a.sizeBytes, b.sizeBytes))),
+                                      effect: PredictedEffect(resulting: [merged], bytesToMove: ctx.capacity.reshardCost.predict(sourceBytes: [a.sizeBytes, b.sizeBytes]).copiedBytes)),
                         priorityClass: 4, rank: -combined)
         }
     }
@@ -96,7 +96,7 @@ enum ReactivePolicy {
         ]
         let msg = "size \(Fmt.bytes(p.sizeBytes)) > max \(Fmt.bytes(ctx.capacity.maxPartitionBytes)): split at data median"
         ctx.propose(PlannedAction(action: .split(p.id, at: [key]), reason: ActionReason(code: .oversize, message: msg), score: 1,
-                                  effect: PredictedEffect(resulting: children, bytesToMove: ReshardCost.split(childBytes: bytes))),
+                                  effect: PredictedEffect(resulting: children, bytesToMove: ctx.capacity.reshardCost.predict(sourceBytes: [p.sizeBytes]).copiedBytes)),
                     priorityClass: 2, rank: Double(p.sizeBytes))
     }
 }

@@ -24,8 +24,9 @@ import AugurPlanner
 /// How the engine is modelled (``EngineModel``): the controller ticks every second and forecasts
 /// 5 s steps, detecting the seasonal period itself; histograms are the engine's marks (10 s
 /// apart, 3 kept); the 5-minute window of samples and the 30 s, 60 s and 300 s peaks; size
-/// splits on for every policy; the executor copies every byte of every target, one reshard at
-/// a time; and with ordered keys the first partition's histogram cannot place them (they all
+/// splits on for every policy; the executor as ``ReshardCostModel`` predicts it (sharing files
+/// when the run copied nothing but shared, else copying every byte of every target), one reshard
+/// at a time; and with ordered keys the first partition's histogram cannot place them (they all
 /// fall in its first bucket), so its split goes to the data median
 /// (``SimulationOptions/initialHistogramResolvesKeys``).
 ///
@@ -71,16 +72,9 @@ public struct EngineReplay: Sendable {
         /// flushes and merges land in some seconds and not others). The run does not record
         /// it; this is the simulator's own default. Dimensionless.
         public static let sampleNoise = 0.05
-        /// Time a reshard takes besides copying (flushing the sources, the prepare and commit
-        /// records, each fsynced, syncing the targets, the cutover) when the run does not show
-        /// it (no reshard, or no in-flight counts in the series). Unit: s.
-        public static let actionOverheadSeconds = 0.5
         /// Bytes a record takes in a segment besides its key and value
         /// (`SegmentFormat.recordHeaderSize`: CRC, kind, key and value lengths). Unit: bytes.
         public static let recordHeaderBytes = 13
-        /// Copy rate when neither the run nor its siblings measured one (no reshard copied
-        /// anything). Unit: bytes/s.
-        public static let defaultCopyBytesPerSecond = 100.0 * 1024 * 1024
     }
 
     /// `run 2 (predictive)`.
@@ -147,7 +141,7 @@ public struct EngineReplay: Sendable {
             copy = c
             notes.append("copy rate \(Self.mib(c)) MiB/s from the other runs of the file (this run copied nothing)")
         } else {
-            copy = EngineModel.defaultCopyBytesPerSecond
+            copy = ReshardCostModel.defaultCopyBytesPerSecond
             notes.append("copy rate \(Self.mib(copy)) MiB/s by default (no run of the file copied anything)")
         }
         guard copyRange.contains(copy) else {
@@ -204,15 +198,18 @@ public struct EngineReplay: Sendable {
         o.valueBytes = Double(valueSize)
         o.totalDataBytes = dataBytes
         o.initialPartitions = initial
-        o.copyBytesPerSecond = copy
         // An engine that resharded without copying a byte shared its files.
         let shared = (run.partitions?.bytesShared ?? 0) > 0 && (run.partitions?.bytesMoved ?? 0) == 0
-        o.copyModel = shared ? .sharedFiles : .everyTargetByte
+        let (overhead, overheadNote) = Self.overheadSeconds(run, copyBytesPerSecond: copy)
+        do throws(ReshardCostError) {
+            o.capacity.reshardCost = try ReshardCostModel(dataMode: shared ? .shareFiles : .copy,
+                                                          copyBytesPerSecond: copy, overheadSeconds: overhead)
+        } catch {
+            throw invalid("partitions.copyBytesPerSecond", Self.show(copy), error.description)
+        }
+        if let overheadNote { notes.append(overheadNote) }
         o.serialReshards = true
         o.splitsBySize = true
-        let (overhead, overheadNote) = Self.overheadSeconds(run, copyBytesPerSecond: copy)
-        o.actionOverheadSeconds = overhead
-        if let overheadNote { notes.append(overheadNote) }
         o.initialHistogramResolvesKeys = !Self.orderedKeys(run)
         if let phase = run.load, let seconds = phase.seconds, let rate = phase.recordsPerSecond, seconds > 0, rate > 0 {
             guard seconds.isFinite, seconds <= 86_400 else {
@@ -246,7 +243,7 @@ public struct EngineReplay: Sendable {
             meanPartitions: .init(predicted: metrics.meanPartitions, measured: p?.mean),
             maxPartitions: .init(predicted: Double(metrics.maxPartitions), measured: p?.maximum.map(Double.init)),
             bytesMoved: .init(predicted: Double(metrics.bytesCommitted), measured: p?.bytesMoved),
-            capacity: options.capacity.opsPerSecond, copyBytesPerSecond: options.copyBytesPerSecond,
+            capacity: options.capacity.opsPerSecond, copyBytesPerSecond: options.capacity.reshardCost.copyBytesPerSecond,
             simulatedSeconds: metrics.simulatedSeconds, notes: notes, metrics: metrics, actions: sim.actionLog)
     }
 
@@ -256,7 +253,7 @@ public struct EngineReplay: Sendable {
     /// summed over the intervals estimate the reshards' total time (a count sampled at a random
     /// moment is on average the total time in flight over the elapsed time), less the time to
     /// copy `bytesMoved` at the copy rate, over the reshards (splits, merges, moves). Falls back
-    /// to ``EngineModel/actionOverheadSeconds`` when the run did no reshard or lacks the counts.
+    /// to ``ReshardCostModel/defaultOverheadSeconds`` when the run did no reshard or lacks the counts.
     /// Unit: s, in `0...60`; the note says where it came from.
     public static func overheadSeconds(_ run: EngineRun, copyBytesPerSecond copy: Double) -> (Double, String?) {
         let p = run.partitions
@@ -265,7 +262,7 @@ public struct EngineReplay: Sendable {
         guard reshards > 0, !series.isEmpty, series.allSatisfy({ $0.reshardsInFlight != nil }),
               let first = series.first?.seconds, first.isFinite, first > 0,
               let bytes = p?.bytesMoved, bytes.isFinite, bytes >= 0 else {
-            return (EngineModel.actionOverheadSeconds, nil)
+            return (ReshardCostModel.defaultOverheadSeconds, nil)
         }
         let inFlight = Double(series.reduce(0) { $0 + max(0, $1.reshardsInFlight!) }) * first
         let perReshard = min(60, max(0, (inFlight - bytes / copy) / Double(reshards)))

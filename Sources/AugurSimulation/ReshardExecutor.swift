@@ -1,8 +1,8 @@
 import AugurPlanner
 
 /// The simulated reshard executor: starts planned actions (refusing any that break the
-/// concurrency limit or touch a locked partition), charges their data movement (bytes per
-/// ``SimulationOptions/copyModel``), and applies them when their copy time has elapsed — at
+/// concurrency limit or touch a locked partition), charges their data movement (bytes and time
+/// per `capacity.reshardCost`, the one ``ReshardCostModel``), and applies them when their copy time has elapsed — at
 /// once, or one after another with ``SimulationOptions/serialReshards``. Split children, merge results and moved neighbours
 /// inherit their parents' telemetry history apportioned by the parents' histogram load shares
 /// and get forecasters re-seeded from that history.
@@ -51,12 +51,12 @@ extension Simulator {
             metrics.rejectedActions += 1
             return
         }
-        var moved: UInt64 = 0
+        let cost = options.capacity.reshardCost
+        var sources: [UInt64] = []
         switch action {
         case let .split(p, keys), let .precreate(p, keys):
             let part = partitions[index(of: p)!]
-            let edges = [part.lo] + keys.map(SimKey.position) + [part.hi]
-            moved = options.copyModel.split(childBytes: (0..<(edges.count - 1)).map { bytes(from: edges[$0], to: edges[$0 + 1]) })
+            sources = [bytes(from: part.lo, to: part.hi)]
             if case .split = action {
                 metrics.splits += 1
                 metrics.splitChildren += keys.count + 1
@@ -65,24 +65,25 @@ extension Simulator {
             }
         case let .merge(l, r):
             let a = partitions[index(of: l)!], b = partitions[index(of: r)!]
-            moved = options.copyModel.merge(a.sizeBytes, b.sizeBytes)
+            sources = [a.sizeBytes, b.sizeBytes]
             metrics.merges += 1
             let splitTimes = [l, r].compactMap { splitProducedAt[$0] }
             if let latest = splitTimes.max() {
                 metrics.reversals += 1
                 if Self.nanos(t) < Self.nanos(latest) &+ options.capacity.cooldownNanos { metrics.reversalsWithinCooldown += 1 }
             }
-        case let .moveBoundary(l, r, key):
+        case let .moveBoundary(l, r, _):
             let a = partitions[index(of: l)!], b = partitions[index(of: r)!]
-            let k = SimKey.position(key)
-            moved = options.copyModel.move(movedBytes: bytes(from: min(k, a.hi), to: max(k, a.hi)), between: a.sizeBytes, and: b.sizeBytes)
+            sources = [a.sizeBytes, b.sizeBytes]
             metrics.moves += 1
         case .activate:
             metrics.activations += 1
         }
         if action.countsTowardConcurrency { metrics.reshards += 1 }
+        let predicted = cost.predict(sourceBytes: sources)
+        let moved = predicted.copiedBytes
         metrics.bytesMoved += moved
-        let seconds = action.kind == .activate ? 0 : options.actionOverheadSeconds + Double(moved) / options.copyBytesPerSecond
+        let seconds = action.kind == .activate ? 0 : predicted.seconds
         var completesAt = t + max(action.kind == .activate ? 0 : 1, Int(seconds.rounded(.up)))
         if options.serialReshards && action.kind != .activate {
             // One queue: the action starts when the previous one has finished, and takes effect

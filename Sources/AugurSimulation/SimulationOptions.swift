@@ -85,17 +85,11 @@ public struct SimulationOptions: Sendable {
     /// runs while augur-load loads its records — and left out of every metric. Default nil.
     public var prelude: Prelude? = nil
 
-    /// Copy rate of one reshard. Unit: bytes/s. Default `100 MiB/s`.
-    public var copyBytesPerSecond: Double = 100 * 1024 * 1024
-    /// Fixed time every reshard takes on top of copying (metadata, handover). Unit: s.
-    /// Default `2`. Activation of a pre-created partition takes no time.
-    public var actionOverheadSeconds: Double = 2
-    /// Which bytes a reshard copies. Default `.largestChildStays` (``ReshardCost``, the
-    /// planner's own estimate); the engine's executor is `.everyTargetByte`.
-    public var copyModel: ReshardCopyModel = .largestChildStays
     /// Whether reshards run one at a time, in the order they were issued (the engine's executor
     /// has one serial reshard queue; a queued action waits, its partitions locked). Default
-    /// `false`: every started action copies at once, each at `copyBytesPerSecond`.
+    /// `false`: every started action copies at once, each at the copy rate of
+    /// `capacity.reshardCost` — the one copy-cost model (``ReshardCostModel``) the simulated planner
+    /// predicts with and the simulated executor charges: the bytes it says, in the time it says.
     public var serialReshards: Bool = false
     /// Whether `.static` still splits partitions above `capacity.maxPartitionBytes` (the
     /// engine's `PartitioningOptions.splitsBySize`; the other policies always do). Default
@@ -194,9 +188,8 @@ public struct SimulationOptions: Sendable {
         if !(valueBytes >= 0 && valueBytes <= Double(1 << 30)) { e.append("valueBytes must be in 0...\(1 << 30) (got \(valueBytes))") }
         if !(sampleNoise >= 0 && sampleNoise <= 1) { e.append("sampleNoise must be in [0, 1] (got \(sampleNoise))") }
         if !(globalNoise >= 0 && globalNoise <= 1) { e.append("globalNoise must be in [0, 1] (got \(globalNoise))") }
-        if !(actionOverheadSeconds >= 0 && actionOverheadSeconds <= 86400) {
-            e.append("actionOverheadSeconds must be in 0...86400 (got \(actionOverheadSeconds))")
-        }
+        let overhead = capacity.reshardCost.overheadSeconds
+        if !(overhead <= 86400) { e.append("capacity.reshardCost.overheadSeconds must be in 0...86400 (got \(overhead))") }
         switch hotspotShape {
         case .gaussian: if !(hotspotWidth > 0 && hotspotWidth < 0.5) { e.append("hotspotWidth must be in (0, 0.5) (got \(hotspotWidth))") }
         case .window: if !(hotspotWidth > 0 && hotspotWidth <= 1) { e.append("hotspotWidth must be in (0, 1] for a window hotspot (got \(hotspotWidth))") }
@@ -208,8 +201,9 @@ public struct SimulationOptions: Sendable {
                           && prelude.opsPerSecond >= 0 && prelude.opsPerSecond <= Self.maxPeakOpsPerSecond) {
             e.append("prelude must last 0...86400 s at a finite 0...\(Self.maxPeakOpsPerSecond) ops/s (got \(prelude.seconds) s at \(prelude.opsPerSecond) ops/s)")
         }
-        if !(copyBytesPerSecond >= Self.copyBytesPerSecondRange.lowerBound && copyBytesPerSecond <= Self.copyBytesPerSecondRange.upperBound) {
-            e.append("copyBytesPerSecond must be in \(Int(Self.copyBytesPerSecondRange.lowerBound))...\(Int(Self.copyBytesPerSecondRange.upperBound)) (got \(copyBytesPerSecond))")
+        let copyBytesPerSecond = capacity.reshardCost.copyBytesPerSecond
+        if !Self.copyBytesPerSecondRange.contains(copyBytesPerSecond) {
+            e.append("capacity.reshardCost.copyBytesPerSecond must be in \(Int(Self.copyBytesPerSecondRange.lowerBound))...\(Int(Self.copyBytesPerSecondRange.upperBound)) (got \(copyBytesPerSecond))")
         }
         if forecastStepSeconds < 1 { e.append("forecastStepSeconds must be ≥ 1") }
         if forecastHorizonSteps < 1 { e.append("forecastHorizonSteps must be ≥ 1") }

@@ -13,8 +13,8 @@ import AugurStats
 ///    last interval's load (or, with `histogramWindow = .engineMarks`, every second from the
 ///    load since the oldest kept mark, as the engine's controller does);
 /// 4. the planner gets a snapshot and returns a plan; the executor starts its actions, each
-///    taking `actionOverheadSeconds + bytes / copyBytesPerSecond` before it takes effect
-///    (one after another with `serialReshards`), copying the bytes `copyModel` says.
+///    taking the time `capacity.reshardCost` (``ReshardCostModel``) predicts before it takes
+///    effect (one after another with `serialReshards`), copying the bytes it predicts.
 ///
 /// Thread-safety: not thread-safe; one run per instance on one thread. Instances share
 /// nothing, so different policies may run on different threads.

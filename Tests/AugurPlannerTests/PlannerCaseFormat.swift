@@ -9,6 +9,7 @@ import AugurStats
 ///     policy predictive|reactive|static [targetFill=0.6 level=0.95 maxWays=8 mergeWindow=1800s
 ///                                        trough=0.1 hotKey=0.5 splitP=0.5 sustain=10s splitInterval=60s]
 ///     capacity ops=1000 wbytes=4M size=8G minsize=64M hw=0.8 lw=0.3 horizon=120s cooldown=600s concurrency=4
+///              data=share|copy     (the executor's data mode, `CapacityModel.reshardCost`; default share)
 ///     now 3600s
 ///     partition p1 lo=- hi=80 size=2G created=0s recent=700x15 wbpo=0 peaks=300s:750,1800s:800
 ///               hist=flat|w1,w2,… whist=w1,w2,… fc=p:u,p:u,… fcstep=20s hot=4142:0.9 state=pre
@@ -153,6 +154,10 @@ struct PlannerCase {
                     if let v = kv["horizon"] { capacity.horizonNanos = try seconds(v) }
                     if let v = kv["cooldown"] { capacity.cooldownNanos = try seconds(v) }
                     if let v = kv["concurrency"].flatMap(Int.init) { capacity.maxConcurrentReshards = v }
+                    if let v = kv["data"] {
+                        guard let mode = ReshardDataMode(rawValue: v) else { throw ParseError(line: 0, message: "data must be share or copy (got \(v))") }
+                        capacity.reshardCost.dataMode = mode
+                    }
                 case "now":
                     now = try seconds(String(tokens[1]))
                 case "partition":

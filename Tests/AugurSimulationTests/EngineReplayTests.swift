@@ -63,7 +63,8 @@ import Testing
         #expect(o.capacity.opsPerSecond == 20000 && o.capacity.costBudget == nil && o.capacity.writeBytesPerSecond == .infinity)
         #expect(o.capacity.horizonNanos == 30_000_000_000 && o.capacity.cooldownNanos == 30_000_000_000)
         #expect(o.capacity.maxPartitionBytes == 512 << 20 && o.capacity.minPartitionBytes == 1 << 20)
-        #expect(o.copyBytesPerSecond == 150_000_000 && o.copyModel == .everyTargetByte && o.serialReshards && o.splitsBySize)
+        #expect(o.capacity.reshardCost.copyBytesPerSecond == 150_000_000 && o.capacity.reshardCost.dataMode == .copy)
+        #expect(o.serialReshards && o.splitsBySize)
         #expect(o.totalDataBytes == 200_000 * (16 + 1000 + 13) && o.initialPartitions == 1)
         #expect(o.hotspotShape == .window && o.hotspotStart == 0 && o.hotspotShare == 0.9 && o.hotspotWidth == 0.1)
         #expect(abs(o.hotspotSpeed - 36) < 1e-9, "1% of the key space per second is 36 key spaces per hour")
@@ -73,7 +74,8 @@ import Testing
         #expect(o.prelude == SimulationOptions.Prelude(seconds: 4, opsPerSecond: 48780))
         #expect(!o.initialHistogramResolvesKeys, "ordered keys all fall in the first partition's first bucket")
         // In flight in 3 samples of 1 s; 400 MB at 150 MB/s is 2.67 s of copying; 4 reshards.
-        #expect(abs(o.actionOverheadSeconds - (3 - 400.0 / 150) / 4) < 1e-9, "\(o.actionOverheadSeconds)")
+        let overhead = o.capacity.reshardCost.overheadSeconds
+        #expect(abs(overhead - (3 - 400.0 / 150) / 4) < 1e-9, "\(overhead)")
     }
 
     @Test func predictionIsDeterministicForASeed() throws {
@@ -167,14 +169,11 @@ import Testing
 
     // MARK: - The engine model's parts
 
-    @Test func copyModelsChargeWhatTheirExecutorCopies() {
-        let children: [UInt64] = [100, 300, 50]
-        #expect(ReshardCopyModel.largestChildStays.split(childBytes: children) == 150)
-        #expect(ReshardCopyModel.everyTargetByte.split(childBytes: children) == 450)
-        #expect(ReshardCopyModel.largestChildStays.merge(70, 30) == 30)
-        #expect(ReshardCopyModel.everyTargetByte.merge(70, 30) == 100)
-        #expect(ReshardCopyModel.largestChildStays.move(movedBytes: 10, between: 70, and: 30) == 10)
-        #expect(ReshardCopyModel.everyTargetByte.move(movedBytes: 10, between: 70, and: 30) == 100)
+    /// A run that shared files and copied nothing is replayed with a sharing executor.
+    @Test func sharedRunIsReplayedSharing() throws {
+        let run = try #require(try Self.decode(Self.runJSON(partitions: ["bytesMoved": "0", "bytesShared": "400000000"])).first)
+        let o = try EngineReplay(run: run, index: 1).options
+        #expect(o.capacity.reshardCost.dataMode == .shareFiles)
     }
 
     @Test func windowHotspotIsYCSBsHotRange() {
@@ -225,7 +224,7 @@ import Testing
 
     /// Two overloaded partitions split at the same tick: in parallel both finish after one
     /// copy; on the engine's single reshard queue the second waits for the first.
-    @Test func serialReshardsQueueBehindEachOther() {
+    @Test func serialReshardsQueueBehindEachOther() throws {
         var o = SimulationOptions()
         o.initialPartitions = 2
         o.peakMultiple = 2.4
@@ -233,8 +232,7 @@ import Testing
         o.sampleNoise = 0
         o.globalNoise = 0
         o.totalDataBytes = 4 << 30
-        o.actionOverheadSeconds = 0
-        o.copyModel = .everyTargetByte
+        o.capacity.reshardCost = try ReshardCostModel(dataMode: .copy, copyBytesPerSecond: 100 * 1_048_576, overheadSeconds: 0)
         let flat = [Double](repeating: 1, count: 2)
         let parallel = Simulator(rows: flat, options: o, policy: .reactive(ReactiveOptions())).run()
         o.serialReshards = true

@@ -37,10 +37,11 @@ import Testing
     }
 
     /// One 6 GiB partition at a constant 1.2 × capacity, no noise, no hotspot. The reactive
-    /// policy must wait 10 s of samples (split issued at t = 9), then the split copies 3 GiB at
-    /// 100 MiB/s (30.72 s) plus 2 s overhead → takes effect at t = 9 + 33 = 42: exactly 42
-    /// overloaded partition-seconds. Doubling the copy rate shortens the overload.
-    @Test func reactiveWaitsAndActionsTakeTimeProportionalToBytes() {
+    /// policy must wait 10 s of samples (split issued at t = 9), then the split copies the whole
+    /// 3 GiB partition (a copying executor writes every target) at 100 MiB/s (30.72 s) plus 2 s
+    /// overhead → takes effect at t = 9 + 33 = 42: exactly 42 overloaded partition-seconds.
+    /// Doubling the copy rate shortens the overload; sharing files leaves only the overhead.
+    @Test func reactiveWaitsAndActionsTakeTimeProportionalToBytes() throws {
         var o = SimulationOptions()
         o.secondsPerRow = 60
         o.peakMultiple = 1.2
@@ -48,15 +49,20 @@ import Testing
         o.hotspotShare = 0
         o.sampleNoise = 0
         o.globalNoise = 0
-        o.totalDataBytes = 6 << 30
+        o.totalDataBytes = 3 << 30
+        o.capacity.reshardCost = try ReshardCostModel(dataMode: .copy, copyBytesPerSecond: 100 * 1_048_576, overheadSeconds: 2)
         let flat = [Double](repeating: 1, count: 10)
         let m = Simulator(rows: flat, options: o, policy: .reactive(ReactiveOptions())).run()
         #expect(m.splits == 1 && m.overloadPartitionSeconds == 42, "\(m)")
         #expect(m.bytesMoved == 3 << 30)
-        o.copyBytesPerSecond *= 2
+        o.capacity.reshardCost = try ReshardCostModel(dataMode: .copy, copyBytesPerSecond: 200 * 1_048_576, overheadSeconds: 2)
         let fast = Simulator(rows: flat, options: o, policy: .reactive(ReactiveOptions())).run()
         // 15.36 s + 2 s → 18 s; issued at 9 → 27 overloaded seconds.
         #expect(fast.overloadPartitionSeconds == 27, "\(fast)")
+        o.capacity.reshardCost = try ReshardCostModel(dataMode: .shareFiles, copyBytesPerSecond: 100 * 1_048_576, overheadSeconds: 2)
+        let shared = Simulator(rows: flat, options: o, policy: .reactive(ReactiveOptions())).run()
+        // 2 s; issued at 9 → 11 overloaded seconds, no byte copied.
+        #expect(shared.overloadPartitionSeconds == 11 && shared.bytesMoved == 0, "\(shared)")
         let idle = Simulator(rows: flat, options: o, policy: .static).run()
         #expect(idle.overloadPartitionSeconds == 600 && idle.reshards == 0 && idle.bytesMoved == 0)
     }

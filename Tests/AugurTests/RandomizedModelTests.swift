@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import Augur
+import AugurPlanner
 import AugurSys
 import AugurTestSupport
 

@@ -1,3 +1,4 @@
+import AugurPlanner
 import Testing
 @_spi(Testing) import Augur
 import AugurSys

@@ -63,8 +63,14 @@ public struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "Share of the load on one single hot key.")
     public var hotKeyShare: Double = 0
 
-    @Option(name: .long, help: "Copy rate of one reshard, MiB/s (default: 100 with --csv; the run's measured rate with --from-run).")
+    @Option(name: .long, help: "Copy rate of one reshard, MiB/s (default: 230 with --csv; the run's measured rate with --from-run).")
     public var copyMibPerSecond: Double?
+
+    @Option(name: .long, help: "With --csv: how reshards give targets their data, share (the engine's default: nothing is copied) or copy (every byte of every source).")
+    public var reshardData: String = ReshardDataMode.shareFiles.rawValue
+
+    @Option(name: .long, help: "With --csv: time every reshard takes besides copying, seconds (default 0.5).")
+    public var reshardOverheadSeconds: Double?
 
     @Option(name: .long, help: "Seed of the simulation's random choices.")
     public var seed: UInt64 = 1
@@ -76,9 +82,6 @@ public struct SimulateCommand: ParsableCommand {
     public var json = false
 
     public init() {}
-
-    /// The copy rate of the --csv mode. Unit: MiB/s.
-    static let defaultCopyMibPerSecond = 100.0
 
     public func validate() throws {
         guard policy == "all" || PlannerPolicy.named(policy) != nil else {
@@ -99,6 +102,10 @@ public struct SimulateCommand: ParsableCommand {
         guard csv != nil, column != nil else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
         if capacity != nil { throw ValidationError("--capacity is for --from-run (with --csv, --peak-multiple sets the load against capacity)") }
         if sampleNoise != nil { throw ValidationError("--sample-noise is for --from-run") }
+        guard ReshardDataMode(rawValue: reshardData) != nil else {
+            throw ValidationError("--reshard-data must be share or copy (got '\(reshardData)')")
+        }
+        if let reshardOverheadSeconds { try FlagLimits.check("reshard-overhead-seconds", reshardOverheadSeconds, 0, 86_400, unit: "s") }
         // Flag by flag first, so the message names the flag the user typed.
         try FlagLimits.check("seconds-per-row", secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
         try FlagLimits.check("rows-per-day", rowsPerDay, 2...65536, unit: "rows")
@@ -121,10 +128,24 @@ public struct SimulateCommand: ParsableCommand {
         o.hotspotSpeed = hotspotSpeed
         o.hotspotShare = hotspotShare
         o.hotKeyShare = hotKeyShare
-        o.copyBytesPerSecond = (copyMibPerSecond ?? Self.defaultCopyMibPerSecond) * 1024 * 1024
+        // Flags are checked in `validate`; a value it let through is a model the init accepts.
+        if let cost = try? ReshardCostModel(dataMode: ReshardDataMode(rawValue: reshardData) ?? .shareFiles,
+                                            copyBytesPerSecond: copyMibPerSecond.map { $0 * 1_048_576 } ?? ReshardCostModel.defaultCopyBytesPerSecond,
+                                            overheadSeconds: reshardOverheadSeconds ?? ReshardCostModel.defaultOverheadSeconds) {
+            o.capacity.reshardCost = cost
+        }
         o.seed = seed
         o.recordActions = trace != nil
         return o
+    }
+
+    /// `share files, 0.5 s each` or `copy at 230 MiB/s + 0.5 s each`.
+    static func describe(_ cost: ReshardCostModel) -> String {
+        let overhead = "\(FlagLimits.show(cost.overheadSeconds)) s each"
+        switch cost.dataMode {
+        case .shareFiles: return "share files, \(overhead)"
+        case .copy: return "copy at \(FlagLimits.show(cost.copyBytesPerSecond / 1_048_576)) MiB/s + \(overhead)"
+        }
     }
 
     public func run() throws {
@@ -186,7 +207,7 @@ public struct SimulateCommand: ParsableCommand {
         let usedRows = options.rows.map { min($0, series.count) } ?? series.count
         let seconds = results.first?.simulatedSeconds ?? 0
         print("profile: \(column) from \(csv), \(usedRows) rows × \(secondsPerRow) s = \(seconds) simulated s (\(String(format: "%.1f", Double(seconds) / 3600)) h)")
-        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; copy \(copyMibPerSecond ?? Self.defaultCopyMibPerSecond) MiB/s; seed \(seed)")
+        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; reshards \(Self.describe(options.capacity.reshardCost)); seed \(seed)")
         for line in SimulationReport.table(results) { print(line) }
         if let c = comparison { print(SimulationReport.summary(c)) }
         print("wall time: " + zip(results, wall).map { "\($0.policy) \(String(format: "%.1f", $1)) s" }.joined(separator: ", "))
