@@ -681,10 +681,13 @@ extension Engine {
             let now = telemetry.collect(partitions: tables.flatMap { $0.map.partitions })
             controller.reap(now: now)
             var decisions: [PartitioningDecision] = []
+            // The planner predicts bytes and time with the executor's own model, as refined so far.
+            var capacity = controller.options.capacity
+            capacity.reshardCost = reshardCostModel
             for table in tables {
                 let snapshot = controller.snapshot(table: table, telemetry: telemetry, now: now)
                 guard controller.plans else { continue }
-                let plan = controller.planner.plan(snapshot, capacity: controller.options.capacity, now: now)
+                let plan = controller.planner.plan(snapshot, capacity: capacity, now: now)
                 controller.setLastPlan(plan, for: table.name)
                 for planned in plan.actions {
                     var decision = PartitioningDecision(

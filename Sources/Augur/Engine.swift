@@ -79,6 +79,9 @@ public final class Engine: @unchecked Sendable {
     let indexBuildWorkers: IndexBuildWorkers
     /// Build-time estimates for reshape planning, refined by every partition build.
     let indexCostModel: Mutex<IndexBuildCostModel>
+    /// What a reshard copies and how long it takes, refined by every committed reshard
+    /// (ReshardCost.swift).
+    let reshardCost: Mutex<ReshardCostModel>
     let rangeCopier: RangeCopier
     private let periodicSync: DispatchSourceTimer?
     private let _backgroundError = Mutex<AugurError?>(nil)
@@ -126,6 +129,9 @@ public final class Engine: @unchecked Sendable {
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
         indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)
         indexCostModel = Mutex(options.indexBuild.costModel)
+        var startingCost = options.reshardCostModel ?? ReshardCostModel()
+        startingCost.dataMode = options.reshardData
+        reshardCost = Mutex(startingCost)
         maxKeySize = options.maxKeySize
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync

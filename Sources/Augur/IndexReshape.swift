@@ -63,6 +63,7 @@ extension Engine {
         let profiles = partitions.map(buildProfile)
         let workers = indexBuildWorkers.workerCount
         let model = indexCostModel.withLock { $0 }
+        let copyCost = reshardCostModel
         let deadline = options.clock.now() &+ UInt64(nanoseconds(options.indexBuild.planningTimeLimit))
         var planning = IndexBuildPlanningOptions()
         planning.seed = options.indexBuild.planningSeed
@@ -73,7 +74,7 @@ extension Engine {
         planning.scheduling = .beforeBuild
         let plan: IndexBuildPlan
         do throws(IndexBuildPlanningError) {
-            plan = try IndexBuildPlanner.plan(partitions: profiles, workers: workers, model: model, options: planning,
+            plan = try IndexBuildPlanner.plan(partitions: profiles, workers: workers, model: model, copyCost: copyCost, options: planning,
                                               shouldStop: { [clock = options.clock] in clock.now() >= deadline })
         } catch {
             throw .invalidReshardPlan(plan: "reshape for index \(index)", reason: "\(error)")
@@ -94,11 +95,13 @@ extension Engine {
         return IndexReshapeJob(reshape: reshape, jobs: jobs)
     }
 
-    /// The planner's view of a partition: its size, skew, and up to 64 candidate split keys
-    /// from the sparse index of its largest run, with the share of data before each.
+    /// The planner's view of a partition: its size (the data its runs view: what a reshard of
+    /// it copies or shares, not the size of files it shares with others), skew, and up to 64
+    /// candidate split keys from the sparse index of its largest run, with the share of data
+    /// before each.
     func buildProfile(_ p: Partition) -> BuildPartitionProfile {
         let runs = p.view.runs
-        let bytes = UInt64(runs.reduce(0) { $0 + $1.fileSize })
+        let bytes = UInt64(runs.reduce(0) { $0 + $1.dataLength })
         let records = UInt64(runs.reduce(0) { $0 + $1.recordCount })
         let skew = buildSkew(p)
         var candidates: [CutCandidate] = []
@@ -125,15 +128,6 @@ extension Engine {
     /// The planner's cost model as refined by the builds so far (start from it in another
     /// store of the same machine and data shape).
     public var indexBuildCostModel: IndexBuildCostModel { indexCostModel.withLock { $0 } }
-
-    /// Feeds a committed reshard's measured copy throughput into the cost model's copy rate.
-    func refineCopyRate(_ status: ReshardStatus) {
-        guard status.bytesCopied >= 1 << 20, status.throughput > 0 else { return }
-        let measured = 1e9 / status.throughput
-        indexCostModel.withLock { m in
-            m.copyNanosPerByte = (1 - m.refinementWeight) * m.copyNanosPerByte + m.refinementWeight * measured
-        }
-    }
 
     /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when
     /// it has seen no operations).

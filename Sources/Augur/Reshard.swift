@@ -124,10 +124,12 @@ extension Engine {
             sources: [], targets: []))
         reshardJobs.withLock { $0.append(job) }
         reshardQueue.async { [self] in
+            let runStart = options.clock.now()
             do throws(AugurError) {
                 try runReshard(table, plan, job)
-                job.update { $0.state = .committed; $0.finishedAt = options.clock.now() }
-                refineCopyRate(job.current)
+                let end = options.clock.now()
+                job.update { $0.state = .committed; $0.finishedAt = end; $0.runNanos = end &- runStart }
+                refineReshardCost(job.current)
             } catch {
                 job.update { $0.state = .aborted; $0.error = error; $0.finishedAt = options.clock.now() }
             }
@@ -268,6 +270,7 @@ extension Engine {
                 }
                 built.append(runs)
             }
+            job.update { $0.copyNanos = options.clock.now() &- copyStart }
             for t in ranges.indices {
                 var parts: [UInt32: (segment: Segment, record: RunRecord)] = [:]
                 for (id, name) in indexFiles[t].sorted(by: { $0.key < $1.key }) {

@@ -46,13 +46,19 @@ public struct ReshardStatus: Sendable, Equatable {
     public var bytesCopied: Int
     public var bytesTotal: Int
     /// Bytes of segment data the targets took over by viewing their sources' files instead of
-    /// copying them (`ReshardDataMode.shareFiles`; 0 when copying).
+    /// copying them (`ReshardDataMode.shareFiles`; 0 when copying). `bytesCopied + bytesShared`
+    /// is what `ReshardCostModel` is given as the sources' viewed bytes.
     public var bytesShared: Int = 0
     /// Engine-clock nanoseconds.
     public var startedAt: UInt64
     public var finishedAt: UInt64?
     /// Bytes per second of the copy phase (0 until some bytes moved).
     public var throughput: Double
+    /// Engine-clock nanoseconds of the copy phase (building the targets' runs, their fdatasyncs
+    /// included; about 0 when sharing files), and of the whole run from leaving the queue to the
+    /// end of the cutover (0 until it ends). The reshard cost model is refined with both.
+    public var copyNanos: UInt64 = 0
+    public var runNanos: UInt64 = 0
     /// How long writers on the sources were held back at cutover, nanoseconds: from the moment
     /// the sources' write gates were all held exclusive (or, in the rare fallback, queued for)
     /// until they were open again.

@@ -52,6 +52,10 @@ public struct PartitionStats: Sendable, Equatable {
     /// Segment files of the secondary indexes' local parts, and their bytes (not in `bytes`).
     public var indexSegmentCount: Int = 0
     public var indexBytes: Int = 0
+    /// Bytes of record data its runs view (data regions only; of a shared file, the slice it
+    /// views): what a reshard of it copies or shares once its memtables are flushed, the
+    /// `ReshardSource.viewedBytes` of `ReshardCostModel`.
+    public var viewedBytes: Int = 0
 }
 
 /// A named table: an ordered map from byte-string keys to byte-string values, split into
@@ -144,7 +148,7 @@ public final class Table: Sendable {
             let v = p.view
             let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
             let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
-            return PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
+            var stats = PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
                                   bytes: v.runs.reduce(0) { $0 + $1.storedBytes } + memBytes,
                                   records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords,
                                   segmentCount: v.runs.count,
@@ -152,6 +156,8 @@ public final class Table: Sendable {
                                   memtableBytes: memBytes,
                                   indexSegmentCount: v.indexRuns.values.reduce(0) { $0 + $1.count },
                                   indexBytes: v.indexRuns.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.fileSize } })
+            stats.viewedBytes = v.runs.reduce(0) { $0 + $1.dataLength }
+            return stats
         }
     }
 }

@@ -53,8 +53,9 @@ public struct BuildPartitionProfile: Sendable, Hashable {
     }
 }
 
-/// Estimates how long building a secondary index over some data takes, and how long moving data
-/// between partitions takes. All times are nanoseconds of one build worker.
+/// Estimates how long building a secondary index over some data takes. All times are
+/// nanoseconds of one build worker. What reshaping for the build copies, and how long that
+/// takes, is ``ReshardCostModel``'s (the one copy-cost model).
 ///
 /// Build time of a partition (or piece) with `b` bytes, `r` records and skew `s`:
 ///
@@ -66,15 +67,10 @@ public struct BuildPartitionProfile: Sendable, Hashable {
 /// records) it is folded into a constant. Skew stretches the variable part: hot ranges are
 /// where concurrent writes land and the build must catch up with them.
 ///
-/// Data movement: a reshard copies `b` bytes in `b × copyNanosPerByte` plus
-/// `reshardFixedNanos` per reshard (prepare and commit records, fdatasyncs of the targets and
-/// the directory).
-///
 /// Defaults (this machine, 2 cores, shared): an in-memory micro-benchmark of the build's core
 /// (extract a 16-byte key from each 100-byte record, sort 2 M entries, write them) measured
 /// 158–188 ns/record under load; 250 ns/record adds the record cursor and CRC checks. Reading
-/// is ≈ 1 ns/byte (≈ 1 GiB/s). Copying is 1.6 ns/byte ≈ 600 MiB/s, the low end of
-/// `RangeCopier`'s measured 585–928 MiB/s (docs/PERFORMANCE.md). The skew penalty (0.05) is an
+/// is ≈ 1 ns/byte (≈ 1 GiB/s). The skew penalty (0.05) is an
 /// unmeasured prior. ``refined(observedBytes:observedRecords:skew:observedNanos:)`` corrects the
 /// per-byte rate from builds as they run.
 ///
@@ -89,11 +85,6 @@ public struct IndexBuildCostModel: Sendable, Hashable {
     public var nanosPerPartition: Double
     /// Relative slow-down per unit of skew above 1. Dimensionless, `≥ 0`. Default `0.05`.
     public var skewPenalty: Double
-    /// Cost of copying data during a reshard. Unit: ns/byte. Default `1.6` (≈ 600 MiB/s).
-    public var copyNanosPerByte: Double
-    /// Fixed cost of one reshard (one run of adjacent source partitions). Unit: ns.
-    /// Default `20_000_000` (20 ms).
-    public var reshardFixedNanos: Double
     /// Weight of a new observation in ``refined(observedBytes:observedRecords:skew:observedNanos:)``
     /// (exponential weighting). Dimensionless, in `(0, 1]`. Default `0.3`.
     public var refinementWeight: Double
@@ -103,15 +94,11 @@ public struct IndexBuildCostModel: Sendable, Hashable {
                 nanosPerRecord: Double = 250,
                 nanosPerPartition: Double = 2_000_000,
                 skewPenalty: Double = 0.05,
-                copyNanosPerByte: Double = 1.6,
-                reshardFixedNanos: Double = 20_000_000,
                 refinementWeight: Double = 0.3) {
         self.nanosPerByte = nanosPerByte
         self.nanosPerRecord = nanosPerRecord
         self.nanosPerPartition = nanosPerPartition
         self.skewPenalty = skewPenalty
-        self.copyNanosPerByte = copyNanosPerByte
-        self.reshardFixedNanos = reshardFixedNanos
         self.refinementWeight = refinementWeight
     }
 
@@ -121,7 +108,6 @@ public struct IndexBuildCostModel: Sendable, Hashable {
         let rates: [(String, Double)] = [
             ("nanosPerByte", nanosPerByte), ("nanosPerRecord", nanosPerRecord),
             ("nanosPerPartition", nanosPerPartition), ("skewPenalty", skewPenalty),
-            ("copyNanosPerByte", copyNanosPerByte), ("reshardFixedNanos", reshardFixedNanos),
         ]
         for (name, value) in rates where !(value.isFinite && value >= 0) {
             throw .invalidOption(name: name, value: value, limit: "must be finite and ≥ 0")
@@ -145,12 +131,6 @@ public struct IndexBuildCostModel: Sendable, Hashable {
     @inlinable
     public func estimate(bytes: UInt64, records: UInt64, skew: Double) -> Double {
         nanosPerPartition + variableBuildNanos(bytes: bytes, records: records, skew: skew)
-    }
-
-    /// Time to copy `bytes` in reshards numbering `reshards`. Unit: ns.
-    @inlinable
-    public func copyNanos(bytes: UInt64, reshards: Int) -> Double {
-        Double(bytes) * copyNanosPerByte + Double(reshards) * reshardFixedNanos
     }
 
     /// A model whose `nanosPerByte` blends in the rate measured by a running or finished build.

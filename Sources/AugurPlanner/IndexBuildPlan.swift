@@ -42,7 +42,8 @@ public struct IndexBuildReshard: Sendable, Hashable {
     public var boundaries: [[UInt8]]
     /// The resulting ranges, in key order.
     public var targets: [KeyRange]
-    /// Data copied: every byte of every source. Unit: bytes.
+    /// Data copied (``ReshardCostModel``: every byte of every source when copying, none when
+    /// sharing files). Unit: bytes.
     public var bytesMoved: UInt64
     /// The same change as one executor action, when it is one: `.split(p, at:)` for one source,
     /// `.merge(left:right:)` for two sources and no boundary, `.moveBoundary(left:right:to:)` for
@@ -100,7 +101,7 @@ public struct IndexBuildPlan: Sendable, Hashable {
     public var adaptiveMakespanNanos: Double
     /// Time the reshards take (serially, one executor). Unit: ns.
     public var reshardNanos: Double
-    /// Data the reshards copy. Unit: bytes.
+    /// Data the reshards copy (``ReshardCostModel``). Unit: bytes.
     public var bytesMoved: UInt64
     /// Annealing iterations run (neighbour moves proposed).
     public var iterations: Int

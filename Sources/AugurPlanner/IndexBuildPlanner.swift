@@ -4,7 +4,7 @@ import RealModule
 /// When the reshards of an index-build plan run relative to the builds.
 ///
 /// Either way the reshards run one after another on the executor (it takes one job at a time),
-/// so reshard time is `bytesMoved × copyNanosPerByte + reshards × reshardFixedNanos`, and a
+/// so reshard time is what ``ReshardCostModel`` predicts for them, and a
 /// reshaped piece can be built only once all reshards are done.
 ///
 /// Thread-safety: `Sendable` enum.
@@ -101,17 +101,19 @@ public struct IndexBuildPlanningOptions: Sendable, Hashable {
 /// this leaves are assigned to `workers` build workers.
 ///
 /// **Objective** (ns). A partition is *changed* when one of its boundaries is removed or one of
-/// its candidates used; the reshards copy every byte of every changed partition (the executor
-/// writes every target afresh), one reshard per run of changed partitions joined by removed
-/// boundaries: `reshard = moved × copyNanosPerByte + reshards × reshardFixedNanos`. Each piece
+/// its candidates used; one reshard per run of changed partitions joined by removed
+/// boundaries, each costing what ``ReshardCostModel`` predicts for its sources (copying: every
+/// byte of every changed partition, as the executor writes every target afresh; sharing files:
+/// no byte, only the per-reshard overhead). Each piece
 /// costs ``IndexBuildCostModel/estimate(bytes:records:skew:)`` with each part at its source's
 /// skew. With ``ReshardScheduling/beforeBuild``, objective = reshard + max over workers of the
 /// sum of its pieces' costs; for ``ReshardScheduling/overlapped`` see there. Layouts with more
 /// than `max(maxPartitions, partitions.count)` pieces, or with a new piece below
 /// `minPartitionBytes`, are infeasible.
 ///
-/// **Search.** Simulated annealing from the static layout with LPT assignment (so the answer is
-/// never worse than static): moves add, remove or shift a cut by one position, move a piece to
+/// **Search.** Simulated annealing from the static layout with LPT assignment; a layout that
+/// reshapes anything is returned only when its predicted makespan is strictly shorter than the
+/// static one (else the static layout): moves add, remove or shift a cut by one position, move a piece to
 /// another worker or swap two pieces' workers; acceptance `exp(−Δ/T)` with geometric cooling
 /// over `restarts` rounds, each restarting from the best state; the best state is kept and
 /// finally its assignment is polished (LPT, then single moves and swaps while they improve).
@@ -126,18 +128,29 @@ public enum IndexBuildPlanner {
     /// - Parameters:
     ///   - partitions: the table's partitions in key order, adjacent.
     ///   - workers: build workers (≥ 1).
-    ///   - model: build and copy rates.
+    ///   - model: build rates.
+    ///   - copyCost: what the reshards copy and how long they take (the engine's, refined from
+    ///     the reshards it measured).
     ///   - options: search knobs and limits.
     ///   - shouldStop: asked every `options.stopCheckInterval` iterations; `true` ends the
     ///     search (e.g. a deadline on the engine clock). Never called when it cannot matter.
     public static func plan(partitions: [BuildPartitionProfile], workers: Int, model: IndexBuildCostModel = IndexBuildCostModel(),
+                            copyCost: ReshardCostModel = ReshardCostModel(),
                             options: IndexBuildPlanningOptions = IndexBuildPlanningOptions(),
                             shouldStop: () -> Bool = { false }) throws(IndexBuildPlanningError) -> IndexBuildPlan {
         try options.validate()
-        let problem = try IndexBuildProblem(partitions: partitions, workers: workers, model: model, options: options)
+        let problem = try IndexBuildProblem(partitions: partitions, workers: workers, model: model, copyCost: copyCost,
+                                            options: options)
         var annealer = IndexBuildAnnealer(problem: problem)
         let result = annealer.run(shouldStop: shouldStop)
-        return problem.makePlan(result.best, staticMakespan: annealer.staticObjective,
+        // Never a reshape whose predicted makespan is not strictly shorter than static.
+        var chosen = result.best
+        var scratch = problem.makeScratch()
+        if problem.reshardCost(chosen, scratch: &scratch).reshards > 0,
+           !((problem.evaluate(chosen, scratch: &scratch) ?? .infinity) < annealer.staticObjective) {
+            chosen = annealer.staticState
+        }
+        return problem.makePlan(chosen, staticMakespan: annealer.staticObjective,
                                 iterations: result.iterations, stoppedEarly: result.stoppedEarly)
     }
 
@@ -146,7 +159,7 @@ public enum IndexBuildPlanner {
     public static func staticMakespan(partitions: [BuildPartitionProfile], workers: Int,
                                       model: IndexBuildCostModel = IndexBuildCostModel()) throws(IndexBuildPlanningError) -> Double {
         let problem = try IndexBuildProblem(partitions: partitions, workers: workers, model: model,
-                                            options: IndexBuildPlanningOptions())
+                                            copyCost: ReshardCostModel(), options: IndexBuildPlanningOptions())
         let costs = partitions.map { model.estimate(bytes: $0.bytes, records: $0.records, skew: $0.skew) }
         return lptLoads(costs, workers: problem.workers).loads.max() ?? 0
     }
@@ -180,6 +193,7 @@ struct IndexBuildProblem {
     let partitions: [BuildPartitionProfile]
     let workers: Int
     let model: IndexBuildCostModel
+    let copyCost: ReshardCostModel
     let options: IndexBuildPlanningOptions
     /// Interior points: key, whether an existing boundary, and the partition it lies in (for a
     /// boundary: the partition to its right).
@@ -195,7 +209,7 @@ struct IndexBuildProblem {
     var partitionFirstSegment: [Int] = []
     let pieceLimit: Int
 
-    init(partitions: [BuildPartitionProfile], workers: Int, model: IndexBuildCostModel,
+    init(partitions: [BuildPartitionProfile], workers: Int, model: IndexBuildCostModel, copyCost: ReshardCostModel,
          options: IndexBuildPlanningOptions) throws(IndexBuildPlanningError) {
         if workers < 1 { throw .invalidWorkerCount(workers: workers, minimum: 1) }
         if partitions.isEmpty { throw .noPartitions }
@@ -234,6 +248,7 @@ struct IndexBuildProblem {
         self.partitions = partitions
         self.workers = workers
         self.model = model
+        self.copyCost = copyCost
         self.options = options
         self.pieceLimit = max(options.maxPartitions, partitions.count)
 
@@ -290,7 +305,7 @@ struct IndexBuildProblem {
                 reshapedLoad: [Double](repeating: 0, count: workers))
     }
 
-    /// Reshard cost of a state: bytes moved, reshard count, time; fills `scratch.changed`.
+    /// Reshard cost of a state: bytes copied, reshard count, time; fills `scratch.changed`.
     func reshardCost(_ state: IndexBuildState, scratch: inout Scratch) -> (bytes: UInt64, reshards: Int, nanos: Double) {
         for j in scratch.changed.indices { scratch.changed[j] = false }
         var removed = 0
@@ -314,7 +329,8 @@ struct IndexBuildProblem {
         // Changed partitions joined by removed boundaries form a forest on a path:
         // components = nodes − edges.
         let reshards = changedCount - removed
-        return (moved, reshards, model.copyNanos(bytes: moved, reshards: reshards))
+        let cost = copyCost.predict(viewedBytes: moved, reshards: reshards)
+        return (cost.copiedBytes, reshards, cost.seconds * 1e9)
     }
 
     /// The objective of `state` (ns), or nil when the layout is infeasible.
@@ -455,7 +471,8 @@ struct IndexBuildProblem {
             default: action = nil
             }
             reshards.append(IndexBuildReshard(sources: sources, boundaries: boundaries, targets: targets,
-                                              bytesMoved: partitions[j...k].reduce(0) { $0 + $1.bytes }, action: action))
+                                              bytesMoved: copyCost.predict(sourceBytes: partitions[j...k].map(\.bytes)).copiedBytes,
+                                              action: action))
             j = k + 1
         }
 

@@ -5,11 +5,9 @@ import Testing
 struct IndexBuildCostModelTests {
     @Test("estimate = per-partition constant + (bytes × rate + records × rate) × skew factor")
     func estimateFormula() {
-        let m = IndexBuildCostModel(nanosPerByte: 2, nanosPerRecord: 100, nanosPerPartition: 1000, skewPenalty: 0.5,
-                                    copyNanosPerByte: 3, reshardFixedNanos: 7)
+        let m = IndexBuildCostModel(nanosPerByte: 2, nanosPerRecord: 100, nanosPerPartition: 1000, skewPenalty: 0.5)
         #expect(m.estimate(bytes: 10, records: 2, skew: 1) == 1000 + 220)
         #expect(m.estimate(bytes: 10, records: 2, skew: 3) == 1000 + 220 * 2)
-        #expect(m.copyNanos(bytes: 10, reshards: 2) == 44)
     }
 
     @Test("refined blends the measured per-byte rate with exponential weighting")
@@ -38,8 +36,8 @@ struct IndexBuildCostModelTests {
         #expect(throws: IndexBuildPlanningError.invalidOption(name: "observedNanos", value: -1, limit: "must be finite and ≥ 0")) {
             try m.refined(observedBytes: 1, observedRecords: 1, observedNanos: -1)
         }
-        #expect(throws: IndexBuildPlanningError.invalidOption(name: "copyNanosPerByte", value: -2, limit: "must be finite and ≥ 0")) {
-            try IndexBuildCostModel(copyNanosPerByte: -2).validate()
+        #expect(throws: IndexBuildPlanningError.invalidOption(name: "nanosPerByte", value: -2, limit: "must be finite and ≥ 0")) {
+            try IndexBuildCostModel(nanosPerByte: -2).validate()
         }
         #expect(throws: IndexBuildPlanningError.invalidOption(name: "refinementWeight", value: 0, limit: "must be in (0, 1]")) {
             try IndexBuildCostModel(refinementWeight: 0).validate()

@@ -57,7 +57,7 @@ struct IndexBuildCase {
     }
 
     /// Objective of a layout and assignment straight from the definition, nil when infeasible.
-    func objective(used: [Bool], owners: [Int], workers: Int, model: IndexBuildCostModel,
+    func objective(used: [Bool], owners: [Int], workers: Int, model: IndexBuildCostModel, copy: ReshardCostModel,
                    options: IndexBuildPlanningOptions) -> Double? {
         var changed = [Bool](repeating: false, count: partitions.count)
         var removedBoundaries = 0
@@ -73,7 +73,9 @@ struct IndexBuildCase {
         }
         let moved = partitions.indices.filter { changed[$0] }.reduce(UInt64(0)) { $0 + partitions[$1].bytes }
         let reshards = changed.filter { $0 }.count - removedBoundaries
-        let reshard = Double(moved) * model.copyNanosPerByte + Double(reshards) * model.reshardFixedNanos
+        // Copying: every byte of every changed partition; sharing files: none. Plus an overhead each.
+        let copied = copy.dataMode == .copy ? moved : 0
+        let reshard = (Double(reshards) * copy.overheadSeconds + Double(copied) / copy.copyBytesPerSecond) * 1e9
         let ps = pieces(used: used)
         if ps.count > max(options.maxPartitions, partitions.count) { return nil }
         var unchanged = [Double](repeating: 0, count: workers)
@@ -101,14 +103,14 @@ struct IndexBuildCase {
     }
 
     /// The optimum over every subset of points and every assignment of the pieces.
-    func bruteForce(workers: Int, model: IndexBuildCostModel, options: IndexBuildPlanningOptions) -> Double {
+    func bruteForce(workers: Int, model: IndexBuildCostModel, copy: ReshardCostModel, options: IndexBuildPlanningOptions) -> Double {
         var best = Double.infinity
         for mask in 0..<(1 << points.count) {
             let used = points.indices.map { mask & (1 << $0) != 0 }
             let n = pieces(used: used).count
             var owners = [Int](repeating: 0, count: n)
             while true {
-                if let o = objective(used: used, owners: owners, workers: workers, model: model, options: options) {
+                if let o = objective(used: used, owners: owners, workers: workers, model: model, copy: copy, options: options) {
                     best = min(best, o)
                 } else {
                     break // infeasibility does not depend on the assignment
@@ -178,12 +180,25 @@ func checkPlanShape(_ plan: IndexBuildPlan, partitions: [BuildPartitionProfile],
     #expect(abs(finish - plan.adaptiveMakespanNanos) <= 1e-9 * max(1, finish), ctx)
 }
 
+/// A copying executor at `nanosPerByte` with `fixedNanos` per reshard.
+func copying(nanosPerByte: Double, fixedNanos: Double = 20_000_000) -> ReshardCostModel {
+    // Positive finite numbers: the model accepts them.
+    try! ReshardCostModel(dataMode: .copy, copyBytesPerSecond: 1e9 / nanosPerByte, overheadSeconds: fixedNanos / 1e9)
+}
+
+/// A file-sharing executor (nothing copied) taking `fixedNanos` per reshard.
+func sharing(fixedNanos: Double) -> ReshardCostModel {
+    try! ReshardCostModel(dataMode: .shareFiles, copyBytesPerSecond: ReshardCostModel.defaultCopyBytesPerSecond,
+                          overheadSeconds: fixedNanos / 1e9)
+}
+
 @Suite("Index build planner")
 struct IndexBuildPlannerTests {
-    static let smallCaseModels: [IndexBuildCostModel] = [
-        IndexBuildCostModel(),                                                        // realistic: copying rarely pays
-        IndexBuildCostModel(nanosPerRecord: 2000, copyNanosPerByte: 0.5),             // expensive key extraction
-        IndexBuildCostModel(nanosPerRecord: 2000, nanosPerPartition: 5e8, copyNanosPerByte: 0.2, reshardFixedNanos: 1e6),
+    static let smallCaseModels: [(build: IndexBuildCostModel, copy: ReshardCostModel)] = [
+        (IndexBuildCostModel(), copying(nanosPerByte: 1.6)),                              // realistic: copying rarely pays
+        (IndexBuildCostModel(nanosPerRecord: 2000), copying(nanosPerByte: 0.5)),         // expensive key extraction
+        (IndexBuildCostModel(nanosPerRecord: 2000, nanosPerPartition: 5e8), copying(nanosPerByte: 0.2, fixedNanos: 1e6)),
+        (IndexBuildCostModel(nanosPerRecord: 2000), sharing(fixedNanos: 1e7)),           // files shared: overhead only
     ]
 
     @Test("annealing reaches the brute-force optimum on small cases", arguments: ReshardScheduling.allCases)
@@ -193,18 +208,19 @@ struct IndexBuildPlannerTests {
             var rng = TestRandom(state: seed &* 7919)
             let c = IndexBuildCase.random(seed: seed, maxPoints: rng.int(1...6), maxPartitions: 3)
             let workers = rng.int(2...3)
-            let model = Self.smallCaseModels[rng.int(0...2)]
+            let (model, copy) = Self.smallCaseModels[rng.int(0...3)]
             let options = IndexBuildPlanningOptions(
                 seed: seed, maxPartitions: [c.partitions.count, 4, 1024][rng.int(0...2)],
                 minPartitionBytes: rng.chance(0.3) ? 20_000_000 : 0, scheduling: scheduling)
-            let plan = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, options: options)
-            let optimum = c.bruteForce(workers: workers, model: model, options: options)
+            let plan = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, copyCost: copy, options: options)
+            let optimum = c.bruteForce(workers: workers, model: model, copy: copy, options: options)
             let ctx: Comment = "seed \(seed), \(scheduling), \(workers) workers, \(c.points.count) points"
             print("index build brute force: \(ctx): optimum \(optimum) ns, annealed \(plan.adaptiveMakespanNanos) ns, static \(plan.staticMakespanNanos) ns, \(plan.reshards.count) reshards")
             #expect(abs(plan.adaptiveMakespanNanos - optimum) <= 1e-9 * optimum, ctx)
             // The reported makespan is that of the layout and assignment the plan describes.
             let (used, owners) = c.layout(of: plan)
-            let recomputed = try #require(c.objective(used: used, owners: owners, workers: workers, model: model, options: options), ctx)
+            let recomputed = try #require(c.objective(used: used, owners: owners, workers: workers, model: model, copy: copy,
+                                                      options: options), ctx)
             #expect(abs(recomputed - plan.adaptiveMakespanNanos) <= 1e-9 * recomputed, ctx)
             checkPlanShape(plan, partitions: c.partitions, workers: workers, seed: seed)
             if !plan.reshards.isEmpty { reshaped += 1 }
@@ -219,15 +235,17 @@ struct IndexBuildPlannerTests {
             var rng = TestRandom(state: seed ^ 0xABCD)
             let c = IndexBuildCase.random(seed: seed, maxPoints: 20, maxPartitions: 8)
             let workers = rng.int(1...4)
-            let model = Self.smallCaseModels[rng.int(0...2)]
+            let (model, copy) = Self.smallCaseModels[rng.int(0...3)]
             let options = IndexBuildPlanningOptions(seed: seed, maxIterations: 5000,
                                                     scheduling: rng.chance(0.5) ? .beforeBuild : .overlapped)
-            let a = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, options: options)
-            let b = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, options: options)
+            let a = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, copyCost: copy, options: options)
+            let b = try IndexBuildPlanner.plan(partitions: c.partitions, workers: workers, model: model, copyCost: copy, options: options)
             #expect(a == b, "seed \(seed)")
             let stat = try IndexBuildPlanner.staticMakespan(partitions: c.partitions, workers: workers, model: model)
             #expect(abs(a.staticMakespanNanos - stat) <= 1e-9 * stat, "seed \(seed)")
             #expect(a.adaptiveMakespanNanos <= a.staticMakespanNanos, "seed \(seed)")
+            // A reshape only when it is predicted strictly shorter.
+            #expect(a.reshards.isEmpty || a.adaptiveMakespanNanos < a.staticMakespanNanos, "seed \(seed)")
             checkPlanShape(a, partitions: c.partitions, workers: workers, seed: seed)
         }
     }
@@ -238,11 +256,11 @@ struct IndexBuildPlannerTests {
                                                       [(10_000_000, 100_000)], [(10_000_000, 100_000)]],
                                skews: [1, 1, 1])
         let cheap = try IndexBuildPlanner.plan(partitions: c.partitions, workers: 2,
-                                               model: IndexBuildCostModel(copyNanosPerByte: 0.01))
+                                               copyCost: copying(nanosPerByte: 0.01))
         #expect(!cheap.reshards.isEmpty)
         #expect(cheap.adaptiveMakespanNanos < cheap.staticMakespanNanos)
         let dear = try IndexBuildPlanner.plan(partitions: c.partitions, workers: 2,
-                                              model: IndexBuildCostModel(copyNanosPerByte: 1000))
+                                              copyCost: copying(nanosPerByte: 1000))
         #expect(dear.reshards.isEmpty)
         #expect(dear.bytesMoved == 0)
         #expect(dear.reshardNanos == 0)
@@ -254,23 +272,23 @@ struct IndexBuildPlannerTests {
 
     @Test("reshards are reported in the executor's terms: split, merge, boundary move, longer runs")
     func actionsInExecutorTerms() throws {
-        let cheapCopy = IndexBuildCostModel(copyNanosPerByte: 0.01, reshardFixedNanos: 1_000)
+        let cheapCopy = copying(nanosPerByte: 0.01, fixedNanos: 1_000)
         let free = IndexBuildPlanningOptions(minPartitionBytes: 0)
         // One partition, two workers: split in the middle (keys 10, 20, 30 between four equal parts).
         let one = IndexBuildCase(segmentsPerPartition: [Array(repeating: (400_000_000, 4_000_000), count: 4)], skews: [1])
-        let split = try IndexBuildPlanner.plan(partitions: one.partitions, workers: 2, model: cheapCopy, options: free)
+        let split = try IndexBuildPlanner.plan(partitions: one.partitions, workers: 2, copyCost: cheapCopy, options: free)
         checkPlanShape(split, partitions: one.partitions, workers: 2, seed: 0x5EED)
         #expect(split.reshards.map(\.action) == [.split(one.partitions[0].id, at: [[20]])])
         #expect(split.bytesMoved == 1_600_000_000)
 
         // Tiny partitions and a large fixed cost per partition: merge them.
-        let perPartition = IndexBuildCostModel(nanosPerPartition: 200_000_000, copyNanosPerByte: 0.01, reshardFixedNanos: 1_000)
+        let perPartition = IndexBuildCostModel(nanosPerPartition: 200_000_000)
         let two = IndexBuildCase(segmentsPerPartition: [[(1_000, 10)], [(1_000, 10)]], skews: [1, 1])
-        let merge = try IndexBuildPlanner.plan(partitions: two.partitions, workers: 1, model: perPartition, options: free)
+        let merge = try IndexBuildPlanner.plan(partitions: two.partitions, workers: 1, model: perPartition, copyCost: cheapCopy, options: free)
         #expect(merge.reshards.map(\.action) == [.merge(left: two.partitions[0].id, right: two.partitions[1].id)])
         #expect(merge.pieces.count == 1)
         let four = IndexBuildCase(segmentsPerPartition: Array(repeating: [(1_000, 10)], count: 4), skews: [1, 1, 1, 1])
-        let run = try IndexBuildPlanner.plan(partitions: four.partitions, workers: 1, model: perPartition, options: free)
+        let run = try IndexBuildPlanner.plan(partitions: four.partitions, workers: 1, model: perPartition, copyCost: cheapCopy, options: free)
         #expect(run.reshards.count == 1)
         #expect(run.reshards.first?.sources == four.partitions.map(\.id))
         #expect(run.reshards.first?.boundaries == [])
@@ -282,7 +300,7 @@ struct IndexBuildPlannerTests {
                                                              [(400_000_000, 4_000_000)]], skews: [1, 1])
         var limited = free
         limited.maxPartitions = 2
-        let move = try IndexBuildPlanner.plan(partitions: moveCase.partitions, workers: 2, model: cheapCopy, options: limited)
+        let move = try IndexBuildPlanner.plan(partitions: moveCase.partitions, workers: 2, copyCost: cheapCopy, options: limited)
         checkPlanShape(move, partitions: moveCase.partitions, workers: 2, seed: 0x5EED)
         #expect(move.reshards.map(\.action) == [.moveBoundary(left: moveCase.partitions[0].id, right: moveCase.partitions[1].id, to: [20])])
     }
@@ -318,7 +336,8 @@ struct IndexBuildPlannerTests {
         }
         // Default (measured) rates: building 100-byte records costs ≈ 3.5 ns/byte, copying 1.6.
         let realistic = IndexBuildCostModel()
-        let r = try IndexBuildPlanner.plan(partitions: table, workers: 2, model: realistic, options: options)
+        let r = try IndexBuildPlanner.plan(partitions: table, workers: 2, model: realistic, copyCost: copying(nanosPerByte: 1.6),
+                                           options: options)
         let realisticBound = try bound(realistic)
         print("index build 60% skew, \(scheduling), default rates: static \(r.staticMakespanNanos / 1e6) ms, adaptive \(r.adaptiveMakespanNanos / 1e6) ms, improvement \(r.predictedImprovement), bound \(realisticBound), moved \(r.bytesMoved) B, \(r.reshards.count) reshards")
         #expect(r.predictedImprovement >= 0)
@@ -326,13 +345,22 @@ struct IndexBuildPlannerTests {
         // Build-heavy rates (e.g. an expensive key expression, 5 µs/record): the reshard pays off
         // and the planner gets close to the bound.
         let heavy = IndexBuildCostModel(nanosPerRecord: 5000)
-        let h = try IndexBuildPlanner.plan(partitions: table, workers: 2, model: heavy, options: options)
+        let h = try IndexBuildPlanner.plan(partitions: table, workers: 2, model: heavy, copyCost: copying(nanosPerByte: 1.6),
+                                           options: options)
         let heavyBound = try bound(heavy)
         print("index build 60% skew, \(scheduling), 5 µs/record: static \(h.staticMakespanNanos / 1e6) ms, adaptive \(h.adaptiveMakespanNanos / 1e6) ms, improvement \(h.predictedImprovement), bound \(heavyBound), moved \(h.bytesMoved) B, \(h.reshards.map { $0.action.map(String.init(describing:)) ?? "\($0.sources)" })")
         #expect(h.predictedImprovement <= heavyBound + 1e-9)
         #expect(h.predictedImprovement >= heavyBound - 0.05)
         #expect(h.reshards.count >= 1)
         checkPlanShape(h, partitions: table, workers: 2, seed: 0x5EED)
+        // The engine's default executor shares files: a reshape costs only its overhead, and the
+        // default rates then reach the bound less the overhead.
+        let shared = try IndexBuildPlanner.plan(partitions: table, workers: 2, model: realistic, options: options)
+        print("index build 60% skew, \(scheduling), default rates, files shared: static \(shared.staticMakespanNanos / 1e6) ms, adaptive \(shared.adaptiveMakespanNanos / 1e6) ms, improvement \(shared.predictedImprovement), copied \(shared.bytesMoved) B, \(shared.reshards.count) reshards")
+        #expect(shared.bytesMoved == 0)
+        #expect(shared.predictedImprovement >= r.predictedImprovement)
+        #expect(shared.predictedImprovement <= realisticBound + 1e-9)
+        checkPlanShape(shared, partitions: table, workers: 2, seed: 0x5EED)
     }
 
     @Test("shouldStop ends the search early; the answer is still valid")

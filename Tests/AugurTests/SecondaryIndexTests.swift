@@ -460,8 +460,8 @@ import Glibc
         o.indexBuild.placement = RecordingNumaPlacement()
         // Rates of a large table: here the data is small, so the fixed cost of a reshard would
         // (rightly) outweigh any gain with the default model.
-        o.indexBuild.costModel = IndexBuildCostModel(nanosPerByte: 400, nanosPerRecord: 20_000, copyNanosPerByte: 5,
-                                                     reshardFixedNanos: 1_000_000)
+        o.indexBuild.costModel = IndexBuildCostModel(nanosPerByte: 400, nanosPerRecord: 20_000)
+        o.reshardCostModel = try ReshardCostModel(dataMode: .shareFiles, copyBytesPerSecond: 200_000_000, overheadSeconds: 0.001)
         o.indexBuild.minimumPartitionBytes = 16 << 10
         let engine = try Engine.open(at: "/db", options: o)
         let table = try engine.createTable("t")
