@@ -46,6 +46,7 @@ import AugurTestSupport
         #expect(UInt64(status.bytesCopied) == predicted.copiedBytes, "\(context): copied \(status.bytesCopied), predicted \(predicted.copiedBytes)")
         #expect(UInt64(status.bytesShared) == predicted.sharedBytes, "\(context): shared \(status.bytesShared), predicted \(predicted.sharedBytes)")
         #expect(status.runNanos >= status.copyNanos, "\(context)")
+        print("reshard cost: \(context): predicted copied \(predicted.copiedBytes) B shared \(predicted.sharedBytes) B in \(predicted.seconds) s; executor copied \(status.bytesCopied) B shared \(status.bytesShared) B, copy \(Double(status.copyNanos) / 1e6) ms of \(Double(status.runNanos) / 1e6) ms")
         // The targets view what the sources viewed: no byte lost or counted twice.
         let after = try table.partitionStats().reduce(0) { $0 + $1.viewedBytes }
         #expect(after == stats.reduce(0) { $0 + $1.viewedBytes }, "\(context)")
