@@ -500,7 +500,18 @@ public final class Engine: @unchecked Sendable {
             do throws(AugurError) { try wal.syncCurrent() } catch { failure = error }
         }
         wal.close()
-        manifest.lock.withLock { manifest.close() }
+        manifest.lock.withLock {
+            // A closed store holds exactly the files its manifest names. A run a flush merged
+            // away is unlinked when its last view goes, and a view can outlive close (freed by
+            // another thread's reclamation a moment later): augur-crash's power-loss check
+            // found the first recovery's merged-away runs still in seg/ after close (2026-12,
+            // seg/439-1813.seg "in the image, referenced at open, not before close"). The
+            // sweep unlinks them now; their own removal later finds nothing. Only when the
+            // manifest on disk is known to match memory (no failed commit since the last good
+            // one): a record that may have reached the disk must still find its files.
+            if !options.readOnly && !needsFileSweep.load(ordering: .acquiring) { sweepUnreferencedFiles() }
+            manifest.close()
+        }
         tablesLock.withLock {
             tablesByName.removeAll()
             tablesByID.removeAll()

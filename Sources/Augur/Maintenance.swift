@@ -226,12 +226,14 @@ extension Engine {
         }
     }
 
-    /// Removes segment files nothing references and nobody is writing. Caller holds manifest.lock.
+    /// Removes segment files nothing references and nobody is writing (Augur's names only).
+    /// Caller holds manifest.lock.
     func sweepUnreferencedFiles() {
         let referenced = manifest.state.referencedFiles
         let inProgress = filesInProgress.withLock { $0 }
         guard let names = try? fileSystem.listDirectory(segmentDirectory) else { return }
-        for name in names where !referenced.contains(name) && !inProgress.contains(name) {
+        // Only names Augur writes, as in recovery: a user's file in seg/ is not ours to delete.
+        for name in names where !referenced.contains(name) && !inProgress.contains(name) && Recovery.isSegmentFileName(name) {
             // Obsolete runs still mapped by readers are also unreferenced; unlinking them early
             // is safe (the mapping keeps the pages) and their own removal then finds nothing.
             try? fileSystem.remove(joinPath(segmentDirectory, name))

@@ -28,12 +28,15 @@ public enum StoreChecker {
         var result = CheckResult()
         func fail(_ s: String) { result.failures.append("\(context): \(s)") }
         let options = harnessEngineOptions(fileSystem: fileSystem, plantedBug: plantedBug)
+        // Where a file the second recovery removes came from (for its failure message).
+        let inImage = Set((try? fileSystem.listDirectory(joinPath(path, "seg"))) ?? [])
         // First recovery.
         let first: Engine
         do { first = try Engine.open(at: path, options: options) } catch {
             fail("recovery failed: \(error)")
             return result
         }
+        let referencedAtOpen = referencedFiles(first)
         result.recoveryReport = first.recoveryReport
         let state: StoreState
         do {
@@ -53,6 +56,7 @@ public enum StoreChecker {
             try? first.close()
             return result
         }
+        let referencedBeforeClose = referencedFiles(first)
         do { try first.close() } catch { fail("close after recovery failed: \(error)") }
 
         // Second recovery: nothing left to clean up, same state, every segment file referenced.
@@ -64,7 +68,15 @@ public enum StoreChecker {
         }
         let r = second.recoveryReport
         if !r.filesRemoved.isEmpty {
-            fail("the first recovery left unreferenced files behind (second recovery removed \(r.filesRemoved.prefix(4).joined(separator: ", ")))")
+            // Each file's history: in the crash image, referenced right after the first open,
+            // referenced just before its close (a file referenced at open and not before close
+            // was made obsolete by the first engine's own flushes, and close did not unlink it).
+            let history = r.filesRemoved.prefix(4).map { f in
+                let name = String(f.split(separator: "/").last ?? "")
+                func mark(_ set: Set<String>) -> String { set.contains(name) ? "y" : "n" }
+                return "\(f) [image \(mark(inImage)), open \(mark(referencedAtOpen)), close \(mark(referencedBeforeClose))]"
+            }
+            fail("the first recovery left unreferenced files behind (second recovery removed \(history.joined(separator: ", ")))")
         }
         if r.segmentsVerified != segFiles.count - r.filesRemoved.filter({ $0.hasPrefix("seg/") }).count {
             fail("seg/ holds \(segFiles.count) files but the manifest references \(r.segmentsVerified)")
@@ -90,6 +102,15 @@ public enum StoreChecker {
             fail("checking the secondary index failed: \(error)")
         }
         return result
+    }
+
+    /// Every segment file the engine's partitions reference (base and index runs), by name.
+    static func referencedFiles(_ engine: Engine) -> Set<String> {
+        var names = Set<String>()
+        for name in (try? engine.tableNames()) ?? [] {
+            for p in (try? engine.table(named: name).partitionStats()) ?? [] { names.formUnion(p.segmentFiles) }
+        }
+        return names
     }
 
     /// The indexed table's index (when it has one: a crash inside a rebuild may leave none)
