@@ -108,7 +108,7 @@ let package = Package(
         // harness uses them too); this target holds the in-memory model and test helpers.
         .target(
             name: "AugurTestSupport",
-            dependencies: ["Augur", "AugurSys"],
+            dependencies: ["Augur", "AugurSys", "AugurPlanner"],
             path: "Tests/AugurTestSupport"
         ),
         .testTarget(

@@ -253,7 +253,7 @@ final class PartitionController: @unchecked Sendable {
     /// the partitions that just left the map (a reshard's sources) or, at open, from the saved
     /// histories; its counters start at their current values (inherited counts are not load).
     private func born(_ p: Partition, sources: [(series: Series, share: Double)], saved: [RangeLoadHistory], now: UInt64, real: UInt64) -> Series {
-        let range = AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound)
+        let range = KeyRange(lower: p.lowerBound, upper: p.upperBound)
         var parts: [RangeLoadHistory] = []
         var stepOps = 0.0
         var forecast: PartitionForecast?
@@ -306,7 +306,7 @@ final class PartitionController: @unchecked Sendable {
         let saved = restored.removeValue(forKey: table.name) ?? []
         restoredRanges += saved.count
         let newcomers = live.filter { series[$0.id] == nil }
-        func overlaps(_ a: AugurPlanner.KeyRange, _ p: Partition) -> Bool {
+        func overlaps(_ a: KeyRange, _ p: Partition) -> Bool {
             KeyOrder.less(a.lower, p.upperBound) && KeyOrder.less(p.lowerBound, a.upper)
         }
         // Each source's load is shared among the newcomers covering it: by its histogram when
@@ -331,7 +331,7 @@ final class PartitionController: @unchecked Sendable {
             }
             let totalRecords = records.reduce(0, +)
             for (k, h) in heirs.enumerated() {
-                let range = AugurPlanner.KeyRange(lower: h.lowerBound, upper: h.upperBound)
+                let range = KeyRange(lower: h.lowerBound, upper: h.upperBound)
                 let share = loaded >= 4 || totalRecords == 0
                     ? RangeLoadHistory.share(of: s.history.range, histogram: snapshot, in: range)
                     : RangeLoadHistory.share(of: s.history.range, histogram: nil, in: range) > 0 ? records[k] / totalRecords : 0

@@ -121,7 +121,7 @@ extension Engine {
                 last = key
             }
         }
-        return BuildPartitionProfile(id: PartitionID(p.id), range: AugurPlanner.KeyRange(lower: p.lowerBound, upper: p.upperBound),
+        return BuildPartitionProfile(id: PartitionID(p.id), range: KeyRange(lower: p.lowerBound, upper: p.upperBound),
                                      bytes: bytes, records: records, skew: skew, cutCandidates: candidates)
     }
 

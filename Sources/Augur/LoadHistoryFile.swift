@@ -77,7 +77,7 @@ struct LoadHistoryFile: Codable, Equatable {
                       (samples.map(\.opsPerSecond) + samples.map(\.costPerSecond) + r.steps + minutes.map(\.opsPerSecond))
                         .allSatisfy({ $0.isFinite && $0 >= 0 })
                 else { return .failure(.unusable("table \(t.name): a range with malformed bounds or samples")) }
-                var h = RangeLoadHistory(range: AugurPlanner.KeyRange(lower: lower, upper: upper))
+                var h = RangeLoadHistory(range: KeyRange(lower: lower, upper: upper))
                 h.samples = Array(samples.suffix(RangeLoadHistory.samplesKept))
                 h.steps = Array(r.steps.suffix(RangeLoadHistory.stepsKept))
                 h.minutes = Array(minutes.suffix(RangeLoadHistory.minutesKept))

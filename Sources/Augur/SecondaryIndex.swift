@@ -6,6 +6,7 @@
 // both or neither), frozen and flushed with the base memtable under one flush mark, carried and
 // re-cut by reshards, and built for existing data by `IndexBuild.swift`. A scan merges the
 // partitions' local parts in index-key order.
+import AugurPlanner
 import Dispatch
 import Synchronization
 

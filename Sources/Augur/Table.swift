@@ -1,3 +1,4 @@
+import AugurPlanner
 import AugurSys
 import Synchronization
 
@@ -8,26 +9,6 @@ public struct KeyValue: Sendable, Equatable {
     public init(key: [UInt8], value: [UInt8]) {
         self.key = key
         self.value = value
-    }
-}
-
-/// A half-open key range `[lowerBound, upperBound)`; nil bounds are open.
-public struct KeyRange: Sendable, Equatable {
-    public var lowerBound: [UInt8]?
-    public var upperBound: [UInt8]?
-    public init(from lowerBound: [UInt8]? = nil, to upperBound: [UInt8]? = nil) {
-        self.lowerBound = lowerBound
-        self.upperBound = upperBound
-    }
-    /// Every key.
-    public static let all = KeyRange()
-    /// Keys that start with `prefix`.
-    public static func prefix(_ prefix: [UInt8]) -> KeyRange {
-        var upper = prefix
-        while let last = upper.last, last == 0xFF { upper.removeLast() }
-        if upper.isEmpty { return KeyRange(from: prefix, to: nil) }
-        upper[upper.count - 1] += 1
-        return KeyRange(from: prefix, to: upper)
     }
 }
 

@@ -159,7 +159,7 @@ public enum StoreChecker {
                 // Every key in exactly one partition: per-partition scans partition the full scan.
                 var perPartition = 0
                 for p in stats {
-                    let inRange = try table.scan(range: KeyRange(from: p.lowerBound.isEmpty ? nil : p.lowerBound, to: p.upperBound))
+                    let inRange = try table.scan(range: KeyRange(lower: p.lowerBound, upper: p.upperBound))
                     perPartition += inRange.count
                     for kv in inRange where kv.key.lexicographicallyPrecedes(p.lowerBound) || p.upperBound.map({ !kv.key.lexicographicallyPrecedes($0) }) == true {
                         problems.append("table \(name): partition \(p.id) returned \(formatKey(kv.key)) outside its range")

@@ -17,6 +17,11 @@ public struct PartitionID: Sendable, Hashable, Comparable, CustomStringConvertib
 /// A half-open key range `[lower, upper)` over byte-string keys ordered as unsigned bytes.
 /// An empty `lower` is minus infinity; a `nil` `upper` is plus infinity.
 ///
+/// The one key range of Augur: the planner's partitions and histories, and the engine's
+/// `Table.scan(range:)` (module `Augur` re-exports it under the same name). The engine's users
+/// write it as `KeyRange(from:to:)`, `lowerBound`, `upperBound` and `prefix(_:)`, where a nil
+/// lower bound means the same as an empty one (the empty key is the smallest).
+///
 /// Thread-safety: immutable value type, `Sendable`.
 public struct KeyRange: Sendable, Hashable, CustomStringConvertible {
     /// Inclusive lower bound; empty means minus infinity.
@@ -30,8 +35,34 @@ public struct KeyRange: Sendable, Hashable, CustomStringConvertible {
         self.upper = upper
     }
 
+    /// Creates `[lowerBound, upperBound)`; a nil bound is open.
+    public init(from lowerBound: [UInt8]? = nil, to upperBound: [UInt8]? = nil) {
+        self.init(lower: lowerBound ?? [], upper: upperBound)
+    }
+
+    /// `lower` as an optional: nil when the range is open below (`lower` is empty).
+    public var lowerBound: [UInt8]? {
+        get { lower.isEmpty ? nil : lower }
+        set { lower = newValue ?? [] }
+    }
+
+    /// `upper` under the name the engine's scan API uses; nil when open above.
+    public var upperBound: [UInt8]? {
+        get { upper }
+        set { upper = newValue }
+    }
+
     /// The whole key space `[−∞, +∞)`.
     public static let all = KeyRange(lower: [], upper: nil)
+
+    /// The keys that start with `prefix`.
+    public static func prefix(_ prefix: [UInt8]) -> KeyRange {
+        var upper = prefix
+        while let last = upper.last, last == 0xFF { upper.removeLast() }
+        if upper.isEmpty { return KeyRange(from: prefix, to: nil) }
+        upper[upper.count - 1] += 1
+        return KeyRange(from: prefix, to: upper)
+    }
 
     /// Whether the range holds at least one key (`lower < upper`).
     public var isNonEmpty: Bool { KeyOrder.less(lower, upper) }

@@ -1,4 +1,5 @@
 import Augur
+import AugurPlanner
 
 /// The in-memory model the randomized tests compare the engine against: a sorted map per table.
 public struct ModelStore: Sendable, Equatable {

@@ -86,7 +86,7 @@ import Synchronization
         #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(kind): contents differ from the model")
         // Every key is in exactly one partition: each partition's records lie in its range.
         for p in parts {
-            let inRange = try table.scan(range: KeyRange(from: p.lowerBound.isEmpty ? nil : p.lowerBound, to: p.upperBound))
+            let inRange = try table.scan(range: KeyRange(lower: p.lowerBound, upper: p.upperBound))
             #expect(inRange.allSatisfy { !$0.key.lexicographicallyPrecedes(p.lowerBound) })
         }
         try engine.close()
