@@ -73,7 +73,7 @@ public struct EngineRun: Sendable, Equatable, Decodable {
         }
     }
 
-    /// The load phase before the run (`LoadSummary`): records inserted, in how long.
+    /// The load phase before the run (`LoadPhaseSummary`): records inserted, in how long.
     public struct LoadPhase: Sendable, Equatable, Decodable {
         public var records: Int?
         /// Unit: s.

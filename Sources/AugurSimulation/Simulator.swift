@@ -21,7 +21,7 @@ import AugurStats
 public final class Simulator {
     public let options: SimulationOptions
     public let policy: PlannerPolicy
-    let profile: RateProfile
+    let profile: LoadTrace
     let load: KeySpaceLoad
     let planner: Planner
     let validator: PlanValidator
@@ -64,7 +64,7 @@ public final class Simulator {
         self.options = options
         self.policy = policy
         let used = options.rows.map { Array(rows.prefix($0)) } ?? rows
-        profile = RateProfile(rows: used, secondsPerRow: options.secondsPerRow,
+        profile = LoadTrace(rows: used, secondsPerRow: options.secondsPerRow,
                               peakOpsPerSecond: options.peakMultiple * options.capacity.opsPerSecond)
         load = KeySpaceLoad(options: options)
         planner = Planner(policy: policy, splitsBySize: options.splitsBySize)

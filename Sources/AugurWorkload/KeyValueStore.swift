@@ -43,8 +43,10 @@ public struct ReshardEvent: Sendable, Codable, Equatable {
     }
 }
 
-/// The engine's forecast of the load for the interval just ended, with its prediction band.
-public struct ForecastPoint: Sendable, Codable, Equatable {
+/// The engine's forecast of the load for the interval just ended, with its prediction band
+/// (JSON `forecast` of a series sample). Not AugurPlanner's `ForecastPoint`, which is one step
+/// ahead of a forecast with only the bands' upper bounds.
+public struct IntervalForecast: Sendable, Codable, Equatable {
     /// Predicted operations per second.
     public var predicted: Double
     public var lower: Double
@@ -74,7 +76,7 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     /// The engine's own forecast error so far (mean absolute percentage error, 0...∞).
     public var forecastError: Double?
     /// Forecast for the interval just ended.
-    public var forecast: ForecastPoint?
+    public var forecast: IntervalForecast?
     /// Events since the previous call.
     public var events: [ReshardEvent]
     /// Operations per second one partition takes before it counts as saturated, as the engine
@@ -92,7 +94,7 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,
-                forecastError: Double? = nil, forecast: ForecastPoint? = nil, events: [ReshardEvent] = []) {
+                forecastError: Double? = nil, forecast: IntervalForecast? = nil, events: [ReshardEvent] = []) {
         self.partitions = partitions
         self.splits = splits
         self.merges = merges

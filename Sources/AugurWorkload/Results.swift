@@ -13,13 +13,13 @@ public struct IntervalSample: Sendable, Codable, Equatable {
     public var errors: Int
     public var partitions: Int?
     public var reshardsInFlight: Int?
-    public var forecast: ForecastPoint?
+    public var forecast: IntervalForecast?
     /// True for intervals inside the warm-up.
     public var warmup: Bool
 
     public init(seconds: Double, opsPerSecond: Double, perOperation: [String: Double] = [:], p50Microseconds: Double? = nil,
                 p99Microseconds: Double? = nil, targetRate: Double? = nil, errors: Int = 0, partitions: Int? = nil,
-                reshardsInFlight: Int? = nil, forecast: ForecastPoint? = nil, warmup: Bool = false) {
+                reshardsInFlight: Int? = nil, forecast: IntervalForecast? = nil, warmup: Bool = false) {
         self.seconds = seconds
         self.opsPerSecond = opsPerSecond
         self.perOperation = perOperation
@@ -110,7 +110,9 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     }
 }
 
-public struct LoadSummary: Sendable, Codable, Equatable {
+/// The load phase before a run (`Runner.load`, JSON `load`): records inserted, in how long.
+/// (Not AugurStats' `LoadSummary`, which summarises a key histogram's load.)
+public struct LoadPhaseSummary: Sendable, Codable, Equatable {
     public var records: Int
     public var seconds: Double
     public var recordsPerSecond: Double
@@ -163,7 +165,7 @@ public struct RunResult: Sendable, Codable, Equatable {
     public var partitions: PartitionSummary
     public var series: [IntervalSample]
     public var events: [ReshardEvent]
-    public var load: LoadSummary?
+    public var load: LoadPhaseSummary?
     /// Free-form notes (e.g. which policy was used).
     public var notes: [String] = []
     /// The partition policy the run asked the engine for (nil: not recorded, e.g. a runner

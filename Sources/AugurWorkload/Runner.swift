@@ -282,9 +282,9 @@ public final class WorkloadRunner: @unchecked Sendable {
 
     /// Inserts key numbers `0..<spec.recordCount` in batches of `batchSize`, split across the
     /// configured threads, then flushes.
-    public func load(batchSize: Int = 1000) throws -> LoadSummary {
+    public func load(batchSize: Int = 1000) throws -> LoadPhaseSummary {
         let n = spec.recordCount
-        guard n > 0 else { return LoadSummary(records: 0, seconds: 0, recordsPerSecond: 0) }
+        guard n > 0 else { return LoadPhaseSummary(records: 0, seconds: 0, recordsPerSecond: 0) }
         let started = clock.nanoseconds()
         let threads = Swift.min(config.threads, Int(Swift.max(1, n / UInt64(batchSize))))
         let failure = Mutex<String?>(nil)
@@ -313,7 +313,7 @@ public final class WorkloadRunner: @unchecked Sendable {
         if stop.isSet { throw WorkloadRunError.interrupted }
         try store.flush()
         let seconds = Double(clock.nanoseconds() - started) / 1e9
-        return LoadSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
+        return LoadPhaseSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
     }
 
     /// Runs the measured workload (after `load()` when the workload needs preloaded records).

@@ -90,9 +90,10 @@ public enum KeyDistribution: Sendable, Equatable {
     }
 }
 
-/// Hashed keys scatter consecutive key numbers across the key space (YCSB's default
-/// `insertorder=hashed`); ordered keys keep them adjacent.
-public enum KeyOrder: String, Sendable, Codable, CaseIterable {
+/// How key numbers are laid out over the key space (`--key-order`, JSON `keyOrder`): hashed
+/// keys scatter consecutive key numbers across it (YCSB's default `insertorder=hashed`);
+/// ordered keys keep them adjacent. (Not AugurPlanner's `KeyOrder`, which compares keys.)
+public enum KeyLayout: String, Sendable, Codable, CaseIterable {
     case hashed, ordered
 }
 
@@ -119,7 +120,7 @@ public struct WorkloadSpec: Sendable, Equatable {
     public var keySpace: UInt64
     public var keySize = 16
     public var valueSize = 100
-    public var keyOrder: KeyOrder = .hashed
+    public var keyOrder: KeyLayout = .hashed
     /// Scan lengths are uniform in 1...maxScanLength (YCSB E: 100).
     public var maxScanLength = 100
 

@@ -52,7 +52,7 @@ struct ReportTests {
         }, store: { s, _ in
             s.serviceNanoseconds = 5_000
             s.partitionsAt = { ns in ns < 4_000_000_000 ? 1 : 2 }
-            if forecast { s.forecastAt = { ns in ForecastPoint(predicted: 250, lower: 150, upper: 350) } }
+            if forecast { s.forecastAt = { ns in IntervalForecast(predicted: 250, lower: 150, upper: 350) } }
         }).0
     }
 

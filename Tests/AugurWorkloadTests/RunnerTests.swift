@@ -276,7 +276,7 @@ struct RunnerTests {
             c.seed = seed
         }, store: { s, _ in
             s.partitionsAt = { ns in ns < 3_000_000_000 ? 1 : ns < 7_000_000_000 ? 3 : 2 }
-            s.forecastAt = { _ in ForecastPoint(predicted: 220, lower: 180, upper: 260) }
+            s.forecastAt = { _ in IntervalForecast(predicted: 220, lower: 180, upper: 260) }
         })
         #expect(result.partitions.atStart == 1)
         #expect(result.partitions.atEnd == 2)

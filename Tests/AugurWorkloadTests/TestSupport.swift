@@ -59,7 +59,7 @@ final class MemoryStore: KeyValueStore, @unchecked Sendable {
     var stallNanoseconds: UInt64 = 0
     /// Partition count as a function of the clock (nil: none reported).
     var partitionsAt: (@Sendable (UInt64) -> Int)? = nil
-    var forecastAt: (@Sendable (UInt64) -> ForecastPoint)? = nil
+    var forecastAt: (@Sendable (UInt64) -> IntervalForecast)? = nil
     var failEveryNth = 0
     private var lastPartitions: Int? = nil
     private var opNumber = 0

@@ -108,7 +108,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         var m = PartitionMetrics(partitions: c.partitions, splits: c.splits, merges: c.merges, moves: c.moves,
                                 bytesMoved: Int64(c.bytesMoved), reshardsInFlight: c.reshardsInFlight,
                                 overloadSeconds: c.overloadSeconds, forecastError: c.forecastError,
-                                forecast: c.forecast.map { ForecastPoint(predicted: $0.point, lower: $0.lower, upper: $0.upper) },
+                                forecast: c.forecast.map { IntervalForecast(predicted: $0.point, lower: $0.lower, upper: $0.upper) },
                                 events: events)
         m.bytesShared = Int64(c.bytesShared)
         m.measuredCapacity = c.measuredCapacity

@@ -250,7 +250,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
 
     log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed); policy \(policy.rawValue)")
-    var load: LoadSummary? = nil
+    var load: LoadPhaseSummary? = nil
     if scenario.load {
         log("augur-load: loading \(scenario.spec.recordCount) records…")
         load = try runner.load(batchSize: scenario.loadBatchSize)

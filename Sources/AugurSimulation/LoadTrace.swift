@@ -1,9 +1,11 @@
 /// Total table load over time, from a series of rows (e.g. a CSV column), scaled so the
 /// largest row equals `peakOpsPerSecond`; linearly interpolated between rows, each row lasting
-/// `secondsPerRow`.
+/// `secondsPerRow`, and held at the last row after the end. (Not AugurWorkload's
+/// `RateProfile`, the shapes of a benchmark's target rate; its `ReplayCurve` is the nearest
+/// kin but wraps around at the end and may map the minimum to a low rate.)
 ///
 /// Thread-safety: immutable value type, `Sendable`.
-public struct RateProfile: Sendable {
+public struct LoadTrace: Sendable {
     /// The raw rows.
     public let rows: [Double]
     /// Simulated seconds per row. Unit: s.
