@@ -63,7 +63,8 @@ let package = Package(
         ),
         // Workloads (YCSB, distributions, rate profiles), runner, latencies, report; knows only
         // the small KeyValueStore protocol, so the same workload runs against Augur and peers.
-        .target(name: "AugurWorkload", dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+        // AugurForecast (pure) only for its CSV reader, CSVSeries, which replay profiles use.
+        .target(name: "AugurWorkload", dependencies: ["AugurForecast", .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/AugurWorkload"),
         // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
         .target(name: "AugurLoadCLI",
@@ -120,7 +121,7 @@ let package = Package(
                     path: "Tests/AugurCrashTests"),
         // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
         .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "AugurSys", "AugurTestSupport"], path: "Tests/AugurToolTests"),
-        .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI"], path: "Tests/AugurWorkloadTests"),
+        .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
         .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],

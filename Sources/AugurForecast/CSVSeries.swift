@@ -1,32 +1,36 @@
-/// Reads one numeric column out of CSV text (header row first). Pure: the caller reads the
-/// file. Handles the simple CSV the engine exports — comma-separated, optional surrounding
-/// quotes and whitespace, `\n` or `\r\n` line ends — not embedded commas or newlines in quotes.
+/// Reads one numeric column out of CSV text (header row first): the one CSV reader of Augur,
+/// for `augur forecast`, `augur simulate` and augur-load's replay profile. Pure: the caller
+/// reads the file and names it, so errors can say where the bad value is. Handles the simple
+/// CSV the engine exports — comma-separated, optional surrounding quotes and whitespace, `\n`,
+/// `\r\n` or `\r` line ends, blank lines skipped — not embedded commas or newlines in quotes.
 ///
 /// Thread-safety: stateless; safe from any thread.
 public enum CSVSeries {
-    /// The values of column `column`, in row order. Blank lines are skipped.
-    /// Throws `.emptySeries` (no header or no data rows), `.unknownColumn`, `.unparsableValue`
-    /// or `.nonFinite` (a NaN/∞ cell; `index` is the 0-based data row).
-    public static func column(named column: String, in text: String) throws(ForecastError) -> [Double] {
-        var lines = text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
-            .map { $0.trimmingTrailingCarriageReturn() }
-            .filter { !$0.allSatisfy(\.isWhitespace) }
-        guard !lines.isEmpty else { throw .emptySeries }
-        let header = cells(lines.removeFirst())
-        guard let index = header.firstIndex(of: column) else {
-            throw .unknownColumn(name: column, available: header)
-        }
-        guard !lines.isEmpty else { throw .emptySeries }
+    /// The values of column `column`, in row order. `file` names the text in errors (a path).
+    /// Throws `.noData` (no header or no data rows), `.unknownColumn`, or `.badValue` for a
+    /// cell that is missing, not a number, or NaN/∞ (with its 1-based line in the file).
+    public static func column(named column: String, in text: String, file: String) throws(CSVError) -> [Double] {
+        var index: Int? = nil
         var values: [Double] = []
-        values.reserveCapacity(lines.count)
-        for (row, line) in lines.enumerated() {
+        var lineNumber = 0
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            lineNumber += 1
+            if line.allSatisfy(\.isWhitespace) { continue }
             let fields = cells(line)
-            guard index < fields.count, let value = Double(fields[index]) else {
-                throw .unparsableValue(row: row + 1, text: index < fields.count ? fields[index] : "")
+            guard let index else {
+                guard let found = fields.firstIndex(of: column) else {
+                    throw .unknownColumn(file: file, name: column, available: fields)
+                }
+                index = found
+                continue
             }
-            guard value.isFinite else { throw .nonFinite(index: row, value: value) }
+            let cell = index < fields.count ? fields[index] : ""
+            guard let value = Double(cell), value.isFinite else {
+                throw .badValue(file: file, line: lineNumber, column: column, text: cell)
+            }
             values.append(value)
         }
+        guard !values.isEmpty else { throw .noData(file: file) }
         return values
     }
 
@@ -41,8 +45,27 @@ public enum CSVSeries {
     }
 }
 
-private extension Substring {
-    func trimmingTrailingCarriageReturn() -> Substring {
-        last == "\r" ? dropLast() : self
+/// Every way `CSVSeries` rejects its input. Each case names the file, and where a value is
+/// at fault its line and text, so a caller prints `description` to a user as is.
+///
+/// Thread-safety: a plain value; `Sendable`.
+public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The text has no header row, or a header and no data rows.
+    case noData(file: String)
+    /// The column is not in the header row; `available` lists the header's columns.
+    case unknownColumn(file: String, name: String, available: [String])
+    /// A data row's cell is missing (`text` empty), not a number, or NaN/∞. `line` is its
+    /// 1-based line in the file (header and blank lines counted).
+    case badValue(file: String, line: Int, column: String, text: String)
+
+    public var description: String {
+        switch self {
+        case let .noData(file):
+            "\(file) has no data rows"
+        case let .unknownColumn(file, name, available):
+            "column \"\(name)\" not found in \(file); available columns: \(available.joined(separator: ", "))"
+        case let .badValue(file, line, column, text):
+            "\(file) line \(line), column \"\(column)\": \"\(text)\" is not a finite number"
+        }
     }
 }

@@ -1,4 +1,5 @@
-/// Every way bad input can be rejected by AugurForecast.
+/// Every way bad input can be rejected by AugurForecast's models and backtest (the CSV
+/// reader, `CSVSeries`, throws `CSVError`).
 ///
 /// Each case names the offending value and the limit it broke, so a caller can print
 /// `description` to a user as is. The library never traps on bad input: it throws one
@@ -10,15 +11,11 @@ public enum ForecastError: Error, Sendable, Equatable, CustomStringConvertible {
     case emptySeries
     /// An observation is NaN or infinite. `index` is its 0-based position in the series.
     case nonFinite(index: Int, value: Double)
-    /// A CSV cell could not be read as a number. `row` is the 1-based data row (header excluded).
-    case unparsableValue(row: Int, text: String)
     /// A seasonal period needs more observations than the series has. `count` is the number
     /// of observations available for the purpose that needed the period.
     case periodTooLong(period: Int, count: Int)
     /// A seasonal period is shorter than `minimum` observations.
     case periodTooShort(period: Int, minimum: Int)
-    /// A CSV column name is not in the header.
-    case unknownColumn(name: String, available: [String])
     /// A model name that is neither a member nor `ensemble` (`Backtest.run(…model:)`).
     case unknownModel(name: String, available: [String])
     /// The forecast horizon is outside `minimum...maximum` steps.
@@ -38,14 +35,10 @@ public enum ForecastError: Error, Sendable, Equatable, CustomStringConvertible {
             return "the series is empty: at least one observation is needed"
         case let .nonFinite(index, value):
             return "observation at index \(index) (0-based) is \(value); only finite numbers can be forecast"
-        case let .unparsableValue(row, text):
-            return "data row \(row): '\(text)' is not a number"
         case let .periodTooLong(period, count):
             return "seasonal period \(period) is too long: only \(count) observations are available"
         case let .periodTooShort(period, minimum):
             return "seasonal period \(period) is too short: the minimum is \(minimum)"
-        case let .unknownColumn(name, available):
-            return "unknown column '\(name)'; available columns: \(available.joined(separator: ", "))"
         case let .unknownModel(name, available):
             return "unknown model '\(name)'; available models: \(available.joined(separator: ", "))"
         case let .invalidHorizon(horizon, minimum, maximum):

@@ -1,3 +1,4 @@
+import AugurForecast
 import Foundation
 
 /// Target operation rate over time, in operations per second across all runner threads.
@@ -72,7 +73,7 @@ public enum RateProfile: Sendable, Equatable {
             if high < low { throw .invalidOption(name: "peak-rate", value: formatNumber(high), reason: "must be at least --rate (\(formatNumber(low)))") }
             try positive("period", p)
         case .replay(let c):
-            if c.rates.isEmpty { throw .emptyCSV(path: c.source) }
+            if c.rates.isEmpty { throw .csv(.noData(file: c.source)) }
             if c.rates.allSatisfy({ $0 == 0 }) { throw .invalidRate(name: "peak-rate", value: 0) }
             if let bad = c.rates.first(where: { !($0 >= 0 && $0 <= WorkloadLimits.maxRate) }) { throw .invalidRate(name: "peak-rate", value: bad) }
             try positive("row-seconds", c.secondsPerRow)
@@ -135,7 +136,12 @@ public struct ReplayCurve: Sendable, Equatable {
         if isDirectory.boolValue { throw .unreadableFile(path: path, reason: "is a directory") }
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "permission denied or I/O error") }
         let text = String(decoding: data, as: UTF8.self)
-        var values = try CSVColumn.values(of: column, in: text, path: path)
+        var values: [Double]
+        do throws(CSVError) {
+            values = try CSVSeries.column(named: column, in: text, file: path)
+        } catch {
+            throw .csv(error)
+        }
         if startRow > 0 { values = Array(values.dropFirst(startRow)) }
         if let rows { values = Array(values.prefix(rows)) }
         if let seconds = scaledOverSeconds, seconds.isFinite, seconds > 0 {
@@ -144,7 +150,7 @@ public struct ReplayCurve: Sendable, Equatable {
             let played = (Swift.min(seconds, 2 * WorkloadLimits.maxSeconds) / secondsPerRow).rounded(.up) + 1
             values = Array(values.prefix(Int(played)))
         }
-        if values.isEmpty { throw .emptyCSV(path: path) }
+        if values.isEmpty { throw .csv(.noData(file: path)) }
         let hi = values.max()!, lo = values.min()!
         let rates: [Double]
         if let lowRate, hi > lo {
@@ -155,42 +161,6 @@ public struct ReplayCurve: Sendable, Equatable {
             throw .invalidOption(name: "column", value: column, reason: "has no positive values to scale to a rate")
         }
         return ReplayCurve(rates: rates, secondsPerRow: secondsPerRow, source: path, column: column)
-    }
-}
-
-/// Minimal CSV column reader: comma-separated, header row first, optional quotes and spaces
-/// around cells, `\n` or `\r\n` line ends; blank lines skipped.
-public enum CSVColumn {
-    public static func values(of column: String, in text: String, path: String) throws(WorkloadError) -> [Double] {
-        var lines = text.split(whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
-            .filter { !$0.allSatisfy(\.isWhitespace) }
-        guard !lines.isEmpty else { throw .emptyCSV(path: path) }
-        let header = cells(lines.removeFirst())
-        guard let index = header.firstIndex(of: column) else {
-            throw .missingColumn(column: column, path: path, available: header)
-        }
-        guard !lines.isEmpty else { throw .emptyCSV(path: path) }
-        var out: [Double] = []
-        out.reserveCapacity(lines.count)
-        for (row, line) in lines.enumerated() {
-            let fields = cells(line)
-            let text = index < fields.count ? fields[index] : ""
-            guard let v = Double(text), v.isFinite else {
-                throw .badCSVValue(path: path, row: row + 1, column: column, text: text)
-            }
-            out.append(v)
-        }
-        return out
-    }
-
-    static func cells(_ line: Substring) -> [String] {
-        line.split(separator: ",", omittingEmptySubsequences: false).map { cell in
-            var s = Substring(cell)
-            while let f = s.first, f.isWhitespace { s.removeFirst() }
-            while let l = s.last, l.isWhitespace { s.removeLast() }
-            if s.count >= 2, s.first == "\"", s.last == "\"" { s = s.dropFirst().dropLast() }
-            return String(s)
-        }
     }
 }
 

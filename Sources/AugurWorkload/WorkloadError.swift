@@ -1,3 +1,5 @@
+import AugurForecast
+
 /// Every error the workload module reports for bad input. Each message names the offending
 /// value and what would have been accepted, so the command line can print it as is.
 public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -11,9 +13,8 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidOption(name: String, value: String, reason: String)
     case fileNotFound(path: String)
     case unreadableFile(path: String, reason: String)
-    case missingColumn(column: String, path: String, available: [String])
-    case badCSVValue(path: String, row: Int, column: String, text: String)
-    case emptyCSV(path: String)
+    /// A replay CSV without the column, with a bad value, or with no data rows (to replay).
+    case csv(CSVError)
     /// The engine has no such partitioning policy yet.
     case unsupportedPolicy(policy: String, engine: String, supported: [String])
     /// The engine is not built into this binary (LMDB and RocksDB live in Benchmarks/Peers).
@@ -37,12 +38,8 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
             "file not found: \(path)"
         case .unreadableFile(let path, let reason):
             "cannot read \(path): \(reason)"
-        case .missingColumn(let column, let path, let available):
-            "column \"\(column)\" not found in \(path); available columns: \(available.joined(separator: ", "))"
-        case .badCSVValue(let path, let row, let column, let text):
-            "\(path) row \(row), column \"\(column)\": \"\(text)\" is not a finite number"
-        case .emptyCSV(let path):
-            "\(path) has no data rows"
+        case .csv(let error):
+            error.description
         case .unsupportedPolicy(let policy, let engine, let supported):
             "partition policy \"\(policy)\" is not available in \(engine) yet (supported: \(supported.joined(separator: ", "))); the engine has no \(policy) partitioner to drive"
         case .unknownEngine(let name, let available, let hint):

@@ -71,6 +71,8 @@ struct BacktestTests {
 
     @Test func csvColumnIsReadWithQuotesSpacesAndCRLF() throws {
         let text = "time, \"ops\" ,other\r\n1, 10.5 ,x\r\n2,\"11\",y\r\n\r\n3,-2e3,z\r\n"
-        #expect(try CSVSeries.column(named: "ops", in: text) == [10.5, 11, -2000])
+        #expect(try CSVSeries.column(named: "ops", in: text, file: "t.csv") == [10.5, 11, -2000])
+        let oldMac = "time, \"ops\" ,other\r1, 10.5 ,x\r2,\"11\",y\r\r3,-2e3,z\r"
+        #expect(try CSVSeries.column(named: "ops", in: oldMac, file: "t.csv") == [10.5, 11, -2000])
     }
 }

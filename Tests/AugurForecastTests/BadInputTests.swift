@@ -14,8 +14,6 @@ struct BadInputTests {
         #expect(throws: ForecastError.emptySeries) { try Backtest.run(series: [], options: Self.options, originCount: 1) }
         let ensemble = try ForecastEnsemble(options: Self.options)
         #expect(throws: ForecastError.emptySeries) { try ensemble.forecast() }
-        #expect(throws: ForecastError.emptySeries) { try CSVSeries.column(named: "x", in: "") }
-        #expect(throws: ForecastError.emptySeries) { try CSVSeries.column(named: "x", in: "x\n") }
     }
 
     @Test func nonFiniteValuesNameTheirIndex() throws {
@@ -31,12 +29,6 @@ struct BadInputTests {
         try ensemble.observe(1)
         #expect(throws: ForecastError.nonFinite(index: 1, value: .infinity)) { try ensemble.observe(.infinity) }
         #expect(ensemble.observationCount == 1)   // the bad value changed nothing
-        do {
-            _ = try CSVSeries.column(named: "v", in: "v\n1\nnan\n")
-            Issue.record("NaN cell accepted")
-        } catch {
-            guard case .nonFinite(index: 1, _) = error else { Issue.record("wrong error \(error)"); return }
-        }
     }
 
     @Test func periodLongerThanTheData() {
@@ -53,16 +45,37 @@ struct BadInputTests {
         }
     }
 
-    @Test func unknownColumnListsTheAvailableOnes() {
-        #expect(throws: ForecastError.unknownColumn(name: "load", available: ["time", "ops"])) {
-            try CSVSeries.column(named: "load", in: "time,ops\n1,2\n")
-        }
+    @Test func csvWithoutDataRows() {
+        #expect(throws: CSVError.noData(file: "a.csv")) { try CSVSeries.column(named: "x", in: "", file: "a.csv") }
+        #expect(throws: CSVError.noData(file: "a.csv")) { try CSVSeries.column(named: "x", in: "x\n", file: "a.csv") }
+        #expect(throws: CSVError.noData(file: "a.csv")) { try CSVSeries.column(named: "x", in: "\n \r\nx\n\n", file: "a.csv") }
     }
 
-    @Test func unparsableCell() {
-        #expect(throws: ForecastError.unparsableValue(row: 2, text: "abc")) {
-            try CSVSeries.column(named: "ops", in: "time,ops\n1,2\n2,abc\n")
+    @Test func unknownColumnListsTheAvailableOnes() {
+        #expect(throws: CSVError.unknownColumn(file: "a.csv", name: "load", available: ["time", "ops"])) {
+            try CSVSeries.column(named: "load", in: "time,ops\n1,2\n", file: "a.csv")
         }
+        #expect(CSVError.unknownColumn(file: "a.csv", name: "x", available: ["a", "b"]).description
+            == "column \"x\" not found in a.csv; available columns: a, b")
+    }
+
+    /// A bad cell names its line in the file (header and blank lines counted), its column and
+    /// its text; a missing cell, NaN and infinity are bad cells too.
+    @Test func badCellsNameFileLineAndValue() {
+        #expect(throws: CSVError.badValue(file: "a.csv", line: 4, column: "ops", text: "abc")) {
+            try CSVSeries.column(named: "ops", in: "time,ops\n1,2\n\n2,abc\n", file: "a.csv")
+        }
+        #expect(throws: CSVError.badValue(file: "a.csv", line: 3, column: "v", text: "nan")) {
+            try CSVSeries.column(named: "v", in: "v\r\n1\r\nnan\r\n", file: "a.csv")
+        }
+        #expect(throws: CSVError.badValue(file: "a.csv", line: 3, column: "v", text: "inf")) {
+            try CSVSeries.column(named: "v", in: "v\r1\rinf\r", file: "a.csv")
+        }
+        #expect(throws: CSVError.badValue(file: "a.csv", line: 2, column: "v", text: "")) {
+            try CSVSeries.column(named: "v", in: "t,v\n1\n", file: "a.csv")
+        }
+        #expect(CSVError.badValue(file: "a.csv", line: 4, column: "ops", text: "abc").description
+            == "a.csv line 4, column \"ops\": \"abc\" is not a finite number")
     }
 
     @Test func invalidHorizonAndOrigins() throws {
@@ -135,6 +148,5 @@ struct BadInputTests {
     @Test func errorDescriptionsNameValueAndLimit() {
         #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("5000"))
         #expect(ForecastError.periodTooLong(period: 5000, count: 4032).description.contains("4032"))
-        #expect(ForecastError.unknownColumn(name: "x", available: ["a", "b"]).description.contains("a, b"))
     }
 }

@@ -67,6 +67,14 @@ struct ArgumentTests {
         #expect(failure(["--profile", "replay", "--csv", path, "--column", "demand_mw", "--peak-rate", "100"]) == nil)
     }
 
+    @Test("bad CSV value names the file, line and value") func badCSVValue() throws {
+        let path = NSTemporaryDirectory() + "augur-load-bad-\(getpid()).csv"
+        try "demand_mw,other\n100,1\n\n2O0,2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        expectFailure(["--profile", "replay", "--csv", path, "--column", "demand_mw", "--peak-rate", "100"],
+                      "\(path) line 4, column \"demand_mw\": \"2O0\" is not a finite number")
+    }
+
     @Test("other bad values") func otherBadValues() {
         expectFailure(["--distribution", "pareto"], "unknown key distribution \"pareto\"")
         expectFailure(["--profile", "sawtooth", "--rate", "10"], "unknown rate profile \"sawtooth\"")

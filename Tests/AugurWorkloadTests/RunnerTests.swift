@@ -1,3 +1,4 @@
+import AugurForecast
 @testable import AugurWorkload
 import Foundation
 import Testing
@@ -127,7 +128,7 @@ struct RateProfileTests {
         let curve = try ReplayCurve.load(path: path, column: "passengers", secondsPerRow: 0.5, peakRate: 800, rows: 48)
         #expect(curve.rates.count == 48)
         #expect(abs((curve.rates.max() ?? 0) - 800) < 1e-9)
-        let values = try CSVColumn.values(of: "passengers", in: String(contentsOfFile: path, encoding: .utf8), path: path)
+        let values = try CSVSeries.column(named: "passengers", in: String(contentsOfFile: path, encoding: .utf8), file: path)
         let peak = values.prefix(48).max()!
         // Rows are 0.5 s apart, so each 1 s bucket holds the trapezoids of two segments.
         try checkDelivered(.replay(curve), seconds: 24) { a, b in

@@ -66,7 +66,7 @@ public struct ForecastCommand: ParsableCommand {
             throw CommandFailure("cannot read --csv '\(csv)': \(Self.reason(error))")
         }
         do {
-            let series = try CSVSeries.column(named: column, in: text)
+            let series = try CSVSeries.column(named: column, in: text, file: csv)
             var options = ForecastOptions()
             options.horizon = horizon
             options.seasonalPeriods = period
@@ -74,6 +74,8 @@ public struct ForecastCommand: ParsableCommand {
             try write(report, to: output)
             printSummary(report, count: series.count)
             if !Self.maseDefined(report) { throw ExitCode(Self.undefinedScoreExitCode) }
+        } catch let error as CSVError {
+            throw CommandFailure("\(error)")
         } catch let error as ForecastError {
             throw CommandFailure("\(csv): \(error)")
         }

@@ -159,9 +159,9 @@ public struct SimulateCommand: ParsableCommand {
         }
         let series: [Double]
         do {
-            series = try CSVSeries.column(named: column, in: text)
+            series = try CSVSeries.column(named: column, in: text, file: csv)
         } catch {
-            throw CommandFailure("\(csv): \(error)")
+            throw CommandFailure("\(error)")
         }
         guard (series.max() ?? 0) > 0 else { throw CommandFailure("\(csv): column '\(column)' has no positive value") }
         let options = makeOptions()
