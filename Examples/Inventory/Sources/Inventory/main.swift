@@ -51,7 +51,10 @@ do {
     let total = try reopened.scan().reduce(0) { $0 + quantity(String(decoding: $1.value, as: UTF8.self)) }
     try check(total == 10_000, "total stock \(total), expected 10000")
     try check(try reopened.get("sku-00002").map(quantity) == 14, "transfer lost")
-    try check(try reopened.partitionStats().count == 2, "expected two partitions after the split")
+    // The predictive policy may split the table further on its own: the split asked for must
+    // be there, not necessarily alone.
+    let bounds = try reopened.partitionStats().map { String(decoding: $0.lowerBound, as: UTF8.self) }
+    try check(bounds.contains("sku-00500"), "expected a partition starting at sku-00500 after the split, found \(bounds)")
 
     // Bad input is a typed error naming the value and the limit, not a crash.
     do {
