@@ -35,7 +35,7 @@ let package = Package(
         // The only Swift module that calls libc, liburing and libnuma.
         .target(
             name: "AugurSys",
-            dependencies: ["CAugurSys", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CAugurSys", "AugurStats", .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/AugurSys"
         ),
         // Pure: workload telemetry (key histograms, workload vectors, rolling windows, sketches).
@@ -64,7 +64,7 @@ let package = Package(
         // Workloads (YCSB, distributions, rate profiles), runner, latencies, report; knows only
         // the small KeyValueStore protocol, so the same workload runs against Augur and peers.
         // AugurForecast (pure) only for its CSV reader, CSVSeries, which replay profiles use.
-        .target(name: "AugurWorkload", dependencies: ["AugurForecast", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        .target(name: "AugurWorkload", dependencies: ["AugurStats", "AugurForecast", .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/AugurWorkload"),
         // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
         .target(name: "AugurLoadCLI",
@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
         // Crash-recovery and fault-injection harness (issue 8): the logic is a library so the
         // tests drive it in process; the executable adds the command line and the child mode.
-        .target(name: "AugurCrashHarness", dependencies: ["Augur", "AugurSys"], path: "Sources/AugurCrashHarness"),
+        .target(name: "AugurCrashHarness", dependencies: ["Augur", "AugurSys", "AugurStats"], path: "Sources/AugurCrashHarness"),
         .executableTarget(
             name: "augur-crash",
             dependencies: ["AugurCrashHarness", "Augur", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -86,12 +86,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "range-copy-bench",
-            dependencies: ["AugurSys"],
+            dependencies: ["AugurSys", "AugurStats"],
             path: "Benchmarks/RangeCopyBench"
         ),
         .executableTarget(
             name: "augur-forecast-bench",
-            dependencies: ["AugurForecast", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AugurForecast", "AugurSys", "AugurStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/AugurForecastBench"
         ),
         // Key-distribution forecast (issue 16 part 3) scored on augur-load's hotspot workloads.
@@ -109,28 +109,28 @@ let package = Package(
         // harness uses them too); this target holds the in-memory model and test helpers.
         .target(
             name: "AugurTestSupport",
-            dependencies: ["Augur", "AugurSys", "AugurPlanner"],
+            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner"],
             path: "Tests/AugurTestSupport"
         ),
         .testTarget(
             name: "AugurSysTests",
-            dependencies: ["AugurSys", "AugurTestSupport"],
+            dependencies: ["AugurSys", "AugurStats", "AugurTestSupport"],
             path: "Tests/AugurSysTests"
         ),
-        .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "augur-crash"],
+        .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "AugurStats", "augur-crash"],
                     path: "Tests/AugurCrashTests"),
         // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
         .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "AugurSys", "AugurTestSupport"], path: "Tests/AugurToolTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
-        .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast"], path: "Tests/AugurForecastTests"),
+        .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast", "AugurStats"], path: "Tests/AugurForecastTests"),
         .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],
                     path: "Tests/AugurPlannerTests", exclude: ["testdata"]),
         .testTarget(name: "AugurSimulationTests", dependencies: ["AugurSimulation", "AugurPlanner", "AugurStats", "AugurForecast"],
                     path: "Tests/AugurSimulationTests"),
         .testTarget(
             name: "AugurTests",
-            dependencies: ["Augur", "AugurSys", "AugurPlanner", "AugurTestSupport"],
+            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner", "AugurTestSupport"],
             path: "Tests/AugurTests"
         ),
     ],

@@ -14,6 +14,7 @@
 import ArgumentParser
 import AugurForecast
 import AugurSys
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -28,6 +28,7 @@
 // RESULT (variant, backend, round, MiB/s, copy seconds, sync seconds) for scripts.
 import AugurSys
 
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

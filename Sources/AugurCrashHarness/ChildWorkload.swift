@@ -14,6 +14,7 @@
 import AugurSys
 import Dispatch
 import Synchronization
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

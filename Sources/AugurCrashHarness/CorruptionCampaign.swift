@@ -17,6 +17,7 @@
 // the campaign goes on with the next one) instead of ending the harness.
 @_spi(Testing) import Augur
 import AugurSys
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -5,6 +5,7 @@
 // seeded with (seed, i) alone, so any case can be rebuilt on its own (a child process runs a
 // slice of them; `--corruption-case i` replays one).
 import AugurSys
+import AugurStats
 
 /// How a base store was left before it is copied and corrupted.
 public enum BaseFamily: String, Sendable, CaseIterable, Comparable {

@@ -4,6 +4,7 @@
 // deleted or two files mixed up by hand — and is applied to bytes (`applied(to:)`, pure, so a
 // test can check it does exactly what it says) or to a directory (`apply(to:in:)`).
 import AugurSys
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -12,6 +12,7 @@
 @_spi(Testing) import Augur
 import AugurSys
 import Synchronization
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

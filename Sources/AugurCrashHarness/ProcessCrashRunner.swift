@@ -7,6 +7,7 @@
 // signal other than SIGKILL (SIGBUS, SIGSEGV, a Swift trap) or a non-zero exit is a failure.
 @_spi(Testing) import Augur
 import AugurSys
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@
 // "a" always has. Operations have a one-line text form so a child process can log them.
 @_spi(Testing) import Augur
 import AugurSys
+import AugurStats
 
 /// One entry of a batch: a put (value non-nil) or a delete.
 public struct BatchEntry: Sendable, Equatable {

@@ -1,5 +1,6 @@
 // Transcendental functions from swift-numerics' RealModule (pure computation, no I/O, no libc).
 import RealModule
+import AugurStats
 
 /// When the reshards of an index-build plan run relative to the builds.
 ///
@@ -498,23 +499,7 @@ struct IndexBuildProblem {
     }
 }
 
-/// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, identical on every platform.
-struct AnnealingRandom {
-    var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in `[0, 1)`.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-
+extension SplitMix64 {
     /// Uniform in `0..<n` (`n ≥ 1`; the modulo bias is irrelevant at these sizes).
     mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
@@ -522,14 +507,14 @@ struct AnnealingRandom {
 /// The simulated-annealing search over ``IndexBuildState``s.
 struct IndexBuildAnnealer {
     let problem: IndexBuildProblem
-    var rng: AnnealingRandom
+    var rng: SplitMix64
     var scratch: IndexBuildProblem.Scratch
     let staticState: IndexBuildState
     let staticObjective: Double
 
     init(problem: IndexBuildProblem) {
         self.problem = problem
-        rng = AnnealingRandom(seed: problem.options.seed)
+        rng = SplitMix64(seed: problem.options.seed)
         var scratch = problem.makeScratch()
         staticState = problem.staticState()
         // The static layout moves nothing and keeps every piece: always feasible.

@@ -1,12 +1,10 @@
 import AugurSys
 import RealModule
+import AugurStats
 
-/// The project's one SplitMix64 (AugurSys), named here so the simulator's files need not
-/// import AugurSys.
-typealias SplitMix64 = AugurSys.SplitMix64
 
 /// Hash-based variates for the simulator: deterministic in their inputs.
-extension AugurSys.SplitMix64 {
+extension SplitMix64 {
     /// Uniform in `[0, 1)` from 53 random bits.
     static func unit(_ bits: UInt64) -> Double { Double(bits >> 11) * 0x1p-53 }
 

@@ -1,4 +1,5 @@
 import RealModule
+import AugurStats
 
 /// How load is spread over key positions `[0, 1)` at a given time: a uniform base, a hotspot
 /// that moves at a constant speed (wrapping around), and optionally one hot key.

@@ -15,6 +15,7 @@
 import SystemPackage
 import Synchronization
 
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

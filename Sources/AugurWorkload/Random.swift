@@ -1,3 +1,4 @@
+import AugurStats
 /// Seedable pseudo-random numbers for workload generation.
 ///
 /// Every generator in this module takes its randomness from a `WorkloadRandom` so a run is
@@ -8,15 +9,8 @@ public struct WorkloadRandom: RandomNumberGenerator, Sendable {
 
     /// A stream for `seed`; `stream` selects an independent sub-stream (one per thread).
     public init(seed: UInt64, stream: UInt64 = 0) {
-        var sm = seed ^ (stream &* 0xD1B5_4A32_D192_ED03)
-        func splitMix(_ x: inout UInt64) -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix(&sm); s1 = splitMix(&sm); s2 = splitMix(&sm); s3 = splitMix(&sm)
+        var sm = SplitMix64(seed: seed ^ (stream &* 0xD1B5_4A32_D192_ED03))
+        s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
         if s0 | s1 | s2 | s3 == 0 { s0 = 1 }
     }
 

@@ -4,6 +4,7 @@
 @_spi(Testing) import AugurCrashHarness
 import AugurSys
 import Testing
+import AugurStats
 
 @Suite struct MutationTests {
     static func bytes(_ n: Int, seed: UInt64) -> [UInt8] {

@@ -1,5 +1,6 @@
 import Testing
 import AugurSys
+import AugurStats
 
 @Suite struct CRC32CTests {
     // Standard CRC-32C check values (RFC 3720 appendix B.4 and the "123456789" check).

@@ -6,6 +6,7 @@ import Synchronization
 @testable import AugurSys
 import CAugurSys
 
+import AugurStats
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

@@ -1,5 +1,6 @@
 import Augur
 import AugurSys
+import AugurStats
 
 /// Key and value generators for randomized tests: a small key space with awkward bytes
 /// (0x00, 0xFF, shared prefixes) so overwrites, deletes of present keys and boundary cases

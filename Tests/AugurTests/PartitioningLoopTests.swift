@@ -7,6 +7,7 @@ import Augur
 import AugurPlanner
 import AugurSys
 import AugurTestSupport
+import AugurStats
 
 /// The controller loop's rules in the live engine (issue 14): inherited counts are not load,
 /// splits never leave a side without data, history follows key ranges through reshards and

@@ -2,6 +2,7 @@ import Testing
 @_spi(Testing) import Augur
 import AugurSys
 import AugurTestSupport
+import AugurStats
 
 /// Which runs a flush merges (`RunMergePolicy`), and what a merge of only the newest runs must
 /// keep in the engine.

@@ -1,6 +1,8 @@
 // SplitMix64 (Steele, Lea, Flood 2014): the project's one seedable 64-bit generator, for
-// seeded simulations, benchmarks and tests. Tiny and fast, with identical sequences on every
-// platform; not for anything that needs unpredictability.
+// seeded simulations, planning searches, benchmarks and tests. Tiny and fast, with identical
+// sequences on every platform; not for anything that needs unpredictability. It lives in
+// AugurStats, the lowest module (pure, no dependencies), so every other module — the pure
+// planner and forecaster as well as AugurSys — uses this one.
 
 /// Deterministic 64-bit generator (SplitMix64) for seeded simulations and tests.
 ///
@@ -15,6 +17,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         state &+= 0x9E37_79B9_7F4A_7C15
         return Self.mix(state)
     }
+
+    /// Uniform in `[0, 1)` from the next 53 random bits.
+    @inlinable
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 
     /// The SplitMix64 finalizer: a stateless hash of `x`.
     @inlinable
