@@ -11,7 +11,7 @@
 //   * the store recovers (cleanly, and from a power cut taken right after the failure) with
 //     zero acknowledged loss, no leftovers and a valid map (the old one or the new one).
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 #if canImport(Glibc)
 import Glibc
 #endif

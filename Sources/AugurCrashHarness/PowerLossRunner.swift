@@ -10,7 +10,7 @@
 // follows it); the result must recover to exactly the same state. The next session continues
 // from an untouched copy of the last image, so its open is itself a recovery from a crash.
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import Synchronization
 import AugurStats
 #if canImport(Glibc)

@@ -23,7 +23,7 @@ import Musl
 #endif
 
 /// How unsynced writes survive a simulated crash.
-public enum CrashTearing: Sendable, Equatable {
+@_spi(Testing) public enum CrashTearing: Sendable, Equatable {
     /// Every unsynced byte is lost.
     case none
     /// Each unsynced sector of this many bytes (512 or 4096) survives or not at random.
@@ -32,7 +32,7 @@ public enum CrashTearing: Sendable, Equatable {
 
 /// Thread-safety: all state is behind one lock; handles may be used from many threads. Stores
 /// through a shared mapping go straight to the file's buffer, as they would with mmap.
-public final class CrashSimulatingFileSystem: FileSystem, @unchecked Sendable {
+@_spi(Testing) public final class CrashSimulatingFileSystem: FileSystem, @unchecked Sendable {
     /// Largest file the simulation holds, in bytes (its buffer is reserved, not committed).
     public static let maximumFileSize = 256 << 20
 

@@ -11,7 +11,7 @@ import Musl
 
 /// One fault: the `nth` call (1-based) of `operation` on a path matching `pathPattern` fails
 /// with `errno`; if `persistent`, every later matching call fails too.
-public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
+@_spi(Testing) public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
     public var operation: FileOperation
     /// fnmatch(3) pattern without FNM_PATHNAME, so `*` also matches `/` ("*.seg", "*/CURRENT*").
     public var pathPattern: String
@@ -35,7 +35,7 @@ public struct FaultRule: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Thread-safety: rules and counters are behind a lock; safe from many threads.
-public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
+@_spi(Testing) public final class FaultInjectingFileSystem: FileSystem, @unchecked Sendable {
     public let base: any FileSystem
     private let lock = PThreadMutex()
     private var rules: [FaultRule] = []

@@ -1,6 +1,6 @@
 @_spi(Testing) import Augur
 @_spi(Testing) import AugurCrashHarness
-import AugurSys
+@_spi(Testing) import AugurSys
 import Synchronization
 import Testing
 #if canImport(Glibc)

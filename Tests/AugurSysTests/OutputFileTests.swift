@@ -1,4 +1,4 @@
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 import Dispatch
 import Testing

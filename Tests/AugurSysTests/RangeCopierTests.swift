@@ -3,7 +3,7 @@
 // input validation. Randomness is seeded; every message that depends on it names the seed.
 import Testing
 import Synchronization
-@testable import AugurSys
+@testable @_spi(Testing) import AugurSys
 import CAugurSys
 
 import AugurStats

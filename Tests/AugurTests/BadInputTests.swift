@@ -3,7 +3,7 @@ import Glibc
 #endif
 import Testing
 import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// Every kind of bad input gets a typed error naming the value and the limit, and leaves the

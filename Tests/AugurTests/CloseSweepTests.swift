@@ -1,6 +1,6 @@
 import Testing
 @testable import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 
 /// After `close` returns, the store's seg/ holds exactly the files its manifest names — even
 /// when a view of a run a flush merged away outlives the close (another thread's reclamation

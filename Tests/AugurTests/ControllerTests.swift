@@ -4,7 +4,7 @@ import Glibc
 import Testing
 import Augur
 import AugurPlanner
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// The partitioning controller against a live engine under a manual clock.

@@ -1,6 +1,6 @@
 import Testing
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// Recovery under damage (issue 15): a store with damaged or missing files either opens with

@@ -1,6 +1,6 @@
 import Testing
 import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// EIO and ENOSPC on write, fdatasync, rename, fallocate and directory sync, once and

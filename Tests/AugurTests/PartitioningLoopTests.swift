@@ -5,7 +5,7 @@ import Foundation
 import Testing
 import Augur
 import AugurPlanner
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 import AugurStats
 

@@ -4,7 +4,7 @@ import Glibc
 import Testing
 import Augur
 import AugurPlanner
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// Thousands of mixed operations against the in-memory model, with flushes, splits, table

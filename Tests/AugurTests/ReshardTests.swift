@@ -1,7 +1,7 @@
 import AugurPlanner
 import Testing
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 import Foundation
 import Synchronization

@@ -1,6 +1,6 @@
 import Testing
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurPlanner
 import AugurTestSupport
 import Synchronization

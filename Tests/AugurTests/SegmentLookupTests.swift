@@ -1,6 +1,6 @@
 import Testing
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// Point lookups in segment runs search the index by an 8-byte key prefix and read a key only

@@ -1,6 +1,6 @@
 import Testing
 import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 import CAugurSys
 #if canImport(Glibc)
