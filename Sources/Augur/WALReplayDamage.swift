@@ -1,0 +1,218 @@
+// WAL replay's damage handling (WALReplay.swift reads the segments): what a bad frame means
+// (torn tail or corruption, from the durable prefix and the seal), cutting a segment there,
+// saving the cut bytes and later segments under lost/, and the evidence each decision rests on.
+import AugurSys
+
+extension WALReplay {
+    /// A bad frame at `offset`: a torn tail (dropped, saved, reported) or corruption (thrown,
+    /// or under `.pointInTime` cut like a torn tail and reported). Returns true when replay
+    /// must stop after this segment.
+    func badFrame(file: String, handle: any FileHandle, base: UnsafeRawPointer, size: Int, dataEnd: Int,
+                          at offset: Int, problem: String, newest: Bool, successor: UInt64?,
+                          report: inout RecoveryReport) throws(Stop) -> Bool {
+        var corruption: String? = nil
+        if !newest {
+            // An older segment's tail can be torn only while the roll that created its successor
+            // was still syncing and sealing it (WriteAheadLog.roll): no seal after the bad frame,
+            // and no sync proven after it — in this segment or in the next, where nothing is made
+            // durable before this one's seal. Then the successor's frames were never made durable
+            // by a sync: they are set aside with it, so the log stays a prefix.
+            if let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset)
+                ?? successor.flatMap({ syncProof(inSegment: $0) }) {
+                corruption = "\(problem) in a WAL segment that is not the newest, but \(evidence)"
+            }
+        } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset) {
+            corruption = "\(problem), but \(evidence): damaged after it was written, not a torn write"
+        }
+        if let corruption, mode == .pointInTime {
+            return try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset, corruption: corruption, report: &report)
+        }
+        let end = min(size, max(dataEnd, offset))
+        if readOnly && mode != .absoluteConsistency {
+            // Nothing is changed: the cut is reported, the bytes stay where they are.
+            if let corruption {
+                guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: corruption) }
+                report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+            } else {
+                report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+            }
+            return corruption != nil || !newest
+        }
+        if let corruption {
+            guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: corruption) }
+            report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+            report.walSetAside.append(try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "corrupt"))
+        } else {
+            if mode == .absoluteConsistency {
+                throw Stop(file: file, offset: offset,
+                           reason: "torn tail (\(problem)); \(end - offset) bytes would be dropped and absolute-consistency recovery refuses")
+            }
+            let saved = try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "torn")
+            report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
+            report.walTornTailSavedAs = saved
+        }
+        // Zeroed so that, once this segment is no longer the newest, the next recovery does
+        // not take the same bytes for corruption. The copy in lost/ keeps the evidence.
+        do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
+            throw Stop(file: file, offset: offset, reason: "cannot zero the dropped bytes: \(error)")
+        }
+        return corruption != nil || !newest
+    }
+
+    /// Proof that segment `number` was synced past its header (an intact frame, before the first
+    /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
+    /// nothing in a segment before the segment behind it is sealed.
+    func syncProof(inSegment number: UInt64) -> String? {
+        withSegmentMapped(number) { base, size in
+            guard readHeader(base, size: size) != nil else { return nil }
+            var at = WALFormat.headerFrameSize
+            while at + WALFormat.frameHeaderSize <= size {
+                let len = Int(loadU32(base, at + 4))
+                guard len > 0, len <= size - at - WALFormat.frameHeaderSize, checksumMatches(base, at: at, length: len) else { return nil }
+                let durable = Int(loadU32(base, at + 20)) * 8
+                if loadU32(base, at + 16) > 0 && durable > WALFormat.headerFrameSize {
+                    return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
+                }
+                at += WALFormat.frameSize(payload: len)
+            }
+            return nil
+        }
+    }
+
+    /// The first sequence number segment `number`'s header names, or nil (no file, no header).
+    func headerFirstSeq(ofSegment number: UInt64) -> UInt64? {
+        withSegmentMapped(number) { base, size in readHeader(base, size: size)?.firstSeq }
+    }
+
+    /// `body` over segment `number` mapped read-only, or nil when it cannot be opened or mapped
+    /// (or is shorter than a header): for looks at a later segment whose failure proves nothing.
+    func withSegmentMapped<T>(_ number: UInt64, _ body: (UnsafeRawPointer, Int) -> T?) -> T? {
+        guard let handle = try? fileSystem.open(path(number), mode: .readOnly) else { return nil }
+        defer { handle.close() }
+        guard let size = try? handle.size(), size >= WALFormat.headerFrameSize,
+              let region = try? handle.mapReadOnly(length: size) else { return nil }
+        return withExtendedLifetime(region) { body(UnsafeRawPointer(region.base), size) }
+    }
+
+    /// Point-in-time recovery: replay stops at `offset`; the rest of the segment is copied to
+    /// lost/ and zeroed (nothing is changed by a read-only open). Returns true (stop here).
+    func cut(file: String, handle: any FileHandle, size: Int, dataEnd: Int, at offset: Int, corruption: String,
+                     report: inout RecoveryReport) throws(Stop) -> Bool {
+        report.walCorruption = "\(file) at offset \(offset): \(corruption)"
+        if readOnly { return true }
+        let end = min(size, max(dataEnd, offset))
+        report.walSetAside.append(try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "corrupt"))
+        do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
+            throw Stop(file: file, offset: offset, reason: "cannot zero the set-aside bytes: \(error)")
+        }
+        return true
+    }
+
+    /// Proof that the frame at `offset` had been complete and synced: a seal after it, or an
+    /// intact frame after it whose durable prefix lies beyond it. Nil when there is none.
+    func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
+        var at = offset + 8
+        let limit = min(dataEnd, size - WALFormat.frameHeaderSize)
+        while at < limit {
+            // Cheap header tests first, so the checksum (the only costly step) runs for almost
+            // no position of a damaged segment: a frame that proves anything is a seal, or
+            // records a watermark beyond `offset` and not beyond itself.
+            let len = Int(loadU32(base, at + 4))
+            guard len > 0 && len <= size - at - WALFormat.frameHeaderSize else { at += 8; continue }
+            let count = Int(loadU32(base, at + 16))
+            let durable = Int(loadU32(base, at + 20)) * 8
+            let isSeal = count == 0 && len == WALFormat.sealPayloadSize
+                && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+            let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.opHeaderSize <= len
+            if (isSeal || provesOrder) && checksumMatches(base, at: at, length: len) {
+                return isSeal ? "the segment is sealed at offset \(at)"
+                    : "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"
+            }
+            at += 8
+        }
+        return nil
+    }
+
+    func zero(_ handle: any FileHandle, from offset: Int, to end: Int) throws(FileSystemError) {
+        let zeros = [UInt8](repeating: 0, count: min(1 << 20, max(0, end - offset)))
+        var at = offset
+        while at < end {
+            let n = min(zeros.count, end - at)
+            try zeros.withUnsafeBytes { b in
+                Result { () throws(FileSystemError) in try handle.write(at: at, UnsafeRawBufferPointer(rebasing: b[0..<n])) }
+            }.get()
+            at += n
+        }
+        try handle.sync()
+    }
+
+    var lostDirectory: String { joinPath(storeDirectory, Recovery.lostDirectoryName) }
+
+    func ensureLostDirectory() throws(FileSystemError) {
+        if !fileSystem.isDirectory(lostDirectory) {
+            try fileSystem.createDirectory(lostDirectory)
+            try fileSystem.syncDirectory(storeDirectory)
+        }
+    }
+
+    /// Copies bytes [from, to) of a WAL segment to lost/<segment>.<offset>.<suffix>, synced.
+    /// Returns the path relative to the store.
+    func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
+        let name = "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)"
+        var target = ""
+        do throws(FileSystemError) {
+            try ensureLostDirectory()
+            target = uniqueLostPath(name)
+            let out = try fileSystem.open(target, mode: .createNew)
+            defer { out.close() }
+            var at = from
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while at < to {
+                let n = min(buffer.count, to - at)
+                let got = try buffer.withUnsafeMutableBytes { b in
+                    Result { () throws(FileSystemError) in try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n])) }
+                }.get()
+                if got <= 0 { break }
+                try buffer.withUnsafeBytes { b in
+                    Result { () throws(FileSystemError) in try out.write(at: at - from, UnsafeRawBufferPointer(rebasing: b[0..<got])) }
+                }.get()
+                at += got
+            }
+            try out.sync()
+            try fileSystem.syncDirectory(lostDirectory)
+        } catch {
+            throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)")
+        }
+        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+    }
+
+    /// lost/<name>, or lost/<name>.1, .2, … when taken: nothing in lost/ is ever replaced (a
+    /// recovery interrupted while zeroing saves the same bytes again, under another name).
+    func uniqueLostPath(_ name: String) -> String {
+        var candidate = joinPath(lostDirectory, name)
+        var n = 1
+        while fileSystem.fileExists(candidate) {
+            candidate = joinPath(lostDirectory, "\(name).\(n)")
+            n += 1
+        }
+        return candidate
+    }
+
+    /// Point-in-time recovery: moves a whole later segment to lost/.
+    func setAside(whole number: UInt64, report: inout RecoveryReport) throws(Stop) {
+        let name = WALFormat.segmentName(number)
+        if readOnly {
+            report.walSetAside.append("wal/" + name + " (not replayed; left in place by a read-only open)")
+            return
+        }
+        do throws(FileSystemError) {
+            try ensureLostDirectory()
+            try fileSystem.rename(path(number), to: uniqueLostPath(name))
+            try fileSystem.syncDirectory(lostDirectory)
+            try fileSystem.syncDirectory(walDirectory)
+        } catch {
+            throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)")
+        }
+        report.walSetAside.append(Recovery.lostDirectoryName + "/" + name)
+    }
+}
