@@ -136,11 +136,10 @@ public final class Engine: @unchecked Sendable {
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
         flushSize = options.memtableFlushSize
-        // Off unless asked for: with stalls on by default (4 x the flush size, at least 4 MiB),
-        // augur-crash's power-loss check failed under load ("the first recovery left
-        // unreferenced files behind", 2 of 3 runs beside busy loops; 0 of 2 with stalls off).
-        // Why is not known yet; until it is, a stall limit is the user's choice.
-        stallSize = options.writeStallMemtableBytes ?? Int.max
+        // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
+        // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
+        // every write would wait for a flush.
+        stallSize = options.writeStallMemtableBytes ?? 4 * max(options.memtableFlushSize, Arena.chunkSize)
         // A read-only open runs no telemetry: its collector, controller and files are writers.
         telemetry = options.telemetry.enabled && !options.readOnly ? Telemetry(options: options.telemetry, clock: options.clock) : nil
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }

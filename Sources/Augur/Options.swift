@@ -103,9 +103,9 @@ public struct EngineOptions: Sendable {
     public var memtableFlushSize = 32 << 20
     /// Active-memtable bytes at which a writer waits for its partition's flush to take the
     /// memtable (a write stall, counted with its reason in `Engine.writeStalls`): what bounds a
-    /// partition's memory when writes outpace flushing. nil (default): no stall (see
-    /// docs/ARCHITECTURE.md, "Write stalls", for why it is not on yet). Must be at least
-    /// `memtableFlushSize`; memtables grow in 1 MiB arena chunks, so a limit of several MiB.
+    /// partition's memory when writes outpace flushing. nil (default): 4 × `memtableFlushSize`
+    /// (at least 4 MiB: memtables grow in 1 MiB arena chunks). Must be at least
+    /// `memtableFlushSize`.
     public var writeStallMemtableBytes: Int? = nil
     /// Segment runs a partition may hold; a flush that would exceed it merges its memtable
     /// with the newest runs (`RunMergePolicy`: the fewest bytes written per run removed).

@@ -2,7 +2,7 @@ import Dispatch
 import Synchronization
 import Testing
 @_spi(Testing) import Augur
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 
 /// Writers wait for their partition's flush once its memtable reaches
@@ -72,9 +72,11 @@ import AugurTestSupport
         #expect(try Self.stallsWithFlushingHeld(o, puts: 1_000).stalls == 0)
     }
 
-    /// By default nobody stalls (see ARCHITECTURE, "Write stalls"): 2 MB of writes with a 4 KiB
-    /// flush size and flushing held.
-    @Test func noStallByDefault() throws {
+    /// The default limit with a flush size below one arena chunk (tests, the crash harness use
+    /// 4 KiB): 2 MB of writes with flushing held do not stall. (With the limit at 4 × the flush
+    /// size, every write waited for a flush, and the corruption campaign's planted bug went
+    /// unnoticed because nothing was left in its WAL — found by CorruptionCampaignTests.)
+    @Test func theDefaultLimitIsAtLeastFourArenaChunks() throws {
         var o = ReshardTests.options(CrashSimulatingFileSystem(), durability: .none)
         o.memtableFlushSize = 4096
         let stalls = try Self.stallsWithFlushingHeld(o, puts: 2_000)
