@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         // Transcendental functions for the pure modules (log, exp, erfc, logGamma…) without libc.
         .package(url: "https://github.com/apple/swift-numerics", from: "1.1.1"),
+        // Every message the library emits goes through swift-log; the engine's counters, gauges
+        // and timers through swift-metrics. The library never bootstraps either (applications do).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // C shim: system headers, liburing and libnuma, and the few things Swift cannot import
@@ -35,7 +39,8 @@ let package = Package(
         // The only Swift module that calls libc, liburing and libnuma.
         .target(
             name: "AugurSys",
-            dependencies: ["CAugurSys", "AugurStats", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["CAugurSys", "AugurStats", .product(name: "SystemPackage", package: "swift-system"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Sources/AugurSys"
         ),
         // Pure: workload telemetry (key histograms, workload vectors, rolling windows, sketches).
@@ -52,13 +57,15 @@ let package = Package(
         // The engine: public API, WAL, partitions, segments, manifest, recovery.
         .target(
             name: "Augur",
-            dependencies: ["AugurSys", "AugurStats", "AugurForecast", "AugurPlanner"],
+            dependencies: ["AugurSys", "AugurStats", "AugurForecast", "AugurPlanner",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Metrics", package: "swift-metrics")],
             path: "Sources/Augur"
         ),
         .executableTarget(
             name: "augur",
             dependencies: ["Augur", "AugurSys", "AugurForecast", "AugurPlanner", "AugurSimulation",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tools/augur"
         ),
         // Workloads (YCSB, distributions, rate profiles), runner, latencies, report; knows only
@@ -70,13 +77,15 @@ let package = Package(
         .target(name: "AugurLoadCLI",
                 dependencies: ["Augur", "AugurSys", "AugurWorkload", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 path: "Tools/augur-load/Lib"),
-        .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI"], path: "Tools/augur-load", exclude: ["Lib"]),
+        .executableTarget(name: "augur-load", dependencies: ["AugurLoadCLI", "AugurSys", .product(name: "Logging", package: "swift-log")],
+                         path: "Tools/augur-load", exclude: ["Lib"]),
         // Crash-recovery and fault-injection harness (issue 8): the logic is a library so the
         // tests drive it in process; the executable adds the command line and the child mode.
         .target(name: "AugurCrashHarness", dependencies: ["Augur", "AugurSys", "AugurStats"], path: "Sources/AugurCrashHarness"),
         .executableTarget(
             name: "augur-crash",
-            dependencies: ["AugurCrashHarness", "Augur", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["AugurCrashHarness", "Augur", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")],
             path: "Tools/augur-crash"
         ),
         .executableTarget(
@@ -109,7 +118,7 @@ let package = Package(
         // harness uses them too); this target holds the in-memory model and test helpers.
         .target(
             name: "AugurTestSupport",
-            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner"],
+            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner", .product(name: "Logging", package: "swift-log")],
             path: "Tests/AugurTestSupport"
         ),
         .testTarget(

@@ -4,6 +4,7 @@ import AugurPlanner
 import AugurStats
 import AugurSys
 import Dispatch
+import Logging
 import Synchronization
 
 /// What opening a store found and did. Printed by `augur demo` and checked by crash tests.
@@ -105,17 +106,34 @@ public final class Engine: @unchecked Sendable {
     let maxValueSize: Int
     let syncWrites: Bool
     let flushSize: Int
+    /// Counters, gauges and timers (EngineMetrics.swift).
+    let metrics: EngineMetrics
+    /// `augur.engine`: background errors.
+    let logger: Logger
+    /// `augur.reshard`: reshard commits and aborts.
+    let reshardLogger: Logger
 
     /// Opens (or creates) the store in `path`.
     public static func open(at path: String, options: EngineOptions = EngineOptions()) throws(AugurError) -> Engine {
         try options.validate()
-        let recovered = try Recovery.run(path: path, options: options)
-        return Engine(path: path, options: options, recovered: recovered)
+        let metrics = EngineMetrics(store: path)
+        let recovered = try Recovery.run(path: path, options: options, metrics: metrics)
+        return Engine(path: path, options: options, recovered: recovered, metrics: metrics)
     }
 
-    private init(path: String, options: EngineOptions, recovered: Recovery.Result) {
+    /// The logger `label` of the store in `path`: `options.makeLogger`'s, with `store` metadata.
+    static func logger(_ label: String, path: String, options: EngineOptions) -> Logger {
+        var logger = options.makeLogger(label)
+        logger[metadataKey: "store"] = "\(path)"
+        return logger
+    }
+
+    private init(path: String, options: EngineOptions, recovered: Recovery.Result, metrics: EngineMetrics) {
         self.path = path
         self.options = options
+        self.metrics = metrics
+        logger = Self.logger("augur.engine", path: path, options: options)
+        reshardLogger = Self.logger("augur.reshard", path: path, options: options)
         fileSystem = options.fileSystem
         segmentDirectory = joinPath(path, "seg")
         walDirectory = joinPath(path, "wal")
@@ -126,8 +144,10 @@ public final class Engine: @unchecked Sendable {
         reshardQueue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
         cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0)
         recoveryReport = recovered.report
+        recovered.report.log(to: Self.logger("augur.recovery", path: path, options: options))
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
-        indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild)
+        indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild,
+                                              logger: Self.logger(BuildWorkerPool.loggerLabel, path: path, options: options))
         indexCostModel = Mutex(options.indexBuild.costModel)
         var startingCost = options.reshardCostModel ?? ReshardCostModel()
         startingCost.dataMode = options.reshardData
@@ -229,7 +249,16 @@ public final class Engine: @unchecked Sendable {
     /// creates the segment itself).
     public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
 
-    func recordBackgroundError(_ error: AugurError) { _backgroundError.withLock { if $0 == nil { $0 = error } } }
+    /// Keeps the first error for `takeBackgroundError`; counts every one, logs the one kept.
+    func recordBackgroundError(_ error: AugurError) {
+        metrics.backgroundErrorRecorded()
+        let first = _backgroundError.withLock { e in
+            if e != nil { return false }
+            e = error
+            return true
+        }
+        if first { logger.error("background work failed: \(error)") }
+    }
 
     /// Whether a background error awaits `takeBackgroundError`.
     var backgroundErrorPending: Bool { _backgroundError.withLock { $0 != nil } }
@@ -292,7 +321,7 @@ public final class Engine: @unchecked Sendable {
                 let v = p.view
                 for s in v.runs { s.markObsolete() }
                 for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
-                telemetry?.collector.removePartition(p.id)
+                telemetry?.remove(p)
             }
             tablesByName[name] = nil
             tablesByID[table.id] = nil
@@ -519,6 +548,7 @@ public final class Engine: @unchecked Sendable {
         // partitions) goes now, before the directory can be opened again.
         ReadEpochs.shared.drain()
         directoryLock.unlock()
+        metrics.destroy()
         if let failure { throw failure }
     }
 
@@ -581,11 +611,13 @@ extension Engine {
         try partitionHealth(table: name)
     }
 
-    /// The collector tick: drain, fold exact totals, and now and then write TELEMETRY.json.
+    /// The collector tick: drain, fold exact totals, refresh the metrics, and now and then write
+    /// TELEMETRY.json and METRICS.prom.
     func collectTelemetry(force: Bool = false, closing: Bool = false) {
         guard let telemetry, closing || !isClosed else { return }
         let tables = allTables()
         let now = telemetry.collect(partitions: tables.flatMap { $0.map.partitions })
+        refreshMetrics(tables: tables)
         let last = lastHealthFile.load(ordering: .relaxed)
         guard force || now &- last >= UInt64(nanoseconds(options.telemetry.healthFileInterval)) else { return }
         lastHealthFile.store(now, ordering: .relaxed)
@@ -595,6 +627,7 @@ extension Engine {
         }
         file.forecastFallbacks = controller.map { c in c.lock.withLock { c.fallbacks() } }
         writeTelemetryFile(file)
+        writeMetricsFile()
     }
 
     /// Written with a rename so readers never see half a file; not synced (it is advisory).

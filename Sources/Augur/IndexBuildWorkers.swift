@@ -5,6 +5,7 @@
 import AugurPlanner
 import AugurSys
 import Dispatch
+import Logging
 import Synchronization
 
 /// Options of index builds.
@@ -30,8 +31,6 @@ public struct IndexBuildOptions: Sendable {
     /// The smallest partition a reshape for a build may create, in bytes (default 64 MiB:
     /// below that, per-partition costs outweigh balance).
     public var minimumPartitionBytes = 64 << 20
-    /// Where pinning failures are reported (the build continues unpinned).
-    public var log: @Sendable (String) -> Void = BuildWorkerPool.standardErrorLog
     public init() {}
 }
 
@@ -48,9 +47,14 @@ struct BuildWorkerContext {
 final class IndexBuildWorkers: Sendable {
     typealias Task = @Sendable (BuildWorkerContext) -> Result<Int, AugurError>
     private let options: IndexBuildOptions
+    /// Told of workers whose pinning failed (`augur.build-workers`).
+    private let logger: Logger
     private let pool = Mutex<BuildWorkerPool?>(nil)
 
-    init(options: IndexBuildOptions) { self.options = options }
+    init(options: IndexBuildOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+    }
 
     /// The topology the pool runs on: the configured or detected one, cut to `workers` CPUs.
     static func topology(_ options: IndexBuildOptions) throws(AugurError) -> NumaTopology {
@@ -77,7 +81,7 @@ final class IndexBuildWorkers: Sendable {
     }
 
     private func startedPool() throws(AugurError) -> BuildWorkerPool {
-        let options = self.options
+        let options = self.options, logger = self.logger
         return try pool.withLock { (p: inout BuildWorkerPool?) throws(AugurError) -> BuildWorkerPool in
             if let p { return p }
             let topology = try Self.topology(options)
@@ -86,7 +90,8 @@ final class IndexBuildWorkers: Sendable {
                     .afterWaiting(nanoseconds: UInt64(max(0, nanoseconds(d))))
                 } ?? .never
                 let made = try BuildWorkerPool(topology: topology, placement: options.placement ?? LinuxNumaPlacement(),
-                                               options: BuildWorkerPool.Options(stealing: stealing), log: options.log)
+                                               options: BuildWorkerPool.Options(stealing: stealing),
+                                               logger: logger)
                 p = made
                 return made
             } catch {

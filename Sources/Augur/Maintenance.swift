@@ -127,6 +127,7 @@ extension Engine {
         // synced (its writer waits for group commit after releasing the gates). A run made
         // durable before that frame would keep this partition's part of the batch after a power
         // cut and lose the rest (found by augur-crash). One fdatasync per flush, any durability.
+        let started = MonotonicClock.nanos()
         try wal.syncCurrent()
         charge.chargeElapsed()
         let view = p.view
@@ -191,6 +192,9 @@ extension Engine {
             v.frozen.removeLast()
         }
         for s in replaced { s.markObsolete() }
+        let bytes = indexResults.reduce(written?.record.size ?? 0) { $0 + ($1.written?.record.size ?? 0) }
+        metrics.flushed(nanos: MonotonicClock.nanos() &- started, bytes: bytes,
+                        merged: mergeCount > 0 || indexResults.contains { $0.merged > 0 })
     }
 
     /// How many of `runs` (newest first) a flush of `memtable` merges with it: what

@@ -2,6 +2,7 @@ import AugurForecast
 import AugurPlanner
 import AugurStats
 import AugurSys
+import Logging
 
 /// When a write is acknowledged relative to its WAL bytes reaching stable storage.
 public enum Durability: Sendable, Equatable {
@@ -157,6 +158,14 @@ public struct EngineOptions: Sendable {
     public var telemetry = TelemetryOptions()
     /// Secondary index builds: workers, their pinning and NUMA placement.
     public var indexBuild = IndexBuildOptions()
+    /// Makes the engine's loggers, one per label: `augur.engine` (background errors),
+    /// `augur.recovery` (what opening the store cut, removed or rolled back), `augur.reshard`
+    /// (commits and aborts), `augur.build-workers` (index build workers that could not pin).
+    /// Each carries the metadata `store` (the directory). Default: swift-log's
+    /// `Logger(label:)`, which logs wherever the application bootstrapped `LoggingSystem`
+    /// (standard error at `info` without a bootstrap); the engine never bootstraps it. Range
+    /// copy fallbacks go to `RangeCopier.setLogger` (`augur.copy`, process-wide).
+    public var makeLogger: @Sendable (_ label: String) -> Logger = { Logger(label: $0) }
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).
     /// Testing only (`@_spi(Testing) import Augur`): a release user cannot switch on a bug.
     @_spi(Testing) public var plantedBug: PlantedBug? = nil

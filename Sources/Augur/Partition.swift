@@ -102,6 +102,9 @@ final class Partition: @unchecked Sendable {
     private(set) var retired = false
     /// Load by key position, updated on every operation (telemetry).
     let histogram: KeyHistogram
+    /// `histogram`'s totals when the partition was made (what a reshard's target inherited):
+    /// not its own traffic (`Telemetry.operationTotals`).
+    let initialTotals: HistogramTotals
     /// Time spent in this partition's operations and maintenance (the measured load).
     let cost: CostMeter
     /// Set while a background flush of this partition is queued.
@@ -109,6 +112,7 @@ final class Partition: @unchecked Sendable {
 
     init(record: PartitionRecord, runs: [Segment], indexRuns: [UInt32: [Segment]] = [:], histogram: KeyHistogram) {
         self.histogram = histogram
+        initialTotals = histogram.totals()
         cost = CostMeter(stripes: histogram.options.stripeCount)
         id = record.id
         tableID = record.tableID

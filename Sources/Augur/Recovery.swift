@@ -4,6 +4,7 @@
 import AugurStats
 import AugurSys
 import CAugurSys
+import Logging
 
 enum Recovery {
     struct Result {
@@ -24,11 +25,13 @@ enum Recovery {
         name == "LOCK" || name == "wal" || name == "seg" || name == lostDirectoryName || name == Manifest.currentName
             || name == Manifest.currentName + ".tmp" || Manifest.number(of: name) != nil
             || name == TelemetryFile.name || name == TelemetryFile.name + ".tmp" || name == "decisions.jsonl"
+            || name == MetricsSnapshot.fileName || name == MetricsSnapshot.fileName + ".tmp"
             || name == "PLAN.txt" || name == "PLAN.txt.tmp"
             || name == LoadHistoryFile.name || name == LoadHistoryFile.name + ".tmp"
     }
 
-    static func run(path: String, options: EngineOptions) throws(AugurError) -> Result {
+    /// `metrics` times the new WAL's fdatasyncs.
+    static func run(path: String, options: EngineOptions, metrics: EngineMetrics? = nil) throws(AugurError) -> Result {
         let fs = options.fileSystem
         var report = RecoveryReport()
         if !fs.isDirectory(path) {
@@ -61,7 +64,7 @@ enum Recovery {
             }
         }
         do {
-            let result = try recover(path: path, options: options, lock: lock, report: &report)
+            let result = try recover(path: path, options: options, lock: lock, metrics: metrics, report: &report)
             return result
         } catch {
             lock.unlock()
@@ -69,7 +72,7 @@ enum Recovery {
         }
     }
 
-    private static func recover(path: String, options: EngineOptions, lock: any FileLock,
+    private static func recover(path: String, options: EngineOptions, lock: any FileLock, metrics: EngineMetrics?,
                                 report: inout RecoveryReport) throws(AugurError) -> Result {
         let fs = options.fileSystem
         let segDir = joinPath(path, "seg"), walDir = joinPath(path, "wal")
@@ -269,7 +272,7 @@ enum Recovery {
                                     coveredBelow: (outcome.segments.isEmpty ? (floor ?? maxSeq) : outcome.maxSeq) + 1,
                                     inherited: outcome.segments, crashPoint: options.crashPoint,
                                     skipSyncBug: options.plantedBug == .skipWALSync,
-                                    backgroundNice: options.backgroundNice)
+                                    backgroundNice: options.backgroundNice, metrics: metrics)
         // Name the new segment in the manifest: from now on a store whose newest WAL segment is
         // older than this has lost its live log, and recovery says so.
         do throws(AugurError) {
@@ -306,7 +309,8 @@ enum Recovery {
             let names = try io { () throws(FileSystemError) in try fs.listDirectory(joinPath(path, dir)) }
             if !names.isEmpty { found.append("\(names.count) file(s) in \(dir)/") }
         }
-        for name in [TelemetryFile.name, "decisions.jsonl", "PLAN.txt", LoadHistoryFile.name, lostDirectoryName] where entries.contains(name) {
+        for name in [TelemetryFile.name, MetricsSnapshot.fileName, "decisions.jsonl", "PLAN.txt", LoadHistoryFile.name, lostDirectoryName]
+        where entries.contains(name) {
             found.append(name)
         }
         return found.isEmpty ? nil : found.joined(separator: ", ")
@@ -316,4 +320,44 @@ enum Recovery {
 /// The lock of a read-only open: none.
 private final class NoLock: FileLock {
     func unlock() {}
+}
+
+extension RecoveryReport {
+    /// One line per thing opening the store cut, set aside, removed or rolled back (`warning`
+    /// when bytes were dropped or set aside, `notice` for rolled-back reshards and foreign files,
+    /// `info` for removed leftovers), and a `debug` summary of what was replayed.
+    func log(to logger: Logger) {
+        if manifestTornTailBytes > 0 {
+            logger.warning("manifest torn tail cut", metadata: ["manifest": "\(manifest)", "bytes": "\(manifestTornTailBytes)"])
+        }
+        if let t = walTornTail {
+            var metadata: Logger.Metadata = ["file": "\(t.file)", "offset": "\(t.offset)", "bytesDropped": "\(t.bytesDropped)"]
+            if let saved = walTornTailSavedAs { metadata["savedAs"] = "\(saved)" }
+            logger.warning("WAL torn tail cut: \(t.bytesDropped) bytes of unacknowledged writes dropped", metadata: metadata)
+        }
+        if let c = walCorruption {
+            logger.warning("WAL replay stopped at corruption (point-in-time recovery): \(c)",
+                           metadata: ["setAside": "\(walSetAside.joined(separator: ", "))"])
+        }
+        if !walUnfinishedSegmentsRemoved.isEmpty {
+            logger.info("removed WAL segments whose creation was interrupted",
+                        metadata: ["files": "\(walUnfinishedSegmentsRemoved.joined(separator: ", "))"])
+        }
+        if !filesRemoved.isEmpty {
+            logger.info("removed \(filesRemoved.count) unreferenced files (leftovers of interrupted flushes or reshards)",
+                        metadata: ["files": "\(filesRemoved.joined(separator: ", "))"])
+        }
+        if !reshardsRolledBack.isEmpty {
+            logger.notice("rolled back \(reshardsRolledBack.count) reshards prepared but not committed",
+                          metadata: ["ids": "\(reshardsRolledBack.map(String.init).joined(separator: ", "))"])
+        }
+        if !foreignFilesIgnored.isEmpty {
+            logger.notice("left alone files whose names are not Augur's",
+                          metadata: ["files": "\(foreignFilesIgnored.joined(separator: ", "))"])
+        }
+        logger.debug(createdNewStore ? "created a new store" : "opened the store",
+                     metadata: ["tables": "\(tables)", "partitions": "\(partitions)", "segmentsVerified": "\(segmentsVerified)",
+                                "walFramesReplayed": "\(walFramesReplayed)", "walRecordsApplied": "\(walRecordsApplied)",
+                                "walRecordsSkipped": "\(walRecordsSkipped)", "lastSequence": "\(lastSequence)"])
+    }
 }

@@ -29,6 +29,7 @@
 import AugurStats
 import AugurSys
 import Dispatch
+import Logging
 
 extension Engine {
     /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.
@@ -130,12 +131,34 @@ extension Engine {
                 let end = options.clock.now()
                 job.update { $0.state = .committed; $0.finishedAt = end; $0.runNanos = end &- runStart }
                 refineReshardCost(job.current)
+                reshardFinished(job.current)
             } catch {
                 job.update { $0.state = .aborted; $0.error = error; $0.finishedAt = options.clock.now() }
+                reshardFinished(job.current)
             }
             job.finish()
         }
         return job
+    }
+
+    /// Counts a reshard that ended and logs it: committed at `info`, aborted at `warning`.
+    private func reshardFinished(_ status: ReshardStatus) {
+        let committed = status.state == .committed
+        metrics.reshardFinished(committed: committed, bytesCopied: status.bytesCopied, bytesShared: status.bytesShared)
+        var metadata: Logger.Metadata = ["id": "\(status.id)", "table": "\(status.table)",
+                                         "sources": "\(status.sources.map(String.init).joined(separator: ","))"]
+        if committed {
+            metadata["targets"] = "\(status.targets.map(String.init).joined(separator: ","))"
+            metadata["bytesCopied"] = "\(status.bytesCopied)"
+            metadata["bytesShared"] = "\(status.bytesShared)"
+            metadata["runMillis"] = "\(status.runNanos / 1_000_000)"
+            metadata["cutoverPauseMicros"] = "\(status.cutoverPauseNanos / 1_000)"
+            if !status.copyBackend.isEmpty { metadata["copyBackend"] = "\(status.copyBackend)" }
+            reshardLogger.info("reshard committed: \(status.plan)", metadata: metadata)
+        } else {
+            reshardLogger.warning("reshard aborted: \(status.plan): \(status.error.map { "\($0)" } ?? "no error recorded")",
+                                  metadata: metadata)
+        }
     }
 
     private func runReshard(_ table: Table, _ plan: ReshardPlan, _ job: ReshardJob) throws(AugurError) {

@@ -201,6 +201,8 @@ final class Telemetry: @unchecked Sendable {
     private let sharedCell: UnsafeMutablePointer<ThreadTelemetryCell>?
     /// Key of this instance in the thread-local cell cache (`caugur_telemetry_cached_cell`).
     let instanceID: UInt64
+    /// Operations since open over every partition, gone ones included (`operationTotals`).
+    private let operations = Mutex<OperationFold>(OperationFold())
 
     init(options: TelemetryOptions, clock: any EngineClock) {
         self.options = options
@@ -306,10 +308,27 @@ final class Telemetry: @unchecked Sendable {
         let now = clock.now()
         coarseNow.store(now, ordering: .relaxed)
         _ = collector.drain(recorder)
+        var totals: [(Partition, HistogramTotals)] = []
+        totals.reserveCapacity(partitions.count)
         for p in partitions {
-            collector.observeCumulativeTotals(partition: p.id, totals: p.histogram.totals(), timestamp: now)
+            let t = p.histogram.totals()
+            collector.observeCumulativeTotals(partition: p.id, totals: t, timestamp: now)
+            totals.append((p, t))
         }
+        operations.withLock { fold in for (p, t) in totals { fold.add(p, t) } }
         return now
+    }
+
+    /// Reads, writes and their bytes since open over every partition, as of the last `collect`
+    /// (or the departure of a partition): exact — each partition counts what its histogram grew
+    /// beyond `initialTotals`, so a reshard's inherited counts are not counted twice.
+    func operationTotals() -> HistogramTotals { operations.withLock { $0.sum } }
+
+    /// A partition leaves (its table was dropped): its last counts are folded in, then forgotten.
+    func remove(_ p: Partition) {
+        let t = p.histogram.totals()
+        operations.withLock { $0.add(p, t); $0.remove(p.id) }
+        collector.removePartition(p.id)
     }
 
     /// Targets of a reshard inherit each source's window history in proportion to the share of
@@ -335,7 +354,7 @@ final class Telemetry: @unchecked Sendable {
             }
             collector.inherit(child: child.id, from: shares, now: now)
         }
-        for parent in parents { collector.removePartition(parent.id) }
+        for parent in parents { remove(parent) }
         register(children)
     }
 
@@ -388,4 +407,31 @@ final class Telemetry: @unchecked Sendable {
 extension Table {
     /// The engine's `drainBackgroundWork` (tests that hold only the table).
     @_spi(Testing) public func drainBackgroundWork() { engine.drainBackgroundWork() }
+}
+
+/// The engine-wide operation totals and each live partition's totals when last folded.
+struct OperationFold {
+    var sum = HistogramTotals()
+    var seen: [UInt64: HistogramTotals] = [:]
+    /// Partitions removed: a collect that listed one before it went must not count it again from
+    /// its initial totals (ids are never reused; 8 bytes a reshard source).
+    var gone: Set<UInt64> = []
+
+    mutating func remove(_ id: UInt64) {
+        seen[id] = nil
+        gone.insert(id)
+    }
+
+    /// Adds what `p`'s histogram grew to `totals` since it was last folded (or made).
+    mutating func add(_ p: Partition, _ totals: HistogramTotals) {
+        if gone.contains(p.id) { return }
+        let base = seen[p.id] ?? p.initialTotals
+        seen[p.id] = totals
+        guard totals.reads >= base.reads, totals.writes >= base.writes, totals.readBytes >= base.readBytes,
+              totals.writeBytes >= base.writeBytes else { return }
+        sum.reads &+= totals.reads - base.reads
+        sum.writes &+= totals.writes - base.writes
+        sum.readBytes &+= totals.readBytes - base.readBytes
+        sum.writeBytes &+= totals.writeBytes - base.writeBytes
+    }
 }

@@ -16,6 +16,7 @@
 //     its own, it also wakes one idle worker of every other node so one of them arms a timer;
 //     a worker that steals wakes another idle worker if foreign work is left.
 import CAugurSys
+import Logging
 
 #if canImport(Glibc)
 import Glibc
@@ -133,11 +134,8 @@ public final class BuildWorkerPool: @unchecked Sendable {
         public let itemsOutstanding: Int
     }
 
-    /// Writes a log line to standard error (the default logger).
-    public static let standardErrorLog: @Sendable (String) -> Void = { line in
-        var bytes = Array("augur: \(line)\n".utf8)
-        _ = bytes.withUnsafeMutableBytes { b in Syscall.retrying { write(2, b.baseAddress, b.count) } }
-    }
+    /// The label of the pool's default logger.
+    public static let loggerLabel = "augur.build-workers"
 
     public let topology: NumaTopology
     public let options: Options
@@ -149,16 +147,16 @@ public final class BuildWorkerPool: @unchecked Sendable {
     /// - Parameters:
     ///   - topology: whose CPUs get a worker each (`NumaTopology.detect()` in production).
     ///   - placement: pins threads and allocates buffers (`LinuxNumaPlacement()` in production).
-    ///   - log: receives one line per worker whose pinning failed (CPU, node, errno, fallback).
+    ///   - logger: gets one warning per worker whose pinning failed (CPU, node, errno, fallback).
     /// - Precondition: the topology has at least one CPU.
     public init(topology: NumaTopology = .detect(),
                 placement: any NumaPlacement = LinuxNumaPlacement(),
                 options: Options = Options(),
-                log: @escaping @Sendable (String) -> Void = BuildWorkerPool.standardErrorLog) throws(BuildWorkerPoolError) {
+                logger: Logger = Logger(label: BuildWorkerPool.loggerLabel)) throws(BuildWorkerPoolError) {
         precondition(!topology.cpus.isEmpty, "BuildWorkerPool: the topology has no CPU")
         self.topology = topology
         self.options = options
-        core = Core(topology: topology, placement: placement, options: options, log: log)
+        core = Core(topology: topology, placement: placement, options: options, logger: logger)
         try core.start()
     }
 
@@ -258,7 +256,7 @@ public final class BuildWorkerPool: @unchecked Sendable {
     final class Core: @unchecked Sendable {
         let placement: any NumaPlacement
         let options: Options
-        let log: @Sendable (String) -> Void
+        let logger: Logger
         let workers: [Worker]
         /// Node id of each slot (nodes that have at least one worker).
         let slotNodes: [Int]
@@ -279,10 +277,10 @@ public final class BuildWorkerPool: @unchecked Sendable {
         var joined = false
         var threadsCreated = 0
 
-        init(topology: NumaTopology, placement: any NumaPlacement, options: Options, log: @escaping @Sendable (String) -> Void) {
+        init(topology: NumaTopology, placement: any NumaPlacement, options: Options, logger: Logger) {
             self.placement = placement
             self.options = options
-            self.log = log
+            self.logger = logger
             var slotNodes: [Int] = []
             var workers: [Worker] = []
             for node in topology.nodes where !node.cpus.isEmpty {
@@ -393,7 +391,8 @@ public final class BuildWorkerPool: @unchecked Sendable {
                 fallback = "\(error); continuing unpinned"
             }
             lock(); pinFailures += 1; unlock()
-            log("build worker \(worker.index) (node \(worker.node)): \(pinError); \(fallback)")
+            logger.warning("build worker \(worker.index) (node \(worker.node)): \(pinError); \(fallback)",
+                           metadata: ["cpu": "\(worker.cpu)", "node": "\(worker.node)"])
             return outcome
         }
 

@@ -15,6 +15,7 @@
 // Any handle without a descriptor sends the whole call to pread/pwrite through the protocol,
 // so fault injection and crash simulation keep working for callers that use this copier.
 import CAugurSys
+import Logging
 import SystemPackage
 import Synchronization
 
@@ -255,10 +256,14 @@ public final class RangeCopier: Sendable {
         return nil
     }
 
-    /// Where `.auto` decisions and fallbacks are reported, once per distinct message. Defaults
-    /// to standard error; the engine points it at its own log.
-    public static func setLogHandler(_ handler: @escaping @Sendable (String) -> Void) {
-        logState.withLock { $0.handler = handler }
+    /// The label of the copier's default logger.
+    public static let loggerLabel = "augur.copy"
+
+    /// Where `.auto` decisions and fallbacks are reported (at `notice`), once per distinct
+    /// message in the process. Defaults to `Logger(label: RangeCopier.loggerLabel)`, which goes
+    /// wherever the application bootstrapped swift-log (standard error without a bootstrap).
+    public static func setLogger(_ logger: Logger) {
+        logState.withLock { $0.logger = logger }
     }
 
     /// Copies every range, then (with `syncTargets`) fdatasyncs each target through
@@ -439,23 +444,23 @@ public final class RangeCopier: Sendable {
     // MARK: - logging
 
     private struct LogState {
-        var handler: @Sendable (String) -> Void = { message in
-            var line = "augur: " + message + "\n"
-            line.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-        }
+        /// nil: a default logger made when a message is logged (after the application's
+        /// `LoggingSystem.bootstrap`, however early the copier was first used).
+        var logger: Logger? = nil
         var said: Set<String> = []
     }
     private static let logState = Mutex(LogState())
 
-    /// Logs `message` unless it was logged before in this process.
     /// How long the io_uring copy waits for a completion before it gives the ring up.
     static let stallLimitNanos = 20_000_000_000
 
+    /// Logs `message` unless it was logged before in this process.
     static func logOnce(_ message: String) {
-        let handler: (@Sendable (String) -> Void)? = logState.withLock { state in
-            state.said.insert(message).inserted ? state.handler : nil
+        let (first, chosen): (Bool, Logger?) = logState.withLock { state in
+            (state.said.insert(message).inserted, state.logger)
         }
-        handler?(message)
+        guard first else { return }
+        (chosen ?? Logger(label: loggerLabel)).notice("\(message)")
     }
 }
 

@@ -11,6 +11,7 @@ import Synchronization
 import Dispatch
 import CAugurSys
 @testable import AugurSys
+import AugurTestSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -89,9 +90,9 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 
     @Test func eachWorkerPinsItsOwnCPUOnItsOwnThread() throws {
         let placement = RecordingNumaPlacement()
-        let logs = Recorder<String>()
+        let logs = LogCapture()
         let pool = try BuildWorkerPool(topology: topology, placement: placement,
-                                       options: .init(stealing: .never), log: { logs.append($0) })
+                                       options: .init(stealing: .never), logger: logs.logger(label: BuildWorkerPool.loggerLabel))
         #expect(pool.workerCount == 8)
         let seen = Recorder<Observation>()
         for i in 0..<64 {
@@ -113,7 +114,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         #expect(Set(pins.map(\.1)).count == 8)
         #expect(!placement.requests.contains { if case .runOnNode = $0 { true } else { false } })
         #expect(stats.pinFailures == 0)
-        #expect(logs.all.isEmpty)
+        #expect(logs.messages().isEmpty)
         #expect(stats.workers.map(\.cpu) == Array(0..<8))
         #expect(stats.workers.map(\.node) == [0, 0, 0, 0, 1, 1, 1, 1])
         #expect(stats.workers.map(\.pinning) == (0..<8).map { .cpu($0) })
@@ -133,7 +134,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
     @Test func workForNodeOneRunsOnlyOnNodeOneWorkers() throws {
         let placement = RecordingNumaPlacement()
         let pool = try BuildWorkerPool(topology: topology, placement: placement,
-                                       options: .init(stealing: .never), log: { _ in })
+                                       options: .init(stealing: .never), logger: LogCapture.silent)
         let seen = Recorder<Observation>()
         // The first four items hold their worker until all four have started, so they run on
         // four different workers: every node-1 worker takes part.
@@ -162,7 +163,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 
     @Test func workWithoutNodeOrForAnUnknownNodeRunsAnywhere() throws {
         let pool = try BuildWorkerPool(topology: topology, placement: RecordingNumaPlacement(),
-                                       options: .init(stealing: .never), log: { _ in })
+                                       options: .init(stealing: .never), logger: LogCapture.silent)
         let seen = Recorder<Observation>()
         for i in 0..<40 {
             try pool.submit(preferredNode: i % 2 == 0 ? nil : 9) { c in seen.append(observe(c, tag: i)) }
@@ -174,9 +175,9 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 
     @Test func failedPinIsLoggedOnceCountedAndFallsBackToTheNode() throws {
         let placement = RecordingNumaPlacement(failingCPUs: [2, 5, 6], failingNodes: [1])
-        let logs = Recorder<String>()
+        let logs = LogCapture()
         let pool = try BuildWorkerPool(topology: topology, placement: placement,
-                                       options: .init(stealing: .never), log: { logs.append($0) })
+                                       options: .init(stealing: .never), logger: logs.logger(label: BuildWorkerPool.loggerLabel))
         let seen = Recorder<Observation>()
         for i in 0..<32 { try pool.submit(preferredNode: i % 2) { c in seen.append(observe(c, tag: i)); usleep(100) } }
         pool.waitForAll()
@@ -196,7 +197,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         }
         #expect(nodeRequests.sorted() == [0, 1, 1])
 
-        let lines = logs.all
+        let lines = logs.messages()
         #expect(lines.count == 3, "\(lines)")
         for cpu in [2, 5, 6] {
             #expect(lines.filter { $0.contains("CPU \(cpu) ") && $0.contains("errno 22") }.count == 1, "\(lines)")
@@ -210,7 +211,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
     @Test func scratchBufferIsAllocatedOnTheWorkersNodeByTheWorkerAndReused() throws {
         let placement = RecordingNumaPlacement()
         let pool = try BuildWorkerPool(topology: topology, placement: placement,
-                                       options: .init(stealing: .never), log: { _ in })
+                                       options: .init(stealing: .never), logger: LogCapture.silent)
         struct Scratch: Sendable { let node: Int; let thread: Int32; let first: Int; let second: Int; let count: Int }
         let seen = Recorder<Scratch>()
         for i in 0..<16 {
@@ -240,7 +241,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         let small = NumaTopology.synthetic(nodes: 2, cpusPerNode: 1)
         for policy in [BuildWorkerPool.StealPolicy.afterWaiting(nanoseconds: 2_000_000), .never] {
             let pool = try BuildWorkerPool(topology: small, placement: RecordingNumaPlacement(),
-                                           options: .init(stealing: policy), log: { _ in })
+                                           options: .init(stealing: policy), logger: LogCapture.silent)
             let gate = DispatchSemaphore(value: 0)
             let busy = DispatchSemaphore(value: 0)
             let ran = DispatchSemaphore(value: 0)
@@ -269,7 +270,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 
     @Test func manyItemsFromManyThreadsWithStealingAllRunExactlyOnce() async throws {
         let pool = try BuildWorkerPool(topology: topology, placement: RecordingNumaPlacement(),
-                                       options: .init(stealing: .afterWaiting(nanoseconds: 50_000)), log: { _ in })
+                                       options: .init(stealing: .afterWaiting(nanoseconds: 50_000)), logger: LogCapture.silent)
         final class Counts: Sendable { let runs = Mutex([Int](repeating: 0, count: 4000)) }
         let counts = Counts()
         await withTaskGroup(of: Void.self) { group in
@@ -296,7 +297,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
     }
 
     @Test func submitAfterShutdownThrowsAndShutdownIsIdempotent() throws {
-        let pool = try BuildWorkerPool(topology: topology, placement: RecordingNumaPlacement(), log: { _ in })
+        let pool = try BuildWorkerPool(topology: topology, placement: RecordingNumaPlacement(), logger: LogCapture.silent)
         let count = Mutex(0)
         for _ in 0..<100 { try pool.submit(preferredNode: 0) { _ in count.withLock { $0 += 1 } } }
         pool.shutdown()   // queued work still runs
@@ -307,7 +308,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 
     @Test func statisticsCountItemsAndBusyTime() throws {
         let pool = try BuildWorkerPool(topology: topology, placement: RecordingNumaPlacement(),
-                                       options: .init(stealing: .never), log: { _ in })
+                                       options: .init(stealing: .never), logger: LogCapture.silent)
         for _ in 0..<8 { try pool.submit(preferredNode: 0) { _ in usleep(2_000) } }
         pool.waitForAll()
         let stats = pool.statistics
@@ -337,8 +338,8 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
 @Suite(.serialized) struct BuildWorkerPoolLinuxTests {
     @Test func detectedTopologyReallyPins() throws {
         let topology = NumaTopology.detect()
-        let logs = Recorder<String>()
-        let pool = try BuildWorkerPool(topology: topology, placement: LinuxNumaPlacement(), log: { logs.append($0) })
+        let logs = LogCapture()
+        let pool = try BuildWorkerPool(topology: topology, placement: LinuxNumaPlacement(), logger: logs.logger(label: BuildWorkerPool.loggerLabel))
         let seen = Recorder<Observation>()
         for i in 0..<(20 * pool.workerCount) {
             let node = topology.nodes[i % topology.nodes.count].id
@@ -353,8 +354,8 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         pool.waitForAll()
         let stats = pool.statistics
         pool.shutdown()
-        #expect(stats.pinFailures == 0, "\(logs.all)")
-        #expect(logs.all.isEmpty)
+        #expect(stats.pinFailures == 0, "\(logs.messages())")
+        #expect(logs.messages().isEmpty)
         #expect(stats.workers.allSatisfy { $0.pinning == .cpu($0.cpu) })
         #expect(seen.all.count == 20 * stats.workers.count)
         for o in seen.all {
@@ -371,8 +372,8 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         let topology = NumaTopology.synthetic(nodes: 2, cpusPerNode: 4)
         let allowed = Set(CPUAffinity.allowedCPUs())
         let missing = topology.cpus.filter { !allowed.contains($0) }
-        let logs = Recorder<String>()
-        let pool = try BuildWorkerPool(topology: topology, placement: LinuxNumaPlacement(), log: { logs.append($0) })
+        let logs = LogCapture()
+        let pool = try BuildWorkerPool(topology: topology, placement: LinuxNumaPlacement(), logger: logs.logger(label: BuildWorkerPool.loggerLabel))
         let seen = Recorder<Observation>()
         for i in 0..<80 {
             try pool.submit(preferredNode: i % 2) { c in
@@ -386,7 +387,7 @@ private func observe(_ c: WorkerContext, tag: Int = 0) -> Observation {
         pool.shutdown()
 
         #expect(stats.pinFailures == missing.count)
-        let lines = logs.all
+        let lines = logs.messages()
         #expect(lines.count == missing.count, "\(lines)")
         for cpu in missing {
             #expect(lines.filter { $0.contains("CPU \(cpu) ") && $0.contains("errno 22") }.count == 1, "\(lines)")

@@ -4,6 +4,7 @@
 import Testing
 import Synchronization
 @testable @_spi(Testing) import AugurSys
+import AugurTestSupport
 import CAugurSys
 
 import AugurStats
@@ -625,13 +626,13 @@ struct RangeCopierTests {
 
     @Test("log messages are written once")
     func logOnce() {
-        let seen = Mutex<[String]>([])
-        RangeCopier.setLogHandler { m in seen.withLock { $0.append(m) } }
-        defer { RangeCopier.setLogHandler { _ in } }
+        let seen = LogCapture()
+        RangeCopier.setLogger(seen.logger(label: RangeCopier.loggerLabel))
+        defer { RangeCopier.setLogger(LogCapture.silent) }
         let message = "test message \(UInt64.random(in: 0...UInt64.max))"
         RangeCopier.logOnce(message)
         RangeCopier.logOnce(message)
-        #expect(seen.withLock { $0.filter { $0 == message }.count } == 1)
+        #expect(seen.all.filter { $0.message == message && $0.label == "augur.copy" && $0.level == .notice }.count == 1)
     }
 
     // MARK: bad input

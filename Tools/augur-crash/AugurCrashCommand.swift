@@ -11,6 +11,7 @@ import ArgumentParser
 @_spi(Testing) import Augur
 @_spi(Testing) import AugurCrashHarness
 import AugurSys
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,13 @@ struct AugurCrashCommand: ParsableCommand {
         subcommands: [RunCommand.self, ChildCommand.self, CorruptionChildCommand.self],
         defaultSubcommand: RunCommand.self
     )
+
+    /// The engine's log lines go to standard error at `AUGUR_LOG_LEVEL`, default error: the
+    /// harness opens thousands of damaged stores on purpose, and its summary says what happened.
+    static func main() {
+        LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .error))
+        main(nil)
+    }
 }
 
 enum Mode: String, CaseIterable, ExpressibleByArgument {

@@ -1,3 +1,7 @@
 import AugurLoadCLI
+import AugurSys
+import Logging
 
+// The engine's log lines go to standard error at `AUGUR_LOG_LEVEL` (default notice).
+LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
 AugurLoad.main()

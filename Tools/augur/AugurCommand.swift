@@ -1,4 +1,6 @@
 import ArgumentParser
+import AugurSys
+import Logging
 
 /// `augur`: the operator's command line. Each subcommand lives in its own file.
 @main
@@ -8,4 +10,10 @@ struct AugurCommand: ParsableCommand {
         abstract: "Augur, a self-partitioning embedded storage engine: inspect, demonstrate and forecast.",
         subcommands: [DemoCommand.self, DemoWriterCommand.self, InfoCommand.self, RecoverCommand.self, StatsCommand.self, ForecastCommand.self, SimulateCommand.self, PlanCommand.self]
     )
+
+    /// The engine's log lines go to standard error at `AUGUR_LOG_LEVEL` (default notice).
+    static func main() {
+        LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
+        main(nil)
+    }
 }
