@@ -129,7 +129,8 @@ let package = Package(
         .testTarget(name: "AugurCrashTests", dependencies: ["AugurCrashHarness", "Augur", "AugurSys", "AugurStats", "augur-crash"],
                     path: "Tests/AugurCrashTests"),
         // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
-        .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "AugurSys", "AugurTestSupport"], path: "Tests/AugurToolTests"),
+        .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "Augur", "AugurSys", "AugurTestSupport"],
+                    path: "Tests/AugurToolTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast", "AugurStats"], path: "Tests/AugurForecastTests"),
@@ -139,7 +140,7 @@ let package = Package(
                     path: "Tests/AugurSimulationTests"),
         .testTarget(
             name: "AugurTests",
-            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner", "AugurTestSupport"],
+            dependencies: ["Augur", "AugurSys", "AugurStats", "AugurPlanner", "AugurTestSupport", .product(name: "Logging", package: "swift-log")],
             path: "Tests/AugurTests"
         ),
     ],

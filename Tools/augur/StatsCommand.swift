@@ -5,6 +5,9 @@ import Foundation
 /// `augur stats --dir DIR [--table T]`: partition health from the store's TELEMETRY.json,
 /// which a running engine rewrites every few seconds (and at close). Reading the file needs no
 /// lock, so this works while the application holding the store is running.
+/// `augur stats --dir DIR --metrics` prints the store's METRICS.prom (Prometheus text format,
+/// docs/METRICS.md), written by the engine at the same times: the file as the engine last wrote
+/// it, not a fresh reading.
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Show partition health: rates per window, skew, hot ranges and keys.")
@@ -18,7 +21,22 @@ struct StatsCommand: ParsableCommand {
     @Flag(help: "Print the raw JSON instead of tables.")
     var json = false
 
+    @Flag(help: "Print the engine's metrics (METRICS.prom, Prometheus text format) instead of partition health.")
+    var metrics = false
+
+    func validate() throws {
+        if metrics && (json || table != nil) { throw ValidationError("--metrics takes no --json or --table") }
+    }
+
     func run() throws {
+        if metrics {
+            let path = (dir as NSString).appendingPathComponent(MetricsSnapshot.fileName)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CommandFailure("no metrics at \(path): the store has not been opened with telemetry enabled yet")
+            }
+            print(String(decoding: data, as: UTF8.self), terminator: "")
+            return
+        }
         let path = (dir as NSString).appendingPathComponent(TelemetryFile.name)
         guard let data = FileManager.default.contents(atPath: path) else {
             throw CommandFailure("no telemetry at \(path): the store has not been opened with telemetry enabled yet")
