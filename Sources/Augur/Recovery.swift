@@ -339,21 +339,16 @@ extension RecoveryReport {
             logger.warning("WAL replay stopped at corruption (point-in-time recovery): \(c)",
                            metadata: ["setAside": "\(walSetAside.joined(separator: ", "))"])
         }
-        if !walUnfinishedSegmentsRemoved.isEmpty {
-            logger.info("removed WAL segments whose creation was interrupted",
-                        metadata: ["files": "\(walUnfinishedSegmentsRemoved.joined(separator: ", "))"])
-        }
-        if !filesRemoved.isEmpty {
-            logger.info("removed \(filesRemoved.count) unreferenced files (leftovers of interrupted flushes or reshards)",
-                        metadata: ["files": "\(filesRemoved.joined(separator: ", "))"])
-        }
-        if !reshardsRolledBack.isEmpty {
-            logger.notice("rolled back \(reshardsRolledBack.count) reshards prepared but not committed",
-                          metadata: ["ids": "\(reshardsRolledBack.map(String.init).joined(separator: ", "))"])
-        }
-        if !foreignFilesIgnored.isEmpty {
-            logger.notice("left alone files whose names are not Augur's",
-                          metadata: ["files": "\(foreignFilesIgnored.joined(separator: ", "))"])
+        let lists: [(level: Logger.Level, message: String, key: String, names: [String])] = [
+            (.info, "removed WAL segments whose creation was interrupted", "files", walUnfinishedSegmentsRemoved),
+            (.info, "removed \(filesRemoved.count) unreferenced files (leftovers of interrupted flushes or reshards)", "files",
+             filesRemoved),
+            (.notice, "rolled back \(reshardsRolledBack.count) reshards prepared but not committed", "ids",
+             reshardsRolledBack.map(String.init)),
+            (.notice, "left alone files whose names are not Augur's", "files", foreignFilesIgnored),
+        ]
+        for l in lists where !l.names.isEmpty {
+            logger.log(level: l.level, "\(l.message)", metadata: [l.key: "\(l.names.joined(separator: ", "))"])
         }
         logger.debug(createdNewStore ? "created a new store" : "opened the store",
                      metadata: ["tables": "\(tables)", "partitions": "\(partitions)", "segmentsVerified": "\(segmentsVerified)",
