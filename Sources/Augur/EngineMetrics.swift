@@ -120,7 +120,13 @@ final class EngineMetrics: Sendable {
     func refresh(_ reading: Reading) {
         let (before, after): (MetricsSnapshot, MetricsSnapshot) = values.withLock { v in
             let before = v
-            if let ops = reading.operations { v.operations = ops }
+            // Two refreshes may race (the tick and `metricsSnapshot`): a reading older than the
+            // values never moves them back, so no growth is counted twice.
+            if let ops = reading.operations {
+                let o = v.operations ?? HistogramTotals()
+                v.operations = HistogramTotals(reads: max(o.reads, ops.reads), writes: max(o.writes, ops.writes),
+                                               readBytes: max(o.readBytes, ops.readBytes), writeBytes: max(o.writeBytes, ops.writeBytes))
+            }
             if let o = reading.overloadSeconds { v.overloadSeconds = max(v.overloadSeconds, o) }
             v.forecastError = reading.forecastError
             v.writeStalls = max(v.writeStalls, UInt64(max(0, reading.stalls.stalls)))
