@@ -141,7 +141,7 @@ extension Engine {
         return job
     }
 
-    /// Counts a reshard that ended and logs it: committed at `info`, aborted at `warning`.
+    /// Counts a reshard that ended and logs it: committed at `debug` (routine: the controller reshards on its own), aborted at `warning`.
     private func reshardFinished(_ status: ReshardStatus) {
         let committed = status.state == .committed
         metrics.reshardFinished(committed: committed, bytesCopied: status.bytesCopied, bytesShared: status.bytesShared)
@@ -154,7 +154,7 @@ extension Engine {
             metadata["runMillis"] = "\(status.runNanos / 1_000_000)"
             metadata["cutoverPauseMicros"] = "\(status.cutoverPauseNanos / 1_000)"
             if !status.copyBackend.isEmpty { metadata["copyBackend"] = "\(status.copyBackend)" }
-            reshardLogger.info("reshard committed: \(status.plan)", metadata: metadata)
+            reshardLogger.debug("reshard committed: \(status.plan)", metadata: metadata)
         } else {
             reshardLogger.warning("reshard aborted: \(status.plan): \(status.error.map { "\($0)" } ?? "no error recorded")",
                                   metadata: metadata)
