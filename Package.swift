@@ -71,7 +71,7 @@ let package = Package(
         // Workloads (YCSB, distributions, rate profiles), runner, latencies, report; knows only
         // the small KeyValueStore protocol, so the same workload runs against Augur and peers.
         // AugurForecast (pure) only for its CSV reader, CSVSeries, which replay profiles use.
-        .target(name: "AugurWorkload", dependencies: ["AugurStats", "AugurForecast", .product(name: "Histogram", package: "hdrhistogram-swift")],
+        .target(name: "AugurWorkload", dependencies: ["AugurSys", "AugurStats", .product(name: "RealModule", package: "swift-numerics"), "AugurForecast", .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/AugurWorkload"),
         // augur-load's commands and the Augur adapter, a library so Benchmarks/Peers reuses them.
         .target(name: "AugurLoadCLI",

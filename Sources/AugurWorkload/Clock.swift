@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import AugurSys
 import Synchronization
 
 /// The runner's source of time. Everything in the runner that reads or waits for time goes
@@ -14,7 +10,7 @@ public protocol WorkloadClock: Sendable {
     func sleep(untilNanoseconds deadline: UInt64)
 }
 
-/// CLOCK_MONOTONIC and nanosleep. nanosleep overshoots by the kernel's timer slack (about
+/// CLOCK_MONOTONIC and nanosleep (AugurSys' `MonotonicClock` and `ThreadPause`). nanosleep overshoots by the kernel's timer slack (about
 /// 50–80 µs on Linux), which an open loop counts as latency; `spinNanoseconds` > 0 sleeps until
 /// that long before the deadline and then yields in a loop, trading CPU for punctuality.
 public struct SystemWorkloadClock: WorkloadClock {
@@ -22,11 +18,7 @@ public struct SystemWorkloadClock: WorkloadClock {
     public init(spinNanoseconds: UInt64 = 0) { self.spinNanoseconds = spinNanoseconds }
 
     @inline(__always)
-    public func nanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    public func nanoseconds() -> UInt64 { MonotonicClock.nanos() }
 
     public func sleep(untilNanoseconds deadline: UInt64) {
         while true {
@@ -34,12 +26,11 @@ public struct SystemWorkloadClock: WorkloadClock {
             if now >= deadline { return }
             let wait = deadline - now
             if spinNanoseconds > 0 && wait <= spinNanoseconds {
-                sched_yield()
+                ThreadPause.yield()
                 continue
             }
             let nap = wait - (spinNanoseconds > 0 ? spinNanoseconds : 0)
-            var ts = timespec(tv_sec: Int(nap / 1_000_000_000), tv_nsec: Int(nap % 1_000_000_000))
-            _ = nanosleep(&ts, nil)
+            ThreadPause.sleep(nanoseconds: Int(clamping: nap))
         }
     }
 }

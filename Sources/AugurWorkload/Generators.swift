@@ -1,8 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+// Transcendental functions from swift-numerics' RealModule (the same results as libm; libc
+// stays in AugurSys).
+import RealModule
 
 /// ζ(n, θ) = Σ_{i=1..n} 1/i^θ. Exact up to ten million terms; beyond that the exact head is
 /// extended with the Euler–Maclaurin tail (error far below 1e-9 relative for θ in (0, 1)).
@@ -13,9 +11,9 @@ public func zeta(_ n: UInt64, theta: Double) -> Double {
     let head = zetaRange(from: 0, to: exactLimit, theta: theta, initial: 0)
     let N = Double(n)
     // Σ_{i=m+1..N} f(i) ≈ ∫_m^N f + (f(N) − f(m))/2 + (f'(N) − f'(m))/12, f(x) = x^−θ.
-    let integral = theta == 1 ? log(N / m) : (pow(N, 1 - theta) - pow(m, 1 - theta)) / (1 - theta)
-    let ends = (pow(N, -theta) - pow(m, -theta)) / 2
-    let deriv = (-theta * pow(N, -theta - 1) + theta * pow(m, -theta - 1)) / 12
+    let integral = theta == 1 ? Double.log(N / m) : (Double.pow(N, 1 - theta) - Double.pow(m, 1 - theta)) / (1 - theta)
+    let ends = (Double.pow(N, -theta) - Double.pow(m, -theta)) / 2
+    let deriv = (-theta * Double.pow(N, -theta - 1) + theta * Double.pow(m, -theta - 1)) / 12
     return head + integral + ends + deriv
 }
 
@@ -24,7 +22,7 @@ func zetaRange(from st: UInt64, to n: UInt64, theta: Double, initial: Double) ->
     var sum = initial
     var i = st
     while i < n {
-        sum += 1 / pow(Double(i + 1), theta)
+        sum += 1 / Double.pow(Double(i + 1), theta)
         i += 1
     }
     return sum
@@ -52,7 +50,7 @@ public struct ZipfianGenerator: Sendable {
         zeta2theta = zetaRange(from: 0, to: 2, theta: theta, initial: 0)
         alpha = 1 / (1 - theta)
         self.zetan = zetan ?? zeta(max - min + 1, theta: theta)
-        eta = (1 - pow(2 / Double(max - min + 1), 1 - theta)) / (1 - zeta2theta / self.zetan)
+        eta = (1 - Double.pow(2 / Double(max - min + 1), 1 - theta)) / (1 - zeta2theta / self.zetan)
     }
 
     /// Items `0..<count`.
@@ -75,13 +73,13 @@ public struct ZipfianGenerator: Sendable {
                 zetan = zeta(itemCount, theta: theta)
             }
             items = itemCount
-            eta = (1 - pow(2 / Double(items), 1 - theta)) / (1 - zeta2theta / zetan)
+            eta = (1 - Double.pow(2 / Double(items), 1 - theta)) / (1 - zeta2theta / zetan)
         }
         let u = rng.nextDouble()
         let uz = u * zetan
         if uz < 1 { return base }
-        if uz < 1 + pow(0.5, theta) { return base + 1 }
-        let r = UInt64(Double(items) * pow(eta * u - eta + 1, alpha))
+        if uz < 1 + Double.pow(0.5, theta) { return base + 1 }
+        let r = UInt64(Double(items) * Double.pow(eta * u - eta + 1, alpha))
         return base + Swift.min(r, items - 1)
     }
 }
