@@ -1,5 +1,6 @@
 // The engine: one directory, one shared WAL, one manifest, many tables of range partitions.
-// Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift.
+// Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift, writes in
+// CommitPipeline.swift, reads in EngineReads.swift, telemetry and health in EngineTelemetry.swift.
 import AugurPlanner
 import AugurStats
 import AugurSys
@@ -101,7 +102,8 @@ public final class Engine: @unchecked Sendable {
     /// nil without telemetry (the controller needs it).
     let controller: PartitionController?
     private let controllerTimer: DispatchSourceTimer?
-    private let lastHealthFile = Atomic<UInt64>(0)
+    /// When the collector tick last wrote TELEMETRY.json and METRICS.prom (EngineTelemetry.swift).
+    let lastHealthFile = Atomic<UInt64>(0)
     let maxKeySize: Int
     let maxValueSize: Int
     let syncWrites: Bool
@@ -396,95 +398,6 @@ public final class Engine: @unchecked Sendable {
         if try commit(&write) == .needsIndexMaintenance { try writeIndexed(batch.ops) }
     }
 
-    // MARK: reads
-
-    func read(_ table: Table, _ key: UnsafeRawBufferPointer) throws(AugurError) -> [UInt8]? {
-        try table.checkUsable()
-        if key.count == 0 { throw .emptyKey }
-        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
-        let started = telemetry != nil ? MonotonicClock.nanos() : 0
-        // Nothing retained, no lock: the map, the partition and its layers are read inside a
-        // read section (ReadEpochs.swift), which keeps whatever a reshard or flush replaces
-        // meanwhile alive until the section ends.
-        let section = ReadEpochs.shared.begin()
-        defer { ReadEpochs.shared.end(section) }
-        return table.readMap.unretained()._withUnsafeGuaranteedRef { map in
-            map.unretainedPartition(for: key)._withUnsafeGuaranteedRef { p in
-                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) }
-                telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
-                return value
-            }
-        }
-    }
-
-    /// The newest record of `key` in a published view: active memtable, frozen memtables, then
-    /// runs (newest first; runs whose filter rules the key out are skipped), each reached through
-    /// an unretained reference.
-    @inline(__always)
-    func lookupValue(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
-        for f in view.frozen {
-            if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
-        }
-        if view.runs.isEmpty { return nil }
-        let hash = KeyHash.hash(key)
-        for run in view.runs {
-            if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? Array(r.value) : nil }
-        }
-        return nil
-    }
-
-    /// The value of `key` in partition `p` (which must hold it), read inside a read section.
-    func lookupValue(_ p: Partition, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        ReadEpochs.shared.read { p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) } }
-    }
-
-    func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
-        try table.checkUsable()
-        if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
-        let limit = limit ?? Int.max
-        var out: [KeyValue] = []
-        if limit == 0 { return out }
-        if let lo = range.lowerBound, let hi = range.upperBound, compareKeys(lo, hi) >= 0 { return out }
-        var partitions = table.map.partitions.filter { p in
-            if let hi = range.upperBound, compareKeys(p.lowerBound, hi) >= 0 { return false }
-            if let lo = range.lowerBound, let pHi = p.upperBound, compareKeys(pHi, lo) <= 0 { return false }
-            return true
-        }
-        if reverse { partitions.reverse() }
-        for p in partitions {
-            // Clamp the range to the partition so a stale view never returns keys it no longer owns.
-            var start = p.lowerBound.isEmpty ? range.lowerBound : p.lowerBound
-            if let lo = range.lowerBound, compareKeys(lo, p.lowerBound) > 0 { start = lo }
-            var end = p.upperBound
-            if let hi = range.upperBound, end == nil || compareKeys(hi, end!) < 0 { end = hi }
-            var cursor = MergedCursor(view: p.view, reverse: reverse)
-            cursor.position(start: start, end: end)
-            let before = out.count
-            let started = telemetry != nil ? MonotonicClock.nanos() : 0
-            defer {
-                if let telemetry {
-                    let bytes = out[before...].reduce(0) { $0 + $1.key.count + $1.value.count }
-                    let probe = (reverse ? end : start) ?? p.lowerBound
-                    probe.withUnsafeBytes { telemetry.record(.scan, p, key: $0, bytes: bytes, costNanos: MonotonicClock.nanos() &- started) }
-                }
-            }
-            while cursor.isValid {
-                if reverse {
-                    if let start, start.withUnsafeBytes({ compareKeys(cursor.key, $0) }) < 0 { break }
-                } else if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 {
-                    break
-                }
-                if cursor.kind == .put {
-                    out.append(KeyValue(key: Array(cursor.key), value: Array(cursor.value)))
-                    if out.count >= limit { return out }
-                }
-                cursor.advance()
-            }
-        }
-        return out
-    }
-
     // MARK: lifecycle
 
     /// Flushes every memtable to segments and trims the WAL. Throws the first failure.
@@ -565,82 +478,4 @@ func nanoseconds(_ d: Duration) -> Int {
     if overflow { return s < 0 ? Int.min : Int.max }
     let (sum, overflow2) = Int(whole).addingReportingOverflow(Int(a / 1_000_000_000))
     return overflow2 ? (s < 0 ? Int.min : Int.max) : sum
-}
-
-extension Engine {
-    func newHistogram(_ record: PartitionRecord) -> KeyHistogram {
-        KeyHistogram(lowerBound: record.lowerBound, upperBound: record.upperBound, options: options.telemetry.histogram)
-    }
-
-    /// The smallest and largest key stored in `runs`: where a histogram should spread its
-    /// buckets (`KeyPositionMap`'s focus).
-    static func keySpan(of runs: [Segment]) -> (low: [UInt8], high: [UInt8])? {
-        var span: (low: [UInt8], high: [UInt8])?
-        for r in runs {
-            guard let s = r.keySpan else { continue }
-            if let current = span {
-                span = (compareKeys(s.low, current.low) < 0 ? s.low : current.low,
-                        compareKeys(s.high, current.high) > 0 ? s.high : current.high)
-            } else {
-                span = s
-            }
-        }
-        return span
-    }
-
-    /// Per-partition health of `table`: range, size, records, rates per window, skew, entropy,
-    /// hot ranges and hot keys. Rates are as of the last collector tick (≤ `collectInterval` old).
-    public func partitionHealth(table name: String) throws(AugurError) -> [PartitionHealth] {
-        let table = try self.table(named: name)
-        guard let telemetry else {
-            throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "partition health needs telemetry")
-        }
-        let now = telemetry.collect(partitions: table.map.partitions)
-        return table.map.partitions.map { health(table, $0, telemetry, now) }
-    }
-
-    /// A partition's telemetry health with its secondary indexes' build states.
-    private func health(_ table: Table, _ p: Partition, _ telemetry: Telemetry, _ now: UInt64) -> PartitionHealth {
-        var h = telemetry.health(table: table.name, partition: p, now: now)
-        for d in table.indexDescriptors.withLock({ $0 }) { h.indexes.append(d.status(of: p)) }
-        return h
-    }
-
-    /// Alias of `partitionHealth(table:)` under the name the seeds use.
-    public func monitorPartitionHealth(table name: String) throws(AugurError) -> [PartitionHealth] {
-        try partitionHealth(table: name)
-    }
-
-    /// The collector tick: drain, fold exact totals, refresh the metrics, and now and then write
-    /// TELEMETRY.json and METRICS.prom.
-    func collectTelemetry(force: Bool = false, closing: Bool = false) {
-        guard let telemetry, closing || !isClosed else { return }
-        let tables = allTables()
-        let now = telemetry.collect(partitions: tables.flatMap { $0.map.partitions })
-        refreshMetrics(tables: tables)
-        let last = lastHealthFile.load(ordering: .relaxed)
-        guard force || now &- last >= UInt64(nanoseconds(options.telemetry.healthFileInterval)) else { return }
-        lastHealthFile.store(now, ordering: .relaxed)
-        var file = TelemetryFile(engineTime: now, partitions: [])
-        for t in tables {
-            for p in t.map.partitions { file.partitions.append(health(t, p, telemetry, now)) }
-        }
-        file.forecastFallbacks = controller.map { c in c.lock.withLock { c.fallbacks() } }
-        writeTelemetryFile(file)
-        writeMetricsFile()
-    }
-
-    /// Written with a rename so readers never see half a file; not synced (it is advisory).
-    private func writeTelemetryFile(_ file: TelemetryFile) {
-        try? fileSystem.replaceFile(at: joinPath(path, TelemetryFile.name), with: encodeTelemetry(file),
-                                    temporary: joinPath(path, TelemetryFile.name + ".tmp"))
-    }
-}
-
-extension Engine {
-    /// Every reshard of `table` requested since open, oldest first.
-    public func reshardingStatus(table name: String) throws(AugurError) -> [ReshardStatus] {
-        try checkOpen()
-        return reshardJobs.withLock { $0.map(\.current).filter { $0.table == name } }
-    }
 }

@@ -108,17 +108,17 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// The segment writers append to; nil only in a read-only open's log, which has failed
     /// from the start so nothing gets past `checkWritable`.
-    private let current: Mutex<WALSegment?>
+    let current: Mutex<WALSegment?>
     /// Sealed segments still needed for recovery, oldest first (guarded by rollLock).
-    private var sealedSegments: [WALSegment] = []
+    var sealedSegments: [WALSegment] = []
     /// Numbers and highest sequence of segments left from before this open (replayed, not mapped).
-    private var inheritedSegments: [(number: UInt64, maxSeq: UInt64)] = []
-    private let rollLock = PThreadMutex()
+    var inheritedSegments: [(number: UInt64, maxSeq: UInt64)] = []
+    let rollLock = PThreadMutex()
     /// Serialises `trim`'s removals, which run outside rollLock (taken before it, never inside).
-    private let trimLock = PThreadMutex()
-    private let syncLock = PThreadMutex()
-    private let lastSeq: Atomic<UInt64>
-    private let failure = Mutex<String?>(nil)
+    let trimLock = PThreadMutex()
+    let syncLock = PThreadMutex()
+    let lastSeq: Atomic<UInt64>
+    let failure = Mutex<String?>(nil)
     let failed = Atomic<Bool>(false)
     /// Test-only planted bug for the crash harness: acknowledge `sync` writes without syncing.
     let skipSyncBug: Bool
@@ -126,7 +126,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// commit writes the pages anyway, or segments too small to be worth it).
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
-    private let writeBehindQueue: BackgroundLane
+    let writeBehindQueue: BackgroundLane
     /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
     /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and
     /// cleared under syncLock by whoever comes first (`finishPendingSealLocked`). Its own lock,
@@ -135,9 +135,9 @@ final class WriteAheadLog: @unchecked Sendable {
     /// measured) — a roll waiting for it made every writer wait. Under rollLock a reader sees
     /// every setting and at worst a clearing late (then the roll takes syncLock for nothing,
     /// and trim keeps a segment a while longer).
-    private let pendingSeal = Mutex<WALSegment?>(nil)
+    let pendingSeal = Mutex<WALSegment?>(nil)
     /// Finishes pending seals and creates spare segments off the write path.
-    private let sealQueue: BackgroundLane
+    let sealQueue: BackgroundLane
     /// Populates fresh segments ahead of the writers (`prefault`), at the engine's background
     /// priority: zero-filling 64 MiB is milliseconds of CPU that preempted a writer on a busy
     /// machine, and populating late only means a writer takes its own fault, as without it.
@@ -145,14 +145,14 @@ final class WriteAheadLog: @unchecked Sendable {
     /// creates the spare under rollLock, which a roll waits for (a descheduled low-priority
     /// holder made writers wait: fillrandom at 2 threads lost 10-20 % of its throughput), and a
     /// write-behind that falls behind leaves dirty pages the kernel then throttles writers for.
-    private let prefaultQueue: BackgroundLane
+    let prefaultQueue: BackgroundLane
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
-    private var spare: WALSegment? = nil
+    var spare: WALSegment? = nil
     /// Told of failures of background work that no caller waits for (the engine keeps the first
     /// for `takeBackgroundError`).
-    private let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
+    let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
     /// Times each fdatasync of a segment in use (`augur_wal_sync_seconds`); nil in tests.
-    private let metrics: EngineMetrics?
+    let metrics: EngineMetrics?
 
     func setBackgroundErrorHandler(_ handler: @escaping @Sendable (AugurError) -> Void) {
         backgroundErrorHandler.withLock { $0 = handler }
@@ -204,7 +204,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// populating changes no byte, so writers may store into the segment meanwhile (a fault
     /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
     /// for reading, and a malloc that must grow the heap (brk) waits for it.
-    private func prefault(_ segment: WALSegment, writableBytes: Int) {
+    func prefault(_ segment: WALSegment, writableBytes: Int) {
         let step = 1 << 20
         var at = 0
         while at < segment.file.capacity {
@@ -224,7 +224,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// before it) with durability `none`. None with `sync` and `periodic`, whose fdatasyncs
     /// would write the dirtied zeros ahead of the writers (up to two chunks per sync), or
     /// without write-behind (small segments).
-    private var writableAhead: Int { durability == .none ? 2 * writeBehindChunk : 0 }
+    var writableAhead: Int { durability == .none ? 2 * writeBehindChunk : 0 }
 
     /// The log of a read-only open: no segment, every append refused with `reason`.
     /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
@@ -254,7 +254,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// segment is never used, nor named by a seal or the manifest, before all of that is durable.
     /// `syncFailed` is told when the file's fdatasync fails (the log's rule: after a failed
     /// fdatasync of a WAL file, no more writes).
-    private static func createSegment(fileSystem: any FileSystem, directory: String, number: UInt64, size: Int,
+    static func createSegment(fileSystem: any FileSystem, directory: String, number: UInt64, size: Int,
                                       firstSeq: UInt64, syncFailed: (String) -> Void = { _ in }) throws(AugurError) -> WALSegment {
         let path = joinPath(directory, WALFormat.segmentName(number))
         let file = try io { () throws(FileSystemError) in
@@ -275,7 +275,7 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// Writes the seal after the last frame of `segment` (all complete and synced) and syncs it.
     /// Caller holds syncLock, and no writer can reserve space in the segment any more.
-    private func writeSeal(_ segment: WALSegment, at end: Int, reason: WALFormat.SealReason) throws(AugurError) {
+    func writeSeal(_ segment: WALSegment, at end: Int, reason: WALFormat.SealReason) throws(AugurError) {
         WALFormat.writeMarker(at: segment.file.base + end, payload: WALFormat.sealPayload(reason: reason, offset: end),
                               durablePrefix: segment.durableEnd)
         if skipSyncBug { return }
@@ -291,11 +291,11 @@ final class WriteAheadLog: @unchecked Sendable {
     var lastSequence: UInt64 { lastSeq.load(ordering: .acquiring) }
 
     /// A read-only open's log: it deletes nothing.
-    private var readOnly = false
+    var readOnly = false
 
     /// Set by `close()` under rollLock and syncLock; checked under syncLock before any
     /// fdatasync, and without it by the roll and the background work.
-    private let closed = Atomic<Bool>(false)
+    let closed = Atomic<Bool>(false)
 
     func checkWritable() throws(AugurError) {
         if failed.load(ordering: .acquiring) {
@@ -303,7 +303,7 @@ final class WriteAheadLog: @unchecked Sendable {
         }
     }
 
-    private func fail(_ reason: String) {
+    func fail(_ reason: String) {
         failure.withLock { if $0 == nil { $0 = reason } }
         failed.store(true, ordering: .releasing)
     }
@@ -364,7 +364,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// (docs/PERFORMANCE.md). The spare's header names the log's last sequence + 1 at its
     /// creation, a lower bound that the roll raises in place (see `roll`).
     @inline(never)
-    private func prepareSpare(after current: WALSegment) {
+    func prepareSpare(after current: WALSegment) {
         sealQueue.async { [self] in
             let made: WALSegment? = rollLock.withLock {
                 if closed.load(ordering: .acquiring) || failed.load(ordering: .acquiring) { return nil }
@@ -388,7 +388,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// a sync's fdatasync reports write errors). The closure keeps the segment, so its
     /// descriptor stays open until the call is made; `close` drains the queue.
     @inline(never)
-    private func startWriteBehind(_ segment: WALSegment, crossed: Int) {
+    func startWriteBehind(_ segment: WALSegment, crossed: Int) {
         let chunk = writeBehindChunk
         writeBehindQueue.async {
             if self.rollLock.withLock({ segment.sealedEnd != nil }) { return }   // the roll synced it
@@ -414,7 +414,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// below `mustReach`, then advances over frames that happen to be complete, up to
     /// `mayReach`. Caller holds syncLock. Never waits past `mustReach`, which must lie within
     /// reserved space (beyond it the zeros may be unreserved, not in progress).
-    private func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
+    func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
         var at = WriteAheadLog.awaitFrames(segment, from: segment.completeEnd, below: mustReach)
         while at + WALFormat.frameHeaderSize <= mayReach {
             let len = segment.frameLength(at: at)
@@ -450,7 +450,7 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// fdatasync of `segment`, timed for the metrics (a clock read either side of a syscall that
     /// takes tens of microseconds at least; the group commit's one sync serves many writers).
-    private func timedSync(_ segment: WALSegment) throws(FileSystemError) {
+    func timedSync(_ segment: WALSegment) throws(FileSystemError) {
         let started = MonotonicClock.nanos()
         try segment.file.sync()
         metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)
@@ -472,184 +472,6 @@ final class WriteAheadLog: @unchecked Sendable {
                 throw AugurError(error)
             }
             segment.durableEnd = at
-        }
-    }
-
-    /// Makes sure the current segment can take a frame of `payloadSize` bytes: rolls the log if
-    /// it cannot (or waits for the roll another writer is doing). Call with no write gate held.
-    /// Another writer may still fill the new segment first; `append` then says so again.
-    func makeRoom(payloadSize: Int) throws(AugurError) {
-        try checkWritable()
-        let size = WALFormat.frameSize(payload: payloadSize)
-        guard let segment = current.withLock({ $0 }) else { return }
-        if segment.reserved.load(ordering: .relaxed) + size <= segment.capacity { return }
-        _ = try roll(from: segment)
-    }
-
-    /// Seals a full segment and installs the next one. Returns the segment to retry on.
-    ///
-    /// Writers wait only for the full segment's last frames to be complete and for the next
-    /// segment (normally created ahead by `prepareSpare`; else created here: durable header,
-    /// directory synced); the full segment's fdatasync and its seal follow on `sealQueue`
-    /// (`finishPendingSealLocked`). Done inline, that
-    /// fdatasync of up to a segment of dirty pages stalled every writer 20-45 ms per roll
-    /// (docs/PERFORMANCE.md). Until the seal is durable the full segment may lose its last
-    /// frames in a power cut while the next one holds frames; no sync acknowledges anything in
-    /// the next segment before the seal (every durability point finishes it first), and
-    /// recovery keeps the log a prefix: after an unsealed segment whose tail is torn or
-    /// missing, later segments are set aside (WALReplay, docs/FORMAT.md).
-    private func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
-        try rollLock.withLock { () throws(AugurError) -> WALSegment in
-            guard let now = current.withLock({ $0 }) else { throw .engineClosed }
-            // A writer that left its gates before `close()` must not roll afterwards: the
-            // segments are sealed and unmapped, and no new file may appear after close.
-            if closed.load(ordering: .acquiring) { throw .engineClosed }
-            if now !== full { return now }
-            try checkWritable()
-            // A roll whose new segment could not be created leaves `full` sealed; the retry
-            // must not seal it a second time.
-            if full.sealedEnd == nil {
-                let end = full.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing)
-                full.sealedEnd = min(end, full.capacity)
-                // At most one unsealed segment behind the current one: recovery's rule. Almost
-                // always the last one was sealed in the background long ago; syncLock is taken
-                // only when it was not.
-                if pendingSeal.withLock({ $0 }) != nil {
-                    try syncLock.withLock { () throws(AugurError) in try finishPendingSealLocked() }
-                }
-                _ = WriteAheadLog.awaitFrames(full, from: full.completeHint.load(ordering: .acquiring), below: full.sealedEnd!)
-            }
-            let next: WALSegment
-            if let ready = spare, ready.number == full.number + 1 {
-                // Name the first sequence exactly (every sequence of `full` is below it: its
-                // frames are complete). Not synced here: a crash may keep the creation's lower
-                // bound, which only makes recovery's checks that use it more lenient; the first
-                // sync in the segment (after this roll's seal) makes it durable.
-                WALFormat.writeMarker(at: ready.file.base,
-                                      payload: WALFormat.headerPayload(number: ready.number, size: segmentSize,
-                                                                       firstSeq: lastSeq.load(ordering: .acquiring) + 1),
-                                      durablePrefix: 0)
-                spare = nil
-                next = ready
-            } else {
-                // On failure the full segment stays sealed; every writer comes back here and
-                // retries, so freeing disk space lets writes resume.
-                next = try createSegment(after: full)
-            }
-            // Only now, with the next segment durable, may the full one say that it exists: a
-            // seal naming a successor that a crash lost would make recovery refuse the store.
-            pendingSeal.withLock { $0 = full }
-            sealedSegments.append(full)
-            current.withLock { $0 = next }
-            crashPoint?(.walRoll)
-            sealQueue.async { [self] in
-                syncLock.withLock {
-                    if closed.load(ordering: .acquiring) { return }
-                    // A failure disables writes (`fail`); writers see it at their next append.
-                    try? finishPendingSealLocked()
-                }
-            }
-            return next
-        }
-    }
-
-    /// Creates the segment after `previous` (see `createSegment(fileSystem:…)`), naming the log's
-    /// last sequence + 1 as its first; on failure removes the half-made file. A failed fdatasync
-    /// disables writes, as anywhere in the log (the kernel may have dropped pages). Caller holds
-    /// rollLock.
-    private func createSegment(after previous: WALSegment) throws(AugurError) -> WALSegment {
-        do throws(AugurError) {
-            return try WriteAheadLog.createSegment(fileSystem: fileSystem, directory: directory,
-                                                   number: previous.number + 1, size: segmentSize,
-                                                   firstSeq: lastSeq.load(ordering: .acquiring) + 1,
-                                                   syncFailed: { fail($0) })
-        } catch {
-            try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(previous.number + 1)))
-            throw error
-        }
-    }
-
-    /// Syncs the pending rolled segment and writes its seal (synced), if there is one. Caller
-    /// holds syncLock. Every frame of it is complete (the roll waited for them).
-    private func finishPendingSealLocked() throws(AugurError) {
-        guard let segment = pendingSeal.withLock({ $0 }), let end = segment.sealedEnd else { return }
-        try checkWritable()
-        // Synced even with `.none` (once per segment): a sealed segment is not the newest, so
-        // recovery would take an unwritten page in it for corruption.
-        if !skipSyncBug {
-            do throws(FileSystemError) { try segment.file.sync() } catch {
-                fail("fdatasync of \(segment.path) failed: \(error.errno)")
-                throw AugurError(error)
-            }
-            segment.durableEnd = end
-        }
-        try writeSeal(segment, at: end, reason: .rolled)
-        pendingSeal.withLock { $0 = nil }
-    }
-
-    /// Walks frame headers of `segment` from `start` (a frame boundary below which every frame
-    /// is complete), waiting for frames still being copied, until `end`, which must lie within
-    /// reserved space; returns where it stopped (`end`, or the end of the frame that spans it).
-    ///
-    /// The roll calls it from `completeHint` without syncLock (see `roll`): it needs every frame
-    /// of the full segment complete before it names the next segment's first sequence (each
-    /// writer there has taken its sequences once its frame is complete) and before the seal
-    /// may be written.
-    private static func awaitFrames(_ segment: WALSegment, from start: Int, below end: Int) -> Int {
-        var at = start
-        var spins = 0
-        while at < end {
-            let len = segment.frameLength(at: at)
-            if len == 0 {
-                spins += 1
-                if spins > 64 { ThreadPause.yield(); spins = 0 }
-                continue
-            }
-            at += WALFormat.frameSize(payload: len)
-        }
-        return at
-    }
-
-    /// Deletes the oldest sealed and inherited segments whose every record has been flushed
-    /// (highest sequence ≤ `flushedFloor`), stopping at the first that is still needed: only
-    /// ever a prefix, so a gap in the numbers is a lost segment to recovery (an empty segment
-    /// after a needed one waits for it). Returns how many were removed.
-    ///
-    /// The segments are taken off the log under rollLock and unlinked and unmapped after it is
-    /// released (under `trimLock`, so trims remove in order): an unlink (a journal handle) and
-    /// the unmapping of up to a segment of pages are work a roll, and so every writer, must not
-    /// wait behind.
-    @discardableResult
-    func trim(flushedFloor: UInt64) -> Int {
-        if readOnly { return 0 }
-        return trimLock.withLock {
-            var inherited: [UInt64] = []
-            var sealed: [WALSegment] = []
-            rollLock.withLock {
-                while let seg = inheritedSegments.first, seg.maxSeq <= flushedFloor {
-                    inherited.append(seg.number)
-                    inheritedSegments.removeFirst()
-                }
-                guard inheritedSegments.isEmpty else { return }
-                // Not the segment whose seal is pending: its background fdatasync must not meet a
-                // removed file (a flush just before the roll can leave it wholly flushed).
-                while let seg = sealedSegments.first, seg.maxSeq.load(ordering: .acquiring) <= flushedFloor,
-                      pendingSeal.withLock({ $0 }) !== seg {
-                    sealed.append(seg)
-                    sealedSegments.removeFirst()
-                }
-            }
-            for number in inherited {
-                try? fileSystem.remove(joinPath(directory, WALFormat.segmentName(number)))
-                crashPoint?(.obsoleteFileRemoved)
-            }
-            for seg in sealed {
-                try? fileSystem.remove(seg.path)
-                crashPoint?(.obsoleteFileRemoved)
-            }
-            // The mappings and descriptors go with the last references, here (a queued
-            // write-behind call may hold one a little longer; it sees the seal and does nothing).
-            return inherited.count + sealed.count
         }
     }
 

@@ -1,0 +1,95 @@
+// Reads: point lookups without locks or retains inside a read section (ReadEpochs.swift), and
+// scans that merge a partition's layers newest first (MergedCursor), clamped to each
+// partition's range. Thread-safety: any thread, concurrently with writers and reshards.
+import AugurPlanner
+import AugurStats
+import AugurSys
+
+extension Engine {
+    func read(_ table: Table, _ key: UnsafeRawBufferPointer) throws(AugurError) -> [UInt8]? {
+        try table.checkUsable()
+        if key.count == 0 { throw .emptyKey }
+        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+        let started = telemetry != nil ? MonotonicClock.nanos() : 0
+        // Nothing retained, no lock: the map, the partition and its layers are read inside a
+        // read section (ReadEpochs.swift), which keeps whatever a reshard or flush replaces
+        // meanwhile alive until the section ends.
+        let section = ReadEpochs.shared.begin()
+        defer { ReadEpochs.shared.end(section) }
+        return table.readMap.unretained()._withUnsafeGuaranteedRef { map in
+            map.unretainedPartition(for: key)._withUnsafeGuaranteedRef { p in
+                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) }
+                telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
+                return value
+            }
+        }
+    }
+
+    /// The newest record of `key` in a published view: active memtable, frozen memtables, then
+    /// runs (newest first; runs whose filter rules the key out are skipped), each reached through
+    /// an unretained reference.
+    @inline(__always)
+    func lookupValue(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
+        for f in view.frozen {
+            if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
+        }
+        if view.runs.isEmpty { return nil }
+        let hash = KeyHash.hash(key)
+        for run in view.runs {
+            if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? Array(r.value) : nil }
+        }
+        return nil
+    }
+
+    /// The value of `key` in partition `p` (which must hold it), read inside a read section.
+    func lookupValue(_ p: Partition, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
+        ReadEpochs.shared.read { p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) } }
+    }
+
+    func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
+        try table.checkUsable()
+        if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
+        let limit = limit ?? Int.max
+        var out: [KeyValue] = []
+        if limit == 0 { return out }
+        if let lo = range.lowerBound, let hi = range.upperBound, compareKeys(lo, hi) >= 0 { return out }
+        var partitions = table.map.partitions.filter { p in
+            if let hi = range.upperBound, compareKeys(p.lowerBound, hi) >= 0 { return false }
+            if let lo = range.lowerBound, let pHi = p.upperBound, compareKeys(pHi, lo) <= 0 { return false }
+            return true
+        }
+        if reverse { partitions.reverse() }
+        for p in partitions {
+            // Clamp the range to the partition so a stale view never returns keys it no longer owns.
+            var start = p.lowerBound.isEmpty ? range.lowerBound : p.lowerBound
+            if let lo = range.lowerBound, compareKeys(lo, p.lowerBound) > 0 { start = lo }
+            var end = p.upperBound
+            if let hi = range.upperBound, end == nil || compareKeys(hi, end!) < 0 { end = hi }
+            var cursor = MergedCursor(view: p.view, reverse: reverse)
+            cursor.position(start: start, end: end)
+            let before = out.count
+            let started = telemetry != nil ? MonotonicClock.nanos() : 0
+            defer {
+                if let telemetry {
+                    let bytes = out[before...].reduce(0) { $0 + $1.key.count + $1.value.count }
+                    let probe = (reverse ? end : start) ?? p.lowerBound
+                    probe.withUnsafeBytes { telemetry.record(.scan, p, key: $0, bytes: bytes, costNanos: MonotonicClock.nanos() &- started) }
+                }
+            }
+            while cursor.isValid {
+                if reverse {
+                    if let start, start.withUnsafeBytes({ compareKeys(cursor.key, $0) }) < 0 { break }
+                } else if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 {
+                    break
+                }
+                if cursor.kind == .put {
+                    out.append(KeyValue(key: Array(cursor.key), value: Array(cursor.value)))
+                    if out.count >= limit { return out }
+                }
+                cursor.advance()
+            }
+        }
+        return out
+    }
+}
