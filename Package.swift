@@ -131,7 +131,7 @@ let package = Package(
         // Runs the built `augur` and `augur-load` as processes: exit codes, messages, signals.
         .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "Augur", "AugurSys", "AugurTestSupport"],
                     path: "Tests/AugurToolTests"),
-        .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast"], path: "Tests/AugurWorkloadTests"),
+        .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast", "AugurTestSupport"], path: "Tests/AugurWorkloadTests"),
         .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast", "AugurStats"], path: "Tests/AugurForecastTests"),
         .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],

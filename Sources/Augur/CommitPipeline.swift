@@ -46,7 +46,6 @@ enum HeldGates {
         case .several(let ps): for p in ps { p.gate.unlock() }
         }
     }
-
 }
 
 /// Where the operations of a batch go: each operation's partition, and those partitions once

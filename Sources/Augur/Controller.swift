@@ -67,11 +67,11 @@ final class PartitionController: @unchecked Sendable {
         let startedAt: UInt64
     }
 
-    var options: PartitioningOptions
-    var planner: Planner
+    private(set) var options: PartitioningOptions
+    private(set) var planner: Planner
     let lock = PThreadMutex()
     /// Partition-seconds above capacity, summed over ticks (caller holds lock).
-    var overloadSeconds = 0.0
+    private(set) var overloadSeconds = 0.0
     /// Mean absolute percentage error of each table's one-step forecast against what followed.
     var forecastErrorSum = 0.0
     var forecastErrorCount = 0
@@ -89,9 +89,9 @@ final class PartitionController: @unchecked Sendable {
     /// Saved histories not yet handed to a partition, by table (from LOADHISTORY at open).
     var restored: [String: [RangeLoadHistory]] = [:]
     /// Why LOADHISTORY was not used, if it was not.
-    var historyNote: String?
+    private(set) var historyNote: String?
     /// Ranges whose history came from LOADHISTORY.
-    var restoredRanges = 0
+    private(set) var restoredRanges = 0
     var lastHistorySave: UInt64 = 0
     /// Cost and operations summed over the last minute of ticks, per table: the measured cost
     /// per operation behind `measuredCapacity`.

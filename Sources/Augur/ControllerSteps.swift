@@ -63,7 +63,7 @@ extension PartitionController {
 
     /// Enters or leaves the reactive fallback for one range from its forecaster's alert, and
     /// says so in a decision (nil when nothing changed).
-    func updateFallback(_ s: inout Series, alert: ForecastAlert, table: String, now: UInt64) -> PartitioningDecision? {
+    private func updateFallback(_ s: inout Series, alert: ForecastAlert, table: String, now: UInt64) -> PartitioningDecision? {
         let raised = alert.isRaised
         guard raised != (s.fallback != nil) else { return nil }
         func decision(_ action: String, _ code: String, _ reason: String) -> PartitioningDecision {
@@ -96,7 +96,7 @@ extension PartitionController {
     /// range learns the load it is forecast to receive (`Series.moving`). The grid is built at
     /// the first step with stored keys and rebuilt when the keys outgrow it (checked once a
     /// minute).
-    func closeKeyLoadStep(_ table: Table) {
+    private func closeKeyLoadStep(_ table: Table) {
         let live = table.map.partitions
         guard let first = live.first else { return }
         let horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))

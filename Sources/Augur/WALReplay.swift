@@ -49,7 +49,7 @@ struct WALReplay {
     }
 
     /// Whether segment `number` may be a header-less segment of an older Augur.
-    func mayBeLegacy(_ number: UInt64) -> Bool {
+    private func mayBeLegacy(_ number: UInt64) -> Bool {
         guard let first = firstOpenedSegment else { return true }
         return number < first
     }

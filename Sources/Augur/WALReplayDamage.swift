@@ -62,7 +62,7 @@ extension WALReplay {
     /// Proof that segment `number` was synced past its header (an intact frame, before the first
     /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
     /// nothing in a segment before the segment behind it is sealed.
-    func syncProof(inSegment number: UInt64) -> String? {
+    private func syncProof(inSegment number: UInt64) -> String? {
         withSegmentMapped(number) { base, size in
             guard readHeader(base, size: size) != nil else { return nil }
             var at = WALFormat.headerFrameSize
@@ -86,7 +86,7 @@ extension WALReplay {
 
     /// `body` over segment `number` mapped read-only, or nil when it cannot be opened or mapped
     /// (or is shorter than a header): for looks at a later segment whose failure proves nothing.
-    func withSegmentMapped<T>(_ number: UInt64, _ body: (UnsafeRawPointer, Int) -> T?) -> T? {
+    private func withSegmentMapped<T>(_ number: UInt64, _ body: (UnsafeRawPointer, Int) -> T?) -> T? {
         guard let handle = try? fileSystem.open(path(number), mode: .readOnly) else { return nil }
         defer { handle.close() }
         guard let size = try? handle.size(), size >= WALFormat.headerFrameSize,
@@ -110,7 +110,7 @@ extension WALReplay {
 
     /// Proof that the frame at `offset` had been complete and synced: a seal after it, or an
     /// intact frame after it whose durable prefix lies beyond it. Nil when there is none.
-    func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
+    private func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
         var at = offset + 8
         let limit = min(dataEnd, size - WALFormat.frameHeaderSize)
         while at < limit {
@@ -146,9 +146,9 @@ extension WALReplay {
         try handle.sync()
     }
 
-    var lostDirectory: String { joinPath(storeDirectory, Recovery.lostDirectoryName) }
+    private var lostDirectory: String { joinPath(storeDirectory, Recovery.lostDirectoryName) }
 
-    func ensureLostDirectory() throws(FileSystemError) {
+    private func ensureLostDirectory() throws(FileSystemError) {
         if !fileSystem.isDirectory(lostDirectory) {
             try fileSystem.createDirectory(lostDirectory)
             try fileSystem.syncDirectory(storeDirectory)
@@ -157,7 +157,7 @@ extension WALReplay {
 
     /// Copies bytes [from, to) of a WAL segment to lost/<segment>.<offset>.<suffix>, synced.
     /// Returns the path relative to the store.
-    func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
+    private func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
         let name = "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)"
         var target = ""
         do throws(FileSystemError) {
@@ -188,7 +188,7 @@ extension WALReplay {
 
     /// lost/<name>, or lost/<name>.1, .2, … when taken: nothing in lost/ is ever replaced (a
     /// recovery interrupted while zeroing saves the same bytes again, under another name).
-    func uniqueLostPath(_ name: String) -> String {
+    private func uniqueLostPath(_ name: String) -> String {
         var candidate = joinPath(lostDirectory, name)
         var n = 1
         while fileSystem.fileExists(candidate) {

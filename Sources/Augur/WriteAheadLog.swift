@@ -126,7 +126,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// commit writes the pages anyway, or segments too small to be worth it).
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
-    let writeBehindQueue: BackgroundLane
+    private let writeBehindQueue: BackgroundLane
     /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
     /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and
     /// cleared under syncLock by whoever comes first (`finishPendingSealLocked`). Its own lock,
@@ -145,14 +145,14 @@ final class WriteAheadLog: @unchecked Sendable {
     /// creates the spare under rollLock, which a roll waits for (a descheduled low-priority
     /// holder made writers wait: fillrandom at 2 threads lost 10-20 % of its throughput), and a
     /// write-behind that falls behind leaves dirty pages the kernel then throttles writers for.
-    let prefaultQueue: BackgroundLane
+    private let prefaultQueue: BackgroundLane
     /// The next segment, created ahead of the roll (guarded by rollLock; see `prepareSpare`).
     var spare: WALSegment? = nil
     /// Told of failures of background work that no caller waits for (the engine keeps the first
     /// for `takeBackgroundError`).
-    let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
+    private let backgroundErrorHandler = Mutex<(@Sendable (AugurError) -> Void)?>(nil)
     /// Times each fdatasync of a segment in use (`augur_wal_sync_seconds`); nil in tests.
-    let metrics: EngineMetrics?
+    private let metrics: EngineMetrics?
 
     func setBackgroundErrorHandler(_ handler: @escaping @Sendable (AugurError) -> Void) {
         backgroundErrorHandler.withLock { $0 = handler }
@@ -204,7 +204,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// populating changes no byte, so writers may store into the segment meanwhile (a fault
     /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
     /// for reading, and a malloc that must grow the heap (brk) waits for it.
-    func prefault(_ segment: WALSegment, writableBytes: Int) {
+    private func prefault(_ segment: WALSegment, writableBytes: Int) {
         let step = 1 << 20
         var at = 0
         while at < segment.file.capacity {
@@ -224,7 +224,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// before it) with durability `none`. None with `sync` and `periodic`, whose fdatasyncs
     /// would write the dirtied zeros ahead of the writers (up to two chunks per sync), or
     /// without write-behind (small segments).
-    var writableAhead: Int { durability == .none ? 2 * writeBehindChunk : 0 }
+    private var writableAhead: Int { durability == .none ? 2 * writeBehindChunk : 0 }
 
     /// The log of a read-only open: no segment, every append refused with `reason`.
     /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
@@ -388,7 +388,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// a sync's fdatasync reports write errors). The closure keeps the segment, so its
     /// descriptor stays open until the call is made; `close` drains the queue.
     @inline(never)
-    func startWriteBehind(_ segment: WALSegment, crossed: Int) {
+    private func startWriteBehind(_ segment: WALSegment, crossed: Int) {
         let chunk = writeBehindChunk
         writeBehindQueue.async {
             if self.rollLock.withLock({ segment.sealedEnd != nil }) { return }   // the roll synced it
@@ -414,7 +414,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// below `mustReach`, then advances over frames that happen to be complete, up to
     /// `mayReach`. Caller holds syncLock. Never waits past `mustReach`, which must lie within
     /// reserved space (beyond it the zeros may be unreserved, not in progress).
-    func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
+    private func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
         var at = WriteAheadLog.awaitFrames(segment, from: segment.completeEnd, below: mustReach)
         while at + WALFormat.frameHeaderSize <= mayReach {
             let len = segment.frameLength(at: at)
@@ -450,7 +450,7 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// fdatasync of `segment`, timed for the metrics (a clock read either side of a syscall that
     /// takes tens of microseconds at least; the group commit's one sync serves many writers).
-    func timedSync(_ segment: WALSegment) throws(FileSystemError) {
+    private func timedSync(_ segment: WALSegment) throws(FileSystemError) {
         let started = MonotonicClock.nanos()
         try segment.file.sync()
         metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)

@@ -165,7 +165,7 @@ public struct ReshardCostModel: Sendable, Hashable {
 
     /// ``predict(sources:)`` for sources given by their viewed bytes.
     public func predict(sourceBytes: [UInt64]) -> ReshardCostPrediction {
-        predict(sources: sourceBytes.map(ReshardSource.init(viewedBytes:)))
+        predict(viewedBytes: sourceBytes.reduce(0, &+), reshards: 1)
     }
 
     /// The model after one more measured reshard (see the type's description). Throws

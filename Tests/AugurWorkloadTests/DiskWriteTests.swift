@@ -2,6 +2,7 @@
 @testable import AugurWorkload
 import Foundation
 import Testing
+import AugurTestSupport
 
 @Suite("Write amplification: user bytes put and the process's disk writes")
 struct DiskWriteTests {

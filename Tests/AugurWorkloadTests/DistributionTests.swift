@@ -1,6 +1,7 @@
 @testable import AugurWorkload
 import Foundation
 import Testing
+import AugurTestSupport
 
 /// The exact distribution of YCSB's (Gray et al.'s) zipfian algorithm over `n` items, derived
 /// independently of the generator: rank 0 for u·ζn < 1, rank 1 for u·ζn < 1 + 0.5^θ, else

@@ -4,6 +4,7 @@ import Foundation
 import FoundationXML
 #endif
 import Testing
+import AugurTestSupport
 
 /// Parses a document with Foundation's XMLParser, collecting elements and their attributes.
 final class ElementCollector: NSObject, XMLParserDelegate {

@@ -2,6 +2,7 @@ import AugurForecast
 @testable import AugurWorkload
 import Foundation
 import Testing
+import AugurTestSupport
 
 /// Runs `spec` against a fresh MemoryStore on a manual clock.
 func manualRun(_ spec: WorkloadSpec, _ configure: (inout RunConfiguration) -> Void,

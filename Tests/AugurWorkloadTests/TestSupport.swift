@@ -2,15 +2,6 @@
 import Foundation
 import Synchronization
 
-/// Seed for randomized tests: `AUGUR_TEST_SEED` if set, else the given default. Every
-/// randomized test prints the seed it ran with.
-func testSeed(_ fallback: UInt64, _ test: String = #function) -> UInt64 {
-    var seed = fallback
-    if let raw = ProcessInfo.processInfo.environment["AUGUR_TEST_SEED"], let v = UInt64(raw) { seed = v }
-    print("[\(test)] seed \(seed) (set AUGUR_TEST_SEED to reproduce)")
-    return seed
-}
-
 /// Upper critical value of χ²(df) at significance α = 0.001 (Wilson–Hilferty; z = 3.090).
 func chiSquareCritical(df: Int, z: Double = 3.090) -> Double {
     let k = Double(df)
