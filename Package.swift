@@ -111,7 +111,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-stats-bench",
-            dependencies: ["AugurStats"],
+            dependencies: ["AugurStats", "AugurSys"],
             path: "Benchmarks/AugurStatsBench"
         ),
         // Fault-injecting and crash-simulating file systems live in AugurSys (the crash
@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "AugurToolTests", dependencies: ["augur", "augur-load", "Augur", "AugurSys", "AugurTestSupport"],
                     path: "Tests/AugurToolTests"),
         .testTarget(name: "AugurWorkloadTests", dependencies: ["AugurWorkload", "AugurLoadCLI", "AugurForecast", "AugurTestSupport"], path: "Tests/AugurWorkloadTests"),
-        .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats"], path: "Tests/AugurStatsTests"),
+        .testTarget(name: "AugurStatsTests", dependencies: ["AugurStats", "AugurSys"], path: "Tests/AugurStatsTests"),
         .testTarget(name: "AugurForecastTests", dependencies: ["AugurForecast", "AugurStats"], path: "Tests/AugurForecastTests"),
         .testTarget(name: "AugurPlannerTests", dependencies: ["AugurPlanner", "AugurStats", "AugurForecast"],
                     path: "Tests/AugurPlannerTests", exclude: ["testdata"]),

@@ -6,13 +6,9 @@
 //     RMW counters vs per-thread counters packed into the same cache lines
 //   - workload sampler record/push, with a consumer thread draining
 //   - collector fold per vector
+import AugurSys
 import AugurStats
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // MARK: - Helpers
 
@@ -25,35 +21,6 @@ func nanos(_ d: Duration) -> Double {
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-final class ThreadBody {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// Runs `bodies` on separate pthreads and waits for all of them.
-func runThreads(_ bodies: [() -> Void]) {
-    var threads: [pthread_t] = []
-    for body in bodies {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        #if canImport(Glibc)
-        var t = pthread_t()
-        #else
-        var t: pthread_t?
-        #endif
-        let rc = pthread_create(&t, nil, { arg in
-            let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
-            b.run()
-            return nil
-        }, box)
-        precondition(rc == 0)
-        #if canImport(Glibc)
-        threads.append(t)
-        #else
-        threads.append(t!)
-        #endif
-    }
-    for t in threads { pthread_join(t, nil) }
-}
 
 /// 4096 random 16-byte keys in one flat buffer (never freed: lives for the run).
 nonisolated let keyCount = 4096
@@ -139,7 +106,7 @@ func histogramTwoThreads(slots: [StatsSlot]) -> Double {
     var samples: [Double] = []
     for _ in 0..<runs {
         let start = clock.now
-        runThreads(slots.enumerated().map { t, slot in
+        runOnThreads(slots.enumerated().map { t, slot in
             { for i in 0..<ops { h.record(.write, key: key(i &+ t &* 977), bytes: 100, slot: slot) } }
         })
         samples.append(nanos(start.duration(to: clock.now)) / Double(ops))
@@ -153,7 +120,7 @@ func packedTwoThreads() -> Double {
     var samples: [Double] = []
     for _ in 0..<runs {
         let start = clock.now
-        runThreads((0..<2).map { t in
+        runOnThreads((0..<2).map { t in
             { for i in 0..<ops { c.record(key: key(i &+ t &* 977), bytes: 100, thread: t) } }
         })
         samples.append(nanos(start.duration(to: clock.now)) / Double(ops))
@@ -171,7 +138,7 @@ func samplerRecord(period: UInt32) -> (ns: Double, stats: RecorderStatistics) {
         let done = Atomic<Bool>(false)
         let drained = Atomic<UInt64>(0)
         var elapsed = 0.0
-        runThreads([
+        runOnThreads([
             {
                 let start = clock.now
                 for i in 0..<ops {
@@ -186,7 +153,7 @@ func samplerRecord(period: UInt32) -> (ns: Double, stats: RecorderStatistics) {
                 while !done.load(ordering: .acquiring) {
                     let got = rec.drainAll { sum &+= $0.keyHash }
                     n &+= UInt64(got)
-                    if got == 0 { sched_yield() }
+                    if got == 0 { ThreadPause.yield() }
                 }
                 n &+= UInt64(rec.drainAll { sum &+= $0.keyHash })
                 drained.store(n &+ (sum & 0), ordering: .relaxed)

@@ -33,7 +33,6 @@
 // correctness.
 import AugurStats
 import AugurSys
-import CAugurSys
 import Dispatch
 import Synchronization
 
@@ -80,7 +79,7 @@ final class ReadEpochs: @unchecked Sendable {
     /// Begins a read section: until `end`, nothing retired after this call is freed.
     @inline(__always)
     func begin() -> Section {
-        let stripe = Int(caugur_thread_id()) & (Self.stripes - 1)
+        let stripe = Int(currentThreadID()) & (Self.stripes - 1)
         while true {
             let e = epoch.load(ordering: .sequentiallyConsistent)
             let c = counter(parity: e & 1, stripe: stripe)

@@ -3,7 +3,6 @@
 // map, and start a fresh WAL segment.
 import AugurStats
 import AugurSys
-import CAugurSys
 import Logging
 
 enum Recovery {

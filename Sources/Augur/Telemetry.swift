@@ -269,7 +269,7 @@ final class Telemetry: @unchecked Sendable {
         } else {
             let cell = UnsafeMutablePointer<ThreadTelemetryCell>.allocate(capacity: 1)
             cell.initialize(to: ThreadTelemetryCell(slot: registry.acquire() ?? .unregistered,
-                                                    clientID: UInt64(caugur_thread_id()),
+                                                    clientID: UInt64(currentThreadID()),
                                                     registry: Unmanaged.passRetained(registry)))
             let id = instanceID
             liveTelemetryCells.withLock { $0[UInt(bitPattern: cell)] = id }

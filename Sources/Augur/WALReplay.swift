@@ -20,7 +20,6 @@
 // Legacy stores (written before WAL headers: the manifest holds no `walOpened` edit) are
 // replayed with the checks that need no header: consecutive numbers and the bad-frame rules.
 import AugurSys
-import CAugurSys
 
 struct WALReplay {
     let fileSystem: any FileSystem
@@ -160,7 +159,7 @@ struct WALReplay {
             region = nil
         }
         let base = UnsafeRawPointer(region?.base ?? UnsafeMutableRawPointer(bitPattern: 8)!)
-        let dataEnd = size > 0 ? caugur_nonzero_prefix_length(base, size) : 0
+        let dataEnd = nonZeroPrefixLength(base, count: size)
 
         var start = 0
         let header = readHeader(base, size: size)

@@ -3,7 +3,6 @@
 // wait for frames still being copied, and trimming segments whose records are all flushed.
 // Thread-safety: as the class — rolls under `rollLock`, trims under `trimLock`.
 import AugurSys
-import CAugurSys
 import Dispatch
 import Synchronization
 

@@ -1,3 +1,4 @@
+import AugurSys
 import Testing
 @testable import AugurStats
 
@@ -23,7 +24,7 @@ struct KeyHistogramTests {
         }
         let slots = (0..<threadCount).map { t in t < 4 ? registry.acquire()! : StatsSlot.unregistered }
         #expect(registry.acquire() == nil)
-        runThreads((0..<threadCount).map { t in
+        runOnThreads((0..<threadCount).map { t in
             { [plans] in
                 for (k, a, b) in plans[t] { h.record(a, key: k, bytes: b, slot: slots[t]) }
             }
@@ -48,7 +49,7 @@ struct KeyHistogramTests {
     func hammerShared() {
         let h = KeyHistogram(lowerBound: [], upperBound: nil, options: HistogramOptions(bucketCount: 16, stripeCount: 0))
         let n = 4, perThread = 50_000
-        runThreads((0..<n).map { t in
+        runOnThreads((0..<n).map { t in
             {
                 let key: [UInt8] = [UInt8(t * 60)]
                 for _ in 0..<perThread { h.record(.write, key: key, bytes: 3, slot: .unregistered) }
@@ -64,7 +65,7 @@ struct KeyHistogramTests {
         let h = KeyHistogram(lowerBound: [], upperBound: nil)
         let registry = StatsSlotRegistry(options: ThreadSlotOptions(maxSlots: 1))
         for _ in 0..<4 {
-            runThreads([{
+            runOnThreads([{
                 let s = registry.acquire()!
                 for _ in 0..<10_000 { h.record(.read, key: [1, 2, 3], bytes: 1, slot: s) }
                 registry.release(s)

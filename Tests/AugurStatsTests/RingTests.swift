@@ -1,3 +1,4 @@
+import AugurSys
 import Testing
 import Synchronization
 @testable import AugurStats
@@ -31,7 +32,7 @@ struct RingTests {
                 spins += 1
             }
         }
-        runThreads(bodies)
+        runOnThreads(bodies)
         #expect(rejected.values == [0, 0, 0])
         for p in 0..<producers {
             #expect(received.values[p] == Array(0..<perProducer), "producer \(p): got \(received.values[p].count)")
@@ -68,7 +69,7 @@ struct RingTests {
         let accepted = UnsafeResults<Int>([0, 0])
         let received = UnsafeResults<[Int]>([[], []])
         let done = Atomic<Int>(0)
-        runThreads([
+        runOnThreads([
             { for i in 0..<offered where rec.push(Self.vector(producer: 0, seq: i), slot: slots[0]) { accepted.values[0] += 1 }; done.add(1, ordering: .releasing) },
             { for i in 0..<offered where rec.push(Self.vector(producer: 1, seq: i), slot: slots[1]) { accepted.values[1] += 1 }; done.add(1, ordering: .releasing) },
             {
@@ -116,7 +117,7 @@ struct RingTests {
         let rec = WorkloadRecorder(slots: registry, options: SamplingOptions(samplingPeriod: 1, ringCapacity: 8192))
         let c = WorkloadCollector()
         let slots = (0..<3).map { _ in registry.acquire()! }
-        runThreads((0..<3).map { t in
+        runOnThreads((0..<3).map { t in
             { for i in 0..<5000 { rec.record(.modify, partition: UInt64(t), key: [UInt8(i & 255)], timestamp: UInt64(i) * 1_000_000, clientID: UInt64(t), bytes: 2, slot: slots[t]) } }
         })
         #expect(c.drain(rec) == 15_000)

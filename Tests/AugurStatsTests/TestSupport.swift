@@ -44,34 +44,6 @@ struct ZipfGenerator {
     }
 }
 
-final class ThreadBody {
-    let run: () -> Void
-    init(_ run: @escaping () -> Void) { self.run = run }
-}
-
-/// Runs each body on its own pthread and joins them all.
-func runThreads(_ bodies: [() -> Void]) {
-    var threads: [pthread_t] = []
-    for body in bodies {
-        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        #if canImport(Glibc)
-        var t = pthread_t()
-        #else
-        var t: pthread_t?
-        #endif
-        let rc = pthread_create(&t, nil, { arg in
-            Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().run()
-            return nil
-        }, box)
-        precondition(rc == 0, "pthread_create failed")
-        #if canImport(Glibc)
-        threads.append(t)
-        #else
-        threads.append(t!)
-        #endif
-    }
-    for t in threads { pthread_join(t, nil) }
-}
 
 /// A box for results written by test threads (each thread writes its own index).
 final class UnsafeResults<T>: @unchecked Sendable {

@@ -6,17 +6,6 @@ import Dispatch
 import Synchronization
 import Foundation
 
-/// Runs `body(i)` for i in 0..<count on that many real threads (not a pool of CPU-count width,
-/// which would run them a few at a time) and waits for all.
-func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
-    let done = DispatchSemaphore(value: 0)
-    for i in 0..<count {
-        let t = Thread { body(i); done.signal() }
-        t.start()
-    }
-    for _ in 0..<count { done.wait() }
-}
-
 /// Many threads at once: writers with their own keys writing increasing versions, readers that
 /// must never see a key go back in time, batches across partitions, and a maintenance thread
 /// flushing and splitting underneath — with group commit on. Then every final value is checked,
@@ -43,7 +32,7 @@ func runThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
 
         let writersDone = Atomic<Int>(0)
         let scans = Atomic<Int>(0), maintenanceRounds = Atomic<Int>(0), splitsDone = Atomic<Int>(0)
-        runThreads(writers + 3) { thread in
+        runOnThreads(writers + 3) { thread in
             do {
                 if thread < writers {
                     for v in 1...versions {

@@ -1,3 +1,4 @@
+import AugurSys
 import Foundation
 import Synchronization
 import Testing
@@ -70,7 +71,7 @@ import Testing
             let reads = Atomic<Int>(0)
         }
         let run = Run()
-        runThreads(3) { i in
+        runOnThreads(3) { i in
             if i == 0 {
                 for v in 1...100_000 { run.owner.ref.replace(with: Probe(v)) }
                 run.stop.store(true, ordering: .relaxed)

@@ -45,7 +45,7 @@ import Synchronization
         let writes = Mutex<[[UInt8]: [UInt8]]>([:])
         let problems = Mutex<[String]>([])
         let snapshot = model
-        runThreads(3) { t in
+        runOnThreads(3) { t in
             var i = 0
             while !stop.load(ordering: .relaxed) {
                 if t == 0 {

@@ -1,0 +1,185 @@
+// What the runner's threads record while a workload runs: per-thread latency histograms and
+// error counts (`ThreadRecorder`, one per thread, unguarded), and the time series all threads
+// flush their intervals into, sampled with the engine's partition metrics once per interval
+// (`SeriesCollector`, locked). Split from Runner.swift, which drives the threads.
+import Foundation
+import Histogram
+
+/// Latency histograms in nanoseconds.
+typealias LatencyHistogram = Histogram<UInt64>
+
+func makeHistogram(precise: Bool) -> LatencyHistogram {
+    LatencyHistogram(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000,
+                     numberOfSignificantValueDigits: precise ? .three : .two)
+}
+
+extension LatencyHistogram {
+    mutating func recordClamped(_ ns: UInt64) {
+        _ = record(Swift.min(Swift.max(ns, 1), highestTrackableValue))
+    }
+}
+
+/// Per-interval data from all threads.
+struct IntervalAccumulator {
+    var counts: [OperationKind: Int] = [:]
+    var errors = 0
+    var histogram = makeHistogram(precise: false)
+}
+
+/// Collects intervals flushed by the threads and engine metrics sampled once per interval.
+/// Thread-safety: the private `var`s are read and written only under `lock`; the rest is immutable
+/// after init (`total` is an atomic counter).
+final class SeriesCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var intervals: [Int: IntervalAccumulator] = [:]
+    private var metrics: [Int: PartitionMetrics] = [:]
+    private var events: [ReshardEvent] = []
+    private var sampledUpTo = -1
+    let interval: Double
+    let store: any KeyValueStore
+    let profile: RateProfile
+    let warmup: Double
+    let total = Counter()
+    let progress: (@Sendable (ProgressSnapshot) -> Void)?
+
+    init(interval: Double, store: any KeyValueStore, profile: RateProfile, warmup: Double,
+         progress: (@Sendable (ProgressSnapshot) -> Void)?) {
+        self.interval = interval
+        self.store = store
+        self.profile = profile
+        self.warmup = warmup
+        self.progress = progress
+    }
+
+    func add(index: Int, counts: [OperationKind: Int], errors: Int, histogram: LatencyHistogram) {
+        lock.lock()
+        var acc = intervals[index] ?? IntervalAccumulator()
+        for (k, n) in counts { acc.counts[k, default: 0] += n }
+        acc.errors += errors
+        acc.histogram.add(histogram)
+        intervals[index] = acc
+        lock.unlock()
+        sample(upTo: index)
+    }
+
+    /// Samples engine metrics for interval `index` (once, by whichever thread gets there first).
+    func sample(upTo index: Int) {
+        lock.lock()
+        if sampledUpTo >= index { lock.unlock(); return }
+        sampledUpTo = index
+        lock.unlock()
+        let m = store.partitionMetrics()
+        let t = Double(index + 1) * interval
+        lock.lock()
+        metrics[index] = m
+        for var e in m.events {
+            e.seconds = t
+            events.append(e)
+        }
+        let previous = intervals[index - 1]
+        lock.unlock()
+        if let progress, index > 0 {
+            let ops = previous.map { Double($0.counts.values.reduce(0, +)) / interval } ?? 0
+            let p99 = previous.flatMap { $0.histogram.totalCount > 0 ? Double($0.histogram.valueAtPercentile(99)) / 1000 : nil }
+            progress(ProgressSnapshot(seconds: Double(index) * interval, totalOperations: total.value, opsPerSecond: ops,
+                                      p99Microseconds: p99, targetRate: profile.rate(atSeconds: (Double(index) - 0.5) * interval), metrics: m,
+                                      inWarmup: Double(index) * interval <= warmup + 1e-9))
+        }
+    }
+
+    func series(lastSeconds: Double, scheduledEnd: Double?) -> (samples: [IntervalSample], events: [ReshardEvent]) {
+        lock.lock()
+        defer { lock.unlock() }
+        var last = Swift.max(intervals.keys.max() ?? -1, metrics.keys.max() ?? -1)
+        // Completions after a duration run's scheduled end (the open loop's backlog) count in
+        // the totals but do not get a partial interval of their own.
+        if let scheduledEnd {
+            let lastFull = Int((scheduledEnd / interval).rounded(.up)) - 1
+            last = Swift.min(last, Swift.max(lastFull, 0))
+        }
+        var out: [IntervalSample] = []
+        var carried: PartitionMetrics? = nil
+        if last >= 0 {
+            for k in 0...last {
+                let start = Double(k) * interval
+                let end = Double(k + 1) * interval
+                let width = scheduledEnd != nil ? Swift.min(end, scheduledEnd!) - start
+                    : Swift.max(1e-9, Swift.min(end, Swift.max(lastSeconds, start + 1e-9)) - start)
+                let acc = intervals[k]
+                if let m = metrics[k] { carried = m }
+                let n = acc.map { $0.counts.values.reduce(0, +) } ?? 0
+                var perKind: [String: Double] = [:]
+                for (kind, c) in acc?.counts ?? [:] { perKind[kind.rawValue] = Double(c) / width }
+                let hist = acc?.histogram
+                let has = (hist?.totalCount ?? 0) > 0
+                out.append(IntervalSample(
+                    seconds: end, opsPerSecond: Double(n) / width, perOperation: perKind,
+                    p50Microseconds: has ? Double(hist!.valueAtPercentile(50)) / 1000 : nil,
+                    p99Microseconds: has ? Double(hist!.valueAtPercentile(99)) / 1000 : nil,
+                    targetRate: profile.rate(atSeconds: start + interval / 2),
+                    errors: acc?.errors ?? 0,
+                    partitions: metrics[k]?.partitions ?? carried?.partitions,
+                    reshardsInFlight: metrics[k]?.reshardsInFlight,
+                    forecast: metrics[k]?.forecast,
+                    warmup: end <= warmup + 1e-9))
+            }
+        }
+        return (out, events)
+    }
+
+    var latestMetrics: PartitionMetrics? {
+        lock.lock()
+        defer { lock.unlock() }
+        return metrics.keys.max().map { metrics[$0]! }
+    }
+}
+
+/// One thread's measurements.
+/// Thread-safety: unguarded; written only by its runner thread, read by `run()` after
+/// `runThreads` has waited for every thread (the DispatchGroup wait orders the accesses).
+final class ThreadRecorder: @unchecked Sendable {
+    var histograms: [OperationKind: LatencyHistogram] = [:]
+    var errors: [OperationKind: Int] = [:]
+    var firstError: String?
+    var measured = 0
+    var firstMeasuredNs: UInt64 = .max
+    var lastCompletionNs: UInt64 = 0
+    /// Bytes of keys and values this thread's successful puts carried (warm-up included).
+    var bytesPut: UInt64 = 0
+    // Current interval.
+    var intervalIndex = 0
+    var intervalCounts: [OperationKind: Int] = [:]
+    var intervalErrors = 0
+    var intervalHistogram = makeHistogram(precise: false)
+    var intervalHasData = false
+    let collector: SeriesCollector
+
+    init(collector: SeriesCollector) { self.collector = collector }
+
+    func record(kind: OperationKind, latencyNs: UInt64, failed: Bool, error: (any Error)?, measured isMeasured: Bool, interval: Int) {
+        if interval != intervalIndex { flushInterval(next: interval) }
+        intervalHasData = true
+        intervalCounts[kind, default: 0] += 1
+        intervalHistogram.recordClamped(latencyNs)
+        if failed {
+            intervalErrors += 1
+            if isMeasured { errors[kind, default: 0] += 1 }
+            if firstError == nil, let error { firstError = "\(kind.rawValue): \(error)" }
+        }
+        if isMeasured {
+            measured += 1
+            histograms[kind, default: makeHistogram(precise: true)].recordClamped(latencyNs)
+        }
+    }
+
+    func flushInterval(next: Int) {
+        if intervalHasData {
+            collector.add(index: intervalIndex, counts: intervalCounts, errors: intervalErrors, histogram: intervalHistogram)
+            intervalCounts.removeAll(keepingCapacity: true)
+            intervalErrors = 0
+            intervalHistogram.reset()
+            intervalHasData = false
+        }
+        intervalIndex = next
+    }
+}
