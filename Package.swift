@@ -90,12 +90,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-bench",
-            dependencies: ["Augur", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Augur", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Benchmarks/AugurBench"
         ),
         .executableTarget(
             name: "range-copy-bench",
-            dependencies: ["AugurSys", "AugurStats"],
+            dependencies: ["AugurSys", "AugurStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/RangeCopyBench"
         ),
         .executableTarget(
@@ -106,7 +107,7 @@ let package = Package(
         // Key-distribution forecast (issue 16 part 3) scored on augur-load's hotspot workloads.
         .executableTarget(
             name: "augur-keyshare-bench",
-            dependencies: ["AugurForecast", "AugurWorkload", "AugurStats"],
+            dependencies: ["AugurForecast", "AugurWorkload", "AugurStats", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Benchmarks/KeyShareBench"
         ),
         .executableTarget(

@@ -1,6 +1,7 @@
 import Augur
 import AugurPlanner
 import Foundation
+import Histogram
 import Synchronization
 
 /// `augur-bench --workload reshard [--reshard-mib M]`: foreground latency while a large
@@ -20,10 +21,13 @@ enum ReshardLatency {
         func take() -> [UInt64] { lock.lock(); defer { samples.removeAll(keepingCapacity: true); lock.unlock() }; return samples }
     }
 
+    /// Quantile `p` (0...1) of nanosecond samples, in µs, through an HDR histogram (3 significant
+    /// digits) like every latency augur-load reports.
     static func percentile(_ xs: [UInt64], _ p: Double) -> Double {
         guard !xs.isEmpty else { return 0 }
-        let s = xs.sorted()
-        return Double(s[min(s.count - 1, Int(Double(s.count) * p))]) / 1000
+        var h = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        for x in xs { _ = h.record(min(max(x, 1), h.highestTrackableValue)) }
+        return Double(h.valueAtPercentile(p * 100)) / 1000
     }
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,

@@ -24,32 +24,38 @@
 //   2. zipfian: forecaster error ≤ persistence's.
 //
 // Usage: augur-keyshare-bench [--seed N] [--steps N] [--ops-low N] [--ops-high N] [--verbose]
+import ArgumentParser
 import AugurForecast
 import AugurWorkload
 import Foundation
 
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "augur-keyshare-bench",
+                                                    abstract: "Scores the key-distribution forecast against persistence and the best static mixture.")
+    @Option(help: "Seed of the key draws.") var seed: UInt64 = BenchSettings().seed
+    @Option(help: "Steps per workload (at least warm-up + horizon + 10).") var steps: Int = BenchSettings().steps
+    @Option(name: .customLong("ops-low"), help: "Operations per step at the diurnal trough.") var opsLow: Double = BenchSettings().opsLow
+    @Option(name: .customLong("ops-high"), help: "Operations per step at the diurnal peak.") var opsHigh: Double = BenchSettings().opsHigh
+    @Flag(help: "Print each method's weights per workload.") var verbose = false
+
+    func validate() throws {
+        let d = BenchSettings()
+        let least = d.warmupSteps + d.horizon + 10
+        guard steps >= least else { throw ValidationError("--steps \(steps) is below the least that scores anything, \(least)") }
+        for (name, v) in [("--ops-low", opsLow), ("--ops-high", opsHigh)] where !(v.isFinite && v >= 1 && v <= 1e9) {
+            throw ValidationError("\(name) \(v) must be a finite number of operations in 1...1e9")
+        }
+        guard opsLow <= opsHigh else { throw ValidationError("--ops-low \(opsLow) is above --ops-high \(opsHigh)") }
+    }
+}
+
+let parsed = Arguments.parseOrExit()
 var settings = BenchSettings()
-var verbose = false
-var arguments = CommandLine.arguments.dropFirst()
-@MainActor func numberArgument(_ name: String) -> Double {
-    guard let text = arguments.popFirst(), let v = Double(text), v.isFinite, v >= 0 else {
-        FileHandle.standardError.write("\(name) needs a non-negative number\n".data(using: .utf8)!)
-        exit(2)
-    }
-    return v
-}
-while let a = arguments.popFirst() {
-    switch a {
-    case "--seed": settings.seed = UInt64(numberArgument(a))
-    case "--steps": settings.steps = max(settings.warmupSteps + settings.horizon + 10, Int(numberArgument(a)))
-    case "--ops-low": settings.opsLow = max(1, numberArgument(a))
-    case "--ops-high": settings.opsHigh = max(1, numberArgument(a))
-    case "--verbose": verbose = true
-    default:
-        FileHandle.standardError.write("unknown argument \(a); usage: augur-keyshare-bench [--seed N] [--steps N] [--ops-low N] [--ops-high N] [--verbose]\n".data(using: .utf8)!)
-        exit(2)
-    }
-}
+settings.seed = parsed.seed
+settings.steps = parsed.steps
+settings.opsLow = parsed.opsLow
+settings.opsHigh = parsed.opsHigh
+let verbose = parsed.verbose
 
 let scenarios: [Scenario] = [
     Scenario(name: "moving-hotspot 10%/90% 0.01/s", distribution: .movingHotspot(hotKeys: 0.1, hotOps: 0.9, speed: 0.01), criterion: .movingHotspot),

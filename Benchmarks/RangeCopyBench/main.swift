@@ -26,6 +26,7 @@
 // for scripts that run one round at a time.
 // Output: a human-readable line per copy, and one tab-separated line per copy starting with
 // RESULT (variant, backend, round, MiB/s, copy seconds, sync seconds) for scripts.
+import ArgumentParser
 import AugurSys
 
 import AugurStats
@@ -62,53 +63,50 @@ func fail(_ message: String) -> Never {
     exit(2)
 }
 
-func number(_ text: String, _ name: String) -> Int {
-    guard let n = Int(text), n > 0 else { fail("\(name) needs a positive number, not \(text)") }
-    return n
-}
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "range-copy-bench",
+                                                    abstract: "Copies SIZE bytes with each RangeCopier backend and prints the throughput.")
+    @Option(help: "Scratch directory on the device to measure (default $TMPDIR or /tmp, /augur-range-copy-bench).") var dir: String?
+    @Option(name: .customLong("size-mib"), help: "Bytes to copy, MiB (a multiple of 16).") var sizeMiB = Config().sizeMiB
+    @Option(help: "Rounds of every variant and backend.") var rounds = Config().rounds
+    @Option(name: .customLong("queue-depth"), help: "io_uring chunks in flight.") var queueDepth = Config().queueDepth
+    @Option(name: .customLong("chunk-kib"), help: "io_uring chunk size, KiB.") var chunkKiB = Config().chunkKiB
+    @Option(help: "Comma-separated: io_uring, io_uring-buffered, copy_file_range, pread/pwrite.") var backends = Config().backends.joined(separator: ",")
+    @Option(help: "Comma-separated: single, concat16.") var variants = Config().variants.joined(separator: ",")
+    @Flag(name: .customLong("no-drop-caches"), help: "Keep the page cache between copies.") var noDropCaches = false
+    @Flag(help: "Leave the data directory in place.") var keep = false
+    @Flag(help: "Reuse sources left by an earlier --keep run of the same size (implies --keep).") var reuse = false
+    @Flag(help: "Link each read to its write (IOSQE_IO_LINK).") var link = false
+    @Flag(name: .customLong("no-direct"), help: "Read chunks through the page cache.") var noDirect = false
+    @Option(name: .customLong("write-behind-mib"), help: "Start writeback every N MiB copied.") var writeBehindMiB: Int?
+    @Flag(name: .customLong("warm-sources"), help: "Read the sources into the page cache after dropping it.") var warmSources = false
+    @Option(name: .customLong("round-offset"), help: "Number the rounds from N+1.") var roundOffset = 0
 
-func parse() -> Config {
-    var c = Config()
-    var args = CommandLine.arguments.dropFirst()
-    func value(_ name: String) -> String {
-        guard let v = args.popFirst() else { fail("\(name) needs a value") }
-        return v
-    }
-    while let a = args.popFirst() {
-        switch a {
-        case "--dir": c.dir = value(a)
-        case "--size-mib": c.sizeMiB = number(value(a), a)
-        case "--rounds": c.rounds = number(value(a), a)
-        case "--queue-depth": c.queueDepth = number(value(a), a)
-        case "--chunk-kib": c.chunkKiB = number(value(a), a)
-        case "--backends":
-            c.backends = value(a).split(separator: ",").map { name in
-                guard name == "io_uring-buffered" || RangeCopyBackend(rawValue: String(name)) != nil else { fail("unknown backend \(name)") }
-                return String(name)
-            }
-        case "--variants":
-            c.variants = value(a).split(separator: ",").map { name in
-                guard Config.knownVariants.contains(String(name)) else {
-                    fail("unknown variant \(name); known: \(Config.knownVariants.joined(separator: ","))")
-                }
-                return String(name)
-            }
-        case "--no-drop-caches": c.dropCaches = false
-        case "--keep": c.keep = true
-        case "--reuse": c.reuse = true; c.keep = true
-        case "--link": c.link = true
-        case "--no-direct": c.direct = false
-        case "--warm-sources": c.warmSources = true
-        case "--round-offset":
-            let text = value(a)
-            guard let n = Int(text), n >= 0 else { fail("--round-offset needs a number ≥ 0, not \(text)") }
-            c.roundOffset = n
-        case "--write-behind-mib": c.writeBehindMiB = number(value(a), a)
-        default: fail("unknown argument \(a)")
+    func validate() throws {
+        for (name, v) in [("--size-mib", sizeMiB), ("--rounds", rounds), ("--queue-depth", queueDepth), ("--chunk-kib", chunkKiB)] where v <= 0 {
+            throw ValidationError("\(name) needs a positive number, not \(v)")
+        }
+        guard sizeMiB >= 16 && sizeMiB % 16 == 0 else { throw ValidationError("--size-mib \(sizeMiB) must be a multiple of 16") }
+        if let w = writeBehindMiB, w <= 0 { throw ValidationError("--write-behind-mib needs a positive number, not \(w)") }
+        guard roundOffset >= 0 else { throw ValidationError("--round-offset needs a number ≥ 0, not \(roundOffset)") }
+        for name in backends.split(separator: ",") where name != "io_uring-buffered" && RangeCopyBackend(rawValue: String(name)) == nil {
+            throw ValidationError("unknown backend \(name)")
+        }
+        for name in variants.split(separator: ",") where !Config.knownVariants.contains(String(name)) {
+            throw ValidationError("unknown variant \(name); known: \(Config.knownVariants.joined(separator: ","))")
         }
     }
-    guard c.sizeMiB >= 16 && c.sizeMiB % 16 == 0 else { fail("--size-mib must be a multiple of 16") }
-    return c
+
+    var config: Config {
+        var c = Config()
+        if let dir { c.dir = dir }
+        c.sizeMiB = sizeMiB; c.rounds = rounds; c.queueDepth = queueDepth; c.chunkKiB = chunkKiB
+        c.backends = backends.split(separator: ",").map(String.init)
+        c.variants = variants.split(separator: ",").map(String.init)
+        c.dropCaches = !noDropCaches; c.keep = keep || reuse; c.reuse = reuse; c.link = link; c.direct = !noDirect
+        c.writeBehindMiB = writeBehindMiB; c.warmSources = warmSources; c.roundOffset = roundOffset
+        return c
+    }
 }
 
 func now() -> Double {
@@ -182,7 +180,7 @@ func fmt(_ x: Double, _ digits: Int = 1) -> String {
 }
 
 func run() throws {
-    let c = parse()
+    let c = Arguments.parseOrExit().config
     let fs = PosixFileSystem()
     try fs.createDirectory(parentDirectory(c.dir))
     try fs.createDirectory(c.dir)
