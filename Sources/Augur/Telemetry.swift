@@ -427,11 +427,6 @@ struct OperationFold {
         if gone.contains(p.id) { return }
         let base = seen[p.id] ?? p.initialTotals
         seen[p.id] = totals
-        guard totals.reads >= base.reads, totals.writes >= base.writes, totals.readBytes >= base.readBytes,
-              totals.writeBytes >= base.writeBytes else { return }
-        sum.reads &+= totals.reads - base.reads
-        sum.writes &+= totals.writes - base.writes
-        sum.readBytes &+= totals.readBytes - base.readBytes
-        sum.writeBytes &+= totals.writeBytes - base.writeBytes
+        if let grown = totals.growth(since: base) { sum += grown }
     }
 }

@@ -23,6 +23,24 @@ public struct HistogramTotals: Sendable, Hashable {
     public var operations: UInt64 { reads &+ writes }
     /// Read + written bytes. Unit: bytes.
     public var bytes: UInt64 { readBytes &+ writeBytes }
+
+    /// What the counters grew by since `base`, or nil when any of them is below its value in
+    /// `base` (a counter that went backwards: a new histogram, not traffic). The one rule by
+    /// which cumulative totals become deltas (the collector's exact counts, the engine's
+    /// operation totals).
+    public func growth(since base: HistogramTotals) -> HistogramTotals? {
+        guard reads >= base.reads, writes >= base.writes, readBytes >= base.readBytes, writeBytes >= base.writeBytes else { return nil }
+        return HistogramTotals(reads: reads - base.reads, writes: writes - base.writes,
+                               readBytes: readBytes - base.readBytes, writeBytes: writeBytes - base.writeBytes)
+    }
+
+    /// Adds `other`'s counters (wrapping, like the histogram's own counters).
+    public static func += (lhs: inout HistogramTotals, rhs: HistogramTotals) {
+        lhs.reads &+= rhs.reads
+        lhs.writes &+= rhs.writes
+        lhs.readBytes &+= rhs.readBytes
+        lhs.writeBytes &+= rhs.writeBytes
+    }
 }
 
 /// What "load" means for statistics.

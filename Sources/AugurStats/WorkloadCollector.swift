@@ -124,14 +124,9 @@ public final class WorkloadCollector: Sendable {
         state.withLock { st in
             let p = st.partitionState(partition, timestamp: timestamp)
             defer { p.baseline = totals }
-            guard let b = p.baseline, totals.reads >= b.reads, totals.writes >= b.writes,
-                  totals.readBytes >= b.readBytes, totals.writeBytes >= b.writeBytes else {
-                if p.exactStart == nil { p.exactStart = timestamp }
-                return
-            }
             if p.exactStart == nil { p.exactStart = timestamp }
-            st.addExact(p, timestamp: timestamp, reads: totals.reads - b.reads, writes: totals.writes - b.writes,
-                        bytes: totals.bytes - b.bytes)
+            guard let b = p.baseline, let d = totals.growth(since: b) else { return }
+            st.addExact(p, timestamp: timestamp, reads: d.reads, writes: d.writes, bytes: d.bytes)
         }
     }
 
