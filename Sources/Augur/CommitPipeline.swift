@@ -197,7 +197,7 @@ struct SingleWrite: CommitBatch {
     }
 
     func afterCommit(_ engine: Engine) {
-        engine.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes)
+        engine.flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes)
     }
 }
 
@@ -248,7 +248,7 @@ struct BatchWrite: CommitBatch {
     func afterCommit(_ engine: Engine) {
         for p in routing.distinct {
             let memtable = p.activeMemtable
-            engine.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
+            engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
         }
     }
 }

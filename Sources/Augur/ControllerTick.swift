@@ -55,7 +55,7 @@ extension Engine {
                         case .run(let plan), .adjusted(let plan, _):
                             if case .adjusted(_, let note) = step { decision.reason += "; " + note }
                             do throws(AugurError) {
-                                let job = try requestResharding(table, plan)
+                                let job = try reshards.requestResharding(table, plan)
                                 controller.track(job, planned.action, table: table.name, now: now)
                                 decision.executed = true
                             } catch {

@@ -1,6 +1,10 @@
 // The engine: one directory, one shared WAL, one manifest, many tables of range partitions.
-// Recovery lives in Recovery.swift, flush/split/WAL trimming in Maintenance.swift, writes in
-// CommitPipeline.swift, reads in EngineReads.swift, telemetry and health in EngineTelemetry.swift.
+// `Engine` is the facade over named collaborators, each with its threading contract at the top
+// of its file (docs/ARCHITECTURE.md, "The engine and its collaborators"): the table registry,
+// the lifecycle (closed, background errors), the WAL, the segment store (manifest and `seg/`),
+// the flusher, the reshard executor and the index builder. Recovery lives in Recovery.swift,
+// writes in CommitPipeline.swift, reads in EngineReads.swift, telemetry and health in
+// EngineTelemetry.swift, the controller's tick in ControllerTick.swift.
 import AugurPlanner
 import AugurStats
 import AugurSys
@@ -55,46 +59,22 @@ public final class Engine: @unchecked Sendable {
     public let path: String
     let options: EngineOptions
     let fileSystem: any FileSystem
-    let segmentDirectory: String
     let walDirectory: String
     private let directoryLock: any FileLock
-    let manifest: Manifest
+    /// The manifest and the segment files (SegmentStore.swift).
+    let store: SegmentStore
     let wal: WriteAheadLog
-    let tablesLock = PThreadMutex()
-    /// Guarded by `tablesLock` (filled without it in `init`, before the engine is shared).
-    private var tablesByName: [String: Table] = [:]
-    /// Guarded by `tablesLock`, like `tablesByName`.
-    private var tablesByID: [UInt32: Table] = [:]
-    private let closed = Atomic<Bool>(false)
-    /// Flushes and merges, one at a time, on a thread of lowered priority (`backgroundNice`).
-    let maintenanceQueue: BackgroundLane
-    /// Reshards run one at a time, in request order, off the caller's thread (same priority).
-    let reshardQueue: BackgroundLane
-    /// Where a reshard's cutover runs (the few microseconds it holds its sources' write gates):
-    /// at the opening thread's priority, not the reshard lane's lowered one — a lowered thread
-    /// holding the gates is preempted by foreground threads that do not wait for them (readers,
-    /// other partitions' writers), and every writer of the sources waited with it.
-    let cutoverLane: BackgroundLane
-    let reshardJobs = Mutex<[ReshardJob]>([])
-    /// Index build coordinators (one per index build in progress) and their workers.
-    let indexBuildQueue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
-    let indexBuildWorkers: IndexBuildWorkers
-    /// Build-time estimates for reshape planning, refined by every partition build.
-    let indexCostModel: Mutex<IndexBuildCostModel>
-    /// What a reshard copies and how long it takes, refined by every committed reshard
-    /// (ReshardCost.swift).
-    let reshardCost: Mutex<ReshardCostModel>
-    let rangeCopier: RangeCopier
+    /// The tables by name and id (TableRegistry.swift).
+    let tables = TableRegistry()
+    /// Closed or not, and the first background error (EngineLifecycle.swift).
+    let lifecycle: EngineLifecycle
+    /// Flushes, merges, WAL trims and write stalls (Flusher.swift, WriteStall.swift).
+    let flusher: Flusher
+    /// Secondary-index creation, builds and drops (IndexBuild.swift, IndexDrop.swift).
+    let indexes: IndexBuilder
+    /// Splits, merges, boundary moves and reshapes (Reshard.swift).
+    let reshards: ReshardExecutor
     private let periodicSync: DispatchSourceTimer?
-    private let _backgroundError = Mutex<AugurError?>(nil)
-    /// Active-memtable bytes at which a writer waits for its partition's flush (WriteStall.swift).
-    let stallSize: Int
-    let stallMeter = WriteStallMeter()
-    /// Segment files being written: garbage collection must not take them for leftovers.
-    let filesInProgress = Mutex<Set<String>>([])
-    /// Set when a manifest commit failed after files were written; the next successful commit
-    /// sweeps files nothing references.
-    let needsFileSweep = Atomic<Bool>(false)
     public let recoveryReport: RecoveryReport
     /// nil when telemetry is disabled.
     let telemetry: Telemetry?
@@ -107,13 +87,10 @@ public final class Engine: @unchecked Sendable {
     let maxKeySize: Int
     let maxValueSize: Int
     let syncWrites: Bool
-    let flushSize: Int
     /// Counters, gauges and timers (EngineMetrics.swift).
     let metrics: EngineMetrics
     /// `augur.engine`: background errors.
     let logger: Logger
-    /// `augur.reshard`: reshard commits and aborts.
-    let reshardLogger: Logger
 
     /// Opens (or creates) the store in `path`.
     public static func open(at path: String, options: EngineOptions = EngineOptions()) throws(AugurError) -> Engine {
@@ -135,35 +112,26 @@ public final class Engine: @unchecked Sendable {
         self.options = options
         self.metrics = metrics
         logger = Self.logger("augur.engine", path: path, options: options)
-        reshardLogger = Self.logger("augur.reshard", path: path, options: options)
+        lifecycle = EngineLifecycle(metrics: metrics, logger: logger)
         fileSystem = options.fileSystem
-        segmentDirectory = joinPath(path, "seg")
         walDirectory = joinPath(path, "wal")
         directoryLock = recovered.lock
-        manifest = recovered.manifest
         wal = recovered.wal
-        maintenanceQueue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
-        reshardQueue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
-        cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0)
+        store = SegmentStore(fileSystem: options.fileSystem, directory: joinPath(path, "seg"), manifest: recovered.manifest,
+                             wal: recovered.wal, options: options)
+        flusher = Flusher(store: store, wal: recovered.wal, tables: tables, lifecycle: lifecycle, metrics: metrics, options: options)
         recoveryReport = recovered.report
         recovered.report.log(to: Self.logger("augur.recovery", path: path, options: options))
-        rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
-        indexBuildWorkers = IndexBuildWorkers(options: options.indexBuild,
-                                              logger: Self.logger(BuildWorkerPool.loggerLabel, path: path, options: options))
-        indexCostModel = Mutex(options.indexBuild.costModel)
-        var startingCost = options.reshardCostModel ?? ReshardCostModel()
-        startingCost.dataMode = options.reshardData
-        reshardCost = Mutex(startingCost)
+        indexes = IndexBuilder(options: options, store: store, flusher: flusher, wal: recovered.wal, tables: tables, lifecycle: lifecycle,
+                               workers: IndexBuildWorkers(options: options.indexBuild,
+                                                          logger: Self.logger(BuildWorkerPool.loggerLabel, path: path, options: options)))
         maxKeySize = options.maxKeySize
         maxValueSize = options.maxValueSize
         syncWrites = options.durability == .sync
-        flushSize = options.memtableFlushSize
-        // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
-        // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
-        // every write would wait for a flush.
-        stallSize = options.writeStallMemtableBytes ?? 4 * max(options.memtableFlushSize, Arena.chunkSize)
         // A read-only open runs no telemetry: its collector, controller and files are writers.
         telemetry = options.telemetry.enabled && !options.readOnly ? Telemetry(options: options.telemetry, clock: options.clock) : nil
+        reshards = ReshardExecutor(options: options, store: store, flusher: flusher, wal: recovered.wal, telemetry: telemetry,
+                                   lifecycle: lifecycle, metrics: metrics, logger: Self.logger("augur.reshard", path: path, options: options))
         collectorTimer = telemetry.map { _ in DispatchSource.makeTimerSource(queue: DispatchQueue(label: "augur.telemetry")) }
         controller = telemetry.map { _ in PartitionController(options: options.partitioning) }
         // The timer runs even under the static policy so a policy switched on at run time acts;
@@ -190,8 +158,7 @@ public final class Engine: @unchecked Sendable {
                 table.indexDescriptors.withLock { $0 = indexes.map { IndexDescriptor(id: $0.id, name: $0.name, extractor: nil) } }
                 table.hasIndexes.store(true, ordering: .releasing)
             }
-            tablesByName[name] = table
-            tablesByID[id] = table
+            tables.insertLocked(table)
         }
         telemetry?.register(recovered.partitions)
         wal.setBackgroundErrorHandler { [weak self] in self?.recordBackgroundError($0) }
@@ -199,7 +166,7 @@ public final class Engine: @unchecked Sendable {
             controller.restore(readLoadHistory())
         }
         if let controller {
-            let names = Array(tablesByName.keys)
+            let names = tables.names
             controller.lock.withLock { controller.publish(tables: names) }
         }
         if let collectorTimer {
@@ -235,37 +202,23 @@ public final class Engine: @unchecked Sendable {
         // can be trimmed; trimming also drops WAL segments with nothing unflushed in them. Only
         // the partitions that held replayed data at open: later writes flush on their own terms.
         let replayed = recovered.partitions.filter { $0.view.hasMemtableData }
-        if !options.readOnly { maintenanceQueue.async { [self] in
-            if isClosed { return }
-            for p in replayed {
-                do throws(AugurError) { try flush(p) } catch { recordBackgroundError(error) }
-            }
-            do throws(AugurError) { try trimWAL() } catch { recordBackgroundError(error) }
-        } }
+        if !options.readOnly { flusher.flushReplayed(replayed) }
     }
 
-    var isClosed: Bool { closed.load(ordering: .acquiring) }
+    var isClosed: Bool { lifecycle.isClosed }
 
     /// The first error background work hit since the last call: a flush (retried), a periodic
     /// WAL sync, or the creation of the next WAL segment ahead of its roll (the roll then
     /// creates the segment itself).
-    public func takeBackgroundError() -> AugurError? { _backgroundError.withLock { e in defer { e = nil }; return e } }
+    public func takeBackgroundError() -> AugurError? { lifecycle.takeError() }
 
     /// Keeps the first error for `takeBackgroundError`; counts every one, logs the one kept.
-    func recordBackgroundError(_ error: AugurError) {
-        metrics.backgroundErrorRecorded()
-        let first = _backgroundError.withLock { e in
-            if e != nil { return false }
-            e = error
-            return true
-        }
-        if first { logger.error("background work failed: \(error)") }
-    }
+    func recordBackgroundError(_ error: AugurError) { lifecycle.record(error) }
 
     /// Whether a background error awaits `takeBackgroundError`.
-    var backgroundErrorPending: Bool { _backgroundError.withLock { $0 != nil } }
+    var backgroundErrorPending: Bool { lifecycle.errorPending }
 
-    func allTables() -> [Table] { tablesLock.withLock { Array(tablesByID.values) } }
+    func allTables() -> [Table] { tables.all }
 
     // MARK: tables
 
@@ -274,19 +227,18 @@ public final class Engine: @unchecked Sendable {
     public func createTable(_ name: String) throws(AugurError) -> Table {
         try checkOpen()
         try validateTableName(name)
-        return try tablesLock.withLock { () throws(AugurError) -> Table in
-            if tablesByName[name] != nil { throw .tableAlreadyExists(name) }
-            let record = try manifest.lock.withLock { () throws(AugurError) -> PartitionRecord in
-                let id = manifest.allocateTableID()
-                let record = PartitionRecord(id: manifest.allocatePartitionID(), tableID: id, lowerBound: [],
+        return try tables.lock.withLock { () throws(AugurError) -> Table in
+            if tables.containsLocked(name) { throw .tableAlreadyExists(name) }
+            let record = try store.manifest.lock.withLock { () throws(AugurError) -> PartitionRecord in
+                let id = store.manifest.allocateTableID()
+                let record = PartitionRecord(id: store.manifest.allocatePartitionID(), tableID: id, lowerBound: [],
                                              upperBound: nil, runs: [], flushedSeq: wal.lastSequence)
-                try manifest.commit([.createTable(id: id, name: name), .addPartition(record)], lastSeq: wal.lastSequence)
+                try store.manifest.commit([.createTable(id: id, name: name), .addPartition(record)], lastSeq: wal.lastSequence)
                 return record
             }
             let table = Table(name: name, id: record.tableID, engine: self,
                               map: PartitionMap([Partition(record: record, runs: [], histogram: newHistogram(record))]))
-            tablesByName[name] = table
-            tablesByID[record.tableID] = table
+            tables.insertLocked(table)
             telemetry?.register(table.map.partitions)
             return table
         }
@@ -295,25 +247,25 @@ public final class Engine: @unchecked Sendable {
     /// The table called `name`.
     public func table(named name: String) throws(AugurError) -> Table {
         try checkOpen()
-        guard let t = tablesLock.withLock({ tablesByName[name] }) else { throw .tableNotFound(name) }
+        guard let t = tables.named(name) else { throw .tableNotFound(name) }
         return t
     }
 
     /// Names of all tables, sorted.
     public func tableNames() throws(AugurError) -> [String] {
         try checkOpen()
-        return tablesLock.withLock { tablesByName.keys.sorted() }
+        return tables.names
     }
 
     /// Deletes a table and all its data. Handles to it then throw `tableNotFound`.
     public func dropTable(_ name: String) throws(AugurError) {
         try checkOpen()
-        try tablesLock.withLock { () throws(AugurError) in
-            guard let table = tablesByName[name] else { throw .tableNotFound(name) }
-            let partitions = lockMaintenanceOfEveryPartition(table)
+        try tables.lock.withLock { () throws(AugurError) in
+            guard let table = tables.tableLocked(named: name) else { throw .tableNotFound(name) }
+            let partitions = table.lockMaintenanceOfEveryPartition()
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
-            try manifest.lock.withLock { () throws(AugurError) in
-                try manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
+            try store.manifest.lock.withLock { () throws(AugurError) in
+                try store.manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
             }
             table.dropped.store(true, ordering: .releasing)
             for p in partitions {
@@ -325,33 +277,16 @@ public final class Engine: @unchecked Sendable {
                 for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
                 telemetry?.remove(p)
             }
-            tablesByName[name] = nil
-            tablesByID[table.id] = nil
-        }
-    }
-
-    /// Takes the maintenance lock of every partition of `table`, in id order (as reshards take
-    /// them), and makes sure no reshard replaced a partition while it waited; returns the
-    /// partitions, locked (the caller unlocks them). Keeps flushes, reshards and index build
-    /// commits of the table out.
-    func lockMaintenanceOfEveryPartition(_ table: Table) -> [Partition] {
-        while true {
-            let partitions = table.map.partitions.sorted { $0.id < $1.id }
-            for p in partitions { p.maintenanceLock.lock() }
-            let current = Set(table.map.partitions.map { ObjectIdentifier($0) })
-            if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) {
-                return partitions
-            }
-            for p in partitions.reversed() { p.maintenanceLock.unlock() }
+            tables.removeLocked(table)
         }
     }
 
     private func validateTableName(_ name: String) throws(AugurError) {
-        if let reason = nameProblem(name) { throw .invalidTableName(name, reason: reason) }
+        if let reason = Self.nameProblem(name) { throw .invalidTableName(name, reason: reason) }
     }
 
     /// Why `name` cannot name a table or an index, or nil.
-    func nameProblem(_ name: String) -> String? {
+    static func nameProblem(_ name: String) -> String? {
         if name.isEmpty { return "must not be empty" }
         if name.utf8.count > 255 { return "\(name.utf8.count) bytes exceeds the limit of 255" }
         if name.utf8.contains(0) { return "must not contain NUL" }
@@ -360,7 +295,7 @@ public final class Engine: @unchecked Sendable {
 
     @inline(__always)
     func checkOpen() throws(AugurError) {
-        if closed.load(ordering: .acquiring) { throw .engineClosed }
+        if lifecycle.isClosed { throw .engineClosed }
     }
 
     @inline(__always)
@@ -404,9 +339,9 @@ public final class Engine: @unchecked Sendable {
     public func flush() throws(AugurError) {
         try checkOpen()
         for table in allTables() {
-            for p in table.map.partitions { try flush(p) }
+            for p in table.map.partitions { try flusher.flush(p) }
         }
-        try trimWAL()
+        try flusher.trimWAL()
     }
 
     /// Syncs the WAL (useful with `.none` and `.periodic` durability).
@@ -417,7 +352,7 @@ public final class Engine: @unchecked Sendable {
 
     /// Stops background work, syncs the WAL and releases the directory lock. Idempotent.
     public func close() throws(AugurError) {
-        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        if !lifecycle.close() { return }
         periodicSync?.cancel()
         collectorTimer?.cancel()
         controllerTimer?.cancel()
@@ -428,10 +363,9 @@ public final class Engine: @unchecked Sendable {
                 if controller.historySaveDue(now: options.clock.now(), force: true) { saveLoadHistory(controller, tables: tables) }
             }
         }
-        reshardQueue.sync {}
-        indexBuildQueue.sync(flags: .barrier) {}
-        indexBuildWorkers.shutdown()
-        maintenanceQueue.sync {}
+        reshards.queue.sync {}
+        indexes.shutdown()
+        flusher.queue.sync {}
         if telemetry != nil { collectTelemetry(force: true, closing: true) }
         let tables = allTables()
         // Wait for writers already past their checks.
@@ -441,7 +375,7 @@ public final class Engine: @unchecked Sendable {
             do throws(AugurError) { try wal.syncCurrent() } catch { failure = error }
         }
         wal.close()
-        manifest.lock.withLock {
+        store.manifest.lock.withLock {
             // A closed store holds exactly the files its manifest names. A run a flush merged
             // away is unlinked when its last view goes, and a view can outlive close (freed by
             // another thread's reclamation a moment later): augur-crash's power-loss check
@@ -450,13 +384,10 @@ public final class Engine: @unchecked Sendable {
             // sweep unlinks them now; their own removal later finds nothing. Only when the
             // manifest on disk is known to match memory (no failed commit since the last good
             // one): a record that may have reached the disk must still find its files.
-            if !options.readOnly && !needsFileSweep.load(ordering: .acquiring) { sweepUnreferencedFiles() }
-            manifest.close()
+            if !options.readOnly && !store.needsFileSweep.load(ordering: .acquiring) { store.sweepUnreferencedFiles() }
+            store.manifest.close()
         }
-        tablesLock.withLock {
-            tablesByName.removeAll()
-            tablesByID.removeAll()
-        }
+        self.tables.removeAll()
         // What this engine retired from point reads (views holding its runs, maps holding its
         // partitions) goes now, before the directory can be opened again.
         ReadEpochs.shared.drain()
@@ -478,4 +409,22 @@ func nanoseconds(_ d: Duration) -> Int {
     if overflow { return s < 0 ? Int.min : Int.max }
     let (sum, overflow2) = Int(whole).addingReportingOverflow(Int(a / 1_000_000_000))
     return overflow2 ? (s < 0 ? Int.min : Int.max) : sum
+}
+
+extension Table {
+    /// Takes the maintenance lock of every partition of this table, in id order (as reshards take
+    /// them), and makes sure no reshard replaced a partition while it waited; returns the
+    /// partitions, locked (the caller unlocks them). Keeps flushes, reshards and index build
+    /// commits of the table out.
+    func lockMaintenanceOfEveryPartition() -> [Partition] {
+        while true {
+            let partitions = map.partitions.sorted { $0.id < $1.id }
+            for p in partitions { p.maintenanceLock.lock() }
+            let current = Set(map.partitions.map { ObjectIdentifier($0) })
+            if current == Set(partitions.map { ObjectIdentifier($0) }) && !partitions.contains(where: { $0.retired }) {
+                return partitions
+            }
+            for p in partitions.reversed() { p.maintenanceLock.unlock() }
+        }
+    }
 }

@@ -203,7 +203,7 @@ extension Engine {
         var partitions: [String: Int] = [:]
         for t in tables { partitions[t.name] = t.map.partitions.count }
         metrics.refresh(EngineMetrics.Reading(operations: telemetry?.operationTotals(), overloadSeconds: published?.overloadSeconds,
-                                              forecastError: published?.forecastError, stalls: stallMeter.stats,
+                                              forecastError: published?.forecastError, stalls: flusher.stallMeter.stats,
                                               partitions: partitions))
     }
 

@@ -82,6 +82,6 @@ extension Engine {
     /// Every reshard of `table` requested since open, oldest first.
     public func reshardingStatus(table name: String) throws(AugurError) -> [ReshardStatus] {
         try checkOpen()
-        return reshardJobs.withLock { $0.map(\.current).filter { $0.table == name } }
+        return reshards.jobs.withLock { $0.map(\.current).filter { $0.table == name } }
     }
 }

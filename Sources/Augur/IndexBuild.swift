@@ -14,27 +14,69 @@
 // every write after the freeze carried its own index operations (in memtables or in runs
 // flushed since, which keep their tombstones while the part is not ready), and everything
 // before it is in the runs step 2 reads. Newer layers win over the build's run.
+//
+// Threading: `createIndex`, `attachIndex`, `waitForIndex` and `dropIndex` may be called from any
+// thread; changes to a table's index list hold the table registry's lock across their manifest
+// commit. Each index's build coordinator runs on `queue` (concurrent: one coordinator per index
+// being built) and hands partition builds to `workers`, NUMA-pinned threads; a partition's
+// build holds its maintenance lock only to flush and to commit, never while it reads or writes.
+// Depends on the segment store, the flusher, the WAL, the table registry and the engine's
+// lifecycle — not on the engine.
+import AugurPlanner
 import AugurStats
 import AugurSys
 import Dispatch
 import Synchronization
 
-extension Engine {
+final class IndexBuilder: Sendable {
+    let options: EngineOptions
+    let store: SegmentStore
+    private let flusher: Flusher
+    let wal: WriteAheadLog
+    let tables: TableRegistry
+    private let lifecycle: EngineLifecycle
+    /// Index build coordinators (one per index build in progress).
+    let queue = DispatchQueue(label: "augur.index-build", attributes: .concurrent)
+    /// The pinned build workers the coordinators hand partitions to.
+    let workers: IndexBuildWorkers
+    /// Build-time estimates for reshape planning, refined by every partition build.
+    let costModel: Mutex<IndexBuildCostModel>
+
+    init(options: EngineOptions, store: SegmentStore, flusher: Flusher, wal: WriteAheadLog, tables: TableRegistry,
+         lifecycle: EngineLifecycle, workers: IndexBuildWorkers) {
+        self.options = options
+        self.store = store
+        self.flusher = flusher
+        self.wal = wal
+        self.tables = tables
+        self.lifecycle = lifecycle
+        self.workers = workers
+        costModel = Mutex(options.indexBuild.costModel)
+    }
+
+    private var fileSystem: any FileSystem { store.fileSystem }
+
+    /// Waits for every coordinator, then stops the workers (close).
+    func shutdown() {
+        queue.sync(flags: .barrier) {}
+        workers.shutdown()
+    }
+
     func validateIndexName(_ name: String) throws(AugurError) {
-        if let reason = nameProblem(name) { throw .invalidIndexName(name, reason: reason) }
+        if let reason = Engine.nameProblem(name) { throw .invalidIndexName(name, reason: reason) }
     }
 
     func createIndex(_ table: Table, name: String, extractor: @escaping IndexKeyExtractor) throws(AugurError) -> SecondaryIndex {
         try table.checkUsable()
         try validateIndexName(name)
-        let descriptor = try tablesLock.withLock { () throws(AugurError) -> IndexDescriptor in
+        let descriptor = try tables.lock.withLock { () throws(AugurError) -> IndexDescriptor in
             try table.checkUsable()
             if table.indexDescriptors.withLock({ $0.contains { $0.name == name } }) {
                 throw .indexAlreadyExists(table: table.name, index: name)
             }
-            let id = try manifest.lock.withLock { () throws(AugurError) -> UInt32 in
-                let id = manifest.allocateTableID()
-                try manifest.commit([.createIndex(IndexRecord(id: id, tableID: table.id, name: name))], lastSeq: wal.lastSequence)
+            let id = try store.manifest.lock.withLock { () throws(AugurError) -> UInt32 in
+                let id = store.manifest.allocateTableID()
+                try store.manifest.commit([.createIndex(IndexRecord(id: id, tableID: table.id, name: name))], lastSeq: wal.lastSequence)
                 return id
             }
             let d = IndexDescriptor(id: id, name: name, extractor: extractor)
@@ -74,13 +116,13 @@ extension Engine {
             return true
         }
         guard begin else { return }
-        indexBuildQueue.async { [self] in runIndexBuild(table, d) }
+        queue.async { [self] in runIndexBuild(table, d) }
     }
 
     private func runIndexBuild(_ table: Table, _ d: IndexDescriptor) {
         var failure: AugurError? = nil
         var scanned = 0
-        while !isClosed && failure == nil && !table.dropped.load(ordering: .acquiring) && !d.dropped.load(ordering: .acquiring) {
+        while !lifecycle.isClosed && failure == nil && !table.dropped.load(ordering: .acquiring) && !d.dropped.load(ordering: .acquiring) {
             let pending = table.map.partitions.filter { p in p.maintenanceLock.withLock { !p.retired && !p.indexesReady.contains(d.id) } }
             if pending.isEmpty { break }
             if d.currentExtractor == nil { break }
@@ -89,11 +131,11 @@ extension Engine {
             let sized = pending.map { p in (p, p.view.runs.reduce(0) { $0 + $1.storedBytes }) }.sorted { $0.1 > $1.1 }.map(\.0)
             var tasks: [(preferredNode: Int?, task: IndexBuildWorkers.Task)] = []
             for p in sized {
-                tasks.append((indexBuildWorkers.preferredNode(p.view.runs), { [self] worker in
+                tasks.append((workers.preferredNode(p.view.runs), { [self] worker in
                     do throws(AugurError) { return .success(try buildIndexPart(table, d, p, worker)) } catch { return .failure(error) }
                 }))
             }
-            let results = indexBuildWorkers.run(tasks)
+            let results = workers.run(tasks)
             for (i, r) in results.enumerated() {
                 switch r {
                 case .success(let n): scanned += n
@@ -125,7 +167,7 @@ extension Engine {
             }
             if !state.running {
                 if let e = state.error { throw e }
-                let status = indexStatus(table, d)
+                let status = Engine.indexStatus(table, d)
                 if status.isReady { return }
                 if d.currentExtractor == nil { throw .indexNotAttached(table: table.name, index: d.name) }
                 startIndexBuild(table, d)           // a reshard made new parts after the last round
@@ -142,7 +184,7 @@ extension Engine {
         var runs: [Segment] = []
         let skip = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
             if p.retired || p.indexesReady.contains(d.id) || d.dropped.load(ordering: .acquiring) { return true }
-            try flushLocked(p)
+            try flusher.flushLocked(p)
             runs = p.view.runs
             return false
         }
@@ -163,7 +205,7 @@ extension Engine {
         while cursor.isValid {
             if cursor.kind == .put {
                 // The record's key is copied only for an error message, never per record.
-                if let ik = try extractIndexKey(extract, d, cursor.key, Array(cursor.value)) {
+                if let ik = try Engine.extractIndexKey(extract, d, cursor.key, Array(cursor.value), maxKeySize: options.maxKeySize) {
                     entries.append(indexKey: ik, primaryKey: cursor.key)
                 }
             }
@@ -176,11 +218,11 @@ extension Engine {
         }
         entries.sort()
         // Write.
-        let number = manifest.lock.withLock { manifest.allocateFileNumber() }
-        let name = segmentName(partition: p.id, file: number)
-        let path = joinPath(segmentDirectory, name)
-        filesInProgress.withLock { _ = $0.insert(name) }
-        defer { filesInProgress.withLock { _ = $0.remove(name) } }
+        let number = store.manifest.lock.withLock { store.manifest.allocateFileNumber() }
+        let name = store.segmentName(partition: p.id, file: number)
+        let path = joinPath(store.directory, name)
+        store.filesInProgress.withLock { _ = $0.insert(name) }
+        defer { store.filesInProgress.withLock { _ = $0.remove(name) } }
         var built: (segment: Segment, record: RunRecord)? = nil
         if entries.count > 0 {
             var size = 0
@@ -190,13 +232,13 @@ extension Engine {
                     try writer.add(kind: .put, key: e, value: UnsafeRawBufferPointer(start: nil, count: 0))
                 }
                 size = try writer.finish()
-                try fileSystem.syncDirectory(segmentDirectory)
+                try fileSystem.syncDirectory(store.directory)
             } catch {
                 try? fileSystem.remove(path)
                 throw AugurError(error)
             }
             do throws(AugurError) {
-                built = (try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size, onRemove: removalCrashPoint),
+                built = (try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size, onRemove: store.removalCrashPoint),
                          RunRecord(name: name, size: UInt64(size)))
             } catch {
                 try? fileSystem.remove(path)
@@ -210,7 +252,7 @@ extension Engine {
             // A drop holds every maintenance lock while it commits and sets `dropped`.
             if p.retired || d.dropped.load(ordering: .acquiring) { return false }
             let records = (p.indexRunRecords[d.id] ?? []) + (built.map { [$0.record] } ?? [])
-            try commitEdits([.setIndexRuns(partitionID: p.id, indexID: d.id, runs: records, ready: true)])
+            try store.commitEdits([.setIndexRuns(partitionID: p.id, indexID: d.id, runs: records, ready: true)])
             p.indexRunRecords[d.id] = records.isEmpty ? nil : records
             p.indexesReady.insert(d.id)
             if let built { p.updateView { v in v.indexRuns[d.id] = (v.indexRuns[d.id] ?? []) + [built.segment] } }

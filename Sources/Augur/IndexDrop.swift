@@ -18,18 +18,18 @@
 // Writers are held back only for step 3's view updates (no I/O under the gates).
 import Synchronization
 
-extension Engine {
+extension IndexBuilder {
     func dropIndex(_ table: Table, name: String) throws(AugurError) {
         try table.checkUsable()
-        try tablesLock.withLock { () throws(AugurError) in
+        try tables.lock.withLock { () throws(AugurError) in
             try table.checkUsable()
             guard let d = table.indexDescriptors.withLock({ $0.first { $0.name == name } }) else {
                 throw .indexNotFound(table: table.name, index: name)
             }
-            let partitions = lockMaintenanceOfEveryPartition(table)
+            let partitions = table.lockMaintenanceOfEveryPartition()
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
-            try manifest.lock.withLock { () throws(AugurError) in
-                try manifest.commit([.dropIndex(id: d.id)], lastSeq: wal.lastSequence)
+            try store.manifest.lock.withLock { () throws(AugurError) in
+                try store.manifest.commit([.dropIndex(id: d.id)], lastSeq: wal.lastSequence)
             }
             d.dropped.store(true, ordering: .releasing)
             var obsolete: [Segment] = []

@@ -58,11 +58,11 @@ extension Engine {
     /// on; an index build running meanwhile builds the new partitions when they appear.
     public func requestResharding(table name: String, forIndex index: String) throws(AugurError) -> IndexReshapeJob {
         let table = try self.table(named: name)
-        try validateIndexName(index)
+        try indexes.validateIndexName(index)
         let partitions = table.map.partitions
-        let profiles = partitions.map(buildProfile)
-        let workers = indexBuildWorkers.workerCount
-        let model = indexCostModel.withLock { $0 }
+        let profiles = partitions.map(indexes.buildProfile)
+        let workers = indexes.workers.workerCount
+        let model = indexes.costModel.withLock { $0 }
         let copyCost = reshardCostModel
         let deadline = options.clock.now() &+ UInt64(nanoseconds(options.indexBuild.planningTimeLimit))
         var planning = IndexBuildPlanningOptions()
@@ -85,7 +85,7 @@ extension Engine {
             plans.append(.reshape(first: first.lowerBound, count: r.sources.count, boundaries: r.boundaries))
         }
         var jobs: [ReshardJob] = []
-        for p in plans { jobs.append(try requestResharding(table, p)) }
+        for p in plans { jobs.append(try reshards.requestResharding(table, p)) }
         let reshape = IndexReshape(table: name, index: index, workers: workers,
                                    predictedStaticMakespan: plan.staticMakespanNanos / 1e9,
                                    predictedAdaptiveMakespan: plan.adaptiveMakespanNanos / 1e9,
@@ -95,6 +95,12 @@ extension Engine {
         return IndexReshapeJob(reshape: reshape, jobs: jobs)
     }
 
+    /// The planner's cost model as refined by the builds so far (start from it in another
+    /// store of the same machine and data shape).
+    public var indexBuildCostModel: IndexBuildCostModel { indexes.costModel.withLock { $0 } }
+}
+
+extension IndexBuilder {
     /// The planner's view of a partition: its size (the data its runs view: what a reshard of
     /// it copies or shares, not the size of files it shares with others), skew, and up to 64
     /// candidate split keys from the sparse index of its largest run, with the share of data
@@ -125,10 +131,6 @@ extension Engine {
                                      bytes: bytes, records: records, skew: skew, cutCandidates: candidates)
     }
 
-    /// The planner's cost model as refined by the builds so far (start from it in another
-    /// store of the same machine and data shape).
-    public var indexBuildCostModel: IndexBuildCostModel { indexCostModel.withLock { $0 } }
-
     /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when
     /// it has seen no operations).
     func buildSkew(_ p: Partition) -> Double {
@@ -141,7 +143,7 @@ extension Engine {
     func refineCostModel(_ p: Partition, bytes: Int, records: Int, nanos: UInt64) {
         guard nanos > 0, bytes > 0 else { return }
         let skew = buildSkew(p)
-        indexCostModel.withLock { m in
+        costModel.withLock { m in
             m = (try? m.refined(observedBytes: UInt64(bytes), observedRecords: UInt64(records), skew: skew,
                                 observedNanos: Double(nanos))) ?? m
         }

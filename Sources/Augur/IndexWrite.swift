@@ -96,7 +96,7 @@ extension Engine {
         func afterCommit(_ engine: Engine) {
             for p in routing.distinct {
                 let v = p.view
-                engine.afterWrite(to: p, memtable: v.memtable,
+                engine.flusher.afterWrite(to: p, memtable: v.memtable,
                                   bytes: v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }))
             }
         }
@@ -146,6 +146,13 @@ extension Engine {
     /// The same for a key in a mapping or an arena (copied only into an error).
     func extractIndexKey(_ extract: IndexKeyExtractor, _ d: IndexDescriptor, _ key: UnsafeRawBufferPointer,
                          _ value: [UInt8]) throws(AugurError) -> [UInt8]? {
+        try Self.extractIndexKey(extract, d, key, value, maxKeySize: maxKeySize)
+    }
+
+    /// The rule itself, for the index builder (which has no engine): an extractor's failure and
+    /// an index key over `maxKeySize` become typed errors.
+    static func extractIndexKey(_ extract: IndexKeyExtractor, _ d: IndexDescriptor, _ key: UnsafeRawBufferPointer,
+                                _ value: [UInt8], maxKeySize: Int) throws(AugurError) -> [UInt8]? {
         let indexKey: [UInt8]?
         do { indexKey = try extract(value) } catch {
             throw .indexExtractorFailed(index: d.name, key: Array(key), message: String(describing: error))

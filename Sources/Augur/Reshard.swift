@@ -26,12 +26,65 @@
 // newer than the oldest source's flush mark. Re-applying an operation already in a run is
 // harmless because every newer operation on the same key is re-applied too and the memtable
 // keeps the highest sequence; and WAL trimming never passes the minimum, so none is missing.
+//
+// Threading: reshards run one at a time, in request order, on `queue` (a thread at the engine's
+// background priority); `requestResharding` may be called from any thread and returns at once
+// with a job to wait on. The cutover runs on `cutoverLane` at the opening thread's priority (see
+// there). A reshard holds its sources' maintenance locks (ascending id) from resolve to cutover,
+// so no flush changes their runs underneath; it takes `manifest.lock` only to allocate ids and
+// commit. Depends on the segment store, the flusher, the WAL and telemetry — not on the engine.
+import AugurPlanner
 import AugurStats
 import AugurSys
 import Dispatch
 import Logging
+import Synchronization
 
-extension Engine {
+final class ReshardExecutor: Sendable {
+    private let options: EngineOptions
+    private let store: SegmentStore
+    private let flusher: Flusher
+    private let wal: WriteAheadLog
+    private let telemetry: Telemetry?
+    private let lifecycle: EngineLifecycle
+    private let metrics: EngineMetrics
+    /// `augur.reshard`: reshard commits and aborts.
+    private let logger: Logger
+    private let rangeCopier: RangeCopier
+    /// Reshards run one at a time, in request order, off the caller's thread (background priority).
+    let queue: BackgroundLane
+    /// Where a reshard's cutover runs (the few microseconds it holds its sources' write gates):
+    /// at the opening thread's priority, not the reshard lane's lowered one — a lowered thread
+    /// holding the gates is preempted by foreground threads that do not wait for them (readers,
+    /// other partitions' writers), and every writer of the sources waited with it.
+    private let cutoverLane: BackgroundLane
+    /// Every reshard requested since open, for `Engine.reshardingStatus`.
+    let jobs = Mutex<[ReshardJob]>([])
+    /// What a reshard copies and how long it takes, refined by every committed reshard
+    /// (ReshardCost.swift).
+    let cost: Mutex<ReshardCostModel>
+
+    init(options: EngineOptions, store: SegmentStore, flusher: Flusher, wal: WriteAheadLog, telemetry: Telemetry?,
+         lifecycle: EngineLifecycle, metrics: EngineMetrics, logger: Logger) {
+        self.options = options
+        self.store = store
+        self.flusher = flusher
+        self.wal = wal
+        self.telemetry = telemetry
+        self.lifecycle = lifecycle
+        self.metrics = metrics
+        self.logger = logger
+        rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
+        queue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
+        cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0)
+        var startingCost = options.reshardCostModel ?? ReshardCostModel()
+        startingCost.dataMode = options.reshardData
+        cost = Mutex(startingCost)
+    }
+
+    private var fileSystem: any FileSystem { store.fileSystem }
+    private var maxKeySize: Int { options.maxKeySize }
+
     /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.
     struct ResolvedPlan {
         let sources: [Partition]
@@ -118,13 +171,13 @@ extension Engine {
     func requestResharding(_ table: Table, _ plan: ReshardPlan) throws(AugurError) -> ReshardJob {
         try table.checkUsable()
         _ = try resolve(plan, in: table.map)      // reject bad plans before queueing
-        let id = manifest.lock.withLock { manifest.allocateFileNumber() }
+        let id = store.manifest.lock.withLock { store.manifest.allocateFileNumber() }
         let job = ReshardJob(status: ReshardStatus(
             id: id, table: table.name, plan: plan, state: .queued, bytesCopied: 0, bytesTotal: 0,
             startedAt: options.clock.now(), finishedAt: nil, throughput: 0, cutoverPauseNanos: 0, error: nil,
             sources: [], targets: []))
-        reshardJobs.withLock { $0.append(job) }
-        reshardQueue.async { [self] in
+        jobs.withLock { $0.append(job) }
+        queue.async { [self] in
             let runStart = options.clock.now()
             do throws(AugurError) {
                 try runReshard(table, plan, job)
@@ -154,9 +207,9 @@ extension Engine {
             metadata["runMillis"] = "\(status.runNanos / 1_000_000)"
             metadata["cutoverPauseMicros"] = "\(status.cutoverPauseNanos / 1_000)"
             if !status.copyBackend.isEmpty { metadata["copyBackend"] = "\(status.copyBackend)" }
-            reshardLogger.debug("reshard committed: \(status.plan)", metadata: metadata)
+            logger.debug("reshard committed: \(status.plan)", metadata: metadata)
         } else {
-            reshardLogger.warning("reshard aborted: \(status.plan): \(status.error.map { "\($0)" } ?? "no error recorded")",
+            logger.warning("reshard aborted: \(status.plan): \(status.error.map { "\($0)" } ?? "no error recorded")",
                                   metadata: metadata)
         }
     }
@@ -171,7 +224,7 @@ extension Engine {
             defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
             if sources.contains(where: { $0.retired }) { continue }    // the map changed: resolve again
             job.update { $0.state = .preparing; $0.sources = sources.map(\.id) }
-            for p in sources { try flushLocked(p) }
+            for p in sources { try flusher.flushLocked(p) }
             try executeLocked(table, resolved, job)
             return
         }
@@ -208,9 +261,9 @@ extension Engine {
         var targetIDs: [UInt64] = []
         var files: [[String?]] = []          // [target][level]
         var slices: [[[SegmentSlice]]] = []  // [target][level]
-        manifest.lock.withLock {
+        store.manifest.lock.withLock {
             for (t, range) in ranges.enumerated() {
-                let id = manifest.allocatePartitionID()
+                let id = store.manifest.allocatePartitionID()
                 targetIDs.append(id)
                 var levelFiles: [String?] = []
                 var levelSlices: [[SegmentSlice]] = []
@@ -228,7 +281,7 @@ extension Engine {
                     }
                     let bytes = s.reduce(0) { $0 + $1.length }
                     levelSlices.append(s)
-                    levelFiles.append(bytes > 0 ? segmentName(partition: id, file: manifest.allocateFileNumber()) : nil)
+                    levelFiles.append(bytes > 0 ? store.segmentName(partition: id, file: store.manifest.allocateFileNumber()) : nil)
                 }
                 _ = t
                 files.append(levelFiles)
@@ -239,10 +292,10 @@ extension Engine {
         // (entries are ordered by index key, so a target's share is not a byte range).
         let indexIDs = Set(sources.flatMap { Array($0.indexRunRecords.keys) + Array($0.indexesReady) }).sorted()
         var indexFiles: [[UInt32: String]] = Array(repeating: [:], count: ranges.count)
-        manifest.lock.withLock {
+        store.manifest.lock.withLock {
             for t in ranges.indices {
                 for id in indexIDs where views.contains(where: { !($0.indexRuns[id] ?? []).isEmpty }) {
-                    indexFiles[t][id] = segmentName(partition: targetIDs[t], file: manifest.allocateFileNumber())
+                    indexFiles[t][id] = store.segmentName(partition: targetIDs[t], file: store.manifest.allocateFileNumber())
                 }
             }
         }
@@ -251,7 +304,7 @@ extension Engine {
         let sharedBytes = shared.joined().reduce(0) { $0 + $1.dataLength }
         job.update { $0.targets = targetIDs; $0.bytesTotal = total; $0.bytesShared = sharedBytes }
         do throws(AugurError) {
-            try commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
+            try store.commitEdits([.reshardPrepared(ReshardRecord(planID: job.id, tableID: table.id, sources: sources.map(\.id),
                                                             targets: targetIDs, files: allFiles))])
         } catch {
             dropShared()
@@ -260,8 +313,8 @@ extension Engine {
         options.crashPoint?(.reshardPrepared)
 
         // COPY.
-        filesInProgress.withLock { for f in allFiles { $0.insert(f) } }
-        defer { filesInProgress.withLock { for f in allFiles { $0.remove(f) } } }
+        store.filesInProgress.withLock { for f in allFiles { $0.insert(f) } }
+        defer { store.filesInProgress.withLock { for f in allFiles { $0.remove(f) } } }
         var built: [[(segment: Segment, record: RunRecord)]] = []
         var builtIndexes: [[UInt32: (segment: Segment, record: RunRecord)]] = []
         let copyStart = options.clock.now()
@@ -271,7 +324,7 @@ extension Engine {
                 var runs: [(segment: Segment, record: RunRecord)] = []
                 for level in 0..<levels {
                     guard let name = files[t][level] else { continue }
-                    let path = joinPath(segmentDirectory, name)
+                    let path = joinPath(store.directory, name)
                     let built = try SegmentSlicer.build(fileSystem: fileSystem, path: path, slices: slices[t][level],
                                                         interval: options.segmentIndexInterval, copier: rangeCopier) { n in
                         job.update { s in
@@ -285,7 +338,7 @@ extension Engine {
                     job.update { $0.copyBackend = built.backend.rawValue }
                     options.crashPoint?(.reshardCopied)
                     runs.append((try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size,
-                                             onRemove: removalCrashPoint), RunRecord(name: name, size: UInt64(size))))
+                                             onRemove: store.removalCrashPoint), RunRecord(name: name, size: UInt64(size))))
                 }
                 if sharing {
                     runs = shared[t].map { ($0, $0.runRecord) }
@@ -302,7 +355,7 @@ extension Engine {
                     let range = ranges[t]
                     // With every source's part built, the merged run is the target's only run.
                     let allReady = sources.allSatisfy { $0.indexesReady.contains(id) }
-                    let written = try writeSegment(partitionID: targetIDs[t], from: &cursor, keepTombstones: !allReady, until: nil,
+                    let written = try store.writeSegment(partitionID: targetIDs[t], from: &cursor, keepTombstones: !allReady, until: nil,
                                                    including: { entry in
                                                        guard let pk = IndexKey.primaryKey(entry) else { return false }
                                                        return range.lower.withUnsafeBytes { compareKeys(pk, $0) } >= 0
@@ -313,7 +366,7 @@ extension Engine {
                 builtIndexes.append(parts)
             }
             options.crashPoint?(.reshardTargetsSynced)
-            try io { () throws(FileSystemError) in try fileSystem.syncDirectory(segmentDirectory) }
+            try io { () throws(FileSystemError) in try fileSystem.syncDirectory(store.directory) }
             options.crashPoint?(.reshardDirectorySynced)
         } catch {
             dropShared()
@@ -338,18 +391,18 @@ extension Engine {
         for r in records { edits += [.addPartition(r)] + r.indexEdits }
         edits.append(.reshardFinished(planID: job.id, committed: true))
         do throws(AugurError) {
-            try commitEdits(edits)
+            try store.commitEdits(edits)
         } catch {
             // The commit record may have reached the disk even though the call failed: its files
             // must stay until a later commit (or recovery) finds them unreferenced and sweeps them.
-            filesInProgress.withLock { for f in allFiles { $0.remove(f) } }
+            store.filesInProgress.withLock { for f in allFiles { $0.remove(f) } }
             dropShared()
             abortReshard(job.id, files: [])
             throw error
         }
         options.crashPoint?(.reshardCommitted)
         let histograms = KeyHistogram.rebucketed(sources.map(\.histogram), boundaries: ranges.dropLast().map { $0.upper! },
-                                                 focus: built.map { Self.keySpan(of: $0.map(\.segment)) },
+                                                 focus: built.map { Engine.keySpan(of: $0.map(\.segment)) },
                                                  options: options.telemetry.histogram)
         var targets: [Partition] = []
         for (t, record) in records.enumerated() {
@@ -383,7 +436,7 @@ extension Engine {
             for runs in v.indexRuns.values { for s in runs { s.markObsolete() } }
         }
         job.update { $0.cutoverPauseNanos = pause; $0.cutoverGateWaitNanos = gateWait }
-        for p in targets where !p.view.frozen.isEmpty { scheduleFlush(p) }
+        for p in targets where !p.view.frozen.isEmpty { flusher.scheduleFlush(p) }
     }
 
     /// The cutover proper: takes the sources' gates, hands their memtables to the targets as
@@ -461,9 +514,9 @@ extension Engine {
 
     /// Records the abort and removes the target files (best effort: recovery removes them too).
     private func abortReshard(_ id: UInt64, files: [String]) {
-        for f in files { try? fileSystem.remove(joinPath(segmentDirectory, f)) }
-        do throws(AugurError) { try commitEdits([.reshardFinished(planID: id, committed: false)]) } catch {
-            recordBackgroundError(error)
+        for f in files { try? fileSystem.remove(joinPath(store.directory, f)) }
+        do throws(AugurError) { try store.commitEdits([.reshardFinished(planID: id, committed: false)]) } catch {
+            lifecycle.record(error)
         }
     }
 }

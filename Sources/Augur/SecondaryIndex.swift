@@ -151,7 +151,7 @@ public final class SecondaryIndex: Sendable {
     /// The build state of every partition.
     public func status() throws(AugurError) -> IndexStatus {
         try checkUsable()
-        return table.engine.indexStatus(table, descriptor)
+        return Engine.indexStatus(table, descriptor)
     }
 
     /// Throws when the table or this index was dropped.
@@ -162,7 +162,7 @@ public final class SecondaryIndex: Sendable {
 
     /// Blocks until every partition's part is ready; throws the build's error if it failed.
     public func waitUntilReady() throws(AugurError) {
-        try table.engine.waitForIndex(table, descriptor)
+        try table.engine.indexes.waitForIndex(table, descriptor)
     }
 }
 
@@ -173,7 +173,7 @@ extension Table {
     /// returns. The extractor is not stored: after reopening, call `attachSecondaryIndex`.
     @discardableResult
     public func createSecondaryIndex(name: String, key: @escaping IndexKeyExtractor) throws(AugurError) -> SecondaryIndex {
-        try engine.createIndex(self, name: name, extractor: key)
+        try engine.indexes.createIndex(self, name: name, extractor: key)
     }
 
     /// Gives a reopened store the extractor of an existing index (writes to the table fail
@@ -181,7 +181,7 @@ extension Table {
     /// interrupted it.
     @discardableResult
     public func attachSecondaryIndex(name: String, key: @escaping IndexKeyExtractor) throws(AugurError) -> SecondaryIndex {
-        try engine.attachIndex(self, name: name, extractor: key)
+        try engine.indexes.attachIndex(self, name: name, extractor: key)
     }
 
     /// Drops the secondary index called `name`: its entries and files go, writes stop
@@ -189,7 +189,7 @@ extension Table {
     /// when this returns; the name can be used for a new index at once. Writers pause only
     /// while the index's memtables are detached from each partition (no I/O then).
     public func dropSecondaryIndex(name: String) throws(AugurError) {
-        try engine.dropIndex(self, name: name)
+        try engine.indexes.dropIndex(self, name: name)
     }
 
     /// The index called `name`.
@@ -276,7 +276,7 @@ extension Engine {
         return out
     }
 
-    func indexStatus(_ table: Table, _ d: IndexDescriptor) -> IndexStatus {
+    static func indexStatus(_ table: Table, _ d: IndexDescriptor) -> IndexStatus {
         let partitions = table.map.partitions
         let statuses = d.statuses.withLock { $0 }
         var parts: [IndexPartitionStatus] = []

@@ -113,13 +113,13 @@ public final class Table: Sendable {
     /// Reads and writes continue during the copy; writers to that partition pause only for
     /// the cutover.
     public func splitPartition(at key: [UInt8]) throws(AugurError) {
-        try engine.requestResharding(self, .split(at: key)).wait()
+        try engine.reshards.requestResharding(self, .split(at: key)).wait()
     }
 
     /// Starts a reshard (split, N-way split, merge, boundary move) and returns its job; the
     /// plan is checked against the current partitions before it is queued.
     public func requestResharding(_ plan: ReshardPlan) throws(AugurError) -> ReshardJob {
-        try engine.requestResharding(self, plan)
+        try engine.reshards.requestResharding(self, plan)
     }
 
     /// Per-partition statistics in key order.

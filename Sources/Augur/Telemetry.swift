@@ -166,15 +166,15 @@ extension Engine {
     /// flush holds its partition, and with it the files it reads, until it has run — on a
     /// thread of lower priority that can be a while on a busy machine).
     @_spi(Testing) public func drainBackgroundWork() {
-        reshardQueue.sync {}
-        maintenanceQueue.sync {}
+        reshards.queue.sync {}
+        flusher.queue.sync {}
         wal.drainBackground()
         ReadEpochs.shared.drain()
     }
 
     /// Runs `job` on the maintenance lane after what is queued there (tests: a job that waits
     /// holds every flush back, as a long merge does).
-    @_spi(Testing) public func enqueueMaintenance(_ job: @escaping @Sendable () -> Void) { maintenanceQueue.async(job) }
+    @_spi(Testing) public func enqueueMaintenance(_ job: @escaping @Sendable () -> Void) { flusher.queue.async(job) }
 
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
     /// (tests: when a flush's work reaches the partition's cost).

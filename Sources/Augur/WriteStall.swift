@@ -5,7 +5,7 @@
 // it, so a partition written faster than it flushed grew its active memtable without bound
 // (10 M random puts at one thread: flushes of 68–85 MB from a 32 MiB memtable; a faster writer
 // or a slower disk would run the process out of memory). Now a writer whose partition's
-// active memtable has reached `EngineOptions.writeStallMemtableBytes` (off by default: see
+// active memtable has reached `EngineOptions.writeStallMemtableBytes` (4 × the flush size, at least 4 MiB, by default: see
 // docs/ARCHITECTURE.md, "Write stalls") waits — after its own write is applied and outside every gate, so nothing it holds
 // delays the flush — until that memtable is frozen (the flush has taken it), the partition is
 // retired by a reshard, the engine closes, or a background error stops flushing (then waiting
@@ -44,8 +44,10 @@ final class WriteStallMeter: Sendable {
 
 extension Engine {
     /// How often and how long writers waited for their partition's flush (see WriteStall.swift).
-    public var writeStalls: WriteStallStats { stallMeter.stats }
+    public var writeStalls: WriteStallStats { flusher.stallMeter.stats }
+}
 
+extension Flusher {
     /// After a write to `p` whose active memtable (with its index layers) holds `bytes`:
     /// schedules the flush once it is due, and waits while the memtable is past the stall limit.
     /// Call with no gate held.
@@ -59,7 +61,7 @@ extension Engine {
     private func waitForFlush(_ p: Partition, memtable: Memtable, bytes: Int) {
         let started = MonotonicClock.nanos()
         var waited: UInt64 = 0
-        while p.activeMemtable === memtable && !p.retired && !isClosed && !backgroundErrorPending {
+        while p.activeMemtable === memtable && !p.retired && !lifecycle.isClosed && !lifecycle.errorPending {
             // Polled: a stall lasts as long as a flush (milliseconds to seconds), and writers
             // past the limit are rare — a wake-up list would cost every flush its bookkeeping.
             ThreadPause.sleep(nanoseconds: 100_000)

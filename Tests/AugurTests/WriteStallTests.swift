@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 @_spi(Testing) import Augur
@@ -29,13 +30,18 @@ import AugurTestSupport
         let written = Atomic<Int>(0)
         let value = [UInt8](repeating: 0x61, count: 1_000)
         let writer = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        let started = DispatchSemaphore(value: 0)
+        // Its own thread, and the clock starts when it runs: in a full parallel test run the
+        // global queue's threads can all be taken by other tests for longer than the wait below.
+        Thread {
+            started.signal()
             for i in 0..<10_000 {
                 try? table.put(Array("key\(100_000 + i)".utf8), value)
                 written.store(i + 1, ordering: .releasing)
             }
             writer.signal()
-        }
+        }.start()
+        started.wait()
         // Well past the time 1,000 puts take; the writer must be waiting near the limit.
         ThreadPause.sleep(nanoseconds: 500_000_000)
         let whileHeld = written.load(ordering: .acquiring)

@@ -1,4 +1,13 @@
-// Flush, run merging, WAL trimming and the plain-copy split.
+// The flusher: flushes memtables to segment runs (merging runs as it goes), trims the WAL
+// behind the flushes, and makes writers wait when a partition's flush falls behind
+// (WriteStall.swift).
+//
+// Threading: flushes and trims run one at a time on `queue`, a thread of lowered priority
+// (`EngineOptions.backgroundNice`), or on the caller's thread for `flush(_:)` and a reshard's
+// `flushLocked(_:)`; a partition's flush holds its `maintenanceLock`, so two never overlap.
+// A freeze takes the partition's write gate exclusive for microseconds; nothing else here
+// blocks writers. Depends on the segment store, the WAL, the table registry and the
+// engine's lifecycle — never on the engine itself.
 //
 // Flush of a partition:
 //   1. freeze: under the exclusive write gate (microseconds) the active memtable becomes
@@ -16,17 +25,52 @@ import AugurStats
 import AugurSys
 import Synchronization
 
-extension Engine {
+final class Flusher: Sendable {
+    private let store: SegmentStore
+    private let wal: WriteAheadLog
+    private let tables: TableRegistry
+    let lifecycle: EngineLifecycle
+    private let metrics: EngineMetrics
+    private let readOnly: Bool
+    private let maxRunsPerPartition: Int
+    private let crashPoint: (@Sendable (CrashPoint) -> Void)?
+    /// Flushes and merges, one at a time, on a thread of lowered priority (`backgroundNice`).
+    let queue: BackgroundLane
+    /// Active-memtable bytes at which a partition's flush is scheduled.
+    let flushSize: Int
+    /// Active-memtable bytes at which a writer waits for its partition's flush (WriteStall.swift).
+    let stallSize: Int
+    let stallMeter = WriteStallMeter()
+
+    init(store: SegmentStore, wal: WriteAheadLog, tables: TableRegistry, lifecycle: EngineLifecycle, metrics: EngineMetrics,
+         options: EngineOptions) {
+        self.store = store
+        self.wal = wal
+        self.tables = tables
+        self.lifecycle = lifecycle
+        self.metrics = metrics
+        readOnly = options.readOnly
+        maxRunsPerPartition = options.maxRunsPerPartition
+        crashPoint = options.crashPoint
+        queue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
+        flushSize = options.memtableFlushSize
+        // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
+        // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
+        // every write would wait for a flush.
+        stallSize = options.writeStallMemtableBytes ?? 4 * max(options.memtableFlushSize, Arena.chunkSize)
+    }
+
+    /// Queues a flush of `p` (once: a flush already queued covers it), then a WAL trim.
     func scheduleFlush(_ p: Partition) {
         if p.flushQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
-        maintenanceQueue.async { [self] in
+        queue.async { [self] in
             p.flushQueued.store(false, ordering: .releasing)
-            if isClosed { return }
+            if lifecycle.isClosed { return }
             do throws(AugurError) {
                 try flush(p)
                 try trimWAL()
             } catch {
-                recordBackgroundError(error)
+                lifecycle.record(error)
             }
         }
     }
@@ -38,7 +82,7 @@ extension Engine {
 
     /// `flush` for a caller that holds `p.maintenanceLock`.
     func flushLocked(_ p: Partition) throws(AugurError) {
-        if options.readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
+        if readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         if p.retired { return }
         do {
             p.gate.lockExclusive()
@@ -65,63 +109,6 @@ extension Engine {
         }
     }
 
-    /// Fires the `file.removed` crash point when an obsolete segment's file is unlinked.
-    var removalCrashPoint: (@Sendable (String) -> Void)? {
-        guard let hook = options.crashPoint else { return nil }
-        return { _ in hook(.obsoleteFileRemoved) }
-    }
-
-    func segmentName(partition: UInt64, file: UInt64) -> String { "\(partition)-\(file).seg" }
-
-    /// Writes records from `cursor` into a new segment of partition `partitionID`, or no file
-    /// when there is nothing to write. Caller decides whether tombstones are kept.
-    func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
-                      until end: [UInt8]?, including include: ((UnsafeRawBufferPointer) -> Bool)? = nil,
-                      named fixedName: String? = nil,
-                      charge: MaintenanceCharge? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
-        let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
-        let path = joinPath(segmentDirectory, name)
-        // The caller takes the name out of `filesInProgress` once the manifest references the
-        // file (or it is gone): a sweep in between must not take it for a leftover.
-        filesInProgress.withLock { _ = $0.insert(name) }
-        var size = 0
-        var count = 0
-        do throws(FileSystemError) {
-            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval)
-            while cursor.isValid {
-                if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
-                if (keepTombstones || cursor.kind == .put) && include?(cursor.key) ?? true {
-                    try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
-                }
-                cursor.advance()
-                charge?.recordVisited()
-            }
-            count = writer.count
-            if count > 0 {
-                size = try writer.finish()
-                try fileSystem.syncDirectory(segmentDirectory)
-            }
-        } catch {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
-            throw AugurError(error)
-        }
-        if count == 0 {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
-            return nil
-        }
-        do throws(AugurError) {
-            let segment = try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size,
-                                      onRemove: removalCrashPoint)
-            return (segment, RunRecord(name: name, size: UInt64(size)))
-        } catch {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
-            throw error
-        }
-    }
-
     private func flushFrozen(_ p: Partition, _ frozen: FrozenMemtable, charge: MaintenanceCharge) throws(AugurError) {
         // The WAL first: the frozen memtable may hold part of a batch whose frame is not yet
         // synced (its writer waits for group commit after releasing the gates). A run made
@@ -140,15 +127,15 @@ extension Engine {
         cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
         // Tombstones must stay while an older run below might still hold the key.
         let keepTombstones = mergeCount < view.runs.count
-        let written = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound,
+        let written = try store.writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keepTombstones, until: p.upperBound,
                                        charge: charge)
         charge.chargeElapsed()
-        defer { if let written { filesInProgress.withLock { _ = $0.remove(written.record.name) } } }
-        options.crashPoint?(.flushSegmentWritten)
+        defer { if let written { store.filesInProgress.withLock { _ = $0.remove(written.record.name) } } }
+        crashPoint?(.flushSegmentWritten)
         let newRecords = (written.map { [$0.record] } ?? []) + p.runRecords.dropFirst(mergeCount)
         // The secondary indexes' layers of the same freeze, under the same flush mark.
         var indexResults: [(id: UInt32, written: (segment: Segment, record: RunRecord)?, records: [RunRecord], merged: Int)] = []
-        defer { for r in indexResults { if let w = r.written { filesInProgress.withLock { _ = $0.remove(w.record.name) } } } }
+        defer { for r in indexResults { if let w = r.written { store.filesInProgress.withLock { _ = $0.remove(w.record.name) } } } }
         for (indexID, memtable) in frozen.indexes.sorted(by: { $0.key < $1.key }) where !memtable.isEmpty {
             let runs = view.indexRuns[indexID] ?? []
             let merge = runsToMerge(with: memtable, runs)
@@ -159,7 +146,7 @@ extension Engine {
             // Until the build's run lies below, a tombstone may hide an entry the build writes.
             let keep = !p.indexesReady.contains(indexID) || merge < runs.count
             // Carried layers hold entries of neighbours: keep those whose primary key is ours.
-            let w = try writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keep, until: nil,
+            let w = try store.writeSegment(partitionID: p.id, from: &cursor, keepTombstones: keep, until: nil,
                                      including: { p.containsPrimaryKey(ofEntry: $0) }, charge: charge)
             let kept = (p.indexRunRecords[indexID] ?? []).dropFirst(merge)
             indexResults.append((indexID, w, (w.map { [$0.record] } ?? []) + kept, merge))
@@ -169,13 +156,13 @@ extension Engine {
             edits.append(.setIndexRuns(partitionID: p.id, indexID: r.id, runs: r.records, ready: p.indexesReady.contains(r.id)))
         }
         do throws(AugurError) {
-            try commitEdits(edits)
+            try store.commitEdits(edits)
         } catch {
             // The record may or may not have reached the disk; leave the file for the sweep
             // that follows the next successful commit (or for recovery) to decide.
             throw error
         }
-        options.crashPoint?(.flushManifestCommitted)
+        crashPoint?(.flushManifestCommitted)
         p.runRecords = newRecords
         p.flushedSeq = max(p.flushedSeq, frozen.upToSeq)
         var replaced = Array(view.runs.prefix(mergeCount))
@@ -202,45 +189,21 @@ extension Engine {
     /// file — rewriting it lets the file go (space is the price of reshards that share files).
     func runsToMerge(with memtable: Memtable, _ runs: [Segment]) -> Int {
         let chosen = RunMergePolicy.newestRunsToMerge(flushBytes: memtable.approximateBytes, runBytes: runs.map(\.dataLength),
-                                                      maxRuns: options.maxRunsPerPartition)
+                                                      maxRuns: maxRunsPerPartition)
         guard let dead = runs.lastIndex(where: \.holdsMostlyDeadFile) else { return chosen }
         return max(chosen, dead + 1)
     }
 
-    /// Commits edits to the manifest; after an earlier failed commit, sweeps unreferenced files.
-    func commitEdits(_ edits: [VersionEdit], droppingRetired: Bool = false) throws(AugurError) {
-        try manifest.lock.withLock { () throws(AugurError) in
-            var edits = edits
-            if droppingRetired {
-                // Flush marks gathered without the manifest lock may name partitions a split or
-                // a table drop has removed since; those marks no longer mean anything.
-                edits.removeAll { edit in
-                    if case .setFlushed(let id, _) = edit { return manifest.state.partitions[id] == nil }
-                    return false
-                }
-                if edits.isEmpty { return }
+    /// Flushes the partitions that hold memtables rebuilt from the WAL at open, in the
+    /// background, then trims, so the old WAL segments can go (trimming also drops WAL segments
+    /// with nothing unflushed in them).
+    func flushReplayed(_ partitions: [Partition]) {
+        queue.async { [self] in
+            if lifecycle.isClosed { return }
+            for p in partitions {
+                do throws(AugurError) { try flush(p) } catch { lifecycle.record(error) }
             }
-            do throws(AugurError) {
-                try manifest.commit(edits, lastSeq: wal.lastSequence)
-            } catch {
-                needsFileSweep.store(true, ordering: .releasing)
-                throw error
-            }
-            if needsFileSweep.exchange(false, ordering: .acquiringAndReleasing) { sweepUnreferencedFiles() }
-        }
-    }
-
-    /// Removes segment files nothing references and nobody is writing (Augur's names only).
-    /// Caller holds manifest.lock.
-    func sweepUnreferencedFiles() {
-        let referenced = manifest.state.referencedFiles
-        let inProgress = filesInProgress.withLock { $0 }
-        guard let names = try? fileSystem.listDirectory(segmentDirectory) else { return }
-        // Only names Augur writes, as in recovery: a user's file in seg/ is not ours to delete.
-        for name in names where !referenced.contains(name) && !inProgress.contains(name) && Recovery.isSegmentFileName(name) {
-            // Obsolete runs still mapped by readers are also unreferenced; unlinking them early
-            // is safe (the mapping keeps the pages) and their own removal then finds nothing.
-            try? fileSystem.remove(joinPath(segmentDirectory, name))
+            do throws(AugurError) { try trimWAL() } catch { lifecycle.record(error) }
         }
     }
 
@@ -252,7 +215,7 @@ extension Engine {
         // Every partition created after this point starts at or above `start` (a reshard's
         // targets take their sources' marks, which are counted below or are ≥ start).
         var floor = wal.lastSequence
-        for table in allTables() {
+        for table in tables.all {
             for p in table.map.partitions {
                 p.maintenanceLock.withLock {
                     // A partition retired while we waited still counts: its replacements carry
@@ -286,13 +249,13 @@ extension Engine {
             }
         }
         if !edits.isEmpty {
-            try commitEdits(edits, droppingRetired: true)
+            try store.commitEdits(edits, droppingRetired: true)
             for (p, seq) in bumped { p.maintenanceLock.withLock { p.flushedSeq = max(p.flushedSeq, seq) } }
         }
         // Never past what the manifest says: a mark gathered above can be dropped from the
         // commit (its partition was split meanwhile, and the targets took the old mark), and
         // recovery checks the oldest WAL segment against the manifest's lowest mark.
-        if let recorded = manifest.lock.withLock({ manifest.state.partitions.values.map(\.flushedSeq).min() }) {
+        if let recorded = store.manifest.lock.withLock({ store.manifest.state.partitions.values.map(\.flushedSeq).min() }) {
             floor = min(floor, recorded)
         }
         wal.trim(flushedFloor: floor)

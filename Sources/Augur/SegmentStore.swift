@@ -1,0 +1,132 @@
+// The store's files: the manifest and the segment directory (`seg/`), and the names of segment
+// files being written, so that no sweep takes them for leftovers. Every writer of a segment
+// (flush, reshard, index build) names, writes and commits its files through here; the manifest
+// is changed only through `commitEdits`.
+//
+// Threading: any thread. `manifest.lock` serialises commits, file-number allocation and the
+// sweep (which runs under it); `filesInProgress` has its own lock, taken inside the manifest
+// lock, never around it. `needsFileSweep` is set when a commit failed after files were written
+// (its record may have reached the disk, so those files are neither referenced nor to be
+// deleted yet): the next successful commit sweeps.
+import AugurStats
+import AugurSys
+import Synchronization
+
+final class SegmentStore: Sendable {
+    let fileSystem: any FileSystem
+    /// `<store>/seg`.
+    let directory: String
+    let manifest: Manifest
+    /// For the last sequence number each manifest commit records.
+    private let wal: WriteAheadLog
+    private let indexInterval: Int
+    private let crashPoint: (@Sendable (CrashPoint) -> Void)?
+    /// Segment files being written: garbage collection must not take them for leftovers.
+    let filesInProgress = Mutex<Set<String>>([])
+    /// Set when a manifest commit failed after files were written; the next successful commit
+    /// sweeps files nothing references.
+    let needsFileSweep = Atomic<Bool>(false)
+
+    init(fileSystem: any FileSystem, directory: String, manifest: Manifest, wal: WriteAheadLog, options: EngineOptions) {
+        self.fileSystem = fileSystem
+        self.directory = directory
+        self.manifest = manifest
+        self.wal = wal
+        indexInterval = options.segmentIndexInterval
+        crashPoint = options.crashPoint
+    }
+
+    /// Fires the `file.removed` crash point when an obsolete segment's file is unlinked.
+    var removalCrashPoint: (@Sendable (String) -> Void)? {
+        guard let hook = crashPoint else { return nil }
+        return { _ in hook(.obsoleteFileRemoved) }
+    }
+
+    func segmentName(partition: UInt64, file: UInt64) -> String { "\(partition)-\(file).seg" }
+
+    /// Writes records from `cursor` into a new segment of partition `partitionID`, or no file
+    /// when there is nothing to write. Caller decides whether tombstones are kept.
+    func writeSegment(partitionID: UInt64, from cursor: inout MergedCursor, keepTombstones: Bool,
+                      until end: [UInt8]?, including include: ((UnsafeRawBufferPointer) -> Bool)? = nil,
+                      named fixedName: String? = nil,
+                      charge: MaintenanceCharge? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+        let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
+        let path = joinPath(directory, name)
+        // The caller takes the name out of `filesInProgress` once the manifest references the
+        // file (or it is gone): a sweep in between must not take it for a leftover.
+        filesInProgress.withLock { _ = $0.insert(name) }
+        var size = 0
+        var count = 0
+        do throws(FileSystemError) {
+            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: indexInterval)
+            while cursor.isValid {
+                if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
+                if (keepTombstones || cursor.kind == .put) && include?(cursor.key) ?? true {
+                    try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
+                }
+                cursor.advance()
+                charge?.recordVisited()
+            }
+            count = writer.count
+            if count > 0 {
+                size = try writer.finish()
+                try fileSystem.syncDirectory(directory)
+            }
+        } catch {
+            try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
+            throw AugurError(error)
+        }
+        if count == 0 {
+            try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
+            return nil
+        }
+        do throws(AugurError) {
+            let segment = try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size,
+                                      onRemove: removalCrashPoint)
+            return (segment, RunRecord(name: name, size: UInt64(size)))
+        } catch {
+            try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
+            throw error
+        }
+    }
+
+    /// Commits edits to the manifest; after an earlier failed commit, sweeps unreferenced files.
+    func commitEdits(_ edits: [VersionEdit], droppingRetired: Bool = false) throws(AugurError) {
+        try manifest.lock.withLock { () throws(AugurError) in
+            var edits = edits
+            if droppingRetired {
+                // Flush marks gathered without the manifest lock may name partitions a split or
+                // a table drop has removed since; those marks no longer mean anything.
+                edits.removeAll { edit in
+                    if case .setFlushed(let id, _) = edit { return manifest.state.partitions[id] == nil }
+                    return false
+                }
+                if edits.isEmpty { return }
+            }
+            do throws(AugurError) {
+                try manifest.commit(edits, lastSeq: wal.lastSequence)
+            } catch {
+                needsFileSweep.store(true, ordering: .releasing)
+                throw error
+            }
+            if needsFileSweep.exchange(false, ordering: .acquiringAndReleasing) { sweepUnreferencedFiles() }
+        }
+    }
+
+    /// Removes segment files nothing references and nobody is writing (Augur's names only).
+    /// Caller holds manifest.lock.
+    func sweepUnreferencedFiles() {
+        let referenced = manifest.state.referencedFiles
+        let inProgress = filesInProgress.withLock { $0 }
+        guard let names = try? fileSystem.listDirectory(directory) else { return }
+        // Only names Augur writes, as in recovery: a user's file in seg/ is not ours to delete.
+        for name in names where !referenced.contains(name) && !inProgress.contains(name) && Recovery.isSegmentFileName(name) {
+            // Obsolete runs still mapped by readers are also unreferenced; unlinking them early
+            // is safe (the mapping keeps the pages) and their own removal then finds nothing.
+            try? fileSystem.remove(joinPath(directory, name))
+        }
+    }
+}
