@@ -1,4 +1,5 @@
-// Processes that must not outlive the one that started them, and leftovers of ones that died.
+// Processes that must not outlive the one that started them, leftovers of ones that died, the
+// calling process's identity, and ending it at once.
 import CAugurSys
 
 #if canImport(Glibc)
@@ -31,4 +32,30 @@ public enum ProcessLifetime {
 
     /// The process id of the caller.
     public static var currentID: Int32 { getpid() }
+
+    /// The process id of the caller's parent (1 or a subreaper's once the parent has died).
+    package static var parentID: Int32 { getppid() }
+
+    /// The path of the running executable (/proc/self/exe resolved), for spawning another copy
+    /// of the same tool; "/proc/self/exe" itself when the link cannot be read.
+    package static var executablePath: String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if n <= 0 { return "/proc/self/exe" }
+        return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Ending the calling process at once, as a crash would: no atexit handlers, no buffered output
+/// flushed, no deinitializers. For child processes of the crash harness. `package` only.
+package enum ProcessExit {
+    /// _exit(2) with `code`.
+    package static func immediately(_ code: Int32) -> Never { _exit(code) }
+
+    /// SIGKILL to the whole calling process (as `kill -9` or the OOM killer would); never
+    /// returns (the calling thread waits for the signal to land).
+    package static func killSelf() -> Never {
+        _ = kill(getpid(), SIGKILL)
+        while true { pause() }
+    }
 }

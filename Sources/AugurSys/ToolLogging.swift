@@ -3,12 +3,6 @@
 // each tool's `main` does, with this.
 import Logging
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 package enum ToolLogging {
     /// The environment variable naming the level: trace, debug, info, notice, warning, error or
     /// critical.
@@ -17,7 +11,7 @@ package enum ToolLogging {
     /// A `LoggingSystem.bootstrap` factory: standard error at `AUGUR_LOG_LEVEL`, or at
     /// `defaultLevel` when it is unset or not a level.
     package static func standardError(defaultLevel: Logger.Level) -> @Sendable (String) -> any LogHandler {
-        let level = getenv(levelVariable).flatMap { Logger.Level(rawValue: String(cString: $0).lowercased()) } ?? defaultLevel
+        let level = Environment.value(levelVariable).flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? defaultLevel
         return { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
