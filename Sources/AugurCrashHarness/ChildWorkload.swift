@@ -15,9 +15,6 @@ import AugurSys
 import Dispatch
 import Synchronization
 import AugurStats
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct ChildConfig: Sendable {
     public var storePath: String
@@ -86,11 +83,10 @@ public enum ChildWorkload {
             print("augur-crash child: \(error)")
             return 2
         }
-        log.append("S \(getpid())")
+        log.append("S \(ProcessLifetime.currentID)")
         if let sig = config.raiseSignal {
             // Default action, as for a real fault once the runtime's crash handler has run.
-            signal(sig, SIG_DFL)
-            raise(sig)
+            ProcessSignal.raiseWithDefaultAction(sig)
         }
         startParentWatchdog()
 
@@ -104,8 +100,7 @@ public enum ChildWorkload {
                 let fire = rng.withLock { $0.next() % oneIn == 0 }
                 if fire {
                     log.append("C \(point.rawValue)")
-                    _ = kill(getpid(), SIGKILL)
-                    while true { pause() }
+                    ProcessExit.killSelf()
                 }
             }
         }
@@ -172,7 +167,7 @@ public enum ChildWorkload {
             // Everything acknowledged is synced; whatever runs in the background (a flush, a
             // WAL trim) stops where it is, as in a crash.
             log.append("D")
-            _exit(0)
+            ProcessExit.immediately(0)
         }
         do { try engine.close() } catch {
             log.append("X close failed: \(oneLine(error.description))")
@@ -184,12 +179,12 @@ public enum ChildWorkload {
 
     /// Exits if the parent goes away (the child must never outlive the harness).
     static func startParentWatchdog() {
-        let parent = getppid()
+        let parent = ProcessLifetime.parentID
         let queue = DispatchQueue(label: "augur-crash.watchdog")
         queue.async {
             while true {
-                if getppid() != parent { _exit(4) }
-                usleep(50_000)
+                if ProcessLifetime.parentID != parent { ProcessExit.immediately(4) }
+                ThreadPause.sleep(nanoseconds: 50_000_000)
             }
         }
     }

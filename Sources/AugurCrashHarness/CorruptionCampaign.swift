@@ -18,9 +18,6 @@
 @_spi(Testing) import Augur
 import AugurSys
 import AugurStats
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct CorruptionConfig: Sendable {
     public var seed: UInt64
@@ -122,8 +119,8 @@ public enum CorruptionCampaign {
         // Control: an undamaged copy must recover to exactly the acknowledged state.
         for base in bases {
             let scratch = joinPath(config.directory, "case")
-            removeTree(scratch)
-            defer { removeTree(scratch) }
+            PosixFileSystem().removeTree(scratch)
+            defer { PosixFileSystem().removeTree(scratch) }
             do { try copyTree(from: base.store, to: scratch) } catch {
                 summary.setupFailures.append("\(error)")
                 return
@@ -171,7 +168,7 @@ public enum CorruptionCampaign {
     /// next to it. Returns a problem, or nil.
     static func buildBase(_ family: BaseFamily, config: CorruptionConfig, childSeed: UInt64) -> String? {
         let dir = baseDirectory(config.directory, family)
-        removeTree(dir)
+        PosixFileSystem().removeTree(dir)
         do throws(FileSystemError) { try PosixFileSystem().createDirectory(dir) } catch { return "\(error)" }
         let logPath = joinPath(dir, "build.log"), outPath = joinPath(dir, "build.out")
         var child = ChildConfig(storePath: storePath(config.directory, family), logPath: logPath, seed: childSeed)
@@ -202,11 +199,11 @@ public enum CorruptionCampaign {
             child.weights = [40, 14, 14, 8, 2, 0, 0, 0, 0, 0]
         }
         let process: ChildProcess
-        do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, outputPath: outPath) } catch {
+        do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, standardOutput: outPath, standardError: outPath) } catch {
             return "\(error)"
         }
         // A few seconds of work; a child still running after two minutes is stuck in an operation.
-        let finished = process.wait(milliseconds: 120_000)
+        let finished = process.wait(deadline: .now + .seconds(120))
         let exit = finished ?? process.kill()
         let lines = RecordLog.read(path: logPath)
         guard exit == .exited(0), lines.last == "D" else {
@@ -275,8 +272,8 @@ public enum CorruptionCampaign {
 
     /// Copies the base store, damages the copy and judges what opening it gives.
     @_spi(Testing) public static func runCase(_ c: CorruptionCase, base: BaseStore, scratch: String, plantedBug: PlantedBug?) -> CaseOutcome {
-        removeTree(scratch)
-        defer { removeTree(scratch) }
+        PosixFileSystem().removeTree(scratch)
+        defer { PosixFileSystem().removeTree(scratch) }
         do {
             try copyStore(from: base.store, to: scratch, except: Set(c.filesTouched))
             try c.mutation.apply(to: c.file, in: scratch)
@@ -344,9 +341,7 @@ public enum CorruptionCampaign {
                 if fs.isDirectory(joinPath(source, rel)) {
                     try walk(rel)
                 } else if StoreFileKind.of(rel) == .segment && !touched.contains(rel) {
-                    if link(joinPath(source, rel), joinPath(target, rel)) != 0 {
-                        throw FileSystemError(.open, joinPath(target, rel), Errno(rawValue: errno))
-                    }
+                    try fs.hardLink(joinPath(source, rel), at: joinPath(target, rel))
                 } else {
                     try copyFile(fs, joinPath(source, rel), joinPath(target, rel))
                 }

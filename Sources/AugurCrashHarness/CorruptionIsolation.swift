@@ -5,9 +5,6 @@
 // two (or whose log stops moving) leaves case i as trapped, and the next child starts after it.
 @_spi(Testing) import Augur
 import AugurSys
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension CorruptionCampaign {
     /// Runs the cases in child processes (`augur-crash corruption-child`), a slice each. A
@@ -19,27 +16,28 @@ extension CorruptionCampaign {
         guard !plan.isEmpty else { return }
         var progress = ProgressReporter(label: "corruption", intervalMilliseconds: config.progressMilliseconds)
         let logPath = joinPath(config.directory, "cases.log"), outPath = joinPath(config.directory, "cases.out")
+        let fs = PosixFileSystem()
         var next = indices.lowerBound
         while next < indices.upperBound {
             if let sig = stopRequested { summary.stoppedBy = sig; break }
             let end = min(next + config.batchSize, indices.upperBound)
-            unlink(logPath)
+            try? fs.remove(logPath)
             var args = ["corruption-child", "--work-dir", config.directory, "--seed", String(config.seed),
                         "--first", String(next), "--count", String(end - next), "--log", logPath]
             if let bug = config.plantedBug { args += ["--planted-bug", bug.rawValue] }
             let process: ChildProcess
-            do { process = try ChildProcess(executable: config.executable, arguments: args, outputPath: outPath) } catch {
+            do { process = try ChildProcess(executable: config.executable, arguments: args, standardOutput: outPath, standardError: outPath) } catch {
                 summary.setupFailures.append("\(error)")
                 return
             }
             var lastSize = -1, lastChange = monotonicMilliseconds(), hung = false
             while process.poll() == nil {
                 if stopRequested != nil { process.kill(); break }
-                let size = (try? PosixFileSystem().fileSize(logPath)) ?? 0
+                let size = (try? fs.fileSize(logPath)) ?? 0
                 let now = monotonicMilliseconds()
                 if size != lastSize { lastSize = size; lastChange = now }
                 if now - lastChange > config.caseTimeoutMilliseconds { hung = true; process.kill(); break }
-                usleep(2000)
+                ThreadPause.sleep(nanoseconds: 2_000_000)
             }
             let exit = process.poll() ?? process.kill()
             var pending: Int? = nil
@@ -65,8 +63,8 @@ extension CorruptionCampaign {
             }
             progress.tick(done: summary.cases, of: indices.count, unit: "cases", failures: summary.failures.count)
         }
-        unlink(logPath)
-        unlink(outPath)
+        try? fs.remove(logPath)
+        try? fs.remove(outPath)
     }
 
     /// The child side (`augur-crash corruption-child`): runs cases first..<first+count, logging

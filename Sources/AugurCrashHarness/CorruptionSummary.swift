@@ -1,6 +1,7 @@
 // What a corruption campaign reports: cases run, their verdicts per file kind, region and
 // mutation, the base stores, every silent loss and trap with the case to replay, and the seed.
 @_spi(Testing) import Augur
+import AugurSys
 
 /// How the engine dealt with one corrupted store.
 public enum CaseVerdict: String, Sendable, CaseIterable, Comparable {
@@ -71,7 +72,7 @@ public struct CorruptionSummary: Sendable {
         byKind[c.kind, default: [:]][outcome.verdict, default: 0] += 1
         byMutation[c.mutation.kind, default: [:]][outcome.verdict, default: 0] += 1
         byRegion["\(c.kind.rawValue) \(c.region?.rawValue ?? "whole-file")", default: [:]][outcome.verdict, default: 0] += 1
-        if environmentValue("AUGUR_CRASH_DEBUG") != nil {
+        if Environment.value("AUGUR_CRASH_DEBUG") != nil {
             print("DEBUG \(outcome.verdict.rawValue) \(c)\(outcome.detail.isEmpty ? "" : ": " + outcome.detail)")
         }
         if !outcome.verdict.passes {
@@ -88,7 +89,7 @@ public struct CorruptionSummary: Sendable {
     public func render(allFailures: Bool = false) -> String {
         var lines: [String] = []
         let label = "corruption" + (plantedBug.map { " (planted bug \($0.rawValue))" } ?? "")
-        let stopped = stoppedBy.map { " — STOPPED by \(signalName($0)), partial" } ?? ""
+        let stopped = stoppedBy.map { " — STOPPED by \(ProcessSignal.name($0)), partial" } ?? ""
         lines.append("augur-crash \(label): \(passed ? "PASSED" : "FAILED") in \(format1(seconds)) s\(stopped) — replay with --seed \(seed)")
         for b in bases { lines.append("  base store:        \(b)") }
         lines.append("  cases:             \(cases) over \(combinations) (base, file kind, region, mutation) combinations")

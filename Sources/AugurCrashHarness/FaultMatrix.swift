@@ -12,9 +12,6 @@
 //     zero acknowledged loss, no leftovers and a valid map (the old one or the new one).
 @_spi(Testing) import Augur
 @_spi(Testing) import AugurSys
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public enum FaultScenario: String, Sendable, CaseIterable, CustomStringConvertible {
     case flush, flushMerge = "flush-merge", split, splitMany = "split-many", merge, move
@@ -304,7 +301,7 @@ public enum FaultMatrixRunner {
                     // Distinct names: runs of a reshard that shared files view their sources' files.
                     var referenced = Set(try t.partitionStats().flatMap(\.segmentFiles)).count
                     for _ in 0..<50 where names.count != referenced {
-                        usleep(20_000)
+                        ThreadPause.sleep(nanoseconds: 20_000_000)
                         names = try base.listDirectory(joinPath(path, "seg"))
                         referenced = Set(try t.partitionStats().flatMap(\.segmentFiles)).count
                     }

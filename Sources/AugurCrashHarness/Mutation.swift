@@ -5,9 +5,6 @@
 // test can check it does exactly what it says) or to a directory (`apply(to:in:)`).
 import AugurSys
 import AugurStats
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What a mutation does, without its parameters (summaries count per kind).
 public enum MutationKind: String, Sendable, CaseIterable, Comparable {

@@ -13,9 +13,6 @@
 @_spi(Testing) import AugurSys
 import Synchronization
 import AugurStats
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct PowerLossConfig: Sendable {
     public var seed: UInt64
@@ -98,8 +95,6 @@ final class PowerCapture: @unchecked Sendable {
 
     var done: Bool { state.withLock { $0.images.count >= $0.targets.count } }
 }
-
-func environmentValue(_ name: String) -> String? { getenv(name).map { String(cString: $0) } }
 
 public enum PowerLossRunner {
     static let path = "/db"
@@ -210,7 +205,7 @@ public enum PowerLossRunner {
                 let pristine = image.fs.crashClone()         // an exact copy: everything in an image is durable
                 let result = StoreChecker.check(path: path, fileSystem: image.fs, oracle: image.oracle, context: ctx)
                 record(result, point: image.point, into: &summary)
-                if !result.failures.isEmpty, environmentValue("AUGUR_CRASH_DEBUG") != nil {
+                if !result.failures.isEmpty, Environment.value("AUGUR_CRASH_DEBUG") != nil {
                     print("DEBUG \(ctx)\n  " + capture.state.withLock { $0.events }.joined(separator: "\n  "))
                 }
                 guard let state = result.state else { continue }

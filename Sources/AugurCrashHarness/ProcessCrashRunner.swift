@@ -8,9 +8,6 @@
 @_spi(Testing) import Augur
 import AugurSys
 import AugurStats
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct ProcessCrashConfig: Sendable {
     /// The `augur-crash` executable to spawn as the child.
@@ -70,7 +67,7 @@ public enum ProcessCrashRunner {
             summary.fail("cannot create \(config.directory): \(error)")
             return summary
         }
-        removeTree(store)
+        fs.removeTree(store)
         var oracle = Oracle()
         var expectedDigest: UInt64? = nil
         var targets = CrashPoint.allCases.map(\.rawValue) + ["any"]
@@ -114,9 +111,9 @@ public enum ProcessCrashRunner {
                 if target == CrashPoint.recoveryReplayed.rawValue { child.armAfterOperations = 1 + Int(rng.next() % 60) }
             }
             let context = "seed \(config.seed) cycle \(cycle)" + (child.crashPoint.map { " (crash point \($0), 1/\(child.oneIn))" } ?? " (parent kill)")
-            unlink(logPath)
+            try? fs.remove(logPath)
             let process: ChildProcess
-            do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, outputPath: outPath) } catch {
+            do { process = try ChildProcess(executable: config.executable, arguments: child.arguments, standardOutput: outPath, standardError: outPath) } catch {
                 summary.fail("\(context): \(error)")
                 break
             }
@@ -125,7 +122,7 @@ public enum ProcessCrashRunner {
             var killedByParent = false
             var killedDuringRecovery = false
             if crashPointMode {
-                if let e = process.wait(milliseconds: config.childTimeoutMilliseconds) { exit = e } else {
+                if let e = process.wait(deadline: .now + .milliseconds(config.childTimeoutMilliseconds)) { exit = e } else {
                     exit = process.kill()
                     killedByParent = true
                 }
@@ -137,9 +134,9 @@ public enum ProcessCrashRunner {
                 var ready = false
                 while !early && !ready && process.poll() == nil && monotonicMilliseconds() < limit {
                     ready = RecordLog.read(path: logPath).contains { $0.hasPrefix("R ") }
-                    if !ready { usleep(1000) }
+                    if !ready { ThreadPause.sleep(nanoseconds: 1_000_000) }
                 }
-                if process.wait(milliseconds: delay) != nil {
+                if process.wait(deadline: .now + .milliseconds(delay)) != nil {
                     exit = process.poll()!
                 } else {
                     exit = process.kill()
@@ -161,7 +158,7 @@ public enum ProcessCrashRunner {
             let selfCrash = lines.last { $0.hasPrefix("C ") }.map { String($0.dropFirst(2)) }
             pendingReshard = selfCrash.map { insideReshard.contains($0) } ?? false
             switch exit {
-            case .signaled(SIGKILL):
+            case .signaled(ProcessSignal.kill):
                 if let point = selfCrash, !killedByParent {
                     summary.selfCrashes += 1
                     summary.hit(point)
@@ -212,7 +209,7 @@ public enum ProcessCrashRunner {
                 }
             }
             // Check a copy; the next child recovers the original.
-            removeTree(check)
+            fs.removeTree(check)
             do { try copyTree(from: store, to: check) } catch {
                 if fs.isDirectory(store) { summary.fail("\(context): \(error)") }
                 continue
@@ -233,11 +230,11 @@ public enum ProcessCrashRunner {
             oracle.settle(on: state)
             expectedDigest = state.digest
         }
-        removeTree(check)
+        fs.removeTree(check)
         if summary.failures.isEmpty {
-            removeTree(store)
-            unlink(logPath)
-            unlink(outPath)
+            fs.removeTree(store)
+            try? fs.remove(logPath)
+            try? fs.remove(outPath)
         }
         summary.seconds = Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) / 1e18
         return summary

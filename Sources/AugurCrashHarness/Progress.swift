@@ -2,9 +2,6 @@
 // and the stop request every loop polls: a run stopped with SIGINT or SIGTERM ends its loop,
 // prints the partial summary with its seed and exits non-zero (see `StopSignals`).
 import AugurSys
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct ProgressReporter: Sendable {
     public var label: String
@@ -28,8 +25,7 @@ public struct ProgressReporter: Sendable {
         let rate = seconds > 0 ? Double(done) / seconds : 0
         let line = "augur-crash \(label): \(done)/\(total) \(unit), \(format1(rate))/s, \(failures) failures so far, \(Int(seconds)) s\(extra.isEmpty ? "" : ", " + extra)\n"
         // One write(2) to fd 2: a whole line even when a child shares the terminal.
-        var bytes = Array(line.utf8)
-        _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        StandardStream.error(line)
     }
 }
 

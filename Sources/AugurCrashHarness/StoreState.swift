@@ -2,12 +2,10 @@
 // an open engine, digest a state (the child reports the digest of what it recovered) and
 // describe differences.
 @_spi(Testing) import Augur
-#if canImport(Glibc)
-import Glibc
-#endif
+import AugurSys
 
 /// A byte string with cheap hashing and comparison (one `Hasher.combine(bytes:)` and one
-/// `memcmp`): the harness keeps thousands of keys per state and compares states often.
+/// `compareMemory`): the harness keeps thousands of keys per state and compares states often.
 public struct ByteString: Hashable, Sendable {
     public var bytes: [UInt8]
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
@@ -22,7 +20,7 @@ public struct ByteString: Hashable, Sendable {
 func sameBytes(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     guard a.count == b.count else { return false }
     if a.isEmpty { return true }
-    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+    return a.withUnsafeBytes { x in b.withUnsafeBytes { y in compareMemory(x.baseAddress!, y.baseAddress!, count: a.count) == 0 } }
 }
 
 @inline(__always)

@@ -86,7 +86,7 @@ public struct RunSummary: Sendable {
 
     public func render(allFailures: Bool = false) -> String {
         var lines: [String] = []
-        let stopped = stoppedBy.map { " — STOPPED by \(signalName($0)), partial" } ?? ""
+        let stopped = stoppedBy.map { " — STOPPED by \(ProcessSignal.name($0)), partial" } ?? ""
         lines.append("augur-crash \(label): \(passed ? "PASSED" : "FAILED") in \(String(format1(seconds))) s\(stopped) — replay with --seed \(seed)")
         lines.append("  cycles:            \(cycles) child processes killed (\(parentKills) by the parent at random times, \(selfCrashes) at crash points, \(cleanExits) exited cleanly)")
         if sessions > 0 { lines.append("  power-loss runs:   \(sessions) engine sessions cut by simulated power loss") }

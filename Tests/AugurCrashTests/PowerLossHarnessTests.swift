@@ -3,9 +3,6 @@
 @_spi(Testing) import AugurSys
 import Synchronization
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// M3: simulated power loss, many crash states per run. Fixed seeds (the summary prints
 /// them; `augur-crash --mode power-loss --seed S` replays one).
@@ -61,7 +58,7 @@ import Glibc
                 // Hold the writer before its fdatasync until the power cut is taken.
                 // (Bounded: an engine that syncs the WAL before flushing waits for this writer.)
                 let deadline = monotonicMilliseconds() + 3000
-                while image.withLock({ $0 == nil }) && monotonicMilliseconds() < deadline { usleep(1000) }
+                while image.withLock({ $0 == nil }) && monotonicMilliseconds() < deadline { ThreadPause.sleep(nanoseconds: 1_000_000) }
             }
         }
         let engine = try Engine.open(at: "/db", options: o)

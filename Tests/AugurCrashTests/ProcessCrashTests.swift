@@ -1,9 +1,7 @@
 @_spi(Testing) import Augur
 @_spi(Testing) import AugurCrashHarness
+import AugurSys
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// M1 + M2: a child engine process killed with SIGKILL at random times or at crash points.
 @Suite struct ProcessCrashTests {
@@ -45,7 +43,7 @@ import Glibc
         let exe = try #require(augurCrashExecutable(), "augur-crash is not built next to the tests")
         let dir = ScratchDirectory("augur-crash-test")
         var config = ProcessCrashConfig(executable: exe, directory: dir.path + "/run", cycles: 2, seed: 1)
-        config.childRaisesSignal = SIGBUS
+        config.childRaisesSignal = ProcessSignal.bus
         let summary = ProcessCrashRunner.run(config)
         #expect(summary.failures.contains { $0.contains("SIGBUS") }, "\(summary.failures)")
     }
@@ -57,8 +55,8 @@ import Glibc
         let exe = try #require(augurCrashExecutable(), "augur-crash is not built next to the tests")
         let dir = ScratchDirectory("augur-crash-cli")
         let out = dir.path + "/out"
-        let p = try ChildProcess(executable: exe, arguments: args, outputPath: out)
-        let exit = p.wait(milliseconds: 20_000) ?? p.kill()
+        let p = try ChildProcess(executable: exe, arguments: args, standardOutput: out, standardError: out)
+        let exit = p.wait(deadline: .now + .seconds(20)) ?? p.kill()
         let text = RecordLog.read(path: out).joined(separator: "\n")
         return (exit, text)
     }
@@ -85,7 +83,7 @@ import Glibc
     func badArgumentsAreRejected(args: [String], message: String) throws {
         let (exit, output) = try Self.run(args)
         #expect(exit != .exited(0), "\(args) was accepted")
-        #expect(exit != .signaled(SIGKILL), "\(args) did not finish")
+        #expect(exit != .signaled(ProcessSignal.kill), "\(args) did not finish")
         #expect(output.contains(message), "\(args): \(output)")
     }
 
@@ -96,18 +94,18 @@ import Glibc
         let dir = ScratchDirectory("augur-crash-cli")
         let out = dir.path + "/out"
         let p = try ChildProcess(executable: exe, arguments: ["--mode", "power-loss", "--power-states", "1000000", "--seed", "20261203",
-                                                            "--progress-seconds", "1"], outputPath: out)
+                                                            "--progress-seconds", "1"], standardOutput: out, standardError: out)
         // Wait for the first progress line (the run is under way), then stop it.
         var progressed = false
         for _ in 0..<600 where !progressed {
             progressed = RecordLog.read(path: out).contains { $0.contains("states") && $0.contains("/s") }
-            if !progressed { usleep(100_000) }
+            if !progressed { ThreadPause.sleep(nanoseconds: 100_000_000) }
         }
         #expect(progressed, "no progress line: \(RecordLog.read(path: out).joined(separator: "\n"))")
-        _ = kill(p.pid, SIGTERM)
-        let exit = p.wait(milliseconds: 120_000) ?? p.kill()
+        try p.signal(ProcessSignal.terminate)
+        let exit = p.wait(deadline: .now + .seconds(120)) ?? p.kill()
         let text = RecordLog.read(path: out).joined(separator: "\n")
-        #expect(exit == .exited(128 + SIGTERM), "\(exit): \(text)")
+        #expect(exit == .exited(128 + ProcessSignal.terminate), "\(exit): \(text)")
         #expect(text.contains("STOPPED by SIGTERM") && text.contains("replay with --seed 20261203") && text.contains("states checked:"), "\(text)")
     }
 

@@ -1,27 +1,22 @@
 @_spi(Testing) import AugurCrashHarness
+import AugurSys
 import Testing
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The `augur-crash` executable built next to the test bundle (the SIGKILL mode spawns it).
 func augurCrashExecutable() -> String? {
-    let me = currentExecutablePath()
+    let me = ProcessLifetime.executablePath
     guard let slash = me.lastIndex(of: "/") else { return nil }
     let path = String(me[..<slash]) + "/augur-crash"
-    return access(path, X_OK) == 0 ? path : nil
+    return PosixFileSystem().fileExists(path) ? path : nil
 }
 
 /// A fresh directory under /tmp, removed when the object dies.
 final class ScratchDirectory: @unchecked Sendable {
     let path: String
     init(_ prefix: String) {
-        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(p != nil, "mkdtemp failed")
-        path = String(cString: p!)
+        do { path = try PosixFileSystem().makeTemporaryDirectory(prefix: prefix) } catch { preconditionFailure("\(error)") }
     }
-    deinit { removeTree(path) }
+    deinit { PosixFileSystem().removeTree(path) }
 }
 
 /// Records the summary's failures as issues; failures matching `known` (an engine bug already

@@ -12,9 +12,6 @@ import ArgumentParser
 @_spi(Testing) import AugurCrashHarness
 import AugurSys
 import Logging
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @main
 struct AugurCrashCommand: ParsableCommand {
@@ -170,7 +167,7 @@ struct RunCommand: ParsableCommand {
 
         if modes.contains(.sigkill) && stopRequested == nil {
             let dir = workDir ?? makeTemporaryDirectory()
-            var config = ProcessCrashConfig(executable: currentExecutablePath(), directory: dir, cycles: cycles, seed: seed)
+            var config = ProcessCrashConfig(executable: ProcessLifetime.executablePath, directory: dir, cycles: cycles, seed: seed)
             config.crashPointShare = crashPointShare
             config.oneIn = oneIn ?? 0
             config.crashPointFilter = crashPoint
@@ -180,7 +177,7 @@ struct RunCommand: ParsableCommand {
             config.progressMilliseconds = progress
             let s = ProcessCrashRunner.run(config)
             print(s.render(allFailures: allFailures))
-            if s.passed { if workDir == nil { removeTree(dir) } } else { keptDirectory.append("the SIGKILL mode's store and logs are kept in \(dir)") }
+            if s.passed { if workDir == nil { PosixFileSystem().removeTree(dir) } } else { keptDirectory.append("the SIGKILL mode's store and logs are kept in \(dir)") }
             total.merge(s)
         }
         if modes.contains(.powerLoss) && stopRequested == nil {
@@ -203,7 +200,7 @@ struct RunCommand: ParsableCommand {
         if modes.contains(.corruption) && stopRequested == nil {
             let dir = corruptionBase ?? workDir.map { joinPath($0, "corruption") } ?? makeTemporaryDirectory()
             var config = CorruptionConfig(seed: seed, cases: corruptionCases ?? (long ? 3000 : 300), directory: dir,
-                                          executable: currentExecutablePath())
+                                          executable: ProcessLifetime.executablePath)
             config.plantedBug = bug
             config.isolate = !inProcess
             config.reuseBases = corruptionBase != nil
@@ -211,7 +208,7 @@ struct RunCommand: ParsableCommand {
             config.progressMilliseconds = progress
             let s = CorruptionCampaign.run(config)
             print(s.render(allFailures: allFailures))
-            if s.passed && corruptionBase == nil && workDir == nil { removeTree(dir) } else if !s.passed {
+            if s.passed && corruptionBase == nil && workDir == nil { PosixFileSystem().removeTree(dir) } else if !s.passed {
                 keptDirectory.append("the corruption campaign's base stores are kept in \(dir) (replay a case with --mode corruption --seed \(seed) --corruption-base \(dir) --corruption-case N)")
             }
             total.merge(s.runSummary)
@@ -223,16 +220,14 @@ struct RunCommand: ParsableCommand {
         }
         for line in keptDirectory { print(line) }
         if let sig = total.stoppedBy {
-            print("augur-crash: stopped by \(signalName(sig)); the counts above are partial (seed \(seed))")
+            print("augur-crash: stopped by \(ProcessSignal.name(sig)); the counts above are partial (seed \(seed))")
             throw ExitCode(128 + sig)
         }
         if !total.passed { throw ExitCode.failure }
     }
 
     func makeTemporaryDirectory() -> String {
-        var template = Array("/tmp/augur-crash-XXXXXX".utf8CString)
-        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        return p.map { String(cString: $0) } ?? "/tmp/augur-crash-\(getpid())"
+        (try? PosixFileSystem().makeTemporaryDirectory(prefix: "augur-crash")) ?? "/tmp/augur-crash-\(ProcessLifetime.currentID)"
     }
 }
 
