@@ -238,15 +238,8 @@ public enum PowerLossRunner {
     }
 
     static func record(_ result: CheckResult, point: String, into summary: inout RunSummary) {
-        summary.statesChecked += 1
         summary.hit(point)
-        summary.failures += result.failures
-        if let v = result.verdict {
-            summary.lostWrites += v.lostWrites
-            if v.partialBatch != nil { summary.partialBatches += 1 }
-            if v.inFlightApplied == true { summary.inFlightApplied += 1 }
-            if v.inFlightApplied == false { summary.inFlightAbsent += 1 }
-        }
+        summary.add(result)
     }
 
     /// Recovers an untouched copy of a crash image with a power cut at the j-th crash point of

@@ -215,14 +215,7 @@ public enum ProcessCrashRunner {
                 continue
             }
             let result = StoreChecker.check(path: check, fileSystem: fs, oracle: oracle, context: context)
-            summary.statesChecked += 1
-            summary.failures += result.failures
-            if let v = result.verdict {
-                summary.lostWrites += v.lostWrites
-            if v.partialBatch != nil { summary.partialBatches += 1 }
-                if v.inFlightApplied == true { summary.inFlightApplied += 1 }
-                if v.inFlightApplied == false { summary.inFlightAbsent += 1 }
-            }
+            summary.add(result)
             guard let state = result.state else {
                 summary.fail("\(context): the store cannot be recovered; stopping (it is kept in \(store))")
                 break

@@ -56,6 +56,18 @@ public struct RunSummary: Sendable {
 
     public mutating func fail(_ message: String) { failures.append(message) }
 
+    /// Counts one checked state: its failures and what its oracle verdict found.
+    mutating func add(_ result: CheckResult) {
+        statesChecked += 1
+        failures += result.failures
+        if let v = result.verdict {
+            lostWrites += v.lostWrites
+            if v.partialBatch != nil { partialBatches += 1 }
+            if v.inFlightApplied == true { inFlightApplied += 1 }
+            if v.inFlightApplied == false { inFlightAbsent += 1 }
+        }
+    }
+
     public mutating func merge(_ o: RunSummary) {
         cycles += o.cycles
         parentKills += o.parentKills
