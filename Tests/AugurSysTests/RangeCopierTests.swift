@@ -14,168 +14,6 @@ import Glibc
 import Musl
 #endif
 
-// MARK: - helpers
-
-/// A scratch directory, removed (with its files) when the test ends.
-final class ScratchDirectory {
-    let path: String
-
-    init(_ label: String) {
-        let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
-        var template = Array("\(base)/augur-rangecopy-\(label)-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        precondition(made != nil, "mkdtemp failed: \(errno)")
-        path = String(cString: made!)
-    }
-
-    func file(_ name: String) -> String { joinPath(path, name) }
-
-    deinit {
-        if let dir = opendir(path) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let name = withUnsafePointer(to: entry.pointee.d_name) { p in
-                    p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(dir)
-            for n in names {
-                let p = joinPath(path, n)
-                var st = stat()
-                if stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-                    if let sub = opendir(p) {
-                        var inner: [String] = []
-                        while let e = readdir(sub) {
-                            let m = withUnsafePointer(to: e.pointee.d_name) { q in
-                                q.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                            }
-                            if m != "." && m != ".." { inner.append(m) }
-                        }
-                        closedir(sub)
-                        for m in inner { unlink(joinPath(p, m)) }
-                    }
-                    rmdir(p)
-                } else {
-                    unlink(p)
-                }
-            }
-        }
-        rmdir(path)
-    }
-}
-
-func randomBytes(_ count: Int, _ rng: inout SplitMix64) -> [UInt8] {
-    var out = [UInt8](repeating: 0, count: count)
-    out.withUnsafeMutableBytes { b in
-        var i = 0
-        while i + 8 <= count {
-            b.storeBytes(of: rng.next(), toByteOffset: i, as: UInt64.self)
-            i += 8
-        }
-        while i < count { b[i] = UInt8(truncatingIfNeeded: rng.next()); i += 1 }
-    }
-    return out
-}
-
-func writeFile(_ fs: any FileSystem, _ path: String, _ bytes: [UInt8]) throws {
-    let h = try fs.open(path, mode: .create)
-    defer { h.close() }
-    try h.write(at: 0, bytes)
-}
-
-/// Index of the first byte where two arrays differ, or nil if they are equal.
-func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> Int? {
-    if a == b { return nil }
-    let n = min(a.count, b.count)
-    for i in 0..<n where a[i] != b[i] { return i }
-    return n
-}
-
-/// A random copy job over real files: sources with random contents, ranges of every kind,
-/// targets laid out without overlap, and the bytes each target must hold afterwards.
-struct RandomJob {
-    var sources: [[UInt8]] = []
-    var sourcePaths: [String] = []
-    var targetPaths: [String] = []
-    /// (source index, source offset, length, target index, target offset)
-    var ranges: [(Int, Int, Int, Int, Int)] = []
-    var expected: [[UInt8]] = []
-
-    init(seed: UInt64, in dir: ScratchDirectory, chunk: Int, depth: Int) {
-        var rng = SplitMix64(seed: seed)
-        let sourceCount = 1 + Int(rng.next() % 3)
-        for s in 0..<sourceCount {
-            // Up to ~3 MiB each, odd sizes.
-            let size = Int(rng.next() % UInt64(3 << 20)) + Int(rng.next() % 4097)
-            sources.append(randomBytes(size, &rng))
-            sourcePaths.append(dir.file("source-\(s)"))
-        }
-        let targetCount = 1 + Int(rng.next() % 3)
-        for t in 0..<targetCount { targetPaths.append(dir.file("target-\(t)")) }
-        var cursor = [Int](repeating: 0, count: targetCount)
-        expected = [[UInt8]](repeating: [], count: targetCount)
-        // More ranges than the queue depth, of every kind.
-        let rangeCount = depth + 4 + Int(rng.next() % 40)
-        for _ in 0..<rangeCount {
-            let s = Int(rng.next() % UInt64(sourceCount))
-            let size = sources[s].count
-            let length: Int
-            switch rng.next() % 6 {
-            case 0: length = 0                                          // empty
-            case 1: length = 1 + Int(rng.next() % 64)                   // tiny
-            case 2: length = 1 + Int(rng.next() % 8192)                 // small, unaligned
-            case 3: length = chunk + Int(rng.next() % UInt64(2 * chunk)) // larger than a chunk
-            case 4: length = Int(rng.next() % UInt64(size + 1))         // anything up to the file
-            default: length = chunk - 1 + Int(rng.next() % 3)           // chunk boundary ±1
-            }
-            let len = min(length, size)
-            let offset = Int(rng.next() % UInt64(size - len + 1))
-            let t = Int(rng.next() % UInt64(targetCount))
-            let gap = rng.next() % 4 == 0 ? Int(rng.next() % 10_000) : 0
-            let targetOffset = cursor[t] + gap
-            ranges.append((s, offset, len, t, targetOffset))
-            if len > 0 {
-                cursor[t] = targetOffset + len
-                if expected[t].count < targetOffset + len {
-                    expected[t].append(contentsOf: [UInt8](repeating: 0, count: targetOffset + len - expected[t].count))
-                }
-                expected[t].replaceSubrange(targetOffset..<targetOffset + len, with: sources[s][offset..<offset + len])
-            }
-        }
-        // Shuffle so ranges into one target are not in target order.
-        for i in stride(from: ranges.count - 1, to: 0, by: -1) {
-            ranges.swapAt(i, Int(rng.next() % UInt64(i + 1)))
-        }
-    }
-
-    var totalBytes: Int { ranges.reduce(0) { $0 + $1.2 } }
-
-    func open(_ fs: any FileSystem) throws -> (sources: [any FileHandle], targets: [any FileHandle], ranges: [CopyRange]) {
-        for (i, p) in sourcePaths.enumerated() { try writeFile(fs, p, sources[i]) }
-        let s = try sourcePaths.map { try fs.open($0, mode: .readOnly) }
-        let t = try targetPaths.map { try fs.open($0, mode: .createNew) }
-        let r = ranges.map { CopyRange(source: s[$0.0], sourceOffset: $0.1, length: $0.2, target: t[$0.3], targetOffset: $0.4) }
-        return (s, t, r)
-    }
-}
-
-extension RangeCopier.Options.BackendChoice {
-    var expected: RangeCopyBackend? {
-        switch self {
-        case .auto: nil
-        case .ioUring: .ioUring
-        case .copyFileRange: .copyFileRange
-        case .readWrite: .readWrite
-        }
-    }
-}
-
-/// Runs `body` and returns the RangeCopyError it threw, or nil.
-func copyError(_ body: () throws(RangeCopyError) -> Void) -> RangeCopyError? {
-    do { try body(); return nil } catch { return error }
-}
-
 // MARK: - tests
 
 @Suite("RangeCopier")
@@ -392,165 +230,6 @@ struct RangeCopierTests {
         #expect(diff == nil, "seed 13: differs at \(diff ?? -1)")
     }
 
-    // MARK: faults through the FileSystem seam
-
-    /// Sources and two targets in two directories, opened through a fault-injecting wrapper.
-    struct FaultSetup {
-        let dir = ScratchDirectory("faults")
-        let fs: FaultInjectingFileSystem
-        let ranges: [CopyRange]
-        let handles: [any FileHandle]
-        let expected: [UInt8]
-
-        init(seed: UInt64, exposingDescriptors: Bool = false) throws {
-            var rng = SplitMix64(seed: seed)
-            let posix = PosixFileSystem()
-            try posix.createDirectory(dir.file("a"))
-            try posix.createDirectory(dir.file("b"))
-            let bytes = randomBytes(3 << 20, &rng)
-            try writeFile(posix, dir.file("src"), bytes)
-            fs = FaultInjectingFileSystem(wrapping: posix, exposingDescriptors: exposingDescriptors)
-            let src = try fs.open(dir.file("src"), mode: .readOnly)
-            let t1 = try fs.open(dir.file("a/t1"), mode: .create)
-            let t2 = try fs.open(dir.file("b/t2"), mode: .create)
-            handles = [src, t1, t2]
-            ranges = [
-                CopyRange(source: src, sourceOffset: 0, length: 1 << 20, target: t1, targetOffset: 0),
-                CopyRange(source: src, sourceOffset: 1 << 20, length: (1 << 20) + 17, target: t1, targetOffset: 1 << 20),
-                CopyRange(source: src, sourceOffset: 5, length: 2 << 20, target: t2, targetOffset: 0),
-            ]
-            expected = bytes
-        }
-    }
-
-    @Test("write faults injected on the target surface as typed errors", arguments: [Errno.ioError, .noSpace])
-    func writeFault(errno: Errno) throws {
-        let setup = try FaultSetup(seed: 21)
-        defer { setup.handles.forEach { $0.close() } }
-        setup.fs.add(FaultRule(.write, path: "*/b/t2", nth: 2, errno: errno, persistent: errno == .noSpace))
-        let error = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: setup.fs, options: .init(chunkSize: 256 << 10)).copy(setup.ranges)
-        }
-        #expect(error == .io(FileSystemError(.write, setup.dir.file("b/t2"), errno)), "\(String(describing: error))")
-        if case .io(let e)? = error { #expect(e.isDiskFull == (errno == .noSpace)) }
-        #expect(setup.fs.calls(of: .sync) == 0, "a failed copy must not go on to sync")
-    }
-
-    @Test("read faults injected on the source surface as typed errors")
-    func readFault() throws {
-        let setup = try FaultSetup(seed: 22)
-        defer { setup.handles.forEach { $0.close() } }
-        setup.fs.add(FaultRule(.read, path: "*/src", nth: 3, errno: .ioError))
-        let error = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: setup.fs, options: .init(chunkSize: 256 << 10)).copy(setup.ranges)
-        }
-        #expect(error == .io(FileSystemError(.read, setup.dir.file("src"), .ioError)))
-    }
-
-    @Test("sync and directory sync faults surface as typed errors",
-          arguments: [(FileOperation.sync, "*/a/t1"), (.sync, "*/b/t2"), (.syncDirectory, "*/b")])
-    func syncFault(operation: FileOperation, pattern: String) throws {
-        let setup = try FaultSetup(seed: 23)
-        defer { setup.handles.forEach { $0.close() } }
-        setup.fs.add(FaultRule(operation, path: pattern, errno: .ioError))
-        let error = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: setup.fs).copy(setup.ranges)
-        }
-        let path = setup.dir.file(String(pattern.dropFirst(2)))
-        #expect(error == .io(FileSystemError(operation, path, .ioError)), "\(String(describing: error))")
-    }
-
-    @Test("targets and their directories are synced once each, on every backend",
-          arguments: [RangeCopier.Options.BackendChoice.auto, .ioUring, .copyFileRange, .readWrite])
-    func syncsCounted(backend: RangeCopier.Options.BackendChoice) throws {
-        // With descriptors exposed, io_uring and copy_file_range run and the syncs still go
-        // through the fault-injecting seam, where they are counted.
-        let setup = try FaultSetup(seed: 24, exposingDescriptors: backend != .readWrite)
-        defer { setup.handles.forEach { $0.close() } }
-        let report = try RangeCopier(fileSystem: setup.fs, options: .init(backend: backend)).copy(setup.ranges)
-        if let forced = backend.expected { #expect(report.backend == forced) }
-        #expect(setup.fs.calls(of: .sync) == 2, "\(backend): \(setup.fs.calls(of: .sync)) syncs")
-        #expect(setup.fs.calls(of: .syncDirectory) == 2, "\(backend): \(setup.fs.calls(of: .syncDirectory)) directory syncs")
-        #expect(report.targetsSynced == 2 && report.directoriesSynced == 2)
-        let t1 = try PosixFileSystem().readFile(setup.dir.file("a/t1"))
-        let t2 = try PosixFileSystem().readFile(setup.dir.file("b/t2"))
-        #expect(firstDifference(t1, Array(setup.expected[0..<(2 << 20) + 17])) == nil, "seed 24, \(backend)")
-        #expect(firstDifference(t2, Array(setup.expected[5..<(2 << 20) + 5])) == nil, "seed 24, \(backend)")
-    }
-
-    @Test("without syncTargets nothing is synced")
-    func noSync() throws {
-        let setup = try FaultSetup(seed: 25)
-        defer { setup.handles.forEach { $0.close() } }
-        let report = try RangeCopier(fileSystem: setup.fs, options: .init(syncTargets: false)).copy(setup.ranges)
-        #expect(setup.fs.calls(of: .sync) == 0 && setup.fs.calls(of: .syncDirectory) == 0)
-        #expect(report.targetsSynced == 0)
-    }
-
-    @Test("copies through the crash-simulating file system are durable after the sync", arguments: [true, false])
-    func crashSimulation(sync: Bool) throws {
-        var rng = SplitMix64(seed: 26)
-        let fs = CrashSimulatingFileSystem()
-        try fs.createDirectory("/db")
-        try fs.syncDirectory("/")
-        let bytes = randomBytes(1_500_000, &rng)
-        try writeFile(fs, "/db/src", bytes)
-        try fs.open("/db/src", mode: .readOnly).sync()
-        try fs.syncDirectory("/db")
-        let src = try fs.open("/db/src", mode: .readOnly)
-        let dst = try fs.open("/db/dst", mode: .createNew)
-        let report = try RangeCopier(fileSystem: fs, options: .init(chunkSize: 100_000, syncTargets: sync))
-            .copy([CopyRange(source: src, sourceOffset: 10, length: 1_400_000, target: dst, targetOffset: 0)])
-        #expect(report.backend == .readWrite)
-        #expect(report.fallbackReason?.contains("no file descriptor") == true)
-        let after = fs.crashClone()
-        if sync {
-            #expect(try after.readFile("/db/dst") == Array(bytes[10..<1_400_010]), "seed 26: synced copy lost")
-        } else {
-            #expect(!after.fileExists("/db/dst"), "unsynced copy survived a crash")
-        }
-    }
-
-    // MARK: io_uring request failures
-
-    @Test("a failing io_uring write names the operation and the file", arguments: [true, false])
-    func ioUringWriteFailure(link: Bool) throws {
-        // Writes to /dev/full fail with ENOSPC: a real failing CQE.
-        var rng = SplitMix64(seed: 31)
-        let dir = ScratchDirectory("devfull")
-        let fs = PosixFileSystem()
-        try writeFile(fs, dir.file("src"), randomBytes(5 << 20, &rng))
-        let src = try fs.open(dir.file("src"), mode: .readOnly)
-        let full = try fs.open("/dev/full", mode: .readWrite)
-        defer { src.close(); full.close() }
-        let ranges = (0..<5).map { CopyRange(source: src, sourceOffset: $0 << 20, length: 1 << 20, target: full, targetOffset: $0 << 20) }
-        let error = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: fs, options: .init(backend: .ioUring, queueDepth: 4, linkReadToWrite: link)).copy(ranges)
-        }
-        #expect(error == .io(FileSystemError(.write, "/dev/full", .noSpace)), "link \(link): \(String(describing: error))")
-        // And the same through pread/pwrite.
-        let viaReadWrite = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: fs, options: .init(backend: .readWrite)).copy(ranges)
-        }
-        #expect(viaReadWrite == .io(FileSystemError(.write, "/dev/full", .noSpace)))
-    }
-
-    @Test("a failing io_uring read names the operation and the file")
-    func ioUringReadFailure() throws {
-        // A directory opened read-only has a descriptor and a size, but reading it fails (EISDIR).
-        let dir = ScratchDirectory("readdir")
-        let fs = PosixFileSystem()
-        let src = try fs.open(dir.path, mode: .readOnly)
-        let dst = try fs.open(dir.file("dst"), mode: .create)
-        defer { src.close(); dst.close() }
-        let size = try src.size()
-        try #require(size > 0, "directory size is \(size) on this file system")
-        let error = copyError { () throws(RangeCopyError) in
-            try RangeCopier(fileSystem: fs, options: .init(backend: .ioUring))
-                .copy([CopyRange(source: src, sourceOffset: 0, length: size, target: dst, targetOffset: 0)])
-        }
-        #expect(error == .io(FileSystemError(.read, dir.path, .isDirectory)), "\(String(describing: error))")
-    }
 
     // MARK: backend selection
 
@@ -560,7 +239,7 @@ struct RangeCopierTests {
         let reason = RangeCopier.ioUringUnavailableReason
         if allowMissing && reason != nil { return }
         #expect(reason == nil, "io_uring unavailable: \(reason ?? "") (set AUGUR_ALLOW_NO_IO_URING=1 on hosts without it)")
-        let setup = try FaultSetup(seed: 41, exposingDescriptors: true)
+        let setup = try RangeCopierFaultTests.FaultSetup(seed: 41, exposingDescriptors: true)
         defer { setup.handles.forEach { $0.close() } }
         let report = try RangeCopier(fileSystem: PosixFileSystem()).copy(setup.ranges)
         #expect(report.backend == .ioUring && report.fallbackReason == nil, "\(report)")
@@ -569,7 +248,7 @@ struct RangeCopierTests {
 
     @Test("io_uring switched off selects copy_file_range")
     func disabledIOUringSelectsCopyFileRange() throws {
-        let setup = try FaultSetup(seed: 42, exposingDescriptors: true)
+        let setup = try RangeCopierFaultTests.FaultSetup(seed: 42, exposingDescriptors: true)
         defer { setup.handles.forEach { $0.close() } }
         let report = try RangeCopier(fileSystem: setup.fs, options: .init(disableIoUring: true)).copy(setup.ranges)
         #expect(report.backend == .copyFileRange, "\(report)")
@@ -580,7 +259,7 @@ struct RangeCopierTests {
 
     @Test("forcing pread/pwrite works and is reported")
     func forcedReadWrite() throws {
-        let setup = try FaultSetup(seed: 43, exposingDescriptors: true)
+        let setup = try RangeCopierFaultTests.FaultSetup(seed: 43, exposingDescriptors: true)
         defer { setup.handles.forEach { $0.close() } }
         let report = try RangeCopier(fileSystem: setup.fs, options: .init(backend: .readWrite)).copy(setup.ranges)
         #expect(report.backend == .readWrite)
@@ -592,7 +271,7 @@ struct RangeCopierTests {
     @Test("forcing a descriptor backend on descriptor-less handles is a typed error",
           arguments: [RangeCopier.Options.BackendChoice.ioUring, .copyFileRange])
     func forcedWithoutDescriptors(backend: RangeCopier.Options.BackendChoice) throws {
-        let setup = try FaultSetup(seed: 44)   // descriptors hidden
+        let setup = try RangeCopierFaultTests.FaultSetup(seed: 44)   // descriptors hidden
         defer { setup.handles.forEach { $0.close() } }
         let error = copyError { () throws(RangeCopyError) in
             try RangeCopier(fileSystem: setup.fs, options: .init(backend: backend)).copy(setup.ranges)
@@ -686,25 +365,4 @@ struct RangeCopierTests {
         let zero = try copier.copy([CopyRange(source: src, sourceOffset: 10_000, length: 0, target: dst, targetOffset: 7)])
         #expect(zero.bytesCopied == 0 && zero.targetsSynced == 1)
     }
-}
-
-/// A handle that returns at most `limit` bytes per read, to exercise short-read handling.
-final class ShortReadingHandle: FileHandle, @unchecked Sendable {
-    let base: any FileHandle
-    let limit: Int
-    let reads = Atomic<Int>(0)
-    init(base: any FileHandle, limit: Int) { self.base = base; self.limit = limit }
-    var path: String { base.path }
-    func size() throws(FileSystemError) -> Int { try base.size() }
-    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(FileSystemError) -> Int {
-        reads.add(1, ordering: .relaxed)
-        return try base.read(at: offset, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(limit, buffer.count)]))
-    }
-    func write(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try base.write(at: offset, bytes) }
-    func sync() throws(FileSystemError) { try base.sync() }
-    func allocate(size: Int) throws(FileSystemError) { try base.allocate(size: size) }
-    func truncate(size: Int) throws(FileSystemError) { try base.truncate(size: size) }
-    func mapReadOnly(length: Int) throws(FileSystemError) -> MappedRegion { try base.mapReadOnly(length: length) }
-    func mapShared(length: Int) throws(FileSystemError) -> MappedRegion { try base.mapShared(length: length) }
-    func close() { base.close() }
 }
