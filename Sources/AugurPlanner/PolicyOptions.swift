@@ -100,8 +100,11 @@ public struct PredictiveOptions: Sendable, Hashable {
     /// merge in a trough. Unit: ns. Default `30 s`.
     public var mergeWindowNanos: UInt64
     /// A merge runs only at a forecast trough: the pair's current combined load may exceed the
-    /// lowest point forecast over the horizon by at most this fraction; otherwise it is
-    /// deferred. Dimensionless. Default `0.1`.
+    /// lowest point forecast over the horizon by at most this fraction, or by at most this
+    /// fraction of `targetFill` in absolute utilization (whichever allows more); otherwise it
+    /// is deferred. The absolute floor matters near zero: a cold pair at 0.04 forecast to
+    /// dip to 0.035 was kept apart for whole troughs, though waiting gains nothing there.
+    /// Dimensionless. Default `0.1`.
     public var troughTolerance: Double
     /// A single key whose share of a partition's load is at least this large, and whose load
     /// alone exceeds `targetFill`, is reported as a hot key instead of being split around.

@@ -281,7 +281,10 @@ enum PredictivePolicy {
             guard point < limit, longPeak < limit, risk < options.splitProbability / 2 else { continue }
             let current = oa.current + ob.current
             let action = ReshardAction.merge(left: a.id, right: b.id)
-            if current > trough * (1 + options.troughTolerance) {
+            // Waiting for the trough matters only when the fall is worth waiting for: a share
+            // of the merge threshold in absolute terms, not only relative to a load near zero
+            // (whose forecast wobbles by more than 10 % from one tick to the next).
+            if current > trough * (1 + options.troughTolerance) && current - trough > options.troughTolerance * limit {
                 ctx.note(PlanFinding(code: .notAtTrough, wanted: action, partitions: [a.id, b.id],
                                      message: "merge of \(a.id)+\(b.id) deferred: load \(Fmt.f2(current)) is forecast to fall to \(Fmt.f2(trough))"))
                 continue
