@@ -90,8 +90,8 @@ import AugurTestSupport
         let engine = try open(dir)
         try engine.close()
         // A child process holds the flock on LOCK while we try to open.
-        let child = try Subprocess.spawn(["/usr/bin/flock", "--exclusive", joinPath(path, "LOCK"), "/bin/sleep", "5"])
-        defer { child.kill() }
+        let child = try ChildProcess(executable: "/usr/bin/flock", arguments: ["--exclusive", joinPath(path, "LOCK"), "/bin/sleep", "5"])
+        defer { _ = child.kill() }
         var sawLocked = false
         for _ in 0..<100 {
             do {

@@ -60,7 +60,7 @@ struct DiskWriteTests {
         let before = try #require(ProcessIO.counters())
         let path = dir.appendingPathComponent("data").path
         let handle = try #require(FileHandle(forWritingAtPath: path) ?? {
-            FileManager.default.createFile(atPath: path, contents: nil)
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
             return FileHandle(forWritingAtPath: path)
         }())
         try handle.write(contentsOf: Data(repeating: 0x5A, count: 4 << 20))

@@ -64,7 +64,9 @@ struct DemoCommand: ParsableCommand {
         // 2. A child process writes with `sync` durability and logs every acknowledged key;
         //    we kill it with SIGKILL in the middle of its stream.
         let ackLog = path + ".acks"
-        FileManager.default.createFile(atPath: ackLog, contents: nil)
+        guard FileManager.default.createFile(atPath: ackLog, contents: nil) else {
+            throw CommandFailure("cannot create the acknowledgement log '\(ackLog)' beside the store")
+        }
         defer { try? FileManager.default.removeItem(atPath: ackLog) }
         let child = Process()
         child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
