@@ -122,7 +122,7 @@ public final class Engine: @unchecked Sendable {
         flusher = Flusher(store: store, wal: recovered.wal, tables: tables, lifecycle: lifecycle, metrics: metrics, options: options)
         recoveryReport = recovered.report
         recovered.report.log(to: Self.logger("augur.recovery", path: path, options: options))
-        indexes = IndexBuilder(options: options, store: store, flusher: flusher, wal: recovered.wal, tables: tables, lifecycle: lifecycle,
+        indexes = IndexBuilder(options: options, store: store, flusher: flusher, tables: tables, lifecycle: lifecycle,
                                workers: IndexBuildWorkers(options: options.indexBuild,
                                                           logger: Self.logger(BuildWorkerPool.loggerLabel, path: path, options: options)))
         maxKeySize = options.maxKeySize
@@ -233,7 +233,7 @@ public final class Engine: @unchecked Sendable {
                 let id = store.manifest.allocateTableID()
                 let record = PartitionRecord(id: store.manifest.allocatePartitionID(), tableID: id, lowerBound: [],
                                              upperBound: nil, runs: [], flushedSeq: wal.lastSequence)
-                try store.manifest.commit([.createTable(id: id, name: name), .addPartition(record)], lastSeq: wal.lastSequence)
+                try store.commitLocked([.createTable(id: id, name: name), .addPartition(record)])
                 return record
             }
             let table = Table(name: name, id: record.tableID, engine: self,
@@ -265,7 +265,7 @@ public final class Engine: @unchecked Sendable {
             let partitions = table.lockMaintenanceOfEveryPartition()
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
             try store.manifest.lock.withLock { () throws(AugurError) in
-                try store.manifest.commit([.dropTable(id: table.id)], lastSeq: wal.lastSequence)
+                try store.commitLocked([.dropTable(id: table.id)])
             }
             table.dropped.store(true, ordering: .releasing)
             for p in partitions {

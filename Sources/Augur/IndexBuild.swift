@@ -20,8 +20,8 @@
 // commit. Each index's build coordinator runs on `queue` (concurrent: one coordinator per index
 // being built) and hands partition builds to `workers`, NUMA-pinned threads; a partition's
 // build holds its maintenance lock only to flush and to commit, never while it reads or writes.
-// Depends on the segment store, the flusher, the WAL, the table registry and the engine's
-// lifecycle — not on the engine.
+// Depends on the segment store, the flusher, the table registry and the engine's lifecycle
+// — not on the engine.
 import AugurPlanner
 import AugurStats
 import AugurSys
@@ -29,10 +29,9 @@ import Dispatch
 import Synchronization
 
 final class IndexBuilder: Sendable {
-    let options: EngineOptions
+    private let options: EngineOptions
     let store: SegmentStore
     private let flusher: Flusher
-    let wal: WriteAheadLog
     let tables: TableRegistry
     private let lifecycle: EngineLifecycle
     /// Index build coordinators (one per index build in progress).
@@ -42,12 +41,11 @@ final class IndexBuilder: Sendable {
     /// Build-time estimates for reshape planning, refined by every partition build.
     let costModel: Mutex<IndexBuildCostModel>
 
-    init(options: EngineOptions, store: SegmentStore, flusher: Flusher, wal: WriteAheadLog, tables: TableRegistry,
+    init(options: EngineOptions, store: SegmentStore, flusher: Flusher, tables: TableRegistry,
          lifecycle: EngineLifecycle, workers: IndexBuildWorkers) {
         self.options = options
         self.store = store
         self.flusher = flusher
-        self.wal = wal
         self.tables = tables
         self.lifecycle = lifecycle
         self.workers = workers
@@ -76,7 +74,7 @@ final class IndexBuilder: Sendable {
             }
             let id = try store.manifest.lock.withLock { () throws(AugurError) -> UInt32 in
                 let id = store.manifest.allocateTableID()
-                try store.manifest.commit([.createIndex(IndexRecord(id: id, tableID: table.id, name: name))], lastSeq: wal.lastSequence)
+                try store.commitLocked([.createIndex(IndexRecord(id: id, tableID: table.id, name: name))])
                 return id
             }
             let d = IndexDescriptor(id: id, name: name, extractor: extractor)

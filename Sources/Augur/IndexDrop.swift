@@ -29,7 +29,7 @@ extension IndexBuilder {
             let partitions = table.lockMaintenanceOfEveryPartition()
             defer { for p in partitions.reversed() { p.maintenanceLock.unlock() } }
             try store.manifest.lock.withLock { () throws(AugurError) in
-                try store.manifest.commit([.dropIndex(id: d.id)], lastSeq: wal.lastSequence)
+                try store.commitLocked([.dropIndex(id: d.id)])
             }
             d.dropped.store(true, ordering: .releasing)
             var obsolete: [Segment] = []

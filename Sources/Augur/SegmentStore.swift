@@ -1,7 +1,8 @@
 // The store's files: the manifest and the segment directory (`seg/`), and the names of segment
 // files being written, so that no sweep takes them for leftovers. Every writer of a segment
-// (flush, reshard, index build) names, writes and commits its files through here; the manifest
-// is changed only through `commitEdits`.
+// (flush, reshard, index build) names, writes and commits its files through here; every
+// manifest change of an open engine goes through `commitEdits`, or `commitLocked` for a caller
+// that must allocate ids under the same lock (tables and indexes).
 //
 // Threading: any thread. `manifest.lock` serialises commits, file-number allocation and the
 // sweep (which runs under it); `filesInProgress` has its own lock, taken inside the manifest
@@ -107,13 +108,19 @@ final class SegmentStore: Sendable {
                 if edits.isEmpty { return }
             }
             do throws(AugurError) {
-                try manifest.commit(edits, lastSeq: wal.lastSequence)
+                try commitLocked(edits)
             } catch {
                 needsFileSweep.store(true, ordering: .releasing)
                 throw error
             }
             if needsFileSweep.exchange(false, ordering: .acquiringAndReleasing) { sweepUnreferencedFiles() }
         }
+    }
+
+    /// Appends `edits` to the manifest with the WAL's last sequence number. Caller holds
+    /// `manifest.lock`. No sweep either way: the callers besides `commitEdits` write no files.
+    func commitLocked(_ edits: [VersionEdit]) throws(AugurError) {
+        try manifest.commit(edits, lastSeq: wal.lastSequence)
     }
 
     /// Removes segment files nothing references and nobody is writing (Augur's names only).
