@@ -139,6 +139,16 @@ import Musl
         }
     }
 
+    public func removeDirectory(_ path: String) throws(FileSystemError) {
+        try lock.withLock { () throws(FileSystemError) in
+            let (dir, name) = try parent(of: path, .remove)
+            guard let node = dir.entries[name] else { throw FileSystemError(.remove, path, .noSuchFileOrDirectory) }
+            guard case .directory(let d) = node else { throw FileSystemError(.remove, path, .notDirectory) }
+            if !d.entries.isEmpty { throw FileSystemError(.remove, path, .directoryNotEmpty) }
+            dir.entries[name] = nil
+        }
+    }
+
     public func syncDirectory(_ path: String) throws(FileSystemError) {
         try lock.withLock { () throws(FileSystemError) in
             guard case .directory(let d)? = lookup(path) else { throw FileSystemError(.syncDirectory, path, .noSuchFileOrDirectory) }

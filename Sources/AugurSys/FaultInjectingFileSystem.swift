@@ -115,6 +115,10 @@ import Musl
         try check(.remove, path)
         try base.remove(path)
     }
+    public func removeDirectory(_ path: String) throws(FileSystemError) {
+        try check(.remove, path)
+        try base.removeDirectory(path)
+    }
     public func syncDirectory(_ path: String) throws(FileSystemError) {
         try check(.syncDirectory, path)
         try base.syncDirectory(path)

@@ -93,6 +93,9 @@ public protocol FileSystem: AnyObject, Sendable {
     func syncDirectory(_ path: String) throws(FileSystemError)
     /// mkdir; succeeds if the directory already exists.
     func createDirectory(_ path: String) throws(FileSystemError)
+    /// rmdir: removes an empty directory (ENOTEMPTY otherwise). Durable after `syncDirectory`
+    /// of its parent.
+    func removeDirectory(_ path: String) throws(FileSystemError)
     /// Names (not paths) of the entries of a directory, unsorted, without "." and "..".
     func listDirectory(_ path: String) throws(FileSystemError) -> [String]
     func fileExists(_ path: String) -> Bool

@@ -39,6 +39,12 @@ public final class PosixFileSystem: FileSystem {
         }
     }
 
+    public func removeDirectory(_ path: String) throws(FileSystemError) {
+        if case .failure(let e) = Syscall.retrying({ rmdir(path) }) {
+            throw FileSystemError(.remove, path, e)
+        }
+    }
+
     public func syncDirectory(_ path: String) throws(FileSystemError) {
         let fd: Int32
         switch Syscall.retrying({ Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) {
