@@ -230,7 +230,7 @@ extension Engine {
         try? fileSystem.replaceFile(at: joinPath(path, "PLAN.txt"), with: Array(text.utf8), temporary: joinPath(path, "PLAN.txt.tmp"))
     }
 
-    private func appendDecisions(_ decisions: [PartitioningDecision]) {
+    func appendDecisions(_ decisions: [PartitioningDecision]) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         var bytes: [UInt8] = []

@@ -362,7 +362,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// below `mustReach`, then advances over frames that happen to be complete, up to
     /// `mayReach`. Caller holds syncLock. Never waits past `mustReach`, which must lie within
     /// reserved space (beyond it the zeros may be unreserved, not in progress).
-    private func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
+    func advanceComplete(_ segment: WALSegment, mustReach: Int, mayReach: Int) {
         var at = WriteAheadLog.awaitFrames(segment, from: segment.completeEnd, below: mustReach)
         while at + WALFormat.frameHeaderSize <= mayReach {
             let len = segment.frameLength(at: at)
@@ -398,7 +398,7 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// fdatasync of `segment`, timed for the metrics (a clock read either side of a syscall that
     /// takes tens of microseconds at least; the group commit's one sync serves many writers).
-    private func timedSync(_ segment: WALSegment) throws(FileSystemError) {
+    func timedSync(_ segment: WALSegment) throws(FileSystemError) {
         let started = MonotonicClock.nanos()
         try segment.file.sync()
         metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)

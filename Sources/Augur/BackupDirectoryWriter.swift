@@ -1,0 +1,153 @@
+// Writing a whole store directory that must appear complete or not at all: a checkpoint
+// (`Engine.checkpoint(to:)`) and a restore (`Backup.restore`). Everything is written into
+// `<target>.augur-partial`, each file synced, then the directories, then one rename makes
+// `<target>` appear and a sync of its parent makes the rename durable. A crash before the
+// rename leaves no `<target>` (the next attempt at the same target clears the partial
+// directory: its name is Augur's); after it, a complete one.
+import AugurSys
+
+/// Thread-safety: one thread at a time (a value owned by the call writing the directory).
+struct BackupDirectoryWriter {
+    static let partialSuffix = ".augur-partial"
+    static let copyChunk = 1 << 20
+
+    let fileSystem: any FileSystem
+    /// The directory to create.
+    let target: String
+    /// Where the files are written until the rename.
+    var partial: String { target + Self.partialSuffix }
+    /// What was written, for the catalog.
+    private(set) var entries: [BackupCatalog.Entry] = []
+    private(set) var bytesWritten: Int64 = 0
+
+    /// Checks `target` (`option` names it in errors: it is new, and its parent is a directory)
+    /// and creates the partial directory with `seg/` and `wal/`, clearing an earlier attempt's.
+    init(fileSystem: any FileSystem, target: String, option: String) throws(AugurError) {
+        self.fileSystem = fileSystem
+        var trimmed = target
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.target = trimmed
+        guard !trimmed.isEmpty, trimmed != "/", !trimmed.contains("\0") else {
+            throw .invalidOption(name: option, value: target, reason: "not a path a directory can be created at")
+        }
+        if fileSystem.fileExists(trimmed) || fileSystem.isDirectory(trimmed) {
+            throw .invalidOption(name: option, value: target, reason: "already exists; it is written only to a new path, never over existing files")
+        }
+        let parent = parentDirectory(trimmed)
+        guard fileSystem.isDirectory(parent) else {
+            throw .invalidOption(name: option, value: target, reason: "its parent directory \(parent) does not exist")
+        }
+        try clearPartial()
+        let partial = self.partial
+        try io { () throws(FileSystemError) in
+            try fileSystem.createDirectory(partial)
+            try fileSystem.createDirectory(joinPath(partial, "seg"))
+            try fileSystem.createDirectory(joinPath(partial, "wal"))
+        }
+    }
+
+    /// Removes an interrupted attempt's partial directory. Only the layout Augur writes there
+    /// (files at the top, files in `seg/`, `wal/` and `lost/`): anything else means the
+    /// directory is not ours, and it is left alone with an error.
+    func clearPartial() throws(AugurError) {
+        let fs = fileSystem, partial = self.partial
+        guard fs.isDirectory(partial) else {
+            if fs.fileExists(partial) {
+                throw .invalidOption(name: "target", value: target, reason: "\(partial) exists and is not a directory Augur left")
+            }
+            return
+        }
+        try io { () throws(FileSystemError) in
+            for name in try fs.listDirectory(partial) {
+                let path = joinPath(partial, name)
+                if fs.isDirectory(path) {
+                    guard ["seg", "wal", Recovery.lostDirectoryName].contains(name) else {
+                        throw FileSystemError(.remove, path, .isDirectory)
+                    }
+                    for inner in try fs.listDirectory(path) { try fs.remove(joinPath(path, inner)) }
+                    try fs.removeDirectory(path)
+                } else {
+                    try fs.remove(path)
+                }
+            }
+            try fs.removeDirectory(partial)
+            try fs.syncDirectory(parentDirectory(partial))
+        }
+    }
+
+    /// Copies `length` bytes of `source` into `relativePath`, extends the copy with zeros to
+    /// `fileSize`, syncs it, and returns its CRC32C (zeros included) and size. When `expected`
+    /// is given (a restore), a mismatch is corruption of `sourcePath`.
+    mutating func copy(from source: any FileHandle, sourcePath: String, length: Int, fileSize: Int, to relativePath: String,
+                       expected: BackupCatalog.Entry? = nil) throws(AugurError) {
+        let path = joinPath(partial, relativePath)
+        let fs = fileSystem
+        let crc = try io { () throws(FileSystemError) -> UInt32 in
+            let out = try fs.open(path, mode: .createNew)
+            defer { out.close() }
+            var crc: UInt32 = 0
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.copyChunk, alignment: 4096)
+            defer { buffer.deallocate() }
+            var at = 0
+            while at < length {
+                let want = min(Self.copyChunk, length - at)
+                let got = try source.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]))
+                if got == 0 { throw FileSystemError(.read, sourcePath, .ioError) }
+                let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+                crc = CRC32C.checksum(chunk, continuing: crc)
+                try out.write(at: at, chunk)
+                at += got
+            }
+            if fileSize > length {
+                // The zeros count in the checksum as they will read back; the file stays sparse.
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)
+                var zeros = fileSize - length
+                while zeros > 0 {
+                    let n = min(zeros, Self.copyChunk)
+                    crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), continuing: crc)
+                    zeros -= n
+                }
+                try out.truncate(size: fileSize)
+            }
+            try out.sync()
+            return crc
+        }
+        if let expected, expected.crc != crc || expected.size != fileSize {
+            throw .corruption(file: sourcePath, offset: 0,
+                              reason: "the backup catalog says \(expected.size) bytes with crc32c \(BackupCatalog.hex(expected.crc)); the file has \(fileSize) bytes with crc32c \(BackupCatalog.hex(crc))")
+        }
+        entries.append(BackupCatalog.Entry(path: relativePath, size: fileSize, crc: crc))
+        bytesWritten += Int64(length)
+    }
+
+    /// Writes a small file whole and syncs it.
+    mutating func write(_ bytes: [UInt8], to relativePath: String, catalogued: Bool = true) throws(AugurError) {
+        let path = joinPath(partial, relativePath)
+        let fs = fileSystem
+        try io { () throws(FileSystemError) in
+            let out = try fs.open(path, mode: .createNew)
+            defer { out.close() }
+            try out.write(at: 0, bytes)
+            try out.sync()
+        }
+        if catalogued { entries.append(BackupCatalog.Entry(path: relativePath, size: bytes.count, crc: CRC32C.checksum(bytes))) }
+        bytesWritten += Int64(bytes.count)
+    }
+
+    /// Syncs the directories, renames the partial directory to the target and syncs the parent:
+    /// from here on the target exists, complete.
+    func publish() throws(AugurError) {
+        let fs = fileSystem, partial = self.partial, target = self.target
+        try io { () throws(FileSystemError) in
+            try fs.syncDirectory(joinPath(partial, "seg"))
+            try fs.syncDirectory(joinPath(partial, "wal"))
+            try fs.syncDirectory(partial)
+            try fs.rename(partial, to: target)
+            try fs.syncDirectory(parentDirectory(target))
+        }
+    }
+
+    /// After a failure: removes what was written (best effort; a crash leaves it for the next
+    /// attempt's `clearPartial`).
+    func abandon() { try? clearPartial() }
+}
