@@ -30,6 +30,33 @@ enum ReshardLatency {
         return Double(h.valueAtPercentile(p * 100)) / 1000
     }
 
+    /// Tells load threads to end.
+    final class StopFlag: Sendable {
+        private let flag = Atomic<Bool>(false)
+        func stop() { flag.store(true, ordering: .relaxed) }
+        var isStopped: Bool { flag.load(ordering: .relaxed) }
+    }
+
+    /// A putter (role 0) and a getter (role 1), closed-loop over `records` keys until `stop`:
+    /// every latency to `recorder`, puts over 1 ms also to `slowPuts`. Not started.
+    static func closedLoop(table: Table, records: Int, recorder: Recorder, slowPuts: Recorder? = nil,
+                           stop: StopFlag) -> [Thread] {
+        [0, 1].map { role in
+            Thread {
+                var i = role
+                while !stop.isStopped {
+                    let k = key((i &* 7919) % records)
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    if role == 0 { try! table.put(k, value) } else { _ = try! table.get(k) }
+                    let ns = DispatchTime.now().uptimeNanoseconds - t0
+                    recorder.add(ns)
+                    if role == 0 && ns > 1_000_000 { slowPuts?.add(ns) }
+                    i += 2
+                }
+            }
+        }
+    }
+
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
                     directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil) throws {
         var o = EngineOptions()
@@ -49,21 +76,8 @@ enum ReshardLatency {
                      Double(try table.partitionStats().reduce(0) { $0 + $1.bytes }) / 1048576, seconds(ContinuousClock.now - start)))
         let recorder = Recorder()
         let slowPuts = Recorder()      // puts over 1 ms (a WAL roll, a descheduled thread, ...)
-        let stop = Atomic<Bool>(false)
-        let threads = [0, 1].map { role in
-            Thread {
-                var i = role
-                while !stop.load(ordering: .relaxed) {
-                    let k = key((i &* 7919) % records)
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    if role == 0 { try! table.put(k, value) } else { _ = try! table.get(k) }
-                    let ns = DispatchTime.now().uptimeNanoseconds - t0
-                    recorder.add(ns)
-                    if role == 0 && ns > 1_000_000 { slowPuts.add(ns) }
-                    i += 2
-                }
-            }
-        }
+        let stop = StopFlag()
+        let threads = closedLoop(table: table, records: records, recorder: recorder, slowPuts: slowPuts, stop: stop)
         for t in threads { t.start() }
         Thread.sleep(forTimeInterval: 5)
         let baseline = recorder.take()
@@ -85,7 +99,7 @@ enum ReshardLatency {
             waits.append(s.cutoverGateWaitNanos)
         }
         let slow = slowPuts.take()
-        stop.store(true, ordering: .relaxed)
+        stop.stop()
         Thread.sleep(forTimeInterval: 0.2)
         if data == .shareFiles {
             print(String(format: "reshard: split of %.0f MiB took %.3f s (shared files: %.0f MiB copied)", Double(split.bytesShared) / 1048576,

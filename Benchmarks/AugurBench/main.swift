@@ -7,6 +7,8 @@
 //   readseq      one full scan in key order
 //   fillsync     puts with durability sync (group commit), 1 and 2 threads, fixed duration
 //   telemetry    ingest with telemetry on and off, 1 and 2 threads, interleaved rounds in one run
+//   checkpoint   (--workload checkpoint) a backup of --reshard-mib MiB under a putter and a getter:
+//                its time, the cut writers may wait for, foreground latency; verify and restore
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
@@ -20,7 +22,7 @@ import ArgumentParser
 
 /// Which part runs: everything but reshard and index-build (`all`), or one of them.
 enum Workload: String, CaseIterable, ExpressibleByArgument {
-    case all, telemetry, reshard
+    case all, telemetry, reshard, checkpoint
     case indexBuild = "index-build"
     case ingestTelemetryOn = "ingest-telemetry-on"
     case ingestTelemetryOff = "ingest-telemetry-off"
@@ -46,7 +48,7 @@ struct Config: ParsableCommand {
     var syncSeconds = 3.0
     @Option(help: "Which workload to run.")
     var workload = Workload.all
-    @Option(name: .customLong("reshard-mib"), help: "reshard: MiB of data in the partition that splits.")
+    @Option(name: .customLong("reshard-mib"), help: "reshard: MiB of data in the partition that splits; checkpoint: MiB of data backed up.")
     var reshardMiB = 1024
     @Option(help: "index-build: build workers.")
     var workers = 2
@@ -183,6 +185,12 @@ do {
     if config.workload == .indexBuild {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try IndexBuildBench.run(dir: config.dir, records: config.records, workers: config.workers)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == .checkpoint {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try CheckpointBench.run(dir: config.dir, mebibytes: config.reshardMiB)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
