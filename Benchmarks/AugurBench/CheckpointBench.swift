@@ -21,16 +21,9 @@ enum CheckpointBench {
             try table.put(key(i), value)
             if n == records * 9 / 10 { try engine.flush() }
         }
-        let recorder = ReshardLatency.Recorder()
-        let stop = ReshardLatency.StopFlag()
-        let threads = ReshardLatency.closedLoop(table: table, records: records, recorder: recorder, stop: stop)
-        for t in threads { t.start() }
-        Thread.sleep(forTimeInterval: 3)
-        let baseline = recorder.take()
-        let summary = try engine.checkpoint(to: dir + "/backup")
-        let during = recorder.take()
-        stop.stop()
-        Thread.sleep(forTimeInterval: 0.2)
+        let (baseline, during, summary) = try ReshardLatency.besideForeground(table: table, records: records) {
+            try engine.checkpoint(to: dir + "/backup")
+        }
         try engine.close()
         let mib = Double(summary.bytes) / 1048576
         print(String(format: "checkpoint: %.0f MiB (%d segment files, %d WAL segments) in %.2f s = %.0f MiB/s; the cut (writers may wait) %.2f ms",

@@ -57,6 +57,23 @@ enum ReshardLatency {
         }
     }
 
+    /// Runs `body` while a putter and a getter load `table` (keys `0..<records`), after a
+    /// `baselineSeconds` window without it; returns both windows' latencies and the body's result.
+    static func besideForeground<T>(table: Table, records: Int, baselineSeconds: Double = 3,
+                                    _ body: () throws -> T) throws -> (baseline: [UInt64], during: [UInt64], result: T) {
+        let recorder = Recorder()
+        let stop = StopFlag()
+        for t in closedLoop(table: table, records: records, recorder: recorder, stop: stop) { t.start() }
+        defer {
+            stop.stop()
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        Thread.sleep(forTimeInterval: baselineSeconds)
+        let baseline = recorder.take()
+        let result = try body()
+        return (baseline, recorder.take(), result)
+    }
+
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
                     directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil) throws {
         var o = EngineOptions()

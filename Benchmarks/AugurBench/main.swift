@@ -9,6 +9,8 @@
 //   telemetry    ingest with telemetry on and off, 1 and 2 threads, interleaved rounds in one run
 //   checkpoint   (--workload checkpoint) a backup of --reshard-mib MiB under a putter and a getter:
 //                its time, the cut writers may wait for, foreground latency; verify and restore
+//   bulk-ingest  (--workload bulk-ingest) N records through WriteBatch ×1000 against bulkIngest, then
+//                the ingest beside a putter and a getter on another table
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
@@ -23,6 +25,7 @@ import ArgumentParser
 /// Which part runs: everything but reshard and index-build (`all`), or one of them.
 enum Workload: String, CaseIterable, ExpressibleByArgument {
     case all, telemetry, reshard, checkpoint
+    case bulkIngest = "bulk-ingest"
     case indexBuild = "index-build"
     case ingestTelemetryOn = "ingest-telemetry-on"
     case ingestTelemetryOff = "ingest-telemetry-off"
@@ -185,6 +188,12 @@ do {
     if config.workload == .indexBuild {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try IndexBuildBench.run(dir: config.dir, records: config.records, workers: config.workers)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == .bulkIngest {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try BulkIngestBench.run(dir: config.dir, records: config.records)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

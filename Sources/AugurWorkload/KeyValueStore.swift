@@ -134,6 +134,9 @@ public protocol KeyValueStore: AnyObject, Sendable {
     /// Makes everything durable (end of the load phase, end of the run).
     func flush() throws
     func close() throws
+    /// Loads `records` (keys strictly ascending) through the engine's bulk ingest, outside its
+    /// write path (`--ingest`). Default: `WorkloadError.invalidOption` — the engine has none.
+    func ingest(_ records: [(key: [UInt8], value: [UInt8])]) throws
 }
 
 extension KeyValueStore {
@@ -156,6 +159,9 @@ extension KeyValueStore {
         }
     }
     public func partitionMetrics() -> PartitionMetrics { PartitionMetrics() }
+    public func ingest(_ records: [(key: [UInt8], value: [UInt8])]) throws {
+        throw WorkloadError.invalidOption(name: "ingest", value: engineName, reason: "this engine has no bulk ingest; load through write batches")
+    }
     public func flush() throws {}
     public func close() throws {}
 }

@@ -296,7 +296,9 @@ import AugurPlanner
 }
 
 /// Forwards to a crash-simulating file system and, while capturing, takes a power-loss copy of
-/// it before every call that changes a directory under one path (create, rename, remove, sync).
+/// it before every call that changes a directory under one path (create, rename, remove, sync)
+/// and before every fdatasync of a file under it (so between a record's write and its sync, and
+/// after the sync of one file and before the next step).
 final class StepHookFileSystem: FileSystem, @unchecked Sendable {
     let base: CrashSimulatingFileSystem
     private let state = Mutex<(prefix: String?, clones: [CrashSimulatingFileSystem])>((nil, []))
@@ -309,7 +311,7 @@ final class StepHookFileSystem: FileSystem, @unchecked Sendable {
             return s.clones + [base.crashClone()]
         }
     }
-    private func step(_ path: String) {
+    fileprivate func step(_ path: String) {
         state.withLock { s in
             guard let p = s.prefix, path.hasPrefix(p) else { return }
             s.clones.append(base.crashClone())
@@ -317,7 +319,7 @@ final class StepHookFileSystem: FileSystem, @unchecked Sendable {
     }
     func open(_ path: String, mode: OpenMode) throws(FileSystemError) -> any AugurSys.FileHandle {
         if mode != .readOnly { step(path) }
-        return try base.open(path, mode: mode)
+        return SyncHookHandle(try base.open(path, mode: mode), hook: self)
     }
     func rename(_ from: String, to: String) throws(FileSystemError) { step(from); try base.rename(from, to: to) }
     func remove(_ path: String) throws(FileSystemError) { step(path); try base.remove(path) }
@@ -329,4 +331,22 @@ final class StepHookFileSystem: FileSystem, @unchecked Sendable {
     func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
     func fileSize(_ path: String) throws(FileSystemError) -> Int { try base.fileSize(path) }
     func lock(_ path: String) throws(FileSystemError) -> any AugurSys.FileLock { try base.lock(path) }
+}
+
+/// A handle whose `sync` first gives the hook its step.
+private final class SyncHookHandle: AugurSys.FileHandle, @unchecked Sendable {
+    let base: any AugurSys.FileHandle
+    let hook: StepHookFileSystem
+    init(_ base: any AugurSys.FileHandle, hook: StepHookFileSystem) { self.base = base; self.hook = hook }
+    var path: String { base.path }
+    var descriptor: Int32? { nil }
+    func size() throws(FileSystemError) -> Int { try base.size() }
+    func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(FileSystemError) -> Int { try base.read(at: offset, into: buffer) }
+    func write(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try base.write(at: offset, bytes) }
+    func sync() throws(FileSystemError) { hook.step(path); try base.sync() }
+    func allocate(size: Int) throws(FileSystemError) { try base.allocate(size: size) }
+    func truncate(size: Int) throws(FileSystemError) { try base.truncate(size: size) }
+    func mapReadOnly(length: Int) throws(FileSystemError) -> MappedRegion { try base.mapReadOnly(length: length) }
+    func mapShared(length: Int) throws(FileSystemError) -> MappedRegion { try base.mapShared(length: length) }
+    func close() { base.close() }
 }

@@ -48,6 +48,10 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         try table.scan(range: KeyRange(from: start, to: nil), limit: limit).count
     }
 
+    public func ingest(_ records: [(key: [UInt8], value: [UInt8])]) throws {
+        _ = try table.bulkIngest(records.map { KeyValue(key: $0.key, value: $0.value) })
+    }
+
     public func write(_ operations: [BatchOperation]) throws {
         var batch = WriteBatch()
         for op in operations {

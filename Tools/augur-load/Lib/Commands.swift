@@ -252,8 +252,8 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed); policy \(policy.rawValue)")
     var load: LoadPhaseSummary? = nil
     if scenario.load {
-        log("augur-load: loading \(scenario.spec.recordCount) records…")
-        load = try runner.load(batchSize: scenario.loadBatchSize)
+        log("augur-load: loading \(scenario.spec.recordCount) records\(scenario.ingest ? " through bulk ingest" : "")…")
+        load = try runner.load(batchSize: scenario.loadBatchSize, ingest: scenario.ingest)
         log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
     }
     // After the load, so the load itself triggers no reshards under reactive or predictive.

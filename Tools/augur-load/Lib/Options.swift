@@ -10,6 +10,8 @@ public struct Scenario: Sendable {
     public var engine: EngineConfiguration
     public var load: Bool
     public var loadBatchSize: Int
+    /// Load through the engine's bulk ingest instead of write batches.
+    public var ingest = false
 }
 
 /// Options shared by `run`, `compare` and `policies`.
@@ -67,6 +69,9 @@ public struct LoadOptions: ParsableArguments {
 
     @Flag(help: "Skip loading --records before the run (the store already holds them).")
     public var noLoad = false
+
+    @Flag(help: "Load --records through the engine's bulk ingest (sorted segment files, no WAL) instead of write batches (augur only).")
+    public var ingest = false
 
     // MARK: rate
     @Option(help: ArgumentHelp("Rate profile: \(RateProfile.names.joined(separator: ", ")) (default: constant when --rate is given, else unthrottled).", valueName: "name"))
@@ -293,8 +298,11 @@ public struct LoadOptions: ParsableArguments {
             throw .invalidOption(name: "progress-interval", value: String(progressInterval),
                                  reason: "must be a finite number of seconds in (0, \(Int(WorkloadLimits.maxSeconds))]")
         }
-        return Scenario(spec: spec, config: config, policy: request, engine: engineConfig,
-                        load: !noLoad && spec.recordCount > 0, loadBatchSize: batchSize)
+        if ingest && noLoad { throw .invalidOption(name: "ingest", value: "with --no-load", reason: "--ingest loads the records; --no-load skips loading") }
+        var scenario = Scenario(spec: spec, config: config, policy: request, engine: engineConfig,
+                                load: !noLoad && spec.recordCount > 0, loadBatchSize: batchSize)
+        scenario.ingest = ingest
+        return scenario
     }
 
     static func distribution(named name: String, theta: Double, hotKeys: Double, hotOps: Double, hotSpeed: Double) throws(WorkloadError) -> KeyDistribution {
