@@ -21,17 +21,22 @@ enum CheckpointBench {
             try table.put(key(i), value)
             if n == records * 9 / 10 { try engine.flush() }
         }
-        let (baseline, during, summary) = try ReshardLatency.besideForeground(table: table, records: records) {
-            try engine.checkpoint(to: dir + "/backup")
+        let p = ReshardLatency.percentile
+        for linking in [false, true] {
+            let target = dir + (linking ? "/linked" : "/backup")
+            let (baseline, during, summary) = try ReshardLatency.besideForeground(table: table, records: records) {
+                try engine.checkpoint(to: target, linkingFiles: linking)
+            }
+            let mib = Double(summary.bytes) / 1048576
+            print(String(format: "checkpoint%@: %.0f MiB written (%d segment files, %d linked; %d WAL segments) in %.2f s; the cut (writers may wait) %.2f ms",
+                         linking ? " --link" : "", mib, summary.segmentFiles, summary.linkedFiles, summary.walSegments, summary.seconds,
+                         summary.cutSeconds * 1000))
+            print(String(format: "checkpoint%@: foreground p50/p99/p99.9/max µs  baseline %.1f / %.1f / %.1f / %.0f (%d ops)   during %.1f / %.1f / %.1f / %.0f (%d ops)",
+                         linking ? " --link" : "",
+                         p(baseline, 0.5), p(baseline, 0.99), p(baseline, 0.999), Double(baseline.max() ?? 0) / 1000, baseline.count,
+                         p(during, 0.5), p(during, 0.99), p(during, 0.999), Double(during.max() ?? 0) / 1000, during.count))
         }
         try engine.close()
-        let mib = Double(summary.bytes) / 1048576
-        print(String(format: "checkpoint: %.0f MiB (%d segment files, %d WAL segments) in %.2f s = %.0f MiB/s; the cut (writers may wait) %.2f ms",
-                     mib, summary.segmentFiles, summary.walSegments, summary.seconds, mib / summary.seconds, summary.cutSeconds * 1000))
-        let p = ReshardLatency.percentile
-        print(String(format: "checkpoint: foreground p50/p99/p99.9/max µs  baseline %.1f / %.1f / %.1f / %.0f (%d ops)   during %.1f / %.1f / %.1f / %.0f (%d ops)",
-                     p(baseline, 0.5), p(baseline, 0.99), p(baseline, 0.999), Double(baseline.max() ?? 0) / 1000, baseline.count,
-                     p(during, 0.5), p(during, 0.99), p(during, 0.999), Double(during.max() ?? 0) / 1000, during.count))
         var start = ContinuousClock.now
         _ = try Backup.verify(at: dir + "/backup")
         print(String(format: "checkpoint: verify %.2f s", seconds(ContinuousClock.now - start)))

@@ -120,6 +120,29 @@ struct BackupDirectoryWriter {
         bytesWritten += Int64(length)
     }
 
+    /// Makes `relativePath` a hard link to `sourcePath` (an immutable file, open as `handle`)
+    /// and catalogues it with a checksum read through `handle`. Returns false, having changed
+    /// nothing, when the link cannot be made (another file system, a file unlinked since it was
+    /// opened, links not supported): the caller copies instead.
+    mutating func link(_ sourcePath: String, handle: any FileHandle, size: Int, to relativePath: String) throws(AugurError) -> Bool {
+        let fs = fileSystem
+        do throws(FileSystemError) { try fs.hardLink(sourcePath, at: joinPath(partial, relativePath)) } catch { return false }
+        let crc = try io { () throws(FileSystemError) -> UInt32 in
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.copyChunk, alignment: 4096)
+            defer { buffer.deallocate() }
+            var crc: UInt32 = 0, at = 0
+            while at < size {
+                let got = try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, size - at)]))
+                if got == 0 { throw FileSystemError(.read, sourcePath, .ioError) }
+                crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), continuing: crc)
+                at += got
+            }
+            return crc
+        }
+        entries.append(BackupCatalog.Entry(path: relativePath, size: size, crc: crc))
+        return true
+    }
+
     /// Writes a small file whole and syncs it.
     mutating func write(_ bytes: [UInt8], to relativePath: String, catalogued: Bool = true) throws(AugurError) {
         let path = joinPath(partial, relativePath)

@@ -24,11 +24,13 @@ public struct CheckpointSummary: Sendable, Equatable, Codable {
     /// write acknowledged before `checkpoint(to:)` was called. Writes in flight at the cut may be
     /// in it too, each batch whole or not at all.
     public var sequence: UInt64
-    /// Segment files (runs) copied.
+    /// Segment files (runs) in the checkpoint, and how many of them are hard links to the
+    /// source's files rather than copies (`linkingFiles`).
     public var segmentFiles: Int
+    public var linkedFiles = 0
     /// WAL segments copied (the one being written up to the cut).
     public var walSegments: Int
-    /// Bytes written, zeros that extend a cut WAL segment not counted.
+    /// Bytes written, zeros that extend a cut WAL segment and linked files not counted.
     public var bytes: Int64
     /// Wall time of the whole checkpoint, and of the part writers could wait for (the cut).
     public var seconds: Double
@@ -41,10 +43,16 @@ extension Engine {
     /// `<target>.augur-partial`, then renamed); a crash before leaves no `target`, and a later
     /// checkpoint to the same path clears the partial directory. The source is only read.
     ///
+    /// With `linkingFiles`, segment files are hard links to the source's (they are immutable):
+    /// the checkpoint then costs a read of them for the catalog's checksums instead of a copy, and
+    /// no space — but it shares their blocks with the store, so it protects against losing files
+    /// or the store's directory, not against damage to those blocks (RocksDB's Checkpoint does
+    /// the same). A file that cannot be linked (another file system) is copied.
+    ///
     /// Throws `invalidOption` naming `target` when it exists or its parent does not,
     /// `writesDisabled` on a read-only or failed store, `io`/`diskFull` from writing the copy
     /// (nothing is left at `target` then).
-    public func checkpoint(to target: String) throws(AugurError) -> CheckpointSummary {
+    public func checkpoint(to target: String, linkingFiles: Bool = false) throws(AugurError) -> CheckpointSummary {
         try checkOpen()
         if options.readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         let started = MonotonicClock.nanos()
@@ -57,9 +65,14 @@ extension Engine {
                 for w in cut.wal where w.ownsHandle { w.handle.close() }
             }
             let segDir = store.directory
+            var linked = 0
             for f in cut.segmentFiles {
-                try writer.copy(from: f.handle, sourcePath: joinPath(segDir, f.name), length: f.size, fileSize: f.size,
-                                to: "seg/" + f.name)
+                let source = joinPath(segDir, f.name)
+                if linkingFiles, try writer.link(source, handle: f.handle, size: f.size, to: "seg/" + f.name) {
+                    linked += 1
+                    continue
+                }
+                try writer.copy(from: f.handle, sourcePath: source, length: f.size, fileSize: f.size, to: "seg/" + f.name)
             }
             for w in cut.wal {
                 try writer.copy(from: w.handle, sourcePath: joinPath(walDirectory, w.name), length: w.length,
@@ -83,9 +96,11 @@ extension Engine {
             try writer.write(catalog.encoded(), to: BackupCatalog.fileName, catalogued: false)
             try writer.publish()
             let ended = MonotonicClock.nanos()
-            return CheckpointSummary(path: writer.target, sequence: cut.sequence, segmentFiles: cut.segmentFiles.count,
-                                     walSegments: cut.wal.count, bytes: writer.bytesWritten,
-                                     seconds: Double(ended &- started) / 1e9, cutSeconds: Double(cutEnded &- started) / 1e9)
+            var summary = CheckpointSummary(path: writer.target, sequence: cut.sequence, segmentFiles: cut.segmentFiles.count,
+                                            walSegments: cut.wal.count, bytes: writer.bytesWritten,
+                                            seconds: Double(ended &- started) / 1e9, cutSeconds: Double(cutEnded &- started) / 1e9)
+            summary.linkedFiles = linked
+            return summary
         } catch {
             writer.abandon()
             throw error

@@ -139,6 +139,16 @@ import Musl
         }
     }
 
+    public func hardLink(_ existing: String, at link: String) throws(FileSystemError) {
+        try lock.withLock { () throws(FileSystemError) in
+            guard let node = lookup(existing) else { throw FileSystemError(.link, existing, .noSuchFileOrDirectory) }
+            guard case .file = node else { throw FileSystemError(.link, existing, .notPermitted) }
+            let (dir, name) = try parent(of: link, .link)
+            if dir.entries[name] != nil { throw FileSystemError(.link, link, .fileExists) }
+            dir.entries[name] = node
+        }
+    }
+
     public func removeDirectory(_ path: String) throws(FileSystemError) {
         try lock.withLock { () throws(FileSystemError) in
             let (dir, name) = try parent(of: path, .remove)

@@ -27,12 +27,4 @@ extension PosixFileSystem {
         guard let made else { throw FileSystemError(.createDirectory, joinPath(parent, prefix + "-XXXXXX"), Errno(rawValue: errno)) }
         return String(cString: made)
     }
-
-    /// Makes `link` a second name of the existing file `existing` (a hard link, link(2)). A
-    /// failure is reported as `.open` of `link`, the name that could not be made.
-    package func hardLink(_ existing: String, at link: String) throws(FileSystemError) {
-        if case .failure(let e) = Syscall.retrying({ Glibc.link(existing, link) }) {
-            throw FileSystemError(.open, link, e)
-        }
-    }
 }

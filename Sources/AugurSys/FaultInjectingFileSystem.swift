@@ -115,6 +115,10 @@ import Musl
         try check(.remove, path)
         try base.remove(path)
     }
+    public func hardLink(_ existing: String, at link: String) throws(FileSystemError) {
+        try check(.link, link)
+        try base.hardLink(existing, at: link)
+    }
     public func removeDirectory(_ path: String) throws(FileSystemError) {
         try check(.remove, path)
         try base.removeDirectory(path)

@@ -12,7 +12,7 @@ import SystemPackage
 /// The kinds of file operation, used to name failures and to aim injected faults.
 public enum FileOperation: String, Sendable, CaseIterable, CustomStringConvertible {
     case open, read, write, sync, allocate, truncate, map, rename, remove
-    case syncDirectory, createDirectory, listDirectory, lock, stat
+    case syncDirectory, createDirectory, listDirectory, lock, stat, link
     public var description: String { rawValue }
 }
 
@@ -93,6 +93,9 @@ public protocol FileSystem: AnyObject, Sendable {
     func syncDirectory(_ path: String) throws(FileSystemError)
     /// mkdir; succeeds if the directory already exists.
     func createDirectory(_ path: String) throws(FileSystemError)
+    /// link(2): makes `link` a second name of the existing file `existing` (EEXIST if `link`
+    /// exists, EXDEV across file systems). Durable after `syncDirectory` of `link`'s parent.
+    func hardLink(_ existing: String, at link: String) throws(FileSystemError)
     /// rmdir: removes an empty directory (ENOTEMPTY otherwise). Durable after `syncDirectory`
     /// of its parent.
     func removeDirectory(_ path: String) throws(FileSystemError)

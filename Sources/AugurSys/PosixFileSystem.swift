@@ -39,6 +39,12 @@ public final class PosixFileSystem: FileSystem {
         }
     }
 
+    public func hardLink(_ existing: String, at link: String) throws(FileSystemError) {
+        if case .failure(let e) = Syscall.retrying({ Glibc.link(existing, link) }) {
+            throw FileSystemError(.link, link, e)
+        }
+    }
+
     public func removeDirectory(_ path: String) throws(FileSystemError) {
         if case .failure(let e) = Syscall.retrying({ rmdir(path) }) {
             throw FileSystemError(.remove, path, e)

@@ -62,6 +62,7 @@ import AugurPlanner
             var rng = SplitMix64(seed: seed)
             let warmUp = 2000 + Int(rng.next() % 1000)
             while done.withLock({ $0.min()! }) < warmUp { Thread.sleep(forTimeInterval: 0.001) }
+            do { try engine.flush() } catch { failures.withLock { $0.append("flush: \(error)") } }   // runs for the copy, surely
             let before = done.withLock { $0 }
             var summary: CheckpointSummary? = nil
             do { summary = try engine.checkpoint(to: dir.child("backup")) } catch { failures.withLock { $0.append("checkpoint: \(error)") } }
@@ -99,6 +100,36 @@ import AugurPlanner
                 }
             }
         }
+    }
+
+    /// `linkingFiles`: the checkpoint's segment files are the source's inodes (no copy), the
+    /// catalog still checks them, a restore from it copies them, and a later merge in the source
+    /// that unlinks a file leaves the backup whole.
+    @Test func aLinkingCheckpointSharesTheSegmentFilesAndStaysWhole() throws {
+        let dir = TemporaryDirectory()
+        let fs = PosixFileSystem()
+        let engine = try Engine.open(at: dir.child("db"), options: Self.options(fs))
+        let t = try engine.createTable("t")
+        for i in 0..<4000 { try t.put(Self.key("k", 0, i), Self.value(0, i)) }
+        try engine.flush()
+        let s = try engine.checkpoint(to: dir.child("bk"), linkingFiles: true)
+        #expect(s.segmentFiles >= 1 && s.linkedFiles == s.segmentFiles, "\(s)")
+        for name in try fs.listDirectory(dir.child("bk/seg")) {
+            let a = try FileManager.default.attributesOfItem(atPath: dir.child("bk/seg/" + name))[.systemFileNumber] as? UInt64
+            let b = try? FileManager.default.attributesOfItem(atPath: dir.child("db/seg/" + name))[.systemFileNumber] as? UInt64
+            #expect(a != nil && a == b, "\(name) is a copy, not a link")
+        }
+        // The source rewrites and drops its files; the backup's names keep theirs.
+        for i in 0..<4000 { try t.put(Self.key("k", 0, i), Self.value(1, i)) }
+        try engine.flush()
+        engine.drainBackgroundWork()
+        try engine.close()
+        #expect(try Backup.verify(at: dir.child("bk")) == s.sequence)
+        _ = try Backup.restore(from: dir.child("bk"), to: dir.child("r"), layout: .asBackedUp, options: Self.options(fs))
+        let copy = try Engine.open(at: dir.child("r"), options: Self.options(fs))
+        defer { try? copy.close() }
+        let rt = try copy.table(named: "t")
+        #expect(try (0..<4000).allSatisfy { try rt.get(Self.key("k", 0, $0)) == Self.value(0, $0) })
     }
 
     @Test func badTargetsAreRefusedWithTheirPath() throws {
@@ -154,6 +185,8 @@ import AugurPlanner
         let engine = try Engine.open(at: "/db", options: Self.options(fs))
         let t = try engine.createTable("t")
         for i in 0..<3000 { try t.put(Self.key("k", 0, i), Self.value(0, i)) }
+        try engine.flush()                                   // runs in seg/ …
+        for i in 3000..<3100 { try t.put(Self.key("k", 0, i), Self.value(0, i)) }   // … and records in the WAL
         _ = try engine.checkpoint(to: "/bk")
         try engine.close()
         let catalog = try Backup.readCatalog("/bk", fileSystem: fs)
@@ -257,6 +290,10 @@ import AugurPlanner
         let count = 1500
         for i in 0..<count { try t.put(Self.key("k", 0, i), Self.value(0, i)) }
         try engine.syncWAL()
+        // Copies and, into a second target, hard links: both must be absent or complete.
+        hook.capture(under: "/linked")
+        _ = try engine.checkpoint(to: "/linked", linkingFiles: true)
+        let linkCrashes = hook.stopCapturing()
         hook.capture(under: "/bk")
         _ = try engine.checkpoint(to: "/bk")
         let backupCrashes = hook.stopCapturing()
@@ -271,11 +308,15 @@ import AugurPlanner
             let t = try e.table(named: "t")
             return try (0..<count).allSatisfy { try t.get(Self.key("k", 0, $0)) == Self.value(0, $0) }
         }
-        for (step, crashed) in backupCrashes.enumerated() {
-            #expect(try allThere(crashed, "/db"), "after a crash at backup step \(step) the source lost writes")
-            if crashed.fileExists("/bk") {
-                #expect(throws: Never.self, "backup step \(step): /bk exists but is not complete") { _ = try Backup.verify(at: "/bk", fileSystem: crashed) }
-                #expect(try allThere(crashed, "/bk"), "backup step \(step): /bk lacks writes")
+        for (target, crashes) in [("/linked", linkCrashes), ("/bk", backupCrashes)] {
+            for (step, crashed) in crashes.enumerated() {
+                #expect(try allThere(crashed, "/db"), "after a crash at \(target) step \(step) the source lost writes")
+                if crashed.fileExists(target) {
+                    #expect(throws: Never.self, "\(target) step \(step): it exists but is not complete") {
+                        _ = try Backup.verify(at: target, fileSystem: crashed)
+                    }
+                    #expect(try allThere(crashed, target), "\(target) step \(step): it lacks writes")
+                }
             }
         }
 
@@ -324,6 +365,7 @@ final class StepHookFileSystem: FileSystem, @unchecked Sendable {
     func rename(_ from: String, to: String) throws(FileSystemError) { step(from); try base.rename(from, to: to) }
     func remove(_ path: String) throws(FileSystemError) { step(path); try base.remove(path) }
     func removeDirectory(_ path: String) throws(FileSystemError) { step(path); try base.removeDirectory(path) }
+    func hardLink(_ existing: String, at link: String) throws(FileSystemError) { step(link); try base.hardLink(existing, at: link) }
     func syncDirectory(_ path: String) throws(FileSystemError) { step(path); try base.syncDirectory(path) }
     func createDirectory(_ path: String) throws(FileSystemError) { step(path); try base.createDirectory(path) }
     func listDirectory(_ path: String) throws(FileSystemError) -> [String] { try base.listDirectory(path) }

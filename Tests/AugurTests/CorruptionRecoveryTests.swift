@@ -400,6 +400,7 @@ final class ReadOnlyMount: FileSystem, @unchecked Sendable {
     func syncDirectory(_ path: String) throws(FileSystemError) { throw refuse(.syncDirectory, path) }
     func createDirectory(_ path: String) throws(FileSystemError) { throw refuse(.createDirectory, path) }
     func removeDirectory(_ path: String) throws(FileSystemError) { throw refuse(.remove, path) }
+    func hardLink(_ existing: String, at link: String) throws(FileSystemError) { throw refuse(.link, link) }
     func listDirectory(_ path: String) throws(FileSystemError) -> [String] { try base.listDirectory(path) }
     func fileExists(_ path: String) -> Bool { base.fileExists(path) }
     func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }

@@ -16,6 +16,9 @@ struct BackupCommand: ParsableCommand {
     @Option(help: "Backup directory to create (must not exist).")
     var to: String
 
+    @Flag(help: "Hard-link the immutable segment files instead of copying them (same file system; shares their blocks with the store).")
+    var link = false
+
     func run() throws {
         var options = EngineOptions()
         options.createIfMissing = false
@@ -25,13 +28,13 @@ struct BackupCommand: ParsableCommand {
             throw CommandFailure("cannot open \(dir): \(error)")
         }
         let summary: CheckpointSummary
-        do { summary = try engine.checkpoint(to: to) } catch {
+        do { summary = try engine.checkpoint(to: to, linkingFiles: link) } catch {
             try? engine.close()
             throw CommandFailure("backup of \(dir) failed: \(error)")
         }
         do { try engine.close() } catch { throw CommandFailure("close failed: \(error)") }
         print("backed up \(dir) to \(summary.path): every write up to sequence \(summary.sequence); "
-              + "\(summary.segmentFiles) segment files, \(summary.walSegments) WAL segments, "
+              + "\(summary.segmentFiles) segment files (\(summary.linkedFiles) linked), \(summary.walSegments) WAL segments, "
               + "\(formatBytes(summary.bytes)) in \(String(format2(summary.seconds))) s")
     }
 }
