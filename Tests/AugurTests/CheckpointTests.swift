@@ -178,6 +178,26 @@ import AugurPlanner
         #expect(try Backup.verify(at: "/bk", fileSystem: faults) == s.sequence)
     }
 
+    /// A catalog crafted with a valid checksum cannot name files outside the backup, list one
+    /// twice, or leave out CURRENT.
+    @Test func aCraftedCatalogCannotReachOutsideTheBackup() {
+        func catalog(_ lines: [String]) -> [UInt8] {
+            let body = Array((["augur-backup 1", "sequence 7"] + lines).map { $0 + "\n" }.joined().utf8)
+            return body + Array("crc32c \(BackupCatalog.hex(CRC32C.checksum(body)))\n".utf8)
+        }
+        let current = "file 00000000 16 CURRENT"
+        let good = BackupCatalog.decode(catalog([current, "file 00000001 4 seg/1-2.seg"]))
+        #expect((try? good.get())?.files.count == 2)
+        for bad in [[current, "file 00000001 4 seg/../../etc/passwd"], [current, "file 00000001 4 /etc/passwd"],
+                    [current, "file 00000001 4 seg/.."], [current, "file 00000001 4 wal/"], [current, current],
+                    ["file 00000001 4 seg/1-2.seg"], [current, "file 0001 4 seg/1-2.seg"], [current, "file 00000001 -4 seg/1-2.seg"]] {
+            if case .success(let c) = BackupCatalog.decode(catalog(bad)) { Issue.record("accepted \(bad): \(c)") }
+        }
+        var tampered = catalog([current])
+        tampered[tampered.count - 3] ^= 1
+        if case .success = BackupCatalog.decode(tampered) { Issue.record("a wrong checksum was accepted") }
+    }
+
     /// A flipped byte in any file of a backup, a missing file or a cut one: refused, naming it,
     /// and nothing is left at the target.
     @Test func damagedBackupsAreRefusedNamingTheFile() throws {
