@@ -120,8 +120,11 @@ extension Engine {
                 do throws(AugurError) {
                     let file = try writeStage(table, records[ranges[k]])
                     do throws(AugurError) { try activate(table, file.segment) } catch {
-                        // Not referenced by any committed record: nothing can see it.
-                        try? fileSystem.remove(file.segment.path)
+                        // Not deleted here: a failed manifest commit may still have reached the
+                        // disk, and then the file is referenced after a crash. As after a failed
+                        // flush, the next successful commit sweeps it if nothing references it
+                        // (and recovery does too).
+                        store.needsFileSweep.store(true, ordering: .releasing)
                         store.filesInProgress.withLock { _ = $0.remove(file.name) }
                         throw error
                     }

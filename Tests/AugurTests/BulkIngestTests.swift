@@ -188,6 +188,26 @@ import AugurTestSupport
         #expect(again.recoveryReport.filesRemoved.isEmpty, "left behind: \(again.recoveryReport.filesRemoved)")
     }
 
+    /// A manifest commit that fails after its record was written (the fdatasync fails): the
+    /// record may be on disk, so the stage's file must stay — reopening then finds every file
+    /// the manifest names (deleting it at once made the store refuse to open: tried).
+    @Test func aFailedActivationCommitKeepsTheFileItMayHaveNamed() throws {
+        let base = CrashSimulatingFileSystem()
+        let faults = FaultInjectingFileSystem(wrapping: base)
+        let engine = try Engine.open(at: "/db", options: Self.options(faults))
+        let t = try engine.createTable("t")
+        var o = BulkIngestOptions()
+        o.preSplitBytes = nil
+        faults.add(FaultRule(.sync, path: "/db/MANIFEST-*", errno: .ioError))
+        #expect(throws: AugurError.self) { _ = try t.bulkIngest(Self.records(0..<500), options: o) }
+        faults.clearRules()
+        try engine.close()
+        let again = try Engine.open(at: "/db", options: Self.options(base))
+        defer { try? again.close() }
+        let count = try again.table(named: "t").scan().count
+        #expect(count == 0 || count == 500, "\(count)")
+    }
+
     @Test func writersGoOnDuringAnIngest() throws {
         let dir = TemporaryDirectory()
         let engine = try Engine.open(at: dir.child("db"), options: Self.options(PosixFileSystem()))
