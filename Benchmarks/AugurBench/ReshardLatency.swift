@@ -37,33 +37,36 @@ enum ReshardLatency {
         var isStopped: Bool { flag.load(ordering: .relaxed) }
     }
 
-    /// A putter (role 0) and a getter (role 1), closed-loop over `records` keys until `stop`:
-    /// every latency to `recorder`, puts over 1 ms also to `slowPuts`. Not started.
+    /// Two threads closed-loop over `records` keys until `stop`: by default a putter (thread 0)
+    /// and a getter (thread 1); with `readsPer20` (YCSB-B: 19), each thread does that many gets
+    /// in every 20 operations and puts the rest. Every latency to `recorder`, puts over 1 ms also
+    /// to `slowPuts`. Not started.
     static func closedLoop(table: Table, records: Int, recorder: Recorder, slowPuts: Recorder? = nil,
-                           stop: StopFlag) -> [Thread] {
+                           readsPer20: Int? = nil, stop: StopFlag) -> [Thread] {
         [0, 1].map { role in
             Thread {
                 var i = role
                 while !stop.isStopped {
                     let k = key((i &* 7919) % records)
+                    let put = readsPer20.map { (i / 2) % 20 >= $0 } ?? (role == 0)
                     let t0 = DispatchTime.now().uptimeNanoseconds
-                    if role == 0 { try! table.put(k, value) } else { _ = try! table.get(k) }
+                    if put { try! table.put(k, value) } else { _ = try! table.get(k) }
                     let ns = DispatchTime.now().uptimeNanoseconds - t0
                     recorder.add(ns)
-                    if role == 0 && ns > 1_000_000 { slowPuts?.add(ns) }
+                    if put && ns > 1_000_000 { slowPuts?.add(ns) }
                     i += 2
                 }
             }
         }
     }
 
-    /// Runs `body` while a putter and a getter load `table` (keys `0..<records`), after a
+    /// Runs `body` while two threads load `table` (keys `0..<records`; see `closedLoop`), after a
     /// `baselineSeconds` window without it; returns both windows' latencies and the body's result.
-    static func besideForeground<T>(table: Table, records: Int, baselineSeconds: Double = 3,
+    static func besideForeground<T>(table: Table, records: Int, baselineSeconds: Double = 3, readsPer20: Int? = nil,
                                     _ body: () throws -> T) throws -> (baseline: [UInt64], during: [UInt64], result: T) {
         let recorder = Recorder()
         let stop = StopFlag()
-        for t in closedLoop(table: table, records: records, recorder: recorder, stop: stop) { t.start() }
+        for t in closedLoop(table: table, records: records, recorder: recorder, readsPer20: readsPer20, stop: stop) { t.start() }
         defer {
             stop.stop()
             Thread.sleep(forTimeInterval: 0.2)

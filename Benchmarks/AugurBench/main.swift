@@ -10,7 +10,7 @@
 //   checkpoint   (--workload checkpoint) a backup of --reshard-mib MiB under a putter and a getter:
 //                its time, the cut writers may wait for, foreground latency; verify and restore
 //   bulk-ingest  (--workload bulk-ingest) N records through WriteBatch ×1000 against bulkIngest, then
-//                the ingest beside a putter and a getter on another table
+//                the ingest beside YCSB-B (95 % gets) on another table
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
