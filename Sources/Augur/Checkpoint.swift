@@ -66,17 +66,21 @@ extension Engine {
             }
             let segDir = store.directory
             var linked = 0
-            for f in cut.segmentFiles {
-                let source = joinPath(segDir, f.name)
-                if linkingFiles, try writer.link(source, handle: f.handle, size: f.size, to: "seg/" + f.name) {
-                    linked += 1
-                    continue
+            // The bulk of the work, on a thread at the engine's background priority: writers and
+            // readers preempt it, as they do flushes and reshards.
+            try atBackgroundPriority("augur.checkpoint") { () throws(AugurError) in
+                for f in cut.segmentFiles {
+                    let source = joinPath(segDir, f.name)
+                    if linkingFiles, try writer.link(source, handle: f.handle, size: f.size, to: "seg/" + f.name) {
+                        linked += 1
+                        continue
+                    }
+                    try writer.copy(from: f.handle, sourcePath: source, length: f.size, fileSize: f.size, to: "seg/" + f.name)
                 }
-                try writer.copy(from: f.handle, sourcePath: source, length: f.size, fileSize: f.size, to: "seg/" + f.name)
-            }
-            for w in cut.wal {
-                try writer.copy(from: w.handle, sourcePath: joinPath(walDirectory, w.name), length: w.length,
-                                fileSize: w.fileSize, to: "wal/" + w.name)
+                for w in cut.wal {
+                    try writer.copy(from: w.handle, sourcePath: joinPath(self.walDirectory, w.name), length: w.length,
+                                    fileSize: w.fileSize, to: "wal/" + w.name)
+                }
             }
             // The checkpoint's manifest: the snapshot's state as one record. Reshards prepared
             // and not committed are left out (their targets' files are not copied): in the
@@ -105,6 +109,23 @@ extension Engine {
             writer.abandon()
             throw error
         }
+    }
+
+    /// Runs `body` on a new thread whose nice value is raised by `options.backgroundNice` (a
+    /// `BackgroundLane`) and waits for it; on the caller's thread when that is 0.
+    func atBackgroundPriority(_ name: String, _ body: @escaping () throws(AugurError) -> Void) throws(AugurError) {
+        guard options.backgroundNice > 0 else { return try body() }
+        /// The caller waits for the lane, so nothing runs `body` concurrently with it.
+        final class Job: @unchecked Sendable {
+            let body: () throws(AugurError) -> Void
+            var error: AugurError?
+            init(_ body: @escaping () throws(AugurError) -> Void) { self.body = body }
+        }
+        let job = Job(body)
+        BackgroundLane(name: name, nice: options.backgroundNice).sync {
+            do throws(AugurError) { try job.body() } catch { job.error = error }
+        }
+        if let error = job.error { throw error }
     }
 
     /// The manifest snapshot, its segment files held open, and the WAL cut (see the file
