@@ -32,14 +32,9 @@ struct BackupCatalog: Sendable, Equatable {
 
     func encoded() -> [UInt8] {
         var text = Self.magic + "\nsequence \(sequence)\n"
-        for f in files { text += "file \(Self.hex(f.crc)) \(f.size) \(f.path)\n" }
+        for f in files { text += "file \(CRC32C.hex(f.crc)) \(f.size) \(f.path)\n" }
         let body = Array(text.utf8)
-        return body + Array("crc32c \(Self.hex(CRC32C.checksum(body)))\n".utf8)
-    }
-
-    static func hex(_ v: UInt32) -> String {
-        let s = String(v, radix: 16)
-        return String(repeating: "0", count: 8 - s.count) + s
+        return body + Array("crc32c \(CRC32C.hex(CRC32C.checksum(body)))\n".utf8)
     }
 
     /// Parses a catalog; the reason says what is wrong with it (the caller names the file).

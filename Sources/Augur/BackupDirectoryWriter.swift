@@ -121,7 +121,7 @@ struct BackupDirectoryWriter {
         }
         if let expected, expected.crc != crc || expected.size != fileSize {
             throw .corruption(file: sourcePath, offset: 0,
-                              reason: "the backup catalog says \(expected.size) bytes with crc32c \(BackupCatalog.hex(expected.crc)); the file has \(fileSize) bytes with crc32c \(BackupCatalog.hex(crc))")
+                              reason: "the backup catalog says \(expected.size) bytes with crc32c \(CRC32C.hex(expected.crc)); the file has \(fileSize) bytes with crc32c \(CRC32C.hex(crc))")
         }
         entries.append(BackupCatalog.Entry(path: relativePath, size: fileSize, crc: crc))
         bytesWritten += Int64(length)
@@ -134,20 +134,24 @@ struct BackupDirectoryWriter {
     mutating func link(_ sourcePath: String, handle: any FileHandle, size: Int, to relativePath: String) throws(AugurError) -> Bool {
         let fs = fileSystem
         do throws(FileSystemError) { try fs.hardLink(sourcePath, at: joinPath(partial, relativePath)) } catch { return false }
-        let crc = try io { () throws(FileSystemError) -> UInt32 in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.copyChunk, alignment: 4096)
-            defer { buffer.deallocate() }
-            var crc: UInt32 = 0, at = 0
-            while at < size {
-                let got = try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, size - at)]))
-                if got == 0 { throw FileSystemError(.read, sourcePath, .ioError) }
-                crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), continuing: crc)
-                at += got
-            }
-            return crc
-        }
+        let crc = try io { () throws(FileSystemError) in try Self.checksum(of: handle, size: size, path: sourcePath) }
         entries.append(BackupCatalog.Entry(path: relativePath, size: size, crc: crc))
         return true
+    }
+
+    /// CRC-32C of the first `size` bytes of `handle` (a file shorter than that is an I/O error
+    /// naming `path`).
+    static func checksum(of handle: any FileHandle, size: Int, path: String) throws(FileSystemError) -> UInt32 {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: copyChunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var crc: UInt32 = 0, at = 0
+        while at < size {
+            let got = try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, size - at)]))
+            if got == 0 { throw FileSystemError(.read, path, .ioError) }
+            crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), continuing: crc)
+            at += got
+        }
+        return crc
     }
 
     /// Writes a small file whole and syncs it.

@@ -85,8 +85,9 @@ extension Engine {
         let started = MonotonicClock.nanos()
         // Check everything before anything is written or split (order, sizes), and mark where
         // each stage starts: a stage takes records while it holds fewer than stageBytes.
-        var total = 0, stageBytes = 0, n = 0
+        var total = 0, stageBytes = 0, splitBytes = 0, n = 0
         var stageStarts: [C.Index] = []
+        var preSplitCuts: [[UInt8]] = []
         var previous: [UInt8]? = nil
         var at = records.startIndex
         while at != records.endIndex {
@@ -97,14 +98,17 @@ extension Engine {
                                      reason: "keys must be strictly ascending; it follows \(formatKey(previous))")
             }
             if stageStarts.isEmpty || stageBytes >= options.stageBytes { stageStarts.append(at); stageBytes = 0 }
+            if let chunk = options.preSplitBytes, splitBytes >= chunk { preSplitCuts.append(r.key); splitBytes = 0 }
             previous = r.key
-            total += r.key.count + r.value.count
-            stageBytes += r.key.count + r.value.count
+            let bytes = r.key.count + r.value.count
+            total += bytes
+            stageBytes += bytes
+            splitBytes += bytes
             n += 1
             records.formIndex(after: &at)
         }
         guard n > 0 else { return BulkIngestSummary(records: 0, bytes: 0, stages: 0, partitionsPreCreated: 0, seconds: 0) }
-        let preCreated = try preCreatePartitions(table, records, totalBytes: total, options: options)
+        let preCreated = try preCreatePartitions(table, at: preSplitCuts, totalBytes: total, options: options)
         // Stages are written and activated by as many workers as there are CPUs (writing a file is
         // mostly the kernel copying pages, one CPU per writer); activations of stages that meet in
         // a partition take turns on its maintenance lock. Stages cover disjoint key ranges, so
@@ -118,17 +122,17 @@ extension Engine {
                 let k = next.add(1, ordering: .relaxed).oldValue
                 if k >= ranges.count { return }
                 do throws(AugurError) {
-                    let file = try writeStage(table, records[ranges[k]])
-                    do throws(AugurError) { try activate(table, file.segment) } catch {
+                    let segment = try writeStage(table, records[ranges[k]])
+                    do throws(AugurError) { try activate(table, segment) } catch {
                         // Not deleted here: a failed manifest commit may still have reached the
                         // disk, and then the file is referenced after a crash. As after a failed
                         // flush, the next successful commit sweeps it if nothing references it
                         // (and recovery does too).
                         store.needsFileSweep.store(true, ordering: .releasing)
-                        store.filesInProgress.withLock { _ = $0.remove(file.name) }
+                        store.filesInProgress.withLock { _ = $0.remove(segment.file.name) }
                         throw error
                     }
-                    store.filesInProgress.withLock { _ = $0.remove(file.name) }
+                    store.filesInProgress.withLock { _ = $0.remove(segment.file.name) }
                 } catch {
                     firstError.withLock { if $0 == nil { $0 = error } }
                 }
@@ -139,31 +143,14 @@ extension Engine {
                                  seconds: Double(MonotonicClock.nanos() &- started) / 1e9)
     }
 
-    /// Writes `records` (one stage) into a new segment file.
-    private func writeStage<S: Sequence>(_ table: Table, _ records: S) throws(AugurError) -> (segment: Segment, name: String)
-        where S.Element == KeyValue {
-        var iterator = records.makeIterator()
-        guard let firstRecord = iterator.next() else { throw .invalidOption(name: "stage", value: "empty", reason: "Augur bug: an empty stage") }
-        let owner = firstRecord.key.withUnsafeBytes { table.map.partition(for: $0) }
-        let name = store.segmentName(partition: owner.id, file: store.manifest.lock.withLock { store.manifest.allocateFileNumber() })
-        let path = joinPath(store.directory, name)
-        store.filesInProgress.withLock { _ = $0.insert(name) }
-        do throws(AugurError) {
-            let size = try io { () throws(FileSystemError) -> Int in
-                let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval)
-                try writer.add(kind: .put, key: firstRecord.key, value: firstRecord.value)
-                while let r = iterator.next() { try writer.add(kind: .put, key: r.key, value: r.value) }
-                let size = try writer.finish()
-                try fileSystem.syncDirectory(store.directory)
-                return size
-            }
-            let segment = try Segment(fileSystem: fileSystem, path: path, name: name, expectedSize: size, onRemove: store.removalCrashPoint)
-            return (segment, name)
-        } catch {
-            try? fileSystem.remove(path)
-            store.filesInProgress.withLock { _ = $0.remove(name) }
-            throw error
+    /// Writes `records` (one stage, not empty) into a new segment file.
+    private func writeStage<C: Collection>(_ table: Table, _ records: C) throws(AugurError) -> Segment where C.Element == KeyValue {
+        let owner = (records.first?.key ?? []).withUnsafeBytes { table.map.partition(for: $0) }
+        let written = try store.writeSegment(partitionID: owner.id) { writer throws(FileSystemError) in
+            for r in records { try writer.add(kind: .put, key: r.key, value: r.value) }
         }
+        guard let written else { throw .invalidOption(name: "stage", value: "empty", reason: "Augur bug: an empty stage") }
+        return written.segment
     }
 
     /// Makes one staged file visible: one manifest record adds it (bounded to each partition's
@@ -183,8 +170,7 @@ extension Engine {
             for p in targets { try flusher.flushLocked(p) }
             var views: [(Partition, Segment)] = []
             for p in targets {
-                let whole = (p.lowerBound.isEmpty || compareKeys(first, p.lowerBound) >= 0)
-                    && (p.upperBound.map { compareKeys(last, $0) < 0 } ?? true)
+                let whole = compareKeys(first, p.lowerBound) >= 0 && (p.upperBound.map { compareKeys(last, $0) < 0 } ?? true)
                 if whole {
                     views.append((p, segment))
                 } else if let v = segment.file.view(lowerBound: p.lowerBound.isEmpty ? nil : p.lowerBound, upperBound: p.upperBound) {
@@ -207,17 +193,12 @@ extension Engine {
         }
     }
 
-    /// Splits the partitions the ingest covers so it adds at most `preSplitBytes` to each: cuts
-    /// at the input's own keys every `preSplitBytes` of input. Returns how many were made.
-    private func preCreatePartitions<C: Collection>(_ table: Table, _ records: C, totalBytes: Int,
-                                                    options: BulkIngestOptions) throws(AugurError) -> Int where C.Element == KeyValue {
-        guard let chunk = options.preSplitBytes, totalBytes > chunk else { return 0 }
-        var cuts: [[UInt8]] = []
-        var bytes = 0
-        for r in records {
-            if bytes >= chunk { cuts.append(r.key); bytes = 0 }
-            bytes += r.key.count + r.value.count
-        }
+    /// Splits the partitions the ingest covers at `cuts` — the input's own keys, one every
+    /// `preSplitBytes` of input (found by the checking pass) — so it adds at most that much to
+    /// each. Returns how many were made.
+    private func preCreatePartitions(_ table: Table, at cuts: [[UInt8]], totalBytes: Int,
+                                     options: BulkIngestOptions) throws(AugurError) -> Int {
+        guard let chunk = options.preSplitBytes, !cuts.isEmpty else { return 0 }
         var made = 0
         for p in table.map.partitions {
             let inside = cuts.filter { k in

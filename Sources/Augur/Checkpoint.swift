@@ -100,11 +100,9 @@ extension Engine {
             try writer.write(catalog.encoded(), to: BackupCatalog.fileName, catalogued: false)
             try writer.publish()
             let ended = MonotonicClock.nanos()
-            var summary = CheckpointSummary(path: writer.target, sequence: cut.sequence, segmentFiles: cut.segmentFiles.count,
-                                            walSegments: cut.wal.count, bytes: writer.bytesWritten,
-                                            seconds: Double(ended &- started) / 1e9, cutSeconds: Double(cutEnded &- started) / 1e9)
-            summary.linkedFiles = linked
-            return summary
+            return CheckpointSummary(path: writer.target, sequence: cut.sequence, segmentFiles: cut.segmentFiles.count,
+                                     linkedFiles: linked, walSegments: cut.wal.count, bytes: writer.bytesWritten,
+                                     seconds: Double(ended &- started) / 1e9, cutSeconds: Double(cutEnded &- started) / 1e9)
         } catch {
             writer.abandon()
             throw error

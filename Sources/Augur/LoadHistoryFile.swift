@@ -92,9 +92,7 @@ struct LoadHistoryFile: Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = (try? encoder.encode(self)).map { Array($0) } ?? []
-        let crc = CRC32C.checksum(json)
-        let hex = String(crc, radix: 16)
-        return json + Array("\ncrc32c \(String(repeating: "0", count: 8 - hex.count) + hex)\n".utf8)
+        return json + Array("\ncrc32c \(CRC32C.hex(CRC32C.checksum(json)))\n".utf8)
     }
 
     static func decode(_ bytes: [UInt8]) -> Result<LoadHistoryFile, LoadHistoryError> {

@@ -54,11 +54,12 @@ public enum Backup {
     public static func verify(at backup: String, fileSystem: any FileSystem = PosixFileSystem()) throws(AugurError) -> UInt64 {
         let catalog = try readCatalog(backup, fileSystem: fileSystem)
         for entry in catalog.files {
-            let path = joinPath(backup, entry.path)
-            let crc = try checksum(of: path, expected: entry, fileSystem: fileSystem)
+            let (path, handle) = try openListed(entry, in: backup, fileSystem: fileSystem)
+            defer { handle.close() }
+            let crc = try io { () throws(FileSystemError) in try BackupDirectoryWriter.checksum(of: handle, size: entry.size, path: path) }
             if crc != entry.crc {
                 throw .corruption(file: path, offset: 0,
-                                  reason: "crc32c \(BackupCatalog.hex(crc)), the backup catalog says \(BackupCatalog.hex(entry.crc))")
+                                  reason: "crc32c \(CRC32C.hex(crc)), the backup catalog says \(CRC32C.hex(entry.crc))")
             }
         }
         return catalog.sequence
@@ -79,17 +80,9 @@ public enum Backup {
         var writer = try BackupDirectoryWriter(fileSystem: fs, target: target, option: "restore target")
         do throws(AugurError) {
             for entry in catalog.files {
-                let source = joinPath(backup, entry.path)
-                guard fs.fileExists(source) else {
-                    throw .corruption(file: source, offset: 0, reason: "missing; the backup catalog lists it (\(entry.size) bytes)")
-                }
-                let handle = try io { () throws(FileSystemError) in try fs.open(source, mode: .readOnly) }
+                let (source, handle) = try openListed(entry, in: backup, fileSystem: fs)
                 defer { handle.close() }
-                let size = try io { () throws(FileSystemError) in try handle.size() }
-                guard size == entry.size else {
-                    throw .corruption(file: source, offset: 0, reason: "\(size) bytes, the backup catalog says \(entry.size)")
-                }
-                try writer.copy(from: handle, sourcePath: source, length: size, fileSize: size, to: entry.path, expected: entry)
+                try writer.copy(from: handle, sourcePath: source, length: entry.size, fileSize: entry.size, to: entry.path, expected: entry)
             }
             var opening = options
             opening.createIfMissing = false
@@ -136,27 +129,21 @@ public enum Backup {
         }
     }
 
-    private static func checksum(of path: String, expected: BackupCatalog.Entry, fileSystem fs: any FileSystem) throws(AugurError) -> UInt32 {
+    /// Opens a file the catalog lists, after checking it is there with the catalogued size
+    /// (`corruption` naming it otherwise); returns its path and a read handle.
+    private static func openListed(_ entry: BackupCatalog.Entry, in backup: String,
+                                   fileSystem fs: any FileSystem) throws(AugurError) -> (path: String, handle: any FileHandle) {
+        let path = joinPath(backup, entry.path)
         guard fs.fileExists(path) else {
-            throw .corruption(file: path, offset: 0, reason: "missing; the backup catalog lists it (\(expected.size) bytes)")
+            throw .corruption(file: path, offset: 0, reason: "missing; the backup catalog lists it (\(entry.size) bytes)")
         }
-        let size = try io { () throws(FileSystemError) in try fs.fileSize(path) }
-        guard size == expected.size else {
-            throw .corruption(file: path, offset: 0, reason: "\(size) bytes, the backup catalog says \(expected.size)")
+        let handle = try io { () throws(FileSystemError) in try fs.open(path, mode: .readOnly) }
+        let size: Int
+        do { size = try io { () throws(FileSystemError) in try handle.size() } } catch { handle.close(); throw error }
+        guard size == entry.size else {
+            handle.close()
+            throw .corruption(file: path, offset: 0, reason: "\(size) bytes, the backup catalog says \(entry.size)")
         }
-        return try io { () throws(FileSystemError) -> UInt32 in
-            let h = try fs.open(path, mode: .readOnly)
-            defer { h.close() }
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: BackupDirectoryWriter.copyChunk, alignment: 4096)
-            defer { buffer.deallocate() }
-            var crc: UInt32 = 0, at = 0
-            while at < size {
-                let got = try h.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(buffer.count, size - at)]))
-                if got == 0 { break }
-                crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<got]), continuing: crc)
-                at += got
-            }
-            return crc
-        }
+        return (path, handle)
     }
 }

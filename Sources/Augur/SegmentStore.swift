@@ -51,15 +51,7 @@ final class SegmentStore: Sendable {
                       until end: [UInt8]?, including include: ((UnsafeRawBufferPointer) -> Bool)? = nil,
                       named fixedName: String? = nil,
                       charge: MaintenanceCharge? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
-        let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
-        let path = joinPath(directory, name)
-        // The caller takes the name out of `filesInProgress` once the manifest references the
-        // file (or it is gone): a sweep in between must not take it for a leftover.
-        filesInProgress.withLock { _ = $0.insert(name) }
-        var size = 0
-        var count = 0
-        do throws(FileSystemError) {
-            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: indexInterval)
+        try writeSegment(partitionID: partitionID, named: fixedName) { writer throws(FileSystemError) in
             while cursor.isValid {
                 if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
                 if (keepTombstones || cursor.kind == .put) && include?(cursor.key) ?? true {
@@ -68,19 +60,37 @@ final class SegmentStore: Sendable {
                 cursor.advance()
                 charge?.recordVisited()
             }
-            count = writer.count
-            if count > 0 {
+        }
+    }
+
+    /// Writes a new segment of partition `partitionID` (`fixedName` or a fresh file number) with
+    /// whatever `fill` adds, in key order: names it in `filesInProgress`, finishes and syncs it
+    /// and `seg/`, and opens it; returns nil (and no file) when `fill` added nothing. On any
+    /// failure the file is removed. The caller takes the name out of `filesInProgress` once the
+    /// manifest references the file (or it is gone): a sweep in between must not take it.
+    func writeSegment(partitionID: UInt64, named fixedName: String? = nil,
+                      fill: (SegmentWriter) throws(FileSystemError) -> Void) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
+        let name = fixedName ?? segmentName(partition: partitionID, file: manifest.lock.withLock { manifest.allocateFileNumber() })
+        let path = joinPath(directory, name)
+        filesInProgress.withLock { _ = $0.insert(name) }
+        func discard() {
+            try? fileSystem.remove(path)
+            filesInProgress.withLock { _ = $0.remove(name) }
+        }
+        var size = 0
+        do throws(FileSystemError) {
+            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: indexInterval)
+            try fill(writer)
+            if writer.count > 0 {
                 size = try writer.finish()
                 try fileSystem.syncDirectory(directory)
             }
         } catch {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
+            discard()
             throw AugurError(error)
         }
-        if count == 0 {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
+        if size == 0 {
+            discard()
             return nil
         }
         do throws(AugurError) {
@@ -88,8 +98,7 @@ final class SegmentStore: Sendable {
                                       onRemove: removalCrashPoint)
             return (segment, RunRecord(name: name, size: UInt64(size)))
         } catch {
-            try? fileSystem.remove(path)
-            filesInProgress.withLock { _ = $0.remove(name) }
+            discard()
             throw error
         }
     }

@@ -119,7 +119,7 @@ public enum PartitionAdvisor {
                     }
                 }
                 if inside < ways - 1 {
-                    reasons.append("range from \(show(r.range.lower)) needs \(ways) partitions; its data allows \(inside + 1)")
+                    reasons.append("range from \(KeyFormat.lower(r.range.lower)) needs \(ways) partitions; its data allows \(inside + 1)")
                 }
                 // The hot range's last piece is full: the next range starts a new one.
                 if let upper = r.range.upper { close(at: upper) }
@@ -188,7 +188,7 @@ public enum PartitionAdvisor {
         }
         guard let first = ranges.first else { throw .invalid(name: "ranges", value: "[]", reason: "at least one range") }
         guard first.range.lower.isEmpty else {
-            throw .invalid(name: "ranges[0].lower", value: show(first.range.lower), reason: "the first range must start at minus infinity")
+            throw .invalid(name: "ranges[0].lower", value: KeyFormat.lower(first.range.lower), reason: "the first range must start at minus infinity")
         }
         for (i, r) in ranges.enumerated() {
             guard r.peakCost.isFinite && r.peakCost >= 0, r.peakOps.isFinite && r.peakOps >= 0 else {
@@ -196,18 +196,13 @@ public enum PartitionAdvisor {
             }
             if i + 1 < ranges.count {
                 guard let upper = r.range.upper, upper == ranges[i + 1].range.lower, r.range.lower.lexicographicallyPrecedes(upper) else {
-                    throw .invalid(name: "ranges[\(i)].upper", value: r.range.upper.map(show) ?? "+∞",
+                    throw .invalid(name: "ranges[\(i)].upper", value: KeyFormat.upper(r.range.upper),
                                    reason: "must equal the next range's lower bound and lie above its own")
                 }
             } else if r.range.upper != nil {
-                throw .invalid(name: "ranges[\(i)].upper", value: show(r.range.upper!), reason: "the last range must end at plus infinity")
+                throw .invalid(name: "ranges[\(i)].upper", value: KeyFormat.upper(r.range.upper), reason: "the last range must end at plus infinity")
             }
         }
-    }
-
-    private static func show(_ key: [UInt8]) -> String {
-        key.isEmpty ? "−∞" : key.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) ? String(decoding: key, as: UTF8.self)
-            : key.map { String($0, radix: 16) }.joined()
     }
 
     private static func fmt(_ v: Double) -> String { String(Double(Int((v * 100).rounded())) / 100) }

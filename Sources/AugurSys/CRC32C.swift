@@ -24,6 +24,13 @@ public enum CRC32C {
 
     public static var isHardwareAccelerated: Bool { caugur_crc32c_is_hardware() }
 
+    /// `crc` as 8 lowercase hex digits, as the text files that carry one write it (LOADHISTORY,
+    /// a backup's catalog).
+    public static func hex(_ crc: UInt32) -> String {
+        let digits = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+
     /// Masked form stored on disk (as LevelDB does): a CRC of data that itself embeds CRCs is
     /// otherwise prone to accidental matches.
     @inline(__always)

@@ -110,20 +110,28 @@ public final class WorkloadRunner: @unchecked Sendable {
         let n = spec.recordCount
         guard n > 0 else { return LoadPhaseSummary(records: 0, seconds: 0, recordsPerSecond: 0) }
         let started = clock.nanoseconds()
-        if ingest {
-            var rng = WorkloadRandom(seed: config.seed ^ 0x10AD, stream: 0)
-            var records: [(key: [UInt8], value: [UInt8])] = []
-            records.reserveCapacity(Int(n))
-            for i in 0..<n {
-                records.append((spec.key(i), (0..<spec.valueSize).map { _ in UInt8(truncatingIfNeeded: rng.next() % 95 + 32) }))
-            }
-            records.sort { $0.key.lexicographicallyPrecedes($1.key) }
-            do { try store.ingest(records) } catch { throw WorkloadRunError.loadFailed("\(error)") }
-            putBytes.add(n * UInt64(spec.keySize + spec.valueSize), ordering: .relaxed)
-            try store.flush()
-            let seconds = Double(clock.nanoseconds() - started) / 1e9
-            return LoadPhaseSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
-        }
+        if ingest { try loadThroughIngest(n) } else { try loadInBatches(n, batchSize: batchSize) }
+        try store.flush()
+        let seconds = Double(clock.nanoseconds() - started) / 1e9
+        return LoadPhaseSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
+    }
+
+    /// A loaded record's value: `size` printable bytes.
+    private static func loadValue(_ rng: inout WorkloadRandom, size: Int) -> [UInt8] {
+        (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next() % 95 + 32) }
+    }
+
+    private func loadThroughIngest(_ n: UInt64) throws {
+        var rng = WorkloadRandom(seed: config.seed ^ 0x10AD, stream: 0)
+        var records: [(key: [UInt8], value: [UInt8])] = []
+        records.reserveCapacity(Int(n))
+        for i in 0..<n { records.append((spec.key(i), Self.loadValue(&rng, size: spec.valueSize))) }
+        records.sort { $0.key.lexicographicallyPrecedes($1.key) }
+        do { try store.ingest(records) } catch { throw WorkloadRunError.loadFailed("\(error)") }
+        putBytes.add(n * UInt64(spec.keySize + spec.valueSize), ordering: .relaxed)
+    }
+
+    private func loadInBatches(_ n: UInt64, batchSize: Int) throws {
         let threads = Swift.min(config.threads, Int(Swift.max(1, n / UInt64(batchSize))))
         let failure = Mutex<String?>(nil)
         let spec = self.spec, store = self.store, seed = config.seed, stop = stopRequested
@@ -135,10 +143,7 @@ public final class WorkloadRunner: @unchecked Sendable {
                 let end = Swift.min(hi, k + UInt64(batchSize))
                 var ops: [BatchOperation] = []
                 ops.reserveCapacity(Int(end - k))
-                for i in k..<end {
-                    let value = (0..<spec.valueSize).map { _ in UInt8(truncatingIfNeeded: rng.next() % 95 + 32) }
-                    ops.append(.put(key: spec.key(i), value: value))
-                }
+                for i in k..<end { ops.append(.put(key: spec.key(i), value: Self.loadValue(&rng, size: spec.valueSize))) }
                 do { try store.write(ops) } catch {
                     failure.withLock { if $0 == nil { $0 = "\(error)" } }
                     return
@@ -149,9 +154,6 @@ public final class WorkloadRunner: @unchecked Sendable {
         }
         if let f = failure.withLock({ $0 }) { throw WorkloadRunError.loadFailed(f) }
         if stop.isSet { throw WorkloadRunError.interrupted }
-        try store.flush()
-        let seconds = Double(clock.nanoseconds() - started) / 1e9
-        return LoadPhaseSummary(records: Int(n), seconds: seconds, recordsPerSecond: seconds > 0 ? Double(n) / seconds : 0)
     }
 
     /// Runs the measured workload (after `load()` when the workload needs preloaded records).

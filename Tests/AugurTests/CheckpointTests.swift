@@ -183,7 +183,7 @@ import AugurPlanner
     @Test func aCraftedCatalogCannotReachOutsideTheBackup() {
         func catalog(_ lines: [String]) -> [UInt8] {
             let body = Array((["augur-backup 1", "sequence 7"] + lines).map { $0 + "\n" }.joined().utf8)
-            return body + Array("crc32c \(BackupCatalog.hex(CRC32C.checksum(body)))\n".utf8)
+            return body + Array("crc32c \(CRC32C.hex(CRC32C.checksum(body)))\n".utf8)
         }
         let current = "file 00000000 16 CURRENT"
         let good = BackupCatalog.decode(catalog([current, "file 00000001 4 seg/1-2.seg"]))
