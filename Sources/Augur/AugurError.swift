@@ -44,6 +44,12 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
     case indexExtractorFailed(index: String, key: [UInt8], message: String)
     /// An extracted index key longer than the key size limit.
     case indexKeyTooLarge(index: String, size: Int, limit: Int)
+    /// A key shorter than a composite table's prefix (`PartitioningStrategy.composite`).
+    case keyTooShort(size: Int, minimum: Int)
+    /// The strategy advisor has nothing to go on: the table has seen no operation.
+    case noWorkloadRecorded(table: String)
+    /// An operation the table's partitioning strategy does not offer.
+    case notSupported(operation: String, reason: String)
 
     public var description: String {
         switch self {
@@ -75,6 +81,10 @@ public enum AugurError: Error, Sendable, Equatable, CustomStringConvertible {
             "the extractor of index \"\(i)\" failed for key \(formatKey(key)): \(message)"
         case .indexKeyTooLarge(let i, let size, let limit):
             "index \"\(i)\" key of \(size) bytes exceeds the limit of \(limit) bytes"
+        case .keyTooShort(let size, let minimum):
+            "key of \(size) bytes is shorter than the table's key prefix of \(minimum) bytes"
+        case .notSupported(let operation, let reason): "\(operation) is not supported: \(reason)"
+        case .noWorkloadRecorded(let table): "table \"\(table)\" has no recorded operations to advise from: run its workload first"
         }
     }
 

@@ -59,7 +59,8 @@ public struct BulkIngestSummary: Sendable, Equatable {
 }
 
 extension Table {
-    /// Writes `records` (keys strictly ascending) into the table through sorted segment files,
+    /// Writes `records` (keys strictly ascending; in a `.hash` or `.composite` table, keys unique
+    /// in any order — they are re-keyed and sorted here) into the table through sorted segment files,
     /// without the WAL, and makes them visible in stages (see `BulkIngestOptions`). Reads and
     /// writes continue meanwhile; a record ingested over an existing key replaces it, and a write
     /// after its stage activated replaces the ingested record. A record out of order, an empty
@@ -67,7 +68,15 @@ extension Table {
     /// A table with secondary indexes is refused (their entries are not built by the ingest).
     public func bulkIngest<C: Collection & Sendable>(_ records: C, options: BulkIngestOptions = BulkIngestOptions()) throws(AugurError)
         -> BulkIngestSummary where C.Element == KeyValue, C.Index: Sendable {
-        try engine.bulkIngest(into: self, records, options: options)
+        if layout.isIdentity { return try engine.bulkIngest(into: self, records, options: options) }
+        // A hash or composite table stores partition keys, whose order is not the keys' order:
+        // one copy of the input, re-keyed and sorted (duplicates stay adjacent and are refused
+        // by the ingest's own check).
+        var rekeyed: [KeyValue] = []
+        rekeyed.reserveCapacity(records.count)
+        for r in records { rekeyed.append(KeyValue(key: try layout.partitionKey(r.key, maxKeySize: engine.maxKeySize), value: r.value)) }
+        rekeyed.sort { compareKeys($0.key, $1.key) < 0 }
+        return try engine.bulkIngest(into: self, rekeyed, options: options)
     }
 }
 

@@ -90,8 +90,9 @@ extension Engine {
     /// previous file and is not an engine error.
     func saveLoadHistory(_ controller: PartitionController, tables: [Table]) {
         guard !options.readOnly else { return }
+        let workloads = Dictionary(tables.map { ($0.name, strategyWorkload($0).saved) }, uniquingKeysWith: { a, _ in a })
         let file = LoadHistoryFile(sampleNanos: controller.tickNanos, stepNanos: controller.stepNanos,
-                                   histories: controller.historiesToSave(tables: tables))
+                                   histories: controller.historiesToSave(tables: tables), workloads: workloads)
         try? fileSystem.replaceFile(at: joinPath(path, LoadHistoryFile.name), with: file.encoded(),
                                     temporary: joinPath(path, LoadHistoryFile.name + ".tmp"))
     }

@@ -151,7 +151,8 @@ public final class Engine: @unchecked Sendable {
         }
         for (id, name) in recovered.manifest.state.tables {
             let parts = recovered.partitions.filter { $0.tableID == id }
-            let table = Table(name: name, id: id, engine: self, map: PartitionMap(parts))
+            let table = Table(name: name, id: id, engine: self, strategy: recovered.manifest.state.strategies[id] ?? .range,
+                              map: PartitionMap(parts))
             let indexes = recovered.manifest.state.indexes(ofTable: id)
             if !indexes.isEmpty {
                 // Extractors come back with `attachSecondaryIndex`; until then writes are refused.
@@ -162,8 +163,12 @@ public final class Engine: @unchecked Sendable {
         }
         telemetry?.register(recovered.partitions)
         wal.setBackgroundErrorHandler { [weak self] in self?.recordBackgroundError($0) }
-        if let controller, options.partitioning.persistHistory {
-            controller.restore(readLoadHistory())
+        if options.partitioning.persistHistory {
+            // Read also without a controller (read-only, telemetry off): the strategy advisor
+            // works from the saved workload.
+            let history = readLoadHistory()
+            controller?.restore(history)
+            restoreWorkloads(history)
         }
         if let controller {
             let names = tables.names
@@ -225,19 +230,48 @@ public final class Engine: @unchecked Sendable {
     /// Creates a table of one partition over the whole key space.
     @discardableResult
     public func createTable(_ name: String) throws(AugurError) -> Table {
+        try createTable(name, strategy: .range)
+    }
+
+    /// Creates a table partitioned by `strategy` (see `PartitioningStrategy`). A `.hash` table
+    /// starts with `partitions` partitions of equal bucket ranges (default: as many as fit in
+    /// 4, at most its buckets); the others start with one, and the controller or
+    /// `requestResharding` cut more where the load is.
+    @discardableResult
+    public func createTable(_ name: String, strategy: PartitioningStrategy, partitions: Int? = nil) throws(AugurError) -> Table {
         try checkOpen()
         try validateTableName(name)
+        if let problem = strategy.problem { throw .invalidOption(name: "strategy", value: strategy.description, reason: problem) }
+        let count: Int
+        switch strategy {
+        case .hash(let buckets):
+            count = partitions ?? min(4, buckets)
+            guard count >= 1 && count <= buckets else {
+                throw .invalidOption(name: "partitions", value: String(count), reason: "a hash table of \(buckets) buckets starts with 1...\(buckets) partitions")
+            }
+        case .range, .composite:
+            count = partitions ?? 1
+            guard count == 1 else {
+                throw .invalidOption(name: "partitions", value: String(count),
+                                     reason: "a \(strategy.kind) table starts with 1 partition (where to cut it is not known before its keys are)")
+            }
+        }
+        // Equal bucket ranges: cut i starts bucket i·B/N.
+        let cuts: [[UInt8]] = (1..<count).map { KeyLayout.bucketBytes($0 * strategy.buckets / count) }
+        let bounds: [[UInt8]] = [[]] + cuts
         return try tables.lock.withLock { () throws(AugurError) -> Table in
             if tables.containsLocked(name) { throw .tableAlreadyExists(name) }
-            let record = try store.manifest.lock.withLock { () throws(AugurError) -> PartitionRecord in
+            let records = try store.manifest.lock.withLock { () throws(AugurError) -> [PartitionRecord] in
                 let id = store.manifest.allocateTableID()
-                let record = PartitionRecord(id: store.manifest.allocatePartitionID(), tableID: id, lowerBound: [],
-                                             upperBound: nil, runs: [], flushedSeq: wal.lastSequence)
-                try store.commitLocked([.createTable(id: id, name: name), .addPartition(record)])
-                return record
+                let records = bounds.enumerated().map { i, lower in
+                    PartitionRecord(id: store.manifest.allocatePartitionID(), tableID: id, lowerBound: lower,
+                                    upperBound: i + 1 < bounds.count ? bounds[i + 1] : nil, runs: [], flushedSeq: wal.lastSequence)
+                }
+                try store.commitLocked([.createTable(id: id, name: name, strategy: strategy)] + records.map { .addPartition($0) })
+                return records
             }
-            let table = Table(name: name, id: record.tableID, engine: self,
-                              map: PartitionMap([Partition(record: record, runs: [], histogram: newHistogram(record))]))
+            let table = Table(name: name, id: records[0].tableID, engine: self, strategy: strategy,
+                              map: PartitionMap(records.map { Partition(record: $0, runs: [], histogram: newHistogram($0)) }))
             tables.insertLocked(table)
             telemetry?.register(table.map.partitions)
             return table
@@ -321,16 +355,24 @@ public final class Engine: @unchecked Sendable {
         try checkOpen()
         if batch.ops.isEmpty { return }
         var payload = 0
-        for op in batch.ops {
-            try op.table.checkUsable()
-            guard op.table.engine === self else { throw .tableNotFound(op.table.name) }
+        var ops = batch.ops
+        for i in ops.indices {
+            try ops[i].table.checkUsable()
+            guard ops[i].table.engine === self else { throw .tableNotFound(ops[i].table.name) }
+            if !ops[i].table.layout.isIdentity {
+                let op = ops[i]
+                ops[i] = WriteBatch.Op(table: op.table, kind: op.kind, key: try op.table.layout.partitionKey(op.key, maxKeySize: maxKeySize),
+                                       value: op.value)
+            }
+            let op = ops[i]
             try op.key.withUnsafeBytes { k in
                 op.value.withUnsafeBytes { v in Result { () throws(AugurError) in try validate(key: k, value: v) } }
             }.get()
             payload += WALFormat.opHeaderSize + op.key.count + op.value.count
         }
-        var write = BatchWrite(ops: batch.ops, payloadSize: payload)
-        if try commit(&write) == .needsIndexMaintenance { try writeIndexed(batch.ops) }
+        var write = BatchWrite(ops: ops, payloadSize: payload)
+        if try commit(&write) == .needsIndexMaintenance { try writeIndexed(ops) }
+        for op in batch.ops { op.key.withUnsafeBytes { op.table.sampler.sampleWrite($0) } }
     }
 
     // MARK: lifecycle

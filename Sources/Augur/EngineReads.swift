@@ -47,10 +47,15 @@ extension Engine {
         ReadEpochs.shared.read { p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) } }
     }
 
+    /// A scan's `limit`, checked (nil: no limit).
+    static func checkedScanLimit(_ limit: Int?) throws(AugurError) -> Int {
+        if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
+        return limit ?? Int.max
+    }
+
     func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
         try table.checkUsable()
-        if let limit, limit < 0 { throw .invalidOption(name: "limit", value: String(limit), reason: "must not be negative") }
-        let limit = limit ?? Int.max
+        let limit = try Self.checkedScanLimit(limit)
         var out: [KeyValue] = []
         if limit == 0 { return out }
         if let lo = range.lowerBound, let hi = range.upperBound, compareKeys(lo, hi) >= 0 { return out }

@@ -45,6 +45,48 @@ struct LoadHistoryFile: Codable, Equatable {
     struct Table: Codable, Equatable {
         var name: String
         var ranges: [Range]
+        /// What the strategy advisor reads (absent in files written before it existed).
+        var workload: Workload? = nil
+    }
+
+    /// A table's workload for the strategy advisor (TableWorkloadSampler, StrategyWorkload).
+    struct Workload: Codable, Equatable {
+        var pointReadsPerSecond: Double
+        var scansPerSecond: Double
+        var writesPerSecond: Double
+        var scans: UInt64
+        var scannedRecords: UInt64
+        /// Hex user keys of sampled writes, oldest first.
+        var writeKeys: [String]
+        /// Hex first and last user keys of sampled scans.
+        var scanSpans: [[String]]
+
+        init(_ w: StrategyWorkload, scans: UInt64, scannedRecords: UInt64) {
+            pointReadsPerSecond = w.pointReadsPerSecond
+            scansPerSecond = w.scansPerSecond
+            writesPerSecond = w.writesPerSecond
+            self.scans = scans
+            self.scannedRecords = scannedRecords
+            writeKeys = w.writeKeys.map(KeyFormat.hex)
+            scanSpans = w.scanSpans.map { [KeyFormat.hex($0.first), KeyFormat.hex($0.last)] }
+        }
+
+        /// The saved keys and spans, or nil when any is malformed or a rate is not a finite
+        /// non-negative number.
+        var parsed: (keys: [[UInt8]], spans: [StrategyWorkload.ScanSpan])? {
+            guard [pointReadsPerSecond, scansPerSecond, writesPerSecond].allSatisfy({ $0.isFinite && $0 >= 0 }) else { return nil }
+            var keys: [[UInt8]] = []
+            for k in writeKeys.suffix(TableWorkloadSampler.writeKeysKept) {
+                guard let b = KeyFormat.parse(k), !b.isEmpty else { return nil }
+                keys.append(b)
+            }
+            var spans: [StrategyWorkload.ScanSpan] = []
+            for s in scanSpans.suffix(TableWorkloadSampler.scanSpansKept) {
+                guard s.count == 2, let a = KeyFormat.parse(s[0]), let b = KeyFormat.parse(s[1]) else { return nil }
+                spans.append(StrategyWorkload.ScanSpan(first: a, last: b))
+            }
+            return (keys, spans)
+        }
     }
 
     var version = LoadHistoryFile.version
@@ -53,14 +95,14 @@ struct LoadHistoryFile: Codable, Equatable {
     var stepNanos: UInt64
     var tables: [Table]
 
-    init(sampleNanos: UInt64, stepNanos: UInt64, histories: [String: [RangeLoadHistory]]) {
+    init(sampleNanos: UInt64, stepNanos: UInt64, histories: [String: [RangeLoadHistory]], workloads: [String: Workload] = [:]) {
         self.sampleNanos = sampleNanos
         self.stepNanos = stepNanos
         tables = histories.sorted { $0.key < $1.key }.map { name, ranges in
             Table(name: name, ranges: ranges.map { h in
                 Range(lower: KeyFormat.hex(h.range.lower), upper: h.range.upper.map(KeyFormat.hex),
                       samples: Samples(h.samples), steps: h.steps, minutes: Samples(h.minutes))
-            })
+            }, workload: workloads[name])
         }
     }
 

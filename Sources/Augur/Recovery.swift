@@ -57,10 +57,7 @@ enum Recovery {
             // No LOCK: a reader neither creates it nor keeps a writer out.
             lock = NoLock()
         } else {
-            do { lock = try fs.lock(joinPath(path, "LOCK")) } catch {
-                if error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable { throw .alreadyOpen(path: path) }
-                throw AugurError(error)
-            }
+            lock = try lockDirectory(path, fs)
         }
         do {
             let result = try recover(path: path, options: options, lock: lock, metrics: metrics, report: &report)
@@ -353,5 +350,26 @@ extension RecoveryReport {
                      metadata: ["tables": "\(tables)", "partitions": "\(partitions)", "segmentsVerified": "\(segmentsVerified)",
                                 "walFramesReplayed": "\(walFramesReplayed)", "walRecordsApplied": "\(walRecordsApplied)",
                                 "walRecordsSkipped": "\(walRecordsSkipped)", "lastSequence": "\(lastSequence)"])
+    }
+}
+
+extension Recovery {
+    /// Attempts to take LOCK before an open reports `alreadyOpen`, 5 ms apart. A flock lives as
+    /// long as any descriptor of its open file: a process another thread is spawning holds a
+    /// copy of every descriptor between its fork and its exec (O_CLOEXEC closes them only at
+    /// the exec), so a store closed and reopened meanwhile finds its own lock still held for
+    /// that moment (seen in the crash tests, which spawn children while other tests reopen).
+    static let lockAttempts = 20
+
+    static func lockDirectory(_ path: String, _ fs: any FileSystem) throws(AugurError) -> any FileLock {
+        var attempt = 1
+        while true {
+            do { return try fs.lock(joinPath(path, "LOCK")) } catch {
+                guard error.errno == .wouldBlock || error.errno == .resourceTemporarilyUnavailable else { throw AugurError(error) }
+                if attempt >= lockAttempts { throw .alreadyOpen(path: path) }
+            }
+            attempt += 1
+            ThreadPause.sleep(nanoseconds: 5_000_000)
+        }
     }
 }

@@ -133,8 +133,8 @@ public final class SecondaryIndex: Sendable {
         self.descriptor = descriptor
     }
 
-    /// Entries whose index key lies in `range`, in index-key order (primary-key order among
-    /// equal index keys), with each record's current value; at most `limit`. Throws
+    /// Entries whose index key lies in `range`, in index-key order (partition-key order among
+    /// equal index keys: primary-key order in a `.range` table), with each record's current value; at most `limit`. Throws
     /// `indexNotReady` while a partition's part is still being built.
     public func scan(range: KeyRange = .all, limit: Int? = nil) throws(AugurError) -> [IndexEntry] {
         try table.engine.indexScan(table, descriptor, range: range, limit: limit)
@@ -264,11 +264,11 @@ extension Engine {
             // entry was read; an entry that no longer matches its record is skipped.
             let current = pk.withUnsafeBytes { table.map.partition(for: $0) }
             if !validate {
-                out.append(IndexEntry(indexKey: indexKey, primaryKey: pk, value: []))
+                out.append(IndexEntry(indexKey: indexKey, primaryKey: table.layout.userKey(pk), value: []))
             } else if let value = pk.withUnsafeBytes({ lookupValue(current, $0) }) {
                 let matches: Bool
                 if let extractor { matches = ((try? extractor(value)) ?? nil) == indexKey } else { matches = true }
-                if matches { out.append(IndexEntry(indexKey: indexKey, primaryKey: pk, value: value)) }
+                if matches { out.append(IndexEntry(indexKey: indexKey, primaryKey: table.layout.userKey(pk), value: value)) }
             }
             cursors[best].cursor.advance()
             skipForeign(best)

@@ -61,12 +61,30 @@ public final class Table: Sendable {
     /// entry of a value that was overwritten concurrently.
     let indexWriteStripes: [PThreadMutex] = (0..<64).map { _ in PThreadMutex() }
 
-    init(name: String, id: UInt32, engine: Engine, map: PartitionMap) {
+    /// How user keys become the partition keys the engine stores (KeyLayout.swift).
+    let layout: KeyLayout
+    /// Key samples and scan lengths for the strategy advisor (TableWorkloadSampler.swift).
+    let sampler = TableWorkloadSampler()
+
+    /// How the table places its keys on partitions, fixed at `createTable`.
+    public var strategy: PartitioningStrategy { layout.strategy }
+
+    init(name: String, id: UInt32, engine: Engine, strategy: PartitioningStrategy = .range, map: PartitionMap) {
         self.name = name
         self.id = id
         self.engine = engine
+        layout = KeyLayout(strategy)
         _map = Mutex(map)
         readMap = PublishedReference(map)
+    }
+
+    /// Calls `body` with the partition key of `key`; a dropped table or closed engine is
+    /// reported before anything about the key, as in a `.range` table.
+    @inline(__always)
+    func withPartitionKey<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(AugurError) -> R) throws(AugurError) -> R {
+        if layout.isIdentity { return try body(key) }
+        try checkUsable()
+        return try layout.withPartitionKey(key, maxKeySize: engine.maxKeySize, body)
     }
 
     /// The current partition map (an immutable snapshot).
@@ -88,28 +106,61 @@ public final class Table: Sendable {
     /// Stores `value` under `key`, replacing any previous value.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws(AugurError) {
         try key.withUnsafeBytes { k in
-            value.withUnsafeBytes { v in Result { () throws(AugurError) in try engine.writeOne(self, .put, k, v) } }
+            value.withUnsafeBytes { v in
+                Result { () throws(AugurError) in
+                    try withPartitionKey(k) { pk throws(AugurError) in try engine.writeOne(self, .put, pk, v) }
+                    sampler.sampleWrite(k)
+                }
+            }
         }.get()
     }
 
     /// Removes `key` (a no-op when absent).
     public func delete(_ key: [UInt8]) throws(AugurError) {
         try key.withUnsafeBytes { k in
-            Result { () throws(AugurError) in try engine.writeOne(self, .delete, k, UnsafeRawBufferPointer(start: nil, count: 0)) }
+            Result { () throws(AugurError) in
+                try withPartitionKey(k) { pk throws(AugurError) in
+                    try engine.writeOne(self, .delete, pk, UnsafeRawBufferPointer(start: nil, count: 0))
+                }
+                sampler.sampleWrite(k)
+            }
         }.get()
     }
 
     /// The value stored under `key`, or nil.
     public func get(_ key: [UInt8]) throws(AugurError) -> [UInt8]? {
-        try key.withUnsafeBytes { k in Result { () throws(AugurError) in try engine.read(self, k) } }.get()
+        try key.withUnsafeBytes { k in
+            Result { () throws(AugurError) in
+                try withPartitionKey(k) { pk throws(AugurError) in try engine.read(self, pk) }
+            }
+        }.get()
     }
 
     /// Records in `range` in key order (descending when `reverse`), at most `limit` of them.
     public func scan(range: KeyRange = .all, limit: Int? = nil, reverse: Bool = false) throws(AugurError) -> [KeyValue] {
-        try engine.scan(self, range: range, limit: limit, reverse: reverse)
+        let rows = layout.isIdentity ? try engine.scan(self, range: range, limit: limit, reverse: reverse)
+                                     : try engine.bucketScan(self, range: range, limit: limit, reverse: reverse)
+        sampler.sampleScan(rows)
+        return rows
+    }
+
+    /// Records whose partition keys lie in `range`, in partition-key order, keys as stored: for
+    /// checks that compare records with partition bounds (the crash harness).
+    @_spi(Testing)
+    public func scanPartitionKeys(range: KeyRange) throws(AugurError) -> [KeyValue] {
+        try engine.scan(self, range: range, limit: nil, reverse: false)
+    }
+
+    /// The key the engine stores `key` under, routes it by and cuts partitions at: `key` itself
+    /// in a `.range` table; with the bucket in a `.hash` or `.composite` one (KeyLayout.swift).
+    /// `PartitionStats` bounds, `splitPartition(at:)` and `ReshardPlan` keys are partition keys.
+    public func partitionKey(for key: [UInt8]) throws(AugurError) -> [UInt8] {
+        try layout.partitionKey(key, maxKeySize: engine.maxKeySize)
     }
 
     /// Splits the partition holding `key` into `[lo, key)` and `[key, hi)` and waits for it.
+    /// `key` is a partition key (`partitionKey(for:)`; the same as the user key in a `.range`
+    /// table).
     /// Reads and writes continue during the copy; writers to that partition pause only for
     /// the cutover.
     public func splitPartition(at key: [UInt8]) throws(AugurError) {

@@ -37,7 +37,9 @@ struct IndexRecord: Sendable, Equatable {
 }
 
 enum VersionEdit: Sendable, Equatable {
-    case createTable(id: UInt32, name: String)
+    /// A table and its partitioning strategy (`.range` is written with the original tag, byte
+    /// for byte; the others with `createStrategyTable`).
+    case createTable(id: UInt32, name: String, strategy: PartitioningStrategy = .range)
     case dropTable(id: UInt32)
     case addPartition(PartitionRecord)
     case removePartition(id: UInt64)
@@ -58,7 +60,7 @@ enum VersionEdit: Sendable, Equatable {
     case walOpened(segment: UInt64)
 
     /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
-    static let highestTag: UInt8 = Tag.setBoundedRuns.rawValue
+    static let highestTag: UInt8 = Tag.createStrategyTable.rawValue
 
     /// `addPartition` and `setRuns` are written with the `…BoundedRuns` tags (whose runs carry
     /// key bounds) only when a run is bounded, so stores that never shared a file keep the
@@ -66,13 +68,16 @@ enum VersionEdit: Sendable, Equatable {
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
-        case addPartitionBoundedRuns, setBoundedRuns
+        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable
     }
 
     func encode(into w: inout ByteWriter) {
         switch self {
-        case .createTable(let id, let name):
+        case .createTable(let id, let name, .range):
             w.u8(Tag.createTable.rawValue); w.u32(id); w.string(name)
+        case .createTable(let id, let name, let strategy):
+            w.u8(Tag.createStrategyTable.rawValue); w.u32(id); w.string(name)
+            w.u8(strategy.prefixLength == 0 ? 1 : 2); w.u32(UInt32(strategy.prefixLength)); w.u32(UInt32(strategy.buckets))
         case .dropTable(let id):
             w.u8(Tag.dropTable.rawValue); w.u32(id)
         case .addPartition(let p):
@@ -147,6 +152,16 @@ enum VersionEdit: Sendable, Equatable {
         case .createTable:
             guard let id = r.u32(), let name = r.string() else { return nil }
             return .createTable(id: id, name: name)
+        case .createStrategyTable:
+            guard let id = r.u32(), let name = r.string(), let kind = r.u8(), let prefix = r.u32(), let buckets = r.u32() else { return nil }
+            let strategy: PartitioningStrategy
+            switch (kind, prefix) {
+            case (1, 0): strategy = .hash(buckets: Int(buckets))
+            case (2, 1...): strategy = .composite(prefixLength: Int(prefix), buckets: Int(buckets))
+            default: return nil
+            }
+            if strategy.problem != nil { return nil }
+            return .createTable(id: id, name: name, strategy: strategy)
         case .dropTable:
             guard let id = r.u32() else { return nil }
             return .dropTable(id: id)
@@ -208,6 +223,8 @@ struct ReshardRecord: Sendable, Equatable {
 /// The state a manifest describes: the result of applying every edit in order.
 struct ManifestState: Sendable, Equatable {
     var tables: [UInt32: String] = [:]
+    /// Strategies of the tables not partitioned by `.range`.
+    var strategies: [UInt32: PartitioningStrategy] = [:]
     var indexes: [UInt32: IndexRecord] = [:]
     var partitions: [UInt64: PartitionRecord] = [:]
     var nextFileNumber: UInt64 = 1
@@ -224,11 +241,13 @@ struct ManifestState: Sendable, Equatable {
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
         switch edit {
-        case .createTable(let id, let name):
+        case .createTable(let id, let name, let strategy):
             if tables[id] != nil { return "table id \(id) created twice" }
             tables[id] = name
+            if strategy != .range { strategies[id] = strategy }
         case .dropTable(let id):
             if tables.removeValue(forKey: id) == nil { return "drop of unknown table id \(id)" }
+            strategies[id] = nil
             partitions = partitions.filter { $0.value.tableID != id }
             indexes = indexes.filter { $0.value.tableID != id }
         case .addPartition(var p):
@@ -287,7 +306,9 @@ struct ManifestState: Sendable, Equatable {
     var snapshot: [VersionEdit] {
         var edits: [VersionEdit] = [.counters(nextFileNumber: nextFileNumber, nextPartitionID: nextPartitionID,
                                               nextTableID: nextTableID, lastSeq: lastSeq)]
-        for (id, name) in tables.sorted(by: { $0.key < $1.key }) { edits.append(.createTable(id: id, name: name)) }
+        for (id, name) in tables.sorted(by: { $0.key < $1.key }) {
+            edits.append(.createTable(id: id, name: name, strategy: strategies[id] ?? .range))
+        }
         for (_, r) in indexes.sorted(by: { $0.key < $1.key }) { edits.append(.createIndex(r)) }
         for (_, p) in partitions.sorted(by: { $0.key < $1.key }) {
             edits.append(.addPartition(p))

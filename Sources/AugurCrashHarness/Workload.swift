@@ -235,6 +235,10 @@ public func partitionBounds(_ table: Table) throws(AugurError) -> PartitionBound
 /// Seeded generator of workload operations.
 public struct WorkloadGenerator: Sendable {
     public static let tables = ["a", "b"]
+    /// Table "b" is partitioned by hash (issue 18): every crash, power-loss and corruption
+    /// check covers a hashed table beside the range-partitioned, indexed "a".
+    public static let hashedTable = "b"
+    static let hashedStrategy = PartitioningStrategy.hash(buckets: 4)
     public var rng: SplitMix64
     /// Numbered so values say which operation wrote them.
     public private(set) var opNumber: UInt64
@@ -278,6 +282,13 @@ public struct WorkloadGenerator: Sendable {
 
     private mutating func table() -> String { Self.tables[int(0..<Self.tables.count)] }
 
+    /// A key to cut table `t`'s partitions at: a partition key — in the hashed table a bucket,
+    /// then a key.
+    private mutating func cutKey(_ t: String) -> [UInt8] {
+        let k = key()
+        return t == Self.hashedTable ? [0, UInt8(int(0..<Self.hashedStrategy.buckets))] + k : k
+    }
+
     private func contains(_ b: (lower: [UInt8], upper: [UInt8]?), _ k: [UInt8]) -> Bool {
         if k.lexicographicallyPrecedes(b.lower) { return false }
         if let u = b.upper, !k.lexicographicallyPrecedes(u) { return false }
@@ -296,6 +307,7 @@ public struct WorkloadGenerator: Sendable {
         }
         let t = table()
         let bounds = partitions[t] ?? [([], nil)]
+
         switch choice {
         case 0: return .put(table: t, key: key(), value: value())
         case 1: return .delete(table: t, key: key())
@@ -311,12 +323,12 @@ public struct WorkloadGenerator: Sendable {
         case 9: return .rebuildIndex(table: Self.indexedTable)
         case 5, 6:
             if bounds.count >= maxPartitions { return mergeOrMove(t, bounds) ?? .flush }
-            let first = key()
+            let first = cutKey(t)
             guard let p = bounds.first(where: { contains($0, first) }) else { return .flush }
             var keys: [[UInt8]] = first == p.lower ? [] : [first]
             if choice == 6 {
                 for _ in 0..<12 where keys.count < 4 {
-                    let k = key()
+                    let k = cutKey(t)
                     if contains(p, k) && k != p.lower && !keys.contains(k) { keys.append(k) }
                 }
                 if keys.count >= 2 { return .reshard(table: t, plan: .splitMany(at: keys)) }
@@ -335,7 +347,7 @@ public struct WorkloadGenerator: Sendable {
         if !move { return .reshard(table: t, plan: .merge(boundary: boundary)) }
         let union = (lower: bounds[i - 1].lower, upper: bounds[i].upper)
         for _ in 0..<12 {
-            let k = key()
+            let k = cutKey(t)
             if contains(union, k) && k != union.lower && k != boundary {
                 return .reshard(table: t, plan: .moveBoundary(from: boundary, to: k))
             }
@@ -368,7 +380,13 @@ public final class WorkloadExecutor: @unchecked Sendable {
     /// of the indexed table — a crash between a rebuild's drop and its create leaves none.
     public func prepareTables() throws(AugurError) {
         for name in WorkloadGenerator.tables {
-            if let t = try? engine.table(named: name) { handles[name] = t } else { handles[name] = try engine.createTable(name) }
+            if let t = try? engine.table(named: name) {
+                handles[name] = t
+            } else if name == WorkloadGenerator.hashedTable {
+                handles[name] = try engine.createTable(name, strategy: WorkloadGenerator.hashedStrategy, partitions: 2)
+            } else {
+                handles[name] = try engine.createTable(name)
+            }
         }
         let t = try table(WorkloadGenerator.indexedTable)
         if t.secondaryIndexNames.contains(WorkloadGenerator.indexName) {

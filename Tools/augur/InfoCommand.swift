@@ -13,16 +13,19 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Only this table.")
     var table: String?
 
-    func run() throws {
-        // Read-only: inspecting a store never changes it (no LOCK, no new WAL segment, no
-        // torn tail cut, TELEMETRY.json untouched), and works on a read-only mount.
+    /// Opens `dir` read-only: inspecting a store never changes it (no LOCK, no new WAL
+    /// segment, no torn tail cut, TELEMETRY.json untouched), and works on a read-only mount.
+    static func openReadOnly(_ dir: String) throws -> Engine {
         var options = EngineOptions()
         options.createIfMissing = false
         options.readOnly = true
-        let engine: Engine
-        do { engine = try Engine.open(at: dir, options: options) } catch {
+        do { return try Engine.open(at: dir, options: options) } catch {
             throw CommandFailure("cannot open \(dir): \(error)")
         }
+    }
+
+    func run() throws {
+        let engine = try Self.openReadOnly(dir)
         defer { try? engine.close() }
         let r = engine.recoveryReport
         print("store \(dir): manifest \(r.manifest), last sequence \(r.lastSequence), WAL segments \(engine.walSegments) (opened read-only)")
@@ -31,7 +34,7 @@ struct InfoCommand: ParsableCommand {
         for name in names {
             let t = try engine.table(named: name)
             let parts = try t.partitionStats()
-            print("\ntable \(name): \(parts.count) partitions")
+            print("\ntable \(name) (\(t.strategy)): \(parts.count) partitions")
             print("  id     lower bound           upper bound           bytes         records   segments")
             for p in parts {
                 let lo = p.lowerBound.isEmpty ? "-inf" : formatKey(p.lowerBound)

@@ -24,7 +24,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
 
     /// Opens (creating when missing) the store in `directory`; `removeOnClose` deletes the
     /// directory in `close()` (temporary stores).
-    public init(directory: String, options: EngineOptions, removeOnClose: Bool) throws {
+    public init(directory: String, options: EngineOptions, strategy: PartitioningStrategy = .range, removeOnClose: Bool) throws {
         self.directory = directory
         self.removeOnClose = removeOnClose
         engine = try Engine.open(at: directory, options: options)
@@ -32,7 +32,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
             if (try engine.tableNames()).contains("usertable") {
                 table = try engine.table(named: "usertable")
             } else {
-                table = try engine.createTable("usertable")
+                table = try engine.createTable("usertable", strategy: strategy)
             }
         } catch {
             try? engine.close()
@@ -78,7 +78,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
     /// controller on. Every policy gets `capacity` (nil: the engine's own), so overload
     /// seconds are measured against the same capacity whichever policy runs.
     public func apply(_ request: PartitionPolicyRequest) throws {
-        for key in request.splitKeys {
+        for key in cuts(request.splitKeys) {
             do {
                 try table.splitPartition(at: key)
             } catch {
@@ -92,6 +92,19 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         case .predictive: try engine.setPartitioningPolicy(.predictive(PredictiveOptions()), capacity: capacity)
         }
         lastPartitionCount.withLock { $0 = try? table.partitionStats().count }
+    }
+
+    /// Where to pre-split, as partition keys: the workload's equal key-space cuts in a range
+    /// table (its keys in a composite one), equal bucket ranges in a hash table.
+    func cuts(_ splitKeys: [[UInt8]]) -> [[UInt8]] {
+        switch table.strategy {
+        case .range: return splitKeys
+        case .hash(let buckets):
+            let n = splitKeys.count + 1
+            let starts = Set((1..<max(n, 1)).map { $0 * buckets / n }).filter { $0 > 0 }.sorted()
+            return starts.map { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+        case .composite: return splitKeys.compactMap { try? table.partitionKey(for: $0) }
+        }
     }
 
     /// Capacity model the controller plans with (and measures overload against) when a policy

@@ -26,6 +26,8 @@ public struct EngineConfiguration: Sendable {
     /// Augur's partitioning controller: operations per second one partition sustains; nil
     /// leaves the engine's own capacity model.
     public var partitionCapacity: Double? = nil
+    /// Augur: the table's partitioning strategy (peers have one layout and ignore it).
+    public var strategy: PartitioningStrategy = .range
     public init() {}
 
     /// `directory`, or a new temporary directory named for `engine`.
@@ -123,7 +125,7 @@ func makeAugurStore(_ config: EngineConfiguration) throws -> any KeyValueStore {
     options.backgroundNice = config.backgroundNice
     let (path, temporary) = try config.resolveDirectory(engine: "augur")
     do {
-        let store = try AugurStore(directory: path, options: options, removeOnClose: temporary)
+        let store = try AugurStore(directory: path, options: options, strategy: config.strategy, removeOnClose: temporary)
         if let opsPerSecond = config.partitionCapacity {
             // The engine's time constants, with a fixed operation rate instead of measured cost.
             var capacity = CapacityModel.measured()

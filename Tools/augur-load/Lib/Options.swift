@@ -1,4 +1,5 @@
 import ArgumentParser
+import AugurPlanner
 import AugurWorkload
 import Foundation
 
@@ -154,6 +155,9 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Partition policy: static (default), reactive or predictive (the engine's partitioning controller); set after the load phase. Not with `policies`, which runs each of --policies.", valueName: "name"))
     public var policy: String?
 
+    @Option(help: ArgumentHelp("Augur: how the table places keys on partitions — range (default), hash[:B] (B buckets, default 16) or composite:P[:B] (range on the first P bytes, hash within).", valueName: "strategy"))
+    public var strategy = "range"
+
     @Option(help: "Static policy: pre-split the key space into this many equal partitions.")
     public var partitions = 1
 
@@ -292,6 +296,11 @@ public struct LoadOptions: ParsableArguments {
         engineConfig.memtableMiB = memtableMb
         if backgroundNice < 0 || backgroundNice > 19 { throw .invalidOption(name: "background-nice", value: String(backgroundNice), reason: "must be in 0...19") }
         engineConfig.backgroundNice = backgroundNice
+        guard let parsed = PartitioningStrategy(parsing: strategy.lowercased()) else {
+            throw .invalidOption(name: "strategy", value: strategy, reason: "valid forms: range, hash, hash:B, composite:P, composite:P:B")
+        }
+        if let problem = parsed.problem { throw .invalidOption(name: "strategy", value: strategy, reason: problem) }
+        engineConfig.strategy = parsed
         try EngineRegistry.check(engine.lowercased())
         if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
         if !(progressInterval > 0 && progressInterval <= WorkloadLimits.maxSeconds) {

@@ -1,0 +1,39 @@
+import Augur
+import AugurTestSupport
+import Foundation
+import Testing
+
+/// `augur-load --strategy` and `augur advise` (issue 18, part 1), as processes.
+@Suite struct StrategyToolTests {
+    @Test func aHashTableFromAugurLoadAndTheAdviceForItsWorkload() throws {
+        let dir = TemporaryDirectory()
+        let r = try ToolTests.run("augur-load", ["-w", "fillseq", "--records", "200000", "--operations", "30000", "--warmup", "0",
+                                                  "--progress", "none", "--strategy", "hash:8", "--dir", "store"], in: dir.path)
+        #expect(r.status == 0, "status \(r.status): \(r.stderr)")
+        let info = try ToolTests.run("augur", ["info", "--dir", "store"], in: dir.path)
+        #expect(info.stdout.contains("table usertable (hash:8): 4 partitions"), "\(info.stdout)")
+        let advice = try ToolTests.run("augur", ["advise", "--dir", "store"], in: dir.path)
+        #expect(advice.status == 0, "status \(advice.status): \(advice.stderr)")
+        #expect(advice.stdout.contains("table usertable:") && advice.stdout.contains("scores: "), "\(advice.stdout)")
+        #expect(advice.stdout.contains("100 % of sampled writes are in key order"), "\(advice.stdout)")
+
+        for bad in ["hash:1", "composite:0", "tree", "hash:x"] {
+            let refused = try ToolTests.run("augur-load", ["-w", "fillseq", "--records", "100", "--operations", "100", "--strategy", bad],
+                                            in: dir.path)
+            #expect(refused.status == 64 && refused.stderr.contains("strategy"), "\(bad): status \(refused.status): \(refused.stderr)")
+        }
+    }
+
+    @Test func adviseNamesAStoreWithoutAWorkloadAndAMissingOne() throws {
+        let dir = TemporaryDirectory()
+        do {
+            let engine = try Engine.open(at: dir.child("empty"))
+            try engine.createTable("t")
+            try engine.close()
+        }
+        let none = try ToolTests.run("augur", ["advise", "--dir", "empty", "--table", "t"], in: dir.path)
+        #expect(none.status == 2 && none.stdout.contains("no recorded workload"), "status \(none.status): \(none.stdout) \(none.stderr)")
+        let missing = try ToolTests.run("augur", ["advise", "--dir", "nowhere"], in: dir.path)
+        #expect(missing.status == 1 && missing.stderr.contains("cannot open"), "status \(missing.status): \(missing.stderr)")
+    }
+}
