@@ -189,3 +189,43 @@ import AugurTestSupport
         try engine.close()
     }
 }
+
+/// The manifest edit that carries a table's strategy (docs/FORMAT.md, tag 16).
+@Suite struct StrategyManifestEditTests {
+    static func encoded(_ e: VersionEdit) -> [UInt8] {
+        var w = ByteWriter()
+        e.encode(into: &w)
+        return w.bytes
+    }
+
+    static func decoded(_ bytes: [UInt8]) -> VersionEdit? {
+        bytes.withUnsafeBytes { b in
+            var r = ByteReader(b)
+            return VersionEdit.decode(&r)
+        }
+    }
+
+    @Test func rangeTablesKeepTheOriginalBytesAndStrategiesRoundTrip() {
+        let range = Self.encoded(.createTable(id: 7, name: "t"))
+        #expect(range == [1, 7, 0, 0, 0, 1, 0, 0, 0, UInt8(ascii: "t")], "tag 1, u32 id, string name — as before strategies")
+        for s in [PartitioningStrategy.range, .hash(buckets: 2), .hash(buckets: 256), .composite(prefixLength: 64, buckets: 16)] {
+            #expect(Self.decoded(Self.encoded(.createTable(id: 3, name: "x", strategy: s))) == .createTable(id: 3, name: "x", strategy: s))
+        }
+        let hash = Self.encoded(.createTable(id: 1, name: "h", strategy: .hash(buckets: 16)))
+        #expect(hash == [16, 1, 0, 0, 0, 1, 0, 0, 0, UInt8(ascii: "h"), 1, 0, 0, 0, 0, 16, 0, 0, 0])
+    }
+
+    @Test func strategyFieldsOutOfTheirLimitsAreMalformed() {
+        func edit(kind: UInt8, prefix: UInt32, buckets: UInt32) -> [UInt8] {
+            var w = ByteWriter()
+            w.u8(16); w.u32(1); w.string("t"); w.u8(kind); w.u32(prefix); w.u32(buckets)
+            return w.bytes
+        }
+        #expect(Self.decoded(edit(kind: 1, prefix: 0, buckets: 16)) == .createTable(id: 1, name: "t", strategy: .hash(buckets: 16)))
+        for (kind, prefix, buckets) in [(1, 0, 1), (1, 0, 257), (1, 4, 16), (2, 0, 16), (2, 65, 16), (2, 4, 0), (3, 0, 16), (0, 0, 16),
+                                        (1, 0, UInt32.max)] as [(UInt8, UInt32, UInt32)] {
+            #expect(Self.decoded(edit(kind: kind, prefix: prefix, buckets: buckets)) == nil, "kind \(kind) prefix \(prefix) buckets \(buckets)")
+        }
+        #expect(Self.decoded(Array(edit(kind: 1, prefix: 0, buckets: 16).dropLast())) == nil, "truncated")
+    }
+}
