@@ -70,12 +70,15 @@ extension Table {
         -> BulkIngestSummary where C.Element == KeyValue, C.Index: Sendable {
         if layout.isIdentity { return try engine.bulkIngest(into: self, records, options: options) }
         // A hash or composite table stores partition keys, whose order is not the keys' order:
-        // one copy of the input, re-keyed and sorted (duplicates stay adjacent and are refused
-        // by the ingest's own check).
+        // one copy of the input, re-keyed and sorted. A key given twice is refused here, named
+        // as the caller wrote it (the ingest's own check would name the partition key).
         var rekeyed: [KeyValue] = []
         rekeyed.reserveCapacity(records.count)
         for r in records { rekeyed.append(KeyValue(key: try layout.partitionKey(r.key, maxKeySize: engine.maxKeySize), value: r.value)) }
         rekeyed.sort { compareKeys($0.key, $1.key) < 0 }
+        for i in rekeyed.indices.dropFirst() where rekeyed[i].key == rekeyed[i - 1].key {
+            throw .invalidOption(name: "records", value: formatKey(layout.userKey(rekeyed[i].key)), reason: "the key is given twice")
+        }
         return try engine.bulkIngest(into: self, rekeyed, options: options)
     }
 }

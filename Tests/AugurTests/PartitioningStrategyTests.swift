@@ -130,6 +130,11 @@ import AugurTestSupport
         let t = try engine.createTable("items", strategy: .hash(buckets: 8), partitions: 2)
         // Any order: the ingest re-keys and sorts.
         let input = (0..<500).map { i in KeyValue(key: Self.key(String(format: "item%05d", i)), value: [UInt8(i % 3)]) }.shuffled()
+        let twice = input + [KeyValue(key: input[7].key, value: [9])]
+        #expect(throws: AugurError.invalidOption(name: "records", value: formatKey(input[7].key), reason: "the key is given twice")) {
+            try t.bulkIngest(twice)
+        }
+        #expect(try t.scan().isEmpty, "a refused ingest writes nothing")
         _ = try t.bulkIngest(input)
         #expect(try t.scan().map(\.key) == input.map(\.key).sorted { $0.lexicographicallyPrecedes($1) })
         let byColour = try t.createSecondaryIndex(name: "colour") { v in v.first.map { [$0] } }
