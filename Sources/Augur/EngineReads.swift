@@ -7,6 +7,15 @@ import AugurSys
 
 extension Engine {
     func read(_ table: Table, _ key: UnsafeRawBufferPointer) throws(AugurError) -> [UInt8]? {
+        var value: [UInt8]? = nil
+        try withValue(table, key) { v in value = v.map { Array($0) } }
+        return value
+    }
+
+    /// `body` with the value of `key` in place (nil when absent), inside a read section: the
+    /// memtable arena or mapped segment holding it stays alive until `body` returns. No copy, no
+    /// allocation, no retain.
+    func withValue(_ table: Table, _ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> Void) throws(AugurError) {
         try table.checkUsable()
         if key.count == 0 { throw .emptyKey }
         if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
@@ -16,11 +25,11 @@ extension Engine {
         // meanwhile alive until the section ends.
         let section = ReadEpochs.shared.begin()
         defer { ReadEpochs.shared.end(section) }
-        return table.readMap.unretained()._withUnsafeGuaranteedRef { map in
+        table.readMap.unretained()._withUnsafeGuaranteedRef { map in
             map.unretainedPartition(for: key)._withUnsafeGuaranteedRef { p in
-                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupValue($0, key) }
+                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupRecord($0, key) }
+                body(value)
                 telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
-                return value
             }
         }
     }
@@ -30,14 +39,21 @@ extension Engine {
     /// an unretained reference.
     @inline(__always)
     func lookupValue(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> [UInt8]? {
-        if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
+        lookupRecord(view, key).map { Array($0) }
+    }
+
+    /// The bytes of `key`'s newest value in `view`, in place (valid while the read section
+    /// lasts); nil when absent or deleted.
+    @inline(__always)
+    func lookupRecord(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? e.value : nil }
         for f in view.frozen {
-            if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? Array(e.value) : nil }
+            if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? e.value : nil }
         }
         if view.runs.isEmpty { return nil }
         let hash = KeyHash.hash(key)
         for run in view.runs {
-            if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? Array(r.value) : nil }
+            if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? r.value : nil }
         }
         return nil
     }

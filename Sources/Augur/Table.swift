@@ -136,6 +136,30 @@ public final class Table: Sendable {
         }.get()
     }
 
+    /// Calls `body` with the value stored under `key` (nil when there is none) without copying
+    /// it: the bytes are the engine's own — in a memtable or a mapped segment — and are valid
+    /// only until `body` returns (copy what must outlive it). Reclamation of replaced memtables
+    /// and segments waits while any such body runs, so keep it short and never call back into
+    /// a write from it.
+    @inlinable
+    public func withValue<R>(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) -> R) throws(AugurError) -> R {
+        // Generic only here, inlined into the caller: the engine's side is one non-generic
+        // call (a generic one, unspecialised across the module boundary, measured slower than
+        // `get`'s copy).
+        var result: R? = nil
+        try withValueInPlace(key) { result = body($0) }
+        return result!
+    }
+
+    @usableFromInline
+    func withValueInPlace(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) -> Void) throws(AugurError) {
+        try key.withUnsafeBytes { k in
+            Result { () throws(AugurError) in
+                try withPartitionKey(k) { pk throws(AugurError) in try engine.withValue(self, pk, body) }
+            }
+        }.get()
+    }
+
     /// Records in `range` in key order (descending when `reverse`), at most `limit` of them.
     public func scan(range: KeyRange = .all, limit: Int? = nil, reverse: Bool = false) throws(AugurError) -> [KeyValue] {
         let rows = layout.isIdentity ? try engine.scan(self, range: range, limit: limit, reverse: reverse)

@@ -115,6 +115,9 @@ public protocol KeyValueStore: AnyObject, Sendable {
     var engineName: String { get }
     func put(_ key: [UInt8], _ value: [UInt8]) throws
     func get(_ key: [UInt8]) throws -> [UInt8]?
+    /// The length of `key`'s value, read where the engine keeps it without copying it out where
+    /// the engine can (Augur's `Table.withValue`); nil when absent. Default: `get(key)?.count`.
+    func readLength(_ key: [UInt8]) throws -> Int?
     func delete(_ key: [UInt8]) throws
     /// Reads up to `limit` records with keys ≥ `start` in key order; returns how many it read.
     func scan(from start: [UInt8], limit: Int) throws -> Int
@@ -141,6 +144,8 @@ public protocol KeyValueStore: AnyObject, Sendable {
 
 extension KeyValueStore {
     public var supportedPolicies: [PartitionPolicy] { [.static] }
+
+    public func readLength(_ key: [UInt8]) throws -> Int? { try get(key)?.count }
 
     /// Throws `WorkloadError.unsupportedPolicy` unless `supportedPolicies` has `policy`.
     public func checkSupports(_ policy: PartitionPolicy) throws(WorkloadError) {

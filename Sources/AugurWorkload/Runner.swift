@@ -30,6 +30,8 @@ public struct RunConfiguration: Sendable {
     public var seed: UInt64 = 1
     /// Hard limit on wall time for `.operations` runs, seconds.
     public var maxSeconds = 3600.0
+    /// Reads ask for the value's length in place (`KeyValueStore.readLength`) instead of a copy.
+    public var zeroCopyReads = false
 
     public init() {}
 
@@ -213,7 +215,8 @@ public final class WorkloadRunner: @unchecked Sendable {
                 var failure: (any Error)? = nil
                 do {
                     switch request.kind {
-                    case .read: _ = try store.get(request.key)
+                    case .read:
+                        if config.zeroCopyReads { _ = try store.readLength(request.key) } else { _ = try store.get(request.key) }
                     case .update:
                         try store.put(request.key, request.value)
                         rec.bytesPut &+= UInt64(request.key.count + request.value.count)

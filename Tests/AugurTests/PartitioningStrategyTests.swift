@@ -234,3 +234,31 @@ import AugurTestSupport
         #expect(Self.decoded(Array(edit(kind: 1, prefix: 0, buckets: 16).dropLast())) == nil, "truncated")
     }
 }
+
+/// `Table.withValue`: the value in place, from the memtable and from a segment (issue 19).
+@Suite struct WithValueTests {
+    @Test func readsInPlaceFromEveryLayerAndChecksItsKey() throws {
+        let engine = try Engine.open(at: "/db", options: RandomizedModelTests.options(CrashSimulatingFileSystem()))
+        defer { try? engine.close() }
+        for strategy in [PartitioningStrategy.range, .hash(buckets: 4)] {
+            let t = try engine.createTable("t-\(strategy.kind)", strategy: strategy)
+            try t.put(Array("a".utf8), Array("in the memtable".utf8))
+            #expect(try t.withValue(Array("a".utf8)) { $0.map { String(decoding: $0, as: UTF8.self) } } == "in the memtable")
+            try engine.flush()
+            #expect(try t.withValue(Array("a".utf8)) { $0?.count } == 15, "from a segment")
+            try t.put(Array("e".utf8), [])
+            #expect(try t.withValue(Array("e".utf8)) { $0?.count } == 0, "an empty value is there, not absent")
+            try t.delete(Array("a".utf8))
+            #expect(try t.withValue(Array("a".utf8)) { $0 == nil }, "a tombstone hides the flushed value")
+            #expect(try t.withValue(Array("zz".utf8)) { $0 == nil })
+            #expect(throws: AugurError.emptyKey) { try t.withValue([]) { _ in 0 } }
+        }
+        let big = [UInt8](repeating: 1, count: EngineOptions().maxKeySize + 1)
+        #expect(throws: AugurError.keyTooLarge(size: big.count, limit: EngineOptions().maxKeySize)) {
+            try engine.table(named: "t-range").withValue(big) { _ in 0 }
+        }
+        let dropped = try engine.table(named: "t-hash")
+        try engine.dropTable("t-hash")
+        #expect(throws: AugurError.tableNotFound("t-hash")) { try dropped.withValue([1]) { _ in 0 } }
+    }
+}

@@ -87,6 +87,8 @@ import AugurTestSupport
                 let k = key()
                 let got = try table.get(k)
                 #expect(got == model.tables[name]?[k], "\(context) step \(step) get \(formatKey(k)): \(got?.count ?? -1) bytes")
+                // The zero-copy read sees the same bytes in place.
+                #expect(try table.withValue(k) { $0.map { Array($0) } } == got, "\(context) step \(step) withValue \(formatKey(k))")
             case 780..<840:
                 var batch = WriteBatch()
                 var next = model

@@ -42,6 +42,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
 
     public func put(_ key: [UInt8], _ value: [UInt8]) throws { try table.put(key, value) }
     public func get(_ key: [UInt8]) throws -> [UInt8]? { try table.get(key) }
+    public func readLength(_ key: [UInt8]) throws -> Int? { try table.withValue(key) { $0?.count } }
     public func delete(_ key: [UInt8]) throws { try table.delete(key) }
 
     public func scan(from start: [UInt8], limit: Int) throws -> Int {

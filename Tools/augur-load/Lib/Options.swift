@@ -127,6 +127,9 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: "Open loop: spin (yielding) this many microseconds before each intended start instead of sleeping through it (nanosleep overshoots by ~50-80 µs, which counts as latency).")
     public var spinUs = 0
 
+    @Flag(help: "Reads take the value's length in place instead of a copy (Augur: Table.withValue; engines without one copy as before).")
+    public var zeroCopyReads = false
+
     @Option(help: "Seconds per time-series sample.")
     public var sampleInterval = 1.0
 
@@ -257,6 +260,7 @@ public struct LoadOptions: ParsableArguments {
         if let operations { config.stop = .operations(operations) } else { config.stop = .duration(seconds: duration) }
         config.sampleInterval = sampleInterval
         config.seed = seed
+        config.zeroCopyReads = zeroCopyReads
         try config.validate()
 
         let pol: PartitionPolicy

@@ -146,6 +146,20 @@ final class LMDBStore: KeyValueStore, @unchecked Sendable {
         }
     }
 
+    /// `--zero-copy-reads`: the value's length where mdb_get leaves it (in the mapped page),
+    /// not copied — as Augur's `Table.withValue` is measured.
+    func readLength(_ key: [UInt8]) throws -> Int? {
+        try readTxn { txn in
+            try withVal(key) { k in
+                var v = MDB_val()
+                let rc = mdb_get(txn, dbi, &k, &v)
+                if rc == MDB_NOTFOUND { return nil }
+                try Self.check(rc, "mdb_get")
+                return v.mv_size
+            }
+        }
+    }
+
     func scan(from start: [UInt8], limit: Int) throws -> Int {
         try readTxn { txn in
             var cursor: OpaquePointer?
