@@ -135,30 +135,25 @@ final class LMDBStore: KeyValueStore, @unchecked Sendable {
     func delete(_ key: [UInt8]) throws { try writeTxn { try deleteIn($0, key) } }
 
     func get(_ key: [UInt8]) throws -> [UInt8]? {
+        try lookup(key) { Array(UnsafeRawBufferPointer(start: $0.mv_data, count: $0.mv_size)) }
+    }
+
+    /// `body` with the value mdb_get found (in the mapped page), or nil when absent.
+    private func lookup<T>(_ key: [UInt8], _ body: (MDB_val) -> T) throws -> T? {
         try readTxn { txn in
             try withVal(key) { k in
                 var v = MDB_val()
                 let rc = mdb_get(txn, dbi, &k, &v)
                 if rc == MDB_NOTFOUND { return nil }
                 try Self.check(rc, "mdb_get")
-                return Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+                return body(v)
             }
         }
     }
 
     /// `--zero-copy-reads`: the value's length where mdb_get leaves it (in the mapped page),
     /// not copied — as Augur's `Table.withValue` is measured.
-    func readLength(_ key: [UInt8]) throws -> Int? {
-        try readTxn { txn in
-            try withVal(key) { k in
-                var v = MDB_val()
-                let rc = mdb_get(txn, dbi, &k, &v)
-                if rc == MDB_NOTFOUND { return nil }
-                try Self.check(rc, "mdb_get")
-                return v.mv_size
-            }
-        }
-    }
+    func readLength(_ key: [UInt8]) throws -> Int? { try lookup(key) { $0.mv_size } }
 
     func scan(from start: [UInt8], limit: Int) throws -> Int {
         try readTxn { txn in
