@@ -132,6 +132,21 @@ final class RocksDBStore: KeyValueStore, @unchecked Sendable {
         return Array(UnsafeRawBufferPointer(start: p, count: length))
     }
 
+    /// `--zero-copy-reads`: the pinned get, which leaves the value where it is (block cache or
+    /// memtable) instead of copying it into a malloc'd buffer.
+    func readLength(_ key: [UInt8]) throws -> Int? {
+        var err: UnsafeMutablePointer<CChar>? = nil
+        let slice = key.withUnsafeBytes { k in
+            rocksdb_get_pinned(db, readOptions, k.baseAddress?.assumingMemoryBound(to: CChar.self), k.count, &err)
+        }
+        try check(err, "rocksdb_get_pinned")
+        guard let slice else { return nil }
+        defer { rocksdb_pinnableslice_destroy(slice) }
+        var length = 0
+        _ = rocksdb_pinnableslice_value(slice, &length)
+        return length
+    }
+
     func scan(from start: [UInt8], limit: Int) throws -> Int {
         let it = rocksdb_create_iterator(db, readOptions)
         defer { rocksdb_iter_destroy(it) }
