@@ -17,7 +17,7 @@ import Testing
         #expect(advice.stdout.contains("table usertable:") && advice.stdout.contains("scores: "), "\(advice.stdout)")
         #expect(advice.stdout.contains("100 % of sampled writes are in key order"), "\(advice.stdout)")
 
-        for bad in ["hash:1", "composite:0", "tree", "hash:x"] {
+        for bad in ["hash:1", "composite:0", "tree", "hash:x", "composite:17"] {
             let refused = try ToolTests.run("augur-load", ["-w", "fillseq", "--records", "100", "--operations", "100", "--strategy", bad],
                                             in: dir.path)
             #expect(refused.status == 64 && refused.stderr.contains("strategy"), "\(bad): status \(refused.status): \(refused.stderr)")

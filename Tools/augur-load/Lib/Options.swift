@@ -304,6 +304,11 @@ public struct LoadOptions: ParsableArguments {
             throw .invalidOption(name: "strategy", value: strategy, reason: "valid forms: range, hash, hash:B, composite:P, composite:P:B")
         }
         if let problem = parsed.problem { throw .invalidOption(name: "strategy", value: strategy, reason: problem) }
+        if parsed.prefixLength > keySize {
+            // Every key would be refused (keyTooShort): say so before the run, not per operation.
+            throw .invalidOption(name: "strategy", value: strategy,
+                                 reason: "a composite prefix of \(parsed.prefixLength) bytes is longer than the \(keySize)-byte keys (--key-size)")
+        }
         engineConfig.strategy = parsed
         try EngineRegistry.check(engine.lowercased())
         if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
