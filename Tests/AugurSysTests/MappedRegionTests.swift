@@ -99,8 +99,12 @@ import Glibc
         }
         let writable = faults { storeEveryPage(from: 0) }
         let readable = faults { storeEveryPage(from: half) }
-        #expect(writable == 0, "\(writable) faults storing into \(half / Self.page) pages populated writable")
-        #expect(readable > 0, "no fault storing into pages populated readable: the test cannot tell the two apart")
+        // A stray fault or two can come from the kernel itself (a page migrated or reclaimed
+        // between the prefault and the store: a CI run once saw 1 of 512); a writable prefault
+        // that did not work would fault on every page, as the readable half does.
+        let pages = half / Self.page
+        #expect(writable <= max(2, pages / 64), "\(writable) faults storing into \(pages) pages populated writable")
+        #expect(readable > 4 * max(writable, 1), "\(readable) faults storing into pages populated readable against \(writable) writable: the test cannot tell the two apart")
     }
 
     @Test func aPartIsPrefaultedFromItsPage() throws {
