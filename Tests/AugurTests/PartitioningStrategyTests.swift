@@ -157,7 +157,7 @@ import AugurTestSupport
         let t = try engine.createTable("log")
         #expect(throws: AugurError.noWorkloadRecorded(table: "log")) { try engine.adviseStrategy(table: "log") }
         for i in 0..<20_000 { try t.put(Self.key(i), [1]) }
-        for i in 0..<300 { _ = try t.scan(range: KeyRange(from: Self.key(i * 50)), limit: 40) }
+        for i in 0..<2000 { _ = try t.scan(range: KeyRange(from: Self.key(i * 9)), limit: 40) }
         engine.collectTelemetry(force: true)
         let live = try engine.strategyWorkload(table: "log")
         #expect(live.writesPerSecond > 0 && live.scansPerSecond > 0, "\(live.writesPerSecond) \(live.scansPerSecond)")

@@ -15,7 +15,11 @@ import Testing
         let advice = try ToolTests.run("augur", ["advise", "--dir", "store"], in: dir.path)
         #expect(advice.status == 0, "status \(advice.status): \(advice.stderr)")
         #expect(advice.stdout.contains("table usertable:") && advice.stdout.contains("scores: "), "\(advice.stdout)")
-        #expect(advice.stdout.contains("100 % of sampled writes are in key order"), "\(advice.stdout)")
+        // fillseq's writes are in key order, up to the interleaving of concurrent writers
+        // (a CI run measured 99 %).
+        let ordered = advice.stdout.split(separator: "\n").first { $0.contains("of sampled writes are in key order") }
+        let percent = ordered.flatMap { Int($0.split(separator: "-").last!.split(separator: "%").first!.trimmingCharacters(in: .whitespaces)) }
+        #expect((percent ?? 0) >= 90, "\(advice.stdout)")
 
         for bad in ["hash:1", "composite:0", "tree", "hash:x", "composite:17"] {
             let refused = try ToolTests.run("augur-load", ["-w", "fillseq", "--records", "100", "--operations", "100", "--strategy", bad],
