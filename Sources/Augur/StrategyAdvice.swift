@@ -41,10 +41,14 @@ extension Engine {
             let now = telemetry.clock.now()
             for p in t.map.partitions {
                 guard let rates = telemetry.collector.workload(partition: p.id, now: now)?.windows.first else { continue }
+                // Reads and writes from the window's totals (exact where the counters fed it);
+                // the split of reads into point reads and scans from the sampled types.
                 let o = rates.operationsPerSecond
-                reads += o.retrieve
-                scans += o.scan
-                writes += o.store + o.modify + o.delete
+                let sampledReads = o.retrieve + o.scan
+                let scanShare = sampledReads > 0 ? o.scan / sampledReads : 0
+                reads += rates.readsPerSecond * (1 - scanShare)
+                scans += rates.readsPerSecond * scanShare
+                writes += rates.writesPerSecond
             }
         }
         if reads + scans + writes == 0, let saved = t.sampler.savedRates {
