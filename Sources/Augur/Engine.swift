@@ -256,9 +256,7 @@ public final class Engine: @unchecked Sendable {
                                      reason: "a \(strategy.kind) table starts with 1 partition (where to cut it is not known before its keys are)")
             }
         }
-        // Equal bucket ranges: cut i starts bucket i·B/N.
-        let cuts: [[UInt8]] = (1..<count).map { KeyLayout.bucketBytes($0 * strategy.buckets / count) }
-        let bounds: [[UInt8]] = [[]] + cuts
+        let bounds: [[UInt8]] = [[]] + strategy.bucketCuts(count: count)
         return try tables.lock.withLock { () throws(AugurError) -> Table in
             if tables.containsLocked(name) { throw .tableAlreadyExists(name) }
             let records = try store.manifest.lock.withLock { () throws(AugurError) -> [PartitionRecord] in

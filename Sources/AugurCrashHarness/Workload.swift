@@ -286,7 +286,7 @@ public struct WorkloadGenerator: Sendable {
     /// then a key.
     private mutating func cutKey(_ t: String) -> [UInt8] {
         let k = key()
-        return t == Self.hashedTable ? [0, UInt8(int(0..<Self.hashedStrategy.buckets))] + k : k
+        return t == Self.hashedTable ? PartitioningStrategy.bucketBytes(int(0..<Self.hashedStrategy.buckets)) + k : k
     }
 
     private func contains(_ b: (lower: [UInt8], upper: [UInt8]?), _ k: [UInt8]) -> Bool {

@@ -80,6 +80,16 @@ public enum PartitioningStrategy: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The two bytes that start bucket `b`'s partition keys (after the prefix): u16 big-endian.
+    public static func bucketBytes(_ b: Int) -> [UInt8] { [UInt8(truncatingIfNeeded: b >> 8), UInt8(truncatingIfNeeded: b)] }
+
+    /// Partition keys cutting a hash table into `count` equal bucket ranges (cut i starts bucket
+    /// i·B/count; duplicates dropped when count exceeds B); none for the other strategies.
+    public func bucketCuts(count: Int) -> [[UInt8]] {
+        guard case .hash(let b) = self, count > 1 else { return [] }
+        return Set((1..<count).map { $0 * b / count }).filter { $0 > 0 }.sorted().map(Self.bucketBytes)
+    }
+
     /// Why the strategy's numbers are out of their limits, or nil.
     public var problem: String? {
         if case .composite(let p, _) = self, !Self.prefixLengthLimit.contains(p) {

@@ -100,10 +100,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
     func cuts(_ splitKeys: [[UInt8]]) -> [[UInt8]] {
         switch table.strategy {
         case .range: return splitKeys
-        case .hash(let buckets):
-            let n = splitKeys.count + 1
-            let starts = Set((1..<max(n, 1)).map { $0 * buckets / n }).filter { $0 > 0 }.sorted()
-            return starts.map { [UInt8($0 >> 8), UInt8($0 & 0xff)] }
+        case .hash: return table.strategy.bucketCuts(count: splitKeys.count + 1)
         case .composite: return splitKeys.compactMap { try? table.partitionKey(for: $0) }
         }
     }
