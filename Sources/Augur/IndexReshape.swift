@@ -103,32 +103,62 @@ extension Engine {
 extension IndexBuilder {
     /// The planner's view of a partition: its size (the data its runs view: what a reshard of
     /// it copies or shares, not the size of files it shares with others), skew, and up to 64
-    /// candidate split keys from the sparse index of its largest run, with the share of data
-    /// before each.
+    /// candidate split keys with the data before each.
+    ///
+    /// Candidates come from the sparse indexes of *all* its runs and each one's share is the
+    /// sum over runs of the bytes before it: runs often cover different parts of the range
+    /// (ingestion in key order, a split that flushed one side), and taking the largest run's
+    /// distribution for the whole partition once put a cut where the planner thought it
+    /// balanced two pieces and one got 80 % of the data.
     func buildProfile(_ p: Partition) -> BuildPartitionProfile {
         let runs = p.view.runs
         let bytes = UInt64(runs.reduce(0) { $0 + $1.dataLength })
         let records = UInt64(runs.reduce(0) { $0 + $1.recordCount })
         let skew = buildSkew(p)
-        var candidates: [CutCandidate] = []
-        if let r = runs.max(by: { $0.dataLength < $1.dataLength }), r.indexCount > 2, r.dataLength > 0 {
-            let want = min(64, r.indexCount - 1)
-            var last: [UInt8]? = nil
+        return BuildPartitionProfile(id: PartitionID(p.id), range: KeyRange(lower: p.lowerBound, upper: p.upperBound),
+                                     bytes: bytes, records: records, skew: skew,
+                                     cutCandidates: Self.cutCandidates(runs, lower: p.lowerBound, upper: p.upperBound))
+    }
+
+    /// Up to `limit` keys strictly inside `(lower, upper)`, spread evenly over the runs' data,
+    /// each with the bytes (exact, by seeking every run) and records (pro rata per run) before it.
+    static func cutCandidates(_ runs: [Segment], lower: [UInt8], upper: [UInt8]?, limit: Int = 64) -> [CutCandidate] {
+        let total = runs.reduce(0) { $0 + $1.dataLength }
+        guard total > 0 else { return [] }
+        var keys: [[UInt8]] = []
+        for r in runs where r.indexCount > 1 && r.dataLength > 0 {
+            let want = min(limit, r.indexCount - 1)
             for j in 1...want {
-                let i = j * (r.indexCount - 1) / want
-                let offset = r.indexEntry(i)
-                let key = Array(r.record(at: offset).key)
-                if let last, compareKeys(key, last) <= 0 { continue }
-                if compareKeys(key, p.lowerBound) <= 0 { continue }
-                if let u = p.upperBound, compareKeys(key, u) >= 0 { continue }
-                let share = Double(offset) / Double(r.dataLength)
-                candidates.append(CutCandidate(key: key, bytesBefore: UInt64(share * Double(bytes)),
-                                               recordsBefore: UInt64(share * Double(records))))
-                last = key
+                let key = Array(r.record(at: r.indexEntry(j * (r.indexCount - 1) / want)).key)
+                if compareKeys(key, lower) <= 0 { continue }
+                if let upper, compareKeys(key, upper) >= 0 { continue }
+                keys.append(key)
             }
         }
-        return BuildPartitionProfile(id: PartitionID(p.id), range: KeyRange(lower: p.lowerBound, upper: p.upperBound),
-                                     bytes: bytes, records: records, skew: skew, cutCandidates: candidates)
+        keys.sort { compareKeys($0, $1) < 0 }
+        var all: [CutCandidate] = []
+        for key in keys where all.last.map({ compareKeys($0.key, key) < 0 }) ?? true {
+            var bytesBefore = 0
+            var recordsBefore = 0.0
+            key.withUnsafeBytes { k in
+                for r in runs where r.dataLength > 0 {
+                    let offset = r.offset(atLeast: k)
+                    bytesBefore += offset
+                    recordsBefore += Double(r.recordCount) * Double(offset) / Double(r.dataLength)
+                }
+            }
+            all.append(CutCandidate(key: key, bytesBefore: UInt64(bytesBefore), recordsBefore: UInt64(recordsBefore)))
+        }
+        guard all.count > limit else { return all }
+        // Thin to `limit`, evenly by data: the first candidate at or past each quantile.
+        var out: [CutCandidate] = []
+        var i = 0
+        for j in 1...limit {
+            let target = UInt64(total) * UInt64(j) / UInt64(limit + 1)
+            while i < all.count - 1 && all[i].bytesBefore < target { i += 1 }
+            if out.last.map({ compareKeys($0.key, all[i].key) < 0 }) ?? true { out.append(all[i]) }
+        }
+        return out
     }
 
     /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when

@@ -332,6 +332,10 @@ import Glibc
         o.indexBuild.costModel = IndexBuildCostModel(nanosPerByte: 400, nanosPerRecord: 20_000)
         o.reshardCostModel = try ReshardCostModel(dataMode: .shareFiles, copyBytesPerSecond: 200_000_000, overheadSeconds: 0.001)
         o.indexBuild.minimumPartitionBytes = 16 << 10
+        // The search is seeded and bounded by its iteration count; the default 250 ms wall-clock
+        // limit would make the outcome depend on the machine's load (a CI run on a busy debug
+        // build stopped it before it found the split).
+        o.indexBuild.planningTimeLimit = .seconds(120)
         let engine = try Engine.open(at: "/db", options: o)
         let table = try engine.createTable("t")
         var rng = RandomData(seed: 11)
