@@ -134,18 +134,11 @@ extension Engine {
         return out
     }
 
-    /// The middle key of the view's largest run, from its sparse index (nil without a run of
-    /// more than one index entry).
-    static func runMedianKey(_ view: PartitionView) -> [UInt8]? {
-        guard let run = view.runs.max(by: { $0.dataLength < $1.dataLength }), run.indexCount > 1 else { return nil }
-        return Array(run.record(at: run.indexEntry(run.indexCount / 2)).key)
-    }
-
-    /// The middle key of the partition's data: from the largest run's sparse index, or, while
-    /// the data is all in memtables, by walking them (bounded).
+    /// The middle key of the partition's data: halving its runs' bytes (`DataCuts.swift`), or,
+    /// while the data is all in memtables, by walking them (bounded).
     func dataMedianKey(_ p: Partition) -> [UInt8]? {
         let view = p.view
-        if let median = Self.runMedianKey(view) { return median }
+        if let median = view.dataMedianKey(lower: p.lowerBound, upper: p.upperBound) { return median }
         let limit = 1 << 20
         var cursor = MergedCursor(view: view)
         cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: nil)
@@ -163,7 +156,9 @@ extension Engine {
     /// append workload to the planner; the data says otherwise.
     func notAppending(_ p: Partition) -> String? {
         let view = p.view
-        guard let median = Self.runMedianKey(view) else { return "no stored run to compare the recent writes with" }
+        guard let median = view.dataMedianKey(lower: p.lowerBound, upper: p.upperBound) else {
+            return "no stored run to compare the recent writes with"
+        }
         var c = Memtable.Cursor(view.memtable)
         c.seekToFirst()
         guard c.isValid else { return "no recent writes" }

@@ -111,54 +111,14 @@ extension IndexBuilder {
     /// distribution for the whole partition once put a cut where the planner thought it
     /// balanced two pieces and one got 80 % of the data.
     func buildProfile(_ p: Partition) -> BuildPartitionProfile {
-        let runs = p.view.runs
+        let view = p.view
+        let runs = view.runs
         let bytes = UInt64(runs.reduce(0) { $0 + $1.dataLength })
         let records = UInt64(runs.reduce(0) { $0 + $1.recordCount })
         let skew = buildSkew(p)
         return BuildPartitionProfile(id: PartitionID(p.id), range: KeyRange(lower: p.lowerBound, upper: p.upperBound),
                                      bytes: bytes, records: records, skew: skew,
-                                     cutCandidates: Self.cutCandidates(runs, lower: p.lowerBound, upper: p.upperBound))
-    }
-
-    /// Up to `limit` keys strictly inside `(lower, upper)`, spread evenly over the runs' data,
-    /// each with the bytes (exact, by seeking every run) and records (pro rata per run) before it.
-    static func cutCandidates(_ runs: [Segment], lower: [UInt8], upper: [UInt8]?, limit: Int = 64) -> [CutCandidate] {
-        let total = runs.reduce(0) { $0 + $1.dataLength }
-        guard total > 0 else { return [] }
-        var keys: [[UInt8]] = []
-        for r in runs where r.indexCount > 1 && r.dataLength > 0 {
-            let want = min(limit, r.indexCount - 1)
-            for j in 1...want {
-                let key = Array(r.record(at: r.indexEntry(j * (r.indexCount - 1) / want)).key)
-                if compareKeys(key, lower) <= 0 { continue }
-                if let upper, compareKeys(key, upper) >= 0 { continue }
-                keys.append(key)
-            }
-        }
-        keys.sort { compareKeys($0, $1) < 0 }
-        var all: [CutCandidate] = []
-        for key in keys where all.last.map({ compareKeys($0.key, key) < 0 }) ?? true {
-            var bytesBefore = 0
-            var recordsBefore = 0.0
-            key.withUnsafeBytes { k in
-                for r in runs where r.dataLength > 0 {
-                    let offset = r.offset(atLeast: k)
-                    bytesBefore += offset
-                    recordsBefore += Double(r.recordCount) * Double(offset) / Double(r.dataLength)
-                }
-            }
-            all.append(CutCandidate(key: key, bytesBefore: UInt64(bytesBefore), recordsBefore: UInt64(recordsBefore)))
-        }
-        guard all.count > limit else { return all }
-        // Thin to `limit`, evenly by data: the first candidate at or past each quantile.
-        var out: [CutCandidate] = []
-        var i = 0
-        for j in 1...limit {
-            let target = UInt64(total) * UInt64(j) / UInt64(limit + 1)
-            while i < all.count - 1 && all[i].bytesBefore < target { i += 1 }
-            if out.last.map({ compareKeys($0.key, all[i].key) < 0 }) ?? true { out.append(all[i]) }
-        }
-        return out
+                                     cutCandidates: view.dataCuts(lower: p.lowerBound, upper: p.upperBound))
     }
 
     /// The skew the cost model is given for `p`: max/mean bucket load of its histogram (1 when

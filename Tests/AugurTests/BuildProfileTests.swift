@@ -4,12 +4,13 @@ import Testing
 import AugurPlanner
 import AugurTestSupport
 
-/// The index-build planner's view of a partition: its cut candidates must say how much data
-/// lies before each key even when the partition's runs cover different parts of its range.
+/// Where a partition's data lies (`DataCuts.swift`): the index-build planner's cut candidates
+/// must say how much data lies before each key, and the controller's data median must halve
+/// the data, even when the partition's runs cover different parts of its range.
 /// Taking the largest run's distribution for the whole partition made a CI run reshape a 60 %
 /// partition into a piece holding 80 % of the table (SecondaryIndexTests.reshapeForBuild…).
 @Suite struct BuildProfileTests {
-    @Test func cutCandidatesCountTheDataOfEveryRun() throws {
+    @Test func cutsAndMedianCountTheDataOfEveryRun() throws {
         let seed = UInt64.random(in: 0...UInt64(UInt32.max))
         print("BuildProfileTests seed \(seed)")
         var rng = RandomData(seed: seed)
@@ -52,6 +53,11 @@ import AugurTestSupport
         #expect(shares.first! < 0.1 && shares.last! > 0.9, "shares from \(shares.first!) to \(shares.last!)")
         let widest = zip(shares.dropFirst(), shares).map { $0 - $1 }.max()!
         #expect(widest < 0.1, "a gap of \(widest) of the data without a candidate")
+        // The controller's median split halves the data, not the largest run.
+        let median = try #require(partition.view.dataMedianKey(lower: partition.lowerBound, upper: partition.upperBound))
+        let share = Double(records.prefix { compareKeys($0.key, median) < 0 }
+            .reduce(0) { $0 + SegmentFormat.recordHeaderSize + $1.key.count + $1.value.count }) / Double(profile.bytes)
+        #expect(abs(share - 0.5) < 0.05, "the data median \(formatKey(median)) has \(share) of the data before it")
         try engine.close()
     }
 }
