@@ -144,15 +144,15 @@ struct WarmUpTests {
         #expect(try seeded.forecast() == (try fed.forecast()))
     }
 
-    @Test func seedingAThousandValuesIsCheap() throws {
+    @Test func seedingAThousandValuesPrintsItsCost() throws {
         let y = doubleSeasonal(count: 1000, p1: 24, p2: 168, noise: 2, seed: 13)
         let clock = ContinuousClock()
         var ensemble: ForecastEnsemble?
         let elapsed = try clock.measure { ensemble = try ForecastEnsemble(options: ForecastOptions(), history: y) }
         print("seeding 1000 values (detection checkpoints and replays included): \(elapsed)")
+        // The time is printed, not asserted (shared machines; the forecaster benchmark measures
+        // speed): a debug build takes about 30 ms.
         #expect(ensemble?.observationCount == 1000)
-        // Generous even for a debug build on a loaded machine; a release build takes milliseconds.
-        #expect(elapsed < .seconds(5), "\(elapsed)")
     }
 
     @Test func seedHistoryWithANonFiniteValueNamesIt() {
