@@ -39,7 +39,7 @@ extension Engine {
                         predictedUtilization: planned.effect.resulting.map(\.predictedUtilization),
                         bytesToMove: planned.effect.bytesToMove, executed: false, error: nil)
                     if !controller.options.shadow {
-                        let step = reshardPlan(for: planned.action, in: table)
+                        let step = reshardPlan(for: planned.action, reason: planned.reason.code, in: table)
                         switch step {
                         case .refused(let why):
                             decision.error = why
@@ -170,11 +170,18 @@ extension Engine {
     }
 
     /// The engine's reshard plan for a planner action.
-    func reshardPlan(for action: ReshardAction, in table: Table) -> ControllerStep {
+    func reshardPlan(for action: ReshardAction, reason: ReasonCode? = nil, in table: Table) -> ControllerStep {
         let byID = Dictionary(uniqueKeysWithValues: table.map.partitions.map { ($0.id, $0) })
         switch action {
         case .split(let id, let keys):
             guard let p = byID[id.rawValue] else { return .refused("\(id) is gone") }
+            // A size split halves the data, and only the storage layer knows where that is: the
+            // planner's key comes from the histogram's buckets, which interpolate by key position
+            // (data near one end of a range would split 90/10).
+            if reason == .oversize, keys.count == 1, let median = dataMedianKey(p),
+               let cut = cutsWithData(p, [median]).first {
+                return cut == keys[0] ? .run(.split(at: cut)) : .adjusted(.split(at: cut), "split at the data median")
+            }
             let cuts = cutsWithData(p, keys)
             if cuts.isEmpty {
                 // The histogram could not resolve where the keys are (all in one bucket): split

@@ -3,7 +3,7 @@
 // key order leaves one run per flush at the tail; a split may flush one side only), so the
 // largest run's distribution is not the partition's (taking it, the index-build planner once
 // cut a partition where one side held 80 % of the data). Used by that planner and by the
-// controller's median split.
+// controller's median splits (an oversize partition, a split whose planned cuts have no data).
 
 import AugurPlanner
 
