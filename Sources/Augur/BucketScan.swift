@@ -166,8 +166,8 @@ extension Engine {
         let restLo: [UInt8] = lo.count >= p && lo[..<p].elementsEqual(prefix) ? Array(lo[p...]) : []
         let restHi: [UInt8]? = hi.flatMap { h in h.count >= p && h[..<p].elementsEqual(prefix) ? Array(h[p...]) : nil }
         let streams: [PartitionKeyStream] = (0..<layout.buckets).map { b in
-            let bucket = prefix + KeyLayout.bucketBytes(b)
-            let end = restHi.map { bucket + $0 } ?? (prefix + KeyLayout.bucketBytes(b + 1))
+            let bucket = prefix + PartitioningStrategy.bucketBytes(b)
+            let end = restHi.map { bucket + $0 } ?? (prefix + PartitioningStrategy.bucketBytes(b + 1))
             return PartitionKeyStream(map: map, start: bucket + restLo, end: end, reverse: reverse, telemetry: telemetry)
         }
         let restOffset = p + 2

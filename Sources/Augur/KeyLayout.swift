@@ -97,7 +97,4 @@ struct KeyLayout: Sendable, Equatable {
     }
 
     func userKey(_ pk: [UInt8]) -> [UInt8] { pk.withUnsafeBytes { userKey($0) } }
-
-    /// The two bytes of bucket `b` (the first partition key of a bucket, under a prefix).
-    static func bucketBytes(_ b: Int) -> [UInt8] { PartitioningStrategy.bucketBytes(b) }
 }
