@@ -100,7 +100,8 @@ final class PartitionKeyStream {
 }
 
 extension Engine {
-    func bucketScan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
+    /// The records of `map` (a map of `table`, in a bucketed layout) whose user keys lie in `range`.
+    func bucketScan(_ table: Table, _ map: PartitionMap, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
         try table.checkUsable()
         let limit = try Self.checkedScanLimit(limit)
         var out: [KeyValue] = []
@@ -108,8 +109,7 @@ extension Engine {
         let lo = range.lowerBound ?? []
         let hi = range.upperBound
         if let hi, compareKeys(lo, hi) >= 0 { return out }
-        let layout = table.layout
-        let map = table.map
+        let layout = map.layout
         let p = layout.prefixLength
         if p == 0 {
             mergeBuckets(table, map, prefix: [], lo: lo, hi: hi, reverse: reverse, limit: limit, into: &out)
@@ -161,7 +161,7 @@ extension Engine {
     /// of the key — until `limit` records are out.
     private func mergeBuckets(_ table: Table, _ map: PartitionMap, prefix: [UInt8], lo: [UInt8], hi: [UInt8]?, reverse: Bool,
                               limit: Int, into out: inout [KeyValue]) {
-        let layout = table.layout
+        let layout = map.layout
         let p = layout.prefixLength
         let restLo: [UInt8] = lo.count >= p && lo[..<p].elementsEqual(prefix) ? Array(lo[p...]) : []
         let restHi: [UInt8]? = hi.flatMap { h in h.count >= p && h[..<p].elementsEqual(prefix) ? Array(h[p...]) : nil }

@@ -68,6 +68,11 @@ extension Table {
     /// A table with secondary indexes is refused (their entries are not built by the ingest).
     public func bulkIngest<C: Collection & Sendable>(_ records: C, options: BulkIngestOptions = BulkIngestOptions()) throws(AugurError)
         -> BulkIngestSummary where C.Element == KeyValue, C.Index: Sendable {
+        // The records are encoded in the layout of now and activated much later: no strategy
+        // change in between.
+        rewriteLock.lock()
+        defer { rewriteLock.unlock() }
+        let layout = self.layout
         if layout.isIdentity { return try engine.bulkIngest(into: self, records, options: options) }
         // A hash or composite table stores partition keys, whose order is not the keys' order:
         // one copy of the input, re-keyed and sorted. A key given twice is refused here, named

@@ -6,6 +6,8 @@
 //   1. route every operation to the partition that owns its key now, and take those
 //      partitions' write gates shared (distinct, ascending id, so two batches never deadlock);
 //      a partition a reshard retired meanwhile (or a closing engine) → release, route again;
+//      a map whose key layout is not the one the keys were encoded in (a strategy change
+//      committed since) → release and return `.layoutChanged`: the caller encodes again;
 //   2. a table that has secondary indexes → release: the write goes through `writeIndexed`,
 //      which takes its key stripes first and commits an `IndexedWrite` (its index entries
 //      need the old values, read under the gates);
@@ -54,9 +56,18 @@ struct BatchRouting {
     private(set) var targets: [Partition] = []
     private(set) var distinct: [Partition] = []
 
+    /// Whether an operation's key was encoded in another layout than its table's map has now.
+    private(set) var layoutChanged = false
+
     /// Routes `ops` and takes their partitions' gates shared.
     mutating func route(_ ops: [WriteBatch.Op]) -> HeldGates {
-        targets = ops.map { op in op.key.withUnsafeBytes { op.table.map.partition(for: $0) } }
+        var stale = false
+        targets = ops.map { op in
+            let map = op.table.map
+            if map.layout != op.layout { stale = true }
+            return op.key.withUnsafeBytes { map.partition(for: $0) }
+        }
+        layoutChanged = stale
         distinct = []
         var seen = Set<ObjectIdentifier>()
         for p in targets where seen.insert(ObjectIdentifier(p)).inserted { distinct.append(p) }
@@ -75,6 +86,8 @@ extension [WriteBatch.Op] {
 protocol CommitBatch {
     /// Step 1: routes every operation and takes its partitions' gates shared.
     mutating func route() -> HeldGates
+    /// After `route`: a key was encoded in a layout the routing map no longer has.
+    var layoutChanged: Bool { get }
     /// Whether a table written has secondary indexes (read under the gates: a build makes an
     /// index visible before it freezes partitions). Such a batch is committed by `writeIndexed`.
     var needsIndexMaintenance: Bool { get }
@@ -106,6 +119,9 @@ enum CommitOutcome {
     case committed
     /// Nothing was written: a table has secondary indexes (go through `writeIndexed`).
     case needsIndexMaintenance
+    /// Nothing was written: a table's strategy changed after its keys were encoded (encode
+    /// them again in the table's new layout and commit again).
+    case layoutChanged
 }
 
 extension Engine {
@@ -120,6 +136,10 @@ extension Engine {
                 try checkOpen()
                 try batch.checkUsable()
                 continue
+            }
+            if batch.layoutChanged {
+                gates.unlock()
+                return .layoutChanged
             }
             if batch.needsIndexMaintenance {
                 gates.unlock()
@@ -159,19 +179,30 @@ struct SingleWrite: CommitBatch {
     let kind: RecordKind
     let key: UnsafeRawBufferPointer
     let value: UnsafeRawBufferPointer
+    /// The layout `key` was encoded in.
+    let layout: KeyLayout
+    /// The map the key was encoded from, for the first routing (saves taking the map's lock
+    /// twice per put); later tries read the table's current map.
+    private var firstMap: PartitionMap?
+    private(set) var layoutChanged = false
     private var partition: Partition!
     private var memtable: Memtable!
 
-    init(table: Table, kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    init(table: Table, kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, map: PartitionMap) {
         self.table = table
         self.kind = kind
         self.key = key
         self.value = value
+        layout = map.layout
+        firstMap = map
     }
 
     @inline(__always)
     mutating func route() -> HeldGates {
-        let p = table.map.partition(for: key)
+        let map = firstMap ?? table.map
+        firstMap = nil
+        layoutChanged = map.layout != layout
+        let p = map.partition(for: key)
         p.gate.lockShared()
         partition = p
         return .one(p)
@@ -214,6 +245,7 @@ struct BatchWrite: CommitBatch {
     }
 
     mutating func route() -> HeldGates { routing.route(ops) }
+    var layoutChanged: Bool { routing.layoutChanged }
     var needsIndexMaintenance: Bool { ops.contains { $0.table.hasIndexes.load(ordering: .acquiring) } }
     var operationCount: Int { ops.count }
     func checkUsable() throws(AugurError) { try ops.checkUsable() }

@@ -151,8 +151,8 @@ public final class Engine: @unchecked Sendable {
         }
         for (id, name) in recovered.manifest.state.tables {
             let parts = recovered.partitions.filter { $0.tableID == id }
-            let table = Table(name: name, id: id, engine: self, strategy: recovered.manifest.state.strategies[id] ?? .range,
-                              map: PartitionMap(parts))
+            let table = Table(name: name, id: id, engine: self,
+                              map: PartitionMap(parts, layout: KeyLayout(recovered.manifest.state.strategies[id] ?? .range)))
             let indexes = recovered.manifest.state.indexes(ofTable: id)
             if !indexes.isEmpty {
                 // Extractors come back with `attachSecondaryIndex`; until then writes are refused.
@@ -268,8 +268,9 @@ public final class Engine: @unchecked Sendable {
                 try store.commitLocked([.createTable(id: id, name: name, strategy: strategy)] + records.map { .addPartition($0) })
                 return records
             }
-            let table = Table(name: name, id: records[0].tableID, engine: self, strategy: strategy,
-                              map: PartitionMap(records.map { Partition(record: $0, runs: [], histogram: newHistogram($0)) }))
+            let table = Table(name: name, id: records[0].tableID, engine: self,
+                              map: PartitionMap(records.map { Partition(record: $0, runs: [], histogram: newHistogram($0)) },
+                                                layout: KeyLayout(strategy)))
             tables.insertLocked(table)
             telemetry?.register(table.map.partitions)
             return table
@@ -339,12 +340,18 @@ public final class Engine: @unchecked Sendable {
 
     // MARK: writes (the steps are CommitPipeline.swift's)
 
-    func writeOne(_ table: Table, _ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(AugurError) {
+    /// Writes `key` (a partition key encoded in `map`'s layout). False when nothing was written
+    /// because the table's strategy changed since: the caller encodes the key again.
+    func writeOne(_ table: Table, _ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer,
+                  map: PartitionMap) throws(AugurError) -> Bool {
         try table.checkUsable()
         try validate(key: key, value: value)
-        var write = SingleWrite(table: table, kind: kind, key: key, value: value)
-        if try commit(&write) == .needsIndexMaintenance {
-            try writeIndexed([WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value))])
+        var write = SingleWrite(table: table, kind: kind, key: key, value: value, map: map)
+        switch try commit(&write) {
+        case .committed: return true
+        case .layoutChanged: return false
+        case .needsIndexMaintenance:
+            return try writeIndexed([WriteBatch.Op(table: table, kind: kind, key: Array(key), value: Array(value), layout: map.layout)])
         }
     }
 
@@ -352,24 +359,30 @@ public final class Engine: @unchecked Sendable {
     public func write(_ batch: WriteBatch) throws(AugurError) {
         try checkOpen()
         if batch.ops.isEmpty { return }
-        var payload = 0
-        var ops = batch.ops
-        for i in ops.indices {
-            try ops[i].table.checkUsable()
-            guard ops[i].table.engine === self else { throw .tableNotFound(ops[i].table.name) }
-            if !ops[i].table.layout.isIdentity {
+        // Encoded in each table's current layout; again should a strategy change commit between
+        // the encoding and the commit (CommitOutcome.layoutChanged).
+        encoding: while true {
+            var payload = 0
+            var ops = batch.ops
+            for i in ops.indices {
+                try ops[i].table.checkUsable()
+                guard ops[i].table.engine === self else { throw .tableNotFound(ops[i].table.name) }
+                let layout = ops[i].table.map.layout
+                if !layout.isIdentity { ops[i].key = try layout.partitionKey(ops[i].key, maxKeySize: maxKeySize) }
+                ops[i].layout = layout
                 let op = ops[i]
-                ops[i] = WriteBatch.Op(table: op.table, kind: op.kind, key: try op.table.layout.partitionKey(op.key, maxKeySize: maxKeySize),
-                                       value: op.value)
+                try op.key.withUnsafeBytes { k in
+                    op.value.withUnsafeBytes { v in Result { () throws(AugurError) in try validate(key: k, value: v) } }
+                }.get()
+                payload += WALFormat.opHeaderSize + op.key.count + op.value.count
             }
-            let op = ops[i]
-            try op.key.withUnsafeBytes { k in
-                op.value.withUnsafeBytes { v in Result { () throws(AugurError) in try validate(key: k, value: v) } }
-            }.get()
-            payload += WALFormat.opHeaderSize + op.key.count + op.value.count
+            var write = BatchWrite(ops: ops, payloadSize: payload)
+            switch try commit(&write) {
+            case .committed: break encoding
+            case .layoutChanged: continue encoding
+            case .needsIndexMaintenance: if try writeIndexed(ops) { break encoding }
+            }
         }
-        var write = BatchWrite(ops: ops, payloadSize: payload)
-        if try commit(&write) == .needsIndexMaintenance { try writeIndexed(ops) }
         for op in batch.ops { op.key.withUnsafeBytes { op.table.sampler.sampleWrite($0) } }
     }
 

@@ -12,25 +12,36 @@ extension Engine {
         return value
     }
 
-    /// `body` with the value of `key` in place (nil when absent), inside a read section: the
-    /// memtable arena or mapped segment holding it stays alive until `body` returns. No copy, no
-    /// allocation, no retain.
+    /// `body` with the value of user key `key` in place (nil when absent), inside a read
+    /// section: the memtable arena or mapped segment holding it stays alive until `body`
+    /// returns. No copy, no allocation (a partition key of up to a few hundred bytes is encoded
+    /// on the stack), no retain.
     func withValue(_ table: Table, _ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> Void) throws(AugurError) {
         try table.checkUsable()
-        if key.count == 0 { throw .emptyKey }
-        if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
         let started = telemetry != nil ? MonotonicClock.nanos() : 0
         // Nothing retained, no lock: the map, the partition and its layers are read inside a
         // read section (ReadEpochs.swift), which keeps whatever a reshard or flush replaces
-        // meanwhile alive until the section ends.
+        // meanwhile alive until the section ends. The key is encoded in the layout of the map
+        // it is looked up in (a strategy change replaces map and layout together).
         let section = ReadEpochs.shared.begin()
         defer { ReadEpochs.shared.end(section) }
-        table.readMap.unretained()._withUnsafeGuaranteedRef { map in
-            map.unretainedPartition(for: key)._withUnsafeGuaranteedRef { p in
-                let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupRecord($0, key) }
-                body(value)
-                telemetry?.record(.retrieve, p, key: key, bytes: key.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
+        let map = table.readMap.unretained()
+        let layout = map._withUnsafeGuaranteedRef { $0.layout }
+        func look(_ pk: UnsafeRawBufferPointer) {
+            map._withUnsafeGuaranteedRef { map in
+                map.unretainedPartition(for: pk)._withUnsafeGuaranteedRef { p in
+                    let value = p.readView.unretained()._withUnsafeGuaranteedRef { lookupRecord($0, pk) }
+                    body(value)
+                    telemetry?.record(.retrieve, p, key: pk, bytes: pk.count + (value?.count ?? 0), costNanos: MonotonicClock.nanos() &- started)
+                }
             }
+        }
+        if layout.isIdentity {
+            if key.count == 0 { throw .emptyKey }
+            if key.count > maxKeySize { throw .keyTooLarge(size: key.count, limit: maxKeySize) }
+            look(key)
+        } else {
+            try layout.withPartitionKey(key, maxKeySize: maxKeySize) { pk throws(AugurError) in look(pk) }
         }
     }
 
@@ -69,13 +80,14 @@ extension Engine {
         return limit ?? Int.max
     }
 
-    func scan(_ table: Table, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
+    /// The records of `map` (a map of `table`) in partition-key `range`.
+    func scan(_ table: Table, _ map: PartitionMap, range: KeyRange, limit: Int?, reverse: Bool) throws(AugurError) -> [KeyValue] {
         try table.checkUsable()
         let limit = try Self.checkedScanLimit(limit)
         var out: [KeyValue] = []
         if limit == 0 { return out }
         if let lo = range.lowerBound, let hi = range.upperBound, compareKeys(lo, hi) >= 0 { return out }
-        var partitions = table.map.partitions.filter { p in
+        var partitions = map.partitions.filter { p in
             if let hi = range.upperBound, compareKeys(p.lowerBound, hi) >= 0 { return false }
             if let lo = range.lowerBound, let pHi = p.upperBound, compareKeys(pHi, lo) <= 0 { return false }
             return true

@@ -32,8 +32,9 @@ extension Engine {
         return Int(truncatingIfNeeded: h >> 58)          // 64 stripes
     }
 
-    /// Applies `ops` (already validated) atomically with their index maintenance.
-    func writeIndexed(_ ops: [WriteBatch.Op]) throws(AugurError) {
+    /// Applies `ops` (already validated) atomically with their index maintenance. False when
+    /// nothing was written because a table's layout changed since its keys were encoded.
+    func writeIndexed(_ ops: [WriteBatch.Op]) throws(AugurError) -> Bool {
         var stripes: [(table: Table, stripe: Int)] = []
         var seen = Set<Int>()
         for op in ops where op.table.hasIndexes.load(ordering: .acquiring) {
@@ -44,7 +45,7 @@ extension Engine {
         for s in stripes { s.table.indexWriteStripes[s.stripe].lock() }
         defer { for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() } }
         var write = IndexedWrite(ops: ops)
-        _ = try commit(&write)
+        return try commit(&write) != .layoutChanged
     }
 
     /// A batch on tables that may have secondary indexes: its base operations and the index
@@ -58,6 +59,7 @@ extension Engine {
         init(ops: [WriteBatch.Op]) { self.ops = ops }
 
         mutating func route() -> HeldGates { routing.route(ops) }
+        var layoutChanged: Bool { routing.layoutChanged }
 
         mutating func plan(_ engine: Engine) throws(AugurError) {
             planned = try engine.plan(ops, routing.targets)

@@ -174,15 +174,21 @@ final class Partition: @unchecked Sendable {
     }
 }
 
-/// A table's partitions in key order; immutable, swapped whole (RCU-style) on reshard.
+/// A table's partitions in key order and the layout their keys are encoded in; immutable,
+/// swapped whole (RCU-style) on reshard and on a strategy change. The layout lives here, not in
+/// `Table`, because a strategy change replaces both at once: an operation that encoded its key
+/// under one layout must route it through a map of the same layout (StrategyChange.swift).
 /// Thread-safe: immutable.
 final class PartitionMap: @unchecked Sendable {
     let partitions: [Partition]
+    /// How the table's user keys become the partition keys these partitions hold (KeyLayout.swift).
+    let layout: KeyLayout
     /// `partitions` unretained, for point reads inside a `ReadEpochs` section (the array's
     /// strong references keep them alive).
     private let unretained: UnsafeMutableBufferPointer<Unmanaged<Partition>>
 
-    init(_ partitions: [Partition]) {
+    init(_ partitions: [Partition], layout: KeyLayout) {
+        self.layout = layout
         self.partitions = partitions.sorted { compareKeys($0.lowerBound, $1.lowerBound) < 0 }
         unretained = .allocate(capacity: self.partitions.count)
         _ = unretained.initialize(from: self.partitions.map { Unmanaged.passUnretained($0) })

@@ -166,7 +166,7 @@ enum Recovery {
                                                                 focus: Engine.keySpan(of: runs))))
         }
         for table in state.tables.keys {
-            if let problem = PartitionMap(partitions.filter { $0.tableID == table }).coverageProblem() {
+            if let problem = PartitionMap(partitions.filter { $0.tableID == table }, layout: .range).coverageProblem() {
                 throw .corruption(file: joinPath(path, report.manifest), offset: 0,
                                   reason: "table \(state.tables[table]!): \(problem)")
             }
@@ -176,7 +176,7 @@ enum Recovery {
 
         // Replay the WAL through the recovered partition map.
         var byTable: [UInt32: PartitionMap] = [:]
-        for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }) }
+        for table in state.tables.keys { byTable[table] = PartitionMap(partitions.filter { $0.tableID == table }, layout: KeyLayout(state.strategies[table] ?? .range)) }
         let indexOwners = state.indexes.mapValues(\.tableID)
         var numbers: [UInt64] = []
         for name in try io({ () throws(FileSystemError) in try fs.listDirectory(walDir) }) {

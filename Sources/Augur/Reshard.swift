@@ -42,11 +42,11 @@ import Synchronization
 
 final class ReshardExecutor: Sendable {
     let options: EngineOptions
-    private let store: SegmentStore
-    private let flusher: Flusher
+    let store: SegmentStore
+    let flusher: Flusher
     let wal: WriteAheadLog
-    private let telemetry: Telemetry?
-    private let lifecycle: EngineLifecycle
+    let telemetry: Telemetry?
+    let lifecycle: EngineLifecycle
     private let metrics: EngineMetrics
     /// `augur.reshard`: reshard commits and aborts.
     private let logger: Logger
@@ -82,7 +82,7 @@ final class ReshardExecutor: Sendable {
         cost = Mutex(startingCost)
     }
 
-    private var fileSystem: any FileSystem { store.fileSystem }
+    var fileSystem: any FileSystem { store.fileSystem }
     private var maxKeySize: Int { options.maxKeySize }
 
     /// Resolved plan: sources (adjacent, in key order) and the new inner boundaries.

@@ -31,7 +31,7 @@ extension ReshardExecutor {
         // Newest first, as in a partition's own view: sources are disjoint, so only one source's
         // layers can hold a given key and their relative order is kept.
         for p in targets where !carried.isEmpty { p.updateView { $0.frozen = carried } }
-        table.swapMap { old in PartitionMap(old.partitions.filter { p in !sources.contains { $0 === p } } + targets) }
+        table.swapMap { old in PartitionMap(old.partitions.filter { p in !sources.contains { $0 === p } } + targets, layout: old.layout) }
         for p in sources { p.retire() }
         for p in gated.reversed() { p.gate.unlock() }
         let pause = options.clock.now() &- pauseStart
@@ -47,7 +47,7 @@ extension ReshardExecutor {
     /// it falls back to queueing, which writer preference makes certain to succeed.
     /// Returns nil after a clean try, or the engine-clock time the queued requests began (from
     /// then on writers were held back, so the pause counts from there).
-    private func acquireGates(_ gated: [Partition]) -> UInt64? {
+    func acquireGates(_ gated: [Partition]) -> UInt64? {
         let started = MonotonicClock.nanos()
         while true {
             // A writer holds a gate for a few microseconds between operations that run outside

@@ -61,30 +61,44 @@ public final class Table: Sendable {
     /// entry of a value that was overwritten concurrently.
     let indexWriteStripes: [PThreadMutex] = (0..<64).map { _ in PThreadMutex() }
 
-    /// How user keys become the partition keys the engine stores (KeyLayout.swift).
-    let layout: KeyLayout
     /// Key samples and scan lengths for the strategy advisor (TableWorkloadSampler.swift).
     let sampler = TableWorkloadSampler()
+    /// Held by a strategy change and by a bulk ingest from start to end: each encodes keys in
+    /// the table's layout long before they are visible, so the two must not overlap.
+    let rewriteLock = PThreadMutex()
 
-    /// How the table places its keys on partitions, fixed at `createTable`.
+    /// How user keys become the partition keys the engine stores (KeyLayout.swift): the current
+    /// map's. An operation that encodes a key reads it from the map it then routes through.
+    var layout: KeyLayout { map.layout }
+
+    /// How the table places its keys on partitions: chosen at `createTable`, changed by
+    /// `changeStrategy(to:)`.
     public var strategy: PartitioningStrategy { layout.strategy }
 
-    init(name: String, id: UInt32, engine: Engine, strategy: PartitioningStrategy = .range, map: PartitionMap) {
+    init(name: String, id: UInt32, engine: Engine, map: PartitionMap) {
         self.name = name
         self.id = id
         self.engine = engine
-        layout = KeyLayout(strategy)
         _map = Mutex(map)
         readMap = PublishedReference(map)
     }
 
-    /// Calls `body` with the partition key of `key`; a dropped table or closed engine is
-    /// reported before anything about the key, as in a `.range` table.
+    /// Writes one key: encoded in the current map's layout, committed through that map, and
+    /// encoded again should a strategy change commit in between. A dropped table or closed
+    /// engine is reported before anything about the key, as in a `.range` table.
     @inline(__always)
-    func withPartitionKey<R>(_ key: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws(AugurError) -> R) throws(AugurError) -> R {
-        if layout.isIdentity { return try body(key) }
-        try checkUsable()
-        return try layout.withPartitionKey(key, maxKeySize: engine.maxKeySize, body)
+    func writeOne(_ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(AugurError) {
+        while true {
+            let m = map
+            if m.layout.isIdentity {
+                if try engine.writeOne(self, kind, key, value, map: m) { return }
+                continue
+            }
+            try checkUsable()
+            if try m.layout.withPartitionKey(key, maxKeySize: engine.maxKeySize, { pk throws(AugurError) in
+                try engine.writeOne(self, kind, pk, value, map: m)
+            }) { return }
+        }
     }
 
     /// The current partition map (an immutable snapshot).
@@ -108,7 +122,7 @@ public final class Table: Sendable {
         try key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
                 Result { () throws(AugurError) in
-                    try withPartitionKey(k) { pk throws(AugurError) in try engine.writeOne(self, .put, pk, v) }
+                    try writeOne(.put, k, v)
                     sampler.sampleWrite(k)
                 }
             }
@@ -119,9 +133,7 @@ public final class Table: Sendable {
     public func delete(_ key: [UInt8]) throws(AugurError) {
         try key.withUnsafeBytes { k in
             Result { () throws(AugurError) in
-                try withPartitionKey(k) { pk throws(AugurError) in
-                    try engine.writeOne(self, .delete, pk, UnsafeRawBufferPointer(start: nil, count: 0))
-                }
+                try writeOne(.delete, k, UnsafeRawBufferPointer(start: nil, count: 0))
                 sampler.sampleWrite(k)
             }
         }.get()
@@ -130,9 +142,7 @@ public final class Table: Sendable {
     /// The value stored under `key`, or nil.
     public func get(_ key: [UInt8]) throws(AugurError) -> [UInt8]? {
         try key.withUnsafeBytes { k in
-            Result { () throws(AugurError) in
-                try withPartitionKey(k) { pk throws(AugurError) in try engine.read(self, pk) }
-            }
+            Result { () throws(AugurError) in try engine.read(self, k) }
         }.get()
     }
 
@@ -154,16 +164,16 @@ public final class Table: Sendable {
     @usableFromInline
     func withValueInPlace(_ key: [UInt8], _ body: (UnsafeRawBufferPointer?) -> Void) throws(AugurError) {
         try key.withUnsafeBytes { k in
-            Result { () throws(AugurError) in
-                try withPartitionKey(k) { pk throws(AugurError) in try engine.withValue(self, pk, body) }
-            }
+            Result { () throws(AugurError) in try engine.withValue(self, k, body) }
         }.get()
     }
 
     /// Records in `range` in key order (descending when `reverse`), at most `limit` of them.
     public func scan(range: KeyRange = .all, limit: Int? = nil, reverse: Bool = false) throws(AugurError) -> [KeyValue] {
-        let rows = layout.isIdentity ? try engine.scan(self, range: range, limit: limit, reverse: reverse)
-                                     : try engine.bucketScan(self, range: range, limit: limit, reverse: reverse)
+        // One map for the whole scan: its partitions hold keys in its layout.
+        let m = map
+        let rows = m.layout.isIdentity ? try engine.scan(self, m, range: range, limit: limit, reverse: reverse)
+                                       : try engine.bucketScan(self, m, range: range, limit: limit, reverse: reverse)
         sampler.sampleScan(rows)
         return rows
     }
@@ -172,7 +182,7 @@ public final class Table: Sendable {
     /// checks that compare records with partition bounds (the crash harness).
     @_spi(Testing)
     public func scanPartitionKeys(range: KeyRange) throws(AugurError) -> [KeyValue] {
-        try engine.scan(self, range: range, limit: nil, reverse: false)
+        try engine.scan(self, map, range: range, limit: nil, reverse: false)
     }
 
     /// The key the engine stores `key` under, routes it by and cuts partitions at: `key` itself
@@ -232,8 +242,11 @@ public struct WriteBatch: Sendable {
     struct Op: Sendable {
         let table: Table
         let kind: RecordKind
-        let key: [UInt8]
+        /// The user key; the partition key once `Engine.write` has encoded it in `layout`.
+        var key: [UInt8]
         let value: [UInt8]
+        /// The layout `key` is encoded in (set by `Engine.write` from the table's map).
+        var layout: KeyLayout = .range
     }
     var ops: [Op] = []
 

@@ -58,9 +58,12 @@ enum VersionEdit: Sendable, Equatable {
     /// The WAL segment an open of the store created (durable with its header before this edit):
     /// recovery refuses a store whose newest WAL segment is older (the live log was deleted).
     case walOpened(segment: UInt64)
+    /// A table's partitioning strategy from now on (a strategy change: in the same record as the
+    /// removal of its old partitions and the addition of the new, StrategyChange.swift).
+    case setStrategy(tableID: UInt32, strategy: PartitioningStrategy)
 
     /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
-    static let highestTag: UInt8 = Tag.createStrategyTable.rawValue
+    static let highestTag: UInt8 = Tag.setStrategy.rawValue
 
     /// `addPartition` and `setRuns` are written with the `…BoundedRuns` tags (whose runs carry
     /// key bounds) only when a run is bounded, so stores that never shared a file keep the
@@ -68,7 +71,7 @@ enum VersionEdit: Sendable, Equatable {
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
-        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable
+        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable, setStrategy
     }
 
     func encode(into w: inout ByteWriter) {
@@ -111,6 +114,9 @@ enum VersionEdit: Sendable, Equatable {
             w.u8(Tag.setIndexRuns.rawValue); w.u64(p); w.u32(i); VersionEdit.encodeRuns(runs, bounded: false, &w); w.u8(ready ? 1 : 0)
         case .walOpened(let n):
             w.u8(Tag.walOpened.rawValue); w.u64(n)
+        case .setStrategy(let id, let strategy):
+            let kind: UInt8 = switch strategy { case .range: 0; case .hash: 1; case .composite: 2 }
+            w.u8(Tag.setStrategy.rawValue); w.u32(id); w.u8(kind); w.u32(UInt32(strategy.prefixLength)); w.u32(UInt32(strategy.buckets))
         }
     }
 
@@ -206,6 +212,17 @@ enum VersionEdit: Sendable, Equatable {
         case .walOpened:
             guard let n = r.u64() else { return nil }
             return .walOpened(segment: n)
+        case .setStrategy:
+            guard let id = r.u32(), let kind = r.u8(), let prefix = r.u32(), let buckets = r.u32() else { return nil }
+            let strategy: PartitioningStrategy
+            switch (kind, prefix) {
+            case (0, 0): strategy = .range
+            case (1, 0): strategy = .hash(buckets: Int(buckets))
+            case (2, 1...): strategy = .composite(prefixLength: Int(prefix), buckets: Int(buckets))
+            default: return nil
+            }
+            if strategy.problem != nil || UInt32(strategy.buckets) != buckets { return nil }
+            return .setStrategy(tableID: id, strategy: strategy)
         }
     }
 }
@@ -293,6 +310,9 @@ struct ManifestState: Sendable, Equatable {
             guard let r = indexes[id], r.tableID == p.tableID else { return "runs of unknown index \(id) in partition \(pid)" }
             partitions[pid]!.indexRuns[id] = runs.isEmpty ? nil : runs
             if ready { partitions[pid]!.indexesReady.insert(id) } else { partitions[pid]!.indexesReady.remove(id) }
+        case .setStrategy(let id, let strategy):
+            if tables[id] == nil { return "strategy of unknown table id \(id)" }
+            strategies[id] = strategy == .range ? nil : strategy
         case .walOpened(let n):
             // The latest open wins (a point-in-time recovery may have set newer segments aside);
             // the lowest is kept too (older segments may come from before WAL headers).

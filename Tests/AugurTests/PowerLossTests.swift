@@ -7,7 +7,7 @@ import Synchronization
 /// Power loss through the crash-simulating file system. With `sync` durability every
 /// acknowledged write must survive; an operation in flight at the crash may be present or
 /// absent, and nothing may be corrupted. Crashes are taken both between operations and at
-/// named crash points inside them (flush, manifest, split, WAL steps), with unsynced writes
+/// named crash points inside them (flush, manifest, split, strategy change, WAL steps), with unsynced writes
 /// dropped or torn at 512 B / 4 KiB.
 @Suite struct PowerLossTests {
     /// State shared with the crash-point hook, which may fire on a background thread.
@@ -110,8 +110,13 @@ import Synchronization
                     try table.delete(k)
                 } else if dice < 93 {
                     try engine.flush()
-                } else {
+                } else if dice < 97 {
                     _ = try? table.splitPartition(at: k)
+                } else {
+                    // A strategy change rewrites every record; the keys are 1 to 5 bytes, so a
+                    // composite prefix of 1 holds them all.
+                    let strategies: [PartitioningStrategy] = [.hash(buckets: 4), .composite(prefixLength: 1, buckets: 4), .range]
+                    try table.changeStrategy(to: strategies[r.int(0..<3)])
                 }
                 capture.lock.withLock { capture.committed = next }
                 if capture.lock.withLock({ capture.captured != nil }) { break }

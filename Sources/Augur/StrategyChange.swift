@@ -1,0 +1,431 @@
+// Changing a live table's partitioning strategy (`Table.changeStrategy(to:)`): an online
+// rewrite with the reshard's two-phase commit. Every record's partition key changes (the bucket
+// bytes come or go), so unlike a split nothing can be shared or sliced: the table is rewritten.
+//
+//   0. take the table's `rewriteLock` (no bulk ingest meanwhile: it encodes keys long before
+//      they are visible), queue on the reshard lane (one reshard at a time), take every
+//      partition's maintenance lock (ascending id: no flush, merge or reshard changes their
+//      runs), flush them;
+//   1. PREPARE: a `reshardPrepared` edit naming the sources and the target ids;
+//   2. REWRITE the runs: stream each source's runs (newest version of each key; tombstones
+//      dropped — nothing older lies below them once the runs are the whole past), re-key each
+//      record (user key → new partition key), sort in memory chunks of `chunkBytes` and write
+//      each chunk as one segment file. Reads and writes go on meanwhile, into the sources;
+//   3. CATCH UP: freeze the sources' memtables (each for a moment under its gate), re-key what
+//      they hold — tombstones kept, they hide records of the rewritten runs — into one file;
+//   4. CUTOVER, under every source's write gate: re-key what the active memtables gained since
+//      step 3 into one more file (after syncing the WAL, as a flush does); one manifest record
+//      removes the sources, adds the targets — each viewing its key range of every file, newest
+//      file first, flushed up to the WAL's last sequence — and sets the strategy; swap the map
+//      (with the new layout) and retire the sources. Writers that encoded a key in the old layout
+//      find a retired partition or a map of another layout and encode it again
+//      (`CommitOutcome.layoutChanged`); readers encode inside the read section, in the layout
+//      of the map they read.
+//
+// Replay after a crash: before the commit record the new files are unreferenced (swept) and the
+// plan is rolled back; after it, the targets' flush mark is the cutover's last sequence, so no
+// record the old layout encoded is replayed into them. Any failure before the commit: the
+// files are removed, the plan is recorded as aborted, the old partitions stay in charge.
+//
+// The pause writers see is step 4: one small file, its fsyncs and the manifest's. A table with
+// secondary indexes is refused (their entries name partition keys; they would be rebuilt).
+import AugurStats
+import AugurSys
+import Synchronization
+
+/// What a strategy change did (`Table.changeStrategy(to:partitions:)`).
+public struct StrategyChangeSummary: Sendable, Equatable {
+    public var from: PartitioningStrategy
+    public var to: PartitioningStrategy
+    /// Live records rewritten from the runs, and records (tombstones included) carried over
+    /// from the memtables written meanwhile.
+    public var recordsRewritten: Int
+    public var recordsCaughtUp: Int
+    /// Bytes of the segment files written.
+    public var bytesWritten: Int
+    /// Partitions before and after.
+    public var partitionsBefore: Int
+    public var partitionsAfter: Int
+    /// How long writers of the table were held at the cutover.
+    public var cutoverPauseNanos: UInt64
+    public var seconds: Double
+}
+
+extension Table {
+    /// Rewrites the table under `strategy` while reads and writes continue; writers pause only
+    /// for the cutover (one small file and one manifest commit). `partitions`: how many the
+    /// table has afterwards (default: as many as now, at least what `createTable` starts a hash
+    /// table with); a hash table's are even bucket ranges, a range or composite table's hold
+    /// equal shares of the data. Returns at once with nothing done when `strategy` is the
+    /// table's. A bad strategy or count, a table with secondary indexes, a key the new layout
+    /// cannot hold (shorter than a composite prefix, too long for the bucket bytes): a typed
+    /// error, and the table is as it was.
+    @discardableResult
+    public func changeStrategy(to strategy: PartitioningStrategy, partitions: Int? = nil) throws(AugurError) -> StrategyChangeSummary {
+        try checkUsable()
+        if engine.options.readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
+        if let problem = strategy.problem { throw .invalidOption(name: "strategy", value: strategy.description, reason: problem) }
+        if let partitions {
+            let limit = strategy == .range || strategy.prefixLength > 0 ? StrategyChange.maxPartitions : strategy.buckets
+            guard (1...limit).contains(partitions) else {
+                throw .invalidOption(name: "partitions", value: String(partitions),
+                                     reason: "a \(strategy.description) table is rewritten into 1...\(limit) partitions")
+            }
+        }
+        rewriteLock.lock()
+        defer { rewriteLock.unlock() }
+        let started = MonotonicClock.nanos()
+        let current = map
+        if current.layout.strategy == strategy {
+            return StrategyChangeSummary(from: strategy, to: strategy, recordsRewritten: 0, recordsCaughtUp: 0, bytesWritten: 0,
+                                         partitionsBefore: current.partitions.count, partitionsAfter: current.partitions.count,
+                                         cutoverPauseNanos: 0, seconds: 0)
+        }
+        if hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(self) }
+        let result = StrategyChangeResult()
+        let executor = engine.reshards
+        executor.queue.sync { [self] in
+            result.value = Result { () throws(AugurError) in try executor.changeStrategy(self, to: strategy, partitions: partitions) }
+        }
+        guard var summary = try result.value?.get() else { preconditionFailure("the reshard lane ran no strategy change") }
+        summary.seconds = Double(MonotonicClock.nanos() &- started) / 1e9
+        return summary
+    }
+}
+
+/// Limits and errors of a strategy change.
+enum StrategyChange {
+    /// Most partitions a range or composite table is rewritten into.
+    static let maxPartitions = 4096
+    /// Bytes of re-keyed records sorted in memory before they are written as one file.
+    static let chunkBytes = 64 << 20
+
+    static func indexedTable(_ table: Table) -> AugurError {
+        .invalidOption(name: "table", value: table.name,
+                       reason: "a table with secondary indexes cannot change strategy (their entries name partition keys); drop its indexes first")
+    }
+}
+
+/// The strategy change's result, handed from the reshard lane to the caller that waits for it
+/// (written once before `BackgroundLane.sync` returns, read only after).
+final class StrategyChangeResult: @unchecked Sendable {
+    var value: Result<StrategyChangeSummary, AugurError>?
+}
+
+/// A strategy change's cutover result, handed back from the cutover lane likewise.
+final class StrategyCutoverResult: @unchecked Sendable {
+    var value: Result<(caughtUp: Int, pause: UInt64), AugurError>?
+}
+
+/// Records re-keyed into the new layout, sorted in memory, written as segment files: the
+/// rewrite's files, newest last. Used by one thread at a time (the reshard lane, then the
+/// cutover lane while the reshard lane waits for it).
+private final class RekeyedFiles: @unchecked Sendable {
+    let old: KeyLayout
+    let new: KeyLayout
+    let maxKeySize: Int
+    let strategy: PartitioningStrategy
+    var files: [Segment] = []
+    var bytesWritten = 0
+    /// Keys spread through the written files with the bytes each stands for: where a range or
+    /// composite table's new boundaries go.
+    var samples: [(key: [UInt8], bytes: Int)] = []
+
+    init(old: KeyLayout, new: KeyLayout, maxKeySize: Int) {
+        self.old = old
+        self.new = new
+        self.maxKeySize = maxKeySize
+        strategy = new.strategy
+    }
+
+    /// Adds a record (partition key in the old layout) to `chunk`, re-keyed.
+    func add(_ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, seq: UInt64,
+             to chunk: Memtable) throws(AugurError) {
+        let user = old.userKey(key)
+        try user.withUnsafeBytes { u in
+            Result { () throws(AugurError) in
+                if u.count < new.prefixLength || u.count > maxKeySize - new.overhead {
+                    let limit = u.count < new.prefixLength ? "at least \(new.prefixLength) bytes (its prefix length)"
+                                                           : "at most \(maxKeySize - new.overhead) bytes (the key size limit less the bucket bytes)"
+                    throw .invalidOption(name: "strategy", value: strategy.description,
+                                         reason: "key \(formatKey(user)) has \(u.count) bytes; a \(strategy.kind) key has \(limit)")
+                }
+                try new.withPartitionKey(u, maxKeySize: maxKeySize) { pk throws(AugurError) in
+                    chunk.apply(key: pk, seq: seq, kind: kind, value: value)
+                }
+            }
+        }.get()
+    }
+
+    /// Writes `chunk` as one segment file (nothing when it is empty).
+    func write(_ chunk: Memtable, keepTombstones: Bool, store: SegmentStore, owner: UInt64) throws(AugurError) {
+        if chunk.isEmpty { return }
+        let sampleEvery = max(1, chunk.approximateBytes / 256)
+        var since = 0
+        var picked: [(key: [UInt8], bytes: Int)] = []
+        let written = try store.writeSegment(partitionID: owner) { writer throws(FileSystemError) in
+            var c = MergedCursor(sources: [.memtable(Memtable.Cursor(chunk))])
+            c.position(start: nil, end: nil)
+            while c.isValid {
+                if keepTombstones || c.kind == .put {
+                    try writer.add(kind: c.kind, key: c.key, value: c.value)
+                    since += c.key.count + c.value.count
+                    if since >= sampleEvery {
+                        picked.append((Array(c.key), since))
+                        since = 0
+                    }
+                }
+                c.advance()
+            }
+        }
+        guard let written else { return }
+        files.append(written.segment)
+        samples += picked
+        bytesWritten += Int(written.record.size)
+    }
+
+    /// Up to `count - 1` strictly increasing cut keys that give each piece about an equal share
+    /// of the sampled bytes.
+    func dataCuts(count: Int) -> [[UInt8]] {
+        guard count > 1 else { return [] }
+        let sorted = samples.sorted { compareKeys($0.key, $1.key) < 0 }
+        let total = sorted.reduce(0) { $0 + $1.bytes }
+        guard total > 0 else { return [] }
+        var cuts: [[UInt8]] = []
+        var sum = 0
+        for s in sorted {
+            sum += s.bytes
+            let wanted = cuts.count + 1
+            if wanted >= count { break }
+            if sum * count >= wanted * total, cuts.last.map({ compareKeys($0, s.key) < 0 }) ?? true, !s.key.isEmpty {
+                cuts.append(s.key)
+            }
+        }
+        return cuts
+    }
+}
+
+extension ReshardExecutor {
+    /// The strategy change proper (the protocol at the top of this file), on the reshard lane.
+    func changeStrategy(_ table: Table, to strategy: PartitioningStrategy, partitions: Int?) throws(AugurError) -> StrategyChangeSummary {
+        while true {
+            try table.checkUsable()
+            let map = table.map
+            let sources = map.partitions
+            let ordered = sources.sorted { $0.id < $1.id }
+            for p in ordered { p.maintenanceLock.lock() }
+            defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
+            if sources.contains(where: { $0.retired }) { continue }     // a reshard changed the map: again
+            if table.hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(table) }
+            for p in sources { try flusher.flushLocked(p) }
+            do throws(AugurError) {
+                return try rewriteLocked(table, map, to: strategy, partitions: partitions)
+            } catch {
+                // Memtables frozen by the catch-up stay with the old partitions: flush them.
+                for p in sources where !p.view.frozen.isEmpty { flusher.scheduleFlush(p) }
+                throw error
+            }
+        }
+    }
+
+    private func rewriteLocked(_ table: Table, _ map: PartitionMap, to strategy: PartitioningStrategy,
+                               partitions: Int?) throws(AugurError) -> StrategyChangeSummary {
+        let sources = map.partitions
+        let new = KeyLayout(strategy)
+        let count: Int
+        switch strategy {
+        case .hash(let buckets): count = partitions ?? min(buckets, max(sources.count, min(4, buckets)))
+        case .range, .composite: count = partitions ?? sources.count
+        }
+        let rekeyed = RekeyedFiles(old: map.layout, new: new, maxKeySize: options.maxKeySize)
+        let (planID, targetIDs) = store.manifest.lock.withLock {
+            (store.manifest.allocateFileNumber(), (0..<count).map { _ in store.manifest.allocatePartitionID() })
+        }
+        try store.commitEdits([.reshardPrepared(ReshardRecord(planID: planID, tableID: table.id, sources: sources.map(\.id),
+                                                               targets: targetIDs, files: []))])
+        options.crashPoint?(.reshardPrepared)
+        func abort() {
+            for f in rekeyed.files {
+                f.markObsolete()
+                try? fileSystem.remove(joinPath(store.directory, f.file.name))
+                store.filesInProgress.withLock { _ = $0.remove(f.file.name) }
+            }
+            do throws(AugurError) { try store.commitEdits([.reshardFinished(planID: planID, committed: false)]) } catch {
+                lifecycle.record(error)
+            }
+        }
+        let owner = targetIDs[0]
+        var rewritten = 0
+        do throws(AugurError) {
+            // REWRITE the runs.
+            var chunk = Memtable(seed: planID | 1)
+            for p in sources {
+                var cursor = MergedCursor(sources: p.view.runs.map { .segment(Segment.Cursor($0)) })
+                cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
+                while cursor.isValid {
+                    if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
+                    if cursor.kind == .put {
+                        try rekeyed.add(.put, cursor.key, cursor.value, seq: p.flushedSeq, to: chunk)
+                        rewritten += 1
+                    }
+                    cursor.advance()
+                    if chunk.approximateBytes >= StrategyChange.chunkBytes {
+                        try rekeyed.write(chunk, keepTombstones: false, store: store, owner: owner)
+                        options.crashPoint?(.reshardCopied)
+                        try table.checkUsable()
+                        chunk = Memtable(seed: planID | 1)
+                    }
+                }
+            }
+            try rekeyed.write(chunk, keepTombstones: false, store: store, owner: owner)
+            options.crashPoint?(.reshardCopied)
+            // CATCH UP: what the memtables took since the flush.
+            for p in sources {
+                p.gate.lockExclusive()
+                let upTo = wal.lastSequence
+                p.updateView { v in
+                    if !v.memtable.isEmpty {
+                        v.frozen.insert(FrozenMemtable(memtable: v.memtable, upToSeq: upTo), at: 0)
+                        v.memtable = Memtable(seed: upTo | 1)
+                    }
+                }
+                p.gate.unlock()
+            }
+            try wal.syncCurrent()
+            let caughtUp = try rekeyLayers(sources, frozen: true, into: rekeyed, seed: planID)
+            try rekeyed.write(caughtUp.chunk, keepTombstones: true, store: store, owner: owner)
+            options.crashPoint?(.reshardCopied)
+            try table.checkUsable()
+
+            // CUTOVER, on the cutover lane (at the opening thread's priority, as a reshard's).
+            let ranges = targetRanges(strategy, count: count, rekeyed: rekeyed)
+            let cutover = StrategyCutoverResult()
+            cutoverLane.sync { [self] in
+                cutover.value = Result { () throws(AugurError) in
+                    try cutOverStrategy(table, sources: sources, layout: new, targetIDs: targetIDs, ranges: ranges,
+                                        files: rekeyed, planID: planID)
+                }
+            }
+            guard let (tail, pause) = try cutover.value?.get() else { preconditionFailure("the cutover lane ran no cutover") }
+            options.crashPoint?(.reshardMapSwapped)
+            return StrategyChangeSummary(from: map.layout.strategy, to: strategy, recordsRewritten: rewritten,
+                                         recordsCaughtUp: caughtUp.records + tail, bytesWritten: rekeyed.bytesWritten,
+                                         partitionsBefore: sources.count, partitionsAfter: ranges.count,
+                                         cutoverPauseNanos: pause, seconds: 0)
+        } catch {
+            abort()
+            throw error
+        }
+    }
+
+    /// Re-keys the sources' frozen layers (`frozen`) or their active memtables into one chunk:
+    /// the newest version of each key, tombstones included.
+    private func rekeyLayers(_ sources: [Partition], frozen: Bool, into rekeyed: RekeyedFiles,
+                             seed: UInt64) throws(AugurError) -> (chunk: Memtable, records: Int) {
+        let chunk = Memtable(seed: seed | 1)
+        var records = 0
+        for p in sources {
+            let v = p.view
+            let layers = frozen ? v.frozen.map(\.memtable) : [v.memtable]
+            if layers.allSatisfy(\.isEmpty) { continue }
+            var cursor = MergedCursor(sources: layers.map { .memtable(Memtable.Cursor($0)) })
+            cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
+            while cursor.isValid {
+                if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
+                try rekeyed.add(cursor.kind, cursor.key, cursor.value, seq: 1, to: chunk)
+                records += 1
+                cursor.advance()
+            }
+        }
+        return (chunk, records)
+    }
+
+    /// The targets' key ranges: even bucket ranges for a hash table, equal shares of the data
+    /// otherwise.
+    private func targetRanges(_ strategy: PartitioningStrategy, count: Int, rekeyed: RekeyedFiles) -> [(lower: [UInt8], upper: [UInt8]?)] {
+        let cuts: [[UInt8]] = if case .hash = strategy { strategy.bucketCuts(count: count) } else { rekeyed.dataCuts(count: count) }
+        let bounds: [[UInt8]] = [[]] + cuts
+        return bounds.indices.map { i in (bounds[i], i + 1 < bounds.count ? bounds[i + 1] : nil) }
+    }
+
+    /// Step 4 of the protocol: under every source's gate, the tail file, the commit record, the
+    /// map swap. Returns the tail's records and the pause.
+    private func cutOverStrategy(_ table: Table, sources: [Partition], layout: KeyLayout, targetIDs: [UInt64],
+                                 ranges: [(lower: [UInt8], upper: [UInt8]?)], files rekeyed: RekeyedFiles,
+                                 planID: UInt64) throws(AugurError) -> (Int, UInt64) {
+        let gated = sources.sorted { $0.id < $1.id }
+        _ = acquireGates(gated)
+        let pauseStart = options.clock.now()
+        var gatesHeld = true
+        defer { if gatesHeld { for p in gated.reversed() { p.gate.unlock() } } }
+        // Nothing else may have changed the table meanwhile (every way to do so waits for the
+        // maintenance locks or the rewrite lock, or makes the table indexed).
+        if table.hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(table) }
+        let current = table.map.partitions
+        guard current.count == sources.count, zip(current, sources).allSatisfy({ $0 === $1 }) else {
+            throw .invalidOption(name: "table", value: table.name, reason: "its partitions changed during the strategy change")
+        }
+        let upTo = wal.lastSequence
+        try wal.syncCurrent()
+        let tail = try rekeyLayers(sources, frozen: false, into: rekeyed, seed: planID &+ 1)
+        try rekeyed.write(tail.chunk, keepTombstones: true, store: store, owner: targetIDs[0])
+        options.crashPoint?(.reshardTargetsSynced)
+        // Each target views its range of every file, newest file first.
+        var targetRuns: [[Segment]] = []
+        for range in ranges {
+            var runs: [Segment] = []
+            for f in rekeyed.files.reversed() {
+                guard let (first, last) = f.keySpan else { continue }
+                let whole = compareKeys(first, range.lower) >= 0 && (range.upper.map { compareKeys(last, $0) < 0 } ?? true)
+                if whole {
+                    runs.append(f)
+                } else if let v = f.narrowed(lower: range.lower.isEmpty ? nil : range.lower, upper: range.upper) {
+                    runs.append(v)
+                }
+            }
+            targetRuns.append(runs)
+        }
+        let records = ranges.indices.map { t in
+            PartitionRecord(id: targetIDs[t], tableID: table.id, lowerBound: ranges[t].lower, upperBound: ranges[t].upper,
+                            runs: targetRuns[t].map(\.runRecord), flushedSeq: upTo)
+        }
+        // Ids of targets the data cuts left out (fewer distinct cut keys than asked) stay unused.
+        var edits: [VersionEdit] = sources.map { .removePartition(id: $0.id) }
+        edits += records.map { .addPartition($0) }
+        edits += [.setStrategy(tableID: table.id, strategy: layout.strategy), .reshardFinished(planID: planID, committed: true)]
+        do throws(AugurError) {
+            try store.commitEdits(edits)
+        } catch {
+            // The record may have reached the disk: the files stay for a later sweep to judge.
+            for f in rekeyed.files { store.filesInProgress.withLock { _ = $0.remove(f.file.name) } }
+            store.needsFileSweep.store(true, ordering: .releasing)
+            rekeyed.files = []
+            throw error
+        }
+        options.crashPoint?(.reshardCommitted)
+        let targets = records.indices.map { t in
+            Partition(record: records[t], runs: targetRuns[t],
+                      histogram: KeyHistogram(lowerBound: records[t].lowerBound, upperBound: records[t].upperBound,
+                                              options: options.telemetry.histogram))
+        }
+        table.swapMap { _ in PartitionMap(targets, layout: layout) }
+        for p in sources { p.retire() }
+        for p in gated.reversed() { p.gate.unlock() }
+        gatesHeld = false
+        let pause = options.clock.now() &- pauseStart
+        for f in rekeyed.files {
+            store.filesInProgress.withLock { _ = $0.remove(f.file.name) }
+            // A file no target views whole is read through narrowed views only.
+            if !targetRuns.contains(where: { $0.contains { $0 === f } }) { f.markObsolete() }
+        }
+        for p in sources {
+            let v = p.view
+            for s in v.runs { s.markObsolete() }
+        }
+        if let telemetry {
+            for p in sources { telemetry.remove(p) }
+            telemetry.register(targets)
+        }
+        return (tail.records, pause)
+    }
+}
