@@ -3,7 +3,7 @@ import AugurTestSupport
 import Foundation
 import Testing
 
-/// `augur-load --strategy` and `augur advise` (issue 18, part 1), as processes.
+/// `augur-load --strategy`, `augur advise` and `augur set-strategy` (issue 18, part 1), as processes.
 @Suite struct StrategyToolTests {
     @Test func aHashTableFromAugurLoadAndTheAdviceForItsWorkload() throws {
         let dir = TemporaryDirectory()
@@ -20,6 +20,22 @@ import Testing
         let ordered = advice.stdout.split(separator: "\n").first { $0.contains("of sampled writes are in key order") }
         let percent = ordered.flatMap { Int($0.split(separator: "-").last!.split(separator: "%").first!.trimmingCharacters(in: .whitespaces)) }
         #expect((percent ?? 0) >= 90, "\(advice.stdout)")
+
+        // Rewritten as a range table of 3 partitions, then as the advisor says.
+        let set = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "range",
+                                              "--partitions", "3"], in: dir.path)
+        #expect(set.status == 0 && set.stdout.contains("hash:8 → range, 4 → 3 partitions"), "status \(set.status): \(set.stdout) \(set.stderr)")
+        let after = try ToolTests.run("augur", ["info", "--dir", "store"], in: dir.path)
+        #expect(after.stdout.contains("table usertable (range): 3 partitions"), "\(after.stdout)")
+        let advised = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--advised"], in: dir.path)
+        #expect(advised.status == 0 && advised.stdout.contains("advisor: "), "status \(advised.status): \(advised.stdout) \(advised.stderr)")
+        let badSet = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "hash:1"], in: dir.path)
+        #expect(badSet.status == 1 && badSet.stderr.contains("buckets 1 must be in 2...256"), "status \(badSet.status): \(badSet.stderr)")
+        let both = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "range", "--advised"],
+                                     in: dir.path)
+        #expect(both.status == 64, "status \(both.status): \(both.stderr)")
+        let noTable = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "nope", "--strategy", "range"], in: dir.path)
+        #expect(noTable.status == 1 && noTable.stderr.contains("nope"), "status \(noTable.status): \(noTable.stderr)")
 
         for bad in ["hash:1", "composite:0", "tree", "hash:x", "composite:17"] {
             let refused = try ToolTests.run("augur-load", ["-w", "fillseq", "--records", "100", "--operations", "100", "--strategy", bad],

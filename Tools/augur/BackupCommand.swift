@@ -20,13 +20,7 @@ struct BackupCommand: ParsableCommand {
     var link = false
 
     func run() throws {
-        var options = EngineOptions()
-        options.createIfMissing = false
-        options.telemetry.enabled = false
-        let engine: Engine
-        do { engine = try Engine.open(at: dir, options: options) } catch {
-            throw CommandFailure("cannot open \(dir): \(error)")
-        }
+        let engine = try InfoCommand.openForChange(dir)
         let summary: CheckpointSummary
         do { summary = try engine.checkpoint(to: to, linkingFiles: link) } catch {
             try? engine.close()
@@ -103,8 +97,8 @@ struct RestoreCommand: ParsableCommand {
     }
 }
 
-private func format2(_ v: Double) -> String { String(Double(Int((v * 100).rounded())) / 100) }
+func format2(_ v: Double) -> String { String(Double(Int((v * 100).rounded())) / 100) }
 
-private func formatBytes(_ b: Int64) -> String {
+func formatBytes(_ b: Int64) -> String {
     b >= 1 << 20 ? "\(Double(Int(Double(b) / 1_048_576 * 10)) / 10) MiB" : "\(b) bytes"
 }

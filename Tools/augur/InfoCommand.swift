@@ -24,6 +24,17 @@ struct InfoCommand: ParsableCommand {
         }
     }
 
+    /// Opens an existing store at `dir` for a command that changes it (a backup's checkpoint, a
+    /// strategy change), with telemetry off: a one-shot command has no workload to watch.
+    static func openForChange(_ dir: String) throws -> Engine {
+        var options = EngineOptions()
+        options.createIfMissing = false
+        options.telemetry.enabled = false
+        do { return try Engine.open(at: dir, options: options) } catch {
+            throw CommandFailure("cannot open \(dir): \(error)")
+        }
+    }
+
     func run() throws {
         let engine = try Self.openReadOnly(dir)
         defer { try? engine.close() }
