@@ -1,4 +1,4 @@
-// The fault matrix: for each file operation on the flush, reshard and WAL paths × {EIO,
+// The fault matrix: for each file operation on the flush, reshard (strategy change included) and WAL paths × {EIO,
 // ENOSPC} × {once, persistent} × the Nth call (N = 1, 2, … until the operation completes
 // without a fault), on a fresh in-memory store each time:
 //   * a fault that fires must surface as a typed error (.io / .diskFull / .writesDisabled) —
@@ -15,11 +15,13 @@
 
 public enum FaultScenario: String, Sendable, CaseIterable, CustomStringConvertible {
     case flush, flushMerge = "flush-merge", split, splitMany = "split-many", merge, move
+    /// A range table rewritten as a hash table (`Table.changeStrategy`).
+    case strategyChange = "strategy-change"
     case walSync = "wal-sync", walRoll = "wal-roll"
 
     public var description: String { rawValue }
 
-    public static let reshardPath: [FaultScenario] = [.split, .splitMany, .merge, .move]
+    public static let reshardPath: [FaultScenario] = [.split, .splitMany, .merge, .move, .strategyChange]
     public static let flushPath: [FaultScenario] = [.flush, .flushMerge]
     public static let walPath: [FaultScenario] = [.walSync, .walRoll]
 }
@@ -78,7 +80,7 @@ public enum FaultMatrixRunner {
             for i in stride(from: 2, to: keys, by: 5) { try put(key(i), gen.value()) }
             try engine.flush()                 // three runs: the next flush merges them all
         }
-        if scenario == .merge || scenario == .move {
+        if scenario == .merge || scenario == .move || scenario == .strategyChange {
             try t.splitPartition(at: key(keys / 2))
         }
         // Unflushed writes: the flush has work, and a reshard carries memtables over.
@@ -103,6 +105,7 @@ public enum FaultMatrixRunner {
         case .splitMany: try t.requestResharding(.splitMany(at: [key(keys / 5), key(keys / 2), key(keys * 4 / 5)])).wait()
         case .merge: try t.requestResharding(.merge(boundary: key(keys / 2))).wait()
         case .move: try t.requestResharding(.moveBoundary(from: key(keys / 2), to: key(keys / 4))).wait()
+        case .strategyChange: try t.changeStrategy(to: .hash(buckets: 4), partitions: 3)
         case .walSync:
             let op = Op.put(table: table, key: Array("wal-sync-victim".utf8), value: Array("v".utf8))
             oracle.begin(op)
