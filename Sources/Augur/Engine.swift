@@ -359,6 +359,7 @@ public final class Engine: @unchecked Sendable {
     public func write(_ batch: WriteBatch) throws(AugurError) {
         try checkOpen()
         if batch.ops.isEmpty { return }
+        ThreadPause.sleep(nanoseconds: batch.ops.reduce(0) { max($0, $1.table.writeDelayNanos.load(ordering: .relaxed)) })
         // Encoded in each table's current layout; again should a strategy change commit between
         // the encoding and the commit (CommitOutcome.layoutChanged).
         encoding: while true {

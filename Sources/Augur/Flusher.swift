@@ -118,7 +118,8 @@ final class Flusher: Sendable {
         try wal.syncCurrent()
         charge.chargeElapsed()
         let view = p.view
-        let mergeCount = runsToMerge(with: frozen.memtable, view.runs)
+        // Never into the runs a strategy change still reads (StrategyChange.swift).
+        let mergeCount = min(runsToMerge(with: frozen.memtable, view.runs), max(0, view.runs.count - p.protectedRuns))
         var sources: [SourceCursor] = [.memtable(Memtable.Cursor(frozen.memtable))]
         for r in view.runs.prefix(mergeCount) { sources.append(.segment(Segment.Cursor(r))) }
         var cursor = MergedCursor(sources: sources)

@@ -97,6 +97,9 @@ final class Partition: @unchecked Sendable {
     var indexRunRecords: [UInt32: [RunRecord]]
     /// Indexes whose build completed here (maintenanceLock).
     var indexesReady: Set<UInt32>
+    /// How many of the oldest runs no flush may merge (maintenanceLock): a strategy change
+    /// reads them while writes and flushes go on, and re-keys only the runs above them later.
+    var protectedRuns = 0
     /// Set under the exclusive gate when a split replaces this partition; writers that then get
     /// the gate route again.
     private(set) var retired = false

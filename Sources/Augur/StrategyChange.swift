@@ -3,18 +3,23 @@
 // bytes come or go), so unlike a split nothing can be shared or sliced: the table is rewritten.
 //
 //   0. take the table's `rewriteLock` (no bulk ingest meanwhile: it encodes keys long before
-//      they are visible), queue on the reshard lane (one reshard at a time), take every
-//      partition's maintenance lock (ascending id: no flush, merge or reshard changes their
-//      runs), flush them;
+//      they are visible), queue on the reshard lane (one reshard at a time), flush every
+//      partition under its maintenance lock and *protect* its runs (`Partition.protectedRuns`:
+//      no flush merges into them from now on, so they stay exactly the data of this moment;
+//      flushes go on above them, so writers never wait for the rewrite);
 //   1. PREPARE: a `reshardPrepared` edit naming the sources and the target ids;
-//   2. REWRITE the runs: stream each source's runs (newest version of each key; tombstones
-//      dropped — nothing older lies below them once the runs are the whole past), re-key each
-//      record (user key → new partition key), sort in memory chunks of `chunkBytes` and write
-//      each chunk as one segment file. Reads and writes go on meanwhile, into the sources;
-//   3. CATCH UP: freeze the sources' memtables (each for a moment under its gate), re-key what
-//      they hold — tombstones kept, they hide records of the rewritten runs — into one file;
-//   4. CUTOVER, under every source's write gate: re-key what the active memtables gained since
-//      step 3 into one more file (after syncing the WAL, as a flush does); one manifest record
+//   2. REWRITE the protected runs: stream each source's (newest version of each key;
+//      tombstones dropped — nothing older lies below them), re-key each record (user key → new
+//      partition key), sort in memory chunks of `chunkBytes` and write each chunk as one
+//      segment file. Reads and writes go on meanwhile, into the sources;
+//   3. CATCH UP in rounds: flush the sources, re-key the runs above the protected ones into one
+//      file (tombstones kept: they hide records of the files before), protect them too; until a
+//      round's runs are small (`finalCatchUpBytes`, or `maxCatchUpRounds`): that round keeps the
+//      maintenance locks to the end. A round that did not halve the one before it means the
+//      writers outpace the rewrite: each write to the table then waits a little before it
+//      commits (`Table.writeDelayNanos`, doubling per such round), so the catch-up ends;
+//   4. CUTOVER, under every source's write gate: re-key what the memtables gained since the
+//      last round into one more file (after syncing the WAL, as a flush does); one manifest record
 //      removes the sources, adds the targets — each viewing its key range of every file, newest
 //      file first, flushed up to the WAL's last sequence — and sets the strategy; swap the map
 //      (with the new layout) and retire the sources. Writers that encoded a key in the old layout
@@ -27,7 +32,8 @@
 // record the old layout encoded is replayed into them. Any failure before the commit: the
 // files are removed, the plan is recorded as aborted, the old partitions stay in charge.
 //
-// The pause writers see is step 4: one small file, its fsyncs and the manifest's. A table with
+// The pause writers see is step 4: one small file, its fsyncs and the manifest's (measured:
+// docs/PERFORMANCE.md, `augur-bench --workload strategy-change`). A table with
 // secondary indexes is refused (their entries name partition keys; they would be rebuilt).
 import AugurStats
 import AugurSys
@@ -41,6 +47,8 @@ public struct StrategyChangeSummary: Sendable, Equatable {
     /// from the memtables written meanwhile.
     public var recordsRewritten: Int
     public var recordsCaughtUp: Int
+    /// Catch-up rounds before the cutover.
+    public var catchUpRounds: Int
     /// Bytes of the segment files written.
     public var bytesWritten: Int
     /// Partitions before and after.
@@ -48,6 +56,9 @@ public struct StrategyChangeSummary: Sendable, Equatable {
     public var partitionsAfter: Int
     /// How long writers of the table were held at the cutover.
     public var cutoverPauseNanos: UInt64
+    /// The longest wait put before each write while the catch-up was not gaining on the
+    /// writers (0: writers were never slowed).
+    public var writeDelayNanos: Int
     public var seconds: Double
 }
 
@@ -77,9 +88,9 @@ extension Table {
         let started = MonotonicClock.nanos()
         let current = map
         if current.layout.strategy == strategy {
-            return StrategyChangeSummary(from: strategy, to: strategy, recordsRewritten: 0, recordsCaughtUp: 0, bytesWritten: 0,
+            return StrategyChangeSummary(from: strategy, to: strategy, recordsRewritten: 0, recordsCaughtUp: 0, catchUpRounds: 0, bytesWritten: 0,
                                          partitionsBefore: current.partitions.count, partitionsAfter: current.partitions.count,
-                                         cutoverPauseNanos: 0, seconds: 0)
+                                         cutoverPauseNanos: 0, writeDelayNanos: 0, seconds: 0)
         }
         if hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(self) }
         let result = StrategyChangeResult()
@@ -99,6 +110,16 @@ enum StrategyChange {
     static let maxPartitions = 4096
     /// Bytes of re-keyed records sorted in memory before they are written as one file.
     static let chunkBytes = 64 << 20
+    /// A catch-up round whose runs hold at most this much is the last: what writers add while
+    /// it is re-keyed is the cutover's tail, written while they wait.
+    static let finalCatchUpBytes = 4 << 20
+    /// Catch-up rounds at most (writers faster than the rewrite would never let it finish).
+    static let maxCatchUpRounds = 8
+    /// A round that did not halve what the one before it re-keyed is not gaining on the writers:
+    /// each write to the table then waits this long first, twice as long after every such
+    /// round, at most `maxWriteDelayNanos` (writers are slowed, never stopped, until the end).
+    static let firstWriteDelayNanos = 50_000
+    static let maxWriteDelayNanos = 2_000_000
 
     static func indexedTable(_ table: Table) -> AugurError {
         .invalidOption(name: "table", value: table.name,
@@ -214,23 +235,38 @@ extension ReshardExecutor {
             let sources = map.partitions
             let ordered = sources.sorted { $0.id < $1.id }
             for p in ordered { p.maintenanceLock.lock() }
-            defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
-            if sources.contains(where: { $0.retired }) { continue }     // a reshard changed the map: again
-            if table.hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(table) }
-            for p in sources { try flusher.flushLocked(p) }
+            if sources.contains(where: { $0.retired }) {       // a reshard changed the map: again
+                for p in ordered.reversed() { p.maintenanceLock.unlock() }
+                continue
+            }
             do throws(AugurError) {
-                return try rewriteLocked(table, map, to: strategy, partitions: partitions)
+                if table.hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(table) }
+                for p in sources { try flusher.flushLocked(p) }
             } catch {
-                // Memtables frozen by the catch-up stay with the old partitions: flush them.
-                for p in sources where !p.view.frozen.isEmpty { flusher.scheduleFlush(p) }
+                for p in ordered.reversed() { p.maintenanceLock.unlock() }
+                throw error
+            }
+            // The runs of now are the rewrite's base: no flush merges into them from here on.
+            let base = sources.map(\.view.runs)
+            for p in sources { p.protectedRuns = p.view.runs.count }
+            for p in ordered.reversed() { p.maintenanceLock.unlock() }
+            do throws(AugurError) {
+                return try rewrite(table, map, base: base, to: strategy, partitions: partitions)
+            } catch {
+                for p in ordered {
+                    p.maintenanceLock.withLock { p.protectedRuns = 0 }
+                    flusher.scheduleFlush(p)
+                }
                 throw error
             }
         }
     }
 
-    private func rewriteLocked(_ table: Table, _ map: PartitionMap, to strategy: PartitioningStrategy,
-                               partitions: Int?) throws(AugurError) -> StrategyChangeSummary {
+    /// Steps 1-4 of the protocol; `base`: each source's runs when the rewrite began (protected).
+    private func rewrite(_ table: Table, _ map: PartitionMap, base: [[Segment]], to strategy: PartitioningStrategy,
+                         partitions: Int?) throws(AugurError) -> StrategyChangeSummary {
         let sources = map.partitions
+        let ordered = sources.sorted { $0.id < $1.id }
         let new = KeyLayout(strategy)
         let count: Int
         switch strategy {
@@ -244,28 +280,21 @@ extension ReshardExecutor {
         try store.commitEdits([.reshardPrepared(ReshardRecord(planID: planID, tableID: table.id, sources: sources.map(\.id),
                                                                targets: targetIDs, files: []))])
         options.crashPoint?(.reshardPrepared)
-        func abort() {
-            for f in rekeyed.files {
-                f.markObsolete()
-                try? fileSystem.remove(joinPath(store.directory, f.file.name))
-                store.filesInProgress.withLock { _ = $0.remove(f.file.name) }
-            }
-            do throws(AugurError) { try store.commitEdits([.reshardFinished(planID: planID, committed: false)]) } catch {
-                lifecycle.record(error)
-            }
-        }
+        // The sources' maintenance locks, once the last catch-up round takes them (until the end).
+        var maintenanceHeld = false
+        defer { if maintenanceHeld { for p in ordered.reversed() { p.maintenanceLock.unlock() } } }
         let owner = targetIDs[0]
-        var rewritten = 0
+        var rewritten = 0, caughtUp = 0, maxWriteDelay = 0, rounds = 0
         do throws(AugurError) {
-            // REWRITE the runs.
+            // REWRITE the runs of the start.
             var chunk = Memtable(seed: planID | 1)
-            for p in sources {
-                var cursor = MergedCursor(sources: p.view.runs.map { .segment(Segment.Cursor($0)) })
+            for (i, p) in sources.enumerated() {
+                var cursor = MergedCursor(sources: base[i].map { .segment(Segment.Cursor($0)) })
                 cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
                 while cursor.isValid {
                     if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
                     if cursor.kind == .put {
-                        try rekeyed.add(.put, cursor.key, cursor.value, seq: p.flushedSeq, to: chunk)
+                        try rekeyed.add(.put, cursor.key, cursor.value, seq: 1, to: chunk)
                         rewritten += 1
                     }
                     cursor.advance()
@@ -279,23 +308,38 @@ extension ReshardExecutor {
             }
             try rekeyed.write(chunk, keepTombstones: false, store: store, owner: owner)
             options.crashPoint?(.reshardCopied)
-            // CATCH UP: what the memtables took since the flush.
-            for p in sources {
-                p.gate.lockExclusive()
-                let upTo = wal.lastSequence
-                p.updateView { v in
-                    if !v.memtable.isEmpty {
-                        v.frozen.insert(FrozenMemtable(memtable: v.memtable, upToSeq: upTo), at: 0)
-                        v.memtable = Memtable(seed: upTo | 1)
-                    }
+            // CATCH UP in rounds, writes and flushes going on: each round flushes the sources
+            // and re-keys the runs above the protected ones (tombstones kept: they hide records
+            // of older files), then protects those too. The last round — its runs small, or the
+            // eighth — keeps the maintenance locks through the cutover.
+            defer { table.writeDelayNanos.store(0, ordering: .relaxed) }
+            var previousBytes = Int.max
+            for round in 1... {
+                try table.checkUsable()
+                for p in ordered { p.maintenanceLock.lock() }
+                maintenanceHeld = true
+                for p in sources { try flusher.flushLocked(p) }
+                let delta = sources.map { p in Array(p.view.runs.prefix(p.view.runs.count - p.protectedRuns)) }
+                for p in sources { p.protectedRuns = p.view.runs.count }
+                let bytes = delta.joined().reduce(0) { $0 + $1.dataLength }
+                let last = bytes <= StrategyChange.finalCatchUpBytes || round >= StrategyChange.maxCatchUpRounds
+                if !last && bytes > previousBytes / 2 {
+                    let delay = table.writeDelayNanos.load(ordering: .relaxed)
+                    let next = min(StrategyChange.maxWriteDelayNanos, delay == 0 ? StrategyChange.firstWriteDelayNanos : delay * 2)
+                    table.writeDelayNanos.store(next, ordering: .relaxed)
+                    maxWriteDelay = max(maxWriteDelay, next)
                 }
-                p.gate.unlock()
+                previousBytes = bytes
+                if !last {
+                    for p in ordered.reversed() { p.maintenanceLock.unlock() }
+                    maintenanceHeld = false
+                }
+                caughtUp += try rekey(sources, layers: delta.map { $0.map { .segment(Segment.Cursor($0)) } }, into: rekeyed,
+                                      seed: planID &+ UInt64(round), owner: owner)
+                options.crashPoint?(.reshardCopied)
+                rounds = round
+                if last { break }
             }
-            try wal.syncCurrent()
-            let caughtUp = try rekeyLayers(sources, frozen: true, into: rekeyed, seed: planID)
-            try rekeyed.write(caughtUp.chunk, keepTombstones: true, store: store, owner: owner)
-            options.crashPoint?(.reshardCopied)
-            try table.checkUsable()
 
             // CUTOVER, on the cutover lane (at the opening thread's priority, as a reshard's).
             let ranges = targetRanges(strategy, count: count, rekeyed: rekeyed)
@@ -309,26 +353,30 @@ extension ReshardExecutor {
             guard let (tail, pause) = try cutover.value?.get() else { preconditionFailure("the cutover lane ran no cutover") }
             options.crashPoint?(.reshardMapSwapped)
             return StrategyChangeSummary(from: map.layout.strategy, to: strategy, recordsRewritten: rewritten,
-                                         recordsCaughtUp: caughtUp.records + tail, bytesWritten: rekeyed.bytesWritten,
+                                         recordsCaughtUp: caughtUp + tail, catchUpRounds: rounds, bytesWritten: rekeyed.bytesWritten,
                                          partitionsBefore: sources.count, partitionsAfter: ranges.count,
-                                         cutoverPauseNanos: pause, seconds: 0)
+                                         cutoverPauseNanos: pause, writeDelayNanos: maxWriteDelay, seconds: 0)
         } catch {
-            abort()
+            for f in rekeyed.files {
+                f.markObsolete()
+                try? fileSystem.remove(joinPath(store.directory, f.file.name))
+                store.filesInProgress.withLock { _ = $0.remove(f.file.name) }
+            }
+            do throws(AugurError) { try store.commitEdits([.reshardFinished(planID: planID, committed: false)]) } catch {
+                lifecycle.record(error)
+            }
             throw error
         }
     }
 
-    /// Re-keys the sources' frozen layers (`frozen`) or their active memtables into one chunk:
-    /// the newest version of each key, tombstones included.
-    private func rekeyLayers(_ sources: [Partition], frozen: Bool, into rekeyed: RekeyedFiles,
-                             seed: UInt64) throws(AugurError) -> (chunk: Memtable, records: Int) {
+    /// Re-keys `layers` (per source, newest first: runs or memtables) into one file: the newest
+    /// version of each key of each source's range, tombstones included. Returns the records.
+    private func rekey(_ sources: [Partition], layers: [[SourceCursor]], into rekeyed: RekeyedFiles,
+                       seed: UInt64, owner: UInt64) throws(AugurError) -> Int {
         let chunk = Memtable(seed: seed | 1)
         var records = 0
-        for p in sources {
-            let v = p.view
-            let layers = frozen ? v.frozen.map(\.memtable) : [v.memtable]
-            if layers.allSatisfy(\.isEmpty) { continue }
-            var cursor = MergedCursor(sources: layers.map { .memtable(Memtable.Cursor($0)) })
+        for (i, p) in sources.enumerated() where !layers[i].isEmpty {
+            var cursor = MergedCursor(sources: layers[i])
             cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
             while cursor.isValid {
                 if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
@@ -337,7 +385,8 @@ extension ReshardExecutor {
                 cursor.advance()
             }
         }
-        return (chunk, records)
+        try rekeyed.write(chunk, keepTombstones: true, store: store, owner: owner)
+        return records
     }
 
     /// The targets' key ranges: even bucket ranges for a hash table, equal shares of the data
@@ -366,9 +415,13 @@ extension ReshardExecutor {
             throw .invalidOption(name: "table", value: table.name, reason: "its partitions changed during the strategy change")
         }
         let upTo = wal.lastSequence
+        // The WAL first, as a flush does: the memtables may hold part of a batch whose frame is
+        // not yet synced.
         try wal.syncCurrent()
-        let tail = try rekeyLayers(sources, frozen: false, into: rekeyed, seed: planID &+ 1)
-        try rekeyed.write(tail.chunk, keepTombstones: true, store: store, owner: targetIDs[0])
+        let tail = try rekey(sources, layers: sources.map { p in
+            let v = p.view
+            return ([v.memtable] + v.frozen.map(\.memtable)).filter { !$0.isEmpty }.map { .memtable(Memtable.Cursor($0)) }
+        }, into: rekeyed, seed: planID &+ 1_000, owner: targetIDs[0])
         options.crashPoint?(.reshardTargetsSynced)
         // Each target views its range of every file, newest file first.
         var targetRuns: [[Segment]] = []
@@ -426,6 +479,6 @@ extension ReshardExecutor {
             for p in sources { telemetry.remove(p) }
             telemetry.register(targets)
         }
-        return (tail.records, pause)
+        return (tail, pause)
     }
 }

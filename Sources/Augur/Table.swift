@@ -66,6 +66,10 @@ public final class Table: Sendable {
     /// Held by a strategy change and by a bulk ingest from start to end: each encodes keys in
     /// the table's layout long before they are visible, so the two must not overlap.
     let rewriteLock = PThreadMutex()
+    /// How long each write to the table waits before it commits (nanoseconds; 0 almost always):
+    /// set by a strategy change whose catch-up is not gaining on the writers, so that it ends
+    /// with a short pause instead of never (StrategyChange.swift).
+    let writeDelayNanos = Atomic<Int>(0)
 
     /// How user keys become the partition keys the engine stores (KeyLayout.swift): the current
     /// map's. An operation that encodes a key reads it from the map it then routes through.
@@ -88,6 +92,8 @@ public final class Table: Sendable {
     /// engine is reported before anything about the key, as in a `.range` table.
     @inline(__always)
     func writeOne(_ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws(AugurError) {
+        let delay = writeDelayNanos.load(ordering: .relaxed)
+        if delay > 0 { ThreadPause.sleep(nanoseconds: delay) }
         while true {
             let m = map
             if m.layout.isIdentity {
