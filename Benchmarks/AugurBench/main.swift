@@ -29,6 +29,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case indexBuild = "index-build"
     case ingestTelemetryOn = "ingest-telemetry-on"
     case ingestTelemetryOff = "ingest-telemetry-off"
+    case strategyChange = "strategy-change"
 }
 
 extension ReshardDataMode: ExpressibleByArgument {}
@@ -51,7 +52,7 @@ struct Config: ParsableCommand {
     var syncSeconds = 3.0
     @Option(help: "Which workload to run.")
     var workload = Workload.all
-    @Option(name: .customLong("reshard-mib"), help: "reshard: MiB of data in the partition that splits; checkpoint: MiB of data backed up.")
+    @Option(name: .customLong("reshard-mib"), help: "reshard: MiB of data in the partition that splits; checkpoint: MiB of data backed up; strategy-change: MiB of the table rewritten.")
     var reshardMiB = 1024
     @Option(help: "index-build: build workers.")
     var workers = 2
@@ -200,6 +201,12 @@ do {
     if config.workload == .checkpoint {
         try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
         try CheckpointBench.run(dir: config.dir, mebibytes: config.reshardMiB)
+        try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == .strategyChange {
+        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try StrategyChangeBench.run(dir: config.dir, mebibytes: config.reshardMiB)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }
