@@ -64,7 +64,9 @@ public struct StrategyChangeSummary: Sendable, Equatable {
 
 extension Table {
     /// Rewrites the table under `strategy` while reads and writes continue; writers pause only
-    /// for the cutover (one small file and one manifest commit). `partitions`: how many the
+    /// for the cutover (one small file and one manifest commit), and are slowed (each write
+    /// waits up to `StrategyChange.maxWriteDelayNanos`) only while they outpace the rewrite's
+    /// catch-up (`StrategyChangeSummary.writeDelayNanos` says by how much). `partitions`: how many the
     /// table has afterwards (default: as many as now, at least what `createTable` starts a hash
     /// table with); a hash table's are even bucket ranges, a range or composite table's hold
     /// equal shares of the data. Returns at once with nothing done when `strategy` is the
