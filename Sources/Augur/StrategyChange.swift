@@ -17,7 +17,9 @@
 //      round's runs are small (`finalCatchUpBytes`, or `maxCatchUpRounds`): that round keeps the
 //      maintenance locks to the end. A round that did not halve the one before it means the
 //      writers outpace the rewrite: each write to the table then waits a little before it
-//      commits (`Table.writeDelayNanos`, doubling per such round), so the catch-up ends;
+//      commits (`Table.writeDelayNanos`, doubling per such round), so the catch-up ends; and
+//      while a source's flushes are behind (memtables at twice the flush size) each write waits
+//      0.2 ms, so writers slow down instead of stopping at the write-stall limit;
 //   4. CUTOVER, under every source's write gate: re-key what the memtables gained since the
 //      last round into one more file (after syncing the WAL, as a flush does); one manifest record
 //      removes the sources, adds the targets — each viewing its key range of every file, newest
@@ -122,6 +124,11 @@ enum StrategyChange {
     /// round, at most `maxWriteDelayNanos` (writers are slowed, never stopped, until the end).
     static let firstWriteDelayNanos = 50_000
     static let maxWriteDelayNanos = 2_000_000
+    /// While a source's memtables hold twice the flush size (its flushes are behind, half way to
+    /// the write-stall limit), each write waits at least this long: a writer slowed by a
+    /// fraction of a millisecond per write instead of stopped for seconds at the limit (the
+    /// rewrite and the flushes share the background CPU).
+    static let backlogWriteDelayNanos = 200_000
 
     static func indexedTable(_ table: Table) -> AugurError {
         .invalidOption(name: "table", value: table.name,
@@ -287,6 +294,18 @@ extension ReshardExecutor {
         defer { if maintenanceHeld { for p in ordered.reversed() { p.maintenanceLock.unlock() } } }
         let owner = targetIDs[0]
         var rewritten = 0, caughtUp = 0, maxWriteDelay = 0, rounds = 0
+        // The write delay: what the catch-up set (not gaining on the writers), raised while the
+        // sources' flushes are behind. Checked every 4,096 records re-keyed.
+        var catchUpDelay = 0
+        func throttle() {
+            let behind = sources.contains { p in
+                let v = p.view
+                return v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes } >= 2 * options.memtableFlushSize
+            }
+            let delay = max(catchUpDelay, behind ? StrategyChange.backlogWriteDelayNanos : 0)
+            table.writeDelayNanos.store(delay, ordering: .relaxed)
+            maxWriteDelay = max(maxWriteDelay, delay)
+        }
         do throws(AugurError) {
             // REWRITE the runs of the start.
             var chunk = Memtable(seed: planID | 1)
@@ -298,6 +317,7 @@ extension ReshardExecutor {
                     if cursor.kind == .put {
                         try rekeyed.add(.put, cursor.key, cursor.value, seq: 1, to: chunk)
                         rewritten += 1
+                        if rewritten & 4095 == 0 { throttle() }
                     }
                     cursor.advance()
                     if chunk.approximateBytes >= StrategyChange.chunkBytes {
@@ -326,18 +346,17 @@ extension ReshardExecutor {
                 let bytes = delta.joined().reduce(0) { $0 + $1.dataLength }
                 let last = bytes <= StrategyChange.finalCatchUpBytes || round >= StrategyChange.maxCatchUpRounds
                 if !last && bytes > previousBytes / 2 {
-                    let delay = table.writeDelayNanos.load(ordering: .relaxed)
-                    let next = min(StrategyChange.maxWriteDelayNanos, delay == 0 ? StrategyChange.firstWriteDelayNanos : delay * 2)
-                    table.writeDelayNanos.store(next, ordering: .relaxed)
-                    maxWriteDelay = max(maxWriteDelay, next)
+                    catchUpDelay = min(StrategyChange.maxWriteDelayNanos,
+                                       catchUpDelay == 0 ? StrategyChange.firstWriteDelayNanos : catchUpDelay * 2)
                 }
+                throttle()
                 previousBytes = bytes
                 if !last {
                     for p in ordered.reversed() { p.maintenanceLock.unlock() }
                     maintenanceHeld = false
                 }
                 caughtUp += try rekey(sources, layers: delta.map { $0.map { .segment(Segment.Cursor($0)) } }, into: rekeyed,
-                                      seed: planID &+ UInt64(round), owner: owner)
+                                      seed: planID &+ UInt64(round), owner: owner, progress: last ? nil : throttle)
                 options.crashPoint?(.reshardCopied)
                 rounds = round
                 if last { break }
@@ -374,7 +393,7 @@ extension ReshardExecutor {
     /// Re-keys `layers` (per source, newest first: runs or memtables) into one file: the newest
     /// version of each key of each source's range, tombstones included. Returns the records.
     private func rekey(_ sources: [Partition], layers: [[SourceCursor]], into rekeyed: RekeyedFiles,
-                       seed: UInt64, owner: UInt64) throws(AugurError) -> Int {
+                       seed: UInt64, owner: UInt64, progress: (() -> Void)? = nil) throws(AugurError) -> Int {
         let chunk = Memtable(seed: seed | 1)
         var records = 0
         for (i, p) in sources.enumerated() where !layers[i].isEmpty {
@@ -384,6 +403,7 @@ extension ReshardExecutor {
                 if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
                 try rekeyed.add(cursor.kind, cursor.key, cursor.value, seq: 1, to: chunk)
                 records += 1
+                if records & 4095 == 0 { progress?() }
                 cursor.advance()
             }
         }
