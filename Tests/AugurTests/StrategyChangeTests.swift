@@ -147,6 +147,47 @@ import Synchronization
         try engine.close()
     }
 
+    /// Closing the engine while a change runs: the change ends (done, or `engineClosed`), close
+    /// returns, and the store reopens with every record under one strategy.
+    @Test(arguments: [0.0, 0.005, 0.02, 0.08, 0.3, 2.0])
+    func closingDuringAChangeLeavesTheOldTableOrTheNew(after seconds: Double) throws {
+        let fs = CrashSimulatingFileSystem()
+        var options = RandomizedModelTests.options(fs)
+        options.memtableFlushSize = 64 << 10
+        var engine = try Engine.open(at: "/db", options: options)
+        let t = try engine.createTable("t")
+        var expected: [[UInt8]: [UInt8]] = [:]
+        for n in 0..<20_000 {
+            let v = Array(repeating: UInt8(n & 0xff), count: 40)
+            try t.put(Self.key(n), v)
+            expected[Self.key(n)] = v
+        }
+        let outcome = Mutex<String>("not finished")
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            do {
+                try t.changeStrategy(to: .hash(buckets: 8))
+                outcome.withLock { $0 = "changed" }
+            } catch {
+                outcome.withLock { $0 = "\(error)" }
+            }
+            done.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: seconds)
+        try engine.close()
+        done.wait()
+        let ended = outcome.withLock { $0 }
+        print("closed \(seconds) s into a strategy change: it ended \(ended)")
+        #expect(ended == "changed" || ended == "\(AugurError.engineClosed)", "\(ended)")
+        engine = try Engine.open(at: "/db", options: options)
+        let reopened = try engine.table(named: "t")
+        #expect(reopened.strategy == .range || reopened.strategy == .hash(buckets: 8))
+        #expect(ended != "changed" || reopened.strategy == .hash(buckets: 8))
+        #expect(Self.difference(try reopened.scan(), expected) == nil, "after \(seconds) s: \(ended)")
+        #expect(coverageProblem(try reopened.partitionStats()) == nil)
+        try engine.close()
+    }
+
     @Test func refusalsAreTypedAndLeaveTheTableAsItWas() throws {
         let fs = CrashSimulatingFileSystem()
         let options = RandomizedModelTests.options(fs)
