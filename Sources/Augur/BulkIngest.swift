@@ -185,15 +185,7 @@ extension Engine {
             defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
             if targets.contains(where: { $0.retired }) { continue }     // a reshard changed the map: again
             for p in targets { try flusher.flushLocked(p) }
-            var views: [(Partition, Segment)] = []
-            for p in targets {
-                let whole = compareKeys(first, p.lowerBound) >= 0 && (p.upperBound.map { compareKeys(last, $0) < 0 } ?? true)
-                if whole {
-                    views.append((p, segment))
-                } else if let v = segment.file.view(lowerBound: p.lowerBound.isEmpty ? nil : p.lowerBound, upperBound: p.upperBound) {
-                    views.append((p, v))
-                }
-            }
+            let views = targets.compactMap { p in segment.restricted(lower: p.lowerBound, upper: p.upperBound).map { (p, $0) } }
             let edits: [VersionEdit] = views.map { p, v in
                 .setRuns(partitionID: p.id, runs: [v.runRecord] + p.runRecords, flushedSeq: p.flushedSeq)
             }

@@ -412,11 +412,9 @@ final class ReshardExecutor: Sendable {
 
         // CUTOVER: under the sources' gates only capture their memtables, swap the map, retire —
         // on the cutover lane, at the opening thread's priority (see `cutoverLane`).
-        let cutover = CutoverResult()
-        cutoverLane.sync { [self, targets] in
-            cutover.value = cutOver(sources: sources, targets: targets, table: table, flushed: flushed)
+        let (carried, pause, gateWait) = cutoverLane.sync { [self, targets] in
+            cutOver(sources: sources, targets: targets, table: table, flushed: flushed)
         }
-        guard let (carried, pause, gateWait) = cutover.value else { preconditionFailure("the cutover lane ran no cutover") }
         options.crashPoint?(.reshardMapSwapped)
         // Off the gate, drop carried layers that hold no key of a target's range. Under the
         // target's maintenance lock, and touching only carried layers, so a flush of the target

@@ -79,10 +79,3 @@ extension ReshardExecutor {
         return upper.withUnsafeBytes { compareKeys(c.current.key, $0) < 0 }
     }
 }
-
-/// A cutover's result, handed from the cutover lane to the reshard that waits for it.
-/// Thread-safe by hand-over: written once by the cutover job before `BackgroundLane.sync`
-/// returns (its semaphore orders the write before the read), read only after.
-final class CutoverResult: @unchecked Sendable {
-    var value: (carried: [FrozenMemtable], pause: UInt64, gateWait: UInt64)?
-}

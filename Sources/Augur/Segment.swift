@@ -337,6 +337,16 @@ final class Segment: @unchecked Sendable {
         file.view(lowerBound: Self.tighter(lowerBound, lower, upper: false), upperBound: Self.tighter(upperBound, upper, upper: true))
     }
 
+    /// This run restricted to `[lower, upper)` (`lower` empty, `upper` nil: open): itself when
+    /// every record of it lies there, a narrowed view when some do, nil when none do. (A
+    /// staged or rewritten file given to the partitions it spans.)
+    func restricted(lower: [UInt8], upper: [UInt8]?) -> Segment? {
+        if let (first, last) = keySpan, compareKeys(first, lower) >= 0, upper.map({ compareKeys(last, $0) < 0 }) ?? true {
+            return self
+        }
+        return narrowed(lower: lower.isEmpty ? nil : lower, upper: upper)
+    }
+
     /// The tighter of two optional bounds (nil = open).
     static func tighter(_ a: [UInt8]?, _ b: [UInt8]?, upper: Bool) -> [UInt8]? {
         guard let a else { return b }

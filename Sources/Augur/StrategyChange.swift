@@ -12,8 +12,8 @@
 //      tombstones dropped — nothing older lies below them), re-key each record (user key → new
 //      partition key), sort in memory chunks of `chunkBytes` and write each chunk as one
 //      segment file. Reads and writes go on meanwhile, into the sources;
-//   3. CATCH UP in rounds: flush the sources, re-key the runs above the protected ones into one
-//      file (tombstones kept: they hide records of the files before), protect them too; until a
+//   3. CATCH UP in rounds: flush the sources, re-key the runs above the protected ones into
+//      files, chunked as in 2 (tombstones kept: they hide records of the files before), protect them too; until a
 //      round's runs are small (`finalCatchUpBytes`, or `maxCatchUpRounds`): that round keeps the
 //      maintenance locks to the end. A round that did not halve the one before it means the
 //      writers outpace the rewrite: each write to the table then waits a little before it
@@ -97,12 +97,10 @@ extension Table {
                                          cutoverPauseNanos: 0, writeDelayNanos: 0, seconds: 0)
         }
         if hasIndexes.load(ordering: .acquiring) { throw StrategyChange.indexedTable(self) }
-        let result = StrategyChangeResult()
         let executor = engine.reshards
-        executor.queue.sync { [self] in
-            result.value = Result { () throws(AugurError) in try executor.changeStrategy(self, to: strategy, partitions: partitions) }
-        }
-        guard var summary = try result.value?.get() else { preconditionFailure("the reshard lane ran no strategy change") }
+        var summary = try executor.queue.sync { [self] in
+            Result { () throws(AugurError) in try executor.changeStrategy(self, to: strategy, partitions: partitions) }
+        }.get()
         summary.seconds = Double(MonotonicClock.nanos() &- started) / 1e9
         return summary
     }
@@ -136,17 +134,6 @@ enum StrategyChange {
     }
 }
 
-/// The strategy change's result, handed from the reshard lane to the caller that waits for it
-/// (written once before `BackgroundLane.sync` returns, read only after).
-final class StrategyChangeResult: @unchecked Sendable {
-    var value: Result<StrategyChangeSummary, AugurError>?
-}
-
-/// A strategy change's cutover result, handed back from the cutover lane likewise.
-final class StrategyCutoverResult: @unchecked Sendable {
-    var value: Result<(caughtUp: Int, pause: UInt64), AugurError>?
-}
-
 /// Records re-keyed into the new layout, sorted in memory, written as segment files: the
 /// rewrite's files, newest last. Used by one thread at a time (the reshard lane, then the
 /// cutover lane while the reshard lane waits for it).
@@ -154,7 +141,6 @@ private final class RekeyedFiles: @unchecked Sendable {
     let old: KeyLayout
     let new: KeyLayout
     let maxKeySize: Int
-    let strategy: PartitioningStrategy
     var files: [Segment] = []
     var bytesWritten = 0
     /// Keys spread through the written files with the bytes each stands for: where a range or
@@ -165,26 +151,31 @@ private final class RekeyedFiles: @unchecked Sendable {
         self.old = old
         self.new = new
         self.maxKeySize = maxKeySize
-        strategy = new.strategy
     }
 
     /// Adds a record (partition key in the old layout) to `chunk`, re-keyed.
     func add(_ kind: RecordKind, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer, seq: UInt64,
              to chunk: Memtable) throws(AugurError) {
         let user = old.userKey(key)
-        try user.withUnsafeBytes { u in
-            Result { () throws(AugurError) in
-                if u.count < new.prefixLength || u.count > maxKeySize - new.overhead {
-                    let limit = u.count < new.prefixLength ? "at least \(new.prefixLength) bytes (its prefix length)"
-                                                           : "at most \(maxKeySize - new.overhead) bytes (the key size limit less the bucket bytes)"
-                    throw .invalidOption(name: "strategy", value: strategy.description,
-                                         reason: "key \(formatKey(user)) has \(u.count) bytes; a \(strategy.kind) key has \(limit)")
+        do throws(AugurError) {
+            try user.withUnsafeBytes { u in
+                Result { () throws(AugurError) in
+                    try new.withPartitionKey(u, maxKeySize: maxKeySize) { pk throws(AugurError) in
+                        chunk.apply(key: pk, seq: seq, kind: kind, value: value)
+                    }
                 }
-                try new.withPartitionKey(u, maxKeySize: maxKeySize) { pk throws(AugurError) in
-                    chunk.apply(key: pk, seq: seq, kind: kind, value: value)
-                }
+            }.get()
+        } catch {
+            // The layout's own check refused it; said as what stops the change, naming the key.
+            let limit: String
+            switch error {
+            case .keyTooShort(_, let minimum): limit = "at least \(minimum) bytes (its prefix length)"
+            case .keyTooLarge(_, let most): limit = "at most \(most) bytes (the key size limit less the bucket bytes)"
+            default: throw error
             }
-        }.get()
+            throw .invalidOption(name: "strategy", value: new.strategy.description,
+                                 reason: "key \(formatKey(user)) has \(user.count) bytes; a \(new.strategy.kind) key has \(limit)")
+        }
     }
 
     /// Writes `chunk` as one segment file (nothing when it is empty).
@@ -308,27 +299,8 @@ extension ReshardExecutor {
         }
         do throws(AugurError) {
             // REWRITE the runs of the start.
-            var chunk = Memtable(seed: planID | 1)
-            for (i, p) in sources.enumerated() {
-                var cursor = MergedCursor(sources: base[i].map { .segment(Segment.Cursor($0)) })
-                cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
-                while cursor.isValid {
-                    if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
-                    if cursor.kind == .put {
-                        try rekeyed.add(.put, cursor.key, cursor.value, seq: 1, to: chunk)
-                        rewritten += 1
-                        if rewritten & 4095 == 0 { throttle() }
-                    }
-                    cursor.advance()
-                    if chunk.approximateBytes >= StrategyChange.chunkBytes {
-                        try rekeyed.write(chunk, keepTombstones: false, store: store, owner: owner)
-                        options.crashPoint?(.reshardCopied)
-                        try table.checkUsable()
-                        chunk = Memtable(seed: planID | 1)
-                    }
-                }
-            }
-            try rekeyed.write(chunk, keepTombstones: false, store: store, owner: owner)
+            rewritten = try rekey(sources, layers: base.map { $0.map { .segment(Segment.Cursor($0)) } }, into: rekeyed,
+                                  keepTombstones: false, seed: planID, owner: owner, table: table, progress: throttle)
             options.crashPoint?(.reshardCopied)
             // CATCH UP in rounds, writes and flushes going on: each round flushes the sources
             // and re-keys the runs above the protected ones (tombstones kept: they hide records
@@ -356,7 +328,8 @@ extension ReshardExecutor {
                     maintenanceHeld = false
                 }
                 caughtUp += try rekey(sources, layers: delta.map { $0.map { .segment(Segment.Cursor($0)) } }, into: rekeyed,
-                                      seed: planID &+ UInt64(round), owner: owner, progress: last ? nil : throttle)
+                                      keepTombstones: true, seed: planID &+ UInt64(round), owner: owner, table: table,
+                                      progress: last ? nil : throttle)
                 options.crashPoint?(.reshardCopied)
                 rounds = round
                 if last { break }
@@ -364,14 +337,12 @@ extension ReshardExecutor {
 
             // CUTOVER, on the cutover lane (at the opening thread's priority, as a reshard's).
             let ranges = targetRanges(strategy, count: count, rekeyed: rekeyed)
-            let cutover = StrategyCutoverResult()
-            cutoverLane.sync { [self] in
-                cutover.value = Result { () throws(AugurError) in
+            let (tail, pause) = try cutoverLane.sync { [self] in
+                Result { () throws(AugurError) in
                     try cutOverStrategy(table, sources: sources, layout: new, targetIDs: targetIDs, ranges: ranges,
                                         files: rekeyed, planID: planID)
                 }
-            }
-            guard let (tail, pause) = try cutover.value?.get() else { preconditionFailure("the cutover lane ran no cutover") }
+            }.get()
             options.crashPoint?(.reshardMapSwapped)
             return StrategyChangeSummary(from: map.layout.strategy, to: strategy, recordsRewritten: rewritten,
                                          recordsCaughtUp: caughtUp + tail, catchUpRounds: rounds, bytesWritten: rekeyed.bytesWritten,
@@ -390,24 +361,35 @@ extension ReshardExecutor {
         }
     }
 
-    /// Re-keys `layers` (per source, newest first: runs or memtables) into one file: the newest
-    /// version of each key of each source's range, tombstones included. Returns the records.
-    private func rekey(_ sources: [Partition], layers: [[SourceCursor]], into rekeyed: RekeyedFiles,
-                       seed: UInt64, owner: UInt64, progress: (() -> Void)? = nil) throws(AugurError) -> Int {
-        let chunk = Memtable(seed: seed | 1)
+    /// Re-keys `layers` (per source, newest first: runs or memtables) into files of at most
+    /// `chunkBytes` sorted in memory: the newest version of each key of each source's range,
+    /// tombstones only when `keepTombstones`. After each full chunk: a crash point and, with a
+    /// `table`, a stop if it was dropped or the engine closed; every 4,096 records, `progress`.
+    /// Returns the records re-keyed.
+    private func rekey(_ sources: [Partition], layers: [[SourceCursor]], into rekeyed: RekeyedFiles, keepTombstones: Bool,
+                       seed: UInt64, owner: UInt64, table: Table?, progress: (() -> Void)? = nil) throws(AugurError) -> Int {
+        var chunk = Memtable(seed: seed | 1)
         var records = 0
         for (i, p) in sources.enumerated() where !layers[i].isEmpty {
             var cursor = MergedCursor(sources: layers[i])
             cursor.position(start: p.lowerBound.isEmpty ? nil : p.lowerBound, end: p.upperBound)
             while cursor.isValid {
                 if let u = p.upperBound, u.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
-                try rekeyed.add(cursor.kind, cursor.key, cursor.value, seq: 1, to: chunk)
-                records += 1
-                if records & 4095 == 0 { progress?() }
+                if keepTombstones || cursor.kind == .put {
+                    try rekeyed.add(cursor.kind, cursor.key, cursor.value, seq: 1, to: chunk)
+                    records += 1
+                    if records & 4095 == 0 { progress?() }
+                }
                 cursor.advance()
+                if chunk.approximateBytes >= StrategyChange.chunkBytes {
+                    try rekeyed.write(chunk, keepTombstones: keepTombstones, store: store, owner: owner)
+                    options.crashPoint?(.reshardCopied)
+                    try table?.checkUsable()
+                    chunk = Memtable(seed: seed | 1)
+                }
             }
         }
-        try rekeyed.write(chunk, keepTombstones: true, store: store, owner: owner)
+        try rekeyed.write(chunk, keepTombstones: keepTombstones, store: store, owner: owner)
         return records
     }
 
@@ -443,23 +425,10 @@ extension ReshardExecutor {
         let tail = try rekey(sources, layers: sources.map { p in
             let v = p.view
             return ([v.memtable] + v.frozen.map(\.memtable)).filter { !$0.isEmpty }.map { .memtable(Memtable.Cursor($0)) }
-        }, into: rekeyed, seed: planID &+ 1_000, owner: targetIDs[0])
+        }, into: rekeyed, keepTombstones: true, seed: planID &+ 1_000, owner: targetIDs[0], table: nil)
         options.crashPoint?(.reshardTargetsSynced)
         // Each target views its range of every file, newest file first.
-        var targetRuns: [[Segment]] = []
-        for range in ranges {
-            var runs: [Segment] = []
-            for f in rekeyed.files.reversed() {
-                guard let (first, last) = f.keySpan else { continue }
-                let whole = compareKeys(first, range.lower) >= 0 && (range.upper.map { compareKeys(last, $0) < 0 } ?? true)
-                if whole {
-                    runs.append(f)
-                } else if let v = f.narrowed(lower: range.lower.isEmpty ? nil : range.lower, upper: range.upper) {
-                    runs.append(v)
-                }
-            }
-            targetRuns.append(runs)
-        }
+        let targetRuns = ranges.map { range in rekeyed.files.reversed().compactMap { $0.restricted(lower: range.lower, upper: range.upper) } }
         let records = ranges.indices.map { t in
             PartitionRecord(id: targetIDs[t], tableID: table.id, lowerBound: ranges[t].lower, upperBound: ranges[t].upper,
                             runs: targetRuns[t].map(\.runRecord), flushedSeq: upTo)

@@ -69,6 +69,21 @@ public final class BackgroundLane: @unchecked Sendable {
         done.wait()
     }
 
+    /// `sync` for a job with a result: runs `job` on the lane's thread and returns what it
+    /// returned.
+    public func sync<Value>(_ job: @escaping @Sendable () -> Value) -> Value {
+        let result = HandOff<Value>()
+        sync { result.value = job() }
+        return result.value!
+    }
+
+    /// A job's result, handed from the lane's thread to the caller. Thread-safe by hand-over:
+    /// written once by the job before `sync` returns (its semaphore orders the write before
+    /// the read), read only after.
+    private final class HandOff<Value>: @unchecked Sendable {
+        var value: Value?
+    }
+
     /// The calling thread's kernel id (gettid).
     public static var currentThreadID: Int32 { caugur_thread_id() }
 

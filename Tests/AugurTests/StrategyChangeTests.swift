@@ -41,8 +41,9 @@ import Synchronization
         var engine = try Engine.open(at: "/db", options: options)
         let table = try engine.createTable("t")
         // Threads of their own (the global queue runs as many items as there are CPUs: on two,
-        // the writers would starve the reader). Keys 0..<3000 are loaded and then only read (their values are known at every moment);
-        // keys 3000..<5000 belong to two writers, 1000 each.
+        // the writers would starve the reader). Keys 0..<3000 are loaded and then only read
+        // (their values are known at every moment); keys 3000..<5000 belong to two writers,
+        // 1000 each.
         var stable: [[UInt8]: [UInt8]] = [:]
         for n in 0..<3000 {
             let v = r.value()
