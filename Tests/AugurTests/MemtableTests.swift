@@ -1,0 +1,96 @@
+import AugurStats
+import AugurTestSupport
+import Testing
+@testable import Augur
+
+/// The memtable against a dictionary model: nodes and value records share arena chunks from
+/// opposite ends (Memtable.swift), so records of every size — empty, small, near a chunk's
+/// free space, larger than a quarter chunk (an allocation of their own) — must come back intact
+/// across many chunk boundaries, in key order both ways, newest sequence winning.
+/// Replay one seed with AUGUR_SEED=<n>.
+@Suite struct MemtableTests {
+    static var seeds: [UInt64] {
+        if let s = environmentValue("AUGUR_SEED"), let seed = UInt64(s) { return [seed] }
+        return [1, 2, 0xA06A_2026]
+    }
+
+    struct Record: Equatable {
+        var seq: UInt64
+        var kind: RecordKind
+        var value: [UInt8]
+    }
+
+    static func valueSize(_ rng: inout SplitMix64) -> Int {
+        switch rng.next() % 100 {
+        case 0..<10: return 0
+        case 10..<80: return Int(rng.next() % 200)
+        case 80..<95: return 1_000 + Int(rng.next() % 60_000)
+        case 95..<98:   // either side of "large" (a quarter chunk)
+            let quarter = Arena.chunkSize / 4
+            return quarter - 64 + Int(rng.next() % 128)
+        default:
+            let quarter = Arena.chunkSize / 4
+            return quarter + Int(rng.next() % UInt64(2 * quarter))
+        }
+    }
+
+    static func entries(_ m: Memtable, forward: Bool) -> [([UInt8], Record)] {
+        var c = Memtable.Cursor(m)
+        var out: [([UInt8], Record)] = []
+        if forward { c.seekToFirst() } else { c.seekToLast() }
+        while c.isValid {
+            let e = c.current
+            out.append((Array(e.key), Record(seq: e.seq, kind: e.kind, value: Array(e.value))))
+            if forward { c.next() } else { c.prev() }
+        }
+        return out
+    }
+
+    @Test(arguments: seeds)
+    func recordsOfEverySizeMatchTheModel(seed: UInt64) {
+        print("MemtableTests seed \(seed) (AUGUR_SEED=\(seed) replays it)")
+        var rng = SplitMix64(seed: seed)
+        let m = Memtable(seed: seed)
+        var model: [[UInt8]: Record] = [:]
+        var seq: UInt64 = 0
+        for _ in 0..<6_000 {
+            // Keys from a small space (overwrites), of 1-24 bytes (shared prefixes, lengths).
+            let length = 1 + Int(rng.next() % 24)
+            let key = (0..<length).map { i in UInt8(truncatingIfNeeded: i < 2 ? rng.next() % 4 : rng.next()) }
+            let kind: RecordKind = rng.next() % 5 == 0 ? .delete : .put
+            seq += 1
+            // A fill byte and the sequence at both ends: a record overwritten by a neighbour shows.
+            var value = kind == .delete ? [] : [UInt8](repeating: UInt8(truncatingIfNeeded: rng.next()), count: Self.valueSize(&rng))
+            if value.count >= 16 {
+                for i in 0..<8 {
+                    value[i] = UInt8(truncatingIfNeeded: seq >> (8 * UInt64(i)))
+                    value[value.count - 1 - i] = value[i]
+                }
+            }
+            // Now and then a write arrives out of order, with an older sequence: it must lose.
+            let applied = rng.next() % 20 == 0 && seq > 10 ? seq - 10 : seq
+            key.withUnsafeBytes { k in value.withUnsafeBytes { v in m.apply(key: k, seq: applied, kind: kind, value: v) } }
+            if let old = model[key], old.seq > applied { continue }
+            model[key] = Record(seq: applied, kind: kind, value: value)
+        }
+        #expect(m.count == model.count, "seed \(seed)")
+        #expect(m.approximateBytes >= Arena.chunkSize)
+        for (key, want) in model {
+            let got = key.withUnsafeBytes { k in m.lookup(k) }.map { Record(seq: $0.seq, kind: $0.kind, value: Array($0.value)) }
+            #expect(got == want, "seed \(seed): key \(key)")
+        }
+        let sorted = model.sorted { compareKeys($0.key, $1.key) < 0 }
+        let forward = Self.entries(m, forward: true)
+        #expect(forward.map(\.0) == sorted.map(\.key), "seed \(seed): forward order")
+        #expect(forward.map(\.1) == sorted.map(\.value), "seed \(seed): forward records")
+        #expect(Self.entries(m, forward: false).map(\.0) == sorted.reversed().map(\.key), "seed \(seed): backward order")
+        // Seeks land on the first key at or after the probe.
+        for _ in 0..<500 {
+            let probe = (0..<(1 + Int(rng.next() % 24))).map { i in UInt8(truncatingIfNeeded: i < 2 ? rng.next() % 4 : rng.next()) }
+            var c = Memtable.Cursor(m)
+            probe.withUnsafeBytes { c.seek(atLeast: $0) }
+            let want = sorted.first { compareKeys($0.key, probe) >= 0 }?.key
+            #expect((c.isValid ? Array(c.current.key) : nil) == want, "seed \(seed): seek \(probe)")
+        }
+    }
+}
