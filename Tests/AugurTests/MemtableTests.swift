@@ -79,7 +79,7 @@ import Testing
             let got = key.withUnsafeBytes { k in m.lookup(k) }.map { Record(seq: $0.seq, kind: $0.kind, value: Array($0.value)) }
             #expect(got == want, "seed \(seed): key \(key)")
         }
-        let sorted = model.sorted { compareKeys($0.key, $1.key) < 0 }
+        let sorted = model.sorted { $0.key.lexicographicallyPrecedes($1.key) }
         let forward = Self.entries(m, forward: true)
         #expect(forward.map(\.0) == sorted.map(\.key), "seed \(seed): forward order")
         #expect(forward.map(\.1) == sorted.map(\.value), "seed \(seed): forward records")
@@ -89,8 +89,30 @@ import Testing
             let probe = (0..<(1 + Int(rng.next() % 24))).map { i in UInt8(truncatingIfNeeded: i < 2 ? rng.next() % 4 : rng.next()) }
             var c = Memtable.Cursor(m)
             probe.withUnsafeBytes { c.seek(atLeast: $0) }
-            let want = sorted.first { compareKeys($0.key, probe) >= 0 }?.key
+            let want = sorted.first { !$0.key.lexicographicallyPrecedes(probe) }?.key
             #expect((c.isValid ? Array(c.current.key) : nil) == want, "seed \(seed): seek \(probe)")
+        }
+    }
+
+    /// `compareKeys` (whose first 8 bytes are compared inline as integers) orders keys as
+    /// unsigned bytes, shorter first on a common prefix — around length 8 and with 0x00 and
+    /// 0xFF bytes, where an integer comparison could go wrong.
+    @Test(arguments: seeds)
+    func keyOrderIsUnsignedByteOrder(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let alphabet: [UInt8] = [0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF]
+        func key() -> [UInt8] {
+            (0..<Int(rng.next() % 19)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+        }
+        for _ in 0..<20_000 {
+            let a = key()
+            // Often b shares a's first bytes, so the inline part and the rest both decide.
+            var b = rng.next() % 2 == 0 ? Array(a.prefix(Int(rng.next() % 19))) : key()
+            if rng.next() % 3 == 0 { b += [alphabet[Int(rng.next() % UInt64(alphabet.count))]] }
+            let want = a == b ? 0 : (a.lexicographicallyPrecedes(b) ? -1 : 1)
+            let got = compareKeys(a, b).signum()
+            #expect(got == want, "seed \(seed): \(a) vs \(b)")
+            if got != want { return }
         }
     }
 }
