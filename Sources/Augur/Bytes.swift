@@ -3,9 +3,7 @@ import AugurSys
 /// Keys order as unsigned bytes, shorter first on a common prefix (memcmp order).
 @inline(__always)
 func compareKeys(_ a: UnsafeRawPointer, _ aCount: Int, _ b: UnsafeRawPointer, _ bCount: Int) -> Int {
-    let c = compareMemory(a, b, count: min(aCount, bCount))
-    if c != 0 { return Int(c) }
-    return aCount - bCount
+    compareKeys(UnsafeRawBufferPointer(start: a, count: aCount), UnsafeRawBufferPointer(start: b, count: bCount))
 }
 
 /// The result's sign is the order (its magnitude means nothing). Keys of 8 bytes or more

@@ -38,7 +38,7 @@ public enum RecordKind: UInt8, Sendable {
 /// next to its value record, so with 100-byte values the nodes were ~160 bytes apart; with the
 /// records packed from the other end they are ~45 bytes apart, and the nodes a search visits
 /// share more cache lines and pages. fillrandom at one thread (16-byte keys, 100-byte values):
-/// 9-22 % more puts per second (docs/PERFORMANCE.md). One chunk for both keeps a memtable's
+/// 8-12 % more puts per second (docs/PERFORMANCE.md). One chunk for both keeps a memtable's
 /// smallest footprint at one chunk, as before (two arenas would double it per partition).
 struct Arena: ~Copyable {
     static let chunkSize = 1 << 20
