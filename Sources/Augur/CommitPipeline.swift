@@ -209,7 +209,7 @@ struct SingleWrite: CommitBatch {
     }
 
     var needsIndexMaintenance: Bool { table.hasIndexes.load(ordering: .acquiring) }
-    var payloadSize: Int { WALFormat.opHeaderSize + key.count + value.count }
+    var payloadSize: Int { WALFormat.opSize(tableID: table.id, keyCount: key.count, valueCount: value.count) }
     var operationCount: Int { 1 }
     func checkUsable() throws(AugurError) { try table.checkUsable() }
 

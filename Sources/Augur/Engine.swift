@@ -375,7 +375,7 @@ public final class Engine: @unchecked Sendable {
                 try op.key.withUnsafeBytes { k in
                     op.value.withUnsafeBytes { v in Result { () throws(AugurError) in try validate(key: k, value: v) } }
                 }.get()
-                payload += WALFormat.opHeaderSize + op.key.count + op.value.count
+                payload += WALFormat.opSize(tableID: op.table.id, keyCount: op.key.count, valueCount: op.value.count)
             }
             var write = BatchWrite(ops: ops, payloadSize: payload)
             switch try commit(&write) {

@@ -63,7 +63,7 @@ extension Engine {
 
         mutating func plan(_ engine: Engine) throws(AugurError) {
             planned = try engine.plan(ops, routing.targets)
-            payloadSize = planned.reduce(0) { $0 + WALFormat.opHeaderSize + $1.key.count + $1.value.count }
+            payloadSize = planned.reduce(0) { $0 + WALFormat.opSize(tableID: $1.id, keyCount: $1.key.count, valueCount: $1.value.count) }
         }
 
         var operationCount: Int { planned.count }

@@ -133,7 +133,7 @@ struct WALReplay {
         var dataEnd = 0
     }
 
-    struct Header { let number: UInt64; let size: Int; let firstSeq: UInt64 }
+    struct Header { let number: UInt64; let version: UInt32; let size: Int; let firstSeq: UInt64 }
 
     /// Replays one segment; nil when it was an unfinished creation (removed).
     private func replaySegment(_ number: UInt64, newest: Bool, oldest: Bool, previousSeal: WALFormat.SealReason?,
@@ -193,8 +193,15 @@ struct WALReplay {
                 throw Stop(file: file, offset: 0,
                            reason: "WAL segments before \(number) are missing: sequences \(floor &+ 1)...\(header.firstSeq &- 1) are unflushed and in no segment")
             }
+            guard WALFormat.readableVersions.contains(header.version) else {
+                throw Stop(file: file, offset: 0,
+                           reason: "the WAL segment's format version is \(header.version); this Augur reads versions \(WALFormat.readableVersions.lowerBound)...\(WALFormat.readableVersions.upperBound)")
+            }
             start = WALFormat.headerFrameSize
         }
+        // Each segment is decoded in the encoding its own header names (a log an older Augur
+        // began goes on in the current version after it); a segment without a header is version 1.
+        let version = header?.version ?? 1
 
         var result = SegmentResult()
         result.dataEnd = dataEnd
@@ -219,7 +226,7 @@ struct WALReplay {
                     return result
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
-                                              at: offset, problem: problem, newest: newest,
+                                              at: offset, problem: problem, newest: newest, version: version,
                                               successor: newest ? nil : number + 1, report: &report)
                 return result
             }
@@ -241,7 +248,7 @@ struct WALReplay {
                 return result
             }
             // Checked whole before any operation is applied, so a frame is replayed entirely or not.
-            if let malformed = frameProblem(base, at: offset, length: len, count: count) {
+            if let malformed = frameProblem(base, at: offset, length: len, count: count, version: version) {
                 if mode == .pointInTime {
                     result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                              corruption: malformed, report: &report)
@@ -250,7 +257,7 @@ struct WALReplay {
                 throw Stop(file: file, offset: offset, reason: malformed)
             }
             do throws(AugurError) {
-                result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count))
+                result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count, version: version))
             } catch {
                 if case .corruption(_, _, let reason) = error { throw Stop(file: file, offset: offset, reason: reason) }
                 throw Stop(file: file, offset: offset, reason: "\(error)")
@@ -262,19 +269,38 @@ struct WALReplay {
     }
 
     /// Why an intact frame's operations do not parse, or nil.
-    private func frameProblem(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int) -> String? {
+    private func frameProblem(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int, version: UInt32) -> String? {
         var at = offset + WALFormat.frameHeaderSize
         let end = at + len
         for i in 0..<count {
-            guard end - at >= WALFormat.opHeaderSize else { return "operation \(i) header past the frame" }
-            let klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
-            guard RecordKind(rawValue: base.load(fromByteOffset: at, as: UInt8.self)) != nil, klen > 0,
-                  klen <= end - at - WALFormat.opHeaderSize, vlen <= end - at - WALFormat.opHeaderSize - klen else {
-                return "malformed operation \(i)"
+            switch Self.operation(base, at: at, end: end, version: version) {
+            case .headerPastFrame: return "operation \(i) header past the frame"
+            case .malformed: return "malformed operation \(i)"
+            case .operation(let op): at += op.size + op.keyCount + op.valueCount
             }
-            at += WALFormat.opHeaderSize + klen + vlen
         }
         return nil
+    }
+
+    enum DecodedOperation {
+        case operation(WALFormat.OpHeader)
+        case headerPastFrame
+        case malformed
+    }
+
+    /// The operation at `at` of a frame whose payload ends at `end`: a known kind, a key of at
+    /// least one byte, key and value within the frame.
+    @inline(__always)
+    static func operation(_ base: UnsafeRawPointer, at: Int, end: Int, version: UInt32) -> DecodedOperation {
+        guard let op = WALFormat.decodeOpHeader(base, at: at, end: end, version: version) else {
+            // Version 1's header has a fixed size; a varint that runs past the frame is malformed too.
+            return version == 1 || end - at < 4 ? .headerPastFrame : .malformed
+        }
+        let room = end - at - op.size
+        guard RecordKind(rawValue: op.kind) != nil, op.keyCount > 0, op.keyCount <= room, op.valueCount <= room - op.keyCount else {
+            return .malformed
+        }
+        return .operation(op)
     }
 
     /// A seal at `offset` whose writing a crash cut short: every non-zero byte from `offset` on
@@ -296,7 +322,7 @@ struct WALReplay {
               checksumMatches(base, at: 0, length: WALFormat.headerPayloadSize),
               loadU32(base, WALFormat.frameHeaderSize) == WALFormat.headerMarker else { return nil }
         let p = WALFormat.frameHeaderSize
-        return Header(number: loadU64(base, p + 8), size: Int(clamping: loadU64(base, p + 16)), firstSeq: loadU64(base, p + 24))
+        return Header(number: loadU64(base, p + 8), version: loadU32(base, p + 4), size: Int(clamping: loadU64(base, p + 16)), firstSeq: loadU64(base, p + 24))
     }
 
     func checksumMatches(_ base: UnsafeRawPointer, at offset: Int, length: Int) -> Bool {
@@ -305,24 +331,19 @@ struct WALReplay {
     }
 
     /// Decodes and applies one intact frame. Returns its highest sequence number.
-    private func replayFrame(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int) throws(AugurError) -> UInt64 {
+    private func replayFrame(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int, version: UInt32) throws(AugurError) -> UInt64 {
         let firstSeq = loadU64(base, offset + 8)
         var at = offset + WALFormat.frameHeaderSize
         let end = at + len
         for i in 0..<count {
-            guard end - at >= WALFormat.opHeaderSize else {
-                throw .corruption(file: "", offset: offset, reason: "operation \(i) header past the frame")
-            }
-            let kindRaw = base.load(fromByteOffset: at, as: UInt8.self)
-            let table = loadU32(base, at + 1), klen = Int(loadU32(base, at + 5)), vlen = Int(loadU32(base, at + 9))
-            guard let kind = RecordKind(rawValue: kindRaw), klen > 0,
-                  klen + vlen <= end - at - WALFormat.opHeaderSize else {
+            guard case .operation(let op) = Self.operation(base, at: at, end: end, version: version),
+                  let kind = RecordKind(rawValue: op.kind) else {
                 throw .corruption(file: "", offset: offset, reason: "malformed operation \(i)")
             }
-            let key = UnsafeRawBufferPointer(start: base + at + WALFormat.opHeaderSize, count: klen)
-            let value = UnsafeRawBufferPointer(start: key.baseAddress! + klen, count: vlen)
-            try apply(firstSeq &+ UInt64(i), kind, table, key, value)
-            at += WALFormat.opHeaderSize + klen + vlen
+            let key = UnsafeRawBufferPointer(start: base + at + op.size, count: op.keyCount)
+            let value = UnsafeRawBufferPointer(start: key.baseAddress! + op.keyCount, count: op.valueCount)
+            try apply(firstSeq &+ UInt64(i), kind, op.tableID, key, value)
+            at += op.size + op.keyCount + op.valueCount
         }
         return firstSeq &+ UInt64(count) &- 1
     }

@@ -8,7 +8,7 @@ extension WALReplay {
     /// or under `.pointInTime` cut like a torn tail and reported). Returns true when replay
     /// must stop after this segment.
     func badFrame(file: String, handle: any FileHandle, base: UnsafeRawPointer, size: Int, dataEnd: Int,
-                          at offset: Int, problem: String, newest: Bool, successor: UInt64?,
+                          at offset: Int, problem: String, newest: Bool, version: UInt32, successor: UInt64?,
                           report: inout RecoveryReport) throws(Stop) -> Bool {
         var corruption: String? = nil
         if !newest {
@@ -17,11 +17,11 @@ extension WALReplay {
             // and no sync proven after it — in this segment or in the next, where nothing is made
             // durable before this one's seal. Then the successor's frames were never made durable
             // by a sync: they are set aside with it, so the log stays a prefix.
-            if let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset)
+            if let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset, version: version)
                 ?? successor.flatMap({ syncProof(inSegment: $0) }) {
                 corruption = "\(problem) in a WAL segment that is not the newest, but \(evidence)"
             }
-        } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset) {
+        } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset, version: version) {
             corruption = "\(problem), but \(evidence): damaged after it was written, not a torn write"
         }
         if let corruption, mode == .pointInTime {
@@ -110,7 +110,7 @@ extension WALReplay {
 
     /// Proof that the frame at `offset` had been complete and synced: a seal after it, or an
     /// intact frame after it whose durable prefix lies beyond it. Nil when there is none.
-    private func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int) -> String? {
+    private func completionEvidence(_ base: UnsafeRawPointer, size: Int, dataEnd: Int, after offset: Int, version: UInt32) -> String? {
         var at = offset + 8
         let limit = min(dataEnd, size - WALFormat.frameHeaderSize)
         while at < limit {
@@ -123,7 +123,7 @@ extension WALReplay {
             let durable = Int(loadU32(base, at + 20)) * 8
             let isSeal = count == 0 && len == WALFormat.sealPayloadSize
                 && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
-            let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.opHeaderSize <= len
+            let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.smallestOpHeader(version: version) <= len
             if (isSeal || provesOrder) && checksumMatches(base, at: at, length: len) {
                 return isSeal ? "the segment is sealed at offset \(at)"
                     : "the intact frame at offset \(at) was written after the segment was synced through offset \(durable)"

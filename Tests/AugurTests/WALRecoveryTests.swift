@@ -111,8 +111,10 @@ import Glibc
         try h.write(at: frame + 30, b)
         try h.sync()
         h.close()
+        // The second frame: 56 + 24 (frame header) + 4 (operation header) + 2 ("k0") + 100,
+        // rounded up to 8.
         #expect(throws: AugurError.corruption(file: "/db/wal/" + first, offset: frame,
-                                              reason: "frame checksum mismatch in a WAL segment that is not the newest, but the intact frame at offset 200 was written after the segment was synced through offset 200")) {
+                                              reason: "frame checksum mismatch in a WAL segment that is not the newest, but the intact frame at offset 192 was written after the segment was synced through offset 192")) {
             engine = try Engine.open(at: "/db", options: options(fs))
         }
     }
@@ -135,8 +137,9 @@ import Glibc
         let frames = Array(try CorruptionRecoveryTests.frames(fs, name).dropFirst())   // the header's excluded
         let seal = try #require(frames.last), last = frames[frames.count - 2]
         let h = try fs.open(first, mode: .readWrite)
-        // The key of the last frame: `k1xxxx` at its first operation (frame header 24, op header 13).
-        let key = try h.read(at: last + 24 + 13, count: 6)
+        // The key of the last frame: `k1xxxx` at its first operation (after the 24-byte frame
+        // header, the kind byte and three one-byte varints: table id, key and value lengths).
+        let key = try h.read(at: last + 24 + 4, count: 6)
         try h.write(at: seal, [UInt8](repeating: 0, count: 40))
         try h.write(at: last, [UInt8](repeating: lastFrame, count: seal - last))
         try h.sync()
