@@ -419,7 +419,7 @@ public final class Engine: @unchecked Sendable {
         }
         reshards.queue.sync {}
         indexes.shutdown()
-        flusher.queue.sync {}
+        flusher.drain()
         if telemetry != nil { collectTelemetry(force: true, closing: true) }
         let tables = allTables()
         // Wait for writers already past their checks.

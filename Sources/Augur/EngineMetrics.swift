@@ -78,6 +78,17 @@ final class EngineMetrics: Sendable {
         if merged { merges.increment() }
     }
 
+    /// The merge lane merged a partition's runs into one run of `bytes` (counted with the
+    /// flushes' bytes written and merges).
+    func mergedRuns(nanos: UInt64, bytes: UInt64) {
+        values.withLock {
+            $0.flushedBytes &+= bytes
+            $0.merges &+= 1
+        }
+        flushedBytes.increment(by: bytes)
+        merges.increment()
+    }
+
     /// A reshard ended: committed (having copied and shared those bytes) or aborted.
     func reshardFinished(committed: Bool, bytesCopied: Int, bytesShared: Int) {
         let copied = UInt64(max(0, bytesCopied)), shared = UInt64(max(0, bytesShared))

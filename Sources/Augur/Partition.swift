@@ -112,6 +112,11 @@ final class Partition: @unchecked Sendable {
     let cost: CostMeter
     /// Set while a background flush of this partition is queued.
     let flushQueued = Atomic<Bool>(false)
+    /// Set while a merge of this partition's runs is queued on the merge lane.
+    let mergeQueued = Atomic<Bool>(false)
+    /// Set (under `maintenanceLock`) while the merge lane merges some of this partition's runs:
+    /// the flush lane's flushes then never merge inline (Flusher.swift).
+    let merging = Atomic<Bool>(false)
 
     init(record: PartitionRecord, runs: [Segment], indexRuns: [UInt32: [Segment]] = [:], histogram: KeyHistogram) {
         self.histogram = histogram

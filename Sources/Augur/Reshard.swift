@@ -224,7 +224,11 @@ final class ReshardExecutor: Sendable {
             defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
             if sources.contains(where: { $0.retired }) { continue }    // the map changed: resolve again
             job.update { $0.state = .preparing; $0.sources = sources.map(\.id) }
-            for p in sources { try flusher.flushLocked(p) }
+            // No merge here: the sources' flushes wait for this lock, and a merge of a large
+            // partition under it let the memtable reach the stall limit (a 1.4 s write stall at
+            // a size split, 10 M random puts); the targets merge their runs at their next flush
+            // (on the merge lane when the merge is large).
+            for p in sources { try flusher.flushLocked(p, mergeLater: true) }
             try executeLocked(table, resolved, job)
             return
         }

@@ -167,7 +167,7 @@ extension Engine {
     /// thread of lower priority that can be a while on a busy machine).
     @_spi(Testing) public func drainBackgroundWork() {
         reshards.queue.sync {}
-        flusher.queue.sync {}
+        flusher.drain()
         wal.drainBackground()
         ReadEpochs.shared.drain()
     }
@@ -175,6 +175,17 @@ extension Engine {
     /// Runs `job` on the maintenance lane after what is queued there (tests: a job that waits
     /// holds every flush back, as a long merge does).
     @_spi(Testing) public func enqueueMaintenance(_ job: @escaping @Sendable () -> Void) { flusher.queue.async(job) }
+
+    /// Runs `job` on the merge lane after what is queued there (tests: a job that waits holds
+    /// every merge the flushes leave to the lane back, as a long merge does).
+    @_spi(Testing) public func enqueueMergeLaneJob(_ job: @escaping @Sendable () -> Void) { flusher.mergeQueue.async(job) }
+
+    /// Runs `hook` on the merge lane between each merge's write and its commit (tests: a slow
+    /// merge); nil removes it.
+    @_spi(Testing) public func setBeforeMergeCommit(_ hook: (@Sendable () -> Void)?) { flusher.beforeMergeCommit.withLock { $0 = hook } }
+
+    /// Returns once the flushes queued so far have run (not the merges they leave).
+    @_spi(Testing) public func drainFlushLane() { flusher.queue.sync {} }
 
     /// Nanoseconds of maintenance charged so far to each partition of `table`, in key order
     /// (tests: when a flush's work reaches the partition's cost).
