@@ -276,7 +276,7 @@ final class Flusher: Sendable {
     /// change still reads; see the top of this file for what the lock covers. Nothing of the
     /// memtable: the WAL needs no sync first.
     private func mergeRuns(_ p: Partition) throws(AugurError) {
-        let chosen: [Segment]? = p.maintenanceLock.withLock {
+        let choice: (runs: [Segment], reachesOldest: Bool)? = p.maintenanceLock.withLock {
             let runs = p.view.runs
             guard !readOnly, !p.retired, let newest = runs.first, needsMerge(runs) else { return nil }
             let count = min(1 + runsToMerge(flushBytes: newest.dataLength, Array(runs.dropFirst())),
@@ -285,13 +285,12 @@ final class Flusher: Sendable {
             guard count >= 2 || (count == 1 && newest.holdsMostlyDeadFile) else { return nil }
             // Under the lock, so a flush that takes it next sees it.
             p.merging.store(true, ordering: .releasing)
-            return Array(runs.prefix(count))
+            // Runs only ever join newer than these, so when they reach the oldest now they still
+            // will at the commit (checked there), and tombstones need not stay.
+            return (Array(runs.prefix(count)), count == runs.count)
         }
-        guard let chosen else { return }
+        guard let (chosen, reachesOldest) = choice else { return }
         defer { p.merging.store(false, ordering: .releasing) }
-        // Runs only ever join newer than these, so when they reach the oldest now they still
-        // will at the commit, and tombstones need not stay.
-        let reachesOldest = chosen.count == p.view.runs.count
         let started = MonotonicClock.nanos()
         let charge = MaintenanceCharge(meter: p.cost)
         defer { charge.chargeElapsed() }
