@@ -91,6 +91,8 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     /// seconds they waited.
     public var writeStalls: Int? = nil
     public var writeStallSeconds: Double? = nil
+    /// Why the last write stall so far waited (the engine's words; nil: none, or not said).
+    public var lastWriteStallReason: String? = nil
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,

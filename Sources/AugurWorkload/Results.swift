@@ -100,6 +100,8 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     /// waited (nil: the engine does not say).
     public var writeStalls: Int? = nil
     public var writeStallSeconds: Double? = nil
+    /// Why the run's last write stall waited (nil: no stall in the run, or not said).
+    public var lastWriteStallReason: String? = nil
 
     public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
                 merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,
@@ -214,6 +216,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
             ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),
             ("write stalls", opt(p.writeStalls) { n in "\(n)" + (p.writeStallSeconds.map { String(format: " (%.3f s waited)", $0) } ?? "") }),
+        ] + (p.lastWriteStallReason.map { [("last write stall", $0)] } ?? []) + [
             ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
             ("disk writes (amplification)", opt(diskWrites) { d in
                 d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"

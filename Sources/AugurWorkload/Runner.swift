@@ -306,6 +306,7 @@ public final class WorkloadRunner: @unchecked Sendable {
         partitions.forecastFallbacks = delta(initial.forecastFallbacks, final.forecastFallbacks)
         partitions.writeStalls = delta(initial.writeStalls, final.writeStalls)
         partitions.writeStallSeconds = delta(initial.writeStallSeconds, final.writeStallSeconds)
+        if (partitions.writeStalls ?? 0) > 0 { partitions.lastWriteStallReason = final.lastWriteStallReason }
         let firstError = recorders.compactMap(\.firstError).first
         return RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,

@@ -134,6 +134,29 @@ struct ReportTests {
         #expect(table.contains("bytes moved"))
     }
 
+    @Test("the final table names the last write stall's reason, only when the run had stalls")
+    func lastWriteStall() throws {
+        func table(stallsBefore: Int, after: Int) throws -> String {
+            let spec = try WorkloadSpec.preset("a", recordCount: 100)
+            return try manualRun(spec, { c in
+                c.stop = .duration(seconds: 10)
+                c.warmupSeconds = 1
+            }, store: { s, _ in
+                s.serviceNanoseconds = 5_000
+                s.partitionsAt = { _ in 1 }
+                s.stallsAt = { ns in ns < 5_000_000_000 ? (stallsBefore, "partition 3: before the run")
+                                                        : (after, "partition 7: memtable 134217728 B ≥ writeStallMemtableBytes") }
+            }).0.table()
+        }
+        let stalled = try table(stallsBefore: 1, after: 3)
+        #expect(stalled.contains("write stalls                   2 (1.000 s waited)"), "\(stalled)")
+        #expect(stalled.contains("last write stall               partition 7: memtable 134217728 B ≥ writeStallMemtableBytes"), "\(stalled)")
+        // A stall before the run (the load phase) is not the run's.
+        let calm = try table(stallsBefore: 1, after: 1)
+        #expect(calm.contains("write stalls                   0"), "\(calm)")
+        #expect(!calm.contains("last write stall"), "\(calm)")
+    }
+
     @Test("the final table shows n/a where the engine reports nothing")
     func notAvailable() throws {
         let spec = try WorkloadSpec.preset("c", recordCount: 10)

@@ -51,6 +51,8 @@ final class MemoryStore: KeyValueStore, @unchecked Sendable {
     /// Partition count as a function of the clock (nil: none reported).
     var partitionsAt: (@Sendable (UInt64) -> Int)? = nil
     var forecastAt: (@Sendable (UInt64) -> IntervalForecast)? = nil
+    /// Write stalls so far and the last one's reason, by time (nil: the store says nothing).
+    var stallsAt: (@Sendable (UInt64) -> (count: Int, lastReason: String?))? = nil
     var failEveryNth = 0
     private var lastPartitions: Int? = nil
     private var opNumber = 0
@@ -138,8 +140,14 @@ final class MemoryStore: KeyValueStore, @unchecked Sendable {
             }
             lastPartitions = n
         }
-        return PartitionMetrics(partitions: n, splits: 0, merges: 0, moves: 0, bytesMoved: 0, reshardsInFlight: 0,
-                                overloadSeconds: 0, forecast: forecastAt?(now), events: events)
+        var m = PartitionMetrics(partitions: n, splits: 0, merges: 0, moves: 0, bytesMoved: 0, reshardsInFlight: 0,
+                                 overloadSeconds: 0, forecast: forecastAt?(now), events: events)
+        if let stalls = stallsAt?(now) {
+            m.writeStalls = stalls.count
+            m.writeStallSeconds = Double(stalls.count) * 0.5
+            m.lastWriteStallReason = stalls.lastReason
+        }
+        return m
     }
 }
 

@@ -132,6 +132,7 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         let stalls = engine.writeStalls
         m.writeStalls = stalls.stalls
         m.writeStallSeconds = Double(stalls.stalledNanos) / 1e9
+        m.lastWriteStallReason = stalls.lastReason
         return m
     }
 
