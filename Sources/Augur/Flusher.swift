@@ -3,9 +3,10 @@
 //
 // Threading: two lanes of lowered priority (`EngineOptions.backgroundNice`). Flushes and trims
 // run one at a time on `queue`, the flush lane; the merges that keep a partition's run count
-// bounded run on `mergeQueue`, the merge lane. A flush from the flush lane writes its memtable
-// as a run of its own and leaves the merge to the merge lane, unless the partition already
-// holds `runsBeforeInlineMerge` runs and no merge of it is under way (the merge lane is that far
+// bounded run on `mergeQueue`, the merge lane. A flush from the flush lane merges as it writes
+// only when the merge is small (`inlineMergeBytes`); otherwise it writes its memtable as a run
+// of its own and leaves the merge to the merge lane — unless the partition already holds
+// `runsBeforeInlineMerge` runs and no merge of it is under way (the merge lane is that far
 // behind: then it merges as it writes, and the run count stays bounded). A merge holds the
 // partition's `maintenanceLock` only to choose its runs and to commit: while it writes, the
 // partition's flushes go on (prepending runs), and the commit replaces the merged runs where
@@ -13,9 +14,9 @@
 // drops the merged file. Why: a merge of a large partition takes seconds, and with merges inside
 // flushes, on one lane and under the lock, neither that partition nor any other flushed
 // meanwhile; a memtable reached the stall limit and its writers waited (10 M random puts at one
-// thread: one to three stalls of 0.7-2.0 s per run). `flush(_:)` and a reshard's
-// `flushLocked(_:)` run on the caller's thread and merge inline. A partition's flushes never
-// overlap (`maintenanceLock`).
+// thread: one to three stalls of 0.7-2.0 s per run). `flush(_:)` runs on the caller's thread
+// and merges inline; a reshard's `flushLocked(_:mergeLater:)` of its sources leaves large merges
+// like the flush lane. A partition's flushes never overlap (`maintenanceLock`).
 // A freeze takes the partition's write gate exclusive for microseconds; nothing else here
 // blocks writers. Depends on the segment store, the WAL, the table registry and the
 // engine's lifecycle — never on the engine itself.
@@ -147,9 +148,9 @@ final class Flusher: Sendable {
         try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p) }
     }
 
-    /// `flush` for a caller that holds `p.maintenanceLock`. `mergeLater`: the flush lane's
-    /// flush, which leaves the merge to the merge lane while the partition holds fewer than
-    /// `runsBeforeInlineMerge` runs.
+    /// `flush` for a caller that holds `p.maintenanceLock`. `mergeLater`: merge only when the
+    /// merge is small, and leave a larger one to the merge lane while the partition holds fewer
+    /// than `runsBeforeInlineMerge` runs (the flush lane's flushes and a reshard's).
     func flushLocked(_ p: Partition, mergeLater: Bool = false) throws(AugurError) {
         if readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         if p.retired { return }
