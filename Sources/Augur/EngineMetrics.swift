@@ -80,7 +80,7 @@ final class EngineMetrics: Sendable {
 
     /// The merge lane merged a partition's runs into one run of `bytes` (counted with the
     /// flushes' bytes written and merges).
-    func mergedRuns(nanos: UInt64, bytes: UInt64) {
+    func mergedRuns(bytes: UInt64) {
         values.withLock {
             $0.flushedBytes &+= bytes
             $0.merges &+= 1

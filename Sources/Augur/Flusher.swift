@@ -292,7 +292,6 @@ final class Flusher: Sendable {
         }
         guard let (chosen, reachesOldest) = choice else { return }
         defer { p.merging.store(false, ordering: .releasing) }
-        let started = MonotonicClock.nanos()
         let charge = MaintenanceCharge(meter: p.cost)
         defer { charge.chargeElapsed() }
         var cursor = MergedCursor(sources: chosen.map { .segment(Segment.Cursor($0)) })
@@ -322,7 +321,7 @@ final class Flusher: Sendable {
             return
         }
         for s in chosen { s.markObsolete() }
-        metrics.mergedRuns(nanos: MonotonicClock.nanos() &- started, bytes: UInt64(written?.record.size ?? 0))
+        metrics.mergedRuns(bytes: UInt64(written?.record.size ?? 0))
     }
 
     /// Flushes the partitions that hold memtables rebuilt from the WAL at open, in the

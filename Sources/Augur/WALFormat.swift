@@ -103,8 +103,7 @@ enum WALFormat {
             if shift == 28 && byte > 0x0F { return nil }       // a fifth byte holds only 4 bits
             value |= UInt32(byte & 0x7F) << shift
             if byte < 0x80 { return value }
-            shift += 7
-            if shift > 28 { return nil }
+            shift += 7      // past 28 no byte gets here: a fifth byte ≥ 0x80 was refused above
         }
         return nil
     }
@@ -164,15 +163,6 @@ enum WALFormat {
         guard name.hasSuffix(".wal"), let n = UInt64(name.dropLast(4)), n < UInt64.max, segmentName(n) == name else { return nil }
         return n
     }
-}
-
-/// One decoded WAL operation, pointing into the mapping being replayed.
-struct WALOperation {
-    let seq: UInt64
-    let kind: RecordKind
-    let tableID: UInt32
-    let key: UnsafeRawBufferPointer
-    let value: UnsafeRawBufferPointer
 }
 
 /// Encodes operations into a frame's payload area, in the current version's encoding

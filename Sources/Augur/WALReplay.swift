@@ -276,14 +276,14 @@ struct WALReplay {
             switch Self.operation(base, at: at, end: end, version: version) {
             case .headerPastFrame: return "operation \(i) header past the frame"
             case .malformed: return "malformed operation \(i)"
-            case .operation(let op): at += op.size + op.keyCount + op.valueCount
+            case .operation(let op, _): at += op.size + op.keyCount + op.valueCount
             }
         }
         return nil
     }
 
     enum DecodedOperation {
-        case operation(WALFormat.OpHeader)
+        case operation(WALFormat.OpHeader, RecordKind)
         case headerPastFrame
         case malformed
     }
@@ -297,10 +297,10 @@ struct WALReplay {
             return version == 1 || end - at < 4 ? .headerPastFrame : .malformed
         }
         let room = end - at - op.size
-        guard RecordKind(rawValue: op.kind) != nil, op.keyCount > 0, op.keyCount <= room, op.valueCount <= room - op.keyCount else {
+        guard let kind = RecordKind(rawValue: op.kind), op.keyCount > 0, op.keyCount <= room, op.valueCount <= room - op.keyCount else {
             return .malformed
         }
-        return .operation(op)
+        return .operation(op, kind)
     }
 
     /// A seal at `offset` whose writing a crash cut short: every non-zero byte from `offset` on
@@ -336,8 +336,7 @@ struct WALReplay {
         var at = offset + WALFormat.frameHeaderSize
         let end = at + len
         for i in 0..<count {
-            guard case .operation(let op) = Self.operation(base, at: at, end: end, version: version),
-                  let kind = RecordKind(rawValue: op.kind) else {
+            guard case .operation(let op, let kind) = Self.operation(base, at: at, end: end, version: version) else {
                 throw .corruption(file: "", offset: offset, reason: "malformed operation \(i)")
             }
             let key = UnsafeRawBufferPointer(start: base + at + op.size, count: op.keyCount)

@@ -43,7 +43,7 @@ import Testing
                 #expect(w.offset == size, "opSize disagrees with the bytes written (seed \(seed))")
                 var at = 0
                 for (i, op) in ops.enumerated() {
-                    guard case .operation(let h) = WALReplay.operation(UnsafeRawPointer(out.baseAddress!), at: at, end: size, version: 2) else {
+                    guard case .operation(let h, _) = WALReplay.operation(UnsafeRawPointer(out.baseAddress!), at: at, end: size, version: 2) else {
                         Issue.record("operation \(i) did not decode (seed \(seed))")
                         return
                     }
@@ -86,7 +86,7 @@ import Testing
         func isMalformed(_ d: WALReplay.DecodedOperation) -> Bool { if case .malformed = d { true } else { false } }
         func isPast(_ d: WALReplay.DecodedOperation) -> Bool { if case .headerPastFrame = d { true } else { false } }
         // kind, table 1, key length 1, value length 0, key "a": well formed.
-        if case .operation(let h) = decode([1, 1, 1, 0, 0x61]) { #expect(h.size == 4) } else { Issue.record("a valid operation did not decode") }
+        if case .operation(let h, _) = decode([1, 1, 1, 0, 0x61]) { #expect(h.size == 4) } else { Issue.record("a valid operation did not decode") }
         #expect(isMalformed(decode([1, 0xFF, 0xFF, 0xFF, 0xFF, 0x1F, 1, 0, 0x61])))   // table id ≥ 2^32
         #expect(isMalformed(decode([1, 0x80, 0x80, 0x80, 0x80, 0x80, 0, 1, 0, 0x61])))   // a 6-byte varint
         #expect(isMalformed(decode([1, 1, 0x85, 0x85])))                              // key length cut off by the frame
@@ -98,7 +98,7 @@ import Testing
         // Version 1's fixed 13-byte header.
         let v1: [UInt8] = [1, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0x61, 0x62, 0x63]
         v1.withUnsafeBytes { b in
-            if case .operation(let h) = WALReplay.operation(b.baseAddress!, at: 0, end: 16, version: 1) {
+            if case .operation(let h, _) = WALReplay.operation(b.baseAddress!, at: 0, end: 16, version: 1) {
                 #expect(h.tableID == 7 && h.keyCount == 1 && h.valueCount == 2 && h.size == 13)
             } else {
                 Issue.record("a valid version-1 operation did not decode")
@@ -185,14 +185,19 @@ import Testing
         try engine.close()
     }
 
-    @Test("a segment whose header names a version this Augur does not read is refused, naming it")
-    func unknownVersionRefused() throws {
+    /// A store written by `writeStore` and the path of its oldest WAL segment.
+    func storeAndFirstSegment(seed: UInt64) throws -> (CrashSimulatingFileSystem, String) {
         let fs = CrashSimulatingFileSystem()
         var model = ModelStore()
-        try writeStore(fs, seed: 5, model: &model)
-        let name = try #require(try fs.listDirectory("/db/wal").sorted().first)
-        try Version1Transcoder.patchHeader(fs, "/db/wal/" + name, version: 3)
-        #expect(throws: AugurError.corruption(file: "/db/wal/" + name, offset: 0,
+        try writeStore(fs, seed: seed, model: &model)
+        return (fs, "/db/wal/" + (try #require(try fs.listDirectory("/db/wal").sorted().first)))
+    }
+
+    @Test("a segment whose header names a version this Augur does not read is refused, naming it")
+    func unknownVersionRefused() throws {
+        let (fs, path) = try storeAndFirstSegment(seed: 5)
+        try Version1Transcoder.patchHeader(fs, path, version: 3)
+        #expect(throws: AugurError.corruption(file: path, offset: 0,
                                               reason: "the WAL segment's format version is 3; this Augur reads versions 1...2")) {
             _ = try Engine.open(at: "/db", options: options(fs))
         }
@@ -200,11 +205,7 @@ import Testing
 
     @Test("an intact frame (checksum right) whose operation does not parse is corruption, not a torn tail")
     func malformedOperationInIntactFrame() throws {
-        let fs = CrashSimulatingFileSystem()
-        var model = ModelStore()
-        try writeStore(fs, seed: 6, model: &model)
-        let name = try #require(try fs.listDirectory("/db/wal").sorted().first)
-        let path = "/db/wal/" + name
+        let (fs, path) = try storeAndFirstSegment(seed: 6)
         // The first frame's key-length varint made 6 bytes long, then its checksum recomputed.
         let h = try fs.open(path, mode: .readWrite)
         let len = Int(UInt32(le: try h.read(at: 56 + 4, count: 4)))
