@@ -163,6 +163,8 @@ public final class Engine: @unchecked Sendable {
         }
         telemetry?.register(recovered.partitions)
         wal.setBackgroundErrorHandler { [weak self] in self?.recordBackgroundError($0) }
+        // The log and memory bounds are checked once per segment of writes (Flusher.swift).
+        wal.rollObserver.withLock { [flusher] in $0 = { [weak flusher] in flusher?.scheduleBoundsCheck() } }
         if options.partitioning.persistHistory {
             // Read also without a controller (read-only, telemetry off): the strategy advisor
             // works from the saved workload.

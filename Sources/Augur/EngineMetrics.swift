@@ -25,7 +25,7 @@ final class EngineMetrics: Sendable {
     /// One gauge per table (dimension `table`), made when the table is first seen.
     private let partitionGauges = Mutex<[String: Gauge]>([:])
 
-    private let writes, reads, writtenBytes, readBytes, flushedBytes, merges: Counter
+    private let writes, reads, writtenBytes, readBytes, flushedBytes, merges, boundFlushes: Counter
     private let reshardsCommitted, reshardsAborted, reshardCopiedBytes, reshardSharedBytes: Counter
     private let writeStalls, backgroundErrors: Counter
     private let overloadSeconds, writeStallSeconds: FloatingPointCounter
@@ -43,6 +43,7 @@ final class EngineMetrics: Sendable {
         readBytes = Counter(label: MetricName.readBytes, dimensions: d)
         flushedBytes = Counter(label: MetricName.flushedBytes, dimensions: d)
         merges = Counter(label: MetricName.merges, dimensions: d)
+        boundFlushes = Counter(label: MetricName.boundFlushes, dimensions: d)
         reshardsCommitted = Counter(label: MetricName.reshardsCommitted, dimensions: d)
         reshardsAborted = Counter(label: MetricName.reshardsAborted, dimensions: d)
         reshardCopiedBytes = Counter(label: MetricName.reshardCopiedBytes, dimensions: d)
@@ -76,6 +77,13 @@ final class EngineMetrics: Sendable {
         flush.recordNanoseconds(nanos)
         flushedBytes.increment(by: bytes)
         if merged { merges.increment() }
+    }
+
+    /// The flush lane flushed `count` partitions for the log or memory bound (Flusher.enforceBounds).
+    func boundsFlushed(_ count: Int) {
+        guard count > 0 else { return }
+        values.withLock { $0.boundFlushes &+= UInt64(count) }
+        boundFlushes.increment(by: count)
     }
 
     /// The merge lane merged a partition's runs into one run of `bytes` (counted with the
@@ -178,7 +186,7 @@ final class EngineMetrics: Sendable {
 
     /// Gives the handles back to the backend (at close).
     func destroy() {
-        for c in [writes, reads, writtenBytes, readBytes, flushedBytes, merges, reshardsCommitted, reshardsAborted,
+        for c in [writes, reads, writtenBytes, readBytes, flushedBytes, merges, boundFlushes, reshardsCommitted, reshardsAborted,
                   reshardCopiedBytes, reshardSharedBytes, writeStalls, backgroundErrors] { c.destroy() }
         overloadSeconds.destroy()
         writeStallSeconds.destroy()

@@ -33,6 +33,15 @@
 //   3. commit `setRuns(…, flushedSeq: upToSeq)` to the manifest;
 //   4. install the run, drop the frozen memtable, mark replaced runs obsolete.
 // A failure before 3 removes the new file and leaves the frozen memtable to be retried.
+//
+// Resource bounds. A partition's flush is triggered by its own memtable's size, which bounds
+// neither the engine's memory nor its log: with many partitions every memtable fills toward the
+// flush size together, and a partition written once and then left alone never flushes, so its
+// unflushed write keeps every later WAL segment (the trim keeps a prefix). After every WAL roll
+// (`WriteAheadLog.rollObserver`) the flush lane checks both (`enforceBounds`): past
+// `maxWALBytes` it flushes the partitions whose unflushed writes keep the oldest segments, past
+// `memtableBudgetBytes` the largest memtables. At a roll: once per segment of writes, nothing on
+// a writer's path but an atomic exchange.
 import AugurStats
 import AugurSys
 import Synchronization
@@ -69,6 +78,12 @@ final class Flusher: Sendable {
     /// Active-memtable bytes at which a writer waits for its partition's flush (WriteStall.swift).
     let stallSize: Int
     let stallMeter = WriteStallMeter()
+    /// Memtable bytes of all partitions past which the largest are flushed (`memtableBudgetBytes`).
+    let memtableBudget: Int
+    /// Log bytes past which the partitions that keep the oldest segments are flushed (`maxWALBytes`).
+    let maxWALBytes: Int
+    /// A bounds check is queued on the flush lane (one covers every roll until it runs).
+    private let boundsCheckQueued = Atomic<Bool>(false)
 
     init(store: SegmentStore, wal: WriteAheadLog, tables: TableRegistry, lifecycle: EngineLifecycle, metrics: EngineMetrics,
          options: EngineOptions) {
@@ -83,12 +98,69 @@ final class Flusher: Sendable {
         queue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
         mergeQueue = BackgroundLane(name: "augur.merge", nice: options.backgroundNice)
         runsBeforeInlineMerge = 2 * options.maxRunsPerPartition
-        inlineMergeBytes = 4 * options.memtableFlushSize
+        inlineMergeBytes = EngineOptions.saturatingTimes(4, options.memtableFlushSize)
         flushSize = options.memtableFlushSize
         // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
         // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
         // every write would wait for a flush.
-        stallSize = options.writeStallMemtableBytes ?? 4 * max(options.memtableFlushSize, Arena.chunkSize)
+        stallSize = options.writeStallMemtableBytes ?? EngineOptions.saturatingTimes(4, max(options.memtableFlushSize, Arena.chunkSize))
+        memtableBudget = options.effectiveMemtableBudget
+        maxWALBytes = options.effectiveMaxWALBytes
+    }
+
+    /// Queues a check of the resource bounds on the flush lane (see the top of this file).
+    func scheduleBoundsCheck() {
+        if readOnly || boundsCheckQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
+        queue.async { [self] in
+            boundsCheckQueued.store(false, ordering: .releasing)
+            if lifecycle.isClosed { return }
+            do throws(AugurError) { try enforceBounds() } catch { lifecycle.record(error) }
+        }
+    }
+
+    /// Flushes what the log and memory bounds need flushed (see the top of this file). Runs on
+    /// the flush lane.
+    func enforceBounds() throws(AugurError) {
+        var flushed: Set<ObjectIdentifier> = []
+        func flushOnLane(_ p: Partition) throws(AugurError) {
+            try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p, mergeLater: true) }
+            mergeIfNeeded(p)
+            flushed.insert(ObjectIdentifier(p))
+        }
+        // The log: while it is over the bound, flush every partition whose unflushed writes may
+        // lie in the oldest kept segment (its flush mark below that segment's last sequence),
+        // then trim. Stops when a round frees nothing (a segment kept for another reason, such
+        // as a pending seal, goes at a later check).
+        while wal.keptBytes > maxWALBytes, let oldest = wal.oldestKeptMaxSeq {
+            let before = wal.keptBytes
+            for table in tables.all {
+                for p in table.map.partitions where !p.retired && p.flushedSeq < oldest && p.view.hasMemtableData {
+                    try flushOnLane(p)
+                }
+            }
+            try trimWAL()
+            if wal.keptBytes >= before { break }
+        }
+        // Memory: over the budget, flush the largest memtables until a quarter of the budget is
+        // free again (so that the next roll does not find it over at once).
+        var sizes: [(partition: Partition, bytes: Int)] = []
+        var total = 0
+        for table in tables.all {
+            for p in table.map.partitions where !p.retired {
+                let v = p.view
+                let bytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
+                if bytes > 0 { sizes.append((p, bytes)); total += bytes }
+            }
+        }
+        if total > memtableBudget {
+            let target = memtableBudget - memtableBudget / 4
+            for (p, bytes) in sizes.sorted(by: { $0.bytes > $1.bytes }) where total > target {
+                if !flushed.contains(ObjectIdentifier(p)) { try flushOnLane(p) }
+                total -= bytes
+            }
+        }
+        if !flushed.isEmpty { try trimWAL() }
+        metrics.boundsFlushed(flushed.count)
     }
 
     /// Queues a flush of `p` (once: a flush already queued covers it), then a WAL trim; the

@@ -17,6 +17,7 @@ public enum MetricName {
     public static let flush = "augur_flush_seconds"
     public static let flushedBytes = "augur_flushed_bytes_total"
     public static let merges = "augur_merges_total"
+    public static let boundFlushes = "augur_bound_flushes_total"
     public static let reshardsCommitted = "augur_reshards_committed_total"
     public static let reshardsAborted = "augur_reshards_aborted_total"
     public static let reshardCopiedBytes = "augur_reshard_copied_bytes_total"
@@ -47,6 +48,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var flushNanos: UInt64 = 0
     public var flushedBytes: UInt64 = 0
     public var merges: UInt64 = 0
+    /// Flushes made for the log or memory bound (`maxWALBytes`, `memtableBudgetBytes`) rather
+    /// than for the memtable's own size.
+    public var boundFlushes: UInt64 = 0
     public var reshardsCommitted: UInt64 = 0
     public var reshardsAborted: UInt64 = 0
     public var reshardCopiedBytes: UInt64 = 0
@@ -107,6 +111,8 @@ public struct MetricsSnapshot: Sendable, Equatable {
                     count: flushes, nanos: flushNanos),
             counter(MetricName.flushedBytes, "Bytes of segment runs written by flushes.", Double(flushedBytes)),
             counter(MetricName.merges, "Flushes that merged existing runs into the new one.", Double(merges)),
+            counter(MetricName.boundFlushes, "Flushes made to keep the WAL under maxWALBytes or the memtables under memtableBudgetBytes.",
+                    Double(boundFlushes)),
             counter(MetricName.reshardsCommitted, "Reshards (splits, merges, moves, reshapes) committed.", Double(reshardsCommitted)),
             counter(MetricName.reshardsAborted, "Reshards that failed or were refused after being queued.", Double(reshardsAborted)),
             counter(MetricName.reshardCopiedBytes, "Segment bytes committed reshards copied.", Double(reshardCopiedBytes)),

@@ -108,6 +108,33 @@ public struct EngineOptions: Sendable {
     /// (at least 4 MiB: memtables grow in 1 MiB arena chunks). Must be at least
     /// `memtableFlushSize`.
     public var writeStallMemtableBytes: Int? = nil
+    /// Memtable bytes all partitions together may hold (active and frozen) before the flush lane
+    /// flushes the largest. nil (default): 8 × `memtableFlushSize` (256 MiB). Without it memory
+    /// grew with the partition count: every partition's memtable fills toward the flush size,
+    /// and a store of hundreds of partitions held hundreds of them. Checked at every WAL roll,
+    /// so it may be passed by about one WAL segment of writes. Must be at least
+    /// `memtableFlushSize`.
+    public var memtableBudgetBytes: Int? = nil
+    /// WAL bytes the engine keeps before it flushes the partitions whose unflushed writes hold
+    /// the oldest segment (RocksDB's `max_total_wal_size`). nil (default): 2 × the memtable
+    /// budget, at least 4 WAL segments (512 MiB). Without it one put into a partition that was then left alone kept
+    /// every later segment on disk, and a reopen replayed all of them. Checked at every roll.
+    /// Must be at least 2 × `walSegmentSize` (the current segment and one sealed).
+    public var maxWALBytes: Int? = nil
+    /// The memory budget in effect (`memtableBudgetBytes` or its default).
+    /// (A memtable with data counts at least one 1 MiB arena chunk: the default is never under
+    /// eight of them.)
+    var effectiveMemtableBudget: Int { memtableBudgetBytes ?? Self.saturatingTimes(8, max(memtableFlushSize, Arena.chunkSize)) }
+    /// The WAL bound in effect (`maxWALBytes` or its default).
+    var effectiveMaxWALBytes: Int {
+        maxWALBytes ?? max(Self.saturatingTimes(2, effectiveMemtableBudget), Self.saturatingTimes(4, walSegmentSize))
+    }
+
+    /// `a × b`, or `Int.max` where that overflows (a huge flush size must not trap).
+    static func saturatingTimes(_ a: Int, _ b: Int) -> Int {
+        let (r, overflow) = a.multipliedReportingOverflow(by: b)
+        return overflow ? .max : r
+    }
     /// Segment runs a partition may hold; a flush that would exceed it merges its memtable
     /// with the newest runs (`RunMergePolicy`: the fewest bytes written per run removed).
     /// Default 4.
@@ -183,6 +210,12 @@ public struct EngineOptions: Sendable {
         try check(memtableFlushSize >= 4096, "memtableFlushSize", memtableFlushSize, "must be at least 4096")
         if let stall = writeStallMemtableBytes {
             try check(stall >= memtableFlushSize, "writeStallMemtableBytes", stall, "must be at least memtableFlushSize (\(memtableFlushSize))")
+        }
+        if let budget = memtableBudgetBytes {
+            try check(budget >= memtableFlushSize, "memtableBudgetBytes", budget, "must be at least memtableFlushSize (\(memtableFlushSize))")
+        }
+        if let wal = maxWALBytes {
+            try check(wal >= 2 * walSegmentSize, "maxWALBytes", wal, "must be at least 2 × walSegmentSize (\(Self.saturatingTimes(2, walSegmentSize)))")
         }
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try OptionLimits.int("backgroundNice", backgroundNice, 0...19)

@@ -106,6 +106,23 @@ final class WriteAheadLog: @unchecked Sendable {
         backgroundErrorHandler.withLock { $0 = handler }
     }
 
+    /// Called after every roll, on the rolling writer's thread (so it must only queue work):
+    /// the flusher checks its resource bounds then (`Flusher.scheduleBoundsCheck`).
+    let rollObserver = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Bytes of the segment files the log keeps: inherited, sealed and the current one (each
+    /// counted at this log's segment size; inherited ones were made at the size of their day).
+    var keptBytes: Int {
+        rollLock.withLock { (inheritedSegments.count + sealedSegments.count + 1) * segmentSize }
+    }
+
+    /// The highest sequence in the oldest segment the log keeps before the current one: a
+    /// partition with unflushed writes at or below it keeps that segment. nil: only the
+    /// current segment is kept.
+    var oldestKeptMaxSeq: UInt64? {
+        rollLock.withLock { inheritedSegments.first?.maxSeq ?? sealedSegments.first?.maxSeq.load(ordering: .acquiring) }
+    }
+
     /// Returns once the background seals and segment creations queued so far have run.
     func drainBackground() { sealQueue.sync {}; prefaultQueue.sync {} }
 

@@ -31,12 +31,19 @@ extension WriteAheadLog {
     /// recovery keeps the log a prefix: after an unsealed segment whose tail is torn or
     /// missing, later segments are set aside (WALReplay, docs/FORMAT.md).
     func roll(from full: WALSegment) throws(AugurError) -> WALSegment {
-        try rollLock.withLock { () throws(AugurError) -> WALSegment in
+        let (segment, rolled) = try rollLocked(from: full)
+        if rolled, let observer = rollObserver.withLock({ $0 }) { observer() }
+        return segment
+    }
+
+    /// `roll` under rollLock; says whether this call rolled (or found another writer's roll).
+    private func rollLocked(from full: WALSegment) throws(AugurError) -> (WALSegment, rolled: Bool) {
+        try rollLock.withLock { () throws(AugurError) -> (WALSegment, rolled: Bool) in
             guard let now = current.withLock({ $0 }) else { throw .engineClosed }
             // A writer that left its gates before `close()` must not roll afterwards: the
             // segments are sealed and unmapped, and no new file may appear after close.
             if closed.load(ordering: .acquiring) { throw .engineClosed }
-            if now !== full { return now }
+            if now !== full { return (now, false) }
             try checkWritable()
             // A roll whose new segment could not be created leaves `full` sealed; the retry
             // must not seal it a second time.
@@ -81,7 +88,7 @@ extension WriteAheadLog {
                     try? finishPendingSealLocked()
                 }
             }
-            return next
+            return (next, true)
         }
     }
 
