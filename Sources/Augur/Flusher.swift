@@ -122,10 +122,18 @@ final class Flusher: Sendable {
     /// the flush lane.
     func enforceBounds() throws(AugurError) {
         var flushed: Set<ObjectIdentifier> = []
-        func flushOnLane(_ p: Partition) throws(AugurError) {
-            try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p, mergeLater: true) }
-            mergeIfNeeded(p)
-            flushed.insert(ObjectIdentifier(p))
+        /// Flushes `p` when `needed` holds under its maintenance lock (which guards its flush
+        /// mark and its retirement).
+        func flushOnLane(_ p: Partition, when needed: (Partition) -> Bool) throws(AugurError) {
+            let did = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
+                guard !p.retired, needed(p) else { return false }
+                try flushLocked(p, mergeLater: true)
+                return true
+            }
+            if did {
+                mergeIfNeeded(p)
+                flushed.insert(ObjectIdentifier(p))
+            }
         }
         // The log: while it is over the bound, flush every partition whose unflushed writes may
         // lie in the oldest kept segment (its flush mark below that segment's last sequence),
@@ -134,8 +142,8 @@ final class Flusher: Sendable {
         while wal.keptBytes > maxWALBytes, let oldest = wal.oldestKeptMaxSeq {
             let before = wal.keptBytes
             for table in tables.all {
-                for p in table.map.partitions where !p.retired && p.flushedSeq < oldest && p.view.hasMemtableData {
-                    try flushOnLane(p)
+                for p in table.map.partitions {
+                    try flushOnLane(p) { $0.flushedSeq < oldest && $0.view.hasMemtableData }
                 }
             }
             try trimWAL()
@@ -146,7 +154,7 @@ final class Flusher: Sendable {
         var sizes: [(partition: Partition, bytes: Int)] = []
         var total = 0
         for table in tables.all {
-            for p in table.map.partitions where !p.retired {
+            for p in table.map.partitions {
                 let v = p.view
                 let bytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
                 if bytes > 0 { sizes.append((p, bytes)); total += bytes }
@@ -155,7 +163,7 @@ final class Flusher: Sendable {
         if total > memtableBudget {
             let target = memtableBudget - memtableBudget / 4
             for (p, bytes) in sizes.sorted(by: { $0.bytes > $1.bytes }) where total > target {
-                if !flushed.contains(ObjectIdentifier(p)) { try flushOnLane(p) }
+                if !flushed.contains(ObjectIdentifier(p)) { try flushOnLane(p) { $0.view.hasMemtableData } }
                 total -= bytes
             }
         }
