@@ -27,9 +27,9 @@ import AugurTestSupport
 
     static func value(_ i: Int) -> [UInt8] { Array("value-\(i)-".utf8) + [UInt8](repeating: UInt8(i % 251), count: 200) }
 
-    /// One put into a cold partition, then 16 MB into its neighbour: the cold partition's
+    /// One put into a cold partition, then 15 MB into its neighbour: the cold partition's
     /// memtable never reaches the flush size, and before the bound its unflushed put kept every
-    /// WAL segment written after it (about 300 of 64 KiB here; a real store's log grew by every
+    /// WAL segment written after it (267 of 64 KiB here; a real store's log grew by every
     /// byte put elsewhere, and its reopen replayed all of it). With the bound the log stays near
     /// `maxWALBytes`, and the cold put survives a reopen (it was flushed, not dropped).
     @Test func aColdPartitionDoesNotKeepTheLog() throws {
