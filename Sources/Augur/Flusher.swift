@@ -100,9 +100,9 @@ final class Flusher: Sendable {
         runsBeforeInlineMerge = 2 * options.maxRunsPerPartition
         inlineMergeBytes = EngineOptions.saturatingTimes(4, options.memtableFlushSize)
         flushSize = options.memtableFlushSize
-        // A memtable's size is counted in whole arena chunks (1 MiB): with a flush size below
-        // a chunk (tests, the crash harness) four flush sizes would be under one chunk, and
-        // every write would wait for a flush.
+        // A memtable's size is counted in whole arena chunks (16 KiB growing to 1 MiB): with a
+        // flush size below a chunk (tests, the crash harness) four flush sizes could be under
+        // the memtable's first chunks, and every write would wait for a flush.
         stallSize = options.writeStallMemtableBytes ?? EngineOptions.saturatingTimes(4, max(options.memtableFlushSize, Arena.chunkSize))
         memtableBudget = options.effectiveMemtableBudget
         maxWALBytes = options.effectiveMaxWALBytes

@@ -28,10 +28,17 @@ public enum RecordKind: UInt8, Sendable {
     case delete = 2
 }
 
-/// Bump allocator in 1 MiB chunks, from both ends of each: skiplist nodes from the front,
-/// value records from the back (`End`). Not thread-safe: used by the single writer. Chunks come
-/// from and go back to `ArenaChunkPool`; values too large for a chunk get an allocation of
-/// their own.
+/// Bump allocator in chunks, from both ends of each: skiplist nodes from the front, value
+/// records from the back (`End`). Not thread-safe: used by the single writer. Chunks come from
+/// and go back to `ArenaChunkPool`; values too large for a chunk get an allocation of their own.
+///
+/// Chunk sizes grow: a memtable's first chunk is `firstChunkSize` (16 KiB), each next one four
+/// times the last, up to `chunkSize` (1 MiB), the size of every chunk after that. Why: every
+/// partition always holds an active memtable, and with one 1 MiB chunk as the least a memtable
+/// took, a store of a thousand partitions reserved a GiB for memtables holding a few writes
+/// each, and the memory budget (`memtableBudgetBytes`, which counts chunks) saw a MiB per
+/// partition that had been written at all. Now a memtable with a few writes holds 16 KiB, and
+/// the four extra chunks a full 32 MiB memtable takes on its way up cost nothing measurable.
 ///
 /// Why two ends: a search touches only nodes — about four per level at branching factor 4,
 /// most of them cache misses in a 32 MiB memtable. Laid out in arrival order, each node sat
@@ -39,16 +46,21 @@ public enum RecordKind: UInt8, Sendable {
 /// records packed from the other end they are ~45 bytes apart, and the nodes a search visits
 /// share more cache lines and pages. fillrandom at one thread (16-byte keys, 100-byte values):
 /// 8-12 % more puts per second (docs/PERFORMANCE.md). One chunk for both keeps a memtable's
-/// smallest footprint at one chunk, as before (two arenas would double it per partition).
+/// smallest footprint at one chunk (two arenas would double it per partition).
 struct Arena: ~Copyable {
+    /// The largest chunk, and the size of every chunk once a memtable has grown past the
+    /// smaller ones. A value above a quarter of it gets an allocation of its own.
     static let chunkSize = 1 << 20
+    /// A memtable's first chunk; the next ones are 4× larger up to `chunkSize`.
+    static let firstChunkSize = 16 << 10
     /// Which end of the current chunk an allocation comes from.
     enum End { case nodes, values }
-    private var chunks: [UnsafeMutableRawPointer] = []
+    private var chunks: [(address: UnsafeMutableRawPointer, size: Int)] = []
     private var large: [UnsafeMutableRawPointer] = []
     private var front: UnsafeMutableRawPointer? = nil   // the next node's address
     private var back: UnsafeMutableRawPointer? = nil    // the last value record's address
     private var remaining = 0                           // back - front
+    private var nextChunkSize = Arena.firstChunkSize
     private(set) var allocatedBytes = 0
 
     mutating func allocate(_ size: Int, from end: End = .nodes) -> UnsafeMutableRawPointer {
@@ -61,12 +73,16 @@ struct Arena: ~Copyable {
                 allocatedBytes += size
                 return p
             }
-            let p = ArenaChunkPool.take()
-            chunks.append(p)
+            // The next size up, or a larger one when the record needs it.
+            var chunk = nextChunkSize
+            while chunk < size { chunk *= 4 }
+            nextChunkSize = min(chunk * 4, Arena.chunkSize)
+            let p = ArenaChunkPool.take(size: chunk)
+            chunks.append((p, chunk))
             front = p
-            back = p + Arena.chunkSize
-            remaining = Arena.chunkSize
-            allocatedBytes += Arena.chunkSize
+            back = p + chunk
+            remaining = chunk
+            allocatedBytes += chunk
         }
         remaining -= size
         switch end {
@@ -87,38 +103,54 @@ struct Arena: ~Copyable {
     }
 }
 
-/// Chunks of freed memtables, kept for the next ones (process-wide, at most `capacity`).
+/// Chunks of freed memtables, kept for the next ones (process-wide; of each size class at most
+/// `capacity`).
 ///
 /// Why: a writer that needs a new chunk from malloc may have to grow the heap (brk) or map
 /// memory, and both take the process's mmap lock for writing — behind whoever holds it (an
 /// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
 /// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
 /// no chunk after the first memtable is freed, and the recycled chunks' pages are already
-/// faulted in. The bound (one default-sized memtable, 64 MiB) caps what an idle process keeps.
-/// Thread-safety: a mutex around a list of addresses; `take` on a writer, `give` wherever
-/// the last reference to a memtable goes.
+/// faulted in. The bound (one default-sized memtable of 1 MiB chunks, 64 MiB, and 64 of each
+/// smaller size, 21 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
+/// of addresses per size; `take` on a writer, `give` wherever the last reference to a memtable
+/// goes.
 enum ArenaChunkPool {
     static let capacity = 64
-    private static let free = Mutex<[UInt]>({ var a: [UInt] = []; a.reserveCapacity(capacity); return a }())
+    /// The chunk sizes an arena uses: 16 KiB × 4ⁱ up to `Arena.chunkSize`.
+    static let sizes: [Int] = {
+        var out: [Int] = []
+        var s = Arena.firstChunkSize
+        while s < Arena.chunkSize { out.append(s); s *= 4 }
+        return out + [Arena.chunkSize]
+    }()
+    private static let free = Mutex<[[UInt]]>(sizes.map { _ in var a: [UInt] = []; a.reserveCapacity(capacity); return a })
 
-    static func take() -> UnsafeMutableRawPointer {
-        if let address = free.withLock({ $0.popLast() }) { return UnsafeMutableRawPointer(bitPattern: address)! }
-        return UnsafeMutableRawPointer.allocate(byteCount: Arena.chunkSize, alignment: 8)
+    private static func sizeClass(_ size: Int) -> Int? { sizes.firstIndex(of: size) }
+
+    static func take(size: Int) -> UnsafeMutableRawPointer {
+        if let c = sizeClass(size), let address = free.withLock({ $0[c].popLast() }) {
+            return UnsafeMutableRawPointer(bitPattern: address)!
+        }
+        return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
     }
 
-    static func give(_ chunks: [UnsafeMutableRawPointer]) {
-        var kept = 0
-        free.withLock { list in
-            while kept < chunks.count, list.count < capacity {
-                list.append(UInt(bitPattern: chunks[kept]))
-                kept += 1
+    static func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) {
+        var dropped: [UnsafeMutableRawPointer] = []
+        free.withLock { lists in
+            for (address, size) in chunks {
+                if let c = sizeClass(size), lists[c].count < capacity {
+                    lists[c].append(UInt(bitPattern: address))
+                } else {
+                    dropped.append(address)
+                }
             }
         }
-        for c in chunks[kept...] { c.deallocate() }
+        for c in dropped { c.deallocate() }
     }
 
-    /// Chunks held now (tests).
-    static var count: Int { free.withLock { $0.count } }
+    /// Chunks of `Arena.chunkSize` held now (tests).
+    static var count: Int { free.withLock { $0[sizes.count - 1].count } }
 }
 
 /// One entry as seen by a reader: pointers into the memtable's arena, valid while the

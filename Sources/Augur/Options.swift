@@ -122,8 +122,7 @@ public struct EngineOptions: Sendable {
     /// Must be at least 2 × `walSegmentSize` (the current segment and one sealed).
     public var maxWALBytes: Int? = nil
     /// The memory budget in effect (`memtableBudgetBytes` or its default).
-    /// (A memtable with data counts at least one 1 MiB arena chunk: the default is never under
-    /// eight of them.)
+    /// (A full memtable grows in 1 MiB arena chunks: the default is never under eight of them.)
     var effectiveMemtableBudget: Int { memtableBudgetBytes ?? Self.saturatingTimes(8, max(memtableFlushSize, Arena.chunkSize)) }
     /// The WAL bound in effect (`maxWALBytes` or its default).
     var effectiveMaxWALBytes: Int {

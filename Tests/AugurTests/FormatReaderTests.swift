@@ -68,13 +68,10 @@ struct FormatReaderTests {
         var o = EngineOptions()
         o.durability = .sync
         o.walSegmentSize = 64 << 10          // several segments: rolls, seals, trims
-        // Above the two arena chunks (1 MiB each) an indexed partition's memtable and index
-        // layer count as soon as both hold data: at 2 MiB every write to it flushed.
+        // Large enough that the splits' shared files are still read through bounded runs at the
+        // end (a flush of a target merges them away).
         o.memtableFlushSize = 4 << 20
         o.telemetry.enabled = false          // nothing writes behind the copy below
-        // Eleven partitions' memtables count at least a 1 MiB arena chunk each: a budget above
-        // them, so the shared files of the splits are still read through bounded runs.
-        o.memtableBudgetBytes = 256 << 20
         let engine = try Engine.open(at: store, options: o)
         let tables = [try engine.createTable("r"),
                       try engine.createTable("h", strategy: .hash(buckets: 4)),

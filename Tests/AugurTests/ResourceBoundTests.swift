@@ -14,8 +14,6 @@ import AugurTestSupport
         o.fileSystem = fs
         o.durability = .none
         o.walSegmentSize = 64 << 10
-        // Above one arena chunk (1 MiB, the least a memtable with data counts): a single put
-        // must not reach the flush size.
         o.memtableFlushSize = 2 << 20
         o.partitioning.policy = .static
         return o
@@ -89,6 +87,25 @@ import AugurTestSupport
         for i in stride(from: 0, to: 200_000, by: 1_009) {
             #expect(try table.get(Array("\(letters[i % 16])\(100_000 + i)".utf8)) == Self.value(i))
         }
+        try engine.close()
+    }
+
+    /// 256 partitions with a few writes each: each memtable holds its first 16 KiB chunk, 4 MiB
+    /// in all, where the 1 MiB least chunk of before made it 256 MiB — at the default budget
+    /// (256 MiB) every WAL roll would then have flushed memtables holding a few records.
+    /// (Planted: a first chunk of 1 MiB fails it.)
+    @Test func memtablesOfFewWritesHoldFewBytes() throws {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.memtableFlushSize = 32 << 20
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t", strategy: .hash(buckets: 256), partitions: 256)
+        for i in 0..<2_000 { try table.put(Array("key\(i)".utf8), Self.value(i)) }
+        engine.drainBackgroundWork()
+        let stats = try table.partitionStats()
+        #expect(stats.count == 256)
+        let total = stats.reduce(0) { $0 + $1.memtableBytes }
+        #expect(total <= 256 * (16 << 10), "\(total) bytes of memtables for 2,000 puts of 220 bytes")
+        #expect(engine.metricsSnapshot().boundFlushes == 0)
         try engine.close()
     }
 
