@@ -40,8 +40,8 @@
 // unflushed write keeps every later WAL segment (the trim keeps a prefix). After every WAL roll
 // (`WriteAheadLog.rollObserver`) the flush lane checks both (`enforceBounds`): past
 // `maxWALBytes` it flushes the partitions whose unflushed writes keep the oldest segments, past
-// `memtableBudgetBytes` the largest memtables. At a roll: once per segment of writes, nothing on
-// a writer's path but an atomic exchange.
+// `memtableBudgetBytes` the largest memtables. At a roll: once per segment of writes; what a
+// writer does there is an atomic exchange, a mutex read and one job queued on the lane.
 import AugurStats
 import AugurSys
 import Synchronization
@@ -119,22 +119,30 @@ final class Flusher: Sendable {
     }
 
     /// Flushes what the log and memory bounds need flushed (see the top of this file). Runs on
-    /// the flush lane.
+    /// the flush lane. A partition whose flush fails is recorded (`lifecycle.record`) and
+    /// passed over: one bad partition must not switch both bounds off for the others.
     func enforceBounds() throws(AugurError) {
-        var flushed: Set<ObjectIdentifier> = []
+        var flushes = 0
+        var flushedSinceTrim = false
         /// Flushes `p` when `needed` holds under its maintenance lock (which guards its flush
         /// mark and its retirement).
-        func flushOnLane(_ p: Partition, when needed: (Partition) -> Bool) throws(AugurError) {
-            let did = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
-                guard !p.retired, needed(p) else { return false }
-                try flushLocked(p, mergeLater: true)
-                return true
-            }
-            if did {
-                mergeIfNeeded(p)
-                flushed.insert(ObjectIdentifier(p))
+        func flushOnLane(_ p: Partition, when needed: (Partition) -> Bool) {
+            do throws(AugurError) {
+                let did = try p.maintenanceLock.withLock { () throws(AugurError) -> Bool in
+                    guard !p.retired, needed(p) else { return false }
+                    try flushLocked(p, mergeLater: true)
+                    return true
+                }
+                if did {
+                    mergeIfNeeded(p)
+                    flushes += 1
+                    flushedSinceTrim = true
+                }
+            } catch {
+                lifecycle.record(error)
             }
         }
+        defer { metrics.boundsFlushed(flushes) }
         // The log: while it is over the bound, flush every partition whose unflushed writes may
         // lie in the oldest kept segment (its flush mark below that segment's last sequence),
         // then trim. Stops when a round frees nothing (a segment kept for another reason, such
@@ -143,32 +151,40 @@ final class Flusher: Sendable {
             let before = wal.keptBytes
             for table in tables.all {
                 for p in table.map.partitions {
-                    try flushOnLane(p) { $0.flushedSeq < oldest && $0.view.hasMemtableData }
+                    if lifecycle.isClosed { return }
+                    flushOnLane(p) { $0.flushedSeq < oldest && $0.view.hasMemtableData }
                 }
             }
             try trimWAL()
+            flushedSinceTrim = false
             if wal.keptBytes >= before { break }
         }
         // Memory: over the budget, flush the largest memtables until a quarter of the budget is
-        // free again (so that the next roll does not find it over at once).
+        // free again (so that the next roll does not find it over at once). Counted as the
+        // partition's own flush trigger counts it — active and frozen layers, index layers
+        // included — with a layer that a reshard's targets share (carried from their source
+        // until they flush) counted once.
         var sizes: [(partition: Partition, bytes: Int)] = []
+        var seen: Set<ObjectIdentifier> = []
         var total = 0
+        func count(_ m: Memtable) -> Int { seen.insert(ObjectIdentifier(m)).inserted ? m.approximateBytes : 0 }
         for table in tables.all {
             for p in table.map.partitions {
                 let v = p.view
-                let bytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
+                var bytes = count(v.memtable) + v.indexMemtables.values.reduce(0) { $0 + count($1) }
+                for f in v.frozen { bytes += count(f.memtable) + f.indexes.values.reduce(0) { $0 + count($1) } }
                 if bytes > 0 { sizes.append((p, bytes)); total += bytes }
             }
         }
         if total > memtableBudget {
             let target = memtableBudget - memtableBudget / 4
             for (p, bytes) in sizes.sorted(by: { $0.bytes > $1.bytes }) where total > target {
-                if !flushed.contains(ObjectIdentifier(p)) { try flushOnLane(p) { $0.view.hasMemtableData } }
+                if lifecycle.isClosed { return }
+                flushOnLane(p) { $0.view.hasMemtableData }
                 total -= bytes
             }
         }
-        if !flushed.isEmpty { try trimWAL() }
-        metrics.boundsFlushed(flushed.count)
+        if flushedSinceTrim { try trimWAL() }
     }
 
     /// Queues a flush of `p` (once: a flush already queued covers it), then a WAL trim; the

@@ -111,7 +111,7 @@ struct Arena: ~Copyable {
 /// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
 /// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
 /// no chunk after the first memtable is freed, and the recycled chunks' pages are already
-/// faulted in. The bound (one default-sized memtable of 1 MiB chunks, 64 MiB, and 64 of each
+/// faulted in. The bound (64 chunks of 1 MiB, two default-sized memtables, and 64 of each
 /// smaller size, 21 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
 /// of addresses per size; `take` on a writer, `give` wherever the last reference to a memtable
 /// goes.

@@ -48,7 +48,7 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var flushNanos: UInt64 = 0
     public var flushedBytes: UInt64 = 0
     public var merges: UInt64 = 0
-    /// Flushes made for the log or memory bound (`maxWALBytes`, `memtableBudgetBytes`) rather
+    /// Flushes (of a partition's memtable and frozen layers) made for the log or memory bound (`maxWALBytes`, `memtableBudgetBytes`) rather
     /// than for the memtable's own size.
     public var boundFlushes: UInt64 = 0
     public var reshardsCommitted: UInt64 = 0

@@ -105,21 +105,26 @@ public struct EngineOptions: Sendable {
     /// Active-memtable bytes at which a writer waits for its partition's flush to take the
     /// memtable (a write stall, counted with its reason in `Engine.writeStalls`): what bounds a
     /// partition's memory when writes outpace flushing. nil (default): 4 × `memtableFlushSize`
-    /// (at least 4 MiB: memtables grow in 1 MiB arena chunks). Must be at least
+    /// (at least 4 MiB: memtables are counted in whole arena chunks, 1 MiB past the first
+    /// 336 KiB). Must be at least
     /// `memtableFlushSize`.
     public var writeStallMemtableBytes: Int? = nil
-    /// Memtable bytes all partitions together may hold (active and frozen) before the flush lane
-    /// flushes the largest. nil (default): 8 × `memtableFlushSize` (256 MiB). Without it memory
-    /// grew with the partition count: every partition's memtable fills toward the flush size,
-    /// and a store of hundreds of partitions held hundreds of them. Checked at every WAL roll,
-    /// so it may be passed by about one WAL segment of writes. Must be at least
+    /// Memtable bytes all partitions together may hold (active and frozen, index layers
+    /// included) before the flush lane flushes the largest. nil (default): 8 ×
+    /// `memtableFlushSize` (256 MiB). Without it memory grew with the partition count: every
+    /// partition's memtable fills toward the flush size, and a store of hundreds of partitions
+    /// held hundreds of them. Checked at every WAL roll, so it may be passed by about one WAL
+    /// segment of writes; memtables are counted in whole arena chunks (16 KiB growing to 1 MiB),
+    /// and an empty memtable's first chunk (16 KiB) is not counted. Must be at least
     /// `memtableFlushSize`.
     public var memtableBudgetBytes: Int? = nil
     /// WAL bytes the engine keeps before it flushes the partitions whose unflushed writes hold
     /// the oldest segment (RocksDB's `max_total_wal_size`). nil (default): 2 × the memtable
-    /// budget, at least 4 WAL segments (512 MiB). Without it one put into a partition that was then left alone kept
-    /// every later segment on disk, and a reopen replayed all of them. Checked at every roll.
-    /// Must be at least 2 × `walSegmentSize` (the current segment and one sealed).
+    /// budget, at least 4 WAL segments (512 MiB). Without it one put into a partition that was
+    /// then left alone kept every later segment on disk, and a reopen replayed all of them.
+    /// Checked at every roll; segments an earlier open made are counted at today's
+    /// `walSegmentSize`. Must be at least 2 × `walSegmentSize` (the current segment and one
+    /// sealed).
     public var maxWALBytes: Int? = nil
     /// The memory budget in effect (`memtableBudgetBytes` or its default).
     /// (A full memtable grows in 1 MiB arena chunks: the default is never under eight of them.)

@@ -17,15 +17,15 @@ import Testing
 
     static func options(_ fs: any FileSystem) -> EngineOptions {
         var o = ReshardTests.options(fs, durability: .none)
-        // Flushes of one arena chunk; merges past four of them go to the merge lane.
+        // Flushes of 1 MiB; merges past four of them go to the merge lane.
         o.memtableFlushSize = 1 << 20
         o.writeStallMemtableBytes = 4 << 20
         o.maxRunsPerPartition = 2
         return o
     }
 
-    /// Merges of more than 1 MiB go to the merge lane (four flush sizes; flushes still take a
-    /// whole arena chunk).
+    /// Merges of more than 1 MiB go to the merge lane (four flush sizes; a flush takes about
+    /// 336 KiB, the memtable's first three arena chunks).
     static func busyLaneOptions(_ fs: any FileSystem) -> EngineOptions {
         var o = options(fs)
         o.memtableFlushSize = 256 << 10

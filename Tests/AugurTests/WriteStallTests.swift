@@ -11,7 +11,7 @@ import AugurTestSupport
 @Suite struct WriteStallTests {
     static func options(_ fs: any FileSystem) -> EngineOptions {
         var o = ReshardTests.options(fs, durability: .none)
-        // Memtables grow in 1 MiB arena chunks: a limit of a few chunks.
+        // Memtables grow in arena chunks, 1 MiB past the first 336 KiB: a limit of a few chunks.
         o.memtableFlushSize = 1 << 20
         o.writeStallMemtableBytes = 4 << 20
         return o
