@@ -201,10 +201,13 @@ import AugurTestSupport
         o = Self.options(fs)
         o.memtableFlushSize = .max
         let engine = try Engine.open(at: "/db", options: o)
-        try engine.createTable("t").put("k", "v")
+        let t = try engine.createTable("t")
+        for i in 0..<5_000 { try t.put("k\(i)", "v") }   // the throttle looks every 4,096 records
+        // A strategy change's throttle compared with 2 × the flush size and trapped.
+        _ = try t.changeStrategy(to: .hash(buckets: 4))
         try engine.close()
         let reopened = try Engine.open(at: "/db", options: o)
-        #expect(try reopened.table(named: "t").get("k") == "v")
+        #expect(try reopened.table(named: "t").get("k7") == "v")
         try reopened.close()
         o = Self.options(CrashSimulatingFileSystem())
         o.memtableBudgetBytes = -1
