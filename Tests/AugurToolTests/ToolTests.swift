@@ -122,6 +122,51 @@ import Testing
         #expect(w.stderr.contains("--ack-log"))
     }
 
+    /// `augur put | get | scan | delete` from the shell: text and hex keys, bytes a line-based
+    /// reader would misread escaped, ranges, reverse, limits; bad input is a usage error naming
+    /// it, a missing key or table one line and exit 1, and a full output device (/dev/full) a
+    /// failure, not a trap (FileHandle's write trapped on ENOSPC).
+    @Test func dataCommandsFromTheShell() throws {
+        let dir = TemporaryDirectory()
+        func augur(_ args: [String]) throws -> Outcome {
+            let r = try Self.run("augur", args, in: dir.path)
+            #expect(!r.signaled, "\(args): killed by a signal; \(r.stderr)")
+            return r
+        }
+        let store = ["--dir", "db", "--table", "t"]
+        #expect(try augur(["put"] + store + ["k1", "v1"]).status == 1, "put into a missing store without --create-table")
+        #expect(try augur(["put"] + store + ["--create-table", "k1", "v1"]).status == 0)
+        #expect(try augur(["put"] + store + ["k2\tx", "line\nbreak\\"]).status == 0)
+        #expect(try augur(["put"] + store + ["--hex", "0x00ff", "0a0b"]).status == 0)
+        #expect(try augur(["get"] + store + ["k1"]).stdout == "v1\n")
+        let all = try augur(["scan"] + store)
+        #expect(all.stdout == "\\x00\\xff\t\\n\\x0b\nk1\tv1\nk2\\tx\tline\\nbreak\\\\\n", "\(all.stdout)")
+        #expect(try augur(["scan"] + store + ["--hex", "--reverse", "--limit", "1"]).stdout == "6b320978\t6c696e650a627265616b5c\n")
+        #expect(try augur(["scan"] + store + ["--from", "k", "--to", "k2"]).stdout == "k1\tv1\n")
+        #expect(try augur(["delete"] + store + ["k1"]).status == 0)
+        let missing = try augur(["get"] + store + ["k1"])
+        #expect(missing.status == 1 && missing.stderr.contains("no key k1") && missing.stdout.isEmpty, "\(missing.stderr)")
+        let noTable = try augur(["scan", "--dir", "db", "--table", "nope"])
+        #expect(noTable.status == 1 && noTable.stderr.contains("\"nope\" does not exist"), "\(noTable.stderr)")
+        let badHex = try augur(["get"] + store + ["--hex", "0g"])
+        #expect(badHex.status == 64 && badHex.stderr.contains("not hexadecimal"), "\(badHex.stderr)")
+        let badLimit = try augur(["scan"] + store + ["--limit", "0"])
+        #expect(badLimit.status == 64 && badLimit.stderr.contains("--limit 0"), "\(badLimit.stderr)")
+        let inverted = try augur(["scan"] + store + ["--from", "z", "--to", "a"])
+        #expect(inverted.status == 64 && inverted.stderr.contains("not below --to"), "\(inverted.stderr)")
+        let huge = try augur(["put"] + store + [String(repeating: "k", count: 5_000), "v"])
+        #expect(huge.status == 1 && huge.stderr.contains("exceeds the limit of 4096"), "\(huge.stderr)")
+        let full = Process()
+        full.executableURL = URL(fileURLWithPath: try Self.tool("augur"))
+        full.arguments = ["scan"] + store
+        full.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        full.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        full.standardError = FileHandle.nullDevice
+        try full.run()
+        full.waitUntilExit()
+        #expect(full.terminationReason == .exit && full.terminationStatus == 1, "scan > /dev/full: \(full.terminationReason) \(full.terminationStatus)")
+    }
+
     @Test func demoWriterWhoseParentIsGoneDoesNotStart() throws {
         let dir = TemporaryDirectory()
         FileManager.default.createFile(atPath: dir.child("acks"), contents: nil)

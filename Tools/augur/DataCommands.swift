@@ -1,0 +1,195 @@
+import ArgumentParser
+import Augur
+import Foundation
+
+// `augur get | scan | put | delete`: read and write a store's records from the shell. Reads
+// open the store read-only (never changing it); writes open it as an application would, with
+// the default durability (`sync`: acknowledged once on disk), and close it.
+//
+// Keys and values are text (their UTF-8 bytes) unless `--hex` is given, when they are written
+// and printed as hexadecimal. Printed text escapes what a terminal or a line-based reader would
+// misread: `\\`, tab, newline and every byte outside printable ASCII (`\xNN`), so one record is
+// always one line, `key<TAB>value`.
+
+/// The store and table a data command works on.
+struct TableTarget: ParsableArguments {
+    @Option(help: "Store directory.")
+    var dir: String
+    @Option(help: "Table.")
+    var table: String
+}
+
+/// How keys and values are given and printed.
+struct RecordEncoding: ParsableArguments {
+    @Flag(help: "Keys and values are hexadecimal (in arguments and output) instead of text.")
+    var hex = false
+
+    /// The bytes of `text` as `flag` names it (a key, a value, a bound).
+    func bytes(_ text: String, flag: String) throws -> [UInt8] {
+        guard hex else { return Array(text.utf8) }
+        var digits = Array(text.utf8)
+        if digits.count >= 2, digits[0] == UInt8(ascii: "0"), digits[1] | 0x20 == UInt8(ascii: "x") { digits.removeFirst(2) }
+        guard digits.count % 2 == 0 else {
+            throw ValidationError("\(flag) \(text): an odd number of hex digits (--hex takes two per byte)")
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        var i = 0
+        while i < digits.count {
+            guard let hi = Self.nibble(digits[i]), let lo = Self.nibble(digits[i + 1]) else {
+                throw ValidationError("\(flag) \(text): not hexadecimal (--hex takes 0-9, a-f)")
+            }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    func show(_ b: [UInt8]) -> String {
+        if hex { return b.map { String(format: "%02x", $0) }.joined() }
+        var s = ""
+        for c in b {
+            switch c {
+            case UInt8(ascii: "\\"): s += "\\\\"
+            case UInt8(ascii: "\t"): s += "\\t"
+            case UInt8(ascii: "\n"): s += "\\n"
+            case 0x20..<0x7f: s.unicodeScalars.append(Unicode.Scalar(c))
+            default: s += String(format: "\\x%02x", c)
+            }
+        }
+        return s
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
+
+/// Writes `text` to standard output; a full or closed output is a one-line failure, not a
+/// trap (FileHandle's non-throwing `write` traps on ENOSPC, e.g. with `> /dev/full`).
+private func writeOutput(_ text: String) throws {
+    do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
+        throw CommandFailure("cannot write to standard output: \((error as NSError).localizedDescription)")
+    }
+}
+
+/// A table of a store opened for `body`, with the engine's errors (no such table, a key too
+/// large) as one-line failures.
+private func withTable<R>(_ dir: String, _ name: String, forWriting: Bool, createIfMissing: Bool = false,
+                          _ body: (Table) throws -> R) throws -> R {
+    let engine: Engine
+    if createIfMissing {
+        var options = EngineOptions()
+        options.telemetry.enabled = false
+        do { engine = try Engine.open(at: dir, options: options) } catch { throw CommandFailure("cannot open \(dir): \(error)") }
+    } else {
+        engine = forWriting ? try InfoCommand.openForChange(dir) : try InfoCommand.openReadOnly(dir)
+    }
+    do {
+        let table: Table
+        if createIfMissing, !(try engine.tableNames()).contains(name) {
+            table = try engine.createTable(name)
+        } else {
+            table = try engine.table(named: name)
+        }
+        let result = try body(table)
+        try engine.close()
+        return result
+    } catch let error as AugurError {
+        try? engine.close()
+        throw CommandFailure("\(dir): \(error)")
+    } catch {
+        try? engine.close()
+        throw error
+    }
+}
+
+/// `augur get --dir DIR --table T KEY`: prints the value, or fails (exit 1) when there is none.
+struct GetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "get", abstract: "Print the value of a key.")
+
+    @OptionGroup var target: TableTarget
+    @Argument(help: "The key.")
+    var key: String
+    @OptionGroup var encoding: RecordEncoding
+
+    func run() throws {
+        let k = try encoding.bytes(key, flag: "key")
+        let value = try withTable(target.dir, target.table, forWriting: false) { try $0.get(k) }
+        guard let value else { throw CommandFailure("no key \(encoding.show(k)) in table \(target.table)") }
+        try writeOutput(encoding.show(value) + "\n")
+    }
+}
+
+/// `augur scan --dir DIR --table T [--from K] [--to K] [--limit N] [--reverse]`: one line per
+/// record, `key<TAB>value`, in key order (or reverse).
+struct ScanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan", abstract: "Print a table's records in key order, one `key<TAB>value` line each.")
+
+    @OptionGroup var target: TableTarget
+    @Option(help: "First key (inclusive; default: the start).")
+    var from: String?
+    @Option(help: "End key (exclusive; default: the end).")
+    var to: String?
+    @Option(help: "At most this many records (1...10000000; default: all).")
+    var limit: Int?
+    @Flag(help: "Descending key order (from --to down to --from).")
+    var reverse = false
+    @OptionGroup var encoding: RecordEncoding
+
+    func validate() throws {
+        if let limit { try FlagLimits.check("limit", limit, 1...10_000_000) }
+    }
+
+    func run() throws {
+        let range = KeyRange(from: try from.map { try encoding.bytes($0, flag: "--from") },
+                             to: try to.map { try encoding.bytes($0, flag: "--to") })
+        if let lo = range.lowerBound, let hi = range.upperBound, !lo.lexicographicallyPrecedes(hi) {
+            throw ValidationError("--from \(encoding.show(lo)) is not below --to \(encoding.show(hi))")
+        }
+        let records = try withTable(target.dir, target.table, forWriting: false) { try $0.scan(range: range, limit: limit, reverse: reverse) }
+        var out = ""
+        for r in records { out += encoding.show(r.key) + "\t" + encoding.show(r.value) + "\n" }
+        try writeOutput(out)
+    }
+}
+
+/// `augur put --dir DIR --table T KEY VALUE [--create-table]`.
+struct PutCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "put", abstract: "Write a key's value (durable when the command returns).")
+
+    @OptionGroup var target: TableTarget
+    @Flag(help: "Create the table (range-partitioned), and the store, when they do not exist.")
+    var createTable = false
+    @Argument(help: "The key.")
+    var key: String
+    @Argument(help: "The value.")
+    var value: String
+    @OptionGroup var encoding: RecordEncoding
+
+    func run() throws {
+        let k = try encoding.bytes(key, flag: "key"), v = try encoding.bytes(value, flag: "value")
+        try withTable(target.dir, target.table, forWriting: true, createIfMissing: createTable) { try $0.put(k, v) }
+    }
+}
+
+/// `augur delete --dir DIR --table T KEY`.
+struct DeleteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "delete", abstract: "Delete a key (durable when the command returns).")
+
+    @OptionGroup var target: TableTarget
+    @Argument(help: "The key.")
+    var key: String
+    @OptionGroup var encoding: RecordEncoding
+
+    func run() throws {
+        let k = try encoding.bytes(key, flag: "key")
+        try withTable(target.dir, target.table, forWriting: true) { try $0.delete(k) }
+    }
+}
