@@ -156,6 +156,17 @@ import Testing
         #expect(inverted.status == 64 && inverted.stderr.contains("not below --to"), "\(inverted.stderr)")
         let huge = try augur(["put"] + store + [String(repeating: "k", count: 5_000), "v"])
         #expect(huge.status == 1 && huge.stderr.contains("exceeds the limit of 4096"), "\(huge.stderr)")
+        // Past a page (4,096 records a scan call): 10,000 sequential keys, every one once, in
+        // order both ways, and a limit across the page boundary.
+        let load = try Self.run("augur-load", ["run", "-w", "fillseq", "--records", "10000", "--operations", "10000",
+                                               "--warmup", "0", "--durability", "none", "--dir", "big"], in: dir.path)
+        #expect(load.status == 0, "\(load.stderr)")
+        let big = ["--dir", "big", "--table", "usertable", "--hex"]
+        let up = try augur(["scan"] + big).stdout.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+        let down = try augur(["scan", "--reverse"] + big).stdout.split(separator: "\n").map { String($0.split(separator: "\t")[0]) }
+        #expect(up.count == 10_000 && Set(up).count == 10_000 && up == up.sorted(), "\(up.count) keys")
+        #expect(down == up.reversed())
+        #expect(try augur(["scan", "--limit", "5000"] + big).stdout.split(separator: "\n").count == 5_000)
         let full = Process()
         full.executableURL = URL(fileURLWithPath: try Self.tool("augur"))
         full.arguments = ["scan"] + store

@@ -143,6 +143,9 @@ struct ScanCommand: ParsableCommand {
     var reverse = false
     @OptionGroup var encoding: RecordEncoding
 
+    /// Records read per scan call.
+    static let pageSize = 4_096
+
     func validate() throws {
         if let limit { try FlagLimits.check("limit", limit, 1...10_000_000) }
     }
@@ -153,10 +156,21 @@ struct ScanCommand: ParsableCommand {
         if let lo = range.lowerBound, let hi = range.upperBound, !lo.lexicographicallyPrecedes(hi) {
             throw ValidationError("--from \(encoding.show(lo)) is not below --to \(encoding.show(hi))")
         }
-        let records = try withTable(target.dir, target.table, forWriting: false) { try $0.scan(range: range, limit: limit, reverse: reverse) }
-        var out = ""
-        for r in records { out += encoding.show(r.key) + "\t" + encoding.show(r.value) + "\n" }
-        try writeOutput(out)
+        // In pages, written as they come: a table larger than memory scans in bounded memory.
+        try withTable(target.dir, target.table, forWriting: false) { t in
+            var rest = range
+            var left = limit ?? Int.max
+            while left > 0 {
+                let page = try t.scan(range: rest, limit: min(left, Self.pageSize), reverse: reverse)
+                var out = ""
+                for r in page { out += encoding.show(r.key) + "\t" + encoding.show(r.value) + "\n" }
+                try writeOutput(out)
+                left -= page.count
+                guard page.count == Self.pageSize, let last = page.last?.key else { break }
+                // Past the last key: its successor (last ++ 0x00) going up, itself going down.
+                if reverse { rest.upper = last } else { rest.lower = last + [0] }
+            }
+        }
     }
 }
 
