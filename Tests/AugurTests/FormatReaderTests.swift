@@ -14,8 +14,8 @@ let formatReaderPython: String? = ["/usr/bin/python3", "/usr/local/bin/python3",
 /// really writes. `Tools/format-reader/augur_format_reader.py` was written from the document
 /// alone (never from the sources); here it reads stores the engine made — a range table split
 /// twice (bounded runs of shared files) with a secondary index, a hash and a composite table,
-/// overwrites, deletes and empty values, some data in runs and some only in the WAL — and must
-/// find exactly what the engine holds, with no error. Replay one seed with AUGUR_SEED=<n>.
+/// overwrites, deletes and empty values, some data in runs and some only in the WAL, the log
+/// also rewritten in version 1 — and must find exactly what the engine holds, with no error. Replay one seed with AUGUR_SEED=<n>.
 /// Needs python3 (Debian's, on every machine the project runs on; the test says so when it is
 /// missing instead of passing).
 @Suite(.enabled(if: formatReaderPython != nil, "python3 is not installed: the format reader is a Python program"))
@@ -131,6 +131,19 @@ struct FormatReaderTests {
         let applied = whileOpen.output.split(separator: "\n").first { $0.hasPrefix("WAL ops ") }
             .flatMap { $0.split(separator: ",").dropFirst().first?.split(separator: " ").last }.flatMap { Int($0) }
         #expect((applied ?? 0) > 0, "no WAL operation above a flush mark in the open store: \(whileOpen.output.suffix(800))")
+        // The same log as an older Augur wrote it (version 1, fixed-width operation headers;
+        // rewritten by WALFormatTests' transcoder, itself written from FORMAT.md).
+        let v1 = dir.child("v1-copy")
+        try FileManager.default.copyItem(atPath: open, toPath: v1)
+        let posix = PosixFileSystem()
+        var rewritten = 0
+        for name in try posix.listDirectory(joinPath(v1, "wal")).sorted() {
+            rewritten += try Version1Transcoder.rewrite(posix, joinPath(joinPath(v1, "wal"), name))
+        }
+        #expect(rewritten > 0)
+        let version1 = try Self.read(v1, into: dir.child("v1.json"))
+        #expect(version1.output.contains(" v1 "), "\(version1.output.prefix(800))")
+        expect(version1.tables, "with the log in version 1")
         try engine.close()
         let closed = try Self.read(store, into: dir.child("closed.json"))
         expect(closed.tables, "after close")
