@@ -1,5 +1,6 @@
 import ArgumentParser
 import Augur
+import AugurPlanner
 import Foundation
 
 // `augur get | scan | put | delete`: read and write a store's records from the shell. Reads
@@ -27,26 +28,20 @@ struct RecordEncoding: ParsableArguments {
     /// The bytes of `text` as `flag` names it (a key, a value, a bound).
     func bytes(_ text: String, flag: String) throws -> [UInt8] {
         guard hex else { return Array(text.utf8) }
-        var digits = Array(text.utf8)
-        if digits.count >= 2, digits[0] == UInt8(ascii: "0"), digits[1] | 0x20 == UInt8(ascii: "x") { digits.removeFirst(2) }
-        guard digits.count % 2 == 0 else {
+        var digits = Substring(text)
+        if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
+        guard digits.utf8.count % 2 == 0 else {
             throw ValidationError("\(flag) \(text): an odd number of hex digits (--hex takes two per byte)")
         }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        var i = 0
-        while i < digits.count {
-            guard let hi = Self.nibble(digits[i]), let lo = Self.nibble(digits[i + 1]) else {
-                throw ValidationError("\(flag) \(text): not hexadecimal (--hex takes 0-9, a-f)")
-            }
-            out.append(hi << 4 | lo)
-            i += 2
+        // KeyFormat.parse reads "-" and "-inf" as the empty key; here they are not hex.
+        guard !digits.hasPrefix("-"), let bytes = KeyFormat.parse(String(digits)) else {
+            throw ValidationError("\(flag) \(text): not hexadecimal (--hex takes 0-9, a-f)")
         }
-        return out
+        return bytes
     }
 
     func show(_ b: [UInt8]) -> String {
-        if hex { return b.map { String(format: "%02x", $0) }.joined() }
+        if hex { return b.isEmpty ? "" : KeyFormat.hex(b) }   // KeyFormat writes "-" for empty
         var s = ""
         for c in b {
             switch c {
@@ -58,15 +53,6 @@ struct RecordEncoding: ParsableArguments {
             }
         }
         return s
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 
@@ -82,14 +68,8 @@ private func writeOutput(_ text: String) throws {
 /// large) as one-line failures.
 private func withTable<R>(_ dir: String, _ name: String, forWriting: Bool, createIfMissing: Bool = false,
                           _ body: (Table) throws -> R) throws -> R {
-    let engine: Engine
-    if createIfMissing {
-        var options = EngineOptions()
-        options.telemetry.enabled = false
-        do { engine = try Engine.open(at: dir, options: options) } catch { throw CommandFailure("cannot open \(dir): \(error)") }
-    } else {
-        engine = forWriting ? try InfoCommand.openForChange(dir) : try InfoCommand.openReadOnly(dir)
-    }
+    let engine = forWriting || createIfMissing ? try InfoCommand.openForChange(dir, createIfMissing: createIfMissing)
+                                               : try InfoCommand.openReadOnly(dir)
     do {
         let table: Table
         if createIfMissing, !(try engine.tableNames()).contains(name) {

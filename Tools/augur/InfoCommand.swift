@@ -26,9 +26,10 @@ struct InfoCommand: ParsableCommand {
 
     /// Opens an existing store at `dir` for a command that changes it (a backup's checkpoint, a
     /// strategy change), with telemetry off: a one-shot command has no workload to watch.
-    static func openForChange(_ dir: String) throws -> Engine {
+    /// `createIfMissing`: make the store when there is none (`augur put --create-table`).
+    static func openForChange(_ dir: String, createIfMissing: Bool = false) throws -> Engine {
         var options = EngineOptions()
-        options.createIfMissing = false
+        options.createIfMissing = createIfMissing
         options.telemetry.enabled = false
         do { return try Engine.open(at: dir, options: options) } catch {
             throw CommandFailure("cannot open \(dir): \(error)")
