@@ -139,6 +139,26 @@ public struct DiskWriteSummary: Sendable, Codable, Equatable {
     }
 }
 
+/// The process's resident memory over a run (`/proc/self/status`): what it held when the store
+/// was about to open and its peak from then until after the final flush. Beside write
+/// amplification because the two trade against each other: larger or more memtables write
+/// less. In a `compare` of several engines in one process the starting figure includes what
+/// the engines before this one left to the allocator.
+public struct MemorySummary: Sendable, Codable, Equatable {
+    /// Resident bytes before the store opened.
+    public var startBytes: UInt64
+    /// Largest resident bytes from then until the run's final flush.
+    public var peakBytes: UInt64
+
+    public init(startBytes: UInt64, peakBytes: UInt64) {
+        self.startBytes = startBytes
+        self.peakBytes = max(startBytes, peakBytes)
+    }
+
+    /// The peak in the tables' units ("1.2 GiB").
+    public var peakText: String { fmtBytes(Int64(clamping: peakBytes)) }
+}
+
 /// Everything a run measured. Encodes to the `--json` output.
 public struct RunResult: Sendable, Codable, Equatable {
     public var engine: String
@@ -176,6 +196,9 @@ public struct RunResult: Sendable, Codable, Equatable {
     /// Disk bytes written against user bytes put (nil: not measured, e.g. no /proc/self/io).
     /// Absent from the JSON when nil.
     public var diskWrites: DiskWriteSummary? = nil
+    /// Resident memory over the run (nil: not measured, e.g. no /proc/self/status). Absent
+    /// from the JSON when nil.
+    public var memory: MemorySummary? = nil
 
     public func json() -> String {
         let encoder = JSONEncoder()
@@ -221,6 +244,8 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("disk writes (amplification)", opt(diskWrites) { d in
                 d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"
                                 : "\(fmtBytes(Int64(clamping: d.diskBytes))), nothing put" }),
+            ("peak memory (resident)", opt(memory) { m in
+                "\(m.peakText) (\(fmtBytes(Int64(clamping: m.startBytes))) before the store opened)" }),
         ]
         let w = kv.map(\.0.count).max()!
         for (k, v) in kv { lines.append("  " + k.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + v) }

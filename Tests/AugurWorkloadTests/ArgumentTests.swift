@@ -141,7 +141,14 @@ struct ArgumentTests {
                              firstError: nil, throughput: tput, all: s, perOperation: [s], partitions: PartitionSummary(),
                              series: [], events: [], load: nil)
         }
-        let t = compareTable([r("augur", 1000, 10), r("lmdb", 2500, 5)])
+        var augur = r("augur", 1000, 10)
+        augur.memory = MemorySummary(startBytes: 10 << 20, peakBytes: 300 << 20)
+        let t = compareTable([augur, r("lmdb", 2500, 5)])
         #expect(t.contains("2.50×") && t.contains("0.50×") && t.contains("1.00×"))
+        // Peak memory beside write amplification; an engine without the figure says so.
+        let lines = t.split(separator: "\n")
+        #expect(lines.contains { $0.contains("peak RSS") })
+        #expect(lines.contains { $0.contains("augur") && $0.contains("300") && $0.contains("MiB") }, "\(t)")
+        #expect(lines.contains { $0.contains("lmdb") && $0.contains("n/a") }, "\(t)")
     }
 }

@@ -49,6 +49,32 @@ struct DiskWriteTests {
         #expect(ProcessIO.parse("rchar: 1\n") == nil)
     }
 
+    @Test("/proc/PID/status text: resident now and peak in bytes; a line missing or not in kB is no figure")
+    func parseResident() {
+        let text = "Name:\taugur-load\nVmPeak:\t  900000 kB\nVmHWM:\t  524288 kB\nVmRSS:\t  131072 kB\nThreads:\t4\n"
+        let r = ProcessIO.parseResident(text)
+        #expect(r?.now == 128 << 20 && r?.peak == 512 << 20)
+        #expect(ProcessIO.parseResident("VmRSS:\t  10 kB\n") == nil)
+        #expect(ProcessIO.parseResident("VmRSS:\t  10 MB\nVmHWM:\t  20 kB\n") == nil)
+        // A peak read a moment before the current figure is never reported below it.
+        #expect(ProcessIO.parseResident("VmHWM:\t 4 kB\nVmRSS:\t 8 kB\n")?.peak == 8 << 10)
+        #expect(MemorySummary(startBytes: 100, peakBytes: 50).peakBytes == 100)
+    }
+
+    /// Other tests of this process allocate and free meanwhile: what must hold is that a peak
+    /// read while 64 MiB of touched pages are held covers them.
+    @Test("the peak resident set after a reset covers 64 MiB of touched memory",
+          .enabled(if: ProcessIO.resident() != nil, "needs VmRSS and VmHWM in /proc/self/status (Linux)"))
+    func peakResident() throws {
+        ProcessIO.resetPeakResident()
+        let size = 64 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+        defer { buffer.deallocate() }
+        for page in stride(from: 0, to: size, by: 4096) { buffer[page] = 1 }
+        let held = try #require(ProcessIO.resident())
+        #expect(held.now >= UInt64(size) && held.peak >= held.now, "\(held)")
+    }
+
     /// Other tests of this process write and delete files meanwhile, which only ever adds to
     /// `written`: the check is a lower bound on that counter.
     @Test("a file written and synced shows in the process's written bytes",

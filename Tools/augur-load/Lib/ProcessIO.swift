@@ -44,6 +44,43 @@ enum ProcessIO {
     /// Bytes written to storage so far (`Counters.net`), or nil (see `counters()`).
     static func bytesWritten() -> UInt64? { counters()?.net }
 
+    /// Resets the kernel's peak resident set (VmHWM) of this process to its current one
+    /// (writing 5 to /proc/self/clear_refs, Linux 4.0+), so that a peak read later belongs to
+    /// what ran since, not to an engine measured before it in the same process. False where
+    /// that is refused: the peak then covers the process's whole life.
+    @discardableResult
+    static func resetPeakResident() -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
+
+    /// The resident set now (VmRSS) and its peak (VmHWM), in bytes, or nil where
+    /// /proc/self/status lacks them.
+    static func resident() -> (now: UInt64, peak: UInt64)? {
+        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+        return parseResident(text)
+    }
+
+    /// Parses VmRSS and VmHWM ("kB" lines) of /proc/PID/status; nil unless both are there.
+    static func parseResident(_ text: String) -> (now: UInt64, peak: UInt64)? {
+        var now: UInt64?, peak: UInt64?
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let fields = parts[1].split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count == 2, fields[1] == "kB", let kib = UInt64(fields[0]) else { continue }
+            switch parts[0] {
+            case "VmRSS": now = kib << 10
+            case "VmHWM": peak = kib << 10
+            default: break
+            }
+        }
+        guard let now, let peak else { return nil }
+        return (now, max(now, peak))
+    }
+
     /// Writes every dirty page back (sync(2)), so that pages still dirty count as written
     /// before a store's files are removed.
     static func syncAll() {
