@@ -141,8 +141,10 @@ public struct EngineOptions: Sendable {
     }
     /// Segment runs a partition may hold; a flush that would exceed it merges its memtable
     /// with the newest runs (`RunMergePolicy`: the fewest bytes written per run removed).
-    /// Default 4.
-    public var maxRunsPerPartition = 4
+    /// Default 6: each run a get passes costs it one probe of the run's key filter, and each run
+    /// more lets a partition's merges rewrite its bytes fewer times (10 M random puts: 4.7-5.1
+    /// bytes written per byte put at 4 runs, 4.1-4.7 at 6; docs/PERFORMANCE.md, issue 19).
+    public var maxRunsPerPartition = 6
     /// Steps by which the nice value of the engine's background threads — flushes and merges,
     /// reshards, the WAL's population of fresh segments — is raised above the opening thread's,
     /// each a thread of its own (`BackgroundLane`), in `0...19`; `0` runs them at the same

@@ -16,7 +16,7 @@ public struct PartitioningOptions: Sendable {
     public var policy: PlannerPolicy = .static
     /// What a partition can take. Default `CapacityModel.measured()`: a partition is at capacity
     /// when the work measured inside it (operations with their lock waits, flushes and merges)
-    /// reaches 0.5 s per second; horizon and cooldown 30 s; size limit 512 MiB. A fixed
+    /// reaches 0.5 s per second; horizon and cooldown 30 s; size limit 256 MiB. A fixed
     /// `opsPerSecond` is an override.
     public var capacity = CapacityModel.measured()
     /// Controller period on the engine clock (one load sample per partition). Default 1 s.

@@ -54,9 +54,13 @@ public struct CapacityModel: Sendable, Hashable {
     /// mode the controller also reports what that means in ops/s for the machine it runs on
     /// (`costBudget ÷ measured cost per operation`).
     public static func measured(costBudget: Double = 0.5) -> CapacityModel {
-        // 512 MiB: CockroachDB's default range size limit. Horizon and cooldown of 30 s suit a
-        // controller that samples every second and forecasts 5 s steps.
-        var c = CapacityModel(opsPerSecond: .infinity, writeBytesPerSecond: .infinity, maxPartitionBytes: 512 << 20,
+        // 256 MiB: TiKV's default region size since v8.4 (CockroachDB's range limit is 512 MiB).
+        // Below CockroachDB's because a partition merges its runs by itself: how often each byte
+        // is rewritten grows with the partition's data over its flush size, and halving it took
+        // 10 M random puts from 4.7-5.1 to 3.6-4.0 bytes written per byte put (docs/PERFORMANCE.md,
+        // issue 19). Horizon and cooldown of 30 s suit a controller that samples every second and
+        // forecasts 5 s steps.
+        var c = CapacityModel(opsPerSecond: .infinity, writeBytesPerSecond: .infinity, maxPartitionBytes: 256 << 20,
                               minPartitionBytes: 1 << 20, horizonNanos: 30_000_000_000, cooldownNanos: 30_000_000_000)
         c.costBudget = costBudget
         return c

@@ -18,7 +18,7 @@ import AugurPlanner
 /// - the reshards' time besides copying, from the series' in-flight counts (see
 ///   ``overheadSeconds(_:copyBytesPerSecond:)``);
 /// - the engine: `partitions.measuredCapacity` as a fixed ops capacity in a model that is
-///   otherwise `CapacityModel.measured()` (30 s horizon and cooldown, 512 MiB maximum and
+///   otherwise `CapacityModel.measured()` (30 s horizon and cooldown, 256 MiB maximum and
 ///   1 MiB minimum partition, no cost budget), and `partitions.copyBytesPerSecond`.
 ///
 /// How the engine is modelled (``EngineModel``): the controller ticks every second and forecasts

@@ -62,7 +62,7 @@ import Testing
         // CapacityModel.measured()'s time constants with the measured capacity as fixed ops/s.
         #expect(o.capacity.opsPerSecond == 20000 && o.capacity.costBudget == nil && o.capacity.writeBytesPerSecond == .infinity)
         #expect(o.capacity.horizonNanos == 30_000_000_000 && o.capacity.cooldownNanos == 30_000_000_000)
-        #expect(o.capacity.maxPartitionBytes == 512 << 20 && o.capacity.minPartitionBytes == 1 << 20)
+        #expect(o.capacity.maxPartitionBytes == 256 << 20 && o.capacity.minPartitionBytes == 1 << 20)
         #expect(o.capacity.reshardCost.copyBytesPerSecond == 150_000_000 && o.capacity.reshardCost.dataMode == .copy)
         #expect(o.serialReshards && o.splitsBySize)
         #expect(o.totalDataBytes == 200_000 * (16 + 1000 + 13) && o.initialPartitions == 1)
