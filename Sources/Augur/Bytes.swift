@@ -45,6 +45,47 @@ func compareKeys(_ a: [UInt8], _ b: [UInt8]) -> Int {
     p.storeBytes(of: v.littleEndian, toByteOffset: offset, as: UInt64.self)
 }
 
+/// Unsigned LEB128 of a 32-bit value: 7 bits a byte, low groups first, the high bit set on every
+/// byte but the last; 1-5 bytes. The length encoding of WAL operations (version 2) and segment
+/// records (version 2); see docs/FORMAT.md.
+enum Varint {
+    /// Bytes of `v` in the shortest form.
+    @inline(__always)
+    static func size(_ v: UInt32) -> Int { (32 - (v | 1).leadingZeroBitCount + 6) / 7 }
+
+    /// Stores `v` at `base + offset` in the shortest form and advances `offset` past it.
+    @inline(__always)
+    static func store(_ v: UInt32, _ base: UnsafeMutableRawPointer, _ offset: inout Int) {
+        var v = v
+        while v >= 0x80 {
+            base.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+            v >>= 7
+        }
+        base.storeBytes(of: UInt8(v), toByteOffset: offset, as: UInt8.self)
+        offset += 1
+    }
+
+    /// Reads a varint at `base + p` (advancing `p` past it), or nil when it runs past `end`
+    /// (then `p == end`) or is longer than 5 bytes or above 32 bits (then `p < end` is the
+    /// offending fifth byte: ≥ 0x80 means longer, else too large). Any form of at most 5 bytes
+    /// is accepted, not only the shortest.
+    @inline(__always)
+    static func read(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt32? {
+        var value: UInt32 = 0
+        var shift: UInt32 = 0
+        while p < end {
+            let byte = base.load(fromByteOffset: p, as: UInt8.self)
+            if shift == 28 && byte > 0x0F { return nil }       // a fifth byte holds only 4 bits
+            p += 1
+            value |= UInt32(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7      // past 28 no byte gets here: a fifth byte ≥ 0x80 was refused above
+        }
+        return nil
+    }
+}
+
 /// Little-endian encoder into a growable byte array (manifest edits, segment footers).
 struct ByteWriter {
     var bytes: [UInt8] = []

@@ -51,17 +51,13 @@ enum WALFormat {
     /// Bytes of one operation in the current encoding.
     @inline(__always)
     static func opSize(tableID: UInt32, keyCount: Int, valueCount: Int) -> Int {
-        1 + varintSize(tableID) + varintSize(UInt32(truncatingIfNeeded: keyCount))
-            + varintSize(UInt32(truncatingIfNeeded: valueCount)) + keyCount + valueCount
+        1 + Varint.size(tableID) + Varint.size(UInt32(truncatingIfNeeded: keyCount))
+            + Varint.size(UInt32(truncatingIfNeeded: valueCount)) + keyCount + valueCount
     }
 
     /// The fewest bytes an operation header takes in `version` (a cheap plausibility test of
     /// a frame's operation count against its length).
     static func smallestOpHeader(version: UInt32) -> Int { version == 1 ? fixedOpHeaderSize : 4 }
-
-    /// Bytes of `v` as an unsigned LEB128 varint: 7 bits per byte.
-    @inline(__always)
-    static func varintSize(_ v: UInt32) -> Int { (32 - (v | 1).leadingZeroBitCount + 6) / 7 }
 
     /// One operation's header, decoded: its kind byte (not yet checked), table or index id,
     /// key and value lengths, and the header's own length.
@@ -86,26 +82,10 @@ enum WALFormat {
         }
         guard end - at >= 4 else { return nil }
         var p = at + 1
-        guard let table = readVarint(base, &p, end), let k = readVarint(base, &p, end),
-              let v = readVarint(base, &p, end) else { return nil }
+        guard let table = Varint.read(base, &p, end), let k = Varint.read(base, &p, end),
+              let v = Varint.read(base, &p, end) else { return nil }
         return OpHeader(kind: base.load(fromByteOffset: at, as: UInt8.self), tableID: table,
                         keyCount: Int(k), valueCount: Int(v), size: p - at)
-    }
-
-    /// Reads a varint at `p` (advancing it), or nil past `end`, beyond 5 bytes or beyond 32 bits.
-    @inline(__always)
-    static func readVarint(_ base: UnsafeRawPointer, _ p: inout Int, _ end: Int) -> UInt32? {
-        var value: UInt32 = 0
-        var shift: UInt32 = 0
-        while p < end {
-            let byte = base.load(fromByteOffset: p, as: UInt8.self)
-            p += 1
-            if shift == 28 && byte > 0x0F { return nil }       // a fifth byte holds only 4 bits
-            value |= UInt32(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7      // past 28 no byte gets here: a fifth byte ≥ 0x80 was refused above
-        }
-        return nil
     }
 
     static let headerMarker: UInt32 = 1
@@ -175,24 +155,12 @@ struct WALPayloadWriter {
     mutating func add(kind: RecordKind, tableID: UInt32, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         base.storeBytes(of: kind.rawValue, toByteOffset: offset, as: UInt8.self)
         offset += 1
-        putVarint(tableID)
-        putVarint(UInt32(truncatingIfNeeded: key.count))
-        putVarint(UInt32(truncatingIfNeeded: value.count))
+        Varint.store(tableID, base, &offset)
+        Varint.store(UInt32(truncatingIfNeeded: key.count), base, &offset)
+        Varint.store(UInt32(truncatingIfNeeded: value.count), base, &offset)
         if key.count > 0 { (base + offset).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         offset += key.count
         if value.count > 0 { (base + offset).copyMemory(from: value.baseAddress!, byteCount: value.count) }
         offset += value.count
-    }
-
-    @inline(__always)
-    private mutating func putVarint(_ v: UInt32) {
-        var v = v
-        while v >= 0x80 {
-            base.storeBytes(of: UInt8(truncatingIfNeeded: v) | 0x80, toByteOffset: offset, as: UInt8.self)
-            offset += 1
-            v >>= 7
-        }
-        base.storeBytes(of: UInt8(v), toByteOffset: offset, as: UInt8.self)
-        offset += 1
     }
 }

@@ -48,7 +48,7 @@ import Testing
                         return
                     }
                     #expect(h.kind == op.kind.rawValue && h.tableID == op.table && h.keyCount == op.key.count && h.valueCount == op.value.count)
-                    #expect(h.size == 1 + WALFormat.varintSize(op.table) + WALFormat.varintSize(UInt32(op.key.count)) + WALFormat.varintSize(UInt32(op.value.count)))
+                    #expect(h.size == 1 + Varint.size(op.table) + Varint.size(UInt32(op.key.count)) + Varint.size(UInt32(op.value.count)))
                     let key = Array(UnsafeRawBufferPointer(rebasing: out[(at + h.size)..<(at + h.size + h.keyCount)]))
                     let value = Array(UnsafeRawBufferPointer(rebasing: out[(at + h.size + h.keyCount)..<(at + h.size + h.keyCount + h.valueCount)]))
                     #expect(key == op.key && value == op.value, "operation \(i)'s bytes differ (seed \(seed))")
@@ -60,7 +60,7 @@ import Testing
         }
     }
 
-    @Test("a varint takes the bytes varintSize says, at every width boundary")
+    @Test("a varint takes the bytes Varint.size says, at every width boundary")
     func varintWidths() {
         for v in Self.boundaries {
             var buffer = [UInt8](repeating: 0, count: 8)
@@ -69,11 +69,11 @@ import Testing
                 w.add(kind: .put, tableID: v, key: UnsafeRawBufferPointer(start: nil, count: 0), value: UnsafeRawBufferPointer(start: nil, count: 0))
                 return w.offset
             }
-            #expect(written == 3 + WALFormat.varintSize(v), "\(v)")
+            #expect(written == 3 + Varint.size(v), "\(v)")
             let expected = v < 1 << 7 ? 1 : v < 1 << 14 ? 2 : v < 1 << 21 ? 3 : v < 1 << 28 ? 4 : 5
-            #expect(WALFormat.varintSize(v) == expected, "\(v)")
+            #expect(Varint.size(v) == expected, "\(v)")
             var p = 1
-            let decoded = buffer.withUnsafeBytes { WALFormat.readVarint($0.baseAddress!, &p, 8) }
+            let decoded = buffer.withUnsafeBytes { Varint.read($0.baseAddress!, &p, 8) }
             #expect(decoded == v && p == 1 + expected, "\(v)")
         }
     }
