@@ -225,7 +225,8 @@ final class IndexBuilder: Sendable {
         if entries.count > 0 {
             var size = 0
             do throws(FileSystemError) {
-                let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval)
+                let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: options.segmentIndexInterval,
+                                               version: options.segmentFormatVersion)
                 try entries.forEach { e throws(FileSystemError) in
                     try writer.add(kind: .put, key: e, value: UnsafeRawBufferPointer(start: nil, count: 0))
                 }

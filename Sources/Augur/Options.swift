@@ -202,6 +202,10 @@ public struct EngineOptions: Sendable {
     /// Debug-only planted bugs that the crash harness must catch (see `PlantedBug`).
     /// Testing only (`@_spi(Testing) import Augur`): a release user cannot switch on a bug.
     @_spi(Testing) public var plantedBug: PlantedBug? = nil
+    /// The segment format version new runs are written in: 2 (the current), or 1 to make the
+    /// files an engine older than segment version 2 wrote. Copying reshards of slices of both
+    /// versions write version 2. Testing only (`@_spi(Testing) import Augur`).
+    @_spi(Testing) public var segmentFormatVersion: UInt32 = 2
 
     public init() {}
 
@@ -226,6 +230,8 @@ public struct EngineOptions: Sendable {
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try OptionLimits.int("backgroundNice", backgroundNice, 0...19)
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")
+        try check(SegmentFormat.readableVersions.contains(segmentFormatVersion), "segmentFormatVersion",
+                  Int(segmentFormatVersion), "must be in \(SegmentFormat.readableVersions)")
         try check(manifestRotationSize >= 1024, "manifestRotationSize", manifestRotationSize, "must be at least 1024")
         if let w = indexBuild.workers { try check(w >= 1 && w <= 1024, "indexBuild.workers", w, "must be in 1...1024") }
         try OptionLimits.interval("indexBuild.planningTimeLimit", indexBuild.planningTimeLimit)

@@ -24,6 +24,9 @@ final class SegmentFile: @unchecked Sendable {
     let name: String
     let fileSize: Int
     let recordCount: Int
+    /// The record encoding (`SegmentFormat.readableVersions`), from the header: files older
+    /// engines wrote stay version 1.
+    let version: UInt32
     private let region: MappedRegion
     let data: UnsafeRawPointer           // start of the data region
     let dataLength: Int
@@ -79,8 +82,9 @@ final class SegmentFile: @unchecked Sendable {
         guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == SegmentFormat.headerMagic else {
             throw .corruption(file: path, offset: 0, reason: "bad header magic")
         }
-        guard loadU32(base, 8) == SegmentFormat.version else {
-            throw .corruption(file: path, offset: 8, reason: "unsupported segment version \(loadU32(base, 8))")
+        version = loadU32(base, 8)
+        guard SegmentFormat.readableVersions.contains(version) else {
+            throw .corruption(file: path, offset: 8, reason: "unsupported segment version \(version)")
         }
         let footer = base + size - SegmentFormat.footerSize
         let footerAt = size - SegmentFormat.footerSize
@@ -128,13 +132,14 @@ final class SegmentFile: @unchecked Sendable {
         var previous: UnsafeRawBufferPointer? = nil
         while offset < dataLength {
             let at = SegmentFormat.headerSize + offset
-            guard dataLength - offset >= SegmentFormat.recordHeaderSize else {
-                throw .corruption(file: path, offset: at, reason: "truncated record header")
-            }
             let p = data + offset
-            let klen = Int(loadU32(p, 5)), vlen = Int(loadU32(p, 9))
-            let size = SegmentFormat.recordHeaderSize + klen + vlen
-            guard klen > 0, size <= dataLength - offset else {
+            let header = try recordHeader(at: offset)
+            let klen = header.keyCount, vlen = header.valueCount
+            let size = header.size + klen + vlen
+            guard klen > 0 else {
+                throw .corruption(file: path, offset: at, reason: "empty key")
+            }
+            guard size <= dataLength - offset else {
                 throw .corruption(file: path, offset: at, reason: "record length out of bounds")
             }
             guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(start: p + 4, count: size - 4))) == loadU32(p) else {
@@ -143,7 +148,7 @@ final class SegmentFile: @unchecked Sendable {
             guard RecordKind(rawValue: p.load(fromByteOffset: 4, as: UInt8.self)) != nil else {
                 throw .corruption(file: path, offset: at, reason: "unknown record kind")
             }
-            let key = UnsafeRawBufferPointer(start: p + SegmentFormat.recordHeaderSize, count: klen)
+            let key = UnsafeRawBufferPointer(start: p + header.size, count: klen)
             if let previous, compareKeys(previous, key) >= 0 {
                 throw .corruption(file: path, offset: at, reason: "keys out of order")
             }
@@ -164,6 +169,28 @@ final class SegmentFile: @unchecked Sendable {
         }
     }
 
+    /// The header of the record at data offset `offset`, checked against the data region's
+    /// end (the lengths not yet: the caller checks them).
+    private func recordHeader(at offset: Int) throws(AugurError) -> SegmentRecordHeader {
+        let at = SegmentFormat.headerSize + offset
+        let p = data + offset, available = dataLength - offset
+        guard available >= SegmentFormat.smallestRecordHeader(version: version) else {
+            throw .corruption(file: path, offset: at, reason: "truncated record header")
+        }
+        if version == 1 { return SegmentFormat.validatedHeader(p, available: available, version: 1) }
+        var i = 5
+        func length(_ what: String) throws(AugurError) -> Int {
+            if let v = Varint.read(p, &i, available) { return Int(v) }
+            guard i < available else {
+                throw .corruption(file: path, offset: at, reason: "truncated record header: the \(what) varint runs past the data region")
+            }
+            throw .corruption(file: path, offset: at, reason: p.load(fromByteOffset: i, as: UInt8.self) >= 0x80
+                              ? "\(what) varint longer than 5 bytes" : "\(what) varint above UInt32.max")
+        }
+        let keyCount = try length("key length"), valueCount = try length("value length")
+        return SegmentRecordHeader(keyCount: keyCount, valueCount: valueCount, size: i)
+    }
+
     /// Start of the whole mapped file (header included).
     var fileBase: UnsafeRawPointer { UnsafeRawPointer(region.base) }
 
@@ -174,13 +201,14 @@ final class SegmentFile: @unchecked Sendable {
     @inline(__always) fileprivate func prefix(_ i: Int) -> UInt64 { prefixes[i] }
 
     @inline(__always) fileprivate func recordSize(at offset: Int) -> Int {
-        let p = data + offset
-        return SegmentFormat.recordHeaderSize + Int(loadU32(p, 5)) + Int(loadU32(p, 9))
+        let h = SegmentFormat.validatedHeader(data + offset, available: dataLength - offset, version: version)
+        return h.size + h.keyCount + h.valueCount
     }
 
     @inline(__always) fileprivate func key(at offset: Int) -> UnsafeRawBufferPointer {
         let p = data + offset
-        return UnsafeRawBufferPointer(start: p + SegmentFormat.recordHeaderSize, count: Int(loadU32(p, 5)))
+        let h = SegmentFormat.validatedHeader(p, available: dataLength - offset, version: version)
+        return UnsafeRawBufferPointer(start: p + h.size, count: h.keyCount)
     }
 
     /// Data offset of the first record with key ≥ `key` in the whole file, or `dataLength`.
@@ -242,6 +270,8 @@ final class Segment: @unchecked Sendable {
     let data: UnsafeRawPointer           // start of the view (file data + begin)
     let dataLength: Int
     let recordCount: Int
+    /// The file's record encoding (kept here too: one load less per record read).
+    let version: UInt32
     /// File index slot of the view's first whole index group, and whether an index entry at
     /// offset 0 of the view is implied (the view starts inside a group).
     private let firstSlot: Int
@@ -281,6 +311,7 @@ final class Segment: @unchecked Sendable {
         end = e
         data = file.data + b
         dataLength = e - b
+        version = file.version
         let first = file.firstSlot(atOrAfter: b)
         let last = file.firstSlot(atOrAfter: e)
         firstSlot = first
@@ -362,11 +393,7 @@ final class Segment: @unchecked Sendable {
 
 
     @inline(__always) func record(at offset: Int) -> SegmentRecord {
-        let p = data + offset
-        let klen = Int(loadU32(p, 5)), vlen = Int(loadU32(p, 9))
-        let key = UnsafeRawBufferPointer(start: p + SegmentFormat.recordHeaderSize, count: klen)
-        return SegmentRecord(offset: offset, kind: RecordKind(rawValue: p.load(fromByteOffset: 4, as: UInt8.self))!,
-                             key: key, value: UnsafeRawBufferPointer(start: key.baseAddress! + klen, count: vlen))
+        SegmentFormat.record(data, at: offset, dataLength: dataLength, version: version)
     }
 
     /// Index slot whose record is the last one with key ≤ `key`, or -1 if the first record's key is greater.

@@ -22,6 +22,11 @@ struct SegmentSlice {
 /// `interval` records) and the footer are new. The index is built by walking record headers in
 /// the sources' mappings, so no value bytes are read twice.
 ///
+/// The target takes the sources' format version. Slices of files of both versions (a store an
+/// older engine wrote, whose older runs are still version 1) cannot be concatenated: their
+/// records are re-encoded instead, all of them, through a `SegmentWriter` in the current
+/// version — simple, and needed only until merges have rewritten the version-1 runs.
+///
 /// Bytes move with `RangeCopier`: io_uring with registered buffers when the kernel allows it,
 /// else copy_file_range, else positional read/write through the `FileSystem` seam (always the
 /// case for simulated files, so faults and crashes are injected on the same path).
@@ -37,6 +42,10 @@ enum SegmentSlicer {
                       copier: RangeCopier, progress: (Int) -> Void) throws(AugurError) -> Built? {
         let slices = slices.filter { $0.length > 0 }
         if slices.isEmpty { return nil }
+        let version = slices[0].segment.version
+        guard slices.allSatisfy({ $0.segment.version == version }) else {
+            return try rewrite(fileSystem: fileSystem, path: path, slices: slices, interval: interval, progress: progress)
+        }
         var index: [UInt64] = []
         var count = 0
         var dataLength = 0
@@ -54,7 +63,7 @@ enum SegmentSlicer {
         let handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .createNew) }
         defer { handle.close() }
         do throws(AugurError) {
-            try io { () throws(FileSystemError) in try handle.write(at: 0, SegmentFormat.header()) }
+            try io { () throws(FileSystemError) in try handle.write(at: 0, SegmentFormat.header(version: version)) }
             var target = SegmentFormat.headerSize
             var ranges: [CopyRange] = []
             for slice in slices {
@@ -81,6 +90,28 @@ enum SegmentSlicer {
         } catch {
             try? fileSystem.remove(path)
             throw error
+        }
+    }
+
+    /// Writes the records of `slices` (of files of different versions) into a new file at
+    /// `path` in the current version, record by record, and fdatasyncs it.
+    private static func rewrite(fileSystem: any FileSystem, path: String, slices: [SegmentSlice], interval: Int,
+                                progress: (Int) -> Void) throws(AugurError) -> Built {
+        let writer = try io { () throws(FileSystemError) in try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: interval) }
+        do throws(FileSystemError) {
+            for slice in slices {
+                var at = slice.start
+                while at < slice.end {
+                    let r = slice.segment.record(at: at)
+                    try writer.add(kind: r.kind, key: r.key, value: r.value)
+                    at += r.size
+                }
+                progress(slice.length)
+            }
+            return Built(size: try writer.finish(), backend: .readWrite)
+        } catch {
+            try? fileSystem.remove(path)
+            throw AugurError(error)
         }
     }
 }

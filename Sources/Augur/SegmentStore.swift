@@ -21,6 +21,8 @@ final class SegmentStore: Sendable {
     /// For the last sequence number each manifest commit records.
     private let wal: WriteAheadLog
     private let indexInterval: Int
+    /// The format version new files are written in (`EngineOptions.segmentFormatVersion`).
+    private let version: UInt32
     private let crashPoint: (@Sendable (CrashPoint) -> Void)?
     /// Segment files being written: garbage collection must not take them for leftovers.
     let filesInProgress = Mutex<Set<String>>([])
@@ -34,6 +36,7 @@ final class SegmentStore: Sendable {
         self.manifest = manifest
         self.wal = wal
         indexInterval = options.segmentIndexInterval
+        version = options.segmentFormatVersion
         crashPoint = options.crashPoint
     }
 
@@ -79,7 +82,7 @@ final class SegmentStore: Sendable {
         }
         var size = 0
         do throws(FileSystemError) {
-            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: indexInterval)
+            let writer = try SegmentWriter(fileSystem: fileSystem, path: path, indexInterval: indexInterval, version: version)
             try fill(writer)
             if writer.count > 0 {
                 size = try writer.finish()

@@ -1,6 +1,7 @@
 import AugurSys
 
-/// Writes one segment file from records supplied in increasing key order.
+/// Writes one segment file from records supplied in increasing key order, in
+/// `SegmentFormat.currentVersion` (tests may ask for version 1, the files older engines wrote).
 ///
 /// Not thread-safe: one writer per file. Output is buffered and written with positional writes
 /// in 1 MiB pieces; `finish()` appends the index and footer and fdatasyncs the file. The caller
@@ -9,6 +10,7 @@ final class SegmentWriter {
     let path: String
     private let handle: any FileHandle
     private let indexInterval: Int
+    let version: UInt32
     private var buffer: [UInt8] = []
     private var fileOffset = 0                 // bytes already written to the file
     private var dataLength = 0
@@ -17,12 +19,15 @@ final class SegmentWriter {
     private var lastKey: [UInt8] = []
     private static let flushThreshold = 1 << 20
 
-    init(fileSystem: any FileSystem, path: String, indexInterval: Int) throws(FileSystemError) {
+    init(fileSystem: any FileSystem, path: String, indexInterval: Int,
+         version: UInt32 = SegmentFormat.currentVersion) throws(FileSystemError) {
+        precondition(SegmentFormat.readableVersions.contains(version), "segment version \(version)")
         self.path = path
         self.indexInterval = indexInterval
+        self.version = version
         handle = try fileSystem.open(path, mode: .createNew)
         buffer.reserveCapacity(SegmentWriter.flushThreshold + 4096)
-        buffer.append(contentsOf: SegmentFormat.header())
+        buffer.append(contentsOf: SegmentFormat.header(version: version))
     }
 
     deinit { handle.close() }
@@ -34,8 +39,18 @@ final class SegmentWriter {
         if recordCount % indexInterval == 0 { index.append(UInt64(dataLength)) }
         let start = buffer.count
         buffer.append(contentsOf: [0, 0, 0, 0, kind.rawValue])
-        withUnsafeBytes(of: UInt32(key.count).littleEndian) { buffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt32(value.count).littleEndian) { buffer.append(contentsOf: $0) }
+        let keyCount = UInt32(key.count), valueCount = UInt32(value.count)
+        if version == 1 {
+            withUnsafeBytes(of: keyCount.littleEndian) { buffer.append(contentsOf: $0) }
+            withUnsafeBytes(of: valueCount.littleEndian) { buffer.append(contentsOf: $0) }
+        } else {
+            var at = buffer.count
+            buffer.append(contentsOf: repeatElement(0, count: Varint.size(keyCount) + Varint.size(valueCount)))
+            buffer.withUnsafeMutableBytes { b in
+                Varint.store(keyCount, b.baseAddress!, &at)
+                Varint.store(valueCount, b.baseAddress!, &at)
+            }
+        }
         buffer.append(contentsOf: key)
         buffer.append(contentsOf: value)
         let crc = buffer.withUnsafeBytes { b in

@@ -72,9 +72,14 @@ public struct EngineReplay: Sendable {
         /// flushes and merges land in some seconds and not others). The run does not record
         /// it; this is the simulator's own default. Dimensionless.
         public static let sampleNoise = 0.05
-        /// Bytes a record takes in a segment besides its key and value
-        /// (`SegmentFormat.recordHeaderSize`: CRC, kind, key and value lengths). Unit: bytes.
-        public static let recordHeaderBytes = 13
+        /// Bytes a record takes in a segment besides its key and value, as the engine writes
+        /// it (segment format version 2, `SegmentFormat.recordSize`): CRC and kind (5), then
+        /// the key and value lengths as varints of 7 bits a byte — 7 for lengths below 128
+        /// (version 1 took 13 for any). Unit: bytes.
+        public static func recordHeaderBytes(keySize: Int, valueSize: Int) -> Int {
+            func varint(_ n: Int) -> Int { n < 1 << 7 ? 1 : n < 1 << 14 ? 2 : n < 1 << 21 ? 3 : n < 1 << 28 ? 4 : 5 }
+            return 5 + varint(keySize) + varint(valueSize)
+        }
     }
 
     /// `run 2 (predictive)`.
@@ -159,7 +164,7 @@ public struct EngineReplay: Sendable {
         for (field, v, limit) in [("records", records, 1 << 40), ("keySize", keySize, 1 << 20), ("valueSize", valueSize, 1 << 30)] {
             guard v >= (field == "valueSize" ? 0 : 1), v <= limit else { throw invalid(field, String(v), "must be in \(field == "valueSize" ? 0 : 1)...\(limit)") }
         }
-        let dataBytes = UInt64(records) * UInt64(keySize + valueSize + EngineModel.recordHeaderBytes)
+        let dataBytes = UInt64(records) * UInt64(keySize + valueSize + EngineModel.recordHeaderBytes(keySize: keySize, valueSize: valueSize))
         guard dataBytes > 0 else { throw invalid("records", String(records), "the run stored no data") }
         let initial = run.partitions?.atStart ?? 1
         guard initial >= 1 && initial <= 65536 else { throw invalid("partitions.atStart", String(initial), "must be in 1...65536") }

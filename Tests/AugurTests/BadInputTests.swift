@@ -142,7 +142,7 @@ import AugurTestSupport
         let segDir = dir.child("db/seg")
         let name = try #require(try fs.listDirectory(segDir).first)
         let h = try fs.open(joinPath(segDir, name), mode: .readWrite)
-        let flipAt = 32 + 13 + 2          // inside the first record's key
+        let flipAt = 32 + 7 + 2           // inside the first record's key (a 7-byte header: one-byte lengths)
         var byte = try h.read(at: flipAt, count: 1)
         byte[0] ^= 0x40
         try h.write(at: flipAt, byte)

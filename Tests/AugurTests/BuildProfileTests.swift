@@ -42,7 +42,7 @@ import AugurTestSupport
             // The truth from a scan: every record is stored once, so the data before a key is
             // the encoded size of the records before it.
             let before = records.prefix { compareKeys($0.key, c.key) < 0 }
-            let bytes = before.reduce(0) { $0 + SegmentFormat.recordHeaderSize + $1.key.count + $1.value.count }
+            let bytes = before.reduce(0) { $0 + SegmentFormat.recordSize(keyCount: $1.key.count, valueCount: $1.value.count) }
             #expect(c.bytesBefore == UInt64(bytes), "\(formatKey(c.key)): \(c.bytesBefore) bytes before, scan says \(bytes)")
             let wantRecords = Double(before.count)
             #expect(abs(Double(c.recordsBefore) - wantRecords) <= 0.02 * Double(records.count),
@@ -56,7 +56,7 @@ import AugurTestSupport
         // The controller's median split halves the data, not the largest run.
         let median = try #require(partition.view.dataMedianKey(lower: partition.lowerBound, upper: partition.upperBound))
         let share = Double(records.prefix { compareKeys($0.key, median) < 0 }
-            .reduce(0) { $0 + SegmentFormat.recordHeaderSize + $1.key.count + $1.value.count }) / Double(profile.bytes)
+            .reduce(0) { $0 + SegmentFormat.recordSize(keyCount: $1.key.count, valueCount: $1.value.count) }) / Double(profile.bytes)
         #expect(abs(share - 0.5) < 0.05, "the data median \(formatKey(median)) has \(share) of the data before it")
         try engine.close()
     }

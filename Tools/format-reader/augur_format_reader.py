@@ -221,7 +221,7 @@ def read_segment(path, expect_size):
     if data[:8] != b"AUGURSEG":
         err("%s: bad header magic %r" % (name, data[:8]))
     ver = struct.unpack_from("<I", data, 8)[0]
-    if ver != 1: err("%s: header version %d" % (name, ver))
+    if ver not in (1, 2): err("%s: header version %d" % (name, ver))
     if data[12:32] != bytes(20): err("%s: header padding not zero" % name)
     ft = data[-64:]
     (magic, doff, dlen, rcount, ioff, icount) = struct.unpack_from("<6Q", ft, 0)
@@ -242,20 +242,33 @@ def read_segment(path, expect_size):
     p = doff; end = doff + dlen
     offsets = []
     prev = None
+    region = memoryview(data)[:end]   # a varint must not read past the data region
     while p < end:
-        if p + 13 > end: err("%s: short record header at %d" % (name, p)); break
-        crc, kind, klen, vlen = struct.unpack_from("<IBII", data, p)
-        if p + 13 + klen + vlen > end: err("%s: record past data end at %d" % (name, p)); break
-        if masked(data[p + 4: p + 13 + klen + vlen]) != crc:
+        if ver == 2:
+            # u32 CRC | u8 kind | varint key length | varint value length
+            if p + 7 > end: err("%s: short record header at %d" % (name, p)); break
+            crc, kind = struct.unpack_from("<IB", data, p)
+            b = Buf(region, p + 5)
+            try:
+                klen = b.varint(); vlen = b.varint()
+            except Malformed as e:
+                err("%s: record header at %d: %s" % (name, p, e)); break
+            hdr = b.p - p
+        else:
+            if p + 13 > end: err("%s: short record header at %d" % (name, p)); break
+            crc, kind, klen, vlen = struct.unpack_from("<IBII", data, p)
+            hdr = 13
+        if p + hdr + klen + vlen > end: err("%s: record past data end at %d" % (name, p)); break
+        if masked(data[p + 4: p + hdr + klen + vlen]) != crc:
             err("%s: record CRC mismatch at %d" % (name, p))
         if kind not in (1, 2): err("%s: kind %d at %d" % (name, kind, p))
         if klen < 1: err("%s: empty key at %d" % (name, p))
-        k = data[p + 13: p + 13 + klen]; v = data[p + 13 + klen: p + 13 + klen + vlen]
+        k = data[p + hdr: p + hdr + klen]; v = data[p + hdr + klen: p + hdr + klen + vlen]
         if prev is not None and not prev < k: err("%s: keys not strictly increasing at %d" % (name, p))
         prev = k
         offsets.append(p - doff)
         recs.append((bytes(k), kind, bytes(v)))
-        p += 13 + klen + vlen
+        p += hdr + klen + vlen
     if len(recs) != rcount: err("%s: record count %d != footer %d" % (name, len(recs), rcount))
     if interval:
         exp = offsets[::interval]
