@@ -118,8 +118,9 @@ public struct FileAnatomy: Sendable {
         add(.tail, min(at, b.count)..<b.count)
     }
 
-    /// Segment: 32-byte header, records (CRC, kind, key length, value length, key, value), index
-    /// of u64 offsets, 64-byte footer that says where the index is.
+    /// Segment: 32-byte header, records (CRC, kind, key length, value length, key, value; the
+    /// lengths u32 in version 1, varints in version 2, as the header's version says), index of
+    /// u64 offsets, 64-byte footer that says where the index is.
     mutating func parseSegment(_ b: [UInt8]) {
         guard b.count >= 96 else { return }
         add(.header, 0..<32)
@@ -131,17 +132,38 @@ public struct FileAnatomy: Sendable {
             add(.index, indexOffset..<indexOffset + indexCount * 8)
         }
         guard dataOffset >= 32, dataLength >= 0, dataOffset + dataLength <= footer else { return }
+        let version = Self.u32(b, 8)
         var at = dataOffset
         let end = dataOffset + dataLength
-        while at + 13 <= end {
-            let k = Self.u32(b, at + 5), v = Self.u32(b, at + 9)
-            guard k >= 0, v >= 0, at + 13 + k + v <= end else { break }
+        while at + 7 <= end {
+            var p = at + 5, k = -1, v = -1
+            if version == 1 {
+                guard at + 13 <= end else { break }
+                k = Self.u32(b, at + 5); v = Self.u32(b, at + 9); p = at + 13
+            } else if let kk = Self.varint(b, &p, end), let vv = Self.varint(b, &p, end) {
+                k = kk; v = vv
+            }
+            guard k >= 0, v >= 0, p + k + v <= end else { break }
             add(.checksum, at..<at + 4)
-            add(.length, at + 5..<at + 13)
+            add(.length, at + 5..<p)
             add(.payload, at + 4..<at + 5)
-            add(.payload, at + 13..<at + 13 + k + v)
-            at += 13 + k + v
+            add(.payload, p..<p + k + v)
+            at = p + k + v
         }
+    }
+
+    /// An unsigned LEB128 varint of at most 5 bytes at `p` (advanced past it) before `end`, or
+    /// nil (segment version 2's record lengths).
+    static func varint(_ b: [UInt8], _ p: inout Int, _ end: Int) -> Int? {
+        var value = 0
+        for shift in stride(from: 0, to: 35, by: 7) {
+            guard p < end else { return nil }
+            let byte = b[p]
+            p += 1
+            value |= Int(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+        }
+        return nil
     }
 
     /// Manifest: records of CRC, length, payload.
