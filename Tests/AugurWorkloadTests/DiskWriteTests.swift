@@ -51,13 +51,13 @@ struct DiskWriteTests {
 
     @Test("/proc/PID/status text: resident now and peak in bytes; a line missing or not in kB is no figure")
     func parseResident() {
-        let text = "Name:\taugur-load\nVmPeak:\t  900000 kB\nVmHWM:\t  524288 kB\nVmRSS:\t  131072 kB\nThreads:\t4\n"
-        let r = ProcessIO.parseResident(text)
-        #expect(r?.now == 128 << 20 && r?.peak == 512 << 20)
-        #expect(ProcessIO.parseResident("VmRSS:\t  10 kB\n") == nil)
-        #expect(ProcessIO.parseResident("VmRSS:\t  10 MB\nVmHWM:\t  20 kB\n") == nil)
+        let text = "Name:\taugur-load\nVmPeak:\t  900000 kB\nVmHWM:\t  524288 kB\nVmRSS:\t  131072 kB\n"
+            + "RssAnon:\t   65536 kB\nRssFile:\t   65536 kB\nThreads:\t4\n"
+        #expect(ProcessIO.parseResident(text) == ProcessIO.Resident(now: 128 << 20, peak: 512 << 20, anonymous: 64 << 20))
+        #expect(ProcessIO.parseResident("VmRSS:\t  10 kB\nVmHWM:\t  20 kB\n") == nil)
+        #expect(ProcessIO.parseResident("VmRSS:\t  10 MB\nVmHWM:\t  20 kB\nRssAnon:\t 1 kB\n") == nil)
         // A peak read a moment before the current figure is never reported below it.
-        #expect(ProcessIO.parseResident("VmHWM:\t 4 kB\nVmRSS:\t 8 kB\n")?.peak == 8 << 10)
+        #expect(ProcessIO.parseResident("VmHWM:\t 4 kB\nVmRSS:\t 8 kB\nRssAnon:\t 1 kB\n")?.peak == 8 << 10)
         #expect(MemorySummary(startBytes: 100, peakBytes: 50).peakBytes == 100)
     }
 
@@ -72,7 +72,22 @@ struct DiskWriteTests {
         defer { buffer.deallocate() }
         for page in stride(from: 0, to: size, by: 4096) { buffer[page] = 1 }
         let held = try #require(ProcessIO.resident())
-        #expect(held.now >= UInt64(size) && held.peak >= held.now, "\(held)")
+        #expect(held.now >= UInt64(size) && held.peak >= held.now && held.anonymous >= UInt64(size), "\(held)")
+    }
+
+    @Test("the anonymous peak sampler sees 64 MiB held between its start and stop, and stops twice",
+          .enabled(if: ProcessIO.resident() != nil, "needs RssAnon in /proc/self/status (Linux)"))
+    func anonymousPeakSampler() {
+        let sampler = ProcessIO.AnonymousPeakSampler(interval: 0.01)
+        sampler.start()
+        let size = 64 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 4096)
+        for page in stride(from: 0, to: size, by: 4096) { buffer[page] = 1 }
+        Thread.sleep(forTimeInterval: 0.05)
+        buffer.deallocate()
+        let peak = sampler.stop()
+        #expect((peak ?? 0) >= UInt64(size), "\(String(describing: peak))")
+        #expect(sampler.stop() == peak)
     }
 
     /// Other tests of this process write and delete files meanwhile, which only ever adds to

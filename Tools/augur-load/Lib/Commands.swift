@@ -187,13 +187,13 @@ func checkFailedOperations(_ results: [RunResult]) throws {
 public func compareTable(_ results: [RunResult]) -> String {
     guard let base = results.first else { return "" }
     var lines = ["comparison (\(base.workload), \(base.threads) threads, \(base.loop) loop, \(base.profile)); ratios relative to \(base.engine):", ""]
-    let header = ["engine", "ops/s", "ops/s ratio", "p50 µs", "p99 µs", "p99.9 µs", "p99 ratio", "write amp", "peak RSS", "errors"]
+    let header = ["engine", "ops/s", "ops/s ratio", "p50 µs", "p99 µs", "p99.9 µs", "p99 ratio", "write amp", "peak anon", "errors"]
     let rows = results.map { r in
         [r.engine, String(format: "%.0f", r.throughput), String(format: "%.2f×", base.throughput > 0 ? r.throughput / base.throughput : 0),
          String(format: "%.1f", r.all.p50Microseconds), String(format: "%.1f", r.all.p99Microseconds), String(format: "%.1f", r.all.p999Microseconds),
          String(format: "%.2f×", base.all.p99Microseconds > 0 ? r.all.p99Microseconds / base.all.p99Microseconds : 0),
          r.diskWrites.flatMap { $0.userBytes > 0 ? String(format: "%.2f", $0.amplification) : nil } ?? "n/a",
-         r.memory.map(\.peakText) ?? "n/a", String(r.errors)]
+         r.memory?.peakAnonymousText ?? "n/a", String(r.errors)]
     }
     lines += formatTable(header: header, rows: rows, indent: "  ")
     return lines.joined(separator: "\n")
@@ -219,6 +219,9 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     let writtenBefore = ProcessIO.bytesWritten()
     ProcessIO.resetPeakResident()
     let residentBefore = ProcessIO.resident()
+    let anonymousPeak = ProcessIO.AnonymousPeakSampler()
+    anonymousPeak.start()
+    defer { _ = anonymousPeak.stop() }
     let store: any KeyValueStore
     do {
         store = try EngineRegistry.make(engine, engineConfig)
@@ -284,7 +287,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
         result.diskWrites = DiskWriteSummary(userBytes: runner.bytesPut, diskBytes: after >= before ? after - before : 0)
     }
     if let before = residentBefore, let after = ProcessIO.resident() {
-        result.memory = MemorySummary(startBytes: before.now, peakBytes: after.peak)
+        result.memory = MemorySummary(startBytes: before.now, peakBytes: after.peak, peakAnonymousBytes: anonymousPeak.stop())
     }
     closed = true
     try store.close()

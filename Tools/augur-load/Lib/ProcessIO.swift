@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Synchronization
 
 /// The kernel's storage-write accounting of this process, for write amplification measured the
 /// same way for every engine (`DiskWriteSummary`).
@@ -56,16 +57,24 @@ enum ProcessIO {
         return write(fd, "5", 1) == 1
     }
 
-    /// The resident set now (VmRSS) and its peak (VmHWM), in bytes, or nil where
-    /// /proc/self/status lacks them.
-    static func resident() -> (now: UInt64, peak: UInt64)? {
+    /// The resident set now (VmRSS), its peak (VmHWM) and its anonymous part now (RssAnon:
+    /// heap and other private memory, without the pages of mapped files), in bytes, or nil
+    /// where /proc/self/status lacks them.
+    static func resident() -> Resident? {
         guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         return parseResident(text)
     }
 
-    /// Parses VmRSS and VmHWM ("kB" lines) of /proc/PID/status; nil unless both are there.
-    static func parseResident(_ text: String) -> (now: UInt64, peak: UInt64)? {
-        var now: UInt64?, peak: UInt64?
+    struct Resident: Equatable {
+        var now: UInt64
+        var peak: UInt64
+        var anonymous: UInt64
+    }
+
+    /// Parses VmRSS, VmHWM and RssAnon ("kB" lines) of /proc/PID/status; nil unless all three
+    /// are there.
+    static func parseResident(_ text: String) -> Resident? {
+        var now: UInt64?, peak: UInt64?, anonymous: UInt64?
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else { continue }
@@ -74,11 +83,54 @@ enum ProcessIO {
             switch parts[0] {
             case "VmRSS": now = kib << 10
             case "VmHWM": peak = kib << 10
+            case "RssAnon": anonymous = kib << 10
             default: break
             }
         }
-        guard let now, let peak else { return nil }
-        return (now, max(now, peak))
+        guard let now, let peak, let anonymous else { return nil }
+        return Resident(now: now, peak: max(now, peak), anonymous: anonymous)
+    }
+
+    /// Samples the anonymous resident memory every `interval` on a thread of its own and keeps
+    /// the largest, from `start()` to `stop()`. The kernel keeps a peak of the whole resident
+    /// set only, and that counts the pages of mapped files, which an engine reading its runs
+    /// through mmap (Augur) holds for the page cache's sake while one reading with pread
+    /// (RocksDB, LMDB's writes) does not: the anonymous peak is the figure to compare.
+    final class AnonymousPeakSampler: @unchecked Sendable {
+        private let peak = Atomic<UInt64>(0)
+        private let stopped = Atomic<Bool>(false)
+        private let done = DispatchSemaphore(value: 0)
+        private let interval: Double
+
+        init(interval: Double = 0.1) { self.interval = interval }
+
+        func start() {
+            let thread = Thread { [self] in
+                while !stopped.load(ordering: .acquiring) {
+                    sample()
+                    Thread.sleep(forTimeInterval: interval)
+                }
+                done.signal()
+            }
+            thread.name = "augur-load.rss"
+            thread.start()
+        }
+
+        private func sample() {
+            guard let r = ProcessIO.resident() else { return }
+            _ = peak.max(r.anonymous, ordering: .relaxed)
+        }
+
+        /// Stops the sampler (after one last sample) and returns the largest anonymous resident
+        /// bytes seen, or nil when none could be read. A second call returns the same.
+        func stop() -> UInt64? {
+            if !stopped.exchange(true, ordering: .acquiringAndReleasing) {
+                done.wait()
+                sample()
+            }
+            let p = peak.load(ordering: .relaxed)
+            return p > 0 ? p : nil
+        }
     }
 
     /// Writes every dirty page back (sync(2)), so that pages still dirty count as written
