@@ -57,12 +57,16 @@ extension Engine {
     /// lasts); nil when absent or deleted.
     @inline(__always)
     func lookupRecord(_ view: ReadView, _ key: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        // Every run's filter line is asked for before the memtables are searched: a get that
+        // reaches the runs then finds them in cache, their misses having overlapped the
+        // memtable search and one another instead of following it one run at a time.
+        let hash = view.runs.isEmpty ? 0 : KeyHash.hash(key)
+        for run in view.runs { run._withUnsafeGuaranteedRef { $0.prefetchFilter(hash) } }
         if let e = view.memtable._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? e.value : nil }
         for f in view.frozen {
             if let e = f._withUnsafeGuaranteedRef({ $0.lookup(key) }) { return e.kind == .put ? e.value : nil }
         }
         if view.runs.isEmpty { return nil }
-        let hash = KeyHash.hash(key)
         for run in view.runs {
             if let r = run._withUnsafeGuaranteedRef({ $0.lookup(key, hash: hash) }) { return r.kind == .put ? r.value : nil }
         }

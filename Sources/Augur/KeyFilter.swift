@@ -1,3 +1,5 @@
+import CAugurSys
+
 /// An in-memory blocked Bloom filter over a segment file's keys, built while the file's
 /// records are validated at open (no format change). A point lookup asks it before searching
 /// a run: a run that cannot hold the key costs one cache line instead of a binary search
@@ -42,6 +44,12 @@
             base[bit >> 6] |= 1 << UInt64(bit & 63)
             h = h << 9 | h >> 55
         }
+    }
+
+    /// Starts loading the cache line `mayContain(hash)` reads (a hint; no effect on results).
+    @inline(__always)
+    public func prefetch(_ hash: UInt64) {
+        caugur_prefetch_read(words + block(hash) * 8)
     }
 
     /// False only when the key was never inserted.

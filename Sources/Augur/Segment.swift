@@ -444,6 +444,10 @@ final class Segment: @unchecked Sendable {
         return dataLength
     }
 
+    /// Starts loading the filter line `lookup(_:hash:)` reads first (a hint).
+    @inline(__always)
+    func prefetchFilter(_ hash: UInt64) { file.filter.prefetch(hash) }
+
     /// The record for exactly `key`, if present; `hash` is the key's `KeyHash.hash`, checked against
     /// the file's filter first (a view shares its file's filter: a key outside the view can
     /// only pass it falsely, and the search then misses).
