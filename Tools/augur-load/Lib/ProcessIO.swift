@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CAugurSys
 import Foundation
 import Synchronization
 
@@ -49,8 +50,11 @@ enum ProcessIO {
     /// (writing 5 to /proc/self/clear_refs, Linux 4.0+), so that a peak read later belongs to
     /// what ran since, not to an engine measured before it in the same process. False where
     /// that is refused: the peak then covers the process's whole life.
+    /// Also returns the heap the engines before this one freed (malloc_trim), so that in a
+    /// compare the next engine's figures start from what is really in use.
     @discardableResult
     static func resetPeakResident() -> Bool {
+        _ = caugur_malloc_trim()
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
