@@ -263,7 +263,7 @@ final class PartitionController: @unchecked Sendable {
             let loaded = snapshot.reads.indices.filter { snapshot.reads[$0] &+ snapshot.writes[$0] > 0 }.count
             let records = heirs.map { h -> Double in
                 let v = h.view
-                return Double(v.runs.reduce(0) { $0 + $1.recordCount } + v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count })
+                return Double(v.runs.reduce(0) { $0 + $1.recordCount } + v.memtableRecords)
             }
             let totalRecords = records.reduce(0, +)
             for (k, h) in heirs.enumerated() {
@@ -318,8 +318,7 @@ final class PartitionController: @unchecked Sendable {
         for p in live {
             guard let s = series[p.id] else { continue }
             let v = p.view
-            let size = UInt64(v.runs.reduce(0) { $0 + $1.storedBytes } + v.memtable.approximateBytes
-                              + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes })
+            let size = UInt64(v.runs.reduce(0) { $0 + $1.storedBytes } + v.memtableBytes)
             var peaks: [WindowPeak] = []
             for window in [30, 60, 300] {
                 let n = Int(UInt64(window) * 1_000_000_000 / max(1, tickNanos))

@@ -33,6 +33,12 @@ struct PartitionView {
         return s
     }
 
+    /// Bytes of the table's own memtables, active and frozen (index layers not counted).
+    var memtableBytes: Int { memtable.approximateBytes + frozen.reduce(0) { $0 + $1.memtable.approximateBytes } }
+
+    /// Records in the table's own memtables, active and frozen.
+    var memtableRecords: Int { memtable.count + frozen.reduce(0) { $0 + $1.memtable.count } }
+
     /// Whether any memtable (base or index) holds data.
     var hasMemtableData: Bool {
         !memtable.isEmpty || indexMemtables.values.contains { !$0.isEmpty } || !frozen.isEmpty

@@ -290,8 +290,7 @@ extension ReshardExecutor {
         var catchUpDelay = 0
         func throttle() {
             let behind = sources.contains { p in
-                let v = p.view
-                return v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes } >= EngineOptions.saturatingTimes(2, options.memtableFlushSize)
+                p.view.memtableBytes >= EngineOptions.saturatingTimes(2, options.memtableFlushSize)
             }
             let delay = max(catchUpDelay, behind ? StrategyChange.backlogWriteDelayNanos : 0)
             table.writeDelayNanos.store(delay, ordering: .relaxed)

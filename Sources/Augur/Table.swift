@@ -218,8 +218,7 @@ public final class Table: Sendable {
         try checkUsable()
         return map.partitions.map { p in
             let v = p.view
-            let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
-            let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
+            let memBytes = v.memtableBytes, memRecords = v.memtableRecords
             var stats = PartitionStats(id: p.id, lowerBound: p.lowerBound, upperBound: p.upperBound,
                                   bytes: v.runs.reduce(0) { $0 + $1.storedBytes } + memBytes,
                                   records: v.runs.reduce(0) { $0 + $1.recordCount } + memRecords,

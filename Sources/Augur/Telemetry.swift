@@ -371,8 +371,7 @@ final class Telemetry: @unchecked Sendable {
 
     func health(table: String, partition p: Partition, now: UInt64) -> PartitionHealth {
         let v = p.view
-        let memBytes = v.memtable.approximateBytes + v.frozen.reduce(0) { $0 + $1.memtable.approximateBytes }
-        let memRecords = v.memtable.count + v.frozen.reduce(0) { $0 + $1.memtable.count }
+        let memBytes = v.memtableBytes, memRecords = v.memtableRecords
         let snapshot = p.histogram.snapshot()
         let names = ["5m", "1h", "1d"]
         var windows: [WindowHealth] = []
