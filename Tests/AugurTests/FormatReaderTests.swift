@@ -33,8 +33,9 @@ struct FormatReaderTests {
         return [21, 0xF0_2026]
     }
 
-    /// Runs the reader on `store`; returns its tables (name → hex key → hex value) and output.
-    static func read(_ store: String, into json: String) throws -> (tables: [String: [String: String]], output: String) {
+    /// Runs the reader on `store`; returns its exit status, its tables (name → hex key → hex
+    /// value; none when it wrote no JSON) and its output. It must not crash (a Python traceback).
+    static func run(_ store: String, into json: String) throws -> (status: Int32, tables: [String: [String: String]], output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: python!)
         p.arguments = [reader, store, "--json", json]
@@ -45,9 +46,54 @@ struct FormatReaderTests {
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         let output = String(decoding: data, as: UTF8.self)
-        #expect(p.terminationStatus == 0, "the reader found errors:\n\(output.suffix(3_000))")
-        let parsed = try JSONSerialization.jsonObject(with: try Data(contentsOf: URL(fileURLWithPath: json)))
-        return (parsed as? [String: [String: String]] ?? [:], output)
+        #expect(!output.contains("Traceback"), "the reader crashed:\n\(output.suffix(3_000))")
+        guard let bytes = FileManager.default.contents(atPath: json) else { return (p.terminationStatus, [:], output) }
+        let parsed = try JSONSerialization.jsonObject(with: bytes)
+        return (p.terminationStatus, parsed as? [String: [String: String]] ?? [:], output)
+    }
+
+    /// Runs the reader on `store`, which must read without error.
+    static func read(_ store: String, into json: String) throws -> (tables: [String: [String: String]], output: String) {
+        let r = try run(store, into: json)
+        #expect(r.status == 0, "the reader found errors:\n\(r.output.suffix(3_000))")
+        return (r.tables, r.output)
+    }
+
+    /// The number the reader printed after `prefix` on the line starting with `line`.
+    static func figure(_ output: String, line: String, after prefix: String) -> Int? {
+        guard let l = output.split(separator: "\n").first(where: { $0.hasPrefix(line) }),
+              let r = l.range(of: prefix) else { return nil }
+        return Int(l[r.upperBound...].prefix { $0.isNumber })
+    }
+
+    /// Every table of an open engine as the reader gives it (name → hex user key → hex value).
+    static func contents(_ engine: Engine) throws -> [String: [String: String]] {
+        var out: [String: [String: String]] = [:]
+        for name in try engine.tableNames() {
+            out[name] = Dictionary(uniqueKeysWithValues: try engine.table(named: name).scan().map { (hex($0.key), hex($0.value)) })
+        }
+        return out
+    }
+
+    /// The reader's tables without its index entries.
+    static func tablesOnly(_ found: [String: [String: String]]) -> [String: [String: String]] {
+        found.filter { !$0.key.hasPrefix("#index:") }
+    }
+
+    /// The entry keys FORMAT.md gives for an index as the engine stores it (hex entry key → "").
+    static func storedEntries(_ index: SecondaryIndex) throws -> [String: String] {
+        Dictionary(uniqueKeysWithValues: try index.storedEntries().map { (hex(entryKey($0.indexKey, $0.primaryKey)), "") })
+    }
+
+    /// A model's index entries under `extract` (hex entry key → "").
+    static func entries(_ model: [[UInt8]: [UInt8]], _ extract: ([UInt8]) -> [UInt8]?) -> [String: String] {
+        var out: [String: String] = [:]
+        for (k, v) in model { if let i = extract(v) { out[hex(entryKey(i, k))] = "" } }
+        return out
+    }
+
+    static func copy(_ from: String, _ to: String) throws {
+        try FileManager.default.copyItem(atPath: from, toPath: to)
     }
 
     static func hex(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
@@ -185,5 +231,101 @@ struct FormatReaderTests {
         let found = try Self.read(store, into: dir.child("both.json"))
         let same = found.tables["r"] == model
         #expect(same, "reader \(found.tables["r"]?.count ?? 0) keys, engine \(model.count) (seed \(seed))")
+    }
+
+    /// Dropped tables and indexes: a table with an index dropped, another dropped alone, an
+    /// index dropped and a new one of the same name built, a new table under a dropped one's
+    /// name — while their writes are still in runs and in the WAL. Once with the drop edits in
+    /// the manifest, once with a manifest so small that every commit rotates it (its snapshot
+    /// no longer names the dropped ids, which the WAL still holds).
+    @Test("the reader leaves out dropped tables and indexes", arguments: seeds)
+    func readerLeavesOutDroppedTablesAndIndexes(seed: UInt64) throws {
+        let (dir, _) = Self.start(seed)
+        for rotation in [4 << 20, 1024] {
+            let store = dir.child("db-\(rotation)")
+            var rng = SplitMix64(seed: seed)
+            var o = EngineOptions()
+            o.durability = .sync
+            o.walSegmentSize = 64 << 10
+            o.memtableFlushSize = 4 << 20
+            o.manifestRotationSize = rotation
+            o.telemetry.enabled = false
+            let engine = try Engine.open(at: store, options: o)
+            var tables = ["a": try engine.createTable("a"), "b": try engine.createTable("b", strategy: .hash(buckets: 4)),
+                          "c": try engine.createTable("c")]
+            let first: IndexKeyExtractor = { v in v.first.flatMap { $0 < 0x40 ? [$0] : nil } }
+            let last: @Sendable ([UInt8]) -> [UInt8]? = { v in v.last.flatMap { $0 >= 0xC0 ? [$0] : nil } }
+            try tables["a"]!.createSecondaryIndex(name: "first", key: first).waitUntilReady()
+            try tables["b"]!.createSecondaryIndex(name: "length", key: { v in [UInt8(v.count & 0x0F)] }).waitUntilReady()
+            var model: [String: [[UInt8]: [UInt8]]] = ["a": [:], "b": [:], "c": [:]]
+            func write(_ count: Int) throws {
+                let names = model.keys.sorted()
+                for _ in 0..<count {
+                    let name = names[Int(rng.next() % UInt64(names.count))]
+                    let k = (0..<1 + Int(rng.next() % 3)).map { _ in UInt8(rng.next() % 6) * 0x33 / 5 }
+                    if rng.next() % 6 == 0 {
+                        try tables[name]!.delete(k)
+                        model[name]![k] = nil
+                    } else {
+                        let v = (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                        try tables[name]!.put(k, v)
+                        model[name]![k] = v
+                    }
+                }
+            }
+            try write(2_000)
+            try engine.flush()                   // runs and index runs of every table
+            try write(1_000)                     // and writes above the flush marks, in the WAL
+            try tables["a"]!.dropSecondaryIndex(name: "first")
+            try engine.dropTable("b")            // with its index "length"
+            model["b"] = nil
+            try write(500)
+            tables["b"] = try engine.createTable("b", strategy: .composite(prefixLength: 1, buckets: 2))
+            model["b"] = [:]
+            try tables["a"]!.createSecondaryIndex(name: "first", key: last).waitUntilReady()
+            try engine.dropTable("c")
+            model["c"] = nil
+            try write(1_000)
+            engine.drainBackgroundWork()
+
+            let when = rotation == 1024 ? "manifest rotated at every commit" : "drop edits in the manifest"
+            func expect(_ found: (tables: [String: [String: String]], output: String), _ when: String) {
+                let want = model.mapValues { t in Dictionary(uniqueKeysWithValues: t.map { (Self.hex($0.key), Self.hex($0.value)) }) }
+                let got = Self.tablesOnly(found.tables)
+                let same = got == want   // not inside #expect: it would print both tables
+                #expect(same, "\(when): reader tables \(got.mapValues(\.count)), engine \(want.mapValues(\.count)) (seed \(seed))")
+                let indexes = found.tables.keys.filter { $0.hasPrefix("#index:") }.sorted()
+                #expect(indexes == ["#index:first"], "\(when): the reader's indexes (seed \(seed))")
+                let entries = Self.entries(model["a"]!, last)
+                let sameEntries = found.tables["#index:first"] == entries
+                #expect(sameEntries, "\(when): index entries: reader \(found.tables["#index:first"]?.count ?? 0), expected \(entries.count) (seed \(seed))")
+                // The WAL still holds writes to the dropped ids, and the reader skipped them.
+                #expect((Self.figure(found.output, line: "WAL ops ", after: "dropped ids ") ?? 0) > 0,
+                        "\(when): no WAL operation of a dropped id: \(found.output.suffix(800))")
+                // Drops the manifest records: all four (tables b and c, index first and b's
+                // index), or fewer where a rotation's snapshot folded them away.
+                let dropped = ["dropped tables ", "dropped indexes "].compactMap { Self.figure(found.output, line: "dropped tables ", after: $0) }
+                #expect(rotation == 1024 ? dropped.count == 2 && dropped.reduce(0, +) < 4 : dropped == [2, 2],
+                        "\(when): drops \(dropped): \(found.output.prefix(800))")
+            }
+            // Open, background work drained.
+            let open = dir.child("open-copy-\(rotation)")
+            try Self.copy(store, open)
+            let whileOpen = try Self.read(open, into: open + ".json")
+            expect(whileOpen, "\(when), while open")
+            // The engine reopening the same copy holds what the reader found.
+            let reopenedCopy = open + "-reopened"
+            try Self.copy(open, reopenedCopy)
+            let reopened = try Engine.open(at: reopenedCopy, options: o)
+            let engineTables = try Self.contents(reopened)
+            let sameTables = Self.tablesOnly(whileOpen.tables) == engineTables
+            #expect(sameTables, "\(when): reader \(whileOpen.tables.mapValues(\.count)), reopened engine \(engineTables.mapValues(\.count)) (seed \(seed))")
+            let stored = try Self.storedEntries(try reopened.table(named: "a").attachSecondaryIndex(name: "first", key: last))
+            let sameStored = whileOpen.tables["#index:first"] == stored
+            #expect(sameStored, "\(when): index entries: reader \(whileOpen.tables["#index:first"]?.count ?? 0), reopened engine \(stored.count) (seed \(seed))")
+            try reopened.close()
+            try engine.close()
+            expect(try Self.read(store, into: dir.child("closed-\(rotation).json")), "\(when), after close")
+        }
     }
 }

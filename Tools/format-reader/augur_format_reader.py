@@ -123,6 +123,9 @@ class Manifest:
             self.tables.pop(tid, None); self.dropped_tables.add(tid)
             for pid in [p for p, v in self.parts.items() if v["table"] == tid]:
                 del self.parts[pid]
+            # every index of the table goes with it, as if dropped with tag 11
+            for iid in [i for i, ix in self.indexes.items() if ix["table"] == tid]:
+                del self.indexes[iid]; self.dropped_indexes.add(iid)
         elif tag in (3, 14):
             pid = b.u64(); tid = b.u32(); lo = b.blob(); has_up = b.u8()
             up = b.blob()          # always present; ignored when has-upper is 0
@@ -442,6 +445,7 @@ def main():
         print("table %d %r kind=%d P=%d B=%d" % (tid, t["name"], t["kind"], t["P"], t["B"]))
     for iid, ix in sorted(m.indexes.items()):
         print("index %d %r on table %d" % (iid, ix["name"], ix["table"]))
+    print("dropped tables %d, dropped indexes %d" % (len(m.dropped_tables), len(m.dropped_indexes)))
     parts_by_table = {}
     for p in m.parts.values():
         parts_by_table.setdefault(p["table"], []).append(p)
@@ -548,6 +552,8 @@ def main():
                     err("WAL op id %d >= next table id" % tid)
                 if tid in m.dropped_indexes or tid in m.dropped_tables:
                     skipped_dropped += 1; continue
+                if tid not in m.tables and tid not in m.indexes and m.counters and tid < m.counters["nextTable"]:
+                    skipped_dropped += 1; continue   # dropped before the manifest's snapshot
                 if tid in m.tables:
                     p = route(tid, k); sk = ("T", tid, p["id"])
                 elif tid in m.indexes:
