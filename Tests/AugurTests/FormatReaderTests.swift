@@ -1,3 +1,4 @@
+import AugurPlanner
 import AugurStats
 import AugurTestSupport
 import Foundation
@@ -326,6 +327,106 @@ struct FormatReaderTests {
             try reopened.close()
             try engine.close()
             expect(try Self.read(store, into: dir.child("closed-\(rotation).json")), "\(when), after close")
+        }
+    }
+
+    /// Stores copied in the middle of reshards — the process stopped at a named step (the
+    /// crash points), right after more writes were acknowledged: prepared (targets not
+    /// written), copied or synced (target files that no partition names yet), and committed
+    /// before the cut-over. The reader finds what the writes left, and so does the engine
+    /// reopening the copy (rolling back the reshards that did not commit).
+    @Test("the reader reads stores copied in the middle of a reshard", arguments: seeds, ReshardDataMode.allCases)
+    func readerReadsAnInterruptedReshard(seed: UInt64, data: ReshardDataMode) throws {
+        let (dir, store) = Self.start(seed)
+        final class Capture: @unchecked Sendable {
+            let lock = PThreadMutex()
+            var rng: SplitMix64
+            var model: [[UInt8]: [UInt8]] = [:]
+            var table: Table?
+            var armed: CrashPoint?
+            var copies: [(point: CrashPoint, path: String, model: [[UInt8]: [UInt8]])] = []
+            init(seed: UInt64) { rng = SplitMix64(seed: seed) }
+            /// Random writes to the range table, acknowledged before they return.
+            func write(_ count: Int) throws {
+                let table = lock.withLock { self.table! }
+                for _ in 0..<count {
+                    let (k, v, delete) = lock.withLock { () -> ([UInt8], [UInt8], Bool) in
+                        let k = (0..<1 + Int(rng.next() % 3)).map { _ in UInt8(rng.next() % 6) * 0x33 / 5 }
+                        return (k, (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, rng.next() % 6 == 0)
+                    }
+                    if delete { try table.delete(k) } else { try table.put(k, v) }
+                    lock.withLock { model[k] = delete ? nil : v }
+                }
+            }
+        }
+        let capture = Capture(seed: seed)
+        var o = EngineOptions()
+        o.durability = .sync
+        o.walSegmentSize = 64 << 10
+        o.memtableFlushSize = 4 << 20
+        o.telemetry.enabled = false
+        o.reshardData = data
+        o.crashPoint = { point in
+            guard capture.lock.withLock({ () -> Bool in
+                defer { if capture.armed == point { capture.armed = nil } }
+                return capture.armed == point
+            }) else { return }
+            // The reshard waits here: writes reach the sources (and the WAL), then the copy.
+            try! capture.write(50)
+            let path = dir.child("at-\(point.rawValue)")
+            try! Self.copy(store, path)
+            capture.lock.withLock { capture.copies.append((point, path, capture.model)) }
+        }
+        let first: IndexKeyExtractor = { v in v.first.flatMap { $0 < 0x40 ? [$0] : nil } }
+        let engine = try Engine.open(at: store, options: o)
+        let table = try engine.createTable("r")
+        _ = try engine.createTable("h", strategy: .hash(buckets: 4))
+        try table.createSecondaryIndex(name: "first", key: first).waitUntilReady()
+        capture.lock.withLock { capture.table = table }
+        try capture.write(1_500)
+        try engine.flush()                   // runs for the reshards to share or copy
+        try capture.write(500)
+        let steps: [(CrashPoint, ReshardPlan)] = [(.reshardPrepared, .split(at: [0x66])), (.reshardCopied, .split(at: [0x33])),
+                                                  (.reshardTargetsSynced, .merge(boundary: [0x33])),
+                                                  (.reshardCommitted, .split(at: [0x99]))]
+        for (point, plan) in steps {
+            capture.lock.withLock { capture.armed = point }
+            let job = try table.requestResharding(plan).wait()
+            #expect(job.state == .committed, "\(point): \(job)")
+            try capture.write(300)
+        }
+        try engine.close()
+        let copies = capture.lock.withLock { capture.copies }
+        #expect(copies.map(\.point) == steps.map(\.0), "steps that fired: \(copies.map(\.point))")
+
+        for (point, path, model) in copies {
+            let when = "\(data) at \(point.rawValue)"
+            let found = try Self.read(path, into: path + ".json")
+            let want = Dictionary(uniqueKeysWithValues: model.map { (Self.hex($0.key), Self.hex($0.value)) })
+            let same = found.tables["r"] == want
+            #expect(same, "\(when): reader \(found.tables["r"]?.count ?? 0) keys, acknowledged \(want.count) (seed \(seed))")
+            let entries = Self.entries(model, { v in v.first.flatMap { $0 < 0x40 ? [$0] : nil } })
+            let sameEntries = found.tables["#index:first"] == entries
+            #expect(sameEntries, "\(when): index entries: reader \(found.tables["#index:first"]?.count ?? 0), expected \(entries.count) (seed \(seed))")
+            // The copy is mid-reshard: a prepared plan is pending until the commit record.
+            let pending = Self.figure(found.output, line: "pending reshards ", after: "pending reshards ")
+            #expect(pending == (point == .reshardCommitted ? 0 : 1), "\(when): \(found.output.prefix(1_000))")
+            // The engine reopening the same copy holds what the reader found.
+            let reopenedCopy = path + "-reopened"
+            try Self.copy(path, reopenedCopy)
+            var reopenOptions = o
+            reopenOptions.crashPoint = nil
+            let reopened = try Engine.open(at: reopenedCopy, options: reopenOptions)
+            #expect(reopened.recoveryReport.reshardsRolledBack.isEmpty == (point == .reshardCommitted), "\(when): \(reopened.recoveryReport)")
+            let engineTables = try Self.contents(reopened)
+            let sameTables = Self.tablesOnly(found.tables) == engineTables
+            #expect(sameTables, "\(when): reader \(found.tables.mapValues(\.count)), reopened engine \(engineTables.mapValues(\.count)) (seed \(seed))")
+            let index = try reopened.table(named: "r").attachSecondaryIndex(name: "first", key: first)
+            try index.waitUntilReady()
+            let stored = try Self.storedEntries(index)
+            let sameStored = found.tables["#index:first"] == stored
+            #expect(sameStored, "\(when): index entries: reader \(found.tables["#index:first"]?.count ?? 0), reopened engine \(stored.count) (seed \(seed))")
+            try reopened.close()
         }
     }
 }

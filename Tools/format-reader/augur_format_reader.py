@@ -446,6 +446,7 @@ def main():
     for iid, ix in sorted(m.indexes.items()):
         print("index %d %r on table %d" % (iid, ix["name"], ix["table"]))
     print("dropped tables %d, dropped indexes %d" % (len(m.dropped_tables), len(m.dropped_indexes)))
+    print("pending reshards %d" % len(m.reshards))
     parts_by_table = {}
     for p in m.parts.values():
         parts_by_table.setdefault(p["table"], []).append(p)
