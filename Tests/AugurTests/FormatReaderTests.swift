@@ -429,4 +429,104 @@ struct FormatReaderTests {
             try reopened.close()
         }
     }
+
+    /// The last data frame of a WAL segment file: its offset and its length (24-byte header
+    /// and payload), walking the frames FORMAT.md lays out after the 56-byte header.
+    static func lastDataFrame(_ bytes: [UInt8]) -> (offset: Int, length: Int)? {
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var at = 56, last: (Int, Int)? = nil
+        while at + 24 <= bytes.count {
+            let n = u32(at + 4)
+            if n == 0 || at + 24 + n > bytes.count { break }
+            if u32(at + 16) > 0 { last = (at, 24 + n) }
+            at += (24 + n + 7) & ~7
+        }
+        return last
+    }
+
+    /// Torn WAL tails on closed copies of a store: the newest segment's last frame cut short,
+    /// the last frame of the segment before it cut short (the newest synced after it, or — under
+    /// durability `none` — never synced) or lost whole, and either segment truncated mid-frame.
+    /// The engine reopening the copy is the truth: the reader finds what it recovers, or
+    /// reports an error where it refuses.
+    @Test("the reader agrees with recovery on torn WAL tails", arguments: seeds)
+    func readerAgreesOnTornWALTails(seed: UInt64) throws {
+        let (dir, _) = Self.start(seed)
+        var rng = SplitMix64(seed: seed)
+        // Two closed stores, keyed by whether every write was synced (durability sync or none).
+        var stores: [Bool: String] = [:]
+        var options: [Bool: EngineOptions] = [:]
+        for synced in [true, false] {
+            var o = EngineOptions()
+            o.durability = synced ? .sync : .none
+            o.walSegmentSize = 64 << 10
+            o.memtableFlushSize = 4 << 20
+            o.telemetry.enabled = false
+            let store = dir.child(synced ? "db-sync" : "db-none")
+            let engine = try Engine.open(at: store, options: o)
+            let tables = [try engine.createTable("r"), try engine.createTable("h", strategy: .hash(buckets: 4))]
+            for i in 0..<1_800 {
+                let t = tables[Int(rng.next() % 2)]
+                let k = (0..<1 + Int(rng.next() % 3)).map { _ in UInt8(rng.next() % 6) * 0x33 / 5 }
+                if rng.next() % 6 == 0 { try t.delete(k) } else {
+                    try t.put(k, (0..<Int(rng.next() % 300)).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                }
+                if i == 300 { try engine.flush() }   // runs and flush marks under the WAL
+            }
+            try engine.close()
+            stores[synced] = store
+            options[synced] = o
+        }
+        let segments = try FileManager.default.contentsOfDirectory(atPath: stores[true]! + "/wal").sorted()
+        #expect(segments.count >= 3, "\(segments)")
+        enum Damage { case zeroFrom, truncateAt }
+        // (name, synced store, segment from the newest, damage, cut at a frame's start instead of inside it)
+        let cases: [(String, Bool, Int, Damage, Bool)] = [
+            ("newest torn", true, 0, .zeroFrom, false),
+            ("older torn, newest synced after it", true, 1, .zeroFrom, false),
+            ("older torn, newest never synced", false, 1, .zeroFrom, false),
+            ("older's last frame lost whole", true, 1, .zeroFrom, true),
+            ("newest truncated", true, 0, .truncateAt, false),
+            ("older truncated", true, 1, .truncateAt, false),
+        ]
+        for (i, (name, synced, back, damage, whole)) in cases.enumerated() {
+            let copies = [dir.child("case\(i)-reader"), dir.child("case\(i)-engine")]
+            let wal = try FileManager.default.contentsOfDirectory(atPath: stores[synced]! + "/wal").sorted()
+            let segment = wal[wal.count - 1 - back]
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: stores[synced]! + "/wal/" + segment)))
+            let frame = try #require(Self.lastDataFrame(bytes), "\(name): no frame in \(segment)")
+            // Inside the frame, past its length word (a cut there leaves no seal-like rest).
+            let cut = whole ? frame.offset : frame.offset + 8 + Int(rng.next() % UInt64(frame.length - 8))
+            switch damage {
+            case .zeroFrom: for j in cut..<bytes.count { bytes[j] = 0 }
+            case .truncateAt: bytes.removeSubrange(cut...)
+            }
+            for c in copies {
+                try Self.copy(stores[synced]!, c)
+                try Data(bytes).write(to: URL(fileURLWithPath: c + "/wal/" + segment))
+            }
+            let when = "\(name) (\(segment) from \(cut), frame at \(frame.offset), seed \(seed))"
+            let found = try Self.run(copies[0], into: copies[0] + ".json")
+            do {
+                let engine = try Engine.open(at: copies[1], options: options[synced]!)
+                let report = engine.recoveryReport
+                let held = try Self.contents(engine)
+                try engine.close()
+                print("FormatReaderTests \(when): the engine opened: torn tail \(report.walTornTail.map { "\($0)" } ?? "none"), set aside \(report.walSetAside)")
+                #expect(found.status == 0, "\(when): the engine opened, the reader found errors:\n\(found.output.suffix(2_000))")
+                let same = found.tables == held
+                #expect(same, "\(when): reader \(found.tables.mapValues(\.count)), engine \(held.mapValues(\.count))")
+                // The cases whose outcome FORMAT.md states outright.
+                if back == 1 && damage == .zeroFrom && !whole { #expect(!synced, "\(when): the engine opened") }
+                if damage == .zeroFrom && !whole { #expect(report.walTornTail != nil, "\(when): no torn tail reported") }
+                if back == 1 { #expect(!report.walSetAside.isEmpty, "\(when): nothing set aside") }
+                #expect(damage == .zeroFrom, "\(when): the engine opened a truncated segment")
+            } catch let error as AugurError {
+                print("FormatReaderTests \(when): the engine refused: \(error)")
+                guard case .corruption = error else { Issue.record("\(when): \(error)"); continue }
+                #expect(found.status != 0, "\(when): the engine refused (\(error)), the reader found no error:\n\(found.output.suffix(2_000))")
+                #expect(damage == .truncateAt || synced && back == 1, "\(when): the engine refused: \(error)")
+            }
+        }
+    }
 }

@@ -372,33 +372,50 @@ def read_wal_segment(path, segno):
         info["bad"] = (info["end"], "non-zero bytes after the last frame")
     if info["bad"] is not None:
         classify_bad(info, data)
+    info["max_seq"] = max((fr["seq"] + fr["count"] - 1 for fr in info["frames"]), default=0)
     return info
+
+def cut_short_seal(data, bad, size):
+    """FORMAT.md 'Recovery': a seal a crash cut short at `bad` (the end of the segment)."""
+    if bad + 40 > size or data[bad + 40:] != bytes(size - bad - 40):
+        return False
+    n, cnt, mk, off = (struct.unpack_from("<I", data, bad + 4)[0], struct.unpack_from("<I", data, bad + 16)[0],
+                       struct.unpack_from("<I", data, bad + 24)[0], struct.unpack_from("<Q", data, bad + 32)[0])
+    return n in (0, 16) and cnt == 0 and mk in (0, 2) and off in (0, bad)
+
+def data_end(data):
+    """The offset after the last non-zero byte."""
+    return len(data.rstrip(b"\0"))
 
 def classify_bad(info, data):
     """FORMAT.md 'Recovery': torn tail unless a later seal or a later intact frame whose
-    durable prefix lies beyond the bad frame proves it had been complete."""
+    durable prefix lies beyond the bad frame (and not beyond itself) proves it had been complete."""
     bad = info["bad"][0]; size = len(data)
-    # a seal cut short: all non-zero bytes within 40 bytes, agreeing with a seal
-    rest = data[bad:]
-    if rest[40:] == bytes(len(rest) - 40):
-        n = struct.unpack_from("<I", data, bad + 4)[0]
-        w = data[bad:bad + 40]
-        cnt = struct.unpack_from("<I", w, 16)[0]; seq = struct.unpack_from("<Q", w, 8)[0]
-        mk = struct.unpack_from("<I", w, 24)[0]; off = struct.unpack_from("<Q", w, 32)[0]
-        # fields are "agree with a seal" where non-zero
-        if n in (0, 16) and cnt == 0 and seq == 0 and mk in (0, 2) and off in (0, bad):
-            info["bad_class"] = "cut-short seal"; return
+    if cut_short_seal(data, bad, size):
+        info["bad_class"] = "cut-short seal"; return
+    min_op = 13 if info["version"] == 1 else 4
     proof = None
-    for off in range(bad + 8, size - 24, 8):
+    for off in range(bad + 8, min(data_end(data), size - 24), 8):
         crc, n = struct.unpack_from("<II", data, off)
         if n == 0 or off + 24 + n > size: continue
-        if masked(data[off + 8: off + 24 + n]) != crc: continue
         seq, count, dp = struct.unpack_from("<QII", data, off + 8)
-        if count == 0 and struct.unpack_from("<I", data, off + 24)[0] == 2:
-            proof = "seal at %d" % off; break
-        if dp * 8 > bad:
-            proof = "intact frame at %d with durable prefix %d" % (off, dp * 8); break
+        is_seal = count == 0 and n == 16 and struct.unpack_from("<I", data, off + 24)[0] == 2
+        proves = count > 0 and bad < dp * 8 <= off and count * min_op <= n
+        if not (is_seal or proves) or masked(data[off + 8: off + 24 + n]) != crc: continue
+        proof = "seal at %d" % off if is_seal else "intact frame at %d with durable prefix %d" % (off, dp * 8)
+        break
     info["bad_class"] = "corruption (%s)" % proof if proof else "torn tail"
+
+def sync_proof(seg):
+    """FORMAT.md 'Recovery': proof that a segment was synced past its header — walking its
+    frames in order from offset 56 up to the first bad or empty one, a frame of operations
+    whose durable prefix lies past the header. None without a valid header."""
+    if seg is None or seg["header"] is None:
+        return None
+    for fr in seg["frames"]:   # the intact frames before the first bad or empty one
+        if fr["count"] > 0 and fr["dp"] * 8 > 56:
+            return "%s frame at %d has durable prefix %d" % (seg["name"], fr["off"], fr["dp"] * 8)
+    return None
 
 def read_wal(store):
     d = os.path.join(store, "wal")
@@ -511,15 +528,33 @@ def main():
         lowest = min(p["flushed"] for p in m.parts.values())
         if wal[0]["header"]["first"] > lowest + 1:
             err("oldest WAL segment first seq %d > lowest flush mark %d + 1" % (wal[0]["header"]["first"], lowest))
+    # FORMAT.md 'Recovery': which segments replay applies. A torn tail in an older segment
+    # (or an older segment whose last frames never reached the disk) ends the replay there:
+    # the later segments are set aside, their operations not applied.
+    replayed = list(wal)
     for i, s in enumerate(wal):
-        if s["seal"] and s["seal"]["reason"] == 1 and i == len(wal) - 1:
+        newest = i == len(wal) - 1
+        nxt = None if newest else wal[i + 1]
+        if s["seal"] and s["seal"]["reason"] == 1 and newest:
             err("%s sealed rolled but has no successor" % s["name"])
         if s["bad"]:
             note("%s: bad frame %s: %s" % (s["name"], s["bad"], s.get("bad_class")))
+            if s["bad_class"] == "torn tail" and not newest:
+                proof = sync_proof(nxt)
+                if proof:
+                    s["bad_class"] = "corruption (torn in an older segment, but %s)" % proof
             if s["bad_class"].startswith("corruption"):
                 err("%s: WAL corruption; the engine (tolerateTornTail) must refuse to open" % s["name"])
-            elif s["bad_class"] == "torn tail" and i < len(wal) - 1:
-                note("torn tail in an older segment: later segments would be set aside (not modelled)")
+            elif s["bad_class"] == "torn tail" and not newest:
+                replayed = wal[:i + 1]
+                note("torn tail in an older segment: %s set aside" % [w["name"] for w in wal[i + 1:]])
+                break
+        elif (not newest and s["seal"] is None and s["frames"] and nxt["header"] is not None
+              and nxt["header"]["first"] > s["max_seq"] + 1):
+            replayed = wal[:i + 1]
+            note("%s: no seal, its end lost (next segment starts at %d, its last sequence %d): %s set aside" % (
+                s["name"], nxt["header"]["first"], s["max_seq"], [w["name"] for w in wal[i + 1:]]))
+            break
 
     # route WAL ops
     parts_sorted = {tid: (ps, [p["lo"] for p in ps]) for tid, ps in parts_by_table.items()}
@@ -541,7 +576,7 @@ def main():
     nops = applied = skipped_flushed = skipped_dropped = 0
     maxseq = 0
     seqs_seen = set()
-    for s in wal:
+    for s in replayed:
         for fr in s["frames"]:
             for i, (kind, tid, k, v) in enumerate(fr["ops"]):
                 seq = fr["seq"] + i
