@@ -16,7 +16,10 @@ let formatReaderPython: String? = ["/usr/bin/python3", "/usr/local/bin/python3",
 /// alone (never from the sources); here it reads stores the engine made — a range table split
 /// twice (bounded runs of shared files) with a secondary index, a hash and a composite table,
 /// overwrites, deletes and empty values, some data in runs and some only in the WAL, the log
-/// also rewritten in version 1 — and must find exactly what the engine holds, with no error. Replay one seed with AUGUR_SEED=<n>.
+/// also rewritten in version 1; dropped tables and indexes; copies taken in the middle of
+/// reshards — and must find exactly what the engine holds, with no error. On copies with torn
+/// WAL tails the engine's reopening decides: the reader finds what it recovers, or reports an
+/// error where it refuses. Replay one seed with AUGUR_SEED=<n>.
 /// Needs python3 (Debian's, on every machine the project runs on; the test says so when it is
 /// missing instead of passing).
 @Suite(.enabled(if: formatReaderPython != nil, "python3 is not installed: the format reader is a Python program"))
