@@ -89,9 +89,17 @@ struct WALReplay {
                 // last sequence + 1, so a higher first sequence there means writes are missing
                 // between the two. The successor's frames were never made durable by a sync (the
                 // log syncs nothing in it before this seal): set aside, so the log stays a prefix.
+                // But the log syncs nothing in the successor before this segment's seal is
+                // durable: a sync proven there means the seal and the frames before it had
+                // reached the disk, and were lost to damage — corruption, never a set-aside
+                // (the successor's acknowledged writes would go with it).
                 if !newest && !stopped && result.seal == nil && result.maxSeq > 0,
                    let first = headerFirstSeq(ofSegment: number + 1), first > result.maxSeq &+ 1 {
                     let lost = "sequences \(result.maxSeq &+ 1)...\(first &- 1)"
+                    if let proof = syncProof(inSegment: number + 1) {
+                        throw Stop(file: path(number), offset: result.dataEnd,
+                                   reason: "WAL segment \(number) has no seal and ends before \(lost), but \(proof)")
+                    }
                     if mode == .absoluteConsistency {
                         throw Stop(file: path(number), offset: result.dataEnd,
                                    reason: "WAL segment \(number) has no seal and its end was lost (\(lost) are in no segment) while the log rolled; absolute-consistency recovery refuses")

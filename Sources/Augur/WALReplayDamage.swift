@@ -62,7 +62,7 @@ extension WALReplay {
     /// Proof that segment `number` was synced past its header (an intact frame, before the first
     /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
     /// nothing in a segment before the segment behind it is sealed.
-    private func syncProof(inSegment number: UInt64) -> String? {
+    func syncProof(inSegment number: UInt64) -> String? {
         withSegmentMapped(number) { base, size in
             guard readHeader(base, size: size) != nil else { return nil }
             var at = WALFormat.headerFrameSize

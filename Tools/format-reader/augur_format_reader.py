@@ -551,6 +551,10 @@ def main():
                 break
         elif (not newest and s["seal"] is None and s["frames"] and nxt["header"] is not None
               and nxt["header"]["first"] > s["max_seq"] + 1):
+            proof = sync_proof(nxt)
+            if proof:
+                err("%s: no seal and its end lost, but %s: WAL corruption; the engine must refuse to open" % (s["name"], proof))
+                break
             replayed = wal[:i + 1]
             note("%s: no seal, its end lost (next segment starts at %d, its last sequence %d): %s set aside" % (
                 s["name"], nxt["header"]["first"], s["max_seq"], [w["name"] for w in wal[i + 1:]]))
