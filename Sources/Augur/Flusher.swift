@@ -25,7 +25,10 @@
 //   1. freeze: under the exclusive write gate (microseconds) the active memtable becomes
 //      frozen with `upToSeq` = the WAL's last sequence number — every write to this partition
 //      with seq ≤ upToSeq is in it, because writers hold the gate shared from taking their
-//      sequence number until they have inserted;
+//      sequence number until they have inserted. The writer whose write fills the memtable to
+//      the flush size freezes it (`freezeFull`, at the writer's priority, not the lane's),
+//      when no earlier frozen memtable still waits; otherwise the flush lane does, and an
+//      explicit flush freezes whatever the memtable holds;
 //   2. write the frozen memtable as a new run — when the partition already has
 //      `maxRunsPerPartition` runs, merged with the newest runs `RunMergePolicy` picks (with
 //      all of them the result is a base run without tombstones) — fdatasync it and the
@@ -195,7 +198,8 @@ final class Flusher: Sendable {
             p.flushQueued.store(false, ordering: .releasing)
             if lifecycle.isClosed { return }
             do throws(AugurError) {
-                try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p, mergeLater: true) }
+                // The active memtable only when it is due: a writer usually froze it already.
+                try p.maintenanceLock.withLock { () throws(AugurError) in try flushLocked(p, mergeLater: true, freezeFrom: flushSize) }
                 mergeIfNeeded(p)
                 try trimWAL()
             } catch {
@@ -247,21 +251,20 @@ final class Flusher: Sendable {
     /// `flush` for a caller that holds `p.maintenanceLock`. `mergeLater`: merge only when the
     /// merge is small, and leave a larger one to the merge lane while the partition holds fewer
     /// than `runsBeforeInlineMerge` runs (the flush lane's flushes and a reshard's).
-    func flushLocked(_ p: Partition, mergeLater: Bool = false) throws(AugurError) {
+    /// `minimumBytes` > 0: the active memtable is frozen only when it holds that much (the
+    /// flush lane's scheduled flushes, after a writer froze the full one: `freezeFull`);
+    /// 0: whenever it holds anything.
+    func flushLocked(_ p: Partition, mergeLater: Bool = false, freezeFrom minimumBytes: Int = 0) throws(AugurError) {
         if readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         if p.retired { return }
         do {
             p.gate.lockExclusive()
             let current = p.view
-            if !current.memtable.isEmpty || current.indexMemtables.values.contains(where: { !$0.isEmpty }) {
-                let upTo = wal.lastSequence
-                p.updateView { v in
-                    v.frozen.insert(FrozenMemtable(memtable: v.memtable, upToSeq: upTo,
-                                                   indexes: v.indexMemtables.filter { !$0.value.isEmpty }), at: 0)
-                    v.memtable = Memtable(seed: upTo | 1)
-                    v.indexMemtables = [:]
-                }
-            }
+            // Index layers count, as in `afterWrite`: a writer past the stall limit waits for this freeze.
+            let due = minimumBytes > 0
+                ? current.memtable.approximateBytes + current.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }) >= minimumBytes
+                : !current.memtable.isEmpty || current.indexMemtables.values.contains(where: { !$0.isEmpty })
+            if due { freezeLocked(p) }
             p.gate.unlock()
             // Flush and merge time is the partition's cost too: a partition whose every flush
             // rewrites a large run is expensive even at a modest operation rate. Charged as the
@@ -273,6 +276,39 @@ final class Flusher: Sendable {
                 try flushFrozen(p, oldest, mergeLater: mergeLater, charge: charge)
             }
         }
+    }
+
+    /// Moves `p`'s active memtable and its index layers to the front of the frozen ones and
+    /// starts empty ones. Caller holds `p.gate` exclusive: every write with a sequence up to
+    /// the log's last is then in the memtables frozen here or before (what makes the flush
+    /// mark exact).
+    func freezeLocked(_ p: Partition) {
+        let upTo = wal.lastSequence
+        p.updateView { v in
+            v.frozen.insert(FrozenMemtable(memtable: v.memtable, upToSeq: upTo,
+                                           indexes: v.indexMemtables.filter { !$0.value.isEmpty }), at: 0)
+            v.memtable = Memtable(seed: upTo | 1)
+            v.indexMemtables = [:]
+        }
+    }
+
+    /// A writer whose write filled `memtable` to the flush size freezes it itself, when no
+    /// other frozen memtable of `p` waits for its flush; the flush lane then writes it out.
+    ///
+    /// Why the writer: the freeze holds the partition's gate exclusive, so every writer of the
+    /// partition waits for it. Done on the lowered flush lane, the freeze could be left
+    /// waiting for the CPU while it held the gate (a priority inversion: perf sched showed the
+    /// writer of the 60-s fillrandom asleep 5-6 ms on the gate, woken by the flush lane); the
+    /// writer runs at its own priority and holds the gate for microseconds. With a frozen
+    /// memtable still unflushed it leaves the active one growing: the flush lane freezes it
+    /// once that flush is done, and a writer past the stall limit waits for that, so memory
+    /// stays bounded as before.
+    func freezeFull(_ p: Partition, _ memtable: Memtable) {
+        guard p.isActive(memtable), p.frozenMemtables == 0, !p.retired else { return }
+        p.gate.lockExclusive()
+        defer { p.gate.unlock() }
+        guard p.isActive(memtable), p.frozenMemtables == 0, !p.retired, !lifecycle.isClosed else { return }
+        freezeLocked(p)
     }
 
     private func flushFrozen(_ p: Partition, _ frozen: FrozenMemtable, mergeLater: Bool, charge: MaintenanceCharge) throws(AugurError) {
@@ -450,9 +486,9 @@ final class Flusher: Sendable {
                         floor = min(floor, p.flushedSeq)
                         return
                     }
-                    // A memtable with data keeps it until a freeze, and freezes need the
-                    // maintenance lock we hold: such a partition is busy without asking its
-                    // gate. Only a partition that looks idle is checked under the gate. This
+                    // Data in a memtable, active or frozen (a writer's freeze moves it, not
+                    // away), stays until a flush, and flushes need the maintenance lock we
+                    // hold: such a partition is busy without asking its gate. Only a partition that looks idle is checked under the gate. This
                     // runs after every flush on the lowered maintenance thread, and its queued
                     // exclusive request held every writer of a hot partition back until the
                     // thread got the CPU again.

@@ -54,6 +54,7 @@ extension Flusher {
     @inline(__always)
     func afterWrite(to p: Partition, memtable: Memtable, bytes: Int) {
         if bytes < flushSize { return }
+        freezeFull(p, memtable)
         scheduleFlush(p)
         if bytes >= stallSize { waitForFlush(p, memtable: memtable, bytes: bytes) }
     }
@@ -61,7 +62,7 @@ extension Flusher {
     private func waitForFlush(_ p: Partition, memtable: Memtable, bytes: Int) {
         let started = MonotonicClock.nanos()
         var waited: UInt64 = 0
-        while p.activeMemtable === memtable && !p.retired && !lifecycle.isClosed && !lifecycle.errorPending {
+        while p.isActive(memtable) && !p.retired && !lifecycle.isClosed && !lifecycle.errorPending {
             // Polled: a stall lasts as long as a flush (milliseconds to seconds), and writers
             // past the limit are rare — a wake-up list would cost every flush its bookkeeping.
             ThreadPause.sleep(nanoseconds: 100_000)
