@@ -279,7 +279,9 @@ struct BatchWrite: CommitBatch {
 
     func afterCommit(_ engine: Engine) {
         for p in routing.distinct {
-            let memtable = p.activeMemtable
+            // Through the view (retained): outside the gates `activeMemtable` may name a
+            // memtable a writer froze and the flush lane freed meanwhile.
+            let memtable = p.view.memtable
             engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
         }
     }

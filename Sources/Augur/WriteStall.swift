@@ -47,6 +47,11 @@ extension Engine {
     public var writeStalls: WriteStallStats { flusher.stallMeter.stats }
 }
 
+extension Table {
+    /// Memtables frozen and waiting for their flush, per partition in key order (tests).
+    @_spi(Testing) public var frozenMemtableCounts: [Int] { map.partitions.map(\.frozenMemtables) }
+}
+
 extension Flusher {
     /// After a write to `p` whose active memtable (with its index layers) holds `bytes`:
     /// schedules the flush once it is due, and waits while the memtable is past the stall limit.

@@ -97,4 +97,28 @@ import AugurTestSupport
             try Engine.open(at: "/db", options: o)
         }
     }
+
+    /// The writer whose put fills the memtable to the flush size freezes it itself (at its own
+    /// priority: Flusher.freezeFull), even while the flush lane is busy, and only while no
+    /// other frozen memtable waits; the flush lane writes it out when it gets to it. (Planted:
+    /// without the writer's freeze the count stays 0 while the lane is held.)
+    @Test func theWriterFreezesTheMemtableItFills() throws {
+        let engine = try Engine.open(at: "/db", options: Self.options(CrashSimulatingFileSystem()))
+        let table = try engine.createTable("t")
+        let hold = DispatchSemaphore(value: 0)
+        engine.enqueueMaintenance { hold.wait() }
+        let value = [UInt8](repeating: 0x62, count: 1_000)
+        // 1.5 MB: past the 1 MiB flush size, below the 4 MiB stall limit.
+        for i in 0..<1_500 { try table.put(Array("key\(100_000 + i)".utf8), value) }
+        #expect(table.frozenMemtableCounts == [1], "\(table.frozenMemtableCounts)")
+        // Full again, but one frozen memtable already waits: no second freeze.
+        for i in 1_500..<2_800 { try table.put(Array("key\(100_000 + i)".utf8), value) }
+        #expect(table.frozenMemtableCounts == [1], "\(table.frozenMemtableCounts)")
+        hold.signal()
+        table.drainBackgroundWork()
+        #expect(table.frozenMemtableCounts == [0], "\(table.frozenMemtableCounts)")
+        #expect(engine.writeStalls.stalls == 0)
+        for i in stride(from: 0, to: 2_800, by: 13) { #expect(try table.get(Array("key\(100_000 + i)".utf8)) == value) }
+        try engine.close()
+    }
 }
