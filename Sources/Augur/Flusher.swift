@@ -261,8 +261,7 @@ final class Flusher: Sendable {
             p.gate.lockExclusive()
             let current = p.view
             // Index layers count, as in `afterWrite`: a writer past the stall limit waits for this freeze.
-            let due = minimumBytes > 0
-                ? current.memtable.approximateBytes + current.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }) >= minimumBytes
+            let due = minimumBytes > 0 ? current.activeBytes >= minimumBytes
                 : !current.memtable.isEmpty || current.indexMemtables.values.contains(where: { !$0.isEmpty })
             if due { freezeLocked(p) }
             p.gate.unlock()
@@ -495,10 +494,11 @@ final class Flusher: Sendable {
                     }
                     // Data in a memtable, active or frozen (a writer's freeze moves it, not
                     // away), stays until a flush, and flushes need the maintenance lock we
-                    // hold: such a partition is busy without asking its gate. Only a partition that looks idle is checked under the gate. This
-                    // runs after every flush on the lowered maintenance thread, and its queued
-                    // exclusive request held every writer of a hot partition back until the
-                    // thread got the CPU again.
+                    // hold: such a partition is busy without asking its gate. Only a
+                    // partition that looks idle is checked under the gate. This runs after
+                    // every flush on the lowered maintenance thread, and its queued exclusive
+                    // request held every writer of a hot partition back until the thread got
+                    // the CPU again.
                     var idle = false
                     var seq = wal.lastSequence
                     if !p.view.hasMemtableData {

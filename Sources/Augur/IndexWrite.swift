@@ -98,8 +98,7 @@ extension Engine {
         func afterCommit(_ engine: Engine) {
             for p in routing.distinct {
                 let v = p.view
-                engine.flusher.afterWrite(to: p, memtable: v.memtable,
-                                  bytes: v.memtable.approximateBytes + v.indexMemtables.values.reduce(0, { $0 + $1.approximateBytes }))
+                engine.flusher.afterWrite(to: p, memtable: v.memtable, bytes: v.activeBytes)
             }
         }
     }

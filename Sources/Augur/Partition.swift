@@ -33,6 +33,10 @@ struct PartitionView {
         return s
     }
 
+    /// Bytes of the active memtable with its index layers: what a write's flush check and the
+    /// flush lane's freeze compare with the flush size.
+    var activeBytes: Int { memtable.approximateBytes + indexMemtables.values.reduce(0) { $0 + $1.approximateBytes } }
+
     /// Bytes of the table's own memtables, active and frozen (index layers not counted).
     var memtableBytes: Int { memtable.approximateBytes + frozen.reduce(0) { $0 + $1.memtable.approximateBytes } }
 
