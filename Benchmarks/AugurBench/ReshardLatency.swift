@@ -85,6 +85,10 @@ enum ReshardLatency {
         if let directWrites { o.rangeCopy.directWrites = directWrites }
         o.durability = .none
         o.walSegmentSize = walSegmentMiB << 20
+        // The bench splits one partition of M MiB itself: size splits (256 MiB by default) would
+        // split it first, the split measured would be of a quarter of it, and the controller's
+        // reshards would run beside the cycles.
+        o.partitioning.splitsBySize = false
         let engine = try Engine.open(at: dir + "/reshard", options: o)
         let table = try engine.createTable("bench")
         let records = mebibytes * (1 << 20) / 130
@@ -111,14 +115,22 @@ enum ReshardLatency {
         let after = recorder.take()
         var pauses: [UInt64] = [split.cutoverPauseNanos]
         var waits: [UInt64] = [split.cutoverGateWaitNanos]
+        var cycleNanos: [UInt64] = []
         _ = slowPuts.take()
+        _ = recorder.take()
+        let stallsBefore = engine.writeStalls
         for round in 0..<cycles {
+            let c0 = DispatchTime.now().uptimeNanoseconds
             let s = round % 2 == 0 ? try table.requestResharding(.merge(boundary: key(records / 2))).wait()
                                    : try table.requestResharding(.split(at: key(records / 2))).wait()
             pauses.append(s.cutoverPauseNanos)
             waits.append(s.cutoverGateWaitNanos)
+            cycleNanos.append(DispatchTime.now().uptimeNanoseconds - c0)
         }
         let slow = slowPuts.take()
+        let opsInCycles = recorder.take().count
+        let stalls = engine.writeStalls
+        let mostRuns = try table.partitionStats().map(\.segmentCount).max() ?? 0
         stop.stop()
         Thread.sleep(forTimeInterval: 0.2)
         if data == .shareFiles {
@@ -142,6 +154,12 @@ enum ReshardLatency {
                      percentile(waits, 0.5), percentile(waits, 0.99), Double(waits.max() ?? 0) / 1000))
         print(String(format: "reshard:   pauses over 1 ms: %d; puts over 1 ms during the cycles: %d (max %.1f ms); WAL segment %d MiB",
                      pauses.filter { $0 > 1_000_000 }.count, slow.count, Double(slow.max() ?? 0) / 1e6, walSegmentMiB))
+        let cycleSeconds = Double(cycleNanos.reduce(0, +)) / 1e9
+        print(String(format: "reshard:   the cycles took %.1f s (longest %.2f s), %.0f foreground ops/s, most runs in a partition after them %d",
+                     cycleSeconds, Double(cycleNanos.max() ?? 0) / 1e9, Double(opsInCycles) / max(cycleSeconds, 1e-9), mostRuns))
+        print(String(format: "reshard:   write stalls in the cycles: %d, %.1f ms in all%@",
+                     stalls.stalls - stallsBefore.stalls, Double(stalls.stalledNanos &- stallsBefore.stalledNanos) / 1e6,
+                     stalls.stalls > stallsBefore.stalls ? " (last: \(stalls.lastReason ?? ""))" : ""))
         try engine.close()
     }
 }
