@@ -241,22 +241,21 @@ final class ReshardExecutor: Sendable {
         let sharing = options.reshardData == .shareFiles
         let levels = sharing ? 0 : views.map(\.runs.count).max() ?? 0
         // Shared data (`ReshardDataMode.shareFiles`): each target's runs are its sources' runs
-        // narrowed to its range, sources in key order and each source's runs in its own order
-        // (newest first). Views of different sources never hold the same key, so their
-        // relative order does not matter; two views of one file from two sources stay two runs
-        // (joining them would put one source's older data before its newer runs).
+        // narrowed to its range and theirs, each source's runs in their order (newest first),
+        // interleaved and with adjacent views of one file joined (SharedRunOrder.swift).
         var shared: [[Segment]] = Array(repeating: [], count: ranges.count)
         if sharing {
             for (t, range) in ranges.enumerated() {
+                var lists: [[SharedView]] = []
                 for (i, source) in sources.enumerated() {
                     if let su = source.upperBound, compareKeys(su, range.lower) <= 0 { continue }
                     if let u = range.upper, compareKeys(source.lowerBound, u) >= 0 { continue }
-                    for run in views[i].runs {
-                        if let view = run.narrowed(lower: range.lower.isEmpty ? nil : range.lower, upper: range.upper) {
-                            shared[t].append(view)
-                        }
-                    }
+                    let lower = Segment.tighter(range.lower.isEmpty ? nil : range.lower,
+                                                source.lowerBound.isEmpty ? nil : source.lowerBound, upper: false)
+                    let upper = Segment.tighter(range.upper, source.upperBound, upper: true)
+                    lists.append(views[i].runs.compactMap { $0.narrowed(lower: lower, upper: upper).map { SharedView(parts: [$0]) } })
                 }
+                shared[t] = SharedRunOrder.interleave(lists, join: SharedView.joined).map { $0.run() }
             }
         }
         // Views made for targets that never take over must not keep their files alive.
@@ -439,6 +438,28 @@ final class ReshardExecutor: Sendable {
         }
         job.update { $0.cutoverPauseNanos = pause; $0.cutoverGateWaitNanos = gateWait }
         for p in targets where !p.view.frozen.isEmpty { flusher.scheduleFlush(p) }
+    }
+
+    /// Views of one file a target's run is made of: one, or several that lie next to each
+    /// other in the file (the first's end is the next one's start), joined into one run.
+    private struct SharedView {
+        var parts: [Segment]
+
+        static func joined(_ a: SharedView, _ b: SharedView) -> SharedView? {
+            guard let last = a.parts.last, let first = b.parts.first, last.file === first.file, last.end == first.begin else { return nil }
+            return SharedView(parts: a.parts + b.parts)
+        }
+
+        /// The run: the one view, or a view from the first part's lower bound to the last one's
+        /// upper bound (the parts, used by no partition, marked obsolete).
+        func run() -> Segment {
+            guard parts.count > 1, let first = parts.first, let last = parts.last else { return parts[0] }
+            guard let whole = first.file.view(lowerBound: first.lowerBound, upperBound: last.upperBound) else {
+                preconditionFailure("views of \(first.name) with records joined into a view without any")
+            }
+            for p in parts { p.markObsolete() }
+            return whole
+        }
     }
 
     /// Records the abort and removes the target files (best effort: recovery removes them too).
