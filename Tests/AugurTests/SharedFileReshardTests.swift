@@ -39,6 +39,15 @@ import AugurTestSupport
         try engine.flush()
     }
 
+    /// Every key of `keys` reads as `model` has it, and a scan returns exactly the model
+    /// (`reverse`: a reverse scan too, the same keys backwards).
+    static func expectModel(_ t: Table, _ model: [[UInt8]: [UInt8]], keys: Range<Int>, reverse: Bool = true, _ when: String) throws {
+        for i in keys { #expect(try t.get(key(i)) == model[key(i)], "\(when): key \(i)") }
+        let rows = try t.scan()
+        #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(when): scan of \(rows.count) rows")
+        if reverse { #expect(try t.scan(reverse: true).map(\.key) == rows.map(\.key).reversed(), "\(when): reverse scan") }
+    }
+
     /// A split shares its parent's file. One child then deletes and overwrites keys and merges
     /// its runs (the full merge drops its tombstones); merging the children back must not bring
     /// back what that child deleted or overwrote — before and after a reopen — although the
@@ -69,13 +78,7 @@ import AugurTestSupport
 
         let merge = try table.requestResharding(.merge(boundary: Self.key(200))).wait()
         #expect(merge.bytesCopied == 0, "\(merge)")
-        func check(_ t: Table, _ when: String) throws {
-            for i in 0..<400 { #expect(try t.get(Self.key(i)) == model[Self.key(i)], "\(when): key \(i)") }
-            let rows = try t.scan()
-            #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(when): scan of \(rows.count) rows")
-            let reversed = try t.scan(reverse: true)
-            #expect(reversed.map(\.key) == rows.map(\.key).reversed(), "\(when): reverse scan")
-        }
+        func check(_ t: Table, _ when: String) throws { try Self.expectModel(t, model, keys: 0..<400, when) }
         try check(table, "after the merge")
         try engine.close()
         engine = try Engine.open(at: "/db", options: o)
@@ -131,10 +134,7 @@ import AugurTestSupport
             #expect(Set(stats[0].segmentFiles).isSuperset(of: before.segmentFiles), "\(when): the parent's files are viewed")
             // Records of every run: the three flushes' and the child's, each once.
             #expect(stats[0].records == before.records + 15, "\(when): \(stats[0].records) records, not \(before.records + 15)")
-            for i in 0..<400 { #expect(try t.get(Self.key(i)) == model[Self.key(i)], "\(when): key \(i)") }
-            let rows = try t.scan()
-            #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(when): scan of \(rows.count) rows")
-            #expect(try t.scan(reverse: true).map(\.key) == rows.map(\.key).reversed(), "\(when): reverse scan")
+            try Self.expectModel(t, model, keys: 0..<400, when)
         }
         try check(table, "after the merge")
         try engine.close()
@@ -169,11 +169,7 @@ import AugurTestSupport
 
         try table.requestResharding(.merge(boundary: Self.key(200))).wait()
         try table.requestResharding(.merge(boundary: Self.key(100))).wait()
-        func check(_ t: Table, _ when: String) throws {
-            for i in 0..<300 { #expect(try t.get(Self.key(i)) == model[Self.key(i)], "\(when): key \(i)") }
-            let rows = try t.scan()
-            #expect(rows.count == model.count && rows.allSatisfy { model[$0.key] == $0.value }, "\(when): scan of \(rows.count) rows")
-        }
+        func check(_ t: Table, _ when: String) throws { try Self.expectModel(t, model, keys: 0..<300, reverse: false, when) }
         #expect(try table.partitionStats().count == 1)
         try check(table, "after the merges")
         try engine.close()
