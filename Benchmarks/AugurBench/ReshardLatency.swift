@@ -78,8 +78,10 @@ enum ReshardLatency {
     }
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
-                    directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil) throws {
+                    directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil,
+                    writeSlowdownMiB: Int? = nil) throws {
         var o = EngineOptions()
+        if let writeSlowdownMiB { o.writeSlowdownMemtableBytes = writeSlowdownMiB << 20 }
         if let backgroundNice { o.backgroundNice = backgroundNice }
         o.reshardData = data
         if let directWrites { o.rangeCopy.directWrites = directWrites }
@@ -160,6 +162,8 @@ enum ReshardLatency {
         print(String(format: "reshard:   write stalls in the cycles: %d, %.1f ms in all%@",
                      stalls.stalls - stallsBefore.stalls, Double(stalls.stalledNanos &- stallsBefore.stalledNanos) / 1e6,
                      stalls.stalls > stallsBefore.stalls ? " (last: \(stalls.lastReason ?? ""))" : ""))
+        print(String(format: "reshard:   write slowdowns in the cycles: %d, %.1f ms slept in all",
+                     stalls.slowdowns - stallsBefore.slowdowns, Double(stalls.slowedNanos &- stallsBefore.slowedNanos) / 1e6))
         try engine.close()
     }
 }

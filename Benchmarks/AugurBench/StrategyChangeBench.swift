@@ -30,8 +30,9 @@ enum StrategyChangeBench {
                          Double(s.bytesWritten) / 1048576, took, Double(s.bytesWritten) / 1048576 / max(took, 0.001),
                          s.recordsCaughtUp, Double(s.writeDelayNanos) / 1000, Double(s.cutoverPauseNanos) / 1e6))
             let stalls = engine.writeStalls
-            print(String(format: "strategy-change: %d catch-up rounds; %d write stalls (memtable full, flush behind), %.2f s in all",
-                         s.catchUpRounds, stalls.stalls - stallsBefore.stalls, Double(stalls.stalledNanos - stallsBefore.stalledNanos) / 1e9))
+            print(String(format: "strategy-change: %d catch-up rounds; %d write stalls (memtable full, flush behind), %.2f s in all; %d write slowdowns, %.2f s slept",
+                         s.catchUpRounds, stalls.stalls - stallsBefore.stalls, Double(stalls.stalledNanos - stallsBefore.stalledNanos) / 1e9,
+                         stalls.slowdowns - stallsBefore.slowdowns, Double(stalls.slowedNanos - stallsBefore.slowedNanos) / 1e9))
             print(String(format: "strategy-change: foreground p50/p99/p99.9/max µs  baseline %.1f / %.1f / %.1f / %.0f (%d ops)   during %.1f / %.1f / %.1f / %.0f (%d ops)   p99 ratio %.2f",
                          ReshardLatency.percentile(baseline, 0.5), ReshardLatency.percentile(baseline, 0.99),
                          ReshardLatency.percentile(baseline, 0.999), Double(baseline.max() ?? 0) / 1000, baseline.count,

@@ -66,6 +66,9 @@ struct Config: ParsableCommand {
     var reshardData: ReshardDataMode = .shareFiles
     @Option(help: "reshard: steps the engine's background threads' nice value is raised by, 0...19 (default: the engine's).")
     var backgroundNice: Int?
+    @Option(name: .customLong("write-slowdown-mib"),
+            help: "reshard: active-memtable MiB past which writers are slowed (default: the engine's, 64; at the stall limit, 128, nothing is slowed).")
+    var writeSlowdownMiB: Int?
 
     func validate() throws {
         guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
@@ -75,6 +78,7 @@ struct Config: ParsableCommand {
         guard reshardCycles >= 1 && reshardCycles <= 100_000 else { throw ValidationError("--reshard-cycles must be 1…100000, got \(reshardCycles)") }
         guard walSegmentMiB >= 1 && walSegmentMiB <= 4096 else { throw ValidationError("--wal-segment-mib must be 1…4096, got \(walSegmentMiB)") }
         if let n = backgroundNice, !(0...19).contains(n) { throw ValidationError("--background-nice must be 0…19, got \(n)") }
+        if let n = writeSlowdownMiB, !(32...128).contains(n) { throw ValidationError("--write-slowdown-mib must be 32…128 (flush size to stall limit), got \(n)") }
     }
 }
 
@@ -215,7 +219,7 @@ do {
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
                                directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData,
-                               backgroundNice: config.backgroundNice)
+                               backgroundNice: config.backgroundNice, writeSlowdownMiB: config.writeSlowdownMiB)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

@@ -18,8 +18,8 @@
 //   5. apply each operation to its memtable under the partition's `writeLock`, at sequence
 //      `first + i` (the frame's order), then release the gates;
 //   6. telemetry: the commit's time, shared evenly among its base operations;
-//   7. after-write: schedule flushes that are due, wait when the stall limit is set and
-//      reached (WriteStall.swift) — outside every gate;
+//   7. after-write: schedule flushes that are due, sleep briefly past the slowdown mark
+//      (WritePacing.swift), wait at the stall limit (WriteStall.swift) — outside every gate;
 //   8. with `.sync` durability, sync the WAL up to the frame (group commit: one fdatasync
 //      covers every frame below it, `WriteAheadLog.sync(upTo:)`).
 //
@@ -228,7 +228,7 @@ struct SingleWrite: CommitBatch {
     }
 
     func afterCommit(_ engine: Engine) {
-        engine.flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes)
+        engine.flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes, written: key.count + value.count)
     }
 }
 
@@ -277,12 +277,19 @@ struct BatchWrite: CommitBatch {
         }
     }
 
+    /// Key and value bytes of the operations routed to `p` (a slowed writer's charge).
+    private func bytes(to p: Partition) -> Int {
+        var sum = 0
+        for (i, op) in ops.enumerated() where routing.targets[i] === p { sum += op.key.count + op.value.count }
+        return sum
+    }
+
     func afterCommit(_ engine: Engine) {
         for p in routing.distinct {
             // Through the view (retained): outside the gates `activeMemtable` may name a
             // memtable a writer froze and the flush lane freed meanwhile.
             let memtable = p.view.memtable
-            engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes)
+            engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes, written: bytes(to: p))
         }
     }
 }

@@ -27,8 +27,8 @@ final class EngineMetrics: Sendable {
 
     private let writes, reads, writtenBytes, readBytes, flushedBytes, merges, boundFlushes: Counter
     private let reshardsCommitted, reshardsAborted, reshardCopiedBytes, reshardSharedBytes: Counter
-    private let writeStalls, backgroundErrors: Counter
-    private let overloadSeconds, writeStallSeconds: FloatingPointCounter
+    private let writeStalls, writeSlowdowns, backgroundErrors: Counter
+    private let overloadSeconds, writeStallSeconds, writeSlowdownSeconds: FloatingPointCounter
     private let walSync, flush: Metrics.Timer
     private let forecastError: Gauge
 
@@ -49,9 +49,11 @@ final class EngineMetrics: Sendable {
         reshardCopiedBytes = Counter(label: MetricName.reshardCopiedBytes, dimensions: d)
         reshardSharedBytes = Counter(label: MetricName.reshardSharedBytes, dimensions: d)
         writeStalls = Counter(label: MetricName.writeStalls, dimensions: d)
+        writeSlowdowns = Counter(label: MetricName.writeSlowdowns, dimensions: d)
         backgroundErrors = Counter(label: MetricName.backgroundErrors, dimensions: d)
         overloadSeconds = FloatingPointCounter(label: MetricName.overloadSeconds, dimensions: d)
         writeStallSeconds = FloatingPointCounter(label: MetricName.writeStallSeconds, dimensions: d)
+        writeSlowdownSeconds = FloatingPointCounter(label: MetricName.writeSlowdownSeconds, dimensions: d)
         walSync = Metrics.Timer(label: MetricName.walSync, dimensions: d, preferredDisplayUnit: .seconds)
         flush = Metrics.Timer(label: MetricName.flush, dimensions: d, preferredDisplayUnit: .seconds)
         forecastError = Gauge(label: MetricName.forecastError, dimensions: d)
@@ -150,6 +152,8 @@ final class EngineMetrics: Sendable {
             v.forecastError = reading.forecastError
             v.writeStalls = max(v.writeStalls, UInt64(max(0, reading.stalls.stalls)))
             v.writeStallNanos = max(v.writeStallNanos, reading.stalls.stalledNanos)
+            v.writeSlowdowns = max(v.writeSlowdowns, UInt64(max(0, reading.stalls.slowdowns)))
+            v.writeSlowdownNanos = max(v.writeSlowdownNanos, reading.stalls.slowedNanos)
             v.partitions = reading.partitions
             return (before, v)
         }
@@ -166,6 +170,10 @@ final class EngineMetrics: Sendable {
         grow(writeStalls, after.writeStalls, before.writeStalls)
         if after.writeStallNanos > before.writeStallNanos {
             writeStallSeconds.increment(by: Double(after.writeStallNanos - before.writeStallNanos) / 1e9)
+        }
+        grow(writeSlowdowns, after.writeSlowdowns, before.writeSlowdowns)
+        if after.writeSlowdownNanos > before.writeSlowdownNanos {
+            writeSlowdownSeconds.increment(by: Double(after.writeSlowdownNanos - before.writeSlowdownNanos) / 1e9)
         }
         if let e = after.forecastError { forecastError.record(e) }
         partitionGauges.withLock { gauges in
@@ -187,9 +195,10 @@ final class EngineMetrics: Sendable {
     /// Gives the handles back to the backend (at close).
     func destroy() {
         for c in [writes, reads, writtenBytes, readBytes, flushedBytes, merges, boundFlushes, reshardsCommitted, reshardsAborted,
-                  reshardCopiedBytes, reshardSharedBytes, writeStalls, backgroundErrors] { c.destroy() }
+                  reshardCopiedBytes, reshardSharedBytes, writeStalls, writeSlowdowns, backgroundErrors] { c.destroy() }
         overloadSeconds.destroy()
         writeStallSeconds.destroy()
+        writeSlowdownSeconds.destroy()
         walSync.destroy()
         flush.destroy()
         forecastError.destroy()

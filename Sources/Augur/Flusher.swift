@@ -80,6 +80,10 @@ final class Flusher: Sendable {
     let flushSize: Int
     /// Active-memtable bytes at which a writer waits for its partition's flush (WriteStall.swift).
     let stallSize: Int
+    /// Active-memtable bytes past which a partition's writers are slowed (WritePacing.swift).
+    let slowdownSize: Int
+    /// The flushes' measured speed in memtable bytes per second (0: none measured yet).
+    let flushSpeed = Atomic<UInt64>(0)
     let stallMeter = WriteStallMeter()
     /// Memtable bytes of all partitions past which the largest are flushed (`memtableBudgetBytes`).
     let memtableBudget: Int
@@ -103,10 +107,8 @@ final class Flusher: Sendable {
         runsBeforeInlineMerge = 2 * options.maxRunsPerPartition
         inlineMergeBytes = EngineOptions.saturatingTimes(4, options.memtableFlushSize)
         flushSize = options.memtableFlushSize
-        // A memtable's size is counted in whole arena chunks (16 KiB growing to 1 MiB): with a
-        // flush size below a chunk (tests, the crash harness) four flush sizes could be under
-        // the memtable's first chunks, and every write would wait for a flush.
-        stallSize = options.writeStallMemtableBytes ?? EngineOptions.saturatingTimes(4, max(options.memtableFlushSize, Arena.chunkSize))
+        stallSize = options.effectiveWriteStallBytes
+        slowdownSize = options.effectiveWriteSlowdownBytes
         memtableBudget = options.effectiveMemtableBudget
         maxWALBytes = options.effectiveMaxWALBytes
     }
@@ -396,7 +398,9 @@ final class Flusher: Sendable {
         }
         for s in replaced { s.markObsolete() }
         let bytes = indexResults.reduce(written?.record.size ?? 0) { $0 + ($1.written?.record.size ?? 0) }
-        metrics.flushed(nanos: MonotonicClock.nanos() &- started, bytes: bytes,
+        let took = MonotonicClock.nanos() &- started
+        recordFlushSpeed(bytes: frozen.memtable.approximateBytes + frozen.indexes.values.reduce(0) { $0 + $1.approximateBytes }, nanos: took)
+        metrics.flushed(nanos: took, bytes: bytes,
                         merged: mergeCount > 0 || indexResults.contains { $0.merged > 0 })
     }
 

@@ -98,7 +98,8 @@ extension Engine {
         func afterCommit(_ engine: Engine) {
             for p in routing.distinct {
                 let v = p.view
-                engine.flusher.afterWrite(to: p, memtable: v.memtable, bytes: v.activeBytes)
+                engine.flusher.afterWrite(to: p, memtable: v.memtable, bytes: v.activeBytes,
+                                          written: planned.reduce(0) { $0 + ($1.partition === p ? $1.key.count + $1.value.count : 0) })
             }
         }
     }

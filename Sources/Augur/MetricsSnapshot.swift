@@ -27,6 +27,8 @@ public enum MetricName {
     public static let overloadSeconds = "augur_overload_seconds_total"
     public static let writeStalls = "augur_write_stalls_total"
     public static let writeStallSeconds = "augur_write_stall_seconds_total"
+    public static let writeSlowdowns = "augur_write_slowdowns_total"
+    public static let writeSlowdownSeconds = "augur_write_slowdown_seconds_total"
     public static let backgroundErrors = "augur_background_errors_total"
 }
 
@@ -64,6 +66,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
     public var overloadSeconds: Double = 0
     public var writeStalls: UInt64 = 0
     public var writeStallNanos: UInt64 = 0
+    /// Writes slowed before the stall limit (WritePacing.swift), and the time they slept.
+    public var writeSlowdowns: UInt64 = 0
+    public var writeSlowdownNanos: UInt64 = 0
     public var backgroundErrors: UInt64 = 0
 
     public init(store: String) { self.store = store }
@@ -127,6 +132,9 @@ public struct MetricsSnapshot: Sendable, Equatable {
                     overloadSeconds),
             counter(MetricName.writeStalls, "Writes that waited for their partition's flush.", Double(writeStalls)),
             counter(MetricName.writeStallSeconds, "Time writes waited for flushes.", Double(writeStallNanos) / 1e9),
+            counter(MetricName.writeSlowdowns, "Writes that slept because their partition's flush fell behind (before the stall limit).",
+                    Double(writeSlowdowns)),
+            counter(MetricName.writeSlowdownSeconds, "Time writes slept in write slowdowns.", Double(writeSlowdownNanos) / 1e9),
             counter(MetricName.backgroundErrors, "Errors of background work (flushes, WAL syncs and segment creation).",
                     Double(backgroundErrors)),
         ]

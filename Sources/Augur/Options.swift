@@ -109,6 +109,14 @@ public struct EngineOptions: Sendable {
     /// 336 KiB). Must be at least
     /// `memtableFlushSize`.
     public var writeStallMemtableBytes: Int? = nil
+    /// Active-memtable bytes past which a partition's writers are slowed before they would
+    /// stall: each write is then held to a rate that falls from the flushes' measured speed
+    /// here to nothing at `writeStallMemtableBytes`, in sleeps of 1-2 ms (counted in
+    /// `Engine.writeStalls.slowdowns`; see WritePacing.swift). nil (default): a third of the
+    /// way from `memtableFlushSize` to the stall limit (2 × `memtableFlushSize` with the
+    /// default limit). Must be in `memtableFlushSize`...`writeStallMemtableBytes`; equal to the
+    /// stall limit, nothing is slowed.
+    public var writeSlowdownMemtableBytes: Int? = nil
     /// Memtable bytes all partitions together may hold (active and frozen, index layers
     /// included) before the flush lane flushes the largest. nil (default): 8 ×
     /// `memtableFlushSize` (256 MiB). Without it memory grew with the partition count: every
@@ -129,6 +137,19 @@ public struct EngineOptions: Sendable {
     /// The memory budget in effect (`memtableBudgetBytes` or its default).
     /// (A full memtable grows in 1 MiB arena chunks: the default is never under eight of them.)
     var effectiveMemtableBudget: Int { memtableBudgetBytes ?? Self.saturatingTimes(8, max(memtableFlushSize, Arena.chunkSize)) }
+    /// The stall limit in effect (`writeStallMemtableBytes` or its default). A memtable's size is
+    /// counted in whole arena chunks (16 KiB growing to 1 MiB): with a flush size below a chunk
+    /// (tests, the crash harness) four flush sizes could be under the memtable's first chunks,
+    /// and every write would wait for a flush.
+    var effectiveWriteStallBytes: Int {
+        writeStallMemtableBytes ?? Self.saturatingTimes(4, max(memtableFlushSize, Arena.chunkSize))
+    }
+    /// The slowdown mark in effect (`writeSlowdownMemtableBytes` or a third of the way from the
+    /// flush size to the stall limit).
+    var effectiveWriteSlowdownBytes: Int {
+        let stall = effectiveWriteStallBytes
+        return writeSlowdownMemtableBytes ?? memtableFlushSize + max(0, stall - memtableFlushSize) / 3
+    }
     /// The WAL bound in effect (`maxWALBytes` or its default).
     var effectiveMaxWALBytes: Int {
         maxWALBytes ?? max(Self.saturatingTimes(2, effectiveMemtableBudget), Self.saturatingTimes(4, walSegmentSize))
@@ -220,6 +241,12 @@ public struct EngineOptions: Sendable {
         try check(memtableFlushSize >= 4096, "memtableFlushSize", memtableFlushSize, "must be at least 4096")
         if let stall = writeStallMemtableBytes {
             try check(stall >= memtableFlushSize, "writeStallMemtableBytes", stall, "must be at least memtableFlushSize (\(memtableFlushSize))")
+        }
+        if let slowdown = writeSlowdownMemtableBytes {
+            try check(slowdown >= memtableFlushSize, "writeSlowdownMemtableBytes", slowdown,
+                      "must be at least memtableFlushSize (\(memtableFlushSize))")
+            let stall = effectiveWriteStallBytes
+            try check(slowdown <= stall, "writeSlowdownMemtableBytes", slowdown, "must be at most writeStallMemtableBytes (\(stall))")
         }
         if let budget = memtableBudgetBytes {
             try check(budget >= memtableFlushSize, "memtableBudgetBytes", budget, "must be at least memtableFlushSize (\(memtableFlushSize))")

@@ -106,6 +106,9 @@ final class Partition: @unchecked Sendable {
     private let activeMemtableBits: Atomic<UInt>
     /// `_view.frozen.count`, for a writer deciding whether to freeze (`Flusher.freezeFull`).
     private let frozenCount = Atomic<Int>(0)
+    /// The write slowdown's pacing clock: when the writes charged so far would be done at the
+    /// rates they were allowed (WritePacing.swift).
+    let paceClock = Atomic<UInt64>(0)
     /// `_view` for point reads; replaced under `stateLock` whenever `_view` changes.
     let readView: PublishedReference<ReadView>
     /// Runs as the manifest records them (guarded by maintenanceLock).

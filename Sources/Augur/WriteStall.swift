@@ -1,4 +1,5 @@
-// Write stalls: the one place a writer waits for background work.
+// Write stalls: the one place a writer waits for background work (and, before it, the write
+// slowdown's short sleeps: WritePacing.swift).
 //
 // Why: a memtable is frozen and written out by the partition's flush, which runs on one
 // lowered background thread and may be busy merging runs for seconds. Writers never waited for
@@ -22,6 +23,10 @@ public struct WriteStallStats: Sendable, Equatable {
     public var stalledNanos: UInt64
     /// The last stall's reason: the partition, its memtable's size and the limit.
     public var lastReason: String?
+    /// Writes that slept in a write slowdown, before the stall limit (WritePacing.swift).
+    public var slowdowns: Int = 0
+    /// Total time they slept, in nanoseconds.
+    public var slowedNanos: UInt64 = 0
 }
 
 /// Counters of `WriteStallStats`. Thread-safe: atomics and a mutex.
@@ -29,6 +34,8 @@ final class WriteStallMeter: Sendable {
     private let stalls = Atomic<Int>(0)
     private let nanos = Atomic<UInt64>(0)
     private let reason = Mutex<String?>(nil)
+    private let slowdowns = Atomic<Int>(0)
+    private let slowedNanos = Atomic<UInt64>(0)
 
     func record(nanos n: UInt64, reason text: String) {
         stalls.add(1, ordering: .relaxed)
@@ -36,9 +43,17 @@ final class WriteStallMeter: Sendable {
         reason.withLock { $0 = text }
     }
 
+    /// A write that slept `n` nanoseconds in a slowdown (no reason kept: they come by the
+    /// thousand, and the partition's memtable says why).
+    func recordSlowdown(nanos n: UInt64) {
+        slowdowns.add(1, ordering: .relaxed)
+        slowedNanos.add(n, ordering: .relaxed)
+    }
+
     var stats: WriteStallStats {
         WriteStallStats(stalls: stalls.load(ordering: .relaxed), stalledNanos: nanos.load(ordering: .relaxed),
-                        lastReason: reason.withLock { $0 })
+                        lastReason: reason.withLock { $0 }, slowdowns: slowdowns.load(ordering: .relaxed),
+                        slowedNanos: slowedNanos.load(ordering: .relaxed))
     }
 }
 
@@ -53,15 +68,59 @@ extension Table {
 }
 
 extension Flusher {
-    /// After a write to `p` whose active memtable (with its index layers) holds `bytes`:
-    /// schedules the flush once it is due, and waits while the memtable is past the stall limit.
+    /// After a write of `written` bytes to `p` whose active memtable (with its index layers)
+    /// holds `bytes`: schedules the flush once it is due, slows the writer past the slowdown
+    /// mark (WritePacing.swift), and waits while the memtable is past the stall limit.
     /// Call with no gate held.
     @inline(__always)
-    func afterWrite(to p: Partition, memtable: Memtable, bytes: Int) {
+    func afterWrite(to p: Partition, memtable: Memtable, bytes: Int, written: @autoclosure () -> Int) {
         if bytes < flushSize { return }
         freezeFull(p, memtable)
         scheduleFlush(p)
-        if bytes >= stallSize { waitForFlush(p, memtable: memtable, bytes: bytes) }
+        if bytes >= stallSize {
+            waitForFlush(p, memtable: memtable, bytes: bytes)
+        } else if bytes >= slowdownSize {
+            slowDown(p, memtable: memtable, bytes: bytes, written: written())
+        }
+    }
+
+    /// Charges a write of `written` bytes to `p`'s pacing clock at the rate its memtable's
+    /// `bytes` allow, and sleeps what the writer ran ahead (WritePacing.swift).
+    private func slowDown(_ p: Partition, memtable: Memtable, bytes: Int, written: Int) {
+        // A memtable this writer froze (or the lane took) meanwhile is being flushed: the
+        // active one is new, nothing to slow for.
+        guard p.isActive(memtable), !p.retired,
+              let rate = WritePacing.allowedRate(memtableBytes: bytes, slowdown: slowdownSize, stall: stallSize,
+                                                 flushBytesPerSecond: flushBytesPerSecond) else { return }
+        let now = MonotonicClock.nanos()
+        var clock = p.paceClock.load(ordering: .relaxed)
+        var sleep: UInt64 = 0
+        while true {
+            let charged = WritePacing.charge(bytes: written, rate: rate, clock: clock, now: now)
+            let (done, seen) = p.paceClock.compareExchange(expected: clock, desired: charged.clock, ordering: .relaxed)
+            if done { sleep = charged.sleep; break }
+            clock = seen
+        }
+        if sleep == 0 { return }
+        ThreadPause.sleep(nanoseconds: Int(sleep))
+        stallMeter.recordSlowdown(nanos: MonotonicClock.nanos() &- now)
+    }
+
+    /// The flushes' measured speed (memtable bytes per second of a flush, merges included), or
+    /// the assumed one before the first flush.
+    var flushBytesPerSecond: Double {
+        let measured = flushSpeed.load(ordering: .relaxed)
+        return measured > 0 ? Double(measured) : WritePacing.assumedFlushBytesPerSecond
+    }
+
+    /// Takes a flush of `bytes` memtable bytes in `nanos` into the measured flush speed (a
+    /// moving mean, half the weight on the newest: the lanes' speed changes with what else runs).
+    func recordFlushSpeed(bytes: Int, nanos: UInt64) {
+        guard bytes > 0, nanos > 0 else { return }
+        let sample = UInt64(min(Double(bytes) * 1e9 / Double(nanos), 1e15))
+        let old = flushSpeed.load(ordering: .relaxed)
+        // Racing flushes (the lane, a reshard's, an explicit one) may lose a sample: harmless.
+        flushSpeed.store(old == 0 ? sample : old / 2 + sample / 2, ordering: .relaxed)
     }
 
     private func waitForFlush(_ p: Partition, memtable: Memtable, bytes: Int) {

@@ -93,6 +93,10 @@ public struct PartitionMetrics: Sendable, Codable, Equatable {
     public var writeStallSeconds: Double? = nil
     /// Why the last write stall so far waited (the engine's words; nil: none, or not said).
     public var lastWriteStallReason: String? = nil
+    /// Cumulative: writes slowed before a stall because their partition's flush fell behind,
+    /// and the seconds they slept.
+    public var writeSlowdowns: Int? = nil
+    public var writeSlowdownSeconds: Double? = nil
 
     public init(partitions: Int? = nil, splits: Int? = nil, merges: Int? = nil, moves: Int? = nil,
                 bytesMoved: Int64? = nil, reshardsInFlight: Int? = nil, overloadSeconds: Double? = nil,

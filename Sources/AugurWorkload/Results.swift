@@ -102,6 +102,10 @@ public struct PartitionSummary: Sendable, Codable, Equatable {
     public var writeStallSeconds: Double? = nil
     /// Why the run's last write stall waited (nil: no stall in the run, or not said).
     public var lastWriteStallReason: String? = nil
+    /// Writes slowed (short sleeps before the stall limit) during the run, and the seconds they
+    /// slept (nil: the engine does not say).
+    public var writeSlowdowns: Int? = nil
+    public var writeSlowdownSeconds: Double? = nil
 
     public init(atStart: Int? = nil, atEnd: Int? = nil, maximum: Int? = nil, mean: Double? = nil, splits: Int? = nil,
                 merges: Int? = nil, moves: Int? = nil, bytesMoved: Int64? = nil, overloadSeconds: Double? = nil,
@@ -246,6 +250,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("forecast fallbacks", opt(p.forecastFallbacks) { String($0) }),
             ("write stalls", opt(p.writeStalls) { n in "\(n)" + (p.writeStallSeconds.map { String(format: " (%.3f s waited)", $0) } ?? "") }),
         ] + (p.lastWriteStallReason.map { [("last write stall", $0)] } ?? []) + [
+            ("write slowdowns", opt(p.writeSlowdowns) { n in "\(n)" + (p.writeSlowdownSeconds.map { String(format: " (%.3f s slept)", $0) } ?? "") }),
             ("reshard events", events.isEmpty ? "none recorded" : "\(events.count)"),
             ("disk writes (amplification)", opt(diskWrites) { d in
                 d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"

@@ -307,6 +307,8 @@ public final class WorkloadRunner: @unchecked Sendable {
         partitions.writeStalls = delta(initial.writeStalls, final.writeStalls)
         partitions.writeStallSeconds = delta(initial.writeStallSeconds, final.writeStallSeconds)
         if (partitions.writeStalls ?? 0) > 0 { partitions.lastWriteStallReason = final.lastWriteStallReason }
+        partitions.writeSlowdowns = delta(initial.writeSlowdowns, final.writeSlowdowns)
+        partitions.writeSlowdownSeconds = delta(initial.writeSlowdownSeconds, final.writeSlowdownSeconds)
         let firstError = recorders.compactMap(\.firstError).first
         return RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,

@@ -89,13 +89,72 @@ import AugurTestSupport
         #expect(stalls.stalls == 0, "\(stalls)")
     }
 
+    /// Puts 350 values of 16 KB with the maintenance lane held, past a 2 MiB slowdown mark
+    /// (about 4.5 MiB: below the 6 MiB stall limit); returns the stalls and slowdowns counted.
+    static func slowdownsWithFlushingHeld(slowdownMark: Int) throws -> WriteStallStats {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.writeStallMemtableBytes = 6 << 20
+        o.writeSlowdownMemtableBytes = slowdownMark
+        let engine = try Engine.open(at: "/db", options: o)
+        let table = try engine.createTable("t")
+        let hold = DispatchSemaphore(value: 0)
+        engine.enqueueMaintenance { hold.wait() }
+        let value = [UInt8](repeating: 0x63, count: 16 << 10)
+        for i in 0..<350 { try table.put(Array("key\(100_000 + i)".utf8), value) }
+        let stats = engine.writeStalls
+        // The metrics say the same (augur_write_slowdowns_total and its seconds).
+        let metrics = engine.metricsSnapshot()
+        #expect(metrics.writeSlowdowns == UInt64(stats.slowdowns) && metrics.writeSlowdownNanos == stats.slowedNanos, "\(metrics)")
+        #expect(engine.metricsText().contains("augur_write_slowdowns_total{store=") == true)
+        hold.signal()
+        table.drainBackgroundWork()
+        for i in stride(from: 0, to: 350, by: 7) { #expect(try table.get(Array("key\(100_000 + i)".utf8)) == value) }
+        try engine.close()
+        return stats
+    }
+
+    /// Past the slowdown mark a writer whose flush is behind sleeps in short steps before it
+    /// would stall (WritePacing.swift): by the time its memtable is at 4 MiB, half-way from the
+    /// mark to the limit, it is held to a quarter of the flush speed (64 MiB/s assumed before
+    /// any flush), far below what one thread puts 16 KB values at, so it sleeps — each time at
+    /// least the 1 ms burst — and nothing stalls. (Planted: with `slowDown` returning at once,
+    /// no slowdown is counted.)
+    @Test func aWriterIsSlowedBeforeItWouldStall() throws {
+        let stats = try Self.slowdownsWithFlushingHeld(slowdownMark: 2 << 20)
+        #expect(stats.stalls == 0, "\(stats)")
+        #expect(stats.slowdowns >= 1, "\(stats)")
+        #expect(stats.slowedNanos >= UInt64(stats.slowdowns) * 1_000_000, "\(stats)")
+    }
+
+    /// With the slowdown mark at the stall limit nothing is slowed: the same writes, no sleep.
+    @Test func aSlowdownMarkAtTheLimitSlowsNothing() throws {
+        let stats = try Self.slowdownsWithFlushingHeld(slowdownMark: 6 << 20)
+        #expect(stats.stalls == 0 && stats.slowdowns == 0, "\(stats)")
+    }
+
+    /// `o` is refused at open with `name`, its `value` and `reason`.
+    static func expectRefused(_ o: EngineOptions, _ name: String, _ value: Int, _ reason: String,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(throws: AugurError.invalidOption(name: name, value: String(value), reason: reason), sourceLocation: sourceLocation) {
+            try Engine.open(at: "/db", options: o)
+        }
+    }
+
     @Test func aLimitBelowTheFlushSizeIsRefused() throws {
         var o = Self.options(CrashSimulatingFileSystem())
         o.writeStallMemtableBytes = 4096
-        #expect(throws: AugurError.invalidOption(name: "writeStallMemtableBytes", value: "4096",
-                                                 reason: "must be at least memtableFlushSize (1048576)")) {
-            try Engine.open(at: "/db", options: o)
-        }
+        Self.expectRefused(o, "writeStallMemtableBytes", 4096, "must be at least memtableFlushSize (1048576)")
+    }
+
+    @Test func aSlowdownMarkOutsideFlushSizeToLimitIsRefused() throws {
+        var o = Self.options(CrashSimulatingFileSystem())
+        o.writeSlowdownMemtableBytes = 4096
+        Self.expectRefused(o, "writeSlowdownMemtableBytes", 4096, "must be at least memtableFlushSize (1048576)")
+        o.writeSlowdownMemtableBytes = 5 << 20
+        Self.expectRefused(o, "writeSlowdownMemtableBytes", 5 << 20, "must be at most writeStallMemtableBytes (4194304)")
+        // Against the default limit too (4 × the flush size here).
+        o.writeStallMemtableBytes = nil
+        Self.expectRefused(o, "writeSlowdownMemtableBytes", 5 << 20, "must be at most writeStallMemtableBytes (4194304)")
     }
 
     /// The writer whose put fills the memtable to the flush size freezes it itself (at its own

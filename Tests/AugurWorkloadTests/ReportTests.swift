@@ -151,10 +151,12 @@ struct ReportTests {
         let stalled = try table(stallsBefore: 1, after: 3)
         #expect(stalled.contains("write stalls                   2 (1.000 s waited)"), "\(stalled)")
         #expect(stalled.contains("last write stall               partition 7: memtable 134217728 B ≥ writeStallMemtableBytes"), "\(stalled)")
+        #expect(stalled.contains("write slowdowns                20 (0.020 s slept)"), "\(stalled)")
         // A stall before the run (the load phase) is not the run's.
         let calm = try table(stallsBefore: 1, after: 1)
         #expect(calm.contains("write stalls                   0"), "\(calm)")
         #expect(!calm.contains("last write stall"), "\(calm)")
+        #expect(calm.contains("write slowdowns                0 (0.000 s slept)"), "\(calm)")
     }
 
     @Test("the final table shows n/a where the engine reports nothing")

@@ -146,6 +146,8 @@ final class MemoryStore: KeyValueStore, @unchecked Sendable {
             m.writeStalls = stalls.count
             m.writeStallSeconds = Double(stalls.count) * 0.5
             m.lastWriteStallReason = stalls.lastReason
+            m.writeSlowdowns = stalls.count * 10
+            m.writeSlowdownSeconds = Double(stalls.count) * 0.01
         }
         return m
     }

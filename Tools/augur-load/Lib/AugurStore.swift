@@ -133,6 +133,8 @@ public final class AugurStore: KeyValueStore, @unchecked Sendable {
         m.writeStalls = stalls.stalls
         m.writeStallSeconds = Double(stalls.stalledNanos) / 1e9
         m.lastWriteStallReason = stalls.lastReason
+        m.writeSlowdowns = stalls.slowdowns
+        m.writeSlowdownSeconds = Double(stalls.slowedNanos) / 1e9
         return m
     }
 
