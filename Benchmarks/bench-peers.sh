@@ -29,6 +29,10 @@ if [ -n "$missing" ]; then
 fi
 
 cd "$here/Peers"
+# SwiftPM keeps the main package's file list (a path dependency) from the last build here: a
+# source file added to it since was left out ("cannot find 'SharedRunOrder' in scope", 2026-12-06).
+# Dropping the cached build description makes it list them again; nothing compiled is lost.
+rm -f .build/*/release/description.json .build/release.yaml
 swift build -c release -j 1 --product augur-load-peers
 bin="$(swift build -c release --show-bin-path)/augur-load-peers"
 

@@ -103,6 +103,9 @@ protocol CommitBatch {
     func encode(into writer: inout WALPayloadWriter)
     /// Step 5, under the gates: applies operation `i` at sequence `firstSeq + i`.
     mutating func apply(firstSeq: UInt64)
+    /// Right after step 5 has released the gates: what else the commit held for the apply
+    /// (an indexed write's key stripes), so nothing waits behind steps 7 and 8.
+    mutating func applied()
     /// Step 6: `costNanos` is the whole commit's time.
     func record(_ telemetry: Telemetry, costNanos: UInt64)
     /// Step 7, outside the gates.
@@ -112,6 +115,7 @@ protocol CommitBatch {
 extension CommitBatch {
     var needsIndexMaintenance: Bool { false }
     mutating func plan(_ engine: Engine) throws(AugurError) {}
+    mutating func applied() {}
 }
 
 /// How `Engine.commit(_:)` ended.
@@ -165,6 +169,7 @@ extension Engine {
             }
             batch.apply(firstSeq: position.firstSeq)
             gates.unlock()
+            batch.applied()
             if let telemetry { batch.record(telemetry, costNanos: MonotonicClock.nanos() &- started) }
             batch.afterCommit(self)
             if syncWrites { try wal.sync(upTo: position) }
@@ -228,7 +233,8 @@ struct SingleWrite: CommitBatch {
     }
 
     func afterCommit(_ engine: Engine) {
-        engine.flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes, written: key.count + value.count)
+        let flusher = engine.flusher
+        flusher.sleepOff(flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes, written: key.count + value.count))
     }
 }
 
@@ -285,11 +291,13 @@ struct BatchWrite: CommitBatch {
     }
 
     func afterCommit(_ engine: Engine) {
+        var owed: UInt64 = 0
         for p in routing.distinct {
             // Through the view (retained): outside the gates `activeMemtable` may name a
             // memtable a writer froze and the flush lane freed meanwhile.
             let memtable = p.view.memtable
-            engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes, written: bytes(to: p))
+            owed = max(owed, engine.flusher.afterWrite(to: p, memtable: memtable, bytes: memtable.approximateBytes, written: bytes(to: p)))
         }
+        engine.flusher.sleepOff(owed)
     }
 }

@@ -43,8 +43,12 @@ extension Engine {
         }
         stripes.sort { ($0.table.id, $0.stripe) < ($1.table.id, $1.stripe) }
         for s in stripes { s.table.indexWriteStripes[s.stripe].lock() }
-        defer { for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() } }
-        var write = IndexedWrite(ops: ops)
+        var write = IndexedWrite(ops: ops, stripes: stripes)
+        // Released once the write is applied (`applied`), before its after-write and WAL sync:
+        // a writer sleeping in a write slowdown or waiting in a stall or for group commit must
+        // not hold up every writer of its key stripes (found in review). Here for the paths
+        // that end before the apply (an error, a changed layout).
+        defer { write.releaseStripes() }
         return try commit(&write) != .layoutChanged
     }
 
@@ -52,11 +56,24 @@ extension Engine {
     /// entries they remove and add, planned under the gates (CommitPipeline.swift, step 3).
     fileprivate struct IndexedWrite: CommitBatch {
         let ops: [WriteBatch.Op]
+        /// The key stripes `writeIndexed` locked, in locking order; empty once released.
+        private var stripes: [(table: Table, stripe: Int)]
         private var routing = BatchRouting()
         private var planned: [PlannedOperation] = []
         private(set) var payloadSize = 0
 
-        init(ops: [WriteBatch.Op]) { self.ops = ops }
+        init(ops: [WriteBatch.Op], stripes: [(table: Table, stripe: Int)]) {
+            self.ops = ops
+            self.stripes = stripes
+        }
+
+        /// Unlocks the key stripes (once).
+        mutating func releaseStripes() {
+            for s in stripes.reversed() { s.table.indexWriteStripes[s.stripe].unlock() }
+            stripes = []
+        }
+
+        mutating func applied() { releaseStripes() }
 
         mutating func route() -> HeldGates { routing.route(ops) }
         var layoutChanged: Bool { routing.layoutChanged }
@@ -96,11 +113,13 @@ extension Engine {
         }
 
         func afterCommit(_ engine: Engine) {
+            var owed: UInt64 = 0
             for p in routing.distinct {
                 let v = p.view
-                engine.flusher.afterWrite(to: p, memtable: v.memtable, bytes: v.activeBytes,
-                                          written: planned.reduce(0) { $0 + ($1.partition === p ? $1.key.count + $1.value.count : 0) })
+                owed = max(owed, engine.flusher.afterWrite(to: p, memtable: v.memtable, bytes: v.activeBytes,
+                                                           written: planned.reduce(0) { $0 + ($1.partition === p ? $1.key.count + $1.value.count : 0) }))
             }
+            engine.flusher.sleepOff(owed)
         }
     }
 

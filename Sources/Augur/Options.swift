@@ -114,8 +114,9 @@ public struct EngineOptions: Sendable {
     /// here to nothing at `writeStallMemtableBytes`, in sleeps of 1-2 ms (counted in
     /// `Engine.writeStalls.slowdowns`; see WritePacing.swift). nil (default): a third of the
     /// way from `memtableFlushSize` to the stall limit (2 × `memtableFlushSize` with the
-    /// default limit). Must be in `memtableFlushSize`...`writeStallMemtableBytes`; equal to the
-    /// stall limit, nothing is slowed.
+    /// default limit and a flush size of at least 1 MiB). Must be in
+    /// `memtableFlushSize`...`writeStallMemtableBytes`; equal to the stall limit, nothing is
+    /// slowed.
     public var writeSlowdownMemtableBytes: Int? = nil
     /// Memtable bytes all partitions together may hold (active and frozen, index layers
     /// included) before the flush lane flushes the largest. nil (default): 8 ×

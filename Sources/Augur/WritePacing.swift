@@ -7,12 +7,19 @@
 // in the reshard bench's merge/split cycles. Like RocksDB's delayed write rate, a partition's
 // writers are slowed first: once its active memtable is past `writeSlowdownMemtableBytes`, each
 // write is charged its bytes against a rate that falls from the flushes' measured speed at the
-// slowdown mark to nothing at the stall limit (as the square of the room left), and a writer that ran ahead of that rate sleeps
-// off what it ran ahead (at least `burstNanos`, at most `longestSleepNanos`, so one put never
-// waits long and short sleeps do not each pay the kernel's timer slack). The memtable then
-// approaches the limit ever more slowly, the lanes get the CPU the writer gives up, and the
-// backpressure is spread over many short waits instead of one long one; the stall stays as the
-// bound on memory when the flush does not come at all.
+// slowdown mark to nothing at the stall limit (as the square of the room left), and a writer
+// that ran ahead of that rate sleeps off what it ran ahead (at least `burstNanos`, at most
+// `longestSleepNanos`, so one put never waits long and short sleeps do not each pay the
+// kernel's timer slack). The memtable then approaches the limit ever more slowly, the lanes get
+// the CPU the writer gives up, and the backpressure is spread over many short waits instead of
+// one long one; the stall stays as the bound on memory when the flush does not come at all.
+//
+// What the rate is not: exact. Writes are charged their key and value bytes, the flush speed is
+// measured in memtable bytes (node overhead and whole arena chunks included) and is one figure
+// for all partitions of the engine, and debt past the longest sleep is dropped (a large write
+// or many writer threads are held less tightly). None of that lets the memtable pass the stall
+// limit: the rate still falls to zero there, so any such error only moves the point at which
+// writers and flushes balance.
 //
 // Pure: the engine keeps the clock and the measured flush speed (Flusher) and sleeps.
 
@@ -49,7 +56,10 @@ enum WritePacing {
     static func charge(bytes: Int, rate: Double, clock: UInt64, now: UInt64) -> (clock: UInt64, sleep: UInt64) {
         let cost = rate > 0 ? Double(max(0, bytes)) * 1e9 / rate : .infinity
         // Time not written in counts, up to one burst: a writer slower than its rate then never
-        // sleeps, even when one write costs more than a burst, and an idle one gets no more.
+        // sleeps for writes costing up to two bursts, and an idle one gets no more. A write
+        // costing more sleeps its cost past that, however slowly the writer goes (it is paced
+        // by itself), and debt past `longestSleepNanos` is dropped: the floor is one write per
+        // longest sleep per writer thread, whatever the write's size.
         let start = max(clock, now > burstNanos ? now - burstNanos : 0)
         // Rounded up: a write costs at least a nanosecond, or fast writes of a few bytes each
         // would lose their fraction every time and outrun the rate.

@@ -69,41 +69,51 @@ extension Table {
 
 extension Flusher {
     /// After a write of `written` bytes to `p` whose active memtable (with its index layers)
-    /// holds `bytes`: schedules the flush once it is due, slows the writer past the slowdown
-    /// mark (WritePacing.swift), and waits while the memtable is past the stall limit.
-    /// Call with no gate held.
+    /// holds `bytes`: schedules the flush once it is due, waits while the memtable is past the
+    /// stall limit, and past the slowdown mark charges the write to `p`'s pacing clock
+    /// (WritePacing.swift). Returns the nanoseconds the writer owes the slowdown: a commit
+    /// charges every partition it wrote, then sleeps the largest debt once (`sleepOff`), so a
+    /// batch over several slowed partitions still sleeps at most 2 ms. Call with no gate or
+    /// lock held.
     @inline(__always)
-    func afterWrite(to p: Partition, memtable: Memtable, bytes: Int, written: @autoclosure () -> Int) {
-        if bytes < flushSize { return }
+    func afterWrite(to p: Partition, memtable: Memtable, bytes: Int, written: @autoclosure () -> Int) -> UInt64 {
+        if bytes < flushSize { return 0 }
         freezeFull(p, memtable)
         scheduleFlush(p)
         if bytes >= stallSize {
             waitForFlush(p, memtable: memtable, bytes: bytes)
-        } else if bytes >= slowdownSize {
-            slowDown(p, memtable: memtable, bytes: bytes, written: written())
+            return 0
         }
+        return bytes >= slowdownSize ? charge(p, memtable: memtable, bytes: bytes, written: written()) : 0
+    }
+
+    /// Sleeps the slowdown a commit owes (`afterWrite`) and counts it.
+    @inline(__always)
+    func sleepOff(_ owed: UInt64) {
+        if owed == 0 { return }
+        let started = MonotonicClock.nanos()
+        ThreadPause.sleep(nanoseconds: Int(owed))
+        stallMeter.recordSlowdown(nanos: MonotonicClock.nanos() &- started)
     }
 
     /// Charges a write of `written` bytes to `p`'s pacing clock at the rate its memtable's
-    /// `bytes` allow, and sleeps what the writer ran ahead (WritePacing.swift).
-    private func slowDown(_ p: Partition, memtable: Memtable, bytes: Int, written: Int) {
+    /// `bytes` allow; returns how long the writer sleeps for it (WritePacing.swift).
+    private func charge(_ p: Partition, memtable: Memtable, bytes: Int, written: Int) -> UInt64 {
         // A memtable this writer froze (or the lane took) meanwhile is being flushed: the
-        // active one is new, nothing to slow for.
-        guard p.isActive(memtable), !p.retired,
+        // active one is new, nothing to slow for. As for a stall: a closing engine or a
+        // background error that stopped flushing is nothing to wait for either.
+        guard p.isActive(memtable), !p.retired, !lifecycle.isClosed, !lifecycle.errorPending,
               let rate = WritePacing.allowedRate(memtableBytes: bytes, slowdown: slowdownSize, stall: stallSize,
-                                                 flushBytesPerSecond: flushBytesPerSecond) else { return }
-        let now = MonotonicClock.nanos()
+                                                 flushBytesPerSecond: flushBytesPerSecond) else { return 0 }
         var clock = p.paceClock.load(ordering: .relaxed)
-        var sleep: UInt64 = 0
         while true {
-            let charged = WritePacing.charge(bytes: written, rate: rate, clock: clock, now: now)
+            // `now` again on every try: a writer preempted between tries must not set the
+            // clock from a stale now (the 2 ms cap would pull it back, dropping others' charges).
+            let charged = WritePacing.charge(bytes: written, rate: rate, clock: clock, now: MonotonicClock.nanos())
             let (done, seen) = p.paceClock.compareExchange(expected: clock, desired: charged.clock, ordering: .relaxed)
-            if done { sleep = charged.sleep; break }
+            if done { return charged.sleep }
             clock = seen
         }
-        if sleep == 0 { return }
-        ThreadPause.sleep(nanoseconds: Int(sleep))
-        stallMeter.recordSlowdown(nanos: MonotonicClock.nanos() &- now)
     }
 
     /// The flushes' measured speed (memtable bytes per second of a flush, merges included), or
