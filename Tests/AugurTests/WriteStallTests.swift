@@ -117,7 +117,7 @@ import AugurTestSupport
     /// would stall (WritePacing.swift): by the time its memtable is at 4 MiB, half-way from the
     /// mark to the limit, it is held to a quarter of the flush speed (64 MiB/s assumed before
     /// any flush), far below what one thread puts 16 KB values at, so it sleeps — each time at
-    /// least the 1 ms burst — and nothing stalls. (Planted: with `slowDown` returning at once,
+    /// least the 1 ms burst — and nothing stalls. (Planted: with the slowdown returning at once,
     /// no slowdown is counted.)
     @Test func aWriterIsSlowedBeforeItWouldStall() throws {
         let stats = try Self.slowdownsWithFlushingHeld(slowdownMark: 2 << 20)
