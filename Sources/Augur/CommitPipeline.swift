@@ -32,19 +32,20 @@ import AugurSys
 /// The write gates a commit holds: one partition's (a single write) or several, distinct and
 /// in ascending id order.
 enum HeldGates {
-    case one(Partition)
+    /// Unretained: the batch holds the partition (a retain and a release per put saved).
+    case one(Unmanaged<Partition>)
     case several([Partition])
 
     var anyRetired: Bool {
         switch self {
-        case .one(let p): p.retired
+        case .one(let p): p._withUnsafeGuaranteedRef { $0.retired }
         case .several(let ps): ps.contains { $0.retired }
         }
     }
 
     func unlock() {
         switch self {
-        case .one(let p): p.gate.unlock()
+        case .one(let p): p._withUnsafeGuaranteedRef { $0.gate.unlock() }
         case .several(let ps): for p in ps { p.gate.unlock() }
         }
     }
@@ -179,38 +180,61 @@ extension Engine {
 }
 
 /// A put or a delete of one key: borrowed buffers, one partition, no allocation.
+///
+/// Holds as few strong references as it can: each is an atomic retain and release, and
+/// `Engine.writeOne` made about fifteen of each per put (callgrind, fillrandom at one thread;
+/// eight after) while the struct held the table, the first map and the memtable strongly and
+/// was copied. The table and the map are the caller's (`Table.writeOne`, the only caller, holds
+/// both through the call); the memtable is retained only when a flush is due. The partition is
+/// retained: after the gate is released a reshard may retire it, and the last map naming it
+/// may go.
 struct SingleWrite: CommitBatch {
-    let table: Table
+    /// The caller's `self` (`Table.writeOne`), alive through the commit.
+    unowned(unsafe) let table: Table
     let kind: RecordKind
     let key: UnsafeRawBufferPointer
     let value: UnsafeRawBufferPointer
     /// The layout `key` was encoded in.
     let layout: KeyLayout
     /// The map the key was encoded from, for the first routing (saves taking the map's lock
-    /// twice per put); later tries read the table's current map.
-    private var firstMap: PartitionMap?
+    /// twice per put); later tries read the table's current map. The caller's argument,
+    /// alive through the commit.
+    private unowned(unsafe) var firstMap: PartitionMap?
     private(set) var layoutChanged = false
-    private var partition: Partition!
-    private var memtable: Memtable!
+    private var partition: Partition?
+    /// The memtable's size after the apply, read under the gate.
+    private var memtableBytes = 0
+    /// The memtable applied to, retained only at or past `flushSize` (`afterCommit` may freeze
+    /// it or wait for its flush; below, `Flusher.afterWrite` returns before looking at it).
+    private var fullMemtable: Memtable?
+    private let flushSize: Int
 
-    init(table: Table, kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, map: PartitionMap) {
+    init(table: Table, kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, map: PartitionMap,
+         flushSize: Int) {
         self.table = table
         self.kind = kind
         self.key = key
         self.value = value
         layout = map.layout
         firstMap = map
+        self.flushSize = flushSize
     }
 
     @inline(__always)
     mutating func route() -> HeldGates {
-        let map = firstMap ?? table.map
-        firstMap = nil
-        layoutChanged = map.layout != layout
-        let p = map.partition(for: key)
+        let p: Partition
+        if let map = firstMap {
+            firstMap = nil
+            layoutChanged = map.layout != layout
+            p = map.partition(for: key)
+        } else {
+            let map = table.map
+            layoutChanged = map.layout != layout
+            p = map.partition(for: key)
+        }
         p.gate.lockShared()
         partition = p
-        return .one(p)
+        return .one(Unmanaged.passUnretained(p))
     }
 
     var needsIndexMaintenance: Bool { table.hasIndexes.load(ordering: .acquiring) }
@@ -223,18 +247,26 @@ struct SingleWrite: CommitBatch {
 
     @inline(__always)
     mutating func apply(firstSeq: UInt64) {
-        let m = partition.activeMemtable
-        partition.writeLock.withLock { m.apply(key: key, seq: firstSeq, kind: kind, value: value) }
-        memtable = m
+        let p = partition.unsafelyUnwrapped
+        // Unretained: under the gate the partition holds its active memtable.
+        let m = p.activeMemtable
+        p.writeLock.lock()
+        m.apply(key: key, seq: firstSeq, kind: kind, value: value)
+        p.writeLock.unlock()
+        memtableBytes = m.approximateBytes
+        if memtableBytes >= flushSize { fullMemtable = m }
     }
 
     func record(_ telemetry: Telemetry, costNanos: UInt64) {
-        telemetry.record(kind == .put ? .store : .delete, partition, key: key, bytes: key.count + value.count, costNanos: costNanos)
+        telemetry.record(kind == .put ? .store : .delete, partition.unsafelyUnwrapped, key: key, bytes: key.count + value.count,
+                         costNanos: costNanos)
     }
 
     func afterCommit(_ engine: Engine) {
+        guard let memtable = fullMemtable else { return }
         let flusher = engine.flusher
-        flusher.sleepOff(flusher.afterWrite(to: partition, memtable: memtable, bytes: memtable.approximateBytes, written: key.count + value.count))
+        flusher.sleepOff(flusher.afterWrite(to: partition.unsafelyUnwrapped, memtable: memtable, bytes: memtableBytes,
+                                            written: key.count + value.count))
     }
 }
 

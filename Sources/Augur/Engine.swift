@@ -348,7 +348,7 @@ public final class Engine: @unchecked Sendable {
                   map: PartitionMap) throws(AugurError) -> Bool {
         try table.checkUsable()
         try validate(key: key, value: value)
-        var write = SingleWrite(table: table, kind: kind, key: key, value: value, map: map)
+        var write = SingleWrite(table: table, kind: kind, key: key, value: value, map: map, flushSize: flusher.flushSize)
         switch try commit(&write) {
         case .committed: return true
         case .layoutChanged: return false

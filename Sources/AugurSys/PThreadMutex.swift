@@ -7,7 +7,7 @@ import Musl
 /// A plain mutex for state guarded by a class (where `Mutex<Value>` would need the state moved
 /// inside it). Thread-safe by construction; not recursive.
 public final class PThreadMutex: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    @usableFromInline let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
     public init() {
         mutex = .allocate(capacity: 1)
@@ -20,10 +20,10 @@ public final class PThreadMutex: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+    @inlinable @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
+    @inlinable @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
@@ -35,7 +35,7 @@ public final class PThreadMutex: @unchecked Sendable {
 /// shared, the rare memtable swap or reshard cutover takes it exclusive for microseconds.
 /// Writer-preferring so a cutover is not starved by a stream of writers.
 public final class ReadWriteLock: @unchecked Sendable {
-    private let rw: UnsafeMutablePointer<pthread_rwlock_t>
+    @usableFromInline let rw: UnsafeMutablePointer<pthread_rwlock_t>
 
     public init() {
         rw = .allocate(capacity: 1)
@@ -53,10 +53,10 @@ public final class ReadWriteLock: @unchecked Sendable {
         rw.deallocate()
     }
 
-    @inline(__always) public func lockShared() { pthread_rwlock_rdlock(rw) }
-    @inline(__always) public func lockExclusive() { pthread_rwlock_wrlock(rw) }
+    @inlinable @inline(__always) public func lockShared() { pthread_rwlock_rdlock(rw) }
+    @inlinable @inline(__always) public func lockExclusive() { pthread_rwlock_wrlock(rw) }
     /// Takes the lock exclusive if nobody holds it, without waiting and without queueing a
     /// request (so, unlike a blocked `lockExclusive`, a failed try holds no reader back).
-    @inline(__always) public func tryLockExclusive() -> Bool { pthread_rwlock_trywrlock(rw) == 0 }
-    @inline(__always) public func unlock() { pthread_rwlock_unlock(rw) }
+    @inlinable @inline(__always) public func tryLockExclusive() -> Bool { pthread_rwlock_trywrlock(rw) == 0 }
+    @inlinable @inline(__always) public func unlock() { pthread_rwlock_unlock(rw) }
 }
