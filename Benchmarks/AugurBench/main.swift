@@ -12,6 +12,8 @@
 //   bulk-ingest  (--workload bulk-ingest) N records through WriteBatch ×1000 against bulkIngest, then
 //                the ingest beside YCSB-B (95 % gets) on another table
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
+//   memtable     (--workload memtable) the skiplist alone: N random inserts into 32 MiB memtables
+//                and N lookups, binary and decimal keys (MemtableBench.swift)
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
 //
@@ -30,6 +32,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case ingestTelemetryOn = "ingest-telemetry-on"
     case ingestTelemetryOff = "ingest-telemetry-off"
     case strategyChange = "strategy-change"
+    case memtable
 }
 
 extension ReshardDataMode: ExpressibleByArgument {}
@@ -181,6 +184,10 @@ do {
                               keys: (0..<n).map(key), order: shuffled(n, seed: 42))
         print(String(format: "%@: %.0f puts/s", config.workload.rawValue, rate))
         try? FileManager.default.removeItem(atPath: config.dir)
+        exit(0)
+    }
+    if config.workload == .memtable {
+        MemtableBench.run(records: config.records)
         exit(0)
     }
     if config.workload == .telemetry {

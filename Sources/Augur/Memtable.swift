@@ -10,10 +10,16 @@
 //
 // Node layout (8-byte aligned, from the front of an arena chunk):
 //   0   value record pointer (atomic)
-//   8   key length  u32
-//   12  height      u32
+//   8   key prefix  u32: the key's first 4 bytes as a big-endian number, zero-padded
+//   12  height << 24 | key length   u32 (keys are at most 1 MiB, `OptionLimits`)
 //   16  next[height] pointers (atomic)
 //   16+8h key bytes
+// Why the prefix: a search is bound by the cache misses of the nodes it visits (fillrandom:
+// two thirds of the search's samples wait for a node's header), and a node's key lies past
+// its pointers, for a tall or straddling node on the next cache line (another eighth of them
+// waited there). Keys whose first 4 bytes differ are ordered by the prefix, beside the
+// header; the key bytes are read only on a tie. Four bytes, not eight: the header stays 16
+// bytes (an 8-byte prefix made every node 8 bytes larger and the search no faster).
 // Value record layout (from the back of an arena chunk):
 //   0   sequence number u64
 //   8   value length    u32
@@ -155,17 +161,17 @@ enum ArenaChunkPool {
 
 /// One entry as seen by a reader: pointers into the memtable's arena, valid while the
 /// memtable is alive.
-struct MemtableEntry {
-    let key: UnsafeRawBufferPointer
-    let seq: UInt64
-    let kind: RecordKind
-    let value: UnsafeRawBufferPointer
+package struct MemtableEntry {
+    package let key: UnsafeRawBufferPointer
+    package let seq: UInt64
+    package let kind: RecordKind
+    package let value: UnsafeRawBufferPointer
 }
 
 /// Thread-safety: the writer's fields (`arena`, `height`, `rng`, `prevs`, `_count`, `maxSeq`) are
 /// touched by one writer at a time (the partition's write lock); readers use only the atomic
 /// node and value links and the two published counters.
-final class Memtable: @unchecked Sendable {
+package final class Memtable: @unchecked Sendable {
     static let maxHeight = 12
     private static let nodeHeader = 16
     private static let valueHeader = 16
@@ -185,7 +191,7 @@ final class Memtable: @unchecked Sendable {
     /// Smallest and largest sequence numbers applied (writer-only; read after quiescing).
     private(set) var maxSeq: UInt64 = 0
 
-    init(seed: UInt64 = 0x9E3779B97F4A7C15) {
+    package init(seed: UInt64 = 0x9E3779B97F4A7C15) {
         rng = seed | 1
         prevs = .allocate(capacity: Memtable.maxHeight)
         bytesUsed = .allocate(capacity: 1)
@@ -195,7 +201,7 @@ final class Memtable: @unchecked Sendable {
         let size = Memtable.nodeHeader + 8 * Memtable.maxHeight
         head = arena.allocate(size)
         head.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        storeU32(head, 12, UInt32(Memtable.maxHeight))
+        storeU32(head, 12, UInt32(Memtable.maxHeight) << 24)
     }
 
     deinit {
@@ -205,12 +211,12 @@ final class Memtable: @unchecked Sendable {
     }
 
     /// Approximate memory held, in bytes (any thread).
-    var approximateBytes: Int {
+    package var approximateBytes: Int {
         Int(caugur_load_acquire_u64(bytesUsed))
     }
 
     /// Number of distinct keys (any thread; as of the last completed insert).
-    var count: Int { Int(caugur_load_acquire_u64(publishedCount)) }
+    package var count: Int { Int(caugur_load_acquire_u64(publishedCount)) }
     var isEmpty: Bool { nextNode(head, 0) == nil }
 
     // MARK: node accessors
@@ -226,9 +232,25 @@ final class Memtable: @unchecked Sendable {
     @inline(__always) private func setNext(_ node: UnsafeMutableRawPointer, _ level: Int, _ value: UnsafeMutableRawPointer?) {
         caugur_store_release_ptr(nextSlot(node, level), value)
     }
+    /// `key`'s first 4 bytes as a big-endian number, zero-padded: ordered as the keys are
+    /// wherever two prefixes differ (a shorter key pads with zeros, below any byte it lacks).
+    @inline(__always) static func prefix(_ key: UnsafeRawBufferPointer) -> UInt32 {
+        if key.count >= 4 { return UInt32(bigEndian: key.loadUnaligned(as: UInt32.self)) }
+        var p: UInt32 = 0
+        for i in 0..<key.count { p |= UInt32(key[i]) << (24 - 8 * UInt32(i)) }
+        return p
+    }
+
+    /// The order of `node`'s key against `key` (whose prefix is `keyPrefix`): the sign only.
+    @inline(__always) private func compare(_ node: UnsafeMutableRawPointer, _ key: UnsafeRawBufferPointer, _ keyPrefix: UInt32) -> Int {
+        let p = node.load(fromByteOffset: 8, as: UInt32.self)
+        if p != keyPrefix { return p < keyPrefix ? -1 : 1 }
+        return compareKeys(keyOf(node), key)
+    }
+
     @inline(__always) private func keyOf(_ node: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
-        let h = Int(loadU32(node, 12))
-        return UnsafeRawBufferPointer(start: node + Memtable.nodeHeader + 8 * h, count: Int(loadU32(node, 8)))
+        let word = node.load(fromByteOffset: 12, as: UInt32.self)
+        return UnsafeRawBufferPointer(start: node + Memtable.nodeHeader + 8 * Int(word >> 24), count: Int(word & 0xFF_FFFF))
     }
     @inline(__always) private func valueRecord(_ node: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
         caugur_load_acquire_ptr(node.assumingMemoryBound(to: UnsafeMutableRawPointer?.self))!
@@ -243,13 +265,15 @@ final class Memtable: @unchecked Sendable {
 
     // MARK: search
 
-    /// First node with key ≥ `key`; fills `prevs` when asked (writer only).
+    /// First node with key ≥ `key`; fills `prevs` when asked (writer only: it starts at the
+    /// list's height, which only the writer may read; `apply` points the levels above at head).
     private func findGreaterOrEqual(_ key: UnsafeRawBufferPointer, fillPrevs: Bool) -> UnsafeMutableRawPointer? {
+        let keyPrefix = Memtable.prefix(key)
         var x = head
-        var level = Memtable.maxHeight - 1
+        var level = fillPrevs ? height - 1 : Memtable.maxHeight - 1
         while true {
             let next = nextNode(x, level)
-            if let next, compareKeys(keyOf(next), key) < 0 {
+            if let next, compare(next, key, keyPrefix) < 0 {
                 x = next
             } else {
                 if fillPrevs { prevs[level] = x }
@@ -261,10 +285,11 @@ final class Memtable: @unchecked Sendable {
 
     /// Last node with key < `key` (head when none).
     private func findLessThan(_ key: UnsafeRawBufferPointer) -> UnsafeMutableRawPointer {
+        let keyPrefix = Memtable.prefix(key)
         var x = head
         var level = Memtable.maxHeight - 1
         while true {
-            if let next = nextNode(x, level), compareKeys(keyOf(next), key) < 0 {
+            if let next = nextNode(x, level), compare(next, key, keyPrefix) < 0 {
                 x = next
             } else {
                 if level == 0 { return x }
@@ -301,7 +326,7 @@ final class Memtable: @unchecked Sendable {
     /// Applies a record. If the key already holds a newer sequence number (writers to one key
     /// can reach the memtable out of order), the older record is dropped. Caller holds the
     /// partition's write lock.
-    func apply(key: UnsafeRawBufferPointer, seq: UInt64, kind: RecordKind, value: UnsafeRawBufferPointer) {
+    package func apply(key: UnsafeRawBufferPointer, seq: UInt64, kind: RecordKind, value: UnsafeRawBufferPointer) {
         let v = arena.allocate(Memtable.valueHeader + value.count, from: .values)
         storeU64(v, 0, seq)
         storeU32(v, 8, UInt32(value.count))
@@ -310,16 +335,17 @@ final class Memtable: @unchecked Sendable {
         if seq > maxSeq { maxSeq = seq }
 
         let found = findGreaterOrEqual(key, fillPrevs: true)
-        if let found, compareKeys(keyOf(found), key) == 0 {
+        if let found, compare(found, key, Memtable.prefix(key)) == 0 {
             if loadU64(valueRecord(found)) < seq {
                 caugur_store_release_ptr(UnsafeMutableRawPointer(found).assumingMemoryBound(to: UnsafeMutableRawPointer?.self), v)
             }
         } else {
+            assert(key.count <= 0xFF_FFFF, "a key of \(key.count) bytes: the engine's limit is 1 MiB")
             let h = randomHeight()
             let node = arena.allocate(Memtable.nodeHeader + 8 * h + key.count)
             node.storeBytes(of: v, as: UnsafeMutableRawPointer.self)
-            storeU32(node, 8, UInt32(key.count))
-            storeU32(node, 12, UInt32(h))
+            node.storeBytes(of: Memtable.prefix(key), toByteOffset: 8, as: UInt32.self)
+            node.storeBytes(of: UInt32(h) << 24 | UInt32(key.count), toByteOffset: 12, as: UInt32.self)
             if key.count > 0 { (node + Memtable.nodeHeader + 8 * h).copyMemory(from: key.baseAddress!, byteCount: key.count) }
             if h > height {
                 for level in height..<h { prevs[level] = head }
@@ -339,8 +365,8 @@ final class Memtable: @unchecked Sendable {
     // MARK: readers
 
     /// The newest record for `key`, if any (any thread).
-    func lookup(_ key: UnsafeRawBufferPointer) -> MemtableEntry? {
-        guard let node = findGreaterOrEqual(key, fillPrevs: false), compareKeys(keyOf(node), key) == 0 else { return nil }
+    package func lookup(_ key: UnsafeRawBufferPointer) -> MemtableEntry? {
+        guard let node = findGreaterOrEqual(key, fillPrevs: false), compare(node, key, Memtable.prefix(key)) == 0 else { return nil }
         return entry(node)
     }
 

@@ -111,6 +111,44 @@ import Testing
         }
     }
 
+    /// A search orders nodes by their keys' 8-byte prefix, zero-padded, and reads the key only
+    /// on a tie: keys of 1-18 bytes drawn from 0x00, 0x01, 0x7F, 0x80, 0xFE and 0xFF (short keys
+    /// whose padding equals a real zero byte, ties at exactly 8 bytes, prefixes of each other)
+    /// must be found, ordered and sought as unsigned bytes, shorter first.
+    @Test(arguments: seeds)
+    func keysAroundThePrefixKeepByteOrder(seed: UInt64) {
+        print("MemtableTests seed \(seed) (AUGUR_SEED=\(seed) replays it)")
+        var rng = SplitMix64(seed: seed)
+        let alphabet: [UInt8] = [0x00, 0x01, 0x7F, 0x80, 0xFE, 0xFF]
+        func key() -> [UInt8] {
+            (0..<(1 + Int(rng.next() % 18))).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] }
+        }
+        let m = Memtable(seed: seed)
+        var model: [[UInt8]: UInt64] = [:]
+        for i in 1...4_000 {
+            let k = key()
+            k.withUnsafeBytes { kb in [UInt8]().withUnsafeBytes { m.apply(key: kb, seq: UInt64(i), kind: .put, value: $0) } }
+            model[k] = UInt64(i)
+        }
+        let sorted = model.keys.sorted { $0.lexicographicallyPrecedes($1) }
+        let inOrder = Self.entries(m, forward: true).map(\.0) == sorted
+        #expect(inOrder, "seed \(seed): forward order")
+        var wrong = 0
+        for (k, seq) in model where k.withUnsafeBytes({ m.lookup($0)?.seq }) != seq { wrong += 1 }
+        #expect(wrong == 0, "seed \(seed): \(wrong) keys not found at their sequence")
+        for _ in 0..<2_000 {
+            let probe = key()
+            var c = Memtable.Cursor(m)
+            probe.withUnsafeBytes { c.seek(atLeast: $0) }
+            let want = sorted.first { !$0.lexicographicallyPrecedes(probe) }
+            #expect((c.isValid ? Array(c.current.key) : nil) == want, "seed \(seed): seek \(probe)")
+            probe.withUnsafeBytes { c.seek(before: $0) }
+            let before = sorted.last { $0.lexicographicallyPrecedes(probe) }
+            #expect((c.isValid ? Array(c.current.key) : nil) == before, "seed \(seed): seek before \(probe)")
+            if (c.isValid ? Array(c.current.key) : nil) != before { return }
+        }
+    }
+
     /// `compareKeys` (whose first 8 bytes are compared inline as integers) orders keys as
     /// unsigned bytes, shorter first on a common prefix — around length 8 and with 0x00 and
     /// 0xFF bytes, where an integer comparison could go wrong.
