@@ -248,7 +248,6 @@ public final class WorkloadRunner: @unchecked Sendable {
                     if rec.firstMeasuredNs == .max { rec.firstMeasuredNs = intendedNs }
                     rec.lastCompletionNs = end
                 }
-                collector.total.next()
             }
             rec.flushInterval(next: .max)
             self.putBytes.add(rec.bytesPut, ordering: .relaxed)

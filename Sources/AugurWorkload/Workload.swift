@@ -9,8 +9,20 @@ public enum OperationKind: String, CaseIterable, Codable, Sendable, Comparable {
     /// A batch of puts (bulk load); its latency is per batch.
     case batch
 
-    public static func < (a: Self, b: Self) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    public static func < (a: Self, b: Self) -> Bool { a.ordinal < b.ordinal }
+
+    /// Position in `allCases` (a switch: the runner indexes its per-kind counts with it on
+    /// every operation).
+    var ordinal: Int {
+        switch self {
+        case .read: 0
+        case .update: 1
+        case .insert: 2
+        case .scan: 3
+        case .readModifyWrite: 4
+        case .delete: 5
+        case .batch: 6
+        }
     }
 }
 

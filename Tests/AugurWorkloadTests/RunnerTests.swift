@@ -249,6 +249,11 @@ struct RunnerTests {
         #expect(abs(result.throughput - 1000) < 2)
     }
 
+    @Test("every operation kind has its own slot in a thread's counts, in allCases order")
+    func kindOrdinals() {
+        for (i, k) in OperationKind.allCases.enumerated() { #expect(k.ordinal == i, "\(k)") }
+    }
+
     @Test("errors are counted per operation type and do not stop the run")
     func errors() throws {
         let seed = testSeed(34)
