@@ -189,6 +189,10 @@ public final class WorkloadRunner: @unchecked Sendable {
             let rec = recorders[t]
             var gen = RequestGenerator(spec: spec, shared: shared, seed: config.seed, threadIndex: t)
             var schedule = OpenLoopSchedule(profile: config.profile, threads: config.threads, index: t)
+            // Unthrottled closed loop: an operation is due when the previous one ended, so that
+            // end serves as its intended start (one clock read per operation fewer: the
+            // harness's own time is in every engine's latency).
+            var previousEnd = clock.nanoseconds()
             while !stop.isSet {
                 var intendedNs: UInt64
                 let intendedSeconds: Double
@@ -198,7 +202,7 @@ public final class WorkloadRunner: @unchecked Sendable {
                     intendedNs = startNs &+ UInt64(s * 1e9)
                     clock.sleep(untilNanoseconds: intendedNs)
                 } else {
-                    intendedNs = clock.nanoseconds()
+                    intendedNs = open ? clock.nanoseconds() : previousEnd
                     intendedSeconds = Double(intendedNs &- startNs) / 1e9
                     if intendedSeconds >= endSeconds { break }
                 }
@@ -239,6 +243,7 @@ public final class WorkloadRunner: @unchecked Sendable {
                     failure = error
                 }
                 let end = clock.nanoseconds()
+                previousEnd = end
                 if !open { intendedNs = actualStart }
                 let latency = end >= intendedNs ? end - intendedNs : 0
                 let elapsed = end &- startNs
