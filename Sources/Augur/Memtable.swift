@@ -11,7 +11,7 @@
 // Node layout (8-byte aligned, from the front of an arena chunk):
 //   0   value record pointer (atomic)
 //   8   key prefix  u32: the key's first 4 bytes as a big-endian number, zero-padded
-//   12  height << 24 | key length   u32 (keys are at most 1 MiB, `OptionLimits`)
+//   12  height << 24 | key length   u32 (keys are at most 1 MiB, `EngineOptions.validate`)
 //   16  next[height] pointers (atomic)
 //   16+8h key bytes
 // Why the prefix: a search is bound by the cache misses of the nodes it visits (fillrandom:
@@ -265,10 +265,10 @@ package final class Memtable: @unchecked Sendable {
 
     // MARK: search
 
-    /// First node with key ≥ `key`; fills `prevs` when asked (writer only: it starts at the
+    /// First node with key ≥ `key` (whose prefix is `keyPrefix`: callers that compare the
+    /// node found compute it once); fills `prevs` when asked (writer only: it starts at the
     /// list's height, which only the writer may read; `apply` points the levels above at head).
-    private func findGreaterOrEqual(_ key: UnsafeRawBufferPointer, fillPrevs: Bool) -> UnsafeMutableRawPointer? {
-        let keyPrefix = Memtable.prefix(key)
+    private func findGreaterOrEqual(_ key: UnsafeRawBufferPointer, _ keyPrefix: UInt32, fillPrevs: Bool) -> UnsafeMutableRawPointer? {
         var x = head
         var level = fillPrevs ? height - 1 : Memtable.maxHeight - 1
         while true {
@@ -334,8 +334,9 @@ package final class Memtable: @unchecked Sendable {
         if value.count > 0 { (v + Memtable.valueHeader).copyMemory(from: value.baseAddress!, byteCount: value.count) }
         if seq > maxSeq { maxSeq = seq }
 
-        let found = findGreaterOrEqual(key, fillPrevs: true)
-        if let found, compare(found, key, Memtable.prefix(key)) == 0 {
+        let keyPrefix = Memtable.prefix(key)
+        let found = findGreaterOrEqual(key, keyPrefix, fillPrevs: true)
+        if let found, compare(found, key, keyPrefix) == 0 {
             if loadU64(valueRecord(found)) < seq {
                 caugur_store_release_ptr(UnsafeMutableRawPointer(found).assumingMemoryBound(to: UnsafeMutableRawPointer?.self), v)
             }
@@ -344,7 +345,7 @@ package final class Memtable: @unchecked Sendable {
             let h = randomHeight()
             let node = arena.allocate(Memtable.nodeHeader + 8 * h + key.count)
             node.storeBytes(of: v, as: UnsafeMutableRawPointer.self)
-            node.storeBytes(of: Memtable.prefix(key), toByteOffset: 8, as: UInt32.self)
+            node.storeBytes(of: keyPrefix, toByteOffset: 8, as: UInt32.self)
             node.storeBytes(of: UInt32(h) << 24 | UInt32(key.count), toByteOffset: 12, as: UInt32.self)
             if key.count > 0 { (node + Memtable.nodeHeader + 8 * h).copyMemory(from: key.baseAddress!, byteCount: key.count) }
             if h > height {
@@ -366,7 +367,8 @@ package final class Memtable: @unchecked Sendable {
 
     /// The newest record for `key`, if any (any thread).
     package func lookup(_ key: UnsafeRawBufferPointer) -> MemtableEntry? {
-        guard let node = findGreaterOrEqual(key, fillPrevs: false), compare(node, key, Memtable.prefix(key)) == 0 else { return nil }
+        let keyPrefix = Memtable.prefix(key)
+        guard let node = findGreaterOrEqual(key, keyPrefix, fillPrevs: false), compare(node, key, keyPrefix) == 0 else { return nil }
         return entry(node)
     }
 
@@ -385,7 +387,7 @@ package final class Memtable: @unchecked Sendable {
         var current: MemtableEntry { table.entry(node!) }
 
         mutating func seekToFirst() { node = table.nextNode(table.head, 0) }
-        mutating func seek(atLeast key: UnsafeRawBufferPointer) { node = table.findGreaterOrEqual(key, fillPrevs: false) }
+        mutating func seek(atLeast key: UnsafeRawBufferPointer) { node = table.findGreaterOrEqual(key, Memtable.prefix(key), fillPrevs: false) }
         mutating func seekToLast() {
             let n = table.findLast()
             node = n == table.head ? nil : n

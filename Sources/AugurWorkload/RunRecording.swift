@@ -28,7 +28,7 @@ struct IntervalAccumulator {
 
 /// Collects intervals flushed by the threads and engine metrics sampled once per interval.
 /// Thread-safety: the private `var`s are read and written only under `lock`; the rest is immutable
-/// after init (`total` is an atomic counter).
+/// after init.
 final class SeriesCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var intervals: [Int: IntervalAccumulator] = [:]

@@ -111,9 +111,9 @@ import Testing
         }
     }
 
-    /// A search orders nodes by their keys' 8-byte prefix, zero-padded, and reads the key only
+    /// A search orders nodes by their keys' 4-byte prefix, zero-padded, and reads the key only
     /// on a tie: keys of 1-18 bytes drawn from 0x00, 0x01, 0x7F, 0x80, 0xFE and 0xFF (short keys
-    /// whose padding equals a real zero byte, ties at exactly 8 bytes, prefixes of each other)
+    /// whose padding equals a real zero byte, ties at exactly 4 bytes, prefixes of each other)
     /// must be found, ordered and sought as unsigned bytes, shorter first.
     @Test(arguments: seeds)
     func keysAroundThePrefixKeepByteOrder(seed: UInt64) {
