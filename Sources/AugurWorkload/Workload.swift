@@ -238,21 +238,37 @@ public struct WorkloadSpec: Sendable, Equatable {
     /// zero-padded to `keySize`.
     @inline(__always)
     public func key(_ keynum: UInt64) -> [UInt8] {
-        let v = keyOrder == .hashed ? fnvHash64(keynum) : keynum
-        return encodeKey(v, series: nil)
+        encodeKey(keyValue(keynum), series: nil)
     }
+
+    @inline(__always)
+    func keyValue(_ keynum: UInt64) -> UInt64 { keyOrder == .hashed ? fnvHash64(keynum) : keynum }
 
     @inline(__always)
     func encodeKey(_ v: UInt64, series: UInt32?) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: keySize) { buf, n in
-            var i = 0
-            if let series {
-                for s in stride(from: 24, through: 0, by: -8) { buf[i] = UInt8(truncatingIfNeeded: series >> UInt32(s)); i += 1 }
-            }
-            for s in stride(from: 56, through: 0, by: -8) { buf[i] = UInt8(truncatingIfNeeded: v >> UInt64(s)); i += 1 }
-            while i < keySize { buf[i] = 0; i += 1 }
+            Self.write(v, series: series, size: keySize, into: buf)
             n = keySize
         }
+    }
+
+    /// `encodeKey` into `key`, reusing its storage when nothing else holds it (copy on write
+    /// otherwise: a caller that kept an earlier key keeps its bytes).
+    @inline(__always)
+    func encodeKey(_ v: UInt64, series: UInt32?, into key: inout [UInt8]) {
+        if key.count != keySize { key = [UInt8](repeating: 0, count: keySize) }
+        let size = keySize
+        key.withUnsafeMutableBufferPointer { Self.write(v, series: series, size: size, into: $0) }
+    }
+
+    @inline(__always)
+    private static func write(_ v: UInt64, series: UInt32?, size: Int, into buf: UnsafeMutableBufferPointer<UInt8>) {
+        var i = 0
+        if let series {
+            for s in stride(from: 24, through: 0, by: -8) { buf[i] = UInt8(truncatingIfNeeded: series >> UInt32(s)); i += 1 }
+        }
+        for s in stride(from: 56, through: 0, by: -8) { buf[i] = UInt8(truncatingIfNeeded: v >> UInt64(s)); i += 1 }
+        while i < size { buf[i] = 0; i += 1 }
     }
 
     /// Keys that divide this workload's key space into `partitions` equal ranges (for a static
@@ -324,6 +340,12 @@ public struct RequestGenerator: Sendable {
     private var hotspot: HotspotGenerator?
     private var moving: MovingHotspotGenerator?
     private let valuePool: [UInt8]
+    /// The storage of the last request's key and value, rewritten in place by the next one when
+    /// the caller has let that request go (the runner has; a caller that keeps requests gets
+    /// fresh arrays by copy on write). Every engine's latency includes the harness's time, so a
+    /// malloc and free of two arrays per operation compressed the ratios between engines.
+    private var keyScratch: [UInt8] = []
+    private var valueScratch: [UInt8] = []
 
     public init(spec: WorkloadSpec, shared: WorkloadSharedState, seed: UInt64, threadIndex: Int) {
         self.spec = spec
@@ -374,6 +396,31 @@ public struct RequestGenerator: Sendable {
         return Array(valuePool[off..<off + spec.valueSize])
     }
 
+    /// `value()` in the reused value storage.
+    @inline(__always)
+    private mutating func scratchValue() -> [UInt8] {
+        let size = spec.valueSize
+        let off = Int(rng.nextInt(below: UInt64(valuePool.count - size + 1)))
+        if valueScratch.count != size { valueScratch = [UInt8](repeating: 0, count: size) }
+        valuePool.withUnsafeBytes { pool in
+            valueScratch.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: pool[off..<off + size])) }
+        }
+        return valueScratch
+    }
+
+    /// `spec.key(keynum)` in the reused key storage.
+    @inline(__always)
+    private mutating func scratchKey(_ keynum: UInt64) -> [UInt8] {
+        spec.encodeKey(spec.keyValue(keynum), series: nil, into: &keyScratch)
+        return keyScratch
+    }
+
+    @inline(__always)
+    private mutating func scratchKey(_ v: UInt64, series: UInt32) -> [UInt8] {
+        spec.encodeKey(v, series: series, into: &keyScratch)
+        return keyScratch
+    }
+
     /// The next request; `seconds` is the intended start time from the start of the run
     /// (moving hotspots and time-series timestamps depend on it).
     public mutating func next(atSeconds seconds: Double) -> Request {
@@ -388,28 +435,28 @@ public struct RequestGenerator: Sendable {
             let ns = UInt64(Swift.max(0, seconds) * 1e9)
             if kind == .scan {
                 let from = ns > 1_000_000_000 ? ns - 1_000_000_000 : 0
-                return Request(kind: .scan, key: spec.encodeKey(from << 4, series: s), keynum: 0, value: [],
+                return Request(kind: .scan, key: scratchKey(from << 4, series: s), keynum: 0, value: [],
                                scanLength: Int(rng.nextInt(below: UInt64(spec.maxScanLength))) + 1, batch: [])
             }
             let ts = ns << 4 | UInt64(threadIndex & 15)
-            return Request(kind: kind == .read ? .read : .insert, key: spec.encodeKey(ts, series: s), keynum: 0,
-                           value: kind == .read ? [] : value(), scanLength: 0, batch: [])
+            return Request(kind: kind == .read ? .read : .insert, key: scratchKey(ts, series: s), keynum: 0,
+                           value: kind == .read ? [] : scratchValue(), scanLength: 0, batch: [])
         case .mixed:
             let kind = nextKind()
             switch kind {
             case .insert:
                 let k = shared.nextInsert.wrappingAdd(1, ordering: .relaxed).oldValue
-                return Request(kind: .insert, key: spec.key(k), keynum: k, value: value(), scanLength: 0, batch: [])
+                return Request(kind: .insert, key: scratchKey(k), keynum: k, value: scratchValue(), scanLength: 0, batch: [])
             case .scan:
                 let k = nextKeynum(atSeconds: seconds)
-                return Request(kind: .scan, key: spec.key(k), keynum: k, value: [],
+                return Request(kind: .scan, key: scratchKey(k), keynum: k, value: [],
                                scanLength: Int(rng.nextInt(below: UInt64(spec.maxScanLength))) + 1, batch: [])
             case .read, .delete:
                 let k = nextKeynum(atSeconds: seconds)
-                return Request(kind: kind, key: spec.key(k), keynum: k, value: [], scanLength: 0, batch: [])
+                return Request(kind: kind, key: scratchKey(k), keynum: k, value: [], scanLength: 0, batch: [])
             case .update, .readModifyWrite, .batch:
                 let k = nextKeynum(atSeconds: seconds)
-                return Request(kind: kind, key: spec.key(k), keynum: k, value: value(), scanLength: 0, batch: [])
+                return Request(kind: kind, key: scratchKey(k), keynum: k, value: scratchValue(), scanLength: 0, batch: [])
             }
         }
     }

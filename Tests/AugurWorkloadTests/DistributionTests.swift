@@ -203,6 +203,38 @@ struct DistributionTests {
         }
     }
 
+    /// The generator rewrites one key and one value buffer in place (the harness's time is in
+    /// every engine's latency); a caller that keeps requests must still see each one's own
+    /// bytes. Planted: writing the buffers through a pointer without the uniqueness check.
+    @Test("requests a caller keeps are not rewritten by the ones after them")
+    func keptRequestsKeepTheirBytes() throws {
+        let seed = testSeed(23)
+        for name in ["a", "fillrandom", "e", "timeseries"] {
+            var spec = try WorkloadSpec.preset(name, recordCount: 5000)
+            spec.valueSize = 40
+            var kept = RequestGenerator(spec: spec, shared: WorkloadSharedState(spec: spec), seed: seed, threadIndex: 0)
+            var twin = RequestGenerator(spec: spec, shared: WorkloadSharedState(spec: spec), seed: seed, threadIndex: 0)
+            var requests: [Request] = []
+            var copies: [(key: [UInt8], value: [UInt8])] = []
+            for i in 0..<2000 {
+                let t = Double(i) * 0.01
+                requests.append(kept.next(atSeconds: t))
+                let r = twin.next(atSeconds: t)
+                copies.append((r.key.map { $0 }, r.value.map { $0 }))
+            }
+            var wrongKeys = 0, wrongValues = 0, wrongKeynums = 0
+            for (r, c) in zip(requests, copies) {
+                if r.key != c.key || r.key.count != spec.keySize { wrongKeys += 1 }
+                if r.value != c.value || (!r.value.isEmpty && r.value.count != spec.valueSize) { wrongValues += 1 }
+                if name != "timeseries" && r.key != spec.key(r.keynum) { wrongKeynums += 1 }
+            }
+            let distinct = Set(requests.map(\.key)).count
+            #expect(wrongKeys == 0 && wrongValues == 0 && wrongKeynums == 0,
+                    "\(name), seed \(seed): \(wrongKeys) keys, \(wrongValues) values, \(wrongKeynums) keys not their keynum's")
+            #expect(distinct > 100, "\(name): only \(distinct) distinct keys among kept requests")
+        }
+    }
+
     @Test("keys: fixed size, ordered keys keep numeric order, split keys divide the space")
     func keys() throws {
         var spec = try WorkloadSpec.preset("hotspot", recordCount: 1000)
