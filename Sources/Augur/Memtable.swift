@@ -25,6 +25,7 @@
 //   8   value length    u32
 //   12  kind            u32   (1 = put, 2 = delete)
 //   16  value bytes
+import AugurSys
 import CAugurSys
 import Synchronization
 
@@ -39,12 +40,18 @@ public enum RecordKind: UInt8, Sendable {
 /// and go back to `ArenaChunkPool`; values too large for a chunk get an allocation of their own.
 ///
 /// Chunk sizes grow: a memtable's first chunk is `firstChunkSize` (16 KiB), each next one four
-/// times the last, up to `chunkSize` (1 MiB), the size of every chunk after that. Why: every
-/// partition always holds an active memtable, and with one 1 MiB chunk as the least a memtable
-/// took, a store of a thousand partitions reserved a GiB for memtables holding a few writes
-/// each, and the memory budget (`memtableBudgetBytes`, which counts chunks) saw a MiB per
-/// partition that had been written at all. Now a memtable with a few writes holds 16 KiB, and
-/// the four extra chunks a full 32 MiB memtable takes on its way up cost nothing measurable.
+/// times the last (64 KiB, 256 KiB, 1 MiB), up to `chunkSize` (2 MiB), the size of every chunk
+/// after that. Why: every partition always holds an active memtable, and with one 1 MiB chunk
+/// as the least a memtable took, a store of a thousand partitions reserved a GiB for memtables
+/// holding a few writes each, and the memory budget (`memtableBudgetBytes`, which counts
+/// chunks) saw a MiB per partition that had been written at all. Now a memtable with a few
+/// writes holds 16 KiB, and the extra chunks a full 32 MiB memtable takes on its way up cost
+/// nothing measurable.
+///
+/// Why full-size chunks are 2 MiB huge pages (`HugePageMemory`): a search in a full memtable
+/// visits ~35 nodes spread over its 32 MiB; with 4 KiB pages most visits missed the TLB as well
+/// as the cache. On 2 MiB pages a full memtable takes 16 TLB entries: inserts 15-24 % and
+/// lookups 22-30 % faster in `augur-bench --workload memtable` (docs/PERFORMANCE.md).
 ///
 /// Why two ends: a search touches only nodes — about four per level at branching factor 4,
 /// most of them cache misses in a 32 MiB memtable. Laid out in arrival order, each node sat
@@ -56,7 +63,7 @@ public enum RecordKind: UInt8, Sendable {
 struct Arena: ~Copyable {
     /// The largest chunk, and the size of every chunk once a memtable has grown past the
     /// smaller ones. A value above a quarter of it gets an allocation of its own.
-    static let chunkSize = 1 << 20
+    static let chunkSize = 2 << 20
     /// A memtable's first chunk; the next ones are 4× larger up to `chunkSize`.
     static let firstChunkSize = 16 << 10
     /// Which end of the current chunk an allocation comes from.
@@ -117,12 +124,14 @@ struct Arena: ~Copyable {
 /// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
 /// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
 /// no chunk after the first memtable is freed, and the recycled chunks' pages are already
-/// faulted in. The bound (64 chunks of 1 MiB, two default-sized memtables, and 64 of each
-/// smaller size, 21 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
+/// faulted in. The bound (32 chunks of 2 MiB, two default-sized memtables, and 64 of each
+/// smaller size, 85 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
 /// of addresses per size; `take` on a writer, `give` wherever the last reference to a memtable
 /// goes.
 enum ArenaChunkPool {
+    /// Chunks kept of each smaller size; of full-size chunks, two default memtables' worth.
     static let capacity = 64
+    static func capacity(_ size: Int) -> Int { size == Arena.chunkSize ? 32 : capacity }
     /// The chunk sizes an arena uses: 16 KiB × 4ⁱ up to `Arena.chunkSize`.
     static let sizes: [Int] = {
         var out: [Int] = []
@@ -138,21 +147,27 @@ enum ArenaChunkPool {
         if let c = sizeClass(size), let address = free.withLock({ $0[c].popLast() }) {
             return UnsafeMutableRawPointer(bitPattern: address)!
         }
+        if size == Arena.chunkSize { return HugePageMemory.allocate(bytes: size) }
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
     }
 
+    /// Frees a chunk the pool has no room for (`take`'s allocation of its size).
+    private static func release(_ chunk: UnsafeMutableRawPointer, size: Int) {
+        if size == Arena.chunkSize { HugePageMemory.release(chunk, bytes: size) } else { chunk.deallocate() }
+    }
+
     static func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) {
-        var dropped: [UnsafeMutableRawPointer] = []
+        var dropped: [(address: UnsafeMutableRawPointer, size: Int)] = []
         free.withLock { lists in
             for (address, size) in chunks {
-                if let c = sizeClass(size), lists[c].count < capacity {
+                if let c = sizeClass(size), lists[c].count < capacity(size) {
                     lists[c].append(UInt(bitPattern: address))
                 } else {
-                    dropped.append(address)
+                    dropped.append((address, size))
                 }
             }
         }
-        for c in dropped { c.deallocate() }
+        for c in dropped { release(c.address, size: c.size) }
     }
 
     /// Chunks of `Arena.chunkSize` held now (tests).

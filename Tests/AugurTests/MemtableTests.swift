@@ -46,21 +46,21 @@ import Testing
         return out
     }
 
-    /// A memtable's chunks grow from 16 KiB by fours to 1 MiB (Arena): a few writes hold 16 KiB,
-    /// a full memtable 1 MiB chunks after the first 336 KiB.
+    /// A memtable's chunks grow from 16 KiB by fours to 1 MiB, then 2 MiB (Arena): a few writes
+    /// hold 16 KiB, a full memtable 2 MiB chunks after the first 1,360 KiB.
     @Test func chunksGrowFromSixteenKiB() {
         let m = Memtable()
         var sizes: [Int] = []
         let value = [UInt8](repeating: 0x5A, count: 200)
-        for i in 0..<20_000 {
+        for i in 0..<40_000 {
             Array("key\(100_000 + i)".utf8).withUnsafeBytes { k in
                 value.withUnsafeBytes { m.apply(key: k, seq: UInt64(i + 1), kind: .put, value: $0) }
             }
             if sizes.last != m.approximateBytes { sizes.append(m.approximateBytes) }
         }
         let kib = 1 << 10
-        #expect(Array(sizes.prefix(5)) == [16 * kib, 80 * kib, 336 * kib, 336 * kib + (1 << 20), 336 * kib + (2 << 20)],
-                "\(sizes.prefix(6))")
+        #expect(Array(sizes.prefix(6)) == [16 * kib, 80 * kib, 336 * kib, 1360 * kib, 1360 * kib + (2 << 20), 1360 * kib + (4 << 20)],
+                "\(sizes.prefix(7))")
     }
 
     @Test(arguments: seeds)

@@ -86,8 +86,8 @@ import AugurStats
         var engine = try Engine.open(at: "/db", options: o)
         var table = try engine.createTable("t")
         func key(_ i: Int) -> [UInt8] { Array("key\(10_000 + i)".utf8) }
-        // A large old run (2.5 MB: larger than a memtable's 1 MiB arena chunk, which is what a
-        // near-empty memtable counts as).
+        // A large old run (2.5 MB: larger than a near-empty memtable's arena chunks, which is
+        // what such a memtable counts as).
         for i in 0..<20_000 { try table.put(key(i), Array(repeating: UInt8(i & 0xFF), count: 100)) }
         try engine.flush()
         // A small newer run holding the deletes.

@@ -152,9 +152,11 @@ import AugurTestSupport
         Self.expectRefused(o, "writeSlowdownMemtableBytes", 4096, "must be at least memtableFlushSize (1048576)")
         o.writeSlowdownMemtableBytes = 5 << 20
         Self.expectRefused(o, "writeSlowdownMemtableBytes", 5 << 20, "must be at most writeStallMemtableBytes (4194304)")
-        // Against the default limit too (4 × the flush size here).
+        // Against the default limit too: 4 × the larger of the flush size (1 MiB here) and a
+        // 2 MiB arena chunk.
         o.writeStallMemtableBytes = nil
-        Self.expectRefused(o, "writeSlowdownMemtableBytes", 5 << 20, "must be at most writeStallMemtableBytes (4194304)")
+        o.writeSlowdownMemtableBytes = 9 << 20
+        Self.expectRefused(o, "writeSlowdownMemtableBytes", 9 << 20, "must be at most writeStallMemtableBytes (8388608)")
     }
 
     /// The writer whose put fills the memtable to the flush size freezes it itself (at its own

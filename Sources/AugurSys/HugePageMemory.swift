@@ -1,0 +1,46 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Anonymous memory for large, randomly searched structures (the memtable's full-size arena
+/// chunks): mapped at a 2 MiB boundary, in whole 2 MiB units, and advised `MADV_HUGEPAGE`, so
+/// that transparent huge pages in `madvise` mode (Debian's default) back each 2 MiB with one
+/// page and one TLB entry instead of 512. A skiplist search visits nodes scattered over a
+/// 32 MiB memtable: with 4 KiB pages nearly every visit also missed the TLB
+/// (docs/PERFORMANCE.md, "Memtable chunks on huge pages"). Where the kernel has THP off or no
+/// huge page free, the memory is ordinary pages; the advice is a hint and its failure is
+/// ignored.
+///
+/// The first touch of a huge page zeroes 2 MiB at once (a fault of about 0.1-0.3 ms here)
+/// where 4 KiB pages spread the same work over 512 faults; callers that recycle the memory
+/// (the arena's chunk pool) pay it once per chunk.
+public enum HugePageMemory {
+    /// The huge page size the alignment is for (x86-64, and arm64 with 4 KiB base pages).
+    public static let pageSize = 2 << 20
+
+    /// `bytes` (a multiple of `pageSize`) of zeroed memory at a `pageSize` boundary. Release it
+    /// with `release(_:bytes:)`, never `free`. Running out of address space is fatal, as it is
+    /// for Swift's own allocations.
+    public static func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        precondition(bytes > 0 && bytes % pageSize == 0, "HugePageMemory: \(bytes) bytes is not a multiple of \(pageSize)")
+        // Map one page more than asked, then unmap the unaligned head and the rest of the tail.
+        let span = bytes + pageSize
+        guard let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
+            fatalError("HugePageMemory: mmap of \(span) bytes failed (errno \(errno))")
+        }
+        let address = UInt(bitPattern: raw)
+        let aligned = (address + UInt(pageSize) - 1) & ~(UInt(pageSize) - 1)
+        let head = Int(aligned - address)
+        if head > 0 { munmap(raw, head) }
+        let tail = span - head - bytes
+        let start = UnsafeMutableRawPointer(bitPattern: aligned)!
+        if tail > 0 { munmap(start + bytes, tail) }
+        _ = madvise(start, bytes, MADV_HUGEPAGE)
+        return start
+    }
+
+    /// Returns memory from `allocate(bytes:)`.
+    public static func release(_ memory: UnsafeMutableRawPointer, bytes: Int) {
+        munmap(memory, bytes)
+    }
+}
