@@ -124,8 +124,8 @@ struct Arena: ~Copyable {
 /// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
 /// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
 /// no chunk after the first memtable is freed, and the recycled chunks' pages are already
-/// faulted in. The bound (32 chunks of 2 MiB, two default-sized memtables, and 64 of each
-/// smaller size, 85 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
+/// faulted in. The bound (32 chunks of 2 MiB, two default-sized memtables, 64 MiB; and 64 of
+/// each smaller size, 85 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
 /// of addresses per size; `take` on a writer, `give` wherever the last reference to a memtable
 /// goes.
 enum ArenaChunkPool {
@@ -203,7 +203,7 @@ package final class Memtable: @unchecked Sendable {
     private let publishedCount: UnsafeMutablePointer<UInt64>
     /// `height` published for readers, who start their search at its top level instead of at
     /// `maxHeight`: an empty or small memtable's lookup no longer walks twelve levels of nil
-    /// (about 220 of a readrandom get's ~1,700 instructions when every memtable is empty).
+    /// (about 150 of a readrandom get's ~1,700 instructions when every memtable is empty).
     /// A stale value is harmless: lower, the search starts lower (every node above is linked
     /// below too); higher, the head's pointers up there are nil until a node is linked.
     private let publishedHeight: UnsafeMutablePointer<UInt64>
