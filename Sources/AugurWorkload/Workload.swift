@@ -390,9 +390,15 @@ public struct RequestGenerator: Sendable {
         }
     }
 
+    /// Where the next value starts in the pool (one draw of the generator per value).
+    @inline(__always)
+    private mutating func nextValueOffset() -> Int {
+        Int(rng.nextInt(below: UInt64(valuePool.count - spec.valueSize + 1)))
+    }
+
     @inline(__always)
     mutating func value() -> [UInt8] {
-        let off = Int(rng.nextInt(below: UInt64(valuePool.count - spec.valueSize + 1)))
+        let off = nextValueOffset()
         return Array(valuePool[off..<off + spec.valueSize])
     }
 
@@ -400,7 +406,7 @@ public struct RequestGenerator: Sendable {
     @inline(__always)
     private mutating func scratchValue() -> [UInt8] {
         let size = spec.valueSize
-        let off = Int(rng.nextInt(below: UInt64(valuePool.count - size + 1)))
+        let off = nextValueOffset()
         if valueScratch.count != size { valueScratch = [UInt8](repeating: 0, count: size) }
         valuePool.withUnsafeBytes { pool in
             valueScratch.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: pool[off..<off + size])) }
