@@ -241,10 +241,12 @@ struct PublishedReference<Object: AnyObject>: ~Copyable {
         Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: bits.load(ordering: .sequentiallyConsistent))!)
     }
 
-    /// Publishes `object` and retires the previous one.
-    func replace(with object: Object) {
+    /// Publishes `object` and retires the previous one through `epochs` (the process's domain;
+    /// tests pass their own, so that read sections of engines running beside them cannot delay
+    /// the frees they check).
+    func replace(with object: Object, retiringIn epochs: ReadEpochs = .shared) {
         let new = UInt(bitPattern: Unmanaged.passRetained(object).toOpaque())
         let old = bits.exchange(new, ordering: .sequentiallyConsistent)
-        ReadEpochs.shared.retire(Unmanaged<Object>.fromOpaque(UnsafeRawPointer(bitPattern: old)!).takeRetainedValue())
+        epochs.retire(Unmanaged<Object>.fromOpaque(UnsafeRawPointer(bitPattern: old)!).takeRetainedValue())
     }
 }
