@@ -39,6 +39,9 @@ final class SegmentFile: @unchecked Sendable {
     /// mapped data only where prefixes tie, instead of two cache misses (index entry, record)
     /// per probe. Memory, not format: 8 bytes per `interval` records.
     fileprivate let prefixes: UnsafeMutablePointer<UInt64>
+    /// Where in `prefixes` a lookup's binary search starts (PrefixRadix.swift). Set once, in
+    /// init, after the prefixes are read (unchecked: nothing writes it afterwards).
+    @exclusivity(unchecked) fileprivate private(set) var radix: PrefixRadix
     /// Every key of the file, for point lookups to skip a run that cannot hold theirs
     /// (`KeyFilter`, built with the prefixes).
     fileprivate let filter: KeyFilter
@@ -114,12 +117,16 @@ final class SegmentFile: @unchecked Sendable {
         recordCount = count
         prefixes = .allocate(capacity: max(1, indexCount))
         filter = KeyFilter(keys: count)
-        // Every stored property is set: should validation throw, deinit runs and frees both.
+        radix = PrefixRadix(prefixes: prefixes, count: 0)
+        // Every stored property is set: should validation throw, deinit runs and frees them.
         try validateRecords()
+        radix.deallocate()
+        radix = PrefixRadix(prefixes: prefixes, count: indexCount)
     }
 
     deinit {
         prefixes.deallocate()
+        radix.deallocate()
         if retired.isSet && !kept.isSet {
             try? fileSystem.remove(path)
             onRemove?(path)
@@ -400,20 +407,26 @@ final class Segment: @unchecked Sendable {
     private func indexSlot(atMost key: UnsafeRawBufferPointer) -> Int {
         // Over the file's slots of this view, by prefix first: a smaller prefix is a smaller
         // key and a larger one a larger key (`KeyPositionMap.window`); only a tie reads the key.
+        // The file's radix table narrows the search to the slots that share the key's bucket
+        // (every slot before them has a smaller prefix, every one after a larger), clamped to
+        // this view's slots; the search runs in file slots.
         let slots = indexCount - (leadingEntry ? 1 : 0)
         let target = KeyPositionMap.window(key, from: 0)
-        var lo = 0, hi = slots - 1, found = -1
+        let lastSlot = firstSlot + slots - 1
+        let (bucketLo, bucketHi) = file.radix.candidates(target)
+        var lo = max(bucketLo, firstSlot), hi = min(bucketHi, lastSlot)
+        var foundSlot = min(bucketLo - 1, lastSlot)
         while lo <= hi {
-            let mid = (lo + hi) >> 1
-            let slot = firstSlot + mid
+            let slot = (lo + hi) >> 1
             let p = file.prefix(slot)
             if p < target || (p == target && compareKeys(file.key(at: file.entry(slot)), key) <= 0) {
-                found = mid
-                lo = mid + 1
+                foundSlot = slot
+                lo = slot + 1
             } else {
-                hi = mid - 1
+                hi = slot - 1
             }
         }
+        let found = max(foundSlot - firstSlot, -1)
         guard leadingEntry else { return found }
         // View slot 0 is the view's first record, inside a group of the file.
         if found >= 0 { return found + 1 }
