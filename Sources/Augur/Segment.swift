@@ -472,10 +472,17 @@ final class Segment: @unchecked Sendable {
 
     /// The record for exactly `key`, if present.
     func lookup(_ key: UnsafeRawBufferPointer) -> SegmentRecord? {
-        let offset = offset(atLeast: key)
-        guard offset < dataLength else { return nil }
-        let r = record(at: offset)
-        return compareKeys(r.key, key) == 0 ? r : nil
+        // `offset(atLeast:)` and a read of the record it stops at, fused: the record the scan
+        // stops at is decoded and compared once.
+        let slot = indexSlot(atMost: key)
+        var offset = slot < 0 ? 0 : indexEntry(slot)
+        while offset < dataLength {
+            let r = record(at: offset)
+            let order = compareKeys(r.key, key)
+            if order >= 0 { return order == 0 ? r : nil }
+            offset += r.size
+        }
+        return nil
     }
 
     /// Offset of the record just before `offset` (which must be a record boundary or

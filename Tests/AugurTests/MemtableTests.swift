@@ -150,8 +150,9 @@ import Testing
     }
 
     /// `compareKeys` (whose first 8 bytes are compared inline as integers) orders keys as
-    /// unsigned bytes, shorter first on a common prefix — around length 8 and with 0x00 and
-    /// 0xFF bytes, where an integer comparison could go wrong.
+    /// unsigned bytes, shorter first on a common prefix — around lengths 8 and 16 and with 0x00
+    /// and 0xFF bytes, where an integer comparison could go wrong. (Planted: the 9-16 byte
+    /// window read little-endian, caught.)
     @Test(arguments: seeds)
     func keyOrderIsUnsignedByteOrder(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
@@ -163,7 +164,9 @@ import Testing
             let a = key()
             // Often b shares a's first bytes, so the inline part and the rest both decide.
             var b = rng.next() % 2 == 0 ? Array(a.prefix(Int(rng.next() % 19))) : key()
-            if rng.next() % 3 == 0 { b += [alphabet[Int(rng.next() % UInt64(alphabet.count))]] }
+            // A tail of several bytes: keys that share a prefix then differ in more than one
+            // byte of the inline windows (one differing byte orders the same in any byte order).
+            if rng.next() % 3 == 0 { b += (0...Int(rng.next() % 8)).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] } }
             let want = a == b ? 0 : (a.lexicographicallyPrecedes(b) ? -1 : 1)
             let got = compareKeys(a, b).signum()
             #expect(got == want, "seed \(seed): \(a) vs \(b)")
