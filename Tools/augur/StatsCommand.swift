@@ -52,7 +52,7 @@ struct StatsCommand: ParsableCommand {
             let parts = rows.filter { $0.table == name }
             print("table \(name): \(parts.count) partitions")
             print("  " + ["id", "range", "bytes", "records", "ops/s 5m", "ops/s 1h", "bytes/s 5m", "read%", "skew", "entropy"]
-                .enumerated().map { pad($1, widths[$0]) }.joined(separator: " "))
+                .enumerated().map { pad($1, Self.widths[$0]) }.joined(separator: " "))
             for p in parts {
                 let w5 = p.windows.first { $0.window == "5m" }, w1h = p.windows.first { $0.window == "1h" }
                 let lower: String = p.lowerBound.isEmpty ? "-inf" : formatKey(p.lowerBound)
@@ -64,7 +64,7 @@ struct StatsCommand: ParsableCommand {
                 if let r = w5?.readFraction { readPct = String(format: "%.0f%%", r * 100) }
                 var cells: [String] = [String(p.id), "[\(lower), \(upper))", String(p.bytes), String(p.records)]
                 cells += [ops5, ops1h, bytes5, readPct, String(format: "%.2f", p.skew), String(format: "%.2f", p.entropy)]
-                print("  " + cells.enumerated().map { pad($1, widths[$0]) }.joined(separator: " "))
+                print("  " + cells.enumerated().map { pad($1, Self.widths[$0]) }.joined(separator: " "))
             }
             for f in file.forecastFallbacks ?? [] where f.table == name {
                 let age = file.engineTime >= f.since ? String(format: " for %.0f s", Double(file.engineTime - f.since) / 1e9) : ""
@@ -86,7 +86,9 @@ struct StatsCommand: ParsableCommand {
         }
     }
 
-    private let widths = [6, 28, 12, 10, 10, 10, 12, 6, 6, 7]
+    /// Column widths of the partition table (static: a stored `let` with a value would be
+    /// skipped by the command's decoding, and the compiler warns).
+    private static let widths = [6, 28, 12, 10, 10, 10, 12, 6, 6, 7]
     private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
     private func f(_ v: Double) -> String { v >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v) }
 
