@@ -30,7 +30,7 @@ struct PrefixRadix {
     /// Buckets `prefixes[0..<count]` (sorted ascending, duplicates allowed) at about
     /// `slotsPerBucket` slots a bucket when they are spread evenly.
     init(prefixes: UnsafePointer<UInt64>, count: Int, slotsPerBucket: Int = 2) {
-        precondition(count >= 0 && count <= Int(Int32.max) && slotsPerBucket >= 1)
+        precondition(count >= 0 && slotsPerBucket >= 1)
         self.count = count
         first = count > 0 ? prefixes[0] : 0
         last = count > 0 ? prefixes[count - 1] : 0
@@ -38,15 +38,17 @@ struct PrefixRadix {
         skip = shared == 64 ? 0 : UInt64(shared)
         let wanted = count / slotsPerBucket
         let room = shared == 64 ? 0 : 64 - shared
-        bits = UInt64(wanted < 2 ? 0 : min(Self.maxBits, room, Int.bitWidth - 1 - wanted.leadingZeroBitCount))
+        // A file of more than 2^31 slots (a run of over 8 G records) is searched without the
+        // table: its entries are 32-bit.
+        bits = UInt64(wanted < 2 || count > Int(Int32.max) ? 0 : min(Self.maxBits, room, Int.bitWidth - 1 - wanted.leadingZeroBitCount))
         let buckets = 1 << Int(bits)
         table = .allocate(capacity: buckets + 1)
         var b = 0
-        for slot in 0..<count {
+        for slot in 0..<(bits == 0 ? 0 : count) {
             let own = bucket(prefixes[slot])
             while b <= own { table[b] = Int32(slot); b += 1 }
         }
-        while b <= buckets { table[b] = Int32(count); b += 1 }
+        while b <= buckets { table[b] = Int32(truncatingIfNeeded: count); b += 1 }   // unread when bits is 0
     }
 
     func deallocate() { table.deallocate() }
@@ -54,7 +56,7 @@ struct PrefixRadix {
     /// The bucket of a prefix that shares the array's leading `skip` bits.
     @inline(__always)
     private func bucket(_ prefix: UInt64) -> Int {
-        bits == 0 ? 0 : Int(truncatingIfNeeded: (prefix &<< skip) &>> (64 &- bits))
+        Int(truncatingIfNeeded: (prefix &<< skip) &>> (64 &- bits))
     }
 
     /// The slots `[lo, hi]` that may hold `target`'s prefix: every slot before `lo` holds a
@@ -64,6 +66,7 @@ struct PrefixRadix {
     func candidates(_ target: UInt64) -> (lo: Int, hi: Int) {
         if target < first { return (0, -1) }
         if target > last { return (count, count - 1) }
+        if bits == 0 { return (0, count - 1) }
         // first ≤ target ≤ last: target shares their leading `skip` bits.
         let b = bucket(target)
         return (Int(table[b]), Int(table[b + 1]) - 1)
