@@ -179,7 +179,8 @@ public struct EngineOptions: Sendable {
     /// Records between sparse-index entries in a segment. Default 4: a point lookup then walks
     /// at most 3 records after the index search instead of 15 (readrandom, 1 M records, 1
     /// thread: +15-25 % over 16 in three alternating pairs), for an index of 2 bytes per record
-    /// on disk and 2 more in memory (the key prefixes of `SegmentFile`).
+    /// on disk and 2.5 more in memory (the key prefixes of `SegmentFile`, and its radix table
+    /// over them, `PrefixRadix`: about 2 bytes per index entry, at most 16 MiB a file).
     public var segmentIndexInterval = 4
     /// The manifest is rewritten as a snapshot when it grows past this many bytes. Default 4 MiB.
     public var manifestRotationSize = 4 << 20

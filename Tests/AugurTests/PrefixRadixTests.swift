@@ -4,15 +4,16 @@ import AugurTestSupport
 
 /// The radix table a run's point lookups start from (PrefixRadix.swift): for any target, every
 /// slot before the candidates holds a smaller prefix and every slot after them a larger one —
-/// on evenly spread, clustered, duplicated and shared-leading-bit prefixes — and on evenly
-/// spread prefixes the candidates are a handful of slots, not the whole array.
+/// on evenly spread, narrow, clustered, duplicated, shared-leading-bit, tiny and small prefix
+/// sets — and on evenly spread prefixes the candidates are a handful of slots, not the whole
+/// array.
 @Suite struct PrefixRadixTests {
     static var seeds: [UInt64] {
         if let s = environmentValue("AUGUR_SEED"), let seed = UInt64(s) { return [seed] }
         return [1, 2, 3]
     }
 
-    enum Spread: CaseIterable { case even, sharedLeadingBits, clustered, duplicated, allEqual, tiny }
+    enum Spread: CaseIterable { case even, sharedLeadingBits, narrow, clustered, duplicated, allEqual, tiny, small }
 
     static func prefixes(_ spread: Spread, _ r: inout RandomData) -> [UInt64] {
         func u64() -> UInt64 { UInt64(UInt32(truncatingIfNeeded: r.int(0..<Int(UInt32.max)))) << 32 | UInt64(UInt32(truncatingIfNeeded: r.int(0..<Int(UInt32.max)))) }
@@ -20,10 +21,12 @@ import AugurTestSupport
         switch spread {
         case .even: p = (0..<20_000).map { _ in u64() }
         case .sharedLeadingBits: p = (0..<20_000).map { _ in 0x7573_6572_0000_0000 | (u64() >> 40) }   // "user" + 24 bits
+        case .narrow: p = (0..<20_000).map { _ in 0x0123_4567_89AB_0000 + UInt64(r.int(0..<1000)) }   // fewer free bits than buckets want
         case .clustered: p = (0..<20_000).map { i in (i % 5 == 0 ? u64() : 0x4000_0000_0000_0000 + UInt64(r.int(0..<1000))) }
         case .duplicated: p = (0..<20_000).map { _ in UInt64(r.int(0..<50)) << 56 }
         case .allEqual: p = Array(repeating: 0x6162_6300_0000_0000, count: 500)
         case .tiny: p = (0..<r.int(0..<4)).map { _ in u64() }
+        case .small: p = (0..<r.int(4..<65)).map { _ in u64() }                                       // the smallest tables
         }
         p.sort()
         return p
