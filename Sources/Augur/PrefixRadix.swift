@@ -13,8 +13,8 @@
 // index slot (half a byte per record at the default interval of 4).
 
 /// Buckets of a sorted array of 8-byte prefixes by their leading bits.
-/// Thread-safety: immutable after init; the owner deallocates it once (`deallocate`).
-struct PrefixRadix {
+/// Thread-safety: immutable after init. Not copyable: it owns its table and frees it once.
+struct PrefixRadix: ~Copyable {
     /// `table[b]` = the first slot whose bucket is ≥ b; `(1 << bits) + 1` entries.
     private let table: UnsafeMutablePointer<Int32>
     /// Leading bits every prefix of the array shares (0 when it has fewer than two distinct).
@@ -51,7 +51,7 @@ struct PrefixRadix {
         while b <= buckets { table[b] = Int32(truncatingIfNeeded: count); b += 1 }   // unread when bits is 0
     }
 
-    func deallocate() { table.deallocate() }
+    deinit { table.deallocate() }
 
     /// The bucket of a prefix that shares the array's leading `skip` bits.
     @inline(__always)

@@ -120,13 +120,11 @@ final class SegmentFile: @unchecked Sendable {
         radix = PrefixRadix(prefixes: prefixes, count: 0)
         // Every stored property is set: should validation throw, deinit runs and frees them.
         try validateRecords()
-        radix.deallocate()
-        radix = PrefixRadix(prefixes: prefixes, count: indexCount)
+        radix = PrefixRadix(prefixes: prefixes, count: indexCount)   // the placeholder's table goes
     }
 
     deinit {
         prefixes.deallocate()
-        radix.deallocate()
         if retired.isSet && !kept.isSet {
             try? fileSystem.remove(path)
             onRemove?(path)

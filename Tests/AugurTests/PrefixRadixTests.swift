@@ -39,7 +39,6 @@ import AugurTestSupport
             let p = Self.prefixes(spread, &r)
             p.withUnsafeBufferPointer { buf in
                 let radix = PrefixRadix(prefixes: buf.baseAddress ?? UnsafePointer(bitPattern: 8)!, count: p.count)
-                defer { radix.deallocate() }
                 // Every stored prefix, its neighbours, the extremes and random values.
                 var targets: [UInt64] = [0, 1, .max, .max - 1]
                 for v in p { targets += [v, v &- 1, v &+ 1] }
@@ -65,7 +64,6 @@ import AugurTestSupport
             let p = Self.prefixes(spread, &r)
             p.withUnsafeBufferPointer { buf in
                 let radix = PrefixRadix(prefixes: buf.baseAddress!, count: p.count)
-                defer { radix.deallocate() }
                 var widest = 0, total = 0
                 for v in p {
                     let (lo, hi) = radix.candidates(v)
