@@ -444,15 +444,21 @@ final class Segment: @unchecked Sendable {
     }
 
     /// Offset of the first record with key ≥ `key`, or `dataLength` if none.
-    func offset(atLeast key: UnsafeRawBufferPointer) -> Int {
+    func offset(atLeast key: UnsafeRawBufferPointer) -> Int { seek(key).offset }
+
+    /// The first record with key ≥ `key`: its offset (`dataLength` if none), and the record
+    /// when its key is `key` — decoded and compared once, for seeks and point lookups alike.
+    @inline(__always)
+    private func seek(_ key: UnsafeRawBufferPointer) -> (offset: Int, exact: SegmentRecord?) {
         let slot = indexSlot(atMost: key)
         var offset = slot < 0 ? 0 : indexEntry(slot)
         while offset < dataLength {
             let r = record(at: offset)
-            if compareKeys(r.key, key) >= 0 { return offset }
+            let order = compareKeys(r.key, key)
+            if order >= 0 { return (offset, order == 0 ? r : nil) }
             offset += r.size
         }
-        return dataLength
+        return (dataLength, nil)
     }
 
     /// Starts loading the filter line `lookup(_:hash:)` reads first (a hint).
@@ -469,19 +475,7 @@ final class Segment: @unchecked Sendable {
     }
 
     /// The record for exactly `key`, if present.
-    func lookup(_ key: UnsafeRawBufferPointer) -> SegmentRecord? {
-        // `offset(atLeast:)` and a read of the record it stops at, fused: the record the scan
-        // stops at is decoded and compared once.
-        let slot = indexSlot(atMost: key)
-        var offset = slot < 0 ? 0 : indexEntry(slot)
-        while offset < dataLength {
-            let r = record(at: offset)
-            let order = compareKeys(r.key, key)
-            if order >= 0 { return order == 0 ? r : nil }
-            offset += r.size
-        }
-        return nil
-    }
+    func lookup(_ key: UnsafeRawBufferPointer) -> SegmentRecord? { seek(key).exact }
 
     /// Offset of the record just before `offset` (which must be a record boundary or
     /// `dataLength`), or nil at the start.
