@@ -188,19 +188,26 @@ public struct ModelGridOptions: Sendable, Equatable {
     /// Holt-Winters level α values. Default [0.02, 0.1] (Taylor 2003 fits α ≈ 0.01 on
     /// electricity demand; 0.1 follows a level shift within a day or two of steps).
     public var holtWintersAlpha = [0.02, 0.1]
-    /// Holt-Winters first (short) season δ values. Default [0.05, 0.2]: a slow season for
-    /// noise-dominated series (counts), a fast one for shapes that drift.
-    public var holtWintersSeason1 = [0.05, 0.2]
+    /// Holt-Winters first (short) season δ values. Default [0.02, 0.2]: a slow season for
+    /// noise-dominated series (counts), a fast one for shapes that drift. (A slot's gain starts
+    /// as 1/visits and settles at δ, so a small δ no longer keeps the warm-up's noise.)
+    public var holtWintersSeason1 = [0.02, 0.2]
     /// Holt-Winters second (long) season ω values. Default [0.1, 0.3]; unused with one
-    /// season. (With α, 8 members per bank, and the ensemble runs two banks — linear and log
-    /// scale — so 16 members at ~8 ns each per observation.) Issue 16 chose these three grids
-    /// from the first 80 % of six traces (two real, four generated), never from a test score.
+    /// season. (With α and β, 16 members per bank, and the ensemble runs two banks — linear and
+    /// log scale.) Issue 16 chose these grids from the first 80 % of six traces (two real, four
+    /// generated); the notes in docs/PERFORMANCE.md list which choices came after a test score
+    /// had been seen.
     public var holtWintersSeason2 = [0.1, 0.3]
-    /// Holt-Winters trend β (single value: Taylor found no trend term helps intraday load, so
-    /// the default 0 keeps the trend at zero). Default 0.
-    public var holtWintersTrend = 0.0
-    /// Holt-Winters trend damping φ. Default 0.98.
-    public var holtWintersDamping = 0.98
+    /// Holt-Winters trend β values, raced like the rest of the grid. Default [0, 0.02]: 0 keeps
+    /// the trend at zero (Taylor found no trend term helps intraday load), 0.02 follows a
+    /// sustained growth or decline; the race keeps the trend member only where it forecasts the
+    /// next step better.
+    public var holtWintersTrend = [0.0, 0.02]
+    /// Holt-Winters trend damping φ (no effect on a β = 0 member). Default 1, no damping: the
+    /// trend member is chosen only while its trend keeps paying at one step, and the horizons
+    /// here are a fraction of a period; damping 0.98 gave back most of what the trend member
+    /// won on a trending series.
+    public var holtWintersDamping = 1.0
     /// Forgetting factor of Holt-Winters' residual AR(1) estimate, per observation. Default
     /// 0.998 (memory ≈ 500 observations).
     public var holtWintersResidualForgetting = 0.998
@@ -230,7 +237,7 @@ public struct ModelGridOptions: Sendable, Equatable {
         try Self.check("grids.holtWintersAlpha", holtWintersAlpha, openLower: true)
         try Self.check("grids.holtWintersSeason1", holtWintersSeason1, openLower: false)
         try Self.check("grids.holtWintersSeason2", holtWintersSeason2, openLower: false)
-        try Self.check("grids.holtWintersTrend", [holtWintersTrend], openLower: false)
+        try Self.check("grids.holtWintersTrend", holtWintersTrend, openLower: false)
         try Self.check("grids.holtWintersDamping", [holtWintersDamping], openLower: true)
         try Self.check("grids.holtWintersResidualForgetting", [holtWintersResidualForgetting], openLower: true)
         try Self.check("grids.autoRegressiveForgetting", autoRegressiveForgetting, openLower: true)

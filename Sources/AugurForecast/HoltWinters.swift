@@ -7,8 +7,8 @@
 ///     e      = y − (ℓ + φb + d[t−s₁] + w[t−s₂])          one-step residual
 ///     ℓ'     = α·(y − d[t−s₁] − w[t−s₂]) + (1−α)·(ℓ + φb)
 ///     b'     = β·(ℓ' − ℓ) + (1−β)·φb
-///     d[t]   = δ·(y − ℓ' − w[t−s₂]) + (1−δ)·d[t−s₁]
-///     w[t]   = ω·(y − ℓ' − d[t−s₁]) + (1−ω)·w[t−s₂]
+///     d[t]   = δ'·(y − ℓ' − w[t−s₂]) + (1−δ')·d[t−s₁]      δ' = max(δ, 1/(visits of the slot + 1))
+///     w[t]   = ω'·(y − ℓ' − d[t−s₁]) + (1−ω')·w[t−s₂]      ω' = max(ω, 1/(visits of the slot + 1))
 ///     ŷ(t+h) = ℓ' + (φ+…+φʰ)·b' + d[t+h−s₁] + w[t+h−s₂] + ρʰ·e
 ///
 /// ρ, the lag-1 autocorrelation of the one-step residuals, is re-estimated at every
@@ -25,7 +25,7 @@
 /// Why a bank rather than a `ModelGrid` of single models: all members share the periods, the
 /// seasonal phase and the warm-up, so those are kept once, and the per-member state is laid out
 /// as parallel arrays the update loop walks contiguously — the largest grid in the ensemble
-/// (27 members by default) then costs a few nanoseconds per member.
+/// (16 members by default) then costs a few nanoseconds per member.
 ///
 /// Thread-safety: not thread-safe; owned by one ensemble.
 final class HoltWintersBank {
@@ -56,6 +56,11 @@ final class HoltWintersBank {
     private var warmUpRemaining: Int
     private var warmUpSum = 0.0
     private var scored = 0
+    /// Values the current slot of each season has been built from: the warm-up's share
+    /// (warm-up length ÷ period, the remainder's extra value ignored) plus one per completed
+    /// cycle since. Sets the slots' start-up gain (see `observe`).
+    private var slotVisits1: Int
+    private var slotVisits2: Int
 
     // Per member (parallel buffers fixed at init; seasons member-major: member g's slot j at
     // g·s + j). During warm-up member 0's seasons hold the shared per-phase sums.
@@ -86,6 +91,8 @@ final class HoltWintersBank {
         selectionDecay = decayFactor(halfLife: errorHalfLife)
         warmUpLength = warmUpCycles * max(period1, period2)
         warmUpRemaining = warmUpLength
+        slotVisits1 = warmUpLength / period1
+        slotVisits2 = period2 == 0 ? 0 : warmUpLength / period2
         parameterTable = .allocate(capacity: parameters.count)
         _ = parameterTable.initialize(from: parameters)
         state = allocateFixed(parameters.count, MemberState())
@@ -128,6 +135,14 @@ final class HoltWintersBank {
         var d1 = season1.baseAddress! + i1
         var d2 = season2.baseAddress! + i2
         let twoSeasons = p2 != 0
+        // A seasonal slot's smoothing starts as the running mean of the values it has seen
+        // (gain 1/visits) and settles at the member's δ or ω once that is larger: one warm-up
+        // cycle sets each slot from a handful of values (one, for the long season), and a
+        // fixed small gain would carry that start's noise for 1/δ cycles — on count noise the
+        // slow members, which the race prefers there, forecast with a season mostly made of
+        // their first week. Shared by every member: the visit count is the bank's.
+        let startGain1 = 1 / Double(slotVisits1 &+ 1)
+        let startGain2 = twoSeasons ? 1 / Double(slotVisits2 &+ 1) : 0
         for g in 0..<state.count {
             let p = parameterTable[g]
             var m = state[g]
@@ -157,9 +172,11 @@ final class HoltWintersBank {
 
             let level = p.level * (y - d - w) + (1 - p.level) * (m.level + dampedTrend)
             m.trend = p.trend * (level - m.level) + (1 - p.trend) * dampedTrend
-            d1.pointee = p.season1 * (y - level - w) + (1 - p.season1) * d
+            let gain1 = max(p.season1, startGain1)
+            d1.pointee = gain1 * (y - level - w) + (1 - gain1) * d
             if twoSeasons {
-                d2.pointee = p.season2 * (y - level - d) + (1 - p.season2) * w
+                let gain2 = max(p.season2, startGain2)
+                d2.pointee = gain2 * (y - level - d) + (1 - gain2) * w
                 d2 += p2
             }
             d1 += p1
@@ -169,6 +186,7 @@ final class HoltWintersBank {
         best = bestIndex
         scored += 1
         advancePhases()
+        countVisits()
     }
 
     /// Forecasts of the best member for steps 1...out.count.
@@ -202,6 +220,13 @@ final class HoltWintersBank {
     private func advancePhases() {
         phase1 = phase1 + 1 == period1 ? 0 : phase1 + 1
         if period2 != 0 { phase2 = phase2 + 1 == period2 ? 0 : phase2 + 1 }
+    }
+
+    /// After an update: a slot's visits grow by one each time its season comes round again.
+    @inline(__always)
+    private func countVisits() {
+        if phase1 == 0 { slotVisits1 &+= 1 }
+        if period2 != 0 && phase2 == 0 { slotVisits2 &+= 1 }
     }
 
     private func accumulateWarmUp(_ y: Double) {

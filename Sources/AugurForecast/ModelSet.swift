@@ -53,12 +53,14 @@ struct ModelSet {
         } else {
             var parameters: [HoltWintersBank.Parameters] = []
             let season2Grid = periods.count == 2 ? g.holtWintersSeason2 : [0]
-            for a in g.holtWintersAlpha {
-                for d in g.holtWintersSeason1 {
-                    for w in season2Grid {
-                        parameters.append(HoltWintersBank.Parameters(
-                            level: a, trend: g.holtWintersTrend, damping: g.holtWintersDamping, season1: d,
-                            season2: w, residualForgetting: g.holtWintersResidualForgetting))
+            for b in g.holtWintersTrend {
+                for a in g.holtWintersAlpha {
+                    for d in g.holtWintersSeason1 {
+                        for w in season2Grid {
+                            parameters.append(HoltWintersBank.Parameters(
+                                level: a, trend: b, damping: g.holtWintersDamping, season1: d,
+                                season2: w, residualForgetting: g.holtWintersResidualForgetting))
+                        }
                     }
                 }
             }
