@@ -110,4 +110,31 @@ struct HoltWintersTests {
         #expect(error < 0.12 * spike, "slot 3's one-step forecast still off by \(error)")
         #expect(error > 0, "the disturbance cannot have turned negative: \(error)")
     }
+
+    /// The bank updates its members four at a time (SIMD lanes, a partial last group): a
+    /// member's forecasts must not depend on which others share its bank or its group.
+    @Test func aMemberForecastsAloneAsInABankOfFive() {
+        let seed: UInt64 = 23
+        var rng = SeededRandom(seed: seed)
+        let y = doubleSeasonal(count: 168 * 4, p1: 24, p2: 168).map { $0 + 2 * rng.gaussian() }
+        let members = [Self.parameters(0.02, 0.05, 0.1), Self.parameters(0.1, 0.2, 0.3), Self.parameters(0.3, 0.02, 0.1),
+                       HoltWintersBank.Parameters(level: 0.1, trend: 0.05, damping: 1, season1: 0.2, season2: 0.1,
+                                                  residualForgetting: 0.99),
+                       Self.parameters(0.5, 0.5, 0.5)]
+        let bank = HoltWintersBank(periods: [24, 168], parameters: members, warmUpCycles: 1, errorHalfLife: 48)
+        let alone = members.map { HoltWintersBank(periods: [24, 168], parameters: [$0], warmUpCycles: 1, errorHalfLife: 48) }
+        for v in y {
+            bank.observe(v)
+            for single in alone { single.observe(v) }
+        }
+        #expect(bank.best < members.count, "seed \(seed)")
+        var together = [Double](repeating: 0, count: 30), single = together
+        for g in members.indices {
+            together.withUnsafeMutableBufferPointer { bank.forecast(member: g, into: $0) }
+            single.withUnsafeMutableBufferPointer { alone[g].forecast(member: 0, into: $0) }
+            #expect(together == single, "seed \(seed): member \(g)")
+            #expect(bank.oneStepForecast(member: g) == alone[g].oneStepForecast(member: 0), "seed \(seed): member \(g)")
+            #expect(bank.residualAutocorrelation(member: g) == alone[g].residualAutocorrelation(member: 0))
+        }
+    }
 }
