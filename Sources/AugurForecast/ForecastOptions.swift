@@ -190,7 +190,7 @@ public struct ModelGridOptions: Sendable, Equatable {
     public var holtWintersAlpha = [0.02, 0.1]
     /// Holt-Winters first (short) season δ values. Default [0.02, 0.2]: a slow season for
     /// noise-dominated series (counts), a fast one for shapes that drift. (A slot's gain starts
-    /// as 1/visits and settles at δ, so a small δ no longer keeps the warm-up's noise.)
+    /// as 1/(values seen + 1), a running mean, and settles at δ, so a small δ no longer keeps the warm-up's noise.)
     public var holtWintersSeason1 = [0.02, 0.2]
     /// Holt-Winters second (long) season ω values. Default [0.1, 0.3]; unused with one
     /// season. (With α and β, 16 members per bank, and the ensemble runs two banks — linear and
@@ -226,6 +226,10 @@ public struct ModelGridOptions: Sendable, Equatable {
 
     public init() {}
 
+    /// Most members one raced grid may have (the product of its lists): every member runs on
+    /// every observation, and a Holt-Winters member holds both seasons' slots.
+    public static let maximumGridMembers = 1024
+
     func validate() throws(ForecastError) {
         guard errorHalfLife >= 1 && errorHalfLife.isFinite else {
             throw .invalidOption(name: "grids.errorHalfLife", value: errorHalfLife, limit: "must be ≥ 1 observation")
@@ -241,6 +245,18 @@ public struct ModelGridOptions: Sendable, Equatable {
         try Self.check("grids.holtWintersDamping", [holtWintersDamping], openLower: true)
         try Self.check("grids.holtWintersResidualForgetting", [holtWintersResidualForgetting], openLower: true)
         try Self.check("grids.autoRegressiveForgetting", autoRegressiveForgetting, openLower: true)
+        // Each list is capped, but the grids are their products: cap the members a bank runs.
+        let holtMembers = holtAlpha.count * holtBeta.count * holtDamping.count
+        guard holtMembers <= Self.maximumGridMembers else {
+            throw .invalidOption(name: "grids.holtAlpha × holtBeta × holtDamping", value: Double(holtMembers),
+                                 limit: "at most \(Self.maximumGridMembers) members")
+        }
+        let bankMembers = holtWintersTrend.count * holtWintersAlpha.count * holtWintersSeason1.count
+            * holtWintersSeason2.count
+        guard bankMembers <= Self.maximumGridMembers else {
+            throw .invalidOption(name: "grids.holtWintersTrend × Alpha × Season1 × Season2", value: Double(bankMembers),
+                                 limit: "at most \(Self.maximumGridMembers) members")
+        }
         guard (1...16).contains(holtWintersWarmUpCycles) else {
             throw .invalidOption(name: "grids.holtWintersWarmUpCycles", value: Double(holtWintersWarmUpCycles),
                                  limit: "must be between 1 and 16 cycles")

@@ -66,9 +66,9 @@ final class HoltWintersBank {
     private var warmUpRemaining: Int
     private var warmUpSum = 0.0
     private var scored = 0
-    /// Values the current slot of each season has been built from: the warm-up's share
-    /// (warm-up length ÷ period, the remainder's extra value ignored) plus one per completed
-    /// cycle since. Sets the slots' start-up gain (see `observe`).
+    /// Values the current slot of each season has been built from so far: the warm-up's
+    /// share (warm-up length ÷ period, counted from phase 0, so exact for every slot) plus one
+    /// per completed cycle since. Sets the slots' start-up gain (see `observe`).
     private var slotVisits1: Int
     private var slotVisits2: Int
 
@@ -184,7 +184,7 @@ final class HoltWintersBank {
         let ceiling = Lanes(repeating: 0.99)
         let floor = Lanes(repeating: -0.99)
         // A seasonal slot's smoothing starts as the running mean of the values it has seen
-        // (gain 1/visits) and settles at the member's δ or ω once that is larger: one warm-up
+        // (gain 1/(visits + 1) for the next one) and settles at the member's δ or ω once that is larger: one warm-up
         // cycle sets each slot from a handful of values (one, for the long season), and a
         // fixed small gain would carry that start's noise for 1/δ cycles — on count noise the
         // slow members, which the race prefers there, forecast with a season mostly made of

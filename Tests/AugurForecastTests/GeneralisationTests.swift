@@ -146,6 +146,7 @@ struct GeneralisationTests {
         #expect(withTrend < 0.85 * withoutTrend, "seed \(seed): \(withTrend) with the trend member, \(withoutTrend) without")
 
         var rng2 = SeededRandom(seed: seed + 1)
+        noise = 0
         let level = (0..<n).map { t -> Double in
             noise = 0.6 * noise + 3 * rng2.gaussian()
             return 200 + 30 * Foundation.sin(2 * Double.pi * Double(t % 12) / 12) + noise
@@ -155,12 +156,29 @@ struct GeneralisationTests {
         #expect(levelWith < 1.05 * levelWithout, "seed \(seed + 1): \(levelWith) with the trend member, \(levelWithout) without")
     }
 
-    /// The trend grid is checked like the others.
+    /// The trend grid is checked like the others, and a grid's product of lists is capped:
+    /// every member runs on every observation.
     @Test func badTrendGridsAreRejected() {
         for bad in [[Double](), [-0.1], [1.5], [Double.nan]] {
             var options = ForecastOptions()
             options.grids.holtWintersTrend = bad
             #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
         }
+        let many = (1...32).map { Double($0) / 32 }
+        var options = ForecastOptions()
+        options.grids.holtWintersAlpha = many
+        options.grids.holtWintersSeason1 = many       // 2 × 32 × 32 × 2 = 4096 members
+        #expect(throws: ForecastError.invalidOption(name: "grids.holtWintersTrend × Alpha × Season1 × Season2",
+                                                    value: 4096, limit: "at most 1024 members")) {
+            try ForecastEnsemble(options: options)
+        }
+        options = ForecastOptions()
+        options.grids.holtAlpha = many
+        options.grids.holtBeta = many
+        options.grids.holtDamping = [0.9, 0.95]      // 32 × 32 × 2 = 2048 members
+        #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
+        options = ForecastOptions()
+        options.grids.holtWintersAlpha = many        // 2 × 32 × 2 × 2 = 256: allowed
+        #expect(throws: Never.self) { try ForecastEnsemble(options: options) }
     }
 }
