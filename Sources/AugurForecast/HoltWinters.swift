@@ -184,11 +184,12 @@ final class HoltWintersBank {
         let ceiling = Lanes(repeating: 0.99)
         let floor = Lanes(repeating: -0.99)
         // A seasonal slot's smoothing starts as the running mean of the values it has seen
-        // (gain 1/(visits + 1) for the next one) and settles at the member's δ or ω once that is larger: one warm-up
-        // cycle sets each slot from a handful of values (one, for the long season), and a
-        // fixed small gain would carry that start's noise for 1/δ cycles — on count noise the
-        // slow members, which the race prefers there, forecast with a season mostly made of
-        // their first week. Shared by every member: the visit count is the bank's.
+        // (gain 1/(visits + 1) for the next one) and settles at the member's δ or ω once that
+        // is larger: one warm-up cycle sets each slot from a handful of values (one, for the
+        // long season), and a fixed small gain would carry that start's noise for 1/δ cycles —
+        // on count noise the slow members, which the race prefers there, would forecast with a
+        // season mostly made of their first week. Shared by every member: the visit count is
+        // the bank's.
         let startGain1 = Lanes(repeating: 1 / Double(slotVisits1 &+ 1))
         let startGain2 = Lanes(repeating: twoSeasons ? 1 / Double(slotVisits2 &+ 1) : 0)
         let slots1 = season1.baseAddress! + phase1 &* groupCount
