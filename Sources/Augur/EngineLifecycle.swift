@@ -10,8 +10,9 @@ final class EngineLifecycle: Sendable {
     private let closed = Atomic<Bool>(false)
     private let firstError = Mutex<AugurError?>(nil)
     private let metrics: EngineMetrics
-    /// `augur.engine`: the first background error is logged here.
-    private let logger: Logger
+    /// `augur.engine`: the first background error is logged here, and the flushes and merges
+    /// at `debug` (Flusher.swift).
+    let logger: Logger
 
     init(metrics: EngineMetrics, logger: Logger) {
         self.metrics = metrics

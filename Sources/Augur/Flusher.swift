@@ -46,6 +46,7 @@
 // `memtableBudgetBytes` the largest memtables. At a roll: once per segment of writes; what a
 // writer does there is an atomic exchange, a mutex read and one job queued on the lane.
 import AugurStats
+import Logging
 import AugurSys
 import Synchronization
 
@@ -399,6 +400,11 @@ final class Flusher: Sendable {
         for s in replaced { s.markObsolete() }
         let bytes = indexResults.reduce(written?.record.size ?? 0) { $0 + ($1.written?.record.size ?? 0) }
         let took = MonotonicClock.nanos() &- started
+        // Routine, so at debug: with the reshards' lines (Reshard.swift) they say what the
+        // background did around a foreground stall (AUGUR_LOG_LEVEL=debug).
+        lifecycle.logger.debug("flushed partition \(p.id)", metadata: [
+            "memtableBytes": "\(frozen.memtable.approximateBytes)", "mergedRuns": "\(mergeCount)",
+            "runsBefore": "\(view.runs.count)", "writtenBytes": "\(bytes)", "millis": "\(took / 1_000_000)"])
         recordFlushSpeed(bytes: frozen.memtable.approximateBytes + frozen.indexes.values.reduce(0) { $0 + $1.approximateBytes }, nanos: took)
         metrics.flushed(nanos: took, bytes: bytes,
                         merged: mergeCount > 0 || indexResults.contains { $0.merged > 0 })
@@ -433,6 +439,7 @@ final class Flusher: Sendable {
             return (Array(runs.prefix(count)), count == runs.count)
         }
         guard let (chosen, reachesOldest) = choice else { return }
+        let started = MonotonicClock.nanos()
         defer { p.merging.store(false, ordering: .releasing) }
         let charge = MaintenanceCharge(meter: p.cost)
         defer { charge.chargeElapsed() }
@@ -464,6 +471,9 @@ final class Flusher: Sendable {
         }
         for s in chosen { s.markObsolete() }
         metrics.mergedRuns(bytes: UInt64(written?.record.size ?? 0))
+        lifecycle.logger.debug("merged runs of partition \(p.id)", metadata: [
+            "runs": "\(chosen.count)", "readBytes": "\(chosen.reduce(0) { $0 + $1.dataLength })",
+            "writtenBytes": "\(written?.record.size ?? 0)", "millis": "\((MonotonicClock.nanos() &- started) / 1_000_000)"])
     }
 
     /// Flushes the partitions that hold memtables rebuilt from the WAL at open, in the
