@@ -46,8 +46,8 @@
 // `memtableBudgetBytes` the largest memtables. At a roll: once per segment of writes; what a
 // writer does there is an atomic exchange, a mutex read and one job queued on the lane.
 import AugurStats
-import Logging
 import AugurSys
+import Logging
 import Synchronization
 
 final class Flusher: Sendable {

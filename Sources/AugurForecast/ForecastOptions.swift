@@ -190,7 +190,8 @@ public struct ModelGridOptions: Sendable, Equatable {
     public var holtWintersAlpha = [0.02, 0.1]
     /// Holt-Winters first (short) season δ values. Default [0.02, 0.2]: a slow season for
     /// noise-dominated series (counts), a fast one for shapes that drift. (A slot's gain starts
-    /// as 1/(values seen + 1), a running mean, and settles at δ, so a small δ no longer keeps the warm-up's noise.)
+    /// as 1/(values seen + 1), a running mean, and settles at δ, so a small δ no longer keeps
+    /// the warm-up's noise.)
     public var holtWintersSeason1 = [0.02, 0.2]
     /// Holt-Winters second (long) season ω values. Default [0.1, 0.3]; unused with one
     /// season. (With α and β, 16 members per bank, and the ensemble runs two banks — linear and

@@ -237,7 +237,6 @@ final class HoltWintersBank {
         best = bestIndex
         scored += 1
         advancePhases()
-        countVisits()
     }
 
     /// Forecasts of the best member for steps 1...out.count.
@@ -285,17 +284,24 @@ final class HoltWintersBank {
               y[2] < x[2] ? y[2] : x[2], y[3] < x[3] ? y[3] : x[3])
     }
 
+    /// Moves to the next phase of each season. After the warm-up, a season's slots have one
+    /// more visit each time it comes round again.
     @inline(__always)
     private func advancePhases() {
-        phase1 = phase1 + 1 == period1 ? 0 : phase1 + 1
-        if period2 != 0 { phase2 = phase2 + 1 == period2 ? 0 : phase2 + 1 }
-    }
-
-    /// After an update: a slot's visits grow by one each time its season comes round again.
-    @inline(__always)
-    private func countVisits() {
-        if phase1 == 0 { slotVisits1 &+= 1 }
-        if period2 != 0 && phase2 == 0 { slotVisits2 &+= 1 }
+        let counting = warmUpRemaining == 0
+        if phase1 &+ 1 == period1 {
+            phase1 = 0
+            if counting { slotVisits1 &+= 1 }
+        } else {
+            phase1 &+= 1
+        }
+        guard period2 != 0 else { return }
+        if phase2 &+ 1 == period2 {
+            phase2 = 0
+            if counting { slotVisits2 &+= 1 }
+        } else {
+            phase2 &+= 1
+        }
     }
 
     private func accumulateWarmUp(_ y: Double) {
