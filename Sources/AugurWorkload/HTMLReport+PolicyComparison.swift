@@ -15,7 +15,7 @@ extension HTMLReport {
         h += "The same scenario under each policy, a fresh \(esc(first.engine)) store each, one after another.</p>\n"
 
         h += "<h2>Policies</h2>\n<table class=\"policies\">\n<tr><th>policy</th><th>ops/s</th><th>p50 µs</th><th>p99 µs</th><th>p99.9 µs</th>"
-        h += "<th>overload s</th><th>mean partitions</th><th>max partitions</th><th>splits / merges / moves</th><th>bytes moved</th><th>bytes shared</th><th>forecast MAPE</th></tr>\n"
+        h += "<th>overload s</th><th>mean partitions</th><th>max partitions</th><th>splits / merges / moves</th><th>bytes moved</th><th>bytes shared</th><th>forecast MAPE</th><th>host stolen s</th></tr>\n"
         func opt<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "n/a" }
         for r in runs {
             let p = r.partitions
@@ -23,7 +23,8 @@ extension HTMLReport {
                          fmtLatency(r.all.p99Microseconds), fmtLatency(r.all.p999Microseconds), opt(p.overloadSeconds, fmt),
                          opt(p.mean) { String(format: "%.2f", $0) }, opt(p.maximum) { String($0) },
                          "\(opt(p.splits) { String($0) }) / \(opt(p.merges) { String($0) }) / \(opt(p.moves) { String($0) })",
-                         opt(p.bytesMoved, fmtBytes), opt(p.bytesShared, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }]
+                         opt(p.bytesMoved, fmtBytes), opt(p.bytesShared, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) },
+                         opt(r.hostSteal) { String(format: "%.2f", $0.seconds) }]
             h += "<tr>" + cells.map { "<td>\(esc($0))</td>" }.joined() + "</tr>\n"
         }
         h += "</table>\n<h2>Criteria</h2>\n<table class=\"criteria\">\n"
@@ -50,6 +51,12 @@ extension HTMLReport {
         }
         h += section("Latency", "p99 per interval, per policy.")
         h += chart(id: "latency", series: series(\.p99Microseconds), xMax: xMax, yLabel: "p99 µs (log scale)", warmup: warm, events: [], logScale: true)
+        let stolen = series(\.stolenMilliseconds)
+        if !stolen.allSatisfy(\.points.isEmpty) {
+            h += section("Host steal", "CPU time the host took from this machine per interval (all CPUs, 10 ms resolution), per policy: "
+                         + "over \(Int(HostSteal.pausedIntervalMilliseconds)) ms the host paused the run, and every latency of that interval includes the pause.")
+            h += chart(id: "steal", series: stolen, xMax: xMax, yLabel: "stolen ms", warmup: warm, events: [])
+        }
         h += section("Throughput", "Completions per interval, per policy.")
         h += chart(id: "throughput", series: series { $0.opsPerSecond }, xMax: xMax, yLabel: "ops/s", warmup: warm, events: [])
 

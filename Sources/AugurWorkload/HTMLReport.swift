@@ -37,6 +37,13 @@ public enum HTMLReport {
             ? "Per-interval percentiles, measured from each operation's intended start (coordinated-omission corrected)."
             : "Per-interval percentiles, measured from each operation's actual start (closed loop).")
         h += chart(id: "latency", series: lat, xMax: xMax, yLabel: "µs (log scale)", warmup: warm, events: ev, logScale: true)
+        let stolen = s.compactMap { x in x.stolenMilliseconds.map { (x.seconds, $0) } }
+        if !stolen.isEmpty {
+            h += section("Host steal", "CPU time the host took from this machine per interval (all CPUs, 10 ms resolution): over "
+                         + "\(Int(HostSteal.pausedIntervalMilliseconds)) ms the host paused the run, and every latency of that interval includes the pause.")
+            h += chart(id: "steal", series: [Series(name: "stolen", label: "stolen ms", cls: "s3", points: stolen)], xMax: xMax,
+                       yLabel: "stolen ms", warmup: warm, events: ev)
+        }
 
         // Partitions.
         let parts = s.compactMap { x in x.partitions.map { (x.seconds, Double($0)) } }
@@ -112,7 +119,8 @@ public enum HTMLReport {
                   ("bytes shared (not copied)", opt(p.bytesShared) { fmtBytes($0) }),
                   ("overload seconds", opt(p.overloadSeconds) { fmt($0) }),
                   ("forecast error (MAPE)", opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }),
-                  ("forecast fallbacks to reactive rules", opt(p.forecastFallbacks) { String($0) })]
+                  ("forecast fallbacks to reactive rules", opt(p.forecastFallbacks) { String($0) }),
+                  ("host CPU stolen (latencies include the host's pauses)", opt(r.hostSteal) { $0.text })]
         h += "<table class=\"kv\">\n"
         for (k, v) in kv { h += "<tr><th>\(esc(k))</th><td>\(esc(v))</td></tr>\n" }
         h += "</table>\n"

@@ -88,7 +88,7 @@ public struct PolicyComparison: Sendable, Equatable {
         var lines = ["policies (\(first.workload), \(first.distribution), \(first.threads) threads, \(first.loop) loop, \(first.profile); "
                      + "seed \(first.seed); a fresh \(first.engine) store each):", ""]
         let header = ["policy", "ops/s", "p50 µs", "p99 µs", "p99.9 µs", "overload s", "mean parts", "max parts",
-                      "splits/merges/moves", "bytes moved", "bytes shared", "forecast MAPE"]
+                      "splits/merges/moves", "bytes moved", "bytes shared", "forecast MAPE", "host stolen s"]
         let rows = runs.map { r in
             let p = r.partitions
             func opt<T>(_ v: T?, _ f: (T) -> String) -> String { v.map(f) ?? "n/a" }
@@ -96,10 +96,19 @@ public struct PolicyComparison: Sendable, Equatable {
                     us(r.all.p50Microseconds), us(r.all.p99Microseconds), us(r.all.p999Microseconds),
                     opt(p.overloadSeconds, fmt), opt(p.mean, mean), opt(p.maximum) { String($0) },
                     "\(opt(p.splits) { String($0) })/\(opt(p.merges) { String($0) })/\(opt(p.moves) { String($0) })",
-                    opt(p.bytesMoved, fmtBytes), opt(p.bytesShared, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) }]
+                    opt(p.bytesMoved, fmtBytes), opt(p.bytesShared, fmtBytes), opt(p.forecastError) { String(format: "%.1f%%", $0 * 100) },
+                    opt(r.hostSteal) { String(format: "%.2f", $0.seconds) }]
         }
         lines += formatTable(header: header, rows: rows, indent: "  ")
         lines.append("")
+        // Runs one after another on a virtual machine can be decided by which one the host
+        // paused (HostSteal.swift): say so beside the verdicts, which stay as measured.
+        let paused = runs.compactMap { r in r.hostSteal.flatMap { $0.pausedIntervals > 0 ? (r, $0) : nil } }
+        if !paused.isEmpty {
+            lines.append("  host pauses (its latency percentiles include them): "
+                         + paused.map { "\($0.0.policy?.rawValue ?? $0.0.engine) \($0.1.text)" }.joined(separator: "; "))
+            lines.append("")
+        }
         lines += checks().map { "  " + $0.line }
         return lines.joined(separator: "\n")
     }

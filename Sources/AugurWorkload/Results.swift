@@ -16,6 +16,9 @@ public struct IntervalSample: Sendable, Codable, Equatable {
     public var forecast: IntervalForecast?
     /// True for intervals inside the warm-up.
     public var warmup: Bool
+    /// CPU time the host stole from all CPUs during the interval, in milliseconds (10 ms
+    /// resolution; see HostSteal.swift). nil: not measured.
+    public var stolenMilliseconds: Double? = nil
 
     public init(seconds: Double, opsPerSecond: Double, perOperation: [String: Double] = [:], p50Microseconds: Double? = nil,
                 p99Microseconds: Double? = nil, targetRate: Double? = nil, errors: Int = 0, partitions: Int? = nil,
@@ -209,6 +212,9 @@ public struct RunResult: Sendable, Codable, Equatable {
     /// Resident memory over the run (nil: not measured, e.g. no /proc/self/status). Absent
     /// from the JSON when nil.
     public var memory: MemorySummary? = nil
+    /// CPU time the host stole during the measured window (nil: not measured, e.g. no
+    /// /proc/stat). Absent from the JSON when nil.
+    public var hostSteal: HostStealSummary? = nil
 
     public func json() -> String {
         let encoder = JSONEncoder()
@@ -255,6 +261,7 @@ public struct RunResult: Sendable, Codable, Equatable {
             ("disk writes (amplification)", opt(diskWrites) { d in
                 d.userBytes > 0 ? "\(fmtBytes(Int64(clamping: d.diskBytes))) for \(fmtBytes(Int64(clamping: d.userBytes))) put: \(String(format: "%.2f", d.amplification))×"
                                 : "\(fmtBytes(Int64(clamping: d.diskBytes))), nothing put" }),
+            ("host CPU stolen", opt(hostSteal) { $0.text }),
             ("peak memory (anon / resident)", opt(memory) { m in
                 "\(m.peakAnonymousText) / \(fmtBytes(Int64(clamping: m.peakBytes))) (resident \(fmtBytes(Int64(clamping: m.startBytes))) before the store opened; resident counts mapped file pages)" }),
         ]

@@ -33,6 +33,12 @@ final class SeriesCollector: @unchecked Sendable {
     private let lock = NSLock()
     private var intervals: [Int: IntervalAccumulator] = [:]
     private var metrics: [Int: PartitionMetrics] = [:]
+    /// Cumulative stolen seconds at the end of each sampled interval (see `stolenSeconds`).
+    private var stolen: [Int: Double] = [:]
+    /// The host's cumulative stolen CPU seconds (HostSteal.swift), or nil where not measured.
+    let stolenSeconds: (@Sendable () -> Double?)?
+    /// What `stolenSeconds` said when the run started.
+    private let stolenAtStart: Double?
     private var events: [ReshardEvent] = []
     private var sampledUpTo = -1
     let interval: Double
@@ -46,12 +52,14 @@ final class SeriesCollector: @unchecked Sendable {
     let progress: (@Sendable (ProgressSnapshot) -> Void)?
 
     init(interval: Double, store: any KeyValueStore, profile: RateProfile, warmup: Double,
-         progress: (@Sendable (ProgressSnapshot) -> Void)?) {
+         progress: (@Sendable (ProgressSnapshot) -> Void)?, stolenSeconds: (@Sendable () -> Double?)? = nil) {
         self.interval = interval
         self.store = store
         self.profile = profile
         self.warmup = warmup
         self.progress = progress
+        self.stolenSeconds = stolenSeconds
+        stolenAtStart = stolenSeconds?()
     }
 
     func add(index: Int, counts: [OperationKind: Int], errors: Int, histogram: LatencyHistogram) {
@@ -75,9 +83,11 @@ final class SeriesCollector: @unchecked Sendable {
         sampledUpTo = index
         lock.unlock()
         let m = store.partitionMetrics()
+        let steal = stolenSeconds?()
         let t = Double(index + 1) * interval
         lock.lock()
         metrics[index] = m
+        if let steal { stolen[index] = steal }
         for var e in m.events {
             e.seconds = t
             events.append(e)
@@ -106,6 +116,7 @@ final class SeriesCollector: @unchecked Sendable {
         }
         var out: [IntervalSample] = []
         var carried: PartitionMetrics? = nil
+        var stolenBefore = stolenAtStart
         if last >= 0 {
             for k in 0...last {
                 let start = Double(k) * interval
@@ -129,6 +140,17 @@ final class SeriesCollector: @unchecked Sendable {
                     reshardsInFlight: metrics[k]?.reshardsInFlight,
                     forecast: metrics[k]?.forecast,
                     warmup: end <= warmup + 1e-9))
+                // Steal during interval k: the counter at its end less the counter at the end
+                // of the last interval sampled before it (or at the start). An interval no
+                // thread sampled (none ended in it) has none; the next sampled one takes its
+                // share, so the total stays whole.
+                if let end = stolen[k] {
+                    // To the microsecond: the difference of two tick counts in seconds is not exact.
+                    if let start = stolenBefore {
+                        out[out.count - 1].stolenMilliseconds = (Swift.max(0, end - start) * 1e6).rounded() / 1000
+                    }
+                    stolenBefore = end
+                }
             }
         }
         return (out, events)

@@ -77,7 +77,7 @@ public struct ProgressSnapshot: Sendable {
 
 /// Runs a workload against a store: loads it, then drives N threads open- or closed-loop and
 /// records latencies per operation type, a time series and the engine's partition counters.
-/// Thread-safety: `progress` and `collector` are unguarded: set `progress` before `run()`, and
+/// Thread-safety: `progress`, `stolenSeconds` and `collector` are unguarded: set the first two before `run()`, and
 /// call `load()`/`run()` from one thread at a time. `requestStop()` and `bytesPut` are atomic.
 public final class WorkloadRunner: @unchecked Sendable {
     public let store: any KeyValueStore
@@ -86,6 +86,9 @@ public final class WorkloadRunner: @unchecked Sendable {
     public let clock: any WorkloadClock
     /// Called about once per sample interval from a runner thread (keep it quick).
     public var progress: (@Sendable (ProgressSnapshot) -> Void)?
+    /// The host's cumulative stolen CPU seconds (HostSteal.swift), read at the start and once
+    /// per sample interval from a runner thread; nil (the default): steal is not measured.
+    public var stolenSeconds: (@Sendable () -> Double?)?
     private let stopRequested = Flag()
     private var collector: SeriesCollector?
     private let putBytes = Atomic<UInt64>(0)
@@ -164,7 +167,7 @@ public final class WorkloadRunner: @unchecked Sendable {
         try spec.validate()
         let config = self.config, spec = self.spec, store = self.store, clock = self.clock
         let collector = SeriesCollector(interval: config.sampleInterval, store: store, profile: config.profile,
-                                        warmup: config.warmupSeconds, progress: progress)
+                                        warmup: config.warmupSeconds, progress: progress, stolenSeconds: stolenSeconds)
         self.collector = collector
         let shared = WorkloadSharedState(spec: spec)
         let warmup = config.warmupSeconds
@@ -314,7 +317,7 @@ public final class WorkloadRunner: @unchecked Sendable {
         partitions.writeSlowdowns = delta(initial.writeSlowdowns, final.writeSlowdowns)
         partitions.writeSlowdownSeconds = delta(initial.writeSlowdownSeconds, final.writeSlowdownSeconds)
         let firstError = recorders.compactMap(\.firstError).first
-        return RunResult(
+        var result = RunResult(
             engine: store.engineName, workload: spec.name, workloadSummary: spec.summary,
             mix: spec.mix.summary, distribution: spec.distributionSummary,
             keySize: spec.keySize, valueSize: spec.valueSize, keyOrder: spec.keyOrder.rawValue,
@@ -325,6 +328,8 @@ public final class WorkloadRunner: @unchecked Sendable {
             throughput: Double(measuredOps) / measuredSeconds,
             all: OperationSummary(kind: "all", histogram: all, errors: errors.values.reduce(0, +), seconds: measuredSeconds),
             perOperation: summaries, partitions: partitions, series: samples, events: events, load: nil)
+        result.hostSteal = HostStealSummary(series: samples)
+        return result
     }
 }
 

@@ -244,6 +244,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
                                 clock: SystemWorkloadClock(spinNanoseconds: UInt64(options.spinUs) * 1000))
     let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: label ?? engine)
     runner.progress = printer.callback
+    runner.stolenSeconds = ProcessIO.hostStolenSeconds
 
     // Ctrl-C or SIGTERM: stop the run cleanly (the store is closed and a temporary one removed).
     let stops = [SIGINT, SIGTERM].map { sig in

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AugurWorkload
 import CAugurSys
 import Foundation
 import Synchronization
@@ -41,6 +42,15 @@ enum ProcessIO {
             }
         }
         return written.map { Counters(written: $0, cancelled: cancelled) }
+    }
+
+    /// CPU seconds the host has stolen from all CPUs since boot (/proc/stat's steal, see
+    /// AugurWorkload's HostSteal.swift), or nil where /proc/stat or the tick rate is missing.
+    @Sendable static func hostStolenSeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let ticks = HostSteal.stolenTicks(procStat: text) else { return nil }
+        let perSecond = sysconf(Int32(_SC_CLK_TCK))
+        return perSecond > 0 ? Double(ticks) / Double(perSecond) : nil
     }
 
     /// Bytes written to storage so far (`Counters.net`), or nil (see `counters()`).
