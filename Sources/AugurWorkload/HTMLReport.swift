@@ -33,9 +33,11 @@ public enum HTMLReport {
         // Latency.
         var lat = [Series(name: "p99", label: "p99 µs", cls: "s3", points: s.compactMap { x in x.p99Microseconds.map { (x.seconds, $0) } })]
         lat.append(Series(name: "p50", label: "p50 µs", cls: "s1", points: s.compactMap { x in x.p50Microseconds.map { (x.seconds, $0) } }))
+        let longest = s.compactMap { x in x.maxMicroseconds.map { (x.seconds, $0) } }
+        if !longest.isEmpty { lat.insert(Series(name: "max", label: "max µs", cls: "s2 dashed", points: longest), at: 0) }
         h += section("Latency", result.loop == "open"
-            ? "Per-interval percentiles, measured from each operation's intended start (coordinated-omission corrected)."
-            : "Per-interval percentiles, measured from each operation's actual start (closed loop).")
+            ? "Per-interval percentiles and longest operation, measured from each operation's intended start (coordinated-omission corrected)."
+            : "Per-interval percentiles and longest operation, measured from each operation's actual start (closed loop).")
         h += chart(id: "latency", series: lat, xMax: xMax, yLabel: "µs (log scale)", warmup: warm, events: ev, logScale: true)
         let stolen = s.compactMap { x in x.stolenMilliseconds.map { (x.seconds, $0) } }
         if !stolen.isEmpty {

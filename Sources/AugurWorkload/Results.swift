@@ -16,6 +16,9 @@ public struct IntervalSample: Sendable, Codable, Equatable {
     public var forecast: IntervalForecast?
     /// True for intervals inside the warm-up.
     public var warmup: Bool
+    /// The interval's longest operation (from the interval's two-digit histogram, so within
+    /// 1 %). nil: no operation completed in it.
+    public var maxMicroseconds: Double? = nil
     /// CPU time the host stole from all CPUs during the interval, in milliseconds (10 ms
     /// resolution; see HostSteal.swift). nil: not measured.
     public var stolenMilliseconds: Double? = nil

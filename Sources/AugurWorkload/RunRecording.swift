@@ -140,6 +140,7 @@ final class SeriesCollector: @unchecked Sendable {
                     reshardsInFlight: metrics[k]?.reshardsInFlight,
                     forecast: metrics[k]?.forecast,
                     warmup: end <= warmup + 1e-9))
+                if has { out[out.count - 1].maxMicroseconds = Double(hist!.max) / 1000 }
                 // Steal during interval k: the counter at its end less the counter at the end
                 // of the last interval sampled before it (or at the start). An interval no
                 // thread sampled (none ended in it) has none; the next sampled one takes its

@@ -28,10 +28,14 @@ struct HostStealTests {
         { let t = Double(clock.nanoseconds()) / 1e9; return 0.01 * t + (t >= 3.5 ? 0.1 : 0) }
     }
 
+    /// A 5-s open-loop run after 1 s of warm-up, at 1,000 ops/s, with one operation that takes
+    /// 80 ms at 3.6 s.
     static func run(stolen: ((ManualClock) -> @Sendable () -> Double?)?) throws -> RunResult {
         let clock = ManualClock()
         let store = MemoryStore()
         store.clock = clock
+        store.stallAtNanoseconds = 3_600_000_000
+        store.stallNanoseconds = 80_000_000
         var config = RunConfiguration()
         config.profile = .constant(1000)
         config.loop = .open
@@ -43,7 +47,7 @@ struct HostStealTests {
         return try runner.run()
     }
 
-    @Test("each interval gets the steal that happened in it, and the run sums its measured intervals")
+    @Test("each interval gets the steal that happened in it and its longest operation; the run sums its measured intervals")
     func perIntervalAndTotal() throws {
         let r = try Self.run(stolen: Self.counter)
         #expect(r.series.count == 6)
@@ -53,6 +57,10 @@ struct HostStealTests {
             let expected = k == 3 ? 110.0 : 10.0
             #expect(abs(ms - expected) < 0.5, "interval \(k): \(ms) ms stolen, expected \(expected)")
         }
+        // The interval of the stall has the run's longest operation, and says so beside its steal.
+        let longest = r.series.map { $0.maxMicroseconds ?? -1 }
+        #expect(abs(longest[3] - 80_000) <= 800, "\(longest)")
+        #expect(longest.enumerated().allSatisfy { $0.offset == 3 || (0..<1000).contains($0.element) }, "\(longest)")
         let summary = try #require(r.hostSteal)
         // Warm-up (interval 0) left out: 5 × 10 ms + the 100 ms pause.
         #expect(abs(summary.seconds - 0.15) < 0.002, "\(summary.seconds)")
