@@ -170,7 +170,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
     /// for reading, and a malloc that must grow the heap (brk) waits for it.
     private func prefault(_ segment: WALSegment, writableBytes: Int) {
-        let step = 1 << 20
+        let step = Self.populatePiece
         var at = 0
         while at < segment.file.capacity {
             if failed.load(ordering: .acquiring) || closed.load(ordering: .acquiring) { return }
@@ -178,11 +178,21 @@ final class WriteAheadLog: @unchecked Sendable {
             // Where the writers have already been there is nothing to gain, and a writable
             // populate would dirty again pages the write-behind may have cleaned (the first
             // segment is populated behind its first writers). A sealed segment reads as full.
-            if at + n > segment.reserved.load(ordering: .relaxed),
-               !segment.file.region.prefault(offset: at, length: n, writable: at < writableBytes) { return }
+            if at + n > segment.reserved.load(ordering: .relaxed) {
+                if !segment.file.region.prefault(offset: at, length: n, writable: at < writableBytes) { return }
+                ThreadPause.yield()
+            }
             at += n
         }
     }
+
+    /// What one populate call (`MappedRegion.prefault`) covers before the lane yields the CPU.
+    /// Why: populating a fresh segment's pages costs ~4 ms of kernel time per MiB here (large
+    /// folios allocated and zeroed), run without a preemption point and holding the mmap lock
+    /// for read. In 1 MiB calls a one-thread fillrandom's put waited 4 ms for the CPU behind the
+    /// lowered prefault thread (preempted at a tick, not resumed until the call's end) and
+    /// 4-6 ms in `brk` for the mmap lock (`perf sched timehist`, docs/PERFORMANCE.md).
+    static let populatePiece = 128 << 10
 
     /// How much of a fresh segment is populated writable ahead of its writers: its first two
     /// write-behind chunks (the write-behind does each later one as the writers enter the one
@@ -360,9 +370,18 @@ final class WriteAheadLog: @unchecked Sendable {
             // The chunk after the one the writers just entered becomes writable before they
             // reach it (`prefault`; the segment's first two were done when it was made).
             let ahead = (crossed + 1) * chunk
-            if self.writableAhead > 0, ahead < segment.file.capacity, !self.failed.load(ordering: .acquiring),
-               segment.reserved.load(ordering: .relaxed) < ahead {
-                segment.file.region.prefault(offset: ahead, length: min(chunk, segment.file.capacity - ahead), writable: true)
+            if self.writableAhead > 0, ahead < segment.file.capacity {
+                let end = min(ahead + chunk, segment.file.capacity)
+                var at = ahead
+                // Piece by piece (see `writeBehindPiece`), skipping what the writers reached.
+                while at < end, !self.failed.load(ordering: .acquiring) {
+                    let n = min(Self.populatePiece, end - at)
+                    if segment.reserved.load(ordering: .relaxed) < at + n {
+                        segment.file.region.prefault(offset: at, length: n, writable: true)
+                        ThreadPause.yield()
+                    }
+                    at += n
+                }
             }
             guard crossed >= 2, let fd = segment.file.handle.descriptor else { return }
             // Walk the frames written so far here, so that the roll, which must know every
@@ -371,9 +390,26 @@ final class WriteAheadLog: @unchecked Sendable {
             // Never waits (a frame still being copied stops it); zeros past the reservation read
             // as such a frame.
             self.syncLock.withLock { self.advanceComplete(segment, mustReach: segment.completeEnd, mayReach: crossed * chunk) }
-            startWriteback(descriptor: fd, offset: (crossed - 2) * chunk, length: chunk)
+            // Never past the chunk: the next one holds pages the writers are still filling.
+            var at = (crossed - 2) * chunk
+            let end = (crossed - 1) * chunk
+            while at < end {
+                ThreadPause.yield()
+                let n = min(Self.writeBehindPiece, end - at)
+                startWriteback(descriptor: fd, offset: at, length: n)
+                at += n
+            }
         }
     }
+
+    /// What one step of the write-behind task starts writing back before it yields the CPU
+    /// (it populates in `populatePiece` steps). Why: the task runs at the writers' priority
+    /// (docs/ARCHITECTURE.md, "Background threads at a lower priority"), and a writer's own
+    /// wake-up of it lets it preempt that writer; populating a 4 MiB chunk writable and starting
+    /// its writeback in one go then kept a one-thread fillrandom's put off its CPU for 2-4.4 ms
+    /// (`perf sched timehist`: the put's CPU ran augur.wal.wb while the other ran a flush).
+    /// Between pieces of 512 KiB (0.2-0.8 ms of writeback each) the writer gets its CPU back.
+    static let writeBehindPiece = 512 << 10
 
     /// Walks frame headers from `segment.completeEnd`: waits for frames still being copied
     /// below `mustReach`, then advances over frames that happen to be complete, up to
