@@ -157,29 +157,29 @@ final class WriteAheadLog: @unchecked Sendable {
         current = Mutex(first)
         // The first segment is faulted in behind the first writers; every later one as a spare,
         // before it is current (`prepareSpare`).
-        prefaultQueue.async { [self] in prefault(first, writableBytes: writableAhead) }
+        prefaultQueue.async { [self] in prefault(first, from: 0, to: first.file.capacity, writableBelow: writableAhead) }
     }
 
-    /// Brings `segment`'s pages into the page cache and the mapping ahead of the writers
-    /// (`MappedRegion.prefault`), 1 MiB per call, stopping once the log is closed or failed:
-    /// the first `writableBytes` writable (dirty, so their first stores take no fault at all),
-    /// the rest readable (no zeros for the next fdatasync to write; the write-behind makes each
-    /// chunk writable just before the writers reach it, `startWriteBehind`). Runs on
-    /// `prefaultQueue` outside every lock: the closure's reference keeps the mapping alive, and
+    /// Brings pages `[start, end)` of `segment` into the page cache and the mapping ahead of
+    /// the writers (`MappedRegion.prefault`), `populatePiece` per call with a yield after each,
+    /// stopping once the log is closed or failed or the kernel refuses: those below
+    /// `writableBelow` writable (dirty, so their first stores take no fault at all), the rest
+    /// readable (no zeros for the next fdatasync to write; the write-behind makes each chunk
+    /// writable just before the writers reach it, `startWriteBehind`). Called on
+    /// `prefaultQueue` for a whole fresh segment and on the write-behind lane for the chunk
+    /// ahead, outside every lock: the caller's reference keeps the mapping alive, and
     /// populating changes no byte, so writers may store into the segment meanwhile (a fault
-    /// taken here is one they do not take). 1 MiB per call: each holds the process's mmap lock
-    /// for reading, and a malloc that must grow the heap (brk) waits for it.
-    private func prefault(_ segment: WALSegment, writableBytes: Int) {
-        let step = Self.populatePiece
-        var at = 0
-        while at < segment.file.capacity {
+    /// taken here is one they do not take).
+    private func prefault(_ segment: WALSegment, from start: Int, to end: Int, writableBelow: Int) {
+        var at = start
+        while at < end {
             if failed.load(ordering: .acquiring) || closed.load(ordering: .acquiring) { return }
-            let n = min(step, segment.file.capacity - at)
+            let n = min(Self.populatePiece, end - at)
             // Where the writers have already been there is nothing to gain, and a writable
             // populate would dirty again pages the write-behind may have cleaned (the first
             // segment is populated behind its first writers). A sealed segment reads as full.
             if at + n > segment.reserved.load(ordering: .relaxed) {
-                if !segment.file.region.prefault(offset: at, length: n, writable: at < writableBytes) { return }
+                if !segment.file.region.prefault(offset: at, length: n, writable: at < writableBelow) { return }
                 ThreadPause.yield()
             }
             at += n
@@ -354,7 +354,7 @@ final class WriteAheadLog: @unchecked Sendable {
                     return nil
                 }
             }
-            if let made { prefaultQueue.async { [self] in prefault(made, writableBytes: writableAhead) } }
+            if let made { prefaultQueue.async { [self] in prefault(made, from: 0, to: made.file.capacity, writableBelow: writableAhead) } }
         }
     }
 
@@ -370,18 +370,8 @@ final class WriteAheadLog: @unchecked Sendable {
             // The chunk after the one the writers just entered becomes writable before they
             // reach it (`prefault`; the segment's first two were done when it was made).
             let ahead = (crossed + 1) * chunk
-            if self.writableAhead > 0, ahead < segment.file.capacity {
-                let end = min(ahead + chunk, segment.file.capacity)
-                var at = ahead
-                // Piece by piece (see `writeBehindPiece`), skipping what the writers reached.
-                while at < end, !self.failed.load(ordering: .acquiring) {
-                    let n = min(Self.populatePiece, end - at)
-                    if segment.reserved.load(ordering: .relaxed) < at + n {
-                        segment.file.region.prefault(offset: at, length: n, writable: true)
-                        ThreadPause.yield()
-                    }
-                    at += n
-                }
+            if self.writableAhead > 0 {
+                self.prefault(segment, from: ahead, to: min(ahead + chunk, segment.file.capacity), writableBelow: .max)
             }
             guard crossed >= 2, let fd = segment.file.handle.descriptor else { return }
             // Walk the frames written so far here, so that the roll, which must know every

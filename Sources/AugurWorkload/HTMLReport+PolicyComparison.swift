@@ -51,12 +51,7 @@ extension HTMLReport {
         }
         h += section("Latency", "p99 per interval, per policy.")
         h += chart(id: "latency", series: series(\.p99Microseconds), xMax: xMax, yLabel: "p99 µs (log scale)", warmup: warm, events: [], logScale: true)
-        let stolen = series(\.stolenMilliseconds)
-        if !stolen.allSatisfy(\.points.isEmpty) {
-            h += section("Host steal", "CPU time the host took from this machine per interval (all CPUs, 10 ms resolution), per policy: "
-                         + "over \(Int(HostSteal.pausedIntervalMilliseconds)) ms the host paused the run, and every latency of that interval includes the pause.")
-            h += chart(id: "steal", series: stolen, xMax: xMax, yLabel: "stolen ms", warmup: warm, events: [])
-        }
+        h += stealSection(series(\.stolenMilliseconds), perPolicy: true, xMax: xMax, warmup: warm, events: [])
         h += section("Throughput", "Completions per interval, per policy.")
         h += chart(id: "throughput", series: series { $0.opsPerSecond }, xMax: xMax, yLabel: "ops/s", warmup: warm, events: [])
 

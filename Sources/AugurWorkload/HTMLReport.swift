@@ -39,13 +39,9 @@ public enum HTMLReport {
             ? "Per-interval percentiles and longest operation, measured from each operation's intended start (coordinated-omission corrected)."
             : "Per-interval percentiles and longest operation, measured from each operation's actual start (closed loop).")
         h += chart(id: "latency", series: lat, xMax: xMax, yLabel: "µs (log scale)", warmup: warm, events: ev, logScale: true)
-        let stolen = s.compactMap { x in x.stolenMilliseconds.map { (x.seconds, $0) } }
-        if !stolen.isEmpty {
-            h += section("Host steal", "CPU time the host took from this machine per interval (all CPUs, 10 ms resolution): over "
-                         + "\(Int(HostSteal.pausedIntervalMilliseconds)) ms the host paused the run, and every latency of that interval includes the pause.")
-            h += chart(id: "steal", series: [Series(name: "stolen", label: "stolen ms", cls: "s3", points: stolen)], xMax: xMax,
-                       yLabel: "stolen ms", warmup: warm, events: ev)
-        }
+        h += stealSection([Series(name: "stolen", label: "stolen ms", cls: "s3",
+                                  points: s.compactMap { x in x.stolenMilliseconds.map { (x.seconds, $0) } })],
+                          perPolicy: false, xMax: xMax, warmup: warm, events: ev)
 
         // Partitions.
         let parts = s.compactMap { x in x.partitions.map { (x.seconds, Double($0)) } }
@@ -98,6 +94,16 @@ public enum HTMLReport {
 
     static func intervalWidth(_ s: [IntervalSample]) -> Double {
         s.count >= 2 ? s[1].seconds - s[0].seconds : (s.first?.seconds ?? 1)
+    }
+
+    /// The host-steal chart (HostSteal.swift) of one run or of each policy's, or nothing when
+    /// no interval has a steal figure.
+    static func stealSection(_ series: [Series], perPolicy: Bool, xMax: Double, warmup: Double, events: [ReshardEvent]) -> String {
+        if series.allSatisfy(\.points.isEmpty) { return "" }
+        return section("Host steal", "CPU time the host took from this machine per interval (all CPUs, 10 ms resolution)"
+                       + (perPolicy ? ", per policy" : "") + ": over \(Int(HostSteal.pausedIntervalMilliseconds)) ms the host "
+                       + "paused the run, and every latency of that interval includes the pause.")
+            + chart(id: "steal", series: series, xMax: xMax, yLabel: "stolen ms", warmup: warmup, events: events)
     }
 
     static func section(_ title: String, _ text: String) -> String {

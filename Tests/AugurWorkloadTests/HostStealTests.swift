@@ -31,20 +31,15 @@ struct HostStealTests {
     /// A 5-s open-loop run after 1 s of warm-up, at 1,000 ops/s, with one operation that takes
     /// 80 ms at 3.6 s.
     static func run(stolen: ((ManualClock) -> @Sendable () -> Double?)?) throws -> RunResult {
-        let clock = ManualClock()
-        let store = MemoryStore()
-        store.clock = clock
-        store.stallAtNanoseconds = 3_600_000_000
-        store.stallNanoseconds = 80_000_000
-        var config = RunConfiguration()
-        config.profile = .constant(1000)
-        config.loop = .open
-        config.warmupSeconds = 1
-        config.stop = .duration(seconds: 5)
-        let runner = WorkloadRunner(store: store, spec: try WorkloadSpec.preset("c", recordCount: 100), config: config, clock: clock)
-        runner.stolenSeconds = stolen?(clock)
-        _ = try runner.load(batchSize: 100)
-        return try runner.run()
+        try manualRun(try WorkloadSpec.preset("c", recordCount: 100), { c in
+            c.profile = .constant(1000)
+            c.loop = .open
+            c.warmupSeconds = 1
+            c.stop = .duration(seconds: 5)
+        }, store: { store, _ in
+            store.stallAtNanoseconds = 3_600_000_000
+            store.stallNanoseconds = 80_000_000
+        }, runner: { runner, clock in runner.stolenSeconds = stolen?(clock) }).0
     }
 
     @Test("each interval gets the steal that happened in it and its longest operation; the run sums its measured intervals")

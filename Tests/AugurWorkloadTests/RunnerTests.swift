@@ -4,9 +4,11 @@ import Foundation
 import Testing
 import AugurTestSupport
 
-/// Runs `spec` against a fresh MemoryStore on a manual clock.
+/// Runs `spec` against a fresh MemoryStore on a manual clock; `prepare` sets the runner up
+/// before it loads (e.g. its steal counter).
 func manualRun(_ spec: WorkloadSpec, _ configure: (inout RunConfiguration) -> Void,
-               store setup: (MemoryStore, ManualClock) -> Void = { _, _ in }) throws -> (RunResult, MemoryStore) {
+               store setup: (MemoryStore, ManualClock) -> Void = { _, _ in },
+               runner prepare: (WorkloadRunner, ManualClock) -> Void = { _, _ in }) throws -> (RunResult, MemoryStore) {
     let clock = ManualClock()
     let store = MemoryStore()
     store.clock = clock
@@ -14,6 +16,7 @@ func manualRun(_ spec: WorkloadSpec, _ configure: (inout RunConfiguration) -> Vo
     var config = RunConfiguration()
     configure(&config)
     let runner = WorkloadRunner(store: store, spec: spec, config: config, clock: clock)
+    prepare(runner, clock)
     _ = try runner.load(batchSize: 500)
     return (try runner.run(), store)
 }
