@@ -6,8 +6,9 @@
 ///    residuals, the ensemble's residuals, coverage of the ensemble's intervals);
 /// 2. update every model;
 /// 3. issue each warm member's forecasts for steps 1…H;
-/// 4. combine them: point = Σ wₘ·ŷₘ with wₘ ∝ (min MSE / MSEₘ)^k over a sliding window of that
-///    step's errors, and 80%/95% bounds from the ensemble's own step-h residuals
+/// 4. combine them: point = Σ wₘ·ŷₘ / Σ wₘ over the warm members, with wₘ ∝ (min MSE / MSEₘ)^k
+///    over a sliding window of that step's errors (the weights recomputed every
+///    `weighting.refreshInterval` observations), and 80%/95% bounds from the ensemble's own step-h residuals
 ///    (`IntervalEstimator`: empirical quantiles, kept honest while there are few); a step with
 ///    fewer than `minimumResiduals` borrows the longest shorter step's bounds × √(h / h′).
 ///
@@ -59,10 +60,14 @@ final class EnsembleState {
     let alertMonitor: CoverageMonitor
     /// Per step, the miss rates its 80 % / 95 % intervals are built for (adaptive conformal).
     private let coverageTargets: CoverageTargets
-    /// Per-row weight inputs, updated when the row's window changes (a row without a finite
-    /// residual this observation keeps its summary).
-    private let rowMSE: UnsafeMutableBufferPointer<Double>
-    private let rowReady: UnsafeMutableBufferPointer<Bool>
+    /// [step − 1][member]: the combination weights, recomputed from the rows' windows every
+    /// `refreshInterval` observations (`refreshWeights`). Between refreshes the windows move by
+    /// a few errors of `weighting.window`; the refresh is what costs (a division and a power
+    /// per member and step), the weighted mean at every observation does not.
+    private let weights: UnsafeMutableBufferPointer<Double>
+    private let refreshInterval: Int
+    /// Observations until the next refresh (0: refresh before the next combination).
+    private var untilRefresh = 0
     /// Per step, the nominal-level bounds before the floor, and the generation of the step's
     /// residual window they were read from: the window changes once per batch, the floor at
     /// every observation, so the quantiles are re-read only when the window changed.
@@ -75,6 +80,7 @@ final class EnsembleState {
         minimumResiduals = options.intervals.minimumResiduals
         minimumWeightSamples = options.weighting.minimumSamples
         weightExponent = options.weighting.exponent
+        refreshInterval = options.weighting.refreshInterval
         estimator = IntervalEstimator()
         scaleFloor = options.intervals.scaleFloor
         relativeScaleFloor = options.intervals.relativeScaleFloor
@@ -91,8 +97,7 @@ final class EnsembleState {
         monitor = CoverageMonitor(horizon: horizon, options: options.alert)
         alertMonitor = CoverageMonitor(horizon: horizon, options: options.alert)
         coverageTargets = CoverageTargets(horizon: horizon, rate: options.intervals.coverageAdaptationRate)
-        rowMSE = allocateFixed(m * horizon, 0.0)
-        rowReady = allocateFixed(m * horizon, false)
+        weights = allocateFixed(horizon * m, 1.0)
         nominalUnfloored = allocateFixed(horizon, IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0))
         nominalGeneration = allocateFixed(horizon, -1)
     }
@@ -100,8 +105,7 @@ final class EnsembleState {
     deinit {
         releaseFixed(issued)
         releaseFixed(ensembleIssued)
-        releaseFixed(rowMSE)
-        releaseFixed(rowReady)
+        releaseFixed(weights)
         releaseFixed(nominalUnfloored)
         releaseFixed(nominalGeneration)
     }
@@ -144,7 +148,7 @@ final class EnsembleState {
             let memberForecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)
             for member in 0..<m {
                 let residual = y - memberForecasts[member &* horizon]
-                if residual.isFinite { pushMemberResidual(row: member &* horizon &+ (h &- 1), residual) }
+                if residual.isFinite { memberResiduals.push(row: member &* horizon &+ (h &- 1), residual: residual) }
             }
             let e = ensembleIssued.baseAddress! + (slot &* horizon &+ h &- 1) &* fields
             let residual = y - e[0]
@@ -187,6 +191,11 @@ final class EnsembleState {
         }
 
         // 4. Combine them and attach the ensemble's own intervals.
+        if untilRefresh == 0 {
+            refreshWeights(slot: slot)
+            untilRefresh = refreshInterval
+        }
+        untilRefresh &-= 1
         let floor = floorScale
         var anchorStep = 0                      // longest step so far with its own bounds
         var anchor = IntervalEstimator.Bounds(lower80: 0, upper80: 0, lower95: 0, upper95: 0)
@@ -226,14 +235,6 @@ final class EnsembleState {
         }
     }
 
-    /// Records a member's residual and refreshes its row's weight inputs.
-    @inline(__always)
-    private func pushMemberResidual(row: Int, _ residual: Double) {
-        memberResiduals.push(row: row, residual: residual)
-        rowReady[row] = memberResiduals.weightSamples(row: row) >= minimumWeightSamples
-        rowMSE[row] = memberResiduals.meanSquaredError(row: row)
-    }
-
     /// The nominal-level bounds of step `h` before the floor, from `sample` (that step's
     /// residual window), re-read only when the window changed since the last call.
     @inline(__always)
@@ -246,35 +247,54 @@ final class EnsembleState {
         return nominalUnfloored[h &- 1]
     }
 
-    /// Error-weighted mean of the members' step-`h` forecasts issued at `slot`, from the
-    /// per-row error summaries gathered in `absorb`.
+    /// Recomputes every step's member weights from the rows' windows: wₘ = (best MSE / MSEₘ)^k
+    /// among the members that are warm (forecast issued at `slot`) and have
+    /// `minimumWeightSamples` errors; the others get 0. Until some member has that many, every
+    /// member gets 1 and `combine` averages the warm ones.
+    private func refreshWeights(slot: Int) {
+        let m = Self.memberCount
+        for h in 1...horizon {
+            let forecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)   // stride: horizon
+            let row = weights.baseAddress! + (h &- 1) &* m
+            var bestMSE = Double.infinity
+            var eligible = false
+            for member in 0..<m where isReady(member, step: h, forecasts) {
+                eligible = true
+                bestMSE = min(bestMSE, memberResiduals.meanSquaredError(row: member &* horizon &+ h &- 1))
+            }
+            for member in 0..<m {
+                guard eligible else { row[member] = 1; continue }
+                guard isReady(member, step: h, forecasts) else { row[member] = 0; continue }
+                let mse = memberResiduals.meanSquaredError(row: member &* horizon &+ h &- 1)
+                if bestMSE == 0 {
+                    row[member] = mse == 0 ? 1 : 0
+                } else {
+                    row[member] = integerPower(bestMSE / mse, weightExponent)
+                }
+            }
+        }
+    }
+
+    /// Whether `member` has a step-`h` forecast at this issue and enough errors for a weight.
+    @inline(__always)
+    private func isReady(_ member: Int, step h: Int, _ forecasts: UnsafeMutablePointer<Double>) -> Bool {
+        !forecasts[member &* horizon].isNaN
+            && memberResiduals.weightSamples(row: member &* horizon &+ h &- 1) >= minimumWeightSamples
+    }
+
+    /// Weighted mean of the members' step-`h` forecasts issued at `slot` (the weights of the
+    /// last refresh; a member without a forecast at this issue is left out).
     @inline(__always)
     private func combine(slot: Int, step h: Int) -> Double {
         let m = Self.memberCount
         let forecasts = issued.baseAddress! + (slot &* m &* horizon &+ h &- 1)   // stride: horizon
-        let mse = rowMSE.baseAddress! + (h &- 1)
-        let ready = rowReady.baseAddress! + (h &- 1)
-        var bestMSE = Double.infinity
-        var eligible = false
-        for member in 0..<m where !forecasts[member &* horizon].isNaN && ready[member &* horizon] {
-            eligible = true
-            bestMSE = min(bestMSE, mse[member &* horizon])
-        }
+        let row = weights.baseAddress! + (h &- 1) &* m
         var weightSum = 0.0
         var total = 0.0
         for member in 0..<m {
-            let row = member &* horizon
-            let f = forecasts[row]
+            let f = forecasts[member &* horizon]
             guard !f.isNaN else { continue }
-            var w = 1.0   // nobody has a track record yet: plain average of the warm members
-            if eligible {
-                guard ready[row] else { continue }
-                if bestMSE == 0 {
-                    w = mse[row] == 0 ? 1 : 0
-                } else {
-                    w = integerPower(bestMSE / mse[row], weightExponent)
-                }
-            }
+            let w = row[member]
             weightSum += w
             total += w * f
         }

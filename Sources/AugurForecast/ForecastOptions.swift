@@ -127,6 +127,13 @@ public struct EnsembleWeightingOptions: Sendable, Equatable {
     /// Errors a member needs in the window before it gets a weight, in observations. Default 8
     /// (until some member has that many, the warm members are averaged with equal weights).
     public var minimumSamples = 8
+    /// Observations between two computations of the weights from the windows' errors; the
+    /// weighted mean itself is taken at every observation. Default 4: a window of 96 errors
+    /// moves by a twenty-fourth between refreshes, while each refresh costs a division and a
+    /// power per member and step, and a division per window for its mean squared error (done
+    /// at every observation, about a seventh of the ensemble's update). 1 refreshes at every
+    /// observation, as before this option. Must be between 1 and `window`.
+    public var refreshInterval = 4
 
     public init() {}
 
@@ -140,6 +147,10 @@ public struct EnsembleWeightingOptions: Sendable, Equatable {
         }
         guard (1...window).contains(minimumSamples) else {
             throw .invalidOption(name: "weighting.minimumSamples", value: Double(minimumSamples),
+                                 limit: "must be between 1 and weighting.window (\(window))")
+        }
+        guard (1...window).contains(refreshInterval) else {
+            throw .invalidOption(name: "weighting.refreshInterval", value: Double(refreshInterval),
                                  limit: "must be between 1 and weighting.window (\(window))")
         }
     }

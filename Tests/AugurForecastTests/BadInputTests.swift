@@ -104,6 +104,14 @@ struct BadInputTests {
         options = Self.options
         options.weighting.window = 10_000
         #expect(throws: (any Error).self) { try ForecastEnsemble(options: options) }
+        for interval in [0, 97] {
+            options = Self.options
+            options.weighting.refreshInterval = interval
+            #expect(throws: ForecastError.invalidOption(name: "weighting.refreshInterval", value: Double(interval),
+                                                        limit: "must be between 1 and weighting.window (96)")) {
+                try ForecastEnsemble(options: options)
+            }
+        }
     }
 
     @Test func warmUpOptionsAreNamed() {

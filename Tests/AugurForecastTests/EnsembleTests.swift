@@ -83,6 +83,38 @@ struct EnsembleTests {
         #expect(errors["ensemble"]! < 0.5 * worst, "\(errors)")
     }
 
+    @Test(arguments: [1, 4, 24])
+    func weightsRefreshedEveryFewObservationsStillLeanOnTheBest(refreshInterval: Int) throws {
+        // The weights are recomputed every `refreshInterval` observations: the forecasts move
+        // with the interval (the same weights held for longer), but the ensemble stays close
+        // to its best member at every interval the option allows.
+        let y = doubleSeasonal(count: 168 * 10, p1: 24, p2: 168, noise: 1, seed: 11)
+        var options = Self.options(horizon: 3)
+        options.weighting.refreshInterval = refreshInterval
+        let ensemble = try ForecastEnsemble(options: options)
+        var reference = Self.options(horizon: 3)
+        reference.weighting.refreshInterval = 1
+        let everyObservation = try ForecastEnsemble(options: reference)
+        var error = 0.0, referenceError = 0.0, differing = 0
+        for (t, v) in y.enumerated() {
+            if t >= 168 * 8 {
+                let point = try ensemble.forecast().steps[0].point
+                let referencePoint = try everyObservation.forecast().steps[0].point
+                error += abs(v - point)
+                referenceError += abs(v - referencePoint)
+                if point != referencePoint { differing += 1 }
+            }
+            try ensemble.observe(v)
+            try everyObservation.observe(v)
+        }
+        if refreshInterval == 1 {
+            #expect(differing == 0)
+        } else {
+            #expect(differing > 0, "refreshInterval \(refreshInterval) gave the every-observation forecasts")
+            #expect(error < 1.05 * referenceError, "MAE \(error) against \(referenceError) refreshed every observation")
+        }
+    }
+
     @Test func forecastShapeAndIntervalOrder() throws {
         let y = doubleSeasonal(count: 1500, p1: 24, p2: 168, noise: 2, seed: 4)
         let ensemble = try ForecastEnsemble(options: Self.options(horizon: 5))
