@@ -258,14 +258,19 @@ final class EnsembleState {
             let row = weights.baseAddress! + (h &- 1) &* m
             var bestMSE = Double.infinity
             var eligible = false
-            for member in 0..<m where isReady(member, step: h, forecasts) {
+            // First pass: each ready member's MSE into its slot of the table (−1: not ready),
+            // so the division is done once per member.
+            for member in 0..<m {
+                guard isReady(member, step: h, forecasts) else { row[member] = -1; continue }
+                let mse = memberResiduals.meanSquaredError(row: member &* horizon &+ h &- 1)
+                row[member] = mse
                 eligible = true
-                bestMSE = min(bestMSE, memberResiduals.meanSquaredError(row: member &* horizon &+ h &- 1))
+                bestMSE = min(bestMSE, mse)
             }
             for member in 0..<m {
                 guard eligible else { row[member] = 1; continue }
-                guard isReady(member, step: h, forecasts) else { row[member] = 0; continue }
-                let mse = memberResiduals.meanSquaredError(row: member &* horizon &+ h &- 1)
+                let mse = row[member]
+                guard mse >= 0 else { row[member] = 0; continue }
                 if bestMSE == 0 {
                     row[member] = mse == 0 ? 1 : 0
                 } else {
