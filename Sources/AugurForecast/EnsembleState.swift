@@ -8,9 +8,10 @@
 /// 3. issue each warm member's forecasts for steps 1…H;
 /// 4. combine them: point = Σ wₘ·ŷₘ / Σ wₘ over the warm members, with wₘ ∝ (min MSE / MSEₘ)^k
 ///    over a sliding window of that step's errors (the weights recomputed every
-///    `weighting.refreshInterval` observations), and 80%/95% bounds from the ensemble's own step-h residuals
-///    (`IntervalEstimator`: empirical quantiles, kept honest while there are few); a step with
-///    fewer than `minimumResiduals` borrows the longest shorter step's bounds × √(h / h′).
+///    `weighting.refreshInterval` observations), and 80%/95% bounds from the ensemble's own
+///    step-h residuals (`IntervalEstimator`: empirical quantiles, kept honest while there are
+///    few); a step with fewer than `minimumResiduals` borrows the longest shorter step's
+///    bounds × √(h / h′).
 ///
 /// Issued forecasts live in rings indexed by issue count mod H (issue count c = observations
 /// seen when issued; step h of issue c targets observation c + h − 1), so scoring needs no
