@@ -116,19 +116,35 @@ struct Arena: ~Copyable {
     }
 }
 
-/// Chunks of freed memtables, kept for the next ones (process-wide; of each size class at most
-/// `capacity`).
+/// Chunks of freed memtables, kept for the next ones, and a reserve of fresh full-size chunks
+/// kept ready for writers (process-wide, `shared`; of each size class at most `capacity`).
 ///
-/// Why: a writer that needs a new chunk from malloc may have to grow the heap (brk) or map
-/// memory, and both take the process's mmap lock for writing — behind whoever holds it (an
+/// Why recycle: a writer that needs a new chunk from malloc may have to grow the heap (brk) or
+/// map memory, and both take the process's mmap lock for writing — behind whoever holds it (an
 /// munmap of a large segment mapping, a populate): writers of `fillrandom` at one thread waited
-/// up to 14 ms there. With memtables recycled through the pool, a steady write load allocates
-/// no chunk after the first memtable is freed, and the recycled chunks' pages are already
+/// up to 14 ms there. With memtables recycled through the pool, a steady write load maps few
+/// chunks after the first memtable is freed, and the recycled chunks' pages are already
 /// faulted in. The bound (32 chunks of 2 MiB, two default-sized memtables, 64 MiB; and 64 of
-/// each smaller size, 85 MiB) caps what an idle process keeps. Thread-safety: a mutex around a list
-/// of addresses per size; `take` on a writer, `give` wherever the last reference to a memtable
-/// goes.
-enum ArenaChunkPool {
+/// each smaller size, 85 MiB) caps what an idle process keeps.
+///
+/// Why a reserve as well: freed memtables give their chunks back only after their flush, so
+/// under a steady load the pool still ran dry now and then (`strace` of a 10-s one-thread
+/// fillrandom: 23 chunks mapped by the writer itself after the warm-up). Such a put mapped
+/// 4 MiB, unmapped the unaligned part and advised the rest (three takings of the mmap lock for
+/// writing, each behind whoever held it for reading: the WAL's populate, a page fault), then
+/// zeroed a 2 MiB huge page on its first store — in `perf sched` traces the writer waited in
+/// `rwsem_down_write_slowpath` under `mmap`/`munmap` and ran 2.2 ms in `folio_zero_user`. So
+/// when a `take` leaves fewer than half of `reserve` full-size chunks, a background thread
+/// (`refillLane`, lowered priority) maps and faults in new ones until there are `reserve`
+/// again, and the chunk costs a writer a pop from a list. The writer maps a chunk itself only
+/// when the reserve is gone (the lane starved, or a burst faster than it).
+///
+/// Thread-safety: a mutex around a list of addresses per size; `take` on a writer, `give`
+/// wherever the last reference to a memtable goes, the refill on its lane.
+final class ArenaChunkPool: Sendable {
+    /// The pool every memtable uses.
+    static let shared = ArenaChunkPool(reserve: 8)
+
     /// Chunks kept of each smaller size; of full-size chunks, two default memtables' worth.
     static let capacity = 64
     static func capacity(_ size: Int) -> Int { size == Arena.chunkSize ? 32 : capacity }
@@ -139,13 +155,37 @@ enum ArenaChunkPool {
         while s < Arena.chunkSize { out.append(s); s *= 4 }
         return out + [Arena.chunkSize]
     }()
-    private static let free = Mutex<[[UInt]]>(sizes.map { _ in var a: [UInt] = []; a.reserveCapacity(capacity); return a })
-
     private static func sizeClass(_ size: Int) -> Int? { sizes.firstIndex(of: size) }
+    private static let fullSizeClass = sizes.count - 1
 
-    static func take(size: Int) -> UnsafeMutableRawPointer {
-        if let c = sizeClass(size), let address = free.withLock({ $0[c].popLast() }) {
-            return UnsafeMutableRawPointer(bitPattern: address)!
+    /// Full-size chunks kept ready (`shared`: 8, 16 MiB — at 100 MB/s of memtable writes a
+    /// writer takes a chunk every 20 ms, and the lane makes one in well under a millisecond).
+    let reserve: Int
+    private let free = Mutex<[[UInt]]>(ArenaChunkPool.sizes.map { _ in
+        var a: [UInt] = []
+        a.reserveCapacity(ArenaChunkPool.capacity)
+        return a
+    })
+    /// Maps and faults in reserve chunks. Nice 10, the default of the engine's background
+    /// work (`EngineOptions.backgroundNice`; the pool is process-wide, not an engine's).
+    private let refillLane: BackgroundLane
+    /// Whether a refill is queued and has not started, so a burst of takes queues one.
+    private let refillQueued = Atomic<Bool>(false)
+
+    init(reserve: Int) {
+        precondition(reserve >= 0 && reserve <= ArenaChunkPool.capacity(Arena.chunkSize), "Augur bug: reserve \(reserve)")
+        self.reserve = reserve
+        refillLane = BackgroundLane(name: "augur.arena", nice: 10)
+    }
+
+    static func take(size: Int) -> UnsafeMutableRawPointer { shared.take(size: size) }
+    static func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) { shared.give(chunks) }
+
+    func take(size: Int) -> UnsafeMutableRawPointer {
+        if let c = Self.sizeClass(size) {
+            let (address, left) = free.withLock { lists in (lists[c].popLast(), lists[c].count) }
+            if c == Self.fullSizeClass && left < reserve / 2 { requestRefill() }
+            if let address { return UnsafeMutableRawPointer(bitPattern: address)! }
         }
         if size == Arena.chunkSize { return HugePageMemory.allocate(bytes: size) }
         return UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
@@ -156,22 +196,55 @@ enum ArenaChunkPool {
         if size == Arena.chunkSize { HugePageMemory.release(chunk, bytes: size) } else { chunk.deallocate() }
     }
 
-    static func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) {
+    func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) {
         var dropped: [(address: UnsafeMutableRawPointer, size: Int)] = []
         free.withLock { lists in
             for (address, size) in chunks {
-                if let c = sizeClass(size), lists[c].count < capacity(size) {
+                if let c = Self.sizeClass(size), lists[c].count < Self.capacity(size) {
                     lists[c].append(UInt(bitPattern: address))
                 } else {
                     dropped.append((address, size))
                 }
             }
         }
-        for c in dropped { release(c.address, size: c.size) }
+        for c in dropped { Self.release(c.address, size: c.size) }
     }
 
+    private func requestRefill() {
+        if refillQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
+        refillLane.async { [self] in
+            refillQueued.store(false, ordering: .releasing)    // a take from here on queues the next
+            refill()
+        }
+    }
+
+    /// Maps and faults in full-size chunks until the pool holds `reserve` of them, yielding the
+    /// CPU after each (a chunk is a map and 2 MiB of zeroing).
+    private func refill() {
+        while free.withLock({ $0[Self.fullSizeClass].count }) < reserve {
+            let chunk = HugePageMemory.allocate(bytes: Arena.chunkSize)
+            HugePageMemory.prefault(chunk, bytes: Arena.chunkSize)
+            give([(chunk, Arena.chunkSize)])
+            ThreadPause.yield()
+        }
+    }
+
+    /// Waits for a queued refill (tests).
+    func drainRefill() { refillLane.sync {} }
+
     /// Chunks of `Arena.chunkSize` held now (tests).
-    static var count: Int { free.withLock { $0[sizes.count - 1].count } }
+    var count: Int { free.withLock { $0[Self.fullSizeClass].count } }
+
+    /// Returns every chunk held (tests: a pool of their own, released at the end).
+    func releaseAll() {
+        let held = free.withLock { lists in
+            defer { for c in lists.indices { lists[c].removeAll() } }
+            return lists
+        }
+        for (c, list) in held.enumerated() {
+            for address in list { Self.release(UnsafeMutableRawPointer(bitPattern: address)!, size: Self.sizes[c]) }
+        }
+    }
 }
 
 /// One entry as seen by a reader: pointers into the memtable's arena, valid while the

@@ -1,6 +1,9 @@
 import AugurStats
 import AugurTestSupport
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import Augur
 
 /// The memtable against a dictionary model: nodes and value records share arena chunks from
@@ -61,6 +64,33 @@ import Testing
         let kib = 1 << 10
         #expect(Array(sizes.prefix(6)) == [16 * kib, 80 * kib, 336 * kib, 1360 * kib, 1360 * kib + (2 << 20), 1360 * kib + (4 << 20)],
                 "\(sizes.prefix(7))")
+    }
+
+    /// The pool keeps full-size chunks ready (`ArenaChunkPool.reserve`): a take that leaves
+    /// fewer than half of them has the refill lane map new ones, faulted in, so a writer's
+    /// next chunks cost it no map and no first-touch zeroing. A pool of the test's own (the
+    /// shared one serves every test running beside it).
+    @Test func fullSizeChunksComeFromAReserveMadeInTheBackground() throws {
+        let pool = ArenaChunkPool(reserve: 4)
+        defer { pool.releaseAll() }
+        #expect(pool.count == 0)
+        let first = pool.take(size: Arena.chunkSize)          // empty: mapped here, and a refill queued
+        pool.drainRefill()
+        #expect(pool.count == 4, "\(pool.count) chunks after the first refill")
+        var taken = [first]
+        for _ in 0..<3 { taken.append(pool.take(size: Arena.chunkSize)) }
+        #expect(pool.count == 1)
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        for chunk in taken.dropFirst() {
+            var vector = [UInt8](repeating: 0, count: Arena.chunkSize / page)
+            #expect(mincore(chunk, Arena.chunkSize, &vector) == 0, "mincore: errno \(errno)")
+            let resident = vector.filter { $0 & 1 != 0 }.count
+            #expect(resident == vector.count, "\(resident) of \(vector.count) pages of a reserve chunk resident")
+        }
+        pool.drainRefill()                                    // the third take left 1 of 4: refilled
+        #expect(pool.count == 4, "\(pool.count) chunks after the second refill")
+        pool.give(taken.map { ($0, Arena.chunkSize) })
+        #expect(pool.count == 8)
     }
 
     @Test(arguments: seeds)
