@@ -14,7 +14,8 @@
 #                key distributions against persistence and the best static mixture (~1 min)
 #   make bench-forecast   the load forecaster on six traces (NYC taxi + four generated; TAYLOR=path
 #                adds Taylor's) against refit Holt-Winters and MSTL, plus its update cost; SPLIT=validation
-#                scores the first 80 % only. Python references in .build/pyenv (~10 min)
+#                scores the first 80 % only, MEMBERS=1 adds each member's MASE. Python references in
+#                .build/pyenv (~10 min)
 SWIFT ?= swift
 SWIFT_FLAGS ?=
 DEPS := liburing-dev libnuma-dev
@@ -98,7 +99,7 @@ $(PYENV)/bin/python:
 bench-forecast: release $(PYENV)/bin/python
 	$(SWIFT) build -c release --product augur-forecast-bench $(SWIFT_FLAGS)
 	$(PYENV)/bin/python Benchmarks/forecast_benchmark.py --augur $$($(SWIFT) build -c release --show-bin-path)/augur \
-	    --split $(SPLIT) $(if $(TAYLOR),--taylor $(TAYLOR))
+	    --split $(SPLIT) $(if $(TAYLOR),--taylor $(TAYLOR)) $(if $(MEMBERS),--members)
 	$$($(SWIFT) build -c release --show-bin-path)/augur-forecast-bench 200000 5
 
 bench-peers: deps

@@ -38,7 +38,7 @@ Protocol (the same for every model, identical to `augur forecast`)
 
 Usage (make bench-forecast does all of this):
   python3 Benchmarks/forecast_benchmark.py --augur .build/release/augur [--split test]
-      [--taylor ../shared/data/taylor_halfhourly_demand.csv] [--origins 40] [--work DIR]
+      [--taylor ../shared/data/taylor_halfhourly_demand.csv] [--origins 40] [--work DIR] [--members]
 """
 import argparse
 import csv
@@ -173,13 +173,14 @@ def run_augur(augur, csv_path, column, periods, horizon, count, out):
     done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode not in (0, 2):
         sys.exit(f"augur forecast failed on {csv_path}: {done.stderr.strip()}")
-    rows = {}
+    rows, members = {}, {}
     with open(out, newline="") as f:
         for r in csv.DictReader(f):
             if r["model"] != "ensemble":
+                members.setdefault(r["model"], {})[(int(r["origin"]), int(r["step"]))] = r
                 continue
             rows[(int(r["origin"]), int(r["step"]))] = r
-    return rows
+    return rows, members
 
 
 # ---------------------------------------------------------------------------- one trace
@@ -191,7 +192,8 @@ def evaluate(name, y, periods, horizon, truth, args):
         sys.exit(f"{name}: series too short for horizon {horizon}")
     path = os.path.join(args.work, f"{name}.csv")
     write_series(path, y)
-    rows = run_augur(args.augur, path, "value", periods, horizon, len(span), os.path.join(args.work, f"{name}.forecasts.csv"))
+    rows, members = run_augur(args.augur, path, "value", periods, horizon, len(span),
+                              os.path.join(args.work, f"{name}.forecasts.csv"))
     scale = mase_scale(y, periods[0])
 
     # Coverage per step over every origin of the span.
@@ -223,8 +225,20 @@ def evaluate(name, y, periods, horizon, truth, args):
         elif truth is not None:
             err["oracle"].extend(np.abs(actual - truth[o:o + horizon]))
     mase = {k: (float(np.mean(v)) / scale if v else None) for k, v in err.items()}
+    # Each member's MASE at the same origins, where it issued every step (a member still warming
+    # up issues none): where the combination loses to one of its own members.
+    member_mase = {}
+    for model, forecasts in members.items():
+        errors = []
+        for o in picked:
+            got = [forecasts.get((o, h)) for h in range(1, horizon + 1)]
+            if any(r is None or r["forecast"] == "" for r in got):
+                continue
+            errors.extend(abs(float(r["actual"]) - float(r["forecast"])) for r in got)
+        if errors:
+            member_mase[model] = float(np.mean(errors)) / scale
     return {"name": name, "n": n, "periods": periods, "horizon": horizon, "origins": len(picked),
-            "span": len(span), "mase": mase, "coverage": coverage}
+            "span": len(span), "mase": mase, "coverage": coverage, "members": member_mase}
 
 
 def within_five_points(rate, nominal):
@@ -246,6 +260,8 @@ def main():
     p.add_argument("--nyc", default=os.path.join(os.path.dirname(__file__), "..", "data", "nyc_taxi_halfhourly.csv"))
     p.add_argument("--taylor", help="taylor_halfhourly_demand.csv (column demand_mw), if available")
     p.add_argument("--work", help="scratch directory (default: a temporary one)")
+    p.add_argument("--members", action="store_true",
+                   help="also print every ensemble member's MASE at the same origins")
     args = p.parse_args()
     if args.origins < 2:
         sys.exit(f"--origins must be at least 2, got {args.origins}")
@@ -293,6 +309,12 @@ def main():
     print(f"coverage counted over {', '.join(str(r['span']) for r in results)} origins per step (same order)")
     print("criteria: ensemble MASE ≤ 0.9 × the better of HW and MSTL; every step's coverage within 5 points of 80 % / 95 %")
     print(f"{failures} criterion failures")
+    if args.members:
+        print("each member's MASE at the same origins (the ensemble's in brackets; * = below it)")
+        for r in results:
+            ranked = sorted(r["members"].items(), key=lambda kv: kv[1])
+            cells = "  ".join(f"{k} {v:.3f}{'*' if v < r['mase']['ensemble'] else ''}" for k, v in ranked)
+            print(f"{r['name']:<11} [{r['mase']['ensemble']:.3f}]  {cells}")
 
 
 if __name__ == "__main__":
