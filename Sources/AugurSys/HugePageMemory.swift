@@ -39,17 +39,18 @@ public enum HugePageMemory {
         return start
     }
 
-    /// Faults every page of `[memory, memory + bytes)` in, zeroed, without changing a byte
-    /// already stored (madvise MADV_POPULATE_WRITE, Linux 5.14+; on older kernels a store of
-    /// the byte already there on every 4 KiB page, which is only safe on memory no other thread
-    /// writes yet — the only memory it is called on). So the thread that uses the memory next
+    /// Faults every page of fresh memory from `allocate(bytes:)` in, writable (madvise
+    /// MADV_POPULATE_WRITE, Linux 5.14+; on older kernels a zero stored into every 4 KiB page,
+    /// which changes nothing in memory that is still all zeros and that no other thread uses
+    /// yet — the only memory it may be called on). So the thread that uses the memory next
     /// takes no fault, and no 2 MiB zeroing, on its first touch.
     public static func prefault(_ memory: UnsafeMutableRawPointer, bytes: Int) {
         if madvise(memory, bytes, MADV_POPULATE_WRITE) == 0 { return }
         var at = 0
         while at < bytes {
-            let p = (memory + at).assumingMemoryBound(to: UInt8.self)
-            p.pointee = p.pointee
+            // A store, not a load: a read fault maps the shared zero page, which the first
+            // write must then replace.
+            (memory + at).storeBytes(of: 0, as: UInt8.self)
             at += 4096
         }
     }
