@@ -120,7 +120,7 @@ extension Engine {
             init(_ body: @escaping () throws(AugurError) -> Void) { self.body = body }
         }
         let job = Job(body)
-        BackgroundLane(name: name, nice: options.backgroundNice).sync {
+        BackgroundLane(name: name, nice: options.backgroundNice, placement: wal.lanePlacement).sync {
             do throws(AugurError) { try job.body() } catch { job.error = error }
         }
         if let error = job.error { throw error }

@@ -52,7 +52,7 @@ import Synchronization
 
 final class Flusher: Sendable {
     private let store: SegmentStore
-    private let wal: WriteAheadLog
+    let wal: WriteAheadLog
     private let tables: TableRegistry
     let lifecycle: EngineLifecycle
     private let metrics: EngineMetrics
@@ -103,8 +103,8 @@ final class Flusher: Sendable {
         readOnly = options.readOnly
         maxRunsPerPartition = options.maxRunsPerPartition
         crashPoint = options.crashPoint
-        queue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice)
-        mergeQueue = BackgroundLane(name: "augur.merge", nice: options.backgroundNice)
+        queue = BackgroundLane(name: "augur.maint", nice: options.backgroundNice, placement: wal.lanePlacement)
+        mergeQueue = BackgroundLane(name: "augur.merge", nice: options.backgroundNice, placement: wal.lanePlacement)
         runsBeforeInlineMerge = 2 * options.maxRunsPerPartition
         inlineMergeBytes = EngineOptions.saturatingTimes(4, options.memtableFlushSize)
         flushSize = options.memtableFlushSize
@@ -406,6 +406,7 @@ final class Flusher: Sendable {
             "memtableBytes": "\(frozen.memtable.approximateBytes)", "mergedRuns": "\(mergeCount)",
             "runsBefore": "\(view.runs.count)", "writtenBytes": "\(bytes)", "millis": "\(took / 1_000_000)"])
         recordFlushSpeed(bytes: frozen.memtable.approximateBytes + frozen.indexes.values.reduce(0) { $0 + $1.approximateBytes }, nanos: took)
+        wal.lanePlacement.settle(now: MonotonicClock.nanos())
         metrics.flushed(nanos: took, bytes: bytes,
                         merged: mergeCount > 0 || indexResults.contains { $0.merged > 0 })
     }

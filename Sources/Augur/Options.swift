@@ -176,6 +176,22 @@ public struct EngineOptions: Sendable {
     /// about a tenth of a busy core. Work writers wait for (the WAL's seals and spare segments,
     /// its write-behind) keeps the writers' priority.
     public var backgroundNice = 10
+    /// CPUs the engine's background threads keep to (`BackgroundCPUs`). Default `.automatic`:
+    /// the last quarter of the CPUs the opening thread may run on (the second of two), so a
+    /// flush or a WAL step does not hold the CPU a caller's thread is running on for a tick;
+    /// while writers wait for background work (write slowdowns, stalls) the lanes spread over
+    /// every CPU (`LanePlacement`). Figures: docs/PERFORMANCE.md, issue 19.
+    public var backgroundCPUs: BackgroundCPUs = .automatic
+    /// The placement of an engine's lanes, `backgroundCPUs` resolved against the calling
+    /// (opening) thread's CPUs. `validate` has checked the list at open; should the kernel's set
+    /// have changed since, the lanes run unrestricted rather than fail. Only `.automatic`
+    /// adapts: its lanes spread over every CPU while writers wait for background work
+    /// (`LanePlacement`); an explicit list is kept as given.
+    func makeLanePlacement() -> LanePlacement {
+        let allowed = CPUAffinity.allowedCPUs()
+        let home = (try? backgroundCPUs.resolve(allowed: allowed)) ?? nil
+        return LanePlacement(home: home, wide: allowed, adapts: backgroundCPUs == .automatic)
+    }
     /// Records between sparse-index entries in a segment. Default 4: a point lookup then walks
     /// at most 3 records after the index search instead of 15 (readrandom, 1 M records, 1
     /// thread: +15-25 % over 16 in three alternating pairs), for an index of 2 bytes per record
@@ -258,6 +274,7 @@ public struct EngineOptions: Sendable {
         }
         try check(maxRunsPerPartition >= 1, "maxRunsPerPartition", maxRunsPerPartition, "must be at least 1")
         try OptionLimits.int("backgroundNice", backgroundNice, 0...19)
+        _ = try backgroundCPUs.resolve(allowed: CPUAffinity.allowedCPUs())
         try check(segmentIndexInterval >= 1, "segmentIndexInterval", segmentIndexInterval, "must be at least 1")
         try check(SegmentFormat.readableVersions.contains(segmentFormatVersion), "segmentFormatVersion",
                   Int(segmentFormatVersion), "must be in \(SegmentFormat.readableVersions)")
@@ -271,6 +288,44 @@ public struct EngineOptions: Sendable {
         if case .periodic(let d) = durability { try OptionLimits.interval("durability.periodic", d) }
         if telemetry.enabled { try telemetry.validate() }     // disabled: nothing reads them
         try partitioning.validate()
+    }
+}
+
+/// Where the engine's background threads (flushes, merges, reshards, the WAL's lanes) may run.
+public enum BackgroundCPUs: Sendable, Hashable {
+    /// The last quarter (at least one) of the CPUs the opening thread may run on; no
+    /// restriction when it may run on only one (`CPUAffinity.backgroundCPUs(amongAllowed:)`).
+    case automatic
+    /// Wherever the scheduler puts them (the opening thread's CPUs).
+    case unrestricted
+    /// Exactly these CPUs (the kernel's ids), each one the opening thread may run on.
+    case cpus([Int])
+
+    /// The CPUs for `BackgroundLane`, or nil for no restriction, given the CPUs the opening
+    /// thread may run on (`allowed`; empty when the kernel would not say, which restricts
+    /// nothing and accepts any list). Throws for an empty list, a repeated or negative id, or
+    /// one outside `allowed`.
+    public func resolve(allowed: [Int]) throws(AugurError) -> [Int]? {
+        switch self {
+        case .unrestricted: return nil
+        case .automatic: return CPUAffinity.backgroundCPUs(amongAllowed: allowed)
+        case .cpus(let list):
+            let shown = "\(list)"
+            guard !list.isEmpty else {
+                throw .invalidOption(name: "backgroundCPUs", value: shown, reason: "must name at least one CPU")
+            }
+            if let bad = list.first(where: { $0 < 0 || $0 >= 1024 }) {
+                throw .invalidOption(name: "backgroundCPUs", value: String(bad), reason: "must be a CPU id in 0...1023")
+            }
+            guard Set(list).count == list.count else {
+                throw .invalidOption(name: "backgroundCPUs", value: shown, reason: "must not name a CPU twice")
+            }
+            if !allowed.isEmpty, let bad = list.first(where: { !allowed.contains($0) }) {
+                throw .invalidOption(name: "backgroundCPUs", value: String(bad),
+                                     reason: "must be one of the CPUs the opening thread may run on (\(allowed))")
+            }
+            return list.sorted()
+        }
     }
 }
 

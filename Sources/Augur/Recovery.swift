@@ -268,7 +268,8 @@ enum Recovery {
                                     coveredBelow: (outcome.segments.isEmpty ? (floor ?? maxSeq) : outcome.maxSeq) + 1,
                                     inherited: outcome.segments, crashPoint: options.crashPoint,
                                     skipSyncBug: options.plantedBug == .skipWALSync,
-                                    backgroundNice: options.backgroundNice, metrics: metrics)
+                                    backgroundNice: options.backgroundNice, placement: options.makeLanePlacement(),
+                                    metrics: metrics)
         // Name the new segment in the manifest: from now on a store whose newest WAL segment is
         // older than this has lost its live log, and recovery says so.
         do throws(AugurError) {

@@ -75,8 +75,8 @@ final class ReshardExecutor: Sendable {
         self.metrics = metrics
         self.logger = logger
         rangeCopier = RangeCopier(fileSystem: options.fileSystem, options: options.rangeCopy)
-        queue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice)
-        cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0)
+        queue = BackgroundLane(name: "augur.reshard", nice: options.backgroundNice, placement: wal.lanePlacement)
+        cutoverLane = BackgroundLane(name: "augur.cutover", nice: 0, placement: wal.lanePlacement)
         var startingCost = options.reshardCostModel ?? ReshardCostModel()
         startingCost.dataMode = options.reshardData
         cost = Mutex(startingCost)

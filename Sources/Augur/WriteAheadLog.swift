@@ -74,6 +74,9 @@ final class WriteAheadLog: @unchecked Sendable {
     /// commit writes the pages anyway, or segments too small to be worth it).
     let writeBehindChunk: Int
     /// Runs the write-behind calls off the write path, in order.
+    /// Where the engine's background lanes run (`EngineOptions.backgroundCPUs`): the WAL's own,
+    /// and the flusher's and the reshard executor's, which take it from here.
+    let lanePlacement: LanePlacement
     private let writeBehindQueue: BackgroundLane
     /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
     /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and
@@ -133,11 +136,12 @@ final class WriteAheadLog: @unchecked Sendable {
     init(fileSystem: any FileSystem, directory: String, firstSegment number: UInt64, segmentSize: Int,
          durability: Durability, lastSeq: UInt64, coveredBelow: UInt64, inherited: [(number: UInt64, maxSeq: UInt64)],
          crashPoint: (@Sendable (CrashPoint) -> Void)?, skipSyncBug: Bool = false, backgroundNice: Int = 10,
-         metrics: EngineMetrics? = nil) throws(AugurError) {
+         placement: LanePlacement = .unrestricted, metrics: EngineMetrics? = nil) throws(AugurError) {
         self.metrics = metrics
-        writeBehindQueue = BackgroundLane(name: "augur.wal.wb", nice: 0)
-        sealQueue = BackgroundLane(name: "augur.wal.seal", nice: 0)
-        prefaultQueue = BackgroundLane(name: "augur.wal.fault", nice: backgroundNice)
+        lanePlacement = placement
+        writeBehindQueue = BackgroundLane(name: "augur.wal.wb", nice: 0, placement: placement)
+        sealQueue = BackgroundLane(name: "augur.wal.seal", nice: 0, placement: placement)
+        prefaultQueue = BackgroundLane(name: "augur.wal.fault", nice: backgroundNice, placement: placement)
         self.fileSystem = fileSystem
         self.directory = directory
         self.segmentSize = segmentSize
@@ -205,6 +209,7 @@ final class WriteAheadLog: @unchecked Sendable {
     /// `segments`: what is in wal/, for `segmentNumbers` (never trimmed by this log).
     init(readOnlyAfter lastSeq: UInt64, segmentSize: Int, segments: [(number: UInt64, maxSeq: UInt64)], reason: String) {
         // Nothing is ever queued on them (no segment to write or seal); `close` drains them.
+        lanePlacement = .unrestricted
         writeBehindQueue = BackgroundLane(name: "augur.wal.wb", nice: 0)
         sealQueue = BackgroundLane(name: "augur.wal.seal", nice: 0)
         prefaultQueue = BackgroundLane(name: "augur.wal.fault", nice: 0)

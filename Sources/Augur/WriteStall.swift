@@ -93,7 +93,10 @@ extension Flusher {
         if owed == 0 { return }
         let started = MonotonicClock.nanos()
         ThreadPause.sleep(nanoseconds: Int(owed))
-        stallMeter.recordSlowdown(nanos: MonotonicClock.nanos() &- started)
+        let now = MonotonicClock.nanos()
+        stallMeter.recordSlowdown(nanos: now &- started)
+        // Writers pay for background work that fell behind: let the lanes use every CPU.
+        wal.lanePlacement.behind(now: now)
     }
 
     /// Charges a write of `written` bytes to `p`'s pacing clock at the rate its memtable's
@@ -145,6 +148,7 @@ extension Flusher {
             // background error did not report): a hung writer is worse than a large memtable.
             if waited > Self.stallGiveUpNanos { break }
         }
+        wal.lanePlacement.behind(now: MonotonicClock.nanos())
         let gaveUp = waited > Self.stallGiveUpNanos ? " (gave up)" : ""
         stallMeter.record(nanos: waited, reason: "partition \(p.id): memtable \(bytes) B ≥ writeStallMemtableBytes \(stallSize) B while its flush was behind; waited \(waited / 1_000) µs\(gaveUp)")
     }

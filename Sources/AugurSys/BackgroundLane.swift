@@ -25,20 +25,42 @@ import Synchronization
 /// Should the thread not start (the process is out of threads), the lane runs its jobs on a
 /// serial dispatch queue at the process's priority instead (`priorityLowered` is then false).
 ///
+/// `cpus` keeps the thread to a set of CPUs. Why: the lowered priority decides who gets a
+/// CPU at a wake-up, not how long a background thread keeps one it already has. This kernel
+/// does not preempt kernel code ("Dynamic Preempt: none"), and a writer that never sleeps is
+/// never woken, so a background thread that lands on the writer's CPU holds it until it
+/// blocks, yields or a tick ends its slice: 4-9 ms puts in a one-thread fillrandom. Kept to
+/// CPUs of their own (`CPUAffinity.backgroundCPUs(amongAllowed:)`), the lanes leave the other
+/// CPUs to the callers' threads, which the kernel's balancer moves there (docs/PERFORMANCE.md).
+///
 /// Thread-safety: all methods may be called from any thread.
 public final class BackgroundLane: @unchecked Sendable {
     /// The thread's name (at most 15 bytes are shown by the kernel).
     public let name: String
     /// Steps the thread's nice value is raised by from the creating thread's (at most to 19).
     public let nice: Int32
+    /// The CPUs the thread keeps to (kernel ids), or nil for the creating thread's.
+    public let cpus: [Int]?
     private let core: Core
     private let fallback: DispatchQueue?
 
-    /// Starts the lane's thread. `nice` is clamped to `0...19` (0: the creating thread's priority).
-    public init(name: String, nice: Int) {
+    /// Starts the lane's thread. `nice` is clamped to `0...19` (0: the creating thread's priority);
+    /// `cpus`, when given, restricts the thread to those CPUs (an empty list restricts nothing).
+    public init(name: String, nice: Int, cpus: [Int]? = nil) {
         self.name = name
         self.nice = Int32(min(19, max(0, nice)))
-        core = Core(name: name, nice: self.nice)
+        self.cpus = cpus?.isEmpty == true ? nil : cpus
+        core = Core(name: name, nice: self.nice, cpus: self.cpus, placement: nil)
+        fallback = core.start() ? nil : DispatchQueue(label: name)
+    }
+
+    /// Starts a lane whose thread keeps to `placement`'s CPUs: its home, or all of them while
+    /// the placement is spread (`LanePlacement`).
+    public init(name: String, nice: Int, placement: LanePlacement) {
+        self.name = name
+        self.nice = Int32(min(19, max(0, nice)))
+        cpus = placement.home
+        core = Core(name: name, nice: self.nice, cpus: placement.home, placement: placement)
         fallback = core.start() ? nil : DispatchQueue(label: name)
     }
 
@@ -53,6 +75,23 @@ public final class BackgroundLane: @unchecked Sendable {
         sync {}
         return core.queue.withLock { $0.lowered }
     }
+
+    /// Whether the thread keeps to `cpus` now (false without `cpus`, while its placement is
+    /// spread, when the kernel refused the set — none of them allowed, or a seccomp profile —
+    /// or on the fallback queue). Waits until the thread has started.
+    public var placed: Bool {
+        if fallback != nil { return false }
+        sync {}
+        return core.placed.load(ordering: .acquiring)
+    }
+
+    /// Restricts the lane's thread to `cpus` (nil or empty: `wide`); returns whether the kernel
+    /// took the set. For `LanePlacement`, which moves its lanes from any thread.
+    @discardableResult
+    func move(to cpus: [Int]?, wide: [Int]) -> Bool { core.move(to: cpus, wide: wide) }
+
+    /// The CPUs the lane's thread may run on now, as the kernel says (`sched_getaffinity`).
+    public var allowedCPUs: [Int] { sync { CPUAffinity.allowedCPUs() } }
 
     /// Runs `job` on the lane's thread after the jobs submitted before it.
     public func async(_ job: @escaping @Sendable () -> Void) {
@@ -97,7 +136,7 @@ public final class BackgroundLane: @unchecked Sendable {
     /// State shared with the thread, which holds its own reference: the lane's owner may go
     /// away while jobs are still queued. `wake` is signalled once per job and once by `stop`, so
     /// each wake-up of the thread finds a job to run, or none and the lane stopping.
-    private final class Core: Sendable {
+    fileprivate final class Core: Sendable {
         struct Queue {
             var jobs: [@Sendable () -> Void] = []
             var head = 0
@@ -106,12 +145,34 @@ public final class BackgroundLane: @unchecked Sendable {
         }
         let name: String
         let nice: Int32
+        let cpus: [Int]?
+        let placement: LanePlacement?
+        /// The thread's kernel id once it runs (0 before).
+        let tid = Atomic<Int32>(0)
+        /// Whether the thread keeps to `cpus` now.
+        let placed = Atomic<Bool>(false)
         let queue = Mutex(Queue())
         private let wake = DispatchSemaphore(value: 0)
 
-        init(name: String, nice: Int32) {
+        init(name: String, nice: Int32, cpus: [Int]?, placement: LanePlacement?) {
             self.name = name
             self.nice = nice
+            self.cpus = cpus
+            self.placement = placement
+        }
+
+        /// Restricts the thread (`tid`, or the calling thread before it is known) to `target`,
+        /// or to `wide` when `target` is nil; a refused or empty set leaves it where it was.
+        @discardableResult
+        func move(to target: [Int]?, wide: [Int]) -> Bool {
+            let set = target ?? wide
+            guard !set.isEmpty else { placed.store(false, ordering: .releasing); return false }
+            let ids = set.map { Int32(clamping: $0) }
+            let ok = ids.withUnsafeBufferPointer {
+                caugur_set_task_cpus(tid.load(ordering: .acquiring), $0.baseAddress, Int32($0.count))
+            } == 0
+            placed.store(ok && target != nil && target == cpus, ordering: .releasing)
+            return ok
         }
 
         /// Whether the thread started.
@@ -153,6 +214,15 @@ public final class BackgroundLane: @unchecked Sendable {
             let which = __priority_which_t(PRIO_PROCESS.rawValue)
             let target = min(19, getpriority(which, tid) + nice)
             let ok = nice > 0 && target > getpriority(which, tid) && setpriority(which, tid, target) == 0
+            // A refused set (none of the CPUs allowed any more, a seccomp profile) leaves the
+            // thread where it was: placement is a latency measure, never a reason to fail.
+            self.tid.store(Int32(tid), ordering: .releasing)
+            if let placement {
+                placement.join(self)
+            } else if cpus != nil {
+                move(to: cpus, wide: [])
+            }
+            defer { placement?.leave(self) }
             queue.withLock { $0.lowered = ok }
             while true {
                 wake.wait()
@@ -167,5 +237,92 @@ public final class BackgroundLane: @unchecked Sendable {
                 job()
             }
         }
+    }
+}
+
+/// Where a set of lanes runs: on their home CPUs (`home`), or on every CPU their creator may
+/// use (`wide`) while the placement is spread.
+///
+/// Why spread: lanes kept to a quarter of the CPUs get at most their weight's share of those
+/// when callers keep every CPU busy (nice 10 against a writer: a tenth), where unrestricted
+/// they got that share of every CPU. Writers then pay in write slowdowns and stalls. So an
+/// engine calls `behind(now:)` whenever a writer sleeps or waits for background work that fell
+/// behind, which spreads its lanes at once, and `settle(now:)` after each flush, which brings
+/// them home once nothing has been behind for `settleNanos`. A placement that does not adapt
+/// (an explicit CPU list) or has no home (no restriction) never moves a lane.
+///
+/// Thread-safety: all methods may be called from any thread; lanes join and leave from their
+/// own threads, under the same lock as the moves, so a lane never misses one.
+public final class LanePlacement: Sendable {
+    /// The CPUs the lanes keep to when nothing is behind; nil: no restriction at all.
+    public let home: [Int]?
+    /// The CPUs they spread over: the creating thread's (`sched_getaffinity`).
+    public let wide: [Int]
+    /// Whether `behind` spreads the lanes (false: they stay home).
+    public let adapts: Bool
+    /// How long nothing must have been behind before `settle` brings the lanes home.
+    public let settleNanos: UInt64
+
+    private struct State {
+        var cores: [ObjectIdentifier: BackgroundLane.Core] = [:]
+        var spread = false
+    }
+    private let state = Mutex(State())
+    private let spreadFlag = Atomic<Bool>(false)
+    private let lastBehind = Atomic<UInt64>(0)
+
+    public init(home: [Int]?, wide: [Int] = CPUAffinity.allowedCPUs(), adapts: Bool, settleNanos: UInt64 = 10_000_000_000) {
+        self.home = home?.isEmpty == true ? nil : home
+        self.wide = wide
+        self.adapts = adapts
+        self.settleNanos = settleNanos
+    }
+
+    /// No restriction: lanes stay wherever their creator's CPUs let them run.
+    public static let unrestricted = LanePlacement(home: nil, wide: [], adapts: false)
+
+    /// Whether the lanes are spread over `wide` now.
+    public var isSpread: Bool { spreadFlag.load(ordering: .acquiring) }
+
+    /// Background work fell behind at `now` (monotonic nanoseconds): spreads the lanes if they
+    /// are home. Cheap when already spread (an atomic store and load).
+    public func behind(now: UInt64) {
+        guard adapts, home != nil else { return }
+        lastBehind.store(now, ordering: .relaxed)
+        if spreadFlag.load(ordering: .acquiring) { return }
+        state.withLock { st in
+            guard !st.spread else { return }
+            st.spread = true
+            spreadFlag.store(true, ordering: .releasing)
+            for core in st.cores.values { core.move(to: nil, wide: wide) }
+        }
+    }
+
+    /// Brings spread lanes home once `now` is `settleNanos` past the last `behind`.
+    public func settle(now: UInt64) {
+        guard spreadFlag.load(ordering: .acquiring) else { return }
+        let last = lastBehind.load(ordering: .relaxed)
+        guard now >= last, now - last >= settleNanos else { return }
+        state.withLock { st in
+            guard st.spread else { return }
+            st.spread = false
+            spreadFlag.store(false, ordering: .releasing)
+            for core in st.cores.values { core.move(to: home, wide: wide) }
+        }
+    }
+
+    /// A lane's thread starts: placed where the others are.
+    fileprivate func join(_ core: BackgroundLane.Core) {
+        guard let home else { return }
+        state.withLock { st in
+            st.cores[ObjectIdentifier(core)] = core
+            core.move(to: st.spread ? nil : home, wide: wide)
+        }
+    }
+
+    /// A lane's thread exits.
+    fileprivate func leave(_ core: BackgroundLane.Core) {
+        guard home != nil else { return }
+        _ = state.withLock { $0.cores.removeValue(forKey: ObjectIdentifier(core)) }
     }
 }

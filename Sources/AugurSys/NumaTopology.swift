@@ -195,6 +195,15 @@ public enum CPUAffinity {
         }
     }
 
+    /// The CPUs background work keeps to by default, given the CPUs a thread may run on
+    /// (`allowed`, ascending): the last quarter of them, at least one, so the others are left to
+    /// the callers' threads; nil — no restriction — when fewer than two are allowed (nothing to
+    /// leave). Two CPUs: the second; eight: the last two; 64: the last 16.
+    public static func backgroundCPUs(amongAllowed allowed: [Int]) -> [Int]? {
+        guard allowed.count >= 2 else { return nil }
+        return Array(allowed.suffix(max(1, allowed.count / 4)))
+    }
+
     /// The CPU the calling thread is running on now (`sched_getcpu`), or nil if unknown.
     public static func currentCPU() -> Int? {
         let c = caugur_sched_getcpu()

@@ -110,6 +110,17 @@ int caugur_pin_thread_to_cpu(int cpu) {
     return pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+int caugur_set_task_cpus(int32_t tid, const int *cpus, int count) {
+    if (count <= 0) return EINVAL;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < count; i++) {
+        if (cpus[i] < 0 || cpus[i] >= CPU_SETSIZE) return EINVAL;
+        CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity((pid_t)tid, sizeof(set), &set) == 0 ? 0 : errno;
+}
+
 int caugur_allowed_cpu_count(void) {
     cpu_set_t set;
     CPU_ZERO(&set);

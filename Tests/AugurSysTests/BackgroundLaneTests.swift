@@ -56,6 +56,54 @@ import Testing
         }
     }
 
+    @Test("a lane given CPUs keeps to them; one without keeps its creator's; a refused set leaves it where it was",
+          .enabled(if: CPUAffinity.allowedCPUs().count >= 2, "a placement can only be seen with two CPUs to choose from"))
+    func placement() {
+        let allowed = CPUAffinity.allowedCPUs()
+        let last = allowed.last!
+        let kept = BackgroundLane(name: "test.cpus", nice: 10, cpus: [last])
+        #expect(kept.allowedCPUs == [last])
+        #expect(kept.placed)
+        #expect(CPUAffinity.allowedCPUs() == allowed, "the creator's CPUs are untouched")
+        let free = BackgroundLane(name: "test.free", nice: 10)
+        #expect(free.allowedCPUs == allowed)
+        #expect(!free.placed)
+        let refused = BackgroundLane(name: "test.refused", nice: 10, cpus: [1023])
+        #expect(refused.allowedCPUs == allowed)
+        #expect(!refused.placed)
+    }
+
+    @Test("a placement spreads its lanes when behind and brings them home after the settle time; lanes started while spread start wide",
+          .enabled(if: CPUAffinity.allowedCPUs().count >= 2, "a placement can only be seen with two CPUs to choose from"))
+    func placementAdapts() {
+        let allowed = CPUAffinity.allowedCPUs()
+        let home = [allowed.last!]
+        let placement = LanePlacement(home: home, wide: allowed, adapts: true, settleNanos: 1_000)
+        let a = BackgroundLane(name: "test.home", nice: 10, placement: placement)
+        #expect(a.allowedCPUs == home && a.placed)
+        placement.behind(now: 5_000)
+        #expect(placement.isSpread)
+        #expect(a.allowedCPUs == allowed && !a.placed)
+        let b = BackgroundLane(name: "test.late", nice: 10, placement: placement)
+        #expect(b.allowedCPUs == allowed, "a lane started while spread")
+        placement.settle(now: 5_999)
+        #expect(placement.isSpread, "not yet the settle time")
+        placement.behind(now: 5_500)
+        placement.settle(now: 6_499)
+        #expect(placement.isSpread, "a later behind restarts the settle time")
+        placement.settle(now: 6_500)
+        #expect(!placement.isSpread)
+        #expect(a.allowedCPUs == home && b.allowedCPUs == home && a.placed && b.placed)
+
+        let fixed = LanePlacement(home: home, wide: allowed, adapts: false)
+        let c = BackgroundLane(name: "test.fixed", nice: 10, placement: fixed)
+        fixed.behind(now: 1)
+        #expect(!fixed.isSpread && c.allowedCPUs == home, "an explicit list is kept")
+        let d = BackgroundLane(name: "test.free", nice: 10, placement: .unrestricted)
+        LanePlacement.unrestricted.behind(now: 1)
+        #expect(d.allowedCPUs == allowed && !d.placed)
+    }
+
     @Test("the thread runs what was queued, then exits once the lane is released")
     func threadExits() throws {
         var lane: BackgroundLane? = BackgroundLane(name: "test.exit", nice: 10)

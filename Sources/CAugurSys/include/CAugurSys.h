@@ -80,6 +80,10 @@ int64_t caugur_cached_pages_mincore(int fd, int64_t offset, int64_t length, int6
 unsigned caugur_sync_file_range_write_flag(void);
 /// Pins the calling thread to one CPU. Returns 0 or an errno value.
 int caugur_pin_thread_to_cpu(int cpu);
+/// Restricts thread `tid` (0: the calling thread) to the `count` CPUs in `cpus`
+/// (sched_setaffinity). Returns 0 or an errno value (EINVAL for an id outside 0..<CPU_SETSIZE
+/// or an empty list).
+int caugur_set_task_cpus(int32_t tid, const int *cpus, int count);
 /// Number of CPUs the calling thread may run on.
 int caugur_allowed_cpu_count(void);
 /// Current thread's kernel id (gettid).

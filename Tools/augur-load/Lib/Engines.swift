@@ -23,6 +23,8 @@ public struct EngineConfiguration: Sendable {
     public var memtableMiB = 32
     /// Augur: nice steps of the engine's background threads (`EngineOptions.backgroundNice`).
     public var backgroundNice = 10
+    /// Augur: CPUs of the engine's background threads (`EngineOptions.backgroundCPUs`).
+    public var backgroundCPUs: BackgroundCPUs = .automatic
     /// Augur's partitioning controller: operations per second one partition sustains; nil
     /// leaves the engine's own capacity model.
     public var partitionCapacity: Double? = nil
@@ -123,6 +125,7 @@ func makeAugurStore(_ config: EngineConfiguration) throws -> any KeyValueStore {
     }
     options.memtableFlushSize = config.memtableMiB << 20
     options.backgroundNice = config.backgroundNice
+    options.backgroundCPUs = config.backgroundCPUs
     let (path, temporary) = try config.resolveDirectory(engine: "augur")
     do {
         let store = try AugurStore(directory: path, options: options, strategy: config.strategy, removeOnClose: temporary)

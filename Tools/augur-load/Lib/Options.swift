@@ -1,4 +1,5 @@
 import ArgumentParser
+import Augur
 import AugurPlanner
 import AugurWorkload
 import Foundation
@@ -155,6 +156,9 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: "Augur: nice steps of the engine's background threads (flush, merge, reshard, WAL), 0...19; 0 runs them at the workers' priority.")
     public var backgroundNice = 10
 
+    @Option(help: ArgumentHelp("Augur: CPUs the engine's background threads keep to: auto (the last quarter of this process's CPUs, none when it has one), all (no restriction), or a list such as 1 or 2,3.", valueName: "cpus"))
+    public var backgroundCpus = "auto"
+
     @Option(help: ArgumentHelp("Partition policy: static (default), reactive or predictive (the engine's partitioning controller); set after the load phase. Not with `policies`, which runs each of --policies.", valueName: "name"))
     public var policy: String?
 
@@ -300,6 +304,7 @@ public struct LoadOptions: ParsableArguments {
         engineConfig.memtableMiB = memtableMb
         if backgroundNice < 0 || backgroundNice > 19 { throw .invalidOption(name: "background-nice", value: String(backgroundNice), reason: "must be in 0...19") }
         engineConfig.backgroundNice = backgroundNice
+        engineConfig.backgroundCPUs = try Self.parseBackgroundCPUs(backgroundCpus)
         guard let parsed = PartitioningStrategy(parsing: strategy.lowercased()) else {
             throw .invalidOption(name: "strategy", value: strategy, reason: "valid forms: range, hash, hash:B, composite:P, composite:P:B")
         }
@@ -321,6 +326,26 @@ public struct LoadOptions: ParsableArguments {
                                 load: !noLoad && spec.recordCount > 0, loadBatchSize: batchSize)
         scenario.ingest = ingest
         return scenario
+    }
+
+    /// `--background-cpus`: auto, all, or CPU ids separated by commas (checked against this
+    /// process's CPUs when the engine opens).
+    static func parseBackgroundCPUs(_ text: String) throws(WorkloadError) -> BackgroundCPUs {
+        switch text.lowercased() {
+        case "auto": return .automatic
+        case "all": return .unrestricted
+        default:
+            let parts = text.split(separator: ",", omittingEmptySubsequences: false)
+            var ids: [Int] = []
+            for part in parts {
+                guard let id = Int(part.trimmingCharacters(in: .whitespaces)), id >= 0, id < 1024 else {
+                    throw .invalidOption(name: "background-cpus", value: text,
+                                         reason: "must be auto, all, or CPU ids in 0...1023 separated by commas")
+                }
+                ids.append(id)
+            }
+            return .cpus(ids)
+        }
     }
 
     static func distribution(named name: String, theta: Double, hotKeys: Double, hotOps: Double, hotSpeed: Double) throws(WorkloadError) -> KeyDistribution {
