@@ -79,8 +79,9 @@ enum ReshardLatency {
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
                     directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil,
-                    writeSlowdownMiB: Int? = nil) throws {
+                    writeSlowdownMiB: Int? = nil, automaticBackground: Bool = false) throws {
         var o = EngineOptions()
+        if automaticBackground { o.backgroundCPUs = .automatic }
         if let writeSlowdownMiB { o.writeSlowdownMemtableBytes = writeSlowdownMiB << 20 }
         if let backgroundNice { o.backgroundNice = backgroundNice }
         o.reshardData = data

@@ -72,6 +72,8 @@ struct Config: ParsableCommand {
     @Option(name: .customLong("write-slowdown-mib"),
             help: "reshard: active-memtable MiB past which writers are slowed (default: the engine's, 64; at the stall limit, 128, nothing is slowed).")
     var writeSlowdownMiB: Int?
+    @Flag(help: "reshard: background threads kept to CPUs of their own (EngineOptions.backgroundCPUs = .automatic) instead of the engine's default, every CPU.")
+    var automaticBackground = false
 
     func validate() throws {
         guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
@@ -226,7 +228,8 @@ do {
         try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
                                directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData,
-                               backgroundNice: config.backgroundNice, writeSlowdownMiB: config.writeSlowdownMiB)
+                               backgroundNice: config.backgroundNice, writeSlowdownMiB: config.writeSlowdownMiB,
+                               automaticBackground: config.automaticBackground)
         try? FileManager.default.removeItem(atPath: config.dir)
         exit(0)
     }

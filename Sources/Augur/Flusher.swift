@@ -406,7 +406,7 @@ final class Flusher: Sendable {
             "memtableBytes": "\(frozen.memtable.approximateBytes)", "mergedRuns": "\(mergeCount)",
             "runsBefore": "\(view.runs.count)", "writtenBytes": "\(bytes)", "millis": "\(took / 1_000_000)"])
         recordFlushSpeed(bytes: frozen.memtable.approximateBytes + frozen.indexes.values.reduce(0) { $0 + $1.approximateBytes }, nanos: took)
-        wal.lanePlacement.settle(now: MonotonicClock.nanos())
+        wal.lanePlacement.review(now: MonotonicClock.nanos())
         metrics.flushed(nanos: took, bytes: bytes,
                         merged: mergeCount > 0 || indexResults.contains { $0.merged > 0 })
     }

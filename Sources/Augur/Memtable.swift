@@ -166,9 +166,8 @@ final class ArenaChunkPool: Sendable {
         a.reserveCapacity(ArenaChunkPool.capacity)
         return a
     })
-    /// Maps and faults in reserve chunks. Nice 10 and the default CPUs of the engine's
-    /// background work (`EngineOptions.backgroundNice`, `.backgroundCPUs`: the pool is
-    /// process-wide, not an engine's), as the thread that first takes a chunk sees them.
+    /// Maps and faults in reserve chunks. Nice 10, the default of the engine's background
+    /// work (`EngineOptions.backgroundNice`; the pool is process-wide, not an engine's).
     private let refillLane: BackgroundLane
     /// Whether a refill is queued and has not started, so a burst of takes queues one.
     private let refillQueued = Atomic<Bool>(false)
@@ -176,8 +175,7 @@ final class ArenaChunkPool: Sendable {
     init(reserve: Int) {
         precondition(reserve >= 0 && reserve <= ArenaChunkPool.capacity(Arena.chunkSize), "Augur bug: reserve \(reserve)")
         self.reserve = reserve
-        refillLane = BackgroundLane(name: "augur.arena", nice: 10,
-                                    cpus: CPUAffinity.backgroundCPUs(amongAllowed: CPUAffinity.allowedCPUs()))
+        refillLane = BackgroundLane(name: "augur.arena", nice: 10)
     }
 
     static func take(size: Int) -> UnsafeMutableRawPointer { shared.take(size: size) }

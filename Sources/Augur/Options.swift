@@ -176,12 +176,16 @@ public struct EngineOptions: Sendable {
     /// about a tenth of a busy core. Work writers wait for (the WAL's seals and spare segments,
     /// its write-behind) keeps the writers' priority.
     public var backgroundNice = 10
-    /// CPUs the engine's background threads keep to (`BackgroundCPUs`). Default `.automatic`:
-    /// the last quarter of the CPUs the opening thread may run on (the second of two), so a
-    /// flush or a WAL step does not hold the CPU a caller's thread is running on for a tick;
-    /// while writers wait for background work (write slowdowns, stalls) the lanes spread over
-    /// every CPU (`LanePlacement`). Figures: docs/PERFORMANCE.md, issue 19.
-    public var backgroundCPUs: BackgroundCPUs = .automatic
+    /// CPUs the engine's background threads keep to (`BackgroundCPUs`). Default
+    /// `.unrestricted`. `.automatic` keeps them to the last quarter of the CPUs the opening
+    /// thread may run on (the second of two), so a flush or a WAL step does not hold the CPU a
+    /// caller's thread is running on for a tick, and spreads them over every CPU while the
+    /// callers need those CPUs too (writers wait in slowdowns or stalls, or the lanes wait for
+    /// a CPU longer than they run; `LanePlacement`). It lowers a one-thread writer's longest
+    /// put, but is not the default: in the reshard bench the p99.9 during the split was 16-39×
+    /// its baseline in three of six runs with it, against at most 1.7× without (docs/PERFORMANCE.md,
+    /// issue 19).
+    public var backgroundCPUs: BackgroundCPUs = .unrestricted
     /// The placement of an engine's lanes, `backgroundCPUs` resolved against the calling
     /// (opening) thread's CPUs. `validate` has checked the list at open; should the kernel's set
     /// have changed since, the lanes run unrestricted rather than fail. Only `.automatic`

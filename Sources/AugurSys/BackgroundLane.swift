@@ -161,6 +161,23 @@ public final class BackgroundLane: @unchecked Sendable {
             self.placement = placement
         }
 
+        /// The thread's time on a CPU and time runnable but waiting for one, in nanoseconds
+        /// (`/proc/self/task/TID/schedstat`); nil before it runs or where the kernel keeps none.
+        func schedStat() -> (ran: UInt64, waited: UInt64)? {
+            let id = tid.load(ordering: .acquiring)
+            guard id != 0 else { return nil }
+            let fd = open("/proc/self/task/\(id)/schedstat", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return nil }
+            defer { close(fd) }
+            var buffer = [UInt8](repeating: 0, count: 96)
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return nil }
+            let fields = buffer[..<n].split(separator: UInt8(ascii: " ")).prefix(2)
+                .map { UInt64(String(decoding: $0, as: UTF8.self)) }
+            guard fields.count == 2, let ran = fields[0], let waited = fields[1] else { return nil }
+            return (ran, waited)
+        }
+
         /// Restricts the thread (`tid`, or the calling thread before it is known) to `target`,
         /// or to `wide` when `target` is nil; a refused or empty set leaves it where it was.
         @discardableResult
@@ -247,8 +264,9 @@ public final class BackgroundLane: @unchecked Sendable {
 /// when callers keep every CPU busy (nice 10 against a writer: a tenth), where unrestricted
 /// they got that share of every CPU. Writers then pay in write slowdowns and stalls. So an
 /// engine calls `behind(now:)` whenever a writer sleeps or waits for background work that fell
-/// behind, which spreads its lanes at once, and `settle(now:)` after each flush, which brings
-/// them home once nothing has been behind for `settleNanos`. A placement that does not adapt
+/// behind, which spreads its lanes at once, and `review(now:)` after each flush, which spreads
+/// them too while they wait for a CPU longer than they run (`lanesStarved`) and otherwise brings them
+/// home once nothing has been behind for `settleNanos` (`settle`). A placement that does not adapt
 /// (an explicit CPU list) or has no home (no restriction) never moves a lane.
 ///
 /// Thread-safety: all methods may be called from any thread; lanes join and leave from their
@@ -270,6 +288,10 @@ public final class LanePlacement: Sendable {
     private let state = Mutex(State())
     private let spreadFlag = Atomic<Bool>(false)
     private let lastBehind = Atomic<UInt64>(0)
+    /// The lanes' summed run and wait times at the last `review` that measured, nanoseconds.
+    private let lastReview = Mutex<(wall: UInt64, ran: UInt64, waited: UInt64)?>(nil)
+    /// Shortest interval a `review` measures the callers over.
+    public static let reviewNanos: UInt64 = 1_000_000_000
 
     public init(home: [Int]?, wide: [Int] = CPUAffinity.allowedCPUs(), adapts: Bool, settleNanos: UInt64 = 10_000_000_000) {
         self.home = home?.isEmpty == true ? nil : home
@@ -309,6 +331,54 @@ public final class LanePlacement: Sendable {
             spreadFlag.store(false, ordering: .releasing)
             for core in st.cores.values { core.move(to: home, wide: wide) }
         }
+    }
+
+    /// Whether lanes that ran `ran` and waited `waited` nanoseconds for a CPU (runnable, not
+    /// running) over an interval of `interval` are starved: they waited at least 1.5 times as
+    /// long as they ran, and at least a twentieth of the interval. Measured (fillrandom,
+    /// `/proc/PID/task/*/schedstat` of the lanes over 3 s): one writer on two CPUs, lanes at
+    /// home or spread, waited 0.5-0.6 times what they ran; two writers, 4.4 times at home and
+    /// 3.0 spread — the callers then need the home CPUs too, and lanes kept there get only their
+    /// weight's share of them where spread they get it of every CPU (the reshard bench's split
+    /// right after its load: writers slept in slowdowns, p99.9 0.4-1.1 ms against 31-59 µs).
+    public static func lanesStarved(ran: UInt64, waited: UInt64, interval: UInt64) -> Bool {
+        Double(waited) >= 1.5 * Double(ran) && Double(waited) >= Double(interval) / 20
+    }
+
+    /// Measures the lanes' time on and waiting for a CPU since the last review (once
+    /// `reviewNanos` have passed) and spreads them while they are starved (`lanesStarved`,
+    /// which counts as `behind`), or else brings spread lanes home after `settleNanos`
+    /// (`settle`). The engine calls it after each flush. Where the kernel keeps no schedstat,
+    /// only `behind` spreads.
+    public func review(now: UInt64) {
+        guard adapts, home != nil else { return }
+        var ran: UInt64 = 0, waited: UInt64 = 0
+        let known = state.withLock { st in
+            st.cores.values.allSatisfy { core in
+                guard let t = core.schedStat() else { return false }
+                ran &+= t.ran
+                waited &+= t.waited
+                return true
+            }
+        }
+        guard known else { return }
+        review(now: now, laneRanNanos: ran, laneWaitedNanos: waited)
+    }
+
+    /// `review` with the lanes' cumulative run and wait times given (nanoseconds).
+    public func review(now: UInt64, laneRanNanos ran: UInt64, laneWaitedNanos waited: UInt64) {
+        guard adapts, home != nil else { return }
+        let starved: Bool? = lastReview.withLock { last in
+            guard let before = last else { last = (now, ran, waited); return nil }
+            guard now > before.wall, now - before.wall >= Self.reviewNanos else { return nil }
+            last = (now, ran, waited)
+            // A lane that joined or left since changes the sums: a negative step reads as 0.
+            let dRan = ran >= before.ran ? ran - before.ran : 0
+            let dWaited = waited >= before.waited ? waited - before.waited : 0
+            return Self.lanesStarved(ran: dRan, waited: dWaited, interval: now - before.wall)
+        }
+        guard let starved else { return }
+        if starved { behind(now: now) } else { settle(now: now) }
     }
 
     /// A lane's thread starts: placed where the others are.

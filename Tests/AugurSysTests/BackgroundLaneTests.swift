@@ -104,6 +104,56 @@ import Testing
         #expect(d.allowedCPUs == allowed && !d.placed)
     }
 
+    @Test("the rule: lanes are starved when they wait for a CPU 1.5 times as long as they run, and a twentieth of the time")
+    func starvationRule() {
+        let second: UInt64 = 1_000_000_000
+        #expect(!LanePlacement.lanesStarved(ran: second / 2, waited: second / 4, interval: second))   // one writer
+        #expect(LanePlacement.lanesStarved(ran: second / 4, waited: second, interval: second))        // two writers
+        #expect(LanePlacement.lanesStarved(ran: second / 10, waited: second / 10 * 3 / 2, interval: second))
+        #expect(!LanePlacement.lanesStarved(ran: 0, waited: second / 25, interval: second), "too little to tell")
+        #expect(LanePlacement.lanesStarved(ran: 0, waited: second / 20, interval: second))
+    }
+
+    @Test("a review spreads the lanes while they are starved, and brings them home after the settle time once they are not",
+          .enabled(if: CPUAffinity.allowedCPUs().count >= 2, "a placement can only be seen with two CPUs to choose from"))
+    func reviewFollowsTheLanesWaits() {
+        let allowed = CPUAffinity.allowedCPUs()
+        let home = [allowed.last!]
+        let placement = LanePlacement(home: home, wide: allowed, adapts: true, settleNanos: 5_000_000_000)
+        let lane = BackgroundLane(name: "test.review", nice: 10, placement: placement)
+        let second: UInt64 = 1_000_000_000
+        var ran: UInt64 = 0, waited: UInt64 = 0
+        placement.review(now: 10 * second, laneRanNanos: ran, laneWaitedNanos: waited)   // the first measures nothing
+        #expect(!placement.isSpread)
+        // Half a second of waiting: too short an interval to judge.
+        waited += second
+        placement.review(now: 10 * second + second / 2, laneRanNanos: ran, laneWaitedNanos: waited)
+        #expect(!placement.isSpread)
+        // A second in which the lanes ran 0.2 s and waited 0.8 s.
+        ran += second / 5; waited += second * 4 / 5
+        placement.review(now: 11 * second, laneRanNanos: ran, laneWaitedNanos: waited)
+        #expect(placement.isSpread)
+        #expect(lane.allowedCPUs == allowed)
+        // Fed lanes (ran 0.5 s, waited 0.25 s a second): home only after the settle time.
+        for t in 12...15 {
+            ran += second / 2; waited += second / 4
+            placement.review(now: UInt64(t) * second, laneRanNanos: ran, laneWaitedNanos: waited)
+            #expect(placement.isSpread, "\(t) s: within the settle time")
+        }
+        ran += second / 2; waited += second / 4
+        placement.review(now: 16 * second, laneRanNanos: ran, laneWaitedNanos: waited)
+        #expect(!placement.isSpread)
+        #expect(lane.allowedCPUs == home)
+        // A placement that does not adapt ignores reviews.
+        let fixed = LanePlacement(home: home, wide: allowed, adapts: false)
+        fixed.review(now: 1, laneRanNanos: 0, laneWaitedNanos: 0)
+        fixed.review(now: 2 * second, laneRanNanos: 0, laneWaitedNanos: 2 * second)
+        #expect(!fixed.isSpread)
+        // The real review reads the lanes' schedstat without harm (a starved lane is unlikely
+        // in a test; what it decides is not asserted).
+        placement.review(now: MonotonicClock.nanos())
+    }
+
     @Test("the thread runs what was queued, then exits once the lane is released")
     func threadExits() throws {
         var lane: BackgroundLane? = BackgroundLane(name: "test.exit", nice: 10)

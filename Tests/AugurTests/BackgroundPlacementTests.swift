@@ -34,7 +34,7 @@ import Testing
          ("augur.wal.seal", engine.wal.sealQueue)]
     }
 
-    @Test("an engine's lanes keep to the resolved CPUs: by default the last of two, or a given one",
+    @Test("an engine's lanes keep to the resolved CPUs: with .automatic the last of two, a given one, or by default all",
           .enabled(if: allowed.count >= 2, "placement can only be seen with two CPUs or more to choose from"))
     func lanesKeepToTheirCPUs() throws {
         let dir = TemporaryDirectory()
@@ -43,6 +43,8 @@ import Testing
         options.partitioning.runsOnTimer = false
         let expected = try #require(CPUAffinity.backgroundCPUs(amongAllowed: Self.allowed))
         #expect(expected.count < Self.allowed.count)
+        #expect(options.backgroundCPUs == .unrestricted, "the default")
+        options.backgroundCPUs = .automatic
         let engine = try Engine.open(at: dir.child("a"), options: options)
         for (name, lane) in Self.lanes(engine) {
             #expect(lane.allowedCPUs == expected, "\(name)")
@@ -74,6 +76,7 @@ import Testing
         var o = WriteStallTests.options(CrashSimulatingFileSystem())
         o.writeStallMemtableBytes = 6 << 20
         o.writeSlowdownMemtableBytes = 2 << 20
+        o.backgroundCPUs = .automatic
         let engine = try Engine.open(at: "/db", options: o)
         let table = try engine.createTable("t")
         let home = try #require(CPUAffinity.backgroundCPUs(amongAllowed: Self.allowed))

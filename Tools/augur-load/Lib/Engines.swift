@@ -24,7 +24,7 @@ public struct EngineConfiguration: Sendable {
     /// Augur: nice steps of the engine's background threads (`EngineOptions.backgroundNice`).
     public var backgroundNice = 10
     /// Augur: CPUs of the engine's background threads (`EngineOptions.backgroundCPUs`).
-    public var backgroundCPUs: BackgroundCPUs = .automatic
+    public var backgroundCPUs: BackgroundCPUs = .unrestricted
     /// Augur's partitioning controller: operations per second one partition sustains; nil
     /// leaves the engine's own capacity model.
     public var partitionCapacity: Double? = nil

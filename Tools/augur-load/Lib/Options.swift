@@ -156,8 +156,8 @@ public struct LoadOptions: ParsableArguments {
     @Option(help: "Augur: nice steps of the engine's background threads (flush, merge, reshard, WAL), 0...19; 0 runs them at the workers' priority.")
     public var backgroundNice = 10
 
-    @Option(help: ArgumentHelp("Augur: CPUs the engine's background threads keep to: auto (the last quarter of this process's CPUs, none when it has one), all (no restriction), or a list such as 1 or 2,3.", valueName: "cpus"))
-    public var backgroundCpus = "auto"
+    @Option(help: ArgumentHelp("Augur: CPUs the engine's background threads keep to: all (no restriction, the engine's default), auto (the last quarter of this process's CPUs, spread over all while the callers need them), or a list such as 1 or 2,3.", valueName: "cpus"))
+    public var backgroundCpus = "all"
 
     @Option(help: ArgumentHelp("Partition policy: static (default), reactive or predictive (the engine's partitioning controller); set after the load phase. Not with `policies`, which runs each of --policies.", valueName: "name"))
     public var policy: String?
