@@ -73,10 +73,10 @@ final class WriteAheadLog: @unchecked Sendable {
     /// Write-behind granularity (see the file comment); 0 = off (`sync` durability, whose group
     /// commit writes the pages anyway, or segments too small to be worth it).
     let writeBehindChunk: Int
-    /// Runs the write-behind calls off the write path, in order.
     /// Where the engine's background lanes run (`EngineOptions.backgroundCPUs`): the WAL's own,
     /// and the flusher's and the reshard executor's, which take it from here.
     let lanePlacement: LanePlacement
+    /// Runs the write-behind calls off the write path, in order.
     private let writeBehindQueue: BackgroundLane
     /// A rolled segment whose fdatasync and seal are still to be done: at most one, always the
     /// one just before `current` (see `roll`). Set by the roll (under rollLock), finished and

@@ -45,13 +45,11 @@ public final class BackgroundLane: @unchecked Sendable {
     private let fallback: DispatchQueue?
 
     /// Starts the lane's thread. `nice` is clamped to `0...19` (0: the creating thread's priority);
-    /// `cpus`, when given, restricts the thread to those CPUs (an empty list restricts nothing).
-    public init(name: String, nice: Int, cpus: [Int]? = nil) {
-        self.name = name
-        self.nice = Int32(min(19, max(0, nice)))
-        self.cpus = cpus?.isEmpty == true ? nil : cpus
-        core = Core(name: name, nice: self.nice, cpus: self.cpus, placement: nil)
-        fallback = core.start() ? nil : DispatchQueue(label: name)
+    /// `cpus`, when given, restricts the thread to those CPUs (an empty list restricts nothing):
+    /// a placement of its own that never moves it.
+    public convenience init(name: String, nice: Int, cpus: [Int]? = nil) {
+        self.init(name: name, nice: nice,
+                  placement: cpus.map { LanePlacement(home: $0, wide: [], adapts: false) } ?? .unrestricted)
     }
 
     /// Starts a lane whose thread keeps to `placement`'s CPUs: its home, or all of them while
@@ -60,7 +58,7 @@ public final class BackgroundLane: @unchecked Sendable {
         self.name = name
         self.nice = Int32(min(19, max(0, nice)))
         cpus = placement.home
-        core = Core(name: name, nice: self.nice, cpus: placement.home, placement: placement)
+        core = Core(name: name, nice: self.nice, placement: placement)
         fallback = core.start() ? nil : DispatchQueue(label: name)
     }
 
@@ -84,11 +82,6 @@ public final class BackgroundLane: @unchecked Sendable {
         sync {}
         return core.placed.load(ordering: .acquiring)
     }
-
-    /// Restricts the lane's thread to `cpus` (nil or empty: `wide`); returns whether the kernel
-    /// took the set. For `LanePlacement`, which moves its lanes from any thread.
-    @discardableResult
-    func move(to cpus: [Int]?, wide: [Int]) -> Bool { core.move(to: cpus, wide: wide) }
 
     /// The CPUs the lane's thread may run on now, as the kernel says (`sched_getaffinity`).
     public var allowedCPUs: [Int] { sync { CPUAffinity.allowedCPUs() } }
@@ -145,8 +138,7 @@ public final class BackgroundLane: @unchecked Sendable {
         }
         let name: String
         let nice: Int32
-        let cpus: [Int]?
-        let placement: LanePlacement?
+        let placement: LanePlacement
         /// The thread's kernel id once it runs (0 before).
         let tid = Atomic<Int32>(0)
         /// Whether the thread keeps to `cpus` now.
@@ -154,10 +146,9 @@ public final class BackgroundLane: @unchecked Sendable {
         let queue = Mutex(Queue())
         private let wake = DispatchSemaphore(value: 0)
 
-        init(name: String, nice: Int32, cpus: [Int]?, placement: LanePlacement?) {
+        init(name: String, nice: Int32, placement: LanePlacement) {
             self.name = name
             self.nice = nice
-            self.cpus = cpus
             self.placement = placement
         }
 
@@ -188,7 +179,7 @@ public final class BackgroundLane: @unchecked Sendable {
             let ok = ids.withUnsafeBufferPointer {
                 caugur_set_task_cpus(tid.load(ordering: .acquiring), $0.baseAddress, Int32($0.count))
             } == 0
-            placed.store(ok && target != nil && target == cpus, ordering: .releasing)
+            placed.store(ok && target != nil && target == placement.home, ordering: .releasing)
             return ok
         }
 
@@ -234,12 +225,8 @@ public final class BackgroundLane: @unchecked Sendable {
             // A refused set (none of the CPUs allowed any more, a seccomp profile) leaves the
             // thread where it was: placement is a latency measure, never a reason to fail.
             self.tid.store(Int32(tid), ordering: .releasing)
-            if let placement {
-                placement.join(self)
-            } else if cpus != nil {
-                move(to: cpus, wide: [])
-            }
-            defer { placement?.leave(self) }
+            placement.join(self)
+            defer { placement.leave(self) }
             queue.withLock { $0.lowered = ok }
             while true {
                 wake.wait()
@@ -352,6 +339,9 @@ public final class LanePlacement: Sendable {
     /// only `behind` spreads.
     public func review(now: UInt64) {
         guard adapts, home != nil else { return }
+        // Most flushes come less than `reviewNanos` after the last measurement: read no
+        // schedstat for them.
+        if let last = lastReview.withLock({ $0 }), now <= last.wall || now - last.wall < Self.reviewNanos { return }
         var ran: UInt64 = 0, waited: UInt64 = 0
         let known = state.withLock { st in
             st.cores.values.allSatisfy { core in
