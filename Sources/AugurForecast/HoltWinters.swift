@@ -28,8 +28,17 @@
 /// g / 4; a last group that is not full repeats member 0 in its spare lanes, which never
 /// compete), and the seasons are laid out slot-major, so one phase's slots of a group are one
 /// vector. Every lane computes exactly the scalar recurrence above, in the same order, so the
-/// forecasts are the scalar bank's bit for bit; the 16 members of the default grid cost four
+/// forecasts are the scalar bank's bit for bit; the 16 per-phase members of the default grid cost four
 /// passes of the loop instead of sixteen (the bank was a quarter of the ensemble's update).
+///
+/// Day-of-week members (`Parameters.coarseSeason2`, when s₁ divides s₂) keep w per cycle of the
+/// first season, c = ⌊(t mod s₂) ÷ s₁⌋, updated at every phase of it:
+///
+///     w[c]   = ω''·(y − ℓ' − d[t−s₁]) + (1−ω'')·w[c]      ω'' = max(ω ÷ s₁, 1/(values seen + 1))
+///
+/// They sit in groups of their own after the per-phase members (`memberAtPosition`), so one
+/// group reads one layout of the second season; `best` and the `member:` arguments are indices
+/// into the parameters as given.
 ///
 /// Thread-safety: not thread-safe; owned by one ensemble.
 final class HoltWintersBank {
@@ -46,6 +55,11 @@ final class HoltWintersBank {
         var season2: Double
         /// Forgetting factor of the residual AR(1) estimate, in (0, 1]; 1 never forgets.
         var residualForgetting: Double
+        /// Whether the second season is kept per cycle of the first — a day-of-week effect:
+        /// period₂ ÷ period₁ slots, each learnt from every phase of its cycle — instead of per
+        /// phase. Only with two seasons of which the first divides the second; ignored
+        /// otherwise.
+        var coarseSeason2: Bool = false
     }
 
     typealias Lanes = SIMD4<Double>
@@ -93,6 +107,14 @@ final class HoltWintersBank {
     }
 
     private let parameterTable: UnsafeMutableBufferPointer<GroupParameters>
+    /// Per group: whether its members keep the second season per cycle of the first.
+    private let coarseGroup: UnsafeMutableBufferPointer<Bool>
+    /// Whether any group does (false when period₁ does not divide period₂).
+    private let anyCoarse: Bool
+    /// Lane positions (group·4 + lane): the member each holds, or -1 for a spare lane.
+    private let memberAtPosition: UnsafeMutableBufferPointer<Int>
+    /// Each member's lane position.
+    private let positionOfMember: UnsafeMutableBufferPointer<Int>
     private let state: UnsafeMutableBufferPointer<GroupState>
     /// Slot-major: slot j of group k at j·groupCount + k.
     private let season1: UnsafeMutableBufferPointer<Lanes>
@@ -111,7 +133,26 @@ final class HoltWintersBank {
         period1 = periods[0]
         period2 = periods.count == 2 ? periods[1] : 0
         memberCount = parameters.count
-        groupCount = (parameters.count + Self.laneCount - 1) / Self.laneCount
+        // Layout: the members with a per-phase second season first, then the coarse ones from
+        // a group of their own, so every group reads one layout of the second season. Without
+        // coarse members, member g is in lane g mod 4 of group g / 4.
+        let coarseAllowed = periods.count == 2 && periods[1] % periods[0] == 0
+        let fine = parameters.indices.filter { !(coarseAllowed && parameters[$0].coarseSeason2) }
+        let coarse = parameters.indices.filter { coarseAllowed && parameters[$0].coarseSeason2 }
+        func padded(_ members: [Int]) -> [Int] {
+            members + Array(repeating: -1, count: (Self.laneCount - members.count % Self.laneCount) % Self.laneCount)
+        }
+        let layout = padded(fine) + padded(coarse)
+        groupCount = layout.count / Self.laneCount
+        memberAtPosition = allocateFixed(layout.count, -1)
+        positionOfMember = allocateFixed(parameters.count, 0)
+        for (position, g) in layout.enumerated() {
+            memberAtPosition[position] = g
+            if g >= 0 { positionOfMember[g] = position }
+        }
+        coarseGroup = allocateFixed(groupCount, false)
+        for k in 0..<groupCount { coarseGroup[k] = k * Self.laneCount >= padded(fine).count }
+        anyCoarse = !coarse.isEmpty
         selectionDecay = decayFactor(halfLife: errorHalfLife)
         warmUpLength = warmUpCycles * max(period1, period2)
         warmUpRemaining = warmUpLength
@@ -123,8 +164,9 @@ final class HoltWintersBank {
         for k in 0..<groupCount {
             var group = parameterTable[k]
             for lane in 0..<Self.laneCount {
-                let g = k * Self.laneCount + lane
-                let p = parameters[g < parameters.count ? g : 0]
+                // A group's spare lanes repeat its first member; they never compete.
+                let g = memberAtPosition[k * Self.laneCount + lane]
+                let p = parameters[g >= 0 ? g : memberAtPosition[k * Self.laneCount]]
                 group.alpha[lane] = p.level
                 group.keepLevel[lane] = 1 - p.level
                 group.beta[lane] = p.trend
@@ -145,6 +187,9 @@ final class HoltWintersBank {
 
     deinit {
         releaseFixed(parameterTable)
+        releaseFixed(coarseGroup)
+        releaseFixed(memberAtPosition)
+        releaseFixed(positionOfMember)
         releaseFixed(state)
         releaseFixed(season1)
         releaseFixed(season2)
@@ -156,16 +201,18 @@ final class HoltWintersBank {
 
     /// Member `g`'s current estimate of the residual lag-1 autocorrelation ρ.
     func residualAutocorrelation(member g: Int) -> Double {
-        state[g / Self.laneCount].residualAR[g % Self.laneCount]
+        let position = positionOfMember[g]
+        return state[position / Self.laneCount].residualAR[position % Self.laneCount]
     }
 
     /// One-step forecast of member `g` (meaningful once warm).
     func oneStepForecast(member g: Int) -> Double {
-        let k = g / Self.laneCount, lane = g % Self.laneCount
+        let position = positionOfMember[g]
+        let k = position / Self.laneCount, lane = position % Self.laneCount
         let s = state[k]
         var value = s.level[lane] + parameterTable[k].damping[lane] * s.trend[lane]
             + season1[phase1 * groupCount + k][lane]
-        if period2 != 0 { value += season2[phase2 * groupCount + k][lane] }
+        if period2 != 0 { value += season2[(coarseGroup[k] ? phase2 / period1 : phase2) * groupCount + k][lane] }
         return value + s.residualAR[lane] * s.lastResidual[lane]
     }
 
@@ -194,13 +241,20 @@ final class HoltWintersBank {
         let startGain2 = Lanes(repeating: twoSeasons ? 1 / Double(slotVisits2 &+ 1) : 0)
         let slots1 = season1.baseAddress! + phase1 &* groupCount
         let slots2 = season2.baseAddress! + (twoSeasons ? phase2 &* groupCount : 0)
+        // A coarse second season: one slot per cycle of the first, visited at every phase of
+        // it, so its running start counts observations and its gain is ω per cycle of the
+        // first spread over that cycle's phases (the same memory in cycles of the second).
+        let coarseSlots2 = season2.baseAddress! + (anyCoarse ? (phase2 / period1) &* groupCount : 0)
+        let coarseStartGain = Lanes(repeating: anyCoarse ? 1 / Double(slotVisits2 &* period1 &+ phase1 &+ 1) : 0)
+        let coarseScale = Lanes(repeating: anyCoarse ? 1 / Double(period1) : 0)
         var bestIndex = 0
         var bestError = Double.infinity
         for k in 0..<groupCount {
             let p = parameterTable[k]
             var m = state[k]
             let d = slots1[k]
-            let w = twoSeasons ? slots2[k] : zero
+            let coarse = anyCoarse && coarseGroup[k]
+            let w = twoSeasons ? (coarse ? coarseSlots2[k] : slots2[k]) : zero
             let dampedTrend = p.damping * m.trend
             let base = m.level + dampedTrend + d + w
 
@@ -209,10 +263,11 @@ final class HoltWintersBank {
             m.meanSquaredError = firstScore
                 ? error * error
                 : decay * m.meanSquaredError + keepError * error * error
-            let lanes = min(Self.laneCount, memberCount &- k &* Self.laneCount)
-            for lane in 0..<lanes where m.meanSquaredError[lane] < bestError {
+            for lane in 0..<Self.laneCount where m.meanSquaredError[lane] < bestError {
+                let member = memberAtPosition[k &* Self.laneCount &+ lane]
+                if member < 0 { continue }
                 bestError = m.meanSquaredError[lane]
-                bestIndex = k &* Self.laneCount &+ lane
+                bestIndex = member
             }
 
             // AR(1) on the plain one-step residuals; smoothing uses them too.
@@ -227,7 +282,10 @@ final class HoltWintersBank {
             m.trend = p.beta * (level - m.level) + p.keepTrend * dampedTrend
             let gain1 = Self.maximum(p.delta, startGain1)
             slots1[k] = gain1 * (value - level - w) + (one - gain1) * d
-            if twoSeasons {
+            if coarse {
+                let gain2 = Self.maximum(p.omega * coarseScale, coarseStartGain)
+                coarseSlots2[k] = gain2 * (value - level - d) + (one - gain2) * w
+            } else if twoSeasons {
                 let gain2 = Self.maximum(p.omega, startGain2)
                 slots2[k] = gain2 * (value - level - d) + (one - gain2) * w
             }
@@ -245,7 +303,8 @@ final class HoltWintersBank {
     }
 
     func forecast(member g: Int, into out: UnsafeMutableBufferPointer<Double>) {
-        let k = g / Self.laneCount, lane = g % Self.laneCount
+        let position = positionOfMember[g]
+        let k = position / Self.laneCount, lane = position % Self.laneCount
         let s = state[k]
         let level = s.level[lane], trend = s.trend[lane]
         let residualAR = s.residualAR[lane], lastResidual = s.lastResidual[lane]
@@ -261,7 +320,7 @@ final class HoltWintersBank {
             arPower *= residualAR
             var value = level + cumulativeDamping * trend + season1[i1 * groupCount + k][lane] + arPower * lastResidual
             if period2 != 0 {
-                value += season2[i2 * groupCount + k][lane]
+                value += season2[(coarseGroup[k] ? i2 / period1 : i2) * groupCount + k][lane]
                 i2 = i2 + 1 == period2 ? 0 : i2 + 1
             }
             out[i] = value
@@ -328,7 +387,14 @@ final class HoltWintersBank {
         for k in 0..<groupCount {
             state[k].level = Lanes(repeating: level)
             for j in 0..<period1 { season1[j * groupCount + k] = Lanes(repeating: warmUpSums1[j]) }
-            if period2 != 0 {
+            if coarseGroup[k] {
+                // Each cycle of the first season starts as the mean of its phases' deviations.
+                for c in 0..<(period2 / period1) {
+                    var sum = 0.0
+                    for j in 0..<period1 { sum += warmUpSums2[c * period1 + j] }
+                    season2[c * groupCount + k] = Lanes(repeating: sum / Double(period1))
+                }
+            } else if period2 != 0 {
                 for i in 0..<period2 { season2[i * groupCount + k] = Lanes(repeating: warmUpSums2[i]) }
             }
         }

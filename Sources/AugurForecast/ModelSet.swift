@@ -64,6 +64,19 @@ struct ModelSet {
                     }
                 }
             }
+            // Day-of-week members (a second season per cycle of the first), without a trend:
+            // after the per-phase members, so the race breaks ties as before.
+            if periods.count == 2 {
+                for a in g.holtWintersAlpha {
+                    for d in g.holtWintersSeason1 {
+                        for w in g.holtWintersCoarseSeason2 {
+                            parameters.append(HoltWintersBank.Parameters(
+                                level: a, trend: 0, damping: g.holtWintersDamping, season1: d,
+                                season2: w, residualForgetting: g.holtWintersResidualForgetting, coarseSeason2: true))
+                        }
+                    }
+                }
+            }
             holtWinters = HoltWintersBank(periods: periods, parameters: parameters,
                                           warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
             logHoltWinters = HoltWintersBank(periods: periods, parameters: parameters,

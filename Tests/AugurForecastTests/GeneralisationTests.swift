@@ -164,12 +164,20 @@ struct GeneralisationTests {
             options.grids.holtWintersTrend = bad
             #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
         }
+        for bad in [[-0.1], [1.5], [Double.nan], [0.3, .infinity]] {
+            var options = ForecastOptions()
+            options.grids.holtWintersCoarseSeason2 = bad
+            #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
+        }
+        var none = ForecastOptions()
+        none.grids.holtWintersCoarseSeason2 = []     // no day-of-week members: allowed
+        #expect(throws: Never.self) { try ForecastEnsemble(options: none) }
         let many = (1...32).map { Double($0) / 32 }
         var options = ForecastOptions()
         options.grids.holtWintersAlpha = many
-        options.grids.holtWintersSeason1 = many       // 2 × 32 × 32 × 2 = 4096 members
-        #expect(throws: ForecastError.invalidOption(name: "grids.holtWintersTrend × Alpha × Season1 × Season2",
-                                                    value: 4096, limit: "at most 1024 members")) {
+        options.grids.holtWintersSeason1 = many       // 32 × 32 × (2 × 2 + 1) = 5120 members
+        #expect(throws: ForecastError.invalidOption(name: "grids.holtWintersAlpha × Season1 × (Trend × Season2 + CoarseSeason2)",
+                                                    value: 5120, limit: "at most 1024 members")) {
             try ForecastEnsemble(options: options)
         }
         options = ForecastOptions()

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AugurForecast
 
@@ -143,14 +144,18 @@ struct HoltWintersTests {
 
     /// The bank updates its members four at a time (SIMD lanes, a partial last group): a
     /// member's forecasts must not depend on which others share its bank or its group.
-    @Test func aMemberForecastsAloneAsInABankOfFive() {
+    @Test func aMemberForecastsAloneAsInABankOfSeven() {
         let seed: UInt64 = 23
         var rng = SeededRandom(seed: seed)
         let y = doubleSeasonal(count: 168 * 4, p1: 24, p2: 168).map { $0 + 2 * rng.gaussian() }
-        let members = [Self.parameters(0.02, 0.05, 0.1), Self.parameters(0.1, 0.2, 0.3), Self.parameters(0.3, 0.02, 0.1),
+        var dayOfWeek = Self.parameters(0.05, 0.1, 0.3), dayOfWeekFast = Self.parameters(0.2, 0.3, 0.5)
+        dayOfWeek.coarseSeason2 = true
+        dayOfWeekFast.coarseSeason2 = true
+        // Day-of-week members between the others: the bank lays them out in groups of their own.
+        let members = [Self.parameters(0.02, 0.05, 0.1), dayOfWeek, Self.parameters(0.1, 0.2, 0.3), Self.parameters(0.3, 0.02, 0.1),
                        HoltWintersBank.Parameters(level: 0.1, trend: 0.05, damping: 1, season1: 0.2, season2: 0.1,
                                                   residualForgetting: 0.99),
-                       Self.parameters(0.5, 0.5, 0.5)]
+                       dayOfWeekFast, Self.parameters(0.5, 0.5, 0.5)]
         let bank = HoltWintersBank(periods: [24, 168], parameters: members, warmUpCycles: 1, errorHalfLife: 48)
         let alone = members.map { HoltWintersBank(periods: [24, 168], parameters: [$0], warmUpCycles: 1, errorHalfLife: 48) }
         for v in y {
@@ -165,5 +170,43 @@ struct HoltWintersTests {
             #expect(bank.oneStepForecast(member: g) == alone[g].oneStepForecast(member: 0), "seed \(seed): member \(g)")
             #expect(bank.residualAutocorrelation(member: g) == alone[g].residualAutocorrelation(member: 0))
         }
+    }
+
+    /// A day-of-week member (the second season per cycle of the first) learns a weekend's
+    /// level from every hour of the day: on Poisson-like noise it forecasts the next hour
+    /// better than the same member with one weekly slot per hour, is the one the race picks,
+    /// and `best` names it by its index in the parameters, wherever its lane is.
+    @Test func aDayOfWeekMemberLearnsAWeekendFromEveryHour() {
+        let seed: UInt64 = 41
+        var rng = SeededRandom(seed: seed)
+        let weeks = 10
+        let y = (0..<(168 * weeks)).map { t -> Double in
+            let mean = 6 * (1 + 0.8 * Foundation.sin(2 * Double.pi * Double(t % 24) / 24)) * ((t % 168) >= 120 ? 1.3 : 1)
+            return mean + Foundation.sqrt(mean) * rng.gaussian()
+        }
+        var coarse = Self.parameters(0.02, 0.02, 0.3)
+        coarse.coarseSeason2 = true
+        let fine = Self.parameters(0.02, 0.02, 0.1)
+        let bank = HoltWintersBank(periods: [24, 168], parameters: [fine, coarse], warmUpCycles: 1, errorHalfLife: 1e9)
+        var errors = [0.0, 0.0]
+        for (t, v) in y.enumerated() {
+            if t >= 168 * 3 {
+                for g in 0..<2 {
+                    let e = v - bank.oneStepForecast(member: g)
+                    errors[g] += e * e
+                }
+            }
+            bank.observe(v)
+        }
+        #expect(errors[1] < 0.95 * errors[0], "seed \(seed): day-of-week \(errors[1]), per hour \(errors[0])")
+        #expect(bank.best == 1, "seed \(seed): best \(bank.best)")
+        // Where the first period does not divide the second, a coarse member is a per-phase one.
+        let odd = HoltWintersBank(periods: [5, 12], parameters: [coarse], warmUpCycles: 1, errorHalfLife: 48)
+        let plain = HoltWintersBank(periods: [5, 12], parameters: [Self.parameters(0.02, 0.02, 0.3)], warmUpCycles: 1, errorHalfLife: 48)
+        for t in 0..<200 {
+            odd.observe(Double(t % 5) + Double(t % 12) + 0.1 * Double(t % 7))
+            plain.observe(Double(t % 5) + Double(t % 12) + 0.1 * Double(t % 7))
+        }
+        #expect(path(odd, steps: 12) == path(plain, steps: 12))
     }
 }
