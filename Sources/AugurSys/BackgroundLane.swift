@@ -251,7 +251,8 @@ public final class BackgroundLane: @unchecked Sendable {
 /// when callers keep every CPU busy (nice 10 against a writer: a tenth), where unrestricted
 /// they got that share of every CPU. Writers then pay in write slowdowns and stalls. So an
 /// engine calls `behind(now:)` whenever a writer sleeps or waits for background work that fell
-/// behind, which spreads its lanes at once, and `review(now:)` after each flush, which spreads
+/// behind (and a reshard when it starts and ends: it holds its sources' flushes), which spreads
+/// its lanes at once, and `review(now:)` after each flush, which spreads
 /// them too while they wait for a CPU longer than they run (`lanesStarved`) and otherwise brings them
 /// home once nothing has been behind for `settleNanos` (`settle`). A placement that does not adapt
 /// (an explicit CPU list) or has no home (no restriction) never moves a lane.

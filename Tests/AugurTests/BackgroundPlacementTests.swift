@@ -101,4 +101,32 @@ import Testing
         #expect(engine.flusher.mergeQueue.placed)
         try engine.close()
     }
+
+    /// A reshard holds its sources' flushes until it commits, so it runs with the lanes spread
+    /// and leaves them spread for the settle time: with them at home, the reshard bench's 1 GiB
+    /// split ran on a tenth of one CPU while its writers slept in slowdowns. (Planted: without
+    /// the calls in `runReshard` the lanes stay home and this fails.)
+    @Test("a reshard spreads the engine's lanes over every CPU",
+          .enabled(if: allowed.count >= 2, "placement can only be seen with two CPUs or more to choose from"))
+    func aReshardSpreadsTheLanes() throws {
+        let dir = TemporaryDirectory()
+        var options = EngineOptions()
+        options.durability = .none
+        options.partitioning.runsOnTimer = false
+        options.backgroundCPUs = .automatic
+        let engine = try Engine.open(at: dir.child("db"), options: options)
+        let table = try engine.createTable("t")
+        let home = try #require(CPUAffinity.backgroundCPUs(amongAllowed: Self.allowed))
+        for i in 0..<2_000 { try table.put(Array("key\(10_000 + i)".utf8), Array("value \(i)".utf8)) }
+        table.drainBackgroundWork()
+        #expect(!engine.wal.lanePlacement.isSpread)
+        #expect(engine.reshards.queue.allowedCPUs == home)
+        let status = try table.requestResharding(.split(at: Array("key11000".utf8))).wait()
+        #expect(status.state == .committed)
+        #expect(engine.wal.lanePlacement.isSpread)
+        #expect(engine.reshards.queue.allowedCPUs == Self.allowed)
+        #expect(engine.flusher.queue.allowedCPUs == Self.allowed)
+        for i in 0..<2_000 { #expect(try table.get(Array("key\(10_000 + i)".utf8)) == Array("value \(i)".utf8)) }
+        try engine.close()
+    }
 }
