@@ -90,7 +90,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "augur-bench",
-            dependencies: ["Augur", "AugurPlanner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            dependencies: ["Augur", "AugurPlanner", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Benchmarks/AugurBench"
         ),

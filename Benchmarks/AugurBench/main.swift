@@ -20,6 +20,7 @@
 // Keys are 16 bytes, values 100 bytes. Usage: augur-bench --help
 import Augur
 import AugurPlanner
+import AugurSys
 import Foundation
 
 import ArgumentParser
@@ -176,6 +177,28 @@ func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UIn
     return Double(per * threads) / elapsed
 }
 
+// The scratch directory goes with the run however it ends: a reshard or checkpoint run leaves
+// gigabytes there, and a bench stopped with ^C (or by a driver's SIGTERM) used to leave them
+// behind. A stop signal removes it and exits 128 + the signal; a second one kills at once
+// (StopSignals). An error removes it too (below). Only SIGKILL leaves it.
+let scratch = config.dir
+do {
+    try StopSignals.install()
+    Thread {
+        while true {
+            if let signal = StopSignals.received {
+                print("augur-bench: stopped by signal \(signal); removing \(scratch)")
+                try? FileManager.default.removeItem(atPath: scratch)
+                fflush(nil)         // what the run printed so far, and this line, before _exit
+                _exit(128 + signal)
+            }
+            usleep(50_000)
+        }
+    }.start()
+} catch {
+    print("augur-bench: no stop-signal handler (\(error)); a stopped run leaves \(scratch) behind")
+}
+
 do {
     if config.workload == .ingestTelemetryOn || config.workload == .ingestTelemetryOff {
         // One single-threaded ingest, for instruction counting under callgrind (deterministic
@@ -304,5 +327,6 @@ do {
     try? FileManager.default.removeItem(atPath: config.dir)
 } catch {
     print("augur-bench failed: \(error)")
+    try? FileManager.default.removeItem(atPath: scratch)
     exit(1)
 }
