@@ -24,9 +24,9 @@
 ///
 /// Why a bank rather than a `ModelGrid` of single models: all members share the periods, the
 /// seasonal phase and the warm-up, so those are kept once, and the members are updated four at
-/// a time: their parameters and state are `SIMD4` lanes (member g in lane g mod 4 of group
-/// g / 4; a last group that is not full repeats member 0 in its spare lanes, which never
-/// compete), and the seasons are laid out slot-major, so one phase's slots of a group are one
+/// a time: their parameters and state are `SIMD4` lanes (without day-of-week members, member g
+/// is in lane g mod 4 of group g / 4; a group that is not full repeats its first member in its
+/// spare lanes, which never compete), and the seasons are laid out slot-major, so one phase's slots of a group are one
 /// vector. Every lane computes exactly the scalar recurrence above, in the same order, so the
 /// forecasts are the scalar bank's bit for bit; the 16 per-phase members of the default grid cost four
 /// passes of the loop instead of sixteen (the bank was a quarter of the ensemble's update).

@@ -26,6 +26,15 @@ import Testing
         }
     }
 
+    /// No durability and no controller timer: an engine whose lanes move only for what a test
+    /// does.
+    static func quietOptions() -> EngineOptions {
+        var options = EngineOptions()
+        options.durability = .none
+        options.partitioning.runsOnTimer = false
+        return options
+    }
+
     /// Every lane of an open engine: the flush and merge lanes, the reshard and cutover lanes,
     /// the WAL's seal lane.
     static func lanes(_ engine: Engine) -> [(String, BackgroundLane)] {
@@ -38,9 +47,7 @@ import Testing
           .enabled(if: allowed.count >= 2, "placement can only be seen with two CPUs or more to choose from"))
     func lanesKeepToTheirCPUs() throws {
         let dir = TemporaryDirectory()
-        var options = EngineOptions()
-        options.durability = .none
-        options.partitioning.runsOnTimer = false
+        var options = Self.quietOptions()
         let expected = try #require(CPUAffinity.backgroundCPUs(amongAllowed: Self.allowed))
         #expect(expected.count < Self.allowed.count)
         #expect(options.backgroundCPUs == .unrestricted, "the default")
@@ -110,9 +117,7 @@ import Testing
           .enabled(if: allowed.count >= 2, "placement can only be seen with two CPUs or more to choose from"))
     func aReshardSpreadsTheLanes() throws {
         let dir = TemporaryDirectory()
-        var options = EngineOptions()
-        options.durability = .none
-        options.partitioning.runsOnTimer = false
+        var options = Self.quietOptions()
         options.backgroundCPUs = .automatic
         let engine = try Engine.open(at: dir.child("db"), options: options)
         let table = try engine.createTable("t")
