@@ -46,6 +46,10 @@ public struct RecoveryReport: Sendable, Equatable {
     public var foreignFilesIgnored: [String] = []
     /// Files deleted because nothing referenced them (leftovers of interrupted flushes or splits).
     public var filesRemoved: [String] = []
+    /// `.pointInTime` recovery that stopped at corruption: files nothing referenced any more,
+    /// moved to `lost/` instead of deleted (the cut may have taken the manifest records that
+    /// named them: their records are in no other file).
+    public var filesSetAside: [String] = []
     /// Reshards found prepared but not committed, rolled back (their ids).
     public var reshardsRolledBack: [UInt64] = []
     public var lastSequence: UInt64 = 0
@@ -97,7 +101,27 @@ public final class Engine: @unchecked Sendable {
         try options.validate()
         let metrics = EngineMetrics(store: path)
         let recovered = try Recovery.run(path: path, options: options, metrics: metrics)
-        return Engine(path: path, options: options, recovered: recovered, metrics: metrics)
+        let engine = Engine(path: path, options: options, recovered: recovered, metrics: metrics)
+        engine.flushWhatEarlierOpensLeftInTheLog()
+        return engine
+    }
+
+    /// Segments the log may inherit from earlier opens before an open flushes what they hold.
+    public static let inheritedSegmentsBeforeAFlush = 2
+
+    /// Every writable open starts a new, preallocated WAL segment (64 MiB by default) and the
+    /// ones before it stay until what they hold is flushed, which a store opened for a few
+    /// writes at a time never reached: each `augur put` (even a rejected one) left another
+    /// 64 MiB segment, 6 opens 385 MB for 6 keys. So when the log inherits more than
+    /// `inheritedSegmentsBeforeAFlush` segments, the open flushes the recovered memtables and
+    /// trims them (as LevelDB writes a recovered log into a table at open); the log then holds
+    /// at most that many and the current one. A failed flush leaves the data in the log, where
+    /// it was: the open goes on and logs why.
+    private func flushWhatEarlierOpensLeftInTheLog() {
+        guard !options.readOnly, wal.segmentNumbers.count > Self.inheritedSegmentsBeforeAFlush + 1 else { return }
+        do throws(AugurError) { try flush() } catch {
+            logger.warning("the open's flush of the recovered log failed (its records stay in the log): \(error)")
+        }
     }
 
     /// The logger `label` of the store in `path`: `options.makeLogger`'s, with `store` metadata.

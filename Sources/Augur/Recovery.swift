@@ -220,20 +220,46 @@ enum Recovery {
         // otherwise have its flushed segments swept before the log check refuses the store.
         // Remove leftovers: unreferenced segments, stale manifests, a half-written CURRENT.tmp.
         // Only names Augur writes: anything else is left where it is (and reported).
+        // Except after a point-in-time cut: there a manifest that lost its last records (its
+        // flushed runs' WAL long trimmed) is a cause the cut cannot tell from others, and the
+        // files it no longer names hold acknowledged data found nowhere else. They and the
+        // stale manifests go to lost/, as everything else such a recovery drops (an outside
+        // check lost 12,000 of 16,000 records and a table to the sweep).
         let referenced = state.referencedFiles
+        let keepLeftovers = report.walCorruption != nil
+        func discard(_ file: String, named name: String, in directory: String, shown: String) throws(AugurError) {
+            if keepLeftovers {
+                do throws(FileSystemError) {
+                    report.filesSetAside.append(try replay.setAsideFile(at: file, named: name, from: directory))
+                } catch {
+                    throw .corruption(file: file, offset: 0, reason: "cannot move it to \(lostDirectoryName)/ after the point-in-time cut: \(error)")
+                }
+            } else {
+                try? fs.remove(file)
+                report.filesRemoved.append(shown)
+            }
+        }
+        if keepLeftovers && report.manifestTornTailBytes > 0 && !options.readOnly {
+            // The live manifest whose end was cut: its next rotation deletes it, and its lost
+            // records are what named the files set aside below. Kept as it was.
+            let name = Manifest.fileName(manifest.number)
+            do throws(FileSystemError) {
+                report.filesSetAside.append(try replay.saveCopy(of: joinPath(path, name), named: name))
+            } catch {
+                throw .corruption(file: joinPath(path, name), offset: 0, reason: "cannot copy it to \(lostDirectoryName)/ after the point-in-time cut: \(error)")
+            }
+        }
         for name in try io({ () throws(FileSystemError) in try fs.listDirectory(segDir) })
             where !referenced.contains(name) && !options.readOnly {
             guard isSegmentFileName(name) else {
                 report.foreignFilesIgnored.append("seg/" + name)
                 continue
             }
-            try? fs.remove(joinPath(segDir, name))
-            report.filesRemoved.append("seg/" + name)
+            try discard(joinPath(segDir, name), named: name, in: segDir, shown: "seg/" + name)
         }
         for name in try io({ () throws(FileSystemError) in try fs.listDirectory(path) }) where !options.readOnly {
             if let n = Manifest.number(of: name), n != manifest.number {
-                try? fs.remove(joinPath(path, name))
-                report.filesRemoved.append(name)
+                try discard(joinPath(path, name), named: name, in: path, shown: name)
             } else if name == Manifest.currentName + ".tmp" {
                 try? fs.remove(joinPath(path, name))
                 report.filesRemoved.append(name)
@@ -260,6 +286,19 @@ enum Recovery {
             let wal = WriteAheadLog(readOnlyAfter: maxSeq, segmentSize: options.walSegmentSize, segments: outcome.segments,
                                     reason: readOnlyReason)
             return Result(lock: lock, manifest: manifest, wal: wal, partitions: partitions, report: report)
+        }
+        // What was replayed is what readers now see, and the new segment's writes are synced
+        // behind it: so it must be on disk first. A segment the crash left unsealed may hold
+        // frames that reached only the page cache (durability none or periodic, or the killed
+        // process's last batch); with the new segment synced and the old tail lost to a power
+        // cut, the next open found "no seal and ends before sequences …, but segment N+1 was
+        // synced" and refused the store. One fdatasync per inherited segment, at open only.
+        for segment in outcome.segments {
+            try io { () throws(FileSystemError) in
+                let h = try fs.open(joinPath(walDir, WALFormat.segmentName(segment.number)), mode: .readWrite)
+                defer { h.close() }
+                try h.sync()
+            }
         }
         let firstSegment = (outcome.segments.last?.number ?? state.walOpenedSegment ?? 0) + 1
         let wal = try WriteAheadLog(fileSystem: fs, directory: walDir, firstSegment: firstSegment,
@@ -340,6 +379,8 @@ extension RecoveryReport {
             (.info, "removed WAL segments whose creation was interrupted", "files", walUnfinishedSegmentsRemoved),
             (.info, "removed \(filesRemoved.count) unreferenced files (leftovers of interrupted flushes or reshards)", "files",
              filesRemoved),
+            (.warning, "moved to lost/ the files no longer referenced after the point-in-time cut (they may hold acknowledged records)",
+             "files", filesSetAside),
             (.notice, "rolled back \(reshardsRolledBack.count) reshards prepared but not committed", "ids",
              reshardsRolledBack.map(String.init)),
             (.notice, "left alone files whose names are not Augur's", "files", foreignFilesIgnored),

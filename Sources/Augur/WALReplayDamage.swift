@@ -186,6 +186,31 @@ extension WALReplay {
         return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
     }
 
+    /// Moves `path` (a file of the store) to lost/`name` (with a suffix when taken), synced;
+    /// returns the path relative to the store.
+    func setAsideFile(at path: String, named name: String, from directory: String) throws(FileSystemError) -> String {
+        try ensureLostDirectory()
+        let target = uniqueLostPath(name)
+        try fileSystem.rename(path, to: target)
+        try fileSystem.syncDirectory(lostDirectory)
+        try fileSystem.syncDirectory(directory)
+        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+    }
+
+    /// Copies `path` to lost/`name` (with a suffix when taken), synced; returns the path
+    /// relative to the store.
+    func saveCopy(of path: String, named name: String) throws(FileSystemError) -> String {
+        let bytes = try fileSystem.readFile(path)
+        try ensureLostDirectory()
+        let target = uniqueLostPath(name)
+        let out = try fileSystem.open(target, mode: .createNew)
+        defer { out.close() }
+        try out.write(at: 0, bytes)
+        try out.sync()
+        try fileSystem.syncDirectory(lostDirectory)
+        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+    }
+
     /// lost/<name>, or lost/<name>.1, .2, … when taken: nothing in lost/ is ever replaced (a
     /// recovery interrupted while zeroing saves the same bytes again, under another name).
     private func uniqueLostPath(_ name: String) -> String {
@@ -205,14 +230,18 @@ extension WALReplay {
             report.walSetAside.append("wal/" + name + " (not replayed; left in place by a read-only open)")
             return
         }
+        // The report names the file as moved: a segment number set aside before is free again
+        // and reused, so lost/ may hold the name already and this one gets a suffix (.1, .2 …).
+        var target = ""
         do throws(FileSystemError) {
             try ensureLostDirectory()
-            try fileSystem.rename(path(number), to: uniqueLostPath(name))
+            target = uniqueLostPath(name)
+            try fileSystem.rename(path(number), to: target)
             try fileSystem.syncDirectory(lostDirectory)
             try fileSystem.syncDirectory(walDirectory)
         } catch {
             throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)")
         }
-        report.walSetAside.append(Recovery.lostDirectoryName + "/" + name)
+        report.walSetAside.append(Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name))
     }
 }

@@ -247,6 +247,40 @@ import Musl
         }
     }
 
+    /// A new file system as a killed process leaves this one: every write so far is there (the
+    /// page cache outlives the process), and what a later power cut keeps is unchanged — each
+    /// file's contents and each name as of its last sync (`crashClone` of the clone). No lock
+    /// is held in it, so another engine may open the store the killed one had open.
+    public func processCrashClone() -> CrashSimulatingFileSystem {
+        lock.withLock {
+            let clone = CrashSimulatingFileSystem()
+            var copied: [ObjectIdentifier: Node] = [ObjectIdentifier(root): .directory(clone.root)]
+            func copy(_ node: Node) -> Node {
+                if let done = copied[node.identity] { return done }
+                switch node {
+                case .file(let inode):
+                    let n = Inode()
+                    n.storage.copyMemory(from: inode.storage, byteCount: inode.size)
+                    n.size = inode.size
+                    n.durable = inode.durable
+                    copied[node.identity] = .file(n)
+                    return .file(n)
+                case .directory(let d):
+                    let nd = Directory()
+                    copied[node.identity] = .directory(nd)
+                    fill(nd, from: d)
+                    return .directory(nd)
+                }
+            }
+            func fill(_ target: Directory, from d: Directory) {
+                for (name, child) in d.entries { target.entries[name] = copy(child) }
+                for (name, child) in d.durableEntries { target.durableEntries[name] = copy(child) }
+            }
+            fill(clone.root, from: root)
+            return clone
+        }
+    }
+
     private static func survivingContents(of inode: Inode, into n: Inode, tearing: CrashTearing, rng: inout SplitMix64) {
         let durable = inode.durable
         durable.withUnsafeBytes { n.storage.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }

@@ -2,6 +2,9 @@ import Testing
 @_spi(Testing) import Augur
 @_spi(Testing) import AugurSys
 import AugurTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Recovery under damage (issue 15): a store with damaged or missing files either opens with
 /// every acknowledged write intact or refuses with a typed error naming the file — it never
@@ -171,6 +174,45 @@ import AugurTestSupport
         #expect(lost == Array(lost.first!..<2000))
         // From now on the store opens in the default mode.
         #expect(try Self.missing(fs) == lost)
+    }
+
+    /// A manifest that lost its second half, its flushed runs' WAL long trimmed: the default
+    /// mode refuses; `.pointInTime` opens at the cut, and the runs the lost records named —
+    /// acknowledged records found in no other file — go to lost/ with the cut manifest, never
+    /// deleted (an outside check lost three quarters of a table and another table whole to the
+    /// leftover sweep). Fails with the sweep deleting them (tried: `keepLeftovers` false).
+    @Test func pointInTimeMovesWhatACutManifestNamedToLost() throws {
+        let dir = TemporaryDirectory()
+        let fs = PosixFileSystem()
+        var o = EngineOptions()
+        o.durability = .sync
+        o.walSegmentSize = 64 << 10
+        o.memtableFlushSize = 16 << 10
+        o.maxRunsPerPartition = 1000        // no merge deletes a run: every cut's runs exist
+        o.telemetry.enabled = false
+        let engine = try Engine.open(at: dir.path, options: o)
+        let t = try engine.createTable("t")
+        for i in 0..<3000 { try t.put(Self.key(i), Self.value) }
+        try engine.flush()
+        try engine.close()
+        let manifest = try #require(try fs.listDirectory(dir.path).first { $0.hasPrefix("MANIFEST-") })
+        let size = try fs.fileSize(dir.child(manifest))
+        #expect(truncate(dir.child(manifest), off_t(size / 2)) == 0)
+        let runsBefore = Set(try fs.listDirectory(dir.child("seg")))
+        #expect(throws: AugurError.self) { try Engine.open(at: dir.path, options: o) }
+
+        var p = o
+        p.walRecovery = .pointInTime
+        let cut = try Engine.open(at: dir.path, options: p)
+        let report = cut.recoveryReport
+        try cut.close()
+        #expect(report.walCorruption != nil)
+        #expect(report.filesRemoved.filter { $0.hasPrefix("seg/") }.isEmpty, "\(report.filesRemoved)")
+        let lost = Set(try fs.listDirectory(dir.child("lost")))
+        let gone = runsBefore.subtracting(try fs.listDirectory(dir.child("seg")))
+        #expect(!gone.isEmpty && gone.isSubset(of: lost), "runs gone from seg/: \(gone.sorted()); lost/: \(lost.sorted())")
+        #expect(lost.contains(manifest), "the cut manifest: \(lost.sorted())")
+        #expect(report.filesSetAside.count == gone.count + 1, "\(report.filesSetAside)")
     }
 
     // MARK: F4 — a missing, truncated or extended WAL segment is noticed

@@ -208,4 +208,26 @@ import Glibc
         #expect(try reopened.table(named: "t").get(Array("k4999".utf8)) != nil)
         try reopened.close()
     }
+
+    /// Every writable open starts a new log segment, and a store opened for a few writes at a
+    /// time (the CLI's `augur put`) never filled a memtable, so nothing was flushed and every
+    /// open left one more preallocated segment (64 MiB each by default). An open that inherits
+    /// more than `Engine.inheritedSegmentsBeforeAFlush` flushes them away. Fails without the
+    /// open's flush (tried: 8 segments after 8 opens).
+    @Test func opensForAFewWritesDoNotPileUpLogSegments() throws {
+        let fs = CrashSimulatingFileSystem()
+        var o = options(fs)
+        o.telemetry.enabled = false
+        for i in 0..<8 {
+            let e = try Engine.open(at: "/db", options: o)
+            let t = i == 0 ? try e.createTable("t") : try e.table(named: "t")
+            try t.put(Array("key-\(i)".utf8), Array("value-\(i)".utf8))
+            #expect(e.walSegments.count <= Engine.inheritedSegmentsBeforeAFlush + 1, "open \(i): segments \(e.walSegments)")
+            try e.close()
+        }
+        let e = try Engine.open(at: "/db", options: o)
+        defer { try? e.close() }
+        let t = try e.table(named: "t")
+        for i in 0..<8 { #expect(try t.get(Array("key-\(i)".utf8)) == Array("value-\(i)".utf8)) }
+    }
 }

@@ -75,6 +75,7 @@ enum RecoveryReportLines {
         for f in r.walUnfinishedSegmentsRemoved { lines.append("removed an empty WAL segment whose creation was interrupted: \(f)") }
         if r.manifestTornTailBytes > 0 { lines.append("manifest torn tail: \(r.manifestTornTailBytes) bytes of an unfinished last record ignored") }
         for f in r.foreignFilesIgnored { lines.append("not an Augur file, left alone: \(f)") }
+        for f in r.filesSetAside { lines.append("set aside (no longer referenced after the point-in-time cut; may hold acknowledged records): \(f)") }
         if !r.filesRemoved.isEmpty { lines.append("removed \(r.filesRemoved.count) unreferenced file(s): \(r.filesRemoved.prefix(5).joined(separator: ", "))") }
         if !r.reshardsRolledBack.isEmpty { lines.append("reshards rolled back: \(r.reshardsRolledBack)") }
         return lines
