@@ -50,8 +50,9 @@ struct Config: ParsableCommand {
 
     @Option(help: "Records per workload.")
     var records = 1_000_000
-    @Option(help: "Scratch directory (default: a new one under $TMPDIR).")
-    var dir = NSTemporaryDirectory() + "augur-bench-\(getpid())"
+    @Option(name: .customLong("dir"),
+            help: "Directory the run's scratch directory is made in (a new augur-bench-XXXXXX, removed afterwards; nothing else in it is touched). Default: $TMPDIR.")
+    var parent = NSTemporaryDirectory()
     @Option(help: "Seconds each fillsync round runs.")
     var syncSeconds = 3.0
     @Option(help: "Which workload to run.")
@@ -88,7 +89,23 @@ struct Config: ParsableCommand {
     }
 }
 
+StandardStream.exitWithAnErrorWhenOutputIsLost()
 let config = Config.parseOrExit()
+/// The run's own scratch directory: always a new one, made here, so that removing it when the
+/// run ends can never take anything the user had at `--dir` (it used to be `--dir` itself, and a
+/// run removed whatever was there).
+let scratchDirectory: String = {
+    let fs = PosixFileSystem()
+    do {
+        if !fs.isDirectory(config.parent) {
+            try FileManager.default.createDirectory(atPath: config.parent, withIntermediateDirectories: true)
+        }
+        return try fs.makeTemporaryDirectory(prefix: "augur-bench", in: config.parent)
+    } catch {
+        StandardStream.error("augur-bench: cannot make a scratch directory in --dir \(config.parent): \(error)\n")
+        exit(73)
+    }
+}()
 
 func key(_ i: Int) -> [UInt8] {
     // Zero-padded decimal: 16 bytes, sorted like the integers.
@@ -181,7 +198,7 @@ func ingest(path: String, threads: Int, count: Int, telemetry: Bool, keys: [[UIn
 // gigabytes there, and a bench stopped with ^C (or by a driver's SIGTERM) used to leave them
 // behind. A stop signal removes it and exits 128 + the signal; a second one kills at once
 // (StopSignals). An error removes it too (below). Only SIGKILL leaves it.
-let scratch = config.dir
+let scratch = scratchDirectory
 do {
     try StopSignals.install()
     Thread {
@@ -203,67 +220,68 @@ do {
     if config.workload == .ingestTelemetryOn || config.workload == .ingestTelemetryOff {
         // One single-threaded ingest, for instruction counting under callgrind (deterministic
         // where wall-clock comparisons drown in the noise of a shared machine).
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
         let n = config.records
-        let rate = try ingest(path: config.dir + "/ingest", threads: 1, count: n, telemetry: config.workload == .ingestTelemetryOn,
+        let rate = try ingest(path: scratchDirectory + "/ingest", threads: 1, count: n, telemetry: config.workload == .ingestTelemetryOn,
                               keys: (0..<n).map(key), order: shuffled(n, seed: 42))
         print(String(format: "%@: %.0f puts/s", config.workload.rawValue, rate))
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .memtable {
         MemtableBench.run(records: config.records)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .telemetry {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
         let n = min(config.records, 300_000)
-        try telemetryOverhead(rounds: 11, count: n, keys: (0..<n).map(key), order: shuffled(n, seed: 42), dir: config.dir)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try telemetryOverhead(rounds: 11, count: n, keys: (0..<n).map(key), order: shuffled(n, seed: 42), dir: scratchDirectory)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .indexBuild {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try IndexBuildBench.run(dir: config.dir, records: config.records, workers: config.workers)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        try IndexBuildBench.run(dir: scratchDirectory, records: config.records, workers: config.workers)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .bulkIngest {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try BulkIngestBench.run(dir: config.dir, records: config.records)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        try BulkIngestBench.run(dir: scratchDirectory, records: config.records)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .checkpoint {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try CheckpointBench.run(dir: config.dir, mebibytes: config.reshardMiB)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        try CheckpointBench.run(dir: scratchDirectory, mebibytes: config.reshardMiB)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .strategyChange {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try StrategyChangeBench.run(dir: config.dir, mebibytes: config.reshardMiB)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        try StrategyChangeBench.run(dir: scratchDirectory, mebibytes: config.reshardMiB)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     if config.workload == .reshard {
-        try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
-        try ReshardLatency.run(dir: config.dir, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
+        try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
+        try ReshardLatency.run(dir: scratchDirectory, mebibytes: config.reshardMiB, cycles: config.reshardCycles,
                                walSegmentMiB: config.walSegmentMiB,
                                directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData,
                                backgroundNice: config.backgroundNice, writeSlowdownMiB: config.writeSlowdownMiB,
                                automaticBackground: config.automaticBackground)
-        try? FileManager.default.removeItem(atPath: config.dir)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
     let n = config.records
     let keys = (0..<n).map(key)
-    print("augur-bench: \(n) records, 16-byte keys, 100-byte values, store under \(config.dir)")
-    try? FileManager.default.removeItem(atPath: config.dir)
-    try FileManager.default.createDirectory(atPath: config.dir, withIntermediateDirectories: true)
+    print("augur-bench: \(n) records, 16-byte keys, 100-byte values, store under \(scratchDirectory)")
+    try? FileManager.default.removeItem(atPath: scratchDirectory)
+    try FileManager.default.createDirectory(atPath: scratchDirectory, withIntermediateDirectories: true)
 
     // fillseq
-    var engine = try openStore(config.dir + "/seq", .none)
+    var engine = try openStore(scratchDirectory + "/seq", .none)
     var t = try engine.createTable("bench")
     var start = ContinuousClock.now
     for k in keys { try t.put(k, value) }
@@ -272,7 +290,7 @@ do {
 
     // fillrandom (fresh store)
     let order = shuffled(n, seed: 42)
-    engine = try openStore(config.dir + "/random", .none)
+    engine = try openStore(scratchDirectory + "/random", .none)
     t = try engine.createTable("bench")
     start = ContinuousClock.now
     for i in order { try t.put(keys[i], value) }
@@ -300,7 +318,7 @@ do {
 
     // fillsync: durability sync with group commit, 1 and 2 threads
     for threads in [1, 2] {
-        let e = try openStore(config.dir + "/sync\(threads)", .sync)
+        let e = try openStore(scratchDirectory + "/sync\(threads)", .sync)
         let table = try e.createTable("bench")
         let deadline = ContinuousClock.now + .milliseconds(Int(config.syncSeconds * 1000))
         let counts = Counts(threads)
@@ -320,11 +338,11 @@ do {
         try e.close()
     }
 
-    try telemetryOverhead(rounds: 5, count: min(n, 300_000), keys: keys, order: order, dir: config.dir)
+    try telemetryOverhead(rounds: 5, count: min(n, 300_000), keys: keys, order: order, dir: scratchDirectory)
     if config.workload == .all {
-        try ReshardLatency.run(dir: config.dir, mebibytes: min(config.reshardMiB, 256))
+        try ReshardLatency.run(dir: scratchDirectory, mebibytes: min(config.reshardMiB, 256))
     }
-    try? FileManager.default.removeItem(atPath: config.dir)
+    try? FileManager.default.removeItem(atPath: scratchDirectory)
 } catch {
     print("augur-bench failed: \(error)")
     try? FileManager.default.removeItem(atPath: scratch)

@@ -6,7 +6,9 @@
 // named pipe) is opened and written in place, as a shell's `>` would; a symlink is followed
 // and its target written in place, so the link stays a link. Renaming over any of those would
 // replace the device node, the pipe or the link with a regular file — data silently lost.
-// Directories, sockets and block devices (writing a report over a disk) are refused.
+// Directories, sockets and block devices (writing a report over a disk) are refused, and so
+// is the file a command reads its input from (`augur forecast --csv f --output f` used to
+// replace the user's data with the forecasts and exit 0).
 import SystemPackage
 
 #if canImport(Glibc)
@@ -35,8 +37,13 @@ public enum OutputFile {
     /// What `path` names, without following a final symlink (`lstat`); nil when nothing.
     enum Kind: Equatable { case regular, symlink, characterDevice, fifo, directory, blockDevice, socket }
 
-    /// Writes `bytes` to `path` as described at the top of this file.
-    public static func write(_ bytes: [UInt8], to path: String) throws(OutputFileError) {
+    /// Writes `bytes` to `path` as described at the top of this file. `inputs` are the files
+    /// the command read: a `path` that is one of them (the same regular file, by device and
+    /// inode, whatever the spelling or links) is refused before anything is written.
+    public static func write(_ bytes: [UInt8], to path: String, inputs: [String] = []) throws(OutputFileError) {
+        if let input = inputs.first(where: { sameRegularFile(path, $0) }) {
+            throw .refused(path: path, kind: "the input file '\(input)'")
+        }
         switch try kind(of: path, followingLinks: false) {
         case nil, .regular?:
             do {
@@ -56,9 +63,18 @@ public enum OutputFile {
         }
     }
 
-    /// Writes `text` as UTF-8; see `write(_:to:)`.
-    public static func write(_ text: String, to path: String) throws(OutputFileError) {
-        try write(Array(text.utf8), to: path)
+    /// Writes `text` as UTF-8; see `write(_:to:inputs:)`.
+    public static func write(_ text: String, to path: String, inputs: [String] = []) throws(OutputFileError) {
+        try write(Array(text.utf8), to: path, inputs: inputs)
+    }
+
+    /// Whether `a` and `b` name one existing regular file (links followed). Devices and pipes
+    /// are never "the same file" here: `--csv /dev/stdin --output /dev/stdout` is fine.
+    public static func sameRegularFile(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0,
+              x.st_mode & S_IFMT == S_IFREG, y.st_mode & S_IFMT == S_IFREG else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     private static func refusal(_ kind: Kind) -> String? {

@@ -4,6 +4,7 @@
 // `2>&-`), and `Syscall.retrying` treats EBADF as an Augur bug. A tool's diagnostics are not
 // worth dying for: these write with write(2), retry EINTR and short writes, and count what
 // they could not deliver instead of trapping.
+import CAugurSys
 import Synchronization
 import SystemPackage
 
@@ -15,6 +16,23 @@ import Musl
 
 public enum StandardStream {
     private static let failures = Atomic<Int>(0)
+    private static let outputFailures = Atomic<Int>(0)
+
+    /// Makes the process exit with 74 (EX_IOERR) and a line on standard error when anything
+    /// written to standard output — by `print` or by `output` — did not reach it: `augur info >
+    /// /dev/full` used to exit 0 with its output gone. Registered with atexit(3), so it
+    /// checks at every `exit` (argument parsing's too) after the command has printed all; a
+    /// tool calls it once, first thing.
+    public static func exitWithAnErrorWhenOutputIsLost() {
+        atexit {
+            let e = caugur_flush_standard_output()
+            let lost = StandardStream.outputFailures.load(ordering: .relaxed)
+            guard e != 0 || lost > 0 else { return }
+            let reason = e != 0 ? String(cString: strerror(e)) : "\(lost) writes refused"
+            _ = StandardStream.error("standard output could not be written (\(reason)); the output is incomplete\n")
+            _exit(74)
+        }
+    }
 
     /// Writes that failed since the process started (the text was dropped).
     public static var failedWrites: Int { failures.load(ordering: .relaxed) }
@@ -33,6 +51,7 @@ public enum StandardStream {
     public static func write(_ text: String, to fd: Int32) -> Bool {
         if writeAll(Array(text.utf8), to: fd) == nil { return true }
         failures.add(1, ordering: .relaxed)
+        if fd == STDOUT_FILENO { outputFailures.add(1, ordering: .relaxed) }
         return false
     }
 

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <errno.h>
 #include <numaif.h>
 
 int caugur_fallocate(int fd, int64_t offset, int64_t length) {
@@ -341,3 +342,9 @@ int caugur_stop_signals_install(void) {
 int caugur_stop_signal_received(void) { return caugur_stop_signal; }
 
 void caugur_stop_signal_reset(void) { caugur_stop_signal = 0; }
+
+int caugur_flush_standard_output(void) {
+    errno = 0;
+    if (fflush(stdout) != 0) return errno != 0 ? errno : EIO;
+    return ferror(stdout) ? EIO : 0;
+}

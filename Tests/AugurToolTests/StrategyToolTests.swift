@@ -27,6 +27,11 @@ import Testing
         #expect(set.status == 0 && set.stdout.contains("hash:8 → range, 4 → 3 partitions"), "status \(set.status): \(set.stdout) \(set.stderr)")
         let after = try ToolTests.run("augur", ["info", "--dir", "store"], in: dir.path)
         #expect(after.stdout.contains("table usertable (range): 3 partitions"), "\(after.stdout)")
+        // The same strategy with another count: nothing is rewritten, so it is an error that
+        // says so (it used to exit 0 with the count ignored).
+        let same = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "range",
+                                               "--partitions", "5"], in: dir.path)
+        #expect(same.status == 1 && same.stderr.contains("--partitions 5 was not applied (it has 3)"), "status \(same.status): \(same.stderr)")
         let advised = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--advised"], in: dir.path)
         #expect(advised.status == 0 && advised.stdout.contains("advisor: "), "status \(advised.status): \(advised.stdout) \(advised.stderr)")
         let badSet = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "hash:1"], in: dir.path)

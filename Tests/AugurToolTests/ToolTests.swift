@@ -167,15 +167,84 @@ import Testing
         #expect(up.count == 10_000 && Set(up).count == 10_000 && up == up.sorted(), "\(up.count) keys")
         #expect(down == up.reversed())
         #expect(try augur(["scan", "--limit", "5000"] + big).stdout.split(separator: "\n").count == 5_000)
-        let full = Process()
-        full.executableURL = URL(fileURLWithPath: try Self.tool("augur"))
-        full.arguments = ["scan"] + store
-        full.currentDirectoryURL = URL(fileURLWithPath: dir.path)
-        full.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
-        full.standardError = FileHandle.nullDevice
-        try full.run()
-        full.waitUntilExit()
-        #expect(full.terminationReason == .exit && full.terminationStatus == 1, "scan > /dev/full: \(full.terminationReason) \(full.terminationStatus)")
+        let full = try Self.runToAFullDevice(["scan"] + store, in: dir.path)
+        #expect(!full.signaled && full.status == 1, "scan > /dev/full: \(full.status)")
+    }
+
+    /// Runs `augur args` in `dir` with standard output on /dev/full (stderr discarded).
+    static func runToAFullDevice(_ args: [String], in dir: String) throws -> (status: Int32, signaled: Bool) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try tool("augur"))
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: "/dev/full"))
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return (p.terminationStatus, p.terminationReason == .uncaughtSignal)
+    }
+
+    /// Found by a hostile-input audit (2026-12-07): each exited 0 with the output gone, or
+    /// trapped. Every command's printed output to a full device is an error (exit 74), not
+    /// only `get` and `scan`'s.
+    @Test func printedOutputToAFullDeviceIsAnError() throws {
+        let dir = TemporaryDirectory()
+        #expect(try Self.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "k", "v"], in: dir.path).status == 0)
+        try Self.writeSeries(dir.child("s.csv"))
+        for args in [["info", "--dir", "db"], ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "static"]] {
+            let r = try Self.runToAFullDevice(args, in: dir.path)
+            #expect(!r.signaled && r.status == 74, "\(args[0]) > /dev/full: \(r.status)")
+        }
+    }
+
+    /// Bytes that are not UTF-8 in a text key: Swift decoded them as U+FFFD, so `\xfe` was
+    /// stored as EF BF BD and `get \xfd` returned its value. Now a usage error pointing to --hex.
+    @Test func aTextKeyThatIsNotUTF8IsRefused() throws {
+        let dir = TemporaryDirectory()
+        // A Swift String cannot hold the byte 0xFE: the shell puts it in the argument.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "\"$0\" put --dir db --table t --create-table \"$(printf '\\376')\" v 2>err", try Self.tool("augur")]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        let err = (try? String(contentsOfFile: dir.child("err"), encoding: .utf8)) ?? ""
+        #expect(p.terminationReason == .exit && p.terminationStatus == 64 && err.contains("--hex"), "\(p.terminationStatus) \(err)")
+        #expect(try Self.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "héllo", "wörld"], in: dir.path).status == 0)
+        let back = try Self.run("augur", ["get", "--dir", "db", "--table", "t", "héllo"], in: dir.path)
+        #expect(back.status == 0 && back.stdout.contains("w\\xc3\\xb6rld"), "\(back.stdout) \(back.stderr)")
+    }
+
+    @Test func anOutputOverItsOwnInputIsRefused() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("s.csv"))
+        let before = try String(contentsOfFile: dir.child("s.csv"), encoding: .utf8)
+        for args in [["forecast", "--csv", "s.csv", "--column", "v", "--period", "48", "--output", "./s.csv"],
+                     ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "static", "--trace", "s.csv"]] {
+            let r = try Self.run("augur", args, in: dir.path)
+            #expect(!r.signaled && r.status == 1 && r.stderr.contains("is the input file"), "\(args[0]): \(r.status) \(r.stderr)")
+            #expect(try String(contentsOfFile: dir.child("s.csv"), encoding: .utf8) == before, "\(args[0]) wrote over its input")
+        }
+        let load = try Self.run("augur-load", ["run", "--profile", "replay", "--csv", "s.csv", "--column", "v", "--peak-rate", "1000",
+                                               "--duration", "1", "--json", "s.csv"], in: dir.path)
+        #expect(load.status == 64 && load.stderr.contains("is the --csv input file"), "\(load.status) \(load.stderr)")
+        #expect(try String(contentsOfFile: dir.child("s.csv"), encoding: .utf8) == before)
+    }
+
+    /// Rows that are no load: the simulator trapped on a negative row, on a first --rows N all
+    /// zero and on a subnormal maximum (its scale was infinite).
+    @Test func simulateRefusesRowsThatAreNoLoad() throws {
+        let dir = TemporaryDirectory()
+        try "v\n100\n-1\n100\n100\n".write(toFile: dir.child("neg.csv"), atomically: true, encoding: .utf8)
+        try "v\n0\n0\n100\n".write(toFile: dir.child("zero.csv"), atomically: true, encoding: .utf8)
+        try "v\n5e-324\n0\n".write(toFile: dir.child("tiny.csv"), atomically: true, encoding: .utf8)
+        let neg = try Self.run("augur", ["simulate", "--csv", "neg.csv", "--column", "v"], in: dir.path)
+        #expect(!neg.signaled && neg.status == 1 && neg.stderr.contains("row 2 is -1.0"), "\(neg.status) \(neg.stderr)")
+        let zero = try Self.run("augur", ["simulate", "--csv", "zero.csv", "--column", "v", "--rows", "2"], in: dir.path)
+        #expect(!zero.signaled && zero.status == 1 && zero.stderr.contains("no row is above 0"), "\(zero.status) \(zero.stderr)")
+        let tiny = try Self.run("augur", ["simulate", "--csv", "tiny.csv", "--column", "v"], in: dir.path)
+        #expect(!tiny.signaled && tiny.status == 0, "\(tiny.status) \(tiny.stderr)")
     }
 
     @Test func demoWriterWhoseParentIsGoneDoesNotStart() throws {

@@ -35,6 +35,7 @@ struct AugurCrashCommand: ParsableCommand {
     /// The engine's log lines go to standard error at `AUGUR_LOG_LEVEL`, default error: the
     /// harness opens thousands of damaged stores on purpose, and its summary says what happened.
     static func main() {
+        StandardStream.exitWithAnErrorWhenOutputIsLost()
         LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .error))
         main(nil)
     }
@@ -121,11 +122,13 @@ struct RunCommand: ParsableCommand {
         if let powerStates, powerStates < 1 { throw ValidationError("--power-states must be at least 1 (got \(powerStates)); to skip the power-loss mode choose the modes with --mode") }
         if let corruptionCases, corruptionCases < 1 { throw ValidationError("--corruption-cases must be at least 1 (got \(corruptionCases)); to skip the corruption campaign choose the modes with --mode") }
         if let corruptionCase, corruptionCase < 0 { throw ValidationError("--corruption-case must be 0 or more (got \(corruptionCase))") }
-        if progressSeconds < 0 { throw ValidationError("--progress-seconds must be 0 or more (got \(progressSeconds))") }
+        // Upper limits too: a day is more than any run needs, and the harness computes with
+        // these in milliseconds (9223372036854775807 overflowed and trapped).
+        if !(0...86_400).contains(progressSeconds) { throw ValidationError("--progress-seconds must be 0…86400 (got \(progressSeconds))") }
         if !(0...1).contains(crashPointShare) { throw ValidationError("--crash-point-share must be between 0 and 1 (got \(crashPointShare))") }
         if let oneIn, oneIn < 1 { throw ValidationError("--one-in must be at least 1 (got \(oneIn))") }
         if let maxFailures, maxFailures < 1 { throw ValidationError("--max-failures must be at least 1 (got \(maxFailures))") }
-        if childTimeoutMs < 100 { throw ValidationError("--child-timeout-ms must be at least 100 (got \(childTimeoutMs))") }
+        if !(100...86_400_000).contains(childTimeoutMs) { throw ValidationError("--child-timeout-ms must be 100…86400000 (a day; got \(childTimeoutMs))") }
         if let crashPoint, crashPoint != "any", CrashPoint(rawValue: crashPoint) == nil {
             throw ValidationError("unknown crash point '\(crashPoint)'; known points: any, \(CrashPoint.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -135,6 +138,17 @@ struct RunCommand: ParsableCommand {
         if let bug = plantedBug.flatMap(PlantedBug.init(rawValue:)) {
             for m in modes.compactMap(\.harnessMode).sorted(by: { $0.rawValue < $1.rawValue }) where m != bug.exposingMode {
                 throw ValidationError("--planted-bug \(bug.rawValue) cannot show in the \(m.rawValue) mode: \(bug.whyNotShown(by: m)). It would pass and prove nothing; use --mode \(bug.exposingMode.rawValue).")
+            }
+        }
+        if let workDir {
+            // A usage error here, not a durability FAILURE later ("kept in missing/deep").
+            let fs = PosixFileSystem()
+            let trimmed = workDir.count > 1 && workDir.hasSuffix("/") ? String(workDir.dropLast()) : workDir
+            let parent = trimmed.lastIndex(of: "/").map { i in i == trimmed.startIndex ? "/" : String(trimmed[..<i]) } ?? ""
+            if fs.fileExists(workDir) {
+                if !fs.isDirectory(workDir) { throw ValidationError("--work-dir \(workDir) exists and is not a directory") }
+            } else if !fs.isDirectory(parent.isEmpty ? "." : parent) {
+                throw ValidationError("--work-dir \(workDir): its parent directory \(parent) does not exist")
             }
         }
         _ = try scenarios()

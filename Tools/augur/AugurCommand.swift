@@ -13,6 +13,7 @@ struct AugurCommand: ParsableCommand {
 
     /// The engine's log lines go to standard error at `AUGUR_LOG_LEVEL` (default notice).
     static func main() {
+        StandardStream.exitWithAnErrorWhenOutputIsLost()
         LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
         main(nil)
     }

@@ -25,9 +25,26 @@ struct RecordEncoding: ParsableArguments {
     @Flag(help: "Keys and values are hexadecimal (in arguments and output) instead of text.")
     var hex = false
 
+    /// Arguments of this process that are not valid UTF-8, as Swift decoded them (each bad byte
+    /// replaced by U+FFFD): their text is not the bytes the user passed.
+    static let argumentsNotUTF8: [String] = (0..<Int(CommandLine.argc)).compactMap { i in
+        guard let p = CommandLine.unsafeArgv[i] else { return nil }
+        let raw = UnsafeRawBufferPointer(start: p, count: strlen(p))
+        let decoded = String(decoding: raw, as: UTF8.self)
+        return decoded.utf8.elementsEqual(raw) ? nil : decoded
+    }
+
     /// The bytes of `text` as `flag` names it (a key, a value, a bound).
     func bytes(_ text: String, flag: String) throws -> [UInt8] {
-        guard hex else { return Array(text.utf8) }
+        guard hex else {
+            // Two different invalid keys both became U+FFFD (EF BF BD) and read each other's
+            // values: refuse rather than store other bytes than the ones given.
+            if text.unicodeScalars.contains("\u{FFFD}"),
+               Self.argumentsNotUTF8.contains(where: { $0 == text || $0.hasSuffix("=" + text) }) {
+                throw ValidationError("\(flag) is not valid UTF-8 text (bytes such as \\xfe); give it in hexadecimal with --hex")
+            }
+            return Array(text.utf8)
+        }
         var digits = Substring(text)
         if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
         guard digits.utf8.count % 2 == 0 else {

@@ -77,6 +77,11 @@ public struct ForecastCommand: ParsableCommand {
         } catch let error as CSVError {
             throw CommandFailure("\(error)")
         } catch let error as ForecastError {
+            if case .invalidOriginCount(_, _, let maximum) = error {
+                // The origins' span is what the horizon leaves of the last 20 %: name both flags
+                // (a too-long --horizon used to read as a bad default --origins).
+                throw CommandFailure("\(csv): --origins \(origins) is more than the \(maximum) origin(s) the last 20 % of the column leaves with --horizon \(horizon); lower --origins or --horizon")
+            }
             throw CommandFailure("\(csv): \(error)")
         }
     }
@@ -91,7 +96,7 @@ public struct ForecastCommand: ParsableCommand {
             out += "\(bound(r.interval95?.lower)),\(bound(r.interval95?.upper))\n"
         }
         do {
-            try OutputFile.write(out, to: path)
+            try OutputFile.write(out, to: path, inputs: [csv])
         } catch {
             throw CommandFailure("cannot write --output '\(path)': \(error)")
         }

@@ -163,7 +163,12 @@ public struct SimulateCommand: ParsableCommand {
         } catch {
             throw CommandFailure("\(error)")
         }
-        guard (series.max() ?? 0) > 0 else { throw CommandFailure("\(csv): column '\(column)' has no positive value") }
+        // The rows the run simulates (--rows), checked as the simulator will use them: a
+        // negative or non-finite row, or a first N rows all zero, used to trap in it.
+        let used = rows.map { Array(series.prefix($0)) } ?? series
+        if let problem = LoadTrace.problem(rows: used) {
+            throw CommandFailure("\(csv): column '\(column)'\(rows.map { " (first \($0) rows)" } ?? ""): \(problem)")
+        }
         let options = makeOptions()
         let policies = policy == "all" ? PlannerPolicy.all : [PlannerPolicy.named(policy)!]
         var results: [SimulationMetrics] = []
@@ -178,7 +183,7 @@ public struct SimulateCommand: ParsableCommand {
         }
         if let trace {
             do {
-                try OutputFile.write(traceLines.joined(separator: "\n") + "\n", to: trace)
+                try OutputFile.write(traceLines.joined(separator: "\n") + "\n", to: trace, inputs: [csv, fromRun].compactMap { $0 })
             } catch {
                 throw CommandFailure("cannot write --trace '\(trace)': \(error)")
             }

@@ -90,7 +90,7 @@ extension SimulateCommand {
         }
         if let trace {
             do {
-                try OutputFile.write(traceLines.joined(separator: "\n") + "\n", to: trace)
+                try OutputFile.write(traceLines.joined(separator: "\n") + "\n", to: trace, inputs: [path])
             } catch {
                 throw CommandFailure("cannot write --trace '\(trace)': \(error)")
             }

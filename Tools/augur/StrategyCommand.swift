@@ -51,6 +51,10 @@ struct SetStrategyCommand: ParsableCommand {
             }
             let s = try t.changeStrategy(to: target, partitions: partitions)
             if s.from == s.to {
+                // Asked for another partition count and given none: an error, not a quiet 0.
+                if let partitions, partitions != s.partitionsAfter {
+                    throw CommandFailure("table \(table) is already \(s.to): nothing rewritten, so --partitions \(partitions) was not applied (it has \(s.partitionsAfter)); --partitions takes effect only with a change of strategy")
+                }
                 print("table \(table) is already \(s.to): nothing rewritten")
                 return
             }

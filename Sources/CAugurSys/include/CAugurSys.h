@@ -86,6 +86,9 @@ int caugur_pin_thread_to_cpu(int cpu);
 int caugur_set_task_cpus(int32_t tid, const int *cpus, int count);
 /// Number of CPUs the calling thread may run on.
 int caugur_allowed_cpu_count(void);
+/// Flushes stdio's standard output; returns 0 when everything written to it so far reached
+/// the file, else the errno of the failure (EIO when only the stream's error flag says so).
+int caugur_flush_standard_output(void);
 /// Current thread's kernel id (gettid).
 int32_t caugur_gettid(void);
 /// A cheap per-thread identifier (the kernel thread id, cached per thread).

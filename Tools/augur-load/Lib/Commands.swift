@@ -231,15 +231,6 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     }
     var closed = false
     defer { if !closed { try? store.close() } }
-    // Before the load: refuse a policy the engine lacks, and pre-split (static --partitions N)
-    // so records land in their partitions and nothing is copied later.
-    do {
-        try store.checkSupports(policy)
-        try store.apply(PartitionPolicyRequest(policy: .static, splitKeys: scenario.policy.splitKeys))
-    } catch let e as WorkloadError {
-        log("augur-load: error: \(e)")
-        throw ExitCode.validationFailure
-    }
     let runner = WorkloadRunner(store: store, spec: scenario.spec, config: scenario.config,
                                 clock: SystemWorkloadClock(spinNanoseconds: UInt64(options.spinUs) * 1000))
     let printer = ProgressPrinter(mode: options.progress, interval: options.progressInterval, engine: label ?? engine)
@@ -255,6 +246,18 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
         return (sig, source)
     }
     defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
+
+    // Before the load: refuse a policy the engine lacks, and pre-split (static --partitions N)
+    // so records land in their partitions and nothing is copied later. After the stop signals
+    // are caught: a signal during a long pre-split used to kill the process and leave the
+    // temporary store behind.
+    do {
+        try store.checkSupports(policy)
+        try store.apply(PartitionPolicyRequest(policy: .static, splitKeys: scenario.policy.splitKeys))
+    } catch let e as WorkloadError {
+        log("augur-load: error: \(e)")
+        throw ExitCode.validationFailure
+    }
 
     log("augur-load: \(engine) · \(scenario.spec.name): \(scenario.spec.mix.summary); \(scenario.spec.distributionSummary); \(scenario.config.threads) threads, \(scenario.config.loop.rawValue) loop, \(scenario.config.profile.description); seed \(scenario.config.seed); policy \(policy.rawValue)")
     var load: LoadPhaseSummary? = nil
