@@ -20,6 +20,10 @@ public struct RecoveryReport: Sendable, Equatable {
         public var offset: Int
         /// Bytes after `offset` that held data and were dropped.
         public var bytesDropped: Int
+        /// Sequences the log lacks because of this tail, when they are known: a segment that
+        /// ends below its successor's first sequence (its end was lost while the log rolled)
+        /// drops no byte of its own, and "0 bytes" alone hid thousands of operations.
+        public var sequencesDropped: ClosedRange<UInt64>? = nil
     }
     public var createdNewStore = false
     public var manifest = ""

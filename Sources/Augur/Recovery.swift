@@ -369,6 +369,7 @@ extension RecoveryReport {
         if let t = walTornTail {
             var metadata: Logger.Metadata = ["file": "\(t.file)", "offset": "\(t.offset)", "bytesDropped": "\(t.bytesDropped)"]
             if let saved = walTornTailSavedAs { metadata["savedAs"] = "\(saved)" }
+            if let lost = t.sequencesDropped { metadata["sequencesDropped"] = "\(lost.lowerBound)...\(lost.upperBound)" }
             logger.warning("WAL torn tail cut: \(t.bytesDropped) bytes of unacknowledged writes dropped", metadata: metadata)
         }
         if let c = walCorruption {

@@ -104,7 +104,8 @@ struct WALReplay {
                         throw Stop(file: path(number), offset: result.dataEnd,
                                    reason: "WAL segment \(number) has no seal and its end was lost (\(lost) are in no segment) while the log rolled; absolute-consistency recovery refuses")
                     }
-                    report.walTornTail = .init(file: path(number), offset: result.dataEnd, bytesDropped: 0)
+                    report.walTornTail = .init(file: path(number), offset: result.dataEnd, bytesDropped: 0,
+                                               sequencesDropped: (result.maxSeq &+ 1)...(first &- 1))
                     stopped = true
                 }
                 if newest, result.seal == .rolled {
@@ -199,7 +200,9 @@ struct WALReplay {
             }
             if oldest, let floor = flushedFloor, header.firstSeq > floor &+ 1 {
                 throw Stop(file: file, offset: 0,
-                           reason: "WAL segments before \(number) are missing: sequences \(floor &+ 1)...\(header.firstSeq &- 1) are unflushed and in no segment")
+                           reason: "WAL segments before \(number) are missing: sequences \(floor &+ 1)...\(header.firstSeq &- 1) are unflushed and in no segment"
+                                + " — or the manifest lost its last records (the flushes that covered them, after which those segments were trimmed):"
+                                + " check the manifest before a point-in-time recovery, which would drop them")
             }
             guard WALFormat.readableVersions.contains(header.version) else {
                 throw Stop(file: file, offset: 0,

@@ -20,11 +20,22 @@ public final class PosixFileSystem: FileSystem {
         case .create: flags = O_RDWR | O_CREAT | O_CLOEXEC
         case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC
         }
-        let fd = Syscall.retrying { Glibc.open(path, flags, 0o644) }
-        switch fd {
-        case .success(let fd): return PosixFileHandle(fd: fd, path: path)
+        // O_NONBLOCK for the open only: a FIFO put where a store file belongs made open(2)
+        // wait for a writer forever (`augur info` hung). Then only a regular file is kept: a
+        // store holds nothing else, and a FIFO, a device or a directory there is damage.
+        let fd: Int32
+        switch Syscall.retrying({ Glibc.open(path, flags | O_NONBLOCK, 0o644) }) {
+        case .success(let d): fd = d
         case .failure(let e): throw FileSystemError(.open, path, e)
         }
+        var st = stat()
+        if fstat(fd, &st) != 0 || st.st_mode & S_IFMT != S_IFREG {
+            let isDirectory = st.st_mode & S_IFMT == S_IFDIR
+            _ = Glibc.close(fd)
+            throw FileSystemError(.open, path, isDirectory ? .isDirectory : .noSuchAddressOrDevice)
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return PosixFileHandle(fd: fd, path: path)
     }
 
     public func rename(_ from: String, to: String) throws(FileSystemError) {
