@@ -142,7 +142,14 @@ public struct ReplayCurve: Sendable, Equatable {
         } catch {
             throw .csv(error)
         }
-        if startRow > 0 { values = Array(values.dropFirst(startRow)) }
+        if startRow > 0 {
+            // Named here: the CSV reader's "has no data rows" blamed a file that had them.
+            if startRow >= values.count {
+                throw .invalidOption(name: "csv-start-row", value: String(startRow),
+                                     reason: "skips every row: \(path) has \(values.count) data rows in column \(column)")
+            }
+            values = Array(values.dropFirst(startRow))
+        }
         if let rows { values = Array(values.prefix(rows)) }
         if let seconds = scaledOverSeconds, seconds.isFinite, seconds > 0 {
             // Both factors are bounded (checkSpan above; a run phase is at most a week), so

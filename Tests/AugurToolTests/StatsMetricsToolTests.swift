@@ -28,4 +28,13 @@ import Testing
         let both = try ToolTests.run("augur", ["stats", "--dir", "db", "--metrics", "--json"], in: dir.path)
         #expect(both.status == 64, "status \(both.status): \(both.stderr)")
     }
+
+    /// A damaged TELEMETRY.json: one line naming the file (the decoder's message named none).
+    @Test func damagedTelemetryIsNamed() throws {
+        let dir = TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.child("db"), withIntermediateDirectories: true)
+        try "{ not json".write(toFile: dir.child("db/TELEMETRY.json"), atomically: true, encoding: .utf8)
+        let r = try ToolTests.run("augur", ["stats", "--dir", "db"], in: dir.path)
+        #expect(!r.signaled && r.status == 1 && r.stderr.contains("db/TELEMETRY.json is damaged"), "\(r.status) \(r.stderr)")
+    }
 }

@@ -262,6 +262,10 @@ import Testing
         let r = try Self.run("augur", ["demo", "--dir", "db", "--records", "1000", "--kill-after-ms", "1"], in: dir.path)
         #expect(!r.signaled && r.status == 0, "status \(r.status): \(r.stderr)")
         #expect(r.stdout.contains("lost: 0"), "\(r.stdout)")
+        // Never into a directory that holds anything (a second demo there failed half way,
+        // after writing into it).
+        let again = try Self.run("augur", ["demo", "--dir", "db", "--records", "1000"], in: dir.path)
+        #expect(again.status == 64 && again.stderr.contains("--dir db is not empty"), "\(again.status) \(again.stderr)")
         let big = try Self.run("augur", ["demo", "--kill-after-ms", "9223372036854775807"], in: dir.path)
         #expect(big.status == 64 && big.stderr.contains("600000"), "\(big.stderr)")
     }

@@ -67,7 +67,7 @@ struct LimitTests {
                 } catch {
                     let message = AugurLoad.message(for: error), code = AugurLoad.exitCode(for: error).rawValue
                     #expect(code == 64, "exit code for \(args): \(code)")
-                    // `csv-start-row` past the data is reported as an empty CSV, which names the file.
+                    // `csv-start-row` past the data names the flag and the rows the file has.
                     #expect(message.contains(c.flag) || message.contains("has no data rows") || message.contains("parse"),
                             "message for \(args): \(message)")
                     refused += 1

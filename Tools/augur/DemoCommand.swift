@@ -12,7 +12,7 @@ struct DemoCommand: ParsableCommand {
         commandName: "demo",
         abstract: "Write, read back, SIGKILL a writer, recover, and report.")
 
-    @Option(help: "Store directory (default: a new directory under /tmp, removed afterwards).")
+    @Option(help: "Store directory, new or empty (default: a new directory under /tmp, removed afterwards).")
     var dir: String?
 
     @Option(help: "Records in the bulk data set (1...\(Self.maxRecords)).")
@@ -29,6 +29,15 @@ struct DemoCommand: ParsableCommand {
     func validate() throws {
         try FlagLimits.check("records", records, 1...Self.maxRecords)
         try FlagLimits.check("kill-after-ms", killAfterMs, 1...Self.maxKillAfterMs, unit: "milliseconds")
+        // The demo writes tables of its own, splits them and kills a writer: never in a store
+        // (or any directory) the user already has (a second demo on one directory failed half
+        // way, after it had written into it).
+        if let dir, let entries = try? FileManager.default.contentsOfDirectory(atPath: dir), !entries.isEmpty {
+            throw ValidationError("--dir \(dir) is not empty; the demo needs a new or empty directory")
+        }
+        if let dir, FileManager.default.fileExists(atPath: dir), (try? FileManager.default.contentsOfDirectory(atPath: dir)) == nil {
+            throw ValidationError("--dir \(dir) exists and is not a directory")
+        }
     }
 
     func run() throws {

@@ -108,12 +108,22 @@ public struct ForecastCommand: ParsableCommand {
         print("MASE scale (in-sample seasonal-naive MAE, period \(period[0]), first 80%): \(Self.fixed(report.scale, 3))")
         let defined = Self.maseDefined(report)
         if !defined {
-            print("MASE is undefined for this series: its in-sample seasonal-naive MAE at period \(period[0]) is 0 "
-                  + "(the first 80% repeats exactly every \(period[0]) observations, e.g. a constant series)")
+            // Say which cause it is: a zero scale, or forecasts whose errors overflowed (values
+            // near 1e308 gave infinite errors, and the old line claimed a zero scale).
+            if report.scale > 0 && report.scale.isFinite {
+                let bad = report.scores.filter { !$0.mase.isFinite }.map(\.model)
+                print("MASE is undefined for \(bad.joined(separator: ", ")): their errors are not finite numbers "
+                      + "(the series' values are too large for a Double's arithmetic, or those models' forecasts diverged)")
+            } else {
+                print("MASE is undefined for this series: its in-sample seasonal-naive MAE at period \(period[0]) is \(report.scale) "
+                      + "(0: the first 80% repeats exactly every \(period[0]) observations, e.g. a constant series; not finite: values too large)")
+            }
         }
-        print("model           forecasts   MASE    cover80  cover95")
+        print("model             forecasts   MASE    cover80  cover95")
         for s in report.scores {
-            let name = s.model.padding(toLength: 15, withPad: " ", startingAt: 0)
+            // The longest member name (log_holt_winters) and a space: a name cut short is not
+            // one `--model` accepts.
+            let name = s.model.padding(toLength: 17, withPad: " ", startingAt: 0)
             let n = String(s.count).leftPadded(9)
             let mase = defined ? Self.fixed(s.mase, 4) : "undef "
             print("\(name) \(n)   \(mase)  \(Self.percent(s.coverage80))   \(Self.percent(s.coverage95))")

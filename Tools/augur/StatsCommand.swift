@@ -45,7 +45,11 @@ struct StatsCommand: ParsableCommand {
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        let file = try TelemetryFile.decode(Array(data))
+        let file: TelemetryFile
+        do { file = try TelemetryFile.decode(Array(data)) } catch {
+            // The decoder's message alone named no file.
+            throw CommandFailure("\(path) is damaged or not Augur's telemetry (it is advisory: the engine rewrites it while the store is open): \(error)")
+        }
         let rows = file.partitions.filter { table == nil || $0.table == table }
         if let table, rows.isEmpty { throw CommandFailure("no table named \(table) in \(path)") }
         for name in Array(Set(rows.map(\.table))).sorted() {
