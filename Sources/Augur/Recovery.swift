@@ -64,6 +64,11 @@ enum Recovery {
             return result
         } catch {
             lock.unlock()
+            // What this attempt already did stays done (a torn tail copied to lost/ and zeroed,
+            // segments set aside): said now, since the next open finds nothing left to report.
+            if report.walTornTail != nil || !report.walSetAside.isEmpty || !report.filesSetAside.isEmpty {
+                report.log(to: Engine.logger("augur.recovery", path: path, options: options))
+            }
             throw error
         }
     }

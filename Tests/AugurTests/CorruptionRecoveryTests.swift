@@ -176,6 +176,23 @@ import Glibc
         #expect(try Self.missing(fs) == lost)
     }
 
+    /// An open that cuts a torn tail (copied to lost/, zeroed) and then fails — here creating
+    /// its new WAL segment — still says what it cut: the next open finds nothing left to report
+    /// (an outside check saw the cut go unreported, then "nothing was dropped"). Fails without
+    /// the report logged in `Recovery.run`'s catch (tried).
+    @Test func aCutIsReportedWhenTheOpenThenFails() throws {
+        let fs = try Self.store(close: false)
+        let newest = try #require(try Self.walFiles(fs).last)
+        _ = try Self.writeAfterLastFrame(fs, newest, [0x11, 0x22, 0x33, 0x44, 0x40, 0, 0, 0, 9, 9, 9, 9])
+        let faulty = FaultInjectingFileSystem(wrapping: fs)
+        faulty.add(FaultRule(.allocate, path: "*/wal/*", persistent: true))
+        let logs = LogCapture()
+        var o = Self.options(faulty)
+        o.makeLogger = logs.makeLogger
+        #expect(throws: AugurError.self) { try Engine.open(at: "/db", options: o) }
+        #expect(logs.messages(label: "augur.recovery").contains { $0.contains("WAL torn tail cut") }, "\(logs.all)")
+    }
+
     /// A manifest that lost its second half, its flushed runs' WAL long trimmed: the default
     /// mode refuses; `.pointInTime` opens at the cut, and the runs the lost records named —
     /// acknowledged records found in no other file — go to lost/ with the cut manifest, never
