@@ -55,6 +55,14 @@ struct ArgumentTests {
         expectFailure(["--profile", "diurnal", "--peak-rate", "-1"], "invalid rate peak-rate=-1")
     }
 
+    /// Checked before the run (a run of minutes used to end in "cannot write missingdir/x").
+    @Test("an output nowhere to be written") func outputsWithoutADirectory() {
+        expectFailure(["--json", "/nonexistent-augur-dir/run.json"], "its directory /nonexistent-augur-dir does not exist")
+        expectFailure(["--report", ""], "names no file")
+        expectFailure(["--profile", "replay", "--csv", csvPath, "--column", "demand_mw", "--peak-rate", "100", "--json", csvPath],
+                      "is the --csv input file")
+    }
+
     @Test("missing file") func missingFile() {
         expectFailure(["--profile", "replay", "--csv", "/nonexistent/demand.csv", "--peak-rate", "100"], "file not found: /nonexistent/demand.csv")
     }
