@@ -107,8 +107,10 @@ enum Recovery {
                                            skipCurrentDirectorySyncBug: options.plantedBug == .skipCurrentDirectorySync)
             report.createdNewStore = true
         } else {
-            guard fs.isDirectory(segDir), fs.isDirectory(walDir) else {
-                throw .notAnAugurStore(path: path, reason: "CURRENT exists but the seg/ or wal/ directory is missing")
+            for (dir, name) in [(segDir, "seg/"), (walDir, "wal/")] where !fs.isDirectory(dir) {
+                // A store with CURRENT lost a directory it needs: damage, named.
+                throw .corruption(file: dir, offset: 0,
+                                  reason: "CURRENT exists but the \(name) directory is \(fs.fileExists(dir) ? "not a directory" : "missing")")
             }
             let (m, loadReport) = try Manifest.load(fileSystem: fs, directory: path, rotationSize: options.manifestRotationSize,
                                                     crashPoint: options.crashPoint,

@@ -176,6 +176,17 @@ import Glibc
         #expect(try Self.missing(fs) == lost)
     }
 
+    /// A store whose seg/ or wal/ went missing is damage, named (it was "not an Augur store:
+    /// the seg/ or wal/ directory is missing", which said neither which nor that it was damage).
+    @Test func aMissingStoreDirectoryIsNamed() throws {
+        for name in ["seg", "wal"] {
+            let fs = try Self.store(count: 10, close: true)
+            for file in try fs.listDirectory("/db/" + name) { try fs.remove("/db/\(name)/\(file)") }
+            try fs.removeDirectory("/db/" + name)
+            Self.expectCorruption(fs, file: "/db/" + name, "the \(name)/ directory is missing")
+        }
+    }
+
     /// An open that cuts a torn tail (copied to lost/, zeroed) and then fails — here creating
     /// its new WAL segment — still says what it cut: the next open finds nothing left to report
     /// (an outside check saw the cut go unreported, then "nothing was dropped"). Fails without
