@@ -5,6 +5,9 @@
 // rename leaves no `<target>` (the next attempt at the same target clears the partial
 // directory: its name is Augur's); after it, a complete one.
 import AugurSys
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Thread-safety: one thread at a time (a value owned by the call writing the directory).
 struct BackupDirectoryWriter {
@@ -24,7 +27,7 @@ struct BackupDirectoryWriter {
 
     /// Checks `target` (`option` names it in errors: it is new, and its parent is a directory)
     /// and creates the partial directory with `seg/` and `wal/`, clearing an earlier attempt's.
-    init(fileSystem: any FileSystem, target: String, option: String) throws(AugurError) {
+    init(fileSystem: any FileSystem, target: String, option: String, source: String) throws(AugurError) {
         self.fileSystem = fileSystem
         var trimmed = target
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
@@ -39,6 +42,11 @@ struct BackupDirectoryWriter {
         guard fileSystem.isDirectory(parent) else {
             throw .invalidOption(name: option, value: target, reason: "its parent directory \(parent) does not exist")
         }
+        // Not inside the directory it copies: a backup inside its store (or a restore inside
+        // its backup) became a foreign directory in it, and a restore of it copies itself.
+        if Self.path(trimmed, isWithin: source) {
+            throw .invalidOption(name: option, value: target, reason: "it is inside \(source), the directory it copies")
+        }
         try clearPartial()
         let partial = self.partial
         try io { () throws(FileSystemError) in
@@ -46,6 +54,34 @@ struct BackupDirectoryWriter {
             try fileSystem.createDirectory(joinPath(partial, "seg"))
             try fileSystem.createDirectory(joinPath(partial, "wal"))
         }
+    }
+
+    /// Whether `path` (which need not exist; its parent does) is `directory` or below it. Both
+    /// are resolved with realpath(3) where they exist on the real file system (links, `..`),
+    /// else compared as written, made absolute from the working directory.
+    static func path(_ path: String, isWithin directory: String) -> Bool {
+        func absolute(_ p: String) -> String {
+            if p.hasPrefix("/") { return p }
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            guard getcwd(&buffer, buffer.count) != nil else { return p }
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + p
+        }
+        func resolved(_ p: String) -> String {
+            guard let r = realpath(p, nil) else { return absolute(p) }
+            defer { free(r) }
+            return String(cString: r)
+        }
+        func normalized(_ p: String) -> String {
+            var parts: [Substring] = []
+            for c in p.split(separator: "/") where c != "." {
+                if c == ".." { if !parts.isEmpty { parts.removeLast() } } else { parts.append(c) }
+            }
+            return "/" + parts.joined(separator: "/")
+        }
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        let candidate = normalized(resolved(parentDirectory(path)) + "/" + name)
+        let root = normalized(resolved(directory))
+        return candidate == root || candidate.hasPrefix(root == "/" ? "/" : root + "/")
     }
 
     /// Removes an interrupted attempt's partial directory. Only the layout Augur writes there

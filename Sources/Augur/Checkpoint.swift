@@ -56,7 +56,7 @@ extension Engine {
         try checkOpen()
         if options.readOnly { throw .writesDisabled(reason: Recovery.readOnlyReason) }
         let started = MonotonicClock.nanos()
-        var writer = try BackupDirectoryWriter(fileSystem: fileSystem, target: target, option: "checkpoint target")
+        var writer = try BackupDirectoryWriter(fileSystem: fileSystem, target: target, option: "checkpoint target", source: path)
         do throws(AugurError) {
             let cut = try cutForCheckpoint()
             let cutEnded = MonotonicClock.nanos()

@@ -77,7 +77,7 @@ public enum Backup {
         let started = MonotonicClock.nanos()
         let fs = options.fileSystem
         let catalog = try readCatalog(backup, fileSystem: fs)
-        var writer = try BackupDirectoryWriter(fileSystem: fs, target: target, option: "restore target")
+        var writer = try BackupDirectoryWriter(fileSystem: fs, target: target, option: "restore target", source: backup)
         do throws(AugurError) {
             for entry in catalog.files {
                 let (source, handle) = try openListed(entry, in: backup, fileSystem: fs)

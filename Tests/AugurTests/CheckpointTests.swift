@@ -137,7 +137,9 @@ import AugurPlanner
         let engine = try Engine.open(at: dir.child("db"), options: Self.options(PosixFileSystem()))
         defer { try? engine.close() }
         _ = try engine.createTable("t")
-        for (target, words) in [(dir.child("db"), "already exists"), (dir.child("no/such/parent"), "parent directory"), ("", "not a path")] {
+        // Inside the store it copies, however spelled (an outside check found it accepted).
+        for (target, words) in [(dir.child("db"), "already exists"), (dir.child("no/such/parent"), "parent directory"), ("", "not a path"),
+                                (dir.child("db/inside"), "inside"), (dir.child("db/seg/../bk"), "inside")] {
             #expect {
                 _ = try engine.checkpoint(to: target)
             } throws: { error in
@@ -153,6 +155,13 @@ import AugurPlanner
             return reason.contains("catalog")
         }
         #expect(throws: AugurError.self) { _ = try Backup.restore(from: dir.child("db"), to: dir.child("x"), layout: .partitions(0)) }
+        let backup = try engine.checkpoint(to: dir.child("bk"))
+        #expect {
+            _ = try Backup.restore(from: backup.path, to: dir.child("bk/inner"))
+        } throws: { error in
+            guard case AugurError.invalidOption(_, _, let reason) = error else { return false }
+            return reason.contains("inside")
+        }
         #expect(!PosixFileSystem().fileExists(dir.child("x")))
     }
 
