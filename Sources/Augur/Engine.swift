@@ -123,8 +123,11 @@ public final class Engine: @unchecked Sendable {
     /// it was: the open goes on and logs why.
     private func flushWhatEarlierOpensLeftInTheLog() {
         guard !options.readOnly, wal.segmentNumbers.count > Self.inheritedSegmentsBeforeAFlush + 1 else { return }
+        // Synchronous, so an open that inherits a large log takes the time of its flush.
         do throws(AugurError) { try flush() } catch {
+            // Kept for `takeBackgroundError()`: a failed WAL sync in it disables writes.
             logger.warning("the open's flush of the recovered log failed (its records stay in the log): \(error)")
+            recordBackgroundError(error)
         }
     }
 

@@ -232,14 +232,19 @@ enum Recovery {
         // files it no longer names hold acknowledged data found nowhere else. They and the
         // stale manifests go to lost/, as everything else such a recovery drops (an outside
         // check lost 12,000 of 16,000 records and a table to the sweep).
+        // Decided from what lasts, not from this attempt alone: a point-in-time open keeps
+        // them whatever it finds, and so does any open after a point-in-time cut (its
+        // `.corrupt` copy in lost/) — one that failed half way through this sweep left a log
+        // that replays cleanly, and a retry would have deleted the rest.
         let referenced = state.referencedFiles
-        let keepLeftovers = report.walCorruption != nil
+        let cutEarlier = (try? fs.listDirectory(joinPath(path, lostDirectoryName)))?.contains { $0.hasSuffix(".corrupt") } ?? false
+        let keepLeftovers = report.walCorruption != nil || options.walRecovery == .pointInTime || cutEarlier
         func discard(_ file: String, named name: String, in directory: String, shown: String) throws(AugurError) {
             if keepLeftovers {
                 do throws(FileSystemError) {
                     report.filesSetAside.append(try replay.setAsideFile(at: file, named: name, from: directory))
                 } catch {
-                    throw .corruption(file: file, offset: 0, reason: "cannot move it to \(lostDirectoryName)/ after the point-in-time cut: \(error)")
+                    throw AugurError(error)
                 }
             } else {
                 try? fs.remove(file)
@@ -253,7 +258,7 @@ enum Recovery {
             do throws(FileSystemError) {
                 report.filesSetAside.append(try replay.saveCopy(of: joinPath(path, name), named: name))
             } catch {
-                throw .corruption(file: joinPath(path, name), offset: 0, reason: "cannot copy it to \(lostDirectoryName)/ after the point-in-time cut: \(error)")
+                throw AugurError(error)
             }
         }
         for name in try io({ () throws(FileSystemError) in try fs.listDirectory(segDir) })

@@ -46,6 +46,6 @@ public struct LoadTrace: Sendable {
         let i = Int(x)
         if i >= rows.count - 1 { return rows[rows.count - 1] / maximum * peakOpsPerSecond }
         let f = x - Double(i)
-        return (rows[i] * (1 - f) + rows[i + 1] * f) / maximum * peakOpsPerSecond
+        return (rows[i] / maximum * (1 - f) + rows[i + 1] / maximum * f) * peakOpsPerSecond
     }
 }

@@ -21,18 +21,25 @@ public final class PosixFileSystem: FileSystem {
         case .createNew: flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC
         }
         // O_NONBLOCK for the open only: a FIFO put where a store file belongs made open(2)
-        // wait for a writer forever (`augur info` hung). Then only a regular file is kept: a
-        // store holds nothing else, and a FIFO, a device or a directory there is damage.
+        // wait for a writer forever (`augur info` hung), and reads of it would wait the same
+        // way. A FIFO or a socket is refused; anything else opens as before (a directory or
+        // a device in a store file's place fails at its first read or check, and tests open
+        // /dev/full and directories on purpose to make I/O fail).
         let fd: Int32
         switch Syscall.retrying({ Glibc.open(path, flags | O_NONBLOCK, 0o644) }) {
         case .success(let d): fd = d
         case .failure(let e): throw FileSystemError(.open, path, e)
         }
         var st = stat()
-        if fstat(fd, &st) != 0 || st.st_mode & S_IFMT != S_IFREG {
-            let isDirectory = st.st_mode & S_IFMT == S_IFDIR
+        if fstat(fd, &st) != 0 {
+            let e = Errno(rawValue: errno)
             _ = Glibc.close(fd)
-            throw FileSystemError(.open, path, isDirectory ? .isDirectory : .noSuchAddressOrDevice)
+            throw FileSystemError(.stat, path, e)
+        }
+        let type = st.st_mode & S_IFMT
+        if type == S_IFIFO || type == S_IFSOCK {
+            _ = Glibc.close(fd)
+            throw FileSystemError(.open, path, .noSuchAddressOrDevice)
         }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         return PosixFileHandle(fd: fd, path: path)

@@ -176,6 +176,33 @@ import Glibc
         #expect(try Self.missing(fs) == lost)
     }
 
+    /// Whether leftovers are deleted is decided from what lasts: after a point-in-time cut (its
+    /// `.corrupt` copy in lost/) an ordinary open moves an unreferenced run to lost/ too — an
+    /// open that failed half way through that sweep left a log that replays cleanly, and the
+    /// retry deleted the rest (found in review). Without such a file it is removed, as ever.
+    @Test func leftoversAreKeptByEveryOpenAfterAPointInTimeCut() throws {
+        for cutEarlier in [false, true] {
+            let fs = try Self.store(count: 10, close: true)
+            let stray = try fs.open("/db/seg/1-999999.seg", mode: .createNew)
+            try stray.write(at: 0, [1, 2, 3])
+            stray.close()
+            if cutEarlier {
+                try fs.createDirectory("/db/lost")
+                let copy = try fs.open("/db/lost/000000000001.wal.4096.corrupt", mode: .createNew)
+                copy.close()
+            }
+            let engine = try Engine.open(at: "/db", options: Self.options(fs))
+            let report = engine.recoveryReport
+            try engine.close()
+            if cutEarlier {
+                #expect(report.filesSetAside == ["lost/1-999999.seg"] && report.filesRemoved.isEmpty, "\(report)")
+                #expect(fs.fileExists("/db/lost/1-999999.seg"))
+            } else {
+                #expect(report.filesRemoved == ["seg/1-999999.seg"] && report.filesSetAside.isEmpty, "\(report)")
+            }
+        }
+    }
+
     /// A store whose seg/ or wal/ went missing is damage, named (it was "not an Augur store:
     /// the seg/ or wal/ directory is missing", which said neither which nor that it was damage).
     @Test func aMissingStoreDirectoryIsNamed() throws {

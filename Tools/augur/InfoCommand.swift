@@ -67,7 +67,8 @@ enum RecoveryReportLines {
     static func describe(_ r: RecoveryReport) -> [String] {
         var lines: [String] = []
         if let t = r.walTornTail {
-            let sequences = t.sequencesDropped.map { ", sequences \($0.lowerBound)...\($0.upperBound) (\($0.count) operations) in no segment" } ?? ""
+            // The bounds come from a file's header: a count past Int.max must not trap.
+            let sequences = t.sequencesDropped.map { ", sequences \($0.lowerBound)...\($0.upperBound) (\($0.upperBound &- $0.lowerBound &+ 1) operations) in no segment" } ?? ""
             lines.append("WAL torn tail: \(t.bytesDropped) bytes at offset \(t.offset) of \(t.file)\(sequences) (a write in flight at a crash, never acknowledged)"
                          + (r.walTornTailSavedAs.map { "; saved as \($0)" } ?? "; not replayed"))
         }
