@@ -18,7 +18,8 @@ public struct ForecastCommand: ParsableCommand {
         discussion: """
         Exit status: 0 success; 64 bad arguments; 1 a failed run (unreadable CSV, unwritable \
         --output); \(ForecastCommand.undefinedScoreExitCode) the forecasts were written but MASE is undefined for the \
-        series (its in-sample seasonal-naive error is zero, e.g. a constant series).
+        series (its in-sample seasonal-naive error is zero, e.g. a constant series); 74 the printed \
+        summary could not be written to standard output.
         """
     )
 
