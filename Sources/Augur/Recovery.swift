@@ -195,8 +195,11 @@ enum Recovery {
             fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
             openedSegment: state.walOpenedSegment, firstOpenedSegment: state.walFirstOpenedSegment, flushedFloor: floor,
             corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
-            apply: { (seq, kind, table, key, value) throws(AugurError) in
+            apply: { (seq, kind, table, key, value, checkOnly) throws(AugurError) in
+                // `checkOnly`: throw what applying would throw, change nothing (WALReplay checks
+                // a whole frame before it applies any of it).
                 if let map = byTable[table] {
+                    if checkOnly { return }
                     let p = map.partition(for: key)
                     guard seq > p.flushedSeq else { skipped += 1; return }
                     let memtable = p.activeMemtable
@@ -207,6 +210,7 @@ enum Recovery {
                     guard let pk = IndexKey.primaryKey(key) else {
                         throw .corruption(file: walDir, offset: 0, reason: "an index entry has no primary key")
                     }
+                    if checkOnly { return }
                     let p = map.partition(for: pk)
                     guard seq > p.flushedSeq else { skipped += 1; return }
                     let memtable = p.indexMemtable(table)
@@ -217,7 +221,7 @@ enum Recovery {
                     // never allocated means the manifest lost records that the WAL depends on.
                     throw .corruption(file: joinPath(path, Manifest.fileName(manifest.number)), offset: 0,
                                       reason: "the WAL holds writes to table or index id \(table), which this manifest never allocated (next id \(state.nextTableID)): manifest records are missing")
-                } else {
+                } else if !checkOnly {
                     skipped += 1
                 }
             })

@@ -39,7 +39,8 @@ struct WALReplay {
     /// so, but nothing is copied, zeroed, moved or removed.
     let readOnly: Bool
     /// Applies one replayed operation (sequence, kind, table or index id, key, value).
-    let apply: (UInt64, RecordKind, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws(AugurError) -> Void
+    /// The last argument: only check (throw what applying would throw, change nothing).
+    let apply: (UInt64, RecordKind, UInt32, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Bool) throws(AugurError) -> Void
 
     struct Outcome {
         /// Segments left in wal/ (number, highest sequence), oldest first.
@@ -270,8 +271,17 @@ struct WALReplay {
             do throws(AugurError) {
                 result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count, version: version))
             } catch {
-                if case .corruption(_, _, let reason) = error { throw Stop(file: file, offset: offset, reason: reason) }
-                throw Stop(file: file, offset: offset, reason: "\(error)")
+                var reason = "\(error)"
+                if case .corruption(_, _, let r) = error { reason = r }
+                // Under point-in-time, cut here like any other corruption: this segment's frames
+                // before it stay (they are applied, and `result.maxSeq` counts them), the rest
+                // goes to lost/. Throwing set the whole segment aside with its prefix applied.
+                if mode == .pointInTime {
+                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
+                                             corruption: reason, report: &report)
+                    return result
+                }
+                throw Stop(file: file, offset: offset, reason: reason)
             }
             report.walFramesReplayed += 1
             offset += WALFormat.frameSize(payload: len)
@@ -344,16 +354,22 @@ struct WALReplay {
     /// Decodes and applies one intact frame. Returns its highest sequence number.
     private func replayFrame(_ base: UnsafeRawPointer, at offset: Int, length len: Int, count: Int, version: UInt32) throws(AugurError) -> UInt64 {
         let firstSeq = loadU64(base, offset + 8)
-        var at = offset + WALFormat.frameHeaderSize
-        let end = at + len
-        for i in 0..<count {
-            guard case .operation(let op, let kind) = Self.operation(base, at: at, end: end, version: version) else {
-                throw .corruption(file: "", offset: offset, reason: "malformed operation \(i)")
+        // Two passes: every operation is checked before any is applied, so a frame the
+        // manifest cannot take (a table id it never allocated) leaves nothing behind in the
+        // memtables. A point-in-time cut there used to keep the frames before it in memory
+        // while setting their segment aside, below the sequence the new log started from.
+        for checkOnly in [true, false] {
+            var at = offset + WALFormat.frameHeaderSize
+            let end = at + len
+            for i in 0..<count {
+                guard case .operation(let op, let kind) = Self.operation(base, at: at, end: end, version: version) else {
+                    throw .corruption(file: "", offset: offset, reason: "malformed operation \(i)")
+                }
+                let key = UnsafeRawBufferPointer(start: base + at + op.size, count: op.keyCount)
+                let value = UnsafeRawBufferPointer(start: key.baseAddress! + op.keyCount, count: op.valueCount)
+                try apply(firstSeq &+ UInt64(i), kind, op.tableID, key, value, checkOnly)
+                at += op.size + op.keyCount + op.valueCount
             }
-            let key = UnsafeRawBufferPointer(start: base + at + op.size, count: op.keyCount)
-            let value = UnsafeRawBufferPointer(start: key.baseAddress! + op.keyCount, count: op.valueCount)
-            try apply(firstSeq &+ UInt64(i), kind, op.tableID, key, value)
-            at += op.size + op.keyCount + op.valueCount
         }
         return firstSeq &+ UInt64(count) &- 1
     }

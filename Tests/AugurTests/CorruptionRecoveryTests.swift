@@ -176,6 +176,49 @@ import Glibc
         #expect(try Self.missing(fs) == lost)
     }
 
+    /// A manifest that lost the record creating table u, and a WAL segment holding writes to t,
+    /// then to u, then to t: a point-in-time open cuts at u's first frame and keeps what came
+    /// before it — applied and still in its segment, so it survives a reopen. The whole segment
+    /// used to be set aside while its first frames stayed applied in memory: visible once,
+    /// gone after the next reopen (found in review). Fails without the cut at an apply error in
+    /// `WALReplay.replaySegment` (tried).
+    @Test func aPointInTimeCutAtAWriteTheManifestCannotTakeKeepsWhatCameBefore() throws {
+        let fs = CrashSimulatingFileSystem()
+        let t = Self.key
+        let first = try Engine.open(at: "/db", options: Self.options(fs))
+        let table = try first.createTable("t")
+        for i in 0..<20 { try table.put(t(i), Self.value) }
+        try first.flush()           // the next open replays nothing (so flushes nothing)
+        try first.close()
+        let manifestName = String(decoding: try fs.readFile("/db/CURRENT"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let manifestBefore = try fs.readFile("/db/" + manifestName)
+
+        let second = try Engine.open(at: "/db", options: Self.options(fs))
+        for i in 20..<40 { try second.table(named: "t").put(t(i), Self.value) }
+        let u = try second.createTable("u")
+        try u.put(t(0), [9])
+        for i in 40..<60 { try second.table(named: "t").put(t(i), Self.value) }
+        try second.close()
+        // The manifest as it was before the second open: u's creation is gone.
+        let h = try fs.open("/db/" + manifestName, mode: .readWrite)
+        try h.truncate(size: 0)
+        try h.write(at: 0, manifestBefore)
+        try h.sync()
+        h.close()
+
+        let cut = try Engine.open(at: "/db", options: Self.options(fs, mode: .pointInTime))
+        #expect(cut.recoveryReport.walCorruption?.contains("never allocated") == true, "\(cut.recoveryReport)")
+        let seen = try (0..<60).filter { try cut.table(named: "t").get(t($0)) != nil }
+        #expect(seen == Array(0..<40), "\(seen)")
+        try cut.table(named: "t").put(t(25), [7])
+        try cut.close()
+        let reopened = try Engine.open(at: "/db", options: Self.options(fs))
+        defer { try? reopened.close() }
+        let after = try (0..<60).filter { try reopened.table(named: "t").get(t($0)) != nil }
+        #expect(after == Array(0..<40), "what the cut kept survives a reopen: \(after)")
+        #expect(try reopened.table(named: "t").get(t(25)) == [7])
+    }
+
     /// Whether leftovers are deleted is decided from what lasts: after a point-in-time cut (its
     /// `.corrupt` copy in lost/) an ordinary open moves an unreferenced run to lost/ too — an
     /// open that failed half way through that sweep left a log that replays cleanly, and the
