@@ -26,6 +26,8 @@ public struct RecoveryReport: Sendable, Equatable {
         public var sequencesDropped: ClosedRange<UInt64>? = nil
     }
     public var createdNewStore = false
+    /// The open was read-only: a torn tail found was not cut, only left out of the replay.
+    public var readOnlyOpen = false
     public var manifest = ""
     public var manifestTornTailBytes = 0
     public var tables = 0

@@ -33,6 +33,7 @@ enum Recovery {
     static func run(path: String, options: EngineOptions, metrics: EngineMetrics? = nil) throws(AugurError) -> Result {
         let fs = options.fileSystem
         var report = RecoveryReport()
+        report.readOnlyOpen = options.readOnly
         if !fs.isDirectory(path) {
             if fs.fileExists(path) { throw .notAnAugurStore(path: path, reason: "it is a file, not a directory") }
             if !options.createIfMissing || options.readOnly {
@@ -386,7 +387,11 @@ extension RecoveryReport {
             var metadata: Logger.Metadata = ["file": "\(t.file)", "offset": "\(t.offset)", "bytesDropped": "\(t.bytesDropped)"]
             if let saved = walTornTailSavedAs { metadata["savedAs"] = "\(saved)" }
             if let lost = t.sequencesDropped { metadata["sequencesDropped"] = "\(lost.lowerBound)...\(lost.upperBound)" }
-            logger.warning("WAL torn tail cut: \(t.bytesDropped) bytes of unacknowledged writes dropped", metadata: metadata)
+            if readOnlyOpen {
+                logger.warning("WAL torn tail: \(t.bytesDropped) bytes of unacknowledged writes not replayed (a read-only open cuts nothing)", metadata: metadata)
+            } else {
+                logger.warning("WAL torn tail cut: \(t.bytesDropped) bytes of unacknowledged writes dropped", metadata: metadata)
+            }
         }
         if let c = walCorruption {
             logger.warning("WAL replay stopped at corruption (point-in-time recovery): \(c)",

@@ -24,6 +24,8 @@ import Testing
 
         let check = try ToolTests.run("augur", ["restore", "--from", "bk", "--check"], in: dir.path)
         #expect(check.status == 0 && check.stdout.contains("every file matches"), "\(check.stdout) \(check.stderr)")
+        let checkTo = try ToolTests.run("augur", ["restore", "--from", "bk", "--check", "--to", "r5"], in: dir.path)
+        #expect(checkTo.status == 64 && checkTo.stderr.contains("restores nothing"), "\(checkTo.status) \(checkTo.stderr)")
 
         let restored = try ToolTests.run("augur", ["restore", "--from", "bk", "--to", "r", "--partitions", "4"], in: dir.path)
         #expect(restored.status == 0, "status \(restored.status): \(restored.stderr)")

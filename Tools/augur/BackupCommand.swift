@@ -69,6 +69,8 @@ struct RestoreCommand: ParsableCommand {
             throw ValidationError("--partitions '\(partitions)' is not auto, backed-up or a count in 1...4096")
         }
         if !check && to == nil { throw ValidationError("--to DIR is required (or --check to verify only)") }
+        // --check restores nothing: a --to beside it was ignored with exit 0.
+        if check, let to { throw ValidationError("--check only verifies the backup and restores nothing; drop --to \(to) or --check") }
     }
 
     func run() throws {
