@@ -399,7 +399,13 @@ struct FormatReaderTests {
             try capture.write(300)
         }
         try engine.close()
-        let copies = capture.lock.withLock { capture.copies }
+        // The crash-point hook holds `capture` (and the directory), `capture` holds the table,
+        // the table its engine, the engine the hook: without this the cycle kept the temporary
+        // directory alive past the test, and every run left four of them in /tmp.
+        let copies = capture.lock.withLock { () -> [(point: CrashPoint, path: String, model: [[UInt8]: [UInt8]])] in
+            capture.table = nil
+            return capture.copies
+        }
         #expect(copies.map(\.point) == steps.map(\.0), "steps that fired: \(copies.map(\.point))")
 
         for (point, path, model) in copies {
