@@ -158,57 +158,59 @@ extension WALReplay {
     /// Copies bytes [from, to) of a WAL segment to lost/<segment>.<offset>.<suffix>, synced.
     /// Returns the path relative to the store.
     private func saveAside(file: String, handle: any FileHandle, from: Int, to: Int, suffix: String) throws(Stop) -> String {
-        let name = "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)"
-        var target = ""
         do throws(FileSystemError) {
-            try ensureLostDirectory()
-            target = uniqueLostPath(name)
-            let out = try fileSystem.open(target, mode: .createNew)
-            defer { out.close() }
-            var at = from
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while at < to {
-                let n = min(buffer.count, to - at)
-                let got = try buffer.withUnsafeMutableBytes { b in
-                    Result { () throws(FileSystemError) in try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n])) }
-                }.get()
-                if got <= 0 { break }
-                try buffer.withUnsafeBytes { b in
-                    Result { () throws(FileSystemError) in try out.write(at: at - from, UnsafeRawBufferPointer(rebasing: b[0..<got])) }
-                }.get()
-                at += got
-            }
-            try out.sync()
-            try fileSystem.syncDirectory(lostDirectory)
+            return try copyToLost(handle, from: from, to: to, named: "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)")
         } catch {
             throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)")
         }
-        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
     }
 
-    /// Moves `path` (a file of the store) to lost/`name` (with a suffix when taken), synced;
-    /// returns the path relative to the store.
+    /// Copies `path` whole to lost/`name` (with a suffix when taken), synced; returns the path
+    /// relative to the store.
+    func saveCopy(of path: String, named name: String) throws(FileSystemError) -> String {
+        let handle = try fileSystem.open(path, mode: .readOnly)
+        defer { handle.close() }
+        return try copyToLost(handle, from: 0, to: try handle.size(), named: name)
+    }
+
+    /// Moves `path` (a file of the store, in `directory`) to lost/`name` (with a suffix when
+    /// taken), synced; returns the path relative to the store.
     func setAsideFile(at path: String, named name: String, from directory: String) throws(FileSystemError) -> String {
         try ensureLostDirectory()
         let target = uniqueLostPath(name)
         try fileSystem.rename(path, to: target)
         try fileSystem.syncDirectory(lostDirectory)
         try fileSystem.syncDirectory(directory)
-        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+        return Self.relativeLostPath(target)
     }
 
-    /// Copies `path` to lost/`name` (with a suffix when taken), synced; returns the path
-    /// relative to the store.
-    func saveCopy(of path: String, named name: String) throws(FileSystemError) -> String {
-        let bytes = try fileSystem.readFile(path)
+    /// Bytes [from, to) of `handle` into a new lost/`name` (with a suffix when taken), synced.
+    private func copyToLost(_ handle: any FileHandle, from: Int, to: Int, named name: String) throws(FileSystemError) -> String {
         try ensureLostDirectory()
         let target = uniqueLostPath(name)
         let out = try fileSystem.open(target, mode: .createNew)
         defer { out.close() }
-        try out.write(at: 0, bytes)
+        var at = from
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while at < to {
+            let n = min(buffer.count, to - at)
+            let got = try buffer.withUnsafeMutableBytes { b in
+                Result { () throws(FileSystemError) in try handle.read(at: at, into: UnsafeMutableRawBufferPointer(rebasing: b[0..<n])) }
+            }.get()
+            if got <= 0 { break }
+            try buffer.withUnsafeBytes { b in
+                Result { () throws(FileSystemError) in try out.write(at: at - from, UnsafeRawBufferPointer(rebasing: b[0..<got])) }
+            }.get()
+            at += got
+        }
         try out.sync()
         try fileSystem.syncDirectory(lostDirectory)
-        return Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name)
+        return Self.relativeLostPath(target)
+    }
+
+    /// `lost/<name>` for a path under lost/, as reports name it.
+    private static func relativeLostPath(_ target: String) -> String {
+        Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? target)
     }
 
     /// lost/<name>, or lost/<name>.1, .2, … when taken: nothing in lost/ is ever replaced (a
@@ -232,16 +234,10 @@ extension WALReplay {
         }
         // The report names the file as moved: a segment number set aside before is free again
         // and reused, so lost/ may hold the name already and this one gets a suffix (.1, .2 …).
-        var target = ""
         do throws(FileSystemError) {
-            try ensureLostDirectory()
-            target = uniqueLostPath(name)
-            try fileSystem.rename(path(number), to: target)
-            try fileSystem.syncDirectory(lostDirectory)
-            try fileSystem.syncDirectory(walDirectory)
+            report.walSetAside.append(try setAsideFile(at: path(number), named: name, from: walDirectory))
         } catch {
             throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)")
         }
-        report.walSetAside.append(Recovery.lostDirectoryName + "/" + (target.split(separator: "/").last.map(String.init) ?? name))
     }
 }

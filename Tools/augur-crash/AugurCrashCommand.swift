@@ -143,11 +143,10 @@ struct RunCommand: ParsableCommand {
         if let workDir {
             // A usage error here, not a durability FAILURE later ("kept in missing/deep").
             let fs = PosixFileSystem()
-            let trimmed = workDir.count > 1 && workDir.hasSuffix("/") ? String(workDir.dropLast()) : workDir
-            let parent = trimmed.lastIndex(of: "/").map { i in i == trimmed.startIndex ? "/" : String(trimmed[..<i]) } ?? ""
+            let parent = parentDirectory(workDir.count > 1 && workDir.hasSuffix("/") ? String(workDir.dropLast()) : workDir)
             if fs.fileExists(workDir) {
                 if !fs.isDirectory(workDir) { throw ValidationError("--work-dir \(workDir) exists and is not a directory") }
-            } else if !fs.isDirectory(parent.isEmpty ? "." : parent) {
+            } else if !fs.isDirectory(parent) {
                 throw ValidationError("--work-dir \(workDir): its parent directory \(parent) does not exist")
             }
         }

@@ -32,11 +32,11 @@ struct DemoCommand: ParsableCommand {
         // The demo writes tables of its own, splits them and kills a writer: never in a store
         // (or any directory) the user already has (a second demo on one directory failed half
         // way, after it had written into it).
-        if let dir, let entries = try? FileManager.default.contentsOfDirectory(atPath: dir), !entries.isEmpty {
-            throw ValidationError("--dir \(dir) is not empty; the demo needs a new or empty directory")
-        }
-        if let dir, FileManager.default.fileExists(atPath: dir), (try? FileManager.default.contentsOfDirectory(atPath: dir)) == nil {
-            throw ValidationError("--dir \(dir) exists and is not a directory")
+        if let dir, FileManager.default.fileExists(atPath: dir) {
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+                throw ValidationError("--dir \(dir) exists and is not a directory")
+            }
+            if !entries.isEmpty { throw ValidationError("--dir \(dir) is not empty; the demo needs a new or empty directory") }
         }
     }
 

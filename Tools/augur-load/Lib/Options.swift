@@ -196,25 +196,19 @@ public struct LoadOptions: ParsableArguments {
         if !["auto", "live", "plain", "none"].contains(progress) {
             throw ValidationError("invalid --progress \"\(progress)\"; valid modes: auto, live, plain, none")
         }
-        // Checked before the run, not when its results are written minutes later: an output
-        // over the replayed CSV would replace the user's data (OutputFile refuses it too).
-        // Where the results go is checked before a run of minutes, not when they are written.
+        // Where the results go is checked before a run of minutes, not when they are written:
+        // a missing directory, or the replayed CSV itself (OutputFile refuses that too).
         for (flag, path) in [("--json", json), ("--report", report)] {
             guard let path, path != "-" else { continue }
-            let parent = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-            var isDirectory: ObjCBool = false
             if path.isEmpty || path.hasSuffix("/") {
                 throw ValidationError("\(flag) '\(path)' names no file")
             }
-            if !FileManager.default.fileExists(atPath: parent.isEmpty ? "/" : parent, isDirectory: &isDirectory) || !isDirectory.boolValue {
-                throw ValidationError("\(flag) \(path): its directory \(parent.isEmpty ? "/" : parent) does not exist")
+            let parent = parentDirectory(path)
+            if !PosixFileSystem().isDirectory(parent) {
+                throw ValidationError("\(flag) \(path): its directory \(parent) does not exist")
             }
-        }
-        if let csv {
-            for (flag, path) in [("--json", json), ("--report", report)] {
-                if let path, path != "-", OutputFile.sameRegularFile(path, csv) {
-                    throw ValidationError("\(flag) \(path) is the --csv input file; refusing to write over it")
-                }
+            if let csv, OutputFile.sameRegularFile(path, csv) {
+                throw ValidationError("\(flag) \(path) is the --csv input file; refusing to write over it")
             }
         }
     }
