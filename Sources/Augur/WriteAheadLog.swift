@@ -463,13 +463,32 @@ final class WriteAheadLog: @unchecked Sendable {
             let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
             advanceComplete(segment, mustReach: segment.completeEnd, mayReach: end)
             let at = segment.completeEnd
-            do throws(FileSystemError) { try timedSync(segment) } catch {
+            do throws(FileSystemError) { try timedSync(segment, below: at) } catch {
                 fail("fdatasync of \(segment.path) failed: \(error.errno)")
                 throw AugurError(error)
             }
             segment.durableEnd = at
         }
     }
+
+    /// Makes `segment`'s frames below `end` durable while writers go on filling it. With
+    /// durability `none` the pages ahead of the writers are populated writable, so dirty
+    /// (`writableAhead`); a whole-file fdatasync wrote those zeros too and write-protected
+    /// every one of them, one TLB shootdown each, while the writer stored into the same page
+    /// tables: a one-thread fillrandom's put spun 4-6 ms on a page-table lock behind the
+    /// flush's sync (perf, docs/PERFORMANCE.md "The flush's WAL sync"). So that sync covers the
+    /// frames' pages only, from the page holding `durableEnd`. Without pages populated ahead a
+    /// whole-file fdatasync writes the same pages and costs no io_uring setup.
+    private func timedSync(_ segment: WALSegment, below end: Int) throws(FileSystemError) {
+        guard writableAhead > 0 else { return try timedSync(segment) }
+        let start = segment.durableEnd / WriteAheadLog.pageSize * WriteAheadLog.pageSize
+        guard start < end else { return }
+        let started = MonotonicClock.nanos()
+        try segment.file.syncData(in: start..<end)
+        metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)
+    }
+
+    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// Segment files currently part of the log (for tests and `augur info`).
     var segmentNumbers: [UInt64] {

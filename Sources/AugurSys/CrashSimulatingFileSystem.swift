@@ -375,6 +375,25 @@ final class SimulatedFileHandle: FileHandle, @unchecked Sendable {
         }
     }
 
+    /// Only the bytes of `range` (within the size) become durable, and the size as far as they
+    /// reach. Taken pessimistically: bytes between the old durable size and the range, never
+    /// synced, are zeros after a crash; every other unsynced byte keeps its durable value.
+    func syncData(in range: Range<Int>) throws(FileSystemError) {
+        fs.lock.withLock {
+            let end = min(range.upperBound, inode.size)
+            let start = max(0, min(range.lowerBound, end))
+            if end > inode.durable.count {
+                inode.durable.append(contentsOf: repeatElement(0, count: end - inode.durable.count))
+            }
+            if start < end {
+                inode.durable.withUnsafeMutableBytes { d in
+                    (d.baseAddress! + start).copyMemory(from: inode.storage + start, byteCount: end - start)
+                }
+            }
+            fs.recordSync()
+        }
+    }
+
     func allocate(size: Int) throws(FileSystemError) {
         try fs.lock.withLock { () throws(FileSystemError) in
             if size > CrashSimulatingFileSystem.maximumFileSize { throw FileSystemError(.allocate, path, .noSpace) }

@@ -178,6 +178,10 @@ final class FaultInjectingFileHandle: FileHandle, @unchecked Sendable {
         try fs.check(.sync, path)
         try base.sync()
     }
+    func syncData(in range: Range<Int>) throws(FileSystemError) {
+        try fs.check(.sync, path)
+        try base.syncData(in: range)
+    }
     func allocate(size: Int) throws(FileSystemError) {
         try fs.check(.allocate, path)
         try base.allocate(size: size)

@@ -64,6 +64,13 @@ public protocol FileHandle: AnyObject, Sendable {
     func write(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws(FileSystemError)
     /// fdatasync: data and the metadata needed to read it back (size) are durable on return.
     func sync() throws(FileSystemError)
+    /// fdatasync of `range` only: the data in it and the metadata needed to read it back are
+    /// durable on return; dirty pages outside it may stay unwritten. Why: a file that is still
+    /// being written through a mapping has pages dirtied ahead of its writers (populated
+    /// writable, `MappedRegion.prefault`); a whole-file fdatasync writes and write-protects
+    /// those too, and the writers then fault on pages the sync holds (docs/PERFORMANCE.md,
+    /// "The flush's WAL sync"). A handle that cannot sync a range syncs the whole file.
+    func syncData(in range: Range<Int>) throws(FileSystemError)
     /// fallocate: reserves blocks so later writes up to `size` cannot fail with ENOSPC, and
     /// extends the file to `size` (zero-filled) if it is shorter.
     func allocate(size: Int) throws(FileSystemError)
@@ -76,6 +83,11 @@ public protocol FileHandle: AnyObject, Sendable {
     func mapShared(length: Int) throws(FileSystemError) -> MappedRegion
     /// Closes the descriptor. Mappings made from this handle stay valid.
     func close()
+}
+
+extension FileHandle {
+    /// The whole file: always at least what was asked (wrappers that only forward `sync`).
+    public func syncData(in range: Range<Int>) throws(FileSystemError) { try sync() }
 }
 
 /// A held exclusive lock on a file; released by `unlock()` or when the object dies.

@@ -1,4 +1,5 @@
-// The one place in Augur that talks to liburing.
+// The one place in Augur's Swift that talks to liburing (the C shim's ranged fdatasync,
+// `caugur_fdatasync_range`, sets up a ring of its own for one request).
 //
 // `IORing` wraps a `struct io_uring` together with the buffers registered with it. liburing's
 // static inline helpers (io_uring_get_sqe, io_uring_prep_read_fixed, io_uring_cq_advance, ...)

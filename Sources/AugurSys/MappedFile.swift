@@ -42,6 +42,8 @@ public final class MappedFile: @unchecked Sendable {
 
     /// fdatasync: every store made through the mapping before the call is durable after it.
     public func sync() throws(FileSystemError) { try handle.sync() }
+    /// fdatasync of `range` only (`FileHandle.syncData(in:)`).
+    public func syncData(in range: Range<Int>) throws(FileSystemError) { try handle.syncData(in: range) }
 
     public func close() { handle.close() }
 }

@@ -195,6 +195,17 @@ final class PosixFileHandle: FileHandle, @unchecked Sendable {
         if case .failure(let e) = Syscall.retrying({ fdatasync(fd) }) { throw FileSystemError(.sync, path, e) }
     }
 
+    /// Through io_uring's ranged fsync where this process may use io_uring, else fdatasync.
+    func syncData(in range: Range<Int>) throws(FileSystemError) {
+        if range.isEmpty { return }
+        if case .available = IORing.availability {
+            let r = caugur_fdatasync_range(fd, Int64(range.lowerBound), Int64(range.count))
+            if r == 0 { return }
+            if r < 0 { throw FileSystemError(.sync, path, Errno(rawValue: -r)) }
+        }
+        try sync()
+    }
+
     func allocate(size: Int) throws(FileSystemError) {
         let r = Syscall.retrying { caugur_fallocate(fd, 0, Int64(size)) }
         switch r {

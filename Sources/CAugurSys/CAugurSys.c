@@ -24,6 +24,31 @@ int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length) {
     return sync_file_range(fd, (off_t)offset, (off_t)length, SYNC_FILE_RANGE_WRITE);
 }
 
+int caugur_fdatasync_range(int fd, int64_t offset, int64_t length) {
+    if (offset < 0 || length <= 0 || length > (int64_t)UINT32_MAX) return 1;
+    struct io_uring ring;
+    if (io_uring_queue_init(2, &ring, 0) != 0) return 1;
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+    if (sqe == NULL) { io_uring_queue_exit(&ring); return 1; }
+    io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
+    sqe->off = (uint64_t)offset;
+    sqe->len = (uint32_t)length;
+    int r;
+    do { r = io_uring_submit_and_wait(&ring, 1); } while (r == -EINTR);
+    int result = 1;
+    if (r >= 0) {
+        struct io_uring_cqe *cqe = NULL;
+        do { r = io_uring_wait_cqe(&ring, &cqe); } while (r == -EINTR);
+        if (r == 0 && cqe != NULL) {
+            // EINVAL / EOPNOTSUPP: a kernel or file that does not take the request this way.
+            result = (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP) ? 1 : cqe->res;
+            io_uring_cqe_seen(&ring, cqe);
+        }
+    }
+    io_uring_queue_exit(&ring);
+    return result;
+}
+
 int caugur_reopen_direct(int fd) {
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);

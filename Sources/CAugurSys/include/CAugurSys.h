@@ -12,7 +12,9 @@
 //   * a thread-local (__thread) cache for the telemetry hot path, which Swift cannot declare;
 //   * io_uring flag macros Swift's importer drops (caugur_iosqe_*). liburing's own static
 //     inline functions (io_uring_get_sqe, io_uring_prep_read_fixed, ...) import as they are and
-//     are called directly from Swift, in one place: AugurSys/IORing.swift.
+//     are called directly from Swift, in one place: AugurSys/IORing.swift;
+//   * a ranged fdatasync through a throwaway ring (caugur_fdatasync_range): one request, no
+//     buffers, so none of IORing's machinery.
 // Every symbol is prefixed caugur_.
 #ifndef CAUGURSYS_H
 #define CAUGURSYS_H
@@ -58,6 +60,14 @@ int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *
 /// pages in the range without waiting for it (length 0 = to the end of the file). A hint, not
 /// a durability point. Returns 0 or -1 with errno.
 int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length);
+/// fdatasync of `[offset, offset + length)` only: io_uring's IORING_OP_FSYNC with
+/// IORING_FSYNC_DATASYNC and a range, which the kernel turns into vfs_fsync_range — the data
+/// in the range and the metadata needed to read it back are durable on return; dirty pages
+/// outside it are neither written nor waited for. Linux has no ranged fdatasync call of its
+/// own (O_DSYNC writes use the same kernel path). Returns 0, a negated errno when the sync
+/// failed, or 1 when it could not be asked this way (no io_uring here, a range past 4 GiB, a
+/// kernel that refuses the request): the caller then syncs the whole file.
+int caugur_fdatasync_range(int fd, int64_t offset, int64_t length);
 /// Opens the file behind `fd` again, read-only with O_DIRECT (through /proc/self/fd, so it works
 /// for renamed or unlinked files too): a new open file description, leaving `fd`'s flags alone.
 /// Returns the new descriptor or -1 with errno (EINVAL: the file system has no O_DIRECT).
