@@ -153,6 +153,9 @@ public final class Engine: @unchecked Sendable {
         store = SegmentStore(fileSystem: options.fileSystem, directory: joinPath(path, "seg"), manifest: recovered.manifest,
                              wal: recovered.wal, options: options)
         flusher = Flusher(store: store, wal: recovered.wal, tables: tables, lifecycle: lifecycle, metrics: metrics, options: options)
+        // The memtables' chunk refills are background work too (process-wide: the first
+        // engine that keeps its lanes to CPUs of their own takes them along).
+        ArenaChunkPool.shared.placeRefills(recovered.wal.lanePlacement)
         recoveryReport = recovered.report
         recovered.report.log(to: Self.logger("augur.recovery", path: path, options: options))
         indexes = IndexBuilder(options: options, store: store, flusher: flusher, tables: tables, lifecycle: lifecycle,

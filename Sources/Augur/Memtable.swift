@@ -168,15 +168,35 @@ final class ArenaChunkPool: Sendable {
     })
     /// Maps and faults in reserve chunks. Nice 10, the default of the engine's background
     /// work (`EngineOptions.backgroundNice`; the pool is process-wide, not an engine's).
-    private let refillLane: BackgroundLane
+    /// Unrestricted until an engine whose lanes keep to CPUs of their own opens
+    /// (`placeRefills`): a refill zeroes 2 MiB huge pages, 4 ms of kernel time each where the
+    /// host backs the memory lazily, and on the writer's CPU that was one tick of a
+    /// one-thread fillrandom's put (perf, docs/PERFORMANCE.md "The flush's WAL sync").
+    private let refillLane: Mutex<BackgroundLane>
     /// Whether a refill is queued and has not started, so a burst of takes queues one.
     private let refillQueued = Atomic<Bool>(false)
 
     init(reserve: Int) {
         precondition(reserve >= 0 && reserve <= ArenaChunkPool.capacity(Arena.chunkSize), "Augur bug: reserve \(reserve)")
         self.reserve = reserve
-        refillLane = BackgroundLane(name: "augur.arena", nice: 10)
+        refillLane = Mutex(BackgroundLane(name: "augur.arena", nice: 10))
     }
+
+    /// Refills run on `placement`'s CPUs from now on (its home, or all of them while it is
+    /// spread), unless an earlier call already placed them: the pool serves every engine of
+    /// the process, and the first engine that keeps its lanes to CPUs of its own decides.
+    /// A placement without a home changes nothing. A refill already queued finishes on the
+    /// lane it was queued on.
+    func placeRefills(_ placement: LanePlacement) {
+        guard placement.home != nil else { return }
+        refillLane.withLock { lane in
+            guard lane.cpus == nil else { return }
+            lane = BackgroundLane(name: "augur.arena", nice: 10, placement: placement)
+        }
+    }
+
+    /// The refill lane (tests).
+    var refillLaneNow: BackgroundLane { refillLane.withLock { $0 } }
 
     static func take(size: Int) -> UnsafeMutableRawPointer { shared.take(size: size) }
     static func give(_ chunks: [(address: UnsafeMutableRawPointer, size: Int)]) { shared.give(chunks) }
@@ -212,7 +232,7 @@ final class ArenaChunkPool: Sendable {
 
     private func requestRefill() {
         if refillQueued.exchange(true, ordering: .acquiringAndReleasing) { return }
-        refillLane.async { [self] in
+        refillLane.withLock { $0 }.async { [self] in
             refillQueued.store(false, ordering: .releasing)    // a take from here on queues the next
             refill()
         }
@@ -230,7 +250,7 @@ final class ArenaChunkPool: Sendable {
     }
 
     /// Waits for a queued refill (tests).
-    func drainRefill() { refillLane.sync {} }
+    func drainRefill() { refillLane.withLock { $0 }.sync {} }
 
     /// Chunks of `Arena.chunkSize` held now (tests).
     var count: Int { free.withLock { $0[Self.fullSizeClass].count } }

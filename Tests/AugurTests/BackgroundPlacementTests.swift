@@ -74,6 +74,30 @@ import Testing
         try free.close()
     }
 
+    /// The memtables' chunk refills keep to the CPUs of the first placement with a home that
+    /// asks (`ArenaChunkPool.placeRefills`); one without a home, or a later one, changes
+    /// nothing. An engine opened with `.automatic` places the process's pool.
+    @Test("the arena's refills keep to the first placed engine's CPUs",
+          .enabled(if: allowed.count >= 2, "placement can only be seen with two CPUs or more to choose from"))
+    func arenaRefillsFollowThePlacement() throws {
+        let pool = ArenaChunkPool(reserve: 2)
+        defer { pool.drainRefill(); pool.releaseAll() }
+        pool.placeRefills(.unrestricted)
+        #expect(pool.refillLaneNow.allowedCPUs == Self.allowed)
+        pool.placeRefills(LanePlacement(home: [Self.allowed[0]], wide: Self.allowed, adapts: false))
+        #expect(pool.refillLaneNow.allowedCPUs == [Self.allowed[0]])
+        #expect(pool.refillLaneNow.placed)
+        pool.placeRefills(LanePlacement(home: [Self.allowed[1]], wide: Self.allowed, adapts: false))
+        #expect(pool.refillLaneNow.allowedCPUs == [Self.allowed[0]], "the first placement decides")
+
+        let dir = TemporaryDirectory()
+        var options = Self.quietOptions()
+        options.backgroundCPUs = .automatic
+        let engine = try Engine.open(at: dir.child("a"), options: options)
+        #expect(ArenaChunkPool.shared.refillLaneNow.cpus != nil, "the process's pool follows a placed engine (whichever came first)")
+        try engine.close()
+    }
+
     /// A writer slowed because the flush is behind spreads the engine's lanes over every CPU
     /// (`LanePlacement.behind`), so confined lanes do not starve when callers keep every CPU
     /// busy. (Planted: without the call in `sleepOff` the lanes stay home and this fails.)
