@@ -182,17 +182,22 @@ final class ArenaChunkPool: Sendable {
         refillLane = Mutex(BackgroundLane(name: "augur.arena", nice: 10))
     }
 
-    /// Refills run on `placement`'s CPUs from now on (its home, or all of them while it is
-    /// spread), unless an earlier call already placed them: the pool serves every engine of
-    /// the process, and the first engine that keeps its lanes to CPUs of its own decides.
-    /// A placement without a home changes nothing. A refill already queued finishes on the
-    /// lane it was queued on.
+    /// Refills run on `placement`'s home CPUs from now on, unless an earlier call already
+    /// placed them: the pool serves every engine of the process, and the first engine that
+    /// keeps its lanes to CPUs of its own decides, for the life of the process. The lane keeps
+    /// to them with a placement of its own that never spreads: joined to the engine's, it
+    /// would count in that engine's starvation review and move with that engine only. A
+    /// placement without a home changes nothing. A refill queued on the lane replaced is
+    /// waited for here.
     func placeRefills(_ placement: LanePlacement) {
-        guard placement.home != nil else { return }
-        refillLane.withLock { lane in
-            guard lane.cpus == nil else { return }
-            lane = BackgroundLane(name: "augur.arena", nice: 10, placement: placement)
+        guard let home = placement.home else { return }
+        let replaced: BackgroundLane? = refillLane.withLock { lane in
+            guard lane.cpus == nil else { return nil }
+            let old = lane
+            lane = BackgroundLane(name: "augur.arena", nice: 10, placement: LanePlacement(home: home, wide: [], adapts: false))
+            return old
         }
+        replaced?.sync {}
     }
 
     /// The refill lane (tests).

@@ -452,7 +452,8 @@ final class WriteAheadLog: @unchecked Sendable {
         metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)
     }
 
-    /// Syncs whatever is complete in the current segment (periodic durability, close).
+    /// Syncs every frame reserved in the current segment before the call, waiting for those
+    /// still being copied (flushes, `syncWAL`, periodic durability).
     func syncCurrent() throws(AugurError) {
         try checkWritable()
         guard let segment = current.withLock({ $0 }) else { return }
@@ -460,10 +461,21 @@ final class WriteAheadLog: @unchecked Sendable {
             if closed.load(ordering: .acquiring) { throw .engineClosed }
             try checkWritable()
             try finishPendingSealLocked()
-            let end = min(segment.reserved.load(ordering: .acquiring), segment.capacity)
-            advanceComplete(segment, mustReach: segment.completeEnd, mayReach: end)
+            // Every frame reserved before now is waited for: a flush needs each frame of its
+            // frozen memtable durable, and a frame still being copied ahead of one of them
+            // would end replay there (a torn tail) while the run kept the later one — a batch
+            // half kept. Writers hold no lock between reserving and publishing, so the wait is
+            // a copy's length. A segment a roll sealed meanwhile (reserved reads `sealed`) is
+            // left to the roll's walk and synced whole, as before.
+            let reservedNow = segment.reserved.load(ordering: .acquiring)
+            let open = reservedNow <= segment.capacity
+            if open {
+                advanceComplete(segment, mustReach: reservedNow, mayReach: reservedNow)
+            } else {
+                advanceComplete(segment, mustReach: segment.completeEnd, mayReach: segment.capacity)
+            }
             let at = segment.completeEnd
-            do throws(FileSystemError) { try timedSync(segment, below: at) } catch {
+            do throws(FileSystemError) { try open ? timedSync(segment, below: at) : timedSync(segment) } catch {
                 fail("fdatasync of \(segment.path) failed: \(error.errno)")
                 throw AugurError(error)
             }

@@ -73,6 +73,8 @@ import Musl
     private var lockedPaths: Set<String> = []
     /// Count of `sync` calls that reached a file, for tests that check group commit.
     public private(set) var syncCount = 0
+    /// How many of those syncs covered a range (`syncData(in:)`), not the whole file.
+    public private(set) var rangedSyncCount = 0
 
     public init() {}
 
@@ -211,7 +213,10 @@ import Musl
 
     func releaseLock(_ path: String) { lock.withLock { _ = lockedPaths.remove(path) } }
 
-    func recordSync() { syncCount += 1 }
+    func recordSync(ranged: Bool = false) {
+        syncCount += 1
+        if ranged { rangedSyncCount += 1 }
+    }
 
     // MARK: crash
 
@@ -382,6 +387,8 @@ final class SimulatedFileHandle: FileHandle, @unchecked Sendable {
         fs.lock.withLock {
             let end = min(range.upperBound, inode.size)
             let start = max(0, min(range.lowerBound, end))
+            // A size made smaller since the last sync is committed by any sync of the file.
+            if inode.size < inode.durable.count { inode.durable.removeLast(inode.durable.count - inode.size) }
             if end > inode.durable.count {
                 inode.durable.append(contentsOf: repeatElement(0, count: end - inode.durable.count))
             }
@@ -390,7 +397,7 @@ final class SimulatedFileHandle: FileHandle, @unchecked Sendable {
                     (d.baseAddress! + start).copyMemory(from: inode.storage + start, byteCount: end - start)
                 }
             }
-            fs.recordSync()
+            fs.recordSync(ranged: true)
         }
     }
 

@@ -30,18 +30,28 @@ int caugur_fdatasync_range(int fd, int64_t offset, int64_t length) {
     if (io_uring_queue_init(2, &ring, 0) != 0) return 1;
     struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
     if (sqe == NULL) { io_uring_queue_exit(&ring); return 1; }
+    // The sync runs on an io-wq worker, which the kernel does not keep to the caller's CPUs:
+    // ask it to (5.14+; refused on older kernels, which changes only where the work runs).
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) (void)io_uring_register_iowq_aff(&ring, sizeof cpus, &cpus);
     io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
     sqe->off = (uint64_t)offset;
-    sqe->len = (uint32_t)length;
+    // The kernel takes off + len as the range's last byte (inclusive): one less, so the page
+    // after the range is not written too. Except [0, 1), whose end 0 would read as "to the end".
+    sqe->len = (offset == 0 && length == 1) ? 1u : (uint32_t)(length - 1);
     int r;
     do { r = io_uring_submit_and_wait(&ring, 1); } while (r == -EINTR);
     int result = 1;
-    if (r >= 0) {
+    if (r == 1) {
         struct io_uring_cqe *cqe = NULL;
         do { r = io_uring_wait_cqe(&ring, &cqe); } while (r == -EINTR);
         if (r == 0 && cqe != NULL) {
-            // EINVAL / EOPNOTSUPP: a kernel or file that does not take the request this way.
-            result = (cqe->res == -EINVAL || cqe->res == -EOPNOTSUPP) ? 1 : cqe->res;
+            int res = cqe->res;
+            // EINVAL / EOPNOTSUPP: a kernel or file that does not take the request this way;
+            // EINTR / EAGAIN / ECANCELED: the request itself did not run. The caller then syncs
+            // the whole file; a real I/O error (EIO, ENOSPC) is the sync's failure.
+            bool retry = res == -EINVAL || res == -EOPNOTSUPP || res == -EINTR || res == -EAGAIN || res == -ECANCELED;
+            result = retry ? 1 : res;
             io_uring_cqe_seen(&ring, cqe);
         }
     }

@@ -415,6 +415,7 @@ private final class SyncHookHandle: AugurSys.FileHandle, @unchecked Sendable {
     func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(FileSystemError) -> Int { try base.read(at: offset, into: buffer) }
     func write(at offset: Int, _ bytes: UnsafeRawBufferPointer) throws(FileSystemError) { try base.write(at: offset, bytes) }
     func sync() throws(FileSystemError) { hook.step(path); try base.sync() }
+    func syncData(in range: Range<Int>) throws(FileSystemError) { hook.step(path); try base.syncData(in: range) }
     func allocate(size: Int) throws(FileSystemError) { try base.allocate(size: size) }
     func truncate(size: Int) throws(FileSystemError) { try base.truncate(size: size) }
     func mapReadOnly(length: Int) throws(FileSystemError) -> MappedRegion { try base.mapReadOnly(length: length) }

@@ -233,5 +233,6 @@ import Synchronization
             }
             written += 50
         }
+        #expect(fs.rangedSyncCount > 0, "the syncs above were ranged (4 MiB segments, durability none)")
     }
 }

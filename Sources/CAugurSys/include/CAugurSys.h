@@ -62,11 +62,13 @@ int64_t caugur_copy_file_range(int fd_in, int64_t *off_in, int fd_out, int64_t *
 int caugur_sync_file_range_write(int fd, int64_t offset, int64_t length);
 /// fdatasync of `[offset, offset + length)` only: io_uring's IORING_OP_FSYNC with
 /// IORING_FSYNC_DATASYNC and a range, which the kernel turns into vfs_fsync_range — the data
-/// in the range and the metadata needed to read it back are durable on return; dirty pages
-/// outside it are neither written nor waited for. Linux has no ranged fdatasync call of its
-/// own (O_DSYNC writes use the same kernel path). Returns 0, a negated errno when the sync
-/// failed, or 1 when it could not be asked this way (no io_uring here, a range past 4 GiB, a
-/// kernel that refuses the request): the caller then syncs the whole file.
+/// in the range and the metadata needed to read it back are durable on return. The page cache
+/// writes whole folios, so dirty pages that share a folio with the range are written too;
+/// other dirty pages are neither written nor waited for. Linux has no ranged fdatasync call of
+/// its own (O_DSYNC writes use the same kernel path). A ring of its own per call, its io-wq
+/// worker kept to the caller's CPUs. Returns 0, a negated errno when the sync failed, or 1 when
+/// it could not be asked this way (no io_uring here, a range longer than 4 GiB, a kernel that
+/// refuses or cancels the request): the caller then syncs the whole file.
 int caugur_fdatasync_range(int fd, int64_t offset, int64_t length);
 /// Opens the file behind `fd` again, read-only with O_DIRECT (through /proc/self/fd, so it works
 /// for renamed or unlinked files too): a new open file description, leaving `fd`'s flags alone.
