@@ -444,11 +444,12 @@ final class WriteAheadLog: @unchecked Sendable {
         }
     }
 
-    /// fdatasync of `segment`, timed for the metrics (a clock read either side of a syscall that
-    /// takes tens of microseconds at least; the group commit's one sync serves many writers).
-    func timedSync(_ segment: WALSegment) throws(FileSystemError) {
+    /// fdatasync of `segment`, or of `range` of it, timed for the metrics (a clock read either
+    /// side of a syscall that takes tens of microseconds at least; the group commit's one sync
+    /// serves many writers).
+    func timedSync(_ segment: WALSegment, range: Range<Int>? = nil) throws(FileSystemError) {
         let started = MonotonicClock.nanos()
-        try segment.file.sync()
+        if let range { try segment.file.syncData(in: range) } else { try segment.file.sync() }
         metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)
     }
 
@@ -493,14 +494,10 @@ final class WriteAheadLog: @unchecked Sendable {
     /// whole-file fdatasync writes the same pages and costs no io_uring setup.
     private func timedSync(_ segment: WALSegment, below end: Int) throws(FileSystemError) {
         guard writableAhead > 0 else { return try timedSync(segment) }
-        let start = segment.durableEnd / WriteAheadLog.pageSize * WriteAheadLog.pageSize
+        let start = segment.durableEnd / MappedRegion.pageSize * MappedRegion.pageSize
         guard start < end else { return }
-        let started = MonotonicClock.nanos()
-        try segment.file.syncData(in: start..<end)
-        metrics?.walSynced(nanos: MonotonicClock.nanos() &- started)
+        try timedSync(segment, range: start..<end)
     }
-
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// Segment files currently part of the log (for tests and `augur info`).
     var segmentNumbers: [UInt64] {

@@ -26,9 +26,9 @@ public final class MappedRegion: @unchecked Sendable {
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
 
-    /// madvise wants a page-aligned start; pages are not 4 KiB everywhere (arm64 kernels with
-    /// 16 or 64 KiB pages).
-    private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+    /// The kernel's page size: madvise wants a page-aligned start, and the WAL rounds its ranged
+    /// syncs to pages. Not 4 KiB everywhere (arm64 kernels with 16 or 64 KiB pages).
+    public static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// Faults the pages of `[offset, offset + length)` in without changing a byte (madvise
     /// MADV_POPULATE_READ or, with `writable`, MADV_POPULATE_WRITE; Linux 5.14+), so later

@@ -142,7 +142,7 @@ extension NumaPlacement {
 }
 
 enum NumaPages {
-    static let size: Int = Int(sysconf(Int32(_SC_PAGESIZE)))
+    static var size: Int { MappedRegion.pageSize }
 }
 
 // MARK: - Linux

@@ -157,6 +157,16 @@ import Synchronization
         return (statesChecked, failures)
     }
 
+    /// Durability `none` on `fs`, telemetry off.
+    static func unsyncedOptions(_ fs: CrashSimulatingFileSystem, walSegmentSize: Int) -> EngineOptions {
+        var o = EngineOptions()
+        o.fileSystem = fs
+        o.durability = .none
+        o.walSegmentSize = walSegmentSize
+        o.telemetry.enabled = false
+        return o
+    }
+
     /// A process killed with writes only in the page cache (durability none), recovered by a
     /// new process that then writes with `sync`, then a power cut: the recovered writes must
     /// survive with the new ones. The open used to replay the old segment without syncing it,
@@ -165,11 +175,7 @@ import Synchronization
     /// Fails without the fdatasync of the inherited segments in `Recovery.run` (tried).
     @Test func whatRecoveryReplayedSurvivesALaterPowerCut() throws {
         let fs = CrashSimulatingFileSystem()
-        var o = EngineOptions()
-        o.fileSystem = fs
-        o.durability = .none
-        o.walSegmentSize = 64 << 10
-        o.telemetry.enabled = false
+        let o = Self.unsyncedOptions(fs, walSegmentSize: 64 << 10)
         let killed = try Engine.open(at: "/db", options: o)
         defer { try? killed.close() }
         let t = try killed.createTable("t")
@@ -205,12 +211,8 @@ import Synchronization
     /// starts inside the page the previous one ended in).
     @Test func aRangedSyncOfTheCurrentSegmentKeepsEveryFrameBeforeIt() throws {
         let fs = CrashSimulatingFileSystem()
-        var o = EngineOptions()
-        o.fileSystem = fs
-        o.durability = .none
-        o.walSegmentSize = 4 << 20
+        var o = Self.unsyncedOptions(fs, walSegmentSize: 4 << 20)
         o.memtableFlushSize = 64 << 20          // no flush: the records live in the log alone
-        o.telemetry.enabled = false
         let engine = try Engine.open(at: "/db", options: o)
         defer { try? engine.close() }
         let t = try engine.createTable("t")
