@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "augur-bench",
             dependencies: ["Augur", "AugurPlanner", "AugurSys", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                           .product(name: "Histogram", package: "hdrhistogram-swift")],
+                           .product(name: "Histogram", package: "hdrhistogram-swift"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/AugurBench"
         ),
         .executableTarget(

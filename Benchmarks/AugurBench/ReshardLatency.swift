@@ -9,8 +9,15 @@ import Synchronization
 /// many reshards.
 ///
 /// 1. fill one partition with M MiB (16-byte keys, 100-byte values) and flush it;
-/// 2. one putter and one getter thread run closed-loop; latencies are recorded for a baseline
-///    window, then while `splitPartition` copies the partition's runs and cuts over;
+/// 2. one putter and one getter thread run closed-loop: `warmupSeconds` first, then latencies
+///    are recorded for a 5-s baseline window, then while the split flushes, shares or copies the
+///    partition's runs and cuts over. Why the warm-up: the first seconds after the load's flush
+///    have no flush or merge under way, and the foreground's own writes then build a backlog the
+///    lanes work through for as long as it runs (on two cores, beside two foreground threads,
+///    the partition's memtable passes the write-slowdown mark within ~10 s, and some seconds'
+///    p99.9 is a slowdown's 1 ms sleep with no reshard at all). A baseline taken in those first
+///    seconds compared the split with a state the load had left, whatever the split did; their
+///    p99.9 is still printed ("right after the start");
 /// 3. `cycles` alternating merges and splits of the two halves give the cutover pause distribution
 ///    (writers are gated only for the cutover).
 enum ReshardLatency {
@@ -79,7 +86,7 @@ enum ReshardLatency {
 
     static func run(dir: String, mebibytes: Int, cycles: Int = 20, walSegmentMiB: Int = 64,
                     directWrites: Bool? = nil, data: ReshardDataMode = .shareFiles, backgroundNice: Int? = nil,
-                    writeSlowdownMiB: Int? = nil, automaticBackground: Bool = false) throws {
+                    writeSlowdownMiB: Int? = nil, automaticBackground: Bool = false, warmupSeconds: Double = 10) throws {
         var o = EngineOptions()
         if automaticBackground { o.backgroundCPUs = .automatic }
         if let writeSlowdownMiB { o.writeSlowdownMemtableBytes = writeSlowdownMiB << 20 }
@@ -106,12 +113,26 @@ enum ReshardLatency {
         let stop = StopFlag()
         let threads = closedLoop(table: table, records: records, recorder: recorder, slowPuts: slowPuts, stop: stop)
         for t in threads { t.start() }
-        Thread.sleep(forTimeInterval: 5)
-        let baseline = recorder.take()
+        Thread.sleep(forTimeInterval: min(warmupSeconds, 5))
+        let firstSeconds = recorder.take()
+        Thread.sleep(forTimeInterval: max(0, warmupSeconds - 5))
+        _ = recorder.take()
+        // The baseline as five 1-s windows: their spread says how much the p99.9 moves without a split.
+        var baseline: [UInt64] = []
+        var windowP999: [Double] = []
+        let slowdownsBefore = engine.writeStalls
+        for _ in 0..<5 {
+            Thread.sleep(forTimeInterval: 1)
+            let window = recorder.take()
+            windowP999.append(percentile(window, 0.999))
+            baseline += window
+        }
+        let slowdownsAtSplit = engine.writeStalls
         start = ContinuousClock.now
         let split = try table.requestResharding(.split(at: key(records / 2))).wait()
         let during = recorder.take()
         let splitTime = seconds(ContinuousClock.now - start)
+        let slowdownsAfterSplit = engine.writeStalls
         // The first seconds on the new partitions: their files were just written, by the page
         // cache or around it (direct writes), and reads fault their pages in.
         Thread.sleep(forTimeInterval: 3)
@@ -147,6 +168,12 @@ enum ReshardLatency {
                      percentile(baseline, 0.5), percentile(baseline, 0.99), percentile(baseline, 0.999), baseline.count,
                      percentile(during, 0.5), percentile(during, 0.99), percentile(during, 0.999), during.count,
                      percentile(during, 0.99) / max(percentile(baseline, 0.99), 0.001)))
+        print(String(format: "reshard:   p99.9 ratio %.2f; the baseline's 1-s windows: p99.9 %.1f-%.1f µs; right after the start (first %.0f s): p99.9 %.1f µs (%d ops)",
+                     percentile(during, 0.999) / max(percentile(baseline, 0.999), 0.001), windowP999.min() ?? 0, windowP999.max() ?? 0,
+                     min(warmupSeconds, 5), percentile(firstSeconds, 0.999), firstSeconds.count))
+        print(String(format: "reshard:   write slowdowns in the baseline: %d (%.1f ms slept); during the split: %d (%.1f ms slept)",
+                     slowdownsAtSplit.slowdowns - slowdownsBefore.slowdowns, Double(slowdownsAtSplit.slowedNanos &- slowdownsBefore.slowedNanos) / 1e6,
+                     slowdownsAfterSplit.slowdowns - slowdownsAtSplit.slowdowns, Double(slowdownsAfterSplit.slowedNanos &- slowdownsAtSplit.slowedNanos) / 1e6))
         print(String(format: "reshard: foreground p50/p99/p99.9 µs  in the 3 s after the split %.1f / %.1f / %.1f  (%d ops)   p99 ratio %.2f   (copy: %@ writes)",
                      percentile(after, 0.5), percentile(after, 0.99), percentile(after, 0.999), after.count,
                      percentile(after, 0.99) / max(percentile(baseline, 0.99), 0.001),

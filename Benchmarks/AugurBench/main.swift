@@ -24,6 +24,7 @@ import AugurSys
 import Foundation
 
 import ArgumentParser
+import Logging
 
 /// Which part runs: everything but reshard and index-build (`all`), or one of them.
 enum Workload: String, CaseIterable, ExpressibleByArgument {
@@ -76,6 +77,8 @@ struct Config: ParsableCommand {
     var writeSlowdownMiB: Int?
     @Flag(help: "reshard: background threads kept to CPUs of their own (EngineOptions.backgroundCPUs = .automatic) instead of the engine's default, every CPU.")
     var automaticBackground = false
+    @Option(help: "reshard: seconds the foreground runs before its 5-s baseline window, so the baseline is its steady state (flushes and merges of its own writes under way), not the first seconds after the load's flush.")
+    var reshardWarmup: Double = 10
 
     func validate() throws {
         guard records >= 1 && records <= 1_000_000_000 else { throw ValidationError("--records must be 1…1000000000, got \(records)") }
@@ -85,12 +88,17 @@ struct Config: ParsableCommand {
         guard reshardCycles >= 1 && reshardCycles <= 100_000 else { throw ValidationError("--reshard-cycles must be 1…100000, got \(reshardCycles)") }
         guard walSegmentMiB >= 1 && walSegmentMiB <= 4096 else { throw ValidationError("--wal-segment-mib must be 1…4096, got \(walSegmentMiB)") }
         if let n = backgroundNice, !(0...19).contains(n) { throw ValidationError("--background-nice must be 0…19, got \(n)") }
+        guard reshardWarmup.isFinite && reshardWarmup >= 0 && reshardWarmup <= 3600 else {
+            throw ValidationError("--reshard-warmup must be a number of seconds in 0…3600, got \(reshardWarmup)")
+        }
         if let n = writeSlowdownMiB, !(32...128).contains(n) { throw ValidationError("--write-slowdown-mib must be 32…128 (flush size to stall limit), got \(n)") }
     }
 }
 
 StandardStream.exitWithAnErrorWhenOutputIsLost()
 let config = Config.parseOrExit()
+// The engine's routine lines (flushes, merges, reshards) at AUGUR_LOG_LEVEL=debug, as in the tools.
+LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
 /// The run's own scratch directory: always a new one, made here, so that removing it when the
 /// run ends can never take anything the user had at `--dir` (it used to be `--dir` itself, and a
 /// run removed whatever was there).
@@ -270,7 +278,7 @@ do {
                                walSegmentMiB: config.walSegmentMiB,
                                directWrites: config.reshardWrites.map { $0 == .direct }, data: config.reshardData,
                                backgroundNice: config.backgroundNice, writeSlowdownMiB: config.writeSlowdownMiB,
-                               automaticBackground: config.automaticBackground)
+                               automaticBackground: config.automaticBackground, warmupSeconds: config.reshardWarmup)
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }
