@@ -73,6 +73,13 @@ import Testing
             let r = try ToolTests.run("augur", ["simulate"] + args, in: dir.path)
             #expect(!r.signaled && r.status == 64, "\(args): status \(r.status): \(r.stderr)")
         }
+        // The profile's flags are the --csv simulation's: a replay refuses them, naming each one.
+        for (args, named) in [(["--rows", "10"], "--rows is for --csv"),
+                              (["--seconds-per-row", "60", "--reshard-data", "copy"], "--seconds-per-row, --reshard-data are for --csv"),
+                              (["--hot-key-share", "0", "--reshard-overhead-seconds", "1"], "--hot-key-share, --reshard-overhead-seconds are for --csv")] {
+            let r = try ToolTests.run("augur", ["simulate", "--from-run", "r.json"] + args, in: dir.path)
+            #expect(!r.signaled && r.status == 64 && r.stderr.contains(named), "\(args): status \(r.status): \(r.stderr)")
+        }
         // An override replaces a missing measurement.
         try Self.run(capacity: nil).write(toFile: dir.child("nocap.json"), atomically: true, encoding: .utf8)
         let r = try ToolTests.run("augur", ["simulate", "--from-run", "nocap.json", "--capacity", "15000"], in: dir.path)

@@ -42,32 +42,34 @@ public struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "With --from-run: relative noise of each partition's per-second utilization (default 0.05).")
     public var sampleNoise: Double?
 
-    @Option(name: .long, help: "Simulated seconds per CSV row.")
-    public var secondsPerRow: Double = 60
+    // The profile's flags are optional so that `--from-run`, which takes all of this from the
+    // run, can refuse them instead of ignoring them; `profile` fills in the defaults.
+    @Option(name: .long, help: "With --csv: simulated seconds per CSV row (default 60).")
+    public var secondsPerRow: Double?
 
-    @Option(name: .long, help: "Rows per daily cycle (the forecasters' seasonal period).")
-    public var rowsPerDay: Int = 48
+    @Option(name: .long, help: "With --csv: rows per daily cycle, the forecasters' seasonal period (default 48).")
+    public var rowsPerDay: Int?
 
-    @Option(name: .long, help: "Simulate only the first N rows (default: all).")
+    @Option(name: .long, help: "With --csv: simulate only the first N rows (default: all).")
     public var rows: Int?
 
-    @Option(name: .long, help: "Peak total load as a multiple of one partition's ops capacity.")
-    public var peakMultiple: Double = 6
+    @Option(name: .long, help: "With --csv: peak total load as a multiple of one partition's ops capacity (default 6).")
+    public var peakMultiple: Double?
 
-    @Option(name: .long, help: "Hotspot speed in key-space fractions per simulated hour.")
-    public var hotspotSpeed: Double = 0.5
+    @Option(name: .long, help: "With --csv: hotspot speed in key-space fractions per simulated hour (default 0.5).")
+    public var hotspotSpeed: Double?
 
-    @Option(name: .long, help: "Share of the load on the moving hotspot.")
-    public var hotspotShare: Double = 0.3
+    @Option(name: .long, help: "With --csv: share of the load on the moving hotspot (default 0.3).")
+    public var hotspotShare: Double?
 
-    @Option(name: .long, help: "Share of the load on one single hot key.")
-    public var hotKeyShare: Double = 0
+    @Option(name: .long, help: "With --csv: share of the load on one single hot key (default 0).")
+    public var hotKeyShare: Double?
 
     @Option(name: .long, help: "Copy rate of one reshard, MiB/s (default: 230 with --csv; the run's measured rate with --from-run).")
     public var copyMibPerSecond: Double?
 
     @Option(name: .long, help: "With --csv: how reshards give targets their data, share (the engine's default: nothing is copied) or copy (every byte of every source).")
-    public var reshardData: String = ReshardDataMode.shareFiles.rawValue
+    public var reshardData: String?
 
     @Option(name: .long, help: "With --csv: time every reshard takes besides copying, seconds (default 0.5).")
     public var reshardOverheadSeconds: Double?
@@ -83,6 +85,37 @@ public struct SimulateCommand: ParsableCommand {
 
     public init() {}
 
+    /// The `--csv` profile's flags, defaults filled in.
+    struct Profile {
+        var secondsPerRow = 60.0
+        var rowsPerDay = 48
+        var peakMultiple = 6.0
+        var hotspotSpeed = 0.5
+        var hotspotShare = 0.3
+        var hotKeyShare = 0.0
+        var reshardData = ReshardDataMode.shareFiles.rawValue
+    }
+
+    var profile: Profile {
+        var p = Profile()
+        if let secondsPerRow { p.secondsPerRow = secondsPerRow }
+        if let rowsPerDay { p.rowsPerDay = rowsPerDay }
+        if let peakMultiple { p.peakMultiple = peakMultiple }
+        if let hotspotSpeed { p.hotspotSpeed = hotspotSpeed }
+        if let hotspotShare { p.hotspotShare = hotspotShare }
+        if let hotKeyShare { p.hotKeyShare = hotKeyShare }
+        if let reshardData { p.reshardData = reshardData }
+        return p
+    }
+
+    /// The flags only a `--csv` simulation reads, that were given.
+    var csvFlagsGiven: [String] {
+        [("seconds-per-row", secondsPerRow != nil), ("rows-per-day", rowsPerDay != nil), ("rows", rows != nil),
+         ("peak-multiple", peakMultiple != nil), ("hotspot-speed", hotspotSpeed != nil), ("hotspot-share", hotspotShare != nil),
+         ("hot-key-share", hotKeyShare != nil), ("reshard-data", reshardData != nil),
+         ("reshard-overhead-seconds", reshardOverheadSeconds != nil)].filter(\.1).map { "--" + $0.0 }
+    }
+
     public func validate() throws {
         guard policy == "all" || PlannerPolicy.named(policy) != nil else {
             throw ValidationError("--policy must be static, reactive, predictive or all (got '\(policy)')")
@@ -97,39 +130,47 @@ public struct SimulateCommand: ParsableCommand {
                 try FlagLimits.check("capacity", capacity, 0, SimulationOptions.maxPeakOpsPerSecond, lowExclusive: true, unit: "ops/s")
             }
             if let sampleNoise { try FlagLimits.check("sample-noise", sampleNoise, 0, 1) }
+            // A replay takes its rows, timing, load shape and reshard costs from the run: a
+            // profile flag would be ignored, and the user would not know it.
+            let ignored = csvFlagsGiven
+            if !ignored.isEmpty {
+                throw ValidationError("\(ignored.joined(separator: ", ")) \(ignored.count == 1 ? "is" : "are") for --csv: --from-run replays each run as it was measured (only --policy, --capacity, --sample-noise, --copy-mib-per-second, --seed, --trace and --json apply)")
+            }
             return
         }
         guard csv != nil, column != nil else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
         if capacity != nil { throw ValidationError("--capacity is for --from-run (with --csv, --peak-multiple sets the load against capacity)") }
         if sampleNoise != nil { throw ValidationError("--sample-noise is for --from-run") }
-        guard ReshardDataMode(rawValue: reshardData) != nil else {
-            throw ValidationError("--reshard-data must be share or copy (got '\(reshardData)')")
+        let profile = profile
+        guard ReshardDataMode(rawValue: profile.reshardData) != nil else {
+            throw ValidationError("--reshard-data must be share or copy (got '\(profile.reshardData)')")
         }
         if let reshardOverheadSeconds { try FlagLimits.check("reshard-overhead-seconds", reshardOverheadSeconds, 0, 86_400, unit: "s") }
         // Flag by flag first, so the message names the flag the user typed.
-        try FlagLimits.check("seconds-per-row", secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
-        try FlagLimits.check("rows-per-day", rowsPerDay, 2...65536, unit: "rows")
+        try FlagLimits.check("seconds-per-row", profile.secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
+        try FlagLimits.check("rows-per-day", profile.rowsPerDay, 2...65536, unit: "rows")
         if let rows { try FlagLimits.check("rows", rows, 1...Int.max) }
-        try FlagLimits.check("peak-multiple", peakMultiple, 0, SimulationOptions.maxPeakMultiple, lowExclusive: true)
-        try FlagLimits.check("hotspot-speed", hotspotSpeed, -SimulationOptions.maxHotspotSpeed, SimulationOptions.maxHotspotSpeed,
+        try FlagLimits.check("peak-multiple", profile.peakMultiple, 0, SimulationOptions.maxPeakMultiple, lowExclusive: true)
+        try FlagLimits.check("hotspot-speed", profile.hotspotSpeed, -SimulationOptions.maxHotspotSpeed, SimulationOptions.maxHotspotSpeed,
                              unit: "key spaces per hour")
-        try FlagLimits.check("hotspot-share", hotspotShare, 0, 1)
-        try FlagLimits.check("hot-key-share", hotKeyShare, 0, 1)
+        try FlagLimits.check("hotspot-share", profile.hotspotShare, 0, 1)
+        try FlagLimits.check("hot-key-share", profile.hotKeyShare, 0, 1)
         let errors = makeOptions().validationErrors()
         if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
     }
 
     func makeOptions() -> SimulationOptions {
         var o = SimulationOptions()
-        o.secondsPerRow = secondsPerRow
-        o.rowsPerDay = rowsPerDay
+        let profile = profile
+        o.secondsPerRow = profile.secondsPerRow
+        o.rowsPerDay = profile.rowsPerDay
         o.rows = rows
-        o.peakMultiple = peakMultiple
-        o.hotspotSpeed = hotspotSpeed
-        o.hotspotShare = hotspotShare
-        o.hotKeyShare = hotKeyShare
+        o.peakMultiple = profile.peakMultiple
+        o.hotspotSpeed = profile.hotspotSpeed
+        o.hotspotShare = profile.hotspotShare
+        o.hotKeyShare = profile.hotKeyShare
         // Flags are checked in `validate`; a value it let through is a model the init accepts.
-        if let cost = try? ReshardCostModel(dataMode: ReshardDataMode(rawValue: reshardData) ?? .shareFiles,
+        if let cost = try? ReshardCostModel(dataMode: ReshardDataMode(rawValue: profile.reshardData) ?? .shareFiles,
                                             copyBytesPerSecond: copyMibPerSecond.map { $0 * 1_048_576 } ?? ReshardCostModel.defaultCopyBytesPerSecond,
                                             overheadSeconds: reshardOverheadSeconds ?? ReshardCostModel.defaultOverheadSeconds) {
             o.capacity.reshardCost = cost
@@ -204,15 +245,15 @@ public struct SimulateCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let out = Output(csv: csv, column: column, rows: options.rows.map { min($0, series.count) } ?? series.count,
-                             secondsPerRow: secondsPerRow, peakMultiple: peakMultiple, hotspotSpeed: hotspotSpeed,
+                             secondsPerRow: options.secondsPerRow, peakMultiple: options.peakMultiple, hotspotSpeed: options.hotspotSpeed,
                              seed: seed, runs: results, comparison: comparison)
             print(String(decoding: try encoder.encode(out), as: UTF8.self))
             return
         }
         let usedRows = options.rows.map { min($0, series.count) } ?? series.count
         let seconds = results.first?.simulatedSeconds ?? 0
-        print("profile: \(column) from \(csv), \(usedRows) rows × \(secondsPerRow) s = \(seconds) simulated s (\(String(format: "%.1f", Double(seconds) / 3600)) h)")
-        print("peak \(peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(hotspotShare), σ \(options.hotspotWidth), speed \(hotspotSpeed)/h; reshards \(Self.describe(options.capacity.reshardCost)); seed \(seed)")
+        print("profile: \(column) from \(csv), \(usedRows) rows × \(options.secondsPerRow) s = \(seconds) simulated s (\(String(format: "%.1f", Double(seconds) / 3600)) h)")
+        print("peak \(options.peakMultiple)× one partition's capacity (\(Int(options.capacity.opsPerSecond)) ops/s); hotspot share \(options.hotspotShare), σ \(options.hotspotWidth), speed \(options.hotspotSpeed)/h; reshards \(Self.describe(options.capacity.reshardCost)); seed \(seed)")
         for line in SimulationReport.table(results) { print(line) }
         if let c = comparison { print(SimulationReport.summary(c)) }
         print("wall time: " + zip(results, wall).map { "\($0.policy) \(String(format: "%.1f", $1)) s" }.joined(separator: ", "))
