@@ -117,16 +117,18 @@ enum ReshardLatency {
         let firstSeconds = recorder.take()
         Thread.sleep(forTimeInterval: max(0, warmupSeconds - 5))
         _ = recorder.take()
-        // The baseline as five 1-s windows: their spread says how much the p99.9 moves without a split.
+        // The baseline as five 1-s windows: the p99.9 of each and of each two in a row (a split
+        // takes about two) say how much a short window's p99.9 moves without a split.
         var baseline: [UInt64] = []
-        var windowP999: [Double] = []
+        var windows: [[UInt64]] = []
         let slowdownsBefore = engine.writeStalls
         for _ in 0..<5 {
             Thread.sleep(forTimeInterval: 1)
-            let window = recorder.take()
-            windowP999.append(percentile(window, 0.999))
-            baseline += window
+            windows.append(recorder.take())
+            baseline += windows.last!
         }
+        let windowP999 = windows.map { percentile($0, 0.999) }
+        let pairP999 = zip(windows, windows.dropFirst()).map { percentile($0 + $1, 0.999) }
         let slowdownsAtSplit = engine.writeStalls
         start = ContinuousClock.now
         let split = try table.requestResharding(.split(at: key(records / 2))).wait()
@@ -168,8 +170,9 @@ enum ReshardLatency {
                      percentile(baseline, 0.5), percentile(baseline, 0.99), percentile(baseline, 0.999), baseline.count,
                      percentile(during, 0.5), percentile(during, 0.99), percentile(during, 0.999), during.count,
                      percentile(during, 0.99) / max(percentile(baseline, 0.99), 0.001)))
-        print(String(format: "reshard:   p99.9 ratio %.2f; the baseline's 1-s windows: p99.9 %.1f-%.1f µs; right after the start (first %.0f s): p99.9 %.1f µs (%d ops)",
+        print(String(format: "reshard:   p99.9 ratio %.2f; the baseline's 1-s windows: p99.9 %.1f-%.1f µs, its 2-s windows %@ µs; right after the start (first %.0f s): p99.9 %.1f µs (%d ops)",
                      percentile(during, 0.999) / max(percentile(baseline, 0.999), 0.001), windowP999.min() ?? 0, windowP999.max() ?? 0,
+                     pairP999.map { String(format: "%.1f", $0) }.joined(separator: " / "),
                      min(warmupSeconds, 5), percentile(firstSeconds, 0.999), firstSeconds.count))
         print(String(format: "reshard:   write slowdowns in the baseline: %d (%.1f ms slept); during the split: %d (%.1f ms slept)",
                      slowdownsAtSplit.slowdowns - slowdownsBefore.slowdowns, Double(slowdownsAtSplit.slowedNanos &- slowdownsBefore.slowedNanos) / 1e6,

@@ -183,9 +183,9 @@ public struct EngineOptions: Sendable {
     /// callers need those CPUs too (writers wait in slowdowns or stalls, or the lanes wait for
     /// a CPU longer than they run; `LanePlacement`). It lowers a one-thread writer's longest
     /// put, but is not the default: in the reshard bench the p99.9 during the split was 16-39×
-    /// its baseline in three of six runs with it before a reshard spread the lanes, and is
-    /// 1.3-3.3× since, against 1.1-2.4× without it in the same session (docs/PERFORMANCE.md,
-    /// issue 19).
+    /// its baseline in three of six runs with it before a reshard spread the lanes; since, it
+    /// is within 2× of the load's steady state in 8 of 12 runs, against 15 of 18 without it
+    /// (docs/PERFORMANCE.md, issue 19).
     public var backgroundCPUs: BackgroundCPUs = .unrestricted
     /// The placement of an engine's lanes, `backgroundCPUs` resolved against the calling
     /// (opening) thread's CPUs. `validate` has checked the list at open; should the kernel's set

@@ -227,6 +227,7 @@ final class ReshardExecutor: Sendable {
             let resolved = try resolve(plan, in: table.map)
             let sources = resolved.sources
             let ordered = sources.sorted { $0.id < $1.id }
+            let waitStart = MonotonicClock.nanos()
             for p in ordered { p.maintenanceLock.lock() }
             defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
             if sources.contains(where: { $0.retired }) { continue }    // the map changed: resolve again
@@ -235,8 +236,17 @@ final class ReshardExecutor: Sendable {
             // partition under it let the memtable reach the stall limit (a 1.4 s write stall at
             // a size split, 10 M random puts); the targets merge their runs at their next flush
             // (on the merge lane when the merge is large).
+            let flushStart = MonotonicClock.nanos()
             for p in sources { try flusher.flushLocked(p, mergeLater: true) }
+            let executeStart = MonotonicClock.nanos()
             try executeLocked(table, resolved, job)
+            // Routine, so at debug, beside the flushes' lines: where a reshard's time went. The
+            // reshard bench's 1 GiB split: a wait of 0-1.2 s for the flush lane's flush, its own
+            // flush of 1.2-1.8 s, then 15-80 ms to the cutover (docs/PERFORMANCE.md, issue 19).
+            logger.debug("reshard steps", metadata: [
+                "id": "\(job.id)", "lockWaitMillis": "\((flushStart &- waitStart) / 1_000_000)",
+                "flushMillis": "\((executeStart &- flushStart) / 1_000_000)",
+                "executeMillis": "\((MonotonicClock.nanos() &- executeStart) / 1_000_000)"])
             return
         }
     }
