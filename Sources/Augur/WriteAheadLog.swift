@@ -391,6 +391,10 @@ final class WriteAheadLog: @unchecked Sendable {
             while at < end {
                 ThreadPause.yield()
                 let n = min(Self.writeBehindPiece, end - at)
+                // Unmapped first: writeback of pages still mapped writable write-protects them
+                // one TLB shootdown each (`MappedRegion.dropPages`). The writers are two chunks
+                // on; one still copying a frame here faults its page back in.
+                segment.file.region.dropPages(offset: at, length: n)
                 startWriteback(descriptor: fd, offset: at, length: n)
                 at += n
             }
@@ -496,6 +500,10 @@ final class WriteAheadLog: @unchecked Sendable {
         guard writableAhead > 0 else { return try timedSync(segment) }
         let start = segment.durableEnd / MappedRegion.pageSize * MappedRegion.pageSize
         guard start < end else { return }
+        // Every frame below `end` is complete, so no writer stores into its whole pages: out of
+        // the page tables first, they are written without a TLB shootdown each (as the
+        // write-behind's, `MappedRegion.dropPages`). The page `end` lies in stays mapped.
+        segment.file.region.dropPages(offset: start, length: end - start)
         try timedSync(segment, range: start..<end)
     }
 

@@ -116,6 +116,9 @@ extension WriteAheadLog {
         // Synced even with `.none` (once per segment): a sealed segment is not the newest, so
         // recovery would take an unwritten page in it for corruption.
         if !skipSyncBug {
+            // The writers are in the next segment: unmapped, its pages are written without a
+            // TLB shootdown each (`MappedRegion.dropPages`; the write-behind did the rest).
+            segment.file.region.dropPages(offset: 0, length: end)
             do throws(FileSystemError) { try segment.file.sync() } catch {
                 fail("fdatasync of \(segment.path) failed: \(error.errno)")
                 throw AugurError(error)

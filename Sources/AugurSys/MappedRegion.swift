@@ -13,12 +13,17 @@ import Musl
 public final class MappedRegion: @unchecked Sendable {
     public let base: UnsafeMutableRawPointer
     public let length: Int
+    /// Whether the bytes are a `MAP_SHARED` mapping of a file, whose pages `dropPages` may
+    /// unmap; false for memory that merely stands in for a file (the simulated file system's),
+    /// where the same madvise would zero the bytes.
+    public let isFileMapping: Bool
     private let release: @Sendable (UnsafeMutableRawPointer, Int) -> Void
 
-    public init(base: UnsafeMutableRawPointer, length: Int,
+    public init(base: UnsafeMutableRawPointer, length: Int, isFileMapping: Bool = false,
                 release: @escaping @Sendable (UnsafeMutableRawPointer, Int) -> Void) {
         self.base = base
         self.length = length
+        self.isFileMapping = isFileMapping
         self.release = release
     }
 
@@ -49,5 +54,28 @@ public final class MappedRegion: @unchecked Sendable {
         if length == 0 { return true }
         let start = offset / MappedRegion.pageSize * MappedRegion.pageSize
         return madvise(base + start, offset + length - start, writable ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0
+    }
+
+    /// Takes the whole pages inside `[offset, offset + length)` out of this process's page
+    /// tables, bytes unchanged (madvise MADV_DONTNEED on a shared file mapping: a dirty page's
+    /// data stays in the page cache, marked dirty, and the next access maps it again). Why:
+    /// writeback of a page that is mapped writable write-protects it, and on x86 each such page
+    /// costs a TLB shootdown — an interrupt to every CPU that ran the process, a VM exit in a
+    /// guest. The WAL's write-behind started writeback 4 MiB at a time behind its writers, page
+    /// by page: 9 % of a one-thread fillrandom's CPU samples were those shootdowns
+    /// (`flush_tlb_mm_range` ← `folio_mkclean` ← `sync_file_range`, docs/PERFORMANCE.md).
+    /// Unmapped first, the range takes one shootdown and the writeback none. Safe while other
+    /// threads store into the region: a store into a dropped page faults it back in. Returns
+    /// false, and changes nothing, for a region that is not a file mapping or when the kernel
+    /// refuses.
+    @discardableResult
+    public func dropPages(offset: Int, length: Int) -> Bool {
+        precondition(offset >= 0 && length >= 0 && offset + length <= self.length, "Augur bug: dropPages outside the region")
+        guard isFileMapping else { return false }
+        let page = MappedRegion.pageSize
+        let start = (offset + page - 1) / page * page
+        let end = (offset + length) / page * page
+        if end <= start { return true }
+        return madvise(base + start, end - start, MADV_DONTNEED) == 0
     }
 }

@@ -250,7 +250,7 @@ final class PosixFileHandle: FileHandle, @unchecked Sendable {
         let r = Syscall.retryingPointer { mmap(nil, length, protection, MAP_SHARED, fd, 0) }
         switch r {
         case .success(let p):
-            return MappedRegion(base: p, length: length) { base, len in _ = munmap(base, len) }
+            return MappedRegion(base: p, length: length, isFileMapping: true) { base, len in _ = munmap(base, len) }
         case .failure(let e): throw FileSystemError(.map, path, e)
         }
     }

@@ -1,4 +1,4 @@
-import AugurSys
+@_spi(Testing) import AugurSys
 import AugurTestSupport
 import Dispatch
 import Testing
@@ -9,6 +9,7 @@ import Glibc
 /// `MappedRegion.prefault` (issue 19): the WAL brings a fresh segment's pages into memory ahead
 /// of its writers, so no writer takes the multi-millisecond first-touch fault of a fallocated
 /// page. It must bring every page in and change no byte, also while the region is written.
+/// `MappedRegion.dropPages`: the WAL unmaps what its writers are done with before writeback.
 @Suite struct MappedRegionTests {
     static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
@@ -117,5 +118,64 @@ import Glibc
         // ahead around the range as well).
         #expect(file.region.prefault(offset: (3 << 20) + 100, length: 1 << 20))
         #expect(residentPages(file.region) - before >= (1 << 20) / Self.page)
+    }
+
+    /// `dropPages` takes the whole pages inside the range out of the page tables and changes no
+    /// byte: the next store into a dropped page faults it back in (one fault per page), pages
+    /// partly outside the range stay mapped (no fault), and every byte written before and after
+    /// reads back through the mapping and through the file.
+    @Test func droppedPagesFaultBackInWithTheirBytes() throws {
+        let dir = TemporaryDirectory()
+        let size = 2 << 20
+        let path = dir.child("seg")
+        let file = try MappedFile(fileSystem: PosixFileSystem(), path: path, capacity: size, create: true)
+        defer { file.close() }
+        #expect(file.region.isFileMapping)
+        for offset in stride(from: 0, to: size, by: Self.page) {
+            for i in 0..<64 { file.base.storeBytes(of: Self.pattern(offset, i), toByteOffset: offset + i, as: UInt8.self) }
+        }
+        // From the middle of page 16 to the middle of page 272: pages 17...271 are dropped.
+        let start = 16 * Self.page + 100, length = 256 * Self.page
+        #expect(file.region.dropPages(offset: start, length: length))
+        func storeOne(_ pages: StrideTo<Int>) -> Int {
+            faults { for page in pages { file.base.storeBytes(of: Self.pattern(page * Self.page, 0), toByteOffset: page * Self.page, as: UInt8.self) } }
+        }
+        let dropped = storeOne(stride(from: 17, to: 272, by: 1))
+        let kept = storeOne(stride(from: 0, to: 17, by: 1)) + storeOne(stride(from: 272, to: 300, by: 1))
+        // One per page here (255 of 255); a kernel that maps a whole large folio at a fault
+        // would take fewer, so the bound only asks for many more than the mapped pages' none.
+        #expect(dropped >= 16, "\(dropped) faults storing into 255 dropped pages")
+        #expect(kept <= 2, "\(kept) faults storing into 45 pages the drop did not cover")
+        // Bytes: through the mapping, and through the file (the page cache kept the dirty pages).
+        let handle = try PosixFileSystem().open(path, mode: .readOnly)
+        defer { handle.close() }
+        var wrong: [Int] = []
+        for offset in stride(from: 0, to: size, by: Self.page) {
+            let fromFile = try handle.read(at: offset, count: 64)
+            for i in 0..<64 where file.base.load(fromByteOffset: offset + i, as: UInt8.self) != Self.pattern(offset, i) || fromFile[i] != Self.pattern(offset, i) {
+                wrong.append(offset + i)
+                break
+            }
+            if wrong.count >= 5 { break }
+        }
+        #expect(wrong.isEmpty, "bytes changed at \(wrong)")
+        // A range inside one page drops nothing.
+        #expect(file.region.dropPages(offset: 5 * Self.page + 1, length: Self.page - 2))
+        #expect(storeOne(stride(from: 5, to: 6, by: 1)) == 0)
+    }
+
+    /// The simulated file system's regions are memory standing in for a file: `dropPages` must
+    /// leave them alone (madvise would zero such memory).
+    @Test func aRegionThatIsNoFileMappingKeepsItsPages() throws {
+        let fs = CrashSimulatingFileSystem()
+        try fs.createDirectory("/d")
+        let size = 64 * Self.page
+        let file = try MappedFile(fileSystem: fs, path: "/d/seg", capacity: size, create: true)
+        defer { file.close() }
+        #expect(!file.region.isFileMapping)
+        for offset in stride(from: 0, to: size, by: Self.page) { file.base.storeBytes(of: 7, toByteOffset: offset, as: UInt8.self) }
+        #expect(!file.region.dropPages(offset: 0, length: size))
+        let kept = stride(from: 0, to: size, by: Self.page).filter { file.base.load(fromByteOffset: $0, as: UInt8.self) == 7 }.count
+        #expect(kept == 64)
     }
 }
