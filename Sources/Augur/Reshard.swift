@@ -222,12 +222,12 @@ final class ReshardExecutor: Sendable {
         // and its writers slept in slowdowns (p99.9 1.08 ms against 64.5 µs before it).
         wal.lanePlacement.behind(now: MonotonicClock.nanos())
         defer { wal.lanePlacement.behind(now: MonotonicClock.nanos()) }
+        let waitStart = MonotonicClock.nanos()
         while true {
             try table.checkUsable()
             let resolved = try resolve(plan, in: table.map)
             let sources = resolved.sources
             let ordered = sources.sorted { $0.id < $1.id }
-            let waitStart = MonotonicClock.nanos()
             for p in ordered { p.maintenanceLock.lock() }
             defer { for p in ordered.reversed() { p.maintenanceLock.unlock() } }
             if sources.contains(where: { $0.retired }) { continue }    // the map changed: resolve again
@@ -241,8 +241,9 @@ final class ReshardExecutor: Sendable {
             let executeStart = MonotonicClock.nanos()
             try executeLocked(table, resolved, job)
             // Routine, so at debug, beside the flushes' lines: where a reshard's time went. The
-            // reshard bench's 1 GiB split: a wait of 0-1.2 s for the flush lane's flush, its own
-            // flush of 1.2-1.8 s, then 15-80 ms to the cutover (docs/PERFORMANCE.md, issue 19).
+            // reshard bench's 1 GiB split: a wait of 0-2.0 s for the flush lane's flush, its own
+            // flush of 0.7-2.2 s, then 8-79 ms to the cutover (docs/PERFORMANCE.md, issue 19).
+            // The wait counts from the first try, a map that changed meanwhile included.
             logger.debug("reshard steps", metadata: [
                 "id": "\(job.id)", "lockWaitMillis": "\((flushStart &- waitStart) / 1_000_000)",
                 "flushMillis": "\((executeStart &- flushStart) / 1_000_000)",

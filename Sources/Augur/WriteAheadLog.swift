@@ -36,7 +36,9 @@
 // on a background queue (sync_file_range WRITE: no waiting, not a durability point). The lag of
 // one chunk keeps it off pages writers are still filling (writeback write-protects a shared
 // mapping's pages, and the next store to one would fault). The roll then finds at most about two
-// chunks dirty.
+// chunks dirty. Before its writeback each piece leaves the process's page tables
+// (`MappedRegion.dropPages`), as does what the seal and the flush's ranged sync write: write-
+// protecting mapped pages took one TLB shootdown per page.
 //
 // A failed fdatasync disables writes for the life of the instance: after a failed fsync Linux
 // may have dropped the dirty pages and a retry can report success for lost data.

@@ -61,9 +61,10 @@ public final class MappedRegion: @unchecked Sendable {
     /// data stays in the page cache, marked dirty, and the next access maps it again). Why:
     /// writeback of a page that is mapped writable write-protects it, and on x86 each such page
     /// costs a TLB shootdown — an interrupt to every CPU that ran the process, a VM exit in a
-    /// guest. The WAL's write-behind started writeback 4 MiB at a time behind its writers, page
-    /// by page: 9 % of a one-thread fillrandom's CPU samples were those shootdowns
-    /// (`flush_tlb_mm_range` ← `folio_mkclean` ← `sync_file_range`, docs/PERFORMANCE.md).
+    /// guest. The WAL's write-behind starts writeback behind its writers in 512 KiB pieces: 9 %
+    /// of a one-thread fillrandom's CPU samples were the shootdowns under it, page by page
+    /// (`flush_tlb_mm_range` ← `folio_mkclean` ← `sync_file_range`; the write-behind's whole
+    /// share was 11 %, docs/PERFORMANCE.md).
     /// Unmapped first, the range takes one shootdown and the writeback none. Safe while other
     /// threads store into the region: a store into a dropped page faults it back in. Returns
     /// false, and changes nothing, for a region that is not a file mapping or when the kernel
