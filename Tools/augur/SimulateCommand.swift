@@ -43,7 +43,8 @@ public struct SimulateCommand: ParsableCommand {
     public var sampleNoise: Double?
 
     // The profile's flags are optional so that `--from-run`, which takes all of this from the
-    // run, can refuse them instead of ignoring them; `profile` fills in the defaults.
+    // run, can refuse them instead of ignoring them; `makeOptions` lays the given ones over
+    // `SimulationOptions`' defaults.
     @Option(name: .long, help: "With --csv: simulated seconds per CSV row (default 60).")
     public var secondsPerRow: Double?
 
@@ -85,29 +86,6 @@ public struct SimulateCommand: ParsableCommand {
 
     public init() {}
 
-    /// The `--csv` profile's flags, defaults filled in.
-    struct Profile {
-        var secondsPerRow = 60.0
-        var rowsPerDay = 48
-        var peakMultiple = 6.0
-        var hotspotSpeed = 0.5
-        var hotspotShare = 0.3
-        var hotKeyShare = 0.0
-        var reshardData = ReshardDataMode.shareFiles.rawValue
-    }
-
-    var profile: Profile {
-        var p = Profile()
-        if let secondsPerRow { p.secondsPerRow = secondsPerRow }
-        if let rowsPerDay { p.rowsPerDay = rowsPerDay }
-        if let peakMultiple { p.peakMultiple = peakMultiple }
-        if let hotspotSpeed { p.hotspotSpeed = hotspotSpeed }
-        if let hotspotShare { p.hotspotShare = hotspotShare }
-        if let hotKeyShare { p.hotKeyShare = hotKeyShare }
-        if let reshardData { p.reshardData = reshardData }
-        return p
-    }
-
     /// The flags only a `--csv` simulation reads, that were given.
     var csvFlagsGiven: [String] {
         [("seconds-per-row", secondsPerRow != nil), ("rows-per-day", rowsPerDay != nil), ("rows", rows != nil),
@@ -141,36 +119,35 @@ public struct SimulateCommand: ParsableCommand {
         guard csv != nil, column != nil else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
         if capacity != nil { throw ValidationError("--capacity is for --from-run (with --csv, --peak-multiple sets the load against capacity)") }
         if sampleNoise != nil { throw ValidationError("--sample-noise is for --from-run") }
-        let profile = profile
-        guard ReshardDataMode(rawValue: profile.reshardData) != nil else {
-            throw ValidationError("--reshard-data must be share or copy (got '\(profile.reshardData)')")
+        if let reshardData, ReshardDataMode(rawValue: reshardData) == nil {
+            throw ValidationError("--reshard-data must be share or copy (got '\(reshardData)')")
         }
         if let reshardOverheadSeconds { try FlagLimits.check("reshard-overhead-seconds", reshardOverheadSeconds, 0, 86_400, unit: "s") }
         // Flag by flag first, so the message names the flag the user typed.
-        try FlagLimits.check("seconds-per-row", profile.secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
-        try FlagLimits.check("rows-per-day", profile.rowsPerDay, 2...65536, unit: "rows")
+        let o = makeOptions()
+        try FlagLimits.check("seconds-per-row", o.secondsPerRow, 1, SimulationOptions.maxSecondsPerRow, unit: "simulated seconds")
+        try FlagLimits.check("rows-per-day", o.rowsPerDay, 2...65536, unit: "rows")
         if let rows { try FlagLimits.check("rows", rows, 1...Int.max) }
-        try FlagLimits.check("peak-multiple", profile.peakMultiple, 0, SimulationOptions.maxPeakMultiple, lowExclusive: true)
-        try FlagLimits.check("hotspot-speed", profile.hotspotSpeed, -SimulationOptions.maxHotspotSpeed, SimulationOptions.maxHotspotSpeed,
+        try FlagLimits.check("peak-multiple", o.peakMultiple, 0, SimulationOptions.maxPeakMultiple, lowExclusive: true)
+        try FlagLimits.check("hotspot-speed", o.hotspotSpeed, -SimulationOptions.maxHotspotSpeed, SimulationOptions.maxHotspotSpeed,
                              unit: "key spaces per hour")
-        try FlagLimits.check("hotspot-share", profile.hotspotShare, 0, 1)
-        try FlagLimits.check("hot-key-share", profile.hotKeyShare, 0, 1)
-        let errors = makeOptions().validationErrors()
+        try FlagLimits.check("hotspot-share", o.hotspotShare, 0, 1)
+        try FlagLimits.check("hot-key-share", o.hotKeyShare, 0, 1)
+        let errors = o.validationErrors()
         if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
     }
 
     func makeOptions() -> SimulationOptions {
         var o = SimulationOptions()
-        let profile = profile
-        o.secondsPerRow = profile.secondsPerRow
-        o.rowsPerDay = profile.rowsPerDay
+        if let secondsPerRow { o.secondsPerRow = secondsPerRow }
+        if let rowsPerDay { o.rowsPerDay = rowsPerDay }
         o.rows = rows
-        o.peakMultiple = profile.peakMultiple
-        o.hotspotSpeed = profile.hotspotSpeed
-        o.hotspotShare = profile.hotspotShare
-        o.hotKeyShare = profile.hotKeyShare
+        if let peakMultiple { o.peakMultiple = peakMultiple }
+        if let hotspotSpeed { o.hotspotSpeed = hotspotSpeed }
+        if let hotspotShare { o.hotspotShare = hotspotShare }
+        if let hotKeyShare { o.hotKeyShare = hotKeyShare }
         // Flags are checked in `validate`; a value it let through is a model the init accepts.
-        if let cost = try? ReshardCostModel(dataMode: ReshardDataMode(rawValue: profile.reshardData) ?? .shareFiles,
+        if let cost = try? ReshardCostModel(dataMode: reshardData.flatMap(ReshardDataMode.init(rawValue:)) ?? .shareFiles,
                                             copyBytesPerSecond: copyMibPerSecond.map { $0 * 1_048_576 } ?? ReshardCostModel.defaultCopyBytesPerSecond,
                                             overheadSeconds: reshardOverheadSeconds ?? ReshardCostModel.defaultOverheadSeconds) {
             o.capacity.reshardCost = cost
