@@ -19,14 +19,7 @@ enum MemtableBench {
     static func run(records: Int, rounds: Int = 5) {
         let n = max(1, records)
         let order = shuffled(n, seed: 42)
-        let shapes: [(name: String, keys: [[UInt8]])] = [
-            ("binary", (0..<n).map { i in
-                var h = UInt64(i) &* 0x9E37_79B9_7F4A_7C15
-                h ^= h >> 29
-                return withUnsafeBytes(of: h.bigEndian) { Array($0) } + [UInt8](repeating: 0, count: 8)
-            }),
-            ("decimal", (0..<n).map(key)),
-        ]
+        let shapes = keyShapes(n)
         print("augur-bench memtable: \(n) inserts and \(n) lookups per round, 16-byte keys, 100-byte values, memtables of 32 MiB")
         var results: [String: (insert: [Double], lookup: [Double])] = [:]
         for round in 1...rounds {
@@ -41,6 +34,17 @@ enum MemtableBench {
             let r = results[shape.name]!
             print(String(format: "median   %-8@ insert %7.1f ns  lookup %7.1f ns", shape.name, median(r.insert), median(r.lookup)))
         }
+    }
+
+    /// `n` keys of each shape: `binary` keys begin with 8 hashed bytes (augur-load's), `decimal`
+    /// keys are zero-padded decimal numbers sharing their first bytes (augur-bench's own).
+    static func keyShapes(_ n: Int) -> [(name: String, keys: [[UInt8]])] {
+        [("binary", (0..<n).map { i in
+            var h = UInt64(i) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
+            return withUnsafeBytes(of: h.bigEndian) { Array($0) } + [UInt8](repeating: 0, count: 8)
+         }),
+         ("decimal", (0..<n).map(key))]
     }
 
     /// Nanoseconds per insert and per lookup.

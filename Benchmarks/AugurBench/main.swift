@@ -14,6 +14,8 @@
 //   reshard      (--workload reshard) foreground latency during a split, cutover pauses
 //   memtable     (--workload memtable) the skiplist alone: N random inserts into 32 MiB memtables
 //                and N lookups, binary and decimal keys (MemtableBench.swift)
+//   flush        (--workload flush) one memtable of N records flushed to a run: wall and CPU time
+//                per record, binary and decimal keys (FlushBench.swift)
 //   index-build  (--workload index-build) index build with 60% of the data in one partition:
 //                static partitions against a reshape planned for the build (IndexBuildBench.swift)
 //
@@ -34,7 +36,7 @@ enum Workload: String, CaseIterable, ExpressibleByArgument {
     case ingestTelemetryOn = "ingest-telemetry-on"
     case ingestTelemetryOff = "ingest-telemetry-off"
     case strategyChange = "strategy-change"
-    case memtable
+    case memtable, flush
 }
 
 extension ReshardDataMode: ExpressibleByArgument {}
@@ -238,6 +240,11 @@ do {
     }
     if config.workload == .memtable {
         MemtableBench.run(records: config.records)
+        try? FileManager.default.removeItem(atPath: scratchDirectory)
+        exit(0)
+    }
+    if config.workload == .flush {
+        try FlushBench.run(records: config.records, directory: scratchDirectory)
         try? FileManager.default.removeItem(atPath: scratchDirectory)
         exit(0)
     }

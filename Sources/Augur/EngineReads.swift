@@ -115,13 +115,14 @@ extension Engine {
                 }
             }
             while cursor.isValid {
+                let record = cursor.record
                 if reverse {
-                    if let start, start.withUnsafeBytes({ compareKeys(cursor.key, $0) }) < 0 { break }
-                } else if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 {
+                    if let start, start.withUnsafeBytes({ compareKeys(record.key, $0) }) < 0 { break }
+                } else if let end, end.withUnsafeBytes({ compareKeys(record.key, $0) }) >= 0 {
                     break
                 }
-                if cursor.kind == .put {
-                    out.append(KeyValue(key: Array(cursor.key), value: Array(cursor.value)))
+                if record.kind == .put {
+                    out.append(KeyValue(key: Array(record.key), value: Array(record.value)))
                     if out.count >= limit { return out }
                 }
                 cursor.advance()

@@ -27,6 +27,19 @@ enum SourceCursor {
         case .segment(let c): c.current.value
         }
     }
+    /// The current record's kind, key and value at once: one look at the source where the three
+    /// accessors above take three (each a copy of the source's cursor, its retain and release,
+    /// and of a segment a parse of the record's header). For loops that read all three.
+    var record: (kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        switch self {
+        case .memtable(let c):
+            let e = c.current
+            return (e.kind, e.key, e.value)
+        case .segment(let c):
+            let r = c.current
+            return (r.kind, r.key, r.value)
+        }
+    }
     mutating func seekToFirst() {
         switch self {
         case .memtable(var c): c.seekToFirst(); self = .memtable(c)
@@ -92,6 +105,7 @@ struct MergedCursor {
     var key: UnsafeRawBufferPointer { sources[currentIndex].key }
     var kind: RecordKind { sources[currentIndex].kind }
     var value: UnsafeRawBufferPointer { sources[currentIndex].value }
+    var record: (kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) { sources[currentIndex].record }
 
     /// Positions at the first key ≥ `start` (forward) or the last key < `end` (reverse).
     mutating func position(start: [UInt8]?, end: [UInt8]?) {

@@ -56,9 +56,10 @@ final class SegmentStore: Sendable {
                       charge: MaintenanceCharge? = nil) throws(AugurError) -> (segment: Segment, record: RunRecord)? {
         try writeSegment(partitionID: partitionID, named: fixedName) { writer throws(FileSystemError) in
             while cursor.isValid {
-                if let end, end.withUnsafeBytes({ compareKeys(cursor.key, $0) }) >= 0 { break }
-                if (keepTombstones || cursor.kind == .put) && include?(cursor.key) ?? true {
-                    try writer.add(kind: cursor.kind, key: cursor.key, value: cursor.value)
+                let record = cursor.record
+                if let end, end.withUnsafeBytes({ compareKeys(record.key, $0) }) >= 0 { break }
+                if (keepTombstones || record.kind == .put) && include?(record.key) ?? true {
+                    try writer.add(kind: record.kind, key: record.key, value: record.value)
                 }
                 cursor.advance()
                 charge?.recordVisited()

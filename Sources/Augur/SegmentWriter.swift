@@ -11,12 +11,18 @@ final class SegmentWriter {
     private let handle: any FileHandle
     private let indexInterval: Int
     let version: UInt32
-    private var buffer: [UInt8] = []
+    /// The bytes not yet written, `used` of `capacity`. Raw memory rather than a `[UInt8]`:
+    /// a record is laid out in place with one bounds check, where the array took five appends
+    /// (one of a literal array, allocated and freed per record) and, the array being a class's
+    /// property, a dynamic exclusivity check around each — about a sixth of a flush's CPU time
+    /// (`augur-bench --workload flush`, perf).
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var used = 0
     private var fileOffset = 0                 // bytes already written to the file
     private var dataLength = 0
     private var recordCount = 0
     private var index: [UInt64] = []
-    private var lastKey: [UInt8] = []
     private static let flushThreshold = 1 << 20
 
     init(fileSystem: any FileSystem, path: String, indexInterval: Int,
@@ -26,40 +32,43 @@ final class SegmentWriter {
         self.indexInterval = indexInterval
         self.version = version
         handle = try fileSystem.open(path, mode: .createNew)
-        buffer.reserveCapacity(SegmentWriter.flushThreshold + 4096)
-        buffer.append(contentsOf: SegmentFormat.header(version: version))
+        capacity = SegmentWriter.flushThreshold + 4096
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+        append(SegmentFormat.header(version: version))
     }
 
-    deinit { handle.close() }
+    deinit {
+        handle.close()
+        buffer.deallocate()
+    }
 
     var count: Int { recordCount }
 
     /// Appends one record. Keys must strictly increase.
     func add(kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(FileSystemError) {
         if recordCount % indexInterval == 0 { index.append(UInt64(dataLength)) }
-        let start = buffer.count
-        buffer.append(contentsOf: [0, 0, 0, 0, kind.rawValue])
         let keyCount = UInt32(key.count), valueCount = UInt32(value.count)
+        // crc u32, kind u8, then the lengths: fixed u32s in version 1, varints since.
+        let header = version == 1 ? 13 : 5 + Varint.size(keyCount) + Varint.size(valueCount)
+        let size = header + key.count + value.count
+        try reserve(size)
+        let record = buffer + used
+        record.storeBytes(of: kind.rawValue, toByteOffset: 4, as: UInt8.self)
         if version == 1 {
-            withUnsafeBytes(of: keyCount.littleEndian) { buffer.append(contentsOf: $0) }
-            withUnsafeBytes(of: valueCount.littleEndian) { buffer.append(contentsOf: $0) }
+            storeU32(record, 5, keyCount)
+            storeU32(record, 9, valueCount)
         } else {
-            var at = buffer.count
-            buffer.append(contentsOf: repeatElement(0, count: Varint.size(keyCount) + Varint.size(valueCount)))
-            buffer.withUnsafeMutableBytes { b in
-                Varint.store(keyCount, b.baseAddress!, &at)
-                Varint.store(valueCount, b.baseAddress!, &at)
-            }
+            var at = 5
+            Varint.store(keyCount, record, &at)
+            Varint.store(valueCount, record, &at)
         }
-        buffer.append(contentsOf: key)
-        buffer.append(contentsOf: value)
-        let crc = buffer.withUnsafeBytes { b in
-            CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[(start + 4)...])))
-        }
-        buffer.withUnsafeMutableBytes { storeU32($0.baseAddress!, start, crc) }
-        dataLength += buffer.count - start
+        if key.count > 0 { (record + header).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        if value.count > 0 { (record + header + key.count).copyMemory(from: value.baseAddress!, byteCount: value.count) }
+        storeU32(record, 0, CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(start: record + 4, count: size - 4))))
+        used += size
+        dataLength += size
         recordCount += 1
-        if buffer.count >= SegmentWriter.flushThreshold { try drain() }
+        if used >= SegmentWriter.flushThreshold { try drain() }
     }
 
     func add(kind: RecordKind, key: [UInt8], value: [UInt8]) throws(FileSystemError) {
@@ -68,17 +77,37 @@ final class SegmentWriter {
         }.get()
     }
 
+    /// Room for `size` more bytes: what is buffered is written first when they would not fit,
+    /// and the buffer grows for a record larger than it.
+    private func reserve(_ size: Int) throws(FileSystemError) {
+        guard used + size > capacity else { return }
+        try drain()
+        guard size > capacity else { return }
+        buffer.deallocate()
+        capacity = size
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+    }
+
+    /// Appends bytes that are no record (the header, the index and footer); the buffer is
+    /// empty or has room (`reserve` before a large one).
+    private func append(_ bytes: [UInt8]) {
+        if bytes.isEmpty { return }
+        bytes.withUnsafeBytes { (buffer + used).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        used += bytes.count
+    }
+
     private func drain() throws(FileSystemError) {
-        guard !buffer.isEmpty else { return }
-        try buffer.withUnsafeBytes { b in Result { () throws(FileSystemError) in try handle.write(at: fileOffset, b) } }.get()
-        fileOffset += buffer.count
-        buffer.removeAll(keepingCapacity: true)
+        guard used > 0 else { return }
+        try handle.write(at: fileOffset, UnsafeRawBufferPointer(start: buffer, count: used))
+        fileOffset += used
+        used = 0
     }
 
     /// Writes index and footer, syncs, closes. Returns the file size.
     func finish() throws(FileSystemError) -> Int {
-        buffer.append(contentsOf: SegmentFormat.indexAndFooter(index: index, dataLength: dataLength,
-                                                               recordCount: recordCount, interval: indexInterval))
+        let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: recordCount, interval: indexInterval)
+        try reserve(tail.count)
+        append(tail)
         try drain()
         try handle.sync()
         handle.close()

@@ -98,6 +98,39 @@ import Testing
         #expect(seen == inside, "seed \(seed): view")
     }
 
+    /// `SegmentWriter` lays records out in a buffer of 1 MiB and 4 KiB, writes it when it holds
+    /// 1 MiB, and grows it for a record larger than it: many records across the writes, and
+    /// values of 1 MiB give or take the buffer's slack and of several MiB between small ones,
+    /// must read back in order with the file's every byte accounted for.
+    @Test("records across the writer's buffer writes and larger than its buffer read back", arguments: seeds, [UInt32(1), 2])
+    func recordsAcrossAndBeyondTheWritersBuffer(seed: UInt64, version: UInt32) throws {
+        print("SegmentFormatTests.recordsAcrossAndBeyondTheWritersBuffer seed \(seed) version \(version) (AUGUR_SEED=\(seed) replays it)")
+        var r = RandomData(seed: seed)
+        let large = [(1 << 20) - 40, (1 << 20) + 4096, (1 << 20) + 4_000, 5 << 20, 1, (1 << 20) + 8192]
+        var records: [Record] = []
+        for i in 0..<3_000 {
+            let size = i % 500 == 250 ? large[(i / 500) % large.count] : r.int(0..<2_000)
+            let value = (0..<size).map { _ in UInt8(r.int(0..<256)) }
+            var key = withUnsafeBytes(of: UInt32(i).bigEndian) { Array($0) }
+            key += (0..<r.int(0..<20)).map { _ in UInt8(r.int(0..<256)) }
+            records.append(Record(kind: r.chance(0.1) ? .delete : .put, key: key, value: value))
+        }
+        let seg = try Self.write(records, version: version, interval: 16)
+        let sizes = records.map { SegmentFormat.recordSize(keyCount: $0.key.count, valueCount: $0.value.count, version: version) }
+        #expect(seg.dataLength == sizes.reduce(0, +), "seed \(seed)")
+        var cursor = Segment.Cursor(seg)
+        cursor.seekToFirst()
+        var i = 0
+        var wrong = 0
+        while cursor.isValid {
+            let c = cursor.current
+            if i >= records.count || Record(kind: c.kind, key: Array(c.key), value: Array(c.value)) != records[i] { wrong += 1 }
+            i += 1
+            cursor.next()
+        }
+        #expect(i == records.count && wrong == 0, "seed \(seed): \(i) records read, \(wrong) differ")
+    }
+
     /// A small version-2 file with one- and two-byte lengths.
     static func smallRecords() -> [Record] {
         [Record(kind: .put, key: [0x01], value: []),
