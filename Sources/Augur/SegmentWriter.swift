@@ -46,12 +46,13 @@ final class SegmentWriter {
 
     /// Appends one record. Keys must strictly increase.
     func add(kind: RecordKind, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) throws(FileSystemError) {
-        if recordCount % indexInterval == 0 { index.append(UInt64(dataLength)) }
         let keyCount = UInt32(key.count), valueCount = UInt32(value.count)
         // crc u32, kind u8, then the lengths: fixed u32s in version 1, varints since.
         let header = version == 1 ? 13 : 5 + Varint.size(keyCount) + Varint.size(valueCount)
         let size = header + key.count + value.count
         try reserve(size)
+        assert(used + size <= capacity, "SegmentWriter: a record of \(size) bytes past the buffer's \(capacity - used) free")
+        if recordCount % indexInterval == 0 { index.append(UInt64(dataLength)) }
         let record = buffer + used
         record.storeBytes(of: kind.rawValue, toByteOffset: 4, as: UInt8.self)
         if version == 1 {
@@ -92,6 +93,7 @@ final class SegmentWriter {
     /// empty or has room (`reserve` before a large one).
     private func append(_ bytes: [UInt8]) {
         if bytes.isEmpty { return }
+        precondition(used + bytes.count <= capacity, "SegmentWriter: \(bytes.count) bytes past the buffer's \(capacity - used) free")
         bytes.withUnsafeBytes { (buffer + used).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         used += bytes.count
     }

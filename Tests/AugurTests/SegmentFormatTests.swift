@@ -101,7 +101,9 @@ import Testing
     /// `SegmentWriter` lays records out in a buffer of 1 MiB and 4 KiB, writes it when it holds
     /// 1 MiB, and grows it for a record larger than it: many records across the writes, and
     /// values of 1 MiB give or take the buffer's slack and of several MiB between small ones,
-    /// must read back in order with the file's every byte accounted for.
+    /// must read back in order with the file's every byte accounted for. With an index entry per
+    /// record the index and footer (24 KiB) are larger than the buffer's slack, so `finish` must
+    /// make room for them too.
     @Test("records across the writer's buffer writes and larger than its buffer read back", arguments: seeds, [UInt32(1), 2])
     func recordsAcrossAndBeyondTheWritersBuffer(seed: UInt64, version: UInt32) throws {
         print("SegmentFormatTests.recordsAcrossAndBeyondTheWritersBuffer seed \(seed) version \(version) (AUGUR_SEED=\(seed) replays it)")
@@ -115,7 +117,7 @@ import Testing
             key += (0..<r.int(0..<20)).map { _ in UInt8(r.int(0..<256)) }
             records.append(Record(kind: r.chance(0.1) ? .delete : .put, key: key, value: value))
         }
-        let seg = try Self.write(records, version: version, interval: 16)
+        let seg = try Self.write(records, version: version, interval: 1)
         let sizes = records.map { SegmentFormat.recordSize(keyCount: $0.key.count, valueCount: $0.value.count, version: version) }
         #expect(seg.dataLength == sizes.reduce(0, +), "seed \(seed)")
         var cursor = Segment.Cursor(seg)
@@ -129,6 +131,17 @@ import Testing
             cursor.next()
         }
         #expect(i == records.count && wrong == 0, "seed \(seed): \(i) records read, \(wrong) differ")
+        // An index larger than the whole buffer: 140,000 small records, an entry each.
+        let many: [Record] = (0..<140_000).map { (i: Int) -> Record in
+            let key: [UInt8] = withUnsafeBytes(of: UInt32(i).bigEndian) { Array($0) }
+            let value: [UInt8] = i % 7 == 0 ? [UInt8(i & 0xFF)] : []
+            return Record(kind: .put, key: key, value: value)
+        }
+        let dense = try Self.write(many, version: version, interval: 1, path: "/dense.seg")
+        #expect(dense.recordCount == many.count && dense.file.indexCount == many.count, "seed \(seed): a dense index")
+        let probe = many[many.count - 3]
+        let found = probe.key.withUnsafeBytes { dense.lookup($0) }.map { Record(kind: $0.kind, key: Array($0.key), value: Array($0.value)) }
+        #expect(found == probe, "seed \(seed): a key near the end of a dense index")
     }
 
     /// A small version-2 file with one- and two-byte lengths.
