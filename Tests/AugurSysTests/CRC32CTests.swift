@@ -19,6 +19,30 @@ import AugurStats
         }
     }
 
+    /// The hardware path steps byte by byte to an 8-byte boundary, then by words, then by bytes
+    /// (CAugurSys.c): every start address modulo 8 and every length up to 80 — records and WAL
+    /// frames start anywhere — must agree with the portable table path, alone and continuing a
+    /// checksum. (The arrays of the tests above all start aligned.)
+    @Test func everyStartAndTailAgreesWithThePortablePath() {
+        var rng = SplitMix64(seed: 7)
+        let bytes = (0..<200).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        var wrong: [String] = []
+        bytes.withUnsafeBytes { all in
+            for start in 0..<16 {
+                for length in 0...80 {
+                    let slice = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    if CRC32C.checksum(slice) != CRC32C.portableChecksum(Array(slice)) { wrong.append("start \(start) length \(length)") }
+                    let seed: UInt32 = 0x1234_5678
+                    if CRC32C.checksum(slice, continuing: seed) != CRC32C.portableChecksum(Array(slice), continuing: seed) {
+                        wrong.append("start \(start) length \(length), continuing")
+                    }
+                }
+            }
+        }
+        let disagreeing = wrong.count
+        #expect(disagreeing == 0, "first \(wrong.prefix(3))")
+    }
+
     @Test func incrementalEqualsWholeAndPathsAgree() {
         var rng = SplitMix64(seed: 42)
         for length in [1, 7, 8, 9, 63, 64, 65, 1000, 4099] {
