@@ -184,7 +184,8 @@ public struct EngineOptions: Sendable {
     /// a CPU longer than they run; `LanePlacement`). It lowers a one-thread writer's longest
     /// put, but is not the default: in the reshard bench the p99.9 during the split was 16-39×
     /// its baseline in three of six runs with it before a reshard spread the lanes; since, it
-    /// is within 2× of the load's steady state in 8 of 12 runs, against 15 of 18 without it
+    /// is within 2× of the load's steady state in 8 of 12 runs, against 15 of 18 without it,
+    /// and with flushes at twice the speed in all ten runs since, three of them with it
     /// (docs/PERFORMANCE.md, issue 19).
     public var backgroundCPUs: BackgroundCPUs = .unrestricted
     /// The placement of an engine's lanes, `backgroundCPUs` resolved against the calling
