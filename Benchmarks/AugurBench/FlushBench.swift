@@ -42,7 +42,7 @@ enum FlushBench {
             for shape in shapes {
                 let r = results[shape.name]!
                 print(String(format: "median   %@ %-8@ %6.1f ns/record wall  %6.1f ns/record cpu  %6.0f MiB/s cpu",
-                             what, shape.name, median(r.wall), median(r.cpu), median(r.rate)))
+                             what, shape.name, MemtableBench.median(r.wall), MemtableBench.median(r.cpu), MemtableBench.median(r.rate)))
             }
         }
     }
@@ -93,6 +93,4 @@ enum FlushBench {
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
         return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
     }
-
-    private static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 }

@@ -79,5 +79,6 @@ enum MemtableBench {
         return (inserted * 1e9 / Double(order.count), looked * 1e9 / Double(probes.count))
     }
 
-    private static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+    /// The middle value (the upper one of an even count); FlushBench's medians too.
+    static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 }
