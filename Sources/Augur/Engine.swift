@@ -28,6 +28,10 @@ public struct RecoveryReport: Sendable, Equatable {
     public var createdNewStore = false
     /// The open was read-only: a torn tail found was not cut, only left out of the replay.
     public var readOnlyOpen = false
+    /// Reads of the store a read-only open took: more than one when a writer in another
+    /// process changed the files while it read them (see `Recovery.recoverReadOnly`); 0 for an
+    /// open for writing.
+    public var readOnlyAttempts = 0
     public var manifest = ""
     public var manifestTornTailBytes = 0
     public var tables = 0
@@ -86,6 +90,11 @@ public final class Engine: @unchecked Sendable {
     let reshards: ReshardExecutor
     private let periodicSync: DispatchSourceTimer?
     public let recoveryReport: RecoveryReport
+    /// Reads of the store a read-only open (`EngineOptions.readOnly`) makes before it reports a
+    /// failure it found while another process held the store's LOCK: a live writer's flushes,
+    /// merges and log trims can make a reader that takes no lock see a file named and then
+    /// gone, which is retried from a fresh read of CURRENT; 2, 4, … 64 ms apart.
+    public static let readOnlyOpenAttempts = 10
     /// nil when telemetry is disabled.
     let telemetry: Telemetry?
     private let collectorTimer: DispatchSourceTimer?

@@ -11,7 +11,7 @@ enum Recovery {
         let manifest: Manifest
         let wal: WriteAheadLog
         let partitions: [Partition]
-        let report: RecoveryReport
+        var report: RecoveryReport
     }
 
     static let readOnlyReason = "the store was opened read-only (EngineOptions.readOnly)"
@@ -53,13 +53,11 @@ enum Recovery {
                 throw .notAnAugurStore(path: path, reason: "no CURRENT file, and it holds other files (\(shown))")
             }
         }
-        let lock: any FileLock
         if options.readOnly {
             // No LOCK: a reader neither creates it nor keeps a writer out.
-            lock = NoLock()
-        } else {
-            lock = try lockDirectory(path, fs)
+            return try recoverReadOnly(path: path, options: options, metrics: metrics, report: &report)
         }
+        let lock = try lockDirectory(path, fs)
         do {
             let result = try recover(path: path, options: options, lock: lock, metrics: metrics, report: &report)
             return result
@@ -71,6 +69,72 @@ enum Recovery {
                 report.log(to: Engine.logger("augur.recovery", path: path, options: options))
             }
             throw error
+        }
+    }
+
+    /// Seals `closed` each inherited segment that has none (a crash's current segment, or one
+    /// whose roll was in flight), where its kept frames end, once the loop above has synced it:
+    /// a second sync makes the seal durable. Why: the replay takes a bad frame in a segment
+    /// without a seal for a torn write when nothing after it proves a sync, and this open
+    /// writes nothing into the next segment that would. A segment it synced, replayed and
+    /// showed to readers, damaged later, read as a torn tail: every frame after the damage
+    /// dropped, and `recover` called them never acknowledged (3,798 of 8,776 keys lost from a
+    /// crashed `sync` writer's log, found from outside). Sealed, such damage is corruption.
+    /// The seal is written after the frames are durable, so a power cut cannot keep the seal
+    /// and lose frames before it; one cut while it is written leaves a torn seal, which the
+    /// replay recognises (`isTornSeal`) and this code writes whole at the next open.
+    private static func sealInherited(_ unsealed: [(number: UInt64, framesEnd: Int)], walDirectory: String,
+                                      fs: any FileSystem) throws(AugurError) {
+        guard !unsealed.isEmpty else { return }
+        let frame = UnsafeMutableRawPointer.allocate(byteCount: WALFormat.sealFrameSize, alignment: 8)
+        defer { frame.deallocate() }
+        for (number, end) in unsealed {
+            let path = joinPath(walDirectory, WALFormat.segmentName(number))
+            try io { () throws(FileSystemError) in
+                let h = try fs.open(path, mode: .readWrite)
+                defer { h.close() }
+                // Seals have their room at every segment's end (`WALSegment.capacity`), so a
+                // segment whose frames leave less is not one this code wrote.
+                guard end + WALFormat.sealFrameSize <= (try h.size()) else { return }
+                frame.initializeMemory(as: UInt8.self, repeating: 0, count: WALFormat.sealFrameSize)
+                WALFormat.writeMarker(at: frame, payload: WALFormat.sealPayload(reason: .closed, offset: end), durablePrefix: end)
+                try h.write(at: end, UnsafeRawBufferPointer(start: frame, count: WALFormat.sealFrameSize))
+                try h.sync()
+            }
+        }
+    }
+
+    /// Opens without LOCK, so a writer in another process may flush, merge or trim its log
+    /// while this open reads: a run the manifest named is unlinked before it is opened, a
+    /// sealed WAL segment's successor is not listed yet, the oldest segment left is newer than
+    /// the manifest read. Each looks like damage, and was reported as corruption (3 of 120
+    /// `augur get`s beside a writer with 1 MiB memtables, found from outside). So while
+    /// another holder has the LOCK, such a failure is retried from a fresh read of CURRENT, up
+    /// to `Engine.readOnlyOpenAttempts` times: each attempt reads one manifest state and the files it
+    /// names, and the writer removes a file only after a newer manifest stops naming it. What
+    /// still fails then is reported as it was found, saying a writer had the store.
+    private static func recoverReadOnly(path: String, options: EngineOptions, metrics: EngineMetrics?,
+                                        report: inout RecoveryReport) throws(AugurError) -> Result {
+        let fs = options.fileSystem
+        var attempt = 1
+        while true {
+            var attemptReport = report
+            do throws(AugurError) {
+                var result = try recover(path: path, options: options, lock: NoLock(), metrics: metrics, report: &attemptReport)
+                result.report.readOnlyAttempts = attempt
+                report = result.report
+                return result
+            } catch {
+                guard error.mayComeFromAConcurrentWriter, fs.isLocked(joinPath(path, "LOCK")) else { throw error }
+                if attempt >= Engine.readOnlyOpenAttempts {
+                    throw error.noting("another process held the store's LOCK and wrote it during this read-only open, "
+                                       + "which read it \(attempt) times: a writer's flushes and log trims can look like this; "
+                                       + "if it persists once the writer has closed, the store is damaged")
+                }
+                // 2, 4, … 64 ms: a flush or merge commits in milliseconds, a big one in seconds.
+                ThreadPause.sleep(nanoseconds: 1_000_000 << min(attempt, 6))
+                attempt += 1
+            }
         }
     }
 
@@ -317,6 +381,7 @@ enum Recovery {
                 try h.sync()
             }
         }
+        try sealInherited(outcome.unsealed, walDirectory: walDir, fs: fs)
         let firstSegment = (outcome.segments.last?.number ?? state.walOpenedSegment ?? 0) + 1
         let wal = try WriteAheadLog(fileSystem: fs, directory: walDir, firstSegment: firstSegment,
                                     segmentSize: options.walSegmentSize, durability: options.durability,
@@ -371,6 +436,28 @@ enum Recovery {
 }
 
 /// The lock of a read-only open: none.
+extension AugurError {
+    /// Failures a writer's own changes produce in a reader that holds no LOCK: a file named
+    /// and then unlinked (corruption "missing", or ENOENT at the open), a log read between two
+    /// of the writer's steps. Anything else — a bad option, no store at all — is not retried.
+    var mayComeFromAConcurrentWriter: Bool {
+        switch self {
+        case .corruption: true
+        case .io(_, _, let errno, _): errno == Errno.noSuchFileOrDirectory.rawValue
+        default: false
+        }
+    }
+
+    /// The same error, with `note` after a corruption's reason (other cases are returned as
+    /// they are: only a corruption report could send its reader to the wrong remedy).
+    func noting(_ note: String) -> AugurError {
+        if case .corruption(let file, let offset, let reason) = self {
+            return .corruption(file: file, offset: offset, reason: reason + " (" + note + ")")
+        }
+        return self
+    }
+}
+
 private final class NoLock: FileLock {
     func unlock() {}
 }

@@ -46,6 +46,10 @@ struct WALReplay {
         /// Segments left in wal/ (number, highest sequence), oldest first.
         var segments: [(number: UInt64, maxSeq: UInt64)] = []
         var maxSeq: UInt64 = 0
+        /// Kept segments with a header and no seal (a crash's current segment, or one whose
+        /// roll was in flight), and where their frames end: the open seals them `closed` there
+        /// once they are synced (`Recovery.sealInherited`).
+        var unsealed: [(number: UInt64, framesEnd: Int)] = []
     }
 
     /// Whether segment `number` may be a header-less segment of an older Augur.
@@ -81,6 +85,7 @@ struct WALReplay {
                 }
                 next += 1
                 outcome.segments.append((number, result.maxSeq))
+                if let end = result.framesEnd { outcome.unsealed.append((number, end)) }
                 outcome.maxSeq = max(outcome.maxSeq, result.maxSeq)
                 report.walSegmentsReplayed += 1
                 previousSeal = result.seal
@@ -97,7 +102,7 @@ struct WALReplay {
                 if !newest && !stopped && result.seal == nil && result.maxSeq > 0,
                    let first = headerFirstSeq(ofSegment: number + 1), first > result.maxSeq &+ 1 {
                     let lost = "sequences \(result.maxSeq &+ 1)...\(first &- 1)"
-                    if let proof = syncProof(inSegment: number + 1) {
+                    if let proof = proofOfSync(behind: number + 1) {
                         throw Stop(file: path(number), offset: result.dataEnd,
                                    reason: "WAL segment \(number) has no seal and ends before \(lost), but \(proof)")
                     }
@@ -141,6 +146,9 @@ struct WALReplay {
         var stopped = false
         /// Where the segment's data ends (the first all-zero byte after it).
         var dataEnd = 0
+        /// A segment with a header but no intact seal: where its kept frames end (after a cut,
+        /// the cut). Nil when sealed, or without a header (older stores: never sealed).
+        var framesEnd: Int? = nil
     }
 
     struct Header { let number: UInt64; let version: UInt32; let size: Int; let firstSeq: UInt64 }
@@ -235,11 +243,13 @@ struct WALReplay {
                 // only what the seal's own payload would be, within the seal's room.
                 if !legacy, isTornSeal(base, size: size, dataEnd: dataEnd, at: offset) {
                     result.seal = newest ? .closed : .rolled
+                    result.framesEnd = offset       // written whole over the torn one
                     return result
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
                                               at: offset, problem: problem, newest: newest, version: version,
                                               successor: newest ? nil : number + 1, report: &report)
+                if !legacy { result.framesEnd = offset }
                 return result
             }
             let count = Int(loadU32(base, offset + 16))
@@ -252,6 +262,7 @@ struct WALReplay {
                     if mode == .pointInTime {
                         result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                                  corruption: "an intact frame with no operations that is not a seal", report: &report)
+                        if !legacy { result.framesEnd = offset }
                         return result
                     }
                     throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
@@ -264,6 +275,7 @@ struct WALReplay {
                 if mode == .pointInTime {
                     result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                              corruption: malformed, report: &report)
+                    if !legacy { result.framesEnd = offset }
                     return result
                 }
                 throw Stop(file: file, offset: offset, reason: malformed)
@@ -279,6 +291,7 @@ struct WALReplay {
                 if mode == .pointInTime {
                     result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                              corruption: reason, report: &report)
+                    if !legacy { result.framesEnd = offset }
                     return result
                 }
                 throw Stop(file: file, offset: offset, reason: reason)
@@ -286,6 +299,7 @@ struct WALReplay {
             report.walFramesReplayed += 1
             offset += WALFormat.frameSize(payload: len)
         }
+        if !legacy { result.framesEnd = offset }
         return result
     }
 

@@ -18,7 +18,7 @@ extension WALReplay {
             // durable before this one's seal. Then the successor's frames were never made durable
             // by a sync: they are set aside with it, so the log stays a prefix.
             if let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset, version: version)
-                ?? successor.flatMap({ syncProof(inSegment: $0) }) {
+                ?? successor.flatMap({ proofOfSync(behind: $0) }) {
                 corruption = "\(problem) in a WAL segment that is not the newest, but \(evidence)"
             }
         } else if !corruptionAsTornTail, let evidence = completionEvidence(base, size: size, dataEnd: dataEnd, after: offset, version: version) {
@@ -59,9 +59,28 @@ extension WALReplay {
         return corruption != nil || !newest
     }
 
-    /// Proof that segment `number` was synced past its header (an intact frame, before the first
-    /// bad or empty one, whose durable prefix lies beyond the header), or nil. The log syncs
-    /// nothing in a segment before the segment behind it is sealed.
+    /// Proof that the segment before `successor` was synced whole: a durability point reached in
+    /// `successor` (`syncProof`), or `successor` at or below the segment the store's last open
+    /// created (the manifest's `walOpened`): an open syncs and seals every segment it replayed
+    /// before it creates its own (`Recovery.sealInherited`), and a segment's seal is no proof
+    /// when damage took it too. Stores last opened before 2026-12-07 were not synced so; a
+    /// power cut there could leave a torn end that this now refuses (`pointInTime` keeps the
+    /// prefix and sets the rest aside).
+    func proofOfSync(behind successor: UInt64) -> String? {
+        if let proof = syncProof(inSegment: successor) { return proof }
+        if let opened = openedSegment, successor <= opened {
+            return "segment \(successor - 1) was replayed, synced and sealed by the open that created segment \(opened) (the manifest's walOpened)"
+        }
+        return nil
+    }
+
+    /// Proof that segment `number` reached a durability point (an intact frame, before the first
+    /// bad or empty one, whose durable prefix lies beyond the header; or an intact seal), or
+    /// nil. The log syncs nothing in a segment, and seals it neither `rolled` nor `closed`,
+    /// before the segment behind it is sealed — or, behind a crash, synced and sealed by the
+    /// open that created this one. (A seal counts since 2026-12-07: an open that recovered a
+    /// crashed writer's log and closed without a write leaves a successor holding its header
+    /// and its seal, and damage to the crashed segment's end then read as a torn write.)
     func syncProof(inSegment number: UInt64) -> String? {
         withSegmentMapped(number) { base, size in
             guard readHeader(base, size: size) != nil else { return nil }
@@ -69,9 +88,15 @@ extension WALReplay {
             while at + WALFormat.frameHeaderSize <= size {
                 let len = Int(loadU32(base, at + 4))
                 guard len > 0, len <= size - at - WALFormat.frameHeaderSize, checksumMatches(base, at: at, length: len) else { return nil }
+                let count = loadU32(base, at + 16)
                 let durable = Int(loadU32(base, at + 20)) * 8
-                if loadU32(base, at + 16) > 0 && durable > WALFormat.headerFrameSize {
+                if count > 0 && durable > WALFormat.headerFrameSize {
                     return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
+                }
+                if count == 0 && len == WALFormat.sealPayloadSize
+                    && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+                    && loadU64(base, at + WALFormat.frameHeaderSize + 8) == UInt64(at) {
+                    return "segment \(number) is sealed at offset \(at), which the log does only after this segment was synced and sealed"
                 }
                 at += WALFormat.frameSize(payload: len)
             }

@@ -211,6 +211,8 @@ import Musl
         }
     }
 
+    public func isLocked(_ path: String) -> Bool { lock.withLock { lockedPaths.contains(path) } }
+
     func releaseLock(_ path: String) { lock.withLock { _ = lockedPaths.remove(path) } }
 
     func recordSync(ranged: Bool = false) {

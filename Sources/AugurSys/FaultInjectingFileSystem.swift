@@ -145,6 +145,7 @@ import Musl
         try check(.lock, path)
         return try base.lock(path)
     }
+    public func isLocked(_ path: String) -> Bool { base.isLocked(path) }
 }
 
 /// Thread-safety: immutable after init; as safe as `base`, with the fault rules behind the file

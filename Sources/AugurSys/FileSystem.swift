@@ -120,6 +120,10 @@ public protocol FileSystem: AnyObject, Sendable {
     /// Takes an exclusive advisory lock (flock) without waiting; fails with EWOULDBLOCK when
     /// another holder (another process, or another open in this one) has it.
     func lock(_ path: String) throws(FileSystemError) -> any FileLock
+    /// Whether someone else holds the exclusive lock `lock` takes on `path` now: a probe that
+    /// takes nothing it keeps (false when the file does not exist or cannot be probed). A
+    /// read-only open asks it to tell a live writer's changes from damage.
+    func isLocked(_ path: String) -> Bool
 }
 
 extension FileHandle {

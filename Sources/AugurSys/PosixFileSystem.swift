@@ -134,6 +134,18 @@ public final class PosixFileSystem: FileSystem {
         }
         return PosixFileLock(fd: fd)
     }
+
+    public func isLocked(_ path: String) -> Bool {
+        // Opened read-only and never created: a probe must not make a LOCK where none was.
+        guard case .success(let fd) = Syscall.retrying({ Glibc.open(path, O_RDONLY | O_CLOEXEC) }) else { return false }
+        defer { _ = Glibc.close(fd) }   // drops the shared lock, if it was granted
+        // A shared lock conflicts only with an exclusive one: two probes never see each other.
+        // A writer that opens in this instant finds it held and retries (`lockDirectory`).
+        if case .failure(let e) = Syscall.retrying({ flock(fd, LOCK_SH | LOCK_NB) }) {
+            return e == .wouldBlock || e == .resourceTemporarilyUnavailable
+        }
+        return false
+    }
 }
 
 /// Holds a flock(2) on its descriptor until `unlock()` or deinit.

@@ -402,6 +402,7 @@ final class StepHookFileSystem: FileSystem, @unchecked Sendable {
     func isDirectory(_ path: String) -> Bool { base.isDirectory(path) }
     func fileSize(_ path: String) throws(FileSystemError) -> Int { try base.fileSize(path) }
     func lock(_ path: String) throws(FileSystemError) -> any AugurSys.FileLock { try base.lock(path) }
+    func isLocked(_ path: String) -> Bool { base.isLocked(path) }
 }
 
 /// A handle whose `sync` first gives the hook its step.

@@ -453,6 +453,19 @@ struct FormatReaderTests {
         return last
     }
 
+    /// The offset of a WAL segment file's seal (the marker frame of kind 2 after its frames).
+    static func seal(_ bytes: [UInt8]) -> Int? {
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var at = 56
+        while at + 24 <= bytes.count {
+            let n = u32(at + 4)
+            if n == 0 || at + 24 + n > bytes.count { return nil }
+            if u32(at + 16) == 0 && n == 16 && u32(at + 24) == 2 { return at }
+            at += (24 + n + 7) & ~7
+        }
+        return nil
+    }
+
     /// Torn WAL tails on closed copies of a store: the newest segment's last frame cut short,
     /// the last frame of the segment before it cut short (the newest synced after it, or — under
     /// durability `none` — never synced) or lost whole, and either segment truncated mid-frame.
@@ -510,9 +523,20 @@ struct FormatReaderTests {
             case .zeroFrom: for j in cut..<bytes.count { bytes[j] = 0 }
             case .truncateAt: bytes.removeSubrange(cut...)
             }
+            // Never synced: a power cut before the close, so the newest has no `closed` seal
+            // either (one there would prove the segment before it sealed, FORMAT.md).
+            var newest: (name: String, bytes: [UInt8])? = nil
+            if !synced && back == 1 {
+                let name = wal[wal.count - 1]
+                var b = try [UInt8](Data(contentsOf: URL(fileURLWithPath: stores[synced]! + "/wal/" + name)))
+                let seal = try #require(Self.seal(b), "\(name) of a closed store has no seal")
+                for j in seal..<seal + 40 { b[j] = 0 }
+                newest = (name, b)
+            }
             for c in copies {
                 try Self.copy(stores[synced]!, c)
                 try Data(bytes).write(to: URL(fileURLWithPath: c + "/wal/" + segment))
+                if let newest { try Data(newest.bytes).write(to: URL(fileURLWithPath: c + "/wal/" + newest.name)) }
             }
             let when = "\(name) (\(segment) from \(cut), frame at \(frame.offset), seed \(seed))"
             let found = try Self.run(copies[0], into: copies[0] + ".json")

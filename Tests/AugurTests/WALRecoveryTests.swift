@@ -144,6 +144,18 @@ import Glibc
         try h.write(at: last, [UInt8](repeating: lastFrame, count: seal - last))
         try h.sync()
         h.close()
+        // While that seal is pending no later segment is sealed (the next roll and the close
+        // wait for it): a seal there would prove this one had been written (FORMAT.md).
+        for later in try fs.listDirectory("/db/wal").sorted().dropFirst() {
+            guard let end = try CorruptionRecoveryTests.frames(fs, later).last else { continue }
+            let s = try fs.open("/db/wal/" + later, mode: .readWrite)
+            let marker = try s.read(at: end + 16, count: 12)
+            if marker[0..<4] == [0, 0, 0, 0] && marker[8..<12] == [2, 0, 0, 0] {
+                try s.write(at: end, [UInt8](repeating: 0, count: 40))
+                try s.sync()
+            }
+            s.close()
+        }
         return (fs, Int(String(decoding: key.dropFirst(), as: UTF8.self))!)
     }
 

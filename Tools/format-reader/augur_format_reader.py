@@ -406,15 +406,20 @@ def classify_bad(info, data):
         break
     info["bad_class"] = "corruption (%s)" % proof if proof else "torn tail"
 
-def sync_proof(seg):
-    """FORMAT.md 'Recovery': proof that a segment was synced past its header — walking its
-    frames in order from offset 56 up to the first bad or empty one, a frame of operations
-    whose durable prefix lies past the header. None without a valid header."""
+def sync_proof(seg, wal_opened=None):
+    """FORMAT.md 'Recovery': proof that the segment before `seg` was synced whole — `seg`
+    numbered at or below the manifest's walOpened, or, walking `seg`'s frames in order from
+    offset 56 up to the first bad or empty one, a frame of operations whose durable prefix
+    lies past the header, or an intact seal. None without a valid header."""
     if seg is None or seg["header"] is None:
         return None
+    if wal_opened is not None and seg["no"] <= wal_opened:
+        return "%s is at or below walOpened %d" % (seg["name"], wal_opened)
     for fr in seg["frames"]:   # the intact frames before the first bad or empty one
         if fr["count"] > 0 and fr["dp"] * 8 > 56:
             return "%s frame at %d has durable prefix %d" % (seg["name"], fr["off"], fr["dp"] * 8)
+    if seg["seal"] is not None:   # reached by the walk: it stops at the first bad frame
+        return "%s is sealed at %d" % (seg["name"], seg["seal"]["offset"])
     return None
 
 def read_wal(store):
@@ -540,7 +545,7 @@ def main():
         if s["bad"]:
             note("%s: bad frame %s: %s" % (s["name"], s["bad"], s.get("bad_class")))
             if s["bad_class"] == "torn tail" and not newest:
-                proof = sync_proof(nxt)
+                proof = sync_proof(nxt, m.wal_opened)
                 if proof:
                     s["bad_class"] = "corruption (torn in an older segment, but %s)" % proof
             if s["bad_class"].startswith("corruption"):
@@ -551,7 +556,7 @@ def main():
                 break
         elif (not newest and s["seal"] is None and s["frames"] and nxt["header"] is not None
               and nxt["header"]["first"] > s["max_seq"] + 1):
-            proof = sync_proof(nxt)
+            proof = sync_proof(nxt, m.wal_opened)
             if proof:
                 err("%s: no seal and its end lost, but %s: WAL corruption; the engine must refuse to open" % (s["name"], proof))
                 break
