@@ -7,8 +7,9 @@
 /// Thread-safety: stateless; safe from any thread.
 public enum CSVSeries {
     /// The values of column `column`, in row order. `file` names the text in errors (a path).
-    /// Throws `.noData` (no header or no data rows), `.unknownColumn`, or `.badValue` for a
-    /// cell that is missing, not a number, or NaN/∞ (with its 1-based line in the file).
+    /// Throws `.noData` (no header or no data rows), `.unknownColumn`, `.duplicateColumn` (the
+    /// header names `column` more than once), or `.badValue` for a cell that is missing, not a
+    /// number, or NaN/∞ (with its 1-based line in the file).
     public static func column(named column: String, in text: String, file: String) throws(CSVError) -> [Double] {
         var index: Int? = nil
         var values: [Double] = []
@@ -18,9 +19,13 @@ public enum CSVSeries {
             if line.allSatisfy(\.isWhitespace) { continue }
             let fields = cells(line)
             guard let index else {
-                guard let found = fields.firstIndex(of: column) else {
+                let matches = fields.indices.filter { fields[$0] == column }
+                guard let found = matches.first else {
                     throw .unknownColumn(file: file, name: column, available: fields)
                 }
+                // Taking the first of two same-named columns forecast the wrong data without a
+                // word: which one the user meant is theirs to say.
+                if matches.count > 1 { throw .duplicateColumn(file: file, name: column, positions: matches.map { $0 + 1 }) }
                 index = found
                 continue
             }
@@ -54,6 +59,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     case noData(file: String)
     /// The column is not in the header row; `available` lists the header's columns.
     case unknownColumn(file: String, name: String, available: [String])
+    /// The header names the column more than once; `positions` are the 1-based columns that
+    /// carry the name.
+    case duplicateColumn(file: String, name: String, positions: [Int])
     /// A data row's cell is missing (`text` empty), not a number, or NaN/∞. `line` is its
     /// 1-based line in the file (header and blank lines counted).
     case badValue(file: String, line: Int, column: String, text: String)
@@ -64,6 +72,9 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
             "\(file) has no data rows"
         case let .unknownColumn(file, name, available):
             "column \"\(name)\" not found in \(file); available columns: \(available.joined(separator: ", "))"
+        case let .duplicateColumn(file, name, positions):
+            "column \"\(name)\" appears \(positions.count) times in the header of \(file), at columns "
+                + positions.dropLast().map(String.init).joined(separator: ", ") + " and \(positions.last ?? 0) (counting from 1); rename all but one"
         case let .badValue(file, line, column, text):
             "\(file) line \(line), column \"\(column)\": \"\(text)\" is not a finite number"
         }

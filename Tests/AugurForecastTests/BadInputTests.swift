@@ -59,6 +59,18 @@ struct BadInputTests {
             == "column \"x\" not found in a.csv; available columns: a, b")
     }
 
+    /// Two columns of the requested name: the first used to be taken silently (a hostile-input
+    /// review forecast column 1 of `load,load`). Now an error naming the name and both places;
+    /// a duplicated name the caller did not ask for is no matter.
+    @Test func aColumnNamedTwiceIsRefusedWithBothPositions() throws {
+        #expect(throws: CSVError.duplicateColumn(file: "a.csv", name: "load", positions: [1, 3])) {
+            try CSVSeries.column(named: "load", in: "load,t,load\n1,2,3\n", file: "a.csv")
+        }
+        #expect(CSVError.duplicateColumn(file: "a.csv", name: "load", positions: [1, 3]).description
+            == "column \"load\" appears 2 times in the header of a.csv, at columns 1 and 3 (counting from 1); rename all but one")
+        #expect(try CSVSeries.column(named: "v", in: "t,t,v\n1,2,3\n", file: "a.csv") == [3])
+    }
+
     /// A bad cell names its line in the file (header and blank lines counted), its column and
     /// its text; a missing cell, NaN and infinity are bad cells too.
     @Test func badCellsNameFileLineAndValue() {
