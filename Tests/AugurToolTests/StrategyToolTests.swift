@@ -11,10 +11,10 @@ import Testing
                                                   "--progress", "none", "--strategy", "hash:8", "--dir", "store"], in: dir.path)
         #expect(r.status == 0, "status \(r.status): \(r.stderr)")
         let info = try ToolTests.run("augur", ["info", "--dir", "store"], in: dir.path)
-        #expect(info.stdout.contains("table usertable (hash:8): 4 partitions"), "\(info.stdout)")
+        #expect(info.stdout.contains("table \"usertable\" (hash:8): 4 partitions"), "\(info.stdout)")
         let advice = try ToolTests.run("augur", ["advise", "--dir", "store"], in: dir.path)
         #expect(advice.status == 0, "status \(advice.status): \(advice.stderr)")
-        #expect(advice.stdout.contains("table usertable:") && advice.stdout.contains("scores: "), "\(advice.stdout)")
+        #expect(advice.stdout.contains("table \"usertable\":") && advice.stdout.contains("scores: "), "\(advice.stdout)")
         // fillseq's writes are in key order, up to the interleaving of concurrent writers
         // (a CI run measured 99 %).
         let ordered = advice.stdout.split(separator: "\n").first { $0.contains("of sampled writes are in key order") }
@@ -26,7 +26,7 @@ import Testing
                                               "--partitions", "3"], in: dir.path)
         #expect(set.status == 0 && set.stdout.contains("hash:8 → range, 4 → 3 partitions"), "status \(set.status): \(set.stdout) \(set.stderr)")
         let after = try ToolTests.run("augur", ["info", "--dir", "store"], in: dir.path)
-        #expect(after.stdout.contains("table usertable (range): 3 partitions"), "\(after.stdout)")
+        #expect(after.stdout.contains("table \"usertable\" (range): 3 partitions"), "\(after.stdout)")
         // The same strategy with another count: nothing is rewritten, so it is an error that
         // says so (it used to exit 0 with the count ignored).
         let same = try ToolTests.run("augur", ["set-strategy", "--dir", "store", "--table", "usertable", "--strategy", "range",

@@ -27,14 +27,14 @@ struct AdviseCommand: ParsableCommand {
             let advice: StrategyAdvice
             do { advice = try engine.adviseStrategy(table: name) } catch {
                 if case .noWorkloadRecorded = error {
-                    print("table \(name) (\(t.strategy)): no recorded workload to advise from — run its workload with telemetry on, then close the store")
+                    print("table \(quoted(table: name)) (\(t.strategy)): no recorded workload to advise from — run its workload with telemetry on, then close the store")
                     continue
                 }
                 throw error
             }
             advised += 1
             let verdict = advice.strategy == t.strategy ? "keep \(t.strategy)" : "recommend \(advice.strategy) (now \(t.strategy))"
-            print("table \(name): \(verdict)")
+            print("table \(quoted(table: name)): \(verdict)")
             print("  scores: " + advice.scores.map { String(format: "%@ %.2f", $0.strategy.description, $0.score) }.joined(separator: ", "))
             for r in advice.reasons { print("  - \(r)") }
         }

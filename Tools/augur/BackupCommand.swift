@@ -91,7 +91,7 @@ struct RestoreCommand: ParsableCommand {
               + "\(formatBytes(summary.bytes)) in \(String(format2(summary.seconds))) s")
         func pct(_ u: Double?) -> String { u.map { "\(Int(($0 * 100).rounded())) %" } ?? "n/a" }
         for t in summary.tables {
-            print("  table \(t.table): \(t.partitionsBackedUp) partitions backed up, \(t.partitionsRecommended) recommended "
+            print("  table \(quoted(table: t.table)): \(t.partitionsBackedUp) partitions backed up, \(t.partitionsRecommended) recommended "
                   + "(busiest at \(pct(t.recommendedPeakUtilization)) of capacity), \(t.partitions) now "
                   + "(busiest at \(pct(t.appliedPeakUtilization)))")
             for r in t.reasons { print("    \(r)") }

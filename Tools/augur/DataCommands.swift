@@ -59,18 +59,31 @@ struct RecordEncoding: ParsableArguments {
 
     func show(_ b: [UInt8]) -> String {
         if hex { return b.isEmpty ? "" : KeyFormat.hex(b) }   // KeyFormat writes "-" for empty
+        return Self.escaped(b)
+    }
+
+    /// `b` as printable ASCII: `\\`, `\t`, `\n` and `\xNN` for every other byte outside
+    /// 0x20...0x7e; with `quote`, `"` as `\"` too (for text printed between quotes).
+    static func escaped(_ b: some Sequence<UInt8>, quote: Bool = false) -> String {
         var s = ""
         for c in b {
             switch c {
             case UInt8(ascii: "\\"): s += "\\\\"
             case UInt8(ascii: "\t"): s += "\\t"
             case UInt8(ascii: "\n"): s += "\\n"
+            case UInt8(ascii: "\"") where quote: s += "\\\""
             case 0x20..<0x7f: s.unicodeScalars.append(Unicode.Scalar(c))
             default: s += String(format: "\\x%02x", c)
             }
         }
         return s
     }
+}
+
+/// A table name as the tools print it: quoted, escaped as keys are. Printed raw, a name with a
+/// newline or tab faked output lines, and one of spaces only was invisible.
+func quoted(table name: String) -> String {
+    "\"" + RecordEncoding.escaped(name.utf8, quote: true) + "\""
 }
 
 /// Writes `text` to standard output; a full or closed output is a one-line failure, not a
@@ -118,7 +131,7 @@ struct GetCommand: ParsableCommand {
     func run() throws {
         let k = try encoding.bytes(key, flag: "key")
         let value = try withTable(target.dir, target.table, forWriting: false) { try $0.get(k) }
-        guard let value else { throw CommandFailure("no key \(encoding.show(k)) in table \(target.table)") }
+        guard let value else { throw CommandFailure("no key \(encoding.show(k)) in table \(quoted(table: target.table))") }
         try writeOutput(encoding.show(value) + "\n")
     }
 }

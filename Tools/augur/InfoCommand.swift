@@ -46,7 +46,7 @@ struct InfoCommand: ParsableCommand {
         for name in names {
             let t = try engine.table(named: name)
             let parts = try t.partitionStats()
-            print("\ntable \(name) (\(t.strategy)): \(parts.count) partitions")
+            print("\ntable \(quoted(table: name)) (\(t.strategy)): \(parts.count) partitions")
             print("  id     lower bound           upper bound           bytes         records   segments")
             for p in parts {
                 let lo = p.lowerBound.isEmpty ? "-inf" : formatKey(p.lowerBound)

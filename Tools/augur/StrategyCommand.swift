@@ -53,15 +53,15 @@ struct SetStrategyCommand: ParsableCommand {
             if s.from == s.to {
                 // Asked for another partition count and given none: an error, not a quiet 0.
                 if let partitions, partitions != s.partitionsAfter {
-                    throw CommandFailure("table \(table) is already \(s.to): nothing rewritten, so --partitions \(partitions) was not applied (it has \(s.partitionsAfter)); --partitions takes effect only with a change of strategy")
+                    throw CommandFailure("table \(quoted(table: table)) is already \(s.to): nothing rewritten, so --partitions \(partitions) was not applied (it has \(s.partitionsAfter)); --partitions takes effect only with a change of strategy")
                 }
-                print("table \(table) is already \(s.to): nothing rewritten")
+                print("table \(quoted(table: table)) is already \(s.to): nothing rewritten")
                 return
             }
-            print("table \(table): \(s.from) → \(s.to), \(s.partitionsBefore) → \(s.partitionsAfter) partitions; "
+            print("table \(quoted(table: table)): \(s.from) → \(s.to), \(s.partitionsBefore) → \(s.partitionsAfter) partitions; "
                   + "\(s.recordsRewritten) records rewritten, \(formatBytes(Int64(s.bytesWritten))) written in \(format2(s.seconds)) s")
         } catch {
-            throw CommandFailure("set-strategy of \(table) in \(dir) failed: \(error)")
+            throw CommandFailure("set-strategy of \(quoted(table: table)) in \(dir) failed: \(error)")
         }
     }
 }

@@ -1,0 +1,45 @@
+import AugurTestSupport
+import Foundation
+import Testing
+
+/// Found by a hostile-user review of the `augur` CLI (2026-12-07, /tmp/review/cli/FINDINGS.md
+/// F4, F5, F7-F11): inputs read with Foundation gave untyped errors, a duplicated column was
+/// used silently, a combination of flags failed with an internal formula, a full stdout gave
+/// two exit codes, table names could fake output lines, counts were wrong, and empty paths and
+/// bounds were accepted or misreported.
+@Suite struct CLIReviewToolTests {
+    /// Runs `script` with `sh -c` in `dir`, `$A` the built augur; stdout and stderr as text.
+    static func shell(_ script: String, in dir: String) throws -> ToolTests.Outcome {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "A=\"$0\"; { " + script + "; } >.out 2>.err", try ToolTests.tool("augur")]
+        p.currentDirectoryURL = URL(fileURLWithPath: dir)
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        func read(_ name: String) -> String { (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "" }
+        return ToolTests.Outcome(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+                                 stdout: read(".out"), stderr: read(".err"))
+    }
+
+    /// F9: table names are quoted and escaped like keys: a newline or tab cannot fake a line, an
+    /// all-space name is visible.
+    @Test func tableNamesAreQuotedAndEscaped() throws {
+        let dir = TemporaryDirectory()
+        for name in ["a\nb", " ", "t\tq\"x"] {
+            let r = try ToolTests.run("augur", ["put", "--dir", "db", "--table", name, "--create-table", "k", "v"], in: dir.path)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let info = try ToolTests.run("augur", ["info", "--dir", "db"], in: dir.path)
+        #expect(info.status == 0, "\(info.stderr)")
+        let tables = info.stdout.split(separator: "\n").filter { $0.hasPrefix("table ") }
+        #expect(tables.count == 3 && !info.stdout.contains("\nb ("), "\(info.stdout)")
+        for shown in ["table \"a\\nb\" (range)", "table \" \" (range)", "table \"t\\tq\\\"x\" (range)"] {
+            #expect(info.stdout.contains(shown), "\(shown) in \(info.stdout)")
+        }
+        let advise = try ToolTests.run("augur", ["advise", "--dir", "db", "--table", "a\nb"], in: dir.path)
+        #expect(advise.stdout.hasPrefix("table \"a\\nb\" ") && advise.stdout.split(separator: "\n").count == 1, "\(advise.stdout) \(advise.stderr)")
+        let missing = try ToolTests.run("augur", ["get", "--dir", "db", "--table", " ", "nokey"], in: dir.path)
+        #expect(missing.status == 1 && missing.stderr.contains("in table \" \""), "\(missing.stderr)")
+    }
+}
