@@ -22,6 +22,31 @@ import Testing
                                  stdout: read(".out"), stderr: read(".err"))
     }
 
+    /// F5: --csv read with open/read, not Foundation: a directory, /dev/null, bytes that are not
+    /// UTF-8 and /dev/zero each say what they are; a FIFO and a pipe are read.
+    @Test func csvInputsThatAreNotRegularFilesGetClearErrorsOrAreRead() throws {
+        let dir = TemporaryDirectory()
+        try ToolTests.writeSeries(dir.child("s.csv"))
+        try FileManager.default.createDirectory(atPath: dir.child("d"), withIntermediateDirectories: false)
+        try Data(Array("t,v\n1,2\n3,".utf8) + [0xff, 0xfe] + Array("\n".utf8)).write(to: URL(fileURLWithPath: dir.child("bad.csv")))
+        let cases: [(String, String)] = [("d", "--csv: d is a directory, not a file"),
+                                         ("/dev/null", "/dev/null has no data rows"),
+                                         ("bad.csv", "bad.csv is not UTF-8 text: line 3 (byte offset 10) holds the byte 0xff"),
+                                         ("/dev/zero", "/dev/zero is not UTF-8 text: line 1 (byte offset 0) holds a NUL byte"),
+                                         ("missing.csv", "missing.csv does not exist")]
+        for sub in [["forecast", "--period", "48"], ["simulate", "--policy", "static"]] {
+            for (csv, message) in cases {
+                let r = try ToolTests.run("augur", [sub[0], "--csv", csv, "--column", "v"] + sub.dropFirst(), in: dir.path)
+                #expect(!r.signaled && r.status == 1 && r.stderr.contains(message), "\(sub[0]) \(csv): \(r.status) \(r.stderr)")
+                #expect(!r.stderr.contains("permission") && !r.stderr.contains("NSCocoaErrorDomain"), "\(r.stderr)")
+            }
+        }
+        let fifo = try Self.shell("mkfifo fifo && (cat s.csv > fifo &) && \"$A\" forecast --csv fifo --column v --period 48 --output f.csv", in: dir.path)
+        #expect(fifo.status == 0 && fifo.stdout.contains("240 observations"), "\(fifo.status) \(fifo.stderr)")
+        let pipe = try Self.shell("cat s.csv | \"$A\" simulate --csv /dev/stdin --column v --policy static", in: dir.path)
+        #expect(pipe.status == 0 && pipe.stdout.contains("240 rows"), "\(pipe.status) \(pipe.stderr)")
+    }
+
     /// F9: table names are quoted and escaped like keys: a newline or tab cannot fake a line, an
     /// all-space name is visible.
     @Test func tableNamesAreQuotedAndEscaped() throws {

@@ -61,11 +61,7 @@ public struct ForecastCommand: ParsableCommand {
 
     public func run() throws {
         let text: String
-        do {
-            text = try String(contentsOfFile: csv, encoding: .utf8)
-        } catch {
-            throw CommandFailure("cannot read --csv '\(csv)': \(Self.reason(error))")
-        }
+        do { text = try InputFile.text(csv) } catch { throw CommandFailure("--csv: \(error)") }
         do {
             let series = try CSVSeries.column(named: column, in: text, file: csv)
             var options = ForecastOptions()
@@ -150,9 +146,6 @@ public struct ForecastCommand: ParsableCommand {
 
     private static func fixed(_ v: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", v) }
     private static func percent(_ v: Double?) -> String { v.map { String(format: "%5.1f%%", $0 * 100) } ?? "    – " }
-    private static func reason(_ error: Error) -> String {
-        (error as NSError).localizedFailureReason ?? (error as NSError).localizedDescription
-    }
 }
 
 /// A failure already phrased for the user; ArgumentParser prints it and exits non-zero.

@@ -170,11 +170,7 @@ public struct SimulateCommand: ParsableCommand {
         if let fromRun { return try replay(fromRun) }
         guard let csv, let column else { throw ValidationError("give --csv FILE and --column NAME, or --from-run FILE.json") }
         let text: String
-        do {
-            text = try String(contentsOfFile: csv, encoding: .utf8)
-        } catch {
-            throw CommandFailure("cannot read --csv '\(csv)': \(error.localizedDescription)")
-        }
+        do { text = try InputFile.text(csv) } catch { throw CommandFailure("--csv: \(error)") }
         let series: [Double]
         do {
             series = try CSVSeries.column(named: column, in: text, file: csv)
