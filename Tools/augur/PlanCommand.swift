@@ -13,7 +13,7 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let path = (dir as NSString).appendingPathComponent("PLAN.txt")
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+        guard let text = try StoreFile.text("PLAN.txt", in: dir) else {
             throw CommandFailure("no plan at \(path): the controller has not run (enable a policy or shadow mode in EngineOptions.partitioning)")
         }
         print(text, terminator: "")

@@ -18,7 +18,7 @@ struct StatsCommand: ParsableCommand {
     @Option(help: "Only this table.")
     var table: String?
 
-    @Flag(help: "Print the raw JSON instead of tables.")
+    @Flag(help: "Print TELEMETRY.json (checked; with --table only that table's part) instead of tables.")
     var json = false
 
     @Flag(help: "Print the engine's metrics (METRICS.prom, Prometheus text format) instead of partition health.")
@@ -31,30 +31,46 @@ struct StatsCommand: ParsableCommand {
     func run() throws {
         if metrics {
             let path = (dir as NSString).appendingPathComponent(MetricsSnapshot.fileName)
-            guard let data = FileManager.default.contents(atPath: path) else {
+            guard let text = try StoreFile.text(MetricsSnapshot.fileName, in: dir) else {
                 throw CommandFailure("no metrics at \(path): the store has not been opened with telemetry enabled yet")
             }
-            print(String(decoding: data, as: UTF8.self), terminator: "")
+            print(text, terminator: "")
             return
         }
         let path = (dir as NSString).appendingPathComponent(TelemetryFile.name)
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try StoreFile.bytes(TelemetryFile.name, in: dir) else {
             throw CommandFailure("no telemetry at \(path): the store has not been opened with telemetry enabled yet")
         }
-        if json {
-            print(String(decoding: data, as: UTF8.self))
-            return
-        }
+        // Decoded for --json too: it printed the file verbatim, so a damaged file was exit 0
+        // and --table was ignored.
         let file: TelemetryFile
-        do { file = try TelemetryFile.decode(Array(data)) } catch {
+        do { file = try TelemetryFile.decode(data) } catch {
             // The decoder's message alone named no file.
             throw CommandFailure("\(path) is damaged or not Augur's telemetry (it is advisory: the engine rewrites it while the store is open): \(error)")
         }
+        if let table, !file.partitions.contains(where: { $0.table == table }) {
+            throw CommandFailure("no table named \(quoted(table: table)) in \(path)")
+        }
+        if json {
+            guard let table else {
+                // The whole document as the engine wrote it (checked above), byte for byte.
+                print(String(decoding: data, as: UTF8.self))
+                return
+            }
+            // The same document with only that table's partitions and fallbacks, encoded as
+            // the engine encodes it (TelemetryCoding.swift: pretty-printed, sorted keys).
+            var part = file
+            part.partitions = file.partitions.filter { $0.table == table }
+            part.forecastFallbacks = file.forecastFallbacks?.filter { $0.table == table }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(part), as: UTF8.self))
+            return
+        }
         let rows = file.partitions.filter { table == nil || $0.table == table }
-        if let table, rows.isEmpty { throw CommandFailure("no table named \(table) in \(path)") }
         for name in Array(Set(rows.map(\.table))).sorted() {
             let parts = rows.filter { $0.table == name }
-            print("table \(name): \(parts.count) partitions")
+            print("table \(quoted(table: name)): \(parts.count) partitions")
             print("  " + ["id", "range", "bytes", "records", "ops/s 5m", "ops/s 1h", "bytes/s 5m", "read%", "skew", "entropy"]
                 .enumerated().map { pad($1, Self.widths[$0]) }.joined(separator: " "))
             for p in parts {
