@@ -214,12 +214,15 @@ public struct SimulationOptions: Sendable {
             e.append("histogramWindow marks must be ≥ 1 s apart and ≥ 1 kept (got \(markSeconds) s, \(marksKept))")
         }
         let periodSteps = Double(rowsPerDay) * secondsPerRow / Double(forecastStepSeconds)
-        if !detectsSeasonality && (periodSteps < 2 || periodSteps > 65536 || periodSteps != periodSteps.rounded()) {
-            e.append("rowsPerDay × secondsPerRow / forecastStepSeconds must be a whole number of steps in 2...65536 (got \(periodSteps))")
+        if !detectsSeasonality && (periodSteps < 2 || periodSteps > Double(Self.maxSeasonalPeriodSteps) || periodSteps != periodSteps.rounded()) {
+            e.append("rowsPerDay × secondsPerRow / forecastStepSeconds must be a whole number of steps in 2...\(Self.maxSeasonalPeriodSteps) (got \(periodSteps))")
         }
         return e
     }
 
+    /// Longest daily cycle the forecasters are given, `rowsPerDay × secondsPerRow /
+    /// forecastStepSeconds`. Unit: forecast steps.
+    public static let maxSeasonalPeriodSteps = 65_536
     /// Longest simulated row: one day. Unit: s.
     public static let maxSecondsPerRow = 86_400.0
     /// Largest `peakMultiple` (a million partitions' worth of load).

@@ -47,6 +47,26 @@ import Testing
         #expect(pipe.status == 0 && pipe.stdout.contains("240 rows"), "\(pipe.status) \(pipe.stderr)")
     }
 
+    /// F7: --rows-per-day passed 2...65536 alone, then failed naming forecastStepSeconds.
+    @Test func rowsPerDayIsCheckedWithSecondsPerRow() throws {
+        let dir = TemporaryDirectory()
+        try ToolTests.writeSeries(dir.child("s.csv"))
+        let cases: [([String], [String])] = [
+            (["--rows-per-day", "65536"], ["--rows-per-day 65536 × --seconds-per-row 60", "--rows-per-day can be at most 21845"]),
+            (["--rows-per-day", "40000", "--seconds-per-row", "40"], ["--rows-per-day can be at most 32768"]),
+            (["--rows-per-day", "3", "--seconds-per-row", "7"], ["daily cycle of 21 simulated s", "at least 40 s"]),
+            (["--rows-per-day", "3", "--seconds-per-row", "30"], ["not a whole number", "multiple of 20 s"]),
+        ]
+        for (flags, messages) in cases {
+            let r = try ToolTests.run("augur", ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "static"] + flags, in: dir.path)
+            #expect(!r.signaled && r.status == 64 && messages.allSatisfy(r.stderr.contains) && !r.stderr.contains("forecastStepSeconds"),
+                    "\(flags): \(r.status) \(r.stderr)")
+        }
+        let most = try ToolTests.run("augur", ["simulate", "--csv", "s.csv", "--column", "v", "--policy", "static", "--rows-per-day", "21845",
+                                               "--rows", "10"], in: dir.path)
+        #expect(most.status != 64, "\(most.stderr)")
+    }
+
     /// F9: table names are quoted and escaped like keys: a newline or tab cannot fake a line, an
     /// all-space name is visible.
     @Test func tableNamesAreQuotedAndEscaped() throws {

@@ -48,7 +48,7 @@ public struct SimulateCommand: ParsableCommand {
     @Option(name: .long, help: "With --csv: simulated seconds per CSV row (default 60).")
     public var secondsPerRow: Double?
 
-    @Option(name: .long, help: "With --csv: rows per daily cycle, the forecasters' seasonal period (default 48).")
+    @Option(name: .long, help: "With --csv: rows per daily cycle, the forecasters' seasonal period (default 48; × --seconds-per-row, a multiple of \(SimulationOptions().forecastStepSeconds) s and at most \(SimulationOptions.maxSeasonalPeriodSteps) such steps).")
     public var rowsPerDay: Int?
 
     @Option(name: .long, help: "With --csv: simulate only the first N rows (default: all).")
@@ -133,8 +133,31 @@ public struct SimulateCommand: ParsableCommand {
                              unit: "key spaces per hour")
         try FlagLimits.check("hotspot-share", o.hotspotShare, 0, 1)
         try FlagLimits.check("hot-key-share", o.hotKeyShare, 0, 1)
+        try checkDailyCycle(o)
         let errors = o.validationErrors()
         if !errors.isEmpty { throw ValidationError(errors.joined(separator: "; ")) }
+    }
+
+    /// --rows-per-day × --seconds-per-row is the daily cycle the forecasters are given, in
+    /// forecast steps: a whole number of them in 2...maxSeasonalPeriodSteps. Each flag alone
+    /// passed its range and the options' check then named `forecastStepSeconds`, which no flag
+    /// sets (--rows-per-day 65536 at the default 60 s a row is 196,608 steps).
+    private func checkDailyCycle(_ o: SimulationOptions) throws {
+        guard !o.detectsSeasonality else { return }
+        let step = o.forecastStepSeconds, maxSteps = SimulationOptions.maxSeasonalPeriodSteps
+        let day = Double(o.rowsPerDay) * o.secondsPerRow
+        let flags = "--rows-per-day \(o.rowsPerDay) × --seconds-per-row \(FlagLimits.show(o.secondsPerRow))"
+        let steps = day / Double(step)
+        if steps > Double(maxSteps) {
+            let most = Int((Double(maxSteps * step) / o.secondsPerRow).rounded(.down))
+            throw ValidationError("\(flags) is a daily cycle of \(FlagLimits.show(day)) simulated s, more than the forecasters' \(maxSteps) steps of \(step) s; with --seconds-per-row \(FlagLimits.show(o.secondsPerRow)), --rows-per-day can be at most \(most)")
+        }
+        if steps < 2 {
+            throw ValidationError("\(flags) is a daily cycle of \(FlagLimits.show(day)) simulated s, shorter than the forecasters' 2 steps of \(step) s; make it at least \(2 * step) s")
+        }
+        if steps != steps.rounded() {
+            throw ValidationError("\(flags) is a daily cycle of \(FlagLimits.show(day)) simulated s, not a whole number of the forecasters' \(step)-s steps; make it a multiple of \(step) s")
+        }
     }
 
     func makeOptions() -> SimulationOptions {
