@@ -17,6 +17,8 @@ import Musl
 public enum StandardStream {
     private static let failures = Atomic<Int>(0)
     private static let outputFailures = Atomic<Int>(0)
+    /// errno of the first failed `flushOutput` or `output`, 0 if none.
+    private static let firstOutputErrno = Atomic<Int32>(0)
 
     /// Makes the process exit with 74 (EX_IOERR) and a line on standard error when anything
     /// written to standard output — by `print` or by `output` — did not reach it: `augur info >
@@ -28,10 +30,26 @@ public enum StandardStream {
             let e = caugur_flush_standard_output()
             let lost = StandardStream.outputFailures.load(ordering: .relaxed)
             guard e != 0 || lost > 0 else { return }
-            let reason = e != 0 ? String(cString: strerror(e)) : "\(lost) writes refused"
+            // A stream already in error flushes with EIO (or nothing left to flush): name the
+            // error of the first failed flush when there was one.
+            let first = StandardStream.firstOutputErrno.load(ordering: .relaxed)
+            let code = first != 0 ? first : e
+            let reason = code != 0 ? String(cString: strerror(code)) : "\(lost) writes refused"
             _ = StandardStream.error("standard output could not be written (\(reason)); the output is incomplete\n")
             _exit(74)
         }
+    }
+
+    /// Flushes what `print` buffered to standard output now; false when that failed. The failure
+    /// is counted, so the process exits 74 with the message above (naming this failure's
+    /// error). A command that prints in parts (`augur scan`) flushes, then writes each part
+    /// with `output`, and stops at its first failed part by exiting 74.
+    public static func flushOutput() -> Bool {
+        let e = caugur_flush_standard_output()
+        guard e != 0 else { return true }
+        _ = firstOutputErrno.compareExchange(expected: 0, desired: e, ordering: .relaxed)
+        outputFailures.add(1, ordering: .relaxed)
+        return false
     }
 
     /// Writes that failed since the process started (the text was dropped).
@@ -49,9 +67,12 @@ public enum StandardStream {
     /// Writes `text` as UTF-8 to `fd`; false (and counted) on failure.
     @discardableResult
     public static func write(_ text: String, to fd: Int32) -> Bool {
-        if writeAll(Array(text.utf8), to: fd) == nil { return true }
+        guard let e = writeAll(Array(text.utf8), to: fd) else { return true }
         failures.add(1, ordering: .relaxed)
-        if fd == STDOUT_FILENO { outputFailures.add(1, ordering: .relaxed) }
+        if fd == STDOUT_FILENO {
+            outputFailures.add(1, ordering: .relaxed)
+            _ = firstOutputErrno.compareExchange(expected: 0, desired: e.rawValue, ordering: .relaxed)
+        }
         return false
     }
 

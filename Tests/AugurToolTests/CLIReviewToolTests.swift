@@ -67,6 +67,19 @@ import Testing
         #expect(most.status != 64, "\(most.stderr)")
     }
 
+    /// F8: get and scan to a full stdout exited 1 with their own message; now 74 and the
+    /// message every other command gives.
+    @Test func aFullStandardOutputIsExit74ForEveryCommand() throws {
+        let dir = TemporaryDirectory()
+        #expect(try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "k", "v"], in: dir.path).status == 0)
+        for cmd in ["info --dir db", "get --dir db --table t k", "scan --dir db --table t", "help"] {
+            let r = try Self.shell("\"$A\" \(cmd) >/dev/full; echo $? >rc", in: dir.path)
+            let status = (try? String(contentsOfFile: dir.child("rc"), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(status == "74", "\(cmd): \(status ?? "?") \(r.stderr)")
+            #expect(r.stderr.contains("standard output could not be written (No space left on device)"), "\(cmd): \(r.stderr)")
+        }
+    }
+
     /// F9: table names are quoted and escaped like keys: a newline or tab cannot fake a line, an
     /// all-space name is visible.
     @Test func tableNamesAreQuotedAndEscaped() throws {

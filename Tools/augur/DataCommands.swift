@@ -1,6 +1,7 @@
 import ArgumentParser
 import Augur
 import AugurPlanner
+import AugurSys
 import Foundation
 
 // `augur get | scan | put | delete`: read and write a store's records from the shell. Reads
@@ -86,12 +87,15 @@ func quoted(table name: String) -> String {
     "\"" + RecordEncoding.escaped(name.utf8, quote: true) + "\""
 }
 
-/// Writes `text` to standard output; a full or closed output is a one-line failure, not a
-/// trap (FileHandle's non-throwing `write` traps on ENOSPC, e.g. with `> /dev/full`).
+/// Writes `text` to standard output now (after anything `print` buffered). A full or closed
+/// output ends the command with exit 74 (EX_IOERR): the handler that
+/// `StandardStream.exitWithAnErrorWhenOutputIsLost` registers at exit counts the failure and
+/// prints the one message every command gives, naming the error. (These wrote through
+/// FileHandle and exited 1 with another message, while info, forecast and help exited 74.)
+/// Checked per call so that a scan stops at its first failed page instead of reading the rest
+/// of the table.
 private func writeOutput(_ text: String) throws {
-    do { try FileHandle.standardOutput.write(contentsOf: Data(text.utf8)) } catch {
-        throw CommandFailure("cannot write to standard output: \((error as NSError).localizedDescription)")
-    }
+    guard StandardStream.flushOutput(), StandardStream.output(text) else { throw ExitCode(74) }
 }
 
 /// A table of a store opened for `body`, with the engine's errors (no such table, a key too
