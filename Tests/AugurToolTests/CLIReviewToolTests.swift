@@ -100,4 +100,11 @@ import Testing
         let missing = try ToolTests.run("augur", ["get", "--dir", "db", "--table", " ", "nokey"], in: dir.path)
         #expect(missing.status == 1 && missing.stderr.contains("in table \" \""), "\(missing.stderr)")
     }
+
+    /// F10c: the demo's spot check printed "1,000 keys" whatever it checked.
+    @Test func demoPrintsTheKeysItSpotChecked() throws {
+        let dir = TemporaryDirectory()
+        let r = try ToolTests.run("augur", ["demo", "--dir", "db", "--records", "3", "--kill-after-ms", "1"], in: dir.path)
+        #expect(r.status == 0 && r.stdout.contains("spot check (3 of 3 keys): 0 missing") && !r.stdout.contains("1,000"), "\(r.stdout) \(r.stderr)")
+    }
 }

@@ -83,6 +83,16 @@ import Testing
         }
     }
 
+    /// The column heading says what the engine counts: every version in every run.
+    @Test func recordsColumnSaysItCountsEveryVersion() throws {
+        let dir = TemporaryDirectory()
+        _ = try Self.storeWithTwoTables(in: dir)
+        for sub in ["stats", "info"] {
+            let r = try ToolTests.run("augur", [sub, "--dir", "db"], in: dir.path)
+            #expect(r.status == 0 && r.stdout.contains("stored records (all versions)"), "\(sub): \(r.stdout) \(r.stderr)")
+        }
+    }
+
     /// Only a missing file is "not written yet"; no store, a file as --dir, a PLAN.txt that is
     /// not text and a METRICS.prom that is a directory each say what they are.
     @Test func planAndMetricsReadFailuresSayWhatIsWrong() throws {

@@ -47,12 +47,14 @@ struct InfoCommand: ParsableCommand {
             let t = try engine.table(named: name)
             let parts = try t.partitionStats()
             print("\ntable \(quoted(table: name)) (\(t.strategy)): \(parts.count) partitions")
-            print("  id     lower bound           upper bound           bytes         records   segments")
+            // "records" alone read as live keys; the engine counts every version of a key in
+            // every run (PartitionStats.records), so the heading says so.
+            print("  id     lower bound           upper bound           bytes         stored records (all versions)  segments")
             for p in parts {
                 let lo = p.lowerBound.isEmpty ? "-inf" : formatKey(p.lowerBound)
                 let hi = p.upperBound.map(formatKey) ?? "+inf"
                 print("  " + [pad(String(p.id), 6), pad(lo, 21), pad(hi, 21), pad(String(p.bytes), 13),
-                              pad(String(p.records), 9), String(p.segmentCount)].joined(separator: " "))
+                              pad(String(p.records), 30), String(p.segmentCount)].joined(separator: " "))
             }
         }
     }
