@@ -107,4 +107,27 @@ import Testing
         let r = try ToolTests.run("augur", ["demo", "--dir", "db", "--records", "3", "--kill-after-ms", "1"], in: dir.path)
         #expect(r.status == 0 && r.stdout.contains("spot check (3 of 3 keys): 0 missing") && !r.stdout.contains("1,000"), "\(r.stdout) \(r.stderr)")
     }
+
+    /// F11b, c: an empty path says so; an empty scan bound is refused instead of returning
+    /// nothing with exit 0.
+    @Test func emptyPathsAndBoundsAreRefused() throws {
+        let dir = TemporaryDirectory()
+        try ToolTests.writeSeries(dir.child("s.csv"))
+        #expect(try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "k", "v"], in: dir.path).status == 0)
+        let cases: [([String], String)] = [
+            (["put", "--dir", "", "--table", "t", "k", "v"], "--dir is empty"),
+            (["info", "--dir", ""], "--dir is empty"),
+            (["plan", "--dir", ""], "--dir is empty"),
+            (["backup", "--dir", "db", "--to", ""], "--to is empty"),
+            (["forecast", "--csv", "s.csv", "--column", "v", "--period", "48", "--output", ""], "--output is empty"),
+            (["simulate", "--csv", "", "--column", "v"], "--csv is empty"),
+            (["scan", "--dir", "db", "--table", "t", "--to", ""], "--to is empty"),
+            (["scan", "--dir", "db", "--table", "t", "--hex", "--to", "0x"], "--to is empty"),
+            (["scan", "--dir", "db", "--table", "t", "--from", ""], "--from is empty"),
+        ]
+        for (args, message) in cases {
+            let r = try ToolTests.run("augur", args, in: dir.path)
+            #expect(!r.signaled && r.status == 64 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
+        }
+    }
 }

@@ -16,6 +16,8 @@ struct AdviseCommand: ParsableCommand {
     @Option(help: "Only this table.")
     var table: String?
 
+    func validate() throws { try FlagLimits.checkPath("dir", dir) }
+
     func run() throws {
         let engine = try InfoCommand.openReadOnly(dir)
         defer { try? engine.close() }

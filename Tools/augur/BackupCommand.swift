@@ -19,6 +19,11 @@ struct BackupCommand: ParsableCommand {
     @Flag(help: "Hard-link the immutable segment files instead of copying them (same file system; shares their blocks with the store).")
     var link = false
 
+    func validate() throws {
+        try FlagLimits.checkPath("dir", dir)
+        try FlagLimits.checkPath("to", to)
+    }
+
     func run() throws {
         let engine = try InfoCommand.openForChange(dir)
         let summary: CheckpointSummary
@@ -65,6 +70,8 @@ struct RestoreCommand: ParsableCommand {
     }
 
     func validate() throws {
+        try FlagLimits.checkPath("from", from)
+        if let to { try FlagLimits.checkPath("to", to) }
         guard layout != nil else {
             throw ValidationError("--partitions '\(partitions)' is not auto, backed-up or a count in 1...4096")
         }

@@ -19,6 +19,8 @@ struct TableTarget: ParsableArguments {
     var dir: String
     @Option(help: "Table.")
     var table: String
+
+    func validate() throws { try FlagLimits.checkPath("dir", dir) }
 }
 
 /// How keys and values are given and printed.
@@ -162,14 +164,27 @@ struct ScanCommand: ParsableCommand {
 
     func validate() throws {
         if let limit { try FlagLimits.check("limit", limit, 1...10_000_000) }
-    }
-
-    func run() throws {
-        let range = KeyRange(from: try from.map { try encoding.bytes($0, flag: "--from") },
-                             to: try to.map { try encoding.bytes($0, flag: "--to") })
+        // Checked here, not in run(), so the usage line printed with the error is scan's.
+        // An empty --to is below every key: the scan returned nothing with exit 0. An empty
+        // --from is the default start; refused alike, so an empty bound always means a mistake.
+        if let to, try encoding.bytes(to, flag: "--to").isEmpty {
+            throw ValidationError("--to is empty: no key is below the empty key; leave --to out to scan to the end")
+        }
+        if let from, try encoding.bytes(from, flag: "--from").isEmpty {
+            throw ValidationError("--from is empty: leave --from out to scan from the start")
+        }
+        let range = try keyRange()
         if let lo = range.lowerBound, let hi = range.upperBound, !lo.lexicographicallyPrecedes(hi) {
             throw ValidationError("--from \(encoding.show(lo)) is not below --to \(encoding.show(hi))")
         }
+    }
+
+    private func keyRange() throws -> KeyRange {
+        KeyRange(from: try from.map { try encoding.bytes($0, flag: "--from") }, to: try to.map { try encoding.bytes($0, flag: "--to") })
+    }
+
+    func run() throws {
+        let range = try keyRange()
         // In pages, written as they come: a table larger than memory scans in bounded memory.
         try withTable(target.dir, target.table, forWriting: false) { t in
             var rest = range

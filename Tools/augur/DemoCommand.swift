@@ -27,6 +27,7 @@ struct DemoCommand: ParsableCommand {
     static let maxKillAfterMs = 600_000
 
     func validate() throws {
+        if let dir { try FlagLimits.checkPath("dir", dir) }
         try FlagLimits.check("records", records, 1...Self.maxRecords)
         try FlagLimits.check("kill-after-ms", killAfterMs, 1...Self.maxKillAfterMs, unit: "milliseconds")
         // The demo writes tables of its own, splits them and kills a writer: never in a store

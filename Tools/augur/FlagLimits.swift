@@ -20,6 +20,12 @@ enum FlagLimits {
         }
     }
 
+    /// A path flag must not be empty: `--dir ""` failed with "createDirectory  failed" and
+    /// `--output ""` with "rename .tmp-NNN", neither saying that the path was empty.
+    static func checkPath(_ flag: String, _ value: String) throws {
+        if value.isEmpty { throw ValidationError("--\(flag) is empty: give a path") }
+    }
+
     static func show(_ v: Double) -> String {
         v.isFinite && v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : String(v)
     }

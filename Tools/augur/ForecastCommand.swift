@@ -50,6 +50,8 @@ public struct ForecastCommand: ParsableCommand {
     public init() {}
 
     public func validate() throws {
+        try FlagLimits.checkPath("csv", csv)
+        try FlagLimits.checkPath("output", output)
         guard !period.isEmpty else { throw ValidationError("give at least one --period (the first is the MASE period)") }
         guard period.count <= 2 else { throw ValidationError("at most two --period values, got \(period.count)") }
         guard horizon > 0 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }

@@ -13,6 +13,8 @@ struct InfoCommand: ParsableCommand {
     @Option(help: "Only this table.")
     var table: String?
 
+    func validate() throws { try FlagLimits.checkPath("dir", dir) }
+
     /// Opens `dir` read-only: inspecting a store never changes it (no LOCK, no new WAL
     /// segment, no torn tail cut, TELEMETRY.json untouched), and works on a read-only mount.
     static func openReadOnly(_ dir: String) throws -> Engine {

@@ -11,6 +11,8 @@ struct PlanCommand: ParsableCommand {
     @Option(help: "Store directory.")
     var dir: String
 
+    func validate() throws { try FlagLimits.checkPath("dir", dir) }
+
     func run() throws {
         let path = (dir as NSString).appendingPathComponent("PLAN.txt")
         guard let text = try StoreFile.text("PLAN.txt", in: dir) else {

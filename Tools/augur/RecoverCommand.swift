@@ -18,6 +18,7 @@ struct RecoverCommand: ParsableCommand {
     var mode: String = WALRecoveryMode.tolerateTornTail.rawValue
 
     func validate() throws {
+        try FlagLimits.checkPath("dir", dir)
         guard WALRecoveryMode(rawValue: mode) != nil else {
             throw ValidationError("unknown --mode '\(mode)'; known: \(WALRecoveryMode.allCases.map(\.rawValue).joined(separator: ", "))")
         }

@@ -95,6 +95,9 @@ public struct SimulateCommand: ParsableCommand {
     }
 
     public func validate() throws {
+        for (flag, path) in [("csv", csv), ("from-run", fromRun), ("trace", trace)] {
+            if let path { try FlagLimits.checkPath(flag, path) }
+        }
         guard policy == "all" || PlannerPolicy.named(policy) != nil else {
             throw ValidationError("--policy must be static, reactive, predictive or all (got '\(policy)')")
         }

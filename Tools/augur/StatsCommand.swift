@@ -25,6 +25,7 @@ struct StatsCommand: ParsableCommand {
     var metrics = false
 
     func validate() throws {
+        try FlagLimits.checkPath("dir", dir)
         if metrics && (json || table != nil) { throw ValidationError("--metrics takes no --json or --table") }
     }
 

@@ -30,6 +30,7 @@ struct SetStrategyCommand: ParsableCommand {
     var partitions: Int?
 
     func validate() throws {
+        try FlagLimits.checkPath("dir", dir)
         if (strategy == nil) == !advised { throw ValidationError("give exactly one of --strategy and --advised") }
         if let strategy, PartitioningStrategy(parsing: strategy.lowercased()) == nil {
             throw ValidationError("--strategy \(strategy): expected range, hash[:BUCKETS] or composite:PREFIX[:BUCKETS]")
