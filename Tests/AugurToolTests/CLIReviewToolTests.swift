@@ -22,6 +22,21 @@ import Testing
                                  stdout: read(".out"), stderr: read(".err"))
     }
 
+    /// F4: two columns of the requested name are an error naming both, not the first silently.
+    @Test func aColumnNamedTwiceIsRefusedByForecastAndSimulate() throws {
+        let dir = TemporaryDirectory()
+        var text = "load,t,load\n"
+        for i in 0..<240 { text += "\(i),\(i),\(100 + i % 7)\n" }
+        try text.write(toFile: dir.child("dup.csv"), atomically: true, encoding: .utf8)
+        for args in [["forecast", "--csv", "dup.csv", "--column", "load", "--period", "48", "--output", "o.csv"],
+                     ["simulate", "--csv", "dup.csv", "--column", "load", "--policy", "static"]] {
+            let r = try ToolTests.run("augur", args, in: dir.path)
+            #expect(!r.signaled && r.status == 1 && r.stderr.contains("column \"load\" appears 2 times") && r.stderr.contains("columns 1 and 3"),
+                    "\(args[0]): \(r.status) \(r.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.child("o.csv")))
+    }
+
     /// F5: --csv read with open/read, not Foundation: a directory, /dev/null, bytes that are not
     /// UTF-8 and /dev/zero each say what they are; a FIFO and a pipe are read.
     @Test func csvInputsThatAreNotRegularFilesGetClearErrorsOrAreRead() throws {
