@@ -123,6 +123,31 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("spot check (3 of 3 keys): 0 missing") && !r.stdout.contains("1,000"), "\(r.stdout) \(r.stderr)")
     }
 
+    /// F11a: a value from a file or standard input, past the kernel's per-argument limit, up to
+    /// the engine's maxValueSize.
+    @Test func putTakesItsValueFromAFileUpToMaxValueSize() throws {
+        let dir = TemporaryDirectory()
+        let big = [UInt8]((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try Data(big).write(to: URL(fileURLWithPath: dir.child("big.bin")))
+        let put = try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "--value-file", "big.bin", "k"], in: dir.path)
+        #expect(put.status == 0, "\(put.stderr)")
+        let back = try ToolTests.run("augur", ["get", "--dir", "db", "--table", "t", "--hex", "6b"], in: dir.path)
+        #expect(back.stdout == big.map { String(format: "%02x", $0) }.joined() + "\n", "\(back.stdout.prefix(80)) \(back.stderr)")
+        let stdin = try Self.shell("printf 'a\\tb' | \"$A\" put --dir db --table t --value-file - s && \"$A\" get --dir db --table t s", in: dir.path)
+        #expect(stdin.status == 0 && stdin.stdout == "a\\tb\n", "\(stdin.stdout) \(stdin.stderr)")
+        // One byte past 16 MiB (the default maxValueSize), sparse so the test writes little.
+        FileManager.default.createFile(atPath: dir.child("huge.bin"), contents: nil)
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.child("huge.bin")))
+        try h.truncate(atOffset: UInt64(16 << 20) + 1)
+        try h.close()
+        let huge = try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--value-file", "huge.bin", "h"], in: dir.path)
+        #expect(huge.status == 1 && huge.stderr.contains("huge.bin holds more than the engine's maxValueSize of 16777216 bytes"), "\(huge.stderr)")
+        let both = try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--value-file", "big.bin", "k", "v"], in: dir.path)
+        #expect(both.status == 64 && both.stderr.contains("not both"), "\(both.stderr)")
+        let neither = try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "k"], in: dir.path)
+        #expect(neither.status == 64 && neither.stderr.contains("--value-file"), "\(neither.stderr)")
+    }
+
     /// F11b, c: an empty path says so; an empty scan bound is refused instead of returning
     /// nothing with exit 0.
     @Test func emptyPathsAndBoundsAreRefused() throws {

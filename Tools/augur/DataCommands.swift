@@ -203,7 +203,7 @@ struct ScanCommand: ParsableCommand {
     }
 }
 
-/// `augur put --dir DIR --table T KEY VALUE [--create-table]`.
+/// `augur put --dir DIR --table T KEY (VALUE | --value-file PATH) [--create-table]`.
 struct PutCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "put", abstract: "Write a key's value (durable when the command returns).")
 
@@ -212,12 +212,31 @@ struct PutCommand: ParsableCommand {
     var createTable = false
     @Argument(help: "The key.")
     var key: String
-    @Argument(help: "The value.")
-    var value: String
+    @Argument(help: "The value (or give --value-file).")
+    var value: String?
+    /// An argument is capped by the kernel (128 KiB on Linux: a 1 MB value failed in the shell
+    /// with "Argument list too long"); a file takes values up to the engine's maxValueSize.
+    @Option(help: ArgumentHelp("Read the value's bytes, as they are (--hex applies to the key only), from this file; - for standard input.", valueName: "path"))
+    var valueFile: String?
     @OptionGroup var encoding: RecordEncoding
 
+    func validate() throws {
+        if value == nil && valueFile == nil { throw ValidationError("give the value as an argument or with --value-file PATH") }
+        if value != nil && valueFile != nil { throw ValidationError("give the value as an argument or with --value-file, not both") }
+        if let valueFile { try FlagLimits.checkPath("value-file", valueFile) }
+    }
+
+    /// The value's bytes: the argument, or the file read up to the engine's maxValueSize.
+    private func valueBytes() throws -> [UInt8] {
+        guard let valueFile else { return try encoding.bytes(value!, flag: "value") }
+        let limit = EngineOptions().maxValueSize
+        do { return try InputFile.bytes(valueFile, text: false, limit: (limit, "the engine's maxValueSize")) } catch {
+            throw CommandFailure("--value-file: \(error)")
+        }
+    }
+
     func run() throws {
-        let k = try encoding.bytes(key, flag: "key"), v = try encoding.bytes(value, flag: "value")
+        let k = try encoding.bytes(key, flag: "key"), v = try valueBytes()
         try withTable(target.dir, target.table, forWriting: true, createIfMissing: createTable) { try $0.put(k, v) }
     }
 }
