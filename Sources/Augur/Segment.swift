@@ -97,6 +97,11 @@ final class SegmentFile: @unchecked Sendable {
         guard CRC32C.mask(CRC32C.checksum(UnsafeRawBufferPointer(start: footer, count: 60))) == loadU32(footer, 60) else {
             throw .corruption(file: path, offset: footerAt, reason: "footer checksum mismatch")
         }
+        let nameCheck = loadU32(footer, 56)
+        guard nameCheck == 0 || nameCheck == SegmentFormat.nameCheck(name) else {
+            throw .corruption(file: path, offset: footerAt + 56,
+                              reason: "the footer's name check \(nameCheck) is not \(name)'s (\(SegmentFormat.nameCheck(name))): the file holds another run's data")
+        }
         let dataOffset = Int(loadU64(footer, 8)), dataLength = Int(loadU64(footer, 16))
         let count = Int(loadU64(footer, 24)), indexOffset = Int(loadU64(footer, 32))
         let indexCount = Int(loadU64(footer, 40)), interval = Int(loadU32(footer, 48))

@@ -12,11 +12,18 @@
 //   footer   64 bytes, at the end of the file:
 //              u64 magic "AUGSEGFT" | u64 data offset | u64 data length | u64 record count
 //              u64 index offset | u64 index count | u32 index interval
-//              u32 masked CRC32C of the index | u32 zero | u32 masked CRC32C of the footer's first 60 bytes
+//              u32 masked CRC32C of the index | u32 name check | u32 masked CRC32C of the footer's first 60 bytes
+//            name check: the masked CRC32C of the file's own name (`<p>-<f>.seg`), 1 where that is
+//            0; files written before it hold 0 there, which checks nothing
 //
 // Records carry their own checksums so any contiguous slice of the data region is itself a
 // valid data region (of the same version): a reshard copies byte ranges and only rebuilds the
 // index and footer (SegmentSlicer; slices of files of both versions are re-encoded instead).
+//
+// Why the name check (2026-12-07, from an outside byte-flip campaign): the manifest names a run
+// by file name and size only, and small flushes make many files of the same size. A run file
+// replaced by a copy of a sibling of the same size opened as that run: deleted keys came back
+// with their old values, exit 0. The footer now says which file it ends.
 //
 // Why varint lengths (version 2): a 16-byte key and a 100-byte value took 13 + 116 = 129 bytes,
 // 123 with one byte for each length — every run byte a flush, merge or copy writes (issue 19
@@ -106,9 +113,16 @@ extension SegmentFormat {
         return w.bytes
     }
 
+    /// The footer's name check of a file named `name` (its last path component): never 0,
+    /// which older files hold and which checks nothing.
+    static func nameCheck(_ name: String) -> UInt32 {
+        let c = CRC32C.mask(CRC32C.checksum(Array(name.utf8)))
+        return c == 0 ? 1 : c
+    }
+
     /// Index block and footer for a data region of `dataLength` bytes holding `recordCount`
-    /// records, given the offsets of every `interval`-th record.
-    static func indexAndFooter(index: [UInt64], dataLength: Int, recordCount: Int, interval: Int) -> [UInt8] {
+    /// records, given the offsets of every `interval`-th record, for the file named `name`.
+    static func indexAndFooter(index: [UInt64], dataLength: Int, recordCount: Int, interval: Int, name: String) -> [UInt8] {
         var w = ByteWriter()
         for o in index { w.u64(o) }
         let indexCRC = CRC32C.mask(CRC32C.checksum(w.bytes))
@@ -121,7 +135,7 @@ extension SegmentFormat {
         f.u64(UInt64(index.count))
         f.u32(UInt32(interval))
         f.u32(indexCRC)
-        f.u32(0)
+        f.u32(nameCheck(name))
         f.u32(CRC32C.mask(CRC32C.checksum(f.bytes)))
         return w.bytes + f.bytes
     }

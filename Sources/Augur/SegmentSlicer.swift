@@ -81,7 +81,8 @@ enum SegmentSlicer {
                 throw AugurError(copyError: error, target: path)
             }
             progress(report.bytesCopied)
-            let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: count, interval: interval)
+            let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: count, interval: interval,
+                                                    name: lastPathComponent(path))
             try io { () throws(FileSystemError) in
                 try handle.write(at: target, tail)
                 try handle.sync()

@@ -107,7 +107,8 @@ final class SegmentWriter {
 
     /// Writes index and footer, syncs, closes. Returns the file size.
     func finish() throws(FileSystemError) -> Int {
-        let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: recordCount, interval: indexInterval)
+        let tail = SegmentFormat.indexAndFooter(index: index, dataLength: dataLength, recordCount: recordCount, interval: indexInterval,
+                                                name: lastPathComponent(path))
         try reserve(tail.count)
         append(tail)
         try drain()

@@ -170,6 +170,12 @@ public func joinPath(_ base: String, _ name: String) -> String {
     base.hasSuffix("/") ? base + name : base + "/" + name
 }
 
+/// The last component of a path (the whole path when it has no "/").
+public func lastPathComponent(_ path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return path }
+    return String(path[path.index(after: slash)...])
+}
+
 /// The directory part of a path ("." when there is none).
 public func parentDirectory(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }

@@ -385,6 +385,35 @@ import Glibc
         Self.expectCorruption(store, file: "/db/wal/" + crashed, "seal", options: Self.options(store))
     }
 
+    /// The manifest names a run by file name and size; small flushes make many files of one
+    /// size. A run file replaced by a copy of a same-sized sibling is corruption naming it —
+    /// before the footer's name check it opened as that run and served the sibling's values
+    /// (found from outside: deleted keys came back, exit 0).
+    @Test func aRunReplacedByASameSizedSiblingIsCorruption() throws {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let t = try engine.createTable("t")
+        let newer = [UInt8](repeating: 0x41, count: Self.value.count)
+        for i in 0..<100 { try t.put(Self.key(i), Self.value) }
+        try engine.flush()
+        for i in 0..<100 { try t.put(Self.key(i), newer) }
+        try engine.flush()
+        try engine.close()
+        let runs = try fs.listDirectory("/db/seg").filter { $0.hasSuffix(".seg") }
+            .sorted { Int($0.split(separator: "-")[1].dropLast(4))! < Int($1.split(separator: "-")[1].dropLast(4))! }
+        try #require(runs.count == 2)
+        let (older, newest) = ("/db/seg/" + runs[0], "/db/seg/" + runs[1])
+        #expect(try fs.fileSize(older) == (try fs.fileSize(newest)))
+        let h = try fs.open(newest, mode: .readWrite)
+        try h.write(at: 0, try fs.readFile(older))
+        try h.sync()
+        h.close()
+        Self.expectCorruption(fs, file: newest, "name check")
+        var ro = Self.options(fs)
+        ro.readOnly = true
+        #expect(throws: AugurError.self) { try Engine.open(at: "/db", options: ro) }
+    }
+
     @Test func missingMiddleSegmentIsCorruption() throws {
         let fs = try Self.store(close: true)
         let names = try Self.walFiles(fs)

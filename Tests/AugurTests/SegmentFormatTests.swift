@@ -27,7 +27,7 @@ import Testing
         let writer = try SegmentWriter(fileSystem: fs, path: path, indexInterval: interval, version: version)
         for r in records { try writer.add(kind: r.kind, key: r.key, value: r.value) }
         let size = try writer.finish()
-        return try Segment(fileSystem: fs, path: path, name: "r.seg", expectedSize: size)
+        return try Segment(fileSystem: fs, path: path, name: lastPathComponent(path), expectedSize: size)
     }
 
     /// Random records whose key and value lengths include every varint width boundary that
@@ -184,7 +184,7 @@ import Testing
             data += w.bytes + b
         }
         return SegmentFormat.header(version: version) + data
-            + SegmentFormat.indexAndFooter(index: index, dataLength: data.count, recordCount: bodies.count, interval: 1)
+            + SegmentFormat.indexAndFooter(index: index, dataLength: data.count, recordCount: bodies.count, interval: 1, name: "m.seg")
     }
 
     static func open(_ bytes: [UInt8]) throws(AugurError) -> Segment {

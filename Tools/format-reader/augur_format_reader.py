@@ -228,10 +228,13 @@ def read_segment(path, expect_size):
     if data[12:32] != bytes(20): err("%s: header padding not zero" % name)
     ft = data[-64:]
     (magic, doff, dlen, rcount, ioff, icount) = struct.unpack_from("<6Q", ft, 0)
-    interval, icrc, zero, fcrc = struct.unpack_from("<4I", ft, 48)
+    interval, icrc, name_check, fcrc = struct.unpack_from("<4I", ft, 48)
     if magic != SEG_MAGIC: err("%s: footer magic %#x" % (name, magic))
     if masked(ft[:60]) != fcrc: err("%s: footer CRC mismatch" % name)
-    if zero != 0: err("%s: footer reserved word %#x" % (name, zero))
+    # FORMAT.md: the masked CRC32C of the file's own name (1 where that is 0); 0 checks nothing.
+    expected = masked(name.encode()) or 1
+    if name_check not in (0, expected):
+        err("%s: footer name check %#x is not this name's %#x (another run's file)" % (name, name_check, expected))
     if doff != 32: err("%s: data offset %d" % (name, doff))
     if ioff != doff + dlen: err("%s: index offset %d != %d" % (name, ioff, doff + dlen))
     if ioff + 8 * icount + 64 != len(data):
