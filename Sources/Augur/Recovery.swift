@@ -194,6 +194,22 @@ enum Recovery {
         // verified once, and every run naming it becomes a view of that one `SegmentFile`: two
         // independent openings would each decide on their own when to unlink the file.
         var opened: [String: SegmentFile] = [:]
+        // A read-only open takes no LOCK, and validating runs reads every byte of them: a live
+        // writer may merge and unlink a run this manifest names meanwhile. So every named file
+        // is opened first, and an unlinked file stays readable through its descriptor: the
+        // window for that race is these opens, not the validation (`recoverReadOnly` retries
+        // what is left of it).
+        var pinned: [String: any FileHandle] = [:]
+        defer { for h in pinned.values { h.close() } }
+        if options.readOnly {
+            for name in state.referencedFiles.sorted() {
+                let file = joinPath(segDir, name)
+                do throws(FileSystemError) { pinned[name] = try fs.open(file, mode: .readOnly) } catch {
+                    guard error.errno == .noSuchFileOrDirectory else { throw AugurError(error) }
+                    throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                }
+            }
+        }
         for record in state.partitions.values.sorted(by: { $0.id < $1.id }) {
             var runs: [Segment] = []
             for run in record.runs {
@@ -206,11 +222,11 @@ enum Recovery {
                     }
                     segmentFile = known
                 } else {
-                    guard fs.fileExists(file) else {
+                    guard pinned[run.name] != nil || fs.fileExists(file) else {
                         throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
                     }
                     segmentFile = try SegmentFile(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
-                                                  onRemove: removalHook)
+                                                  onRemove: removalHook, handle: pinned[run.name])
                     opened[run.name] = segmentFile
                     report.segmentsVerified += 1
                 }
@@ -224,11 +240,12 @@ enum Recovery {
             for (indexID, records) in record.indexRuns {
                 for run in records {
                     let file = joinPath(segDir, run.name)
-                    guard fs.fileExists(file) else {
+                    guard pinned[run.name] != nil || fs.fileExists(file) else {
                         throw .corruption(file: file, offset: 0, reason: "index segment referenced by the manifest is missing")
                     }
                     indexRuns[indexID, default: []].append(try Segment(fileSystem: fs, path: file, name: run.name,
-                                                                       expectedSize: Int(run.size), onRemove: removalHook))
+                                                                       expectedSize: Int(run.size), onRemove: removalHook,
+                                                                       handle: pinned[run.name]))
                     report.segmentsVerified += 1
                 }
             }

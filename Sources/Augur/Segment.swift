@@ -64,14 +64,19 @@ final class SegmentFile: @unchecked Sendable {
     var mostlyUnviewed: Bool { viewedBytes.load(ordering: .relaxed) * 2 < dataLength }
 
     /// Opens and validates `path`. `expectedSize` (from the manifest) must match when given.
+    /// `handle`: the file already open (the caller closes it), as a read-only open pins every
+    /// run a manifest names before it validates any.
     init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
-         onRemove: (@Sendable (String) -> Void)? = nil) throws(AugurError) {
+         onRemove: (@Sendable (String) -> Void)? = nil, handle opened: (any FileHandle)? = nil) throws(AugurError) {
         self.fileSystem = fileSystem
         self.path = path
         self.name = name
         self.onRemove = onRemove
-        let handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .readOnly) }
-        defer { handle.close() }
+        let handle: any FileHandle
+        if let opened { handle = opened } else {
+            handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .readOnly) }
+        }
+        defer { if opened == nil { handle.close() } }
         let size = try io { () throws(FileSystemError) in try handle.size() }
         if let expectedSize, expectedSize != size {
             throw .corruption(file: path, offset: size, reason: "file is \(size) bytes, manifest says \(expectedSize)")
@@ -304,9 +309,9 @@ final class Segment: @unchecked Sendable {
 
     /// Opens and validates `path` as a whole-file run.
     convenience init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
-                     onRemove: (@Sendable (String) -> Void)? = nil) throws(AugurError) {
+                     onRemove: (@Sendable (String) -> Void)? = nil, handle: (any FileHandle)? = nil) throws(AugurError) {
         self.init(file: try SegmentFile(fileSystem: fileSystem, path: path, name: name, expectedSize: expectedSize,
-                                        onRemove: onRemove),
+                                        onRemove: onRemove, handle: handle),
                   lowerBound: nil, upperBound: nil)
     }
 

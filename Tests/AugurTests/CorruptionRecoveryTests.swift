@@ -782,7 +782,9 @@ final class ReadOnlyMount: FileSystem, @unchecked Sendable {
     /// (four partitions of 5,000 keys, at most two runs each, a flush every 100 puts), in this
     /// process as `augur get` would beside another: every open succeeds and holds the newest
     /// write acknowledged before it began. (With one read per open, 6 and 46 of 150 opens
-    /// failed in two runs, "segment referenced by the manifest is missing".)
+    /// failed in two runs, "segment referenced by the manifest is missing"; with the runs
+    /// pinned before validation but one read, 32 and 32. With ten reads and no pinning, one
+    /// open of a full-suite run failed all ten.)
     @Test func readOnlyOpensBesideABusyWriterAllSucceed() throws {
         let tmp = TemporaryDirectory()
         let dir = tmp.child("db")
