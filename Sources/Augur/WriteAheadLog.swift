@@ -240,7 +240,14 @@ final class WriteAheadLog: @unchecked Sendable {
                                       firstSeq: UInt64, syncFailed: (String) -> Void = { _ in }) throws(AugurError) -> WALSegment {
         let path = joinPath(directory, WALFormat.segmentName(number))
         let file = try io { () throws(FileSystemError) in
-            let f = try MappedFile(fileSystem: fileSystem, path: path, capacity: size, create: true)
+            let f: MappedFile
+            do throws(FileSystemError) { f = try MappedFile(fileSystem: fileSystem, path: path, capacity: size, create: true) } catch {
+                // Nothing names a segment before it is made (its number is the log's next), so
+                // a half-made file is removed: an open refused for want of space left one empty
+                // file per attempt (found from outside, `augur put` on a small disk).
+                try? fileSystem.remove(path)
+                throw error
+            }
             WALFormat.writeMarker(at: f.base, payload: WALFormat.headerPayload(number: number, size: size, firstSeq: firstSeq),
                                   durablePrefix: 0)
             do throws(FileSystemError) { try f.sync() } catch {

@@ -39,6 +39,28 @@ import AugurTestSupport
         return o
     }
 
+    /// An open refused for want of space to preallocate its log segment leaves no file behind:
+    /// each refused `augur put` on a small disk left one more empty WAL file (found from
+    /// outside), which the next attempts then had to step over.
+    @Test func anOpenWithoutRoomForItsLogSegmentLeavesNoFile() throws {
+        let base = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: Self.options(base))
+        try engine.createTable("t").put("k", "v")
+        try engine.close()
+        let before = try base.listDirectory("/db/wal").sorted()
+        let faulty = FaultInjectingFileSystem(wrapping: base)
+        faulty.add(FaultRule(.allocate, path: "*.wal", nth: 1, errno: .noSpace, persistent: true))
+        for _ in 0..<3 {
+            #expect(throws: AugurError.self) { try Engine.open(at: "/db", options: Self.options(faulty)) }
+        }
+        #expect(faulty.injectedFaults.count == 3)
+        #expect(try base.listDirectory("/db/wal").sorted() == before)
+        faulty.clearRules()
+        let reopened = try Engine.open(at: "/db", options: Self.options(faulty))
+        #expect(try reopened.table(named: "t").get("k") == "v")
+        try reopened.close()
+    }
+
     @Test(arguments: cases)
     func faultsAreTypedAndLoseNothing(_ c: Case) throws {
         var injectedTotal = 0

@@ -148,6 +148,30 @@ import Testing
         #expect(neither.status == 64 && neither.stderr.contains("--value-file"), "\(neither.stderr)")
     }
 
+    /// Every writable open preallocates a log segment; `put` and `delete` write one record, so
+    /// theirs are 1 MiB (a larger record: the next power of two above it and 64 KiB), not the
+    /// engine's 64 MiB — with which a two-byte put failed "disk full" on a disk with less free,
+    /// and three such puts wedged a store on 150 MiB.
+    @Test func oneRecordCommandsPreallocateSmallLogSegments() throws {
+        let dir = TemporaryDirectory()
+        #expect(try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--create-table", "a", "1"], in: dir.path).status == 0)
+        for k in ["b", "c"] { #expect(try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", k, "2"], in: dir.path).status == 0) }
+        #expect(try ToolTests.run("augur", ["delete", "--dir", "db", "--table", "t", "a"], in: dir.path).status == 0)
+        func sizes() throws -> [Int] {
+            try FileManager.default.contentsOfDirectory(atPath: dir.child("db/wal")).map {
+                (try FileManager.default.attributesOfItem(atPath: dir.child("db/wal/" + $0))[.size] as? Int) ?? -1
+            }
+        }
+        let small = try sizes()
+        #expect(!small.isEmpty && small.allSatisfy { $0 == 1 << 20 }, "\(small)")
+        try Data(repeating: 0x61, count: 1 << 20).write(to: URL(fileURLWithPath: dir.child("v.bin")))
+        #expect(try ToolTests.run("augur", ["put", "--dir", "db", "--table", "t", "--value-file", "v.bin", "big"], in: dir.path).status == 0)
+        let after = try sizes()
+        #expect(after.contains(2 << 20), "\(after)")
+        let scan = try ToolTests.run("augur", ["scan", "--dir", "db", "--table", "t"], in: dir.path)
+        #expect(scan.stdout.split(separator: "\n").map { $0.prefix(3) } == ["b\t2", "big", "c\t2"], "\(scan.stdout.prefix(200))")
+    }
+
     /// F11b, c: an empty path says so; an empty scan bound is refused instead of returning
     /// nothing with exit 0.
     @Test func emptyPathsAndBoundsAreRefused() throws {

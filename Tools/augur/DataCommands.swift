@@ -103,8 +103,8 @@ private func writeOutput(_ text: String) throws {
 /// A table of a store opened for `body`, with the engine's errors (no such table, a key too
 /// large) as one-line failures.
 private func withTable<R>(_ dir: String, _ name: String, forWriting: Bool, createIfMissing: Bool = false,
-                          _ body: (Table) throws -> R) throws -> R {
-    let engine = forWriting || createIfMissing ? try InfoCommand.openForChange(dir, createIfMissing: createIfMissing)
+                          writing: Int? = nil, _ body: (Table) throws -> R) throws -> R {
+    let engine = forWriting || createIfMissing ? try InfoCommand.openForChange(dir, createIfMissing: createIfMissing, writing: writing)
                                                : try InfoCommand.openReadOnly(dir)
     do {
         let table: Table
@@ -237,7 +237,8 @@ struct PutCommand: ParsableCommand {
 
     func run() throws {
         let k = try encoding.bytes(key, flag: "key"), v = try valueBytes()
-        try withTable(target.dir, target.table, forWriting: true, createIfMissing: createTable) { try $0.put(k, v) }
+        try withTable(target.dir, target.table, forWriting: true, createIfMissing: createTable,
+                      writing: k.count + v.count) { try $0.put(k, v) }
     }
 }
 
@@ -252,6 +253,6 @@ struct DeleteCommand: ParsableCommand {
 
     func run() throws {
         let k = try encoding.bytes(key, flag: "key")
-        try withTable(target.dir, target.table, forWriting: true) { try $0.delete(k) }
+        try withTable(target.dir, target.table, forWriting: true, writing: k.count) { try $0.delete(k) }
     }
 }

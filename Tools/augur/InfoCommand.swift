@@ -29,13 +29,28 @@ struct InfoCommand: ParsableCommand {
     /// Opens an existing store at `dir` for a command that changes it (a backup's checkpoint, a
     /// strategy change), with telemetry off: a one-shot command has no workload to watch.
     /// `createIfMissing`: make the store when there is none (`augur put --create-table`).
-    static func openForChange(_ dir: String, createIfMissing: Bool = false) throws -> Engine {
+    /// `writing`: the bytes of the one record the command writes, if that is all it writes
+    /// (`put`, `delete`): its log segments are then `oneRecordWALSegmentSize(writing)`.
+    static func openForChange(_ dir: String, createIfMissing: Bool = false, writing: Int? = nil) throws -> Engine {
         var options = EngineOptions()
         options.createIfMissing = createIfMissing
         options.telemetry.enabled = false
+        if let writing { options.walSegmentSize = oneRecordWALSegmentSize(writing) }
         do { return try Engine.open(at: dir, options: options) } catch {
             throw CommandFailure("cannot open \(dir): \(error)")
         }
+    }
+
+    /// The WAL segment size of an open that writes one record of `bytes` (key and value): 1 MiB,
+    /// or the next power of two above the record and 64 KiB of frame, header and seal room.
+    /// Every writable open preallocates a new segment; at the engine's 64 MiB a `put` of two
+    /// bytes failed "disk full" on a file system with less free, and a store left three such
+    /// segments behind (the open flushes and trims beyond two) wedged one of 150 MiB. Segments
+    /// of other sizes stay readable: each header names its own.
+    static func oneRecordWALSegmentSize(_ bytes: Int) -> Int {
+        var size = 1 << 20
+        while size < bytes + (64 << 10) && size < 1 << 30 { size <<= 1 }
+        return size
     }
 
     func run() throws {
