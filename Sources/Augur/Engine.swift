@@ -50,7 +50,8 @@ public struct RecoveryReport: Sendable, Equatable {
     /// `lost/` because of it (a partial segment is copied, whole later segments are moved).
     public var walCorruption: String? = nil
     public var walSetAside: [String] = []
-    /// Empty WAL segments whose creation a crash interrupted (no header yet), removed.
+    /// Empty WAL segments whose creation a crash interrupted (no header yet), or a spare made
+    /// ahead that holds nothing after its header, removed.
     public var walUnfinishedSegmentsRemoved: [String] = []
     /// Files in `seg/` or `wal/` whose names are not Augur's: left alone.
     public var foreignFilesIgnored: [String] = []

@@ -196,16 +196,16 @@ enum Recovery {
         var opened: [String: SegmentFile] = [:]
         // A read-only open takes no LOCK, and validating runs reads every byte of them: a live
         // writer may merge and unlink a run this manifest names meanwhile. So every named file
-        // is opened first, and an unlinked file stays readable through its descriptor: the
-        // window for that race is these opens, not the validation (`recoverReadOnly` retries
-        // what is left of it).
-        var pinned: [String: any FileHandle] = [:]
-        defer { for h in pinned.values { h.close() } }
+        // is mapped first (its descriptor closed at once: a store of thousands of runs stays
+        // under the descriptor limit), and an unlinked file stays readable through its mapping:
+        // the window for that race is these opens, not the validation (`recoverReadOnly`
+        // retries what is left of it).
+        var pinned: [String: SegmentFile.Mapped] = [:]
         if options.readOnly {
             for name in state.referencedFiles.sorted() {
                 let file = joinPath(segDir, name)
-                do throws(FileSystemError) { pinned[name] = try fs.open(file, mode: .readOnly) } catch {
-                    guard error.errno == .noSuchFileOrDirectory else { throw AugurError(error) }
+                do throws(AugurError) { pinned[name] = try SegmentFile.Mapped(fileSystem: fs, path: file) } catch {
+                    guard case .io(_, _, let errno, _) = error, errno == Errno.noSuchFileOrDirectory.rawValue else { throw error }
                     throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
                 }
             }
@@ -226,7 +226,7 @@ enum Recovery {
                         throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
                     }
                     segmentFile = try SegmentFile(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
-                                                  onRemove: removalHook, handle: pinned[run.name])
+                                                  onRemove: removalHook, mapped: pinned[run.name])
                     opened[run.name] = segmentFile
                     report.segmentsVerified += 1
                 }
@@ -245,7 +245,7 @@ enum Recovery {
                     }
                     indexRuns[indexID, default: []].append(try Segment(fileSystem: fs, path: file, name: run.name,
                                                                        expectedSize: Int(run.size), onRemove: removalHook,
-                                                                       handle: pinned[run.name]))
+                                                                       mapped: pinned[run.name]))
                     report.segmentsVerified += 1
                 }
             }
@@ -452,7 +452,6 @@ enum Recovery {
     }
 }
 
-/// The lock of a read-only open: none.
 extension AugurError {
     /// Failures a writer's own changes produce in a reader that holds no LOCK: a file named
     /// and then unlinked (corruption "missing", or ENOENT at the open), a log read between two
@@ -475,6 +474,7 @@ extension AugurError {
     }
 }
 
+/// The lock of a read-only open: none.
 private final class NoLock: FileLock {
     func unlock() {}
 }

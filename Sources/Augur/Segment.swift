@@ -63,29 +63,42 @@ final class SegmentFile: @unchecked Sendable {
     /// next flush), so shared files cost at most about twice their live data on disk.
     var mostlyUnviewed: Bool { viewedBytes.load(ordering: .relaxed) * 2 < dataLength }
 
+    /// A segment file mapped whole, its descriptor closed: the mapping keeps an unlinked file
+    /// readable. `region` is nil when the file is too short to hold a header and a footer.
+    struct Mapped {
+        let size: Int
+        let region: MappedRegion?
+
+        init(fileSystem: any FileSystem, path: String) throws(AugurError) {
+            let handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .readOnly) }
+            defer { handle.close() }
+            let n = try io { () throws(FileSystemError) in try handle.size() }
+            size = n
+            region = n >= SegmentFormat.headerSize + SegmentFormat.footerSize
+                ? try io { () throws(FileSystemError) in try handle.mapReadOnly(length: n) } : nil
+        }
+    }
+
     /// Opens and validates `path`. `expectedSize` (from the manifest) must match when given.
-    /// `handle`: the file already open (the caller closes it), as a read-only open pins every
-    /// run a manifest names before it validates any.
+    /// `mapped`: the file mapped already, as a read-only open maps every run a manifest names
+    /// before it validates any.
     init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
-         onRemove: (@Sendable (String) -> Void)? = nil, handle opened: (any FileHandle)? = nil) throws(AugurError) {
+         onRemove: (@Sendable (String) -> Void)? = nil, mapped: Mapped? = nil) throws(AugurError) {
         self.fileSystem = fileSystem
         self.path = path
         self.name = name
         self.onRemove = onRemove
-        let handle: any FileHandle
-        if let opened { handle = opened } else {
-            handle = try io { () throws(FileSystemError) in try fileSystem.open(path, mode: .readOnly) }
-        }
-        defer { if opened == nil { handle.close() } }
-        let size = try io { () throws(FileSystemError) in try handle.size() }
+        let file: Mapped
+        if let mapped { file = mapped } else { file = try Mapped(fileSystem: fileSystem, path: path) }
+        let size = file.size
         if let expectedSize, expectedSize != size {
             throw .corruption(file: path, offset: size, reason: "file is \(size) bytes, manifest says \(expectedSize)")
         }
-        guard size >= SegmentFormat.headerSize + SegmentFormat.footerSize else {
+        guard let mappedRegion = file.region else {
             throw .corruption(file: path, offset: 0, reason: "file of \(size) bytes is shorter than header and footer")
         }
         fileSize = size
-        region = try io { () throws(FileSystemError) in try handle.mapReadOnly(length: size) }
+        region = mappedRegion
         let base = UnsafeRawPointer(region.base)
         guard Array(UnsafeRawBufferPointer(start: base, count: 8)) == SegmentFormat.headerMagic else {
             throw .corruption(file: path, offset: 0, reason: "bad header magic")
@@ -309,9 +322,9 @@ final class Segment: @unchecked Sendable {
 
     /// Opens and validates `path` as a whole-file run.
     convenience init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
-                     onRemove: (@Sendable (String) -> Void)? = nil, handle: (any FileHandle)? = nil) throws(AugurError) {
+                     onRemove: (@Sendable (String) -> Void)? = nil, mapped: SegmentFile.Mapped? = nil) throws(AugurError) {
         self.init(file: try SegmentFile(fileSystem: fileSystem, path: path, name: name, expectedSize: expectedSize,
-                                        onRemove: onRemove, handle: handle),
+                                        onRemove: onRemove, mapped: mapped),
                   lowerBound: nil, upperBound: nil)
     }
 

@@ -218,6 +218,22 @@ struct WALReplay {
                            reason: "the WAL segment's format version is \(header.version); this Augur reads versions \(WALFormat.readableVersions.lowerBound)...\(WALFormat.readableVersions.upperBound)")
             }
             start = WALFormat.headerFrameSize
+            // A spare made ahead (FORMAT.md): the newest segment, its header and nothing after
+            // it, named by neither the manifest's walOpened nor a `rolled` seal. It holds no
+            // write, and its header's first sequence is only a lower bound (made when the
+            // segment before it was half full). Kept behind that segment once this open sealed
+            // it, it hid a later loss of that segment's end from the check against the next
+            // header: a last frame zeroed whole, and the open read the segment as ending there
+            // (found in review). So it goes, as an unfinished creation does, and this open's
+            // own segment takes its number with an exact first sequence.
+            if newest && dataEnd <= WALFormat.headerFrameSize && previousSeal != .rolled && number > (openedSegment ?? 0) {
+                if readOnly { return nil }
+                do throws(FileSystemError) { try fileSystem.remove(file) } catch {
+                    throw Stop(file: file, offset: 0, reason: "cannot remove an empty spare WAL segment: \(error)")
+                }
+                report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
+                return nil
+            }
         }
         // Each segment is decoded in the encoding its own header names (a log an older Augur
         // began goes on in the current version after it); a segment without a header is version 1.

@@ -3,6 +3,7 @@ import Testing
 @_spi(Testing) import AugurSys
 import AugurTestSupport
 import Dispatch
+import class Foundation.Thread
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -325,13 +326,20 @@ import Glibc
     /// torn tail there, 3,798 of 8,776 keys gone with exit 0, and `recover` called them never
     /// acknowledged. Now the open seals such a segment once synced, and a seal in the segment
     /// after it counts as proof of the sync.)
-    @Test(arguments: [true, false], ["last frame", "last page", "second half"])
-    func damageToARecoveredCrashSegmentsEndIsCorruption(reopenedCleanly: Bool, damage: String) throws {
+    @Test(arguments: [(true, 150), (false, 150), (true, 300), (false, 300)], ["last frame", "last frame whole", "last page", "second half"])
+    func damageToARecoveredCrashSegmentsEndIsCorruption(_ reopened: (cleanly: Bool, puts: Int), damage: String) throws {
+        let reopenedCleanly = reopened.cleanly, puts = reopened.puts
         let fs = CrashSimulatingFileSystem()
         let killed = try Engine.open(at: "/db", options: Self.options(fs))
         defer { try? killed.close() }
         let t = try killed.createTable("t")
-        for i in 0..<150 { try t.put(Self.key(i), Self.value) }   // 21 KiB: one segment, no spare
+        // 150 puts: 21 KiB, one segment. 300: past half of it, so a spare was made ahead, whose
+        // header's first sequence is only a lower bound (the open removes it: otherwise it
+        // hid the lost end of the segment before it from the gap check).
+        for i in 0..<puts { try t.put(Self.key(i), Self.value) }
+        let deadline = ContinuousClock.now + .seconds(10)     // the spare is made in the background
+        while puts > 150, try Self.walFiles(fs).count < 2, ContinuousClock.now < deadline { ThreadPause.sleep(nanoseconds: 1_000_000) }
+        try #require(try Self.walFiles(fs).count == (puts > 150 ? 2 : 1))
         let afterKill = fs.processCrashClone()
         // The segment the writer was in (a spare made ahead holds only its header).
         let crashed = try #require(try Self.walFiles(afterKill).last { try Self.frames(afterKill, $0).count > 1 })
@@ -342,7 +350,7 @@ import Glibc
         noRuns.add(FaultRule(.open, path: "*/seg/*", errno: .noSpace, persistent: true))
         let recovering = try Engine.open(at: "/db", options: Self.options(noRuns))
         let replayed = try recovering.table(named: "t")
-        #expect(try (0..<150).allSatisfy { try replayed.get(Self.key($0)) == Self.value })
+        #expect(try (0..<puts).allSatisfy { try replayed.get(Self.key($0)) == Self.value })
         let store: CrashSimulatingFileSystem
         recovering.drainFlushLane()
         if reopenedCleanly {
@@ -352,7 +360,7 @@ import Glibc
             store = afterKill.processCrashClone()
             try? recovering.close()
         }
-        // The open inherited one segment, so it flushed nothing and trimmed nothing.
+        // The open flushed nothing and trimmed nothing: the crashed segment and the open's own.
         let walAfter = try Self.walFiles(store)
         #expect(walAfter.count == 2 && walAfter.first == crashed, "\(walAfter)")
         // Where the crashed segment's frames end (its seal, when the open wrote one, comes after).
@@ -366,6 +374,8 @@ import Glibc
             var b = try h.read(at: last + 30, count: 1)
             b[0] ^= 0x10
             try h.write(at: last + 30, b)
+        case "last frame whole":       // from its start, at a frame boundary: the segment ends cleanly
+            try h.write(at: last, [UInt8](repeating: 0, count: size - last))
         case "last page":
             let page = (end - 1) & ~4095
             try h.write(at: page, [UInt8](repeating: 0, count: min(4096, size - page)))
@@ -378,9 +388,9 @@ import Glibc
         let opened = try? Engine.open(at: "/db", options: Self.options(store))
         if let opened {
             let t2 = try opened.table(named: "t")
-            let lost = try (0..<150).filter { try t2.get(Self.key($0)) != Self.value }
+            let lost = try (0..<puts).filter { try t2.get(Self.key($0)) != Self.value }
             try opened.close()
-            Issue.record("\(damage) of the recovered segment (\(reopenedCleanly ? "closed" : "killed") after): opened, \(lost.count) of 150 acknowledged writes missing")
+            Issue.record("\(damage) of the recovered segment (\(reopenedCleanly ? "closed" : "killed") after): opened, \(lost.count) of \(puts) acknowledged writes missing")
         }
         Self.expectCorruption(store, file: "/db/wal/" + crashed, "seal", options: Self.options(store))
     }
@@ -801,7 +811,8 @@ final class ReadOnlyMount: FileSystem, @unchecked Sendable {
         let acknowledged = Atomic<Int>(keys)
         let stop = Atomic<Bool>(false)
         let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        // A thread of its own: the shared queues may be busy with other tests for seconds.
+        Thread {
             var i = keys
             while !stop.load(ordering: .relaxed) {
                 // Spread over the partitions: each flush merges into their runs and unlinks some.
@@ -811,7 +822,9 @@ final class ReadOnlyMount: FileSystem, @unchecked Sendable {
                 if i % 100 == 0 { guard (try? writer.flush()) != nil else { break } }
             }
             done.signal()
-        }
+        }.start()
+        // The opens begin once the writer has (the load above is not what they are for).
+        while acknowledged.load(ordering: .acquiring) < keys + 100 { ThreadPause.sleep(nanoseconds: 1_000_000) }
         var ro = EngineOptions()
         ro.readOnly = true
         var opens = 0, retried = 0

@@ -411,13 +411,13 @@ def classify_bad(info, data):
 
 def sync_proof(seg, wal_opened=None):
     """FORMAT.md 'Recovery': proof that the segment before `seg` was synced whole — `seg`
-    numbered at or below the manifest's walOpened, or, walking `seg`'s frames in order from
-    offset 56 up to the first bad or empty one, a frame of operations whose durable prefix
-    lies past the header, or an intact seal. None without a valid header."""
+    numbered at or below the manifest's walOpened (whatever its header), or, walking `seg`'s
+    frames in order from offset 56 up to the first bad or empty one, a frame of operations
+    whose durable prefix lies past the header, or an intact seal (none without a valid header)."""
+    if seg is not None and wal_opened is not None and seg["no"] <= wal_opened:
+        return "%s is at or below walOpened %d" % (seg["name"], wal_opened)
     if seg is None or seg["header"] is None:
         return None
-    if wal_opened is not None and seg["no"] <= wal_opened:
-        return "%s is at or below walOpened %d" % (seg["name"], wal_opened)
     for fr in seg["frames"]:   # the intact frames before the first bad or empty one
         if fr["count"] > 0 and fr["dp"] * 8 > 56:
             return "%s frame at %d has durable prefix %d" % (seg["name"], fr["off"], fr["dp"] * 8)
