@@ -182,20 +182,25 @@ struct WALReplay {
         var start = 0
         let header = readHeader(base, size: size)
         let legacy = header == nil && mayBeLegacy(number)
+        // The newest file, holding nothing past where a header goes, named by neither a
+        // `rolled` seal nor the manifest's walOpened: it held no write. Removed (`removeEmpty`)
+        // when it has no header (below) or is a spare with one (after the header's checks).
+        let emptyAndUnnamed = newest && dataEnd <= WALFormat.headerFrameSize && previousSeal != .rolled
+            && number > (openedSegment ?? 0)
+        /// Removes that file (a read-only open leaves it and skips it); nil for the caller to return.
+        func removeEmpty(_ what: String) throws(Stop) -> SegmentResult? {
+            if readOnly { return nil }
+            do throws(FileSystemError) { try fileSystem.remove(file) } catch {
+                throw Stop(file: file, offset: 0, reason: "cannot remove \(what): \(error)")
+            }
+            report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
+            return nil
+        }
         if !legacy {
             guard let header else {
                 // Creation writes, syncs and names the header before anything uses the file: a
-                // newest file not yet named by a seal or the manifest, holding nothing past
-                // where the header goes (a kill while it was written), held no write.
-                let named = previousSeal == .rolled || number == openedSegment
-                if newest && dataEnd <= WALFormat.headerFrameSize && !named && number > (openedSegment ?? 0) {
-                    if readOnly { return nil }
-                    do throws(FileSystemError) { try fileSystem.remove(file) } catch {
-                        throw Stop(file: file, offset: 0, reason: "cannot remove an unfinished WAL segment: \(error)")
-                    }
-                    report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
-                    return nil
-                }
+                // kill while it was written leaves such a file.
+                if emptyAndUnnamed { return try removeEmpty("an unfinished WAL segment") }
                 throw Stop(file: file, offset: 0, reason: size == 0
                            ? "the WAL segment is empty (truncated)"
                            : "the WAL segment has no valid header (truncated, overwritten or not a WAL segment)")
@@ -226,14 +231,7 @@ struct WALReplay {
             // header: a last frame zeroed whole, and the open read the segment as ending there
             // (found in review). So it goes, as an unfinished creation does, and this open's
             // own segment takes its number with an exact first sequence.
-            if newest && dataEnd <= WALFormat.headerFrameSize && previousSeal != .rolled && number > (openedSegment ?? 0) {
-                if readOnly { return nil }
-                do throws(FileSystemError) { try fileSystem.remove(file) } catch {
-                    throw Stop(file: file, offset: 0, reason: "cannot remove an empty spare WAL segment: \(error)")
-                }
-                report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
-                return nil
-            }
+            if emptyAndUnnamed { return try removeEmpty("an empty spare WAL segment") }
         }
         // Each segment is decoded in the encoding its own header names (a log an older Augur
         // began goes on in the current version after it); a segment without a header is version 1.
@@ -243,6 +241,9 @@ struct WALReplay {
         result.dataEnd = dataEnd
         var offset = start
         while offset + WALFormat.frameHeaderSize <= size {
+            // Where the frames kept so far end: a return below leaves it there (after a cut,
+            // the cut; at a torn seal, where the whole seal will be written), but an intact seal.
+            if !legacy { result.framesEnd = offset }
             let len = Int(loadU32(base, offset + 4))
             var problem: String? = nil
             if len == 0 {
@@ -259,13 +260,11 @@ struct WALReplay {
                 // only what the seal's own payload would be, within the seal's room.
                 if !legacy, isTornSeal(base, size: size, dataEnd: dataEnd, at: offset) {
                     result.seal = newest ? .closed : .rolled
-                    result.framesEnd = offset       // written whole over the torn one
                     return result
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
                                               at: offset, problem: problem, newest: newest, version: version,
                                               successor: newest ? nil : number + 1, report: &report)
-                if !legacy { result.framesEnd = offset }
                 return result
             }
             let count = Int(loadU32(base, offset + 16))
@@ -278,12 +277,12 @@ struct WALReplay {
                     if mode == .pointInTime {
                         result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                                  corruption: "an intact frame with no operations that is not a seal", report: &report)
-                        if !legacy { result.framesEnd = offset }
                         return result
                     }
                     throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
                 }
                 result.seal = reason
+                result.framesEnd = nil
                 return result
             }
             // Checked whole before any operation is applied, so a frame is replayed entirely or not.
@@ -291,7 +290,6 @@ struct WALReplay {
                 if mode == .pointInTime {
                     result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                              corruption: malformed, report: &report)
-                    if !legacy { result.framesEnd = offset }
                     return result
                 }
                 throw Stop(file: file, offset: offset, reason: malformed)
@@ -307,7 +305,6 @@ struct WALReplay {
                 if mode == .pointInTime {
                     result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
                                              corruption: reason, report: &report)
-                    if !legacy { result.framesEnd = offset }
                     return result
                 }
                 throw Stop(file: file, offset: offset, reason: reason)

@@ -59,6 +59,13 @@ extension WALReplay {
         return corruption != nil || !newest
     }
 
+    /// Whether the frame at `at` (length word `length`, operation count `count`) is laid out as
+    /// a seal: a marker of a seal's payload size whose kind is the seal's. Its checksum, reason
+    /// and offset field are the caller's to check.
+    static func isSeal(_ base: UnsafeRawPointer, at: Int, length: Int, count: Int) -> Bool {
+        count == 0 && length == WALFormat.sealPayloadSize && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+    }
+
     /// Proof that the segment before `successor` was synced whole: a durability point reached in
     /// `successor` (`syncProof`), or `successor` at or below the segment the store's last open
     /// created (the manifest's `walOpened`): an open syncs and seals every segment it replayed
@@ -93,8 +100,7 @@ extension WALReplay {
                 if count > 0 && durable > WALFormat.headerFrameSize {
                     return "segment \(number) was synced through offset \(durable) (its frame at offset \(at) says so), which the log does only after this segment's seal"
                 }
-                if count == 0 && len == WALFormat.sealPayloadSize
-                    && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+                if Self.isSeal(base, at: at, length: len, count: Int(count))
                     && loadU64(base, at + WALFormat.frameHeaderSize + 8) == UInt64(at) {
                     return "segment \(number) is sealed at offset \(at), which the log does only after this segment was synced and sealed"
                 }
@@ -146,8 +152,7 @@ extension WALReplay {
             guard len > 0 && len <= size - at - WALFormat.frameHeaderSize else { at += 8; continue }
             let count = Int(loadU32(base, at + 16))
             let durable = Int(loadU32(base, at + 20)) * 8
-            let isSeal = count == 0 && len == WALFormat.sealPayloadSize
-                && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
+            let isSeal = Self.isSeal(base, at: at, length: len, count: count)
             let provesOrder = count > 0 && durable > offset && durable <= at && count * WALFormat.smallestOpHeader(version: version) <= len
             if (isSeal || provesOrder) && checksumMatches(base, at: at, length: len) {
                 return isSeal ? "the segment is sealed at offset \(at)"
