@@ -87,6 +87,9 @@ extension Engine {
             // copy they never began.
             var state = cut.state
             state.pendingReshards = [:]
+            // The copy's log is the cut's, not where a clean close of the source left it (a
+            // read-only engine's state keeps the source's `walClosed`).
+            state.walClosed = nil
             let manifestName = Manifest.fileName(1)
             try writer.write(Manifest.encodeRecord(state.snapshot), to: manifestName)
             try writer.write(Array((manifestName + "\n").utf8), to: Manifest.currentName)

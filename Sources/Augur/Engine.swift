@@ -476,8 +476,17 @@ public final class Engine: @unchecked Sendable {
         if !wal.failed.load(ordering: .acquiring) {
             do throws(AugurError) { try wal.syncCurrent() } catch { failure = error }
         }
-        wal.close()
+        let closedAt = wal.close()
         store.manifest.lock.withLock {
+            // Where the frames end, recorded once they are durable there: recovery then tells a
+            // loss of the newest segment's last frames and seal (zeroed together, found from
+            // outside: a delete undone, exit 0) from a torn write, which a clean close cannot
+            // leave. Only evidence: without it the older rules hold, so a failure is logged.
+            if let closedAt, !options.readOnly {
+                do throws(AugurError) { try store.manifest.commit([.walClosed(closedAt)], lastSeq: wal.lastSequence) } catch {
+                    logger.warning("the manifest's record of the clean close failed (recovery still reads the log whole): \(error)")
+                }
+            }
             // A closed store holds exactly the files its manifest names. A run a flush merged
             // away is unlinked when its last view goes, and a view can outlive close (freed by
             // another thread's reclamation a moment later): augur-crash's power-loss check

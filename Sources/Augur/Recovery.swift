@@ -275,7 +275,8 @@ enum Recovery {
         let floor = state.partitions.values.map(\.flushedSeq).min()
         let replay = WALReplay(
             fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
-            openedSegment: state.walOpenedSegment, firstOpenedSegment: state.walFirstOpenedSegment, flushedFloor: floor,
+            openedSegment: state.walOpenedSegment, firstOpenedSegment: state.walFirstOpenedSegment,
+            closedAt: state.walClosed, flushedFloor: floor,
             corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
             apply: { (seq, kind, table, key, value, checkOnly) throws(AugurError) in
                 // `checkOnly`: throw what applying would throw, change nothing (WALReplay checks

@@ -61,9 +61,13 @@ enum VersionEdit: Sendable, Equatable {
     /// A table's partitioning strategy from now on (a strategy change: in the same record as the
     /// removal of its old partitions and the addition of the new, StrategyChange.swift).
     case setStrategy(tableID: UInt32, strategy: PartitioningStrategy)
+    /// A clean close: the log's frames in `segment` end at `framesEnd`, synced before this
+    /// edit (and sealed `closed` there). Until the next open's `walOpened`, recovery takes an
+    /// end of that segment's frames before `framesEnd` for damage, not a torn write.
+    case walClosed(WALClose)
 
     /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
-    static let highestTag: UInt8 = Tag.setStrategy.rawValue
+    static let highestTag: UInt8 = Tag.walClosed.rawValue
 
     /// `addPartition` and `setRuns` are written with the `…BoundedRuns` tags (whose runs carry
     /// key bounds) only when a run is bounded, so stores that never shared a file keep the
@@ -71,7 +75,7 @@ enum VersionEdit: Sendable, Equatable {
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
-        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable, setStrategy
+        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable, setStrategy, walClosed
     }
 
     func encode(into w: inout ByteWriter) {
@@ -117,6 +121,8 @@ enum VersionEdit: Sendable, Equatable {
         case .setStrategy(let id, let strategy):
             let kind: UInt8 = switch strategy { case .range: 0; case .hash: 1; case .composite: 2 }
             w.u8(Tag.setStrategy.rawValue); w.u32(id); w.u8(kind); w.u32(UInt32(strategy.prefixLength)); w.u32(UInt32(strategy.buckets))
+        case .walClosed(let c):
+            w.u8(Tag.walClosed.rawValue); w.u64(c.segment); w.u64(c.framesEnd)
         }
     }
 
@@ -223,8 +229,17 @@ enum VersionEdit: Sendable, Equatable {
             }
             if strategy.problem != nil || UInt32(strategy.buckets) != buckets { return nil }
             return .setStrategy(tableID: id, strategy: strategy)
+        case .walClosed:
+            guard let n = r.u64(), let end = r.u64() else { return nil }
+            return .walClosed(WALClose(segment: n, framesEnd: end))
         }
     }
+}
+
+/// Where a clean close left the log: segment `segment`'s frames end at byte `framesEnd`.
+struct WALClose: Sendable, Equatable {
+    var segment: UInt64
+    var framesEnd: UInt64
 }
 
 /// A reshard between its prepare and its commit or abort.
@@ -254,6 +269,9 @@ struct ManifestState: Sendable, Equatable {
     var walOpenedSegment: UInt64? = nil
     /// The lowest segment any open recorded: segments below it may predate WAL headers.
     var walFirstOpenedSegment: UInt64? = nil
+    /// Where the log's frames ended when the store was last closed cleanly; nil once an open
+    /// began writing (its `walOpened` clears it), after a crash, and in older stores.
+    var walClosed: WALClose? = nil
 
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
@@ -318,6 +336,9 @@ struct ManifestState: Sendable, Equatable {
             // the lowest is kept too (older segments may come from before WAL headers).
             walOpenedSegment = n
             walFirstOpenedSegment = min(walFirstOpenedSegment ?? n, n)
+            walClosed = nil
+        case .walClosed(let c):
+            walClosed = c
         }
         return nil
     }
@@ -337,6 +358,7 @@ struct ManifestState: Sendable, Equatable {
         for (_, r) in pendingReshards.sorted(by: { $0.key < $1.key }) { edits.append(.reshardPrepared(r)) }
         if let first = walFirstOpenedSegment, first != walOpenedSegment { edits.append(.walOpened(segment: first)) }
         if let n = walOpenedSegment { edits.append(.walOpened(segment: n)) }
+        if let c = walClosed { edits.append(.walClosed(c)) }
         return edits
     }
 

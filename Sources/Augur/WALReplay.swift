@@ -31,6 +31,8 @@ struct WALReplay {
     /// The lowest segment an open ever recorded: a segment below it without a header predates
     /// WAL headers (a store written by an older Augur, not yet trimmed past them).
     let firstOpenedSegment: UInt64?
+    /// Where the last clean close left the log's frames (the manifest's `walClosed`), or nil.
+    let closedAt: WALClose?
     /// Lowest flush mark of any partition (nil: no partitions).
     let flushedFloor: UInt64?
     /// Planted bug: take every bad frame for a torn tail.
@@ -247,7 +249,15 @@ struct WALReplay {
             let len = Int(loadU32(base, offset + 4))
             var problem: String? = nil
             if len == 0 {
-                if dataEnd <= offset { break }          // end of data
+                if dataEnd <= offset {                  // end of data
+                    guard let closed = closedEvidence(number, framesEndAt: offset) else { break }
+                    let reason = "the frames end at offset \(offset), but \(closed)"
+                    guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: reason) }
+                    // Nothing after it to save: the frames that were there are zeros now.
+                    report.walCorruption = "\(file) at offset \(offset): \(reason)"
+                    result.stopped = true
+                    return result
+                }
                 problem = "a frame with a zero length word followed by data"
             } else if len > size - offset - WALFormat.frameHeaderSize {
                 problem = "frame length \(len) runs past the end of the segment"
@@ -264,7 +274,8 @@ struct WALReplay {
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
                                               at: offset, problem: problem, newest: newest, version: version,
-                                              successor: newest ? nil : number + 1, report: &report)
+                                              successor: newest ? nil : number + 1,
+                                              closed: closedEvidence(number, framesEndAt: offset), report: &report)
                 return result
             }
             let count = Int(loadU32(base, offset + 16))

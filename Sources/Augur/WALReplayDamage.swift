@@ -9,9 +9,11 @@ extension WALReplay {
     /// must stop after this segment.
     func badFrame(file: String, handle: any FileHandle, base: UnsafeRawPointer, size: Int, dataEnd: Int,
                           at offset: Int, problem: String, newest: Bool, version: UInt32, successor: UInt64?,
-                          report: inout RecoveryReport) throws(Stop) -> Bool {
+                          closed: String?, report: inout RecoveryReport) throws(Stop) -> Bool {
         var corruption: String? = nil
-        if !newest {
+        if !corruptionAsTornTail, let closed {
+            corruption = "\(problem), but \(closed): damaged after it was written, not a torn write"
+        } else if !newest {
             // An older segment's tail can be torn only while the roll that created its successor
             // was still syncing and sealing it (WriteAheadLog.roll): no seal after the bad frame,
             // and no sync proven after it — in this segment or in the next, where nothing is made
@@ -66,8 +68,19 @@ extension WALReplay {
         count == 0 && length == WALFormat.sealPayloadSize && loadU32(base, at + WALFormat.frameHeaderSize) == WALFormat.sealMarker
     }
 
+    /// Proof that segment `number`'s frames went on past `offset`: the last clean close left
+    /// them synced through a later offset (the manifest's `walClosed`), and nothing wrote to
+    /// the log since (an open's `walOpened` clears it). A clean close leaves no torn write, so
+    /// frames ending before that were lost to damage (found from outside: the last frame and
+    /// the `closed` seal zeroed together read as a torn write; a delete came back, exit 0).
+    func closedEvidence(_ number: UInt64, framesEndAt offset: Int) -> String? {
+        guard let closedAt, closedAt.segment == number, UInt64(offset) < closedAt.framesEnd else { return nil }
+        return "the store was closed cleanly with this segment's frames synced through offset \(closedAt.framesEnd) (the manifest's walClosed)"
+    }
+
     /// Proof that the segment before `successor` was synced whole: a durability point reached in
-    /// `successor` (`syncProof`), or `successor` at or below the segment the store's last open
+    /// `successor` (`syncProof`), `successor` at or below the segment a clean close left current
+    /// (the manifest's `walClosed`), or `successor` at or below the segment the store's last open
     /// created (the manifest's `walOpened`): an open syncs and seals every segment it replayed
     /// before it creates its own (`Recovery.sealInherited`), and a segment's seal is no proof
     /// when damage took it too. Stores last opened before 2026-12-07 were not synced so; a
@@ -75,6 +88,10 @@ extension WALReplay {
     /// prefix and sets the rest aside).
     func proofOfSync(behind successor: UInt64) -> String? {
         if let proof = syncProof(inSegment: successor) { return proof }
+        // A clean close finished every pending seal and synced the newest segment.
+        if let closedAt, successor <= closedAt.segment {
+            return "the store was closed cleanly with its log synced and sealed through segment \(closedAt.segment) (the manifest's walClosed)"
+        }
         if let opened = openedSegment, successor <= opened {
             return "segment \(successor - 1) was replayed, synced and sealed by the open that created segment \(opened) (the manifest's walOpened)"
         }

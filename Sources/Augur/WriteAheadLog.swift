@@ -525,14 +525,16 @@ final class WriteAheadLog: @unchecked Sendable {
 
     /// Seals the current segment as closed cleanly (when the log has not failed), so the next
     /// recovery knows nothing was in flight in it, and closes every descriptor. Waits for a roll
-    /// in progress. Callers stop writers first.
-    func close() {
-        rollLock.withLock {
-            syncLock.withLock {
-                if closed.load(ordering: .acquiring) { return }
+    /// in progress. Callers stop writers first. Returns where the current segment's frames end
+    /// when they were synced there (the manifest's `walClosed`), else nil.
+    @discardableResult
+    func close() -> WALClose? {
+        let closedAt: WALClose? = rollLock.withLock {
+            let closedAt: WALClose? = syncLock.withLock {
+                if closed.load(ordering: .acquiring) { return nil }
                 if !failed.load(ordering: .acquiring) { try? finishPendingSealLocked() }
                 closed.store(true, ordering: .releasing)
-                guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return }
+                guard let seg = current.withLock({ $0 }), !failed.load(ordering: .acquiring), seg.sealedEnd == nil else { return nil }
                 let end = min(seg.reserved.exchange(WALSegment.sealed, ordering: .acquiringAndReleasing), seg.capacity)
                 seg.sealedEnd = end
                 advanceComplete(seg, mustReach: end, mayReach: end)
@@ -541,9 +543,11 @@ final class WriteAheadLog: @unchecked Sendable {
                     seg.durableEnd = end
                 } catch {
                     fail("fdatasync of \(seg.path) failed: \(error.errno)")
-                    return
+                    return nil
                 }
                 try? writeSeal(seg, at: end, reason: .closed)
+                // The frames are durable through `end` whether or not the seal reached the disk.
+                return skipSyncBug ? nil : WALClose(segment: seg.number, framesEnd: UInt64(end))
             }
             // The spare holds nothing yet; left, it would be an empty newest segment after the
             // closed one (harmless to recovery, but clutter).
@@ -553,11 +557,13 @@ final class WriteAheadLog: @unchecked Sendable {
                 try? fileSystem.syncDirectory(directory)
                 spare = nil
             }
+            return closedAt
         }
         writeBehindQueue.sync {}              // no write-behind call may outlive the descriptors
         sealQueue.sync {}
         prefaultQueue.sync {}                 // stops at once: it checks `closed`
         current.withLock { $0 }?.file.close()
         rollLock.withLock { for s in sealedSegments { s.file.close() } }
+        return closedAt
     }
 }

@@ -453,6 +453,22 @@ struct FormatReaderTests {
         return last
     }
 
+    /// Removes the last record of `store`'s manifest (FORMAT.md framing: u32 checksum, u32
+    /// payload length, payload = u32 edit count, edits), which must begin with edit `tag`.
+    static func dropLastManifestRecord(_ store: String, tag: UInt8) throws {
+        let current = try String(contentsOfFile: store + "/CURRENT", encoding: .utf8).trimmingCharacters(in: .newlines)
+        let path = store + "/" + current
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var at = 0, last = -1
+        while at + 8 <= bytes.count {
+            last = at
+            at += 8 + u32(at + 4)
+        }
+        try #require(last >= 0 && at == bytes.count && bytes[last + 12] == tag, "\(path): last record at \(last)")
+        try Data(bytes[..<last]).write(to: URL(fileURLWithPath: path))
+    }
+
     /// The offset of a WAL segment file's seal (the marker frame of kind 2 after its frames).
     static func seal(_ bytes: [UInt8]) -> Int? {
         func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
@@ -466,7 +482,8 @@ struct FormatReaderTests {
         return nil
     }
 
-    /// Torn WAL tails on closed copies of a store: the newest segment's last frame cut short,
+    /// Torn WAL tails on copies of a store closed (the last two cases) or cut by a crash just
+    /// after its close sealed the log: the newest segment's last frame cut short,
     /// the last frame of the segment before it cut short (the newest synced after it, or — under
     /// durability `none` — never synced) or lost whole, and either segment truncated mid-frame.
     /// The engine reopening the copy is the truth: the reader finds what it recovers, or
@@ -496,26 +513,35 @@ struct FormatReaderTests {
                 if i == 300 { try engine.flush() }   // runs and flush marks under the WAL
             }
             try engine.close()
+            // The store as a crash just after the close sealed its log leaves it: the close's
+            // manifest record (`walClosed`, the last) dropped. After it, a torn end is
+            // corruption (a clean close leaves none): the last two cases keep it.
+            try Self.copy(store, store + "-closed")
+            try Self.dropLastManifestRecord(store, tag: 18)
             stores[synced] = store
             options[synced] = o
         }
         let segments = try FileManager.default.contentsOfDirectory(atPath: stores[true]! + "/wal").sorted()
         #expect(segments.count >= 3, "\(segments)")
         enum Damage { case zeroFrom, truncateAt }
-        // (name, synced store, segment from the newest, damage, cut at a frame's start instead of inside it)
-        let cases: [(String, Bool, Int, Damage, Bool)] = [
-            ("newest torn", true, 0, .zeroFrom, false),
-            ("older torn, newest synced after it", true, 1, .zeroFrom, false),
-            ("older torn, newest never synced", false, 1, .zeroFrom, false),
-            ("older's last frame lost whole", true, 1, .zeroFrom, true),
-            ("newest truncated", true, 0, .truncateAt, false),
-            ("older truncated", true, 1, .truncateAt, false),
+        // (name, synced store, segment from the newest, damage, cut at a frame's start instead
+        // of inside it, the close's manifest record kept)
+        let cases: [(String, Bool, Int, Damage, Bool, Bool)] = [
+            ("newest torn", true, 0, .zeroFrom, false, false),
+            ("older torn, newest synced after it", true, 1, .zeroFrom, false, false),
+            ("older torn, newest never synced", false, 1, .zeroFrom, false, false),
+            ("older's last frame lost whole", true, 1, .zeroFrom, true, false),
+            ("newest truncated", true, 0, .truncateAt, false, false),
+            ("older truncated", true, 1, .truncateAt, false, false),
+            ("newest torn after a clean close", true, 0, .zeroFrom, false, true),
+            ("older torn after a clean close, newest never synced", false, 1, .zeroFrom, false, true),
         ]
-        for (i, (name, synced, back, damage, whole)) in cases.enumerated() {
+        for (i, (name, synced, back, damage, whole, recorded)) in cases.enumerated() {
             let copies = [dir.child("case\(i)-reader"), dir.child("case\(i)-engine")]
-            let wal = try FileManager.default.contentsOfDirectory(atPath: stores[synced]! + "/wal").sorted()
+            let source = stores[synced]! + (recorded ? "-closed" : "")
+            let wal = try FileManager.default.contentsOfDirectory(atPath: source + "/wal").sorted()
             let segment = wal[wal.count - 1 - back]
-            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: stores[synced]! + "/wal/" + segment)))
+            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source + "/wal/" + segment)))
             let frame = try #require(Self.lastDataFrame(bytes), "\(name): no frame in \(segment)")
             // Inside the frame, past its length word (a cut there leaves no seal-like rest).
             let cut = whole ? frame.offset : frame.offset + 8 + Int(rng.next() % UInt64(frame.length - 8))
@@ -528,13 +554,13 @@ struct FormatReaderTests {
             var newest: (name: String, bytes: [UInt8])? = nil
             if !synced && back == 1 {
                 let name = wal[wal.count - 1]
-                var b = try [UInt8](Data(contentsOf: URL(fileURLWithPath: stores[synced]! + "/wal/" + name)))
+                var b = try [UInt8](Data(contentsOf: URL(fileURLWithPath: source + "/wal/" + name)))
                 let seal = try #require(Self.seal(b), "\(name) of a closed store has no seal")
                 for j in seal..<seal + 40 { b[j] = 0 }
                 newest = (name, b)
             }
             for c in copies {
-                try Self.copy(stores[synced]!, c)
+                try Self.copy(source, c)
                 try Data(bytes).write(to: URL(fileURLWithPath: c + "/wal/" + segment))
                 if let newest { try Data(newest.bytes).write(to: URL(fileURLWithPath: c + "/wal/" + newest.name)) }
             }
@@ -555,11 +581,12 @@ struct FormatReaderTests {
                 if damage == .zeroFrom && !whole { #expect(report.walTornTail != nil, "\(when): no torn tail reported") }
                 if back == 1 { #expect(!report.walSetAside.isEmpty, "\(when): nothing set aside") }
                 #expect(damage == .zeroFrom, "\(when): the engine opened a truncated segment")
+                #expect(!recorded, "\(when): the engine opened a torn log after a clean close")
             } catch let error as AugurError {
                 print("FormatReaderTests \(when): the engine refused: \(error)")
                 guard case .corruption = error else { Issue.record("\(when): \(error)"); continue }
                 #expect(found.status != 0, "\(when): the engine refused (\(error)), the reader found no error:\n\(found.output.suffix(2_000))")
-                #expect(damage == .truncateAt || synced && back == 1, "\(when): the engine refused: \(error)")
+                #expect(damage == .truncateAt || synced && back == 1 || recorded, "\(when): the engine refused: \(error)")
             }
         }
     }

@@ -108,6 +108,7 @@ class Manifest:
         self.parts = {}       # id -> dict
         self.counters = None
         self.wal_opened = None
+        self.wal_closed = None  # (segment, frames end) of the last clean close, until an open
         self.reshards = {}
         self.tag_counts = {}
         self.records = 0
@@ -173,12 +174,15 @@ class Manifest:
             self.parts[pid]["index_runs"][iid] = {"runs": runs, "ready": ready}
         elif tag == 13:
             self.wal_opened = b.u64()
+            self.wal_closed = None
         elif tag == 16:
             tid = b.u32(); name = b.string(); kind = b.u8(); P = b.u32(); B = b.u32()
             self.tables[tid] = {"name": name, "kind": kind, "P": P, "B": B}
         elif tag == 17:
             tid = b.u32(); kind = b.u8(); P = b.u32(); B = b.u32()
             t = self.tables[tid]; t.update(kind=kind, P=P, B=B)
+        elif tag == 18:
+            self.wal_closed = (b.u64(), b.u64())
         else:
             raise Malformed("unknown edit tag %d" % tag)
 
@@ -409,11 +413,14 @@ def classify_bad(info, data):
         break
     info["bad_class"] = "corruption (%s)" % proof if proof else "torn tail"
 
-def sync_proof(seg, wal_opened=None):
+def sync_proof(seg, wal_opened=None, wal_closed=None):
     """FORMAT.md 'Recovery': proof that the segment before `seg` was synced whole — `seg`
-    numbered at or below the manifest's walOpened (whatever its header), or, walking `seg`'s
+    numbered at or below the segment of the manifest's walClosed or its walOpened (whatever its
+    header), or, walking `seg`'s
     frames in order from offset 56 up to the first bad or empty one, a frame of operations
     whose durable prefix lies past the header, or an intact seal (none without a valid header)."""
+    if seg is not None and wal_closed is not None and seg["no"] <= wal_closed[0]:
+        return "%s is at or below walClosed's segment %d" % (seg["name"], wal_closed[0])
     if seg is not None and wal_opened is not None and seg["no"] <= wal_opened:
         return "%s is at or below walOpened %d" % (seg["name"], wal_opened)
     if seg is None or seg["header"] is None:
@@ -465,7 +472,7 @@ def main():
     if not re.fullmatch(r"MANIFEST-\d{6,}", mname): err("CURRENT names %r" % mname)
     m = read_manifest(os.path.join(store, mname))
     print("manifest %s: %d records, tags %s" % (mname, m.records, dict(sorted(m.tag_counts.items()))))
-    print("counters", m.counters, "walOpened", m.wal_opened)
+    print("counters", m.counters, "walOpened", m.wal_opened, "walClosed", m.wal_closed)
     for tid, t in sorted(m.tables.items()):
         print("table %d %r kind=%d P=%d B=%d" % (tid, t["name"], t["kind"], t["P"], t["B"]))
     for iid, ix in sorted(m.indexes.items()):
@@ -545,10 +552,17 @@ def main():
         nxt = None if newest else wal[i + 1]
         if s["seal"] and s["seal"]["reason"] == 1 and newest:
             err("%s sealed rolled but has no successor" % s["name"])
+        if m.wal_closed is not None and s["no"] == m.wal_closed[0]:
+            # FORMAT.md 'Recovery': a clean close synced the frames through walClosed's offset.
+            stops = [x for x in (s["bad"] and s["bad"][0], s["seal"] and s["seal"]["offset"]) if x is not None]
+            ends = min(stops) if stops else s["end"]
+            if ends < m.wal_closed[1]:
+                err("%s: frames end at %d, but the store was closed cleanly with them synced through %d (walClosed):"
+                    " WAL corruption; the engine must refuse to open" % (s["name"], ends, m.wal_closed[1]))
         if s["bad"]:
             note("%s: bad frame %s: %s" % (s["name"], s["bad"], s.get("bad_class")))
             if s["bad_class"] == "torn tail" and not newest:
-                proof = sync_proof(nxt, m.wal_opened)
+                proof = sync_proof(nxt, m.wal_opened, m.wal_closed)
                 if proof:
                     s["bad_class"] = "corruption (torn in an older segment, but %s)" % proof
             if s["bad_class"].startswith("corruption"):
@@ -559,7 +573,7 @@ def main():
                 break
         elif (not newest and s["seal"] is None and s["frames"] and nxt["header"] is not None
               and nxt["header"]["first"] > s["max_seq"] + 1):
-            proof = sync_proof(nxt, m.wal_opened)
+            proof = sync_proof(nxt, m.wal_opened, m.wal_closed)
             if proof:
                 err("%s: no seal and its end lost, but %s: WAL corruption; the engine must refuse to open" % (s["name"], proof))
                 break
