@@ -194,4 +194,40 @@ import Testing
             #expect(!r.signaled && r.status == 64 && r.stderr.contains(message), "\(args): \(r.status) \(r.stderr)")
         }
     }
+
+    /// A store the CLI closed cleanly whose newest log segment lost its last frame (the delete
+    /// of k1) and its seal: every command refuses, naming the file, and says how to keep what
+    /// is intact — the point-in-time `recover` it names then opens the store. (Before the
+    /// close's manifest record, `get k1` printed the deleted value, exit 0.)
+    @Test func aRefusedOpenOfADamagedLogNamesThePointInTimeRecovery() throws {
+        let dir = TemporaryDirectory()
+        for args in [["put", "--dir", "s", "--table", "t", "--create-table", "k1", "v1"],
+                     ["put", "--dir", "s", "--table", "t", "k2", "v2"], ["delete", "--dir", "s", "--table", "t", "k1"]] {
+            let r = try ToolTests.run("augur", args, in: dir.path)
+            try #require(r.status == 0, "\(args): \(r.stderr)")
+        }
+        let wal = try FileManager.default.contentsOfDirectory(atPath: dir.child("s/wal")).sorted()
+        let newest = dir.child("s/wal/" + (try #require(wal.last)))
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: newest)))
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var at = 56, lastData: Int? = nil          // FORMAT.md: the header frame, then frames
+        while at + 24 <= bytes.count, u32(at + 4) > 0 {
+            if u32(at + 16) > 0 { lastData = at }
+            at += (24 + u32(at + 4) + 7) & ~7
+        }
+        let last = try #require(lastData)
+        for i in last..<bytes.count { bytes[i] = 0 }
+        try Data(bytes).write(to: URL(fileURLWithPath: newest))
+        for command in ["get", "scan"] {
+            let r = try ToolTests.run("augur", [command, "--dir", "s", "--table", "t"] + (command == "get" ? ["k1"] : []), in: dir.path)
+            #expect(!r.signaled && r.status == 1 && !r.stdout.contains("v1"), "\(command): \(r.status) \(r.stdout) \(r.stderr)")
+            #expect(r.stderr.contains("closed cleanly") && r.stderr.contains("augur recover --dir s --mode point-in-time"), "\(command): \(r.stderr)")
+        }
+        let recover = try ToolTests.run("augur", ["recover", "--dir", "s"], in: dir.path)
+        #expect(recover.status == 1 && recover.stderr.contains("--mode point-in-time"), "\(recover.stderr)")
+        let cut = try ToolTests.run("augur", ["recover", "--dir", "s", "--mode", "point-in-time"], in: dir.path)
+        #expect(cut.status == 0 && cut.stdout.contains("closed cleanly"), "\(cut.status) \(cut.stdout) \(cut.stderr)")
+        let k2 = try ToolTests.run("augur", ["get", "--dir", "s", "--table", "t", "k2"], in: dir.path)
+        #expect(k2.status == 0 && k2.stdout.contains("v2"), "\(k2.stdout) \(k2.stderr)")
+    }
 }

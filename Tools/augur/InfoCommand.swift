@@ -22,8 +22,27 @@ struct InfoCommand: ParsableCommand {
         options.createIfMissing = false
         options.readOnly = true
         do { return try Engine.open(at: dir, options: options) } catch {
-            throw CommandFailure("cannot open \(dir): \(error)")
+            throw openFailure("cannot open \(dir)", dir, error)
         }
+    }
+
+    /// The failure of an open refused with `error`. Corruption in the log says what the operator
+    /// can do next: the refusal changed nothing, and only a point-in-time `recover` moves past
+    /// damage there (it cuts the log; damage to a run or the manifest it does not repair).
+    static func openFailure(_ what: String, _ dir: String, _ error: AugurError) -> CommandFailure {
+        guard case .corruption(let file, _, _) = error, file.contains("/wal/") else { return CommandFailure("\(what): \(error)") }
+        return CommandFailure("""
+            \(what): \(error)
+            The store was not changed. To keep every write before the damage and move the rest to \(dir)/lost/ \
+            (acknowledged writes after it may be among them), copy the store first, then run: \
+            augur recover --dir \(shellWord(dir)) --mode point-in-time
+            """)
+    }
+
+    /// `s` as one shell word: as it is when it holds only safe characters, else single-quoted.
+    static func shellWord(_ s: String) -> String {
+        let safe = s.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "/._-+:,@%".unicodeScalars.contains($0)) }
+        return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
     /// Opens an existing store at `dir` for a command that changes it (a backup's checkpoint, a
@@ -37,7 +56,7 @@ struct InfoCommand: ParsableCommand {
         options.telemetry.enabled = false
         if let writing { options.walSegmentSize = oneRecordWALSegmentSize(writing) }
         do { return try Engine.open(at: dir, options: options) } catch {
-            throw CommandFailure("cannot open \(dir): \(error)")
+            throw openFailure("cannot open \(dir)", dir, error)
         }
     }
 

@@ -31,7 +31,8 @@ struct RecoverCommand: ParsableCommand {
         options.telemetry.enabled = false
         let engine: Engine
         do { engine = try Engine.open(at: dir, options: options) } catch {
-            throw CommandFailure("cannot recover \(dir) (\(mode)): \(error)")
+            if options.walRecovery == .pointInTime { throw CommandFailure("cannot recover \(dir) (\(mode)): \(error)") }
+            throw InfoCommand.openFailure("cannot recover \(dir) (\(mode))", dir, error)
         }
         let r = engine.recoveryReport
         print("recovered \(dir) (\(mode)): last sequence \(r.lastSequence), \(r.walFramesReplayed) WAL frames replayed")
