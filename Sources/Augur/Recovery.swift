@@ -186,6 +186,16 @@ enum Recovery {
         }
         report.manifest = Manifest.fileName(manifest.number)
         let state = manifest.state
+        // A run the manifest names and seg/ lacks: deleted, or the manifest lost the records
+        // that replaced it (an outside check truncated the manifest, and the refusal named only
+        // the run, sending the operator to the wrong file).
+        let manifestTornBytes = report.manifestTornTailBytes
+        func missing(_ what: String) -> String {
+            "\(what) referenced by the manifest is missing: deleted, or \(report.manifest) lost the records that replaced it"
+                + (manifestTornBytes > 0
+                   ? " (it ended in \(manifestTornBytes) bytes that were not a whole record, dropped as a torn write: without a crash during a manifest write, the manifest was truncated or damaged)"
+                   : "")
+        }
 
         // Verify every referenced segment before anything is mapped for use.
         var partitions: [Partition] = []
@@ -206,7 +216,7 @@ enum Recovery {
                 let file = joinPath(segDir, name)
                 do throws(AugurError) { pinned[name] = try SegmentFile.Mapped(fileSystem: fs, path: file) } catch {
                     guard case .io(_, _, let errno, _) = error, errno == Errno.noSuchFileOrDirectory.rawValue else { throw error }
-                    throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                    throw .corruption(file: file, offset: 0, reason: missing("segment"))
                 }
             }
         }
@@ -223,7 +233,7 @@ enum Recovery {
                     segmentFile = known
                 } else {
                     guard pinned[run.name] != nil || fs.fileExists(file) else {
-                        throw .corruption(file: file, offset: 0, reason: "segment referenced by the manifest is missing")
+                        throw .corruption(file: file, offset: 0, reason: missing("segment"))
                     }
                     segmentFile = try SegmentFile(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
                                                   onRemove: removalHook, mapped: pinned[run.name])
@@ -241,7 +251,7 @@ enum Recovery {
                 for run in records {
                     let file = joinPath(segDir, run.name)
                     guard pinned[run.name] != nil || fs.fileExists(file) else {
-                        throw .corruption(file: file, offset: 0, reason: "index segment referenced by the manifest is missing")
+                        throw .corruption(file: file, offset: 0, reason: missing("index segment"))
                     }
                     indexRuns[indexID, default: []].append(try Segment(fileSystem: fs, path: file, name: run.name,
                                                                        expectedSize: Int(run.size), onRemove: removalHook,

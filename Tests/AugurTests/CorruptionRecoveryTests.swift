@@ -297,6 +297,50 @@ import Glibc
         #expect(logs.messages(label: "augur.recovery").contains { $0.contains("WAL torn tail cut") }, "\(logs.all)")
     }
 
+    /// A manifest cut inside a record after merges: the records that replaced merged-away runs
+    /// are gone, so the state names runs seg/ no longer holds. The refusal names the run and
+    /// says the manifest may have lost records, and that it ended in a torn record (an outside
+    /// check's truncated manifest was reported only as a missing run, sending the operator to
+    /// the wrong file).
+    @Test func aRunMissingBehindACutManifestNamesTheManifest() throws {
+        let fs = CrashSimulatingFileSystem()
+        var o = Self.options(fs)
+        o.maxRunsPerPartition = 2             // the third flush merges
+        o.telemetry.enabled = false
+        let engine = try Engine.open(at: "/db", options: o)
+        let t = try engine.createTable("t")
+        for round in 0..<4 {
+            for i in 0..<50 { try t.put(Self.key(round * 50 + i), Self.value) }
+            try engine.flush()
+        }
+        try engine.close()
+        let current = String(decoding: try fs.readFile("/db/CURRENT").dropLast(), as: UTF8.self)
+        let bytes = try fs.readFile("/db/" + current)
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var starts: [Int] = []
+        var at = 0
+        while at + 8 <= bytes.count { starts.append(at); at += 8 + u32(at + 4) }
+        // Cut inside each record from the last back, until the state names a run seg/ lacks.
+        var found: String? = nil
+        for start in starts.reversed() where found == nil {
+            let copy = fs.processCrashClone()   // the closed store each time (an open rotates it)
+            let h = try copy.open("/db/" + current, mode: .readWrite)
+            try h.truncate(size: start + 5)
+            h.close()
+            o.fileSystem = copy
+            do { try Engine.open(at: "/db", options: o).close() } catch {
+                guard case .corruption(let file, _, let reason) = error, file.hasPrefix("/db/seg/") else {
+                    Issue.record("cut at \(start + 5): \(error)")
+                    return
+                }
+                found = reason
+            }
+        }
+        let reason = try #require(found, "no cut left the manifest naming a missing run")
+        #expect(reason.contains("is missing: deleted, or \(current) lost the records that replaced it")
+                && reason.contains("ended in 5 bytes that were not a whole record"), "\(reason)")
+    }
+
     /// A manifest that lost its second half, its flushed runs' WAL long trimmed: the default
     /// mode refuses; `.pointInTime` opens at the cut, and the runs the lost records named —
     /// acknowledged records found in no other file — go to lost/ with the cut manifest, never
