@@ -236,6 +236,7 @@ enum Recovery {
                         throw .corruption(file: file, offset: 0, reason: missing("segment"))
                     }
                     segmentFile = try SegmentFile(fileSystem: fs, path: file, name: run.name, expectedSize: Int(run.size),
+                                                  nameCheckRequired: state.requiresNameCheck(run.name),
                                                   onRemove: removalHook, mapped: pinned[run.name])
                     opened[run.name] = segmentFile
                     report.segmentsVerified += 1
@@ -254,8 +255,9 @@ enum Recovery {
                         throw .corruption(file: file, offset: 0, reason: missing("index segment"))
                     }
                     indexRuns[indexID, default: []].append(try Segment(fileSystem: fs, path: file, name: run.name,
-                                                                       expectedSize: Int(run.size), onRemove: removalHook,
-                                                                       mapped: pinned[run.name]))
+                                                                       expectedSize: Int(run.size),
+                                                                       nameCheckRequired: state.requiresNameCheck(run.name),
+                                                                       onRemove: removalHook, mapped: pinned[run.name]))
                     report.segmentsVerified += 1
                 }
             }
@@ -423,7 +425,10 @@ enum Recovery {
         // older than this has lost its live log, and recovery says so.
         do throws(AugurError) {
             try manifest.lock.withLock { () throws(AugurError) in
-                try manifest.commit([.walOpened(segment: firstSegment)], lastSeq: maxSeq)
+                // Every file from the next number on is this Augur's: its footer names it.
+                let checks: [VersionEdit] = manifest.state.nameChecksFrom == nil
+                    ? [.nameChecksFrom(fileNumber: manifest.state.nextFileNumber)] : []
+                try manifest.commit([.walOpened(segment: firstSegment)] + checks, lastSeq: maxSeq)
             }
         } catch {
             wal.close()

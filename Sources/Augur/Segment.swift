@@ -82,7 +82,9 @@ final class SegmentFile: @unchecked Sendable {
     /// Opens and validates `path`. `expectedSize` (from the manifest) must match when given.
     /// `mapped`: the file mapped already, as a read-only open maps every run a manifest names
     /// before it validates any.
-    init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
+    /// `nameCheckRequired`: the manifest says files of this number carry their name check, so
+    /// a 0 there (an older file's) is another file in this one's place.
+    init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?, nameCheckRequired: Bool = false,
          onRemove: (@Sendable (String) -> Void)? = nil, mapped: Mapped? = nil) throws(AugurError) {
         self.fileSystem = fileSystem
         self.path = path
@@ -116,6 +118,10 @@ final class SegmentFile: @unchecked Sendable {
             throw .corruption(file: path, offset: footerAt, reason: "footer checksum mismatch")
         }
         let nameCheck = loadU32(footer, 56)
+        guard nameCheck != 0 || !nameCheckRequired else {
+            throw .corruption(file: path, offset: footerAt + 56,
+                              reason: "the footer holds no name check, but the manifest says files numbered as \(name) carry one (nameChecksFrom): an older file is in its place")
+        }
         guard nameCheck == 0 || nameCheck == SegmentFormat.nameCheck(name) else {
             throw .corruption(file: path, offset: footerAt + 56,
                               reason: "the footer's name check \(nameCheck) is not \(name)'s (\(SegmentFormat.nameCheck(name))): the file holds another run's data")
@@ -321,10 +327,10 @@ final class Segment: @unchecked Sendable {
     var fileBase: UnsafeRawPointer { file.fileBase }
 
     /// Opens and validates `path` as a whole-file run.
-    convenience init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?,
+    convenience init(fileSystem: any FileSystem, path: String, name: String, expectedSize: Int?, nameCheckRequired: Bool = false,
                      onRemove: (@Sendable (String) -> Void)? = nil, mapped: SegmentFile.Mapped? = nil) throws(AugurError) {
         self.init(file: try SegmentFile(fileSystem: fileSystem, path: path, name: name, expectedSize: expectedSize,
-                                        onRemove: onRemove, mapped: mapped),
+                                        nameCheckRequired: nameCheckRequired, onRemove: onRemove, mapped: mapped),
                   lowerBound: nil, upperBound: nil)
     }
 

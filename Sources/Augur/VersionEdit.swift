@@ -65,9 +65,13 @@ enum VersionEdit: Sendable, Equatable {
     /// edit (and sealed `closed` there). Until the next open's `walOpened`, recovery takes an
     /// end of that segment's frames before `framesEnd` for damage, not a torn write.
     case walClosed(WALClose)
+    /// Every segment file numbered `fileNumber` or above carries its name check (the footer
+    /// word that footers before 2026-12-07 left 0): written by the first open that writes
+    /// them, so an older file put in a newer one's place is caught too.
+    case nameChecksFrom(fileNumber: UInt64)
 
     /// Tags run from 1 to this (a manifest scan for intact records uses it as a cheap test).
-    static let highestTag: UInt8 = Tag.walClosed.rawValue
+    static let highestTag: UInt8 = Tag.nameChecksFrom.rawValue
 
     /// `addPartition` and `setRuns` are written with the `…BoundedRuns` tags (whose runs carry
     /// key bounds) only when a run is bounded, so stores that never shared a file keep the
@@ -75,7 +79,7 @@ enum VersionEdit: Sendable, Equatable {
     private enum Tag: UInt8 {
         case createTable = 1, dropTable, addPartition, removePartition, setRuns, setFlushed, counters
         case reshardPrepared, reshardFinished, createIndex, dropIndex, setIndexRuns, walOpened
-        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable, setStrategy, walClosed
+        case addPartitionBoundedRuns, setBoundedRuns, createStrategyTable, setStrategy, walClosed, nameChecksFrom
     }
 
     func encode(into w: inout ByteWriter) {
@@ -123,6 +127,8 @@ enum VersionEdit: Sendable, Equatable {
             w.u8(Tag.setStrategy.rawValue); w.u32(id); w.u8(kind); w.u32(UInt32(strategy.prefixLength)); w.u32(UInt32(strategy.buckets))
         case .walClosed(let c):
             w.u8(Tag.walClosed.rawValue); w.u64(c.segment); w.u64(c.framesEnd)
+        case .nameChecksFrom(let n):
+            w.u8(Tag.nameChecksFrom.rawValue); w.u64(n)
         }
     }
 
@@ -232,6 +238,9 @@ enum VersionEdit: Sendable, Equatable {
         case .walClosed:
             guard let n = r.u64(), let end = r.u64() else { return nil }
             return .walClosed(WALClose(segment: n, framesEnd: end))
+        case .nameChecksFrom:
+            guard let n = r.u64() else { return nil }
+            return .nameChecksFrom(fileNumber: n)
         }
     }
 }
@@ -272,6 +281,9 @@ struct ManifestState: Sendable, Equatable {
     /// Where the log's frames ended when the store was last closed cleanly; nil once an open
     /// began writing (its `walOpened` clears it), after a crash, and in older stores.
     var walClosed: WALClose? = nil
+    /// The lowest segment file number from which every file's footer carries its name check;
+    /// nil in a store no open of 2026-12-07 or later has written.
+    var nameChecksFrom: UInt64? = nil
 
     /// Applies an edit; returns a reason when the edit does not fit the state (corruption).
     mutating func apply(_ edit: VersionEdit) -> String? {
@@ -339,6 +351,8 @@ struct ManifestState: Sendable, Equatable {
             walClosed = nil
         case .walClosed(let c):
             walClosed = c
+        case .nameChecksFrom(let n):
+            nameChecksFrom = min(nameChecksFrom ?? n, n)
         }
         return nil
     }
@@ -359,7 +373,15 @@ struct ManifestState: Sendable, Equatable {
         if let first = walFirstOpenedSegment, first != walOpenedSegment { edits.append(.walOpened(segment: first)) }
         if let n = walOpenedSegment { edits.append(.walOpened(segment: n)) }
         if let c = walClosed { edits.append(.walClosed(c)) }
+        if let n = nameChecksFrom { edits.append(.nameChecksFrom(fileNumber: n)) }
         return edits
+    }
+
+    /// Whether segment file `name` (`<partition>-<file>.seg`) must carry its name check.
+    func requiresNameCheck(_ name: String) -> Bool {
+        guard let from = nameChecksFrom, let dash = name.lastIndex(of: "-"), name.hasSuffix(".seg"),
+              let number = UInt64(name[name.index(after: dash)...].dropLast(4)) else { return false }
+        return number >= from
     }
 
     /// Names of every segment file the state references.

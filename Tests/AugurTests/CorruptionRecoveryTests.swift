@@ -550,6 +550,22 @@ import Glibc
         var ro = Self.options(fs)
         ro.readOnly = true
         #expect(throws: AugurError.self) { try Engine.open(at: "/db", options: ro) }
+
+        // The same sibling as a file written before footers named their file (its name check
+        // 0, the footer's checksum made again): the manifest says files of this number carry
+        // one, so it is corruption too. It opened before the manifest said so (an outside
+        // re-run: an old file swapped over a new one served the old values).
+        var older0 = try fs.readFile(older)
+        let footer = older0.count - 64
+        for i in 56..<60 { older0[footer + i] = 0 }
+        let crc = older0[footer..<(footer + 60)].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
+        for i in 0..<4 { older0[footer + 60 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let w = try fs.open(newest, mode: .readWrite)
+        try w.write(at: 0, older0)
+        try w.sync()
+        w.close()
+        Self.expectCorruption(fs, file: newest, "the footer holds no name check, but the manifest says")
+        #expect(throws: AugurError.self) { try Engine.open(at: "/db", options: ro) }
     }
 
     @Test func missingMiddleSegmentIsCorruption() throws {

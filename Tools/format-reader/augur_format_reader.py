@@ -109,6 +109,7 @@ class Manifest:
         self.counters = None
         self.wal_opened = None
         self.wal_closed = None  # (segment, frames end) of the last clean close, until an open
+        self.name_checks_from = None  # files numbered at or above carry their name check
         self.reshards = {}
         self.tag_counts = {}
         self.records = 0
@@ -183,6 +184,9 @@ class Manifest:
             t = self.tables[tid]; t.update(kind=kind, P=P, B=B)
         elif tag == 18:
             self.wal_closed = (b.u64(), b.u64())
+        elif tag == 19:
+            n = b.u64()
+            self.name_checks_from = n if self.name_checks_from is None else min(n, self.name_checks_from)
         else:
             raise Malformed("unknown edit tag %d" % tag)
 
@@ -216,6 +220,8 @@ def read_manifest(path):
 SEG_MAGIC = 0x5446474553475541
 _seg_cache = {}
 
+NAME_CHECKS_FROM = [None]   # the manifest's nameChecksFrom, set once it is read
+
 def read_segment(path, expect_size):
     """Returns sorted list of (key, kind, value). Verifies everything FORMAT.md describes."""
     key = path
@@ -239,6 +245,9 @@ def read_segment(path, expect_size):
     expected = masked(name.encode()) or 1
     if name_check not in (0, expected):
         err("%s: footer name check %#x is not this name's %#x (another run's file)" % (name, name_check, expected))
+    number = re.fullmatch(r"\d+-(\d+)\.seg", name)
+    if name_check == 0 and NAME_CHECKS_FROM[0] is not None and number and int(number.group(1)) >= NAME_CHECKS_FROM[0]:
+        err("%s: footer name check 0, but nameChecksFrom is %d (an older file in its place)" % (name, NAME_CHECKS_FROM[0]))
     if doff != 32: err("%s: data offset %d" % (name, doff))
     if ioff != doff + dlen: err("%s: index offset %d != %d" % (name, ioff, doff + dlen))
     if ioff + 8 * icount + 64 != len(data):
@@ -471,8 +480,9 @@ def main():
     mname = cur.decode().strip()
     if not re.fullmatch(r"MANIFEST-\d{6,}", mname): err("CURRENT names %r" % mname)
     m = read_manifest(os.path.join(store, mname))
+    NAME_CHECKS_FROM[0] = m.name_checks_from
     print("manifest %s: %d records, tags %s" % (mname, m.records, dict(sorted(m.tag_counts.items()))))
-    print("counters", m.counters, "walOpened", m.wal_opened, "walClosed", m.wal_closed)
+    print("counters", m.counters, "walOpened", m.wal_opened, "walClosed", m.wal_closed, "nameChecksFrom", m.name_checks_from)
     for tid, t in sorted(m.tables.items()):
         print("table %d %r kind=%d P=%d B=%d" % (tid, t["name"], t["kind"], t["P"], t["B"]))
     for iid, ix in sorted(m.indexes.items()):
