@@ -288,7 +288,7 @@ enum Recovery {
         let replay = WALReplay(
             fileSystem: fs, storeDirectory: path, walDirectory: walDir, mode: options.walRecovery,
             openedSegment: state.walOpenedSegment, firstOpenedSegment: state.walFirstOpenedSegment,
-            closedAt: state.walClosed, flushedFloor: floor,
+            closedAt: state.walClosed, manifestLastSeq: state.lastSeq, flushedFloor: floor,
             corruptionAsTornTail: options.plantedBug == .corruptionAsTornTail, readOnly: options.readOnly,
             apply: { (seq, kind, table, key, value, checkOnly) throws(AugurError) in
                 // `checkOnly`: throw what applying would throw, change nothing (WALReplay checks

@@ -33,6 +33,8 @@ struct WALReplay {
     let firstOpenedSegment: UInt64?
     /// Where the last clean close left the log's frames (the manifest's `walClosed`), or nil.
     let closedAt: WALClose?
+    /// The manifest's last sequence (after a clean close, the log's last).
+    let manifestLastSeq: UInt64
     /// Lowest flush mark of any partition (nil: no partitions).
     let flushedFloor: UInt64?
     /// Planted bug: take every bad frame for a torn tail.
@@ -129,7 +131,9 @@ struct WALReplay {
                                 + (numbers.isEmpty ? " (wal/ is empty)" : " (newest present: \(numbers.last!))"))
             }
         } catch {
-            guard mode == .pointInTime else { throw .corruption(file: error.file, offset: error.offset, reason: error.reason) }
+            guard mode == .pointInTime else {
+                throw .corruption(file: error.file, offset: error.offset, reason: error.reason + flushedWholeNote(numbers))
+            }
             report.walCorruption = "\(error.file) at offset \(error.offset): \(error.reason)"
             for n in numbers[next...] where n > (outcome.segments.last?.number ?? 0) {
                 do throws(Stop) { try setAside(whole: n, report: &report) } catch {
@@ -138,6 +142,15 @@ struct WALReplay {
             }
         }
         return outcome
+    }
+
+    /// Said with a refusal when the damage costs no write: the store was closed cleanly, its
+    /// log ends in the segment the close left, and every partition had flushed through the
+    /// log's last sequence (so replay would skip every frame). An outside check found such
+    /// refusals with nothing said about it; the operator's `pointInTime` recovery then keeps all.
+    private func flushedWholeNote(_ numbers: [UInt64]) -> String {
+        guard let closedAt, numbers.last == closedAt.segment, let floor = flushedFloor, floor >= manifestLastSeq else { return "" }
+        return ". The manifest says every write in the log was flushed to runs (each partition through sequence \(floor), the last sequence \(manifestLastSeq)) before the store was closed cleanly: a point-in-time recovery would drop none of them"
     }
 
     private struct SegmentResult {

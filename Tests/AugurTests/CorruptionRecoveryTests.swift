@@ -523,6 +523,42 @@ import Glibc
         try cut.close()
     }
 
+    /// The same damage when every write in the log had been flushed before the clean close:
+    /// still refused (the log is damaged), but the refusal says that nothing would be lost,
+    /// and the point-in-time recovery keeps every write. (An outside check found such refusals
+    /// silent about it.) Without the flush the note is absent: those writes are in the log only.
+    @Test(arguments: [true, false])
+    func aRefusalSaysWhenTheDamagedLogHoldsOnlyFlushedWrites(flushed: Bool) throws {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let t = try engine.createTable("t")
+        for i in 0..<100 { try t.put(Self.key(i), Self.value) }
+        try t.delete(Self.key(0))
+        if flushed { try engine.flush() }
+        try engine.close()
+        let newest = try #require(try Self.walFiles(fs).last)
+        let frames = try Self.frames(fs, newest)
+        let last = try #require(frames.dropLast().last)        // the seal is the last
+        let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
+        try h.write(at: last, [UInt8](repeating: 0, count: try h.size() - last))
+        try h.sync()
+        h.close()
+        let note = "every write in the log was flushed to runs"
+        do {
+            try Engine.open(at: "/db", options: Self.options(fs)).close()
+            Issue.record("opened a damaged log")
+        } catch {
+            guard case .corruption(_, _, let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.contains("closed cleanly") && reason.contains(note) == flushed, "\(reason)")
+        }
+        guard flushed else { return }
+        let cut = try Engine.open(at: "/db", options: Self.options(fs, mode: .pointInTime))
+        let t2 = try cut.table(named: "t")
+        #expect(try t2.get(Self.key(0)) == nil)
+        #expect(try (1..<100).allSatisfy { try t2.get(Self.key($0)) == Self.value })
+        try cut.close()
+    }
+
     /// The manifest names a run by file name and size; small flushes make many files of one
     /// size. A run file replaced by a copy of a same-sized sibling is corruption naming it —
     /// before the footer's name check it opened as that run and served the sibling's values

@@ -113,7 +113,7 @@ enum RecoveryReportLines {
         if let c = r.walCorruption { lines.append("WAL corruption (point-in-time recovery stopped there): \(c)") }
         for f in r.walSetAside { lines.append("set aside: \(f)") }
         for f in r.walUnfinishedSegmentsRemoved { lines.append("removed an empty WAL segment whose creation was interrupted: \(f)") }
-        if r.manifestTornTailBytes > 0 { lines.append("manifest torn tail: \(r.manifestTornTailBytes) bytes of an unfinished last record ignored") }
+        if r.manifestTornTailBytes > 0 { lines.append("manifest torn tail: \(r.manifestTornTailBytes) bytes at its end that are not a whole record (a write a crash cut short, or a damaged last record) ignored") }
         for f in r.foreignFilesIgnored { lines.append("not an Augur file, left alone: \(f)") }
         for f in r.filesSetAside { lines.append("set aside (no longer referenced after the point-in-time cut; may hold acknowledged records): \(f)") }
         if !r.filesRemoved.isEmpty { lines.append("removed \(r.filesRemoved.count) unreferenced file(s): \(r.filesRemoved.prefix(5).joined(separator: ", "))") }
