@@ -87,8 +87,9 @@ extension Engine {
             // copy they never began.
             var state = cut.state
             state.pendingReshards = [:]
-            // The copy's log is the cut's, not where a clean close of the source left it (a
-            // read-only engine's state keeps the source's `walClosed`).
+            // The copy's log is the cut's: no clean close of it is on record. (A writable
+            // engine's state holds none anyway, its open's walOpened cleared it; kept out here
+            // so that nothing in the copy rests on that.)
             state.walClosed = nil
             let manifestName = Manifest.fileName(1)
             try writer.write(Manifest.encodeRecord(state.snapshot), to: manifestName)

@@ -36,6 +36,11 @@ public enum WALRecoveryMode: String, Sendable, CaseIterable {
     /// `RecoveryReport.walSetAside`). May discard acknowledged writes — for a person who has
     /// seen the corruption error and chooses to keep what is intact.
     case pointInTime = "point-in-time"
+
+    /// Ends the reason of a refusal for damage to the log (not for an I/O failure, a newer
+    /// format, or a torn tail a strict mode refuses): what the operator can choose instead.
+    public static let pointInTimeAdvice =
+        "a point-in-time recovery (WALRecoveryMode.pointInTime) keeps every write before the damage and moves the rest to lost/"
 }
 
 /// A source of engine time in nanoseconds. Pure modules take time as a parameter; the engine

@@ -425,9 +425,12 @@ enum Recovery {
         // older than this has lost its live log, and recovery says so.
         do throws(AugurError) {
             try manifest.lock.withLock { () throws(AugurError) in
-                // Every file from the next number on is this Augur's: its footer names it.
+                // Every file from the next number on is this Augur's: its footer names it. Past
+                // every file the manifest names too, should an older writer have numbered one
+                // at or above its counter.
+                let highest = manifest.state.referencedFiles.compactMap(ManifestState.fileNumber).max() ?? 0
                 let checks: [VersionEdit] = manifest.state.nameChecksFrom == nil
-                    ? [.nameChecksFrom(fileNumber: manifest.state.nextFileNumber)] : []
+                    ? [.nameChecksFrom(fileNumber: max(manifest.state.nextFileNumber, highest &+ 1))] : []
                 try manifest.commit([.walOpened(segment: firstSegment)] + checks, lastSeq: maxSeq)
             }
         } catch {

@@ -379,9 +379,14 @@ struct ManifestState: Sendable, Equatable {
 
     /// Whether segment file `name` (`<partition>-<file>.seg`) must carry its name check.
     func requiresNameCheck(_ name: String) -> Bool {
-        guard let from = nameChecksFrom, let dash = name.lastIndex(of: "-"), name.hasSuffix(".seg"),
-              let number = UInt64(name[name.index(after: dash)...].dropLast(4)) else { return false }
+        guard let from = nameChecksFrom, let number = Self.fileNumber(name) else { return false }
         return number >= from
+    }
+
+    /// The file number `<f>` of a segment file's name `<partition>-<f>.seg`, or nil.
+    static func fileNumber(_ name: String) -> UInt64? {
+        guard name.hasSuffix(".seg"), let dash = name.lastIndex(of: "-") else { return nil }
+        return UInt64(name[name.index(after: dash)...].dropLast(4))
     }
 
     /// Names of every segment file the state references.

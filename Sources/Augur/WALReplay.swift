@@ -64,8 +64,10 @@ struct WALReplay {
 
     func path(_ number: UInt64) -> String { joinPath(walDirectory, WALFormat.segmentName(number)) }
 
-    /// A point-in-time recovery's stop: replay ends here, the rest is set aside.
-    struct Stop: Error { let file: String; let offset: Int; let reason: String }
+    /// A point-in-time recovery's stop: replay ends here, the rest is set aside. `damage`:
+    /// the log is damaged (not an I/O failure, a newer format, or a torn tail a strict mode
+    /// refuses), so a refusal names the point-in-time recovery (`WALRecoveryMode.pointInTimeAdvice`).
+    struct Stop: Error { let file: String; let offset: Int; let reason: String; var damage = true }
 
     func run(numbers unsorted: [UInt64], report: inout RecoveryReport) throws(AugurError) -> Outcome {
         let numbers = unsorted.sorted()
@@ -112,7 +114,7 @@ struct WALReplay {
                     }
                     if mode == .absoluteConsistency {
                         throw Stop(file: path(number), offset: result.dataEnd,
-                                   reason: "WAL segment \(number) has no seal and its end was lost (\(lost) are in no segment) while the log rolled; absolute-consistency recovery refuses")
+                                   reason: "WAL segment \(number) has no seal and its end was lost (\(lost) are in no segment) while the log rolled; absolute-consistency recovery refuses", damage: false)
                     }
                     report.walTornTail = .init(file: path(number), offset: result.dataEnd, bytesDropped: 0,
                                                sequencesDropped: (result.maxSeq &+ 1)...(first &- 1))
@@ -132,7 +134,8 @@ struct WALReplay {
             }
         } catch {
             guard mode == .pointInTime else {
-                throw .corruption(file: error.file, offset: error.offset, reason: error.reason + flushedWholeNote(numbers))
+                let advice = error.damage ? flushedWholeNote(numbers) + "; " + WALRecoveryMode.pointInTimeAdvice : ""
+                throw .corruption(file: error.file, offset: error.offset, reason: error.reason + advice)
             }
             report.walCorruption = "\(error.file) at offset \(error.offset): \(error.reason)"
             for n in numbers[next...] where n > (outcome.segments.last?.number ?? 0) {
@@ -150,7 +153,7 @@ struct WALReplay {
     /// refusals with nothing said about it; the operator's `pointInTime` recovery then keeps all.
     private func flushedWholeNote(_ numbers: [UInt64]) -> String {
         guard let closedAt, numbers.last == closedAt.segment, let floor = flushedFloor, floor >= manifestLastSeq else { return "" }
-        return ". The manifest says every write in the log was flushed to runs (each partition through sequence \(floor), the last sequence \(manifestLastSeq)) before the store was closed cleanly: a point-in-time recovery would drop none of them"
+        return ". The manifest says every write in the log was flushed to runs (every partition through at least sequence \(floor), the log's last \(manifestLastSeq)) before the store was closed cleanly: a point-in-time recovery would drop none of them"
     }
 
     private struct SegmentResult {
@@ -180,13 +183,13 @@ struct WALReplay {
             handle = try fileSystem.open(file, mode: readOnly ? .readOnly : .readWrite)
             size = try handle.size()
         } catch {
-            throw Stop(file: file, offset: 0, reason: "cannot read the WAL segment: \(error)")
+            throw Stop(file: file, offset: 0, reason: "cannot read the WAL segment: \(error)", damage: false)
         }
         defer { handle.close() }
         let region: MappedRegion?
         if size > 0 {
             do throws(FileSystemError) { region = try handle.mapReadOnly(length: size) } catch {
-                throw Stop(file: file, offset: 0, reason: "cannot map the WAL segment: \(error)")
+                throw Stop(file: file, offset: 0, reason: "cannot map the WAL segment: \(error)", damage: false)
             }
         } else {
             region = nil
@@ -201,12 +204,12 @@ struct WALReplay {
         // `rolled` seal nor the manifest's walOpened: it held no write. Removed (`removeEmpty`)
         // when it has no header (below) or is a spare with one (after the header's checks).
         let emptyAndUnnamed = newest && dataEnd <= WALFormat.headerFrameSize && previousSeal != .rolled
-            && number > (openedSegment ?? 0)
+            && number > (openedSegment ?? 0) && number != closedAt?.segment
         /// Removes that file (a read-only open leaves it and skips it); nil for the caller to return.
         func removeEmpty(_ what: String) throws(Stop) -> SegmentResult? {
             if readOnly { return nil }
             do throws(FileSystemError) { try fileSystem.remove(file) } catch {
-                throw Stop(file: file, offset: 0, reason: "cannot remove \(what): \(error)")
+                throw Stop(file: file, offset: 0, reason: "cannot remove \(what): \(error)", damage: false)
             }
             report.walUnfinishedSegmentsRemoved.append("wal/" + WALFormat.segmentName(number))
             return nil
@@ -235,7 +238,7 @@ struct WALReplay {
             }
             guard WALFormat.readableVersions.contains(header.version) else {
                 throw Stop(file: file, offset: 0,
-                           reason: "the WAL segment's format version is \(header.version); this Augur reads versions \(WALFormat.readableVersions.lowerBound)...\(WALFormat.readableVersions.upperBound)")
+                           reason: "the WAL segment's format version is \(header.version); this Augur reads versions \(WALFormat.readableVersions.lowerBound)...\(WALFormat.readableVersions.upperBound)", damage: false)
             }
             start = WALFormat.headerFrameSize
             // A spare made ahead (FORMAT.md): the newest segment, its header and nothing after
@@ -266,9 +269,11 @@ struct WALReplay {
                     guard let closed = closedEvidence(number, framesEndAt: offset) else { break }
                     let reason = "the frames end at offset \(offset), but \(closed)"
                     guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: reason) }
-                    // Nothing after it to save: the frames that were there are zeros now.
-                    report.walCorruption = "\(file) at offset \(offset): \(reason)"
-                    result.stopped = true
+                    // Nothing after it to save (the frames that were there are zeros now), but
+                    // a cut leaves its `.corrupt` file in lost/ all the same: later opens keep
+                    // leftovers by it (Recovery's `cutEarlier`).
+                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
+                                             corruption: reason, report: &report)
                     return result
                 }
                 problem = "a frame with a zero length word followed by data"
@@ -281,14 +286,14 @@ struct WALReplay {
                 // A seal cut short by a crash while it was being written (killed before its
                 // length word, or a power cut that kept part of its sector) holds no write:
                 // only what the seal's own payload would be, within the seal's room.
-                if !legacy, isTornSeal(base, size: size, dataEnd: dataEnd, at: offset) {
+                let closed = closedEvidence(number, framesEndAt: offset)
+                if !legacy, closed == nil, isTornSeal(base, size: size, dataEnd: dataEnd, at: offset) {
                     result.seal = newest ? .closed : .rolled
                     return result
                 }
                 result.stopped = try badFrame(file: file, handle: handle, base: base, size: size, dataEnd: dataEnd,
                                               at: offset, problem: problem, newest: newest, version: version,
-                                              successor: newest ? nil : number + 1,
-                                              closed: closedEvidence(number, framesEndAt: offset), report: &report)
+                                              successor: newest ? nil : number + 1, closed: closed, report: &report)
                 return result
             }
             let count = Int(loadU32(base, offset + 16))
@@ -304,6 +309,15 @@ struct WALReplay {
                         return result
                     }
                     throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
+                }
+                // A clean close seals where its frames end: a seal before that is damage (a
+                // point-in-time cut's own seal, with the open cut short before its walOpened).
+                if let closed = closedEvidence(number, framesEndAt: offset) {
+                    let why = "a seal at offset \(offset), but \(closed)"
+                    guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: why) }
+                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
+                                             corruption: why, report: &report)
+                    return result
                 }
                 result.seal = reason
                 result.framesEnd = nil

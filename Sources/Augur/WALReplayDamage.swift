@@ -47,7 +47,8 @@ extension WALReplay {
         } else {
             if mode == .absoluteConsistency {
                 throw Stop(file: file, offset: offset,
-                           reason: "torn tail (\(problem)); \(end - offset) bytes would be dropped and absolute-consistency recovery refuses")
+                           reason: "torn tail (\(problem)); \(end - offset) bytes would be dropped and absolute-consistency recovery refuses",
+                           damage: false)
             }
             let saved = try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "torn")
             report.walTornTail = .init(file: file, offset: offset, bytesDropped: end - offset)
@@ -56,7 +57,7 @@ extension WALReplay {
         // Zeroed so that, once this segment is no longer the newest, the next recovery does
         // not take the same bytes for corruption. The copy in lost/ keeps the evidence.
         do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
-            throw Stop(file: file, offset: offset, reason: "cannot zero the dropped bytes: \(error)")
+            throw Stop(file: file, offset: offset, reason: "cannot zero the dropped bytes: \(error)", damage: false)
         }
         return corruption != nil || !newest
     }
@@ -151,7 +152,7 @@ extension WALReplay {
         let end = min(size, max(dataEnd, offset))
         report.walSetAside.append(try saveAside(file: file, handle: handle, from: offset, to: end, suffix: "corrupt"))
         do throws(FileSystemError) { try zero(handle, from: offset, to: end) } catch {
-            throw Stop(file: file, offset: offset, reason: "cannot zero the set-aside bytes: \(error)")
+            throw Stop(file: file, offset: offset, reason: "cannot zero the set-aside bytes: \(error)", damage: false)
         }
         return true
     }
@@ -208,7 +209,7 @@ extension WALReplay {
         do throws(FileSystemError) {
             return try copyToLost(handle, from: from, to: to, named: "\(file.split(separator: "/").last ?? "wal").\(from).\(suffix)")
         } catch {
-            throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)")
+            throw Stop(file: file, offset: from, reason: "cannot save the bytes to be dropped in \(Recovery.lostDirectoryName)/: \(error)", damage: false)
         }
     }
 
@@ -284,7 +285,7 @@ extension WALReplay {
         do throws(FileSystemError) {
             report.walSetAside.append(try setAsideFile(at: path(number), named: name, from: walDirectory))
         } catch {
-            throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)")
+            throw Stop(file: path(number), offset: 0, reason: "cannot move the segment to \(Recovery.lostDirectoryName)/: \(error)", damage: false)
         }
     }
 }

@@ -459,18 +459,24 @@ import Glibc
         Self.expectCorruption(store, file: "/db/wal/" + crashed, "seal", options: Self.options(store))
     }
 
-    /// A store closed cleanly; its newest segment's last frame (the delete of key 0) and its
-    /// `closed` seal are then damaged together. Corruption, never a torn write: a clean close
-    /// leaves none. (Found from outside: zeroed together they read as a torn write and the
-    /// delete was undone, exit 0. The close now records where the frames end, the manifest's
-    /// `walClosed`.) Only the seal lost loses nothing, and opens.
-    @Test(arguments: ["last frame and seal zeroed", "last frame flipped, seal zeroed", "last page zeroed", "seal zeroed"])
+    /// A store closed cleanly; its newest segment's last frame (the delete of a 12-byte key, a
+    /// frame with a 16-byte payload, a seal's size) and its `closed` seal are then damaged
+    /// together. Corruption, never a torn write: a clean close leaves none. (Found from
+    /// outside: zeroed together they read as a torn write and the delete was undone, exit 0.
+    /// The close now records where the frames end, the manifest's `walClosed`.) Two more from
+    /// review: the frame cut after its length word looks like a seal cut short, and a valid
+    /// seal written over the last frame (as a point-in-time cut seals its segment) — both below
+    /// where the close's frames end. Only the seal lost loses nothing, and opens.
+    @Test(arguments: ["last frame and seal zeroed", "last frame flipped, seal zeroed", "last page zeroed",
+                      "last frame cut to a seal's shape", "a seal over the last frame", "seal zeroed"])
     func damageToACleanlyClosedLogsEndIsCorruption(_ damage: String) throws {
         let fs = CrashSimulatingFileSystem()
         let engine = try Engine.open(at: "/db", options: Self.options(fs))
         let t = try engine.createTable("t")
+        let gone = Array("deleted-key0".utf8)
         for i in 0..<100 { try t.put(Self.key(i), Self.value) }
-        try t.delete(Self.key(0))
+        try t.put(gone, Self.value)
+        try t.delete(gone)
         try engine.close()
         let newest = try #require(try Self.walFiles(fs).last)
         let frames = try Self.frames(fs, newest)        // header, the writes, the seal
@@ -478,6 +484,7 @@ import Glibc
         let (last, seal) = (frames[frames.count - 2], frames[frames.count - 1])
         let h = try fs.open("/db/wal/" + newest, mode: .readWrite)
         let size = try h.size()
+        try #require(try h.read(at: last + 4, count: 4) == [16, 0, 0, 0], "the delete's payload is a seal's 16 bytes")
         switch damage {
         case "last frame and seal zeroed":
             try h.write(at: last, [UInt8](repeating: 0, count: size - last))
@@ -489,6 +496,14 @@ import Glibc
         case "last page zeroed":
             let page = seal & ~4095
             try h.write(at: page, [UInt8](repeating: 0, count: min(4096, size - page)))
+        case "last frame cut to a seal's shape":   // checksum, length and sequence kept
+            try h.write(at: last + 16, [UInt8](repeating: 0, count: size - last - 16))
+        case "a seal over the last frame":          // the close's seal, moved: its offset field and checksum made again
+            var moved = try h.read(at: seal, count: 40)
+            for k in 0..<8 { moved[32 + k] = UInt8(truncatingIfNeeded: UInt64(last) >> (8 * UInt64(k))) }
+            let crc = moved[8..<40].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
+            for k in 0..<4 { moved[k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+            try h.write(at: last, moved + [UInt8](repeating: 0, count: size - last - 40))
         default:
             try h.write(at: seal, [UInt8](repeating: 0, count: size - seal))
         }
@@ -498,29 +513,54 @@ import Glibc
         guard damage != "seal zeroed" else {
             let opened = try Engine.open(at: "/db", options: Self.options(fs))
             let t2 = try opened.table(named: "t")
-            #expect(try t2.get(Self.key(0)) == nil)
-            #expect(try (1..<100).allSatisfy { try t2.get(Self.key($0)) == Self.value })
+            #expect(try t2.get(gone) == nil)
+            #expect(try (0..<100).allSatisfy { try t2.get(Self.key($0)) == Self.value })
             #expect(opened.recoveryReport.walCorruption == nil && opened.recoveryReport.walTornTail == nil)
             try opened.close()
             return
         }
         if let opened = try? Engine.open(at: "/db", options: Self.options(fs)) {
-            let undone = try opened.table(named: "t").get(Self.key(0)) != nil
+            let undone = try opened.table(named: "t").get(gone) != nil
             try opened.close()
-            Issue.record("\(damage): opened\(undone ? ", the delete of key 0 undone" : "")")
+            Issue.record("\(damage): opened\(undone ? ", the delete undone" : "")")
             return
         }
         Self.expectCorruption(fs, file: file, "closed cleanly", options: Self.options(fs))
         var readOnly = Self.options(fs)
         readOnly.readOnly = true
         Self.expectCorruption(fs, file: file, "closed cleanly", options: readOnly)
-        // Point in time keeps the prefix and says why it stopped.
+        // Point in time keeps the prefix, says why it stopped and leaves its `.corrupt` file.
         let cut = try Engine.open(at: "/db", options: Self.options(fs, mode: .pointInTime))
         let report = cut.recoveryReport
         #expect(report.walCorruption?.contains("closed cleanly") == true, "\(String(describing: report.walCorruption))")
         let t3 = try cut.table(named: "t")
-        #expect(try (1..<80).allSatisfy { try t3.get(Self.key($0)) == Self.value })   // the last page held about 30
+        #expect(try (0..<80).allSatisfy { try t3.get(Self.key($0)) == Self.value })   // the last page held about 30
         try cut.close()
+        let lost = try fs.listDirectory("/db/lost")
+        #expect(lost.contains { $0.hasSuffix(".corrupt") }, "\(lost)")
+    }
+
+    /// The log rolled during the session and a flush trimmed the segments before the current
+    /// one, so the segment the close left is the only one, above the open's `walOpened`;
+    /// zeroed after its header it looked like a spare made ahead and was removed, unsaved,
+    /// before the open refused the store for another reason (found in review). It is the
+    /// close's segment: kept, and the refusal names it.
+    @Test func theClosedSegmentZeroedIsKeptAndRefused() throws {
+        let fs = CrashSimulatingFileSystem()
+        let engine = try Engine.open(at: "/db", options: Self.options(fs))
+        let t = try engine.createTable("t")
+        for i in 0..<2000 { try t.put(Self.key(i), Self.value) }
+        try engine.flush()
+        try engine.close()
+        let names = try Self.walFiles(fs)
+        try #require(names.count == 1 && names[0] != "000000000001.wal", "\(names)")
+        let newest = "/db/wal/" + names[0]
+        let h = try fs.open(newest, mode: .readWrite)
+        try h.write(at: 56, [UInt8](repeating: 0, count: try h.size() - 56))
+        try h.sync()
+        h.close()
+        Self.expectCorruption(fs, file: newest, "closed cleanly")
+        #expect(fs.fileExists(newest))
     }
 
     /// The same damage when every write in the log had been flushed before the clean close:

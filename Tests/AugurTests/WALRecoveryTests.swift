@@ -114,7 +114,8 @@ import Glibc
         // The second frame: 56 + 24 (frame header) + 4 (operation header) + 2 ("k0") + 100,
         // rounded up to 8.
         #expect(throws: AugurError.corruption(file: "/db/wal/" + first, offset: frame,
-                                              reason: "frame checksum mismatch in a WAL segment that is not the newest, but the intact frame at offset 192 was written after the segment was synced through offset 192")) {
+                                              reason: "frame checksum mismatch in a WAL segment that is not the newest, but the intact frame at offset 192 was written after the segment was synced through offset 192; "
+                                                + WALRecoveryMode.pointInTimeAdvice)) {
             engine = try Engine.open(at: "/db", options: options(fs))
         }
     }

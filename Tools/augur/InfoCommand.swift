@@ -26,16 +26,16 @@ struct InfoCommand: ParsableCommand {
         }
     }
 
-    /// The failure of an open refused with `error`. Corruption in the log says what the operator
-    /// can do next: the refusal changed nothing, and only a point-in-time `recover` moves past
-    /// damage there (it cuts the log; damage to a run or the manifest it does not repair).
+    /// The failure of an open refused with `error`. A refusal for damage to the log (its reason
+    /// ends with `WALRecoveryMode.pointInTimeAdvice`) gets the command that does it; not one
+    /// beside a live writer, where the damage may be the writer's own work in progress.
     static func openFailure(_ what: String, _ dir: String, _ error: AugurError) -> CommandFailure {
-        guard case .corruption(let file, _, _) = error, file.contains("/wal/") else { return CommandFailure("\(what): \(error)") }
+        guard case .corruption(_, _, let reason) = error, reason.contains(WALRecoveryMode.pointInTimeAdvice),
+              !reason.contains("another process held the store's LOCK") else { return CommandFailure("\(what): \(error)") }
         return CommandFailure("""
             \(what): \(error)
-            The store was not changed. To keep every write before the damage and move the rest to \(dir)/lost/ \
-            (acknowledged writes after it may be among them), copy the store first, then run: \
-            augur recover --dir \(shellWord(dir)) --mode point-in-time
+            To keep every write before the damage and move the rest to \(dir)/lost/ (acknowledged writes after it \
+            may be among them), copy the store first, then run: augur recover --dir \(shellWord(dir)) --mode point-in-time
             """)
     }
 
