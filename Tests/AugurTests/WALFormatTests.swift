@@ -216,7 +216,7 @@ import Testing
         try h.write(at: 56, frame)
         try h.sync()
         h.close()
-        #expect(throws: AugurError.corruption(file: path, offset: 56, reason: "malformed operation 0")) {
+        #expect(throws: AugurError.corruption(file: path, offset: 56, reason: "malformed operation 0; " + WALRecoveryMode.pointInTimeAdvice)) {
             _ = try Engine.open(at: "/db", options: options(fs))
         }
     }
