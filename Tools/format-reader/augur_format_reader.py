@@ -446,7 +446,8 @@ def read_wal(store):
     segs = []
     for f in os.listdir(d) if os.path.isdir(d) else []:
         mm = re.fullmatch(r"(\d{12,})\.wal", f)
-        if not mm:
+        # FORMAT.md: zero-padded to twelve digits, no other leading zero; else a foreign file.
+        if not mm or "%012d.wal" % int(mm.group(1)) != f:
             note("foreign file in wal/: %s" % f); continue
         segs.append((int(mm.group(1)), f))
     segs.sort()
