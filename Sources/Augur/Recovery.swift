@@ -441,11 +441,7 @@ enum Recovery {
     }
 
     /// `<partition>-<file>.seg`: the only names recovery may delete from seg/.
-    static func isSegmentFileName(_ name: String) -> Bool {
-        guard name.hasSuffix(".seg") else { return false }
-        let parts = name.dropLast(4).split(separator: "-", omittingEmptySubsequences: false)
-        return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt64($0) != nil }
-    }
+    static func isSegmentFileName(_ name: String) -> Bool { ManifestState.fileNumber(name) != nil }
 
     /// What shows that a directory without CURRENT holds a store (nil: nothing but what an
     /// interrupted creation leaves).

@@ -383,10 +383,13 @@ struct ManifestState: Sendable, Equatable {
         return number >= from
     }
 
-    /// The file number `<f>` of a segment file's name `<partition>-<f>.seg`, or nil.
+    /// The file number `<f>` of a segment file's name `<partition>-<f>.seg` (both parts
+    /// decimal), or nil for any other name.
     static func fileNumber(_ name: String) -> UInt64? {
-        guard name.hasSuffix(".seg"), let dash = name.lastIndex(of: "-") else { return nil }
-        return UInt64(name[name.index(after: dash)...].dropLast(4))
+        guard name.hasSuffix(".seg") else { return nil }
+        let parts = name.dropLast(4).split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.allSatisfy(\.isASCII) && UInt64($0) != nil }) else { return nil }
+        return UInt64(parts[1])
     }
 
     /// Names of every segment file the state references.

@@ -257,6 +257,14 @@ struct WALReplay {
 
         var result = SegmentResult()
         result.dataEnd = dataEnd
+        /// Corruption at `at`: under point-in-time a cut there (this segment's frames before it
+        /// stay, applied and counted in `result.maxSeq`; the rest goes to lost/), else a refusal.
+        func corruption(at at: Int, _ reason: String) throws(Stop) -> SegmentResult {
+            guard mode == .pointInTime else { throw Stop(file: file, offset: at, reason: reason) }
+            result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: at,
+                                     corruption: reason, report: &report)
+            return result
+        }
         var offset = start
         while offset + WALFormat.frameHeaderSize <= size {
             // Where the frames kept so far end: a return below leaves it there (after a cut,
@@ -267,14 +275,10 @@ struct WALReplay {
             if len == 0 {
                 if dataEnd <= offset {                  // end of data
                     guard let closed = closedEvidence(number, framesEndAt: offset) else { break }
-                    let reason = "the frames end at offset \(offset), but \(closed)"
-                    guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: reason) }
-                    // Nothing after it to save (the frames that were there are zeros now), but
-                    // a cut leaves its `.corrupt` file in lost/ all the same: later opens keep
-                    // leftovers by it (Recovery's `cutEarlier`).
-                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
-                                             corruption: reason, report: &report)
-                    return result
+                    // Under point-in-time nothing is left to save after it (the frames that were
+                    // there are zeros now), but the cut leaves its `.corrupt` file in lost/ all
+                    // the same: later opens keep leftovers by it (Recovery's `cutEarlier`).
+                    return try corruption(at: offset, "the frames end at offset \(offset), but \(closed)")
                 }
                 problem = "a frame with a zero length word followed by data"
             } else if len > size - offset - WALFormat.frameHeaderSize {
@@ -303,21 +307,12 @@ struct WALReplay {
                 guard !legacy, kind == WALFormat.sealMarker, len == WALFormat.sealPayloadSize,
                       let reason = WALFormat.SealReason(rawValue: loadU32(base, offset + WALFormat.frameHeaderSize + 4)),
                       loadU64(base, offset + WALFormat.frameHeaderSize + 8) == UInt64(offset) else {
-                    if mode == .pointInTime {
-                        result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
-                                                 corruption: "an intact frame with no operations that is not a seal", report: &report)
-                        return result
-                    }
-                    throw Stop(file: file, offset: offset, reason: "an intact frame with no operations that is not a seal")
+                    return try corruption(at: offset, "an intact frame with no operations that is not a seal")
                 }
                 // A clean close seals where its frames end: a seal before that is damage (a
                 // point-in-time cut's own seal, with the open cut short before its walOpened).
                 if let closed = closedEvidence(number, framesEndAt: offset) {
-                    let why = "a seal at offset \(offset), but \(closed)"
-                    guard mode == .pointInTime else { throw Stop(file: file, offset: offset, reason: why) }
-                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
-                                             corruption: why, report: &report)
-                    return result
+                    return try corruption(at: offset, "a seal at offset \(offset), but \(closed)")
                 }
                 result.seal = reason
                 result.framesEnd = nil
@@ -325,27 +320,16 @@ struct WALReplay {
             }
             // Checked whole before any operation is applied, so a frame is replayed entirely or not.
             if let malformed = frameProblem(base, at: offset, length: len, count: count, version: version) {
-                if mode == .pointInTime {
-                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
-                                             corruption: malformed, report: &report)
-                    return result
-                }
-                throw Stop(file: file, offset: offset, reason: malformed)
+                return try corruption(at: offset, malformed)
             }
             do throws(AugurError) {
                 result.maxSeq = max(result.maxSeq, try replayFrame(base, at: offset, length: len, count: count, version: version))
             } catch {
                 var reason = "\(error)"
                 if case .corruption(_, _, let r) = error { reason = r }
-                // Under point-in-time, cut here like any other corruption: this segment's frames
-                // before it stay (they are applied, and `result.maxSeq` counts them), the rest
-                // goes to lost/. Throwing set the whole segment aside with its prefix applied.
-                if mode == .pointInTime {
-                    result.stopped = try cut(file: file, handle: handle, size: size, dataEnd: dataEnd, at: offset,
-                                             corruption: reason, report: &report)
-                    return result
-                }
-                throw Stop(file: file, offset: offset, reason: reason)
+                // Under point-in-time, cut here like any other corruption (throwing set the whole
+                // segment aside with its prefix applied).
+                return try corruption(at: offset, reason)
             }
             report.walFramesReplayed += 1
             offset += WALFormat.frameSize(payload: len)

@@ -57,20 +57,27 @@ import Glibc
     /// store as a crash just after the close sealed its log leaves it, for tests that model
     /// a power cut by damaging a closed store's log (after a clean close, a torn end is
     /// corruption). Framing (FORMAT.md): u32 checksum, u32 payload length, u32 edit count, edits.
-    static func dropCloseRecord(_ fs: any FileSystem) throws {
-        let current = String(decoding: try fs.readFile("/db/CURRENT").dropLast(), as: UTF8.self)
-        let bytes = try fs.readFile("/db/" + current)
-        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
-        var at = 0, last = -1
-        while at + 8 <= bytes.count {
-            last = at
-            at += 8 + u32(at + 4)
-        }
-        try #require(last >= 0 && at == bytes.count && bytes[last + 12] == 18, "/db/\(current): last record at \(last)")
-        let h = try fs.open("/db/" + current, mode: .readWrite)
+    static func dropCloseRecord(_ fs: any FileSystem, store: String = "/db") throws {
+        let m = try manifestRecords(fs, store: store)
+        let last = m.starts.last ?? -1
+        try #require(last >= 0 && m.end == m.bytes.count && m.bytes[last + 12] == 18, "\(m.path): last record at \(last)")
+        let h = try fs.open(m.path, mode: .readWrite)
         try h.truncate(size: last)
         try h.sync()
         h.close()
+    }
+
+    /// The live manifest of the store at `store`: its path, bytes, where each record starts
+    /// and where the last one ends (FORMAT.md framing: u32 checksum, u32 payload length).
+    static func manifestRecords(_ fs: any FileSystem, store: String = "/db") throws -> (path: String, bytes: [UInt8], starts: [Int], end: Int) {
+        let current = String(decoding: try fs.readFile(store + "/CURRENT").dropLast(), as: UTF8.self)
+        let path = store + "/" + current
+        let bytes = try fs.readFile(path)
+        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
+        var starts: [Int] = []
+        var at = 0
+        while at + 8 <= bytes.count { starts.append(at); at += 8 + u32(at + 4) }
+        return (path, bytes, starts, at)
     }
 
     /// Offsets of the frames of a WAL segment (the header frame first).
@@ -314,12 +321,8 @@ import Glibc
             try engine.flush()
         }
         try engine.close()
-        let current = String(decoding: try fs.readFile("/db/CURRENT").dropLast(), as: UTF8.self)
-        let bytes = try fs.readFile("/db/" + current)
-        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
-        var starts: [Int] = []
-        var at = 0
-        while at + 8 <= bytes.count { starts.append(at); at += 8 + u32(at + 4) }
+        let manifest = try Self.manifestRecords(fs)
+        let (starts, current) = (manifest.starts, lastPathComponent(manifest.path))
         // Cut inside each record from the last back, until the state names a run seg/ lacks.
         var found: String? = nil
         for start in starts.reversed() where found == nil {
@@ -631,11 +634,7 @@ import Glibc
         // 0, the footer's checksum made again): the manifest says files of this number carry
         // one, so it is corruption too. It opened before the manifest said so (an outside
         // re-run: an old file swapped over a new one served the old values).
-        var older0 = try fs.readFile(older)
-        let footer = older0.count - 64
-        for i in 56..<60 { older0[footer + i] = 0 }
-        let crc = older0[footer..<(footer + 60)].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
-        for i in 0..<4 { older0[footer + 60 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let older0 = NameCheckUpgradeTests.withoutNameCheck(try fs.readFile(older))
         let w = try fs.open(newest, mode: .readWrite)
         try w.write(at: 0, older0)
         try w.sync()

@@ -453,22 +453,6 @@ struct FormatReaderTests {
         return last
     }
 
-    /// Removes the last record of `store`'s manifest (FORMAT.md framing: u32 checksum, u32
-    /// payload length, payload = u32 edit count, edits), which must begin with edit `tag`.
-    static func dropLastManifestRecord(_ store: String, tag: UInt8) throws {
-        let current = try String(contentsOfFile: store + "/CURRENT", encoding: .utf8).trimmingCharacters(in: .newlines)
-        let path = store + "/" + current
-        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
-        var at = 0, last = -1
-        while at + 8 <= bytes.count {
-            last = at
-            at += 8 + u32(at + 4)
-        }
-        try #require(last >= 0 && at == bytes.count && bytes[last + 12] == tag, "\(path): last record at \(last)")
-        try Data(bytes[..<last]).write(to: URL(fileURLWithPath: path))
-    }
-
     /// The offset of a WAL segment file's seal (the marker frame of kind 2 after its frames).
     static func seal(_ bytes: [UInt8]) -> Int? {
         func u32(_ at: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[at + $1]) << (8 * $1) } }
@@ -517,7 +501,7 @@ struct FormatReaderTests {
             // manifest record (`walClosed`, the last) dropped. After it, a torn end is
             // corruption (a clean close leaves none): the last two cases keep it.
             try Self.copy(store, store + "-closed")
-            try Self.dropLastManifestRecord(store, tag: 18)
+            try CorruptionRecoveryTests.dropCloseRecord(PosixFileSystem(), store: store)
             stores[synced] = store
             options[synced] = o
         }

@@ -33,16 +33,23 @@ import AugurTestSupport
         try h.sync()
         h.close()
         let run = try #require(state.referencedFiles.first)
-        var bytes = try fs.readFile("/db/seg/" + run)
-        let footer = bytes.count - SegmentFormat.footerSize
-        for i in 56..<60 { bytes[footer + i] = 0 }
-        let crc = bytes[footer..<(footer + 60)].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
-        for i in 0..<4 { bytes[footer + 60 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        let bytes = withoutNameCheck(try fs.readFile("/db/seg/" + run))
         let f = try fs.open("/db/seg/" + run, mode: .readWrite)
         try f.write(at: 0, bytes)
         try f.sync()
         f.close()
         return (fs, run)
+    }
+
+    /// A segment file's bytes as an Augur before the name check wrote them: the footer's word
+    /// at +56 zero, the footer's checksum made again.
+    static func withoutNameCheck(_ file: [UInt8]) -> [UInt8] {
+        var bytes = file
+        let footer = bytes.count - SegmentFormat.footerSize
+        for i in 56..<60 { bytes[footer + i] = 0 }
+        let crc = bytes[footer..<(footer + 60)].withUnsafeBytes { CRC32C.mask(CRC32C.checksum($0)) }
+        for i in 0..<4 { bytes[footer + 60 + i] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(i))) }
+        return bytes
     }
 
     /// The older store opens read-only and writable with every key; the writable open records

@@ -28,10 +28,12 @@ struct InfoCommand: ParsableCommand {
 
     /// The failure of an open refused with `error`. A refusal for damage to the log (its reason
     /// ends with `WALRecoveryMode.pointInTimeAdvice`) gets the command that does it; not one
-    /// beside a live writer, where the damage may be the writer's own work in progress.
+    /// beside a live writer, where the damage may be the writer's own work in progress (the
+    /// read-only open's note about the writer then ends the reason).
     static func openFailure(_ what: String, _ dir: String, _ error: AugurError) -> CommandFailure {
-        guard case .corruption(_, _, let reason) = error, reason.contains(WALRecoveryMode.pointInTimeAdvice),
-              !reason.contains("another process held the store's LOCK") else { return CommandFailure("\(what): \(error)") }
+        guard case .corruption(_, _, let reason) = error, reason.hasSuffix(WALRecoveryMode.pointInTimeAdvice) else {
+            return CommandFailure("\(what): \(error)")
+        }
         return CommandFailure("""
             \(what): \(error)
             To keep every write before the damage and move the rest to \(dir)/lost/ (acknowledged writes after it \
