@@ -7,6 +7,8 @@
 #   make compare-replay   the same workload on a real load curve (NYC taxi passengers, data/)
 #   make demo    write, read back, SIGKILL a child writer, recover and report
 #   make bench-peers   Augur against LMDB and RocksDB (installs liblmdb-dev, librocksdb-dev)
+#   make bench-host-floor   the longest pause the host gives a thread that only reads the clock,
+#                with the other CPU idle, busy with `yes`, and running a one-thread fillrandom (~5 min)
 #   make test    deps, then the whole test suite, then make example
 #   make example Examples/Inventory built against a tagged release of HEAD (no unsafe flags) and run
 #   make bench   deps, then the engine benchmark (release build)
@@ -20,7 +22,7 @@ SWIFT ?= swift
 SWIFT_FLAGS ?=
 DEPS := liburing-dev libnuma-dev
 
-.PHONY: deps build release run compare compare-replay demo test example bench bench-peers bench-keyshare bench-forecast clean
+.PHONY: deps build release run compare compare-replay demo test example bench bench-peers bench-host-floor bench-keyshare bench-forecast clean
 
 # The default scenario of `make run` (issue 14): at the diurnal peaks one partition is really
 # saturated on a 2-core machine (its measured work exceeds its budget), in the troughs the load
@@ -104,6 +106,9 @@ bench-forecast: release $(PYENV)/bin/python
 
 bench-peers: deps
 	bash Benchmarks/bench-peers.sh
+
+bench-host-floor: deps
+	bash Benchmarks/host-floor.sh
 
 clean:
 	rm -rf .build
