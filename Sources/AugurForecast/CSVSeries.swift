@@ -2,23 +2,32 @@
 /// for `augur forecast`, `augur simulate` and augur-load's replay profile. Pure: the caller
 /// reads the file and names it, so errors can say where the bad value is. Handles the simple
 /// CSV the engine exports — comma-separated, optional surrounding quotes and whitespace, `\n`,
-/// `\r\n` or `\r` line ends, blank lines skipped — not embedded commas or newlines in quotes.
+/// `\r\n` or `\r` line ends, blank lines skipped, a leading UTF-8 byte-order mark ignored — not
+/// embedded commas or newlines in quotes. Every data row must have the header's number of
+/// cells: an unquoted comma inside a value shifts the columns after it, and the wrong column's
+/// numbers were read without a word (found from outside).
 ///
 /// Thread-safety: stateless; safe from any thread.
 public enum CSVSeries {
     /// The values of column `column`, in row order. `file` names the text in errors (a path).
     /// Throws `.noData` (no header or no data rows), `.unknownColumn`, `.duplicateColumn` (the
-    /// header names `column` more than once), or `.badValue` for a cell that is missing, not a
-    /// number, or NaN/∞ (with its 1-based line in the file).
+    /// header names `column` more than once), `.badValue` for a cell that is missing, not a
+    /// number, or NaN/∞ (with its 1-based line in the file), `.rowWidth` for a data row whose
+    /// cells the header's do not match, and `.lineTooLong` for a line over `maxLineBytes`.
     public static func column(named column: String, in text: String, file: String) throws(CSVError) -> [Double] {
         var index: Int? = nil
+        var width = 0
         var values: [Double] = []
         var lineNumber = 0
-        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+        let body = text.first == "\u{FEFF}" ? text.dropFirst() : Substring(text)
+        for line in body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             lineNumber += 1
+            // Before the line is cut into cells: one line of 200 MB held 5 GB as cells.
+            if line.utf8.count > maxLineBytes { throw .lineTooLong(file: file, line: lineNumber, limit: maxLineBytes) }
             if line.allSatisfy(\.isWhitespace) { continue }
             let fields = cells(line)
             guard let index else {
+                width = fields.count
                 let matches = fields.indices.filter { fields[$0] == column }
                 guard let found = matches.first else {
                     throw .unknownColumn(file: file, name: column, available: fields)
@@ -29,7 +38,10 @@ public enum CSVSeries {
                 index = found
                 continue
             }
-            let cell = index < fields.count ? fields[index] : ""
+            if fields.count != width {
+                throw .rowWidth(file: file, line: lineNumber, cells: fields.count, header: width)
+            }
+            let cell = fields[index]
             guard let value = Double(cell), value.isFinite else {
                 throw .badValue(file: file, line: lineNumber, column: column, text: cell)
             }
@@ -38,6 +50,10 @@ public enum CSVSeries {
         guard !values.isEmpty else { throw .noData(file: file) }
         return values
     }
+
+    /// The longest line read, in bytes: far above any real row (a header of a thousand long
+    /// names), far below what would exhaust memory once cut into cells.
+    public static let maxLineBytes = 1 << 20
 
     private static func cells(_ line: Substring) -> [String] {
         line.split(separator: ",", omittingEmptySubsequences: false).map { cell in
@@ -65,6 +81,10 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A data row's cell is missing (`text` empty), not a number, or NaN/∞. `line` is its
     /// 1-based line in the file (header and blank lines counted).
     case badValue(file: String, line: Int, column: String, text: String)
+    /// A data row at 1-based `line` has `cells` cells where the header has `header`.
+    case rowWidth(file: String, line: Int, cells: Int, header: Int)
+    /// The line at 1-based `line` is longer than `limit` bytes.
+    case lineTooLong(file: String, line: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -77,6 +97,10 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
                 + positions.dropLast().map(String.init).joined(separator: ", ") + " and \(positions.last ?? 0) (counting from 1); rename all but one"
         case let .badValue(file, line, column, text):
             "\(file) line \(line), column \"\(column)\": \"\(text)\" is not a finite number"
+        case let .rowWidth(file, line, cells, header):
+            "\(file) line \(line) has \(cells) cells, the header \(header): a comma inside a value, or a row cut short, would shift the columns"
+        case let .lineTooLong(file, line, limit):
+            "\(file) line \(line) is longer than the limit of \(limit) bytes"
         }
     }
 }

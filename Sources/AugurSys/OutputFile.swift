@@ -77,6 +77,18 @@ public enum OutputFile {
         return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
+    /// What `path` names (links followed) when it exists and is not a regular file — "a
+    /// character device", "a FIFO", "a directory", … — else nil. For a command that writes
+    /// files beside the one named, which makes sense only beside a file.
+    public static func nonRegularKind(_ path: String) -> String? {
+        switch try? kind(of: path, followingLinks: true) {
+        case nil, .regular?, .symlink?: nil
+        case .characterDevice?: "a character device"
+        case .fifo?: "a FIFO"
+        case let other?: refusal(other) ?? "not a regular file"
+        }
+    }
+
     private static func refusal(_ kind: Kind) -> String? {
         switch kind {
         case .directory: "a directory"

@@ -135,12 +135,24 @@ public struct ReplayCurve: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
         if isDirectory.boolValue { throw .unreadableFile(path: path, reason: "is a directory") }
         guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "permission denied or I/O error") }
-        let text = String(decoding: data, as: UTF8.self)
+        // Decoded with replacement characters, a binary file's bytes came back as its "columns".
+        if let nul = data.firstIndex(of: 0) {
+            throw .unreadableFile(path: path, reason: "it is not text: a NUL byte at byte offset \(nul - data.startIndex)")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw .unreadableFile(path: path, reason: "it is not UTF-8 text")
+        }
         var values: [Double]
         do throws(CSVError) {
             values = try CSVSeries.column(named: column, in: text, file: path)
         } catch {
             throw .csv(error)
+        }
+        // A load is never negative: scaled, -50 became a rate of 0 without a word (augur
+        // simulate refused the same file).
+        if let i = values.firstIndex(where: { $0 < 0 }) {
+            throw .invalidOption(name: "csv", value: path,
+                                 reason: "data row \(i + 1) of column \(column) is \(formatNumber(values[i])); every row must be a load ≥ 0")
         }
         if startRow > 0 {
             // Named here: the CSV reader's "has no data rows" blamed a file that had them.

@@ -66,6 +66,10 @@ import Testing
         // F11: 0 used to run nothing and print nothing.
         (["--mode", "sigkill", "--cycles", "0"], "--cycles must be at least 1 (got 0)"),
         (["--corruption-cases", "0"], "--corruption-cases must be at least 1"),
+        // Found from outside: the case and batch arithmetic overflowed and trapped (SIGILL).
+        (["--mode", "corruption", "--corruption-case", "9223372036854775807"], "--corruption-case must be at most 1000000000 (got 9223372036854775807)"),
+        (["--cycles", "9223372036854775807"], "--cycles must be at most 1000000000"),
+        (["--power-states", "1000000001"], "--power-states must be at most 1000000000"),
         // F11: SIGKILL keeps the page cache; a missing fsync cannot show there.
         (["--mode", "sigkill", "--planted-bug", "skip-wal-sync"], "cannot show in the sigkill mode"),
         (["--mode", "sigkill", "--planted-bug", "skip-current-dir-sync"], "use --mode power-loss"),
@@ -107,6 +111,31 @@ import Testing
         let text = RecordLog.read(path: out).joined(separator: "\n")
         #expect(exit == .exited(128 + ProcessSignal.terminate), "\(exit): \(text)")
         #expect(text.contains("STOPPED by SIGTERM") && text.contains("replay with --seed 20261203") && text.contains("states checked:"), "\(text)")
+    }
+
+    /// Found from outside: `--work-dir DIR` removed DIR/store and DIR/check — a real store and
+    /// someone's notes — and the run PASSED. A directory holding files the harness did not make
+    /// is refused untouched; the harness marks the directories it uses, so a second run in one is fine.
+    @Test func aWorkDirectoryTheHarnessDidNotMakeIsRefusedUntouched() throws {
+        let dir = ScratchDirectory("augur-crash-workdir")
+        let work = dir.path + "/work"
+        let fs = PosixFileSystem()
+        try fs.createDirectory(work)
+        try fs.createDirectory(work + "/store")
+        let notes = try fs.open(work + "/store/NOTES.txt", mode: .create)
+        try notes.write(at: 0, Array("precious".utf8))
+        notes.close()
+        let (exit, output) = try Self.run(["--mode", "sigkill", "--cycles", "1", "--seed", "3", "--work-dir", work])
+        #expect(exit != .exited(0), "\(output)")
+        #expect(output.contains("--work-dir \(work) holds files augur-crash did not make (store)"), "\(output)")
+        #expect(fs.fileExists(work + "/store/NOTES.txt"))
+
+        let fresh = dir.path + "/fresh"
+        for round in 1...2 {
+            let (exit, output) = try Self.run(["--mode", "sigkill", "--cycles", "1", "--seed", "3", "--work-dir", fresh])
+            #expect(exit == .exited(0), "round \(round): \(output)")
+            #expect(output.contains("PASSED"), "round \(round): \(output)")
+        }
     }
 
     @Test func shortRunOfOneModeSucceeds() throws {

@@ -84,10 +84,43 @@ struct BadInputTests {
             try CSVSeries.column(named: "v", in: "v\r1\rinf\r", file: "a.csv")
         }
         #expect(throws: CSVError.badValue(file: "a.csv", line: 2, column: "v", text: "")) {
-            try CSVSeries.column(named: "v", in: "t,v\n1\n", file: "a.csv")
+            try CSVSeries.column(named: "v", in: "t,v\n1,\n", file: "a.csv")
         }
         #expect(CSVError.badValue(file: "a.csv", line: 4, column: "ops", text: "abc").description
             == "a.csv line 4, column \"ops\": \"abc\" is not a finite number")
+    }
+
+    /// Found from outside: a row with a cell more than the header (an unquoted comma inside a
+    /// value) shifted the columns after it and was read as data; a row cut short read as its
+    /// missing cell. Both are now the row's width against the header's.
+    @Test func aRowWhoseCellsTheHeaderDoesNotMatchIsRefused() throws {
+        #expect(throws: CSVError.rowWidth(file: "a.csv", line: 3, cells: 3, header: 2)) {
+            try CSVSeries.column(named: "v", in: "t,v\n1,100\n3,200,5\n4,300\n", file: "a.csv")
+        }
+        #expect(throws: CSVError.rowWidth(file: "a.csv", line: 2, cells: 1, header: 2)) {
+            try CSVSeries.column(named: "v", in: "t,v\n1\n", file: "a.csv")
+        }
+        #expect(CSVError.rowWidth(file: "a.csv", line: 3, cells: 3, header: 2).description
+            == "a.csv line 3 has 3 cells, the header 2: a comma inside a value, or a row cut short, would shift the columns")
+        // Blank lines, CRLF and a last line without its end still read.
+        #expect(try CSVSeries.column(named: "v", in: "t,v\r\n1,100\r\n\r\n2,200", file: "a.csv") == [100, 200])
+    }
+
+    /// A UTF-8 byte-order mark before the header is not part of the first column's name (it
+    /// was: "column "v" not found; available columns: v", the mark invisible).
+    @Test func aByteOrderMarkBeforeTheHeaderIsIgnored() throws {
+        #expect(try CSVSeries.column(named: "v", in: "\u{FEFF}v,t\n1,2\n", file: "a.csv") == [1])
+        #expect(try CSVSeries.column(named: "v", in: "\u{FEFF}v\r\n7\r\n", file: "a.csv") == [7])
+    }
+
+    /// A line longer than the limit is refused before it is cut into cells: one line of 200 MB
+    /// held about 5 GB as cells and took 45 s before "no data rows" (found from outside).
+    @Test func aLineOverTheLimitIsRefusedByItsNumber() throws {
+        let long = String(repeating: "1,", count: CSVSeries.maxLineBytes / 2) + "1"
+        #expect(throws: CSVError.lineTooLong(file: "a.csv", line: 2, limit: CSVSeries.maxLineBytes)) {
+            try CSVSeries.column(named: "v", in: "v\n\(long)\n", file: "a.csv")
+        }
+        #expect(CSVError.lineTooLong(file: "a.csv", line: 2, limit: 1024).description == "a.csv line 2 is longer than the limit of 1024 bytes")
     }
 
     @Test func invalidHorizonAndOrigins() throws {

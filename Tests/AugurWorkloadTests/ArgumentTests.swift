@@ -83,6 +83,38 @@ struct ArgumentTests {
                       "\(path) line 4, column \"demand_mw\": \"2O0\" is not a finite number")
     }
 
+    /// Found from outside: a negative load was scaled to a rate of 0 without a word, and a
+    /// binary file's bytes came back as its "available columns".
+    @Test("a replayed curve with a negative row or bytes that are not text is refused")
+    func replayRefusesNegativeRowsAndBinaryFiles() throws {
+        let path = NSTemporaryDirectory() + "augur-load-neg-\(getpid()).csv"
+        try "demand_mw\n100\n-50\n200\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        expectFailure(["--profile", "replay", "--csv", path, "--column", "demand_mw", "--peak-rate", "1000"],
+                      "data row 2 of column demand_mw is -50; every row must be a load ≥ 0")
+        let binary = NSTemporaryDirectory() + "augur-load-bin-\(getpid()).csv"
+        try Data([0x64, 0x65, 0x6d, 0x00, 0xff, 0x0a, 0x31]).write(to: URL(fileURLWithPath: binary))
+        defer { try? FileManager.default.removeItem(atPath: binary) }
+        expectFailure(["--profile", "replay", "--csv", binary, "--column", "demand_mw", "--peak-rate", "1000"],
+                      "cannot read \(binary): it is not text: a NUL byte at byte offset 3")
+        try Data([0x76, 0x0a, 0x31, 0xff, 0x0a]).write(to: URL(fileURLWithPath: binary))
+        expectFailure(["--profile", "replay", "--csv", binary, "--column", "v", "--peak-rate", "1000"], "is not UTF-8 text")
+    }
+
+    /// `policies` and a several-engine `compare` write a report per run beside `--report`: given
+    /// a FIFO or a device (/dev/null) they wrote /dev/null-static and its siblings (found from
+    /// outside). Refused before any run; a regular or new file is fine.
+    @Test("policies and compare refuse a --report that is no file") func siblingReportsNeedAFile() throws {
+        let fifo = NSTemporaryDirectory() + "augur-load-fifo-\(getpid())"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        expectFailure(["policies", "--report", fifo], "--report \(fifo) is a FIFO; policies writes a report per policy beside it (\(fifo)-static, …)")
+        expectFailure(["compare", "--engines", "augur,augur", "--report", fifo], "compare writes a report per engine beside it")
+        expectFailure(["policies", "--report", NSTemporaryDirectory()], "names no file")
+        #expect(failure(["compare", "--engines", "augur", "--report", fifo]) == nil, "one engine writes its report in place")
+        #expect(failure(["policies", "--report", NSTemporaryDirectory() + "augur-load-new-\(getpid()).html"]) == nil)
+    }
+
     @Test("other bad values") func otherBadValues() {
         expectFailure(["--distribution", "pareto"], "unknown key distribution \"pareto\"")
         expectFailure(["--profile", "sawtooth", "--rate", "10"], "unknown rate profile \"sawtooth\"")

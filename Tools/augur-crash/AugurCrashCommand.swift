@@ -122,6 +122,12 @@ struct RunCommand: ParsableCommand {
         if let powerStates, powerStates < 1 { throw ValidationError("--power-states must be at least 1 (got \(powerStates)); to skip the power-loss mode choose the modes with --mode") }
         if let corruptionCases, corruptionCases < 1 { throw ValidationError("--corruption-cases must be at least 1 (got \(corruptionCases)); to skip the corruption campaign choose the modes with --mode") }
         if let corruptionCase, corruptionCase < 0 { throw ValidationError("--corruption-case must be 0 or more (got \(corruptionCase))") }
+        // And at most a billion: more than any run finishes, and far from where the case and
+        // batch arithmetic overflowed (--corruption-case 9223372036854775807 trapped).
+        for (flag, value) in [("--cycles", cycles), ("--power-states", powerStates), ("--corruption-cases", corruptionCases),
+                              ("--corruption-case", corruptionCase)] {
+            if let value, value > Self.countLimit { throw ValidationError("\(flag) must be at most \(Self.countLimit) (got \(value))") }
+        }
         // Upper limits too: a day is more than any run needs, and the harness computes with
         // these in milliseconds (9223372036854775807 overflowed and trapped).
         if !(0...86_400).contains(progressSeconds) { throw ValidationError("--progress-seconds must be 0…86400 (got \(progressSeconds))") }
@@ -146,11 +152,38 @@ struct RunCommand: ParsableCommand {
             let parent = parentDirectory(workDir.count > 1 && workDir.hasSuffix("/") ? String(workDir.dropLast()) : workDir)
             if fs.fileExists(workDir) {
                 if !fs.isDirectory(workDir) { throw ValidationError("--work-dir \(workDir) exists and is not a directory") }
+                // The harness removes DIR/store, DIR/check and DIR/corruption as it runs: a
+                // directory it did not make may hold a real store there (one was deleted and
+                // the run reported PASSED, found from outside).
+                let entries = ((try? fs.listDirectory(workDir)) ?? []).sorted()
+                if !entries.isEmpty && !entries.contains(Self.workDirMarker) {
+                    let shown = entries.prefix(3).joined(separator: ", ") + (entries.count > 3 ? ", …" : "")
+                    throw ValidationError("--work-dir \(workDir) holds files augur-crash did not make (\(shown)); it removes "
+                                          + "the store, check and corruption directories in it as it runs, so give it a new or empty directory")
+                }
             } else if !fs.isDirectory(parent) {
                 throw ValidationError("--work-dir \(workDir): its parent directory \(parent) does not exist")
             }
         }
         _ = try scenarios()
+    }
+
+    /// The most cycles, power-loss states or corruption cases one run takes, and the highest case number.
+    static let countLimit = 1_000_000_000
+    /// Written into a `--work-dir` the harness uses, so a later run knows the directory is its own.
+    static let workDirMarker = "AUGUR-CRASH-WORK-DIR"
+
+    /// Creates `--work-dir` (its parent exists: `validate`) and marks it as the harness's.
+    func markWorkDirectory(_ dir: String) throws {
+        let fs = PosixFileSystem()
+        do throws(FileSystemError) {
+            try fs.createDirectory(dir)
+            let marker = try fs.open(joinPath(dir, Self.workDirMarker), mode: .create)
+            defer { marker.close() }
+            try marker.write(at: 0, Array("augur-crash work directory: its store, check and corruption directories are removed and remade by each run\n".utf8))
+        } catch {
+            throw ValidationError("--work-dir \(dir): \(error)")
+        }
     }
 
     func scenarios() throws -> [FaultScenario] {
@@ -177,6 +210,7 @@ struct RunCommand: ParsableCommand {
         do throws(Errno) { try StopSignals.install() } catch { print("augur-crash: cannot catch SIGINT/SIGTERM (\(error)); a stopped run will print nothing") }
         var total = RunSummary(seed: seed, label: "total")
         var keptDirectory: [String] = []
+        if let workDir { try markWorkDirectory(workDir) }
 
         if modes.contains(.sigkill) && stopRequested == nil {
             let dir = workDir ?? makeTemporaryDirectory()

@@ -28,7 +28,8 @@ public struct AugurLoad: ParsableCommand {
         Exit status: 0 success; 64 bad arguments (unknown names, negative rates, numbers
         outside their stated limits, missing files or columns, a partition policy the engine
         lacks); 1 a failed run; 2 the run finished but some operations failed (e.g. disk full;
-        the results count them).
+        the results count them); 130 or 143 a run cut short by SIGINT or SIGTERM (128 + the
+        signal; the results of the part that ran are still written, and no later run starts).
 
         Without --dir each run uses a temporary store, augur-load-<engine>-<pid>-<n> in
         $TMPDIR (default /tmp), removed at the end, also after SIGINT or SIGTERM. Stores left
@@ -50,6 +51,7 @@ public struct RunCommand: ParsableCommand {
         let scenario = try options.scenario()
         let result = try execute(scenario, engine: options.engine.lowercased(), options: options)
         try emit([result], options: options)
+        try exitIfInterrupted()
         if result.operations == 0 { throw ExitCode.failure }
         try checkFailedOperations([result])
     }
@@ -70,6 +72,7 @@ public struct CompareCommand: ParsableCommand {
             do { try EngineRegistry.check(e) } catch { throw ValidationError(error.description) }
         }
         if engineList.isEmpty { throw ValidationError("--engines is empty") }
+        if engineList.count > 1 { try checkSiblingReports(options.report, command: "compare", each: "engine", first: engineList[0]) }
     }
 
     var engineList: [String] { engines.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty } }
@@ -77,13 +80,14 @@ public struct CompareCommand: ParsableCommand {
     public func run() throws {
         let scenario = try options.scenario()
         var results: [RunResult] = []
-        for e in engineList {
+        for e in engineList where interruptingSignal.load(ordering: .relaxed) == 0 {
             log("== \(e) ==")
             results.append(try execute(scenario, engine: e, options: options))
         }
         try emit(results, options: options)
         log("")
         printSummary(compareTable(results), options: options)
+        try exitIfInterrupted()
         try checkFailedOperations(results)
     }
 }
@@ -115,6 +119,8 @@ public struct PoliciesCommand: ParsableCommand {
             throw ValidationError("--policy chooses one policy for run and compare; policies runs each of --policies")
         }
         do { _ = try Self.parse(policies) } catch { throw ValidationError(error.description) }
+        try checkSiblingReports(options.report, command: "policies", each: "policy",
+                                first: (try? Self.parse(policies).first?.rawValue) ?? "static")
     }
 
     /// `text` as policies: comma-separated names, case-insensitive, each at most once.
@@ -142,7 +148,7 @@ public struct PoliciesCommand: ParsableCommand {
             }
         }
         var results: [RunResult] = []
-        for policy in try Self.parse(policies) {
+        for policy in try Self.parse(policies) where interruptingSignal.load(ordering: .relaxed) == 0 {
             log("== \(policy.rawValue) ==")
             var scenario = try options.scenario(policy: policy)
             if let dir = options.dir { scenario.engine.directory = dir + "/" + policy.rawValue }
@@ -161,6 +167,7 @@ public struct PoliciesCommand: ParsableCommand {
         }
         log("")
         printSummary(comparison.table(), options: options)
+        try exitIfInterrupted()
         try checkFailedOperations(results)
     }
 }
@@ -175,6 +182,18 @@ public let failedOperationsExitCode: Int32 = 2
 
 /// A run whose operations failed (disk full, I/O errors) is not a success, even though it
 /// finished and reported: exit with `failedOperationsExitCode`.
+/// The signal (SIGINT or SIGTERM) that cut a run short; 0 while none has.
+let interruptingSignal = Atomic<Int32>(0)
+
+/// After the results of a run cut short are written: exit 128 + the signal, as a shell reports
+/// a process the signal ended, so a script can tell a partial run from a whole one (it exited 0).
+func exitIfInterrupted() throws {
+    let sig = interruptingSignal.load(ordering: .relaxed)
+    guard sig != 0 else { return }
+    log("augur-load: stopped by \(sig == SIGINT ? "SIGINT" : "SIGTERM"); the figures above are of the part that ran")
+    throw ExitCode(128 + sig)
+}
+
 func checkFailedOperations(_ results: [RunResult]) throws {
     let failed = results.filter { $0.errors > 0 }
     guard !failed.isEmpty else { return }
@@ -241,7 +260,11 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     let stops = [SIGINT, SIGTERM].map { sig in
         signal(sig, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler { runner.requestStop(); log("\naugur-load: interrupted, finishing…") }
+        source.setEventHandler {
+            interruptingSignal.store(sig, ordering: .relaxed)
+            runner.requestStop()
+            log("\naugur-load: interrupted, finishing…")
+        }
         source.resume()
         return (sig, source)
     }
@@ -331,6 +354,16 @@ func writeReports(_ results: [RunResult], to path: String, suffix: (RunResult) -
         try write(HTMLReport.render(r), to: p)
         log("augur-load: wrote \(p)")
     }
+}
+
+/// A command that writes one report per run writes them beside `--report`'s path
+/// (`reportPath`), so that path must be a file's: given a device such as /dev/null it wrote
+/// /dev/null-static and its siblings into /dev (found from outside). Refused before the runs.
+func checkSiblingReports(_ report: String?, command: String, each: String, first: String) throws {
+    guard let report, report != "-", PosixFileSystem().fileExists(report) else { return }
+    guard let kind = OutputFile.nonRegularKind(report) else { return }
+    throw ValidationError("--report \(report) is \(kind); \(command) writes a report per \(each) beside it "
+                          + "(\(reportPath(report, suffix: first)), …), so --report must name a regular file or a new one")
 }
 
 /// `path` with `-suffix` before its extension: `r.html` → `r-augur.html`.
