@@ -76,13 +76,19 @@ public enum Backtest {
         return (0..<k).map { a + ($0 * (b - a)) / (k - 1) }
     }
 
-    /// In-sample seasonal-naive MAE of y[0..<trainingCount] at `period`.
+    /// In-sample seasonal-naive MAE of y[0..<trainingCount] at `period`; 0 when it is under
+    /// 10⁻¹² of the mean |y| there (rounding noise, which would make every MASE enormous).
     public static func seasonalNaiveScale(_ y: [Double], period: Int, trainingCount: Int) throws(ForecastError) -> Double {
         guard period >= 1 else { throw .periodTooShort(period: period, minimum: 1) }
         guard period < trainingCount else { throw .periodTooLong(period: period, count: trainingCount) }
-        var sum = 0.0
+        var sum = 0.0, level = 0.0
         for t in period..<trainingCount { sum += abs(y[t] - y[t - period]) }
-        return sum / Double(trainingCount - period)
+        for t in 0..<trainingCount { level += abs(y[t]) }
+        let scale = sum / Double(trainingCount - period)
+        // Rounding noise is no scale: 100 + 50·sin(2πt/24) repeats every 24 steps up to the
+        // last bits of a Double, its scale came out 5e-14, and MASEs of 4e14 were printed as
+        // scores (found from outside). Below a 10⁻¹² share of the series' mean magnitude it is 0.
+        return scale <= 1e-12 * level / Double(trainingCount) ? 0 : scale
     }
 
     /// Runs the protocol. `options.seasonalPeriods` must be non-empty: its first entry is the

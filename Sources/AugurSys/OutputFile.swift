@@ -89,6 +89,12 @@ public enum OutputFile {
         }
     }
 
+    /// Why `write` would refuse `path` (links followed) — "a directory", "a block device", "a
+    /// socket" — or nil: for checking an output path before a long run instead of after it.
+    public static func refusal(for path: String) -> String? {
+        (try? kind(of: path, followingLinks: true)).flatMap { $0.flatMap(refusal) }
+    }
+
     private static func refusal(_ kind: Kind) -> String? {
         switch kind {
         case .directory: "a directory"

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AugurForecast
 
@@ -16,6 +17,16 @@ struct BacktestTests {
         let y = [1.0, 2, 4, 7, 11, 16]
         // period 2, training 5: |4−1| + |7−2| + |11−4| = 15 over 3.
         #expect(try Backtest.seasonalNaiveScale(y, period: 2, trainingCount: 5) == 5)
+    }
+
+    /// Found from outside: a pure sine of the period has a scale of rounding noise (5e-14 on
+    /// values near 100), and MASEs of 4e14 were printed as scores, exit 0. It is 0 now, which
+    /// `augur forecast` reports as an undefined MASE; a small real variation keeps its scale.
+    @Test func aScaleOfRoundingNoiseIsZero() throws {
+        let sine = (0..<200).map { 100 + 50 * sin(2 * Double.pi * Double($0) / 24) }
+        #expect(try Backtest.seasonalNaiveScale(sine, period: 24, trainingCount: 160) == 0)
+        let varied = sine.enumerated().map { $0.element + ($0.offset % 7 == 0 ? 1e-6 : 0) }
+        #expect(try Backtest.seasonalNaiveScale(varied, period: 24, trainingCount: 160) > 0)
     }
 
     @Test func rowsCoverEveryModelStepAndOrigin() throws {

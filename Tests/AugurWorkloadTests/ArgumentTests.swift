@@ -111,6 +111,12 @@ struct ArgumentTests {
         expectFailure(["policies", "--report", fifo], "--report \(fifo) is a FIFO; policies writes a report per policy beside it (\(fifo)-static, …)")
         expectFailure(["compare", "--engines", "augur,augur", "--report", fifo], "compare writes a report per engine beside it")
         expectFailure(["policies", "--report", NSTemporaryDirectory()], "names no file")
+        // A directory is refused before the run too (it failed after the whole run), as --json.
+        let directory = NSTemporaryDirectory() + "augur-load-dir-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        expectFailure(["run", "--json", directory], "--json \(directory) is a directory; name a file")
+        expectFailure(["run", "--report", directory], "--report \(directory) is a directory; name a file")
         #expect(failure(["compare", "--engines", "augur", "--report", fifo]) == nil, "one engine writes its report in place")
         #expect(failure(["policies", "--report", NSTemporaryDirectory() + "augur-load-new-\(getpid()).html"]) == nil)
     }

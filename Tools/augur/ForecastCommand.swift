@@ -115,7 +115,8 @@ public struct ForecastCommand: ParsableCommand {
                       + "(the series' values are too large for a Double's arithmetic, or those models' forecasts diverged)")
             } else {
                 print("MASE is undefined for this series: its in-sample seasonal-naive MAE at period \(period[0]) is \(report.scale) "
-                      + "(0: the first 80% repeats exactly every \(period[0]) observations, e.g. a constant series; not finite: values too large)")
+                      + "(0: the first 80% repeats every \(period[0]) observations exactly or to within rounding, e.g. a constant series or "
+                      + "a pure sine of that period; not finite: values too large)")
             }
         }
         print("model             forecasts   MASE    cover80  cover95")

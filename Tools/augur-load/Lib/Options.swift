@@ -207,6 +207,10 @@ public struct LoadOptions: ParsableArguments {
             if !PosixFileSystem().isDirectory(parent) {
                 throw ValidationError("\(flag) \(path): its directory \(parent) does not exist")
             }
+            // A directory as --json used to fail only after the whole run (found from outside).
+            if let refusal = OutputFile.refusal(for: path) {
+                throw ValidationError("\(flag) \(path) is \(refusal); name a file")
+            }
             if let csv, OutputFile.sameRegularFile(path, csv) {
                 throw ValidationError("\(flag) \(path) is the --csv input file; refusing to write over it")
             }
