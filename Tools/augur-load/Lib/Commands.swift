@@ -304,7 +304,8 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     result.policy = policy
     if policy == .static {
         let n = scenario.policy.splitKeys.count + 1
-        result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal key ranges" : ", engine's initial layout"))
+        let ranges = scenario.engine.strategy.kind == "hash" ? "bucket ranges" : "key ranges"
+        result.notes.append("partition policy: static" + (n > 1 ? ", pre-split into \(n) equal \(ranges)" : ", engine's initial layout"))
     }
     try store.flush()
     // Written back before the count is read and before close (which removes a temporary

@@ -339,6 +339,12 @@ public struct LoadOptions: ParsableArguments {
                                  reason: "a composite prefix of \(parsed.prefixLength) bytes is longer than the \(keySize)-byte keys (--key-size)")
         }
         engineConfig.strategy = parsed
+        if case .hash(let buckets) = parsed, partitions > buckets {
+            // A hash table is pre-split at bucket boundaries (equal bucket ranges): 100 over 16
+            // buckets made 16 partitions while the note said "pre-split into 100 equal key ranges".
+            throw .invalidOption(name: "partitions", value: String(partitions),
+                                 reason: "\(strategy) pre-splits at bucket boundaries, so into at most \(buckets) partitions (one per bucket)")
+        }
         try EngineRegistry.check(engine.lowercased())
         if spinUs < 0 || spinUs > 1_000_000 { throw .invalidOption(name: "spin-us", value: String(spinUs), reason: "must be in 0...1000000") }
         if !(progressInterval > 0 && progressInterval <= WorkloadLimits.maxSeconds) {
