@@ -1,4 +1,5 @@
 import AugurForecast
+import AugurSys
 import Foundation
 
 /// Target operation rate over time, in operations per second across all runner threads.
@@ -124,6 +125,9 @@ public struct ReplayCurve: Sendable, Equatable {
     /// only the rows a run of that length plays (and the one it interpolates towards at its end)
     /// are kept and scaled, so `peakRate` is the peak the run meets, not the peak of data it
     /// never reaches; a run longer than those rows would replay them again from the first.
+    /// The largest CSV file replayed: years of per-second rows; a bigger one is refused before it is read.
+    public static let maxFileBytes = 1 << 30
+
     public static func load(path: String, column: String, secondsPerRow: Double, peakRate: Double,
                             lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil,
                             scaledOverSeconds: Double? = nil) throws(WorkloadError) -> ReplayCurve {
@@ -131,13 +135,26 @@ public struct ReplayCurve: Sendable, Equatable {
         if let lowRate, !lowRate.isFinite || lowRate < 0 || lowRate > peakRate { throw .invalidRate(name: "rate", value: lowRate) }
         try WorkloadLimits.checkSpan("row-seconds", secondsPerRow)
         if startRow < 0 { throw .invalidOption(name: "csv-start-row", value: String(startRow), reason: "must be zero or more rows") }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound(path: path) }
-        if isDirectory.boolValue { throw .unreadableFile(path: path, reason: "is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "permission denied or I/O error") }
+        // open(2) and its errno, not Foundation's: /dev/null (empty) was "permission denied or
+        // I/O error" and a symlink loop "file not found" (found from outside).
+        let fs = PosixFileSystem()
+        if fs.isDirectory(path) { throw .unreadableFile(path: path, reason: "is a directory") }
+        let data: [UInt8]
+        do throws(FileSystemError) {
+            if let size = try? fs.fileSize(path), size > Self.maxFileBytes {
+                throw FileSystemError(.read, path, .fileTooLarge)
+            }
+            data = try fs.readFile(path)
+        } catch {
+            if error.errno == .fileTooLarge {
+                throw .invalidOption(name: "csv", value: path, reason: "more than the limit of \(Self.maxFileBytes) bytes")
+            }
+            if error.errno == .noSuchFileOrDirectory { throw .fileNotFound(path: path) }
+            throw .unreadableFile(path: path, reason: "\(error.errno)")
+        }
         // Decoded with replacement characters, a binary file's bytes came back as its "columns".
         if let nul = data.firstIndex(of: 0) {
-            throw .unreadableFile(path: path, reason: "it is not text: a NUL byte at byte offset \(nul - data.startIndex)")
+            throw .unreadableFile(path: path, reason: "it is not text: a NUL byte at byte offset \(nul)")
         }
         guard let text = String(validating: data, as: UTF8.self) else {
             throw .unreadableFile(path: path, reason: "it is not UTF-8 text")
