@@ -100,6 +100,24 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir.child("bad.csv")))
     }
 
+    /// Found from outside: these were exit 1 with internal names ("option seasonalPeriods =
+    /// 48.0 is invalid"); they are usage errors naming the flag and its limit.
+    @Test func forecastPeriodAndHorizonLimitsAreUsageErrors() throws {
+        let dir = TemporaryDirectory()
+        try Self.writeSeries(dir.child("s.csv"))
+        let cases: [([String], String)] = [
+            (["--period", "0"], "--period must be 2…65536, got 0"),
+            (["--period", "100000"], "--period must be 2…65536, got 100000"),
+            (["--period", "48", "--period", "48"], "the two --period values must differ, got 48 twice"),
+            (["--period", "48", "--horizon", "9223372036854775807"], "--horizon must be at most 4096, got 9223372036854775807"),
+        ]
+        for (args, message) in cases {
+            let r = try Self.run("augur", ["forecast", "--csv", "s.csv", "--column", "v", "--output", "f.csv"] + args, in: dir.path)
+            #expect(!r.signaled && r.status == 64, "\(args): status \(r.status), \(r.stderr)")
+            #expect(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+    }
+
     @Test func forecastOfAConstantSeriesSaysMASEIsUndefined() throws {
         let dir = TemporaryDirectory()
         try Self.writeSeries(dir.child("c.csv"), constant: true)

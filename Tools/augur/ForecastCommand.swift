@@ -55,6 +55,15 @@ public struct ForecastCommand: ParsableCommand {
         guard !period.isEmpty else { throw ValidationError("give at least one --period (the first is the MASE period)") }
         guard period.count <= 2 else { throw ValidationError("at most two --period values, got \(period.count)") }
         guard horizon > 0 else { throw ValidationError("--horizon must be at least 1, got \(horizon)") }
+        // The ensemble's own limits, said in flags and as usage errors (64): they were exit 1
+        // with the options' internal names ("option seasonalPeriods = 48.0 is invalid").
+        guard horizon <= ForecastOptions.maximumHorizon else {
+            throw ValidationError("--horizon must be at most \(ForecastOptions.maximumHorizon), got \(horizon)")
+        }
+        for p in period where !(2...ForecastOptions.maximumPeriod).contains(p) {
+            throw ValidationError("--period must be 2…\(ForecastOptions.maximumPeriod), got \(p)")
+        }
+        if period.count == 2 && period[0] == period[1] { throw ValidationError("the two --period values must differ, got \(period[0]) twice") }
         guard origins > 0 else { throw ValidationError("--origins must be at least 1, got \(origins)") }
         if let model, !Backtest.modelNames.contains(model) {
             throw ValidationError("--model '\(model)' is not a model; the models are: \(Backtest.modelNames.joined(separator: ", "))")
