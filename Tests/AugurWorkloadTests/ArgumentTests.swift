@@ -116,6 +116,7 @@ struct ArgumentTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         expectFailure(["run", "--json", directory], "--json \(directory) is a directory; name a file")
+        expectFailure(["policies", "--dir", fifo], "--dir \(fifo) exists and is not a directory")
         expectFailure(["run", "--report", directory], "--report \(directory) is a directory; name a file")
         #expect(failure(["compare", "--engines", "augur", "--report", fifo]) == nil, "one engine writes its report in place")
         #expect(failure(["policies", "--report", NSTemporaryDirectory() + "augur-load-new-\(getpid()).html"]) == nil)

@@ -196,6 +196,11 @@ public struct LoadOptions: ParsableArguments {
         if !["auto", "live", "plain", "none"].contains(progress) {
             throw ValidationError("invalid --progress \"\(progress)\"; valid modes: auto, live, plain, none")
         }
+        // A store directory that is a file: `policies` printed Foundation's NSCocoaErrorDomain
+        // dump for it (found from outside).
+        if let dir, PosixFileSystem().fileExists(dir), !PosixFileSystem().isDirectory(dir) {
+            throw ValidationError("--dir \(dir) exists and is not a directory")
+        }
         // Where the results go is checked before a run of minutes, not when they are written:
         // a missing directory, or the replayed CSV itself (OutputFile refuses that too).
         for (flag, path) in [("--json", json), ("--report", report)] {
