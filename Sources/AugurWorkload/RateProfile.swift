@@ -139,16 +139,13 @@ public struct ReplayCurve: Sendable, Equatable {
         // I/O error" and a symlink loop "file not found" (found from outside).
         let fs = PosixFileSystem()
         if fs.isDirectory(path) { throw .unreadableFile(path: path, reason: "is a directory") }
+        if let size = try? fs.fileSize(path), size > Self.maxFileBytes {
+            throw .invalidOption(name: "csv", value: path, reason: "\(size) bytes, more than the limit of \(Self.maxFileBytes)")
+        }
         let data: [UInt8]
         do throws(FileSystemError) {
-            if let size = try? fs.fileSize(path), size > Self.maxFileBytes {
-                throw FileSystemError(.read, path, .fileTooLarge)
-            }
             data = try fs.readFile(path)
         } catch {
-            if error.errno == .fileTooLarge {
-                throw .invalidOption(name: "csv", value: path, reason: "more than the limit of \(Self.maxFileBytes) bytes")
-            }
             if error.errno == .noSuchFileOrDirectory { throw .fileNotFound(path: path) }
             throw .unreadableFile(path: path, reason: "\(error.errno)")
         }
