@@ -118,6 +118,22 @@ import Testing
         }
     }
 
+    /// Found from outside: a negative number as an option's next word was "Missing value for
+    /// '--limit <limit>'"; each tool now names the value and the limit, as for `--limit=-1`.
+    @Test func aNegativeNumberAfterAnOptionIsCheckedAsItsValue() throws {
+        let dir = TemporaryDirectory()
+        let cases: [(String, [String], String)] = [
+            ("augur", ["scan", "--dir", "s", "--table", "t", "--limit", "-1"], "-1"),
+            ("augur-load", ["run", "--threads", "-1"], "invalid option threads=-1"),
+            ("augur-crash", ["--cycles", "-3"], "--cycles must be at least 1 (got -3)"),
+        ]
+        for (tool, args, message) in cases {
+            let r = try Self.run(tool, args, in: dir.path)
+            #expect(!r.signaled && r.status == 64, "\(tool) \(args): status \(r.status), \(r.stderr)")
+            #expect(r.stderr.contains(message) && !r.stderr.contains("Missing value"), "\(tool) \(args): \(r.stderr)")
+        }
+    }
+
     @Test func forecastOfAConstantSeriesSaysMASEIsUndefined() throws {
         let dir = TemporaryDirectory()
         try Self.writeSeries(dir.child("c.csv"), constant: true)
