@@ -1,4 +1,5 @@
 import ArgumentParser
+import AugurSys
 @testable import AugurLoadCLI
 @testable import AugurWorkload
 import Foundation
@@ -131,6 +132,10 @@ struct ArgumentTests {
         expectFailure(["--key-size", "4"], "invalid option key-size=4")
         expectFailure(["--engine", "rocksdb"], "engine \"rocksdb\" is not built into this binary")
         expectFailure(["--profile", "constant"], "profile constant needs --rate")
+        // Found from outside: both were exit 1, refused only when the engine opened.
+        let outside = (CPUAffinity.allowedCPUs().max() ?? 0) + 1
+        expectFailure(["--background-cpus", "\(outside)"], "CPU \(outside) is not one this process may run on")
+        expectFailure(["--background-cpus", "0,0"], "names CPU 0 twice")
         // Found from outside: ignored, while the run's note claimed the pre-split.
         expectFailure(["--strategy", "hash:16", "--partitions", "100"],
                       "invalid option partitions=100: hash:16 pre-splits at bucket boundaries, so into at most 16 partitions (one per bucket)")

@@ -377,7 +377,16 @@ public struct LoadOptions: ParsableArguments {
                     throw .invalidOption(name: "background-cpus", value: text,
                                          reason: "must be auto, all, or CPU ids in 0...1023 separated by commas")
                 }
+                if ids.contains(id) {
+                    throw .invalidOption(name: "background-cpus", value: text, reason: "names CPU \(id) twice")
+                }
                 ids.append(id)
+            }
+            // Checked here as a usage error (64): the engine's own refusal came only at its open (exit 1).
+            let allowed = CPUAffinity.allowedCPUs()
+            if !allowed.isEmpty, let outside = ids.first(where: { !allowed.contains($0) }) {
+                throw .invalidOption(name: "background-cpus", value: text,
+                                     reason: "CPU \(outside) is not one this process may run on (\(allowed.map(String.init).joined(separator: ", ")))")
             }
             return .cpus(ids)
         }
