@@ -174,6 +174,12 @@ public struct EngineReplay: Sendable {
         self.rows = rows
         let peak = rows.max() ?? 0
         guard peak > 0 else { throw invalid("series", "all zero", "the run served no operations") }
+        // Said here, in the run's terms: the simulator's own check named its internal
+        // peakMultiple ("got 5e+302" for --capacity 1e-300, found from outside).
+        guard peak / capacity <= SimulationOptions.maxPeakMultiple else {
+            throw invalid(overrides.capacity != nil ? "--capacity" : "partitions.measuredCapacity", Self.show(capacity),
+                          "the run's peak of \(Self.show(peak)) ops/s would be more than \(Self.show(SimulationOptions.maxPeakMultiple)) partitions' worth of it")
+        }
 
         var o = SimulationOptions()
         var cap = CapacityModel.measured()

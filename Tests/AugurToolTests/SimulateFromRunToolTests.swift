@@ -55,6 +55,8 @@ import Testing
         ("inf.json", run(capacity: "\"inf\""), [], "partitions.measuredCapacity is inf"),
         ("huge.json", run(capacity: "1e308"), [], "partitions.measuredCapacity is 1e+308"),
         ("other.json", run(), ["--policy", "predictive"], "no run in the file used policy 'predictive' (the runs used: reactive)"),
+        // It named the simulator's internal peakMultiple (found from outside).
+        ("tiny.json", run(), ["--capacity", "1e-300"], "run 1 (reactive): --capacity is 1e-300"),
     ] as [(String, String?, [String], String)])
     func badRunFilesAreOneLineNamingTheValue(_ name: String, _ contents: String?, _ extra: [String], _ message: String) throws {
         let dir = TemporaryDirectory()
