@@ -123,6 +123,20 @@ struct ArgumentTests {
         #expect(failure(["policies", "--report", NSTemporaryDirectory() + "augur-load-new-\(getpid()).html"]) == nil)
     }
 
+    /// Found from outside: rate options the profile does not use were dropped without a word.
+    @Test("rate options the profile does not use are named in the run's notes")
+    func unusedRateOptionsAreNoted() throws {
+        func notes(_ args: [String]) throws -> [String] {
+            try #require(try AugurLoad.parseAsRoot(["run"] + args) as? RunCommand).options.unusedRateOptions
+        }
+        #expect(try notes(["--rate", "10", "--peak-rate", "100"]) == ["--peak-rate is not used by profile constant"])
+        #expect(try notes(["--profile", "unthrottled", "--rate", "100"]) == ["--rate is not used by profile unthrottled"])
+        #expect(try notes(["--profile", "spike", "--rate", "100", "--spike-at", "1000", "--duration", "1", "--warmup", "0"])
+            == ["the spike at 1000 s starts after the run ends at 1 s"])
+        #expect(try notes(["--profile", "diurnal", "--rate", "10", "--peak-rate", "100"]).isEmpty)
+        #expect(try notes(["--profile", "spike", "--rate", "100", "--duration", "30"]).isEmpty)
+    }
+
     @Test("other bad values") func otherBadValues() {
         expectFailure(["--distribution", "pareto"], "unknown key distribution \"pareto\"")
         expectFailure(["--profile", "sawtooth", "--rate", "10"], "unknown rate profile \"sawtooth\"")

@@ -302,6 +302,7 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     printer.finish()
     result.load = load
     result.policy = policy
+    result.notes += options.unusedRateOptions
     if policy == .static {
         let n = scenario.policy.splitKeys.count + 1
         let ranges = scenario.engine.strategy.kind == "hash" ? "bucket ranges" : "key ranges"

@@ -404,6 +404,23 @@ public struct LoadOptions: ParsableArguments {
         }
     }
 
+    /// Rate options the chosen profile does not use, said in the run's notes: `--profile
+    /// constant --peak-rate 100` ran at --rate without a word, and a spike set after the run's
+    /// end never came (found from outside).
+    public var unusedRateOptions: [String] {
+        let name = profile?.lowercased() ?? (csv != nil ? "replay" : rate != nil ? "constant" : "unthrottled")
+        var notes: [String] = []
+        if name == "unthrottled" && rate != nil { notes.append("--rate is not used by profile unthrottled") }
+        if (name == "unthrottled" || name == "constant") && peakRate != nil { notes.append("--peak-rate is not used by profile \(name)") }
+        if name != "replay" && csv != nil { notes.append("--csv is used only by profile replay, not \(name)") }
+        if name == "spike" && operations == nil && spikeAt >= warmup + duration {
+            notes.append("the spike at \(formatSeconds(spikeAt)) s starts after the run ends at \(formatSeconds(warmup + duration)) s")
+        }
+        return notes
+    }
+
+    private func formatSeconds(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+
     func rateProfile() throws(WorkloadError) -> RateProfile {
         func checkRate(_ name: String, _ v: Double?) throws(WorkloadError) {
             if let v, !v.isFinite || v < 0 { throw .invalidRate(name: name, value: v) }
