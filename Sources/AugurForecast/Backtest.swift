@@ -83,12 +83,14 @@ public enum Backtest {
         guard period < trainingCount else { throw .periodTooLong(period: period, count: trainingCount) }
         var sum = 0.0, level = 0.0
         for t in period..<trainingCount { sum += abs(y[t] - y[t - period]) }
-        for t in 0..<trainingCount { level += abs(y[t]) }
+        // A mean built as it goes: a plain sum of values near 1e306 overflowed to ∞, and every
+        // real scale then read as noise (review).
+        for t in 0..<trainingCount { level += abs(y[t]) / Double(trainingCount) }
         let scale = sum / Double(trainingCount - period)
         // Rounding noise is no scale: 100 + 50·sin(2πt/24) repeats every 24 steps up to the
         // last bits of a Double, its scale came out 5e-14, and MASEs of 4e14 were printed as
         // scores (found from outside). Below a 10⁻¹² share of the series' mean magnitude it is 0.
-        return scale <= 1e-12 * level / Double(trainingCount) ? 0 : scale
+        return scale <= 1e-12 * level ? 0 : scale
     }
 
     /// Runs the protocol. `options.seasonalPeriods` must be non-empty: its first entry is the

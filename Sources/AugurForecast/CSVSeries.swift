@@ -2,18 +2,19 @@
 /// for `augur forecast`, `augur simulate` and augur-load's replay profile. Pure: the caller
 /// reads the file and names it, so errors can say where the bad value is. Handles the simple
 /// CSV the engine exports — comma-separated, optional surrounding quotes and whitespace, `\n`,
-/// `\r\n` or `\r` line ends, blank lines skipped, a leading UTF-8 byte-order mark ignored — not
-/// embedded commas or newlines in quotes. Every data row must have the header's number of
-/// cells: an unquoted comma inside a value shifts the columns after it, and the wrong column's
-/// numbers were read without a word (found from outside).
+/// `\r\n` or `\r` line ends, blank lines skipped, a leading UTF-8 byte-order mark ignored, commas
+/// inside double quotes kept in their cell — not newlines in quotes. A data row may leave out
+/// trailing cells but may not have more than the header: an unquoted comma inside a value
+/// shifts the columns after it, and the wrong column's numbers were read without a word (found
+/// from outside).
 ///
 /// Thread-safety: stateless; safe from any thread.
 public enum CSVSeries {
     /// The values of column `column`, in row order. `file` names the text in errors (a path).
     /// Throws `.noData` (no header or no data rows), `.unknownColumn`, `.duplicateColumn` (the
     /// header names `column` more than once), `.badValue` for a cell that is missing, not a
-    /// number, or NaN/∞ (with its 1-based line in the file), `.rowWidth` for a data row whose
-    /// cells the header's do not match, and `.lineTooLong` for a line over `maxLineBytes`.
+    /// number, or NaN/∞ (with its 1-based line in the file), `.rowWidth` for a data row with
+    /// more cells than the header, and `.lineTooLong` for a line over `maxLineBytes`.
     public static func column(named column: String, in text: String, file: String) throws(CSVError) -> [Double] {
         var index: Int? = nil
         var width = 0
@@ -38,10 +39,10 @@ public enum CSVSeries {
                 index = found
                 continue
             }
-            if fields.count != width {
+            if fields.count > width {
                 throw .rowWidth(file: file, line: lineNumber, cells: fields.count, header: width)
             }
-            let cell = fields[index]
+            let cell = index < fields.count ? fields[index] : ""
             guard let value = Double(cell), value.isFinite else {
                 throw .badValue(file: file, line: lineNumber, column: column, text: cell)
             }
@@ -55,8 +56,18 @@ public enum CSVSeries {
     /// names), far below what would exhaust memory once cut into cells.
     public static let maxLineBytes = 1 << 20
 
+    /// The line's cells: split at commas outside double quotes (`"peak, high"` is one cell).
     private static func cells(_ line: Substring) -> [String] {
-        line.split(separator: ",", omittingEmptySubsequences: false).map { cell in
+        var parts: [Substring] = []
+        var start = line.startIndex, quoted = false
+        for i in line.indices {
+            if line[i] == "\"" { quoted.toggle() } else if line[i] == "," && !quoted {
+                parts.append(line[start..<i])
+                start = line.index(after: i)
+            }
+        }
+        parts.append(line[start...])
+        return parts.map { cell in
             var s = Substring(cell)
             while let f = s.first, f.isWhitespace { s.removeFirst() }
             while let l = s.last, l.isWhitespace { s.removeLast() }
@@ -81,7 +92,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A data row's cell is missing (`text` empty), not a number, or NaN/∞. `line` is its
     /// 1-based line in the file (header and blank lines counted).
     case badValue(file: String, line: Int, column: String, text: String)
-    /// A data row at 1-based `line` has `cells` cells where the header has `header`.
+    /// A data row at 1-based `line` has `cells` cells, more than the header's `header`.
     case rowWidth(file: String, line: Int, cells: Int, header: Int)
     /// The line at 1-based `line` is longer than `limit` bytes.
     case lineTooLong(file: String, line: Int, limit: Int)
@@ -98,7 +109,7 @@ public enum CSVError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .badValue(file, line, column, text):
             "\(file) line \(line), column \"\(column)\": \"\(text)\" is not a finite number"
         case let .rowWidth(file, line, cells, header):
-            "\(file) line \(line) has \(cells) cells, the header \(header): a comma inside a value, or a row cut short, would shift the columns"
+            "\(file) line \(line) has \(cells) cells, more than the header's \(header): a comma inside a value shifts the columns after it (quote the value)"
         case let .lineTooLong(file, line, limit):
             "\(file) line \(line) is longer than the limit of \(limit) bytes"
         }

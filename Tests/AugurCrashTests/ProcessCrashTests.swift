@@ -127,7 +127,7 @@ import Testing
         notes.close()
         let (exit, output) = try Self.run(["--mode", "sigkill", "--cycles", "1", "--seed", "3", "--work-dir", work])
         #expect(exit != .exited(0), "\(output)")
-        #expect(output.contains("--work-dir \(work) holds files augur-crash did not make (store)"), "\(output)")
+        #expect(output.contains("--work-dir \(work) holds files (store) and no AUGUR-CRASH-WORK-DIR"), "\(output)")
         #expect(fs.fileExists(work + "/store/NOTES.txt"))
 
         let fresh = dir.path + "/fresh"

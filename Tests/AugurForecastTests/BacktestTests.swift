@@ -27,6 +27,9 @@ struct BacktestTests {
         #expect(try Backtest.seasonalNaiveScale(sine, period: 24, trainingCount: 160) == 0)
         let varied = sine.enumerated().map { $0.element + ($0.offset % 7 == 0 ? 1e-6 : 0) }
         #expect(try Backtest.seasonalNaiveScale(varied, period: 24, trainingCount: 160) > 0)
+        // Values near 1e306: their sum overflows, their mean does not (review).
+        let huge = (0..<200).map { 1e306 * (1.5 + 0.2 * sin(2 * Double.pi * Double($0) / 24) + 0.01 * Double($0 % 7)) }
+        #expect(try Backtest.seasonalNaiveScale(huge, period: 24, trainingCount: 160) > 1e300)
     }
 
     @Test func rowsCoverEveryModelStepAndOrigin() throws {

@@ -158,8 +158,9 @@ struct RunCommand: ParsableCommand {
                 let entries = ((try? fs.listDirectory(workDir)) ?? []).sorted()
                 if !entries.isEmpty && !entries.contains(Self.workDirMarker) {
                     let shown = entries.prefix(3).joined(separator: ", ") + (entries.count > 3 ? ", …" : "")
-                    throw ValidationError("--work-dir \(workDir) holds files augur-crash did not make (\(shown)); it removes "
-                                          + "the store, check and corruption directories in it as it runs, so give it a new or empty directory")
+                    throw ValidationError("--work-dir \(workDir) holds files (\(shown)) and no \(Self.workDirMarker), which augur-crash "
+                                          + "writes into the directories it uses; it removes the store, check and corruption directories in "
+                                          + "its work directory as it runs, so give it a new or empty directory")
                 }
             } else if !fs.isDirectory(parent) {
                 throw ValidationError("--work-dir \(workDir): its parent directory \(parent) does not exist")
@@ -210,10 +211,13 @@ struct RunCommand: ParsableCommand {
         do throws(Errno) { try StopSignals.install() } catch { print("augur-crash: cannot catch SIGINT/SIGTERM (\(error)); a stopped run will print nothing") }
         var total = RunSummary(seed: seed, label: "total")
         var keptDirectory: [String] = []
-        if let workDir { try markWorkDirectory(workDir) }
+        // Only the modes that write there; the power-loss and fault modes work in memory.
+        if let workDir, !modes.isDisjoint(with: [.sigkill, .corruption]) { try markWorkDirectory(workDir) }
 
         if modes.contains(.sigkill) && stopRequested == nil {
             let dir = workDir ?? makeTemporaryDirectory()
+            // A kept temporary directory may be given back as --work-dir to replay in it.
+            if workDir == nil { try markWorkDirectory(dir) }
             var config = ProcessCrashConfig(executable: ProcessLifetime.executablePath, directory: dir, cycles: cycles, seed: seed)
             config.crashPointShare = crashPointShare
             config.oneIn = oneIn ?? 0

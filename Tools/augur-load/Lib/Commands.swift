@@ -185,12 +185,31 @@ public let failedOperationsExitCode: Int32 = 2
 /// The signal (SIGINT or SIGTERM) that cut a run short; 0 while none has.
 let interruptingSignal = Atomic<Int32>(0)
 
+/// The run a caught SIGINT or SIGTERM stops, while one is under way.
+private let stoppableRunner = Mutex<WorkloadRunner?>(nil)
+
+/// SIGINT and SIGTERM, caught once for the whole process. `compare` and `policies` run several
+/// engines or policies one after another, and the sources each run used to make (and cancel)
+/// never fired from the second run on: the signal was ignored to the end and the exit was 0
+/// (found in review). Caught, a signal stops the run under way and starts no later one.
+nonisolated(unsafe) private let stopSignalSources: [any DispatchSourceSignal] = [SIGINT, SIGTERM].map { sig in
+    signal(sig, SIG_IGN)
+    let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+    source.setEventHandler {
+        interruptingSignal.store(sig, ordering: .relaxed)
+        stoppableRunner.withLock { $0 }?.requestStop()
+        log("\naugur-load: interrupted, finishing…")
+    }
+    source.resume()
+    return source
+}
+
 /// After the results of a run cut short are written: exit 128 + the signal, as a shell reports
 /// a process the signal ended, so a script can tell a partial run from a whole one (it exited 0).
 func exitIfInterrupted() throws {
     let sig = interruptingSignal.load(ordering: .relaxed)
     guard sig != 0 else { return }
-    log("augur-load: stopped by \(sig == SIGINT ? "SIGINT" : "SIGTERM"); the figures above are of the part that ran")
+    log("augur-load: stopped by \(sig == SIGINT ? "SIGINT" : "SIGTERM"); the figures above cover what ran before it")
     throw ExitCode(128 + sig)
 }
 
@@ -257,18 +276,10 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     runner.stolenSeconds = ProcessIO.hostStolenSeconds
 
     // Ctrl-C or SIGTERM: stop the run cleanly (the store is closed and a temporary one removed).
-    let stops = [SIGINT, SIGTERM].map { sig in
-        signal(sig, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-        source.setEventHandler {
-            interruptingSignal.store(sig, ordering: .relaxed)
-            runner.requestStop()
-            log("\naugur-load: interrupted, finishing…")
-        }
-        source.resume()
-        return (sig, source)
-    }
-    defer { for (sig, source) in stops { source.cancel(); signal(sig, SIG_DFL) } }
+    _ = stopSignalSources
+    stoppableRunner.withLock { $0 = runner }
+    defer { stoppableRunner.withLock { $0 = nil } }
+    if interruptingSignal.load(ordering: .relaxed) != 0 { runner.requestStop() }
 
     // Before the load: refuse a policy the engine lacks, and pre-split (static --partitions N)
     // so records land in their partitions and nothing is copied later. After the stop signals
@@ -286,7 +297,15 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
     var load: LoadPhaseSummary? = nil
     if scenario.load {
         log("augur-load: loading \(scenario.spec.recordCount) records\(scenario.ingest ? " through bulk ingest" : "")…")
-        load = try runner.load(batchSize: scenario.loadBatchSize, ingest: scenario.ingest)
+        do {
+            load = try runner.load(batchSize: scenario.loadBatchSize, ingest: scenario.ingest)
+        } catch WorkloadRunError.interrupted {
+            // Nothing was measured: no tables, but the status says why (it was 1, "interrupted
+            // while loading records", like a failed run).
+            let sig = interruptingSignal.load(ordering: .relaxed)
+            log("augur-load: stopped by \(sig == SIGTERM ? "SIGTERM" : "SIGINT") while loading records; nothing was measured")
+            throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
+        }
         log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
     }
     // After the load, so the load itself triggers no reshards under reactive or predictive.
@@ -362,7 +381,11 @@ func writeReports(_ results: [RunResult], to path: String, suffix: (RunResult) -
 /// (`reportPath`), so that path must be a file's: given a device such as /dev/null it wrote
 /// /dev/null-static and its siblings into /dev (found from outside). Refused before the runs.
 func checkSiblingReports(_ report: String?, command: String, each: String, first: String) throws {
-    guard let report, report != "-", PosixFileSystem().fileExists(report) else { return }
+    guard let report else { return }
+    if report == "-" {
+        throw ValidationError("--report - (standard output) cannot hold a report per \(each); \(command) needs a file's path to write them beside")
+    }
+    guard PosixFileSystem().fileExists(report) else { return }
     guard let kind = OutputFile.nonRegularKind(report) else { return }
     throw ValidationError("--report \(report) is \(kind); \(command) writes a report per \(each) beside it "
                           + "(\(reportPath(report, suffix: first)), …), so --report must name a regular file or a new one")
