@@ -7,6 +7,10 @@
 ///
 /// Thread-safety: stateless; safe from any thread.
 public enum CommandLineArguments {
+    /// This process's arguments after the program's name, joined as below: what the tools
+    /// hand to ArgumentParser's `main`.
+    public static var forParsing: [String] { joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())) }
+
     /// `arguments` with each long option that is followed by a negative number (`--rate -5`,
     /// `--seed -1e300`, `--x -inf`) given it with `=` (`--rate=-5`). Nothing after `--` changes;
     /// an option already holding `=` keeps its next word.

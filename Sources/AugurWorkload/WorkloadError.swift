@@ -48,7 +48,8 @@ public enum WorkloadError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-func formatNumber(_ v: Double) -> String {
+/// `v` without a fraction when it is a whole number ("1000", not "1000.0").
+package func formatNumber(_ v: Double) -> String {
     if v.isFinite, v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
     return String(v)
 }

@@ -37,7 +37,7 @@ struct AugurCrashCommand: ParsableCommand {
     static func main() {
         StandardStream.exitWithAnErrorWhenOutputIsLost()
         LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .error))
-        main(CommandLineArguments.joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+        main(CommandLineArguments.forParsing)
     }
 }
 

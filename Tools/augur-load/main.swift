@@ -5,4 +5,4 @@ import Logging
 // The engine's log lines go to standard error at `AUGUR_LOG_LEVEL` (default notice).
 StandardStream.exitWithAnErrorWhenOutputIsLost()
 LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
-AugurLoad.main(CommandLineArguments.joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+AugurLoad.main(CommandLineArguments.forParsing)

@@ -15,6 +15,6 @@ struct AugurCommand: ParsableCommand {
     static func main() {
         StandardStream.exitWithAnErrorWhenOutputIsLost()
         LoggingSystem.bootstrap(ToolLogging.standardError(defaultLevel: .notice))
-        main(CommandLineArguments.joiningNegativeNumbers(Array(CommandLine.arguments.dropFirst())))
+        main(CommandLineArguments.forParsing)
     }
 }

@@ -118,9 +118,9 @@ public struct PoliciesCommand: ParsableCommand {
         if options.policy != nil {
             throw ValidationError("--policy chooses one policy for run and compare; policies runs each of --policies")
         }
-        do { _ = try Self.parse(policies) } catch { throw ValidationError(error.description) }
-        try checkSiblingReports(options.report, command: "policies", each: "policy",
-                                first: (try? Self.parse(policies).first?.rawValue) ?? "static")
+        let list: [PartitionPolicy]
+        do { list = try Self.parse(policies) } catch { throw ValidationError(error.description) }
+        try checkSiblingReports(options.report, command: "policies", each: "policy", first: list.first?.rawValue ?? "static")
     }
 
     /// `text` as policies: comma-separated names, case-insensitive, each at most once.
@@ -209,7 +209,7 @@ nonisolated(unsafe) private let stopSignalSources: [any DispatchSourceSignal] = 
 func exitIfInterrupted() throws {
     let sig = interruptingSignal.load(ordering: .relaxed)
     guard sig != 0 else { return }
-    log("augur-load: stopped by \(sig == SIGINT ? "SIGINT" : "SIGTERM"); the figures above cover what ran before it")
+    log("augur-load: stopped by \(ProcessSignal.name(sig)); the figures above cover what ran before it")
     throw ExitCode(128 + sig)
 }
 
@@ -303,8 +303,9 @@ func execute(_ scenario: Scenario, engine: String, options: LoadOptions, label: 
             // Nothing was measured: no tables, but the status says why (it was 1, "interrupted
             // while loading records", like a failed run).
             let sig = interruptingSignal.load(ordering: .relaxed)
-            log("augur-load: stopped by \(sig == SIGTERM ? "SIGTERM" : "SIGINT") while loading records; nothing was measured")
-            throw ExitCode(128 + (sig == 0 ? SIGINT : sig))
+            let stop = sig == 0 ? SIGINT : sig
+            log("augur-load: stopped by \(ProcessSignal.name(stop)) while loading records; nothing was measured")
+            throw ExitCode(128 + stop)
         }
         log(String(format: "augur-load: loaded in %.2f s (%.0f records/s)", load!.seconds, load!.recordsPerSecond))
     }

@@ -408,18 +408,21 @@ public struct LoadOptions: ParsableArguments {
     /// constant --peak-rate 100` ran at --rate without a word, and a spike set after the run's
     /// end never came (found from outside).
     public var unusedRateOptions: [String] {
-        let name = profile?.lowercased() ?? (csv != nil ? "replay" : rate != nil ? "constant" : "unthrottled")
+        let name = profileName
         var notes: [String] = []
         if name == "unthrottled" && rate != nil { notes.append("--rate is not used by profile unthrottled") }
         if (name == "unthrottled" || name == "constant") && peakRate != nil { notes.append("--peak-rate is not used by profile \(name)") }
         if name != "replay" && csv != nil { notes.append("--csv is used only by profile replay, not \(name)") }
         if name == "spike" && operations == nil && spikeAt >= warmup + duration {
-            notes.append("the spike at \(formatSeconds(spikeAt)) s starts after the run ends at \(formatSeconds(warmup + duration)) s")
+            notes.append("the spike at \(formatNumber(spikeAt)) s starts after the run ends at \(formatNumber(warmup + duration)) s")
         }
         return notes
     }
 
-    private func formatSeconds(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
+    /// The rate profile run: --profile, else replay with --csv, constant with --rate, unthrottled.
+    var profileName: String {
+        profile?.lowercased() ?? (csv != nil ? "replay" : rate != nil ? "constant" : "unthrottled")
+    }
 
     func rateProfile() throws(WorkloadError) -> RateProfile {
         func checkRate(_ name: String, _ v: Double?) throws(WorkloadError) {
@@ -427,7 +430,7 @@ public struct LoadOptions: ParsableArguments {
         }
         try checkRate("rate", rate)
         try checkRate("peak-rate", peakRate)
-        let name = profile?.lowercased() ?? (csv != nil ? "replay" : rate != nil ? "constant" : "unthrottled")
+        let name = profileName
         let runLength: Double = operations == nil ? warmup + duration : 60
         func need(_ v: Double?, _ flag: String) throws(WorkloadError) -> Double {
             guard let v else { throw .invalidOption(name: flag, value: "(missing)", reason: "profile \(name) needs --\(flag)") }
