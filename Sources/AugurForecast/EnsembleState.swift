@@ -87,7 +87,7 @@ final class EnsembleState {
         relativeScaleFloor = options.intervals.relativeScaleFloor
         variabilityWindow = options.intervals.residualWindow
         inverseVariabilityWindow = 1 / Double(options.intervals.residualWindow)
-        models = ModelSet(periods: periods, grids: options.grids)
+        models = ModelSet(periods: periods, grids: options.grids, horizon: options.horizon)
         let m = Self.memberCount
         issued = allocateFixed(horizon * m * horizon, Double.nan)
         memberResiduals = ResidualWindows(rows: m * horizon, capacity: options.intervals.residualWindow,

@@ -40,6 +40,16 @@
 /// group reads one layout of the second season; `best` and the `member:` arguments are indices
 /// into the parameters as given.
 ///
+/// Two races (with a horizon H > 1): `best` is the member with the lowest recent one-step
+/// error, `bestAtHorizon` the one with the lowest recent error H steps ahead — each member's
+/// H-step forecast is kept for H observations and scored when its value arrives, with a memory
+/// that grows with H (`ModelGridOptions.holtWintersHorizonErrorHalfLifePerStep`). The bank
+/// forecasts step 1 with `best`, and each later step h with whichever of the two has the lower
+/// error interpolated between its two scores, e₁ + (h−1)/(H−1)·(e_H − e₁) — so step H is
+/// `bestAtHorizon`'s. Why: the one-step race prefers a fast level, which follows persistent
+/// noise (what ρ·e already forecasts at one step) and carries it to every later step as a
+/// change of level; scored H steps ahead, the slow member wins where that noise decays.
+///
 /// Thread-safety: not thread-safe; owned by one ensemble.
 final class HoltWintersBank {
     struct Parameters: Sendable, Equatable {
@@ -104,6 +114,8 @@ final class HoltWintersBank {
         var residualSquares = Lanes()
         var residualAR = Lanes()
         var meanSquaredError = Lanes()
+        /// Exponentially weighted squared error of the forecast H steps ahead (0 until scored).
+        var horizonSquaredError = Lanes()
     }
 
     private let parameterTable: UnsafeMutableBufferPointer<GroupParameters>
@@ -124,12 +136,36 @@ final class HoltWintersBank {
     private let warmUpSums2: UnsafeMutableBufferPointer<Double>
     /// Index of the member with the lowest recent one-step error.
     private(set) var best = 0
+    /// Index of the member with the lowest recent error `horizon` steps ahead (`best` until
+    /// the first such error is scored, and always with a horizon of 1).
+    private(set) var bestAtHorizon = 0
+
+    /// The step the second race scores (1: no second race).
+    let horizon: Int
+    private let horizonDecay: Double
+    /// Per group: φ + φ² + … + φᴴ, the trend's multiplier H steps ahead.
+    private let horizonDamping: UnsafeMutableBufferPointer<Lanes>
+    /// Each group's forecast for H steps ahead, issued at each of the last H observations:
+    /// row `horizonRow` holds those issued H observations ago (the ones due now), then is
+    /// overwritten with the ones issued now. Group-major within a row.
+    private let issuedAtHorizon: UnsafeMutableBufferPointer<Lanes>
+    private var horizonRow = 0
+    /// H mod each period: how far ahead of the current phase the slots H steps ahead are.
+    private let horizonOffset1: Int
+    private let horizonOffset2: Int
+    /// Forecasts issued into `issuedAtHorizon` so far (scoring starts once it reaches H).
+    private var issuedCount = 0
+    /// `bestAtHorizon`'s path while `forecast(into:)` chooses per step.
+    private let alternativePath: UnsafeMutableBufferPointer<Double>
 
     /// `periods`: one or two entries, ascending. `warmUpCycles` ≥ 1. `errorHalfLife`: half-life
-    /// of the one-step squared error that picks the best member, in observations.
-    init(periods: [Int], parameters: [Parameters], warmUpCycles: Int, errorHalfLife: Double) {
+    /// of the one-step squared error that picks the best member, in observations. `horizon`:
+    /// the step the second race scores (1: none); `horizonErrorHalfLife`: that race's half-life.
+    init(periods: [Int], parameters: [Parameters], warmUpCycles: Int, errorHalfLife: Double,
+         horizon: Int = 1, horizonErrorHalfLife: Double = 1) {
         precondition(periods.count == 1 || periods.count == 2)
         precondition(!parameters.isEmpty)
+        precondition(horizon >= 1 && horizonErrorHalfLife >= 1)
         period1 = periods[0]
         period2 = periods.count == 2 ? periods[1] : 0
         memberCount = parameters.count
@@ -179,6 +215,21 @@ final class HoltWintersBank {
             parameterTable[k] = group
         }
         state = allocateFixed(groupCount, GroupState())
+        self.horizon = horizon
+        horizonOffset1 = horizon % period1
+        horizonOffset2 = period2 == 0 ? 0 : horizon % period2
+        horizonDecay = decayFactor(halfLife: horizonErrorHalfLife)
+        horizonDamping = allocateFixed(groupCount, zero)
+        for k in 0..<groupCount {
+            var power = Lanes(repeating: 1), sum = zero
+            for _ in 0..<horizon {
+                power = power * parameterTable[k].damping
+                sum = sum + power
+            }
+            horizonDamping[k] = sum
+        }
+        issuedAtHorizon = allocateFixed(horizon > 1 ? horizon * groupCount : 1, zero)
+        alternativePath = allocateFixed(horizon, 0.0)
         season1 = allocateFixed(groupCount * period1, zero)
         season2 = allocateFixed(groupCount * max(period2, 1), zero)
         warmUpSums1 = allocateFixed(period1, 0.0)
@@ -191,6 +242,9 @@ final class HoltWintersBank {
         releaseFixed(memberAtPosition)
         releaseFixed(positionOfMember)
         releaseFixed(state)
+        releaseFixed(horizonDamping)
+        releaseFixed(issuedAtHorizon)
+        releaseFixed(alternativePath)
         releaseFixed(season1)
         releaseFixed(season2)
         releaseFixed(warmUpSums1)
@@ -249,57 +303,140 @@ final class HoltWintersBank {
         let coarseScale = Lanes(repeating: anyCoarse ? 1 / Double(period1) : 0)
         var bestIndex = 0
         var bestError = Double.infinity
+        // The second race: the forecasts issued H observations ago are due now; this
+        // observation's H-step forecasts replace them in the same row.
+        let racingHorizon = horizon > 1
+        let dueRow = issuedAtHorizon.baseAddress! + (racingHorizon ? horizonRow &* groupCount : 0)
+        let scoringHorizon = racingHorizon && issuedCount >= horizon
+        let firstHorizonScore = issuedCount == horizon
+        let horizonKeep = Lanes(repeating: horizonDecay)
+        let horizonGain = Lanes(repeating: 1 - horizonDecay)
+        var bestAtHorizonIndex = 0
+        var bestAtHorizonError = Double.infinity
+        // The slots H steps ahead: phase + H, wrapped.
+        var ahead1 = phase1 &+ horizonOffset1
+        if ahead1 >= period1 { ahead1 &-= period1 }
+        var ahead2 = phase2 &+ horizonOffset2
+        if twoSeasons && ahead2 >= period2 { ahead2 &-= period2 }
+        let aheadCoarse2 = anyCoarse ? ahead2 / period1 : 0
         for k in 0..<groupCount {
-            let p = parameterTable[k]
-            var m = state[k]
+            // Through pointers, not copies: copying a group's parameters and state in and out
+            // (half a kilobyte) was a tenth of this function's instructions (callgrind).
+            let p = parameterTable.baseAddress! + k
+            let m = state.baseAddress! + k
             let d = slots1[k]
             let coarse = anyCoarse && coarseGroup[k]
             let w = twoSeasons ? (coarse ? coarseSlots2[k] : slots2[k]) : zero
-            let dampedTrend = p.damping * m.trend
-            let base = m.level + dampedTrend + d + w
+            let dampedTrend = p.pointee.damping * m.pointee.trend
+            let base = m.pointee.level + dampedTrend + d + w
 
             // Score the AR-adjusted forecast each member issued for y.
-            let error = value - (base + m.residualAR * m.lastResidual)
-            m.meanSquaredError = firstScore
+            let error = value - (base + m.pointee.residualAR * m.pointee.lastResidual)
+            m.pointee.meanSquaredError = firstScore
                 ? error * error
-                : decay * m.meanSquaredError + keepError * error * error
-            for lane in 0..<Self.laneCount where m.meanSquaredError[lane] < bestError {
-                let member = memberAtPosition[k &* Self.laneCount &+ lane]
-                if member < 0 { continue }
-                bestError = m.meanSquaredError[lane]
-                bestIndex = member
+                : decay * m.pointee.meanSquaredError + keepError * error * error
+            takeLead(m.pointee.meanSquaredError, group: k, error: &bestError, member: &bestIndex)
+            if scoringHorizon {
+                let missed = value - dueRow[k]
+                m.pointee.horizonSquaredError = firstHorizonScore
+                    ? missed * missed
+                    : horizonKeep * m.pointee.horizonSquaredError + horizonGain * missed * missed
+                takeLead(m.pointee.horizonSquaredError, group: k, error: &bestAtHorizonError, member: &bestAtHorizonIndex)
             }
 
             // AR(1) on the plain one-step residuals; smoothing uses them too.
             let residual = value - base
-            m.residualCross = p.forgetting * m.residualCross + residual * m.lastResidual
-            m.residualSquares = p.forgetting * m.residualSquares + m.lastResidual * m.lastResidual
-            m.lastResidual = residual
-            let ratio = Self.minimum(ceiling, Self.maximum(floor, m.residualCross / m.residualSquares))
-            m.residualAR.replace(with: ratio, where: m.residualSquares .> zero)
+            m.pointee.residualCross = p.pointee.forgetting * m.pointee.residualCross + residual * m.pointee.lastResidual
+            m.pointee.residualSquares = p.pointee.forgetting * m.pointee.residualSquares + m.pointee.lastResidual * m.pointee.lastResidual
+            m.pointee.lastResidual = residual
+            let ratio = Self.minimum(ceiling, Self.maximum(floor, m.pointee.residualCross / m.pointee.residualSquares))
+            m.pointee.residualAR.replace(with: ratio, where: m.pointee.residualSquares .> zero)
 
-            let level = p.alpha * (value - d - w) + p.keepLevel * (m.level + dampedTrend)
-            m.trend = p.beta * (level - m.level) + p.keepTrend * dampedTrend
-            let gain1 = Self.maximum(p.delta, startGain1)
+            let level = p.pointee.alpha * (value - d - w) + p.pointee.keepLevel * (m.pointee.level + dampedTrend)
+            m.pointee.trend = p.pointee.beta * (level - m.pointee.level) + p.pointee.keepTrend * dampedTrend
+            let gain1 = Self.maximum(p.pointee.delta, startGain1)
             slots1[k] = gain1 * (value - level - w) + (one - gain1) * d
             if coarse {
-                let gain2 = Self.maximum(p.omega * coarseScale, coarseStartGain)
+                let gain2 = Self.maximum(p.pointee.omega * coarseScale, coarseStartGain)
                 coarseSlots2[k] = gain2 * (value - level - d) + (one - gain2) * w
             } else if twoSeasons {
-                let gain2 = Self.maximum(p.omega, startGain2)
+                let gain2 = Self.maximum(p.pointee.omega, startGain2)
                 slots2[k] = gain2 * (value - level - d) + (one - gain2) * w
             }
-            m.level = level
-            state[k] = m
+            m.pointee.level = level
+            if racingHorizon {
+                // The member's forecast for H steps ahead, as `forecast(member:into:)` computes
+                // its step H (the same terms in the same order; ρᴴ by squaring, log₂ H
+                // multiplications instead of a chain of H): the slots read are this
+                // observation's updated ones.
+                var arPower = one, square = m.pointee.residualAR, exponent = horizon
+                while exponent > 0 {
+                    if exponent & 1 == 1 { arPower = arPower * square }
+                    exponent >>= 1
+                    if exponent > 0 { square = square * square }
+                }
+                var ahead = level + horizonDamping[k] * m.pointee.trend + season1[ahead1 &* groupCount &+ k] + arPower * m.pointee.lastResidual
+                if twoSeasons { ahead += season2[(coarse ? aheadCoarse2 : ahead2) &* groupCount &+ k] }
+                dueRow[k] = ahead
+            }
         }
         best = bestIndex
+        bestAtHorizon = scoringHorizon ? bestAtHorizonIndex : bestIndex
+        if racingHorizon {
+            issuedCount &+= 1
+            horizonRow = horizonRow &+ 1 == horizon ? 0 : horizonRow &+ 1
+        }
         scored += 1
         advancePhases()
     }
 
-    /// Forecasts of the best member for steps 1...out.count.
+    /// A race's step through group `k`: the first member whose error in `errors` is below
+    /// `error` takes the lead (lanes in order, so ties go to the lower position; a spare lane
+    /// never competes).
+    @inline(__always)
+    private func takeLead(_ errors: Lanes, group k: Int, error: inout Double, member index: inout Int) {
+        for lane in 0..<Self.laneCount where errors[lane] < error {
+            let member = memberAtPosition[k &* Self.laneCount &+ lane]
+            if member < 0 { continue }
+            error = errors[lane]
+            index = member
+        }
+    }
+
+    /// Member `g`'s forecast for `horizon` steps ahead as issued at the last observation (what
+    /// the second race will score `horizon` observations later); 0 before the first, or with a
+    /// horizon of 1.
+    func issuedHorizonForecast(member g: Int) -> Double {
+        guard horizon > 1, issuedCount > 0 else { return 0 }
+        let position = positionOfMember[g]
+        let row = horizonRow == 0 ? horizon - 1 : horizonRow - 1
+        return issuedAtHorizon[row * groupCount + position / Self.laneCount][position % Self.laneCount]
+    }
+
+    /// Member `g`'s recent one-step and H-step squared errors (the second is 0 until scored).
+    private func raceErrors(member g: Int) -> (oneStep: Double, atHorizon: Double) {
+        let position = positionOfMember[g]
+        let s = state[position / Self.laneCount]
+        return (s.meanSquaredError[position % Self.laneCount], s.horizonSquaredError[position % Self.laneCount])
+    }
+
+    /// Forecasts for steps 1...out.count: `best`'s, except at the steps (up to `horizon`) where
+    /// `bestAtHorizon`'s interpolated error is lower (see the type's notes).
     func forecast(into out: UnsafeMutableBufferPointer<Double>) {
         forecast(member: best, into: out)
+        let steps = min(out.count, horizon)
+        guard bestAtHorizon != best, steps > 1 else { return }
+        let (a1, aH) = raceErrors(member: best), (b1, bH) = raceErrors(member: bestAtHorizon)
+        // `best` has the lower one-step error, so the lines cross inside the horizon only if
+        // `bestAtHorizon` is lower at its end.
+        guard bH < aH else { return }
+        let alternative = UnsafeMutableBufferPointer(rebasing: alternativePath[0..<steps])
+        forecast(member: bestAtHorizon, into: alternative)
+        let span = Double(horizon - 1)
+        for i in 1..<steps {
+            let t = Double(i) / span
+            if b1 + t * (bH - b1) < a1 + t * (aH - a1) { out[i] = alternative[i] }
+        }
     }
 
     func forecast(member g: Int, into out: UnsafeMutableBufferPointer<Double>) {

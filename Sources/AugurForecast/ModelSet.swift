@@ -33,8 +33,9 @@ struct ModelSet {
     private let logHoltWinters: HoltWintersBank?
     private let autoRegressive: ModelGrid<AutoRegressive>
 
-    /// `periods`: ascending, zero to two entries, already validated.
-    init(periods: [Int], grids g: ModelGridOptions) {
+    /// `periods`: ascending, zero to two entries, already validated. `horizon`: the steps the
+    /// ensemble forecasts (the Holt-Winters banks race their members at its last one too).
+    init(periods: [Int], grids g: ModelGridOptions, horizon: Int) {
         let halfLife = g.errorHalfLife
         // Without a season, seasonal naive degenerates to the last value (period 1).
         seasonalNaive = ModelGrid(members: (periods.isEmpty ? [1] : periods).map { SeasonalNaive(period: $0) },
@@ -77,10 +78,13 @@ struct ModelSet {
                     }
                 }
             }
+            let horizonHalfLife = g.holtWintersHorizonErrorHalfLifePerStep * Double(horizon)
             holtWinters = HoltWintersBank(periods: periods, parameters: parameters,
-                                          warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
+                                          warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife,
+                                          horizon: horizon, horizonErrorHalfLife: horizonHalfLife)
             logHoltWinters = HoltWintersBank(periods: periods, parameters: parameters,
-                                             warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife)
+                                             warmUpCycles: g.holtWintersWarmUpCycles, errorHalfLife: halfLife,
+                                             horizon: horizon, horizonErrorHalfLife: horizonHalfLife)
         }
         // Difference at the longest season; without one, fit the levels themselves (an AR(p)
         // with intercept tracks a level and, with p ≥ 2, a smooth cycle not yet detected).

@@ -185,8 +185,17 @@ struct BadInputTests {
         rejects(.invalidOption(name: "periodDetection.noiseThreshold", value: -1, limit: "must be between 0 and 10")) {
             $0.periodDetection.noiseThreshold = -1
         }
+        for halfLife in [0.5, 2e6, .infinity] {
+            rejects(.invalidOption(name: "grids.holtWintersHorizonErrorHalfLifePerStep", value: halfLife,
+                                   limit: "must be between 1 and 1e6 observations per step")) {
+                $0.grids.holtWintersHorizonErrorHalfLifePerStep = halfLife
+            }
+        }
         // NaN is out of every range (and names itself).
         var options = Self.options
+        options.grids.holtWintersHorizonErrorHalfLifePerStep = .nan
+        #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
+        options = Self.options
         options.periodDetection.checkGrowth = .nan
         do {
             _ = try ForecastEnsemble(options: options)

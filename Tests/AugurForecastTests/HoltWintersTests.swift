@@ -209,4 +209,108 @@ struct HoltWintersTests {
         }
         #expect(path(odd, steps: 12) == path(plain, steps: 12))
     }
+
+    /// The second race scores each member's forecast H steps ahead as `forecast(member:into:)`
+    /// would have issued it: its step H (to rounding: ρᴴ is taken by squaring there and by
+    /// repeated multiplication along the path), including a horizon that is a whole
+    /// number of cycles (the slot H steps ahead is the one this observation just updated),
+    /// longer than a cycle, and day-of-week, trend and damped members.
+    @Test func theForecastScoredAtTheHorizonIsThePathsLastStep() {
+        let seed: UInt64 = 31
+        var rng = SeededRandom(seed: seed)
+        var dayOfWeek = Self.parameters(0.05, 0.1, 0.3)
+        dayOfWeek.coarseSeason2 = true
+        let members = [Self.parameters(0.02, 0.05, 0.1), dayOfWeek, Self.parameters(0.3, 0.2, 0.3),
+                       HoltWintersBank.Parameters(level: 0.1, trend: 0.05, damping: 0.9, season1: 0.2, season2: 0.1,
+                                                  residualForgetting: 0.99),
+                       Self.parameters(0.5, 0.5, 0.5)]
+        for (periods, horizon) in [([4, 8], 6), ([5, 10], 5), ([6], 13), ([6], 2)] {
+            let bank = HoltWintersBank(periods: periods, parameters: members, warmUpCycles: 1, errorHalfLife: 10,
+                                       horizon: horizon, horizonErrorHalfLife: 20)
+            var noise = 0.0
+            for t in 0..<300 {
+                noise = 0.8 * noise + rng.gaussian()
+                // The observation that ends the warm-up issues nothing; the next ones do.
+                let issues = bank.isWarm
+                bank.observe(50 + Double(t % periods[0]) + (periods.count > 1 ? 3 * Double((t / periods[0]) % 2) : 0) + noise)
+                guard issues else { continue }
+                var out = [Double](repeating: 0, count: horizon)
+                for g in members.indices {
+                    out.withUnsafeMutableBufferPointer { bank.forecast(member: g, into: $0) }
+                    #expect(isClose(bank.issuedHorizonForecast(member: g), out[horizon - 1], tolerance: 1e-9),
+                            "seed \(seed): periods \(periods), H \(horizon), t \(t), member \(g)")
+                }
+            }
+        }
+    }
+
+    /// Seasonal load with a slowly wandering component (an AR(1), φ 0.97) under white noise: a
+    /// fast level follows the wandering, which pays one step ahead and costs twelve steps ahead,
+    /// where a third of it has decayed and the level's share of the white noise remains. The
+    /// one-step race mostly picks the fast member, the race at the horizon the slow one; the
+    /// bank's step 1 is the first race's winner's, its step H the second's, and its step-H error
+    /// is lower than the fast member's alone.
+    @Test func theRaceAtTheHorizonPicksTheMemberThatForecastsThere() {
+        let seed: UInt64 = 37
+        var rng = SeededRandom(seed: seed)
+        let horizon = 12
+        let slow = Self.parameters(0.01, 0.05, 0), fast = Self.parameters(0.3, 0.05, 0)
+        let bank = HoltWintersBank(periods: [48], parameters: [slow, fast], warmUpCycles: 1, errorHalfLife: 96,
+                                   horizon: horizon, horizonErrorHalfLife: 144)
+        var wander = 0.0
+        var observed = 0, fastLeadsOneStep = 0, slowLeadsAtHorizon = 0
+        var pending: [(due: Int, bank: Double, fast: Double)] = []
+        var errorBank = 0.0, errorFast = 0.0
+        for t in 0..<(48 * 40) {
+            wander = 0.97 * wander + 2 * rng.gaussian()
+            let y = 100 + 20 * Foundation.sin(2 * Double.pi * Double(t % 48) / 48) + wander + 5 * rng.gaussian()
+            if let due = pending.first, due.due == t {
+                pending.removeFirst()
+                if t >= 48 * 10 {
+                    errorBank += (y - due.bank) * (y - due.bank)
+                    errorFast += (y - due.fast) * (y - due.fast)
+                }
+            }
+            bank.observe(y)
+            guard bank.isWarm else { continue }
+            if t >= 48 * 10 {
+                observed += 1
+                fastLeadsOneStep += bank.best == 1 ? 1 : 0
+                slowLeadsAtHorizon += bank.bestAtHorizon == 0 ? 1 : 0
+            }
+            var combined = [Double](repeating: 0, count: horizon), alone = combined
+            combined.withUnsafeMutableBufferPointer { bank.forecast(into: $0) }
+            alone.withUnsafeMutableBufferPointer { bank.forecast(member: 1, into: $0) }
+            pending.append((t + horizon, combined[horizon - 1], alone[horizon - 1]))
+        }
+        // Measured: the fast member leads the one-step race at 1,226 of 1,440 observations, the
+        // slow one the race at the horizon at all of them; step-12 squared error 1.10e5 against
+        // the fast member's 2.15e5.
+        #expect(fastLeadsOneStep > observed * 2 / 3, "seed \(seed): fast member led the one-step race \(fastLeadsOneStep) of \(observed)")
+        #expect(slowLeadsAtHorizon > observed * 9 / 10, "seed \(seed): slow member led at the horizon \(slowLeadsAtHorizon) of \(observed)")
+        var combined = [Double](repeating: 0, count: horizon), first = combined, second = combined
+        combined.withUnsafeMutableBufferPointer { bank.forecast(into: $0) }
+        first.withUnsafeMutableBufferPointer { bank.forecast(member: bank.best, into: $0) }
+        second.withUnsafeMutableBufferPointer { bank.forecast(member: bank.bestAtHorizon, into: $0) }
+        #expect(combined[0] == first[0] && combined[horizon - 1] == second[horizon - 1], "seed \(seed)")
+        #expect(errorBank < 0.7 * errorFast, "seed \(seed): step-\(horizon) squared error \(errorBank) vs the fast member's \(errorFast)")
+    }
+
+    /// With a horizon of 1 there is one race: the bank forecasts with its one-step winner.
+    @Test func aHorizonOfOneKeepsOneRace() {
+        let bank = HoltWintersBank(periods: [6], parameters: [Self.parameters(0.02, 0.1, 0), Self.parameters(0.4, 0.1, 0)],
+                                   warmUpCycles: 1, errorHalfLife: 10)
+        var rng = SeededRandom(seed: 3)
+        var noise = 0.0
+        for t in 0..<200 {
+            noise = 0.9 * noise + rng.gaussian()
+            bank.observe(10 + Double(t % 6) + noise)
+        }
+        #expect(bank.bestAtHorizon == bank.best)
+        var out = [Double](repeating: 0, count: 5), alone = out
+        out.withUnsafeMutableBufferPointer { bank.forecast(into: $0) }
+        alone.withUnsafeMutableBufferPointer { bank.forecast(member: bank.best, into: $0) }
+        #expect(out == alone)
+        #expect(bank.issuedHorizonForecast(member: 0) == 0)
+    }
 }
