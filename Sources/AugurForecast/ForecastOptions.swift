@@ -222,11 +222,11 @@ public struct ModelGridOptions: Sendable, Equatable {
     public var holtWintersCoarseSeason2 = [0.3]
     /// Holt-Winters trend β values, raced like the rest of the grid. Default [0, 0.02]: 0 keeps
     /// the trend at zero (Taylor found no trend term helps intraday load), 0.02 follows a
-    /// sustained growth or decline; the race keeps the trend member only where it forecasts the
-    /// next step better.
+    /// sustained growth or decline; the races keep the trend member only where it forecasts
+    /// better (one step or H steps ahead).
     public var holtWintersTrend = [0.0, 0.02]
     /// Holt-Winters trend damping φ (no effect on a β = 0 member). Default 1, no damping: the
-    /// trend member is chosen only while its trend keeps paying at one step, and the horizons
+    /// trend member is chosen only while its trend keeps paying, and the horizons
     /// here are a fraction of a period; damping 0.98 gave back most of what the trend member
     /// won on a trending series.
     public var holtWintersDamping = 1.0
@@ -236,8 +236,9 @@ public struct ModelGridOptions: Sendable, Equatable {
     /// Length of Holt-Winters' warm-up, in cycles of the longest period. Default 1.
     public var holtWintersWarmUpCycles = 1
     /// Half-life, per step of the horizon, of the squared error of each Holt-Winters member's
-    /// forecast H steps ahead: the race at the horizon's last step remembers the last
-    /// `holtWintersHorizonErrorHalfLifePerStep × H` observations (with H = 12, 144). Default 12.
+    /// forecast H steps ahead: the race at the horizon's last step weighs its errors with a
+    /// half-life of `holtWintersHorizonErrorHalfLifePerStep × H` observations (with H = 12,
+    /// 144). Default 12.
     /// Why a second race: the one-step race (`errorHalfLife`) prefers a fast level, which follows
     /// persistent noise — what the residual AR term already forecasts at one step — and carries
     /// it to every later step as if it were a change of level; a member scored H steps ahead is

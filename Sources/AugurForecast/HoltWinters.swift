@@ -1,6 +1,7 @@
 /// Additive Holt-Winters with one or two seasonal cycles, a damped trend and an AR(1)
 /// adjustment of the one-step residual — Taylor's (2003) double-seasonal method — run as a
-/// bank of parameter settings raced side by side (see `ModelGrid` for the racing rule).
+/// bank of parameter settings raced side by side (see `ModelGrid` for the racing rule; the
+/// bank also races its members H steps ahead, below).
 ///
 /// With seasons s₁ (e.g. daily) and s₂ (e.g. weekly), level ℓ, trend b, damping φ:
 ///
@@ -414,7 +415,7 @@ final class HoltWintersBank {
     }
 
     /// Member `g`'s recent one-step and H-step squared errors (the second is 0 until scored).
-    private func raceErrors(member g: Int) -> (oneStep: Double, atHorizon: Double) {
+    func raceErrors(member g: Int) -> (oneStep: Double, atHorizon: Double) {
         let position = positionOfMember[g]
         let s = state[position / Self.laneCount]
         return (s.meanSquaredError[position % Self.laneCount], s.horizonSquaredError[position % Self.laneCount])

@@ -192,18 +192,19 @@ struct BadInputTests {
             }
         }
         // NaN is out of every range (and names itself).
-        var options = Self.options
-        options.grids.holtWintersHorizonErrorHalfLifePerStep = .nan
-        #expect(throws: ForecastError.self) { try ForecastEnsemble(options: options) }
-        options = Self.options
-        options.periodDetection.checkGrowth = .nan
-        do {
-            _ = try ForecastEnsemble(options: options)
-            Issue.record("NaN growth accepted")
-        } catch {
-            guard case let .invalidOption(name, value, _) = error else { Issue.record("wrong error \(error)"); return }
-            #expect(name == "periodDetection.checkGrowth" && value.isNaN)
+        func rejectsNaN(_ option: String, _ change: (inout ForecastOptions) -> Void) {
+            var options = Self.options
+            change(&options)
+            do {
+                _ = try ForecastEnsemble(options: options)
+                Issue.record("NaN \(option) accepted")
+            } catch {
+                guard case let .invalidOption(name, value, _) = error else { Issue.record("wrong error \(error)"); return }
+                #expect(name == option && value.isNaN)
+            }
         }
+        rejectsNaN("grids.holtWintersHorizonErrorHalfLifePerStep") { $0.grids.holtWintersHorizonErrorHalfLifePerStep = .nan }
+        rejectsNaN("periodDetection.checkGrowth") { $0.periodDetection.checkGrowth = .nan }
         #expect(ForecastError.invalidOption(name: "intervals.scaleFloor", value: -0.1, limit: "must be in [0, 1]")
             .description == "option intervals.scaleFloor = -0.1 is invalid: must be in [0, 1]")
     }
