@@ -433,6 +433,27 @@ extension PartitioningOptions {
         }
         try capacity.validate(name: "partitioning.capacity")
         try policy.validate(name: "partitioning.policy")
+        try Self.checkForecastHorizon(policy: policy, capacity: capacity, forecastStep: forecastStep, name: "partitioning.capacity")
+    }
+
+    /// The predictive policy forecasts each partition's load and the table's key distribution
+    /// `capacity.horizonNanos` ahead in steps of `forecastStep`: at most
+    /// `KeyShareOptions.maximumHorizon` (256) steps. Why a limit: beyond it the key-share
+    /// forecast cannot be built (the policy would plan without it, silently), and each
+    /// partition's load forecaster keeps every forecast it issued until it is scored — about
+    /// 15 × steps² numbers (8 MB at 256 steps, 2 GB at 4096) per partition. `name` prefixes
+    /// the option name in the error.
+    static func checkForecastHorizon(policy: PlannerPolicy, capacity: CapacityModel, forecastStep: Duration,
+                                     name: String) throws(AugurError) {
+        guard case .predictive = policy else { return }
+        let step = max(1, UInt64(nanoseconds(forecastStep)))
+        // As the controller counts them (both values are within their limits here).
+        let steps = (capacity.horizonNanos + step - 1) / step
+        let limit = KeyShareOptions.maximumHorizon
+        if steps > UInt64(limit) {
+            throw .invalidOption(name: "\(name).horizonNanos", value: String(capacity.horizonNanos),
+                                 reason: "must be at most \(limit) forecast steps of \(forecastStep) with the predictive policy (is \(steps) steps)")
+        }
     }
 }
 

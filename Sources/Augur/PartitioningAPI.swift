@@ -73,6 +73,9 @@ extension Engine {
         guard let controller else {
             throw .invalidOption(name: "telemetry.enabled", value: "false", reason: "the partitioning controller needs telemetry")
         }
+        let current = capacity ?? controller.lock.withLock { controller.options.capacity }
+        try PartitioningOptions.checkForecastHorizon(policy: policy, capacity: current, forecastStep: options.partitioning.forecastStep,
+                                                     name: "capacity")
         let names = allTables().map(\.name)
         controller.lock.withLock {
             controller.setPolicy(policy, capacity: capacity)

@@ -60,6 +60,10 @@ import Testing
         ("partitioning.capacity.writeBytesPerSecond", { $0.partitioning.capacity.writeBytesPerSecond = .nan }),
         ("partitioning.capacity.lowWatermark", { $0.partitioning.capacity.lowWatermark = 0.9 }),
         ("partitioning.capacity.horizonNanos", { $0.partitioning.capacity.horizonNanos = .max }),
+        ("partitioning.capacity.horizonNanos", {   // 257 forecast steps of 5 s
+            $0.partitioning.policy = .predictive(PredictiveOptions())
+            $0.partitioning.capacity.horizonNanos = 1_285_000_000_000
+        }),
         ("partitioning.capacity.maxConcurrentReshards", { $0.partitioning.capacity.maxConcurrentReshards = 0 }),
         ("partitioning.capacity.minPartitionBytes", { $0.partitioning.capacity.minPartitionBytes = .max }),
         ("partitioning.policy.maxSplitWays", { $0.partitioning.policy = .predictive(PredictiveOptions(maxSplitWays: 1)) }),
@@ -96,6 +100,32 @@ import Testing
         options.telemetry.enabled = false
         options.telemetry.histogram.bucketCount = 0      // unused with telemetry off
         try Engine.open(at: dir.child("b"), options: options).close()
+    }
+
+    /// The predictive policy forecasts at most 256 steps ahead (the key-share forecast's limit;
+    /// a partition's load forecaster keeps ~15 × steps² numbers): a longer horizon is refused
+    /// at open and when the policy is switched on, naming the steps; other policies do not
+    /// forecast and keep any horizon.
+    @Test func thePredictiveHorizonIsAtMost256ForecastSteps() throws {
+        let dir = TemporaryDirectory()
+        var options = EngineOptions()
+        options.durability = .none
+        options.partitioning.runsOnTimer = false
+        options.partitioning.policy = .predictive(PredictiveOptions())
+        options.partitioning.capacity.horizonNanos = 1_280_000_000_000    // 256 steps of 5 s
+        try Engine.open(at: dir.child("a"), options: options).close()
+        options.partitioning.policy = .reactive(ReactiveOptions())
+        options.partitioning.capacity.horizonNanos = 7_200_000_000_000    // two hours
+        let engine = try Engine.open(at: dir.child("b"), options: options)
+        defer { try? engine.close() }
+        let refusal = AugurError.invalidOption(name: "capacity.horizonNanos", value: "7200000000000",
+                                               reason: "must be at most 256 forecast steps of 5.0 seconds with the predictive policy (is 1440 steps)")
+        #expect(throws: refusal) { try engine.setPartitioningPolicy(.predictive(PredictiveOptions())) }
+        var capacity = CapacityModel()
+        capacity.horizonNanos = 7_200_000_000_000
+        #expect(throws: refusal) { try engine.setPartitioningPolicy(.predictive(PredictiveOptions()), capacity: capacity) }
+        capacity.horizonNanos = 30_000_000_000
+        try engine.setPartitioningPolicy(.predictive(PredictiveOptions()), capacity: capacity)
     }
 
     @Test func setPartitioningPolicyValidatesTheSameWay() throws {
