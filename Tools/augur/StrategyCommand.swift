@@ -61,6 +61,10 @@ struct SetStrategyCommand: ParsableCommand {
             }
             print("table \(quoted(table: table)): \(s.from) → \(s.to), \(s.partitionsBefore) → \(s.partitionsAfter) partitions; "
                   + "\(s.recordsRewritten) records rewritten, \(formatBytes(Int64(s.bytesWritten))) written in \(format2(s.seconds)) s")
+        } catch AugurError.invalidOption(let name, let value, let reason) where name == "partitions" || name == "strategy" {
+            // A count or strategy out of its limits is a bad argument (exit 64), as flags are;
+            // the limits are the engine's (they depend on the strategy, known only here with --advised).
+            throw ValidationError("--\(name) \(value): \(reason)")
         } catch {
             throw CommandFailure("set-strategy of \(quoted(table: table)) in \(dir) failed: \(error)")
         }
