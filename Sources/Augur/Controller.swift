@@ -167,6 +167,13 @@ final class PartitionController: @unchecked Sendable {
         }
     }
 
+    /// The forecasts' horizon in whole forecast steps (rounded up, at least 1): how far the
+    /// load and key-share forecasters look ahead, and what `checkForecastHorizon` bounds.
+    static func horizonSteps(_ horizonNanos: UInt64, step: UInt64) -> Int {
+        let step = max(1, step)
+        return max(1, Int((horizonNanos + step - 1) / step))
+    }
+
     /// A period in whole forecast steps (rounded).
     static func steps(of period: Duration, step: UInt64) -> Int {
         let ns = Double(nanoseconds(period))
@@ -177,7 +184,7 @@ final class PartitionController: @unchecked Sendable {
     func makeForecaster(history steps: [Double]) -> ForecastEnsemble? {
         guard case .predictive = options.policy else { return nil }
         var fo = ForecastOptions()
-        fo.horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
+        fo.horizon = Self.horizonSteps(options.capacity.horizonNanos, step: stepNanos)
         fo.seasonalPeriods = options.seasonalPeriods.map { Self.steps(of: $0, step: stepNanos) }
         // The binomial test needs a few misses to mean anything: never fewer than 10 steps.
         fo.alert.window = max(10, Self.steps(of: options.forecastAlertWindow, step: stepNanos))

@@ -99,7 +99,7 @@ extension PartitionController {
     private func closeKeyLoadStep(_ table: Table) {
         let live = table.map.partitions
         guard let first = live.first else { return }
-        let horizon = max(1, Int((options.capacity.horizonNanos + stepNanos - 1) / stepNanos))
+        let horizon = PartitionController.horizonSteps(options.capacity.horizonNanos, step: stepNanos)
         let span = Engine.keySpan(of: live.flatMap { $0.view.runs })
         let age = keyLoadAge[table.name, default: 0]
         if keyLoads[table.name] == nil || (age >= 12 && span.map { keyLoads[table.name]!.isOutgrown(by: $0) } == true) {

@@ -446,11 +446,10 @@ extension PartitioningOptions {
     static func checkForecastHorizon(policy: PlannerPolicy, capacity: CapacityModel, forecastStep: Duration,
                                      name: String) throws(AugurError) {
         guard case .predictive = policy else { return }
-        let step = max(1, UInt64(nanoseconds(forecastStep)))
         // As the controller counts them (both values are within their limits here).
-        let steps = (capacity.horizonNanos + step - 1) / step
+        let steps = PartitionController.horizonSteps(capacity.horizonNanos, step: UInt64(nanoseconds(forecastStep)))
         let limit = KeyShareOptions.maximumHorizon
-        if steps > UInt64(limit) {
+        if steps > limit {
             throw .invalidOption(name: "\(name).horizonNanos", value: String(capacity.horizonNanos),
                                  reason: "must be at most \(limit) forecast steps of \(forecastStep) with the predictive policy (is \(steps) steps)")
         }
