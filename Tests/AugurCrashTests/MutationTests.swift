@@ -94,6 +94,20 @@ import AugurStats
         #expect(a.recordCount == 2)
     }
 
+    /// A segment file cut short by a killed flush ends in record bytes, which read as footer
+    /// offsets and lengths near 2⁶³: the anatomy keeps the header and footer and does not trap
+    /// (it trapped on `dataOffset + dataLength` overflowing, killing the whole test run).
+    @Test func aSegmentWhoseFooterIsRecordBytesIsParsedWithoutATrap() {
+        for fill: UInt8 in [0x7F, 0x41, 0xFF] {
+            var bytes = [UInt8](repeating: fill, count: 200)
+            bytes.replaceSubrange(0..<8, with: Array("AUGURSEG".utf8))
+            let a = FileAnatomy(kind: .segment, bytes: bytes)
+            #expect(a.ranges[.header] == [0..<32], "fill \(fill)")
+            #expect(a.ranges[.footer] == [136..<200], "fill \(fill)")
+            #expect(a.ranges[.index] == nil && a.recordCount == 0, "fill \(fill)")
+        }
+    }
+
     @Test func manifestAnatomyFollowsTheFormat() {
         var m: [UInt8] = []
         for len in [3, 10] { m += Self.le32(0xBEEF) + Self.le32(len) + [UInt8](repeating: 9, count: len) }
