@@ -14,7 +14,8 @@
 #   make bench   deps, then the engine benchmark (release build)
 #   make bench-keyshare   the key-distribution forecast (issue 16) on augur-load's hotspot and zipfian
 #                key distributions against persistence and the best static mixture (~1 min)
-#   make bench-forecast   the load forecaster on six traces (NYC taxi + four generated; TAYLOR=path
+#   make bench-forecast   the load forecaster on eight traces (NYC taxi, weekly CO2 and monthly Nino
+#                sea temperatures from statsmodels' datasets, four generated; TAYLOR=path
 #                adds Taylor's) against refit Holt-Winters and MSTL, plus its update cost; SPLIT=validation
 #                scores the first 80 % only, MEMBERS=1 adds each member's MASE. Python references in
 #                .build/pyenv (~10 min)

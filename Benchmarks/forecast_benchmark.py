@@ -12,6 +12,11 @@ Traces
   nyc_taxi     data/nyc_taxi_halfhourly.csv (in the repository, MIT, see data/README.md):
                half-hourly, periods 48 and 336, horizon 4.
   taylor       only with --taylor PATH (not redistributable): half-hourly, 48 and 336, horizon 4.
+  co2          weekly CO2 at Mauna Loa, 1958-2001 (statsmodels.datasets.co2, public domain; the
+               few missing weeks interpolated linearly): period 52, a steady trend, a cycle of
+               52.18 weeks that drifts against the period; horizon 13, a quarter of it.
+  elnino       monthly sea-surface temperature, Nino 1+2, 1950-2010 (statsmodels.datasets.elnino,
+               public domain): period 12, horizon 12, a whole period; 732 points.
   counts       generated: hourly Poisson counts, mean 2-11 a step, periods 24 and 168,
                horizon 12 — noise dominates.
   web_shift    generated: 5-minute requests, period 288, a +40 % level shift and a holiday
@@ -152,6 +157,16 @@ def mase_scale(y, period):
     return float(np.mean(np.abs(y[period:train] - y[: train - period])))
 
 
+def statsmodels_traces():
+    """Two real series of other sampling intervals, seasonal lengths and horizons than the load
+    traces, from the datasets statsmodels ships (public domain; statsmodels is installed for the
+    references, so a fresh clone has them)."""
+    from statsmodels.datasets import co2, elnino
+    weekly = co2.load_pandas().data["co2"].interpolate(limit_direction="both").to_numpy(dtype=float)
+    monthly = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=float).ravel()
+    return [("co2", weekly, [52], 13, None), ("elnino", monthly, [12], 12, None)]
+
+
 def read_column(path, column):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -274,6 +289,7 @@ def main():
     traces = [("nyc_taxi", read_column(args.nyc, "passengers"), [48, 336], 4, None)]
     if args.taylor:
         traces.append(("taylor", read_column(args.taylor, "demand_mw"), [48, 336], 4, None))
+    traces += statsmodels_traces()
     for i, (name, generate, periods, horizon) in enumerate(GENERATED):
         y, truth = generate(np.random.default_rng(args.seed + i))
         traces.append((name, y, periods, horizon, truth))

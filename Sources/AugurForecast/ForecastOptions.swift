@@ -225,6 +225,20 @@ public struct ModelGridOptions: Sendable, Equatable {
     /// sustained growth or decline; the races keep the trend member only where it forecasts
     /// better (one step or H steps ahead).
     public var holtWintersTrend = [0.0, 0.02]
+    /// Whether the Holt-Winters members with a trend (β > 0) learn the first season as a smooth
+    /// profile — each value also updates the slots two phases either side of its own, with half
+    /// and a quarter of the gain (`HoltWintersBank`) — when the first period is at least 24.
+    /// Default true. The members without a trend keep a plain season, so the races choose between
+    /// a flat level with a sharp profile and a moving one with a smooth profile.
+    /// Why: a long first season learns each slot from one value a cycle; on weekly CO₂ (period
+    /// 52, a trend, a cycle of 52.18 weeks) the plain season's noise and phase drift made the
+    /// ensemble 1.20 × the better reference. Why paired with the trend rather than a grid axis of
+    /// its own: that would double the banks' cost. On the first 80 % of the traces (every origin)
+    /// the ensemble's MASE moved by −10.9 % (CO₂), −1.1 % (NYC taxi), +0.4 % (Taylor), +0.2 %
+    /// (web_shift, business), 0 elsewhere; kernels of one or three slots a side, or 0.7 and
+    /// 0.49, moved them alike. On the last 20 %: CO₂ −16 %, NYC taxi +4 %, web_shift +1.5 %,
+    /// Taylor −3 % (docs/PERFORMANCE.md, issue 16).
+    public var holtWintersSmoothTrendMembers = true
     /// Holt-Winters trend damping φ (no effect on a β = 0 member). Default 1, no damping: the
     /// trend member is chosen only while its trend keeps paying, and the horizons
     /// here are a fraction of a period; damping 0.98 gave back most of what the trend member

@@ -41,6 +41,24 @@
 /// group reads one layout of the second season; `best` and the `member:` arguments are indices
 /// into the parameters as given.
 ///
+/// Smooth-season members (`Parameters.smoothSeason1`, when s₁ ≥ 5) learn the first season as
+/// a smooth profile: after the update above, each value also updates the two slots on either
+/// side of its phase toward the value's own deseasonalised level, with the kernel's share of
+/// the gain (½ at a distance of one slot, ¼ at two; `smoothingKernel`):
+///
+///     d[t±i] = κᵢ·δ'·(y − ℓ' − w[t−s₂]) + (1−κᵢ·δ')·d[t±i−s₁]      i = 1, 2
+///
+/// (the value's own second-season slot, not the neighbours': it is the first season that is
+/// assumed smooth; reading each neighbour's weekly slot, itself learnt from one value a week,
+/// added that slot's noise and did worse on NYC taxi and business, docs/PERFORMANCE.md)
+///
+/// Why: a slot of a long first season (weekly data with a yearly cycle; minutes within a day)
+/// is visited once a cycle, so it learns from few values and a season that drifts in phase (52
+/// weeks a year for a 52.18-week cycle) smears; where the profile is smooth, its neighbours'
+/// values are nearly its own and pool five times the data. Where it is not (a working day that
+/// starts within a slot), the plain members forecast better and the races keep them. They sit
+/// in groups of their own, after the plain ones of the same layout of the second season.
+///
 /// Two races (with a horizon H > 1): `best` is the member with the lowest recent one-step
 /// error, `bestAtHorizon` the one with the lowest recent error H steps ahead — each member's
 /// H-step forecast is kept for H observations and scored when its value arrives, with a memory
@@ -71,6 +89,10 @@ final class HoltWintersBank {
         /// phase. Only with two seasons of which the first divides the second; ignored
         /// otherwise.
         var coarseSeason2: Bool = false
+        /// Whether each value also updates the first season's slots within two phases of its
+        /// own (see the type's notes): a smooth seasonal profile. Ignored with a first period
+        /// below 5, where the kernel's five slots would not be distinct.
+        var smoothSeason1: Bool = false
     }
 
     typealias Lanes = SIMD4<Double>
@@ -124,6 +146,12 @@ final class HoltWintersBank {
     private let coarseGroup: UnsafeMutableBufferPointer<Bool>
     /// Whether any group does (false when period₁ does not divide period₂).
     private let anyCoarse: Bool
+    /// Per group: whether its members learn a smooth first season.
+    private let smoothGroup: UnsafeMutableBufferPointer<Bool>
+    /// Whether any group does.
+    private let anySmooth: Bool
+    /// A smooth-season member's share of a slot's gain for the slots one and two phases away.
+    static let smoothingKernel = (adjacent: 0.5, second: 0.25)
     /// Lane positions (group·4 + lane): the member each holds, or -1 for a spare lane.
     private let memberAtPosition: UnsafeMutableBufferPointer<Int>
     /// Each member's lane position.
@@ -174,12 +202,22 @@ final class HoltWintersBank {
         // a group of their own, so every group reads one layout of the second season. Without
         // coarse members, member g is in lane g mod 4 of group g / 4.
         let coarseAllowed = periods.count == 2 && periods[1] % periods[0] == 0
-        let fine = parameters.indices.filter { !(coarseAllowed && parameters[$0].coarseSeason2) }
-        let coarse = parameters.indices.filter { coarseAllowed && parameters[$0].coarseSeason2 }
+        let smoothAllowed = periods[0] >= 5
+        func isCoarse(_ g: Int) -> Bool { coarseAllowed && parameters[g].coarseSeason2 }
+        func isSmooth(_ g: Int) -> Bool { smoothAllowed && parameters[g].smoothSeason1 }
         func padded(_ members: [Int]) -> [Int] {
             members + Array(repeating: -1, count: (Self.laneCount - members.count % Self.laneCount) % Self.laneCount)
         }
-        let layout = padded(fine) + padded(coarse)
+        // Groups of one kind each, in this order: plain, smooth, plain coarse, smooth coarse.
+        var layout: [Int] = []
+        var kinds: [(coarse: Bool, smooth: Bool)] = []
+        for coarse in [false, true] {
+            for smooth in [false, true] {
+                let members = padded(parameters.indices.filter { isCoarse($0) == coarse && isSmooth($0) == smooth })
+                layout += members
+                kinds += Array(repeating: (coarse, smooth), count: members.count / Self.laneCount)
+            }
+        }
         groupCount = layout.count / Self.laneCount
         memberAtPosition = allocateFixed(layout.count, -1)
         positionOfMember = allocateFixed(parameters.count, 0)
@@ -188,8 +226,13 @@ final class HoltWintersBank {
             if g >= 0 { positionOfMember[g] = position }
         }
         coarseGroup = allocateFixed(groupCount, false)
-        for k in 0..<groupCount { coarseGroup[k] = k * Self.laneCount >= padded(fine).count }
-        anyCoarse = !coarse.isEmpty
+        smoothGroup = allocateFixed(groupCount, false)
+        for k in 0..<groupCount {
+            coarseGroup[k] = kinds[k].coarse
+            smoothGroup[k] = kinds[k].smooth
+        }
+        anyCoarse = kinds.contains { $0.coarse }
+        anySmooth = kinds.contains { $0.smooth }
         selectionDecay = decayFactor(halfLife: errorHalfLife)
         warmUpLength = warmUpCycles * max(period1, period2)
         warmUpRemaining = warmUpLength
@@ -240,6 +283,7 @@ final class HoltWintersBank {
     deinit {
         releaseFixed(parameterTable)
         releaseFixed(coarseGroup)
+        releaseFixed(smoothGroup)
         releaseFixed(memberAtPosition)
         releaseFixed(positionOfMember)
         releaseFixed(state)
@@ -320,6 +364,8 @@ final class HoltWintersBank {
         var ahead2 = phase2 &+ horizonOffset2
         if twoSeasons && ahead2 >= period2 { ahead2 &-= period2 }
         let aheadCoarse2 = anyCoarse ? ahead2 / period1 : 0
+        // A smooth member's neighbouring slots of the first season: phases −2, −1, +1, +2.
+        let near = anySmooth ? NeighbourSlots(phase: phase1, period: period1) : NeighbourSlots()
         for k in 0..<groupCount {
             // Through pointers, not copies: copying a group's parameters and state in and out
             // (half a kilobyte) was a tenth of this function's instructions (callgrind).
@@ -365,6 +411,9 @@ final class HoltWintersBank {
                 slots2[k] = gain2 * (value - level - d) + (one - gain2) * w
             }
             m.pointee.level = level
+            if anySmooth && smoothGroup[k] {
+                spread(value - level - w, gain: gain1, group: k, near: near)
+            }
             if racingHorizon {
                 // The member's forecast for H steps ahead, as `forecast(member:into:)` computes
                 // its step H (the same terms in the same order; ρᴴ by squaring, log₂ H
@@ -391,6 +440,42 @@ final class HoltWintersBank {
         advancePhases()
     }
 
+    /// The first-season phases a smooth member's value also updates: two before its own and
+    /// two after, wrapped round the cycle.
+    struct NeighbourSlots {
+        var phases: (Int, Int, Int, Int) = (0, 0, 0, 0)
+
+        init() {}
+
+        init(phase: Int, period: Int) {
+            // period ≥ 5: one wrap at most (no division, which costs tens of cycles).
+            func wrapped(_ offset: Int) -> Int {
+                let p = phase &+ offset
+                return p < 0 ? p &+ period : (p >= period ? p &- period : p)
+            }
+            phases = (wrapped(-2), wrapped(-1), wrapped(1), wrapped(2))
+        }
+    }
+
+    /// A smooth member's value less its new level and its second season (`deseasonalised`)
+    /// updates the first-season slots two phases either side of its own, each with the kernel's
+    /// share of `gain`.
+    @inline(__always)
+    private func spread(_ deseasonalised: Lanes, gain: Lanes, group k: Int, near: NeighbourSlots) {
+        let adjacent = Lanes(repeating: Self.smoothingKernel.adjacent) * gain
+        let second = Lanes(repeating: Self.smoothingKernel.second) * gain
+        update(near.phases.0, second)
+        update(near.phases.1, adjacent)
+        update(near.phases.2, adjacent)
+        update(near.phases.3, second)
+
+        @inline(__always)
+        func update(_ phase: Int, _ g: Lanes) {
+            let slot = season1.baseAddress! + (phase &* groupCount &+ k)
+            slot.pointee = slot.pointee + g * (deseasonalised - slot.pointee)
+        }
+    }
+
     /// A race's step through group `k`: the first member whose error in `errors` is below
     /// `error` takes the lead (lanes in order, so ties go to the lower position; a spare lane
     /// never competes).
@@ -412,6 +497,23 @@ final class HoltWintersBank {
         let position = positionOfMember[g]
         let row = horizonRow == 0 ? horizon - 1 : horizonRow - 1
         return issuedAtHorizon[row * groupCount + position / Self.laneCount][position % Self.laneCount]
+    }
+
+    /// Member `g`'s level, and its season slots for a phase of each (for tests; a day-of-week
+    /// member's second season is indexed by cycle of the first).
+    func level(member g: Int) -> Double {
+        let position = positionOfMember[g]
+        return state[position / Self.laneCount].level[position % Self.laneCount]
+    }
+
+    func firstSeasonSlot(member g: Int, phase: Int) -> Double {
+        let position = positionOfMember[g]
+        return season1[phase * groupCount + position / Self.laneCount][position % Self.laneCount]
+    }
+
+    func secondSeasonSlot(member g: Int, index: Int) -> Double {
+        let position = positionOfMember[g]
+        return season2[index * groupCount + position / Self.laneCount][position % Self.laneCount]
     }
 
     /// Member `g`'s recent one-step and H-step squared errors (the second is 0 until scored).

@@ -22,6 +22,12 @@ struct ModelSet {
         }
     }
 
+    /// The shortest first period whose trend members learn a smooth first season
+    /// (`ModelGridOptions.holtWintersSmoothTrendMembers`): the kernel then spans at most five
+    /// slots of 24, a fifth of the cycle; over more of a short cycle (12 months) it would blur
+    /// the profile it pools.
+    static let smoothSeasonMinimumPeriod = 24
+
     private let seasonalNaive: ModelGrid<SeasonalNaive>
     private let ewma: ModelGrid<EWMA>
     private let dampedHolt: ModelGrid<DampedHolt>
@@ -53,6 +59,7 @@ struct ModelSet {
             logHoltWinters = nil
         } else {
             var parameters: [HoltWintersBank.Parameters] = []
+            let smoothTrendMembers = g.holtWintersSmoothTrendMembers && periods[0] >= Self.smoothSeasonMinimumPeriod
             let season2Grid = periods.count == 2 ? g.holtWintersSeason2 : [0]
             for b in g.holtWintersTrend {
                 for a in g.holtWintersAlpha {
@@ -60,7 +67,8 @@ struct ModelSet {
                         for w in season2Grid {
                             parameters.append(HoltWintersBank.Parameters(
                                 level: a, trend: b, damping: g.holtWintersDamping, season1: d,
-                                season2: w, residualForgetting: g.holtWintersResidualForgetting))
+                                season2: w, residualForgetting: g.holtWintersResidualForgetting,
+                                smoothSeason1: smoothTrendMembers && b > 0))
                         }
                     }
                 }

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import AugurForecast
 
@@ -156,5 +157,28 @@ struct EnsembleTests {
         let f = try ensemble.forecast()
         for s in f.steps { #expect(s.point.isFinite && s.point < 2 * y.last!, "step \(s.step): \(s.point)") }
         #expect(!ensemble.memberForecasts().contains { $0.model == "autoregressive" })
+    }
+
+    /// `grids.holtWintersSmoothTrendMembers`: with a first period of 24 or more the trend members
+    /// learn a smooth season (the Holt-Winters members' forecasts change when it is turned off);
+    /// below 24 none does (they do not).
+    @Test func trendMembersLearnASmoothSeasonOnlyFromAPeriodOf24() throws {
+        func holtWinters(periods: [Int], smooth: Bool) throws -> [LoadForecast] {
+            var options = Self.options(periods: periods, horizon: 4)
+            options.grids.holtWintersSmoothTrendMembers = smooth
+            let ensemble = try ForecastEnsemble(options: options)
+            var rng = SeededRandom(seed: 53)
+            for t in 0..<(periods[0] * 30) {
+                let phase = Double(t % periods[0]) / Double(periods[0])
+                try ensemble.observe(100 + 0.05 * Double(t) + 20 * sin(2 * Double.pi * phase) + 4 * rng.gaussian())
+            }
+            return ensemble.memberForecasts().filter { $0.model.hasSuffix("holt_winters") }
+        }
+        let long = try holtWinters(periods: [52], smooth: true)
+        #expect(long.count == 2)
+        #expect(long != (try holtWinters(periods: [52], smooth: false)))
+        let short = try holtWinters(periods: [12], smooth: true)
+        #expect(short.count == 2)
+        #expect(short == (try holtWinters(periods: [12], smooth: false)))
     }
 }

@@ -143,19 +143,27 @@ struct HoltWintersTests {
     }
 
     /// The bank updates its members four at a time (SIMD lanes, a partial last group): a
-    /// member's forecasts must not depend on which others share its bank or its group.
-    @Test func aMemberForecastsAloneAsInABankOfSeven() {
+    /// member's forecasts must not depend on which others share its bank or its group — plain,
+    /// day-of-week and smooth-season members each in groups of their own kind.
+    @Test func aMemberForecastsAloneAsInABankOfNine() {
         let seed: UInt64 = 23
         var rng = SeededRandom(seed: seed)
         let y = doubleSeasonal(count: 168 * 4, p1: 24, p2: 168).map { $0 + 2 * rng.gaussian() }
         var dayOfWeek = Self.parameters(0.05, 0.1, 0.3), dayOfWeekFast = Self.parameters(0.2, 0.3, 0.5)
         dayOfWeek.coarseSeason2 = true
         dayOfWeekFast.coarseSeason2 = true
-        // Day-of-week members between the others: the bank lays them out in groups of their own.
-        let members = [Self.parameters(0.02, 0.05, 0.1), dayOfWeek, Self.parameters(0.1, 0.2, 0.3), Self.parameters(0.3, 0.02, 0.1),
+        var smooth = HoltWintersBank.Parameters(level: 0.1, trend: 0.02, damping: 1, season1: 0.2, season2: 0.3,
+                                                residualForgetting: 0.998)
+        smooth.smoothSeason1 = true
+        var smoothDayOfWeek = dayOfWeekFast
+        smoothDayOfWeek.smoothSeason1 = true
+        // Day-of-week and smooth members between the others: the bank lays them out in groups of
+        // their own.
+        let members = [Self.parameters(0.02, 0.05, 0.1), dayOfWeek, Self.parameters(0.1, 0.2, 0.3), smooth,
+                       Self.parameters(0.3, 0.02, 0.1),
                        HoltWintersBank.Parameters(level: 0.1, trend: 0.05, damping: 1, season1: 0.2, season2: 0.1,
                                                   residualForgetting: 0.99),
-                       dayOfWeekFast, Self.parameters(0.5, 0.5, 0.5)]
+                       dayOfWeekFast, smoothDayOfWeek, Self.parameters(0.5, 0.5, 0.5)]
         let bank = HoltWintersBank(periods: [24, 168], parameters: members, warmUpCycles: 1, errorHalfLife: 48)
         let alone = members.map { HoltWintersBank(periods: [24, 168], parameters: [$0], warmUpCycles: 1, errorHalfLife: 48) }
         for v in y {
@@ -220,11 +228,15 @@ struct HoltWintersTests {
         var rng = SeededRandom(seed: seed)
         var dayOfWeek = Self.parameters(0.05, 0.1, 0.3)
         dayOfWeek.coarseSeason2 = true
+        // A smooth member updates the slots two phases ahead too: with H = 2 the slot scored is one
+        // this observation moved.
+        var smooth = Self.parameters(0.1, 0.3, 0.2)
+        smooth.smoothSeason1 = true
         let members = [Self.parameters(0.02, 0.05, 0.1), dayOfWeek, Self.parameters(0.3, 0.2, 0.3),
                        HoltWintersBank.Parameters(level: 0.1, trend: 0.05, damping: 0.9, season1: 0.2, season2: 0.1,
                                                   residualForgetting: 0.99),
-                       Self.parameters(0.5, 0.5, 0.5)]
-        for (periods, horizon) in [([4, 8], 6), ([5, 10], 5), ([4, 8], 8), ([4, 8], 16), ([6], 13), ([6], 2)] {
+                       Self.parameters(0.5, 0.5, 0.5), smooth]
+        for (periods, horizon) in [([4, 8], 6), ([5, 10], 5), ([4, 8], 8), ([4, 8], 16), ([6], 13), ([6], 2), ([6, 12], 2)] {
             let bank = HoltWintersBank(periods: periods, parameters: members, warmUpCycles: 1, errorHalfLife: 10,
                                        horizon: horizon, horizonErrorHalfLife: 20)
             var noise = 0.0
@@ -365,5 +377,94 @@ struct HoltWintersTests {
         // Paths whose middle steps go one way and later ones the other, so the interpolation
         // itself is checked (measured: 332 of the 708 warm observations with H = 6).
         #expect(mixedPaths > 10, "seed \(seed): \(mixedPaths) mixed paths")
+    }
+
+    /// A smooth-season member moves the first-season slots one and two phases either side of a
+    /// value's own toward it, with ½ and ¼ of the slot's gain, and no other slot (across the
+    /// cycle's wrap too); a plain member moves only its own. The slots are checked against the
+    /// recurrence, and, from outside it, two banks see the same noisy series
+    /// except one value, raised by `bump` in the second: the new level differs by α·bump, so
+    /// each slot a value moves differs by its gain × (1 − α)·bump, and every other slot is equal.
+    @Test func aSmoothMemberSpreadsAValueToTheTwoSlotsEitherSide() {
+        let seed: UInt64 = 59
+        var rng = SeededRandom(seed: seed)
+        let period = 8, alpha = 0.05, delta = 0.4, bump = 12.0
+        var plain = Self.parameters(alpha, delta, 0.3)
+        plain.residualForgetting = 1
+        var smooth = plain
+        smooth.smoothSeason1 = true
+        let kernel = [0: 1, 1: 0.5, 2: 0.25, period - 2: 0.25, period - 1: 0.5]
+        for (periods, phase) in [([8], 0), ([8], 1), ([8], 3), ([8], 6), ([8], 7), ([8, 16], 5)] {
+            let banks = (0..<2).map { _ in
+                HoltWintersBank(periods: periods, parameters: [plain, smooth], warmUpCycles: 1, errorHalfLife: 10)
+            }
+            // Five cycles of the longest period: every slot's gain is δ, not 1/(values seen + 1).
+            let before = periods.last! * 5 + phase
+            for t in 0..<before {
+                let y = 50 + Double((t * 5) % period) + rng.gaussian()
+                for bank in banks { bank.observe(y) }
+            }
+            let y = 50 + rng.gaussian()
+            let slotsBefore = (0..<period).map { banks[0].firstSeasonSlot(member: 1, phase: $0) }
+            let secondBefore = periods.count == 2 ? banks[0].secondSeasonSlot(member: 1, index: before % periods[1]) : 0
+            banks[0].observe(y)
+            banks[1].observe(y + bump)
+            // The recurrence itself: each slot moves toward the value less the new level and the
+            // value's own second-season slot (as it was before this value).
+            let target = y - banks[0].level(member: 1) - secondBefore
+            for j in 0..<period {
+                let share = kernel[(j - phase + period) % period] ?? 0
+                let expected = j == phase
+                    ? slotsBefore[j] + delta * (y - banks[0].level(member: 1) - secondBefore - slotsBefore[j])
+                    : slotsBefore[j] + share * delta * (target - slotsBefore[j])
+                #expect(isClose(banks[0].firstSeasonSlot(member: 1, phase: j), expected, tolerance: 1e-9),
+                        "seed \(seed): periods \(periods), value at phase \(phase), slot \(j)")
+            }
+            for (g, name) in [(0, "plain"), (1, "smooth")] {
+                for j in 0..<period {
+                    let offset = (j - phase + period) % period
+                    let share = g == 0 ? (offset == 0 ? 1 : 0) : kernel[offset] ?? 0
+                    let moved = banks[1].firstSeasonSlot(member: g, phase: j) - banks[0].firstSeasonSlot(member: g, phase: j)
+                    #expect(isClose(moved, share * delta * (1 - alpha) * bump, tolerance: 1e-9),
+                            "seed \(seed): periods \(periods), \(name), value at phase \(phase), slot \(j) moved \(moved)")
+                }
+            }
+        }
+    }
+
+    /// Where the seasonal profile is smooth and each slot is seen once a cycle under noise, the
+    /// smooth member forecasts better and the race picks it; where the profile is a step (a
+    /// working day), pooling neighbours blurs the edges and the plain member wins.
+    @Test func theRacePicksASmoothSeasonOnlyWhereTheProfileIsSmooth() {
+        let seed: UInt64 = 47
+        var rng = SeededRandom(seed: seed)
+        let period = 52
+        var plain = Self.parameters(0.1, 0.2, 0)
+        plain.trend = 0.02
+        var smooth = plain
+        smooth.smoothSeason1 = true
+        for stepProfile in [false, true] {
+            let bank = HoltWintersBank(periods: [period], parameters: [plain, smooth], warmUpCycles: 1, errorHalfLife: 1e9)
+            var errors = [0.0, 0.0]
+            for t in 0..<(period * 16) {
+                let phase = Double(t % period) / Double(period)
+                let shape = stepProfile ? (phase < 0.5 ? 20.0 : -20.0) : 20 * Foundation.sin(2 * Double.pi * phase)
+                let y = 100 + 0.05 * Double(t) + shape + 4 * rng.gaussian()
+                if t >= period * 4 {
+                    for g in 0..<2 {
+                        let e = y - bank.oneStepForecast(member: g)
+                        errors[g] += e * e
+                    }
+                }
+                bank.observe(y)
+            }
+            if stepProfile {
+                #expect(errors[0] < 0.95 * errors[1], "seed \(seed): step profile, plain \(errors[0]), smooth \(errors[1])")
+                #expect(bank.best == 0, "seed \(seed)")
+            } else {
+                #expect(errors[1] < 0.95 * errors[0], "seed \(seed): smooth profile, plain \(errors[0]), smooth \(errors[1])")
+                #expect(bank.best == 1, "seed \(seed)")
+            }
+        }
     }
 }
