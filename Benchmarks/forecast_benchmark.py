@@ -12,8 +12,8 @@ Traces
   nyc_taxi     data/nyc_taxi_halfhourly.csv (in the repository, MIT, see data/README.md):
                half-hourly, periods 48 and 336, horizon 4.
   taylor       only with --taylor PATH (not redistributable): half-hourly, 48 and 336, horizon 4.
-  co2          weekly CO2 at Mauna Loa, 1958-2001 (statsmodels.datasets.co2, public domain; the
-               few missing weeks interpolated linearly): period 52, a steady trend, a cycle of
+  co2          weekly CO2 at Mauna Loa, 1958-2001 (statsmodels.datasets.co2, public domain; its
+               59 missing weeks, in runs of up to 18, interpolated linearly): period 52, a steady trend, a cycle of
                52.18 weeks that drifts against the period; horizon 13, a quarter of it.
   elnino       monthly sea-surface temperature, Nino 1+2, 1950-2010 (statsmodels.datasets.elnino,
                public domain): period 12, horizon 12, a whole period; 732 points.
@@ -162,7 +162,7 @@ def statsmodels_traces():
     traces, from the datasets statsmodels ships (public domain; statsmodels is installed for the
     references, so a fresh clone has them)."""
     from statsmodels.datasets import co2, elnino
-    weekly = co2.load_pandas().data["co2"].interpolate(limit_direction="both").to_numpy(dtype=float)
+    weekly = co2.load_pandas().data["co2"].interpolate().to_numpy(dtype=float)   # no gap at either end
     monthly = elnino.load_pandas().data.iloc[:, 1:].to_numpy(dtype=float).ravel()
     return [("co2", weekly, [52], 13, None), ("elnino", monthly, [12], 12, None)]
 

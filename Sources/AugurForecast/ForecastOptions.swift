@@ -233,10 +233,10 @@ public struct ModelGridOptions: Sendable, Equatable {
     /// Why: a long first season learns each slot from one value a cycle; on weekly CO₂ (period
     /// 52, a trend, a cycle of 52.18 weeks) the plain season's noise and phase drift made the
     /// ensemble 1.20 × the better reference. Why paired with the trend rather than a grid axis of
-    /// its own: that would double the banks' cost. On the first 80 % of the traces (every origin)
+    /// its own: that would nearly double the banks' members (20 → 36) and cost. On the first 80 % of the traces (every origin)
     /// the ensemble's MASE moved by −10.9 % (CO₂), −1.1 % (NYC taxi), +0.4 % (Taylor), +0.2 %
     /// (web_shift, business), 0 elsewhere; kernels of one or three slots a side, or 0.7 and
-    /// 0.49, moved them alike. On the last 20 %: CO₂ −16 %, NYC taxi +4 %, web_shift +1.5 %,
+    /// 0.49, moved CO₂ by −7 to −12 % and the rest by under 1 %. On the last 20 %: CO₂ −16 %, NYC taxi +4 %, web_shift +1.5 %,
     /// Taylor −3 % (docs/PERFORMANCE.md, issue 16).
     public var holtWintersSmoothTrendMembers = true
     /// Holt-Winters trend damping φ (no effect on a β = 0 member). Default 1, no damping: the

@@ -25,8 +25,8 @@
 ///
 /// Why a bank rather than a `ModelGrid` of single models: all members share the periods, the
 /// seasonal phase and the warm-up, so those are kept once, and the members are updated four at
-/// a time: their parameters and state are `SIMD4` lanes (without day-of-week members, member g
-/// is in lane g mod 4 of group g / 4; a group that is not full repeats its first member in its
+/// a time: their parameters and state are `SIMD4` lanes (without day-of-week or smooth-season
+/// members, member g is in lane g mod 4 of group g / 4; a group that is not full repeats its first member in its
 /// spare lanes, which never compete), and the seasons are laid out slot-major, so one phase's slots of a group are one
 /// vector. Every lane computes exactly the scalar recurrence above, in the same order, so the
 /// forecasts are the scalar bank's bit for bit; the 16 per-phase members of the default grid cost four
@@ -44,9 +44,10 @@
 /// Smooth-season members (`Parameters.smoothSeason1`, when s₁ ≥ 5) learn the first season as
 /// a smooth profile: after the update above, each value also updates the two slots on either
 /// side of its phase toward the value's own deseasonalised level, with the kernel's share of
-/// the gain (½ at a distance of one slot, ¼ at two; `smoothingKernel`):
+/// the gain δ' of the value's own slot (½ at a distance of one slot, ¼ at two;
+/// `smoothingKernel`) — each slot is written five times a cycle:
 ///
-///     d[t±i] = κᵢ·δ'·(y − ℓ' − w[t−s₂]) + (1−κᵢ·δ')·d[t±i−s₁]      i = 1, 2
+///     d[(t±i) mod s₁] ← d[(t±i) mod s₁] + κᵢ·δ'·(y − ℓ' − w[t−s₂] − d[(t±i) mod s₁])      i = 1, 2
 ///
 /// (the value's own second-season slot, not the neighbours': it is the first season that is
 /// assumed smooth; reading each neighbour's weekly slot, itself learnt from one value a week,
@@ -55,7 +56,8 @@
 /// Why: a slot of a long first season (weekly data with a yearly cycle; minutes within a day)
 /// is visited once a cycle, so it learns from few values and a season that drifts in phase (52
 /// weeks a year for a 52.18-week cycle) smears; where the profile is smooth, its neighbours'
-/// values are nearly its own and pool five times the data. Where it is not (a working day that
+/// values are nearly its own, and a slot learns from five phases a cycle (2.5 times the weight
+/// of its own value alone). Where it is not (a working day that
 /// starts within a slot), the plain members forecast better and the races keep them. They sit
 /// in groups of their own, after the plain ones of the same layout of the second season.
 ///
@@ -198,9 +200,9 @@ final class HoltWintersBank {
         period1 = periods[0]
         period2 = periods.count == 2 ? periods[1] : 0
         memberCount = parameters.count
-        // Layout: the members with a per-phase second season first, then the coarse ones from
-        // a group of their own, so every group reads one layout of the second season. Without
-        // coarse members, member g is in lane g mod 4 of group g / 4.
+        // Layout: groups of one kind each — plain, smooth, plain coarse, smooth coarse — so every
+        // group reads one layout of the second season and spreads or not as a whole. Without
+        // coarse or smooth members, member g is in lane g mod 4 of group g / 4.
         let coarseAllowed = periods.count == 2 && periods[1] % periods[0] == 0
         let smoothAllowed = periods[0] >= 5
         func isCoarse(_ g: Int) -> Bool { coarseAllowed && parameters[g].coarseSeason2 }

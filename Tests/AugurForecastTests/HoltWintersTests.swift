@@ -222,7 +222,8 @@ struct HoltWintersTests {
     /// would have issued it: its step H (to rounding: ρᴴ is taken by squaring there and by
     /// repeated multiplication along the path), including a horizon that is a whole number of
     /// cycles of the first or of the second season (the slot H steps ahead is the one this
-    /// observation just updated), longer than a cycle, and day-of-week, trend and damped members.
+    /// observation just updated), longer than a cycle, and day-of-week, trend, damped and
+    /// smooth-season members (whose value also moves the slots up to two phases ahead).
     @Test func theForecastScoredAtTheHorizonIsThePathsLastStep() {
         let seed: UInt64 = 31
         var rng = SeededRandom(seed: seed)
