@@ -1,6 +1,7 @@
 import AugurForecast
 import AugurSys
 import Foundation
+import Synchronization
 
 /// Target operation rate over time, in operations per second across all runner threads.
 public enum RateProfile: Sendable, Equatable {
@@ -128,6 +129,20 @@ public struct ReplayCurve: Sendable, Equatable {
     /// The largest CSV file replayed: years of per-second rows; a bigger one is refused before it is read.
     public static let maxFileBytes = 1 << 30
 
+    /// Texts read from a pipe, a FIFO or standard input, by path: they can be read once, and
+    /// augur-load builds its scenario more than once (to validate the options, to run, once per
+    /// policy) — the second read found no data rows. Regular files are read each time.
+    private static let streamedTexts = Mutex<[String: String]>([:])
+
+    private static func csvText(_ path: String) throws(InputFile.Failure) -> String {
+        var st = stat()
+        let streamed = path == "-" || (stat(path, &st) == 0 && st.st_mode & S_IFMT != S_IFREG && st.st_mode & S_IFMT != S_IFDIR)
+        if streamed, let text = streamedTexts.withLock({ $0[path] }) { return text }
+        let text = try InputFile.text(of: InputFile.bytes(path, limit: (maxFileBytes, "the replay limit")), path: path)
+        if streamed { streamedTexts.withLock { $0[path] = text } }
+        return text
+    }
+
     public static func load(path: String, column: String, secondsPerRow: Double, peakRate: Double,
                             lowRate: Double? = nil, startRow: Int = 0, rows: Int? = nil,
                             scaledOverSeconds: Double? = nil) throws(WorkloadError) -> ReplayCurve {
@@ -135,26 +150,29 @@ public struct ReplayCurve: Sendable, Equatable {
         if let lowRate, !lowRate.isFinite || lowRate < 0 || lowRate > peakRate { throw .invalidRate(name: "rate", value: lowRate) }
         try WorkloadLimits.checkSpan("row-seconds", secondsPerRow)
         if startRow < 0 { throw .invalidOption(name: "csv-start-row", value: String(startRow), reason: "must be zero or more rows") }
-        // open(2) and its errno, not Foundation's: /dev/null (empty) was "permission denied or
-        // I/O error" and a symlink loop "file not found" (found from outside).
+        // One reader with `augur`'s (`InputFile`): open(2) and read(2) to end of file, so a pipe,
+        // a FIFO, process substitution and "-" (standard input) work as well as a file (pread
+        // failed on them with "No such device or address"); errno, not Foundation's words
+        // (/dev/null was "permission denied or I/O error", a symlink loop "file not found"); a
+        // NUL byte refused as read (a binary file's bytes came back as its "columns", and
+        // /dev/zero would fill memory), and bytes that are not UTF-8 named by line and offset.
         let fs = PosixFileSystem()
-        if fs.isDirectory(path) { throw .unreadableFile(path: path, reason: "is a directory") }
-        if let size = try? fs.fileSize(path), size > Self.maxFileBytes {
+        if !fs.isDirectory(path), let size = try? fs.fileSize(path), size > Self.maxFileBytes {
             throw .invalidOption(name: "csv", value: path, reason: "\(size) bytes, more than the limit of \(Self.maxFileBytes)")
         }
-        let data: [UInt8]
-        do throws(FileSystemError) {
-            data = try fs.readFile(path)
+        let text: String
+        do throws(InputFile.Failure) {
+            text = try Self.csvText(path)
         } catch {
-            if error.errno == .noSuchFileOrDirectory { throw .fileNotFound(path: path) }
-            throw .unreadableFile(path: path, reason: "\(error.errno)")
-        }
-        // Decoded with replacement characters, a binary file's bytes came back as its "columns".
-        if let nul = data.firstIndex(of: 0) {
-            throw .unreadableFile(path: path, reason: "it is not text: a NUL byte at byte offset \(nul)")
-        }
-        guard let text = String(validating: data, as: UTF8.self) else {
-            throw .unreadableFile(path: path, reason: "it is not UTF-8 text")
+            switch error {
+            case .missing: throw .fileNotFound(path: path)
+            case .isDirectory: throw .unreadableFile(path: path, reason: "is a directory")
+            case let .unreadable(_, reason): throw .unreadableFile(path: path, reason: reason)
+            case let .tooLarge(_, limit, _):
+                throw .invalidOption(name: "csv", value: path, reason: "more than the limit of \(limit) bytes")
+            case let .notText(_, line, offset, what):
+                throw .unreadableFile(path: path, reason: "it is not UTF-8 text: line \(line) (byte offset \(offset)) holds \(what)")
+            }
         }
         var values: [Double]
         do throws(CSVError) {

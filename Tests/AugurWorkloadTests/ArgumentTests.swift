@@ -97,7 +97,7 @@ struct ArgumentTests {
         try Data([0x64, 0x65, 0x6d, 0x00, 0xff, 0x0a, 0x31]).write(to: URL(fileURLWithPath: binary))
         defer { try? FileManager.default.removeItem(atPath: binary) }
         expectFailure(["--profile", "replay", "--csv", binary, "--column", "demand_mw", "--peak-rate", "1000"],
-                      "cannot read \(binary): it is not text: a NUL byte at byte offset 3")
+                      "cannot read \(binary): it is not UTF-8 text: line 1 (byte offset 3) holds a NUL byte")
         try Data([0x76, 0x0a, 0x31, 0xff, 0x0a]).write(to: URL(fileURLWithPath: binary))
         expectFailure(["--profile", "replay", "--csv", binary, "--column", "v", "--peak-rate", "1000"], "is not UTF-8 text")
     }

@@ -99,6 +99,49 @@ struct RateProfileTests {
         #expect(floored.rates == [100, 400, 1000, 400])
     }
 
+    /// A replay CSV from a FIFO (what a pipe or process substitution hands over): read to end of
+    /// file as a regular file is. It was read with pread, which fails on a FIFO ("No such device
+    /// or address"); `augur forecast --csv` read the same FIFO.
+    @Test("a replay reads its CSV from a FIFO as from a file")
+    func replayReadsAFIFO() throws {
+        let fifo = NSTemporaryDirectory() + "augur-load-fifo-\(getpid())"
+        unlink(fifo)
+        #expect(mkfifo(fifo, 0o600) == 0)
+        defer { unlink(fifo) }
+        Self.writeToFIFO(fifo, "time,load\n0,10\n1,20\n2,40\n3,20\n", patience: 10)
+        let curve = try ReplayCurve.load(path: fifo, column: "load", secondsPerRow: 2, peakRate: 1000)
+        #expect(curve.rates == [250, 500, 1000, 500])
+        // augur-load builds its scenario more than once (validation, the run, each policy): the
+        // FIFO's text is kept, where a second read found no data rows.
+        // Other text offered on the FIFO meanwhile is not read (it was, without the kept text).
+        Self.writeToFIFO(fifo, "load\n1\n", patience: 2)
+        let again = try ReplayCurve.load(path: fifo, column: "load", secondsPerRow: 1, peakRate: 2000)
+        #expect(again.rates == [500, 1000, 2000, 1000])
+    }
+
+    /// Writes `text` into the FIFO at `path` from a thread of its own once a reader opens it,
+    /// trying for `patience` seconds (a non-blocking open fails until then), so a test whose
+    /// reader never comes leaves no thread blocked. SIGPIPE is blocked in that thread: a
+    /// reader that stops early must fail the test, not kill the process.
+    static func writeToFIFO(_ path: String, _ text: String, patience: Double) {
+        Thread {
+            var pipeSignal = sigset_t()
+            sigemptyset(&pipeSignal)
+            sigaddset(&pipeSignal, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
+            let deadline = Date().addingTimeInterval(patience)
+            var fd: Int32 = -1
+            while fd < 0 && Date() < deadline {
+                fd = open(path, O_WRONLY | O_NONBLOCK)
+                if fd < 0 { usleep(5_000) }
+            }
+            guard fd >= 0 else { return }
+            let bytes = Array(text.utf8)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+        }.start()
+    }
+
     @Test("a replay scales the rows the run plays, not rows it never reaches")
     func replayScalesThePlayedWindow() throws {
         let path = NSTemporaryDirectory() + "augur-load-window-\(getpid()).csv"

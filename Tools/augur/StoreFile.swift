@@ -1,4 +1,5 @@
 import Foundation
+import AugurSys
 
 /// Reads a file an engine writes into its store directory for tools to read while it runs
 /// (PLAN.txt, METRICS.prom, TELEMETRY.json). `augur plan` said "the controller has not run"

@@ -1,14 +1,14 @@
-import Foundation
-
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
 
-/// Reads a file the user names (`--csv`) or one a running engine writes into its store
-/// (PLAN.txt, METRICS.prom, TELEMETRY.json) as bytes or as UTF-8 text, with errors that say
-/// what is wrong with the path. Foundation's `String(contentsOfFile:)` said "You don't have
+/// Reads a file the user names (`--csv` of `augur` and of augur-load's replay profile) or one a
+/// running engine writes into its store (PLAN.txt, METRICS.prom, TELEMETRY.json) as bytes or as
+/// UTF-8 text, with errors that say what is wrong with the path. One reader for every tool, so a
+/// pipe that works for one works for all (augur-load's replay read with pread and failed on
+/// them, and repeated the text checks). Foundation's `String(contentsOfFile:)` said "You don't have
 /// permission" for /dev/null and a FIFO, "NSCocoaErrorDomain error 256" for a directory and
 /// "isn't in the correct format" (no position) for bytes that are not UTF-8.
 ///
@@ -16,9 +16,9 @@ import Musl
 /// /dev/stdin work as well as a regular file (pread would fail with ESPIPE on them).
 ///
 /// Thread-safety: stateless; safe from any thread.
-enum InputFile {
+public enum InputFile {
     /// Why a file could not be read, each naming the path as the user gave it.
-    enum Failure: Error, CustomStringConvertible {
+    public enum Failure: Error, Sendable, Equatable, CustomStringConvertible {
         /// Nothing at `path` (ENOENT).
         case missing(path: String)
         /// `path` is a directory.
@@ -30,7 +30,7 @@ enum InputFile {
         /// A NUL byte or bytes that are not UTF-8, at 1-based `line` and 0-based byte `offset`.
         case notText(path: String, line: Int, offset: Int, what: String)
 
-        var description: String {
+        public var description: String {
             switch self {
             case let .missing(path): "\(path) does not exist"
             case let .isDirectory(path): "\(path) is a directory, not a file"
@@ -45,14 +45,14 @@ enum InputFile {
     private static let chunkSize = 1 << 16
 
     /// The name standard input goes by in errors, given as "-".
-    static let standardInputName = "standard input"
+    public static let standardInputName = "standard input"
 
     /// Every byte of `path` ("-": standard input), read to end of file. With `text`, a NUL
     /// byte is refused as soon as it is read (as `.notText`): an endless device such as
     /// /dev/zero or /dev/urandom then stops at its first chunk instead of filling memory; no
     /// text input of Augur's holds one. With `limit`, more bytes are `.tooLarge` (`what`
     /// names the limit), found after reading at most one chunk past it.
-    static func bytes(_ path: String, text: Bool = true, limit: (bytes: Int, what: String)? = nil) throws(Failure) -> [UInt8] {
+    public static func bytes(_ path: String, text: Bool = true, limit: (bytes: Int, what: String)? = nil) throws(Failure) -> [UInt8] {
         if path == "-" { return try readAll(STDIN_FILENO, name: standardInputName, text: text, limit: limit) }
         var fd: Int32
         repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
@@ -93,12 +93,12 @@ enum InputFile {
 
     /// The text of `path`, which must be UTF-8 (a leading byte-order mark is kept: the CSV
     /// reader skips it).
-    static func text(_ path: String) throws(Failure) -> String {
+    public static func text(_ path: String) throws(Failure) -> String {
         try text(of: bytes(path), path: path)
     }
 
     /// `bytes` as UTF-8 text, or `.notText` naming the first byte that is not UTF-8.
-    static func text(of bytes: [UInt8], path: String) throws(Failure) -> String {
+    public static func text(of bytes: [UInt8], path: String) throws(Failure) -> String {
         if let s = String(validating: bytes, as: UTF8.self) { return s }
         // Only on failure: walk the scalars to find where the bad sequence starts.
         var parser = Unicode.UTF8.ForwardParser()
@@ -109,12 +109,18 @@ enum InputFile {
             case .valid(let scalar): offset += scalar.count
             case .error:
                 throw .notText(path: path, line: line(at: offset, in: bytes), offset: offset,
-                               what: String(format: "the byte 0x%02x, which does not start or continue a UTF-8 character", bytes[offset]))
+                               what: "the byte 0x\(hexByte(bytes[offset])), which does not start or continue a UTF-8 character")
             case .emptyInput:
                 // `String(validating:)` and the parser disagree: report the file as a whole.
                 throw .notText(path: path, line: 1, offset: 0, what: "bytes that are not UTF-8")
             }
         }
+    }
+
+    /// Two lowercase hex digits.
+    private static func hexByte(_ b: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(b >> 4)], digits[Int(b & 0xF)]])
     }
 
     /// The 1-based line of byte `offset` (lines end at `\n`).
