@@ -300,16 +300,22 @@ final class HoltWintersBank {
 
     var isWarm: Bool { warmUpRemaining == 0 }
 
+    /// Member `g`'s group and lane.
+    @inline(__always)
+    private func place(of g: Int) -> (group: Int, lane: Int) {
+        let position = positionOfMember[g]
+        return (position / Self.laneCount, position % Self.laneCount)
+    }
+
     /// Member `g`'s current estimate of the residual lag-1 autocorrelation ρ.
     func residualAutocorrelation(member g: Int) -> Double {
-        let position = positionOfMember[g]
-        return state[position / Self.laneCount].residualAR[position % Self.laneCount]
+        let (k, lane) = place(of: g)
+        return state[k].residualAR[lane]
     }
 
     /// One-step forecast of member `g` (meaningful once warm).
     func oneStepForecast(member g: Int) -> Double {
-        let position = positionOfMember[g]
-        let k = position / Self.laneCount, lane = position % Self.laneCount
+        let (k, lane) = place(of: g)
         let s = state[k]
         var value = s.level[lane] + parameterTable[k].damping[lane] * s.trend[lane]
             + season1[phase1 * groupCount + k][lane]
@@ -496,33 +502,32 @@ final class HoltWintersBank {
     /// horizon of 1.
     func issuedHorizonForecast(member g: Int) -> Double {
         guard horizon > 1, issuedCount > 0 else { return 0 }
-        let position = positionOfMember[g]
+        let (k, lane) = place(of: g)
         let row = horizonRow == 0 ? horizon - 1 : horizonRow - 1
-        return issuedAtHorizon[row * groupCount + position / Self.laneCount][position % Self.laneCount]
+        return issuedAtHorizon[row * groupCount + k][lane]
     }
 
     /// Member `g`'s level, and its season slots for a phase of each (for tests; a day-of-week
     /// member's second season is indexed by cycle of the first).
     func level(member g: Int) -> Double {
-        let position = positionOfMember[g]
-        return state[position / Self.laneCount].level[position % Self.laneCount]
+        let (k, lane) = place(of: g)
+        return state[k].level[lane]
     }
 
     func firstSeasonSlot(member g: Int, phase: Int) -> Double {
-        let position = positionOfMember[g]
-        return season1[phase * groupCount + position / Self.laneCount][position % Self.laneCount]
+        let (k, lane) = place(of: g)
+        return season1[phase * groupCount + k][lane]
     }
 
     func secondSeasonSlot(member g: Int, index: Int) -> Double {
-        let position = positionOfMember[g]
-        return season2[index * groupCount + position / Self.laneCount][position % Self.laneCount]
+        let (k, lane) = place(of: g)
+        return season2[index * groupCount + k][lane]
     }
 
     /// Member `g`'s recent one-step and H-step squared errors (the second is 0 until scored).
     func raceErrors(member g: Int) -> (oneStep: Double, atHorizon: Double) {
-        let position = positionOfMember[g]
-        let s = state[position / Self.laneCount]
-        return (s.meanSquaredError[position % Self.laneCount], s.horizonSquaredError[position % Self.laneCount])
+        let (k, lane) = place(of: g)
+        return (state[k].meanSquaredError[lane], state[k].horizonSquaredError[lane])
     }
 
     /// Forecasts for steps 1...out.count: `best`'s, except at the steps (up to `horizon`) where
@@ -545,8 +550,7 @@ final class HoltWintersBank {
     }
 
     func forecast(member g: Int, into out: UnsafeMutableBufferPointer<Double>) {
-        let position = positionOfMember[g]
-        let k = position / Self.laneCount, lane = position % Self.laneCount
+        let (k, lane) = place(of: g)
         let s = state[k]
         let level = s.level[lane], trend = s.trend[lane]
         let residualAR = s.residualAR[lane], lastResidual = s.lastResidual[lane]
